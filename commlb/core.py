@@ -1,0 +1,304 @@
+"""Core value types shared by every layer of commlb.
+
+The data flow (DESIGN.md): a :class:`Problem` f(x, y) is split between Alice (x) and
+Bob (y); a :class:`Reduction` writes (x, y) as the token sequence of a :class:`Task`
+and says who owns each token (:class:`Owner`); models and protocols run on the
+resulting :class:`Instance`.  Nothing here imports numba, matplotlib or networkx.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Owner",
+    "ALICE",
+    "BOB",
+    "PUBLIC",
+    "Instance",
+    "BoundKind",
+    "KnownBound",
+    "InputSpace",
+    "Problem",
+    "Task",
+    "Reduction",
+]
+
+
+class Owner(enum.IntEnum):
+    """Who knows a token.  PUBLIC tokens are the same for every input (x, y)."""
+
+    ALICE = 0
+    BOB = 1
+    PUBLIC = 2
+
+    @property
+    def other(self) -> "Owner":
+        if self is Owner.PUBLIC:
+            raise ValueError("PUBLIC has no other party")
+        return Owner.BOB if self is Owner.ALICE else Owner.ALICE
+
+
+ALICE = Owner.ALICE
+BOB = Owner.BOB
+PUBLIC = Owner.PUBLIC
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """A task input written by a reduction: tokens plus one owner per token.
+
+    ``tokens`` is a 1-D integer array, or a 1-D structured array when a token carries
+    several fields (qSA).  ``owner`` is an int8 array of :class:`Owner` values of the
+    same length.
+    """
+
+    tokens: np.ndarray
+    owner: np.ndarray
+
+    def __post_init__(self) -> None:
+        owner = np.asarray(self.owner, dtype=np.int8)
+        object.__setattr__(self, "owner", owner)
+        if len(owner) != len(self.tokens):
+            raise ValueError(
+                f"owner has length {len(owner)} but tokens has length {len(self.tokens)}"
+            )
+        if owner.size and (owner.min() < 0 or owner.max() > 2):
+            raise ValueError("owner entries must be ALICE (0), BOB (1) or PUBLIC (2)")
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def counts(self) -> dict[str, int]:
+        """Number of tokens per owner, keyed by ``"alice"``, ``"bob"``, ``"public"``."""
+        return {o.name.lower(): int(np.sum(self.owner == o)) for o in Owner}
+
+    def positions(self, who: Owner) -> np.ndarray:
+        return np.flatnonzero(self.owner == who)
+
+
+class BoundKind(str, enum.Enum):
+    """Kinds of communication bounds a problem can carry (DESIGN.md)."""
+
+    DETERMINISTIC = "deterministic"
+    RANDOMIZED = "randomized"
+    ONE_WAY_AB = "one-way A->B"
+    ONE_WAY_BA = "one-way B->A"
+    K_ROUND = "k-round"
+    RANDOMIZED_ONE_WAY_AB = "randomized one-way A->B"
+
+
+@dataclass(frozen=True)
+class KnownBound:
+    """A bound from the literature, as data.
+
+    ``value`` is the exact number of bits where one is known for this n (``exact=True``
+    then means it is a theorem with no hidden constant); ``formula`` states it in words
+    or symbols (``"n + 1"``, ``"Omega(n)"``).  ``lower`` says whether it is a lower bound
+    (most are); ``asymptotic`` marks statements with hidden constants, which commlb never
+    compares a bit count against.  ``epsilon`` is the error for randomized bounds,
+    ``rounds`` the round limit for k-round bounds.
+    """
+
+    kind: BoundKind
+    formula: str
+    citation: str
+    value: float | None = None
+    exact: bool = False
+    asymptotic: bool = False
+    lower: bool = True
+    epsilon: float | None = None
+    rounds: int | None = None
+    status: str = ""
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "formula": self.formula,
+            "value": self.value,
+            "exact": self.exact,
+            "asymptotic": self.asymptotic,
+            "lower": self.lower,
+            "epsilon": self.epsilon,
+            "rounds": self.rounds,
+            "citation": self.citation,
+            "status": self.status,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class InputSpace:
+    """One party's input space.
+
+    kind ``"bits"``: 0/1 vectors of length ``length`` (size 2^length);
+    ``"index"``: one integer in [0, ``base``) (``length`` = 1);
+    ``"function"``: integer vectors of length ``length`` with entries in [0, ``base``)
+    (size base^length), e.g. a map [n] -> [n] in pointer chasing.
+    Index ``i`` of the space is the input whose mixed-radix digits (least significant
+    first: entry 0 is the lowest digit) spell ``i``.
+    """
+
+    kind: str
+    length: int
+    base: int = 2
+
+    @property
+    def size(self) -> int:
+        if self.kind == "index":
+            return self.base
+        return self.base**self.length
+
+    @property
+    def bits(self) -> float:
+        """log2 of the number of inputs."""
+        return float(np.log2(self.base)) * (1 if self.kind == "index" else self.length)
+
+    def from_index(self, idx: np.ndarray | int) -> np.ndarray:
+        """Inputs for the given indices: shape (len(idx), length) (or (length,) for a scalar)."""
+        scalar = np.ndim(idx) == 0
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.int64))
+        if self.kind == "index":
+            out = idx.reshape(-1, 1).copy()
+        else:
+            digits = np.empty((idx.size, self.length), dtype=np.int64)
+            rest = idx.copy()
+            for j in range(self.length):
+                digits[:, j] = rest % self.base
+                rest //= self.base
+            out = digits
+        return out[0] if scalar else out
+
+    def to_index(self, inputs: np.ndarray) -> np.ndarray:
+        inputs = np.atleast_2d(np.asarray(inputs, dtype=np.int64))
+        if self.kind == "index":
+            return inputs[:, 0].copy()
+        weights = self.base ** np.arange(self.length, dtype=np.int64)
+        return inputs @ weights
+
+    def enumerate(self) -> np.ndarray:
+        return self.from_index(np.arange(self.size, dtype=np.int64))
+
+    def sample(self, rng: np.random.Generator, count: int | None = None) -> np.ndarray:
+        shape = (1 if count is None else count, self.length)
+        out = rng.integers(0, self.base, size=shape, dtype=np.int64)
+        return out[0] if count is None else out
+
+
+class Problem(ABC):
+    """A two-party communication problem f(x, y).
+
+    Subclasses set ``name``, ``n``, ``x_space``, ``y_space`` and implement
+    :meth:`evaluate` (vectorised: ``x`` of shape (..., len_x) and ``y`` of shape
+    (..., len_y) broadcast against each other; returns an integer array of the
+    broadcast batch shape) and :meth:`bounds`.
+    """
+
+    name: str = ""
+    description: str = ""
+    n: int
+    x_space: InputSpace
+    y_space: InputSpace
+    #: number of distinct output values (2 for Boolean functions)
+    num_outputs: int = 2
+
+    @abstractmethod
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def bounds(self) -> list[KnownBound]: ...
+
+    def in_promise(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Whether (x, y) satisfies the promise (always true for total functions)."""
+        x = np.asarray(x)
+        y = np.asarray(y)
+        shape = np.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+        return np.ones(shape, dtype=bool)
+
+    @property
+    def is_promise(self) -> bool:
+        return False
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One random (x, y) pair (inside the promise for promise problems)."""
+        return self.x_space.sample(rng), self.y_space.sample(rng)
+
+    def num_pairs(self) -> int:
+        return self.x_space.size * self.y_space.size
+
+    def params(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Task(ABC):
+    """A sequence task from the literature.
+
+    ``solve(tokens)`` is the exact answer.  ``output_positions(length)`` says where a
+    model's answer is read: the default is the last position.  ``output_kind`` is
+    ``"binary"`` (0/1), ``"class"`` (an integer in [0, num_classes) or -1 for "none"),
+    ``"vector"`` (real vectors, e.g. qSA) or ``"per-position"`` (one class per position).
+    """
+
+    name: str = ""
+    description: str = ""
+    output_kind: str = "binary"
+
+    @property
+    @abstractmethod
+    def vocab_size(self) -> int: ...
+
+    @abstractmethod
+    def length(self, n: int) -> int: ...
+
+    @abstractmethod
+    def generate(self, rng: np.random.Generator, n: int) -> np.ndarray: ...
+
+    @abstractmethod
+    def solve(self, tokens: np.ndarray) -> Any: ...
+
+    def output_positions(self, length: int) -> np.ndarray:
+        return np.array([length - 1], dtype=np.int64)
+
+    def vocab_names(self) -> list[str] | None:
+        """Printable names of the token ids, when the vocabulary is small."""
+        return None
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+
+class Reduction(ABC):
+    """Problem -> task: ``encode(x, y)`` gives an :class:`Instance`, ``decode`` maps the
+    task's output back to f(x, y).  ``theorem`` names the result the reduction serves."""
+
+    name: str = ""
+    description: str = ""
+    theorem: str = ""
+    problem: Problem
+    task: Task
+
+    @abstractmethod
+    def encode(self, x: np.ndarray, y: np.ndarray) -> Instance: ...
+
+    @abstractmethod
+    def decode(self, output: Any) -> int: ...
+
+    def params(self) -> dict[str, Any]:
+        return self.problem.params()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.problem!r} -> {self.task.name})"
+
+
+def as_int_array(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
