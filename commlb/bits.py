@@ -1,0 +1,521 @@
+"""The arithmetic model and the bit codec.
+
+Every number a model computes lives in a stated :class:`Precision`:
+
+* **fixed point** (default): p total bits, f of them fractional.  A value is a signed
+  integer ``raw`` in [-2^(p-1), 2^(p-1) - 1] standing for ``raw * 2^-f``.  Rounding is to
+  nearest with ties toward +infinity (``floor(v * 2^f + 1/2)``) everywhere, for floats and
+  for integer rescaling alike, and out-of-range values saturate to the nearest end of the
+  range; every saturation is counted.  The default f = p // 2 is the grid 2^(-p/2) with
+  range 2^(p/2) that SHT24's precision analysis uses (THEORY.md §0.1, §8.2).
+* **float**: Merrill–Sabharwal's p-precision float (TACL 2023, Appendix A; THEORY.md
+  §11.1): a signed mantissa of p/2 bits and a signed exponent of p/2 bits, value m * 2^e.
+  Values are kept as float64 numbers that are exactly representable in that format.
+
+Sums are exact: products of fixed-point numbers are accumulated in wide integers
+(``int64`` here) with 2f fractional bits, so the sum of Alice's part and Bob's part of a
+dot product is exactly the full dot product, and rounding happens once, after the sum
+(the "exact accumulation, one rounding" rule of MS23 Definitions 13-15).
+:func:`acc_width` gives the number of bits such an accumulator needs, which is what a
+message carrying it is charged.
+
+The codec turns named arrays into an actual bit string (:class:`Payload`) and back.  The
+length of the payload is the count: nothing is ever charged by formula alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import EngineError, InvalidInputError
+
+__all__ = [
+    "Precision",
+    "Quantized",
+    "FieldSpec",
+    "Payload",
+    "encode",
+    "decode",
+    "acc_width",
+    "signed_width",
+    "unsigned_width",
+    "round_shift",
+    "MAX_FIXED_BITS",
+]
+
+#: fixed-point values and their exact products must fit int64 accumulators:
+#: 2p + log2(terms) <= 63.  p <= 24 leaves room for 2^15 terms.
+MAX_FIXED_BITS = 24
+MAX_FLOAT_BITS = 20  # exponents of p/2 = 10 bits stay inside float64's range
+
+
+def round_shift(acc: np.ndarray | int, shift: int) -> np.ndarray:
+    """Divide an integer array by 2^shift, rounding to nearest, ties toward +inf.
+
+    ``shift`` may be negative (then it multiplies exactly)."""
+    acc = np.asarray(acc, dtype=np.int64)
+    if shift <= 0:
+        return acc << np.int64(-shift)
+    return (acc + np.int64(1 << (shift - 1))) >> np.int64(shift)
+
+
+@dataclass(frozen=True)
+class Quantized:
+    """Raw integers (fixed point) or exactly representable floats, with the number of
+    entries that saturated while rounding."""
+
+    values: np.ndarray
+    saturated: int
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A p-bit number format: ``Precision.fixed(p, f)`` or ``Precision.float(p)``."""
+
+    kind: str
+    bits: int
+    frac: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("fixed", "float"):
+            raise InvalidInputError(f"arithmetic must be 'fixed' or 'float', not {self.kind!r}")
+        if self.kind == "fixed":
+            if not 2 <= self.bits <= MAX_FIXED_BITS:
+                raise InvalidInputError(
+                    f"fixed-point precision must be 2..{MAX_FIXED_BITS} bits (exact int64 "
+                    f"accumulation), got {self.bits}"
+                )
+            if not 0 <= self.frac < self.bits:
+                raise InvalidInputError(
+                    f"fractional bits must be in 0..{self.bits - 1}, got {self.frac}"
+                )
+        else:
+            if not 4 <= self.bits <= MAX_FLOAT_BITS or self.bits % 2:
+                raise InvalidInputError(
+                    f"float precision must be an even number of bits in 4..{MAX_FLOAT_BITS}, "
+                    f"got {self.bits}"
+                )
+
+    # -- constructors -------------------------------------------------------------
+    @classmethod
+    def fixed(cls, bits: int, frac: int | None = None) -> "Precision":
+        return cls("fixed", int(bits), int(bits // 2 if frac is None else frac))
+
+    @classmethod
+    def float_(cls, bits: int) -> "Precision":
+        return cls("float", int(bits), 0)
+
+    @classmethod
+    def parse(cls, bits: int, arith: str = "fixed", frac: int | None = None) -> "Precision":
+        if arith == "fixed":
+            return cls.fixed(bits, frac)
+        if arith == "float":
+            return cls.float_(bits)
+        raise InvalidInputError(f"--arith must be fixed or float, not {arith!r}")
+
+    # -- description --------------------------------------------------------------
+    @property
+    def is_fixed(self) -> bool:
+        return self.kind == "fixed"
+
+    @property
+    def scale(self) -> float:
+        """2^f: the value of raw integer 1 is 1/scale."""
+        return float(2**self.frac)
+
+    @property
+    def raw_min(self) -> int:
+        return -(1 << (self.bits - 1))
+
+    @property
+    def raw_max(self) -> int:
+        return (1 << (self.bits - 1)) - 1
+
+    @property
+    def max_value(self) -> float:
+        if self.is_fixed:
+            return self.raw_max / self.scale
+        m = self.mant_bits
+        e = self.exp_bits
+        return float((2 ** (m - 1) - 1) * 2.0 ** (2 ** (e - 1) - 1))
+
+    @property
+    def resolution(self) -> float:
+        return 1.0 / self.scale if self.is_fixed else float(2.0 ** (-(2 ** (self.exp_bits - 1))))
+
+    @property
+    def mant_bits(self) -> int:
+        """Float: bits of the signed mantissa (p/2)."""
+        return self.bits // 2
+
+    @property
+    def exp_bits(self) -> int:
+        """Float: bits of the signed exponent (p/2)."""
+        return self.bits - self.bits // 2
+
+    def describe(self) -> str:
+        if self.is_fixed:
+            return (
+                f"fixed point, p = {self.bits} bits ({self.frac} fractional, "
+                f"range ±{self.max_value:g}, step 2^-{self.frac})"
+            )
+        return (
+            f"float, p = {self.bits} bits ({self.mant_bits}-bit signed mantissa, "
+            f"{self.exp_bits}-bit signed exponent; Merrill–Sabharwal)"
+        )
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "bits": self.bits}
+        if self.is_fixed:
+            out["frac"] = self.frac
+        else:
+            out["mantissa_bits"] = self.mant_bits
+            out["exponent_bits"] = self.exp_bits
+        return out
+
+    # -- rounding -----------------------------------------------------------------
+    def quantize(self, values: np.ndarray | float) -> Quantized:
+        """Round real values into this format.
+
+        Fixed: returns raw int64 integers.  Float: returns float64 values exactly
+        representable with the mantissa/exponent widths."""
+        v = np.asarray(values, dtype=np.float64)
+        if np.any(np.isnan(v)):
+            raise EngineError("NaN reached the arithmetic")
+        if self.is_fixed:
+            scaled = np.floor(v * self.scale + 0.5)
+            lo, hi = self.raw_min, self.raw_max
+            sat = int(np.count_nonzero((scaled < lo) | (scaled > hi)))
+            return Quantized(np.clip(scaled, lo, hi).astype(np.int64), sat)
+        return self._round_float(v)
+
+    def quantize_raw(self, values: np.ndarray | float) -> np.ndarray:
+        return self.quantize(values).values
+
+    def to_real(self, raw: np.ndarray) -> np.ndarray:
+        """Raw fixed-point integers (or float-format values) as float64."""
+        if self.is_fixed:
+            return np.asarray(raw, dtype=np.int64).astype(np.float64) / self.scale
+        return np.asarray(raw, dtype=np.float64)
+
+    def saturate_raw(self, raw: np.ndarray) -> Quantized:
+        """Clip raw integers (e.g. after a rescale) into range, counting saturations."""
+        raw = np.asarray(raw, dtype=np.int64)
+        sat = int(np.count_nonzero((raw < self.raw_min) | (raw > self.raw_max)))
+        return Quantized(np.clip(raw, self.raw_min, self.raw_max), sat)
+
+    def from_acc(self, acc: np.ndarray, acc_frac: int) -> Quantized:
+        """Round an exact accumulator with ``acc_frac`` fractional bits to this format
+        (one rounding, then saturation)."""
+        if not self.is_fixed:
+            raise EngineError("from_acc is for fixed point")
+        return self.saturate_raw(round_shift(acc, acc_frac - self.frac))
+
+    def apply(self, fn: Callable[[np.ndarray], np.ndarray], raw: np.ndarray) -> Quantized:
+        """fn applied to fixed-point values, rounded back.  For p <= 16 this goes through a
+        lookup table over all 2^p raw values, so that every implementation (numpy here,
+        numba kernels elsewhere) gets identical bits."""
+        if not self.is_fixed:
+            return self.quantize(fn(np.asarray(raw, dtype=np.float64)))
+        raw = np.asarray(raw, dtype=np.int64)
+        table = self.table(fn)
+        if table is not None:
+            out = table[raw - self.raw_min]
+            # saturation counts come from the table build; recount here per element
+            sat_mask = self._table_sat(fn)[raw - self.raw_min]
+            return Quantized(out, int(np.count_nonzero(sat_mask)))
+        return self.quantize(fn(self.to_real(raw)))
+
+    def table(self, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
+        """The lookup table of ``fn`` over every raw value (index raw - raw_min), or None
+        when p > 16."""
+        if not self.is_fixed or self.bits > 16:
+            return None
+        key = (self, fn)
+        hit = _TABLES.get(key)
+        if hit is None:
+            all_raw = np.arange(self.raw_min, self.raw_max + 1, dtype=np.int64)
+            q = self.quantize(fn(self.to_real(all_raw)))
+            scaled = np.floor(fn(self.to_real(all_raw)) * self.scale + 0.5)
+            sat = (scaled < self.raw_min) | (scaled > self.raw_max)
+            hit = (q.values, sat)
+            _TABLES[key] = hit
+        return hit[0]
+
+    def _table_sat(self, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        return _TABLES[(self, fn)][1]
+
+    def _round_float(self, v: np.ndarray) -> Quantized:
+        mb, eb = self.mant_bits, self.exp_bits
+        mmax = 2 ** (mb - 1) - 1  # largest mantissa magnitude
+        emax = 2 ** (eb - 1) - 1
+        emin = -(2 ** (eb - 1))
+        out = np.zeros_like(v)
+        nz = v != 0
+        sat = 0
+        if np.any(nz):
+            a = np.abs(v[nz])
+            # exponent so that the mantissa magnitude lies in [2^(mb-2), 2^(mb-1))
+            e = np.floor(np.log2(a)).astype(np.int64) - (mb - 2)
+            e = np.clip(e, emin, emax)
+            m = np.floor(a / np.exp2(e) + 0.5)
+            # rounding may carry into one more bit
+            carry = m > mmax
+            e = np.where(carry & (e < emax), e + 1, e)
+            m = np.where(carry, np.floor(a / np.exp2(e) + 0.5), m)
+            over = m > mmax
+            sat = int(np.count_nonzero(over))
+            m = np.minimum(m, mmax)
+            out[nz] = np.sign(v[nz]) * m * np.exp2(e)
+        return Quantized(out, sat)
+
+    def float_fields(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Float format: (signed mantissa, signed exponent) integers of an exactly
+        representable array, canonical (smallest exponent)."""
+        v = np.asarray(v, dtype=np.float64)
+        mb, eb = self.mant_bits, self.exp_bits
+        emin = -(2 ** (eb - 1))
+        mant = np.zeros(v.shape, dtype=np.int64)
+        expo = np.full(v.shape, emin, dtype=np.int64)
+        nz = v != 0
+        if np.any(nz):
+            a = np.abs(v[nz])
+            e = np.floor(np.log2(a)).astype(np.int64) - (mb - 2)
+            e = np.maximum(e, emin)
+            m = a / np.exp2(e)
+            # shrink the exponent while the mantissa stays an integer in range
+            if not np.all(m == np.floor(m)):
+                raise EngineError("value is not representable in this float format")
+            mant[nz] = (np.sign(v[nz]) * m).astype(np.int64)
+            expo[nz] = e
+        return mant, expo
+
+
+_TABLES: dict = {}
+
+
+def signed_width(lo: int, hi: int) -> int:
+    """Bits of a two's-complement integer holding every value in [lo, hi]."""
+    lo, hi = int(min(lo, 0)), int(max(hi, 0))
+    w = 1
+    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
+        w += 1
+    return w
+
+
+def unsigned_width(hi: int) -> int:
+    """Bits of an unsigned integer holding every value in [0, hi] (at least 1)."""
+    return max(1, int(hi).bit_length())
+
+
+def acc_width(prec: Precision, terms: int, factors: int = 2) -> int:
+    """Bits of an exact accumulator of ``terms`` products of ``factors`` p-bit fixed-point
+    numbers.  Each product has magnitude at most 2^(factors*(p-1)) (the most negative raw
+    value to that power), so the sum lies in [-terms*M, terms*M] with M = 2^(factors*(p-1));
+    the width is the two's-complement width of that interval (:func:`signed_width`)."""
+    terms = max(int(terms), 1)
+    bound = terms * (1 << (factors * (prec.bits - 1)))
+    width = signed_width(-bound, bound)
+    if width > 64:
+        raise EngineError(f"accumulator needs {width} bits; reduce precision or sequence length")
+    return width
+
+
+# ---------------------------------------------------------------------------------
+# The codec
+# ---------------------------------------------------------------------------------
+
+_KINDS = ("fixed", "acc", "int", "uint", "bool", "float")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One named field of a message.
+
+    kind: ``fixed`` (raw p-bit fixed-point integers, ``width`` = p, ``frac`` = f),
+    ``acc`` (exact accumulators: signed integers of ``width`` bits with ``frac``
+    fractional bits), ``int`` (signed), ``uint`` (unsigned), ``bool`` (width 1),
+    ``float`` (Merrill–Sabharwal floats: ``width`` = p, half mantissa, half exponent).
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    width: int
+    frac: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise EngineError(f"unknown field kind {self.kind!r}")
+        if self.kind == "bool" and self.width != 1:
+            raise EngineError("bool fields have width 1")
+        if not 1 <= self.width <= 64:
+            raise EngineError(f"field width must be 1..64, got {self.width}")
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+
+    @property
+    def count(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def nbits(self) -> int:
+        return self.count * self.width
+
+    def describe(self) -> str:
+        dims = "×".join(str(s) for s in self.shape) or "1"
+        return f"{self.name}: {dims} {self.kind} × {self.width} b"
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "shape": list(self.shape),
+            "width": self.width,
+            "frac": self.frac,
+            "bits": self.nbits,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Payload:
+    """An encoded bit string: a 1-D uint8 array of 0/1.  ``len(payload)`` is its cost."""
+
+    bits: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.bits.size)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Payload) and np.array_equal(self.bits, other.bits)
+
+    def __hash__(self) -> int:
+        return hash(self.hex())
+
+    def to_str(self) -> str:
+        return "".join("1" if b else "0" for b in self.bits.tolist())
+
+    def hex(self) -> str:
+        """Hex of the bits, padded with zeros to a whole number of bytes (the bit length
+        is carried separately)."""
+        return np.packbits(self.bits).tobytes().hex()
+
+    @classmethod
+    def from_hex(cls, text: str, nbits: int) -> "Payload":
+        raw = np.frombuffer(bytes.fromhex(text), dtype=np.uint8)
+        return cls(np.unpackbits(raw)[:nbits].astype(np.uint8))
+
+
+def _to_unsigned(values: np.ndarray, spec: FieldSpec) -> np.ndarray:
+    """Integer codes (uint64) of one field's values, checking they fit the width."""
+    w = spec.width
+    if spec.kind == "bool":
+        v = np.asarray(values)
+        if not np.all((v == 0) | (v == 1)):
+            raise EngineError(f"field {spec.name}: bool field holds non-boolean values")
+        return v.astype(np.uint64).ravel()
+    v = np.asarray(values)
+    if v.dtype.kind == "f":
+        if not np.all(v == np.floor(v)):
+            raise EngineError(f"field {spec.name}: non-integer value in an integer field")
+    v = v.astype(np.int64).ravel()
+    if spec.kind == "uint":
+        if v.size and (v.min() < 0 or (w < 64 and v.max() >= (1 << w))):
+            raise EngineError(f"field {spec.name}: value out of range for {w} unsigned bits")
+        return v.astype(np.uint64)
+    lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise EngineError(
+            f"field {spec.name}: value out of range for {w}-bit two's complement "
+            f"[{v.min()}, {v.max()}]"
+        )
+    mask = np.uint64((1 << w) - 1) if w < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
+    return v.astype(np.uint64) & mask
+
+
+def _from_unsigned(codes: np.ndarray, spec: FieldSpec) -> np.ndarray:
+    w = spec.width
+    if spec.kind == "bool":
+        return codes.astype(np.int64).reshape(spec.shape).astype(bool)
+    if spec.kind == "uint":
+        return codes.astype(np.int64).reshape(spec.shape)
+    v = codes.astype(np.int64)
+    if w < 64:
+        sign = np.int64(1 << (w - 1))
+        v = np.where(v >= sign, v - np.int64(1 << w), v)
+    return v.reshape(spec.shape)
+
+
+def encode(specs: Sequence[FieldSpec], values: Mapping[str, np.ndarray]) -> Payload:
+    """Encode the named arrays into one bit string: fields in order, elements in C order,
+    each element most significant bit first."""
+    chunks: list[np.ndarray] = []
+    for spec in specs:
+        if spec.name not in values:
+            raise EngineError(f"missing field {spec.name!r}")
+        arr = np.asarray(values[spec.name])
+        if arr.shape != spec.shape and not (spec.shape == () and arr.size == 1):
+            raise EngineError(f"field {spec.name}: shape {arr.shape} != declared {spec.shape}")
+        if spec.kind == "float":
+            prec = Precision.float_(spec.width)
+            mant, expo = prec.float_fields(arr)
+            half = FieldSpec(spec.name, "int", spec.shape, prec.mant_bits)
+            other = FieldSpec(spec.name, "int", spec.shape, prec.exp_bits)
+            codes = [(_to_unsigned(mant, half), half.width), (_to_unsigned(expo, other), other.width)]
+            # interleave per element: mantissa then exponent
+            m_bits = _unpack(codes[0][0], codes[0][1])
+            e_bits = _unpack(codes[1][0], codes[1][1])
+            chunks.append(np.concatenate([m_bits, e_bits], axis=1).ravel())
+            continue
+        codes_u = _to_unsigned(arr, spec)
+        chunks.append(_unpack(codes_u, spec.width).ravel())
+    bits = np.concatenate(chunks).astype(np.uint8) if chunks else np.zeros(0, dtype=np.uint8)
+    expected = sum(s.nbits for s in specs)
+    if bits.size != expected:
+        raise EngineError(f"encoded {bits.size} bits, specs declare {expected}")
+    return Payload(bits)
+
+
+def decode(specs: Sequence[FieldSpec], payload: Payload) -> dict[str, np.ndarray]:
+    """Inverse of :func:`encode`."""
+    bits = payload.bits
+    expected = sum(s.nbits for s in specs)
+    if bits.size != expected:
+        raise EngineError(f"payload has {bits.size} bits, specs declare {expected}")
+    out: dict[str, np.ndarray] = {}
+    pos = 0
+    for spec in specs:
+        chunk = bits[pos : pos + spec.nbits]
+        pos += spec.nbits
+        if spec.kind == "float":
+            prec = Precision.float_(spec.width)
+            per = chunk.reshape(spec.count, spec.width)
+            m_codes = _pack(per[:, : prec.mant_bits])
+            e_codes = _pack(per[:, prec.mant_bits :])
+            mant = _from_unsigned(m_codes, FieldSpec("m", "int", (spec.count,), prec.mant_bits))
+            expo = _from_unsigned(e_codes, FieldSpec("e", "int", (spec.count,), prec.exp_bits))
+            out[spec.name] = (mant.astype(np.float64) * np.exp2(expo.astype(np.float64))).reshape(
+                spec.shape
+            )
+            continue
+        codes = _pack(chunk.reshape(spec.count, spec.width))
+        out[spec.name] = _from_unsigned(codes, spec)
+    return out
+
+
+def _unpack(codes: np.ndarray, width: int) -> np.ndarray:
+    """uint64 codes -> (count, width) bit matrix, MSB first."""
+    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64)
+    return ((codes[:, None] >> shifts[None, :]) & np.uint64(1)).astype(np.uint8)
+
+
+def _pack(bitmat: np.ndarray) -> np.ndarray:
+    """(count, width) bit matrix, MSB first -> uint64 codes."""
+    width = bitmat.shape[1]
+    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64)
+    return np.bitwise_or.reduce(bitmat.astype(np.uint64) << shifts[None, :], axis=1) if width else np.zeros(
+        bitmat.shape[0], dtype=np.uint64
+    )

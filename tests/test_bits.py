@@ -1,0 +1,173 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commlb.bits import (
+    FieldSpec,
+    Payload,
+    Precision,
+    acc_width,
+    decode,
+    encode,
+    round_shift,
+    signed_width,
+)
+from commlb.errors import EngineError, InvalidInputError
+
+fixed_precisions = st.integers(2, 24).flatmap(
+    lambda p: st.integers(0, p - 1).map(lambda f: Precision.fixed(p, f))
+)
+float_precisions = st.sampled_from([4, 6, 8, 12, 16, 20]).map(Precision.float_)
+
+
+@given(fixed_precisions, st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=20))
+def test_fixed_quantize_rounds_to_nearest_and_saturates(prec, values):
+    v = np.array(values)
+    q = prec.quantize(v)
+    raw = q.values
+    assert raw.dtype == np.int64
+    assert raw.min() >= prec.raw_min and raw.max() <= prec.raw_max
+    real = prec.to_real(raw)
+    in_range = (v >= prec.raw_min / prec.scale) & (v <= (prec.raw_max + 0.5) / prec.scale - 1e-12)
+    # in range: within half a step, and no closer grid point exists
+    step = 1 / prec.scale
+    assert np.all(np.abs(real[in_range] - v[in_range]) <= step / 2 + 1e-9)
+    # saturation count equals the number of values whose rounding left the range
+    scaled = np.floor(v * prec.scale + 0.5)
+    expected_sat = int(np.sum((scaled < prec.raw_min) | (scaled > prec.raw_max)))
+    assert q.saturated == expected_sat
+
+
+def test_fixed_ties_go_up():
+    prec = Precision.fixed(8, 1)
+    assert prec.quantize([0.25, -0.25, 0.75]).values.tolist() == [1, 0, 2]
+    assert round_shift(np.array([1, -1, 3, -3]), 1).tolist() == [1, 0, 2, -1]
+
+
+@given(fixed_precisions, st.lists(st.integers(-(2**20), 2**20), min_size=1, max_size=30))
+def test_exact_accumulation_splits_add_up(prec, ints):
+    raw = np.clip(np.array(ints, dtype=np.int64), prec.raw_min, prec.raw_max)
+    weights = raw[::-1].copy()
+    full = int(np.sum(raw * weights))
+    k = len(raw) // 2
+    alice = int(np.sum(raw[:k] * weights[:k]))
+    bob = int(np.sum(raw[k:] * weights[k:]))
+    assert alice + bob == full
+    w = acc_width(prec, len(raw))
+    assert -(1 << (w - 1)) <= full <= (1 << (w - 1)) - 1
+    # the declared width is enough for the worst case
+    worst = len(raw) * (prec.raw_min**2)
+    assert worst <= (1 << (w - 1)) - 1  # terms * 2^(2(p-1)) fits
+    assert worst > (1 << (w - 2)) - 1  # and one bit fewer would not
+
+
+@given(st.integers(-(2**40), 2**40), st.integers(-(2**40), 2**40))
+def test_signed_width_is_minimal(a, b):
+    lo, hi = min(a, b), max(a, b)
+    w = signed_width(lo, hi)
+    assert -(1 << (w - 1)) <= min(lo, 0) and max(hi, 0) <= (1 << (w - 1)) - 1
+    if w > 1:
+        assert not (-(1 << (w - 2)) <= min(lo, 0) and max(hi, 0) <= (1 << (w - 2)) - 1)
+
+
+@given(float_precisions, st.lists(st.floats(-1e9, 1e9), min_size=1, max_size=20))
+def test_float_rounding_is_representable_and_close(prec, values):
+    v = np.array(values)
+    q = prec.quantize(v).values
+    mant, expo = prec.float_fields(q)
+    assert np.all(np.abs(mant) <= 2 ** (prec.mant_bits - 1) - 1)
+    assert np.all(expo >= -(2 ** (prec.exp_bits - 1))) and np.all(expo <= 2 ** (prec.exp_bits - 1) - 1)
+    assert np.array_equal(mant * np.exp2(expo), q)
+    # relative error bounded by one mantissa step where not saturated or flushed to 0
+    ok = (np.abs(v) < prec.max_value) & (np.abs(v) > 2.0 ** (2 ** (prec.exp_bits - 1) - 1) * 0 + prec.resolution * 2 ** prec.mant_bits)
+    rel = np.abs(q[ok] - v[ok]) / np.abs(v[ok])
+    assert np.all(rel <= 2.0 ** -(prec.mant_bits - 2) + 1e-12)
+
+
+specs_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["fixed", "acc", "int", "uint", "bool"]),
+        st.integers(1, 5),
+        st.integers(1, 40),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(specs_strategy, st.integers(0, 2**32))
+def test_codec_round_trip(raw_specs, seed):
+    rng = np.random.default_rng(seed)
+    specs, values = [], {}
+    for i, (kind, count, width) in enumerate(raw_specs):
+        if kind == "bool":
+            width = 1
+        spec = FieldSpec(f"f{i}", kind, (count,), width)
+        if kind == "bool":
+            vals = rng.integers(0, 2, size=count)
+        elif kind == "uint":
+            vals = rng.integers(0, 1 << width, size=count, dtype=np.uint64).astype(np.int64)
+        else:
+            lo, hi = -(1 << (width - 1)), (1 << (width - 1))
+            vals = rng.integers(lo, hi, size=count, dtype=np.int64)
+        specs.append(spec)
+        values[spec.name] = vals
+    payload = encode(specs, values)
+    assert len(payload) == sum(s.count * s.width for s in specs)
+    back = decode(specs, payload)
+    for spec in specs:
+        assert np.array_equal(np.asarray(back[spec.name]).astype(np.int64), np.asarray(values[spec.name]).astype(np.int64))
+    assert Payload.from_hex(payload.hex(), len(payload)) == payload
+
+
+@given(float_precisions, st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=8))
+def test_codec_float_round_trip(prec, values):
+    q = prec.quantize(np.array(values)).values
+    spec = FieldSpec("v", "float", (len(values),), prec.bits)
+    payload = encode([spec], {"v": q})
+    assert len(payload) == len(values) * prec.bits
+    assert np.array_equal(decode([spec], payload)["v"], q)
+
+
+def test_codec_refuses_values_that_do_not_fit():
+    with pytest.raises(EngineError):
+        encode([FieldSpec("x", "int", (1,), 4)], {"x": np.array([8])})
+    with pytest.raises(EngineError):
+        encode([FieldSpec("x", "uint", (1,), 4)], {"x": np.array([-1])})
+
+
+def test_codec_bit_order_is_msb_first():
+    payload = encode([FieldSpec("x", "uint", (2,), 3)], {"x": np.array([1, 6])})
+    assert payload.to_str() == "001110"
+    payload = encode([FieldSpec("x", "int", (1,), 4)], {"x": np.array([-1])})
+    assert payload.to_str() == "1111"
+
+
+def test_precision_validation():
+    with pytest.raises(InvalidInputError):
+        Precision.fixed(40)
+    with pytest.raises(InvalidInputError):
+        Precision.float_(7)
+    assert Precision.fixed(16).frac == 8
+
+
+def test_apply_table_matches_direct():
+    prec = Precision.fixed(10, 5)
+    raw = np.arange(prec.raw_min, prec.raw_max + 1)
+    via_table = prec.apply(np.tanh, raw).values
+    direct = prec.quantize(np.tanh(prec.to_real(raw))).values
+    assert np.array_equal(via_table, direct)
+    big = Precision.fixed(20, 10)
+    r = np.array([-5000, 0, 777])
+    assert np.array_equal(big.apply(np.tanh, r).values, big.quantize(np.tanh(big.to_real(r))).values)
+
+
+def test_acc_width_formula():
+    prec = Precision.fixed(16)
+    # 1 term: values up to 2^30 need 32 bits (31 magnitude + sign)
+    assert acc_width(prec, 1) == 32
+    assert acc_width(prec, 4096) == 2 * 15 + 12 + 2
+    assert acc_width(prec, 5) == 2 * 15 + math.ceil(math.log2(5)) + 1
