@@ -1,0 +1,133 @@
+"""The model interface shared by every family (RNN, transformer, FFN).
+
+A model is a forward pass over token sequences in a stated :class:`~commlb.bits.Precision`
+with its parameters as named numpy arrays.  Parameters are stored *already rounded* to
+the model's precision: for fixed point as raw int64 integers (value = raw / 2^f), for
+float as float64 values exactly representable in the format.  ``forward`` is the plain,
+whole-input computation that every protocol is checked against, bit for bit.
+
+Models know nothing of problems or reductions (DESIGN.md).  A model reads its answer
+at ``output_positions`` and turns it into a decision according to ``output_kind``:
+``"binary"`` (1 iff the read-out value is > 0), ``"class"`` (argmax over read-out
+entries) or ``"vector"`` (the read-out values themselves).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..bits import Precision
+from ..errors import InvalidInputError
+
+__all__ = ["ModelOutput", "Model", "save_model", "load_model", "MODEL_FAMILIES"]
+
+#: family name -> class, filled by each family's module on import
+MODEL_FAMILIES: dict[str, type["Model"]] = {}
+
+
+@dataclass(frozen=True, eq=False)
+class ModelOutput:
+    """What a forward pass (or a protocol) produces.
+
+    ``values``: the read-out in the model's number format (raw int64 for fixed point,
+    float64 for float), shape (num_output_positions, out_dim).  ``decision``: the task
+    answer derived from it (int, or int array for per-position outputs, or the real
+    vectors for ``"vector"`` outputs).  ``saturations``: how many roundings saturated.
+    """
+
+    values: np.ndarray
+    decision: Any
+    saturations: int = 0
+
+    def same_bits(self, other: "ModelOutput") -> bool:
+        return bool(
+            self.values.shape == other.values.shape and np.array_equal(self.values, other.values)
+        )
+
+
+class Model(ABC):
+    """Base class.  Subclasses set ``family`` and implement :meth:`forward`."""
+
+    family: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        params: dict[str, np.ndarray],
+        precision: Precision,
+        config: dict[str, Any],
+    ) -> None:
+        self.params = {k: np.asarray(v) for k, v in params.items()}
+        self.precision = precision
+        self.config = dict(config)
+
+    @abstractmethod
+    def forward(self, tokens: np.ndarray) -> ModelOutput: ...
+
+    # -- description -----------------------------------------------------------------
+    def num_params(self) -> int:
+        return int(sum(v.size for v in self.params.values()))
+
+    def describe(self) -> str:
+        cfg = ", ".join(f"{k}={v}" for k, v in self.config.items() if not isinstance(v, (list, dict)))
+        return f"{self.family}({cfg}; {self.precision.describe()})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "config": self.config,
+            "precision": self.precision.to_json(),
+            "num_params": self.num_params(),
+        }
+
+    # -- persistence (npz, no pickle) ---------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        save_model(self, path)
+
+
+def save_model(model: Model, path: str | Path) -> None:
+    meta = {
+        "family": model.family,
+        "config": model.config,
+        "precision": {"kind": model.precision.kind, "bits": model.precision.bits,
+                      "frac": model.precision.frac},
+    }
+    arrays = {f"param:{k}": v for k, v in model.params.items()}
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(Path(path), **arrays)
+
+
+def load_model(path: str | Path) -> Model:
+    """Load a model saved by :func:`save_model` (``allow_pickle=False``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInputError(f"weights file {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["__meta__"]).decode())
+            params = {k[len("param:"):]: data[k] for k in data.files if k.startswith("param:")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise InvalidInputError(f"{path} is not a commlb weights file: {exc}") from None
+    family = meta.get("family")
+    _import_families()
+    if family not in MODEL_FAMILIES:
+        raise InvalidInputError(f"{path}: unknown model family {family!r}")
+    p = meta["precision"]
+    precision = Precision(p["kind"], int(p["bits"]), int(p.get("frac", 0)))
+    return MODEL_FAMILIES[family](params, precision, meta["config"])
+
+
+def _import_families() -> None:
+    import importlib
+
+    for name in ("rnn", "transformer", "ffn"):
+        try:
+            importlib.import_module(f"commlb.models.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"commlb.models.{name}":
+                raise

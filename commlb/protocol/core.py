@@ -1,0 +1,286 @@
+"""Protocol primitives: splits, what each party may see, the channel and the transcript.
+
+Invariants enforced here (DESIGN.md):
+
+1. *Isolation*: a party's code gets a :class:`PartyView`, which holds only that party's
+   tokens and the PUBLIC ones; asking it for another position raises
+   :class:`IsolationError`.  The other party's tokens are not stored in the view at all.
+2. *Honest counting*: the only way to move data between parties is
+   :meth:`Channel.send`, which encodes the values into a :class:`~commlb.bits.Payload`,
+   records it, and hands the receiver the *decoded* values.  A message's cost is the
+   payload's length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..bits import FieldSpec, Payload, decode, encode
+from ..core import ALICE, BOB, PUBLIC, Instance, Owner
+from ..errors import EngineError, InvalidInputError
+
+__all__ = [
+    "Split",
+    "PartyView",
+    "IsolationError",
+    "Message",
+    "Channel",
+    "Transcript",
+]
+
+
+class IsolationError(EngineError):
+    """A party tried to read a token it does not own."""
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Who owns each position.  ``name`` says where it came from."""
+
+    owner: np.ndarray
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        owner = np.asarray(self.owner, dtype=np.int8)
+        if owner.ndim != 1 or (owner.size and (owner.min() < 0 or owner.max() > 2)):
+            raise InvalidInputError("a split is one owner (0 Alice, 1 Bob, 2 public) per position")
+        object.__setattr__(self, "owner", owner)
+
+    def __len__(self) -> int:
+        return int(self.owner.size)
+
+    @classmethod
+    def from_instance(cls, instance: Instance) -> "Split":
+        return cls(instance.owner.copy(), "reduction")
+
+    @classmethod
+    def prefix(cls, length: int, k: int) -> "Split":
+        """Alice owns positions [0, k), Bob the rest."""
+        if not 0 <= k <= length:
+            raise InvalidInputError(f"prefix:{k} does not fit a sequence of length {length}")
+        owner = np.full(length, BOB, dtype=np.int8)
+        owner[:k] = ALICE
+        return cls(owner, f"prefix:{k}")
+
+    @classmethod
+    def interleave(cls, base: np.ndarray) -> "Split":
+        """Alternate ALICE, BOB over the non-public positions of ``base`` (PUBLIC stays)."""
+        base = np.asarray(base, dtype=np.int8)
+        owner = base.copy()
+        private = np.flatnonzero(base != PUBLIC)
+        owner[private] = np.where(np.arange(private.size) % 2 == 0, ALICE, BOB)
+        return cls(owner, "interleave")
+
+    @classmethod
+    def parse(cls, spec: str | None, instance: Instance) -> "Split":
+        """``None``/``"reduction"``: the reduction's owners; ``prefix:K``; ``interleave``;
+        or an explicit list of owners, one letter per position (``A``, ``B``, ``P``),
+        optionally comma separated."""
+        length = len(instance)
+        if spec is None or spec == "reduction":
+            return cls.from_instance(instance)
+        if spec.startswith("prefix:"):
+            try:
+                k = int(spec.split(":", 1)[1])
+            except ValueError:
+                raise InvalidInputError(f"bad split {spec!r}: expected prefix:K with an integer K") from None
+            return cls.prefix(length, k)
+        if spec == "interleave":
+            return cls.interleave(instance.owner)
+        letters = spec.replace(",", "").replace(" ", "").upper()
+        table = {"A": ALICE, "B": BOB, "P": PUBLIC}
+        if len(letters) != length or any(c not in table for c in letters):
+            raise InvalidInputError(
+                f"bad split {spec!r}: use 'reduction', 'prefix:K', 'interleave', or {length} "
+                "letters from A, B, P"
+            )
+        return cls(np.array([table[c] for c in letters], dtype=np.int8), "custom")
+
+    def counts(self) -> dict[str, int]:
+        return {o.name.lower(): int(np.sum(self.owner == o)) for o in Owner}
+
+    def owner_changes(self) -> int:
+        """Number of times the owner of the next non-public token changes, left to right."""
+        private = self.owner[self.owner != PUBLIC]
+        return int(np.count_nonzero(private[1:] != private[:-1])) if private.size else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, **self.counts()}
+
+
+class PartyView:
+    """What one party knows of the input: its own tokens and the PUBLIC ones.
+
+    The hidden tokens are not kept, so no code holding a view can read them.
+    """
+
+    __slots__ = ("who", "owner", "_visible", "_tokens")
+
+    def __init__(self, who: Owner, tokens: np.ndarray, owner: np.ndarray) -> None:
+        if who is PUBLIC:
+            raise EngineError("a party is ALICE or BOB")
+        self.who = Owner(who)
+        self.owner = np.asarray(owner, dtype=np.int8).copy()
+        self.owner.setflags(write=False)
+        visible = (self.owner == who) | (self.owner == PUBLIC)
+        self._visible = visible
+        self._tokens = {int(i): tokens[i] for i in np.flatnonzero(visible)}
+
+    def __len__(self) -> int:
+        return int(self.owner.size)
+
+    def can_see(self, position: int) -> bool:
+        return bool(self._visible[position])
+
+    def token(self, position: int) -> Any:
+        position = int(position) % len(self)
+        if not self._visible[position]:
+            raise IsolationError(
+                f"{self.who.name} cannot read position {position} (owned by "
+                f"{Owner(int(self.owner[position])).name})"
+            )
+        return self._tokens[position]
+
+    def tokens(self, positions: Iterable[int]) -> list[Any]:
+        return [self.token(i) for i in positions]
+
+    def own_positions(self) -> np.ndarray:
+        return np.flatnonzero(self.owner == self.who)
+
+    def public_positions(self) -> np.ndarray:
+        return np.flatnonzero(self.owner == PUBLIC)
+
+    def visible_positions(self) -> np.ndarray:
+        return np.flatnonzero(self._visible)
+
+
+@dataclass(frozen=True, eq=False)
+class Message:
+    """One message: its encoded payload is what it costs.
+
+    ``round`` counts maximal runs of messages by the same sender (1-based);
+    ``fields`` describe the payload layout; ``note`` says anything the reader should
+    know (e.g. that a cheaper equivalent form was sent)."""
+
+    round: int
+    sender: Owner
+    receiver: Owner
+    label: str
+    fields: tuple[FieldSpec, ...]
+    payload: Payload
+    note: str = ""
+
+    @property
+    def bits(self) -> int:
+        return len(self.payload)
+
+    def values(self) -> dict[str, np.ndarray]:
+        return decode(self.fields, self.payload)
+
+    def to_json(self, with_values: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "round": self.round,
+            "sender": self.sender.name.lower(),
+            "receiver": self.receiver.name.lower(),
+            "label": self.label,
+            "fields": [f.to_json() for f in self.fields],
+            "bits": self.bits,
+            "payload_hex": self.payload.hex(),
+        }
+        if with_values:
+            out["values"] = {k: np.asarray(v).tolist() for k, v in self.values().items()}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+class Channel:
+    """The only way data crosses the cut."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._round = 0
+        self._last_sender: Owner | None = None
+
+    def send(
+        self,
+        sender: Owner,
+        label: str,
+        fields: Sequence[FieldSpec],
+        values: Mapping[str, np.ndarray],
+        note: str = "",
+    ) -> dict[str, np.ndarray]:
+        """Encode ``values`` per ``fields``, record the message, return what the
+        receiver decodes (and nothing else reaches the receiver)."""
+        sender = Owner(sender)
+        if sender is PUBLIC:
+            raise EngineError("PUBLIC does not send messages")
+        payload = encode(fields, values)
+        if sender is not self._last_sender:
+            self._round += 1
+            self._last_sender = sender
+        msg = Message(self._round, sender, sender.other, label, tuple(fields), payload, note)
+        self.messages.append(msg)
+        return decode(msg.fields, msg.payload)
+
+    def transcript(self, output: Any, **meta: Any) -> "Transcript":
+        return Transcript(list(self.messages), output, meta)
+
+
+@dataclass(eq=False)
+class Transcript:
+    """The messages of one protocol run and its output."""
+
+    messages: list[Message]
+    output: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_bits(self) -> int:
+        return sum(m.bits for m in self.messages)
+
+    def bits_from(self, sender: Owner) -> int:
+        return sum(m.bits for m in self.messages if m.sender == sender)
+
+    @property
+    def bits_alice_to_bob(self) -> int:
+        return self.bits_from(ALICE)
+
+    @property
+    def bits_bob_to_alice(self) -> int:
+        return self.bits_from(BOB)
+
+    @property
+    def rounds(self) -> int:
+        """Number of maximal runs of messages by the same sender (0 if silent)."""
+        return max((m.round for m in self.messages), default=0)
+
+    @property
+    def one_way(self) -> bool:
+        return len({m.sender for m in self.messages}) <= 1
+
+    def fingerprint(self) -> str:
+        """A digest of every payload in order: equal digests mean bit-identical runs."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for m in self.messages:
+            h.update(f"{m.round}|{m.sender}|{m.label}|{m.bits}|".encode())
+            h.update(m.payload.bits.tobytes())
+        return h.hexdigest()
+
+    def to_json(self, with_values: bool = True) -> dict[str, Any]:
+        out = np.asarray(self.output)
+        return {
+            "messages": [m.to_json(with_values) for m in self.messages],
+            "total_bits": self.total_bits,
+            "bits_alice_to_bob": self.bits_alice_to_bob,
+            "bits_bob_to_alice": self.bits_bob_to_alice,
+            "rounds": self.rounds,
+            "output": out.tolist(),
+            "fingerprint": self.fingerprint(),
+            **self.meta,
+        }
