@@ -1,1 +1,45 @@
-"""(filled in by its module owners)"""
+"""Explicit weights from the papers: models that solve a task exactly.
+
+:func:`get_construction` looks up a builder by (task name, model family).  Each builder
+module's docstring names the theorem it realises and its size as a function of n.
+Builders are imported lazily.  Signature of a builder:
+``build(task, n, precision=None, **options) -> Model`` where ``task`` is the Task object
+and ``precision`` defaults to what the construction needs (printed by the CLI).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any, Callable
+
+from ...errors import UnknownNameError
+
+__all__ = ["CONSTRUCTIONS", "get_construction", "has_construction", "list_constructions"]
+
+#: (task name, model family) -> "module:function" inside this package
+CONSTRUCTIONS: dict[tuple[str, str], str] = {
+    ("disjointness", "rnn"): "storing_rnn:build",
+    ("equality", "rnn"): "storing_rnn:build",
+    ("index-lookup", "rnn"): "storing_rnn:build",
+    ("index-lookup", "transformer"): "index_lookup:build",
+}
+
+
+def has_construction(task: str, family: str) -> bool:
+    if (task, family) not in CONSTRUCTIONS:
+        return False
+    module = CONSTRUCTIONS[(task, family)].split(":")[0]
+    return importlib.util.find_spec(f"{__name__}.{module}") is not None
+
+
+def get_construction(task: str, family: str) -> Callable[..., Any]:
+    if not has_construction(task, family):
+        known = ", ".join(f"{t}/{f}" for t, f in sorted(CONSTRUCTIONS))
+        raise UnknownNameError(f"no construction for task {task!r} with model {family!r}; known: {known}")
+    module, func = CONSTRUCTIONS[(task, family)].split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), func)
+
+
+def list_constructions() -> list[tuple[str, str]]:
+    return sorted(k for k in CONSTRUCTIONS if has_construction(*k))
