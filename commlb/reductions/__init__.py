@@ -1,1 +1,20 @@
-"""(filled in by its module owners)"""
+"""Reductions from communication problems to sequence tasks.  Importing this package
+registers them (``commlb.get_reduction(name, n=..., ...)``); each states the theorem it
+serves.  ``commlb.testing.check_reduction`` checks any of them (or a user's own) for
+soundness and locality."""
+
+from __future__ import annotations
+
+from .index import IndexToIndexLookup
+from .pointer_chasing import PCToKHop
+from .qsa import DisjToQSA, IndexToQSA
+from .strings import DisjToDisjointness, EqToEquality
+
+__all__ = [
+    "DisjToDisjointness",
+    "EqToEquality",
+    "IndexToIndexLookup",
+    "IndexToQSA",
+    "DisjToQSA",
+    "PCToKHop",
+]

@@ -1,0 +1,30 @@
+"""Helpers shared by the built-in reductions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+
+
+def bits(value: Any, length: int, who: str) -> np.ndarray:
+    """A 0/1 int64 vector of the given length, or :class:`InvalidInputError`."""
+    arr = np.asarray(value, dtype=np.int64).reshape(-1)
+    if arr.shape != (length,) or ((arr & ~1) != 0).any():
+        raise InvalidInputError(f"{who} must be a 0/1 vector of length {length}")
+    return arr
+
+
+def last_scalar(output: Any) -> Any:
+    """The answer read at the last position: a scalar output is itself; an array output
+    (one value per position) gives its last entry."""
+    arr = np.asarray(output)
+    return arr.reshape(-1)[-1] if arr.ndim else arr.item()
+
+
+def last_row(output: Any) -> np.ndarray:
+    """For vector outputs: an (N, d') array gives its last row; a (d',) array is the row."""
+    arr = np.asarray(output, dtype=np.float64)
+    return arr[-1] if arr.ndim == 2 else arr.reshape(-1)

@@ -1,0 +1,523 @@
+"""The reduction checker: is ``decode(task.solve(encode(x, y))) == f(x, y)``, and does
+every token depend only on what its owner knows?  (DESIGN.md invariant 4.)
+
+Two properties are checked:
+
+(a) *soundness*: ``decode(task.solve(encode(x, y).tokens)) == problem.evaluate(x, y)``
+    for every pair (x, y) in the promise; an exception raised by ``encode``, ``solve`` or
+    ``decode`` on such a pair also counts as a soundness failure;
+(b) *locality*: the owners do not depend on the input, every ALICE token is unchanged
+    when only y changes, every BOB token when only x changes, and every PUBLIC token is
+    the same for all inputs.  Tokens are compared bit for bit (their raw bytes).
+
+Exhaustive mode (when |X|·|Y| ≤ ``exhaustive_limit``) encodes every pair once, in the
+order (x index, y index), and compares it with three references: the first pair of its
+row (same x: ALICE positions), the first pair of its column (same y: BOB positions), and
+the first pair overall (PUBLIC positions and owners).  This decides locality exactly:
+an ALICE token equal to its row's first value in every pair is a function of x alone.
+The extra cost over soundness is a byte comparison per pair.  The counterexample reported
+is the first failing pair in (x index, y index) order, i.e. the smallest one; for
+locality, ``other`` is the reference pair it was compared with.
+
+Sampled mode draws ``samples`` pairs with ``problem.sample`` and, for each, also encodes
+(x, y') and (x', y) with fresh random x', y' (when inside the promise) to compare the
+tokens each party owns; the smallest failing pair found (by (x index, y index), the
+primary pair of a locality failure being the smaller of the two compared) is reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..core import Owner, Reduction
+from ..errors import InvalidInputError
+
+__all__ = ["check_reduction", "ReductionReport", "Counterexample"]
+
+_CHUNK = 4096
+_OWNER_NAMES = {int(o): o.name for o in Owner}
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """One failing input of a reduction.
+
+    ``kind`` is ``"soundness"`` or ``"locality"``; ``x``, ``y`` the failing pair (as
+    lists) and ``x_index``, ``y_index`` their indices in the input spaces; ``other``
+    the pair (x', y') it was compared with (locality only); ``position`` the token
+    position concerned (locality), ``expected``/``got`` the values of f and of the
+    decoded task output (soundness), ``details`` one human-readable sentence.
+    """
+
+    kind: str
+    x: list[int]
+    y: list[int]
+    x_index: int
+    y_index: int
+    details: str
+    other: tuple[list[int], list[int]] | None = None
+    position: int | None = None
+    expected: int | None = None
+    got: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "x": self.x,
+            "y": self.y,
+            "x_index": self.x_index,
+            "y_index": self.y_index,
+            "other": None if self.other is None else {"x": self.other[0], "y": self.other[1]},
+            "position": self.position,
+            "expected": self.expected,
+            "got": _jsonable(self.got),
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True)
+class ReductionReport:
+    """Result of :func:`check_reduction`.
+
+    ``tokens_per_owner`` counts the positions of each owner (keys ``alice``, ``bob``,
+    ``public``) and ``length`` is the sequence length, both from the first pair encoded.
+    ``pairs_checked`` is the number of (x, y) pairs encoded and checked (in sampled mode
+    the extra pairs encoded for the locality comparison are not counted);
+    ``total_pairs`` is |X|·|Y|.
+    """
+
+    reduction: str
+    params: dict[str, Any]
+    theorem: str
+    ok: bool
+    exhaustive: bool
+    pairs_checked: int
+    total_pairs: int
+    tokens_per_owner: dict[str, int]
+    length: int
+    counterexample: Counterexample | None = None
+    seconds: float = 0.0
+    problem: str = ""
+    task: str = ""
+    samples: int | None = None
+    seed: int | None = None
+    owners: list[int] = field(default_factory=list, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["counterexample"] = None if self.counterexample is None else self.counterexample.to_json()
+        out["params"] = _jsonable(self.params)
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def _space_index(space: Any, value: np.ndarray) -> int:
+    """Index of an input in its space as a Python int (no int64 overflow)."""
+    digits = [int(d) for d in np.asarray(value).reshape(-1)]
+    if space.kind == "index":
+        return digits[0]
+    index = 0
+    for d in reversed(digits):
+        index = index * space.base + d
+    return index
+
+
+def _equal(got: Any, expected: Any) -> bool:
+    """Whether a decoded value equals f(x, y): a scalar with the same integer value."""
+    try:
+        return bool(np.ndim(got) == 0 and got == int(expected))
+    except Exception:
+        return False
+
+
+def _token_bytes(tokens: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(tokens)
+    return arr.view(np.uint8).reshape(len(arr), -1)
+
+
+class _Checker:
+    """Shared state of one check: references and the reduction's pieces."""
+
+    def __init__(self, reduction: Reduction) -> None:
+        self.reduction = reduction
+        self.problem = reduction.problem
+        self.task = reduction.task
+        self.ref_owner: np.ndarray | None = None
+        self.ref_dtype: np.dtype | None = None
+        self.ref_counts: dict[str, int] = {}
+        self.ref_public: np.ndarray | None = None
+        self.ref_pair: tuple[np.ndarray, np.ndarray] | None = None
+        self.alice = self.bob = self.public = np.zeros(0, dtype=np.int64)
+
+    # -- one pair ---------------------------------------------------------------------
+
+    def encode(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, str | None]:
+        try:
+            return self.reduction.encode(x, y), None
+        except Exception as exc:  # a failing encode is a failure of the reduction
+            return None, f"encode raised {type(exc).__name__}: {exc}"
+
+    def decoded(self, instance: Any) -> tuple[Any, str | None]:
+        try:
+            output = self.task.solve(instance.tokens)
+        except Exception as exc:
+            return None, f"task.solve raised {type(exc).__name__}: {exc}"
+        try:
+            return self.reduction.decode(output), None
+        except Exception as exc:
+            return None, f"decode raised {type(exc).__name__}: {exc}"
+
+    def set_reference(self, x: np.ndarray, y: np.ndarray, instance: Any) -> None:
+        self.ref_owner = np.asarray(instance.owner, dtype=np.int8).copy()
+        self.ref_dtype = np.asarray(instance.tokens).dtype
+        self.ref_counts = instance.counts()
+        self.ref_pair = (x, y)
+        self.alice = np.flatnonzero(self.ref_owner == Owner.ALICE)
+        self.bob = np.flatnonzero(self.ref_owner == Owner.BOB)
+        self.public = np.flatnonzero(self.ref_owner == Owner.PUBLIC)
+        self.ref_public = _token_bytes(instance.tokens)[self.public]
+
+    def owner_problem(self, instance: Any) -> tuple[int | None, str] | None:
+        """Why this instance's owners/format differ from the reference, or None."""
+        owner = np.asarray(instance.owner)
+        tokens = np.asarray(instance.tokens)
+        assert self.ref_owner is not None
+        if len(owner) != len(self.ref_owner):
+            return None, (
+                f"sequence length {len(owner)} differs from {len(self.ref_owner)} "
+                "at the first pair: the layout must not depend on the input"
+            )
+        if tokens.dtype != self.ref_dtype:
+            return None, f"token dtype {tokens.dtype} differs from {self.ref_dtype} at the first pair"
+        diff = np.flatnonzero(owner != self.ref_owner)
+        if diff.size:
+            p = int(diff[0])
+            return p, (
+                f"owner of position {p} is {_OWNER_NAMES[int(owner[p])]} here but "
+                f"{_OWNER_NAMES[int(self.ref_owner[p])]} at the first pair: owners must not "
+                "depend on the input"
+            )
+        return None
+
+    # -- counterexamples ----------------------------------------------------------------
+
+    def pair_lists(self, x: np.ndarray, y: np.ndarray) -> tuple[list[int], list[int]]:
+        return np.asarray(x).reshape(-1).tolist(), np.asarray(y).reshape(-1).tolist()
+
+    def soundness(self, x: np.ndarray, y: np.ndarray, expected: int, got: Any,
+                  error: str | None) -> Counterexample:
+        xs, ys = self.pair_lists(x, y)
+        if error is None:
+            details = f"decode(task.solve(encode(x, y))) = {got!r} but f(x, y) = {expected}"
+        else:
+            details = f"{error} (f(x, y) = {expected})"
+        return Counterexample(
+            kind="soundness", x=xs, y=ys,
+            x_index=_space_index(self.problem.x_space, x),
+            y_index=_space_index(self.problem.y_space, y),
+            details=details, expected=int(expected), got=_jsonable(got),
+        )
+
+    def locality(self, x: np.ndarray, y: np.ndarray, other: tuple[np.ndarray, np.ndarray] | None,
+                 position: int | None, details: str) -> Counterexample:
+        xs, ys = self.pair_lists(x, y)
+        return Counterexample(
+            kind="locality", x=xs, y=ys,
+            x_index=_space_index(self.problem.x_space, x),
+            y_index=_space_index(self.problem.y_space, y),
+            details=details, position=position,
+            other=None if other is None else self.pair_lists(*other),
+        )
+
+
+def _changed(what: str, position: int, because: str) -> str:
+    return f"{what} token at position {position} changed when only {because} changed"
+
+
+def check_reduction(
+    reduction: Reduction,
+    samples: int = 10_000,
+    rng: np.random.Generator | int | None = None,
+    exhaustive_limit: int = 2**20,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReductionReport:
+    """Check ``reduction`` for soundness and locality (see the module docstring).
+
+    Exhaustive over all pairs when |X|·|Y| ≤ ``exhaustive_limit``, else ``samples``
+    random pairs drawn with ``rng`` (a Generator or a seed; default seed 0).
+    ``progress(done, total)`` is called now and then with the number of pairs checked.
+    Returns a :class:`ReductionReport`; ``report.ok`` is False and
+    ``report.counterexample`` holds the smallest failing pair when a check fails.
+    """
+    if not isinstance(reduction, Reduction):
+        raise InvalidInputError(
+            f"expected a commlb Reduction, got {type(reduction).__name__}"
+        )
+    problem = reduction.problem
+    total = int(problem.x_space.size) * int(problem.y_space.size)
+    seed = None
+    if rng is None or isinstance(rng, (int, np.integer)):
+        seed = 0 if rng is None else int(rng)
+        rng = np.random.default_rng(seed)
+    if samples < 1:
+        raise InvalidInputError("samples must be at least 1")
+    checker = _Checker(reduction)
+    start = time.perf_counter()
+    exhaustive = total <= exhaustive_limit
+    if exhaustive:
+        checked, cex = _exhaustive(checker, total, progress)
+    else:
+        checked, cex = _sampled(checker, samples, rng, progress)
+    seconds = time.perf_counter() - start
+    owners = [] if checker.ref_owner is None else checker.ref_owner.tolist()
+    return ReductionReport(
+        reduction=getattr(reduction, "name", "") or type(reduction).__name__,
+        params=_jsonable(reduction.params()),
+        theorem=getattr(reduction, "theorem", "") or "",
+        ok=cex is None,
+        exhaustive=exhaustive,
+        pairs_checked=checked,
+        total_pairs=total,
+        tokens_per_owner=dict(checker.ref_counts),
+        length=len(owners),
+        counterexample=cex,
+        seconds=seconds,
+        problem=repr(problem),
+        task=getattr(reduction.task, "name", "") or type(reduction.task).__name__,
+        samples=None if exhaustive else samples,
+        seed=None if exhaustive else seed,
+        owners=owners,
+    )
+
+
+def _exhaustive(checker: _Checker, total: int,
+                progress: Callable[[int, int], None] | None) -> tuple[int, Counterexample | None]:
+    problem = checker.problem
+    xs_all = problem.x_space.enumerate()
+    ys_all = problem.y_space.enumerate()
+    n_y = len(ys_all)
+    bob_ref: np.ndarray | None = None  # (|Y|, |B|, itemsize): first pair of each column
+    bob_ref_x: np.ndarray = np.full(n_y, -1, dtype=np.int64)
+    checked = 0
+    for xi, x in enumerate(xs_all):
+        in_row = np.flatnonzero(np.asarray(problem.in_promise(x[None, :], ys_all)).reshape(-1))
+        row_ref: np.ndarray | None = None  # ALICE tokens of the row's first pair
+        row_ref_y = -1
+        for lo in range(0, len(in_row), _CHUNK):
+            ys_idx = in_row[lo : lo + _CHUNK]
+            ys = ys_all[ys_idx]
+            expected = np.asarray(problem.evaluate(x[None, :], ys)).reshape(-1)
+            rows: list[np.ndarray] = []
+            sound_fail: Counterexample | None = None
+            fail_at = len(ys_idx)  # first index in the chunk with a failure
+            for j, y in enumerate(ys):
+                instance, err = checker.encode(x, y)
+                if err is None and checker.ref_owner is None:
+                    checker.set_reference(x, y, instance)
+                    bob_ref = np.zeros((n_y, len(checker.bob), _token_bytes(instance.tokens).shape[1]),
+                                       dtype=np.uint8)
+                if err is None:
+                    bad = checker.owner_problem(instance)
+                    if bad is not None:
+                        sound_fail = checker.locality(x, y, checker.ref_pair, bad[0], bad[1])
+                        fail_at = j
+                        break
+                    got, err = checker.decoded(instance)
+                if err is not None or not _equal(got, expected[j]):
+                    sound_fail = checker.soundness(x, y, int(expected[j]), None if err else got, err)
+                    fail_at = j
+                    break
+                rows.append(_token_bytes(instance.tokens))
+            # locality over the pairs before the first soundness/owner failure
+            loc = _row_locality(checker, x, xi, ys_all, ys_idx[: len(rows)], rows, row_ref, row_ref_y,
+                                bob_ref, bob_ref_x, xs_all)
+            if loc is not None:
+                j, cex = loc
+                checked += j + 1
+                return checked, cex
+            if sound_fail is not None:
+                checked += fail_at + 1
+                return checked, sound_fail
+            if rows and row_ref is None:
+                row_ref = rows[0][checker.alice]
+                row_ref_y = int(ys_idx[0])
+            checked += len(ys_idx)
+            if progress is not None:
+                progress(checked, total)
+    return checked, None
+
+
+def _row_locality(checker: _Checker, x: np.ndarray, xi: int, ys_all: np.ndarray,
+                  ys_idx: np.ndarray, rows: list[np.ndarray], row_ref: np.ndarray | None,
+                  row_ref_y: int, bob_ref: np.ndarray | None, bob_ref_x: np.ndarray,
+                  xs_all: np.ndarray) -> tuple[int, Counterexample] | None:
+    """First locality failure among ``rows`` (pairs (x, ys_all[ys_idx[j]])), updating the
+    column references; None if there is none."""
+    if not rows:
+        return None
+    block = np.stack(rows)  # (m, L, w)
+    m = len(rows)
+    first_bad = m
+    found: Counterexample | None = None
+
+    def consider(j: int, make: Callable[[], Counterexample]) -> None:
+        nonlocal first_bad, found
+        if j < first_bad:
+            first_bad, found = j, make()
+
+    # PUBLIC positions against the first pair overall
+    if len(checker.public):
+        diff = (block[:, checker.public] != checker.ref_public[None]).any(axis=2)  # (m, |P|)
+        bad = np.flatnonzero(diff.any(axis=1))
+        if bad.size:
+            j = int(bad[0])
+            p = int(checker.public[np.flatnonzero(diff[j])[0]])
+            assert checker.ref_pair is not None
+            rx, ry = checker.ref_pair
+            because = "x" if np.array_equal(ry, ys_all[ys_idx[j]]) else (
+                "y" if np.array_equal(rx, x) else "x and y")
+            consider(j, lambda: checker.locality(
+                x, ys_all[ys_idx[j]], checker.ref_pair, p, _changed("PUBLIC", p, because)))
+    # ALICE positions against the first pair of this row (same x)
+    if len(checker.alice):
+        ref = row_ref if row_ref is not None else block[0, checker.alice]
+        ref_y = row_ref_y if row_ref is not None else int(ys_idx[0])
+        diff = (block[:, checker.alice] != ref[None]).any(axis=2)
+        bad = np.flatnonzero(diff.any(axis=1))
+        if bad.size:
+            j = int(bad[0])
+            p = int(checker.alice[np.flatnonzero(diff[j])[0]])
+            consider(j, lambda: checker.locality(
+                x, ys_all[ys_idx[j]], (x, ys_all[ref_y]), p, _changed("ALICE", p, "y")))
+    # BOB positions against the first pair of each column (same y)
+    if len(checker.bob) and bob_ref is not None:
+        have = bob_ref_x[ys_idx] >= 0
+        cols = np.flatnonzero(have)
+        if cols.size:
+            sub = block[cols][:, checker.bob]
+            diff = (sub != bob_ref[ys_idx[cols]]).any(axis=2)
+            bad = np.flatnonzero(diff.any(axis=1))
+            if bad.size:
+                jj = int(bad[0])
+                j = int(cols[jj])
+                p = int(checker.bob[np.flatnonzero(diff[jj])[0]])
+                other = (xs_all[bob_ref_x[ys_idx[j]]], ys_all[ys_idx[j]])
+                consider(j, lambda: checker.locality(
+                    x, ys_all[ys_idx[j]], other, p, _changed("BOB", p, "x")))
+        new = np.flatnonzero(~have)
+        if new.size and found is None:
+            bob_ref[ys_idx[new]] = block[new][:, checker.bob]
+            bob_ref_x[ys_idx[new]] = xi
+    elif bob_ref is not None and found is None:
+        bob_ref_x[ys_idx] = np.where(bob_ref_x[ys_idx] >= 0, bob_ref_x[ys_idx], xi)
+    if found is None:
+        return None
+    return first_bad, found
+
+
+def _sampled(checker: _Checker, samples: int, rng: np.random.Generator,
+             progress: Callable[[int, int], None] | None) -> tuple[int, Counterexample | None]:
+    problem = checker.problem
+    best: Counterexample | None = None
+
+    def keep(cex: Counterexample) -> None:
+        nonlocal best
+        if best is None or (cex.x_index, cex.y_index) < (best.x_index, best.y_index):
+            best = cex
+
+    def smaller_first(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):
+        ka = (_space_index(problem.x_space, a[0]), _space_index(problem.y_space, a[1]))
+        kb = (_space_index(problem.x_space, b[0]), _space_index(problem.y_space, b[1]))
+        return (a, b) if ka <= kb else (b, a)
+
+    def in_promise(x: np.ndarray, y: np.ndarray) -> bool:
+        return bool(np.asarray(problem.in_promise(x[None, :], y[None, :])).reshape(-1)[0])
+
+    def compare(pair: tuple[np.ndarray, np.ndarray], inst: Any, other: tuple[np.ndarray, np.ndarray],
+                inst2: Any, positions: np.ndarray, what: str, because: str) -> None:
+        a = _token_bytes(inst.tokens)[positions]
+        b = _token_bytes(inst2.tokens)[positions]
+        diff = np.flatnonzero((a != b).any(axis=1))
+        if diff.size:
+            p = int(positions[diff[0]])
+            first, second = smaller_first(pair, other)
+            keep(checker.locality(first[0], first[1], second, p, _changed(what, p, because)))
+
+    def extra_ok(x: np.ndarray, y: np.ndarray) -> Any:
+        """Encode an extra pair for a locality comparison; a failing encode or a changed
+        layout is itself recorded as a counterexample (and None returned)."""
+        inst, err = checker.encode(x, y)
+        result = None
+        if err is not None:
+            expected = int(np.asarray(problem.evaluate(x[None, :], y[None, :])).reshape(-1)[0])
+            keep(checker.soundness(x, y, expected, None, err))
+        else:
+            bad = checker.owner_problem(inst)
+            if bad is not None:
+                keep(checker.locality(x, y, checker.ref_pair, bad[0], bad[1]))
+            else:
+                result = inst
+        return result
+
+    step = max(1, samples // 100)
+    for s in range(samples):
+        x, y = problem.sample(rng)
+        x = np.asarray(x, dtype=np.int64).reshape(-1)
+        y = np.asarray(y, dtype=np.int64).reshape(-1)
+        expected = int(np.asarray(problem.evaluate(x[None, :], y[None, :])).reshape(-1)[0])
+        instance, err = checker.encode(x, y)
+        got = None
+        if err is None:
+            if checker.ref_owner is None:
+                checker.set_reference(x, y, instance)
+            bad = checker.owner_problem(instance)
+            if bad is not None:
+                keep(checker.locality(x, y, checker.ref_pair, bad[0], bad[1]))
+                continue
+            got, err = checker.decoded(instance)
+        if err is not None or not _equal(got, expected):
+            keep(checker.soundness(x, y, expected, None if err else got, err))
+            continue
+        assert checker.ref_owner is not None
+        # PUBLIC tokens against the first sample
+        pub = _token_bytes(instance.tokens)[checker.public]
+        diff = np.flatnonzero((pub != checker.ref_public).any(axis=1))
+        if diff.size:
+            p = int(checker.public[diff[0]])
+            first, second = smaller_first((x, y), checker.ref_pair)
+            keep(checker.locality(first[0], first[1], second, p, _changed("PUBLIC", p, "the input")))
+        # same x, another y: ALICE and PUBLIC tokens must not move
+        y2 = np.asarray(problem.y_space.sample(rng), dtype=np.int64).reshape(-1)
+        inst2 = extra_ok(x, y2) if in_promise(x, y2) else None
+        if inst2 is not None:
+            compare((x, y), instance, (x, y2), inst2, checker.alice, "ALICE", "y")
+            compare((x, y), instance, (x, y2), inst2, checker.public, "PUBLIC", "y")
+        # another x, same y: BOB and PUBLIC tokens must not move
+        x2 = np.asarray(problem.x_space.sample(rng), dtype=np.int64).reshape(-1)
+        inst3 = extra_ok(x2, y) if in_promise(x2, y) else None
+        if inst3 is not None:
+            compare((x, y), instance, (x2, y), inst3, checker.bob, "BOB", "x")
+            compare((x, y), instance, (x2, y), inst3, checker.public, "PUBLIC", "x")
+        if progress is not None and (s + 1) % step == 0:
+            progress(s + 1, samples)
+    if progress is not None:
+        progress(samples, samples)
+    return samples, best
