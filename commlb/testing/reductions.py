@@ -16,8 +16,9 @@ row (same x: ALICE positions), the first pair of its column (same y: BOB positio
 the first pair overall (PUBLIC positions and owners).  This decides locality exactly:
 an ALICE token equal to its row's first value in every pair is a function of x alone.
 The extra cost over soundness is a byte comparison per pair.  The counterexample reported
-is the first failing pair in (x index, y index) order, i.e. the smallest one; for
-locality, ``other`` is the reference pair it was compared with.
+is the first failing pair in (x index, y index) order, i.e. the smallest one (when one
+pair fails both checks, the locality failure is reported); for locality, ``other`` is
+the reference pair it was compared with.
 
 Sampled mode draws ``samples`` pairs with ``problem.sample`` and, for each, also encodes
 (x, y') and (x', y) with fresh random x', y' (when inside the promise) to compare the
@@ -161,6 +162,7 @@ class _Checker:
         self.problem = reduction.problem
         self.task = reduction.task
         self.ref_owner: np.ndarray | None = None
+        self.ref_owner_bytes = b""
         self.ref_dtype: np.dtype | None = None
         self.ref_counts: dict[str, int] = {}
         self.ref_public: np.ndarray | None = None
@@ -187,6 +189,7 @@ class _Checker:
 
     def set_reference(self, x: np.ndarray, y: np.ndarray, instance: Any) -> None:
         self.ref_owner = np.asarray(instance.owner, dtype=np.int8).copy()
+        self.ref_owner_bytes = self.ref_owner.tobytes()
         self.ref_dtype = np.asarray(instance.tokens).dtype
         self.ref_counts = instance.counts()
         self.ref_pair = (x, y)
@@ -200,6 +203,8 @@ class _Checker:
         owner = np.asarray(instance.owner)
         tokens = np.asarray(instance.tokens)
         assert self.ref_owner is not None
+        if tokens.dtype == self.ref_dtype and owner.tobytes() == self.ref_owner_bytes:
+            return None  # fast path: identical layout
         if len(owner) != len(self.ref_owner):
             return None, (
                 f"sequence length {len(owner)} differs from {len(self.ref_owner)} "
@@ -329,6 +334,7 @@ def _exhaustive(checker: _Checker, total: int,
             sound_fail: Counterexample | None = None
             fail_at = len(ys_idx)  # first index in the chunk with a failure
             for j, y in enumerate(ys):
+                got = None
                 instance, err = checker.encode(x, y)
                 if err is None and checker.ref_owner is None:
                     checker.set_reference(x, y, instance)
@@ -341,12 +347,14 @@ def _exhaustive(checker: _Checker, total: int,
                         fail_at = j
                         break
                     got, err = checker.decoded(instance)
+                if instance is not None:
+                    rows.append(_token_bytes(instance.tokens))
                 if err is not None or not _equal(got, expected[j]):
                     sound_fail = checker.soundness(x, y, int(expected[j]), None if err else got, err)
                     fail_at = j
                     break
-                rows.append(_token_bytes(instance.tokens))
-            # locality over the pairs before the first soundness/owner failure
+            # locality up to the first soundness/owner failure; at the same pair a
+            # locality failure is reported first
             loc = _row_locality(checker, x, xi, ys_all, ys_idx[: len(rows)], rows, row_ref, row_ref_y,
                                 bob_ref, bob_ref_x, xs_all)
             if loc is not None:

@@ -1,0 +1,230 @@
+"""``commlb check-reduction``: soundness and locality of a built-in or user reduction.
+
+    commlb check-reduction disj-to-disjointness --n 6
+    commlb check-reduction pc-to-khop --n 3 -p k=3
+    commlb check-reduction path/to/file.py:ATTR [--n N]
+
+Exit 0 when the reduction passes, 1 with the smallest counterexample when it fails,
+2 (one line) for a bad name, path or parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from typing import Any
+
+import click
+
+from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    from commlb.errors import InvalidInputError
+
+    params: dict[str, Any] = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--param expects KEY=VALUE, got {item!r}")
+        try:
+            params[key] = int(value)
+        except ValueError:
+            try:
+                params[key] = float(value)
+            except ValueError:
+                params[key] = value
+    return params
+
+
+def _is_file_target(target: str) -> bool:
+    path, sep, _ = target.rpartition(":")
+    return bool(sep) and (path.endswith(".py") or os.sep in path or "/" in path)
+
+
+def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
+    """The Reduction named by ``path/to/file.py:ATTR``: ATTR is a Reduction instance or a
+    factory (called with ``params``, e.g. ``n=``)."""
+    from commlb.core import Reduction
+    from commlb.errors import InvalidInputError
+
+    path, _, attr = target.rpartition(":")
+    if not attr:
+        raise InvalidInputError(f"{target!r}: expected path/to/file.py:ATTR")
+    if not os.path.isfile(path):
+        raise InvalidInputError(f"no such file: {path}")
+    digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
+    module_name = f"commlb_user_{digest}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise InvalidInputError(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module failed to import: say why, in one line
+        sys.modules.pop(module_name, None)
+        raise InvalidInputError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
+    if not hasattr(module, attr):
+        raise InvalidInputError(f"{path} has no attribute {attr!r}")
+    obj = getattr(module, attr)
+    if isinstance(obj, Reduction):
+        if params:
+            raise InvalidInputError(
+                f"{attr} is a Reduction instance; parameters ({', '.join(params)}) apply only "
+                "to a factory"
+            )
+        return obj
+    if callable(obj):
+        try:
+            obj = obj(**params)
+        except TypeError as exc:
+            raise InvalidInputError(f"calling {attr}({_fmt(params)}) failed: {exc}") from None
+        if isinstance(obj, Reduction):
+            return obj
+        raise InvalidInputError(f"{attr}({_fmt(params)}) returned {type(obj).__name__}, not a Reduction")
+    raise InvalidInputError(f"{attr} is a {type(obj).__name__}, not a Reduction or a factory")
+
+
+def _fmt(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def resolve_reduction(target: str, n: int | None, extra: dict[str, Any]) -> Any:
+    """A built-in reduction by name (default parameters from its ``example_params``) or
+    a user's reduction from ``file.py:ATTR``."""
+    from commlb.errors import UnknownNameError
+    from commlb.registry import get_reduction, list_reductions, reduction_factory
+
+    params = dict(extra)
+    if n is not None:
+        params["n"] = n
+    if _is_file_target(target):
+        return load_user_reduction(target, params)
+
+    if target not in list_reductions():
+        raise UnknownNameError(
+            f"unknown reduction {target!r}; known: {', '.join(list_reductions())} "
+            "(or give path/to/file.py:ATTR)"
+        )
+    defaults = dict(getattr(reduction_factory(target), "example_params", {}) or {})
+    defaults.update(params)
+    return get_reduction(target, **defaults)
+
+
+def _render(report: Any, reduction: Any) -> None:
+    import numpy as np
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    params = ", ".join(f"{k}={v}" for k, v in report.params.items())
+    table.add_row("reduction", f"{report.reduction} ({params})")
+    table.add_row("problem → task", f"{report.problem} → {report.task}")
+    if report.theorem:
+        table.add_row("serves", report.theorem)
+    if report.exhaustive:
+        mode = f"exhaustive: all {report.total_pairs:,} pairs"
+    else:
+        mode = (f"sampled: {report.samples:,} random pairs of {report.total_pairs:,} "
+                f"(seed {report.seed})")
+    table.add_row("mode", mode)
+    table.add_row("pairs checked", f"{report.pairs_checked:,}")
+    table.add_row("sequence length", str(report.length))
+    counts = Text()
+    for code, key in ((0, "alice"), (1, "bob"), (2, "public")):
+        counts.append(f"{OWNER_NAME[code]} {report.tokens_per_owner.get(key, 0)}  ",
+                      style=OWNER_STYLE[code])
+    table.add_row("tokens per owner", counts)
+    if report.owners:
+        names = None
+        try:
+            names = reduction.task.vocab_names()
+        except Exception:
+            names = None
+        try:
+            x, y = reduction.problem.sample(np.random.default_rng(0))
+            inst = reduction.encode(x, y)
+            table.add_row("example tokens", token_strip(inst.tokens, inst.owner, names))
+        except Exception:
+            pass
+    table.add_row("time", f"{report.seconds:.3f} s")
+    if report.ok:
+        table.add_row("result", Text("PASS: sound and local", style="bold green"))
+        out.print(table)
+        return
+    table.add_row("result", Text(f"FAIL ({report.counterexample.kind})", style="bold red"))
+    out.print(table)
+    cex = report.counterexample
+    body = Table(show_header=False, box=None, pad_edge=False)
+    body.add_column(style="bold")
+    body.add_column()
+    body.add_row("kind", cex.kind)
+    body.add_row("x", f"{cex.x}  (index {cex.x_index})")
+    body.add_row("y", f"{cex.y}  (index {cex.y_index})")
+    if cex.other is not None:
+        body.add_row("compared with", f"x' = {cex.other[0]}, y' = {cex.other[1]}")
+    if cex.position is not None:
+        body.add_row("position", str(cex.position))
+    if cex.kind == "soundness":
+        body.add_row("f(x, y)", str(cex.expected))
+        body.add_row("decoded", repr(cex.got))
+    body.add_row("details", cex.details)
+    out.print(Panel(body, title="smallest counterexample", border_style="red", expand=False))
+
+
+@click.command("check-reduction")
+@click.argument("target")
+@click.option("--n", "n", type=int, default=None,
+              help="Problem size (default: the reduction's example size).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Extra reduction parameter, e.g. -p k=3 (repeatable).")
+@click.option("--samples", type=int, default=10_000, show_default=True,
+              help="Random pairs to check when the input space is too large.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
+@click.option("--exhaustive-limit", type=int, default=2**20, show_default=True,
+              help="Check every pair when |X|·|Y| is at most this.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples: int, seed: int,
+                    exhaustive_limit: int, as_json: bool) -> None:
+    """Check TARGET (a reduction name, or path/to/file.py:ATTR) for soundness and locality.
+
+    Soundness: decode(task.solve(encode(x, y))) == f(x, y).  Locality: ALICE tokens do
+    not change with y, BOB tokens not with x, PUBLIC tokens never.  Exhaustive when
+    there are at most --exhaustive-limit pairs, else --samples random pairs.
+    Exit code 0 on success, 1 with the smallest counterexample on failure.
+    """
+    from commlb.errors import InvalidInputError
+    from commlb.testing.reductions import check_reduction as run_check
+
+    if samples < 1:
+        raise InvalidInputError("--samples must be at least 1")
+    reduction = resolve_reduction(target, n, _parse_params(params))
+    total = int(reduction.problem.x_space.size) * int(reduction.problem.y_space.size)
+    work = total if total <= exhaustive_limit else samples
+    if as_json or work < 20_000:
+        report = run_check(reduction, samples=samples, rng=seed, exhaustive_limit=exhaustive_limit)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        label = "checking all pairs" if total <= exhaustive_limit else "checking sampled pairs"
+        with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console(stderr=True), transient=True) as bar:
+            task_id = bar.add_task(label, total=work)
+            report = run_check(reduction, samples=samples, rng=seed,
+                               exhaustive_limit=exhaustive_limit,
+                               progress=lambda done, _total: bar.update(task_id, completed=done))
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _render(report, reduction)
+    if not report.ok:
+        # sys.exit, not ctx.exit: the entry point runs click with standalone_mode=False,
+        # where ctx.exit(1) would turn into a return value and exit 0.
+        sys.exit(1)

@@ -1,0 +1,234 @@
+"""The reduction checker (commlb.testing.check_reduction) and its command
+``commlb check-reduction``: passes good reductions, catches broken ones with the
+smallest counterexample."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import commlb
+from commlb.errors import CommlbError
+from commlb.testing import Counterexample, ReductionReport, check_reduction
+
+sys.path.insert(0, str(Path(__file__).parent))
+import broken_reductions as broken  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "commlb.cli.main", *args], cwd=ROOT,
+                          capture_output=True, text=True, env=dict(os.environ, COLUMNS="120"))
+
+
+def _runner_invoke(*args: str):
+    from commlb.cli.main import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, env={"COLUMNS": "120"})
+
+
+# ------------------------------------------------------------------- the Python checker
+
+
+def test_disj_n6_is_exhaustive_over_4096_pairs():
+    report = check_reduction(commlb.get_reduction("disj-to-disjointness", n=6))
+    assert isinstance(report, ReductionReport)
+    assert report.ok and report.exhaustive and report.counterexample is None
+    assert report.pairs_checked == report.total_pairs == 4096
+    assert report.tokens_per_owner == {"alice": 6, "bob": 6, "public": 2}
+    assert report.length == 14
+    payload = json.loads(json.dumps(report.to_json()))
+    assert payload["pairs_checked"] == 4096 and payload["exhaustive"] is True
+    assert payload["counterexample"] is None and payload["reduction"] == "disj-to-disjointness"
+
+
+def test_alice_token_reading_y_is_caught_at_the_smallest_pair():
+    report = check_reduction(broken.AliceReadsY(n=4))
+    assert not report.ok
+    cex = report.counterexample
+    assert isinstance(cex, Counterexample)
+    assert cex.kind == "locality"
+    # row x = 0 is fine (0 AND b = 0); the first failure is x = e_0 with y = e_0,
+    # compared with (x, y = 0): Alice's token 0 flips from 0 to 1.
+    assert cex.x == [1, 0, 0, 0] and cex.y == [1, 0, 0, 0]
+    assert (cex.x_index, cex.y_index) == (1, 1)
+    assert cex.other == ([1, 0, 0, 0], [0, 0, 0, 0])
+    assert cex.position == 0 and "ALICE" in cex.details
+    assert report.pairs_checked == 16 + 2
+    # the reported pair really violates locality
+    red = broken.AliceReadsY(n=4)
+    t1 = red.encode(np.array(cex.x), np.array(cex.y)).tokens
+    t2 = red.encode(np.array(cex.other[0]), np.array(cex.other[1])).tokens
+    assert t1[cex.position] != t2[cex.position]
+
+
+def test_alice_reads_y_is_sound_so_only_locality_catches_it():
+    red = broken.AliceReadsY(n=3)
+    for xi in range(8):
+        for yi in range(8):
+            x, y = red.problem.x_space.from_index(xi), red.problem.y_space.from_index(yi)
+            assert red.decode(red.task.solve(red.encode(x, y).tokens)) == red.problem.evaluate(x, y)
+
+
+def test_decode_wrong_on_exactly_one_input_is_caught():
+    n = 5
+    red = broken.DecodeWrongOnce(n)
+    failing = []
+    for x in red.problem.x_space.enumerate():
+        for y in red.problem.y_space.enumerate():
+            if red.decode(red.task.solve(red.encode(x, y).tokens)) != red.problem.evaluate(x, y):
+                failing.append((x.tolist(), y.tolist()))
+    assert failing == [([0, 0, 0, 0, 1], [4])]  # exactly one input, found independently
+    report = check_reduction(red)
+    cex = report.counterexample
+    assert not report.ok and cex.kind == "soundness"
+    assert cex.x == [0, 0, 0, 0, 1] and cex.y == [4]
+    assert cex.expected == 1 and cex.got == 0
+    assert (cex.x_index, cex.y_index) == (16, 4)
+    assert report.pairs_checked == 16 * n + 4 + 1  # stops at the first failing pair
+
+
+def test_owner_depending_on_input_is_caught():
+    report = check_reduction(broken.OwnerDependsOnInput(n=3))
+    cex = report.counterexample
+    assert not report.ok and cex.kind == "locality"
+    assert cex.x == [1, 0, 0] and cex.y == [0, 0, 0] and cex.position == 7
+    assert "owner" in cex.details
+
+
+def test_public_token_changing_is_reported_as_locality():
+    report = check_reduction(broken.PublicSeparatorMoves(n=3))
+    cex = report.counterexample
+    assert cex.kind == "locality" and "PUBLIC" in cex.details
+    assert cex.x == [0, 0, 0] and cex.y == [0, 0, 1] and cex.position == 3
+    assert cex.other == ([0, 0, 0], [0, 0, 0])
+
+
+def test_sampled_mode_catches_alice_reading_y():
+    red = broken.AliceReadsY(n=24)
+    report = check_reduction(red, samples=300, rng=np.random.default_rng(3))
+    assert not report.exhaustive and not report.ok
+    cex = report.counterexample
+    assert cex.kind == "locality" and "ALICE" in cex.details
+    t1 = red.encode(np.array(cex.x), np.array(cex.y)).tokens
+    t2 = red.encode(np.array(cex.other[0]), np.array(cex.other[1])).tokens
+    assert cex.other[0] == cex.x and t1[cex.position] != t2[cex.position]
+    # the primary pair is the smaller of the two compared
+    assert cex.y_index < red.problem.y_space.to_index(np.array(cex.other[1]))[0]
+
+
+def test_sampled_mode_catches_a_broken_decode():
+    class AlwaysOne(type(commlb.get_reduction("disj-to-disjointness", n=2))):
+        def decode(self, output):
+            return 1
+
+    report = check_reduction(AlwaysOne(n=30), samples=50, rng=0)
+    assert not report.ok and report.counterexample.kind == "soundness"
+    assert report.counterexample.expected == 0 and report.counterexample.got == 1
+
+
+def test_exhaustive_limit_switches_modes_and_same_seed_same_report():
+    red = commlb.get_reduction("disj-to-disjointness", n=6)
+    sampled = check_reduction(red, samples=64, rng=7, exhaustive_limit=100)
+    assert not sampled.exhaustive and sampled.pairs_checked == 64 and sampled.ok
+    bad = broken.AliceReadsY(n=6)
+    r1 = check_reduction(bad, samples=40, rng=7, exhaustive_limit=100)
+    r2 = check_reduction(bad, samples=40, rng=7, exhaustive_limit=100)
+    assert r1.counterexample == r2.counterexample
+
+
+def test_checker_rejects_non_reductions():
+    with pytest.raises(CommlbError):
+        check_reduction("disj-to-disjointness")
+    with pytest.raises(CommlbError):
+        check_reduction(commlb.get_reduction("disj-to-disjointness", n=2), samples=0)
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_cli_disj_n6_passes_exhaustively():
+    out = _cli("check-reduction", "disj-to-disjointness", "--n", "6")
+    assert out.returncode == 0, out.stderr
+    assert "exhaustive" in out.stdout and "4,096" in out.stdout
+    assert "PASS" in out.stdout and "Alice 6" in out.stdout
+
+
+@pytest.mark.parametrize("name,params", [
+    ("disj-to-disjointness", ["--n", "6"]),
+    ("eq-to-equality", ["--n", "6"]),
+    ("index-to-index-lookup", ["--n", "8"]),
+    ("index-to-qsa", ["--n", "8"]),
+    ("disj-to-qsa", ["--n", "6"]),
+    ("pc-to-khop", ["--n", "3", "-p", "k=3"]),
+    ("pc-to-khop", []),
+])
+def test_cli_every_builtin_reduction_passes_exhaustively(name, params):
+    result = _runner_invoke("check-reduction", name, *params, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["ok"] and payload["exhaustive"]
+    assert payload["pairs_checked"] == payload["total_pairs"] > 0
+
+
+def test_cli_sampled_mode_json():
+    result = _runner_invoke("check-reduction", "disj-to-disjointness", "--n", "30",
+                            "--samples", "40", "--seed", "5", "--json")
+    assert result.exit_code == 0
+    payload = json.loads(result.output)
+    assert payload["exhaustive"] is False and payload["pairs_checked"] == 40
+    assert payload["seed"] == 5 and payload["total_pairs"] == 2**60
+
+
+def test_cli_catches_alice_reading_y_with_exit_1():
+    out = _cli("check-reduction", "tests/broken_reductions.py:ALICE_READS_Y", "--n", "4")
+    assert out.returncode == 1, out.stderr
+    assert "counterexample" in out.stdout and "locality" in out.stdout
+    assert "[1, 0, 0, 0]" in out.stdout and "FAIL" in out.stdout
+
+
+def test_cli_catches_wrong_decode_with_exit_1_and_json():
+    out = _cli("check-reduction", "tests/broken_reductions.py:DECODE_WRONG_ONCE", "--n", "5")
+    assert out.returncode == 1
+    assert "soundness" in out.stdout and "[0, 0, 0, 0, 1]" in out.stdout
+    result = _runner_invoke("check-reduction", "tests/broken_reductions.py:DECODE_WRONG_ONCE",
+                            "--n", "5", "--json")
+    assert result.exit_code == 1
+    payload = json.loads(result.output)
+    assert payload["counterexample"]["kind"] == "soundness"
+    assert payload["counterexample"]["x"] == [0, 0, 0, 0, 1]
+    assert payload["counterexample"]["y"] == [4]
+
+
+def test_cli_user_example_reduction():
+    out = _cli("check-reduction", "examples/my_reduction.py:REDUCTION")
+    assert out.returncode == 0, out.stderr
+    assert "256" in out.stdout and "PASS" in out.stdout
+    result = _runner_invoke("check-reduction", "examples/my_reduction.py:REDUCTION", "--n", "5",
+                            "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["pairs_checked"] == 1024
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["no-such-reduction", "--n", "3"], "unknown reduction"),
+    (["missing/file.py:REDUCTION"], "no such file"),
+    (["examples/my_reduction.py:NOPE"], "no attribute"),
+    (["tests/broken_reductions.py:np"], "not a Reduction"),
+    (["disj-to-disjointness", "--n", "3", "-p", "bogus=1"], "bogus"),
+    (["disj-to-disjointness", "-p", "novalue"], "KEY=VALUE"),
+])
+def test_cli_user_mistakes_exit_2_with_one_line(args, needle):
+    out = _cli("check-reduction", *args)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr
+    assert needle in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
