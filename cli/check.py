@@ -135,7 +135,8 @@ def _render(report: Any, reduction: Any) -> None:
         mode = (f"sampled: {report.samples:,} random pairs of {report.total_pairs:,} "
                 f"(seed {report.seed})")
     table.add_row("mode", mode)
-    table.add_row("pairs checked", f"{report.pairs_checked:,}")
+    stopped = "" if report.ok else "  (stopped at the first failing pair)"
+    table.add_row("pairs checked", f"{report.pairs_checked:,}{stopped}")
     table.add_row("sequence length", str(report.length))
     counts = Text()
     for code, key in ((0, "alice"), (1, "bob"), (2, "public")):
@@ -152,6 +153,9 @@ def _render(report: Any, reduction: Any) -> None:
             x, y = reduction.problem.sample(np.random.default_rng(0))
             inst = reduction.encode(x, y)
             table.add_row("example tokens", token_strip(inst.tokens, inst.owner, names))
+            if inst.tokens.dtype.names:  # several fields per token: spell out the owners
+                table.add_row("owners", token_strip(np.asarray(inst.owner, dtype=np.int64),
+                                                    inst.owner, ["A", "B", "P"]))
         except Exception:
             pass
     table.add_row("time", f"{report.seconds:.3f} s")

@@ -232,3 +232,90 @@ def test_cli_user_mistakes_exit_2_with_one_line(args, needle):
     assert "Traceback" not in out.stderr
     assert needle in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------ promise problems (local)
+
+
+class _GapEquality(commlb.Problem):
+    """Promise problem: x = y, or x and y differ in at least 2 places; f = [x = y]."""
+
+    name = "gap-eq-local"
+
+    def __init__(self, n: int) -> None:
+        from commlb.core import InputSpace
+
+        self.n = n
+        self.x_space = InputSpace("bits", n)
+        self.y_space = InputSpace("bits", n)
+
+    def bounds(self):
+        return []
+
+    def _dist(self, x, y):
+        return np.sum(np.asarray(x) != np.asarray(y), axis=-1)
+
+    def evaluate(self, x, y):
+        return (self._dist(x, y) == 0).astype(np.int64)
+
+    def in_promise(self, x, y):
+        d = self._dist(x, y)
+        return (d == 0) | (d >= 2)
+
+    @property
+    def is_promise(self):
+        return True
+
+    def sample(self, rng):
+        x = rng.integers(0, 2, self.n)
+        if rng.random() < 0.5:
+            return x, x.copy()
+        y = x.copy()
+        flip = rng.choice(self.n, size=2, replace=False)
+        y[flip] ^= 1
+        return x, y
+
+
+class _GapEqToEquality(commlb.Reduction):
+    """Refuses inputs outside the promise: the checker must only feed it promise pairs."""
+
+    name = "gap-eq-local"
+
+    def __init__(self, n: int) -> None:
+        self.problem = _GapEquality(n)
+        self.task = commlb.get_task("equality")
+        self.owner = np.array([0] * n + [2] + [1] * n + [2], dtype=np.int8)
+
+    def encode(self, x, y):
+        assert bool(self.problem.in_promise(x, y)), "outside the promise"
+        return commlb.Instance(self.task.assemble(x, y), self.owner)
+
+    def decode(self, output):
+        return int(output)
+
+
+def test_promise_pairs_only_exhaustive():
+    n = 4
+    red = _GapEqToEquality(n)
+    report = check_reduction(red)
+    in_promise = sum(bool(red.problem.in_promise(x, y)) for x in red.problem.x_space.enumerate()
+                     for y in red.problem.y_space.enumerate())
+    assert in_promise == 16 + 16 * (16 - 1 - 4)
+    assert report.ok and report.exhaustive and report.pairs_checked == in_promise
+    sampled = check_reduction(red, samples=200, rng=2, exhaustive_limit=10)
+    assert sampled.ok and sampled.pairs_checked == 200
+
+
+def test_encode_error_is_a_soundness_counterexample():
+    class Crashes(_GapEqToEquality):
+        def encode(self, x, y):
+            if x[1] == 1:
+                raise IndexError("boom")
+            return super().encode(x, y)
+
+    report = check_reduction(Crashes(3))
+    cex = report.counterexample
+    assert cex.kind == "soundness" and "IndexError: boom" in cex.details
+    # row x = 2 = [0, 1, 0]: y = 0 is 1 flip away (outside the promise), y = 1 is 2 away
+    assert cex.x == [0, 1, 0] and cex.y == [1, 0, 0]
+    assert report.pairs_checked == 5 + 5 + 1  # rows x = 0, 1: y = x and 4 pairs at distance >= 2
