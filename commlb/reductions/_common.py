@@ -11,8 +11,12 @@ from ..errors import InvalidInputError
 
 def bits(value: Any, length: int, who: str) -> np.ndarray:
     """A 0/1 int64 vector of the given length, or :class:`InvalidInputError`."""
-    arr = np.asarray(value, dtype=np.int64).reshape(-1)
-    if arr.shape != (length,) or ((arr & ~1) != 0).any():
+    arr = np.asarray(value, dtype=np.int64)
+    if arr.shape != (length,):
+        arr = arr.reshape(-1)
+    # set() of a short list is several times faster than numpy reductions here, and the
+    # checker calls this for every pair
+    if arr.shape != (length,) or not set(arr.tolist()) <= {0, 1}:
         raise InvalidInputError(f"{who} must be a 0/1 vector of length {length}")
     return arr
 

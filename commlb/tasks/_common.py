@@ -12,6 +12,8 @@ from ..errors import InvalidInputError
 def int_tokens(tokens: Any, task: str) -> np.ndarray:
     """``tokens`` as a 1-D int64 array, or :class:`InvalidInputError`."""
     arr = np.asarray(tokens)
+    if arr.dtype == np.int64 and arr.ndim == 1:
+        return arr
     if arr.ndim != 1:
         raise InvalidInputError(f"{task}: tokens must be a 1-D array, got shape {arr.shape}")
     if arr.dtype.names is not None or not (

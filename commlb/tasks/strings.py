@@ -36,17 +36,17 @@ class _TwoStringTask(Task):
     def length(self, n: int) -> int:
         return 2 * positive_int(n, "n", self.name, minimum=0) + 2
 
-    def split(self, tokens: Any) -> tuple[np.ndarray, np.ndarray]:
-        """The two bit strings (a, b) of a well-formed ``a # b =`` sequence."""
-        arr = int_tokens(tokens, self.name)
-        length = len(arr)
+    def split(self, tokens: Any) -> tuple[list[int], list[int]]:
+        """The two bit strings (a, b), as lists, of a well-formed ``a # b =`` sequence."""
+        seq = int_tokens(tokens, self.name).tolist()
+        length = len(seq)
         if length < 2 or length % 2:
             raise InvalidInputError(f"{self.name}: length {length} is not 2n + 2")
         n = (length - 2) // 2
-        a, b = arr[:n], arr[n + 1 : 2 * n + 1]
-        if arr[n] != SEP or arr[-1] != EQUALS:
+        if seq[n] != SEP or seq[-1] != EQUALS:
             raise InvalidInputError(f"{self.name}: expected '#' at {n} and '=' at the end")
-        if ((a | b) & ~1).any():
+        a, b = seq[:n], seq[n + 1 : 2 * n + 1]
+        if not set(a).union(b) <= {0, 1}:
             raise InvalidInputError(f"{self.name}: string tokens must be 0 or 1")
         return a, b
 
@@ -73,7 +73,7 @@ class DisjointnessTask(_TwoStringTask):
 
     def solve(self, tokens: Any) -> int:
         a, b = self.split(tokens)
-        return int(not np.any(a & b))
+        return int(not any(ai & bi for ai, bi in zip(a, b)))
 
 
 @register_task("equality")
@@ -92,4 +92,4 @@ class EqualityTask(_TwoStringTask):
 
     def solve(self, tokens: Any) -> int:
         a, b = self.split(tokens)
-        return int(np.array_equal(a, b))
+        return int(a == b)
