@@ -319,3 +319,59 @@ def test_encode_error_is_a_soundness_counterexample():
     # row x = 2 = [0, 1, 0]: y = 0 is 1 flip away (outside the promise), y = 1 is 2 away
     assert cex.x == [0, 1, 0] and cex.y == [1, 0, 0]
     assert report.pairs_checked == 5 + 5 + 1  # rows x = 0, 1: y = x and 4 pairs at distance >= 2
+
+
+class _WideY(commlb.Problem):
+    """x: 1 bit, y: 13 bits (more columns than one chunk of the checker); f = x_0 AND y_12."""
+
+    name = "wide-y-local"
+
+    def __init__(self) -> None:
+        from commlb.core import InputSpace
+
+        self.n = 13
+        self.x_space = InputSpace("bits", 1)
+        self.y_space = InputSpace("bits", 13)
+
+    def bounds(self):
+        return []
+
+    def evaluate(self, x, y):
+        return (np.asarray(x)[..., 0] & np.asarray(y)[..., 12]).astype(np.int64)
+
+
+class _WideYToDisjointness(commlb.Reduction):
+    """AND(x_0, y_12) = 1 - DISJ_1(x_0, y_12).  With ``bob_reads_x_from``, Bob's token
+    copies x_0 once y's index reaches that value (the second chunk of a row)."""
+
+    name = "wide-y-local"
+
+    def __init__(self, bob_reads_x_from: int | None = None) -> None:
+        self.problem = _WideY()
+        self.task = commlb.get_task("disjointness")
+        self.bob_reads_x_from = bob_reads_x_from
+        self.owner = np.array([0, 2, 1, 2], dtype=np.int8)
+
+    def encode(self, x, y):
+        b = int(y[12])
+        index = int(self.problem.y_space.to_index(y)[0])
+        if self.bob_reads_x_from is not None and index >= self.bob_reads_x_from and x[0] == 1:
+            b = 1 - b if index == self.bob_reads_x_from else b
+        return commlb.Instance(self.task.assemble([x[0]], [b]), self.owner)
+
+    def decode(self, output):
+        return 1 - int(output)
+
+
+def test_checker_across_chunks_of_a_row():
+    report = check_reduction(_WideYToDisjointness())
+    assert report.ok and report.pairs_checked == 2 * 2**13
+    bad = check_reduction(_WideYToDisjointness(bob_reads_x_from=5000))
+    cex = bad.counterexample
+    assert not bad.ok
+    # at (x = 1, y = #5000) Bob's token differs from (x = 0, y = #5000): soundness fails
+    # there too, and locality is reported first
+    assert cex.kind == "locality" and "BOB" in cex.details and cex.position == 2
+    assert (cex.x_index, cex.y_index) == (1, 5000)
+    assert cex.other == ([0], cex.y)
+    assert bad.pairs_checked == 2**13 + 5001
