@@ -1,0 +1,140 @@
+"""``commlb bounds``: certified lower bounds for an explicit function (thin: parse, call
+:func:`commlb.bounds.report.compute_bounds`, render)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from commlb.errors import InvalidInputError
+
+
+def _load_fooling(path: str) -> dict[int, list[tuple[int, int]]]:
+    """--fooling FILE: ``{"value": v, "pairs": [[r, c], ...]}``, a list of such objects,
+    or ``{"0": [[r, c], ...], "1": [...]}``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError(f"--fooling: no such file {path!r}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"--fooling {path}: not JSON ({exc.msg})") from None
+
+    def pairs_of(obj: Any) -> list[tuple[int, int]]:
+        if not isinstance(obj, list) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in obj):
+            raise InvalidInputError(f"--fooling {path}: pairs must be a list of [row, col]")
+        try:
+            return [(int(a), int(b)) for a, b in obj]
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"--fooling {path}: pairs must be integers") from None
+
+    out: dict[int, list[tuple[int, int]]] = {}
+    items = data if isinstance(data, list) and data and isinstance(data[0], dict) else [data]
+    for item in items:
+        if isinstance(item, dict) and "pairs" in item:
+            if "value" not in item:
+                raise InvalidInputError(f"--fooling {path}: missing \"value\"")
+            out[int(item["value"])] = pairs_of(item["pairs"])
+        elif isinstance(item, dict):
+            for key, val in item.items():
+                try:
+                    out[int(key)] = pairs_of(val)
+                except ValueError:
+                    raise InvalidInputError(f"--fooling {path}: keys must be output values") from None
+        else:
+            raise InvalidInputError(f"--fooling {path}: expected {{\"value\": v, \"pairs\": [[r, c], ...]}}")
+    return out
+
+
+def _build_matrix(problem: str | None, n: int | None, function: str | None, matrix: str | None):
+    from commlb.bounds import matrix as mx
+
+    given = [name for name, v in (("--problem", problem), ("--function", function), ("--matrix", matrix)) if v]
+    if len(given) != 1:
+        raise InvalidInputError("give exactly one of --problem, --function, --matrix")
+    if problem:
+        return mx.matrix_from_problem(problem, n)
+    if function:
+        if n is None:
+            raise InvalidInputError("--function needs --n (x and y range over [0, 2^n))")
+        return mx.matrix_from_function(function, n)
+    return mx.load_matrix(matrix)  # type: ignore[arg-type]
+
+
+def _render(report: Any, M: Any, show_tree: bool) -> None:
+    from rich.table import Table
+
+    from commlb.cli.render import console
+
+    con = console()
+    values = ", ".join(str(v) for v in report.output_values)
+    con.print(f"[bold]{M.source}[/bold]: {M.rows} x {M.cols} matrix, values {{{values}}}")
+    table = Table(show_lines=False)
+    for col, kw in (("method", {"no_wrap": True}), ("quantity", {}), ("bits", {"justify": "right"}),
+                    ("status", {}), ("certificate", {}), ("time", {"justify": "right"})):
+        table.add_column(col, **kw)
+    for row in report.table:
+        table.add_row(row.method, row.quantity, "" if row.bits is None else str(row.bits),
+                      row.status, row.certificate, f"{row.elapsed:.3f}s")
+    notes = [f"{row.method}: {row.note}" for row in report.table if row.note]
+    con.print(table)
+    best = report.best_lower_bound
+    if best:
+        con.print(f"best lower bound: [bold]D >= {best[0]}[/bold] bits ({best[1]})")
+    up = report.best_upper_bound
+    if up:
+        con.print(f"best upper bound: D <= {up[0]} bits ({up[1]})")
+    if report.deterministic and report.deterministic.get("exact"):
+        con.print(f"[bold green]D = {report.deterministic['lower']} (certified by the protocol tree)[/bold green]")
+    for note in notes + report.notes:
+        con.print(f"[yellow]note:[/yellow] {note}")
+    if show_tree and report.tree is not None and hasattr(report.tree, "render"):
+        con.print(report.tree.render())
+
+
+@click.command("bounds")
+@click.option("--problem", "problem", default=None, help="Built-in problem: disj, eq, ip, gt, index, pc, ghd.")
+@click.option("--n", "n", type=int, default=None, help="Input size (bits per party).")
+@click.option("--function", "function", default=None,
+              help="An expression over integers x, y in [0, 2^n) (helpers popcount, bit, parity, "
+                   "min, max, abs, where), or path.py:callable (vectorised).")
+@click.option("--matrix", "matrix", default=None, type=click.Path(dir_okay=False),
+              help=".npy file, or text: one row per line of small integers (comma/space separated).")
+@click.option("--methods", default=None,
+              help="Comma list of rank-real, rank-gf2, rank-gfp, one-way, fooling, exact (default: "
+                   "all feasible at this size).")
+@click.option("--prime", default=None, type=int, help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
+@click.option("--time-limit", default=10.0, show_default=True, type=float,
+              help="Seconds per search (fooling set per value, exact D).")
+@click.option("--fooling", "fooling_file", default=None, type=click.Path(dir_okay=False),
+              help='Verify and use a fooling set: JSON {"value": v, "pairs": [[row, col], ...]}.')
+@click.option("--certificate", "certificate_file", default=None, type=click.Path(dir_okay=False),
+              help="Write all certificates (pivots, representatives, fooling sets, tree) as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--no-tree", is_flag=True, help="Do not print the protocol tree.")
+def bounds(problem: str | None, n: int | None, function: str | None, matrix: str | None,
+           methods: str | None, prime: int | None, time_limit: float, fooling_file: str | None,
+           certificate_file: str | None, as_json: bool, no_tree: bool) -> None:
+    """Certified lower bounds for an explicit function: ranks over R, GF(2), GF(p),
+    one-way complexity, fooling sets and exact deterministic complexity."""
+    from commlb.bounds.rank import DEFAULT_PRIME
+    from commlb.bounds.report import compute_bounds, parse_methods
+    from commlb.cli.render import emit_json, to_jsonable
+
+    M = _build_matrix(problem, n, function, matrix)
+    fooling = _load_fooling(fooling_file) if fooling_file else None
+    report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
+                            prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
+    if certificate_file:
+        Path(certificate_file).write_text(json.dumps(to_jsonable(report.certificates()), indent=1) + "\n",
+                                          encoding="utf-8")
+    if as_json:
+        emit_json(report.to_json())
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
+        return
+    show_tree = not no_tree and report.rows * report.cols <= 64 * 64
+    _render(report, M, show_tree)
