@@ -1,0 +1,266 @@
+"""Fooling sets: verify one, find a maximum one, and the lower bound on D(f) they give.
+
+A **z-fooling set** of a matrix M is a set of entries (x_i, y_i) with M[x_i, y_i] = z such
+that for any two of them M[x_1, y_2] != z or M[x_2, y_1] != z (Kushilevitz–Nisan 1997,
+Def. 1.19; Yao 1979).
+
+Why it bounds D: a deterministic protocol partitions M into monochromatic rectangles, one
+per leaf.  If two entries of a z-fooling set lay in the same leaf rectangle, the rectangle
+would also contain (x_1, y_2) and (x_2, y_1), and being monochromatic of colour z (it
+contains (x_1, y_1)) both would equal z — a contradiction.  So a z-fooling set F_z needs
+|F_z| distinct z-leaves, and leaves of different colours are different leaves:
+
+    #leaves >= sum over z of |F_z|,    D(f) >= ceil(log2 sum_z |F_z|)
+
+(a depth-D tree has at most 2^D leaves).  Every output value that occurs in M needs at
+least one leaf, so a value without a computed fooling set still counts 1; with two values
+and one set this is the classic ``ceil(log2(|F| + 1))``.  :func:`fooling_lower_bound`.
+
+Finding a maximum one is a maximum-clique problem (NP-hard in general): vertices are the
+z-entries, two entries are adjacent when they fool each other.  Two entries in the same row
+are never adjacent (x_1 = x_2 makes both cross entries the entries themselves, both z); the
+same holds for equal rows (and columns), so equal rows and columns are merged first — a
+fooling set uses at most one row of each class, and the maximum is unchanged.  Rows and
+columns are independent sets of the graph, which gives the extra bound
+``|clique| <= min(#rows, #cols)`` used inside the search.  The kernel is a bitset branch and
+bound with a greedy colouring bound (:mod:`commlb.kernels.fooling`); after ``time_limit``
+seconds the best set found is returned with ``exact=False`` (still a valid fooling set, so
+its bound is still sound).
+
+Cost: building the graph is O(e^2) for e z-entries; the search is exponential in the worst
+case — a random 32 x 32 0/1 matrix (about 512 vertices) takes well under a second.
+
+:func:`max_fooling_set_reference` is the slow, obvious version (enumerate every fooling set)
+kept for tests and teaching.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+
+__all__ = [
+    "FoolingSetResult",
+    "max_fooling_set",
+    "verify_fooling_set",
+    "fooling_lower_bound",
+    "max_fooling_set_reference",
+    "compatibility_graph",
+]
+
+
+@dataclass(frozen=True)
+class FoolingSetResult:
+    """A fooling set for output ``value``.
+
+    ``pairs`` are (row, col) indices of the input matrix; ``exact`` is True only when the
+    search proved no larger z-fooling set exists; ``nodes`` counts branch-and-bound nodes;
+    ``values_present`` lists every output value occurring in the matrix (used by
+    :func:`fooling_lower_bound` to count one leaf for values without a set)."""
+
+    value: int
+    pairs: list[tuple[int, int]]
+    size: int
+    exact: bool
+    elapsed: float
+    nodes: int
+    values_present: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": int(self.value),
+            "size": int(self.size),
+            "exact": bool(self.exact),
+            "pairs": [[int(x), int(y)] for x, y in self.pairs],
+            "elapsed": float(self.elapsed),
+            "nodes": int(self.nodes),
+        }
+
+
+def _as_matrix(M: Any) -> np.ndarray:
+    arr = np.asarray(M)
+    if arr.ndim != 2:
+        raise InvalidInputError(f"a communication matrix must be 2-D, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.bool_):
+            arr = arr.astype(np.int64)
+        elif np.all(np.equal(np.mod(arr, 1), 0)):
+            arr = arr.astype(np.int64)
+        else:
+            raise InvalidInputError("a communication matrix must hold integers")
+    if arr.size and arr.min() < 0:
+        raise InvalidInputError("negative entries (don't-care / promise pairs) are not supported here")
+    return arr.astype(np.int64, copy=False)
+
+
+def verify_fooling_set(M: Any, value: int, pairs: Iterable[tuple[int, int]]) -> bool:
+    """True when ``pairs`` is a ``value``-fooling set of M: every pair is an entry equal to
+    ``value`` and any two pairs (x1, y1), (x2, y2) have M[x1, y2] != value or
+    M[x2, y1] != value.  Out-of-range or repeated pairs make it False.  Plain Python,
+    O(k^2) for k pairs; independent of the search."""
+    arr = _as_matrix(M)
+    rows, cols = arr.shape
+    plist = [(int(x), int(y)) for x, y in pairs]
+    for x, y in plist:
+        if not (0 <= x < rows and 0 <= y < cols) or int(arr[x, y]) != value:
+            return False
+    for i in range(len(plist)):
+        x1, y1 = plist[i]
+        for j in range(i + 1, len(plist)):
+            x2, y2 = plist[j]
+            if int(arr[x1, y2]) == value and int(arr[x2, y1]) == value:
+                return False
+    return True
+
+
+def fooling_lower_bound(results: Mapping[int, FoolingSetResult] | Iterable[FoolingSetResult]) -> int:
+    """D(f) >= ceil(log2(sum over output values z of |F_z|)) bits.
+
+    Derivation (see the module docstring): a leaf rectangle is monochromatic, so it holds at
+    most one pair of the fooling set of its own colour and none of another colour's set
+    (those pairs have a different value); hence #leaves >= sum_z |F_z| and 2^D >= #leaves.
+    Values that occur in the matrix (``values_present``) but have no result count one leaf
+    each, which gives ``ceil(log2(|F| + 1))`` for one set of a two-valued matrix.  Accepts a
+    dict keyed by value or any iterable of results."""
+    items = list(results.values()) if isinstance(results, Mapping) else list(results)
+    by_value: dict[int, int] = {}
+    present: set[int] = set()
+    for res in items:
+        by_value[int(res.value)] = max(by_value.get(int(res.value), 0), int(res.size))
+        present.update(int(v) for v in res.values_present)
+    leaves = sum(by_value.values()) + len(present - set(by_value))
+    return 0 if leaves <= 1 else math.ceil(math.log2(leaves))
+
+
+def _dedup(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The matrix with equal rows and equal columns merged, and the original index of each
+    kept row and column (first occurrence)."""
+    _, row_first = np.unique(arr, axis=0, return_index=True)
+    row_rep = np.sort(row_first)
+    sub = arr[row_rep]
+    _, col_first = np.unique(sub, axis=1, return_index=True)
+    col_rep = np.sort(col_first)
+    return sub[:, col_rep], row_rep, col_rep
+
+
+def compatibility_graph(arr: np.ndarray, value: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices (xs, ys) = the entries equal to ``value``; ``adj[i, j]`` is True when entries i
+    and j fool each other (different rows, different columns, and not both cross entries
+    equal to ``value``)."""
+    Z = arr == value
+    xs, ys = np.nonzero(Z)
+    cross = Z[xs[:, None], ys[None, :]]  # cross[i, j] = M[x_i, y_j] == value
+    adj = ~(cross & cross.T)
+    adj &= xs[:, None] != xs[None, :]
+    adj &= ys[:, None] != ys[None, :]
+    return xs, ys, adj
+
+
+def _pack(adj_bool: np.ndarray) -> np.ndarray:
+    n = adj_bool.shape[1]
+    W = max(1, (n + 63) // 64)
+    padded = np.zeros((adj_bool.shape[0], W * 64), dtype=np.uint8)
+    padded[:, : adj_bool.shape[1]] = adj_bool
+    bits = np.packbits(padded, axis=1, bitorder="little")
+    return bits.view(np.uint64).reshape(adj_bool.shape[0], W).copy()
+
+
+def _group_bitsets(labels: np.ndarray, n: int) -> np.ndarray:
+    groups = np.unique(labels)
+    out = np.zeros((len(groups), n), dtype=bool)
+    for g_i, g in enumerate(groups):
+        out[g_i] = labels == g
+    return _pack(out) if len(groups) else np.zeros((0, max(1, (n + 63) // 64)), dtype=np.uint64)
+
+
+def max_fooling_set(M: Any, value: int, time_limit: float = 10.0, backend: str = "numba") -> FoolingSetResult:
+    """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
+
+    ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
+    after it the best set found is returned with ``exact=False``.  ``backend="python"`` runs
+    the plain twin :func:`commlb.kernels.fooling.max_clique_python` (no deadline, small
+    matrices only).  The returned pairs index the original matrix."""
+    if backend not in ("numba", "python"):
+        raise InvalidInputError(f"unknown backend {backend!r} (use 'numba' or 'python')")
+    if time_limit <= 0:
+        raise InvalidInputError("time_limit must be positive")
+    start = time.perf_counter()
+    arr = _as_matrix(M)
+    value = int(value)
+    present = tuple(int(v) for v in np.unique(arr)) if arr.size else ()
+    if value not in present:
+        return FoolingSetResult(value, [], 0, True, time.perf_counter() - start, 0, present)
+    red, row_rep, col_rep = _dedup(arr)
+    xs, ys, adj_bool = compatibility_graph(red, value)
+    n = len(xs)
+    # order vertices by decreasing degree (BBMC's initial order)
+    order = np.argsort(-adj_bool.sum(axis=1), kind="stable")
+    xs, ys = xs[order], ys[order]
+    adj_bool = adj_bool[np.ix_(order, order)]
+    if backend == "python":
+        from ..kernels.fooling import max_clique_python
+
+        neighbours = [set(np.nonzero(adj_bool[v])[0].tolist()) for v in range(n)]
+        clique = max_clique_python(neighbours)
+        exact, nodes = True, 0
+    else:
+        from ..kernels.fooling import greedy_clique, max_clique_bitset
+
+        init = greedy_clique(_pack(adj_bool), n)
+        # peel vertices of degree < |init|: they lie in no clique larger than init
+        keep = np.ones(n, dtype=bool)
+        while True:
+            deg = (adj_bool & keep[None, :]).sum(axis=1)
+            drop = keep & (deg < len(init))
+            if not drop.any():
+                break
+            keep &= ~drop
+        idx = np.nonzero(keep)[0]
+        sub = adj_bool[np.ix_(idx, idx)]
+        packed = _pack(sub)
+        pos = {int(v): i for i, v in enumerate(idx)}
+        init_sub = np.array([pos[int(v)] for v in init if int(v) in pos], dtype=np.int64)
+        if len(init_sub) != len(init):  # peeled (members have degree |init| - 1): keep only its size
+            init_sub = np.zeros(0, dtype=np.int64)
+        rows_g = _group_bitsets(xs[idx], len(idx))
+        cols_g = _group_bitsets(ys[idx], len(idx))
+        remaining = max(1e-3, time_limit - (time.perf_counter() - start))
+        sub_clique, exact, nodes = max_clique_bitset(packed, len(idx), init_sub, len(init), rows_g, cols_g,
+                                                     remaining)
+        clique = [int(idx[v]) for v in sub_clique] if len(sub_clique) >= len(init) else [int(v) for v in init]
+        exact = bool(exact)
+    pairs = sorted((int(row_rep[xs[v]]), int(col_rep[ys[v]])) for v in clique)
+    return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(nodes), present)
+
+
+def max_fooling_set_reference(M: Any, value: int) -> list[tuple[int, int]]:
+    """Slow reference: enumerate every ``value``-fooling set of M (entries taken in row-major
+    order, a set extended only while it stays fooling) and return a largest.  No merging of
+    equal rows, no bounds.  Exponential; for matrices up to about 6 x 6."""
+    arr = _as_matrix(M)
+    entries = [(int(x), int(y)) for x, y in zip(*np.nonzero(arr == value))]
+    best: list[tuple[int, int]] = []
+
+    def fools(a: tuple[int, int], b: tuple[int, int]) -> bool:
+        return not (arr[a[0], b[1]] == value and arr[b[0], a[1]] == value)
+
+    def extend(chosen: list[tuple[int, int]], start: int) -> None:
+        nonlocal best
+        if len(chosen) > len(best):
+            best = list(chosen)
+        for i in range(start, len(entries)):
+            e = entries[i]
+            if all(fools(e, c) for c in chosen):
+                chosen.append(e)
+                extend(chosen, i + 1)
+                chosen.pop()
+
+    extend([], 0)
+    return best

@@ -1,0 +1,253 @@
+"""Maximum clique on a bitset graph (for maximum fooling sets), numba kernels.
+
+Graph: ``n`` vertices, adjacency ``adj[v]`` a row of ``W = ceil(n / 64)`` uint64 words (bit
+``u & 63`` of word ``u >> 6`` is set when u and v are adjacent; no self loops).
+
+Algorithm (:func:`max_clique_bitset`): branch and bound in the style of Tomita's MCQ/MCS
+with San Segundo's bitset encoding (BBMC, 2011): at each node the candidate set P is
+greedily coloured into independent sets with word operations; vertices are branched on in
+decreasing colour order, and a vertex whose colour c satisfies ``|clique| + c <= best`` is
+cut together with everything before it.  Only vertices whose colour can still matter are
+recorded (``kmin`` trick).  An extra bound specific to fooling sets is supplied by the
+caller as ``groups_a``/``groups_b`` (vertex sets of each row / each column of the matrix, both
+families of independent sets): a clique takes at most one vertex per group, so
+``|clique| + min(#rows hit by P, #cols hit by P) <= best`` also cuts.  Iterative (explicit
+stack), with a wall-clock deadline checked every 1024 nodes.
+
+:func:`max_clique_python` is the plain twin (sets of ints, same bounds, no bitsets) that the
+tests compare with; :func:`greedy_clique` gives the initial solution.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numba import njit, objmode
+
+__all__ = ["max_clique_bitset", "greedy_clique", "max_clique_python", "popcount64"]
+
+
+@njit(cache=True, inline="always")
+def popcount64(x):
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True, inline="always")
+def _ctz64(x):
+    # index of the lowest set bit of a nonzero word
+    return popcount64((x & (~x + np.uint64(1))) - np.uint64(1))
+
+
+@njit(cache=True)
+def _now():
+    with objmode(t="float64"):
+        t = time.perf_counter()
+    return t
+
+
+@njit(cache=True)
+def greedy_clique(adj, n):
+    """A maximal clique built by repeatedly taking the candidate with the most neighbours
+    among the remaining candidates.  Returns the vertex list."""
+    W = adj.shape[1]
+    P = np.zeros(W, dtype=np.uint64)
+    for v in range(n):
+        P[v >> 6] |= np.uint64(1) << np.uint64(v & 63)
+    out = np.empty(n, dtype=np.int64)
+    size = 0
+    while True:
+        best_v = -1
+        best_d = -1
+        for w in range(W):
+            word = P[w]
+            while word != 0:
+                b = _ctz64(word)
+                word &= word - np.uint64(1)
+                v = w * 64 + b
+                d = 0
+                for k in range(W):
+                    d += popcount64(P[k] & adj[v, k])
+                if d > best_d:
+                    best_d = d
+                    best_v = v
+        if best_v < 0:
+            break
+        out[size] = best_v
+        size += 1
+        for k in range(W):
+            P[k] &= adj[best_v, k]
+    return out[:size]
+
+
+@njit(cache=True)
+def _groups_hit(P, groups, ng):
+    c = 0
+    W = P.shape[0]
+    for g in range(ng):
+        for k in range(W):
+            if P[k] & groups[g, k]:
+                c += 1
+                break
+    return c
+
+
+@njit(cache=True)
+def _colour(P, adj, U, K, kmin):
+    """Greedy sequential colouring of P (bitset) into independent sets.  Writes the
+    vertices with colour >= kmin into U (in colour order) and their colours into K; returns
+    how many were written.  Vertices of colour < kmin are left out: they cannot lead to a
+    better clique at this node on their own (BBMC)."""
+    W = P.shape[0]
+    Ucopy = P.copy()
+    Q = np.empty(W, dtype=np.uint64)
+    cnt = 0
+    k = 0
+    remaining = 0
+    for i in range(W):
+        remaining += popcount64(Ucopy[i])
+    while remaining > 0:
+        k += 1
+        for i in range(W):
+            Q[i] = Ucopy[i]
+        for w in range(W):
+            while Q[w] != 0:
+                b = _ctz64(Q[w])
+                v = w * 64 + b
+                bit = np.uint64(1) << np.uint64(b)
+                Q[w] &= ~bit
+                Ucopy[w] &= ~bit
+                remaining -= 1
+                # remove v's neighbours from this colour class
+                for j in range(w, W):
+                    Q[j] &= ~adj[v, j]
+                if k >= kmin:
+                    U[cnt] = v
+                    K[cnt] = k
+                    cnt += 1
+    return cnt
+
+
+@njit(cache=True)
+def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit):
+    """Maximum clique of the bitset graph ``adj`` on ``n`` vertices.
+
+    ``init`` is a clique to start from (e.g. :func:`greedy_clique`) and ``floor`` the size of
+    a clique known elsewhere (only larger cliques are searched for); ``groups_a``/``groups_b``
+    are bitsets of independent sets covering the vertices (rows and columns of a fooling set
+    instance; pass shape (0, W) arrays when there are none).  Returns
+    ``(clique, exact, nodes)``: ``exact`` is False when the deadline stopped the search (the
+    clique is then the best found, a lower bound).  When nothing larger than
+    ``max(len(init), floor)`` exists, ``init`` is returned."""
+    W = adj.shape[1]
+    start = _now()
+    best = np.zeros(n + 1, dtype=np.int64)
+    best_size = max(init.shape[0], floor)
+    improved = False
+    if n == 0:
+        return init.copy(), True, 0
+    maxd = n + 2
+    P = np.zeros((maxd, W), dtype=np.uint64)
+    U = np.zeros((maxd, n), dtype=np.int64)
+    K = np.zeros((maxd, n), dtype=np.int64)
+    cnt = np.zeros(maxd, dtype=np.int64)
+    clique = np.zeros(maxd, dtype=np.int64)
+    for v in range(n):
+        P[0, v >> 6] |= np.uint64(1) << np.uint64(v & 63)
+    nga = groups_a.shape[0]
+    ngb = groups_b.shape[0]
+    nodes = 1
+    exact = True
+    cnt[0] = _colour(P[0], adj, U[0], K[0], best_size + 1)
+    depth = 0
+    while depth >= 0:
+        if cnt[depth] == 0:
+            depth -= 1
+            continue
+        i = cnt[depth] - 1
+        if depth + K[depth, i] <= best_size:
+            # every remaining vertex has a colour <= K[depth, i]: cut this node
+            cnt[depth] = 0
+            depth -= 1
+            continue
+        v = U[depth, i]
+        cnt[depth] = i
+        clique[depth] = v
+        # child candidates: P & N(v); then drop v from P at this level
+        nonempty = False
+        for k in range(W):
+            P[depth + 1, k] = P[depth, k] & adj[v, k]
+            if P[depth + 1, k]:
+                nonempty = True
+        P[depth, v >> 6] &= ~(np.uint64(1) << np.uint64(v & 63))
+        if not nonempty:
+            if depth + 1 > best_size:
+                best_size = depth + 1
+                improved = True
+                for j in range(best_size):
+                    best[j] = clique[j]
+            continue
+        nodes += 1
+        if (nodes & 1023) == 0:
+            if _now() - start > time_limit:
+                exact = False
+                break
+        need = best_size - depth - 1  # the child must add more than this many vertices
+        if nga > 0:
+            if _groups_hit(P[depth + 1], groups_a, nga) <= need:
+                continue
+        if ngb > 0:
+            if _groups_hit(P[depth + 1], groups_b, ngb) <= need:
+                continue
+        c = _colour(P[depth + 1], adj, U[depth + 1], K[depth + 1], need + 1)
+        if c == 0:
+            continue
+        depth += 1
+        cnt[depth] = c
+    if not improved:
+        return init.copy(), exact, nodes
+    return best[:best_size].copy(), exact, nodes
+
+
+def max_clique_python(neighbours: list[set[int]]) -> list[int]:
+    """Plain twin of :func:`max_clique_bitset`: branch and bound with the same greedy
+    colouring bound on Python sets (no bitsets, no deadline).  Returns a maximum clique."""
+    n = len(neighbours)
+    best: list[int] = []
+
+    def colour(P: list[int]) -> list[tuple[int, int]]:
+        order: list[tuple[int, int]] = []
+        left = sorted(P)
+        k = 0
+        while left:
+            k += 1
+            cls: list[int] = []
+            rest: list[int] = []
+            for v in left:
+                if all(v not in neighbours[u] for u in cls):
+                    cls.append(v)
+                else:
+                    rest.append(v)
+            order.extend((v, k) for v in cls)
+            left = rest
+        return order
+
+    def expand(clique: list[int], P: set[int]) -> None:
+        nonlocal best
+        order = colour(sorted(P))
+        for v, k in reversed(order):
+            if len(clique) + k <= len(best):
+                return
+            newP = P & neighbours[v]
+            if not newP:
+                if len(clique) + 1 > len(best):
+                    best = clique + [v]
+            else:
+                expand(clique + [v], newP)
+            P = P - {v}
+
+    expand([], set(range(n)))
+    return best
