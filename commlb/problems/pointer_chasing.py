@@ -1,0 +1,113 @@
+"""Two-party pointer chasing PC(n, k).
+
+Alice holds f_A, Bob f_B : [n] → [n], each an int64 array of n values in [0, n)
+(``InputSpace("function", n, base=n)``).  The start vertex v_0 = ``start`` is public;
+v_1 = f_A(v_0), v_2 = f_B(v_1), … alternate (f_A on odd steps, f_B on even steps) for k
+steps.  The output is v_k (``output="vertex"``, ``num_outputs = n``) or its low bit
+v_k mod 2 (``output="parity"``).
+
+Bounds (THEORY.md §7): with k rounds and Alice (the owner of the first function)
+speaking first, k⌈log2 n⌉ bits suffice; with k rounds and Bob first, Ω(n − k log n)
+deterministic (Duris–Galil–Schnitger 1987) and Ω(n/k² − k log n) randomized
+(Nisan–Wigderson 1993).  The constants and exact forms are [UNVERIFIED] in THEORY.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import BoundKind, InputSpace, KnownBound
+from ..errors import InvalidInputError
+from ..registry import register_problem
+from .base import ProblemBase, as_ints, batch_shape, ceil_log2, check_n
+from .bitwise import EPSILON
+
+__all__ = ["PointerChasing"]
+
+_OUTPUTS = ("vertex", "parity")
+
+
+@register_problem("pc")
+class PointerChasing(ProblemBase):
+    """PC(n, k): v_0 = start, v_j = f_A(v_{j−1}) for odd j, f_B(v_{j−1}) for even j;
+    output v_k (or v_k mod 2 with ``output="parity"``).
+
+    Bounds: k-round upper bound k⌈log2 n⌉ with the right starter [DER]; k-round lower
+    bounds with the wrong starter Ω(n − k log n) (Duris–Galil–Schnitger 1987) and,
+    randomized, Ω(n/k² − k log n) (Nisan–Wigderson 1993) — both [UNVERIFIED] in
+    THEORY.md §7.  No one-way values are listed: they depend on k and the output mode.
+    """
+
+    name = "pc"
+    description = (
+        "pointer chasing PC(n, k): Alice f_A, Bob f_B: [n] -> [n], public start; "
+        "k alternating steps from f_A; output the k-th vertex"
+    )
+
+    def __init__(self, n: int, k: int = 2, start: int = 0, output: str = "vertex") -> None:
+        self.n = check_n(n, self.name)
+        self.k = check_n(k, f"{self.name} (k)")
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < self.n:
+            raise InvalidInputError(f"pc: start must be an integer in [0, {self.n}), got {start!r}")
+        self.start = int(start)
+        if output not in _OUTPUTS:
+            raise InvalidInputError(f"pc: output must be one of {', '.join(_OUTPUTS)}, got {output!r}")
+        self.output = output
+        self.num_outputs = self.n if output == "vertex" else 2
+        self.x_space = InputSpace("function", self.n, base=self.n)
+        self.y_space = InputSpace("function", self.n, base=self.n)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """v_k over the broadcast batch axes: x = f_A (..., n), y = f_B (..., n)."""
+        f_a = as_ints(x, self.n, self.n, "x (f_A)")
+        f_b = as_ints(y, self.n, self.n, "y (f_B)")
+        shape = batch_shape(f_a, f_b)
+        full = shape + (self.n,)
+        fa, fb = np.broadcast_to(f_a, full), np.broadcast_to(f_b, full)
+        vertex = np.full(shape + (1,), self.start, dtype=np.int64)
+        for step in range(1, self.k + 1):
+            vertex = np.take_along_axis(fa if step % 2 == 1 else fb, vertex, axis=-1)
+        out = vertex[..., 0]
+        return (out & 1) if self.output == "parity" else out
+
+    def params(self) -> dict[str, Any]:
+        return {"n": self.n, "k": self.k, "start": self.start, "output": self.output}
+
+    def bounds(self) -> list[KnownBound]:
+        n, k = self.n, self.k
+        log_n = ceil_log2(n)
+        return [
+            KnownBound(
+                kind=BoundKind.K_ROUND,
+                formula="k * ceil(log2 n) (k rounds, Alice first)",
+                value=float(k * log_n),
+                lower=False,
+                rounds=k,
+                citation="Alice sends v_1, Bob v_2, ...: each message names one vertex",
+                status="[DER] THEORY.md §7",
+                note="upper bound with the right starter (the owner of f_A speaks first)",
+            ),
+            KnownBound(
+                kind=BoundKind.K_ROUND,
+                formula="Omega(n - k log n) (k rounds, Bob first)",
+                asymptotic=True,
+                rounds=k,
+                citation="Duris, Galil & Schnitger 1987",
+                # THEORY.md §7 marks the pointer-chasing bounds [UNVERIFIED]
+                status="[UNVERIFIED] from memory (THEORY.md §7)",
+                note="deterministic, wrong starter",
+            ),
+            KnownBound(
+                kind=BoundKind.K_ROUND,
+                formula="Omega(n/k^2 - k log n) (k rounds, Bob first, randomized)",
+                asymptotic=True,
+                rounds=k,
+                epsilon=EPSILON,
+                citation="Nisan & Wigderson 1993",
+                status="[UNVERIFIED] from memory (THEORY.md §7)",
+                note="randomized, wrong starter; improved to Omega(n/k + k) (Klauck 2000) and "
+                     "Omega(n/k - k log n) (Yehudayoff 2016) [UNVERIFIED]",
+            ),
+        ]
