@@ -77,7 +77,7 @@ def rank_gf2_packed(A, ncols, k):
     r = 0
     c0 = 0
     while c0 < ncols and r < m:
-        kk = min(k, ncols - c0)
+        kk = min(k, ncols - c0, 64 - (c0 & 63))  # a strip never crosses a word boundary
         word = c0 >> 6
         shift = np.uint64(c0 & 63)
         mask = np.uint64((1 << kk) - 1)
