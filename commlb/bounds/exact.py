@@ -454,74 +454,85 @@ def deterministic_complexity(M: Any, time_limit: float = 10.0, lower_hint: int =
     # lower bound at the root: ranks first, fooling sets only if they could help
     leaves, per_value = _root_bounds(base, values, row_members, col_members, None)
     own = _bits(leaves)
+    fooling_done = False
     if not root_bounds:
-        leaves, per_value, own = len(values), {}, _bits(len(values))
-    elif own < upper:
-        f_time = min(1.0, time_limit / (4 * len(values)))
+        leaves, per_value, own, fooling_done = len(values), {}, _bits(len(values)), True
+
+    def root_certificate() -> dict[str, Any]:
+        return {
+            "method": "rank" if not fooling_done or not root_bounds else "rank and fooling sets",
+            "bits": own,
+            "leaves_at_least": leaves,
+            "per_value": per_value,
+            "statement": ("#leaves >= sum over values z of max(rank of 1[M=z] over GF(p) or GF(2), "
+                          "|z-fooling set|) (Mehlhorn-Schmidt 1982; Kushilevitz-Nisan 1997 Ch. 1); "
+                          "D >= ceil(log2 #leaves)") if root_bounds else "each value needs a leaf",
+        }
+
+    def add_fooling(budget: float) -> None:
+        # fooling sets can lift the root bound above the ranks; computed only when needed
+        nonlocal leaves, per_value, own, fooling_done
+        fooling_done = True
+        f_time = max(0.05, min(1.0, budget / (4 * len(values))))
         leaves, per_value = _root_bounds(base, values, row_members, col_members, f_time)
         own = _bits(leaves)
-    root_cert: dict[str, Any] = {
-        "method": "rank and fooling sets",
-        "bits": own,
-        "leaves_at_least": leaves,
-        "per_value": per_value,
-        "statement": ("#leaves >= sum over values z of max(rank of 1[M=z] over GF(p) or GF(2), |z-fooling set|) "
-                      "(Mehlhorn-Schmidt 1982; Kushilevitz-Nisan 1997 Ch. 1); D >= ceil(log2 #leaves)"),
-    }
-    lower = max(own, int(lower_hint))
-    lower_cert: dict[str, Any] = root_cert if own >= lower_hint else {
-        "method": "lower_hint", "bits": int(lower_hint),
-        "statement": "lower bound supplied by the caller (lower_hint)", "root_bounds": root_cert}
-    nodes = 0
-    if lower >= upper:
-        tree = _to_original(best_tree, row_members, col_members)
-        return DeterministicResult(upper, upper, True, tree, lower_cert, time.perf_counter() - start, 0)
-    if r > MAX_SEARCH_CLASSES or c > MAX_SEARCH_CLASSES:
-        lower_cert = dict(lower_cert)
-        lower_cert["search"] = (f"not run: {r} distinct rows x {c} distinct columns, the search handles at most "
-                                f"{MAX_SEARCH_CLASSES} of each")
-        tree = _to_original(best_tree, row_members, col_members)
-        return DeterministicResult(lower, upper, False, tree, lower_cert, time.perf_counter() - start, 0)
 
-    from ..kernels.exact import new_memo, solve
-
-    RB, CB = _bitplanes(base, values)
     V = len(values)
-    memo = new_memo()
-    stats = np.zeros(2, dtype=np.int64)
-    deadline = start + time_limit
-    all_rows = np.uint64((1 << r) - 1) if r < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
-    all_cols = np.uint64((1 << c) - 1) if c < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
-    found = None
-    d = lower
+    nodes = 0
     proved_infeasible = -1
-    while d < upper:
-        ok = solve(RB, CB, V, all_rows, all_cols, d, memo, stats, deadline)
-        if stats[1]:
-            break
-        if ok:
-            found = d
-            break
-        proved_infeasible = d
-        d += 1
-    nodes = int(stats[0])
-    if proved_infeasible >= 0:
-        lower = proved_infeasible + 1
+    found = None
+    if max(own, lower_hint) < upper and (r > MAX_SEARCH_CLASSES or c > MAX_SEARCH_CLASSES):
+        add_fooling(time_limit)
+    elif max(own, lower_hint) < upper:
+        from ..kernels.exact import new_memo, solve
+
+        RB, CB = _bitplanes(base, values)
+        memo = new_memo()
+        stats = np.zeros(2, dtype=np.int64)
+        deadline = start + time_limit
+        all_rows = np.uint64((1 << r) - 1) if r < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
+        all_cols = np.uint64((1 << c) - 1) if c < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
+        d = max(own, int(lower_hint))
+        while d < upper:
+            ok = solve(RB, CB, V, all_rows, all_cols, d, memo, stats, deadline)
+            if stats[1]:
+                break
+            if ok:
+                found = d
+                break
+            proved_infeasible = d
+            d += 1
+            if not fooling_done:
+                add_fooling(deadline - time.perf_counter())
+                d = max(d, own)
+        nodes = int(stats[0])
+        if found is not None:
+            upper = found
+            best_tree = _rebuild(RB, CB, V, base, memo, all_rows, all_cols, found)
+
+    lower = max(own, int(lower_hint), proved_infeasible + 1)
+    if own >= lower:
+        lower_cert = root_certificate()
+    elif proved_infeasible + 1 >= lower:
         lower_cert = {
             "method": "exhaustive search",
             "bits": lower,
             "search_nodes": nodes,
             "statement": (f"the complete search found no protocol of depth {proved_infeasible} "
-                          f"(every split by either party, sub-rectangles cut only by sound rank bounds)"),
-            "root_bounds": root_cert,
+                          f"(every split by either party; sub-rectangles cut only by sound rank bounds)"),
+            "root_bounds": root_certificate(),
         }
-    if found is not None:
-        upper = found
-        base_tree = _rebuild(RB, CB, V, base, memo, all_rows, all_cols, found)
-        best_tree = base_tree
+    else:
+        lower_cert = {"method": "lower_hint", "bits": int(lower_hint),
+                      "statement": "lower bound supplied by the caller (lower_hint)",
+                      "root_bounds": root_certificate()}
+    if lower < upper and (r > MAX_SEARCH_CLASSES or c > MAX_SEARCH_CLASSES):
+        lower_cert["search"] = (f"not run: {r} distinct rows x {c} distinct columns, the search handles at "
+                                f"most {MAX_SEARCH_CLASSES} of each")
     exact = lower >= upper
     tree = _to_original(best_tree, row_members, col_members)
-    return DeterministicResult(lower, upper, exact, tree, lower_cert, time.perf_counter() - start, nodes)
+    return DeterministicResult(min(lower, upper), upper, exact, tree, lower_cert, time.perf_counter() - start,
+                               nodes)
 
 
 def _members(mask: int) -> list[int]:
