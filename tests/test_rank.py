@@ -59,10 +59,10 @@ def _python_rank_gf2(vals):
 
 
 @settings(deadline=None, max_examples=60)
-@given(int_matrices(max_side=150, max_value=1), st.integers(1, 8))
-def test_gf2_kernel_matches_python_twin(vals, k):
+@given(int_matrices(max_side=150, max_value=1), st.integers(1, 8), st.sampled_from([8, 13, 32, 64]))
+def test_gf2_kernel_matches_python_twin(vals, k, block):
     packed = pack_rows(vals.astype(np.uint8))
-    r, prow, pcol = kgf2.rank_gf2_packed(packed, vals.shape[1], k)
+    r, prow, pcol = kgf2.rank_gf2_packed(packed, vals.shape[1], k, block)
     assert r == _python_rank_gf2(vals)
     assert len(prow) == len(pcol) == r
     assert verify_rank_certificate_gf2(vals, prow.tolist(), pcol.tolist())

@@ -179,7 +179,7 @@ def rank_gf2(M: CommMatrix | np.ndarray, backend: str = "numba", k: int = 8) -> 
         if not 1 <= k <= 8:
             raise InvalidInputError("k must be in 1..8")
         packed = pack_rows(np.ascontiguousarray(bits))
-        r, prow, pcol = rank_gf2_packed(packed, n, k)
+        r, prow, pcol = rank_gf2_packed(packed, n, k, 64)
         prow, pcol = prow.tolist(), pcol.tolist()
     elif backend == "python":
         from ..kernels.gf2 import rank_gf2_python

@@ -24,14 +24,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["rank_gf2_packed", "rank_gf2_python", "DEFAULT_K"]
+__all__ = ["rank_gf2_packed", "rank_gf2_python", "DEFAULT_K", "DEFAULT_BLOCK"]
 
 DEFAULT_K = 8
-
-
-@njit(cache=True, inline="always")
-def _strip(A, i, word, shift, mask):
-    return (A[i, word] >> shift) & mask
+DEFAULT_BLOCK = 64
 
 
 @njit(cache=True)
@@ -45,19 +41,58 @@ def _ctz(v):
 
 
 @njit(cache=True, parallel=True)
-def _reduce_rows(A, start, stop, w0, word, shift, mask, idx, table):
+def _reduce_rows(A, start, stop, word, shift, mask, G, k, idx, table):
+    # every row below: for each group g of pivots, one lookup of its k strip bits and one
+    # XOR of the matching combination of reduced pivot rows (words from `word` on)
+    W = A.shape[1]
+    kmask = np.uint64((1 << k) - 1)
     for i in prange(start, stop):
-        v = idx[np.int64((A[i, word] >> shift) & mask)]
-        if v != 0:
-            W = A.shape[1]
-            for j in range(w0, W):
-                A[i, j] ^= table[v, j]
+        w = (A[i, word] >> shift) & mask
+        if w == 0:
+            continue
+        for g in range(G):
+            v = idx[g, np.int64((w >> np.uint64(g * k)) & kmask)]
+            if v != 0:
+                for j in range(word, W):
+                    A[i, j] ^= table[g, v, j]
+
+
+@njit(cache=True, parallel=True)
+def _reduce_rows8(A, start, stop, word, shift, mask, idx, table):
+    # the k = 8 case, fused: one pass over each row XORs the 8 looked-up table rows at once
+    # (group g uses byte g of the strip; unused groups point at the all-zero entry 0)
+    W = A.shape[1]
+    b = np.uint64(0xFF)
+    for i in prange(start, stop):
+        w = (A[i, word] >> shift) & mask
+        if w == 0:
+            continue
+        v0 = idx[0, np.int64(w & b)]
+        v1 = idx[1, np.int64((w >> np.uint64(8)) & b)]
+        v2 = idx[2, np.int64((w >> np.uint64(16)) & b)]
+        v3 = idx[3, np.int64((w >> np.uint64(24)) & b)]
+        v4 = idx[4, np.int64((w >> np.uint64(32)) & b)]
+        v5 = idx[5, np.int64((w >> np.uint64(40)) & b)]
+        v6 = idx[6, np.int64((w >> np.uint64(48)) & b)]
+        v7 = idx[7, np.int64((w >> np.uint64(56)) & b)]
+        t0 = table[0, v0]
+        t1 = table[1, v1]
+        t2 = table[2, v2]
+        t3 = table[3, v3]
+        t4 = table[4, v4]
+        t5 = table[5, v5]
+        t6 = table[6, v6]
+        t7 = table[7, v7]
+        for j in range(word, W):
+            A[i, j] ^= (t0[j] ^ t1[j]) ^ (t2[j] ^ t3[j]) ^ ((t4[j] ^ t5[j]) ^ (t6[j] ^ t7[j]))
 
 
 @njit(cache=True)
-def rank_gf2_packed(A, ncols, k):
+def rank_gf2_packed(A, ncols, k, block=64):
     """Rank of the packed 0/1 matrix ``A`` (modified in place) over GF(2).
 
+    ``block`` columns (<= 64, inside one word) are processed per pass over the rows below,
+    with one table of 2^k combinations per group of k columns (k <= 8).
     Returns ``(rank, pivot_rows, pivot_cols)``: original row indices and column indices of
     a ``rank x rank`` minor that is nonsingular over GF(2).
     """
@@ -66,43 +101,48 @@ def rank_gf2_packed(A, ncols, k):
     perm = np.arange(m)
     maxr = min(m, ncols)
     piv_cols = np.empty(maxr, np.int64)
-    table = np.zeros((1 << k, W), np.uint64)
-    idx = np.zeros(1 << k, np.int64)
-    pb = np.zeros(k, np.uint64)
-    pcol = np.zeros(k, np.int64)
-    comb = np.zeros(k, np.int64)
-    prow = np.zeros(k, np.int64)
-    buf = np.zeros((k, W), np.uint64)
+    block = max(1, min(block, 64))
+    G_max = 8 if k == 8 else (block + k - 1) // k
+    table = np.zeros((G_max, 1 << k, W), np.uint64)
+    idx = np.zeros((G_max, 1 << k), np.int64)
+    pb = np.zeros(64, np.uint64)
+    pcol = np.zeros(64, np.int64)
+    comb = np.zeros(64, np.uint64)
+    prow = np.zeros(64, np.int64)
+    gslots = np.zeros((G_max, 8), np.int64)
+    gcount = np.zeros(G_max, np.int64)
+    buf = np.zeros((64, W), np.uint64)
     one = np.uint64(1)
     r = 0
     c0 = 0
     while c0 < ncols and r < m:
-        kk = min(k, ncols - c0, 64 - (c0 & 63))  # a strip never crosses a word boundary
+        kk = min(block, ncols - c0, 64 - (c0 & 63))  # a strip never crosses a word boundary
         word = c0 >> 6
         shift = np.uint64(c0 & 63)
-        mask = np.uint64((1 << kk) - 1)
-        # 1. pivot search on k-bit strip values only
+        mask = np.uint64(0xFFFFFFFFFFFFFFFF) if kk == 64 else np.uint64((1 << kk) - 1)
+        # 1. pivot search on the strip values only (a tiny elimination on <= kk pivots)
         s = 0
         i = r
         while i < m and s < kk:
-            w = _strip(A, i, word, shift, mask)
-            cm = 0
-            for l in range(s):
-                if (w >> np.uint64(pcol[l])) & one:
-                    w ^= pb[l]
-                    cm ^= comb[l]
+            w = (A[i, word] >> shift) & mask
             if w != 0:
-                b = _ctz(w)
-                cm ^= 1 << s
-                for l in range(s):  # keep the pivots reduced: clear column b elsewhere
-                    if (pb[l] >> np.uint64(b)) & one:
-                        pb[l] ^= w
-                        comb[l] ^= cm
-                pb[s] = w
-                pcol[s] = b
-                comb[s] = cm
-                prow[s] = i
-                s += 1
+                cm = np.uint64(0)
+                for l in range(s):
+                    if (w >> np.uint64(pcol[l])) & one:
+                        w ^= pb[l]
+                        cm ^= comb[l]
+                if w != 0:
+                    b = _ctz(w)
+                    cm ^= one << np.uint64(s)
+                    for l in range(s):  # keep the pivots reduced: clear column b elsewhere
+                        if (pb[l] >> np.uint64(b)) & one:
+                            pb[l] ^= w
+                            comb[l] ^= cm
+                    pb[s] = w
+                    pcol[s] = b
+                    comb[s] = cm
+                    prow[s] = i
+                    s += 1
             i += 1
         if s == 0:
             c0 += kk
@@ -125,31 +165,50 @@ def rank_gf2_packed(A, ncols, k):
                 buf[l, j] = 0
             c = comb[l]
             for q in range(s):
-                if (c >> q) & 1:
+                if (c >> np.uint64(q)) & one:
                     for j in range(word, W):
                         buf[l, j] ^= A[r + q, j]
         for l in range(s):
             for j in range(word, W):
                 A[r + l, j] = buf[l, j]
             piv_cols[r + l] = c0 + pcol[l]
-        # 4. table of all 2^s combinations, and strip value -> combination index
-        for j in range(word, W):
-            table[0, j] = 0
-        for v in range(1, 1 << s):
-            low = 0
-            while not (v >> low) & 1:
-                low += 1
-            prev = v ^ (1 << low)
+        # 4. group the pivots by their k-column group; per group a table of all
+        #    combinations and a map from the group's k strip bits to a combination
+        G = (kk + k - 1) // k
+        for g in range(G):
+            gcount[g] = 0
+        for l in range(s):
+            g = pcol[l] // k
+            gslots[g, gcount[g]] = l
+            gcount[g] += 1
+        for g in range(G):
+            sg = gcount[g]
             for j in range(word, W):
-                table[v, j] = table[prev, j] ^ buf[low, j]
-        for w in range(1 << kk):
-            v = 0
-            for l in range(s):
-                if (w >> pcol[l]) & 1:
-                    v |= 1 << l
-            idx[w] = v
-        # 5. reduce every row below by one lookup
-        _reduce_rows(A, r + s, m, word, word, shift, mask, idx, table)
+                table[g, 0, j] = 0
+            for v in range(1, 1 << sg):
+                low = 0
+                while not (v >> low) & 1:
+                    low += 1
+                prev = v ^ (1 << low)
+                src = gslots[g, low]
+                for j in range(word, W):
+                    table[g, v, j] = table[g, prev, j] ^ buf[src, j]
+            for x in range(1 << k):
+                v = 0
+                for q in range(sg):
+                    if (x >> (pcol[gslots[g, q]] - g * k)) & 1:
+                        v |= 1 << q
+                idx[g, x] = v
+        # 5. reduce every row below
+        if k == 8:
+            for g in range(G, 8):  # groups beyond the strip: all-zero combination
+                for x in range(256):
+                    idx[g, x] = 0
+                for j in range(word, W):
+                    table[g, 0, j] = 0
+            _reduce_rows8(A, r + s, m, word, shift, mask, idx, table)
+        else:
+            _reduce_rows(A, r + s, m, word, shift, mask, G, k, idx, table)
         r += s
         c0 += kk
     return r, perm[:r].copy(), piv_cols[:r].copy()

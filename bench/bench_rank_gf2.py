@@ -1,0 +1,171 @@
+"""Benchmark: rank over GF(2) of random dense 0/1 matrices.
+
+Candidates, measured side by side on the same matrices:
+
+* commlb — ``commlb.kernels.gf2.rank_gf2_packed`` (Four Russians, numba), with 1 thread and
+  with all threads;
+* numpy — plain packed-row elimination: rows as uint64 words, one pivot at a time, XOR the
+  pivot row into every row below that has the bit (numpy vector ops, only the words from
+  the pivot column on);
+* M4RI — ``mzd_echelonize_m4ri`` and ``mzd_echelonize_pluq`` from Debian's libm4ri-dev,
+  through a small C harness compiled at run time (skipped with a message when the library
+  or a C compiler is missing).  Debian's build is single-threaded (no OpenMP).
+
+Goal (issue 4): within 2x of M4RI and >= 10x faster than numpy at 8192^2.
+
+Run:  .venv/bin/python bench/bench_rank_gf2.py [--sizes 4096,8192] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import Timing, best_of, machine_line, print_table  # noqa: E402
+
+C_SOURCE = r"""
+#include <m4ri/m4ri.h>
+#include <time.h>
+#include <string.h>
+
+static double now(void) {
+    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* rows: m x wpr little-endian 64-bit words, column c = bit c%64 of word c/64 (M4RI's layout).
+   method 0: mzd_echelonize_m4ri(A, 0, 0); 1: mzd_echelonize_pluq(A, 0).
+   Returns the rank; *secs = best time over `repeat` runs on fresh copies. */
+long m4ri_rank(const unsigned long long *rows, int m, int n, int wpr, int method, int repeat,
+               double *secs) {
+    mzd_t *A = mzd_init(m, n);
+    for (int i = 0; i < m; i++) {
+        word *dst = mzd_row(A, i);
+        memcpy(dst, rows + (size_t)i * wpr, sizeof(word) * A->width);
+    }
+    long rank = -1;
+    double best = 1e300;
+    for (int r = 0; r < repeat; r++) {
+        mzd_t *B = mzd_copy(NULL, A);
+        double t0 = now();
+        rci_t rk = method == 0 ? mzd_echelonize_m4ri(B, 0, 0) : mzd_echelonize_pluq(B, 0);
+        double t = now() - t0;
+        if (t < best) best = t;
+        rank = rk;
+        mzd_free(B);
+    }
+    mzd_free(A);
+    *secs = best;
+    return rank;
+}
+"""
+
+
+def build_m4ri_harness() -> tuple[ctypes.CDLL | None, str]:
+    """Compile the harness into a temporary shared library; (None, reason) on failure."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None, "no C compiler found"
+    if not Path("/usr/include/m4ri/m4ri.h").exists():
+        return None, "M4RI headers not found (apt-get install libm4ri-dev)"
+    tmp = Path(tempfile.mkdtemp(prefix="commlb_m4ri_"))
+    src = tmp / "harness.c"
+    lib = tmp / "harness.so"
+    src.write_text(C_SOURCE)
+    proc = subprocess.run([cc, "-O2", "-shared", "-fPIC", str(src), "-o", str(lib), "-lm4ri"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None, f"compiling the M4RI harness failed: {proc.stderr.strip()[:300]}"
+    dll = ctypes.CDLL(str(lib))
+    dll.m4ri_rank.restype = ctypes.c_long
+    dll.m4ri_rank.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                              ctypes.c_int, ctypes.POINTER(ctypes.c_double)]
+    return dll, ""
+
+
+def numpy_rank_gf2(packed: np.ndarray, ncols: int) -> int:
+    """The plain numpy baseline: one pivot at a time, XOR into the rows below that have it."""
+    A = packed.copy()
+    m = A.shape[0]
+    r = 0
+    for c in range(ncols):
+        if r == m:
+            break
+        w, bit = c >> 6, np.uint64(1) << np.uint64(c & 63)
+        has = (A[r:, w] & bit) != 0
+        hits = np.flatnonzero(has)
+        if hits.size == 0:
+            continue
+        p = r + hits[0]
+        if p != r:
+            A[[r, p]] = A[[p, r]]
+            has[0], has[hits[0]] = True, has[0]
+        below = r + 1 + np.flatnonzero(has[1:])
+        if below.size:
+            A[below, w:] ^= A[r, w:]
+        r += 1
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="4096,8192")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--numpy-max", type=int, default=8192, help="largest size for the numpy baseline")
+    args = ap.parse_args()
+
+    import numba
+
+    from commlb.kernels.gf2 import rank_gf2_packed
+    from commlb.kernels.matrix import pack_rows
+
+    print("GF(2) rank benchmark;", machine_line())
+    print(f"numba threads available: {numba.config.NUMBA_NUM_THREADS}")
+    dll, why = build_m4ri_harness()
+    if dll is None:
+        print(f"M4RI: skipped ({why})")
+    rng = np.random.default_rng(2024)
+    for size in (int(s) for s in args.sizes.split(",")):
+        bits = rng.integers(0, 2, (size, size), dtype=np.uint8)
+        packed = pack_rows(bits)
+        rows: list[Timing] = []
+        all_threads = numba.config.NUMBA_NUM_THREADS
+        numba.set_num_threads(1)
+        ours1 = best_of("commlb M4R (1 thread)", lambda A: rank_gf2_packed(A, size, 8, 64)[0],
+                        repeat=args.repeat, setup=packed.copy)
+        numba.set_num_threads(all_threads)
+        ours = best_of(f"commlb M4R ({all_threads} threads)", lambda A: rank_gf2_packed(A, size, 8, 64)[0],
+                       repeat=args.repeat, setup=packed.copy)
+        rows += [ours, ours1]
+        if size <= args.numpy_max:
+            rows.append(best_of("numpy packed-row elimination", lambda: numpy_rank_gf2(packed, size),
+                                repeat=1, warmup=False))
+        if dll is not None:
+            buf = np.ascontiguousarray(packed)
+            for method, label in ((0, "M4RI mzd_echelonize_m4ri"), (1, "M4RI mzd_echelonize_pluq")):
+                secs = ctypes.c_double()
+                rk = dll.m4ri_rank(buf.ctypes.data, size, size, buf.shape[1], method, args.repeat,
+                                   ctypes.byref(secs))
+                rows.append(Timing(label, secs.value, int(rk), "1 thread"))
+        ranks = {r.label: int(r.result) for r in rows}
+        if len(set(ranks.values())) != 1:
+            print(f"RANK MISMATCH at {size}: {ranks}")
+        print_table(f"{size} x {size} random 0/1 (rank {ours.result})", rows, reference=ours)
+        for r in rows:
+            if r is ours or r is ours1:
+                continue
+            print(f"  ratio {r.label} / commlb: all threads {r.seconds / ours.seconds:.2f}, "
+                  f"1 thread {r.seconds / ours1.seconds:.2f}")
+
+
+if __name__ == "__main__":
+    main()
