@@ -1,0 +1,202 @@
+"""Fooling sets: verifier, maximum fooling set (numba kernel, plain twin, brute force), bound."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commlb.bounds.fooling import (
+    FoolingSetResult,
+    compatibility_graph,
+    fooling_lower_bound,
+    max_fooling_set,
+    max_fooling_set_reference,
+    verify_fooling_set,
+)
+from commlb.errors import InvalidInputError
+
+
+def eq(n: int) -> np.ndarray:
+    return np.eye(1 << n, dtype=np.int64)
+
+
+def disj(n: int) -> np.ndarray:
+    x = np.arange(1 << n)
+    return ((x[:, None] & x[None, :]) == 0).astype(np.int64)
+
+
+@st.composite
+def small_matrices(draw, max_side: int = 6):
+    rows = draw(st.integers(1, max_side))
+    cols = draw(st.integers(1, max_side))
+    values = draw(st.integers(2, 3))
+    flat = draw(st.lists(st.integers(0, values - 1), min_size=rows * cols, max_size=rows * cols))
+    return np.array(flat, dtype=np.int64).reshape(rows, cols)
+
+
+def test_verify_accepts_and_rejects():
+    M = eq(2)
+    diag = [(i, i) for i in range(4)]
+    assert verify_fooling_set(M, 1, diag)
+    assert not verify_fooling_set(M, 1, diag + [(0, 1)])  # (0, 1) has value 0
+    assert verify_fooling_set(M, 0, [(0, 1), (1, 0)])  # cross entries (0,0), (1,1) are 1
+    assert not verify_fooling_set(M, 0, [(0, 1), (2, 3)])  # cross entries (0,3), (2,1) are both 0
+    assert verify_fooling_set(M, 0, [(0, 1)])
+    assert not verify_fooling_set(M, 1, [(0, 0), (0, 0)])  # repeated pair fools nothing
+    assert not verify_fooling_set(M, 1, [(4, 4)])  # out of range
+    all_ones = np.ones((3, 3), dtype=np.int64)
+    assert verify_fooling_set(all_ones, 1, [(0, 0)])
+    assert not verify_fooling_set(all_ones, 1, [(0, 0), (1, 1)])
+    assert verify_fooling_set(eq(1), 0, [(0, 1), (1, 0)])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_eq_one_fooling_is_diagonal_size(n):
+    res = max_fooling_set(eq(n), 1)
+    assert res.size == 2 ** n and res.exact
+    assert verify_fooling_set(eq(n), 1, res.pairs)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_disj_one_fooling_at_least_complements(n):
+    M = disj(n)
+    res = max_fooling_set(M, 1)
+    assert verify_fooling_set(M, 1, res.pairs)
+    assert res.exact and res.size >= 2 ** n  # {(x, complement of x)} has 2^n pairs
+    assert verify_fooling_set(M, 1, [(x, (1 << n) - 1 - x) for x in range(1 << n)])
+    if n <= 2:
+        assert res.size == len(max_fooling_set_reference(M, 1))
+
+
+def test_missing_value_and_bad_input():
+    res = max_fooling_set(eq(2), 7)
+    assert res.size == 0 and res.exact and res.pairs == []
+    with pytest.raises(InvalidInputError):
+        max_fooling_set(np.zeros((2, 2, 2), dtype=int), 0)
+    with pytest.raises(InvalidInputError):
+        max_fooling_set(np.array([[0, -1]]), 0)
+    with pytest.raises(InvalidInputError):
+        max_fooling_set(eq(1), 1, backend="fortran")
+
+
+@settings(deadline=None, max_examples=60)
+@given(small_matrices())
+def test_fast_equals_twin_equals_bruteforce(M):
+    for value in np.unique(M):
+        value = int(value)
+        fast = max_fooling_set(M, value)
+        twin = max_fooling_set(M, value, backend="python")
+        brute = max_fooling_set_reference(M, value)
+        assert verify_fooling_set(M, value, fast.pairs)
+        assert verify_fooling_set(M, value, twin.pairs)
+        assert verify_fooling_set(M, value, brute)
+        assert fast.exact
+        assert fast.size == twin.size == len(brute)
+
+
+@settings(deadline=None, max_examples=40)
+@given(small_matrices(), st.randoms(use_true_random=False))
+def test_invariant_under_transpose_permutation_duplication(M, rnd):
+    value = int(M.flat[0])
+    size = max_fooling_set(M, value).size
+    assert max_fooling_set(M.T, value).size == size
+    perm_r = list(range(M.shape[0]))
+    perm_c = list(range(M.shape[1]))
+    rnd.shuffle(perm_r)
+    rnd.shuffle(perm_c)
+    assert max_fooling_set(M[perm_r][:, perm_c], value).size == size
+    dup = np.vstack([M, M[[0]]])
+    dup = np.hstack([dup, dup[:, [-1]]])
+    res = max_fooling_set(dup, value)
+    assert res.size == size and verify_fooling_set(dup, value, res.pairs)
+
+
+def test_lower_bound_sum_and_missing_values():
+    M = eq(2)
+    r1 = max_fooling_set(M, 1)
+    r0 = max_fooling_set(M, 0)
+    assert fooling_lower_bound({1: r1, 0: r0}) == math.ceil(math.log2(r1.size + r0.size))
+    assert fooling_lower_bound([r1, r0]) == fooling_lower_bound({0: r0, 1: r1})
+    # one set only: the other value still needs a leaf -> ceil(log2(4 + 1)) = 3
+    assert fooling_lower_bound({1: r1}) == 3
+    constant = max_fooling_set(np.zeros((3, 3), dtype=np.int64), 0)
+    assert constant.size == 1 and fooling_lower_bound({0: constant}) == 0
+    fake = FoolingSetResult(1, [(0, 0)] * 5, 5, False, 0.0, 0, (0, 1, 2))
+    assert fooling_lower_bound({1: fake}) == math.ceil(math.log2(5 + 2))
+
+
+@settings(deadline=None, max_examples=40)
+@given(small_matrices(max_side=5))
+def test_fooling_bound_is_at_most_D(M):
+    from commlb.bounds.exact import deterministic_complexity_reference
+
+    results = {int(v): max_fooling_set(M, int(v)) for v in np.unique(M)}
+    assert fooling_lower_bound(results) <= deterministic_complexity_reference(M)
+
+
+def test_time_limit_returns_valid_set(rng):
+    M = rng.integers(0, 2, (32, 32))
+    res = max_fooling_set(M, 1, time_limit=0.05)
+    assert verify_fooling_set(M, 1, res.pairs)
+    assert res.size >= 1 and res.elapsed < 5.0
+    assert res.to_json()["size"] == res.size
+
+
+# --- kernels and their plain twins ------------------------------------------------------
+
+
+def _pack(adj: np.ndarray) -> np.ndarray:
+    from commlb.bounds.fooling import _pack as pack
+
+    return pack(adj)
+
+
+@st.composite
+def random_graphs(draw):
+    n = draw(st.integers(0, 40))
+    density = draw(st.sampled_from([0.2, 0.5, 0.8, 0.95]))
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    g = np.random.default_rng(seed)
+    upper = np.triu(g.random((n, n)) < density, 1)
+    return upper | upper.T
+
+
+def _is_clique(adj: np.ndarray, vertices) -> bool:
+    vs = list(vertices)
+    return len(set(vs)) == len(vs) and all(adj[a, b] for i, a in enumerate(vs) for b in vs[i + 1:])
+
+
+@settings(deadline=None, max_examples=60)
+@given(random_graphs())
+def test_clique_kernel_equals_plain_twin(adj):
+    from commlb.kernels.fooling import greedy_clique, max_clique_bitset, max_clique_python
+
+    n = adj.shape[0]
+    packed = _pack(adj) if n else np.zeros((0, 1), dtype=np.uint64)
+    init = greedy_clique(packed, n) if n else np.zeros(0, dtype=np.int64)
+    assert _is_clique(adj, init)
+    # greedy result is maximal: no vertex is adjacent to all of it
+    assert all(not all(adj[v, u] for u in init) for v in range(n) if v not in set(init.tolist()))
+    empty_groups = np.zeros((0, packed.shape[1]), dtype=np.uint64)
+    clique, exact, _ = max_clique_bitset(packed, n, np.zeros(0, dtype=np.int64), 0, empty_groups, empty_groups, 60.0)
+    twin = max_clique_python([set(np.nonzero(adj[v])[0].tolist()) for v in range(n)])
+    assert exact
+    assert _is_clique(adj, clique) and _is_clique(adj, twin)
+    assert len(clique) == len(twin)
+    clique2, _, _ = max_clique_bitset(packed, n, init, len(init), empty_groups, empty_groups, 60.0)
+    assert len(clique2) == len(twin) and _is_clique(adj, clique2)
+
+
+def test_compatibility_graph_same_row_never_adjacent(rng):
+    M = rng.integers(0, 2, (7, 9))
+    xs, ys, adj = compatibility_graph(M, 1)
+    for i in range(len(xs)):
+        for j in range(len(xs)):
+            fools = not (M[xs[i], ys[j]] == 1 and M[xs[j], ys[i]] == 1)
+            assert adj[i, j] == fools
+            if xs[i] == xs[j] or ys[i] == ys[j]:
+                assert not adj[i, j]
