@@ -23,6 +23,7 @@ EXHAUSTIVE = [
     ("pc-to-khop", {"n": 3, "k": 3}, (10, 3, 14), 27),
     ("pc-to-khop", {"n": 2, "k": 5}, None, pc_khop_length(2, 5)),
     ("pc-to-khop", {"n": 3, "k": 1}, (1, 0, 2), 3),
+    ("pc-to-khop", {"n": 3, "k": 2, "start": 2, "output": "parity"}, (1, 3, 5), 9),
 ]
 
 

@@ -93,7 +93,7 @@ class PCToKHop(Reduction):
     """PC(n, k) → hop_k over the alphabet [(k + 1)·n]; see the module docstring for the
     layout (PUBLIC keys and start vertex, Alice's tokens hold f_A's values, Bob's hold
     f_B's) and the proof.  ``decode`` reads the token (k, v_k) at the last position and
-    returns v_k.
+    returns v_k (or v_k mod 2 when the problem has ``output="parity"``).
 
     Serves: SHT24 Proposition E.4 and Corollaries 5.2–5.6 (THEORY.md §5.4): layers
     (or CoT steps) < k force large width·precision, via the round lower bound of pointer
@@ -108,9 +108,13 @@ class PCToKHop(Reduction):
     )
     example_params = {"n": 3, "k": 3}
 
-    def __init__(self, n: int, k: int = 2, start: int | None = None) -> None:
-        extra = {} if start is None else {"start": start}
+    def __init__(self, n: int, k: int = 2, start: int | None = None,
+                 output: str | None = None) -> None:
+        extra: dict[str, Any] = {} if start is None else {"start": start}
+        if output is not None:
+            extra["output"] = output  # "vertex" (v_k) or "parity" (v_k mod 2)
         self.problem = get_problem("pc", n=n, k=k, **extra)
+        self.output = str(getattr(self.problem, "output", "vertex"))
         self.n = int(self.problem.n)
         self.k = int(getattr(self.problem, "k", k))
         self.start = int(getattr(self.problem, "start", 0 if start is None else start))
@@ -131,7 +135,7 @@ class PCToKHop(Reduction):
         self._bob = (bob, step[bob] * self.n, key[bob])
 
     def params(self) -> dict[str, Any]:
-        return {"n": self.n, "k": self.k, "start": self.start}
+        return {"n": self.n, "k": self.k, "start": self.start, "output": self.output}
 
     def _function(self, f: Any, who: str) -> np.ndarray:
         arr = np.asarray(f, dtype=np.int64).reshape(-1)
@@ -150,4 +154,5 @@ class PCToKHop(Reduction):
         return Instance(tokens, self._owner)
 
     def decode(self, output: Any) -> int:
-        return int(last_scalar(output)) - self.k * self.n
+        vertex = int(last_scalar(output)) - self.k * self.n
+        return vertex & 1 if self.output == "parity" else vertex
