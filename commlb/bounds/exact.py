@@ -460,13 +460,14 @@ def deterministic_complexity(M: Any, time_limit: float = 10.0, lower_hint: int =
 
     def root_certificate() -> dict[str, Any]:
         return {
-            "method": "rank" if not fooling_done or not root_bounds else "rank and fooling sets",
+            "method": ("number of values" if not root_bounds
+                       else "rank and fooling sets" if fooling_done else "rank"),
             "bits": own,
             "leaves_at_least": leaves,
             "per_value": per_value,
             "statement": ("#leaves >= sum over values z of max(rank of 1[M=z] over GF(p) or GF(2), "
                           "|z-fooling set|) (Mehlhorn-Schmidt 1982; Kushilevitz-Nisan 1997 Ch. 1); "
-                          "D >= ceil(log2 #leaves)") if root_bounds else "each value needs a leaf",
+                          "D >= ceil(log2 #leaves)") if root_bounds else "each output value needs its own leaf",
         }
 
     def add_fooling(budget: float) -> None:

@@ -1,0 +1,355 @@
+"""Exact deterministic communication complexity: known values, reference DP, invariances,
+certificates (protocol trees checked by verify_tree, lower-bound certificates re-checked)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commlb.bounds.exact import (
+    DeterministicResult,
+    ProtocolTree,
+    deterministic_complexity,
+    deterministic_complexity_reference,
+    trivial_protocol,
+    verify_tree,
+)
+from commlb.bounds.fooling import fooling_lower_bound, max_fooling_set, verify_fooling_set
+from commlb.errors import InvalidInputError
+
+
+def _popcount(v: int) -> int:
+    return bin(v).count("1")
+
+
+def eq(n: int) -> np.ndarray:
+    return np.eye(1 << n, dtype=np.int64)
+
+
+def disj(n: int) -> np.ndarray:
+    x = np.arange(1 << n)
+    return ((x[:, None] & x[None, :]) == 0).astype(np.int64)
+
+
+def ip(n: int) -> np.ndarray:
+    N = 1 << n
+    return np.array([[_popcount(x & y) % 2 for y in range(N)] for x in range(N)], dtype=np.int64)
+
+
+def gt(n: int) -> np.ndarray:
+    x = np.arange(1 << n)
+    return (x[:, None] > x[None, :]).astype(np.int64)
+
+
+CLASSIC = {"eq": eq, "disj": disj, "ip": ip, "gt": gt}
+
+
+@st.composite
+def small_matrices(draw, max_side: int = 6):
+    rows = draw(st.integers(1, max_side))
+    cols = draw(st.integers(1, max_side))
+    values = draw(st.integers(2, 3))
+    flat = draw(st.lists(st.integers(0, values - 1), min_size=rows * cols, max_size=rows * cols))
+    return np.array(flat, dtype=np.int64).reshape(rows, cols)
+
+
+def _exact_rank(A: list[list[int]]) -> int:
+    rows = [[Fraction(v) for v in row] for row in A]
+    rank = 0
+    ncols = len(rows[0]) if rows else 0
+    for c in range(ncols):
+        piv = next((i for i in range(rank, len(rows)) if rows[i][c] != 0), None)
+        if piv is None:
+            continue
+        rows[rank], rows[piv] = rows[piv], rows[rank]
+        for i in range(len(rows)):
+            if i != rank and rows[i][c] != 0:
+                f = rows[i][c] / rows[rank][c]
+                rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank])]
+        rank += 1
+    return rank
+
+
+def check_certificate(M: np.ndarray, res: DeterministicResult) -> None:
+    """Re-check what can be re-checked: the tree, and for a rank/fooling certificate the
+    fooling sets and the pivot minors (exact rational rank), and that they imply ``lower``."""
+    assert verify_tree(M, res.tree) == res.upper
+    assert res.lower <= res.upper
+    assert res.exact == (res.lower == res.upper)
+    cert = res.lower_certificate
+    assert cert["bits"] == res.lower
+    if cert["method"] in ("rank", "rank and fooling sets"):
+        leaves = 0
+        for value, entry in cert["per_value"].items():
+            z = int(value)
+            best = 0
+            pr, pc = entry["pivot_rows"], entry["pivot_cols"]
+            assert len(pr) == len(pc) == entry["rank_gfp"]
+            if pr:
+                minor = [[int(M[i, j] == z) for j in pc] for i in pr]
+                assert _exact_rank(minor) == len(pr)  # a nonsingular minor: rank >= its size
+            best = max(best, entry["rank_gfp"])
+            if "fooling_pairs" in entry:
+                pairs = [tuple(p) for p in entry["fooling_pairs"]]
+                assert verify_fooling_set(M, z, pairs)
+                best = max(best, len(pairs))
+            # GF(2) rank is recomputed independently
+            assert entry["rank_gf2"] == _rank_gf2_plain((M == z).astype(int))
+            best = max(best, entry["rank_gf2"])
+            assert entry["leaves_at_least"] == best
+            leaves += best
+        assert cert["leaves_at_least"] == leaves
+        assert res.lower == (0 if leaves <= 1 else math.ceil(math.log2(leaves)))
+    elif cert["method"] == "number of values":
+        assert cert["leaves_at_least"] == len(np.unique(M))
+    elif cert["method"] == "exhaustive search":
+        assert cert["search_nodes"] > 0
+    elif cert["method"] == "monochromatic":
+        assert len(np.unique(M)) == 1 and res.lower == 0
+    else:
+        assert cert["method"] == "lower_hint"
+
+
+def _rank_gf2_plain(A: np.ndarray) -> int:
+    rows = [int("".join(str(int(v)) for v in row), 2) for row in A]
+    rank = 0
+    while rows:
+        pivot = max(rows)
+        rows.remove(pivot)
+        if pivot == 0:
+            break
+        rank += 1
+        top = pivot.bit_length() - 1
+        rows = [r ^ pivot if r >> top & 1 else r for r in rows]
+    return rank
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIC))
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_classic_values(name, n):
+    M = CLASSIC[name](n)
+    res = deterministic_complexity(M)
+    assert res.lower == res.upper == n + 1 and res.exact
+    check_certificate(M, res)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIC))
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_classic_values_by_search_alone(name, n):
+    # no root bounds: the search itself must prove D > n (exhaustively) and find depth n + 1
+    M = CLASSIC[name](n)
+    res = deterministic_complexity(M, root_bounds=False)
+    assert res.lower == res.upper == n + 1 and res.exact
+    check_certificate(M, res)
+    assert res.lower_certificate["method"] == "exhaustive search"
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIC))
+def test_classic_32x32(name):
+    M = CLASSIC[name](5)
+    res = deterministic_complexity(M, time_limit=30.0)
+    assert res.exact and res.lower == 6
+    check_certificate(M, res)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIC))
+@pytest.mark.parametrize("n", [1, 2])
+def test_reference_on_classic(name, n):
+    assert deterministic_complexity_reference(CLASSIC[name](n)) == n + 1
+
+
+def test_eq_fooling_size_is_two_to_n():
+    for n in (1, 2, 3, 4):
+        res = max_fooling_set(eq(n), 1)
+        assert res.size == 2 ** n and res.exact and verify_fooling_set(eq(n), 1, res.pairs)
+
+
+@settings(deadline=None, max_examples=60)
+@given(small_matrices())
+def test_fast_equals_reference(M):
+    ref = deterministic_complexity_reference(M)
+    for root_bounds in (True, False):
+        res = deterministic_complexity(M, root_bounds=root_bounds)
+        assert res.exact and res.lower == res.upper == ref
+        check_certificate(M, res)
+
+
+@settings(deadline=None, max_examples=40)
+@given(small_matrices())
+def test_inequality_chain(M):
+    res = deterministic_complexity(M)
+    D = res.upper
+    assert res.exact
+    foolings = {int(v): max_fooling_set(M, int(v)) for v in np.unique(M)}
+    values = len(np.unique(M))
+    distinct_rows = len(np.unique(M, axis=0))
+    distinct_cols = len(np.unique(M, axis=1))
+
+    def bits(k: int) -> int:
+        return 0 if k <= 1 else math.ceil(math.log2(k))
+
+    assert fooling_lower_bound(foolings) <= D
+    assert bits(values) <= D
+    assert D <= bits(distinct_rows) + bits(values)
+    assert D <= bits(distinct_cols) + bits(values)
+
+
+@settings(deadline=None, max_examples=40)
+@given(small_matrices(), st.randoms(use_true_random=False))
+def test_invariances(M, rnd):
+    D = deterministic_complexity(M).upper
+    assert deterministic_complexity(M.T).upper == D
+    perm_r = list(range(M.shape[0]))
+    perm_c = list(range(M.shape[1]))
+    rnd.shuffle(perm_r)
+    rnd.shuffle(perm_c)
+    P = M[perm_r][:, perm_c]
+    assert deterministic_complexity(P).upper == D
+    dup_rows = [rnd.randrange(M.shape[0]) for _ in range(3)]
+    dup_cols = [rnd.randrange(M.shape[1]) for _ in range(2)]
+    Dup = np.vstack([M, M[dup_rows]])
+    Dup = np.hstack([Dup, Dup[:, dup_cols]])
+    res = deterministic_complexity(Dup)
+    assert res.upper == D and res.exact
+    assert verify_tree(Dup, res.tree) == D
+
+
+def test_trivial_protocol_depths():
+    M = np.array([[0, 1, 2], [0, 0, 0], [1, 1, 1], [2, 1, 0]])
+    t_alice = trivial_protocol(M, True)
+    t_bob = trivial_protocol(M, False)
+    assert verify_tree(M, t_alice) == t_alice.depth == 2 + 2
+    assert verify_tree(M, t_bob) == t_bob.depth == 2 + 2
+
+
+def _find_internal_with_leaf_children(node: ProtocolTree) -> ProtocolTree:
+    assert not node.is_leaf
+    if node.left.is_leaf and node.right.is_leaf:
+        return node
+    return _find_internal_with_leaf_children(node.left if not node.left.is_leaf else node.right)
+
+
+def _replace(node: ProtocolTree, target: ProtocolTree, new: ProtocolTree | None) -> ProtocolTree | None:
+    if node is target:
+        return new
+    if node.is_leaf:
+        return node
+    return ProtocolTree(node.rows, node.cols, node.speaker, _replace(node.left, target, new),
+                        _replace(node.right, target, new), None)
+
+
+def test_tampered_trees_rejected():
+    M = gt(2)
+    tree = deterministic_complexity(M).tree
+    assert verify_tree(M, tree) == 3
+    parent = _find_internal_with_leaf_children(tree)
+    # a leaf made non-monochromatic: merge two sibling leaves of different outputs
+    if parent.left.output != parent.right.output:
+        merged = ProtocolTree(parent.rows, parent.cols, None, None, None, parent.left.output)
+        with pytest.raises(ValueError, match="monochromatic"):
+            verify_tree(M, _replace(tree, parent, merged))
+    # a leaf with the wrong output
+    wrong = ProtocolTree(parent.left.rows, parent.left.cols, None, None, None, 1 - parent.left.output)
+    with pytest.raises(ValueError, match="monochromatic"):
+        verify_tree(M, _replace(tree, parent.left, wrong))
+    # a leaf removed
+    with pytest.raises(ValueError, match="two children"):
+        verify_tree(M, _replace(tree, parent.right, None))
+    # children that do not partition the parent
+    if parent.speaker == "alice":
+        bad = ProtocolTree(parent.left.rows[:-1] or parent.left.rows, parent.left.cols, None, None, None,
+                           parent.left.output)
+    else:
+        bad = ProtocolTree(parent.left.rows, parent.left.cols[:-1] or parent.left.cols, None, None, None,
+                           parent.left.output)
+    if bad != parent.left:
+        with pytest.raises(ValueError):
+            verify_tree(M, _replace(tree, parent.left, bad))
+    # a speaker splitting the other party's side
+    root = tree
+    swapped = ProtocolTree(root.rows, root.cols, "bob" if root.speaker == "alice" else "alice", root.left,
+                           root.right, None)
+    with pytest.raises(ValueError):
+        verify_tree(M, swapped)
+    # the root must cover the whole matrix
+    with pytest.raises(ValueError, match="root"):
+        verify_tree(M, ProtocolTree((0,), (0,), None, None, None, int(M[0, 0])))
+
+
+def test_json_round_trip_and_render():
+    M = ip(2)
+    res = deterministic_complexity(M)
+    data = res.to_json()
+    again = ProtocolTree.from_json(data["tree"])
+    assert again == res.tree and verify_tree(M, again) == 3
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(res.tree.render())
+    text = console.export_text()
+    assert "output" in text and ("alice" in text or "bob" in text)
+    big = deterministic_complexity(eq(4)).tree.render(limit=4)
+    console.print(big)
+    assert "…" in console.export_text()
+    with pytest.raises(InvalidInputError):
+        ProtocolTree.from_json({"rows": [0]})
+
+
+@settings(deadline=None, max_examples=30)
+@given(small_matrices())
+def test_time_limit_interval_is_sound(M):
+    ref = deterministic_complexity_reference(M)
+    res = deterministic_complexity(M, time_limit=1e-9, root_bounds=False)
+    assert res.lower <= ref <= res.upper
+    assert verify_tree(M, res.tree) == res.upper
+
+
+def test_lower_hint_and_errors():
+    M = eq(3)
+    res = deterministic_complexity(M, lower_hint=4)
+    assert res.exact and res.lower == 4
+    with pytest.raises(InvalidInputError):
+        deterministic_complexity(np.zeros((0, 3), dtype=np.int64))
+    with pytest.raises(InvalidInputError):
+        deterministic_complexity(np.array([[0.5, 1.0]]))
+    constant = deterministic_complexity(np.full((3, 4), 2))
+    assert constant.exact and constant.upper == 0 and verify_tree(np.full((3, 4), 2), constant.tree) == 0
+
+
+# --- kernels and their plain twins ------------------------------------------------------
+
+
+@settings(deadline=None, max_examples=60)
+@given(small_matrices(max_side=7), st.integers(1, 2 ** 7 - 1), st.integers(1, 2 ** 7 - 1))
+def test_kernel_pieces_equal_plain(M, row_pick, col_pick):
+    from commlb.bounds.exact import _bitplanes
+    from commlb.kernels.exact import GFP_PRIME, canon, is_mono, leaf_bound, rank_gfp_dense
+
+    values = sorted(int(v) for v in np.unique(M))
+    RB, CB = _bitplanes(M, values)
+    rows_l = [i for i in range(M.shape[0]) if row_pick >> i & 1] or [0]
+    cols_l = [j for j in range(M.shape[1]) if col_pick >> j & 1] or [0]
+    rows = np.uint64(sum(1 << i for i in rows_l))
+    cols = np.uint64(sum(1 << j for j in cols_l))
+    block = M[np.ix_(rows_l, cols_l)]
+    assert is_mono(RB, len(values), rows, cols) == (len(np.unique(block)) == 1)
+    # canonical form: first row of each class of rows equal on cols, then the same for columns
+    kept_rows = [i for k, i in enumerate(rows_l)
+                 if not any(np.array_equal(M[i, cols_l], M[p, cols_l]) for p in rows_l[:k])]
+    kept_cols = [j for k, j in enumerate(cols_l)
+                 if not any(np.array_equal(M[kept_rows, j], M[kept_rows, q]) for q in cols_l[:k])]
+    r2, c2 = canon(RB, CB, len(values), rows, cols)
+    assert int(r2) == sum(1 << i for i in kept_rows) and int(c2) == sum(1 << j for j in kept_cols)
+    # leaf bound: sum over values of max(GF(2) rank, rational rank) (GF(p) equals it here)
+    expected = 0
+    for z in values:
+        ind = (block == z).astype(int)
+        expected += max(_rank_gf2_plain(ind), _exact_rank(ind.tolist()))
+    assert leaf_bound(RB, len(values), rows, cols, True) == expected
+    A = (block == values[0]).astype(np.int64)
+    assert rank_gfp_dense(A.copy(), GFP_PRIME) == _exact_rank(A.tolist())
