@@ -109,9 +109,10 @@ def test_gfp_row_kernel_matches_python_twin(vals, p):
 
 @settings(deadline=None, max_examples=60)
 @given(int_matrices(max_side=60, max_value=5), st.sampled_from([3, 251, 65521, DEFAULT_PRIME]),
-       st.integers(1, 16))
-def test_gfp_blocked_kernel_matches_python_twin(vals, p, block):
-    r, prow, pcol = kgfp.rank_gfp_blocked(np.mod(vals, p).astype(np.float64), p, block=block)
+       st.integers(1, 16), st.integers(1, 8))
+def test_gfp_blocked_kernel_matches_python_twin(vals, p, block, leaf):
+    # leaf < block exercises the recursive panel factorisation
+    r, prow, pcol = kgfp.rank_gfp_blocked(np.mod(vals, p).astype(np.float64), p, block=block, leaf=leaf)
     r2, _, _ = kgfp.rank_gfp_python(vals.tolist(), p)
     assert r == r2
     assert verify_rank_certificate_gfp(vals, prow.tolist(), pcol.tolist(), p)

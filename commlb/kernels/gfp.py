@@ -102,48 +102,72 @@ def _fmod(x, p, invp):
     return y
 
 
-@njit(cache=True, parallel=True)
-def _eliminate_panel_rows(A, lo, hi, prow, c, c1, inv, p, invp):
-    # rows lo..hi-1: multiplier f = A[i, c] / pivot, stored in A[i, c]; panel columns
-    # c+1..c1-1 updated by A[i, j] -= f * A[prow, j]
-    for i in prange(lo, hi):
-        a = A[i, c]
-        if a != 0.0:
-            f = _fmod(a * inv, p, invp)
-            A[i, c] = f
-            for j in range(c + 1, c1):
-                A[i, j] = _fmod(A[i, j] - f * A[prow, j], p, invp)
-
-
 @njit(cache=True)
-def _factor_panel(A, perm, r, c0, c1, p, pcols):
-    """Factorise panel columns c0..c1-1 of rows r.. with full-row swaps.  Returns s."""
-    m, n = A.shape
+def _factor_leaf(L, p, pcols, swaps):
+    """Factorise the contiguous (rows x w) block L in place (w small): for each column with
+    a pivot, swap it to the next pivot row (``swaps[s]`` = the row swapped with row s),
+    store the multipliers below it in that column and update the columns to its right.
+    Pivot columns (local) go to ``pcols``.  Returns the number of pivots s."""
+    m, w = L.shape
     invp = 1.0 / p
     s = 0
-    for c in range(c0, c1):
-        t = r + s
-        if t == m:
+    for c in range(w):
+        if s == m:
             break
         hit = -1
-        for i in range(t, m):
-            if A[i, c] != 0.0:
+        for i in range(s, m):
+            if L[i, c] != 0.0:
                 hit = i
                 break
         if hit < 0:
             continue
-        if hit != t:
-            for j in range(n):
-                tmp = A[t, j]
-                A[t, j] = A[hit, j]
-                A[hit, j] = tmp
-            tp = perm[t]
-            perm[t] = perm[hit]
-            perm[hit] = tp
-        inv = float(inverse_mod(np.int64(A[t, c]), np.int64(p)))
-        _eliminate_panel_rows(A, t + 1, m, t, c, c1, inv, p, invp)
+        swaps[s] = hit
+        if hit != s:
+            for j in range(w):
+                tmp = L[s, j]
+                L[s, j] = L[hit, j]
+                L[hit, j] = tmp
+        inv = float(inverse_mod(np.int64(L[s, c]), np.int64(p)))
+        for i in range(s + 1, m):
+            a = L[i, c]
+            if a != 0.0:
+                f = _fmod(a * inv, p, invp)
+                L[i, c] = f
+                for j in range(c + 1, w):
+                    L[i, j] = _fmod(L[i, j] - f * L[s, j], p, invp)
         pcols[s] = c
         s += 1
+    return s
+
+
+@njit(cache=True)
+def _apply_swaps(A, perm, r, swaps, s):
+    # the leaf's row swaps on the full rows of A (and on the permutation), in order
+    n = A.shape[1]
+    for t in range(s):
+        hit = r + swaps[t]
+        dst = r + t
+        if hit != dst:
+            for j in range(n):
+                tmp = A[dst, j]
+                A[dst, j] = A[hit, j]
+                A[hit, j] = tmp
+            tp = perm[dst]
+            perm[dst] = perm[hit]
+            perm[hit] = tp
+
+
+def _factor_panel(A, perm, r, c0, c1, p, pcols):
+    """Factorise columns c0..c1-1 of rows r.. of A: copy them to a contiguous block (the
+    elimination then walks memory row by row), factor it, apply its row swaps to the full
+    rows of A, and write it back.  Pivot columns (global) go to ``pcols``.  Returns s."""
+    L = np.ascontiguousarray(A[r:, c0:c1])
+    local = np.empty(c1 - c0, np.int64)
+    swaps = np.empty(c1 - c0, np.int64)
+    s = int(_factor_leaf(L, p, local, swaps))
+    _apply_swaps(A, perm, r, swaps, s)
+    A[r:, c0:c1] = L
+    pcols[:s] = local[:s] + c0
     return s
 
 
@@ -165,14 +189,61 @@ def _unit_lower_inverse(A, r, s, pcols, p):
     return Linv
 
 
-def rank_gfp_blocked(A: np.ndarray, p: int, block: int | None = None):
+@njit(cache=True)
+def _sub_mod(A, X, p):
+    """A <- (A - X) mod p in place (both exact integers in float64, |A - X| < 2^53)."""
+    invp = 1.0 / p
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            A[i, j] = _fmod(A[i, j] - X[i, j], p, invp)
+
+
+@njit(cache=True)
+def _mod_inplace(X, p):
+    invp = 1.0 / p
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            X[i, j] = _fmod(X[i, j], p, invp)
+
+
+def _update_right(A: np.ndarray, r: int, s: int, pcols: np.ndarray, lo: int, hi: int, p: float) -> None:
+    """Schur-complement update of columns lo..hi-1 of rows r+s.. after s pivots at rows
+    r..r+s-1 (pivot columns ``pcols``): exact float64 BLAS products, reduced mod p."""
+    if s == 0 or lo >= hi or r + s >= A.shape[0]:
+        return
+    Linv = _unit_lower_inverse(A, r, s, pcols, p)
+    T = Linv @ A[r:r + s, lo:hi]
+    _mod_inplace(T, p)
+    L21 = A[r + s:, pcols]
+    _sub_mod(A[r + s:, lo:hi], L21 @ T, p)
+
+
+def _factor_recursive(A: np.ndarray, perm: np.ndarray, r: int, c0: int, c1: int, p: float,
+                      leaf: int, out: np.ndarray) -> int:
+    """Factorise columns c0..c1-1 of rows r.. (recursive halving, numba leaves of <= leaf
+    columns); pivot columns go to ``out[:s]``.  Returns s."""
+    if c1 - c0 <= leaf:
+        return _factor_panel(A, perm, r, c0, c1, p, out)
+    mid = (c0 + c1) // 2
+    s1 = _factor_recursive(A, perm, r, c0, mid, p, leaf, out)
+    _update_right(A, r, s1, out[:s1].copy(), mid, c1, p)
+    s2 = _factor_recursive(A, perm, r + s1, mid, c1, p, leaf, out[s1:])
+    return s1 + s2
+
+
+def rank_gfp_blocked(A: np.ndarray, p: int, block: int | None = None, leaf: int = 16):
     """Rank over GF(p) of the float64 matrix ``A`` (integer entries in [0, p); modified in
     place), by blocked LU with exact float64 BLAS updates.  Needs ``blocked_width(p) >= 1``.
+
+    Panels of ``block`` columns are factorised by recursive halving down to ``leaf``
+    columns (numba); every update, inside a panel and of the trailing matrix, is a BLAS
+    product of inner dimension <= block, exact since block * (p - 1)^2 < 2^53.
     """
     m, n = A.shape
     b = blocked_width(p) if block is None else min(block, blocked_width(p))
     if b < 1:
         raise ValueError(f"prime {p} too large for exact float64 blocking")
+    leaf = max(1, min(leaf, b))
     perm = np.arange(m)
     piv_cols = np.empty(min(m, n), np.int64)
     pcols = np.empty(b, np.int64)
@@ -181,14 +252,10 @@ def rank_gfp_blocked(A: np.ndarray, p: int, block: int | None = None):
     c0 = 0
     while c0 < n and r < m:
         c1 = min(c0 + b, n)
-        s = _factor_panel(A, perm, r, c0, c1, fp, pcols)
+        s = _factor_recursive(A, perm, r, c0, c1, fp, leaf, pcols)
         if s:
             piv_cols[r:r + s] = pcols[:s]
-            if c1 < n and r + s < m:
-                Linv = _unit_lower_inverse(A, r, s, pcols[:s], fp)
-                T = np.mod(Linv @ A[r:r + s, c1:], fp)
-                L21 = A[r + s:, pcols[:s]]
-                A[r + s:, c1:] = np.mod(A[r + s:, c1:] - L21 @ T, fp)
+            _update_right(A, r, s, pcols[:s].copy(), c1, n, fp)
             r += s
         c0 = c1
     return r, perm[:r].copy(), piv_cols[:r].copy()
