@@ -20,7 +20,7 @@ GF(p) rank is a sound lower bound on the rank over Q.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = [
     "rank_gfp_rows",
