@@ -114,10 +114,11 @@ def _render(report: Any, M: Any, show_tree: bool) -> None:
 @click.option("--certificate", "certificate_file", default=None, type=click.Path(dir_okay=False),
               help="Write all certificates (pivots, representatives, fooling sets, tree) as JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-@click.option("--no-tree", is_flag=True, help="Do not print the protocol tree.")
+@click.option("--tree/--no-tree", "tree", default=None,
+              help="Print the protocol tree (default: only for matrices up to 8 x 8).")
 def bounds(problem: str | None, n: int | None, function: str | None, matrix: str | None,
            methods: str | None, prime: int | None, time_limit: float, fooling_file: str | None,
-           certificate_file: str | None, as_json: bool, no_tree: bool) -> None:
+           certificate_file: str | None, as_json: bool, tree: bool | None) -> None:
     """Certified lower bounds for an explicit function: ranks over R, GF(2), GF(p),
     one-way complexity, fooling sets and exact deterministic complexity."""
     from commlb.bounds.rank import DEFAULT_PRIME
@@ -136,5 +137,5 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
         for note in report.notes:
             click.echo(f"note: {note}", err=True)
         return
-    show_tree = not no_tree and report.rows * report.cols <= 64 * 64
+    show_tree = tree if tree is not None else report.rows * report.cols <= 64
     _render(report, M, show_tree)

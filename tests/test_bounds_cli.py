@@ -175,3 +175,26 @@ def test_fooling_file_verified(tmp_path):
     bad.write_text(json.dumps({"value": 1, "pairs": [[0, 0], [1, 2]]}))
     res = run("--function", "x == y", "--n", "3", "--methods", "one-way", "--fooling", str(bad), ok=False)
     assert isinstance(res.exception, CommlbError)
+
+
+def test_ip4_exact_d_certified_by_verified_tree():
+    emod = pytest.importorskip("commlb.bounds.exact")
+    from commlb.bounds.matrix import matrix_from_expression
+    from commlb.bounds.report import compute_bounds
+
+    M = matrix_from_expression("popcount(x & y) % 2", 4)
+    report = compute_bounds(M, time_limit=20.0)
+    det = report.deterministic
+    assert det["lower"] == det["upper"] == 5 and det["exact"]
+    assert emod.verify_tree(M.values, report.tree) == 5
+    assert report.best_lower_bound[0] == 5
+    human = run("--function", "popcount(x & y) % 2", "--n", "4", "--time-limit", "20")
+    assert "D = 5" in human.output
+    assert "GF(2)" not in human.output or "rank 4" in human.output
+
+
+def test_human_output_names_best_bound_and_tree_for_small(tmp_path):
+    res = run("--function", "x == y", "--n", "2")
+    assert "best lower bound: D >= 3" in res.output
+    if "exact" in res.output and "D = 3" in res.output:
+        assert "output 1" in res.output  # the protocol tree is printed for 4 x 4

@@ -311,9 +311,9 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
         report.fooling_set[str(v)] = {"size": int(res.size), "exact": bool(res.exact),
                                       "pairs": [[int(a), int(b)] for a, b in res.pairs]}
         report.table.append(MethodRow("fooling", f"{v}-fooling set ({'maximum' if res.exact else 'best found, time limit'})",
-                                      str(res.size), None, "exact" if res.exact else "sound",
-                                      f"{res.size} pairs", float(res.elapsed),
-                                      "verified" if ok else ""))
+                                      str(res.size), None,
+                                      ("maximum" if res.exact else "sound") + ("; verified" if ok else ""),
+                                      f"{res.size} pairs", float(res.elapsed), ""))
         report.certs.setdefault("fooling_set", {})[str(v)] = res.to_json()
     if results:
         bits = int(fmod.fooling_lower_bound(results))
@@ -370,9 +370,9 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
         report.upper_bounds.append({"method": "protocol tree", "bits": int(res.upper)})
     label = f"D = {res.lower}" if res.exact else f"D in [{res.lower}, {res.upper}]"
     report.table.append(MethodRow("exact", label, str(res.lower) if res.exact else f"[{res.lower}, {res.upper}]",
-                                  int(res.lower), "exact" if res.exact else "sound interval",
-                                  f"tree, {getattr(res, 'nodes', '?')} search nodes", float(res.elapsed),
-                                  "tree verified" if depth_ok else ""))
+                                  int(res.lower),
+                                  ("exact" if res.exact else "sound interval") + ("; tree verified" if depth_ok else ""),
+                                  f"tree, {getattr(res, 'nodes', '?')} search nodes", float(res.elapsed), ""))
     report.certs["deterministic"] = res.to_json()
 
 
