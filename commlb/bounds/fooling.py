@@ -200,8 +200,13 @@ def max_fooling_set(M: Any, value: int, time_limit: float = 10.0, backend: str =
     red, row_rep, col_rep = _dedup(arr)
     xs, ys, adj_bool = compatibility_graph(red, value)
     n = len(xs)
-    # order vertices by decreasing degree (BBMC's initial order)
-    order = np.argsort(-adj_bool.sum(axis=1), kind="stable")
+    # Vertex order: grouped by row (rows of small total degree first), and by decreasing
+    # degree inside a row.  The greedy colouring then finds classes at least as good as the
+    # rows (a row is an independent set); the plain degree order of BBMC colours a random
+    # 32 x 32 instance with ~50 colours against 32 rows, and searches ~2x more nodes.
+    deg = adj_bool.sum(axis=1)
+    row_deg = np.bincount(xs, weights=deg, minlength=red.shape[0]) if n else np.zeros(0)
+    order = np.lexsort((-deg, row_deg[xs])) if n else np.zeros(0, dtype=np.int64)
     xs, ys = xs[order], ys[order]
     adj_bool = adj_bool[np.ix_(order, order)]
     if backend == "python":

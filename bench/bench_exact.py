@@ -1,0 +1,144 @@
+"""Benchmark: exact deterministic communication complexity D(f) with certificates.
+
+Candidates:
+
+* commlb — :func:`commlb.bounds.exact.deterministic_complexity` (root rank/fooling bounds,
+  then the protocol-tree search), every tree checked with ``verify_tree``; also with
+  ``root_bounds=False`` ("search only": the search must prove the lower bound itself);
+* reference — :func:`commlb.bounds.exact.deterministic_complexity_reference`, the plain
+  subset DP over all sub-rectangles, in a child process capped at ``--cap`` seconds (ratio
+  printed as ">=" when the cap is hit).
+
+Instances: EQ, DISJ, IP, GT at 8 x 8 and 16 x 16 (against the reference), the same at
+32 x 32, and random 12 x 12 matrices with 2 and 3 values (times only), plus sparse random
+24 x 24 matrices (density 0.05), where the root bounds often fall short and the search
+does the work.
+
+Goal (issue 4): exact D with certificate for the 32 x 32 classic matrices and random
+12 x 12 in under 10 s each.
+
+Run:  .venv/bin/python bench/bench_exact.py [--cap 60] [--random 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+try:
+    from _harness import machine_line  # noqa: E402
+except ImportError:  # pragma: no cover
+    import platform
+
+    def machine_line() -> str:
+        return f"python {sys.version.split()[0]}, {platform.machine()}, {platform.platform()}"
+
+
+def classic(name: str, n: int) -> np.ndarray:
+    N = 1 << n
+    x = np.arange(N)
+    if name == "EQ":
+        return np.eye(N, dtype=np.int64)
+    if name == "DISJ":
+        return ((x[:, None] & x[None, :]) == 0).astype(np.int64)
+    if name == "IP":
+        return np.array([[bin(a & b).count("1") % 2 for b in range(N)] for a in range(N)], dtype=np.int64)
+    if name == "GT":
+        return (x[:, None] > x[None, :]).astype(np.int64)
+    raise ValueError(name)
+
+
+def _reference_worker(M: np.ndarray, queue: "mp.Queue") -> None:
+    from commlb.bounds.exact import deterministic_complexity_reference
+
+    t0 = time.perf_counter()
+    value = deterministic_complexity_reference(M)
+    queue.put((time.perf_counter() - t0, value))
+
+
+def run_reference(M: np.ndarray, cap: float) -> tuple[float, int | None]:
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_reference_worker, args=(M, queue))
+    proc.start()
+    proc.join(cap)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join()
+        return cap, None
+    return queue.get()
+
+
+def ours(M: np.ndarray, root_bounds: bool = True, limit: float = 60.0):
+    from commlb.bounds.exact import deterministic_complexity, verify_tree
+
+    t0 = time.perf_counter()
+    res = deterministic_complexity(M, time_limit=limit, root_bounds=root_bounds)
+    seconds = time.perf_counter() - t0
+    depth = verify_tree(M, res.tree)
+    assert depth == res.upper
+    return seconds, res
+
+
+def describe(res) -> str:
+    value = f"D = {res.upper}" if res.exact else f"D in [{res.lower}, {res.upper}]"
+    return f"{value:<14} by {res.lower_certificate['method']:<22} nodes {res.nodes:>8}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cap", type=float, default=60.0, help="seconds allowed to the reference")
+    parser.add_argument("--random", type=int, default=5, help="random instances per family")
+    args = parser.parse_args()
+    print("exact deterministic communication complexity")
+    print(machine_line())
+    ours(classic("EQ", 1))  # numba warm-up
+    ours(classic("EQ", 2), root_bounds=False)
+
+    print(f"\nclassic functions against the plain subset DP (cap {args.cap:.0f} s)")
+    for n in (3, 4):
+        for name in ("EQ", "DISJ", "IP", "GT"):
+            M = classic(name, n)
+            t_ours, res = ours(M)
+            t_search, res_s = ours(M, root_bounds=False)
+            t_ref, ref = run_reference(M, args.cap)
+            if ref is None:
+                ratio = f">= {t_ref / t_ours:,.0f}x (reference hit the cap)"
+            else:
+                ratio = f"{t_ref / t_ours:,.0f}x" + ("" if ref == res.upper else f"  MISMATCH reference {ref}")
+            print(f"  {name}_{n} {M.shape[0]:>2}x{M.shape[1]:<2}  commlb {t_ours:8.4f} s  {describe(res)}"
+                  f" | search only {t_search:8.4f} s {describe(res_s)} | reference "
+                  f"{'>' if ref is None else ''}{t_ref:8.3f} s  ratio {ratio}", flush=True)
+
+    print("\nclassic functions at 32 x 32 (n = 5)")
+    for name in ("EQ", "DISJ", "IP", "GT"):
+        M = classic(name, 5)
+        t_ours, res = ours(M)
+        t_search, res_s = ours(M, root_bounds=False, limit=30.0)
+        print(f"  {name}_5  commlb {t_ours:8.4f} s  {describe(res)} | search only {t_search:8.3f} s "
+              f"{describe(res_s)}", flush=True)
+
+    print("\nrandom matrices (times; each tree verified)")
+    for label, shape, values, density in (("12x12, 2 values", (12, 12), 2, None),
+                                          ("12x12, 3 values", (12, 12), 3, None),
+                                          ("24x24, density 0.05", (24, 24), 2, 0.05)):
+        times, notes = [], []
+        for seed in range(args.random):
+            g = np.random.default_rng(seed)
+            M = (g.random(shape) < density).astype(np.int64) if density else g.integers(0, values, shape)
+            t, res = ours(M, limit=10.0)
+            times.append(t)
+            notes.append(f"{'D=' + str(res.upper) if res.exact else f'[{res.lower},{res.upper}]'}"
+                         f"({res.lower_certificate['method'].split()[0]}, {res.nodes} nodes)")
+        print(f"  {label:<22} max {max(times):7.3f} s  mean {np.mean(times):7.3f} s   " + "  ".join(notes),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
