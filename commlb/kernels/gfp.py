@@ -5,9 +5,13 @@ Two kernels and a plain twin:
 * :func:`rank_gfp_rows` — textbook row elimination in numba with int64 arithmetic; any prime
   p < 2^31 (products stay below 2^62).  Used for small matrices and large primes.
 * :func:`rank_gfp_blocked` — right-looking blocked LU in the style of FFLAS-FFPACK
-  (Dumas–Giorgi–Pernet 2008): a panel of ``b`` columns is factorised in numba, and the
-  trailing matrix is updated by a float64 BLAS product, exact because
-  ``b * (p - 1)^2 < 2^53`` (so p < 2^23 allows b = 128).  Cost ~ (2/3) n^3 flops in BLAS.
+  (Dumas–Giorgi–Pernet 2008): a panel of ``b`` columns is factorised by recursive halving
+  down to leaves of 16 columns, which are copied to a contiguous block and eliminated in
+  numba; every update (inside the panel and of the trailing matrix) is a float64 BLAS
+  product followed by one fused reduction mod p, exact because ``b * (p - 1)^2 < 2^53``
+  (so p < 2^23 allows b = 128).  Cost ~ (2/3) n^3 flops, almost all in BLAS.  The mod-p
+  kernels are serial on purpose: run right after a multi-threaded BLAS call, a numba
+  thread pool fights the BLAS threads for the cores and runs several times slower.
 * :func:`rank_gfp_python` — plain Python elimination over ``int`` (the reference).
 
 All return ``(rank, pivot_rows, pivot_cols)``: original row indices and column indices of a
