@@ -194,9 +194,11 @@ def _render(report: Any, reduction: Any) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
 @click.option("--exhaustive-limit", type=int, default=2**20, show_default=True,
               help="Check every pair when |X|·|Y| is at most this.")
+@click.option("--max-seconds", type=float, default=600.0, show_default=True,
+              help="Refuse (with an estimate) a check that would take longer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples: int, seed: int,
-                    exhaustive_limit: int, as_json: bool) -> None:
+                    exhaustive_limit: int, max_seconds: float, as_json: bool) -> None:
     """Check TARGET (a reduction name, or path/to/file.py:ATTR) for soundness and locality.
 
     Soundness: decode(task.solve(encode(x, y))) == f(x, y).  Locality: ALICE tokens do
@@ -213,7 +215,8 @@ def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples
     total = int(reduction.problem.x_space.size) * int(reduction.problem.y_space.size)
     work = total if total <= exhaustive_limit else samples
     if as_json or work < 20_000:
-        report = run_check(reduction, samples=samples, rng=seed, exhaustive_limit=exhaustive_limit)
+        report = run_check(reduction, samples=samples, rng=seed, exhaustive_limit=exhaustive_limit,
+                           max_seconds=max_seconds)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -222,7 +225,7 @@ def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples
                       console=console(stderr=True), transient=True) as bar:
             task_id = bar.add_task(label, total=work)
             report = run_check(reduction, samples=samples, rng=seed,
-                               exhaustive_limit=exhaustive_limit,
+                               exhaustive_limit=exhaustive_limit, max_seconds=max_seconds,
                                progress=lambda done, _total: bar.update(task_id, completed=done))
     if as_json:
         emit_json(report.to_json())

@@ -375,3 +375,14 @@ def test_checker_across_chunks_of_a_row():
     assert (cex.x_index, cex.y_index) == (1, 5000)
     assert cex.other == ([0], cex.y)
     assert bad.pairs_checked == 2**13 + 5001
+
+
+def test_slow_checks_are_refused_up_front_with_an_estimate():
+    red = commlb.get_reduction("pc-to-khop", n=4, k=4)
+    with pytest.raises(commlb.errors.TooLargeError, match="would take about .* --exhaustive-limit"):
+        check_reduction(red, max_seconds=1e-4)
+    with pytest.raises(commlb.errors.TooLargeError, match="fewer --samples"):
+        check_reduction(red, samples=10_000, exhaustive_limit=10, max_seconds=1e-4)
+    out = _cli("check-reduction", "pc-to-khop", "--n", "4", "-p", "k=4", "--max-seconds", "0.0001")
+    assert out.returncode == 2 and "would take about" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -41,6 +41,7 @@ from ..errors import InvalidInputError
 __all__ = ["check_reduction", "ReductionReport", "Counterexample"]
 
 _CHUNK = 4096
+_CHUNK_BYTES = 1 << 24
 _OWNER_NAMES = {int(o): o.name for o in Owner}
 
 
@@ -163,6 +164,7 @@ class _Checker:
         self.task = reduction.task
         self.ref_owner: np.ndarray | None = None
         self.ref_owner_bytes = b""
+        self.ref_nbytes = 0
         self.ref_dtype: np.dtype | None = None
         self.ref_counts: dict[str, int] = {}
         self.ref_public: np.ndarray | None = None
@@ -190,6 +192,7 @@ class _Checker:
     def set_reference(self, x: np.ndarray, y: np.ndarray, instance: Any) -> None:
         self.ref_owner = np.asarray(instance.owner, dtype=np.int8).copy()
         self.ref_owner_bytes = self.ref_owner.tobytes()
+        self.ref_nbytes = int(np.asarray(instance.tokens).nbytes)
         self.ref_dtype = np.asarray(instance.tokens).dtype
         self.ref_counts = instance.counts()
         self.ref_pair = (x, y)
@@ -263,12 +266,15 @@ def check_reduction(
     rng: np.random.Generator | int | None = None,
     exhaustive_limit: int = 2**20,
     progress: Callable[[int, int], None] | None = None,
+    max_seconds: float | None = None,
 ) -> ReductionReport:
     """Check ``reduction`` for soundness and locality (see the module docstring).
 
     Exhaustive over all pairs when |X|·|Y| ≤ ``exhaustive_limit``, else ``samples``
     random pairs drawn with ``rng`` (a Generator or a seed; default seed 0).
     ``progress(done, total)`` is called now and then with the number of pairs checked.
+    With ``max_seconds``, the run is first timed on a few pairs and refused
+    (:class:`~commlb.errors.TooLargeError`, with the estimate) when it would take longer.
     Returns a :class:`ReductionReport`; ``report.ok`` is False and
     ``report.counterexample`` holds the smallest failing pair when a check fails.
     """
@@ -285,8 +291,11 @@ def check_reduction(
     if samples < 1:
         raise InvalidInputError("samples must be at least 1")
     checker = _Checker(reduction)
-    start = time.perf_counter()
     exhaustive = total <= exhaustive_limit
+    if max_seconds is not None:
+        _refuse_if_too_slow(reduction, total if exhaustive else 3 * samples, exhaustive,
+                            max_seconds)
+    start = time.perf_counter()
     if exhaustive:
         checked, cex = _exhaustive(checker, total, progress)
     else:
@@ -313,6 +322,33 @@ def check_reduction(
     )
 
 
+def _refuse_if_too_slow(reduction: Reduction, encodings: int, exhaustive: bool,
+                        max_seconds: float) -> None:
+    """Time encode + solve + decode on a few random pairs; raise TooLargeError when
+    ``encodings`` of them would exceed ``max_seconds``."""
+    from ..errors import TooLargeError
+
+    rng = np.random.default_rng(12345)
+    trials, spent = 0, 0.0
+    while trials < 8 and spent < 0.5:
+        x, y = reduction.problem.sample(rng)
+        t0 = time.perf_counter()
+        try:
+            reduction.decode(reduction.task.solve(reduction.encode(x, y).tokens))
+        except Exception:
+            pass  # the check itself reports failures; only the time matters here
+        spent += time.perf_counter() - t0
+        trials += 1
+    estimate = spent / trials * encodings
+    if estimate > max_seconds:
+        what = f"all {encodings:,} pairs" if exhaustive else f"{encodings // 3:,} sampled pairs"
+        hint = ("lower --exhaustive-limit to sample instead, or use a smaller --n"
+                if exhaustive else "use fewer --samples or a smaller --n")
+        raise TooLargeError(
+            f"checking {what} would take about {estimate:,.0f} s (limit {max_seconds:,.0f} s); {hint}"
+        )
+
+
 def _exhaustive(checker: _Checker, total: int,
                 progress: Callable[[int, int], None] | None) -> tuple[int, Counterexample | None]:
     problem = checker.problem
@@ -326,8 +362,14 @@ def _exhaustive(checker: _Checker, total: int,
         in_row = np.flatnonzero(np.asarray(problem.in_promise(x[None, :], ys_all)).reshape(-1))
         row_ref: np.ndarray | None = None  # ALICE tokens of the row's first pair
         row_ref_y = -1
-        for lo in range(0, len(in_row), _CHUNK):
-            ys_idx = in_row[lo : lo + _CHUNK]
+        lo = 0
+        while lo < len(in_row):
+            # chunks hold at most _CHUNK pairs and about _CHUNK_BYTES of tokens; one pair
+            # until the first encoding tells the size of a token sequence
+            size = 1 if checker.ref_owner is None else max(
+                1, min(_CHUNK, _CHUNK_BYTES // max(1, checker.ref_nbytes)))
+            ys_idx = in_row[lo : lo + size]
+            lo += size
             ys = ys_all[ys_idx]
             expected = np.asarray(problem.evaluate(x[None, :], ys)).reshape(-1)
             rows: list[np.ndarray] = []
