@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from commlb.bounds.matrix import matrix_from_array, matrix_from_expression, matrix_from_problem
 from commlb.bounds.oneway import one_way, verify_one_way
@@ -117,3 +120,35 @@ def test_rank_and_fooling_bounds_do_not_exceed_exhaustive_d(e):
             assert lb["bits"] <= e["deterministic"], lb
     # for these functions the rank bound is tight
     assert report.best_lower_bound[0] == e["deterministic"]
+
+
+# ---------------------------------------------------------------- soundness on random tiny matrices
+
+
+def _exhaustive_d():
+    import importlib.util
+
+    path = Path(__file__).parent / "data" / "make_bounds_reference.py"
+    spec = importlib.util.spec_from_file_location("make_bounds_reference", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.deterministic
+
+
+_DETERMINISTIC = _exhaustive_d()
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.tuples(st.integers(1, 4), st.integers(1, 4)).flatmap(
+    lambda s: hnp.arrays(np.int64, s, elements=st.integers(0, 2))))
+def test_rank_bounds_never_exceed_exhaustive_d(vals):
+    """Every sound lower bound (sum of indicator ranks over R, GF(2), GF(p)) is <= D(f),
+    computed by exhaustive protocol search, and D <= one-way + answer."""
+    from commlb.bounds.report import compute_bounds
+
+    d = _DETERMINISTIC(vals.tolist())
+    report = compute_bounds(vals, methods=["rank-real", "rank-gf2", "rank-gfp", "one-way"])
+    for lb in report.lower_bounds:
+        if lb["sound"]:
+            assert lb["bits"] <= d, (lb, d)
+    assert d <= report.best_upper_bound[0]
