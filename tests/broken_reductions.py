@@ -82,3 +82,6 @@ ALICE_READS_Y = AliceReadsY
 DECODE_WRONG_ONCE = DecodeWrongOnce
 OWNER_DEPENDS_ON_INPUT = OwnerDependsOnInput
 PUBLIC_SEPARATOR_MOVES = PublicSeparatorMoves
+
+# an instance (not a factory), for ``file.py:ATTR`` pointing at a Reduction object
+ALICE_READS_Y_N3 = AliceReadsY(3)

@@ -386,3 +386,12 @@ def test_slow_checks_are_refused_up_front_with_an_estimate():
     out = _cli("check-reduction", "pc-to-khop", "--n", "4", "-p", "k=4", "--max-seconds", "0.0001")
     assert out.returncode == 2 and "would take about" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_cli_accepts_a_reduction_instance_but_not_parameters_for_it():
+    result = _runner_invoke("check-reduction", "tests/broken_reductions.py:ALICE_READS_Y_N3", "--json")
+    assert result.exit_code == 1
+    payload = json.loads(result.output)
+    assert payload["total_pairs"] == 64 and payload["counterexample"]["x"] == [1, 0, 0]
+    out = _cli("check-reduction", "tests/broken_reductions.py:ALICE_READS_Y_N3", "--n", "4")
+    assert out.returncode == 2 and "instance" in out.stderr
