@@ -189,6 +189,8 @@ def test_clique_kernel_equals_plain_twin(adj):
     assert len(clique) == len(twin)
     clique2, _, _ = max_clique_bitset(packed, n, init, len(init), empty_groups, empty_groups, 60.0)
     assert len(clique2) == len(twin) and _is_clique(adj, clique2)
+    plain, exact3, _ = max_clique_bitset(packed, n, init, len(init), empty_groups, empty_groups, 60.0, False)
+    assert exact3 and len(plain) == len(twin) and _is_clique(adj, plain)
 
 
 def test_compatibility_graph_same_row_never_adjacent(rng):

