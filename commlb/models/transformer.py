@@ -1,0 +1,512 @@
+"""Finite-precision transformer (SHT24 Def. 2.1–2.2 shape; THEORY.md §0.2).
+
+A :class:`TransformerModel` has L layers of H attention heads over a residual stream of
+width m, a learned token embedding plus a learned positional table (added), an optional
+causal mask, an optional ReLU MLP after each attention block, and a linear read-out at
+the output position(s).
+
+Arithmetic (fixed point, p bits, f fractional; everything exact except the stated
+roundings, see :mod:`commlb.bits`):
+
+* every linear map (query, key, value, MLP, read-out) is an exact int64 accumulator of
+  products (2f fractional bits) rounded once to p bits;
+* score s_ij = round(q_i · k_j), one rounding of the exact dot product;
+* weight w_ij = round(exp((s_ij − c_h))) where c_h is the head's **public stabiliser**
+  (a constant parameter, never a data-dependent max).  The difference s − c is an exact
+  integer, so it can leave the p-bit range; the exponential is read from a table over
+  every possible difference (for p ≤ 16) or computed in float64 and rounded once (p > 16),
+  so every implementation gets the same bits.  Because c_h is a constant, the sums below
+  split over any partition of the positions and add exactly;
+* numerator N_i = Σ_j w_ij v_j (exact accumulator, 2f fractional bits) and denominator
+  D_i = Σ_j w_ij (exact, f fractional bits), both int64;
+* attention output a_i = N_i / D_i as a raw p-bit integer, by the integer division
+  ``floor((2·N + D) / (2·D))``: round to nearest, **ties toward +infinity** (the same tie
+  rule as :mod:`commlb.bits`); if every weight rounded to 0 (D = 0) the output is 0;
+* the residual update x + Σ_h a_h W_o^h (+ the MLP) is one exact accumulator rounded once.
+
+With ``attention="hard"`` (SHT24 Lemma A.2's hardmax) the weights are 1 on the set of
+maximal scores among visible positions and 0 elsewhere (so a_i is the average of the
+tied values), with the same division.
+
+Float mode (Merrill–Sabharwal p-bit floats) follows the same steps with every value
+rounded to the float format, sums computed in float64 and rounded once.
+
+Parameters are named numpy arrays (raw int64 for fixed point):
+``embed`` (V, m), ``pos`` (T, m), ``wq``/``wk`` (L, H, m, d_k), ``wv`` (L, H, m, d_v),
+``wo`` (L, H, d_v, m), ``stab`` (L, H); with an MLP ``w1`` (L, m, d_ff), ``b1`` (L, d_ff),
+``w2`` (L, d_ff, m), ``b2`` (L, m); read-out ``wout`` (m, out_dim), ``bout`` (out_dim).
+
+The building blocks (:meth:`TransformerModel.embed_rows`, :meth:`qkv`,
+:meth:`partial_sums`, :meth:`combine`, :meth:`update`, :meth:`readout`) are the one code
+path that both :meth:`forward` and the protocol simulator
+(:mod:`commlb.protocol.transformer`) call, so the two can only differ in which party
+computes which part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..bits import Precision
+from ..errors import EngineError, InvalidInputError
+from .base import MODEL_FAMILIES, Model, ModelOutput
+
+__all__ = ["TransformerModel", "exact_matmul", "round_div", "needed_positions", "Partial"]
+
+#: rows of queries handled at once (bounds the memory of the score matrix)
+_CHUNK = 512
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact integer product ``a @ b`` of int64 arrays (a: (..., K), b: (K, N)).
+
+    Uses float64 BLAS whenever every partial sum is an integer below 2^53 (then the
+    result is exact), splitting ``b`` into low/high limbs when the operands are too wide;
+    the answer is identical to an int64 matmul."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    k = a.shape[-1]
+    if a.size == 0 or b.size == 0 or k == 0:
+        return np.zeros(a.shape[:-1] + b.shape[1:], dtype=np.int64)
+    amax = int(np.max(np.abs(a)))
+    bmax = int(np.max(np.abs(b)))
+    limit = 1 << 52
+    if k * amax * bmax < limit:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    if k * amax < limit >> 1:
+        # bits of b that keep k * amax * 2^s below 2^52
+        s = max(1, (limit // (k * amax)).bit_length() - 2)
+        lo_mask = np.int64((1 << s) - 1)
+        lo = b & lo_mask
+        hi = b >> np.int64(s)
+        out_lo = exact_matmul(a, lo)
+        out_hi = exact_matmul(a, hi)
+        return (out_hi << np.int64(s)) + out_lo
+    return a @ b
+
+
+def round_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den rounded to nearest, ties toward +infinity, for den >= 0; 0 where den = 0."""
+    num = np.asarray(num, dtype=np.int64)
+    den = np.asarray(den, dtype=np.int64)
+    safe = np.where(den > 0, den, 1)
+    out = np.floor_divide(2 * num + safe, 2 * safe)
+    return np.where(den > 0, out, 0)
+
+
+@dataclass(frozen=True)
+class Partial:
+    """Partial attention sums of some queries over some keys, per head.
+
+    Softmax: ``num`` (nq, H, d_v), ``den`` (nq, H) — exact int64 accumulators in fixed
+    point (2f and f fractional bits), float64 sums in float mode; ``top`` is None.
+    Hard attention: ``top`` (nq, H) is the largest score seen (raw, or the smallest
+    int64 when no key was seen), ``num`` the sum of the values attaining it (f
+    fractional bits) and ``den`` their number."""
+
+    num: np.ndarray
+    den: np.ndarray
+    top: np.ndarray | None = None
+
+    def __add__(self, other: "Partial") -> "Partial":
+        if self.top is None:
+            return Partial(self.num + other.num, self.den + other.den)
+        mine = self.top[..., None]
+        theirs = other.top[..., None]
+        num = np.where(mine > theirs, self.num, 0) + np.where(theirs > mine, other.num, 0) + np.where(
+            mine == theirs, self.num + other.num, 0
+        )
+        den = (np.where(self.top > other.top, self.den, 0) + np.where(other.top > self.top, other.den, 0)
+               + np.where(self.top == other.top, self.den + other.den, 0))
+        return Partial(num, den, np.maximum(self.top, other.top))
+
+
+NO_SCORE = np.iinfo(np.int64).min
+
+
+def needed_positions(length: int, layers: int, outputs: Sequence[int], causal: bool) -> list[np.ndarray]:
+    """Backward dependency analysis: ``result[l]`` (l = 1..L) are the positions whose
+    layer-l residual stream is needed, and ``result[0]`` the embeddings needed.
+
+    The output positions are needed at layer L; a position needed at layer l needs every
+    key/value position (all of them, or those at or before it with a causal mask) at
+    layer l − 1, plus itself (residual)."""
+    out = [np.zeros(0, dtype=np.int64)] * (layers + 1)
+    cur = np.unique(np.asarray(outputs, dtype=np.int64))
+    out[layers] = cur
+    for layer in range(layers, 0, -1):
+        if cur.size == 0:
+            prev = cur
+        elif causal:
+            prev = np.arange(int(cur.max()) + 1, dtype=np.int64)
+        else:
+            prev = np.arange(length, dtype=np.int64)
+        out[layer - 1] = prev
+        cur = prev
+    return out
+
+
+class TransformerModel(Model):
+    """L-layer, H-head transformer with exact fixed-point (or p-bit float) arithmetic."""
+
+    family = "transformer"
+
+    def __init__(self, params: dict[str, np.ndarray], precision: Precision, config: dict[str, Any]) -> None:
+        super().__init__(params, precision, config)
+        cfg = self.config
+        for key in ("layers", "heads", "width", "key_dim", "value_dim", "vocab_size", "max_length"):
+            if key not in cfg:
+                raise InvalidInputError(f"transformer config is missing {key!r}")
+        cfg.setdefault("mlp_dim", 0)
+        cfg.setdefault("causal", False)
+        cfg.setdefault("attention", "softmax")
+        cfg.setdefault("output_kind", "binary")
+        cfg.setdefault("output_positions", [-1])
+        if cfg["attention"] not in ("softmax", "hard"):
+            raise InvalidInputError(f"attention must be 'softmax' or 'hard', not {cfg['attention']!r}")
+        if cfg["output_kind"] not in ("binary", "class", "vector"):
+            raise InvalidInputError(f"output_kind must be binary, class or vector, not {cfg['output_kind']!r}")
+        if cfg["attention"] == "hard" and not self.precision.is_fixed:
+            raise InvalidInputError("hard attention is implemented for fixed point only")
+        self._check_shapes()
+        self._exp_table: tuple[np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ config
+    @property
+    def layers(self) -> int:
+        return int(self.config["layers"])
+
+    @property
+    def heads(self) -> int:
+        return int(self.config["heads"])
+
+    @property
+    def width(self) -> int:
+        return int(self.config["width"])
+
+    @property
+    def key_dim(self) -> int:
+        return int(self.config["key_dim"])
+
+    @property
+    def value_dim(self) -> int:
+        return int(self.config["value_dim"])
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.config["vocab_size"])
+
+    @property
+    def causal(self) -> bool:
+        return bool(self.config["causal"])
+
+    @property
+    def hard(self) -> bool:
+        return self.config["attention"] == "hard"
+
+    @property
+    def mlp_dim(self) -> int:
+        return int(self.config["mlp_dim"])
+
+    def _check_shapes(self) -> None:
+        L, H, m = self.layers, self.heads, self.width
+        dk, dv, V, T = self.key_dim, self.value_dim, self.vocab_size, int(self.config["max_length"])
+        expect = {
+            "embed": (V, m), "pos": (T, m), "wq": (L, H, m, dk), "wk": (L, H, m, dk),
+            "wv": (L, H, m, dv), "wo": (L, H, dv, m), "stab": (L, H),
+        }
+        if self.mlp_dim:
+            d = self.mlp_dim
+            expect.update({"w1": (L, m, d), "b1": (L, d), "w2": (L, d, m), "b2": (L, m)})
+        for name, shape in expect.items():
+            if name not in self.params:
+                raise InvalidInputError(f"transformer parameter {name!r} is missing")
+            if tuple(self.params[name].shape) != shape:
+                raise InvalidInputError(
+                    f"transformer parameter {name!r} has shape {self.params[name].shape}, expected {shape}"
+                )
+        if "wout" not in self.params or "bout" not in self.params:
+            raise InvalidInputError("transformer read-out parameters 'wout'/'bout' are missing")
+        if self.params["wout"].shape[0] != m or self.params["bout"].shape != self.params["wout"].shape[1:]:
+            raise InvalidInputError("transformer read-out has the wrong shape")
+        dtype_ok = np.int64 if self.precision.is_fixed else np.float64
+        for name, arr in self.params.items():
+            if arr.dtype != dtype_ok:
+                self.params[name] = arr.astype(dtype_ok)
+
+    def output_positions(self, length: int) -> np.ndarray:
+        pos = np.asarray(self.config["output_positions"], dtype=np.int64)
+        pos = np.where(pos < 0, pos + length, pos)
+        if pos.size == 0 or pos.min() < 0 or pos.max() >= length:
+            raise InvalidInputError(f"output positions {self.config['output_positions']} do not fit length {length}")
+        return np.unique(pos)
+
+    def check_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        arr = np.asarray(tokens)
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise InvalidInputError("transformer input must be a 1-D integer token array")
+        arr = arr.astype(np.int64)
+        if arr.size == 0 or arr.size > int(self.config["max_length"]):
+            raise InvalidInputError(
+                f"sequence length {arr.size} is outside 1..{self.config['max_length']} (the positional table)"
+            )
+        if arr.min() < 0 or arr.max() >= self.vocab_size:
+            raise InvalidInputError(f"token ids must lie in [0, {self.vocab_size})")
+        return arr
+
+    # ------------------------------------------------------------------ arithmetic
+    def _linear(self, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
+                base: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """round(base + x @ w + bias): one rounding of an exact sum (fixed) or of a
+        float64 sum (float).  ``base`` and ``bias`` are values in the model's format."""
+        prec = self.precision
+        if prec.is_fixed:
+            acc = exact_matmul(x, w)
+            if bias is not None:
+                acc = acc + (bias.astype(np.int64) << np.int64(prec.frac))
+            if base is not None:
+                acc = acc + (base.astype(np.int64) << np.int64(prec.frac))
+            q = prec.from_acc(acc, 2 * prec.frac)
+            return q.values, q.saturated
+        acc = x @ w
+        if bias is not None:
+            acc = acc + bias
+        if base is not None:
+            acc = acc + base
+        q = prec.quantize(acc)
+        return q.values, q.saturated
+
+    def _exp(self, diff: np.ndarray) -> tuple[np.ndarray, int]:
+        """Weights round(exp(diff)) for stabilised scores ``diff`` (raw integers in fixed
+        point, exactly s − c)."""
+        prec = self.precision
+        if not prec.is_fixed:
+            q = prec.quantize(np.exp(diff))
+            return q.values, q.saturated
+        lo = prec.raw_min - prec.raw_max
+        if prec.bits <= 16:
+            if self._exp_table is None:
+                allraw = np.arange(lo, prec.raw_max - prec.raw_min + 1, dtype=np.int64)
+                vals = np.exp(allraw.astype(np.float64) / prec.scale)
+                scaled = np.floor(vals * prec.scale + 0.5)
+                sat = scaled > prec.raw_max
+                self._exp_table = (np.minimum(scaled, prec.raw_max).astype(np.int64), sat)
+            table, sat = self._exp_table
+            idx = diff - lo
+            return table[idx], int(np.count_nonzero(sat[idx]))
+        q = prec.quantize(np.exp(diff.astype(np.float64) / prec.scale))
+        return q.values, q.saturated
+
+    # ------------------------------------------------------------------ building blocks
+    def embed_rows(self, token_ids: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, int]:
+        """Layer-0 residual stream of the given (token, position) pairs: embedding + positional."""
+        token_ids = np.asarray(token_ids, dtype=np.int64)
+        positions = np.asarray(positions, dtype=np.int64)
+        e = self.params["embed"][token_ids] + self.params["pos"][positions]
+        if self.precision.is_fixed:
+            q = self.precision.saturate_raw(e)
+        else:
+            q = self.precision.quantize(e)
+        return q.values, q.saturated
+
+    def qkv(self, layer: int, x: np.ndarray, what: str = "qkv") -> tuple[dict[str, np.ndarray], int]:
+        """Queries, keys and/or values (n, H, d) of rows ``x`` at layer ``layer`` (0-based)."""
+        out: dict[str, np.ndarray] = {}
+        sat = 0
+        for name in what:
+            w = self.params[f"w{name}"][layer]  # (H, m, d)
+            h, m, d = w.shape
+            flat = w.transpose(1, 0, 2).reshape(m, h * d)
+            vals, s = self._linear(x, flat)
+            out[name] = vals.reshape(x.shape[0], h, d)
+            sat += s
+        return out, sat
+
+    def partial_sums(self, layer: int, q: np.ndarray, qpos: np.ndarray, k: np.ndarray,
+                     v: np.ndarray, kpos: np.ndarray) -> tuple[Partial, int]:
+        """Attention sums of queries ``q`` (at positions ``qpos``) over keys/values ``k``,
+        ``v`` (at positions ``kpos``), respecting the causal mask.  Disjoint key sets give
+        partials whose :class:`Partial` sum is exactly the sum over their union."""
+        prec = self.precision
+        nq, H = q.shape[0], self.heads
+        dv = self.value_dim
+        fixed = prec.is_fixed
+        acc_dtype = np.int64 if fixed else np.float64
+        num = np.zeros((nq, H, dv), dtype=acc_dtype)
+        den = np.zeros((nq, H), dtype=acc_dtype)
+        top = np.full((nq, H), NO_SCORE, dtype=np.int64) if self.hard else None
+        sat = 0
+        if nq == 0 or k.shape[0] == 0:
+            return Partial(num, den, top), 0
+        qpos = np.asarray(qpos, dtype=np.int64)
+        kpos = np.asarray(kpos, dtype=np.int64)
+        for start in range(0, nq, _CHUNK):
+            sl = slice(start, min(nq, start + _CHUNK))
+            mask = (kpos[None, :] <= qpos[sl, None]) if self.causal else None
+            for h in range(H):
+                if fixed:
+                    acc = exact_matmul(q[sl, h], k[:, h].T)
+                    sq = prec.from_acc(acc, 2 * prec.frac)
+                    scores = sq.values
+                else:
+                    sq = prec.quantize(q[sl, h] @ k[:, h].T)
+                    scores = sq.values
+                sat += sq.saturated
+                if self.hard:
+                    masked = scores if mask is None else np.where(mask, scores, NO_SCORE)
+                    best = masked.max(axis=1)
+                    sel = (masked == best[:, None]) & (best[:, None] != NO_SCORE)
+                    w = sel.astype(np.int64)
+                    top[sl, h] = best
+                    # values at the max, summed exactly (f fractional bits)
+                    num[sl, h] = w @ v[:, h]
+                    den[sl, h] = w.sum(axis=1)
+                    continue
+                stab = self.params["stab"][layer, h]
+                w, s = self._exp(scores - stab)
+                sat += s
+                if mask is not None:
+                    w = np.where(mask, w, 0)
+                if fixed:
+                    num[sl, h] = exact_matmul(w, v[:, h])
+                else:
+                    num[sl, h] = w @ v[:, h]
+                den[sl, h] = w.sum(axis=1)
+        return Partial(num, den, top), sat
+
+    def combine(self, total: Partial) -> tuple[np.ndarray, int]:
+        """Attention outputs (nq, H, d_v) from complete sums: round(N / D)."""
+        prec = self.precision
+        if prec.is_fixed:
+            # softmax: num has 2f fractional bits and den f, so num / den has f;
+            # hard: num has f fractional bits and den is a count
+            raw = round_div(total.num, total.den[..., None])
+            q = prec.saturate_raw(raw)
+            return q.values, q.saturated
+        num = prec.quantize(total.num)
+        den = prec.quantize(total.den)
+        d = den.values[..., None]
+        ratio = np.divide(num.values, d, out=np.zeros_like(num.values), where=d != 0)
+        q = prec.quantize(ratio)
+        return q.values, q.saturated + num.saturated + den.saturated
+
+    def update(self, layer: int, x: np.ndarray, attn: np.ndarray) -> tuple[np.ndarray, int]:
+        """Residual update of rows ``x`` with attention outputs ``attn`` (n, H, d_v),
+        then the layer's MLP (if any)."""
+        wo = self.params["wo"][layer]  # (H, dv, m)
+        n = x.shape[0]
+        flat_a = attn.reshape(n, -1)
+        flat_w = wo.reshape(-1, self.width)
+        x1, sat = self._linear(flat_a, flat_w, base=x)
+        if self.mlp_dim:
+            hidden, s1 = self._linear(x1, self.params["w1"][layer], bias=self.params["b1"][layer])
+            hidden = np.maximum(hidden, 0)
+            x1, s2 = self._linear(hidden, self.params["w2"][layer], bias=self.params["b2"][layer], base=x1)
+            sat += s1 + s2
+        return x1, sat
+
+    def readout(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        return self._linear(x, self.params["wout"], bias=self.params["bout"])
+
+    def decide(self, values: np.ndarray) -> Any:
+        kind = self.config["output_kind"]
+        if kind == "binary":
+            dec = (values[:, 0] > 0).astype(np.int64)
+        elif kind == "class":
+            dec = np.argmax(values, axis=1).astype(np.int64)
+        else:
+            return self.precision.to_real(values)
+        return int(dec[0]) if dec.size == 1 else dec
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, tokens: np.ndarray) -> ModelOutput:
+        """The plain forward pass.  Only positions the output depends on are computed
+        (:func:`needed_positions`); the others cannot change the answer."""
+        tokens = self.check_tokens(tokens)
+        length = tokens.size
+        outputs = self.output_positions(length)
+        need = needed_positions(length, self.layers, outputs, self.causal)
+        positions = need[0]
+        x, sat = self.embed_rows(tokens[positions], positions)
+        stream = {int(p): i for i, p in enumerate(positions)}  # position -> row of x
+        for layer in range(self.layers):
+            qrows = np.array([stream[int(p)] for p in need[layer + 1]], dtype=np.int64)
+            qx = x[qrows]
+            parts, s = self.qkv(layer, qx, "q")
+            kv, s2 = self.qkv(layer, x, "kv")
+            total, s3 = self.partial_sums(layer, parts["q"], need[layer + 1], kv["k"], kv["v"], positions)
+            attn, s4 = self.combine(total)
+            x, s5 = self.update(layer, qx, attn)
+            sat += s + s2 + s3 + s4 + s5
+            positions = need[layer + 1]
+            stream = {int(p): i for i, p in enumerate(positions)}
+        rows = np.array([stream[int(p)] for p in outputs], dtype=np.int64)
+        values, s = self.readout(x[rows])
+        return ModelOutput(values, self.decide(values), sat + s)
+
+    # ------------------------------------------------------------------ init
+    @classmethod
+    def random(
+        cls,
+        vocab_size: int,
+        max_length: int,
+        rng: np.random.Generator,
+        layers: int = 1,
+        heads: int = 1,
+        width: int = 16,
+        value_dim: int | None = None,
+        precision: Precision = Precision.fixed(16),
+        causal: bool = False,
+        mlp: bool = False,
+        key_dim: int | None = None,
+        output_kind: str = "binary",
+        num_classes: int = 2,
+        output_positions: Sequence[int] = (-1,),
+        attention: str = "softmax",
+    ) -> "TransformerModel":
+        """Seeded random weights (Gaussian, 1/sqrt(fan-in) scale, rounded to the precision).
+
+        Queries carry the usual 1/sqrt(d_k) temperature; each head's stabiliser is a
+        random public constant near 1 (it only shifts the weights' range, the sums still
+        add exactly)."""
+        for name, val in (("vocab_size", vocab_size), ("max_length", max_length), ("layers", layers),
+                          ("heads", heads), ("width", width)):
+            if int(val) < 1:
+                raise InvalidInputError(f"transformer {name} must be >= 1, got {val}")
+        L, H, m = int(layers), int(heads), int(width)
+        dk = int(key_dim) if key_dim else max(1, m // H)
+        dv = int(value_dim) if value_dim else max(1, m // H)
+        out_dim = 1 if output_kind == "binary" else (int(num_classes) if output_kind == "class" else m)
+        dff = 2 * m if mlp else 0
+
+        def g(*shape: int, scale: float = 1.0) -> np.ndarray:
+            return rng.standard_normal(shape) * scale
+
+        real: dict[str, np.ndarray] = {
+            "embed": g(vocab_size, m),
+            "pos": g(max_length, m, scale=0.5),
+            "wq": g(L, H, m, dk, scale=1 / np.sqrt(m) / np.sqrt(dk) * 2),
+            "wk": g(L, H, m, dk, scale=1 / np.sqrt(m)),
+            "wv": g(L, H, m, dv, scale=1 / np.sqrt(m)),
+            "wo": g(L, H, dv, m, scale=1 / np.sqrt(H * dv)),
+            "stab": 1.0 + g(L, H, scale=0.5),
+            "wout": g(m, out_dim, scale=1 / np.sqrt(m)),
+            "bout": g(out_dim, scale=0.1),
+        }
+        if dff:
+            real.update({"w1": g(L, m, dff, scale=1 / np.sqrt(m)), "b1": g(L, dff, scale=0.1),
+                         "w2": g(L, dff, m, scale=1 / np.sqrt(dff)), "b2": g(L, m, scale=0.1)})
+        params = {k: precision.quantize(v).values for k, v in real.items()}
+        config = {
+            "layers": L, "heads": H, "width": m, "key_dim": dk, "value_dim": dv, "mlp_dim": dff,
+            "vocab_size": int(vocab_size), "max_length": int(max_length), "causal": bool(causal),
+            "attention": attention, "output_kind": output_kind,
+            "output_positions": [int(p) for p in output_positions],
+        }
+        return cls(params, precision, config)
+
+
+MODEL_FAMILIES["transformer"] = TransformerModel
