@@ -353,3 +353,13 @@ def test_kernel_pieces_equal_plain(M, row_pick, col_pick):
     assert leaf_bound(RB, len(values), rows, cols, True) == expected
     A = (block == values[0]).astype(np.int64)
     assert rank_gfp_dense(A.copy(), GFP_PRIME) == _exact_rank(A.tolist())
+
+
+def test_too_large_is_refused_but_duplicates_are_merged():
+    from commlb.errors import TooLargeError
+
+    with pytest.raises(TooLargeError, match="distinct rows"):
+        deterministic_complexity(np.eye(600, dtype=np.int64))
+    M = np.kron(eq(2), np.ones((100, 100), dtype=np.int64))  # 400 x 400, only 4 distinct rows
+    res = deterministic_complexity(M)
+    assert res.exact and res.upper == 3 and verify_tree(M, res.tree) == 3

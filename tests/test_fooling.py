@@ -202,3 +202,12 @@ def test_compatibility_graph_same_row_never_adjacent(rng):
             assert adj[i, j] == fools
             if xs[i] == xs[j] or ys[i] == ys[j]:
                 assert not adj[i, j]
+
+
+def test_too_large_is_refused():
+    from commlb.errors import TooLargeError
+
+    with pytest.raises(TooLargeError, match="at most"):
+        max_fooling_set(np.eye(200, dtype=np.int64), 0)
+    # duplicates are merged first: a huge constant matrix is a single entry
+    assert max_fooling_set(np.ones((300, 300), dtype=np.int64), 1).size == 1

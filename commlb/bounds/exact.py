@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, TooLargeError
 from .fooling import _as_matrix, max_fooling_set
 
 __all__ = [
@@ -62,9 +62,11 @@ __all__ = [
     "verify_tree",
     "trivial_protocol",
     "MAX_SEARCH_CLASSES",
+    "MAX_EXACT_ENTRIES",
 ]
 
 MAX_SEARCH_CLASSES = 64  # the search keeps rows and columns in one uint64 mask each
+MAX_EXACT_ENTRIES = 1 << 18  # distinct rows x distinct columns handled at all (root bounds, trivial tree)
 
 
 def _bits(count: int) -> int:
@@ -407,8 +409,13 @@ def _root_bounds(base: np.ndarray, values: list[int], row_members: list[list[int
             "rank_gf2": rank_2,
         }
         best = max(rank_p, rank_2)
+        fres = None
         if fooling_time is not None:
-            fres = max_fooling_set(base, val, time_limit=fooling_time)
+            try:
+                fres = max_fooling_set(base, val, time_limit=fooling_time)
+            except TooLargeError:
+                entry["fooling"] = "skipped: too many entries"
+        if fres is not None:
             entry["fooling_pairs"] = [[row_members[x][0], col_members[y][0]] for x, y in fres.pairs]
             entry["fooling_exact"] = bool(fres.exact)
             best = max(best, fres.size)
@@ -441,6 +448,11 @@ def deterministic_complexity(M: Any, time_limit: float = 10.0, lower_hint: int =
     base, row_members, col_members = _merge(arr)
     values = sorted(int(v) for v in np.unique(base))
     r, c = base.shape
+    if r * c > MAX_EXACT_ENTRIES:
+        raise TooLargeError(
+            f"exact D: {r} distinct rows x {c} distinct columns is more than {MAX_EXACT_ENTRIES} entries "
+            f"(root ranks alone cost ~{min(r, c) ** 2 * max(r, c) * len(values) / 1e9:.1f} G operations, the "
+            f"search is exponential); use a smaller n")
     if len(values) == 1:
         tree = ProtocolTree(tuple(range(arr.shape[0])), tuple(range(arr.shape[1])), None, None, None, values[0])
         cert = {"method": "monochromatic", "bits": 0, "statement": "M is constant: D = 0"}

@@ -27,8 +27,11 @@ bound with a greedy colouring bound (:mod:`commlb.kernels.fooling`); after ``tim
 seconds the best set found is returned with ``exact=False`` (still a valid fooling set, so
 its bound is still sound).
 
-Cost: building the graph is O(e^2) for e z-entries; the search is exponential in the worst
-case — a random 32 x 32 0/1 matrix (about 512 vertices) takes well under a second.
+Cost: building the graph is O(e^2) bits for e z-entries (refused above
+:data:`MAX_FOOLING_VERTICES`); the search is exponential in the worst case.  Measured
+(bench/bench_fooling.py, one core): random 24 x 24 0/1 matrices in about 0.1 s, 28 x 28 in
+about 1 s, 32 x 32 (about 540 vertices, density 0.68, optimum ~19 against a colouring bound
+~32 at the root) in several seconds.
 
 :func:`max_fooling_set_reference` is the slow, obvious version (enumerate every fooling set)
 kept for tests and teaching.
@@ -44,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, TooLargeError
 
 __all__ = [
     "FoolingSetResult",
@@ -53,7 +56,10 @@ __all__ = [
     "fooling_lower_bound",
     "max_fooling_set_reference",
     "compatibility_graph",
+    "MAX_FOOLING_VERTICES",
 ]
+
+MAX_FOOLING_VERTICES = 12_000  # the compatibility graph is built as an e x e boolean matrix
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,12 @@ def max_fooling_set(M: Any, value: int, time_limit: float = 10.0, backend: str =
     if value not in present:
         return FoolingSetResult(value, [], 0, True, time.perf_counter() - start, 0, present)
     red, row_rep, col_rep = _dedup(arr)
+    entries = int(np.count_nonzero(red == value))
+    if entries > MAX_FOOLING_VERTICES:
+        raise TooLargeError(
+            f"fooling set for value {value}: {entries} entries after merging equal rows and columns "
+            f"(graph of ~{entries * entries / 8e6:.0f} MB at least, exponential search); at most "
+            f"{MAX_FOOLING_VERTICES} are handled - use a smaller n or give a fooling set to verify")
     xs, ys, adj_bool = compatibility_graph(red, value)
     n = len(xs)
     # Vertex order: grouped by row (rows of small total degree first), and by decreasing
