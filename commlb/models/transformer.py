@@ -284,20 +284,24 @@ class TransformerModel(Model):
         point, exactly s − c)."""
         prec = self.precision
         if not prec.is_fixed:
-            q = prec.quantize(np.exp(diff))
+            # exp(700) already exceeds every p <= 20 float format, so clipping only
+            # keeps float64 finite; the result saturates either way
+            q = prec.quantize(np.exp(np.minimum(diff, 700.0)))
             return q.values, q.saturated
         lo = prec.raw_min - prec.raw_max
         if prec.bits <= 16:
             if self._exp_table is None:
                 allraw = np.arange(lo, prec.raw_max - prec.raw_min + 1, dtype=np.int64)
-                vals = np.exp(allraw.astype(np.float64) / prec.scale)
-                scaled = np.floor(vals * prec.scale + 0.5)
+                with np.errstate(over="ignore"):  # overflow to inf saturates below
+                    vals = np.exp(allraw.astype(np.float64) / prec.scale)
+                    scaled = np.floor(vals * prec.scale + 0.5)
                 sat = scaled > prec.raw_max
                 self._exp_table = (np.minimum(scaled, prec.raw_max).astype(np.int64), sat)
             table, sat = self._exp_table
             idx = diff - lo
             return table[idx], int(np.count_nonzero(sat[idx]))
-        q = prec.quantize(np.exp(diff.astype(np.float64) / prec.scale))
+        with np.errstate(over="ignore"):
+            q = prec.quantize(np.exp(diff.astype(np.float64) / prec.scale))
         return q.values, q.saturated
 
     # ------------------------------------------------------------------ building blocks
@@ -488,7 +492,7 @@ class TransformerModel(Model):
         real: dict[str, np.ndarray] = {
             "embed": g(vocab_size, m),
             "pos": g(max_length, m, scale=0.5),
-            "wq": g(L, H, m, dk, scale=1 / np.sqrt(m) / np.sqrt(dk) * 2),
+            "wq": g(L, H, m, dk, scale=1 / np.sqrt(m) / np.sqrt(dk)),
             "wk": g(L, H, m, dk, scale=1 / np.sqrt(m)),
             "wv": g(L, H, m, dv, scale=1 / np.sqrt(m)),
             "wo": g(L, H, dv, m, scale=1 / np.sqrt(H * dv)),
