@@ -141,6 +141,11 @@ def test_registry_and_custom_width_and_precision():
         assert small.forward(tokens).decision == task.solve(tokens)
     with pytest.raises(InvalidInputError):
         build(task, n, width=3)
+    assert build(task, n, layers=1, heads=None).width == build(task, n).width
+    with pytest.raises(InvalidInputError):
+        build(task, n, layers=2)
+    with pytest.raises(InvalidInputError):
+        build(task, n, hidden=8)
     with pytest.raises(InvalidInputError):
         build(task, n, precision=Precision.fixed(6))  # cannot hold the attention scale
     with pytest.raises(InvalidInputError):

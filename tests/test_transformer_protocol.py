@@ -92,7 +92,7 @@ def expected_bits(model, plan, message):
 
 
 # ------------------------------------------------------------------ faithfulness + formulas
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=150)
 @given(model_and_input())
 def test_protocol_equals_forward_bit_for_bit_and_bits_follow_formula(case):
     model, tokens, split, cheap = case

@@ -55,7 +55,8 @@ Order of messages in a layer: (1) Alice sends her queries, her keys/values and h
 unsolicited partial sums (answers to PUBLIC queries); (2) Bob answers Alice's queries and
 sends his own queries, keys/values and unsolicited sums; (3) Alice answers Bob's
 queries.  Rounds therefore grow with the number of layers in general.  Counted bits never
-include announcing the answer: the output party computes the read-out itself.
+include announcing the answer: the output party computes the read-out itself (if a model
+reads several output positions homed at different parties, each computes its own).
 
 Verification: in fixed point the protocol's read-out must equal ``model.forward`` bit for
 bit; in float mode (where partial sums are rounded to p-bit floats before they cross,

@@ -84,10 +84,20 @@ def _draw_codes(n: int, m: int, rng: np.random.Generator, width_given: bool) -> 
 
 
 def build(task: Any, n: int, precision: Precision | None = None, width: int | None = None,
-          seed: int = _SEED) -> TransformerModel:
+          seed: int = _SEED, **options: Any) -> TransformerModel:
     """The log-width index-lookup transformer for ``n`` symbols of ``task`` (an
     :class:`~commlb.tasks.index_lookup.IndexLookupTask`).  ``width`` is the model width
-    m_model = m + 1 + alphabet (default from m = ⌈12·log2 n⌉)."""
+    m_model = m + 1 + alphabet (default from m = ⌈12·log2 n⌉).  Other options shared by the
+    model builders (``layers``, ``heads``) are accepted when they say what this
+    construction is (one layer, one head) or are None."""
+    for name, value in options.items():
+        if value is None or (name in ("layers", "heads") and int(value) == 1):
+            continue
+        if name in ("layers", "heads"):
+            raise InvalidInputError(
+                f"the index-lookup construction has 1 layer and 1 head; drop --{name} or use random weights"
+            )
+        raise InvalidInputError(f"the index-lookup construction has no option {name!r}")
     n = int(n)
     if n < 1:
         raise InvalidInputError(f"index-lookup construction: n must be >= 1, got {n}")
