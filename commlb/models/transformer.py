@@ -51,7 +51,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..bits import Precision
-from ..errors import EngineError, InvalidInputError
+from ..errors import InvalidInputError
 from .base import MODEL_FAMILIES, Model, ModelOutput
 
 __all__ = ["TransformerModel", "exact_matmul", "round_div", "needed_positions", "Partial"]

@@ -76,7 +76,7 @@ from ..bits import FieldSpec, acc_width, unsigned_width
 from ..core import ALICE, BOB, PUBLIC, Owner
 from ..errors import EngineError, InvalidInputError
 from ..models.base import ModelOutput
-from ..models.transformer import NO_SCORE, Partial, TransformerModel, needed_positions
+from ..models.transformer import Partial, TransformerModel, needed_positions
 from .core import Channel, PartyView, Split, Transcript
 
 __all__ = [
@@ -462,7 +462,7 @@ def simulate_transformer(
     channel = Channel()
 
     def send_queries(d: DirectionPlan) -> None:
-        asker, answerer = parties[d.asker], parties[d.answerer]
+        asker = parties[d.asker]
         for kind in ("query-token", "query"):
             if not np.any(d.query_kind == kind):
                 continue
@@ -474,7 +474,6 @@ def simulate_transformer(
                          "q = W_q(embed[token] + pos[i]) from the public weights")
             got = channel.send(d.asker, _label(kind, d), fields, values, note)
             pending[(d.layer, d.asker, kind)] = (sel, got)
-        del answerer
 
     def send_answers(d: DirectionPlan, kinds: tuple[str, ...]) -> None:
         answerer, asker = parties[d.answerer], parties[d.asker]
