@@ -363,3 +363,16 @@ def test_too_large_is_refused_but_duplicates_are_merged():
     M = np.kron(eq(2), np.ones((100, 100), dtype=np.int64))  # 400 x 400, only 4 distinct rows
     res = deterministic_complexity(M)
     assert res.exact and res.upper == 3 and verify_tree(M, res.tree) == 3
+
+
+def test_deadline_stops_search_with_sound_interval():
+    # this instance needs ~2000 search calls without root bounds; the deadline is checked
+    # every 256 calls, so a tiny limit stops it and nothing unproved may be claimed
+    M = np.random.default_rng(0).integers(0, 3, (10, 10))
+    full = deterministic_complexity(M, root_bounds=False)
+    assert full.exact and full.nodes > 256
+    stopped = deterministic_complexity(M, time_limit=1e-9, root_bounds=False)
+    assert not stopped.exact
+    assert stopped.lower <= full.upper <= stopped.upper
+    assert verify_tree(M, stopped.tree) == stopped.upper
+    assert deterministic_complexity(M).upper == full.upper
