@@ -24,7 +24,7 @@ import numpy as np
 from ..core import ALICE, BOB, PUBLIC, BoundKind, InputSpace, Instance, KnownBound, Reduction
 from ..errors import InvalidInputError
 from ..problems.base import ProblemBase, as_ints, batch_shape, check_n
-from ..registry import register_reduction
+from ..registry import register_problem, register_reduction
 from ..tasks.composition import FunctionCompositionTask
 from ._common import last_scalar
 from .index import index_of
@@ -36,10 +36,12 @@ def _entropy(eps: float) -> float:
     return -eps * math.log2(eps) - (1 - eps) * math.log2(1 - eps)
 
 
+@register_problem("index-symbols")
 class SymbolIndex(ProblemBase):
     """INDEX over n symbols of [n] (= n log2 n bits): Alice h ∈ [n]^n, Bob i ∈ [n];
-    output h(i).  Not registered as a named problem: it exists as the source of
-    ``index-to-composition``.
+    output h(i).  Registered as ``index-symbols`` when ``commlb.reductions`` is imported
+    (it lives here, beside the one reduction that uses it; ``commlb.problems`` does not
+    import it).
 
     Bounds: one-way Alice → Bob exactly ⌈log2 n^n⌉ [DER: n^n distinct rows];
     randomized one-way ≥ (1 − H2(ε))·n⌊log2 n⌋ via INDEX_{n⌊log2 n⌋} (Kremer–Nisan–Ron

@@ -46,7 +46,7 @@ import numpy as np
 from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
 from ..errors import InvalidInputError, TooLargeError
 from ..problems.pointer_chasing import PointerChasing
-from ..registry import register_reduction
+from ..registry import register_problem, register_reduction
 from ..tasks.khop import KHopTask
 from ._common import last_scalar
 
@@ -70,11 +70,13 @@ def _is_permutation(f: np.ndarray) -> np.ndarray:
     return (np.sort(f, axis=-1) == np.arange(n)).all(axis=-1)
 
 
+@register_problem("pc-perm")
 class PermutationPointerChasing(PointerChasing):
     """PC(n, k) under the promise that f_A and f_B are permutations (SHT24's perfect
     matchings, Def. E.2 [FT]).  Bounds are those of PC(n, k) [UNVERIFIED that they hold
     unchanged under the promise; the multi-party bound of Prop. E.3 is stated for
-    matchings]."""
+    matchings].  Registered as ``pc-perm`` when ``commlb.reductions`` is imported
+    (``commlb.problems`` does not import it)."""
 
     name = "pc-perm"
     description = "pointer chasing PC(n, k) with f_A, f_B permutations of [n]"
@@ -131,7 +133,7 @@ class PCToKHopBlocks(Reduction):
         "SHT24 Prop. E.4 / Cor. 5.2-5.6 (THEORY.md §5.4 [FT]): L-layer RNN/kernel/"
         "Longformer models give L-round protocols; R < k rounds need s = Omega(N/k^6)"
     )
-    example_params = {"n": 3, "k": 3}
+    example_params = {"n": 4, "k": 3}
 
     def __init__(self, n: int, k: int = 2, start: int = 0, output: str = "vertex") -> None:
         self.problem = PermutationPointerChasing(n=n, k=k, start=start, output=output)
