@@ -9,6 +9,11 @@ from .index import IndexToIndexLookup
 from .pointer_chasing import PCToKHop
 from .qsa import DisjToQSA, IndexToQSA
 from .strings import DisjToDisjointness, EqToEquality
+from .match3 import DisjToMatch3
+from .dyck import DisjToDyck, EqToDyck
+from .nearest import IndexToNearestNeighbor
+from .composition import IndexToComposition
+from .pointer_multi import PCToKHopBlocks
 
 __all__ = [
     "DisjToDisjointness",
