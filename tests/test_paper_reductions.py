@@ -178,8 +178,13 @@ def test_match3_witnesses_are_exactly_the_designed_pairs(n, extra, data):
         assert hit == designed, (u, v)
     a = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
     b = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
-    out = red.task.solve(red.encode(a, b).tokens)
-    assert red.decode(out) == int(not np.any(a & b))
+    tokens = red.encode(a, b).tokens
+    assert red.decode(red.task.solve(tokens)) == int(not np.any(a & b))
+    # the same answer when the three indices must be distinct
+    last = len(tokens) - 1
+    distinct = any((tokens[last] + tokens[j1] + tokens[j2]) % modulus == 0
+                   for j1, j2 in itertools.combinations(range(last), 2))
+    assert int(not distinct) == int(not np.any(a & b))
 
 
 # ----------------------------------------------------------------- Dyck

@@ -20,6 +20,9 @@ and the odd β_i ∈ [3, 2n+1]; M is even, so parity is well defined mod M.
   - 1 + α ≡ −1 needs α ≡ −2 = M − 2 > 2n − 2: never; 1 + β ≡ −1 needs β even: never.
   - α_i + β_j ≡ −1 iff α_i ≡ α_j iff i = j (the α are distinct, < M).
 So the only witnesses are the designed pairs (α_i, β_i), present iff a_i = b_i = 1.
+A designed witness sits at three distinct positions (Alice's i, Bob's n + i, the query),
+so the gadget is also sound if Match3 requires distinct indices (a convention THEORY.md
+§1.5 does not settle for SHT23).
 
 Serves (the one-layer bound, THEORY.md §0.3): the query token is public, so a one-layer
 H-head transformer computing Match3 gives a one-message protocol — Alice sends, per head,
