@@ -23,6 +23,15 @@ CONSTRUCTIONS: dict[tuple[str, str], str] = {
     ("equality", "rnn"): "storing_rnn:build",
     ("index-lookup", "rnn"): "storing_rnn:build",
     ("index-lookup", "transformer"): "index_lookup:build",
+    ("qsa", "transformer"): "qsa:build",
+    ("match2", "transformer"): "match2:build",
+    ("qstr", "transformer"): "qstr:build",
+    ("qstr-simple", "transformer"): "qstr:build",
+    ("equality", "transformer"): "two_layer:build_equality",
+    ("disjointness", "transformer"): "two_layer:build_disjointness",
+    ("nearest-neighbor", "transformer"): "nearest:build",
+    ("khop", "transformer"): "khop:build",
+    ("dyck22", "rnn"): "dyck_rnn:build",
 }
 
 
