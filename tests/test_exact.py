@@ -23,6 +23,14 @@ from commlb.bounds.fooling import fooling_lower_bound, max_fooling_set, verify_f
 from commlb.errors import InvalidInputError
 
 
+def _dc(M, **kwargs):
+    """The search with a generous time limit: these tests check exactness and
+    certificates, and a loaded machine (or a first numba compile) must not turn an
+    exact answer into an interval.  Tests of the limit itself pass their own."""
+    kwargs.setdefault("time_limit", 600.0)
+    return deterministic_complexity(M, **kwargs)
+
+
 def _popcount(v: int) -> int:
     return bin(v).count("1")
 
@@ -133,7 +141,7 @@ def _rank_gf2_plain(A: np.ndarray) -> int:
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
 def test_classic_values(name, n):
     M = CLASSIC[name](n)
-    res = deterministic_complexity(M)
+    res = _dc(M)
     assert res.lower == res.upper == n + 1 and res.exact
     check_certificate(M, res)
 
@@ -143,7 +151,7 @@ def test_classic_values(name, n):
 def test_classic_values_by_search_alone(name, n):
     # no root bounds: the search itself must prove D > n (exhaustively) and find depth n + 1
     M = CLASSIC[name](n)
-    res = deterministic_complexity(M, root_bounds=False)
+    res = _dc(M, root_bounds=False)
     assert res.lower == res.upper == n + 1 and res.exact
     check_certificate(M, res)
     assert res.lower_certificate["method"] == "exhaustive search"
@@ -152,7 +160,7 @@ def test_classic_values_by_search_alone(name, n):
 @pytest.mark.parametrize("name", sorted(CLASSIC))
 def test_classic_32x32(name):
     M = CLASSIC[name](5)
-    res = deterministic_complexity(M, time_limit=30.0)
+    res = _dc(M, time_limit=30.0)
     assert res.exact and res.lower == 6
     check_certificate(M, res)
 
@@ -174,7 +182,7 @@ def test_eq_fooling_size_is_two_to_n():
 def test_fast_equals_reference(M):
     ref = deterministic_complexity_reference(M)
     for root_bounds in (True, False):
-        res = deterministic_complexity(M, root_bounds=root_bounds)
+        res = _dc(M, root_bounds=root_bounds)
         assert res.exact and res.lower == res.upper == ref
         check_certificate(M, res)
 
@@ -182,7 +190,7 @@ def test_fast_equals_reference(M):
 @settings(deadline=None, max_examples=40)
 @given(small_matrices())
 def test_inequality_chain(M):
-    res = deterministic_complexity(M)
+    res = _dc(M)
     D = res.upper
     assert res.exact
     foolings = {int(v): max_fooling_set(M, int(v)) for v in np.unique(M)}
@@ -202,19 +210,19 @@ def test_inequality_chain(M):
 @settings(deadline=None, max_examples=40)
 @given(small_matrices(), st.randoms(use_true_random=False))
 def test_invariances(M, rnd):
-    D = deterministic_complexity(M).upper
-    assert deterministic_complexity(M.T).upper == D
+    D = _dc(M).upper
+    assert _dc(M.T).upper == D
     perm_r = list(range(M.shape[0]))
     perm_c = list(range(M.shape[1]))
     rnd.shuffle(perm_r)
     rnd.shuffle(perm_c)
     P = M[perm_r][:, perm_c]
-    assert deterministic_complexity(P).upper == D
+    assert _dc(P).upper == D
     dup_rows = [rnd.randrange(M.shape[0]) for _ in range(3)]
     dup_cols = [rnd.randrange(M.shape[1]) for _ in range(2)]
     Dup = np.vstack([M, M[dup_rows]])
     Dup = np.hstack([Dup, Dup[:, dup_cols]])
-    res = deterministic_complexity(Dup)
+    res = _dc(Dup)
     assert res.upper == D and res.exact
     assert verify_tree(Dup, res.tree) == D
 
@@ -245,7 +253,7 @@ def _replace(node: ProtocolTree, target: ProtocolTree, new: ProtocolTree | None)
 
 def test_tampered_trees_rejected():
     M = gt(2)
-    tree = deterministic_complexity(M).tree
+    tree = _dc(M).tree
     assert verify_tree(M, tree) == 3
     parent = _find_internal_with_leaf_children(tree)
     # a leaf made non-monochromatic: merge two sibling leaves of different outputs
@@ -283,7 +291,7 @@ def test_tampered_trees_rejected():
 
 def test_json_round_trip_and_render():
     M = ip(2)
-    res = deterministic_complexity(M)
+    res = _dc(M)
     data = res.to_json()
     again = ProtocolTree.from_json(data["tree"])
     assert again == res.tree and verify_tree(M, again) == 3
@@ -293,7 +301,7 @@ def test_json_round_trip_and_render():
     console.print(res.tree.render())
     text = console.export_text()
     assert "output" in text and ("alice" in text or "bob" in text)
-    big = deterministic_complexity(eq(4)).tree.render(limit=4)
+    big = _dc(eq(4)).tree.render(limit=4)
     console.print(big)
     assert "…" in console.export_text()
     with pytest.raises(InvalidInputError):
@@ -304,20 +312,20 @@ def test_json_round_trip_and_render():
 @given(small_matrices())
 def test_time_limit_interval_is_sound(M):
     ref = deterministic_complexity_reference(M)
-    res = deterministic_complexity(M, time_limit=1e-9, root_bounds=False)
+    res = _dc(M, time_limit=1e-9, root_bounds=False)
     assert res.lower <= ref <= res.upper
     assert verify_tree(M, res.tree) == res.upper
 
 
 def test_lower_hint_and_errors():
     M = eq(3)
-    res = deterministic_complexity(M, lower_hint=4)
+    res = _dc(M, lower_hint=4)
     assert res.exact and res.lower == 4
     with pytest.raises(InvalidInputError):
-        deterministic_complexity(np.zeros((0, 3), dtype=np.int64))
+        _dc(np.zeros((0, 3), dtype=np.int64))
     with pytest.raises(InvalidInputError):
-        deterministic_complexity(np.array([[0.5, 1.0]]))
-    constant = deterministic_complexity(np.full((3, 4), 2))
+        _dc(np.array([[0.5, 1.0]]))
+    constant = _dc(np.full((3, 4), 2))
     assert constant.exact and constant.upper == 0 and verify_tree(np.full((3, 4), 2), constant.tree) == 0
 
 
@@ -359,9 +367,9 @@ def test_too_large_is_refused_but_duplicates_are_merged():
     from commlb.errors import TooLargeError
 
     with pytest.raises(TooLargeError, match="distinct rows"):
-        deterministic_complexity(np.eye(600, dtype=np.int64))
+        _dc(np.eye(600, dtype=np.int64))
     M = np.kron(eq(2), np.ones((100, 100), dtype=np.int64))  # 400 x 400, only 4 distinct rows
-    res = deterministic_complexity(M)
+    res = _dc(M)
     assert res.exact and res.upper == 3 and verify_tree(M, res.tree) == 3
 
 
@@ -369,10 +377,10 @@ def test_deadline_stops_search_with_sound_interval():
     # this instance needs ~2000 search calls without root bounds; the deadline is checked
     # every 256 calls, so a tiny limit stops it and nothing unproved may be claimed
     M = np.random.default_rng(0).integers(0, 3, (10, 10))
-    full = deterministic_complexity(M, root_bounds=False)
+    full = _dc(M, root_bounds=False)
     assert full.exact and full.nodes > 256
-    stopped = deterministic_complexity(M, time_limit=1e-9, root_bounds=False)
+    stopped = _dc(M, time_limit=1e-9, root_bounds=False)
     assert not stopped.exact
     assert stopped.lower <= full.upper <= stopped.upper
     assert verify_tree(M, stopped.tree) == stopped.upper
-    assert deterministic_complexity(M).upper == full.upper
+    assert _dc(M).upper == full.upper
