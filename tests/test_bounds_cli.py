@@ -183,12 +183,12 @@ def test_ip4_exact_d_certified_by_verified_tree():
     from commlb.bounds.report import compute_bounds
 
     M = matrix_from_expression("popcount(x & y) % 2", 4)
-    report = compute_bounds(M, time_limit=20.0)
+    report = compute_bounds(M, time_limit=300.0)
     det = report.deterministic
     assert det["lower"] == det["upper"] == 5 and det["exact"]
     assert emod.verify_tree(M.values, report.tree) == 5
     assert report.best_lower_bound[0] == 5
-    human = run("--function", "popcount(x & y) % 2", "--n", "4", "--time-limit", "20")
+    human = run("--function", "popcount(x & y) % 2", "--n", "4", "--time-limit", "300")
     assert "D = 5" in human.output
     assert "GF(2)" not in human.output or "rank 4" in human.output
 

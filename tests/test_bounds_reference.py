@@ -114,7 +114,7 @@ def test_rank_and_fooling_bounds_do_not_exceed_exhaustive_d(e):
     from commlb.bounds.report import compute_bounds
 
     report = compute_bounds(_expression_matrix(e), methods=["rank-real", "rank-gf2", "rank-gfp", "one-way", "fooling"],
-                            time_limit=5.0)
+                            time_limit=300.0)
     for lb in report.lower_bounds:
         if lb["sound"]:
             assert lb["bits"] <= e["deterministic"], lb
