@@ -1,0 +1,236 @@
+"""A feedforward network on the flattened input run as a two-party protocol
+(SHT23 Theorem 10 / MH25 Theorem 9 model class; THEORY.md §1.1, §2.5; DESIGN.md).
+
+The first layer of an FFN is a linear map of the concatenated token vectors, so its
+pre-activation is a sum over positions (:mod:`commlb.models.ffn`, steps 1–3).  Any split
+of the positions therefore gives a one-message protocol:
+
+1. **Alice** computes her partial pre-activation A_Alice = Σ_{i ∈ Alice} C[i, tok_i] over
+   her own positions (:meth:`FFNModel.partial_preactivation`, the same code path as the
+   forward pass and the batched kernel) and sends it — h_1 exact accumulators.
+2. **Bob** adds his own part and the PUBLIC positions' part (he computes the PUBLIC part,
+   since he finishes), then the bias, rounds once and runs the rest of the network
+   (:meth:`FFNModel.finish`).  He outputs the answer; announcing it is not counted.
+
+One message, one round, Alice → Bob.  When one party owns no position there is nothing to
+send: if Alice owns none, Bob computes alone; if Bob owns none, Alice does and is the
+output party (0 bits, 0 rounds either way).
+
+Bit formula (fixed point, p bits, f fractional; h_1 first-layer units; A = Alice's
+positions; C the contribution table, 2f fractional bits):
+
+    bits = h_1 · w_A,   w_A = signed_width(min_j lo_j, max_j hi_j),
+    lo_j = Σ_{i ∈ A} min_v C[i, v, j],   hi_j = Σ_{i ∈ A} max_v C[i, v, j]
+
+i.e. the two's-complement width of the exact range Alice's partial sums can take over
+every choice of her tokens, given the (public) weights and the (public) split — the
+fewest bits one fixed-width field can use.  It never exceeds the uniform bound
+``acc_width(p, |A|·k, 2)`` (k = 1 for one-hot input, E for an embedding), which is what a
+receiver who knew only p and |A| would have to allow.  Each entry is sent with 2f
+fractional bits (field kind ``acc``).
+
+Float mode: Alice rounds her partial sum to p-bit Merrill–Sabharwal floats before sending:
+bits = h_1 · p.  Bob's pre-activation is then rounded twice (Alice's rounding and the
+final one), so the output is checked against the forward pass within a relative
+tolerance 2^(4 − p/2) per unit of magnitude (the transformer protocol's rule) and with
+the same decision unless the forward pass lies within that tolerance of the boundary.
+
+Verification: in fixed point the protocol's read-out must equal ``model.forward`` bit for
+bit; a mismatch raises :class:`EngineError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..bits import FieldSpec, Precision, acc_width, signed_width
+from ..core import ALICE, BOB, Owner
+from ..errors import EngineError, InvalidInputError
+from ..models.base import ModelOutput
+from ..models.ffn import FFNModel
+from .core import Channel, PartyView, Split, Transcript
+
+__all__ = [
+    "simulate_ffn",
+    "alice_fields",
+    "alice_part",
+    "message_bits",
+    "uniform_bound_bits",
+    "output_party",
+    "FLOAT_TOLERANCE_EXPONENT",
+    "float_tolerance",
+]
+
+#: float-mode tolerance is 2^(FLOAT_TOLERANCE_EXPONENT - p/2), relative per unit magnitude
+FLOAT_TOLERANCE_EXPONENT = 4
+
+
+def output_party(owner: np.ndarray) -> Owner:
+    """Bob, unless he owns no position while Alice owns some (then Alice knows everything)."""
+    owner = np.asarray(owner)
+    if not np.any(owner == BOB) and np.any(owner == ALICE):
+        return ALICE
+    return BOB
+
+
+def _needs_message(owner: np.ndarray) -> bool:
+    owner = np.asarray(owner)
+    return bool(np.any(owner == ALICE) and np.any(owner == BOB))
+
+
+def alice_fields(model: FFNModel, alice_positions: np.ndarray) -> list[FieldSpec]:
+    """The layout of Alice's message; it depends only on public information (the weights
+    and which positions are Alice's)."""
+    prec = model.precision
+    h1 = model.first_width
+    if not prec.is_fixed:
+        return [FieldSpec("z_partial", "float", (h1,), prec.bits)]
+    lo, hi = model.partial_range(alice_positions)
+    width = signed_width(int(lo.min()), int(hi.max()))
+    return [FieldSpec("z_partial", "acc", (h1,), width, 2 * prec.frac)]
+
+
+def alice_part(model: FFNModel, tokens: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, int]:
+    """What Alice sends, as values: her partial pre-activation over ``positions`` holding
+    ``tokens`` (exact int64 in fixed point; rounded to p-bit floats in float mode), and
+    the number of saturations that rounding caused."""
+    part = model.partial_preactivation(tokens, positions)
+    if model.precision.is_fixed:
+        return part, 0
+    q = model.precision.quantize(part)
+    return q.values, q.saturated
+
+
+def message_bits(model: FFNModel, split: Split | np.ndarray) -> int:
+    """The module docstring's formula: h_1 · w_A (fixed) or h_1 · p (float); 0 when no
+    message is needed."""
+    owner = split.owner if isinstance(split, Split) else np.asarray(split)
+    if not _needs_message(owner):
+        return 0
+    return sum(f.nbits for f in alice_fields(model, np.flatnonzero(owner == ALICE)))
+
+
+def uniform_bound_bits(model: FFNModel, alice_count: int) -> int:
+    """h_1 · acc_width(p, |A|·k, 2): the message size a receiver knowing only p, |A| and
+    the input kind must allow (an upper bound on :func:`message_bits`)."""
+    prec = model.precision
+    if not prec.is_fixed:
+        return model.first_width * prec.bits
+    per = 1 if model.onehot else model.in_dim
+    return model.first_width * acc_width(prec, max(1, alice_count) * per, 2)
+
+
+# ---------------------------------------------------------------------------------
+# The two parties: each gets only its PartyView and the decoded message
+# ---------------------------------------------------------------------------------
+def _alice_step(view: PartyView, model: FFNModel, fields: list[FieldSpec]) -> tuple[dict[str, np.ndarray], int]:
+    positions = view.own_positions()
+    tokens = np.array(view.tokens(positions), dtype=np.int64)
+    values, sat = alice_part(model, tokens, positions)
+    return {fields[0].name: values}, sat
+
+
+def _finisher_step(view: PartyView, model: FFNModel, received: np.ndarray | None) -> ModelOutput:
+    positions = view.visible_positions()  # own + PUBLIC
+    tokens = np.array(view.tokens(positions), dtype=np.int64)
+    total = model.partial_preactivation(tokens, positions)
+    if received is not None:
+        if model.precision.is_fixed:
+            total = total + np.asarray(received, dtype=np.int64)
+        else:
+            total = total + np.asarray(received, dtype=np.float64)
+    return model.finish(total)
+
+
+def simulate_ffn(
+    model: FFNModel,
+    tokens: np.ndarray,
+    split: Split,
+    *,
+    verify: bool = True,
+) -> tuple[Transcript, ModelOutput]:
+    """Run ``model`` on ``tokens`` as a protocol between the owners of ``split``.
+
+    Returns the transcript (the message encoded, counted, decoded) and the protocol's
+    output.  With ``verify`` the output is checked against ``model.forward`` (bit for bit
+    in fixed point, within the stated tolerance in float mode); a mismatch raises
+    :class:`EngineError`."""
+    if not isinstance(model, FFNModel):
+        raise InvalidInputError(f"simulate_ffn needs an ffn model, got {type(model).__name__}")
+    tokens = model.check_tokens(tokens)
+    if len(split) != tokens.size:
+        raise InvalidInputError(f"split has {len(split)} owners for {tokens.size} tokens")
+    owner = split.owner
+    finisher = output_party(owner)
+    views = {who: PartyView(who, tokens, owner) for who in (ALICE, BOB)}
+    channel = Channel()
+    received = None
+    alice_sat = 0
+    alice_positions = np.flatnonzero(owner == ALICE)
+    fields: list[FieldSpec] = []
+    if _needs_message(owner):
+        fields = alice_fields(model, alice_positions)
+        values, alice_sat = _alice_step(views[ALICE], model, fields)
+        note = (f"Alice's part of the {model.first_width} first-layer pre-activations over her "
+                f"{alice_positions.size} positions")
+        if model.precision.is_fixed:
+            note += (f", exact accumulators of {fields[0].width} bits (the width of their exact range "
+                     f"over all her inputs; the uniform bound is "
+                     f"{uniform_bound_bits(model, alice_positions.size) // model.first_width})")
+        else:
+            note += f", rounded to {model.precision.bits}-bit floats"
+        got = channel.send(ALICE, "pre-activations L1", fields, values, note)
+        received = got[fields[0].name]
+    result = _finisher_step(views[finisher], model, received)
+    output = ModelOutput(result.values, result.decision, result.saturations + alice_sat)
+    meta: dict[str, Any] = {
+        "model_family": "ffn",
+        "output_party": finisher.name.lower(),
+        "public_computed_by": finisher.name.lower(),
+        "alice_positions": int(alice_positions.size),
+        "first_layer_units": model.first_width,
+        "bit_formula": ("h1 * p" if not model.precision.is_fixed
+                        else "h1 * signed_width(exact range of Alice's partial sums)"),
+    }
+    if fields and model.precision.is_fixed:
+        meta["accumulator_width"] = fields[0].width
+        meta["uniform_bound_bits"] = uniform_bound_bits(model, alice_positions.size)
+    if verify:
+        meta.update(_verify(model, output, model.forward(tokens)))
+    return channel.transcript(output.values, **meta), output
+
+
+def _verify(model: FFNModel, got: ModelOutput, ref: ModelOutput) -> dict[str, Any]:
+    prec = model.precision
+    if prec.is_fixed:
+        if not got.same_bits(ref):
+            raise EngineError(f"ffn protocol output {got.values.tolist()} != forward pass {ref.values.tolist()}")
+        return {"protocol_matches_forward": True}
+    tol = float_tolerance(prec)
+    a, b = np.asarray(got.values, dtype=np.float64), np.asarray(ref.values, dtype=np.float64)
+    if a.shape != b.shape or np.any(np.abs(a - b) > tol * (1.0 + np.abs(b))):
+        raise EngineError(f"float ffn protocol output {a.tolist()} differs from forward {b.tolist()} beyond "
+                          f"tolerance {tol:g}")
+    near_tie = False
+    if not np.array_equal(np.asarray(got.decision), np.asarray(ref.decision)):
+        near_tie = _near_boundary(model, b, tol)
+        if not near_tie:
+            raise EngineError("float ffn protocol decision differs from the forward pass")
+    return {"protocol_matches_forward": True, "float_tolerance": tol, "float_decision_near_tie": near_tie}
+
+
+def float_tolerance(prec: Precision) -> float:
+    """2^(4 − p/2): the relative tolerance of float-mode verification."""
+    return float(2.0 ** (FLOAT_TOLERANCE_EXPONENT - prec.bits // 2))
+
+
+def _near_boundary(model: FFNModel, values: np.ndarray, tol: float) -> bool:
+    kind = model.config["output_kind"]
+    if kind == "binary":
+        return bool(np.any(np.abs(values[:, 0]) <= tol * (1 + np.abs(values[:, 0]))))
+    if kind == "class":
+        top2 = np.sort(values, axis=1)[:, -2:]
+        return bool(np.any(top2[:, 1] - top2[:, 0] <= 2 * tol * (1 + np.abs(top2[:, 1]))))
+    return True
