@@ -1,0 +1,195 @@
+"""The FFN protocol: bit-exact against the forward pass over random models, splits and
+precisions; the counted bits equal the documented formula and the width is the exact
+range of Alice's partial sums (checked by enumerating her inputs); one message, one
+round; determinism; isolation; a corrupted message is caught."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import commlb.protocol.ffn as ffn_protocol
+from commlb.bits import Precision, acc_width, signed_width
+from commlb.core import ALICE, BOB, PUBLIC
+from commlb.errors import EngineError, InvalidInputError
+from commlb.models.ffn import FFNModel
+from commlb.protocol import simulate
+from commlb.protocol.core import Split
+from commlb.protocol.ffn import message_bits, simulate_ffn, uniform_bound_bits
+
+
+def _split(kind, length, rng):
+    if kind == "prefix":
+        return Split.prefix(length, int(rng.integers(0, length + 1)))
+    if kind == "interleave":
+        base = np.where(rng.random(length) < 0.2, PUBLIC, ALICE).astype(np.int8)
+        return Split.interleave(base)
+    return Split(rng.integers(0, 3, length).astype(np.int8), "random")
+
+
+models = st.fixed_dictionaries(
+    {
+        "vocab": st.integers(1, 4),
+        "length": st.integers(1, 8),
+        "hidden": st.integers(1, 5),
+        "layers": st.integers(1, 3),
+        "bits": st.integers(4, 22),
+        "frac_share": st.floats(0.0, 0.9),
+        "activation": st.sampled_from(["relu", "tanh"]),
+        "kind": st.sampled_from(["binary", "class", "vector"]),
+        "embed": st.sampled_from([None, 2]),
+        "split": st.sampled_from(["prefix", "interleave", "random"]),
+        "seed": st.integers(0, 2**31),
+    }
+)
+
+
+def _model(a, prec):
+    rng = np.random.default_rng(a["seed"])
+    return FFNModel.random(a["vocab"], a["length"], rng, hidden=a["hidden"], layers=a["layers"],
+                           precision=prec, activation=a["activation"], output_kind=a["kind"],
+                           num_classes=3, embed_dim=a["embed"])
+
+
+def _enumerated_width(model, alice):
+    """Width of the exact range of Alice's partial sums, by trying every input of hers
+    with the slow per-row path (independent of FFNModel.partial_range)."""
+    lo, hi = 0, 0
+    first = True
+    for toks in itertools.product(range(model.vocab_size), repeat=alice.size):
+        part = model.partial_preactivation(np.array(toks, dtype=np.int64), alice)
+        if first:
+            lo, hi, first = int(part.min()), int(part.max()), False
+        else:
+            lo, hi = min(lo, int(part.min())), max(hi, int(part.max()))
+    return signed_width(lo, hi)
+
+
+@settings(deadline=None, max_examples=80)
+@given(models)
+def test_fixed_point_protocol_is_bit_exact_and_bits_follow_formula(a):
+    prec = Precision.fixed(a["bits"], int(a["frac_share"] * (a["bits"] - 1)))
+    model = _model(a, prec)
+    rng = np.random.default_rng(a["seed"] + 1)
+    split = _split(a["split"], a["length"], rng)
+    tokens = rng.integers(0, a["vocab"], a["length"])
+    transcript, out = simulate_ffn(model, tokens, split)
+    ref = model.forward(tokens)
+    assert out.same_bits(ref) and np.array_equal(np.asarray(out.decision), np.asarray(ref.decision))
+    assert transcript.meta["protocol_matches_forward"] is True
+    alice = np.flatnonzero(split.owner == ALICE)
+    both = alice.size > 0 and np.any(split.owner == BOB)
+    assert transcript.total_bits == message_bits(model, split)
+    if not both:
+        assert transcript.total_bits == 0 and transcript.rounds == 0
+        assert transcript.meta["output_party"] == ("alice" if alice.size else "bob")
+        return
+    assert len(transcript.messages) == 1 and transcript.rounds == 1 and transcript.one_way
+    msg = transcript.messages[0]
+    assert msg.sender == ALICE and msg.receiver == BOB
+    assert transcript.meta["output_party"] == "bob"
+    # the count is the payload's length, and it is h1 · (exact width of her range)
+    assert msg.bits == len(msg.payload) == transcript.bits_alice_to_bob
+    if a["vocab"] ** alice.size <= 4096:
+        assert msg.bits == model.first_width * _enumerated_width(model, alice)
+    assert msg.bits <= uniform_bound_bits(model, alice.size)
+    per = 1 if model.onehot else model.in_dim
+    assert uniform_bound_bits(model, alice.size) == model.first_width * acc_width(prec, alice.size * per, 2)
+    # what crossed is exactly Alice's partial pre-activation (2f fractional bits)
+    sent = msg.values()["z_partial"]
+    assert np.array_equal(sent, model.partial_preactivation(tokens[alice], alice))
+    assert msg.fields[0].kind == "acc" and msg.fields[0].frac == 2 * prec.frac
+
+
+@settings(deadline=None, max_examples=50)
+@given(models, st.sampled_from([8, 12, 16, 20]))
+def test_float_protocol_within_tolerance_and_h1_p_bits(a, bits):
+    prec = Precision.float_(bits)
+    model = _model(a, prec)
+    rng = np.random.default_rng(a["seed"] + 2)
+    split = _split(a["split"], a["length"], rng)
+    tokens = rng.integers(0, a["vocab"], a["length"])
+    transcript, out = simulate_ffn(model, tokens, split)  # verify=True raises on a mismatch
+    ref = model.forward(tokens)
+    tol = ffn_protocol.float_tolerance(prec)
+    assert tol == 2.0 ** (4 - bits // 2)
+    assert np.all(np.abs(out.values - ref.values) <= tol * (1 + np.abs(ref.values)))
+    both = np.any(split.owner == ALICE) and np.any(split.owner == BOB)
+    assert transcript.total_bits == (model.first_width * bits if both else 0)
+    if both:
+        assert transcript.messages[0].fields[0].kind == "float"
+
+
+def test_prefix_split_one_message_and_dispatcher():
+    rng = np.random.default_rng(7)
+    model = FFNModel.random(4, 12, rng, hidden=6, layers=2)
+    tokens = rng.integers(0, 4, 12)
+    split = Split.prefix(12, 5)
+    transcript, out = simulate(model, tokens, split)  # through commlb.protocol's dispatcher
+    assert transcript.meta["model_family"] == "ffn"
+    assert transcript.rounds == 1 and transcript.bits_bob_to_alice == 0
+    assert transcript.total_bits == 6 * transcript.meta["accumulator_width"]
+    assert out.same_bits(model.forward(tokens))
+    assert transcript.to_json()["total_bits"] == transcript.total_bits
+
+
+def test_same_input_same_transcript():
+    rng = np.random.default_rng(9)
+    model = FFNModel.random(3, 10, rng, hidden=5, embed_dim=2, activation="tanh")
+    tokens = rng.integers(0, 3, 10)
+    split = Split(rng.integers(0, 3, 10).astype(np.int8))
+    t1, o1 = simulate_ffn(model, tokens, split)
+    t2, o2 = simulate_ffn(model, tokens, split)
+    assert t1.fingerprint() == t2.fingerprint() and o1.same_bits(o2)
+    model2 = FFNModel.random(3, 10, np.random.default_rng(9), hidden=5, embed_dim=2, activation="tanh")
+    assert simulate_ffn(model2, tokens, split)[0].fingerprint() == t1.fingerprint()
+
+
+def test_isolation_alice_payload_ignores_bob_and_bob_needs_only_the_message():
+    rng = np.random.default_rng(13)
+    model = FFNModel.random(4, 9, rng, hidden=4, layers=2)
+    owner = np.array([ALICE, BOB, PUBLIC, ALICE, BOB, BOB, ALICE, PUBLIC, BOB], dtype=np.int8)
+    split = Split(owner)
+    alice = np.flatnonzero(owner == ALICE)
+    bob = np.flatnonzero(owner == BOB)
+    base = rng.integers(0, 4, 9)
+    payload = simulate_ffn(model, base, split)[0].messages[0].payload
+    for _ in range(30):
+        other = base.copy()
+        other[bob] = rng.integers(0, 4, bob.size)  # only Bob's tokens change
+        assert simulate_ffn(model, other, split)[0].messages[0].payload == payload
+    # and it does carry Alice's input: two of her tokens with different contributions
+    table = model.contribution_table(alice)
+    assert not np.array_equal(table[0, 0], table[0, 1])
+    a1, a2 = base.copy(), base.copy()
+    a1[alice[0]], a2[alice[0]] = 0, 1
+    p1 = simulate_ffn(model, a1, split)[0].messages[0].payload
+    p2 = simulate_ffn(model, a2, split)[0].messages[0].payload
+    assert p1 != p2
+
+
+def test_corrupted_message_raises(monkeypatch):
+    rng = np.random.default_rng(17)
+    model = FFNModel.random(3, 6, rng, hidden=4)
+    tokens = rng.integers(0, 3, 6)
+    split = Split.prefix(6, 3)
+    real = ffn_protocol.alice_part
+
+    def off_by_a_lot(m, toks, pos):
+        vals, sat = real(m, toks, pos)
+        return vals + (1 << (2 * m.precision.frac + 3)), sat  # +8 in value units
+
+    monkeypatch.setattr(ffn_protocol, "alice_part", off_by_a_lot)
+    with pytest.raises(EngineError):
+        simulate_ffn(model, tokens, split)
+
+
+def test_bad_inputs():
+    rng = np.random.default_rng(0)
+    model = FFNModel.random(3, 5, rng)
+    with pytest.raises(InvalidInputError, match="split"):
+        simulate_ffn(model, rng.integers(0, 3, 5), Split.prefix(4, 2))
+    with pytest.raises(InvalidInputError, match="ffn"):
+        simulate_ffn(object(), np.zeros(5, dtype=np.int64), Split.prefix(5, 2))
