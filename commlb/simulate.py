@@ -369,8 +369,8 @@ def _random_model(setup: TaskSetup, family: str, prec: Precision, rng: np.random
                                output_positions=(-1,))
     from .models.ffn import FFNModel
 
-    return FFNModel.random(vocab, length, rng, given.get("hidden", 16), given.get("layers", 1), prec,
-                           kind, max(classes, 2))
+    return FFNModel.random(vocab, length, rng, hidden=given.get("hidden", 16), layers=given.get("layers", 1),
+                           precision=prec, output_kind=kind, num_classes=max(classes, 2))
 
 
 def _load_weights(setup: TaskSetup, family: str, path: str, precision: int | None,
@@ -446,27 +446,27 @@ def lower_bounds_for(problem: Problem, senders: set[Owner], rounds: int) -> list
     bounds = problem.bounds()
     out: list[BoundEntry] = []
     announce = max(1, math.ceil(math.log2(max(2, int(getattr(problem, "num_outputs", 2))))))
-    for kind, direction, sender in ((BoundKind.ONE_WAY_AB, "Alice to Bob", ALICE),
-                                    (BoundKind.ONE_WAY_BA, "Bob to Alice", BOB)):
+    for kind, short, direction, sender in ((BoundKind.ONE_WAY_AB, "one-way A->B", "Alice → Bob", ALICE),
+                                           (BoundKind.ONE_WAY_BA, "one-way B->A", "Bob → Alice", BOB)):
         b = _pick(bounds, kind)
         if b is None:
             continue
         applies = senders <= {sender}
-        if applies:
-            why = (f"every message goes {direction}" if senders else "no message crosses: a silent protocol "
-                   f"is one-way in both directions") + "; the receiver outputs the answer, as D→ assumes"
+        receiver = "Bob" if sender is ALICE else "Alice"
+        if not senders:
+            why = "no message crosses: a silent protocol is one-way both ways"
+        elif applies:
+            why = f"every message goes {direction}; {receiver} outputs, as D→ assumes"
         else:
-            why = f"the transcript is not one-way {direction}"
-        out.append(BoundEntry(label, f"one-way {direction} (deterministic)", b.value, b.value, b.formula,
-                              b.citation, applies, why))
+            why = f"not one-way {direction}"
+        out.append(BoundEntry(label, short, b.value, b.value, b.formula, b.citation, applies, why))
     det = _pick(bounds, BoundKind.DETERMINISTIC)
     if det is not None:
         cmp = max(0.0, float(det.value) - announce)
-        what = "bit" if announce == 1 else f"{announce} bits"
+        what = "1 bit" if announce == 1 else f"{announce} bits"
         out.append(BoundEntry(
-            label, "two-way deterministic", det.value, cmp, f"D = {det.formula}", det.citation, True,
-            f"any protocol is a two-way protocol; D counts announcing the answer ({what}), which the "
-            f"receiver of the last message never sends, so compare with D − {announce} = {_num(cmp)}"))
+            label, "two-way", det.value, cmp, f"D = {det.formula}", det.citation, True,
+            f"always; D counts announcing the answer ({what}), which is never sent here: D − {announce}"))
     for b in bounds:
         if b.kind is BoundKind.K_ROUND and b.value is not None and b.lower:
             out.append(BoundEntry(label, f"{b.rounds or 'k'}-round", b.value, None, b.formula, b.citation, False,
@@ -568,7 +568,8 @@ class SimulationResult:
             "expected": _plain(self.expected),
             "correct": self.correct,
             "protocol_matches_forward": self.protocol_matches_forward,
-            "lower_bound": None if lb is None else {"problem": lb.problem, "kind": lb.kind,
+            "lower_bound": None if lb is None else {"problem": lb.problem,
+                                                    "kind": lb.kind if lb.kind != "two-way" else "two-way minus announcement",
                                                     "bits": _num(lb.compare_bits), "citation": lb.citation},
             "lower_bounds": [e.to_json() for e in self.lower_bounds],
             "conclusion": self.conclusion,
@@ -779,7 +780,7 @@ def conclusion(result: SimulationResult) -> str:
     label = lb.problem
     bits = tr.total_bits
     if lb.kind.startswith("one-way"):
-        alice = "Alice to Bob" in lb.kind
+        alice = lb.kind == "one-way A->B"
         space = setup.problem.x_space if alice else setup.problem.y_space
         rows = "rows" if alice else "columns"
         if float(space.bits) == float(lb.compare_bits):

@@ -1,0 +1,263 @@
+"""``commlb simulate``: run a model on a task instance as a two-party protocol, count every
+bit, check the protocol against the forward pass and state the bound that follows.
+
+    commlb simulate --task disjointness --model rnn
+    commlb simulate --task disjointness --model rnn --n 32 --hidden 8 --precision 16 --json
+    commlb simulate --task index-lookup --model transformer --n 1024 --trials 200
+
+Thin: parse, call :mod:`commlb.simulate`, render.  A wrong answer exits 0 and says so (a
+model may be undersized); a protocol that disagrees with the forward pass is an engine
+bug and raises :class:`~commlb.errors.EngineError`; bad input exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
+
+_SPLIT_HELP = ("Who owns each position: 'reduction' (default: the reduction's owners), 'prefix:K' "
+               "(Alice the first K), 'interleave' (alternate over non-public positions), or one "
+               "letter per position from A, B, P.")
+
+
+def _fmt_bits(bits: float | None) -> str:
+    if bits is None:
+        return "—"
+    return str(int(bits)) if float(bits).is_integer() else f"{bits:.3g}"
+
+
+def _carries(message: Any) -> str:
+    fields = ", ".join(f.describe() for f in message.fields)
+    return fields
+
+
+def _short_values(message: Any, limit: int = 12) -> str:
+    import numpy as np
+
+    parts = []
+    for name, vals in message.values().items():
+        flat = np.asarray(vals).reshape(-1).tolist()
+        shown = ", ".join(str(v) for v in flat[:limit])
+        more = f", … ({len(flat) - limit} more)" if len(flat) > limit else ""
+        parts.append(f"{name} = [{shown}{more}]")
+    return "; ".join(parts)
+
+
+def _direction(message: Any) -> Any:
+    from rich.text import Text
+
+    t = Text()
+    t.append(OWNER_NAME[int(message.sender)], style=OWNER_STYLE[int(message.sender)])
+    t.append(" → ")
+    t.append(OWNER_NAME[int(message.receiver)], style=OWNER_STYLE[int(message.receiver)])
+    return t
+
+
+def _token_names(setup: Any) -> list[str] | None:
+    try:
+        return setup.task.vocab_names()
+    except Exception:  # a task without printable names: show ids
+        return None
+
+
+def _render(result: Any, show_transcript: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    from commlb.simulate import problem_label
+
+    out = console()
+    setup, built, tr = result.setup, result.built, result.transcript
+    width = out.size.width
+    task_name = setup.task_name or setup.task.name
+
+    head = Table(show_header=False, box=None, pad_edge=False)
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column(overflow="fold")
+    if setup.reduction is not None:
+        head.add_row("task", f"{task_name}, n = {setup.n}: {problem_label(setup.problem)} via {setup.reduction.name}")
+    else:
+        head.add_row("task", f"{task_name}, n = {setup.n} (no reduction: a generated instance)")
+    head.add_row("model", escape(f"{built.family}: {_model_summary(built)}"))
+    head.add_row("weights", escape(built.note))
+    head.add_row("precision", escape(built.precision.describe()))
+    counts = result.split.counts()
+    split_text = Text(f"{result.split.name}: ")
+    for code, key in ((0, "alice"), (1, "bob"), (2, "public")):
+        split_text.append(f"{OWNER_NAME[code]} {counts.get(key, 0)}  ", style=OWNER_STYLE[code])
+    head.add_row("split", split_text)
+    # a token is about 2-4 characters wide: keep the strip to about two lines
+    max_tokens = max(16, min(96, (2 * (width - 14)) // 4))
+    head.add_row("instance", token_strip(result.instance.tokens, result.split.owner, _token_names(setup),
+                                         max_tokens=max_tokens))
+    if result.x is not None and len(result.instance) > max_tokens:
+        head.add_row("", Text("(shortened in the middle; --json prints every message value)", style="italic"))
+    out.print(head)
+
+    msgs = tr.messages
+    table = Table(title=f"messages ({len(msgs)})", title_justify="left", expand=False)
+    table.add_column("round", justify="right", no_wrap=True)
+    table.add_column("direction", no_wrap=True)
+    table.add_column("label", no_wrap=True)
+    table.add_column("carries", overflow="fold")
+    table.add_column("bits", justify="right", no_wrap=True)
+    if show_transcript or len(msgs) <= 12:
+        shown = list(range(len(msgs)))
+    else:
+        shown = list(range(5)) + [-1] + list(range(len(msgs) - 5, len(msgs)))
+    for i in shown:
+        if i == -1:
+            table.add_row("…", "", f"{len(msgs) - 10} more", "(--transcript shows every message)", "")
+            continue
+        m = msgs[i]
+        carries = _carries(m)
+        if show_transcript:
+            carries += "\n" + _short_values(m, 64 if width >= 100 else 24)
+        if m.note and show_transcript:
+            carries += f"\n{m.note}"
+        table.add_row(str(m.round), _direction(m), escape(m.label), escape(carries), str(m.bits))
+    if msgs:
+        out.print(table)
+    else:
+        out.print("[bold]no message crosses the cut[/bold] on this split")
+    out.print(f"total [bold]{tr.total_bits}[/bold] bits: Alice → Bob {tr.bits_alice_to_bob}, "
+              f"Bob → Alice {tr.bits_bob_to_alice}, {tr.rounds} round{'s' if tr.rounds != 1 else ''}"
+              f"{' (one-way)' if tr.one_way and msgs else ''}")
+
+    ans = Text("answer: ")
+    ans.append(f"model {_show(result.output)}, truth {_show(result.expected)}  ")
+    if result.correct:
+        ans.append("correct", style="bold green")
+    else:
+        ans.append("WRONG", style="bold red")
+        ans.append(" (the model answers this input wrongly; exit code stays 0)")
+    out.print(ans)
+    if result.protocol_matches_forward:
+        if built.precision.is_fixed:
+            out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
+                      "(exact fixed point)")
+        else:
+            tol = tr.meta.get("float_tolerance")
+            extra = f" within relative tolerance {tol:g}" if tol is not None else ""
+            out.print(f"[green]verified:[/green] the protocol's output matches the forward pass{extra}, "
+                      "same decision (float mode)")
+
+    if result.lower_bounds:
+        bt = Table(title="lower bounds", title_justify="left", expand=False)
+        bt.add_column("bound", overflow="fold")
+        bt.add_column("value", justify="right", no_wrap=True)
+        bt.add_column("compare", justify="right", no_wrap=True)
+        bt.add_column("applies", no_wrap=True)
+        bt.add_column("why", overflow="fold")
+        chosen = result.lower_bound
+        for e in result.lower_bounds:
+            mark = "[bold green]yes ←[/bold green]" if e is chosen else ("yes" if e.applies else "[dim]no[/dim]")
+            bt.add_row(escape(f"{e.problem} {e.kind}: {e.formula}"), _fmt_bits(e.bits), _fmt_bits(e.compare_bits),
+                       mark, escape(e.why))
+        out.print(bt)
+    if result.trials is not None:
+        t = result.trials
+        style = "green" if t.errors == 0 else "red"
+        bits = f"{t.bits_min}" if t.bits_min == t.bits_max else f"{t.bits_min}..{t.bits_max}"
+        out.print(f"trials: {t.count} random instances, [{style}]{t.errors} errors "
+                  f"({100 * t.error_rate:.1f}%)[/{style}], {t.verified} verified against the forward pass, "
+                  f"{bits} bits each")
+        if t.first_error is not None:
+            out.print(escape(f"  first error: trial {t.first_error['trial']}, model {t.first_error['output']}, "
+                             f"truth {t.first_error['expected']}"))
+    if result.effective_bits is not None:
+        out.print(escape(f"effective bits: {result.effective_bits}"))
+    out.print(Text("conclusion: ", style="bold") + Text(result.conclusion))
+
+
+def _show(value: Any) -> str:
+    import numpy as np
+
+    arr = np.asarray(value) if value is not None else None
+    if arr is None:
+        return "(undecodable)"
+    if arr.ndim == 0:
+        v = arr.item()
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    flat = arr.reshape(-1)
+    body = ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in flat[:8].tolist())
+    return f"[{body}{', …' if flat.size > 8 else ''}]"
+
+
+def _model_summary(built: Any) -> str:
+    cfg = built.model.config
+    keys = ("layers", "hidden", "heads", "width", "key_dim", "value_dim", "activation", "attention")
+    parts = [f"{k}={cfg[k]}" for k in keys if k in cfg]
+    parts.append(f"{built.model.num_params():,} parameters")
+    return ", ".join(parts)
+
+
+@click.command("simulate")
+@click.option("--task", "task", required=True, help="Task: disjointness, equality, index-lookup, qsa, khop, "
+              "match2, match3, dyck22, nearest-neighbor, function-composition, qstr.")
+@click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
+              help="Model family.")
+@click.option("--n", "n", type=int, default=None, help="Problem size (default per task).")
+@click.option("--k", "k", type=int, default=None, help="khop: number of hops (default 2).")
+@click.option("--q", "q", type=int, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
+@click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
+@click.option("--hidden", type=int, default=None, help="RNN/FFN hidden size d.")
+@click.option("--layers", type=int, default=None, help="Number of layers L.")
+@click.option("--heads", type=int, default=None, help="Transformer heads H.")
+@click.option("--width", type=int, default=None, help="Transformer width m.")
+@click.option("--precision", type=int, default=None,
+              help="Bits per number p (default: what the construction needs; 16 for random weights).")
+@click.option("--arith", type=click.Choice(["fixed", "float"]), default="fixed", show_default=True,
+              help="Exact fixed point or p-bit floats.")
+@click.option("--split", "split", default=None, help=_SPLIT_HELP)
+@click.option("--weights", default=None, metavar="construction|random|FILE.npz",
+              help="Default: the construction for this task and model when one exists, else random.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the instance and random weights.")
+@click.option("--trials", type=int, default=0, show_default=True, help="Also run K random instances; count errors.")
+@click.option("--transcript", "show_transcript", is_flag=True, help="Print every message with its values.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--save-weights", "save_weights", default=None, type=click.Path(dir_okay=False),
+              help="Write the model's weights to FILE.npz (load them back with --weights FILE.npz).")
+def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None, reduction: str | None,
+             hidden: int | None, layers: int | None, heads: int | None, width: int | None,
+             precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,
+             trials: int, show_transcript: bool, as_json: bool, save_weights: str | None) -> None:
+    """Run a model on an instance of TASK as a two-party protocol: every message encoded,
+    counted and decoded, the output checked against the forward pass, and the
+    communication lower bound that applies to the transcript."""
+    from commlb.errors import InvalidInputError
+    from commlb.simulate import build_model, resolve_task, run_trials, simulate_instance, conclusion
+
+    if trials < 0:
+        raise InvalidInputError(f"--trials must be >= 0, got {trials}")
+    setup = resolve_task(task, n, reduction=reduction, k=k, q=q)
+    built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
+                        precision=precision, arith=arith, weights=weights, seed=seed)
+    if save_weights:
+        if not str(save_weights).endswith(".npz"):
+            raise InvalidInputError(f"--save-weights: use a .npz file name, got {save_weights!r}")
+        built.model.save(save_weights)
+    result = simulate_instance(setup, built, seed=seed, split=split)
+    if trials:
+        if as_json:
+            result.trials = run_trials(setup, built, trials, seed=seed, split=split)
+        else:
+            result.trials = _trials_with_progress(setup, built, trials, seed, split)
+        result.conclusion = conclusion(result)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    _render(result, show_transcript)
+
+
+def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any) -> Any:
+    from commlb.simulate import run_trials
+
+    if trials < 500:
+        return run_trials(setup, built, trials, seed=seed, split=split)
+    with console(stderr=True).status(f"running {trials} trials…"):
+        return run_trials(setup, built, trials, seed=seed, split=split)
