@@ -1,0 +1,158 @@
+"""``commlb sweep``: sizes, bits and error rates of each model family's construction as n
+grows (thin: parse, call :func:`commlb.sweep.run_sweep`, render a table / JSON / CSV /
+plot)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from commlb.errors import InvalidInputError
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if digits else f"{value:g}"
+    return str(value)
+
+
+def _render(result: Any, con: Any) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from commlb.sweep import short_kind
+
+    table = Table(title=f"{result.task}: {result.instances} protocol runs and {result.trials} trials per point",
+                  box=box.SIMPLE_HEAD, padding=(0, 1))
+    for name, kw in (("model", {"no_wrap": True}), ("n", {"justify": "right", "no_wrap": True}),
+                     ("params", {"justify": "right", "no_wrap": True}), ("width", {"justify": "right", "no_wrap": True}),
+                     ("L", {"justify": "right", "no_wrap": True}), ("p", {"justify": "right", "no_wrap": True}),
+                     ("bits", {"justify": "right", "no_wrap": True}), ("rnds", {"justify": "right", "no_wrap": True}),
+                     ("bound", {"justify": "right", "no_wrap": True}), ("kind", {"no_wrap": True}),
+                     ("errors", {"justify": "right", "no_wrap": True})):
+        table.add_column(name, **kw)
+    last_model = None
+    for row in result.rows:
+        if last_model is not None and row.model != last_model:
+            table.add_section()
+        last_model = row.model
+        if not row.ok:
+            status = "n/a" if row.status == "no-construction" else "failed"
+            table.add_row(row.model, str(row.n), "", "", "", "", f"[yellow]{status}[/yellow]",
+                          "", _fmt(row.lower_bound), short_kind(row.lower_bound_kind), "")
+            continue
+        bits = str(row.bits)
+        if row.meets_bound is False:
+            bits = f"[bold red]{bits}[/bold red]"  # a correct protocol below its bound: a bug
+        err = "–" if row.errors is None else f"{row.errors}/{row.trials}"
+        table.add_row(row.model, str(row.n), _fmt(row.params), _fmt(row.width), _fmt(row.layers),
+                      _fmt(row.precision_bits), bits, _fmt(row.rounds), _fmt(row.lower_bound),
+                      short_kind(row.lower_bound_kind), err)
+    con.print(table)
+    con.print(f"bits: largest count over the protocol runs; bound: the problem's lower bound that applies "
+              f"to that protocol; errors: wrong answers in random trials ({result.seconds:.1f}s in all)",
+              style="dim")
+    for note in result.notes():
+        con.print(f"[yellow]note:[/yellow] {note}")
+
+
+def _parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InvalidInputError(f"{flag} {pair!r}: use KEY=VALUE")
+        key, value = pair.split("=", 1)
+        key = key.strip().replace("-", "_")
+        try:
+            out[key] = int(value)
+        except ValueError:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                out[key] = value
+    return out
+
+
+@click.command("sweep")
+@click.option("--task", "task", required=True, help="Task name (see `commlb list tasks`).")
+@click.option("--models", "models", default="rnn,transformer", show_default=True,
+              help="Comma list of model families: rnn, transformer, ffn.")
+@click.option("--n", "n_spec", default="8..128x2", show_default=True,
+              help="Values of n: 8,16,32 or ranges 16..1024x2 (geometric) and 10..50+10 (arithmetic).")
+@click.option("--trials", default=20, show_default=True, type=int,
+              help="Random instances per point on which the error rate is measured.")
+@click.option("--instances", default=3, show_default=True, type=int,
+              help="Random instances per point run as a protocol (bits = the largest count).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the instances and weights.")
+@click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
+              help="Extra task parameter, e.g. k=3 for khop (repeatable).")
+@click.option("--model-option", "model_opts", multiple=True, metavar="KEY=VALUE",
+              help="Extra construction option, e.g. precision=16 (repeatable).")
+@click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False),
+              help="Write a log-log plot of bits vs n (.png or .svg).")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--csv", "csv_path", default=None, metavar="FILE",
+              help="Write the rows as CSV to FILE ('-' for standard output).")
+@click.option("--title", default=None, help="Title of the plot.")
+def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, seed: int,
+          task_opts: tuple[str, ...], model_opts: tuple[str, ...], plot: str | None, as_json: bool,
+          csv_path: str | None, title: str | None) -> None:
+    """Sweep n and show how each model family's construction grows: its size, the bits its
+    protocol sends (run for real), the lower bound at n, and its error rate.
+
+    Example: commlb sweep --task index-lookup --models rnn,transformer --n 16..1024x2 --plot sep.png
+    """
+    from commlb.cli.render import console, emit_json
+    from commlb.sweep import estimate_points, parse_models, parse_n_values, plot_sweep, run_sweep
+
+    families = parse_models(models)
+    ns = parse_n_values(n_spec)
+    total = estimate_points(families, ns)
+    task_options = _parse_options(task_opts, "--task-option")
+    model_options = _parse_options(model_opts, "--model-option")
+    quiet = as_json or csv_path == "-"
+    err = console(stderr=True)
+
+    if quiet or not err.is_terminal:
+        result = run_sweep(task, families, ns, trials=trials, instances=instances, seed=seed,
+                           task_options=task_options, model_options=model_options)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+            job = bar.add_task(f"sweeping {task}", total=total)
+
+            def step(row: Any) -> None:
+                bar.update(job, advance=1, description=f"{row.model} n={row.n}")
+
+            result = run_sweep(task, families, ns, trials=trials, instances=instances, seed=seed,
+                               task_options=task_options, model_options=model_options, progress=step)
+
+    if plot:
+        plot_sweep(result, plot, title=title)
+    if csv_path:
+        text = result.to_csv()
+        if csv_path == "-":
+            sys.stdout.write(text)
+        else:
+            with open(csv_path, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+    if as_json:
+        emit_json(result.to_json())
+    elif csv_path != "-":
+        con = console()
+        if not con.is_terminal:
+            con.width = max(con.width, 110)  # piped output: do not squeeze the table to 80 columns
+        _render(result, con)
+        if plot:
+            con.print(f"plot written to [bold]{plot}[/bold]")
+        if csv_path:
+            con.print(f"CSV written to [bold]{csv_path}[/bold]")
+    if as_json or csv_path == "-":
+        for note in result.notes():
+            click.echo(f"note: {note}", err=True)

@@ -1,0 +1,504 @@
+"""Parameter sweeps: how big must each model family be, and how many bits does it send,
+as the input size n grows (DESIGN.md, ``commlb sweep``).
+
+For one task and every (model family, n) the sweep
+
+1. builds the family's explicit construction at n (:func:`commlb.simulate.build_model`):
+   its size (parameters, width or hidden size, layers, heads, precision);
+2. runs the construction *as a protocol* on a few random instances written by the task's
+   reduction (:func:`commlb.simulate.run`): the bits that really crossed the cut (the
+   worst case over the instances, with the protocol output checked against the forward
+   pass), the rounds, and the lower bound of the reduction's problem at n that applies
+   to this family's protocol (one-way for an RNN cut, two-way otherwise);
+3. measures the error rate of the construction on ``trials`` random instances.
+
+The separations of the papers then show up as numbers: for index lookup the RNN's bits
+grow like n (they must: one-way INDEX_n needs n bits, THEORY.md §3.4, §7) while the
+one-layer transformer's grow like log n (BHBK24, THEORY.md §3.3).
+
+Cost: one construction build, ``instances`` protocol runs and ``trials`` forward passes
+per point; :func:`estimate_points` refuses sweeps above :data:`MAX_POINTS` points or
+:data:`MAX_N`.  Families without a construction for the task are reported as rows with
+``status = "no-construction"`` and a note, never as failures.
+
+Public API: :func:`parse_n_values`, :func:`parse_models`, :func:`run_sweep`,
+:class:`SweepRow`, :class:`SweepResult`, :func:`plot_sweep`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from .errors import CommlbError, InvalidInputError, TooLargeError, UnknownNameError
+
+__all__ = [
+    "MODEL_FAMILIES",
+    "MAX_POINTS",
+    "MAX_N",
+    "parse_n_values",
+    "parse_models",
+    "SweepRow",
+    "SweepResult",
+    "run_sweep",
+    "plot_sweep",
+]
+
+#: model families a sweep knows (the families of commlb.models)
+MODEL_FAMILIES = ("rnn", "transformer", "ffn")
+#: largest number of (family, n) points one sweep runs
+MAX_POINTS = 400
+#: largest n a sweep accepts (sequence lengths and construction tables grow with n)
+MAX_N = 1 << 16
+#: largest number of values a range expression may expand to
+_MAX_RANGE_VALUES = 200
+
+_GEOMETRIC = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*[x*]\s*(\d+(?:\.\d+)?)\s*$")
+_ARITHMETIC = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*(?:\+\s*(\d+))?\s*$")
+
+
+def parse_n_values(spec: str | Iterable[int]) -> list[int]:
+    """The n values of ``--n``: a comma list of integers and ranges, sorted, duplicates
+    dropped.
+
+    ``a..bxr`` is geometric (a, a·r, a·r², … up to b; ``r`` > 1, rounded to integers);
+    ``a..b+s`` is arithmetic with step s; ``a..b`` is step 1.  Examples: ``"8,16,32"``,
+    ``"16..1024x2"`` (16, 32, …, 1024), ``"10..50+10"``, ``"4..8,100"``.
+    """
+    if not isinstance(spec, str):
+        values = [int(v) for v in spec]
+    else:
+        values = []
+        parts = [p for p in spec.split(",") if p.strip()]
+        if not parts:
+            raise InvalidInputError("--n: give at least one value, e.g. 8,16,32 or 16..1024x2")
+        for part in parts:
+            values.extend(_parse_part(part))
+    if not values:
+        raise InvalidInputError(f"--n {spec!r} gives no values")
+    bad = [v for v in values if v < 1]
+    if bad:
+        raise InvalidInputError(f"--n: values must be >= 1, got {bad[0]}")
+    too_big = [v for v in values if v > MAX_N]
+    if too_big:
+        raise TooLargeError(
+            f"--n: {max(too_big)} is above the sweep limit {MAX_N} (sequences and construction "
+            f"tables grow with n); use smaller values"
+        )
+    return sorted(set(values))
+
+
+def _parse_part(part: str) -> list[int]:
+    part = part.strip()
+    if part.isdigit():
+        return [int(part)]
+    m = _GEOMETRIC.match(part)
+    if m:
+        start, stop, ratio = int(m.group(1)), int(m.group(2)), float(m.group(3))
+        if ratio <= 1:
+            raise InvalidInputError(f"--n {part!r}: the ratio after 'x' must be > 1")
+        _check_bounds(part, start, stop)
+        out: list[int] = []
+        value = float(start)
+        while round(value) <= stop:
+            if not out or round(value) != out[-1]:
+                out.append(int(round(value)))
+            value *= ratio
+            if len(out) > _MAX_RANGE_VALUES:
+                raise TooLargeError(f"--n {part!r} expands to more than {_MAX_RANGE_VALUES} values")
+        return out
+    m = _ARITHMETIC.match(part)
+    if m:
+        start, stop = int(m.group(1)), int(m.group(2))
+        step = int(m.group(3)) if m.group(3) else 1
+        if step < 1:
+            raise InvalidInputError(f"--n {part!r}: the step after '+' must be >= 1")
+        _check_bounds(part, start, stop)
+        count = (stop - start) // step + 1
+        if count > _MAX_RANGE_VALUES:
+            raise TooLargeError(
+                f"--n {part!r} expands to {count} values (limit {_MAX_RANGE_VALUES}); use a larger "
+                f"step or a geometric range like {start}..{stop}x2"
+            )
+        return list(range(start, stop + 1, step))
+    raise InvalidInputError(
+        f"--n: cannot read {part!r}; use integers and ranges like 8,16,32 or 16..1024x2 or 10..50+10"
+    )
+
+
+def _check_bounds(part: str, start: int, stop: int) -> None:
+    if start < 1:
+        raise InvalidInputError(f"--n {part!r}: ranges start at 1 or more")
+    if stop < start:
+        raise InvalidInputError(f"--n {part!r}: the end is smaller than the start")
+
+
+def parse_models(spec: str | Sequence[str]) -> list[str]:
+    """``"rnn,transformer"`` → ``["rnn", "transformer"]`` (order kept, duplicates dropped)."""
+    names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec)]
+    names = [s for s in names if s]
+    if not names:
+        raise InvalidInputError("--models: give at least one of " + ", ".join(MODEL_FAMILIES))
+    unknown = [s for s in names if s not in MODEL_FAMILIES]
+    if unknown:
+        raise UnknownNameError(
+            f"unknown model family {unknown[0]!r}; known: {', '.join(MODEL_FAMILIES)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One (model family, n) point of a sweep.
+
+    ``bits`` is the largest total over the protocol runs (the cost of the protocol on
+    the instances tried; for the built-in simulators it does not depend on the input);
+    ``lower_bound`` the bound of the reduction's problem at n that the protocol's bits
+    are compared with (``lower_bound_kind`` says which: one-way for a one-message cut);
+    ``error_rate`` = errors / trials of the construction on random instances.
+    ``status``: ``"ok"``, ``"no-construction"`` (the family has none for this task; see
+    ``note``) or ``"failed"`` (building or running refused; see ``note``).
+    """
+
+    task: str
+    model: str
+    n: int
+    status: str
+    params: int | None = None
+    width: int | None = None
+    layers: int | None = None
+    heads: int | None = None
+    precision_bits: int | None = None
+    precision: str | None = None
+    bits: int | None = None
+    bits_min: int | None = None
+    bits_alice_to_bob: int | None = None
+    bits_bob_to_alice: int | None = None
+    rounds: int | None = None
+    protocol_runs: int = 0
+    protocol_matches_forward: bool | None = None
+    lower_bound: float | None = None
+    lower_bound_kind: str | None = None
+    lower_bound_citation: str | None = None
+    error_rate: float | None = None
+    errors: int | None = None
+    trials: int = 0
+    seconds: float = 0.0
+    reduction: str | None = None
+    problem: str | None = None
+    source: str | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def meets_bound(self) -> bool | None:
+        """bits ≥ lower bound (None when either is unknown)."""
+        if self.bits is None or self.lower_bound is None:
+            return None
+        return self.bits >= self.lower_bound
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["meets_bound"] = self.meets_bound
+        out["seconds"] = round(self.seconds, 4)
+        return out
+
+
+#: columns of the CSV output, in order
+CSV_COLUMNS = (
+    "task", "model", "n", "status", "params", "width", "layers", "heads", "precision_bits",
+    "bits", "bits_min", "bits_alice_to_bob", "bits_bob_to_alice", "rounds", "lower_bound",
+    "lower_bound_kind", "meets_bound", "error_rate", "errors", "trials", "protocol_runs",
+    "protocol_matches_forward", "seconds", "reduction", "problem", "note",
+)
+
+
+@dataclass
+class SweepResult:
+    """All rows of a sweep, in (family, n) order."""
+
+    task: str
+    models: list[str]
+    n_values: list[int]
+    trials: int
+    instances: int
+    seed: int
+    rows: list[SweepRow] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def rows_for(self, model: str) -> list[SweepRow]:
+        return [r for r in self.rows if r.model == model]
+
+    def notes(self) -> list[str]:
+        """One note per family whose points were not all measured (first reason)."""
+        out: list[str] = []
+        for model in self.models:
+            bad = [r for r in self.rows_for(model) if not r.ok]
+            if bad:
+                out.append(f"{model}: {bad[0].note} ({len(bad)} of {len(self.rows_for(model))} points)")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "models": self.models,
+            "n": self.n_values,
+            "trials": self.trials,
+            "instances": self.instances,
+            "seed": self.seed,
+            "seconds": round(self.seconds, 3),
+            "rows": [r.to_json() for r in self.rows],
+            "notes": self.notes(),
+        }
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows:
+            data = row.to_json()
+            writer.writerow({k: "" if data.get(k) is None else data.get(k) for k in CSV_COLUMNS})
+        return buf.getvalue()
+
+
+def estimate_points(models: Sequence[str], n_values: Sequence[int]) -> int:
+    points = len(models) * len(n_values)
+    if points > MAX_POINTS:
+        raise TooLargeError(
+            f"the sweep has {points} points ({len(models)} families x {len(n_values)} values of n), "
+            f"above the limit {MAX_POINTS}; use fewer --n values (e.g. a geometric range a..bx2)"
+        )
+    return points
+
+
+def run_sweep(
+    task: str,
+    models: str | Sequence[str],
+    n_values: str | Iterable[int],
+    *,
+    trials: int = 20,
+    instances: int = 3,
+    seed: int = 0,
+    task_options: dict[str, Any] | None = None,
+    model_options: dict[str, Any] | None = None,
+    progress: Callable[[SweepRow], None] | None = None,
+) -> SweepResult:
+    """Sweep ``task`` over ``models`` × ``n_values`` (see the module docstring).
+
+    ``trials``: random instances on which the construction's error rate is measured
+    (0 skips it); ``instances``: random instances run as a protocol (≥ 1);
+    ``task_options`` go to :func:`commlb.simulate.resolve_task`, ``model_options`` to
+    :func:`commlb.simulate.build_model` (e.g. ``precision``).  ``progress`` is called
+    after every point.  Families without a construction give rows with status
+    ``"no-construction"``; an unknown task raises :class:`UnknownNameError`.
+    """
+    from . import simulate as sim
+
+    families = parse_models(models)
+    ns = parse_n_values(n_values)
+    trials = _nonneg_int(trials, "trials")
+    instances = _nonneg_int(instances, "instances")
+    if instances < 1:
+        raise InvalidInputError("--instances must be >= 1 (the protocol is run on at least one instance)")
+    estimate_points(families, ns)
+    task_options = dict(task_options or {})
+    model_options = dict(model_options or {})
+    # fail fast on an unknown task or bad options (at the smallest n)
+    sim.resolve_task(task, n=ns[0], **task_options)
+
+    result = SweepResult(task, families, ns, trials, instances, seed)
+    start = time.perf_counter()
+    for family in families:
+        for n in ns:
+            row = _measure(sim, task, family, n, trials=trials, instances=instances, seed=seed,
+                           task_options=task_options, model_options=model_options)
+            result.rows.append(row)
+            if progress is not None:
+                progress(row)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _nonneg_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or int(value) != value or int(value) < 0:
+        raise InvalidInputError(f"--{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances: int, seed: int,
+             task_options: dict[str, Any], model_options: dict[str, Any]) -> SweepRow:
+    t0 = time.perf_counter()
+    base = {"task": task, "model": family, "n": n}
+    try:
+        setup = sim.resolve_task(task, n=n, **task_options)
+    except CommlbError as exc:
+        return SweepRow(**base, status="failed", note=str(exc), seconds=time.perf_counter() - t0)
+    base["n"] = int(getattr(setup, "n", n) or n)
+    red_name = getattr(getattr(setup, "reduction", None), "name", None)
+    prob_name = getattr(getattr(setup, "problem", None), "name", None)
+    from .models.constructions import has_construction
+
+    if model_options.get("weights") in (None, "construction") and not has_construction(task, family):
+        return SweepRow(**base, status="no-construction", reduction=red_name, problem=prob_name,
+                        note=f"no {family} construction for {task} is available yet",
+                        seconds=time.perf_counter() - t0)
+    try:
+        built = sim.build_model(setup, family, seed=seed, **model_options)
+    except CommlbError as exc:
+        return SweepRow(**base, status="failed", reduction=red_name, problem=prob_name, note=str(exc),
+                        seconds=time.perf_counter() - t0)
+    if built.source == "random":
+        return SweepRow(**base, status="no-construction", reduction=red_name, problem=prob_name,
+                        note=f"no {family} construction for {task} (only random weights, which are not "
+                             "solvers)", seconds=time.perf_counter() - t0)
+    size = model_size(built.model)
+    bits: list[int] = []
+    a2b = b2a = rounds = 0
+    matches = True
+    lower: Any = None
+    try:
+        for k in range(instances):
+            res = sim.simulate_instance(setup, built, seed=_mix(seed, k), effective=False)
+            total = int(res.transcript.total_bits)
+            if not bits or total > max(bits):
+                a2b, b2a = int(res.transcript.bits_alice_to_bob), int(res.transcript.bits_bob_to_alice)
+            bits.append(total)
+            rounds = max(rounds, int(res.transcript.rounds))
+            matches = matches and res.protocol_matches_forward
+            if lower is None:
+                lower = res.lower_bound
+        summary = sim.run_trials(setup, built, trials, seed=seed) if trials else None
+    except CommlbError as exc:
+        return SweepRow(**base, status="failed", reduction=red_name, problem=prob_name, note=str(exc),
+                        **size, seconds=time.perf_counter() - t0)
+    return SweepRow(
+        **base, status="ok", **size,
+        bits=max(bits), bits_min=min(bits), bits_alice_to_bob=a2b, bits_bob_to_alice=b2a,
+        rounds=rounds, protocol_runs=len(bits), protocol_matches_forward=matches,
+        lower_bound=None if lower is None or lower.compare_bits is None else float(lower.compare_bits),
+        lower_bound_kind=None if lower is None else lower.kind,
+        lower_bound_citation=None if lower is None else lower.citation,
+        error_rate=None if summary is None else summary.error_rate,
+        errors=None if summary is None else summary.errors,
+        trials=0 if summary is None else summary.count,
+        seconds=time.perf_counter() - t0, reduction=red_name, problem=prob_name,
+        source=built.source, note=built.note,
+    )
+
+
+def _mix(seed: int, k: int) -> int:
+    return int(seed) * 1_000_003 + k
+
+
+def model_size(model: Any) -> dict[str, Any]:
+    """Size of a built model: parameters, width (or hidden size), layers, heads, precision."""
+    config = getattr(model, "config", {}) or {}
+    prec = getattr(model, "precision", None)
+    width = config.get("width", config.get("hidden", config.get("hidden_size")))
+    return {
+        "params": int(model.num_params()) if hasattr(model, "num_params") else None,
+        "width": None if width is None else int(width),
+        "layers": None if config.get("layers") is None else int(config["layers"]),
+        "heads": None if config.get("heads") is None else int(config["heads"]),
+        "precision_bits": None if prec is None else int(prec.bits),
+        "precision": None if prec is None else _short_precision(prec),
+    }
+
+
+def _short_precision(prec: Any) -> str:
+    kind = getattr(prec, "kind", "")
+    if kind == "fixed":
+        return f"fixed p={prec.bits} f={prec.frac}"
+    return f"{kind} p={prec.bits}"
+
+
+# ---------------------------------------------------------------------------------
+# Plot (matplotlib imported lazily, Agg backend)
+# ---------------------------------------------------------------------------------
+_COLOURS = {"rnn": "#d62728", "transformer": "#1f77b4", "ffn": "#2ca02c"}
+_MARKERS = {"rnn": "o", "transformer": "s", "ffn": "^"}
+
+
+def plot_sweep(result: SweepResult, path: str | Path, title: str | None = None) -> Path:
+    """Write the bits-vs-n plot of ``result`` to ``path`` (.png or .svg; .pdf also works):
+    log-log axes, one line per model family, the lower bound(s) dashed.  Returns the path.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg", ".pdf"):
+        raise InvalidInputError(f"--plot {str(path)!r}: use a .png, .svg or .pdf file name")
+    if path.parent and not path.parent.exists():
+        raise InvalidInputError(f"--plot {str(path)!r}: directory {str(path.parent)!r} does not exist")
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 6.5), dpi=120)
+    plotted = False
+    bound_lines: dict[tuple, list[tuple[str, str]]] = {}
+    for model in result.models:
+        rows = [r for r in result.rows_for(model) if r.ok and r.bits is not None]
+        if not rows:
+            continue
+        xs = [r.n for r in rows]
+        ax.plot(xs, [r.bits for r in rows], marker=_MARKERS.get(model, "o"), markersize=8,
+                linewidth=3, color=_COLOURS.get(model), label=f"{model}: bits sent")
+        plotted = True
+        lb = [(r.n, r.lower_bound) for r in rows if r.lower_bound is not None and r.lower_bound > 0]
+        if lb:
+            key = tuple(lb)
+            kind = rows[0].lower_bound_kind or "lower bound"
+            bound_lines.setdefault(key, []).append((model, kind))
+    for points, who in bound_lines.items():
+        colour = _COLOURS.get(who[0][0], "black") if len(who) == 1 else "black"
+        label = "lower bound, " + "; ".join(f"{fam} ({short_kind(kind)})" for fam, kind in who)
+        ax.plot([p[0] for p in points], [p[1] for p in points], linestyle="--", color=colour,
+                linewidth=2.5, alpha=0.8, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("n", fontsize=18)
+    ax.set_ylabel("bits sent", fontsize=18)
+    ax.tick_params(labelsize=14)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.set_title(title or f"{result.task}: bits each model sends across the cut", fontsize=20)
+    if plotted:
+        ax.legend(fontsize=14, loc="upper left", frameon=True)
+    else:
+        ax.text(0.5, 0.5, "no model family could be measured", ha="center", va="center",
+                transform=ax.transAxes, fontsize=16)
+    fig.tight_layout()
+    fig.savefig(path, format=suffix.lstrip("."))
+    plt.close(fig)
+    return path
+
+
+def short_kind(kind: str | None) -> str:
+    """``"one-way Alice to Bob (deterministic)"`` → ``"one-way A→B"``; ``"two-way
+    deterministic"`` → ``"two-way"``."""
+    if not kind:
+        return ""
+    text = str(kind).replace(" (deterministic)", "").replace(" deterministic", "")
+    return text.replace("Alice to Bob", "A→B").replace("Bob to Alice", "B→A")
+
+
+def growth_exponent(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares slope of log2 y against log2 x (1 for linear growth, → 0 for
+    polylogarithmic growth over a wide enough range)."""
+    lx = [math.log2(x) for x in xs]
+    ly = [math.log2(y) for y in ys]
+    mx = sum(lx) / len(lx)
+    my = sum(ly) / len(ly)
+    den = sum((a - mx) ** 2 for a in lx)
+    if den == 0:
+        return float("nan")
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / den
