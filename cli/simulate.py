@@ -230,11 +230,12 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript."""
     from commlb.errors import InvalidInputError
-    from commlb.simulate import build_model, resolve_task, run_trials, simulate_instance, conclusion
+    from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 
     if trials < 0:
         raise InvalidInputError(f"--trials must be >= 0, got {trials}")
     setup = resolve_task(task, n, reduction=reduction, k=k, q=q)
+    check_split(setup, split)
     built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                         precision=precision, arith=arith, weights=weights, seed=seed)
     if save_weights:

@@ -58,6 +58,8 @@ __all__ = [
     "run",
     "lower_bounds_for",
     "problem_label",
+    "split_breaks_reduction",
+    "check_split",
 ]
 
 MODEL_FAMILIES = ("rnn", "transformer", "ffn")
@@ -604,6 +606,37 @@ def _split_for(setup: TaskSetup, instance: Instance, split: Any) -> Any:
     return Split.parse(spec, instance)
 
 
+def split_breaks_reduction(reduction_owner: np.ndarray, split_owner: np.ndarray) -> str:
+    """Why a split is not a protocol split for the reduction's problem ("" when it is).
+
+    A transcript bounds f(x, y) only if each party sees no more than its reduction role
+    allows: split-Alice positions must be the reduction's ALICE or PUBLIC tokens, split-Bob
+    positions BOB or PUBLIC, and split-PUBLIC positions PUBLIC (a PUBLIC token is known to
+    both)."""
+    red = np.asarray(reduction_owner, dtype=np.int8)
+    spl = np.asarray(split_owner, dtype=np.int8)
+    for who, name in ((ALICE, "Alice"), (BOB, "Bob")):
+        bad = np.flatnonzero((spl == who) & (red == who.other))
+        if bad.size:
+            return (f"the split gives {name} position {int(bad[0])}, which the reduction gives "
+                    f"{who.other.name.capitalize()}: not a protocol for the problem, no bound applies")
+    bad = np.flatnonzero((spl == PUBLIC) & (red != PUBLIC))
+    if bad.size:
+        return (f"the split makes position {int(bad[0])} PUBLIC, which depends on "
+                f"{Owner(int(red[bad[0]])).name.capitalize()}'s input: not a protocol for the problem, "
+                "no bound applies")
+    return ""
+
+
+def check_split(setup: TaskSetup, split: Any) -> None:
+    """Refuse a malformed split spec early (before building a model)."""
+    from .protocol.core import Split
+
+    if split is None or isinstance(split, Split):
+        return
+    _split_for(setup, setup.example_instance(), split)
+
+
 def _make_instance(setup: TaskSetup, x: Any, y: Any, rng: np.random.Generator) -> tuple[Instance, Any, Any, Any]:
     """(instance, x, y, expected answer)."""
     if setup.reduction is None:
@@ -670,6 +703,10 @@ def simulate_instance(setup: TaskSetup, built: BuiltModel, *, x: Any = None, y: 
     entries: list[BoundEntry] = []
     if setup.problem is not None:
         entries = lower_bounds_for(setup.problem, {m.sender for m in transcript.messages}, transcript.rounds)
+        broken = split_breaks_reduction(inst.owner, sp.owner)
+        if broken:
+            entries = [BoundEntry(e.problem, e.kind, e.bits, e.compare_bits, e.formula, e.citation, False, broken)
+                       for e in entries]
     result = SimulationResult(setup, built, inst, sp, transcript, out, output, expected, correct, int(seed),
                               x, y, entries)
     if effective:
@@ -733,6 +770,7 @@ def run(task: str, model: str, n: int | None = None, *, reduction: str | None = 
     """Resolve the task, build the model, simulate one instance and, with ``trials`` > 0,
     K more random instances."""
     setup = resolve_task(task, n, reduction=reduction, **dict(task_options or {}))
+    check_split(setup, split)
     built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                         precision=precision, arith=arith, weights=weights, seed=seed)
     result = simulate_instance(setup, built, x=x, y=y, seed=seed, split=split)
@@ -775,6 +813,9 @@ def conclusion(result: SimulationResult) -> str:
         return f"{cost}; task {task_name} has no reduction from a communication problem, so no lower bound is stated"
     lb = result.lower_bound
     if lb is None:
+        broken = split_breaks_reduction(result.instance.owner, result.split.owner)
+        if broken:
+            return f"{cost}; {broken.replace(': not', ', so this is not', 1)}"
         return f"{cost}; {problem_label(setup.problem)} has no exact deterministic bound to compare with"
     need = _num(lb.compare_bits)
     label = lb.problem
