@@ -657,6 +657,20 @@ def _make_instance(setup: TaskSetup, x: Any, y: Any, rng: np.random.Generator) -
     return inst, x, y, expected
 
 
+def _expected_at(setup: TaskSetup, model: Any, tokens: Any, expected: Any) -> Any:
+    """For a task without a reduction, the truth at the positions the model reads (a
+    per-position task answers at every position; a model reads some of them)."""
+    if setup.reduction is not None:
+        return expected
+    arr = np.asarray(expected)
+    length = len(tokens)
+    if arr.ndim >= 1 and arr.shape[0] == length and hasattr(model, "output_positions"):
+        pos = np.asarray(model.output_positions(length), dtype=np.int64)
+        sel = arr[pos]
+        return sel[0].item() if sel.shape[0] == 1 and sel.ndim == 1 else (sel[0] if sel.shape[0] == 1 else sel)
+    return expected
+
+
 def _answer(setup: TaskSetup, decision: Any) -> Any:
     """The model's decision mapped back to the problem's answer (None when the reduction
     cannot decode it, e.g. a random model's out-of-range symbol)."""
@@ -696,6 +710,7 @@ def simulate_instance(setup: TaskSetup, built: BuiltModel, *, x: Any = None, y: 
 
     rng = np.random.default_rng([int(seed), 2]) if rng is None else rng
     inst, x, y, expected = _make_instance(setup, x, y, rng)
+    expected = _expected_at(setup, built.model, inst.tokens, expected)
     sp = _split_for(setup, inst, split)
     transcript, out = simulate(built.model, inst.tokens, sp, verify=verify)
     output = _answer(setup, out.decision)
@@ -747,6 +762,7 @@ def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0
     first: dict[str, Any] | None = None
     for trial in range(int(count)):
         inst, x, y, expected = _make_instance(setup, None, None, rng)
+        expected = _expected_at(setup, built.model, inst.tokens, expected)
         sp = _split_for(setup, inst, split)
         transcript, out = simulate(built.model, inst.tokens, sp, verify=True)
         if not transcript.meta.get("protocol_matches_forward", False):
