@@ -19,6 +19,7 @@ from commlb.models.constructions.khop import (
     default_precision,
     hop_schedule,
     khop_layers,
+    sequence_length,
 )
 from commlb.protocol.core import Split
 from commlb.protocol.transformer import simulate_transformer
@@ -205,3 +206,28 @@ def test_protocol_over_pointer_chasing_arbitrary_maps(n, k):
         assert red.decode(out.decision) == red.problem.evaluate(x, y)
         assert transcript.meta["protocol_matches_forward"] is True
         assert transcript.rounds >= 2
+
+
+def test_built_from_the_problem_size_like_commlb_simulate():
+    """``commlb simulate --task khop --k 4`` passes the PC size n = 4 (not the sequence
+    length): the builder sizes the model for the pointer-chasing layouts."""
+    from commlb.reductions.pointer_chasing import pc_khop_length
+    from commlb.reductions.pointer_multi import pc_blocks_length
+
+    for n, k in ((3, 2), (4, 3), (4, 4), (2, 6)):
+        task = commlb.get_reduction("pc-to-khop", n=n, k=k).task
+        assert sequence_length(task, n) == max(pc_khop_length(n, k), pc_blocks_length(n, k))
+    # the recursive layout of PC(6, 8) is far beyond 24 bits: the block layout is used
+    task = commlb.get_reduction("pc-to-khop-blocks", n=6, k=8).task
+    assert sequence_length(task, 6) == pc_blocks_length(6, 8)
+    assert sequence_length(_task(3), 50) == 50  # a plain khop task: n tokens
+    red = commlb.get_reduction("pc-to-khop", n=4, k=4)
+    model = build(red.task, 4)
+    assert model.layers == 4
+    rng = np.random.default_rng(44)
+    for _ in range(5):
+        x, y = red.problem.sample(rng)
+        inst = red.encode(x, y)
+        transcript, out = simulate_transformer(model, inst.tokens, Split.from_instance(inst))
+        assert red.decode(out.decision) == red.problem.evaluate(x, y)
+        assert transcript.rounds >= 4

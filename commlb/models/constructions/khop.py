@@ -63,8 +63,8 @@ from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
 
-__all__ = ["build", "khop_layers", "hop_schedule", "required_magnitude", "default_precision", "WIDTH",
-           "MLP_WIDTH"]
+__all__ = ["build", "khop_layers", "hop_schedule", "required_magnitude", "default_precision",
+           "sequence_length", "WIDTH", "MLP_WIDTH"]
 
 # residual-stream slots
 (ONE, FIRST, POS, POS2, PAR, TOK, TOK2, PTOK, PTOK2, P, BP, A, BA, TA, S0, S1, S2, S3, S4) = range(19)
@@ -121,8 +121,8 @@ def default_precision(length: int, alphabet: int) -> Precision:
     if p > MAX_FIXED_BITS:
         raise InvalidInputError(
             f"k-hop construction: length {length} over {alphabet} tokens needs {p}-bit integers "
-            f"(positions squared), above the {MAX_FIXED_BITS}-bit fixed-point limit; use n <= "
-            f"{_max_length(alphabet)}"
+            f"(positions squared), above the {MAX_FIXED_BITS}-bit fixed-point limit; at most "
+            f"{_max_length(alphabet)} tokens fit"
         )
     return Precision.fixed(max(p, 4), 0)
 
@@ -138,17 +138,39 @@ def _max_length(alphabet: int) -> int:
     return lo
 
 
+def sequence_length(task: Any, n: int) -> int:
+    """The longest sequence the model built for (``task``, ``n``) takes when no
+    ``length`` is given: ``n`` (a khop task of size n has n tokens), except when the
+    alphabet is (k + 1)·n — the alphabet of the pointer-chasing encodings PC(n, k) →
+    hop_k, whose size n is what callers such as ``commlb simulate`` pass — where it is the
+    longer of their two layouts that fits the fixed-point limit: the recursive one
+    (L_k = 2n, L_j = n·(L_{j+1} + 2), N = L_2 + 3; ``pc-to-khop``, exponential in k)
+    and the block one (2nk + 1; ``pc-to-khop-blocks``).  (Formulas repeated here so that
+    models import no reductions; a test compares them.)"""
+    k, alphabet, n = int(task.k), int(task.alphabet), int(n)
+    if n >= 1 and alphabet == (k + 1) * n:
+        rec = 0
+        for _ in range(k, 1, -1):
+            rec = n * (rec + 2)
+        layouts = sorted({rec + 3, 2 * n * k + 1})
+        fitting = [size for size in layouts if size <= _max_length(alphabet)]
+        return max(n, fitting[-1] if fitting else layouts[-1])
+    return n
+
+
 def build(task: Any, n: int, precision: Precision | None = None, width: int | None = None,
           layers: int | None = None, heads: int | None = None, seed: int = 0,
-          outputs: str = "last", **options: Any) -> TransformerModel:
-    """The pointer-doubling hop_k transformer for sequences of length ≤ ``n`` of ``task``
-    (a :class:`~commlb.tasks.khop.KHopTask`; k and the alphabet come from it).
+          outputs: str = "last", length: int | None = None, **options: Any) -> TransformerModel:
+    """The pointer-doubling hop_k transformer for ``task`` (a
+    :class:`~commlb.tasks.khop.KHopTask`; k and the alphabet come from it), taking
+    sequences of up to ``length`` tokens (default :func:`sequence_length`: ``n``, or the
+    pointer-chasing layout length when ``n`` is the size of such an encoding).
 
     ``layers``/``heads``/``width`` are accepted when they equal what the construction is
     (⌈log2 k⌉ + 2, 1, 19) and refused otherwise; ``seed`` is accepted and unused (the
     weights are deterministic); ``outputs`` is ``"last"`` (read the answer at the last
     position, as the reductions do) or ``"all"`` (every position; sequences must then
-    have length exactly ``n``).  The decision is the token hop_k(X)_i, or V (the alphabet
+    have the full length).  The decision is the token hop_k(X)_i, or V (the alphabet
     size) for ⊥."""
     for name, value in options.items():
         if value is not None:
@@ -157,9 +179,9 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     alphabet = int(getattr(task, "alphabet", 0))
     if k < 1 or alphabet < 1:
         raise InvalidInputError(f"the k-hop construction needs a khop task with k >= 1, got k = {k}")
-    n = int(n)
-    if n < 1:
-        raise InvalidInputError(f"k-hop construction: n must be >= 1, got {n}")
+    if int(n) < 1 or (length is not None and int(length) < 1):
+        raise InvalidInputError(f"k-hop construction: n and length must be >= 1, got {n}, {length}")
+    n = sequence_length(task, n) if length is None else int(length)
     num_layers = khop_layers(k)
     if layers is not None and int(layers) != num_layers:
         raise InvalidInputError(
