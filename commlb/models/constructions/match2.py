@@ -85,12 +85,13 @@ def sphere_code(modulus: int) -> np.ndarray:
 
 def build(task: Any, n: int, precision: Precision | None = None, width: int | None = None,
           layers: int | None = None, heads: int | None = None, seed: int = 0,
-          **options: Any) -> TransformerModel:
+          outputs: str = "all", **options: Any) -> TransformerModel:
     """The width-7, one-head Match2 transformer for ``n`` values of ``task`` (a
     :class:`~commlb.tasks.match.Match2Task`, modulus ``task.M``).  The model does not
     depend on ``n`` except through its positional table size; ``seed`` is unused (the
     code is deterministic).  ``width``/``layers``/``heads`` are accepted when they equal
-    7/1/1."""
+    7/1/1.  ``outputs``: answer at every position ("all", default) or only the last
+    ("last", what a reduction reads)."""
     for name, value, want in (("width", width, WIDTH), ("layers", layers, 1), ("heads", heads, 1)):
         if value is not None and int(value) != want:
             raise InvalidInputError(f"the Match2 construction has {name} {want}; drop --{name} or use random weights")
@@ -100,6 +101,8 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     n = int(n)
     if n < 1:
         raise InvalidInputError(f"Match2 construction: n must be >= 1, got {n}")
+    if outputs not in ("all", "last"):
+        raise InvalidInputError(f"Match2 construction: outputs must be 'all' or 'last', not {outputs!r}")
     M = int(getattr(task, "M", 0))
     if M < 2:
         raise InvalidInputError("the Match2 construction needs a Match2 task with modulus M >= 2")
@@ -175,7 +178,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     config = {
         "layers": 1, "heads": 1, "width": WIDTH, "key_dim": 3, "value_dim": 3, "mlp_dim": 6,
         "vocab_size": M, "max_length": n, "causal": False, "attention": "hard",
-        "output_kind": "binary", "output_positions": list(range(n)),
+        "output_kind": "binary", "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
             "name": "Match2 (SHT23 Theorem 6, THEORY.md §1.5; sphere code [DER])",
             "modulus": M,
