@@ -105,6 +105,27 @@ def _matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a @ b
 
 
+class _SparseWeights:
+    """A mostly-zero int64 weight matrix as (row, value) lists grouped by column, for an
+    exact batched product that costs O(batch · nonzeros) (explicit constructions are
+    very sparse)."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        rows, cols = np.nonzero(w.T)  # sorted by output column
+        self.cols = rows  # output column of each nonzero
+        self.rows = cols  # input row of each nonzero
+        self.vals = w[cols, rows]
+        self.ncols = w.shape[1]
+        self.uniq, self.starts = np.unique(self.cols, return_index=True)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((x.shape[0], self.ncols), dtype=np.int64)
+        if self.vals.size:
+            prod = x[:, self.rows] * self.vals
+            out[:, self.uniq] = np.add.reduceat(prod, self.starts, axis=1)
+        return out
+
+
 class RNNModel(Model):
     """L stacked Elman layers with exact fixed-point (or p-bit float) arithmetic."""
 
@@ -127,6 +148,7 @@ class RNNModel(Model):
         self._check_shapes()
         self._table: tuple[np.ndarray, int, np.ndarray] | None = None
         self._wrec_f: tuple[np.ndarray, np.ndarray] | None = None
+        self._sparse_w: tuple[bool, Any] | None = None
 
     # ------------------------------------------------------------------ config
     @property
@@ -248,6 +270,16 @@ class RNNModel(Model):
             self._wrec_f = (self.params["w_rec"].astype(np.float64), self.params["w_in"].astype(np.float64))
         return self._wrec_f
 
+    def _sparse(self) -> tuple[list[_SparseWeights], list[_SparseWeights]] | None:
+        """Column-grouped nonzeros of w_rec / w_in when at most a quarter of the entries
+        are nonzero (then the batched step uses them), else None."""
+        if self._sparse_w is None:
+            w_rec, w_in = self.params["w_rec"], self.params["w_in"]
+            dense = np.count_nonzero(w_rec) + np.count_nonzero(w_in[1:]) > 0.25 * (w_rec.size + w_in[1:].size)
+            self._sparse_w = (False, None) if dense else (True, (
+                [_SparseWeights(w) for w in w_rec], [_SparseWeights(w) for w in w_in]))
+        return self._sparse_w[1]
+
     def _round(self, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Round exact accumulators (2f fractional bits) to p bits; returns the raw values
         and a boolean mask of the entries that saturated."""
@@ -330,15 +362,23 @@ class RNNModel(Model):
         B = states.shape[0]
         out = np.empty_like(states)
         sat = np.zeros(B, dtype=np.int64)
-        mm = _matmul_exact if fixed else np.matmul
+        sparse = self._sparse() if fixed else None
         below = None
         for layer in range(self.layers):
-            acc = mm(states[:, layer], p["w_rec"][layer])
+            if sparse is not None:
+                rec = sparse[0][layer].apply(states[:, layer])
+            else:
+                rec = (_matmul_exact if fixed else np.matmul)(states[:, layer], p["w_rec"][layer])
+            acc = rec
             if layer == 0:
                 extra = p["embed"][toks] + p["b"][0]
                 acc = acc + ((extra << np.int64(f)) if fixed else extra)
             else:
-                acc = acc + mm(below, p["w_in"][layer]) + ((p["b"][layer] << np.int64(f)) if fixed else p["b"][layer])
+                if sparse is not None:
+                    inp = sparse[1][layer].apply(below)
+                else:
+                    inp = (_matmul_exact if fixed else np.matmul)(below, p["w_in"][layer])
+                acc = acc + inp + ((p["b"][layer] << np.int64(f)) if fixed else p["b"][layer])
             if fixed:
                 pre, over = self._round(acc)
                 sat += over.sum(axis=1)
@@ -362,15 +402,18 @@ class RNNModel(Model):
         return out, sat
 
     def readout(self, state: np.ndarray) -> tuple[np.ndarray, int]:
-        """Read-out values (out_dim,) of a state (L, d) (its top layer), and saturations."""
+        """Read-out values (out_dim,) of a state (L, d) (its top layer), and saturations.
+        A batch of states (..., L, d) gives values (..., out_dim)."""
         prec = self.precision
-        top = np.asarray(state)[-1]
+        state = np.asarray(state)
+        top = state[..., -1, :].reshape(-1, self.hidden)  # also accepts a batch (..., L, d)
+        shape = state.shape[:-2] + (self.out_dim,)
         if prec.is_fixed:
-            acc = _matmul_exact(top[None], self.params["wout"])[0] + (self.params["bout"] << np.int64(prec.frac))
+            acc = _matmul_exact(top, self.params["wout"]) + (self.params["bout"] << np.int64(prec.frac))
             vals, over = self._round(acc)
-            return vals, int(np.count_nonzero(over))
+            return vals.reshape(shape), int(np.count_nonzero(over))
         q = prec.quantize(top @ self.params["wout"] + self.params["bout"])
-        return q.values, q.saturated
+        return q.values.reshape(shape), q.saturated
 
     def decide(self, values: np.ndarray) -> Any:
         """Decision from read-out values (num_outputs, out_dim)."""
@@ -402,6 +445,35 @@ class RNNModel(Model):
             rows.append(vals)
         values = np.stack(rows)
         return ModelOutput(values, self.decide(values), sat)
+
+    def forward_batch(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Many sequences of one length at once (rows of ``tokens``, shape (B, T)), by
+        :meth:`step_batch`: read-out values (B, num_outputs, out_dim) and decisions
+        (B, num_outputs) (argmax / > 0; for ``vector`` outputs the decisions are the
+        values).  Same bits as :meth:`forward` row by row."""
+        toks = np.asarray(tokens)
+        if toks.ndim != 2 or not np.issubdtype(toks.dtype, np.integer):
+            raise InvalidInputError("forward_batch needs a 2-D integer token array (batch, length)")
+        toks = toks.astype(np.int64)
+        if toks.size and (toks.min() < 0 or toks.max() >= self.vocab_size):
+            raise InvalidInputError(f"token ids must lie in [0, {self.vocab_size})")
+        B, T = toks.shape
+        outputs = self.output_positions(T)
+        states = np.broadcast_to(self.initial_state(), (B,) + self.state_shape).copy()
+        rows = []
+        for t in range(int(outputs.max()) + 1):
+            states, _ = self.step_batch(states, toks[:, t])
+            if t in outputs:
+                rows.append(self.readout(states)[0])
+        values = np.stack(rows, axis=1)
+        kind = self.config["output_kind"]
+        if kind == "binary":
+            dec = (values[..., 0] > 0).astype(np.int64)
+        elif kind == "class":
+            dec = np.argmax(values, axis=2).astype(np.int64)
+        else:
+            dec = self.precision.to_real(values)
+        return values, dec
 
     # ------------------------------------------------------------------ init
     @classmethod
