@@ -126,6 +126,93 @@ class _SparseWeights:
         return out
 
 
+_KERNEL = None
+
+
+def _batch_kernel():
+    """The numba twin of :meth:`RNNModel.step_batch` run over many steps (built and
+    compiled on first use; numba is imported here, never at module import).
+
+    Weights are in CSR form by *input* unit (``ptr[l, k] .. ptr[l, k+1]`` are the
+    (column, value) pairs of row k), so a step costs O(nonzeros), which is what makes
+    the large explicit constructions (delay lines, shift registers) cheap to batch."""
+    global _KERNEL
+    if _KERNEL is None:
+        from numba import njit, prange
+
+        @njit(cache=True, parallel=True)
+        def run_rows(rec_ptr, rec_col, rec_val, in_ptr, in_col, in_val, u0, bsh, act, table, lo,
+                     one, f, raw_min, raw_max, tmask, states, tokens, sat):
+            B, T = tokens.shape
+            L, d = states.shape[1], states.shape[2]
+            half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
+            for i in prange(B):
+                cur = states[i].copy()
+                acc = np.empty(d, np.int64)
+                s = np.int64(0)
+                for t in range(T):
+                    tok = tokens[i, t]
+                    for layer in range(L):
+                        if layer == 0:
+                            for j in range(d):
+                                acc[j] = u0[tok, j]
+                        else:
+                            for j in range(d):
+                                acc[j] = bsh[layer, j]
+                            for k in range(d):
+                                hk = cur[layer - 1, k]  # already this step's state of layer - 1
+                                if hk != 0:
+                                    for e in range(in_ptr[layer, k], in_ptr[layer, k + 1]):
+                                        acc[in_col[layer, e]] += hk * in_val[layer, e]
+                        for k in range(d):
+                            hk = states[i, layer, k]  # last step's state of this layer
+                            if hk != 0:
+                                for e in range(rec_ptr[layer, k], rec_ptr[layer, k + 1]):
+                                    acc[rec_col[layer, e]] += hk * rec_val[layer, e]
+                        for j in range(d):
+                            pre = (acc[j] + half) >> f if f > 0 else acc[j]
+                            if pre < raw_min:
+                                pre = raw_min
+                                s += 1
+                            elif pre > raw_max:
+                                pre = raw_max
+                                s += 1
+                            if act == 0:
+                                v = pre if pre > 0 else np.int64(0)
+                            elif act == 1:
+                                v = one if pre > 0 else np.int64(0)
+                                if pre > 0 and one < (np.int64(1) << f):
+                                    s += 1
+                            else:
+                                idx = min(max(pre, lo), lo + table.shape[0] - 1) - lo
+                                v = table[idx]
+                                if tmask[idx]:
+                                    s += 1
+                            cur[layer, j] = v
+                    for layer in range(L):
+                        for j in range(d):
+                            states[i, layer, j] = cur[layer, j]
+                sat[i] += s
+
+        _KERNEL = run_rows
+    return _KERNEL
+
+
+def _csr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per layer, the nonzeros of w[l] (d, d) grouped by row: (ptr (L, d+1), col, val)."""
+    L, d, _ = w.shape
+    nnz = max(1, max(int(np.count_nonzero(w[l])) for l in range(L)))
+    ptr = np.zeros((L, d + 1), dtype=np.int64)
+    col = np.zeros((L, nnz), dtype=np.int64)
+    val = np.zeros((L, nnz), dtype=np.int64)
+    for l in range(L):
+        rows, cols = np.nonzero(w[l])
+        ptr[l, 1:] = np.cumsum(np.bincount(rows, minlength=d))
+        col[l, : rows.size] = cols
+        val[l, : rows.size] = w[l][rows, cols]
+    return ptr, col, val
+
+
 class RNNModel(Model):
     """L stacked Elman layers with exact fixed-point (or p-bit float) arithmetic."""
 
@@ -446,11 +533,50 @@ class RNNModel(Model):
         values = np.stack(rows)
         return ModelOutput(values, self.decide(values), sat)
 
-    def forward_batch(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run_batch(self, states: np.ndarray, tokens: np.ndarray, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+        """Read the rows of ``tokens`` (B, T) from ``states`` (B, L, d): final states and
+        saturations per row.  ``backend``: ``"numpy"`` (:meth:`step_batch` per step, the
+        reference), ``"numba"`` (the compiled twin; fixed point only) or ``"auto"`` (numba
+        for fixed point)."""
+        toks = np.ascontiguousarray(tokens, dtype=np.int64)
+        states = np.array(states, dtype=np.int64 if self.precision.is_fixed else np.float64, copy=True)
+        if backend == "auto":
+            backend = "numba" if self.precision.is_fixed else "numpy"
+        if backend == "numpy":
+            sat = np.zeros(toks.shape[0], dtype=np.int64)
+            for t in range(toks.shape[1]):
+                states, s = self.step_batch(states, toks[:, t])
+                sat += s
+            return states, sat
+        if backend != "numba":
+            raise InvalidInputError(f"backend must be numpy, numba or auto, not {backend!r}")
+        if not self.precision.is_fixed:
+            raise InvalidInputError("the numba RNN kernel is for fixed point")
+        prec = self.precision
+        p = self.params
+        f = prec.frac
+        act = ACTIVATIONS.index(self.activation)
+        act = {0: 2, 1: 0, 2: 1}[act]  # tanh -> 2, relu -> 0, threshold -> 1
+        if self.activation == "tanh":
+            table, lo, tmask = self.act_table()
+        else:
+            table, lo, tmask = np.zeros(1, np.int64), 0, np.zeros(1, np.bool_)
+        rec = _csr(p["w_rec"])
+        inp = _csr(p["w_in"])
+        u0 = np.ascontiguousarray((p["embed"] + p["b"][0]) << np.int64(f))
+        bsh = np.ascontiguousarray(p["b"] << np.int64(f))
+        sat = np.zeros(toks.shape[0], dtype=np.int64)
+        one = min(1 << f, prec.raw_max)
+        _batch_kernel()(*rec, *inp, u0, bsh, np.int64(act), np.ascontiguousarray(table), np.int64(lo),
+                        np.int64(one), np.int64(f), np.int64(prec.raw_min), np.int64(prec.raw_max),
+                        np.ascontiguousarray(tmask, dtype=np.bool_), states, toks, sat)
+        return states, sat
+
+    def forward_batch(self, tokens: np.ndarray, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
         """Many sequences of one length at once (rows of ``tokens``, shape (B, T)), by
-        :meth:`step_batch`: read-out values (B, num_outputs, out_dim) and decisions
+        :meth:`run_batch`: read-out values (B, num_outputs, out_dim) and decisions
         (B, num_outputs) (argmax / > 0; for ``vector`` outputs the decisions are the
-        values).  Same bits as :meth:`forward` row by row."""
+        values).  Same bits as :meth:`forward` row by row in fixed point."""
         toks = np.asarray(tokens)
         if toks.ndim != 2 or not np.issubdtype(toks.dtype, np.integer):
             raise InvalidInputError("forward_batch needs a 2-D integer token array (batch, length)")
@@ -461,10 +587,11 @@ class RNNModel(Model):
         outputs = self.output_positions(T)
         states = np.broadcast_to(self.initial_state(), (B,) + self.state_shape).copy()
         rows = []
-        for t in range(int(outputs.max()) + 1):
-            states, _ = self.step_batch(states, toks[:, t])
-            if t in outputs:
-                rows.append(self.readout(states)[0])
+        done = 0
+        for pos in outputs:
+            states, _ = self.run_batch(states, toks[:, done : pos + 1], backend)
+            done = int(pos) + 1
+            rows.append(self.readout(states)[0])
         values = np.stack(rows, axis=1)
         kind = self.config["output_kind"]
         if kind == "binary":
