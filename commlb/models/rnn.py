@@ -50,8 +50,8 @@ The activations:
 * ``tanh``: a lookup table.  :meth:`RNNModel.act_table` returns ``(table, lo)`` (int64
   array) and ``h = table[clip(pre, lo, lo + len(table) - 1) - lo]``.  The table holds
   ``floor(tanh(raw · 2^-f) · 2^f + 1/2)`` clipped to the range, computed once with numpy
-  over raw in [lo, -lo] where lo = -min(raw_max, R) and R =
-  ceil(atanh(1 - 2^-(f+2)) · 2^f) + 2; beyond R the rounded tanh is constant (±2^f,
+  over raw in [lo, hi] where lo = max(raw_min, -R), hi = min(raw_max, R) and R =
+  ceil(atanh(1 - 2^-(f+2)) · 2^f) + 2; beyond ±R the rounded tanh is constant (±2^f,
   clipped), so clamping the index is exact.  Entries equal to 2^f that were clipped
   (f = p - 1) count a saturation each time they are read (:meth:`act_table` returns
   the mask too).
@@ -317,12 +317,12 @@ class RNNModel(Model):
             prec = self.precision
             f = prec.frac
             r = math.ceil(math.atanh(1.0 - 2.0 ** -(f + 2)) * 2.0**f) + 2
-            r = min(prec.raw_max, r)
-            raw = np.arange(-r, r + 1, dtype=np.int64)
+            lo, hi = max(prec.raw_min, -r), min(prec.raw_max, r)
+            raw = np.arange(lo, hi + 1, dtype=np.int64)
             scaled = np.floor(np.tanh(raw.astype(np.float64) / prec.scale) * prec.scale + 0.5)
             sat = (scaled < prec.raw_min) | (scaled > prec.raw_max)
             table = np.clip(scaled, prec.raw_min, prec.raw_max).astype(np.int64)
-            self._table = (table, -r, sat)
+            self._table = (table, lo, sat)
         return self._table
 
     def _act(self, pre: np.ndarray) -> tuple[np.ndarray, int]:
