@@ -87,6 +87,9 @@ def _parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
               help="Random instances per point on which the error rate is measured.")
 @click.option("--instances", default=3, show_default=True, type=int,
               help="Random instances per point run as a protocol (bits = the largest count).")
+@click.option("--max-seconds", "max_seconds", default=4.0, show_default=True, type=float,
+              help="Time budget per point: further protocol runs and trials stop when it is spent "
+                   "(at least one of each runs; 0 = no budget). The rows say how many ran.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the instances and weights.")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra task parameter, e.g. k=3 for khop (repeatable).")
@@ -98,7 +101,7 @@ def _parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
 @click.option("--csv", "csv_path", default=None, metavar="FILE",
               help="Write the rows as CSV to FILE ('-' for standard output).")
 @click.option("--title", default=None, help="Title of the plot.")
-def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, seed: int,
+def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_seconds: float, seed: int,
           task_opts: tuple[str, ...], model_opts: tuple[str, ...], plot: str | None, as_json: bool,
           csv_path: str | None, title: str | None) -> None:
     """Sweep n and show how each model family's construction grows: its size, the bits its
@@ -119,7 +122,7 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, seed
 
     if quiet or not err.is_terminal:
         result = run_sweep(task, families, ns, trials=trials, instances=instances, seed=seed,
-                           task_options=task_options, model_options=model_options)
+                           task_options=task_options, model_options=model_options, max_seconds=max_seconds)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -131,7 +134,8 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, seed
                 bar.update(job, advance=1, description=f"{row.model} n={row.n}")
 
             result = run_sweep(task, families, ns, trials=trials, instances=instances, seed=seed,
-                               task_options=task_options, model_options=model_options, progress=step)
+                               task_options=task_options, model_options=model_options, progress=step,
+                               max_seconds=max_seconds)
 
     if plot:
         plot_sweep(result, plot, title=title)

@@ -27,6 +27,7 @@ Public API: :func:`parse_n_values`, :func:`parse_models`, :func:`run_sweep`,
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -34,7 +35,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import CommlbError, InvalidInputError, TooLargeError, UnknownNameError
 
@@ -42,6 +43,7 @@ __all__ = [
     "MODEL_FAMILIES",
     "MAX_POINTS",
     "MAX_N",
+    "DEFAULT_MAX_SECONDS",
     "parse_n_values",
     "parse_models",
     "SweepRow",
@@ -56,6 +58,8 @@ MODEL_FAMILIES = ("rnn", "transformer", "ffn")
 MAX_POINTS = 400
 #: largest n a sweep accepts (sequence lengths and construction tables grow with n)
 MAX_N = 1 << 16
+#: default time budget per (family, n) point, seconds (see :func:`run_sweep`)
+DEFAULT_MAX_SECONDS = 4.0
 #: largest number of values a range expression may expand to
 _MAX_RANGE_VALUES = 200
 
@@ -291,6 +295,7 @@ def run_sweep(
     task_options: dict[str, Any] | None = None,
     model_options: dict[str, Any] | None = None,
     progress: Callable[[SweepRow], None] | None = None,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
 ) -> SweepResult:
     """Sweep ``task`` over ``models`` × ``n_values`` (see the module docstring).
 
@@ -298,7 +303,10 @@ def run_sweep(
     (0 skips it); ``instances``: random instances run as a protocol (≥ 1);
     ``task_options`` go to :func:`commlb.simulate.resolve_task`, ``model_options`` to
     :func:`commlb.simulate.build_model` (e.g. ``precision``).  ``progress`` is called
-    after every point.  Families without a construction give rows with status
+    after every point.  ``max_seconds`` is a time budget per point: the first protocol run
+    and the first trial always happen; further protocol runs stop after half the budget and
+    further trials at the budget, and the row's note and ``trials``/``protocol_runs`` say
+    how many ran (0 or None: no budget, every run happens).  Families without a construction give rows with status
     ``"no-construction"``; an unknown task raises :class:`UnknownNameError`.
     """
     from . import simulate as sim
@@ -317,15 +325,64 @@ def run_sweep(
 
     result = SweepResult(task, families, ns, trials, instances, seed)
     start = time.perf_counter()
+    with single_blas_thread():
+        _run_points(sim, result, task, families, ns, trials, instances, seed, task_options, model_options,
+                    progress, max_seconds)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run_points(sim: Any, result: SweepResult, task: str, families: list[str], ns: list[int], trials: int,
+                instances: int, seed: int, task_options: dict[str, Any], model_options: dict[str, Any],
+                progress: Callable[[SweepRow], None] | None, max_seconds: float | None) -> None:
     for family in families:
         for n in ns:
             row = _measure(sim, task, family, n, trials=trials, instances=instances, seed=seed,
-                           task_options=task_options, model_options=model_options)
+                           task_options=task_options, model_options=model_options,
+                           max_seconds=math.inf if not max_seconds or max_seconds <= 0 else float(max_seconds))
             result.rows.append(row)
             if progress is not None:
                 progress(row)
-    result.seconds = time.perf_counter() - start
-    return result
+
+
+@contextlib.contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """Run the block with one OpenBLAS thread, then restore the previous count.
+
+    The protocols multiply one state (or a few) by a d × d matrix per token, with d up to
+    about 1000: too small for BLAS threads to pay off, and on a busy 2-core machine the
+    threads fight for the cores (measured: one RNN protocol run at n = 1024 took 1.9 s
+    with one thread, 10–20 s with the default two while other jobs ran).  Finds numpy's
+    OpenBLAS among the loaded libraries (Linux ``/proc/self/maps``); a no-op elsewhere.
+    """
+    setters = []
+    try:
+        import ctypes
+
+        with open("/proc/self/maps", encoding="utf-8") as fh:
+            paths = {line.split()[-1] for line in fh
+                     if "openblas" in line.split()[-1].lower() and ".so" in line.split()[-1]}
+        for path in sorted(paths):
+            lib = ctypes.CDLL(path)
+            for prefix in ("scipy_openblas", "openblas"):
+                for suffix in ("64_", ""):
+                    get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        setters.append((put, int(get())))
+                        break
+                else:
+                    continue
+                break
+    except (OSError, ValueError):
+        setters = []
+    for put, _ in setters:
+        put(1)
+    try:
+        yield
+    finally:
+        for put, old in setters:
+            put(old)
 
 
 def _nonneg_int(value: Any, name: str) -> int:
@@ -335,7 +392,7 @@ def _nonneg_int(value: Any, name: str) -> int:
 
 
 def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances: int, seed: int,
-             task_options: dict[str, Any], model_options: dict[str, Any]) -> SweepRow:
+             task_options: dict[str, Any], model_options: dict[str, Any], max_seconds: float) -> SweepRow:
     t0 = time.perf_counter()
     base = {"task": task, "model": family, "n": n}
     try:
@@ -365,8 +422,12 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
     a2b = b2a = rounds = 0
     matches = True
     lower: Any = None
+    notes = [built.note] if built.note else []
     try:
         for k in range(instances):
+            if k and time.perf_counter() - t0 > max_seconds / 2:
+                notes.append(f"protocol run on {k} of {instances} instances (time budget --max-seconds)")
+                break
             res = sim.simulate_instance(setup, built, seed=_mix(seed, k), effective=False)
             total = int(res.transcript.total_bits)
             if not bits or total > max(bits):
@@ -376,7 +437,9 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
             matches = matches and res.protocol_matches_forward
             if lower is None:
                 lower = res.lower_bound
-        summary = sim.run_trials(setup, built, trials, seed=seed) if trials else None
+        done, errors = _error_trials(sim, setup, built, trials, seed, t0 + max_seconds)
+        if done < trials:
+            notes.append(f"error rate over {done} of {trials} trials (time budget --max-seconds)")
     except CommlbError as exc:
         return SweepRow(**base, status="failed", reduction=red_name, problem=prob_name, note=str(exc),
                         **size, seconds=time.perf_counter() - t0)
@@ -387,12 +450,45 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
         lower_bound=None if lower is None or lower.compare_bits is None else float(lower.compare_bits),
         lower_bound_kind=None if lower is None else lower.kind,
         lower_bound_citation=None if lower is None else lower.citation,
-        error_rate=None if summary is None else summary.error_rate,
-        errors=None if summary is None else summary.errors,
-        trials=0 if summary is None else summary.count,
+        error_rate=(errors / done) if done else None,
+        errors=errors if done else None,
+        trials=done,
         seconds=time.perf_counter() - t0, reduction=red_name, problem=prob_name,
-        source=built.source, note=built.note,
+        source=built.source, note="; ".join(notes),
     )
+
+
+def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, deadline: float) -> tuple[int, int]:
+    """(trials done, errors): the construction's forward pass on random instances.
+
+    The forward pass is what the protocol computes (every protocol run is verified
+    against it bit for bit), so the error rate is measured on the forward pass alone,
+    a third of the protocol's cost.  Instances come from the reduction (random (x, y),
+    drawn like :func:`commlb.simulate.sample_inputs`) or, for a task without one, from
+    the task's generator.  At least one trial runs; further ones stop at ``deadline``."""
+    import numpy as np
+
+    if trials <= 0:
+        return 0, 0
+    if setup.reduction is None:  # tasks without a reduction: the simulator's own trial loop
+        summary = sim.run_trials(setup, built, trials, seed=seed)
+        return summary.count, summary.errors
+    rng = np.random.default_rng([int(seed), 3])
+    reduction, problem, model = setup.reduction, setup.problem, built.model
+    errors = done = 0
+    for _ in range(trials):
+        if done and time.perf_counter() > deadline:
+            break
+        x, y = sim.sample_inputs(problem, rng)
+        expected = int(np.asarray(problem.evaluate(x, y)).reshape(-1)[0])
+        decision = model.forward(reduction.encode(x, y).tokens).decision
+        try:
+            answer = int(reduction.decode(decision))
+        except (CommlbError, ValueError, IndexError, TypeError):
+            answer = None  # an undecodable answer (e.g. an out-of-range symbol) is an error
+        errors += int(answer != expected)
+        done += 1
+    return done, errors
 
 
 def _mix(seed: int, k: int) -> int:
@@ -488,7 +584,8 @@ def short_kind(kind: str | None) -> str:
     if not kind:
         return ""
     text = str(kind).replace(" (deterministic)", "").replace(" deterministic", "")
-    return text.replace("Alice to Bob", "A→B").replace("Bob to Alice", "B→A")
+    text = text.replace("Alice to Bob", "A→B").replace("Bob to Alice", "B→A").replace("->", "→")
+    return text.replace(" minus announcement", "")
 
 
 def growth_exponent(xs: Sequence[float], ys: Sequence[float]) -> float:
