@@ -170,8 +170,24 @@ def _render(result: Any, show_transcript: bool) -> None:
             out.print(escape(f"  first error: trial {t.first_error['trial']}, model {t.first_error['output']}, "
                              f"truth {t.first_error['expected']}"))
     if result.effective_bits is not None:
-        out.print(escape(f"effective bits: {result.effective_bits}"))
+        out.print(escape(_effective_line(result.effective_bits)))
     out.print(Text("conclusion: ", style="bold") + Text(result.conclusion))
+
+
+def _effective_line(eb: Any) -> str:
+    """One line for the effective-bits count (``commlb.witness.effective_bits``)."""
+    if not isinstance(eb, dict):
+        return f"effective bits: {eb}"
+    if not eb.get("applicable") or eb.get("effective_bits") is None:
+        return f"effective bits: not counted ({eb.get('note') or 'not applicable'})"
+    line = (f"effective bits: {eb['effective_bits']:.2f} = log2 of {eb['distinct_messages']:,} distinct messages "
+            f"over all {eb.get('inputs') or '?':,} Alice inputs")
+    if eb.get("nominal_bits") is not None:
+        line += f" (nominal {eb['nominal_bits']} bits)"
+    if eb.get("one_way_bound") is not None:
+        met = eb.get("meets_one_way_bound")
+        line += f"; one-way bound {_fmt_bits(eb['one_way_bound'])}" + ("" if met is None else (" met" if met else " NOT met"))
+    return line
 
 
 def _show(value: Any) -> str:
@@ -220,12 +236,14 @@ def _model_summary(built: Any) -> str:
 @click.option("--trials", type=int, default=0, show_default=True, help="Also run K random instances; count errors.")
 @click.option("--transcript", "show_transcript", is_flag=True, help="Print every message with its values.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--effective-bits/--no-effective-bits", "effective", default=True, show_default=True,
+              help="Count Alice's distinct messages over all her inputs (when she has at most 2^16).")
 @click.option("--save-weights", "save_weights", default=None, type=click.Path(dir_okay=False),
               help="Write the model's weights to FILE.npz (load them back with --weights FILE.npz).")
 def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None, reduction: str | None,
              hidden: int | None, layers: int | None, heads: int | None, width: int | None,
              precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,
-             trials: int, show_transcript: bool, as_json: bool, save_weights: str | None) -> None:
+             trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None) -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript."""
@@ -242,7 +260,7 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         if not str(save_weights).endswith(".npz"):
             raise InvalidInputError(f"--save-weights: use a .npz file name, got {save_weights!r}")
         built.model.save(save_weights)
-    result = simulate_instance(setup, built, seed=seed, split=split)
+    result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
     if trials:
         if as_json:
             result.trials = run_trials(setup, built, trials, seed=seed, split=split)

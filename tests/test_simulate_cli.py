@@ -83,7 +83,7 @@ def test_json_128_bits_disjointness_rnn(capsys):
 
 
 def test_layers_2_doubles_the_rnn_message(capsys):
-    base = ("--task", "disjointness", "--model", "rnn", "--n", "16", "--hidden", "4", "--precision", "12",
+    base = ("--task", "disjointness", "--model", "rnn", "--n", "20", "--hidden", "4", "--precision", "12",
             "--weights", "random")
     one = cli_json(capsys, *base)
     two = cli_json(capsys, *base, "--layers", "2")
@@ -236,22 +236,22 @@ def test_wrong_answer_exits_0_and_says_so(capsys):
     # a 1-value random RNN state cannot carry DISJ_16; find a seed it gets wrong
     for seed in range(20):
         res = cli_json(capsys, "--task", "disjointness", "--model", "rnn", "--n", "16", "--hidden", "1",
-                       "--precision", "4", "--weights", "random", "--seed", str(seed))
+                       "--precision", "4", "--weights", "random", "--seed", str(seed), "--no-effective-bits")
         if res["correct"] is False:
             break
     else:
         pytest.fail("no wrong answer in 20 seeds")
     out = cli(capsys, "--task", "disjointness", "--model", "rnn", "--n", "16", "--hidden", "1", "--precision", "4",
-              "--weights", "random", "--seed", str(seed))
-    assert "WRONG" in out and "not a solver" in out
+              "--weights", "random", "--seed", str(seed), "--no-effective-bits")
+    assert "WRONG" in out and "sends only 4" in out
 
 
 def test_float_mode_runs_and_is_verified(capsys):
     res = cli_json(capsys, "--task", "disjointness", "--model", "transformer", "--n", "8", "--arith", "float",
-                   "--precision", "16", "--weights", "random")
+                   "--precision", "16", "--weights", "random", "--no-effective-bits")
     assert res["precision"]["kind"] == "float" and res["protocol_matches_forward"] is True
     out = cli(capsys, "--task", "disjointness", "--model", "transformer", "--n", "8", "--arith", "float",
-              "--precision", "16", "--weights", "random")
+              "--precision", "16", "--weights", "random", "--no-effective-bits")
     assert "float mode" in out
 
 
@@ -260,3 +260,17 @@ def test_task_without_reduction_states_no_bound(capsys):
     assert res["reduction"] is None and res["problem"] is None and res["lower_bound"] is None
     assert res["split"]["name"] == "prefix:4"
     assert "no lower bound" in res["conclusion"]
+
+
+def test_effective_bits_line(capsys):
+    # 256 Alice inputs: every one is counted (commlb.witness.effective_bits)
+    solver = cli_json(capsys, "--task", "disjointness", "--model", "rnn", "--n", "8")
+    eb = solver["effective_bits"]
+    if solver["params"]["weights"] == "construction":
+        # a model correct on every input sends 2^8 distinct messages: exactly the bound
+        assert eb["applicable"] and eb["distinct_messages"] == 256 and eb["effective_bits"] == 8
+    tiny = cli(capsys, "--task", "disjointness", "--model", "rnn", "--n", "8", "--hidden", "1", "--precision", "2",
+               "--weights", "random")
+    assert "effective bits:" in tiny and "NOT met" in tiny
+    off = cli_json(capsys, "--task", "disjointness", "--model", "rnn", "--n", "8", "--no-effective-bits")
+    assert "effective_bits" not in off
