@@ -231,3 +231,18 @@ def test_built_from_the_problem_size_like_commlb_simulate():
         transcript, out = simulate_transformer(model, inst.tokens, Split.from_instance(inst))
         assert red.decode(out.decision) == red.problem.evaluate(x, y)
         assert transcript.rounds >= 4
+
+
+def test_consistency_harness_over_pointer_chasing():
+    """The whole protocol contract (faithfulness, counting, formulas, determinism,
+    isolation): every pair of PC(n=2, k=2) through pc-to-khop, and sampled pairs of
+    PC(4, 4) on permutations through pc-to-khop-blocks."""
+    from commlb.testing import assert_consistent
+
+    red = commlb.get_reduction("pc-to-khop", n=2, k=2)
+    report = assert_consistent(None, red, build(red.task, 2), samples=64)
+    assert report.exhaustive and report.correct == report.pairs == 16
+    red = commlb.get_reduction("pc-to-khop-blocks", n=4, k=4)
+    report = assert_consistent(None, red, build(red.task, 4), samples=8, seed=5)
+    assert report.correct == report.pairs == 8
+    assert report.senders == ("alice", "bob")
