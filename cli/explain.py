@@ -1,0 +1,109 @@
+"""``commlb explain``: a step-by-step walk-through of one lower-bound argument, one panel
+per step (thin: parse, call :func:`commlb.explain.explain`, render)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+_STYLE = {"problem": "cyan", "reduction": "magenta", "protocol": "green", "inequality": "yellow",
+          "conclusion": "bold blue"}
+
+
+def _strip(explanation: Any, max_tokens: int = 48):
+    """The instance's tokens coloured by owner (shortened in the middle when long)."""
+    from rich.text import Text
+
+    from commlb.cli.render import OWNER_STYLE
+    from commlb.explain import token_labels
+
+    labels = token_labels(explanation.tokens, explanation.vocab_names)
+    owner = [int(o) for o in explanation.owner]
+    n = len(labels)
+    idx = list(range(n)) if n <= max_tokens else list(range(max_tokens // 2)) + [-1] + list(range(n - max_tokens // 2, n))
+    structured = getattr(explanation.tokens, "dtype", None) is not None and explanation.tokens.dtype.names
+    text = Text()
+    for i in idx:
+        if i == -1:
+            text.append(f" …({n - 2 * (max_tokens // 2)} more)… ", style="italic")
+            continue
+        label = f"[{i}] {labels[i]}" if structured else labels[i]
+        text.append(label, style=OWNER_STYLE[owner[i]])
+        text.append("\n" if structured else " ")
+    return text
+
+
+def _legend():
+    from rich.text import Text
+
+    from commlb.cli.render import OWNER_NAME, OWNER_STYLE
+
+    t = Text("tokens: ")
+    for k in (0, 1, 2):
+        t.append(OWNER_NAME[k], style=OWNER_STYLE[k])
+        t.append("  ")
+    return t
+
+
+def _render(explanation: Any) -> None:
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.text import Text
+
+    from commlb.cli.render import console
+
+    con = console()
+    from commlb.explain import FAMILY_NAMES
+
+    name = FAMILY_NAMES.get(explanation.model, explanation.model)
+    article = "an" if name[0].lower() in "aeiou" or name.startswith("RNN") else "a"
+    con.print(Text(f"The lower-bound argument for {article} {name} on {explanation.task}, step by step "
+                   f"({explanation.problem} → {explanation.task} via {explanation.reduction}, n = {explanation.n})",
+                   style="bold"))
+    for step in explanation.steps:
+        parts: list[Any] = []
+        for i, para in enumerate(step.paragraphs):
+            last = i == len(step.paragraphs) - 1
+            if i and step.paragraphs[i - 1].startswith("Message ") and not para.startswith("Message "):
+                parts.append(Text(""))
+            if para.startswith("Message "):
+                head, _, rest = para.partition(":")
+                line = Text("• ")
+                line.append(head + ":", style="bold")
+                line.append(rest)
+                parts.append(line)
+            else:
+                parts.append(Text(para + ("" if last else "\n")))
+        if step.key == "reduction" and explanation.tokens is not None:
+            parts.insert(1, _legend())
+            parts.insert(2, _strip(explanation))
+            parts.insert(3, Text(""))
+        con.print(Panel(Group(*parts), title=step.title, title_align="left",
+                        border_style=_STYLE.get(step.key, "white"), padding=(1, 2)))
+
+
+@click.command("explain")
+@click.option("--task", "task", required=True, help="Task name (see `commlb list tasks`).")
+@click.option("--model", "model", default="rnn", show_default=True, help="Model family: rnn, transformer, ffn.")
+@click.option("--n", "n", type=int, default=None,
+              help="Problem size (default: the reduction's small example size).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the instance (and random weights).")
+@click.option("--k", "k", type=int, default=None, help="Hops, for --task khop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the steps and the simulation as JSON.")
+def explain(task: str, model: str, n: int | None, seed: int, k: int | None, as_json: bool) -> None:
+    """A classroom walk-through of one lower bound on a small instance: the communication
+    problem and its bound, the reduction, the protocol run for real, the inequality, and
+    the paper and theorem it reproduces.
+
+    Example: commlb explain --task disjointness --model rnn
+    """
+    from commlb.cli.render import emit_json
+    from commlb.explain import explain as run_explain
+
+    options = {"k": k} if k is not None else {}
+    explanation = run_explain(task, model, n, seed=seed, task_options=options)
+    if as_json:
+        emit_json(explanation.to_json())
+        return
+    _render(explanation)
