@@ -16,7 +16,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2
 
 demo: $(STAMP)
-	$(VENV)/bin/commlb simulate --task index-lookup --model transformer --n 256 --trials 20
+	$(VENV)/bin/commlb simulate --task disjointness --model rnn
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done
