@@ -38,9 +38,11 @@ registers start at 0, and Bob's own bits would need n + 1 more steps.)  Then
 
 Range conditions (all checked): registers < 2^K ≤ 2^(p−1); the g pre-activations
 M·2^K − 2M ≤ 2^(p−1) − 1 and −M·2^K ≥ −2^(p−1) (so j + K ≤ p − 1); the weight −2^(K−j) ≥
-−2^(p−1−f) (so K − j ≤ p − 1 − f); 2M ≤ 2^(p−2−f); j ≤ f − 1; so K ≤
-K_max = ⌊(2p − 2 − f)/2⌋ bits per register (11 at p = 16, f = 8) and
-**d = max(2, ⌈(n+1)/K_max⌉) + 4 units**: a state of L·d·p ≈ (n+1)·p/K_max + 4p bits
+−2^(p−1−f) (so K − j ≤ p − 1 − f); the slope weight 2M < 2^(p−1−f) (so j ≤ p − 3 − f);
+the weights 1/M, −1/2 on the grid (j ≤ f, f ≥ 1).  K_max is the largest K for which some
+j satisfies all of them (found by search: 11 at p = 16, f = 8, which is the bound
+⌊(2p − 2 − f)/2⌋ of the first two conditions; 4 at p = 8, f = 4), and
+**d = max(2, ⌈(n+1)/K_max⌉) + 4 units** (:func:`min_hidden`): a state of L·d·p ≈ (n+1)·p/K_max + 4p bits
 (1.45·n + 64 bits at p = 16, e.g. d = 7 for n = 32: 112 bits for 33 stored bits).  The
 counter needs 2n ≤ 2^(p−1) − 1.
 
@@ -81,9 +83,28 @@ DEFAULT_PRECISION = Precision.fixed(16)
 _TASKS = ("disjointness", "equality", "index-lookup")
 
 
+def _layout_ok(prec: Precision, K: int, j: int) -> bool:
+    """The range conditions of the module docstring for K-bit registers and M = 2^j."""
+    p, f = prec.bits, prec.frac
+    return (1 <= K <= p - 1 and j >= 0 and j + K <= p - 1 and K - j <= p - 1 - f
+            and j <= p - 3 - f and j <= f and f >= 1)
+
+
+def _top_scale(prec: Precision, K: int) -> int:
+    """The smallest j (M = 2^j) that makes K-bit registers fit, or -1."""
+    for j in range(0, prec.bits):
+        if _layout_ok(prec, K, j):
+            return j
+    return -1
+
+
 def register_bits(prec: Precision) -> int:
-    """K_max = ⌊(2p − 2 − f)/2⌋ (also ≤ p − 1): bits one register unit can hold."""
-    return min(prec.bits - 1, (2 * prec.bits - 2 - prec.frac) // 2)
+    """K_max: the most bits one register unit can hold at this precision (0 if none),
+    e.g. 11 at p = 16, f = 8."""
+    for K in range(prec.bits - 1, 0, -1):
+        if _top_scale(prec, K) >= 0:
+            return K
+    return 0
 
 
 def _task_name(task: Any) -> str:
@@ -100,7 +121,10 @@ def min_hidden(task: Any, n: int, precision: Precision | None = None) -> int:
     _check_precision(prec)
     if name == "index-lookup":
         return int(n) + 2
-    return max(2, math.ceil((int(n) + 1) / register_bits(prec))) + 4
+    kmax = register_bits(prec)
+    if kmax < 1:
+        raise InvalidInputError(f"the storing RNN has no register layout at {prec.describe()}; use more bits")
+    return max(2, math.ceil((int(n) + 1) / kmax)) + 4
 
 
 def _check_precision(prec: Precision) -> None:
@@ -173,19 +197,15 @@ def _weight(prec: Precision, value: float) -> int:
 def _build_strings(name: str, n: int, prec: Precision, d: int, L: int) -> RNNModel:
     from ...tasks.strings import EQUALS, SEP  # token ids 0, 1, "#", "="
 
-    p, f = prec.bits, prec.frac
+    p = prec.bits
     kmax = register_bits(prec)
     m = max(2, math.ceil((n + 1) / kmax))
     K = math.ceil((n + 1) / m)
     q = K * m - (n + 1)
-    j = max(0, K - (p - 1 - f))
+    j = _top_scale(prec, K)  # K <= kmax, so a scale exists
     M = 1 << j
     if 2 * n > prec.raw_max:
         raise InvalidInputError(f"storing RNN: the counter needs 2n <= {prec.raw_max} at p = {p}; use more bits")
-    # the range conditions of the docstring
-    if not (K <= p - 1 and M * ((1 << K) - 2) <= prec.raw_max and M * (1 << K) <= 1 << (p - 1)
-            and K - j <= p - 1 - f and 2 * M <= 1 << (p - 2 - f) and j <= f - 1):
-        raise InvalidInputError(f"storing RNN: no register layout fits {prec.describe()}; use more bits")
     regs = list(range(m))
     g1, g2, c, D = m, m + 1, m + 2, m + 3
     P = _empty(4, d, L, 1)
