@@ -60,6 +60,8 @@ __all__ = [
     "problem_label",
     "split_breaks_reduction",
     "check_split",
+    "model_tokens",
+    "token_encoder",
 ]
 
 MODEL_FAMILIES = ("rnn", "transformer", "ffn")
@@ -151,6 +153,28 @@ class TaskSetup:
             return int(self.task.vocab_size) <= 0
         except InvalidInputError:
             return True
+
+    @property
+    def task_n(self) -> int:
+        """The task's own size parameter for this instance length (what constructions
+        are built for): the problem's n for ``a # b =`` and index lookup, N = 2q + 1 for
+        DISJ_q → qSA.  Found by inverting ``task.length``; falls back to ``n``."""
+        if self.reduction is None:
+            return self.n
+        target = self.length
+        try:
+            if int(self.task.length(self.n)) == target:
+                return self.n
+            lo, hi = 1, max(1, target)
+            while lo < hi:  # task.length is non-decreasing in n
+                mid = (lo + hi) // 2
+                if int(self.task.length(mid)) < target:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            return lo if int(self.task.length(lo)) == target else self.n
+        except (InvalidInputError, TypeError, ValueError):
+            return self.n
 
     def readout(self) -> tuple[str, int]:
         """(output_kind, num_classes) a generic model uses to answer this task at its
@@ -315,8 +339,11 @@ def build_model(setup: TaskSetup, family: str, *, hidden: int | None = None, lay
     if use_construction:
         builder = get_construction(task_name, family)
         prec = _precision(precision, arith, None if arith == "fixed" else 16)
+        extra: dict[str, Any] = {}
+        if setup.reduction is not None and "outputs" in _parameters(builder):
+            extra["outputs"] = "last"  # the reduction reads the answer at the last position only
         try:
-            model = builder(setup.task, setup.n, precision=prec, **given)
+            model = builder(setup.task, setup.task_n, precision=prec, **given, **extra)
         except TypeError as exc:
             raise InvalidInputError(f"the {task_name}/{family} construction: {exc}") from None
         _check_family(model, family, "the construction")
@@ -335,6 +362,15 @@ def build_model(setup: TaskSetup, family: str, *, hidden: int | None = None, lay
     note = (f"{why}random weights (seed {seed}); a random model is not a solver, so its wrong answers "
             "say nothing about the bound")
     return BuiltModel(model, "random", note, prec)
+
+
+def _parameters(func: Any) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 def _construction_note(model: Any, builder: Any) -> str:
@@ -399,7 +435,7 @@ def _load_weights(setup: TaskSetup, family: str, path: str, precision: int | Non
         raise InvalidInputError(f"{path}: the model takes {cfg['length']} tokens; {task_name} at "
                                 f"n = {setup.n} has {setup.length}")
     try:
-        model.forward(setup.example_instance().tokens)
+        model.forward(model_tokens(task_name, model, setup.example_instance().tokens))
     except InvalidInputError as exc:
         raise InvalidInputError(f"{path} does not fit {task_name} at n = {setup.n}: {exc}") from None
     return BuiltModel(model, "file", f"weights loaded from {path}", model.precision)
@@ -671,6 +707,38 @@ def _expected_at(setup: TaskSetup, model: Any, tokens: Any, expected: Any) -> An
     return expected
 
 
+def token_encoder(task_name: str, family: str) -> Any:
+    """The function that turns a task's multi-field tokens (qSA, qSTR: structured arrays
+    of real and integer fields) into the integer token ids of the (task, family)
+    construction — its module's ``token_ids(model, tokens)`` — or None."""
+    import importlib
+
+    from .models.constructions import CONSTRUCTIONS, has_construction
+
+    if not has_construction(task_name, family):
+        return None
+    module = importlib.import_module(f"{__package__}.models.constructions."
+                                     f"{CONSTRUCTIONS[(task_name, family)].split(':')[0]}")
+    return getattr(module, "token_ids", None)
+
+
+def model_tokens(task_name: str, model: Any, tokens: Any) -> np.ndarray:
+    """The token ids ``model`` reads for ``tokens``: the tokens themselves, or for
+    multi-field tokens their encoding by the construction's ``token_ids`` (the encoding
+    is token-wise, so every position keeps its owner)."""
+    arr = np.asarray(tokens)
+    if arr.dtype.names is None:
+        return arr
+    encode = token_encoder(task_name, model.family)
+    if encode is None:
+        raise InvalidInputError(f"task {task_name} has multi-field tokens and the {model.family} model has no "
+                                "token encoder (only constructions that define token_ids can read them)")
+    ids = np.asarray(encode(model, arr))
+    if ids.shape != (len(arr),):
+        raise EngineError(f"{task_name} token encoder returned shape {ids.shape} for {len(arr)} tokens")
+    return ids
+
+
 def _answer(setup: TaskSetup, decision: Any) -> Any:
     """The model's decision mapped back to the problem's answer (None when the reduction
     cannot decode it, e.g. a random model's out-of-range symbol)."""
@@ -712,7 +780,8 @@ def simulate_instance(setup: TaskSetup, built: BuiltModel, *, x: Any = None, y: 
     inst, x, y, expected = _make_instance(setup, x, y, rng)
     expected = _expected_at(setup, built.model, inst.tokens, expected)
     sp = _split_for(setup, inst, split)
-    transcript, out = simulate(built.model, inst.tokens, sp, verify=verify)
+    ids = model_tokens(setup.task_name or setup.task.name, built.model, inst.tokens)
+    transcript, out = simulate(built.model, ids, sp, verify=verify)
     output = _answer(setup, out.decision)
     correct = _is_correct(output, expected)
     entries: list[BoundEntry] = []
@@ -766,7 +835,8 @@ def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0
         inst, x, y, expected = _make_instance(setup, None, None, rng)
         expected = _expected_at(setup, built.model, inst.tokens, expected)
         sp = _split_for(setup, inst, split)
-        transcript, out = simulate(built.model, inst.tokens, sp, verify=True)
+        ids = model_tokens(setup.task_name or setup.task.name, built.model, inst.tokens)
+        transcript, out = simulate(built.model, ids, sp, verify=True)
         if not transcript.meta.get("protocol_matches_forward", False):
             raise EngineError("a trial's protocol was not verified against the forward pass")
         verified += 1

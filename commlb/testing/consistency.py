@@ -194,7 +194,7 @@ def assert_consistent(problem: Problem | None, reduction: Reduction, model: Any,
     :meth:`~commlb.protocol.core.Split.parse` or a :class:`~commlb.protocol.core.Split`.
     Raises ``AssertionError`` on the first failure."""
     from ..protocol import simulate
-    from ..simulate import lower_bounds_for
+    from ..simulate import lower_bounds_for, model_tokens
 
     problem = reduction.problem if problem is None else problem
     if problem is not reduction.problem and problem.params() != reduction.problem.params():
@@ -209,9 +209,11 @@ def assert_consistent(problem: Problem | None, reduction: Reduction, model: Any,
     rounds = 0
     for x, y in pairs:
         instance = reduction.encode(x, y)
-        tokens = instance.tokens
+        # multi-field tokens (qSA) go through the construction's token-wise encoder
+        tokens = model_tokens(reduction.task.name, model, instance.tokens)
+        expected_truth = reduction.task.solve(instance.tokens)
         expected = int(np.asarray(problem.evaluate(x, y)).reshape(-1)[0])
-        solved = reduction.decode(reduction.task.solve(tokens))
+        solved = reduction.decode(expected_truth)
         if int(solved) != expected:
             raise _fail("soundness", x, y, f"decode(task.solve(tokens)) = {solved}, f(x, y) = {expected}")
         sp = _split_for(split, instance)
@@ -231,7 +233,7 @@ def assert_consistent(problem: Problem | None, reduction: Reduction, model: Any,
             raise _fail("determinism", x, y, "two runs gave different transcripts")
         if check_isolation:
             ox, oy = problem.sample(rng)
-            other = reduction.encode(ox, oy).tokens
+            other = model_tokens(reduction.task.name, model, reduction.encode(ox, oy).tokens)
             _check_isolation(model, np.asarray(tokens), np.asarray(other), sp, transcript, x, y)
         try:
             answer = int(reduction.decode(out.decision))
