@@ -46,11 +46,12 @@ softmax with the scale of that lemma rounds in p-bit arithmetic).
 
 Precision: every value is an integer, so the default format is integer fixed point
 (f = 0 fractional bits) with p = bits of the largest magnitude R plus sign, where
-R = max((N − 1)², N·(3V² + 1), …) (the doubling scores reach (N − 1)², the
-last-occurrence scores B·V²): p = 2·log2 N + O(1) for V² ≤ N (SHT24's O(log N), resp.
-O(log(N·|Σ|))).  Any fixed-point format with R·2^f < 2^(p−1) gives the same answers;
-at most 24 bits (the exact-accumulator limit of :mod:`commlb.bits`) caps N at about
-2,900 for small alphabets.
+R = max((N − 1)², N·(3(V − 1)² + 1), …) (the doubling scores reach (N − 1)², the
+last-occurrence scores about 3·B·V²): p = 2·log2 N + O(1) for 3V² ≤ N (SHT24's
+O(log N), resp. O(log(N·|Σ|))); measured at V = 4: p = 10, 13, 17, 21 bits at
+N = 16, 64, 256, 1024.  Any fixed-point format with R·2^f < 2^(p−1) gives the same
+answers; the 24-bit limit of exact accumulation (:mod:`commlb.bits`) caps N at 2,897
+for alphabets up to about 30 (704 at V = 64).
 """
 
 from __future__ import annotations
