@@ -10,8 +10,8 @@ payloads), and reduce each message to a 64-bit **key**:
   digits are the payload bits (fields in order, values in C order, each value in its
   field's two's-complement width, most significant bit first), so equal keys mean equal
   messages;
-* otherwise the key is a hash of those bits (cut into 64-bit words, splitmix64 chained
-  over the words);
+* otherwise the key is a hash: Σ_i (value_i mod 2^width_i)·R_i mod 2^64 with fixed odd
+  multipliers R_i, finished by splitmix64;
   equal keys then only nominate a collision, which the caller confirms by comparing the
   messages themselves.
 
@@ -41,9 +41,10 @@ hold kernel == reference == engine.
 
 RNN arithmetic (exact, fixed point; :mod:`commlb.models.rnn`): per layer ``l``,
 ``acc = h[l] @ w_rec[l] + (l == 0 ? (embed[x] + b[0]) << f : h_new[l-1] @ w_in[l] + (b[l] << f))``,
-``pre = clip((acc + 2^(f-1)) >> f)``, then ReLU / threshold / the tanh table.  Products
-are summed in float64 when every partial sum is an integer below 2^52 (then exact), in
-int64 otherwise; the result is the same integer.
+``pre = clip((acc + 2^(f-1)) >> f)``, then ReLU / threshold / the tanh table.  The
+kernels hold every value as a float64 that is an exact integer and run only when every
+partial sum stays below 2^52 in magnitude (then float64 sums are exact in any order);
+otherwise the int64 numpy twins run.  The result is the same integer either way.
 """
 
 from __future__ import annotations
@@ -90,96 +91,82 @@ def _mix64(z):
 
 
 @njit(cache=True, inline="always")
-def _key(row, widths, pack):
-    # the bits of the message (values in order, each in its width, MSB first) cut into
-    # 64-bit words; one word is the key itself, several are hashed (splitmix64 chain)
-    word = np.uint64(0)
-    filled = 0
-    h = np.uint64(_GOLD)
-    nwords = 0
-    for i in range(row.shape[0]):
-        w = widths[i]
-        v = np.uint64(row[i])
-        if w < 64:
-            v = v & ((np.uint64(1) << np.uint64(w)) - np.uint64(1))
-        while w > 0:
-            take = min(w, 64 - filled)
-            part = (v >> np.uint64(w - take)) if w - take < 64 else np.uint64(0)
-            if take < 64:
-                part = part & ((np.uint64(1) << np.uint64(take)) - np.uint64(1))
-                word = (word << np.uint64(take)) | part
-            else:
-                word = part
-            filled += take
-            w -= take
-            if filled == 64:
-                if pack:
-                    return word
-                nwords += 1
-                h = _mix64(h ^ (word + np.uint64(_GOLD) * np.uint64(nwords)))
-                word = np.uint64(0)
-                filled = 0
+def _key(row, masks, mults, pack):
+    # pack: the message bits (values in order, each in its width, MSB first) as one
+    # integer; else a multiplicative hash of the masked values, finished by splitmix64
     if pack:
-        return word
-    if filled > 0:
-        nwords += 1
-        h = _mix64(h ^ (word + np.uint64(_GOLD) * np.uint64(nwords)))
-    return h
+        key = np.uint64(0)
+        for i in range(row.shape[0]):
+            w = mults[i]  # in pack mode the multipliers array holds the widths
+            if w >= np.uint64(64):
+                key = np.uint64(row[i])
+            else:
+                key = (key << w) | (np.uint64(row[i]) & masks[i])
+        return key
+    h = np.uint64(0)
+    for i in range(row.shape[0]):
+        h += (np.uint64(row[i]) & masks[i]) * mults[i]
+    return _mix64(h ^ np.uint64(_GOLD))
 
 
 @njit(cache=True, parallel=True)
-def _key_rows(rows, widths, pack, out):
+def _key_rows(rows, masks, mults, pack, out):
     for i in prange(rows.shape[0]):
-        out[i] = _key(rows[i], widths, pack)
+        out[i] = _key(rows[i], masks, mults, pack)
 
 
-def _as_widths(widths: np.ndarray) -> tuple[np.ndarray, bool]:
-    widths = np.ascontiguousarray(widths, dtype=np.int64)
-    return widths, bool(int(widths.sum()) <= 64)
+def _key_params(widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(masks, multipliers, pack) for values of the given bit widths.  Multiplier i is
+    the odd number splitmix64(GOLD·(i+1)) | 1; when packing, the second array holds the
+    widths instead."""
+    widths = np.asarray(widths, dtype=np.int64)
+    masks = np.array([(1 << int(w)) - 1 if w < 64 else (1 << 64) - 1 for w in widths.tolist()],
+                     dtype=np.uint64)
+    pack = bool(int(widths.sum()) <= 64)
+    if pack:
+        return masks, widths.astype(np.uint64), True
+    mults = np.array([_mix_int(_GOLD * (i + 1) % (1 << 64)) | 1 for i in range(widths.size)], dtype=np.uint64)
+    return masks, mults, False
+
+
+def _mix_int(z: int) -> int:
+    mask = (1 << 64) - 1
+    z = ((z ^ (z >> 30)) * _M1) & mask
+    z = ((z ^ (z >> 27)) * _M2) & mask
+    return z ^ (z >> 31)
 
 
 def key_rows(rows: np.ndarray, widths: np.ndarray) -> np.ndarray:
     """Keys (uint64) of message rows ``rows`` (B, W) int64 whose value i has ``widths[i]``
     bits: the packed message when ``sum(widths) <= 64``, else a hash."""
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    widths, pack = _as_widths(widths)
+    masks, mults, pack = _key_params(widths)
     out = np.empty(rows.shape[0], dtype=np.uint64)
     if rows.shape[0]:
-        _key_rows(rows, widths, pack, out)
+        _key_rows(rows, masks, mults, pack, out)
     return out
 
 
 def key_rows_reference(rows: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """Plain numpy twin of :func:`key_rows` (through an explicit bit matrix)."""
+    """Plain numpy twin of :func:`key_rows` (packing through an explicit bit matrix)."""
     rows = np.asarray(rows, dtype=np.int64)
-    widths, pack = _as_widths(widths)
-    u = rows.astype(np.uint64)  # two's complement bits
-    cols = []
-    for i, w in enumerate(widths.tolist()):
-        shifts = np.arange(w - 1, -1, -1, dtype=np.uint64)
-        cols.append(((u[:, i:i + 1] >> shifts[None, :]) & np.uint64(1)).astype(np.uint64))
-    bits = np.concatenate(cols, axis=1) if cols else np.zeros((rows.shape[0], 0), np.uint64)
-    total = bits.shape[1]
-    words = []
-    for start in range(0, total, 64):
-        chunk = bits[:, start:start + 64]
-        k = chunk.shape[1]
-        weights = np.uint64(1) << np.arange(k - 1, -1, -1, dtype=np.uint64)
-        words.append(np.bitwise_or.reduce(chunk * weights[None, :], axis=1) if k else
-                     np.zeros(rows.shape[0], np.uint64))
+    masks, mults, pack = _key_params(widths)
+    u = rows.astype(np.uint64) & masks[None, :]  # two's complement bits of each width
     if pack:
-        return words[0] if words else np.zeros(rows.shape[0], np.uint64)
-
-    def mix(z: np.ndarray) -> np.ndarray:
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
-        return z ^ (z >> np.uint64(31))
-
-    h = np.full(rows.shape[0], _GOLD, dtype=np.uint64)
+        bits = []
+        for i, w in enumerate(np.asarray(widths, dtype=np.int64).tolist()):
+            shifts = np.arange(w - 1, -1, -1, dtype=np.uint64)
+            bits.append((u[:, i:i + 1] >> shifts[None, :]) & np.uint64(1))
+        if not bits:
+            return np.zeros(rows.shape[0], dtype=np.uint64)
+        mat = np.concatenate(bits, axis=1)
+        weights = np.uint64(1) << np.arange(mat.shape[1] - 1, -1, -1, dtype=np.uint64)
+        return np.bitwise_or.reduce(mat * weights[None, :], axis=1)
     with np.errstate(over="ignore"):
-        for i, word in enumerate(words):
-            h = mix(h ^ (word + np.uint64(_GOLD) * np.uint64(i + 1)))
-    return h
+        h = (u * mults[None, :]).sum(axis=1, dtype=np.uint64) ^ np.uint64(_GOLD)
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(_M1)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(_M2)
+        return h ^ (h >> np.uint64(31))
 
 
 def _chunks(total: int) -> int:
@@ -222,7 +209,7 @@ def tree_tokens(leaves: np.ndarray, radix: np.ndarray, level_tokens: np.ndarray)
 # additive messages
 # ---------------------------------------------------------------------------------
 @njit(cache=True, parallel=True)
-def _additive_keys(tables, offset, widths, pack, t0, t1, out, nchunks):
+def _additive_keys(tables, offset, masks, mults, pack, t0, t1, out, nchunks):
     # tables (D, b, W): digit j's contribution for each of its values; digit 0 fastest
     D = tables.shape[0]
     base = tables.shape[1]
@@ -242,7 +229,7 @@ def _additive_keys(tables, offset, widths, pack, t0, t1, out, nchunks):
             for w in range(W):
                 acc[w] += tables[j, digits[j], w]
         for t in range(s, e):
-            out[t - t0] = _key(acc, widths, pack)
+            out[t - t0] = _key(acc, masks, mults, pack)
             j = 0
             while j < D:
                 old = digits[j]
@@ -264,10 +251,10 @@ def additive_keys(tables: np.ndarray, offset: np.ndarray, widths: np.ndarray,
     (the caller guarantees no overflow: they are the exact accumulators the engine sends)."""
     tables = np.ascontiguousarray(tables, dtype=np.int64)
     offset = np.ascontiguousarray(offset, dtype=np.int64)
-    widths, pack = _as_widths(widths)
+    masks, mults, pack = _key_params(widths)
     out = np.empty(t1 - t0, dtype=np.uint64)
     if t1 > t0:
-        _additive_keys(tables, offset, widths, pack, np.int64(t0), np.int64(t1), out, _chunks(t1 - t0))
+        _additive_keys(tables, offset, masks, mults, pack, np.int64(t0), np.int64(t1), out, _chunks(t1 - t0))
     return out
 
 
@@ -320,10 +307,13 @@ def additive_rows_reference(tables: np.ndarray, tokens: np.ndarray) -> np.ndarra
 # RNN
 # ---------------------------------------------------------------------------------
 class RNNArrays:
-    """The RNN's parameters laid out for the kernels (raw int64; see the module docstring).
+    """The RNN's parameters laid out for the kernels (see the module docstring).
 
-    ``u0[v] = (embed[v] + b[0]) << f`` (layer 0's token term), ``bsh[l] = b[l] << f``;
-    ``use_float`` when every matrix-product partial sum is an integer below 2^52."""
+    ``u0[v] = (embed[v] + b[0]) << f`` (layer 0's token term), ``bsh[l] = b[l] << f``
+    (``bsh[0] = 0``: layer 0's bias is in ``u0``).  The kernels hold states and sums as
+    float64 numbers that are exact integers: ``use_float`` says every partial sum stays
+    below 2^52 in magnitude, so float64 arithmetic (in any order) is exact; otherwise
+    the wrappers run the int64 numpy twins instead."""
 
     def __init__(self, w_rec: np.ndarray, w_in: np.ndarray, embed: np.ndarray, b: np.ndarray,
                  h0: np.ndarray, bits: int, frac: int, activation: str,
@@ -340,6 +330,7 @@ class RNNArrays:
         b = np.asarray(b, dtype=np.int64)
         self.u0 = np.ascontiguousarray((embed + b[0]) << np.int64(f))
         self.bsh = np.ascontiguousarray(b << np.int64(f))
+        self.bsh[0] = 0
         self.h0 = np.ascontiguousarray(h0, dtype=np.int64)
         self.act = {"relu": ACT_RELU, "threshold": ACT_THRESHOLD, "tanh": ACT_TANH}[activation]
         self.one = min(1 << f, self.raw_max)
@@ -348,7 +339,9 @@ class RNNArrays:
         self.table = np.ascontiguousarray(tanh_table, dtype=np.int64)
         self.lo = int(tanh_lo)
         wmax = max(int(np.abs(self.w_rec).max(initial=0)), int(np.abs(self.w_in).max(initial=0)), 1)
-        self.use_float = bool(self.d * (1 << (bits - 1)) * wmax < (1 << 52))
+        umax = int(np.abs(self.u0).max(initial=0)) + int(np.abs(self.bsh).max(initial=0))
+        # |acc| <= 2·d·2^(p-1)·max|w| + |token and bias terms|
+        self.use_float = bool(2 * self.d * (1 << (bits - 1)) * wmax + umax < (1 << 52))
         self.w_rec_f = self.w_rec.astype(np.float64)
         self.w_in_f = self.w_in.astype(np.float64)
 
@@ -363,108 +356,87 @@ class RNNArrays:
                    model.activation, table, lo)
 
     def args(self) -> tuple:
-        return (self.w_rec, self.w_in, self.w_rec_f, self.w_in_f, self.use_float, self.u0, self.bsh,
-                self.act, self.table, np.int64(self.lo), np.int64(self.one), np.int64(self.frac),
-                np.int64(self.raw_min), np.int64(self.raw_max))
+        f = self.frac
+        half = float(1 << (f - 1)) if f > 0 else 0.0
+        return (self.w_rec_f, self.w_in_f, self.u0.astype(np.float64), self.bsh.astype(np.float64),
+                self.act, self.table.astype(np.float64), np.int64(self.lo), float(self.one), half,
+                float(2.0 ** -f), float(self.raw_min), float(self.raw_max))
 
 
 @njit(cache=True, inline="always")
-def _matvec_into(h, w_i, w_f, use_float, acc, scratch):
-    # acc[j] += Σ_k h[k] w[k, j], exact
-    d_in = w_i.shape[0]
-    d_out = w_i.shape[1]
-    if use_float:
-        for j in range(d_out):
-            scratch[j] = 0.0
-        for k in range(d_in):
-            hk = np.float64(h[k])
-            for j in range(d_out):
-                scratch[j] += hk * w_f[k, j]
-        for j in range(d_out):
-            acc[j] += np.int64(scratch[j])
-    else:
-        for k in range(d_in):
-            hk = h[k]
-            for j in range(d_out):
-                acc[j] += hk * w_i[k, j]
+def _round_act(v, act, table, lo, hi, one, half, inv, raw_min, raw_max):
+    # pre = clip(floor((acc + 2^(f-1)) / 2^f)) (exact: acc is an integer below 2^52 and
+    # 2^-f a power of two), then the activation
+    v = np.floor((v + half) * inv)
+    v = min(max(v, raw_min), raw_max)
+    if act == 0:
+        return max(v, 0.0)
+    if act == 1:
+        return one if v > 0.0 else 0.0
+    return table[np.int64(min(max(v, lo), hi)) - np.int64(lo)]
 
 
+# The helpers below index whole arrays by level instead of taking views: a view costs
+# reference-count updates, which dominate a step of a small RNN.
 @njit(cache=True, inline="always")
-def _round_act(acc, out, act, table, lo, one, f, raw_min, raw_max):
-    d = acc.shape[0]
-    hi = lo + table.shape[0] - 1
-    for j in range(d):
-        v = acc[j]
-        if f > 0:
-            v = (v + (np.int64(1) << (f - 1))) >> f
-        if v < raw_min:
-            v = raw_min
-        elif v > raw_max:
-            v = raw_max
-        if act == 0:
-            if v < 0:
-                v = 0
-        elif act == 1:
-            v = one if v > 0 else 0
-        else:
-            i = v
-            if i < lo:
-                i = lo
-            elif i > hi:
-                i = hi
-            v = table[i - lo]
-        out[j] = v
-
-
-@njit(cache=True, inline="always")
-def _base(state, base, w_rec, w_rec_f, use_float, bsh, scratch):
-    # the part of the next step that depends on the state only: h[l] @ w_rec[l] (+ b[l] << f, l >= 1)
-    L = state.shape[0]
-    d = state.shape[1]
+def _base(states, bases, lvl, w_rec, bsh):
+    # the part of the next step that depends on the state only:
+    # h[l] @ w_rec[l] (+ b[l] << f for l >= 1)
+    L = states.shape[1]
+    d = states.shape[2]
     for l in range(L):
         for j in range(d):
-            base[l, j] = bsh[l, j] if l > 0 else 0
-        _matvec_into(state[l], w_rec[l], w_rec_f[l], use_float, base[l], scratch)
+            bases[lvl, l, j] = bsh[l, j]
+        for k in range(d):
+            hk = states[lvl, l, k]
+            if hk != 0.0:
+                for j in range(d):
+                    bases[lvl, l, j] += hk * w_rec[l, k, j]
 
 
 @njit(cache=True, inline="always")
-def _child(parent, base, tok, out, w_in, w_in_f, use_float, u0, act, table, lo, one, f,
-           raw_min, raw_max, acc, scratch):
-    L = parent.shape[0]
-    d = parent.shape[1]
+def _child(states, bases, lvl, tok, w_in, u0, act, table, lo, hi, one, half, inv, raw_min, raw_max, acc):
+    # states[lvl + 1] = one step from states[lvl] (whose base is bases[lvl]) reading tok
+    L = states.shape[1]
+    d = states.shape[2]
     if tok < 0:  # a level that reads no token: the state passes through
         for l in range(L):
             for j in range(d):
-                out[l, j] = parent[l, j]
+                states[lvl + 1, l, j] = states[lvl, l, j]
         return
-    for l in range(L):
+    for j in range(d):
+        states[lvl + 1, 0, j] = _round_act(bases[lvl, 0, j] + u0[tok, j], act, table, lo, hi, one, half, inv,
+                                           raw_min, raw_max)
+    for l in range(1, L):
         for j in range(d):
-            acc[j] = base[l, j]
-        if l == 0:
-            for j in range(d):
-                acc[j] += u0[tok, j]
-        else:
-            _matvec_into(out[l - 1], w_in[l], w_in_f[l], use_float, acc, scratch)
-        _round_act(acc, out[l], act, table, lo, one, f, raw_min, raw_max)
+            acc[j] = bases[lvl, l, j]
+        for k in range(d):
+            hk = states[lvl + 1, l - 1, k]
+            if hk != 0.0:
+                for j in range(d):
+                    acc[j] += hk * w_in[l, k, j]
+        for j in range(d):
+            states[lvl + 1, l, j] = _round_act(acc[j], act, table, lo, hi, one, half, inv, raw_min, raw_max)
 
 
 @njit(cache=True, parallel=True)
-def _rnn_keys(w_rec, w_in, w_rec_f, w_in_f, use_float, u0, bsh, act, table, lo, one, f, raw_min, raw_max,
-              h0, level_tokens, radix, widths, pack, t0, t1, out, nchunks):
+def _rnn_keys(w_rec, w_in, u0, bsh, act, table, lo, one, half, inv, raw_min, raw_max,
+              h0, level_tokens, radix, masks, mults, pack, t0, t1, out, nchunks):
     n_levels = radix.shape[0]
     L = h0.shape[0]
     d = h0.shape[1]
+    hi = np.float64(lo + table.shape[0] - 1)
+    flo = np.float64(lo)
     total = t1 - t0
     for c in prange(nchunks):
         s = t0 + total * c // nchunks
         e = t0 + total * (c + 1) // nchunks
         if s >= e:
             continue
-        states = np.empty((n_levels + 1, L, d), np.int64)
-        bases = np.empty((n_levels + 1, L, d), np.int64)
+        states = np.empty((n_levels + 1, L, d), np.float64)
+        bases = np.empty((n_levels + 1, L, d), np.float64)
         counters = np.empty(n_levels, np.int64)
-        acc = np.empty(d, np.int64)
-        scratch = np.empty(d, np.float64)
+        acc = np.empty(d, np.float64)
         row = np.empty(L * d, np.int64)
         rem = s
         for l in range(n_levels - 1, -1, -1):
@@ -473,20 +445,20 @@ def _rnn_keys(w_rec, w_in, w_rec_f, w_in_f, use_float, u0, bsh, act, table, lo, 
         for l in range(L):
             for j in range(d):
                 states[0, l, j] = h0[l, j]
-        _base(states[0], bases[0], w_rec, w_rec_f, use_float, bsh, scratch)
+        _base(states, bases, 0, w_rec, bsh)
         start = 0  # first level whose child state must be recomputed
         for t in range(s, e):
             for l in range(start, n_levels):
-                _child(states[l], bases[l], level_tokens[l, counters[l]], states[l + 1], w_in, w_in_f,
-                       use_float, u0, act, table, lo, one, f, raw_min, raw_max, acc, scratch)
+                _child(states, bases, l, level_tokens[l, counters[l]], w_in, u0, act, table, flo, hi, one, half,
+                       inv, raw_min, raw_max, acc)
                 if l + 1 < n_levels:
-                    _base(states[l + 1], bases[l + 1], w_rec, w_rec_f, use_float, bsh, scratch)
+                    _base(states, bases, l + 1, w_rec, bsh)
             k = 0
             for l in range(L):
                 for j in range(d):
-                    row[k] = states[n_levels, l, j]
+                    row[k] = np.int64(states[n_levels, l, j])
                     k += 1
-            out[t - t0] = _key(row, widths, pack)
+            out[t - t0] = _key(row, masks, mults, pack)
             # odometer: last level fastest
             l = n_levels - 1
             while l >= 0:
@@ -504,54 +476,68 @@ def rnn_keys(arrays: RNNArrays, level_tokens: np.ndarray, radix: np.ndarray,
 
     ``level_tokens[l, c]`` is the token read at level ``l`` for choice ``c`` (< radix[l]);
     -1 reads nothing.  The state is (L, d), so the key packs L·d values of p bits."""
+    if not arrays.use_float:
+        return rnn_keys_reference(arrays, level_tokens, radix, t0, t1)
     level_tokens = np.ascontiguousarray(level_tokens, dtype=np.int64)
     radix = np.ascontiguousarray(radix, dtype=np.int64)
-    widths, pack = _as_widths(np.full(arrays.L * arrays.d, arrays.bits, dtype=np.int64))
+    masks, mults, pack = _key_params(np.full(arrays.L * arrays.d, arrays.bits, dtype=np.int64))
     out = np.empty(t1 - t0, dtype=np.uint64)
     if t1 > t0:
-        _rnn_keys(*arrays.args(), arrays.h0, level_tokens, radix, widths, pack,
+        _rnn_keys(*arrays.args(), arrays.h0, level_tokens, radix, masks, mults, pack,
                   np.int64(t0), np.int64(t1), out, _chunks(t1 - t0))
     return out
 
 
 @njit(cache=True, parallel=True)
-def _rnn_rows(w_rec, w_in, w_rec_f, w_in_f, use_float, u0, bsh, act, table, lo, one, f, raw_min, raw_max,
-              h0, tokens, out):
+def _rnn_rows(w_rec, w_in, u0, bsh, act, table, lo, one, half, inv, raw_min, raw_max, h0, tokens, out, nchunks):
     B, T = tokens.shape
     L = h0.shape[0]
     d = h0.shape[1]
-    for i in prange(B):
-        cur = h0.copy()
-        nxt = np.empty((L, d), np.int64)
-        base = np.empty((L, d), np.int64)
-        acc = np.empty(d, np.int64)
-        scratch = np.empty(d, np.float64)
-        for t in range(T):
-            _base(cur, base, w_rec, w_rec_f, use_float, bsh, scratch)
-            _child(cur, base, tokens[i, t], nxt, w_in, w_in_f, use_float, u0, act, table, lo, one, f,
-                   raw_min, raw_max, acc, scratch)
-            cur, nxt = nxt, cur
-        k = 0
-        for l in range(L):
-            for j in range(d):
-                out[i, k] = cur[l, j]
-                k += 1
+    hi = np.float64(lo + table.shape[0] - 1)
+    flo = np.float64(lo)
+    for c in prange(nchunks):
+        states = np.empty((T + 1, L, d), np.float64)
+        bases = np.empty((T + 1, L, d), np.float64)
+        acc = np.empty(d, np.float64)
+        for i in range(B * c // nchunks, B * (c + 1) // nchunks):
+            for l in range(L):
+                for j in range(d):
+                    states[0, l, j] = h0[l, j]
+            for t in range(T):
+                _base(states, bases, t, w_rec, bsh)
+                _child(states, bases, t, tokens[i, t], w_in, u0, act, table, flo, hi, one, half, inv, raw_min,
+                       raw_max, acc)
+            k = 0
+            for l in range(L):
+                for j in range(d):
+                    out[i, k] = np.int64(states[T, l, j])
+                    k += 1
 
 
 def rnn_rows(arrays: RNNArrays, tokens: np.ndarray) -> np.ndarray:
     """States (B, L·d) after reading each row of ``tokens`` (B, T) from h0 (-1 = skip)."""
+    if not arrays.use_float:
+        return rnn_rows_reference(arrays, tokens)
     tokens = np.ascontiguousarray(tokens, dtype=np.int64)
     out = np.empty((tokens.shape[0], arrays.L * arrays.d), dtype=np.int64)
-    _rnn_rows(*arrays.args(), arrays.h0, tokens, out)
+    if tokens.shape[0]:
+        _rnn_rows(*arrays.args(), arrays.h0, tokens, out, _chunks(tokens.shape[0]))
     return out
 
 
 def rnn_rows_reference(arrays: RNNArrays, tokens: np.ndarray) -> np.ndarray:
     """Plain numpy twin of :func:`rnn_rows`: the RNN docstring's arithmetic, batched over
-    rows, int64 matrix products (object-free, exact)."""
+    rows (matrix products in float64 BLAS when that is exact, else int64)."""
     tokens = np.asarray(tokens, dtype=np.int64)
     B, T = tokens.shape
     L, d, f = arrays.L, arrays.d, arrays.frac
+
+    def mm(a: np.ndarray, w_i: np.ndarray, w_f: np.ndarray) -> np.ndarray:
+        # float64 BLAS is exact when every partial sum is an integer below 2^52
+        if arrays.use_float:
+            return (a.astype(np.float64) @ w_f).astype(np.int64)
+        return a @ w_i
+
     h = np.broadcast_to(arrays.h0, (B, L, d)).copy()
     for t in range(T):
         tok = tokens[:, t]
@@ -559,11 +545,11 @@ def rnn_rows_reference(arrays: RNNArrays, tokens: np.ndarray) -> np.ndarray:
         new = h.copy()
         below = None
         for l in range(L):
-            acc = h[:, l] @ arrays.w_rec[l]
+            acc = mm(h[:, l], arrays.w_rec[l], arrays.w_rec_f[l])
             if l == 0:
                 acc = acc + arrays.u0[np.where(step, tok, 0)]
             else:
-                acc = acc + below @ arrays.w_in[l] + arrays.bsh[l]
+                acc = acc + mm(below, arrays.w_in[l], arrays.w_in_f[l]) + arrays.bsh[l]
             pre = (acc + (1 << (f - 1))) >> f if f > 0 else acc
             pre = np.clip(pre, arrays.raw_min, arrays.raw_max)
             if arrays.act == ACT_RELU:

@@ -1,0 +1,231 @@
+"""``commlb witness``: the exact input an undersized model gets wrong.
+
+    commlb witness --task index-lookup --model rnn --n 16 --hidden 2 --precision 4
+    commlb witness --task disjointness --model transformer --n 16 --layers 1 --heads 1 --width 1 --precision 3
+    commlb witness --task index-lookup --model rnn --n 40 --budget 1000000
+    commlb witness --task index-lookup --model rnn --n 16 --precision 16 --effective-bits
+
+Thin: parse, call :mod:`commlb.witness`, render.  A witness (or its absence) exits 0; a
+search too large to run exhaustively without ``--budget`` exits 2 with the estimate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
+
+
+def _fmt_bits(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return str(int(v)) if float(v).is_integer() else f"{v:.3f}"
+
+
+def _input_text(values: list[int], base_two: bool) -> str:
+    if base_two:
+        return "".join(str(int(v)) for v in values)
+    return "[" + ", ".join(str(int(v)) for v in values) + "]"
+
+
+def _progress_runner(enabled: bool):
+    """A rich progress bar on stderr (a no-op callback when disabled)."""
+    if not enabled:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=console(stderr=True), transient=True)
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int, phase: str) -> None:
+        if not state:
+            bar.start()
+        tid = state.get(phase)
+        if tid is None:
+            tid = bar.add_task(phase, total=total or None)
+            state[phase] = tid
+        bar.update(tid, completed=done, total=total or None)
+
+    return update, bar
+
+
+def _render(result: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    base_two = bool(result.owners is not None)
+    head = Table(show_header=False, box=None, pad_edge=False)
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column(overflow="fold")
+    head.add_row("task", f"{result.task}, n = {result.n}: {result.problem} via {result.reduction}")
+    head.add_row("model", escape(result.model + (f" — {result.model_note}" if result.model_note else "")))
+    mode = (f"exhaustive: all {result.inputs_enumerated:,} of Alice's inputs" if result.exhaustive else
+            f"sampled: {result.inputs_enumerated:,} distinct random inputs of Alice's {result.total_inputs:.3g}")
+    head.add_row("search", f"{mode} ({result.seconds:.2f} s, {escape(result.source)})")
+    out.print(head)
+
+    if result.found:
+        x, x2 = result.alice_inputs
+        base_two = all(v in (0, 1) for v in list(x) + list(x2))
+        names = result.vocab_names
+        inputs = Table(show_header=False, box=None, pad_edge=False)
+        inputs.add_column(style="bold", no_wrap=True)
+        inputs.add_column(overflow="fold")
+        inputs.add_row("x", Text(_input_text(x, base_two), style=OWNER_STYLE[0]))
+        inputs.add_row("x'", Text(_input_text(x2, base_two), style=OWNER_STYLE[0]))
+        diff = [j for j, (a, b) in enumerate(zip(x, x2)) if a != b]
+        inputs.add_row("", Text(f"differ at position(s) {diff[:16]}{' …' if len(diff) > 16 else ''}", style="italic"))
+        inputs.add_row("y", Text(_input_text(result.bob_input, False), style=OWNER_STYLE[1]))
+        inputs.add_row("(x, y)", token_strip(_arr(result.sequences[0]), _arr(result.owners), names))
+        inputs.add_row("(x', y)", token_strip(_arr(result.sequences[1]), _arr(result.owners), names))
+        legend = Text()
+        for k in (0, 1, 2):
+            legend.append(f"{OWNER_NAME[k]} ", style=OWNER_STYLE[k])
+        inputs.add_row("", legend)
+        msg = result.message
+        inputs.add_row("message", f"{' + '.join(msg['labels'])}: {msg['bits']} bits, payload {msg['payload_hex']} — "
+                                  f"bit-identical for x and x' (checked on the protocol engine's transcripts)")
+        out.print(inputs)
+
+        table = Table(title="the model on both inputs (plain forward pass)", title_justify="left")
+        table.add_column("input")
+        table.add_column("model's answer", justify="right")
+        table.add_column("true answer", justify="right")
+        table.add_column("verdict")
+        for label, got, want in zip(("(x, y)", "(x', y)"), result.outputs, result.expected):
+            ok = got == want
+            table.add_row(label, str(got), str(want), Text("right" if ok else "WRONG", style="green" if ok else "bold red"))
+        out.print(table)
+        wrong = " and ".join(f"({w}, y)" for w in result.wrong_on)
+        out.print(f"The answers are equal (read-out values {result.output_values[0]} on both) while the truths differ: "
+                  f"the model is wrong on {wrong}.")
+    else:
+        out.print(Text(result.note, style="bold"))
+
+    bits = Table(title="message size", title_justify="left")
+    bits.add_column("quantity")
+    bits.add_column("bits", justify="right")
+    bits.add_column("meaning", overflow="fold")
+    bits.add_row("nominal", _fmt_bits(result.message_bits), "length of Alice's one-way message (what the engine sends)")
+    if result.effective_bits is not None:
+        bits.add_row("effective", _fmt_bits(result.effective_bits),
+                     f"log2 of {result.distinct_messages:,} distinct messages over all her inputs")
+    else:
+        bits.add_row("distinct (sampled)", f"{result.distinct_messages:,}", "distinct messages among the sampled inputs")
+    bits.add_row("one-way bound", _fmt_bits(result.one_way_bound),
+                 f"D→({result.problem}), Alice to Bob: every correct one-way protocol needs this many")
+    out.print(bits)
+    if result.one_way_bound is not None:
+        size = result.effective_bits if result.effective_bits is not None else result.message_bits
+        short = size < result.one_way_bound
+        word = "effective" if result.effective_bits is not None else "nominal"
+        verdict = ("falls short of" if short else "reaches")
+        out.print(f"The {word} message size {_fmt_bits(size)} bits {verdict} the one-way bound "
+                  f"{_fmt_bits(result.one_way_bound)}" + (": by pigeonhole some pair must collide." if short and
+                                                          result.exhaustive else "."))
+    if result.found:
+        out.print(Text(result.note, style="italic"))
+
+
+def _render_effective(eb: Any, task: str, model: str) -> None:
+    from rich.table import Table
+
+    out = console()
+    table = Table(title=f"effective bits — {task}, {model}", title_justify="left")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row("Alice's inputs", f"{eb.inputs:,}")
+    table.add_row("distinct messages", f"{eb.distinct_messages:,}")
+    table.add_row("effective bits (log2 distinct)", _fmt_bits(eb.effective_bits))
+    table.add_row("nominal message bits", _fmt_bits(eb.nominal_bits))
+    table.add_row("one-way bound", _fmt_bits(eb.one_way_bound))
+    out.print(table)
+    if eb.meets_bound is not None:
+        if eb.meets_bound:
+            out.print("effective bits ≥ the one-way bound: the message can tell every row of the matrix apart")
+        else:
+            out.print("effective bits < the one-way bound: the model errs on some input "
+                      "(run without --effective-bits to see where)")
+    if eb.note:
+        out.print(eb.note)
+
+
+def _arr(values: list[int]) -> Any:
+    import numpy as np
+
+    return np.asarray(values, dtype=np.int64)
+
+
+@click.command("witness")
+@click.option("--task", "task", required=True, help="Task with a reduction: index-lookup, disjointness, equality, …")
+@click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
+              help="Model family.")
+@click.option("--n", "n", type=int, default=None, help="Problem size (default per task).")
+@click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
+@click.option("--hidden", type=int, default=None, help="RNN/FFN hidden size d.")
+@click.option("--layers", type=int, default=None, help="Number of layers L.")
+@click.option("--heads", type=int, default=None, help="Transformer heads H.")
+@click.option("--width", type=int, default=None, help="Transformer width m.")
+@click.option("--precision", type=int, default=None,
+              help="Bits per number p (default: what the construction needs; 16 for random weights).")
+@click.option("--arith", type=click.Choice(["fixed", "float"]), default="fixed", show_default=True,
+              help="Exact fixed point or p-bit floats.")
+@click.option("--split", "split", default=None, help="Who owns each position (default: the reduction's owners).")
+@click.option("--weights", default=None, metavar="construction|random|FILE.npz",
+              help="Default: the construction when it can be built at these sizes, else random.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random weights and sampling.")
+@click.option("--budget", default=None, metavar="N|SECONDSs",
+              help="Sample this many random inputs of Alice (e.g. 1000000) or for this long (e.g. 30s) "
+                   "instead of enumerating all of them.")
+@click.option("--effective-bits", "effective", is_flag=True,
+              help="Only count the distinct messages over all of Alice's inputs (log2 = effective bits).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def witness(task: str, model: str, n: int | None, reduction: str | None, hidden: int | None, layers: int | None,
+            heads: int | None, width: int | None, precision: int | None, arith: str, split: str | None,
+            weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool) -> None:
+    """Find two inputs of Alice whose one-way messages collide and a Bob input that tells
+    them apart: the model gives the same answer on both full inputs, so it is wrong on
+    one (the pigeonhole argument behind the one-way lower bound, made concrete)."""
+    from commlb.errors import InvalidInputError
+
+    if effective:
+        from commlb.protocol.core import Split
+        from commlb.simulate import build_model, resolve_task
+        from commlb.witness import effective_bits
+
+        if budget is not None:
+            raise InvalidInputError("--effective-bits counts every input of Alice; it takes no --budget")
+        setup = resolve_task(task, n, reduction=reduction)
+        if setup.reduction is None:
+            raise InvalidInputError(f"task {task} has no reduction, so Alice has no input space")
+        built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
+                            precision=precision, arith=arith, weights=weights, seed=seed)
+        sp = None if split in (None, "", "reduction") else Split.parse(split, setup.example_instance())
+        eb = effective_bits(setup.reduction, built.model, sp)
+        if not eb.applicable:
+            raise InvalidInputError(f"effective bits: {eb.note}")
+        if as_json:
+            emit_json({"task": task, "model": model, "n": setup.n, **eb.to_json()})
+        else:
+            _render_effective(eb, task, model)
+        return
+
+    from commlb.witness import find_witness
+
+    update, bar = _progress_runner(not as_json)
+    try:
+        result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
+                              precision=precision, arith=arith, weights=weights, seed=seed, budget=budget,
+                              split=split, reduction=reduction, progress=update)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if as_json:
+        emit_json(result.to_json())
+        return
+    _render(result)
