@@ -481,7 +481,7 @@ def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, dead
             break
         x, y = sim.sample_inputs(problem, rng)
         expected = int(np.asarray(problem.evaluate(x, y)).reshape(-1)[0])
-        decision = model.forward(reduction.encode(x, y).tokens).decision
+        decision = model.forward(_model_input(model, reduction.encode(x, y).tokens)).decision
         try:
             answer = int(reduction.decode(decision))
         except (CommlbError, ValueError, IndexError, TypeError):
@@ -489,6 +489,20 @@ def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, dead
         errors += int(answer != expected)
         done += 1
     return done, errors
+
+
+def _model_input(model: Any, tokens: Any) -> Any:
+    """Structured tokens (qSA's z, y, pos) packed into the integer ids a field-embedding
+    construction reads (:func:`commlb.models.constructions.qsa.token_ids`); others as is."""
+    if getattr(getattr(tokens, "dtype", None), "names", None):
+        pack = getattr(model, "token_ids", None)
+        if callable(pack):
+            return pack(tokens)
+        from .models.constructions import qsa
+
+        if isinstance(model, qsa.FieldEmbeddingTransformer):
+            return qsa.token_ids(model, tokens)
+    return tokens
 
 
 def _mix(seed: int, k: int) -> int:

@@ -1,0 +1,90 @@
+"""SHT23 — Sanford, Hsu & Telgarsky, "Representational Strengths and Limitations of
+Transformers" (NeurIPS 2023), THEORY.md §1.
+
+* q-sparse averaging (qSA): Theorem 4 says a one-layer, one-head transformer that
+  1/(2q)-approximates qSA needs m·p >= c·q (reduction from DISJ_q with N = 2q + 1, gadget
+  [3P]); Theorem 2's construction (width O(q log N)) meets it up to log factors.  The
+  sweep runs the construction as a protocol for growing q: its bits against D(DISJ_q).
+* Match3 (triple detection): Theorem 7's one-layer bound, through the DISJ_n -> Match3
+  reduction (N = 2n + 1, gadget derived in commlb): the bits any one-layer protocol must
+  send.  Match2 (pair detection): Theorem 6's constant-width construction, whose width
+  stays the same at every N.
+
+Prints the tables and writes sht23_qsa.png and sht23_match2.png to --out.
+Run:  python examples/sht23_qsa_match3.py [--out DIR] [--small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from commlb.simulate import resolve_task
+from commlb.sweep import plot_sweep, run_sweep
+
+
+def print_rows(result, extra: str = "") -> None:
+    cols = ("model", "n", "params", "width", "heads", "p", "bits", "rounds", "bound", "errors")
+    widths = (11, 5, 8, 6, 5, 3, 7, 6, 6, 6)
+    print("  " + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
+    for r in result.rows:
+        if not r.ok:
+            print(f"  {r.model:>11} {r.n:>5}  ({r.status})")
+            continue
+        err = "-" if r.errors is None else f"{r.errors}/{r.trials}"
+        vals = (r.model, r.n, r.params, r.width, r.heads, r.precision_bits, r.bits, r.rounds,
+                "-" if r.lower_bound is None else f"{r.lower_bound:g}", err)
+        print("  " + " ".join(f"{str(v):>{w}}" for v, w in zip(vals, widths)))
+    for note in result.notes():
+        print(f"  note: {note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=".", help="directory for the plots (default: current directory)")
+    parser.add_argument("--small", action="store_true", help="small sizes only (a few seconds)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+
+    # --- qSA: bits of the Theorem 2 construction vs the Theorem 4 bound, as q grows
+    qs = "2,3" if args.small else "2..6"
+    qsa = run_sweep("qsa", "transformer", qs, trials=5, instances=1, max_seconds=4.0)
+    print("\nqSA (n = q, N = 2q + 1; SHT23 Thm 4: m·p >= D(DISJ_q) - O(p), Thm 2 construction)")
+    print_rows(qsa)
+    ok = [r for r in qsa.rows if r.ok]
+    if ok:
+        print("  width per unit of q: " + ", ".join(f"q={r.n}: {r.width / r.n:.1f}" for r in ok))
+    else:
+        print("  note: no qSA point could be run as a protocol here (see the notes above); "
+              "the plot shows what was measured")
+    print(f"  plot: {plot_sweep(qsa, out / 'sht23_qsa.png', title='SHT23 qSA: bits sent vs q')}")
+
+    # --- Match3: the one-layer bound through DISJ_n (no construction: one layer cannot be small)
+    print("\nMatch3 (SHT23 Thm 7 via DISJ_n, N = 2n + 1): bits any one-layer protocol must send")
+    print(f"  {'n':>5} {'N':>5} {'D(DISJ_n)':>10}  reduction")
+    for n in ((4, 8) if args.small else (4, 8, 16, 32, 64)):
+        setup = resolve_task("match3", n=n)
+        bound = setup.problem.deterministic_bound()
+        print(f"  {n:>5} {setup.length:>5} {bound.value:>10g}  {setup.reduction.name}")
+    print("  (a one-layer, H-head transformer sends H(d+1)p bits here, so H(d+1)p >= n + 1 - 1: "
+          "linear in N; THEORY.md §1.5, constant [3P])")
+
+    # --- Match2: Theorem 6's constant-width construction
+    ns = "8,16" if args.small else "8..128x2"
+    match2 = run_sweep("match2", "transformer", ns, trials=5, instances=1, max_seconds=3.0)
+    print("\nMatch2 (SHT23 Thm 6: one layer of constant width; no reduction, prefix split)")
+    print_rows(match2)
+    widths = {r.width for r in match2.rows if r.ok}
+    if widths:
+        print(f"  widths over N: {sorted(widths)} (constant: {len(widths) == 1})")
+    print(f"  plot: {plot_sweep(match2, out / 'sht23_match2.png', title='SHT23 Match2: bits sent vs N')}")
+    print(f"\ndone in {time.perf_counter() - start:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
