@@ -87,7 +87,7 @@ def test_disjointness_random_instances(n, layers):
     assert np.array_equal(_decisions(model, rows), truth)
 
 
-@pytest.mark.parametrize("n,layers", [(16, 1), (64, 1), (256, 1), (1024, 1), (64, 2), (256, 2)])
+@pytest.mark.parametrize("n,layers", [(16, 1), (64, 1), (256, 1), (1024, 1), (16, 2), (64, 2), (256, 2), (1024, 2)])
 def test_equality_random_and_near_miss_instances(n, layers):
     task = get_task("equality")
     model = build(task, n, layers=layers)

@@ -69,10 +69,15 @@ activation (tanh rounded once; relu and threshold exact).
 
 One code path
 -------------
-:meth:`RNNModel.step` (one token, one state), :meth:`RNNModel.run` (a run of tokens) and
+:meth:`RNNModel.step` (one token, one state -> (state, saturations)),
+:meth:`RNNModel.run` (a run of tokens -> (state, saturations)) and
 :meth:`RNNModel.readout` are what :meth:`RNNModel.forward` and the protocol simulator
 call; :meth:`RNNModel.step_batch` is the same arithmetic over a batch of states (the
 plain-numpy reference for batched kernels) and is tested equal to :meth:`step`.
+:meth:`RNNModel.run_batch` runs many steps over a batch, either by :meth:`step_batch`
+(``backend="numpy"``) or by its numba twin over the nonzero weights (``"numba"``,
+compiled lazily and cached), and :meth:`RNNModel.forward_batch` reads out after it;
+tests hold numba == numpy == :meth:`step` == the slow reference.
 """
 
 from __future__ import annotations
