@@ -199,27 +199,36 @@ def _table_certificates(n: int, q: int, m: int, rng: np.random.Generator, f: int
     order = np.argsort(set_rank(combos))
     combos = combos[order]
     scale = 1 << f
+    chunk = max(1, (1 << 22) // (q * m))  # sets per block: bounds the (sets, q, m) array
     for _ in range(16):
         signs = np.where(rng.random((n, m)) < 0.5, -1, 1).astype(np.int64)
-        sub = signs[combos].astype(np.float64)  # (S, q, m)
-        gram = np.einsum("sqm,srm->sqr", sub, sub)
-        try:
-            coef = np.linalg.solve(gram, np.ones((len(combos), q, 1)))[..., 0]  # G^{-1} 1
-        except np.linalg.LinAlgError:
-            continue
-        w = np.einsum("sq,sqm->sm", coef, sub)  # <s_j, w> = 1 on S
-        qraw = np.floor(_TABLE_LEVEL * scale * w + 0.5).astype(np.int64)
-        acc = qraw @ signs.T  # exact integers (S, N)
-        scores = np.floor_divide(2 * acc + scale, 2 * scale)  # round half up of acc / 2^f
-        on = np.take_along_axis(scores, combos, axis=1)
-        if not np.all(on == _TABLE_LEVEL):
-            continue
-        mask = np.ones_like(scores, dtype=bool)
-        np.put_along_axis(mask, combos, False, axis=1)
-        worst = scores[mask].max() if mask.any() else -1
-        if worst < _TABLE_LEVEL:
-            real = (w @ signs.T.astype(np.float64))[mask]
-            return signs, combos, qraw, float(real.max() if real.size else 0.0)
+        signs_t = signs.T.astype(np.float64)
+        qraw = np.zeros((len(combos), m), dtype=np.int64)
+        ok, worst_real = True, -np.inf
+        for start in range(0, len(combos), chunk):
+            block = combos[start:start + chunk]
+            sub = signs[block].astype(np.float64)  # (S, q, m)
+            gram = np.einsum("sqm,srm->sqr", sub, sub)
+            try:
+                coef = np.linalg.solve(gram, np.ones((len(block), q, 1)))[..., 0]  # G^{-1} 1
+            except np.linalg.LinAlgError:
+                ok = False
+                break
+            w = np.einsum("sq,sqm->sm", coef, sub)  # <s_j, w> = 1 on S
+            qblock = np.floor(_TABLE_LEVEL * scale * w + 0.5).astype(np.int64)
+            acc = qblock @ signs.T  # exact integers (S, N)
+            scores = np.floor_divide(2 * acc + scale, 2 * scale)  # round half up of acc / 2^f
+            on = np.take_along_axis(scores, block, axis=1)
+            mask = np.ones_like(scores, dtype=bool)
+            np.put_along_axis(mask, block, False, axis=1)
+            if not np.all(on == _TABLE_LEVEL) or (mask.any() and scores[mask].max() >= _TABLE_LEVEL):
+                ok = False
+                break
+            qraw[start:start + chunk] = qblock
+            if mask.any():
+                worst_real = max(worst_real, float((w @ signs_t)[mask].max()))
+        if ok:
+            return signs, combos, qraw, float(worst_real if np.isfinite(worst_real) else 0.0)
     raise InvalidInputError(
         f"qSA construction: the least-squares certificates in {m} dimensions did not separate "
         f"every {q}-set of [{n}] in 16 draws; use a larger width"
