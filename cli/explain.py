@@ -15,7 +15,7 @@ def _strip(explanation: Any, max_tokens: int = 48):
     """The instance's tokens coloured by owner (shortened in the middle when long)."""
     from rich.text import Text
 
-    from commlb.cli.render import OWNER_STYLE
+    from commlb.cli.render import OWNER_NAME, OWNER_STYLE
     from commlb.explain import token_labels
 
     labels = token_labels(explanation.tokens, explanation.vocab_names)
@@ -28,9 +28,10 @@ def _strip(explanation: Any, max_tokens: int = 48):
         if i == -1:
             text.append(f" …({n - 2 * (max_tokens // 2)} more)… ", style="italic")
             continue
-        label = f"[{i}] {labels[i]}" if structured else labels[i]
+        label = f"[{i}] {OWNER_NAME[owner[i]]}: {labels[i]}" if structured else labels[i]
         text.append(label, style=OWNER_STYLE[owner[i]])
         text.append("\n" if structured else " ")
+    text.rstrip()
     return text
 
 

@@ -303,7 +303,7 @@ def token_labels(tokens: Any, names: list[str] | None) -> list[str]:
             parts = []
             if "z" in arr.dtype.names:
                 z = np.atleast_1d(row["z"])
-                parts.append("z=" + ",".join(f"{v:+g}" for v in z))
+                parts.append("z=" + ",".join(f"{v:+g}" if v else "0" for v in z))
             if "y" in arr.dtype.names:
                 y = np.atleast_1d(row["y"])
                 parts.append("y={" + ",".join(str(int(v)) for v in y) + "}")
@@ -418,6 +418,10 @@ def _step_problem(problem: Any, data: dict[str, Any], family: str) -> Step:
     bound_bits = lb.get("bits")
     if bound_bits is not None:
         paras.append(f"The bound used below: {_fmt_bits(bound_bits)} bits ({_kind(kind)}; {lb.get('citation', '')}).")
+        if "two-way" in str(kind):
+            paras.append("(The classic count includes one last bit announcing the answer to both parties; in "
+                         "the protocols below the party that receives the last message simply knows the answer, "
+                         f"so they are held to one bit less: {_fmt_bits(bound_bits)}.)")
     else:
         known = "; ".join(f"{b.formula} ({getattr(b.kind, 'value', b.kind)}; {b.citation})" for b in problem.bounds())
         paras.append("Known bounds: " + (known or "none recorded") + ". None of them is an exact number of "
@@ -582,7 +586,8 @@ def _step_inequality(family: str, built: Any, data: dict[str, Any], problem: Any
     chosen = next((e for e in _bound_entries(data) if e.get("applies")
                    and str(lb.get("kind", "")).startswith(str(e.get("kind")))), {})
     paras.append(f"The protocol sent {total} bits. The problem needs at least {_fmt_bits(bound)} bits "
-                 f"({_kind(lb.get('kind'))}" + (f": {chosen['why']}" if chosen.get("why") else "") + "). "
+                 f"({_kind(lb.get('kind'))}" + (f": {chosen['why']}" if chosen.get("why") and _is_one_way(lb.get("kind"))
+                                                 else "") + "). "
                  f"So {total} ≥ {_fmt_bits(bound)}"
                  + (" — as it must be, since the model answers correctly." if holds and data.get("correct") else
                     " holds." if holds else
@@ -619,6 +624,12 @@ def _step_inequality(family: str, built: Any, data: dict[str, Any], problem: Any
     elif family == "transformer" and bound is not None and L == 1:
         model = built.model
         H, dk, dv = int(model.heads), int(model.key_dim), int(model.value_dim)
+        cheap = next((m for m in msgs if m["label"].startswith("query-token")), None)
+        if cheap is not None:
+            paras.append(f"Note the cheap form of the query: instead of its query vector (H·d_k·p = {H}·{dk}·{p} = "
+                         f"{H * dk * p} bits) the asking party sent its token id ({cheap['bits']} bits), since the "
+                         "other party can rebuild the query from the public weights. The bound does not care "
+                         "about the form: whatever crosses must carry the bits.")
         consequence = (f"For a one-layer transformer a message is a query (H·d_k = {H}·{dk} = {H * dk} numbers "
                        f"of p = {p} bits) or partial sums (H·(d_v + 1) = {H}·{dv + 1} = {H * (dv + 1)} exact "
                        "sums of about p + log2 N bits). So heads × width × precision must be at least about "
@@ -675,6 +686,16 @@ _PUNCHLINES: dict[tuple[str, str], str] = {
 }
 
 
+def _sweep_hint(task: str) -> str:
+    from .models.constructions import has_construction
+
+    families = [f for f in ("rnn", "transformer", "ffn") if has_construction(task, f)]
+    if not families:
+        return ""
+    what = "both grow" if len(families) > 1 else "it grow"
+    return f" Run `commlb sweep --task {task} --models {','.join(families)}` to watch {what} with n."
+
+
 def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, Any]) -> Step:
     src = REDUCTION_SOURCES.get(reduction.name)
     paras: list[str] = []
@@ -689,8 +710,7 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
     lb = _lower(data)
     paras.append(f"At n = {data.get('n')} this {FAMILY_NAMES.get(family, family)} ({built.model.num_params()} parameters, "
                  f"p = {built.model.precision.bits}) sends {data.get('total_bits')} bits against a bound of "
-                 f"{_fmt_bits(lb.get('bits'))}. Run `commlb sweep --task {reduction.task.name} --models "
-                 "rnn,transformer` to watch both grow with n.")
+                 f"{_fmt_bits(lb.get('bits'))}." + _sweep_hint(reduction.task.name))
     return Step("conclusion", "5. Conclusion", paras,
                 {"source": None if src is None else {"paper": src[0], "theorem": src[1], "section": src[2],
                                                      "status": src[3]},
