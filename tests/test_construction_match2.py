@@ -97,6 +97,19 @@ def test_near_misses(n):
         assert np.any(expect == 0) and np.any(expect == 1)
 
 
+@pytest.mark.parametrize("n,M", [(64, 64 * 64), (64, 1 << 14), (256, 257)])
+def test_other_moduli(n, M):
+    """M = N², the largest M of the 24-bit limit, and M = N + 1 (odd: only 0 is self-paired)."""
+    task = _task(M)
+    model = build(task, n)
+    assert model.precision.bits <= 24
+    rng = np.random.default_rng(M)
+    for _ in range(100):
+        x = task.generate(rng, n)
+        x[: n // 8] = (-x[n // 8: n // 4]) % M  # plant some matches
+        assert np.array_equal(model.forward(x).decision, task.solve(x))
+
+
 def test_width_and_precision_follow_the_theorem():
     for n in (16, 64, 256, 1024):
         M = 2 * n

@@ -124,10 +124,14 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     if not np.array_equal(target, code * refl):
         raise InvalidInputError("Match2 construction: the rounded code lost its mirror symmetry")
     # exact score gap on the rounded code: <K[t], K[t]> vs <K[t], K[y]>, y != t
-    gram = code @ code.T  # raw^2 units, exact in int64
-    self_score = np.diag(gram).copy()
-    np.fill_diagonal(gram, np.iinfo(np.int64).min)
-    margin_raw2 = int(np.min(self_score - gram.max(axis=1))) if M > 1 else int(self_score.min())
+    self_score = np.einsum("ij,ij->i", code, code)  # raw^2 units, exact in int64
+    margin_raw2 = int(self_score.min())
+    for start in range(0, M, 1024):  # blocks of the Gram matrix (memory stays O(M))
+        block = code[start:start + 1024] @ code.T
+        rows = np.arange(block.shape[0])
+        block[rows, rows + start] = np.iinfo(np.int64).min
+        if M > 1:
+            margin_raw2 = min(margin_raw2, int(np.min(self_score[start:start + 1024] - block.max(axis=1))))
     if margin_raw2 <= 0:
         raise InvalidInputError(
             f"Match2 construction: {prec.describe()} cannot separate {M} residues on the sphere; "
