@@ -114,12 +114,12 @@ def _render(result: Any, show_transcript: bool) -> None:
             table.add_row("…", "", f"{len(msgs) - 10} more", "(--transcript shows every message)", "")
             continue
         m = msgs[i]
-        carries = _carries(m)
+        carries = Text(_carries(m))
         if show_transcript:
-            carries += "\n" + _short_values(m, 64 if width >= 100 else 24)
-        if m.note and show_transcript:
-            carries += f"\n{m.note}"
-        table.add_row(str(m.round), _direction(m), escape(m.label), escape(carries), str(m.bits))
+            carries.append("\n" + _short_values(m, 64 if width >= 100 else 24))
+            if m.note:
+                carries.append(f"\n{m.note}", style="dim")
+        table.add_row(str(m.round), _direction(m), escape(m.label), carries, str(m.bits))
     if msgs:
         out.print(table)
     else:

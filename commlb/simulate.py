@@ -700,8 +700,11 @@ def _expected_at(setup: TaskSetup, model: Any, tokens: Any, expected: Any) -> An
         return expected
     arr = np.asarray(expected)
     length = len(tokens)
-    if arr.ndim >= 1 and arr.shape[0] == length and hasattr(model, "output_positions"):
-        pos = np.asarray(model.output_positions(length), dtype=np.int64)
+    if arr.ndim >= 1 and arr.shape[0] == length:
+        if hasattr(model, "output_positions"):
+            pos = np.asarray(model.output_positions(length), dtype=np.int64)
+        else:
+            pos = np.asarray(model.config.get("output_positions", [-1]), dtype=np.int64) % length
         sel = arr[pos]
         return sel[0].item() if sel.shape[0] == 1 and sel.ndim == 1 else (sel[0] if sel.shape[0] == 1 else sel)
     return expected
@@ -753,7 +756,18 @@ def _answer(setup: TaskSetup, decision: Any) -> Any:
 _VECTOR_TOLERANCE = 0.125
 
 
-def _is_correct(output: Any, expected: Any) -> bool | None:
+def _vector_tolerance(model: Any) -> float:
+    """Real-valued answers (qSA, qSTR) are correct within the construction's stated error
+    bound when it gives one, else within 1/8."""
+    info = getattr(model, "config", {}).get("construction")
+    if isinstance(info, dict):
+        for key in ("error_bound", "epsilon"):
+            if isinstance(info.get(key), (int, float)) and info[key] > 0:
+                return float(info[key]) * (1 + 1e-9)
+    return _VECTOR_TOLERANCE
+
+
+def _is_correct(output: Any, expected: Any, tolerance: float = _VECTOR_TOLERANCE) -> bool | None:
     if output is None:
         return False
     out = np.asarray(output)
@@ -761,7 +775,7 @@ def _is_correct(output: Any, expected: Any) -> bool | None:
     if out.dtype.kind == "f" or exp.dtype.kind == "f":
         if out.size != exp.size:
             return False
-        return bool(np.max(np.abs(out.astype(float).reshape(-1) - exp.astype(float).reshape(-1))) <= _VECTOR_TOLERANCE)
+        return bool(np.max(np.abs(out.astype(float).reshape(-1) - exp.astype(float).reshape(-1))) <= tolerance)
     return bool(np.array_equal(out, exp))
 
 
@@ -783,7 +797,7 @@ def simulate_instance(setup: TaskSetup, built: BuiltModel, *, x: Any = None, y: 
     ids = model_tokens(setup.task_name or setup.task.name, built.model, inst.tokens)
     transcript, out = simulate(built.model, ids, sp, verify=verify)
     output = _answer(setup, out.decision)
-    correct = _is_correct(output, expected)
+    correct = _is_correct(output, expected, _vector_tolerance(built.model))
     entries: list[BoundEntry] = []
     if setup.problem is not None:
         entries = lower_bounds_for(setup.problem, {m.sender for m in transcript.messages}, transcript.rounds)
@@ -842,7 +856,7 @@ def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0
         verified += 1
         bits.append(transcript.total_bits)
         output = _answer(setup, out.decision)
-        if not _is_correct(output, expected):
+        if not _is_correct(output, expected, _vector_tolerance(built.model)):
             errors += 1
             if first is None:
                 first = {"trial": trial, "x": _plain(x), "y": _plain(y), "output": _plain(output),
