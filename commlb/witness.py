@@ -893,34 +893,38 @@ def _enumerate(source: _Source, progress: Progress | None) -> np.ndarray:
 
 
 def _sample(source: _Source, count: int | None, seconds: float | None, rng: np.random.Generator,
-            progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
-    """Random inputs (distinct digit rows) and their keys, up to ``count`` draws or
-    ``seconds``."""
+            progress: Progress | None, found: Callable[[np.ndarray, np.ndarray], bool]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs (distinct digit rows) and their keys, drawn in chunks up to ``count``
+    draws or ``seconds``; stops early once ``found(digits, keys)`` (a birthday search:
+    collisions appear after about sqrt(#messages) draws)."""
     layout = source.layout
     D, base = layout.digits, layout.base
     dtype = np.int8 if base <= 127 else (np.int16 if base <= 32767 else np.int64)
     chunk = 1 << 16
     t_end = None if seconds is None else time.perf_counter() + seconds
     drawn = 0
-    dig_parts, key_parts = [], []
+    digits = np.zeros((0, D), dtype=dtype)
+    keys = np.zeros(0, dtype=np.uint64)
     while True:
         if count is not None and drawn >= count:
             break
         if t_end is not None and time.perf_counter() >= t_end:
             break
         c = chunk if count is None else min(chunk, count - drawn)
-        digits = rng.integers(0, base, size=(c, D)).astype(dtype)
-        key_parts.append(source.keys(digits.astype(np.int64)))
-        dig_parts.append(digits)
+        new = rng.integers(0, base, size=(c, D)).astype(dtype)
+        digits = np.vstack([digits, new])
+        keys = np.concatenate([keys, source.keys(new.astype(np.int64))])
         drawn += c
+        # the same input drawn twice is not a collision
+        _, first = np.unique(digits, axis=0, return_index=True)
+        first.sort()
+        digits, keys = digits[first], keys[first]
         if progress is not None:
             progress(drawn, count if count is not None else 0, "sampling Alice's inputs")
-    digits = np.vstack(dig_parts) if dig_parts else np.zeros((0, D), dtype=dtype)
-    keys = np.concatenate(key_parts) if key_parts else np.zeros(0, dtype=np.uint64)
-    # the same input drawn twice is not a collision
-    _, first = np.unique(digits, axis=0, return_index=True)
-    first.sort()
-    return digits[first].astype(np.int64), keys[first]
+        if found(digits, keys):
+            break
+    return digits.astype(np.int64), keys
 
 
 def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budget: Any = None, seed: int = 0,
@@ -968,7 +972,15 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
     else:
         if count is None and seconds is None:
             count = 1 << 20
-        digits_all, keys = _sample(source, count, seconds, rng, progress)
+        def stop(digits: np.ndarray, keys: np.ndarray) -> bool:
+            order, starts, lengths = _runs(keys)
+            if not np.any(lengths > 1):
+                return False
+            got, _ = _find_pair(source, lambda idx: digits[np.asarray(idx, dtype=np.int64)].astype(np.int64),
+                                order, starts, lengths, rng, max_pairs=64)
+            return got is not None
+
+        digits_all, keys = _sample(source, count, seconds, rng, progress, stop)
 
         def digits_of(idx: np.ndarray) -> np.ndarray:
             return digits_all[np.asarray(idx, dtype=np.int64)]
