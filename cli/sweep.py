@@ -26,7 +26,7 @@ def _render(result: Any, con: Any) -> None:
 
     from commlb.sweep import short_kind
 
-    table = Table(title=f"{result.task}: {result.instances} protocol runs and {result.trials} trials per point",
+    table = Table(title=f"{result.task}: up to {result.instances} protocol runs and {result.trials} trials per point",
                   box=box.SIMPLE_HEAD, padding=(0, 1))
     for name, kw in (("model", {"no_wrap": True}), ("n", {"justify": "right", "no_wrap": True}),
                      ("params", {"justify": "right", "no_wrap": True}), ("width", {"justify": "right", "no_wrap": True}),

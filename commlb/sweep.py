@@ -243,12 +243,17 @@ class SweepResult:
         return [r for r in self.rows if r.model == model]
 
     def notes(self) -> list[str]:
-        """One note per family whose points were not all measured (first reason)."""
+        """One note per family whose points were not all measured (first reason), and one
+        per point where the time budget cut the protocol runs or the trials short."""
         out: list[str] = []
         for model in self.models:
             bad = [r for r in self.rows_for(model) if not r.ok]
             if bad:
                 out.append(f"{model}: {bad[0].note} ({len(bad)} of {len(self.rows_for(model))} points)")
+        for r in self.rows:
+            if r.ok and (r.protocol_runs < self.instances or r.trials < self.trials):
+                out.append(f"{r.model} n={r.n}: {r.protocol_runs} of {self.instances} protocol runs, "
+                           f"{r.trials} of {self.trials} trials within the time budget (--max-seconds)")
         return out
 
     def to_json(self) -> dict[str, Any]:
