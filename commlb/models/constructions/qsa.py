@@ -49,7 +49,9 @@ arithmetic, ``forward`` and the protocol simulator are the base class's.  The fi
 here are the d' quantised coordinates of z and the pointers (``sum``) or the set rank
 (``table``); :func:`token_ids` packs qSA tokens.  The token-wise input map φ of SHT23 is
 thus a sum of small tables; with the base class's single table a token would need
-C(N, q)·G^{d'} rows (see the module's report for the proposed change to transformer.py).
+C(N, q)·G^{d'} rows.  (The subclass only overrides the embedding lookup and its shape
+check; the same option could live in TransformerModel as a config key ``embed_fields``.
+Until then a saved model reloads as the base class and is refused there.)
 
 Why hard attention: the sum certificate's score on S, m + g_ab, differs from set to set,
 and a fixed-point softmax needs the top score within a few units of the public
