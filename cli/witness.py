@@ -132,10 +132,12 @@ def _render(result: Any) -> None:
         out.print(Text(result.note, style="italic"))
 
 
-def _render_effective(eb: Any, task: str, model: str) -> None:
+def _render_effective(eb: Any, task: str, model: str, note: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
+    out.print(f"[bold]model[/bold] {escape(model)} — {escape(note)}")
     table = Table(title=f"effective bits — {task}, {model}", title_justify="left")
     table.add_column("quantity")
     table.add_column("value", justify="right")
@@ -195,24 +197,24 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
 
     if effective:
         from commlb.protocol.core import Split
-        from commlb.simulate import build_model, resolve_task
-        from commlb.witness import effective_bits
+        from commlb.simulate import resolve_task
+        from commlb.witness import effective_bits, witness_model
 
         if budget is not None:
             raise InvalidInputError("--effective-bits counts every input of Alice; it takes no --budget")
         setup = resolve_task(task, n, reduction=reduction)
         if setup.reduction is None:
             raise InvalidInputError(f"task {task} has no reduction, so Alice has no input space")
-        built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
-                            precision=precision, arith=arith, weights=weights, seed=seed)
+        built, note = witness_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
+                                    precision=precision, arith=arith, weights=weights, seed=seed)
         sp = None if split in (None, "", "reduction") else Split.parse(split, setup.example_instance())
         eb = effective_bits(setup.reduction, built.model, sp)
         if not eb.applicable:
             raise InvalidInputError(f"effective bits: {eb.note}")
         if as_json:
-            emit_json({"task": task, "model": model, "n": setup.n, **eb.to_json()})
+            emit_json({"task": task, "model": model, "n": setup.n, "model_note": note, **eb.to_json()})
         else:
-            _render_effective(eb, task, model)
+            _render_effective(eb, task, model, note)
         return
 
     from commlb.witness import find_witness
