@@ -54,6 +54,8 @@ __all__ = [
 
 #: model families a sweep knows (the families of commlb.models)
 MODEL_FAMILIES = ("rnn", "transformer", "ffn")
+#: options a sweep passes on to :func:`commlb.simulate.build_model`
+MODEL_OPTIONS = ("hidden", "layers", "heads", "width", "precision", "arith", "weights")
 #: largest number of (family, n) points one sweep runs
 MAX_POINTS = 400
 #: largest n a sweep accepts (sequence lengths and construction tables grow with n)
@@ -325,6 +327,9 @@ def run_sweep(
     estimate_points(families, ns)
     task_options = dict(task_options or {})
     model_options = dict(model_options or {})
+    unknown = sorted(set(model_options) - set(MODEL_OPTIONS))
+    if unknown:
+        raise InvalidInputError(f"model option {unknown[0]!r} is not one of {', '.join(MODEL_OPTIONS)}")
     # fail fast on an unknown task or bad options (at the smallest n)
     sim.resolve_task(task, n=ns[0], **task_options)
 

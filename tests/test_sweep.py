@@ -258,6 +258,18 @@ def test_cli_csv_to_stdout_and_file(tmp_path):
     assert "index-lookup" in res.stdout  # the table is still printed
 
 
+def test_cli_task_and_model_options_reach_the_construction():
+    res = invoke("--task", "khop", "--models", "transformer", "--n", "3", "--task-option", "k=3",
+                 "--trials", "1", "--instances", "1", "--json")
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)["rows"][0]
+    assert row["layers"] == 4 and row["rounds"] >= 3  # 3 hops: pointer doubling needs 4 layers here
+    res = invoke("--task", "index-lookup", "--models", "transformer", "--n", "16", "--model-option",
+                 "precision=16", "--trials", "1", "--instances", "1", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["rows"][0]["precision_bits"] == 16
+
+
 def test_cli_table_mentions_each_point():
     res = invoke("--task", "index-lookup", "--models", "transformer", "--n", "8,16", "--trials", "2",
                  "--instances", "1")
@@ -267,7 +279,10 @@ def test_cli_table_mentions_each_point():
 
 def test_cli_errors_are_user_errors():
     for args in (("--task", "nope", "--n", "8"), ("--task", "index-lookup", "--n", "9..3"),
-                 ("--task", "index-lookup", "--models", "lstm")):
+                 ("--task", "index-lookup", "--models", "lstm"),
+                 ("--task", "index-lookup", "--n", "8", "--model-option", "bogus=1"),
+                 ("--task", "index-lookup", "--n", "8", "--model-option", "precision"),
+                 ("--task", "khop", "--n", "3", "--task-option", "q=2")):
         res = invoke(*args)
         assert isinstance(res.exception, CommlbError), (args, res.exception)
 
