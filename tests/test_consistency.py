@@ -156,6 +156,19 @@ def test_catches_an_unsound_reduction():
         assert_consistent(None, red, built.model)
 
 
+def test_catches_a_reduction_whose_alice_tokens_read_y():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("broken_reductions", Path(__file__).with_name("broken_reductions.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    red = module.AliceReadsY(3)  # still sound, but Alice's tokens are x AND y
+    built = build_model(resolve_task("disjointness", 3), "rnn", weights="random")
+    with pytest.raises(AssertionError, match="locality"):
+        assert_consistent(None, red, built.model, samples=64)
+
+
 def test_catches_a_party_reading_the_other_partys_token(monkeypatch):
     real = protocol_rnn.simulate_rnn
 

@@ -4,7 +4,9 @@ One harness that every task, model family and reduction gets for free (STYLE.md,
 Cirq's ``assert_implements_consistent_protocols``).  For each input pair (x, y) — every
 pair when there are at most ``samples`` of them, else ``samples`` random pairs — it checks:
 
-1. *soundness*: ``reduction.decode(task.solve(encode(x, y))) == f(x, y)``;
+1. *soundness*: ``reduction.decode(task.solve(encode(x, y))) == f(x, y)``, and
+   *locality*: the reduction's ALICE tokens do not change when only y changes (BOB's when
+   only x changes, PUBLIC tokens and the owners never), against a random other input;
 2. *faithfulness*: the protocol (run through :func:`commlb.protocol.simulate`, which
    verifies itself) gives the same output as ``model.forward``: bit for bit in fixed
    point; in float mode the simulator's own tolerance check must pass;
@@ -154,6 +156,32 @@ def _check_formula(model: Any, split: Any, transcript: Any, length: int, x: Any,
     raise AssertionError(f"no documented bit formula for model family {family!r}")
 
 
+def _check_locality(reduction: Reduction, instance: Any, x: Any, y: Any, ox: Any, oy: Any) -> None:
+    """The reduction's owners are respected: ALICE tokens do not move when only y changes,
+    BOB tokens not when only x changes, PUBLIC tokens never, and the owners are fixed."""
+    def same(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> bool:
+        # raw bytes: exact for integer tokens and for multi-field (structured) tokens alike
+        return np.asarray(a)[where].tobytes() == np.asarray(b)[where].tobytes()
+
+    owner = instance.owner
+    for changed, (cx, cy) in (("y", (x, oy)), ("x", (ox, y))):
+        try:
+            if not bool(np.asarray(reduction.problem.in_promise(cx, cy))):
+                continue
+        except (ValueError, TypeError):
+            continue
+        other = reduction.encode(cx, cy)
+        if not np.array_equal(other.owner, owner):
+            raise _fail("locality", x, y, f"the owners change when only {changed} changes")
+        keep = ALICE if changed == "y" else BOB
+        for who in (keep, PUBLIC):
+            where = owner == who
+            if not same(instance.tokens, other.tokens, where):
+                pos = int(np.flatnonzero(where)[0])
+                raise _fail("locality", x, y, f"a {Owner(who).name} token (positions from {pos}) changes when "
+                            f"only {changed} changes")
+
+
 def _check_isolation(model: Any, tokens: np.ndarray, other_tokens: np.ndarray, split: Any,
                      transcript: Any, x: Any, y: Any) -> None:
     """Replace the tokens of each party Q by those of another input; the messages of the
@@ -231,8 +259,9 @@ def assert_consistent(problem: Problem | None, reduction: Reduction, model: Any,
         again, _ = simulate(model, tokens, sp, verify=False)
         if again.fingerprint() != transcript.fingerprint():
             raise _fail("determinism", x, y, "two runs gave different transcripts")
+        ox, oy = problem.sample(rng)
+        _check_locality(reduction, instance, x, y, ox, oy)
         if check_isolation:
-            ox, oy = problem.sample(rng)
             other = model_tokens(reduction.task.name, model, reduction.encode(ox, oy).tokens)
             _check_isolation(model, np.asarray(tokens), np.asarray(other), sp, transcript, x, y)
         try:
