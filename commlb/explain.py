@@ -490,6 +490,10 @@ def _meaning(label: str) -> str:
     return _MESSAGE_MEANING.get(head, label)
 
 
+#: messages listed one by one in the protocol step (the rest are summed up in one line)
+MESSAGES_SHOWN = 6
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -529,7 +533,15 @@ def _step_protocol(family: str, built: Any, data: dict[str, Any]) -> Step:
                  f"({data.get('bits_alice_to_bob')} from Alice to Bob, {data.get('bits_bob_to_alice')} "
                  "from Bob to Alice).")
     explained: set[str] = set()
+    hidden = range(MESSAGES_SHOWN, len(msgs)) if len(msgs) > MESSAGES_SHOWN + 1 else range(0)
     for k, m in enumerate(msgs, 1):
+        if k - 1 in hidden:
+            if k - 1 == hidden.start:
+                rest = msgs[hidden.start:hidden.stop]
+                labels = sorted({r["label"].split("@")[0].split(" ")[0] for r in rest})
+                paras.append(f"Messages {hidden.start + 1}–{hidden.stop}: {len(rest)} more "
+                             f"({', '.join(labels)}), {sum(int(r['bits']) for r in rest)} bits in all.")
+            continue
         fields = ", ".join(_field_text(f) for f in m.get("fields", []))
         meaning = _meaning(m["label"])
         what = "" if meaning in explained else f" — {meaning}"
@@ -615,7 +627,14 @@ def _step_inequality(family: str, built: Any, data: dict[str, Any], problem: Any
     p = int(size["p"])
     L = int(size["layers"] or 1)
     consequence = ""
-    if family == "rnn" and bound is not None:
+    handoffs = len(msgs)
+    if family == "rnn" and bound is not None and handoffs > 1:
+        consequence = (f"For an RNN each message is its state, {L}·d·{p} bits, and here the tokens alternate "
+                       f"between Alice and Bob, so the state crossed {handoffs} times: {handoffs}·{L}·d·{p} ≥ "
+                       f"{_fmt_bits(bound)}. The number of hand-overs grows with n, so a constant-size state "
+                       "passes this test — which is why lower bounds for RNNs need a split with a single cut "
+                       "(all of Alice's tokens before Bob's), where the state crosses once.")
+    elif family == "rnn" and bound is not None:
         need_d = math.ceil(float(bound) / (L * p))
         consequence = (f"For an RNN the message is its state, layers × hidden size × p = {L}·d·{p} bits, so "
                        f"{L}·d·{p} ≥ {_fmt_bits(bound)} forces a hidden size d ≥ {need_d} at n = {problem.n} "

@@ -44,10 +44,21 @@ def check_numbers(e, task, family):
     # totals, per-direction bits, rounds and every message's bits are stated in the text
     assert f"{tr.total_bits} bits in total" in protocol
     assert f"({tr.bits_alice_to_bob} from Alice to Bob, {tr.bits_bob_to_alice} from Bob to Alice)" in protocol
-    for k, m in enumerate(tr.messages, 1):
-        assert re.search(rf"Message {k} \(round {m.round}\).*: {m.bits} bits\.", protocol), (k, protocol)
+    shown = {int(k): (int(r), int(b)) for k, r, b in
+             re.findall(r"Message (\d+) \(round (\d+)\)[^•]*?: (\d+) bits\.", protocol)}
+    summed = re.findall(r"Messages (\d+)–(\d+): (\d+) more \([^)]*\), (\d+) bits in all", protocol)
+    covered = set(shown)
+    for lo, hi, count, total in summed:
+        lo, hi = int(lo), int(hi)
+        assert int(count) == hi - lo + 1
+        assert int(total) == sum(m.bits for m in tr.messages[lo - 1:hi])
+        covered |= set(range(lo, hi + 1))
+    assert covered == set(range(1, len(tr.messages) + 1)), (covered, protocol)
+    for k, (rnd, bits) in shown.items():
+        m = tr.messages[k - 1]
+        assert (rnd, bits) == (m.round, m.bits), k
         for f in m.fields:
-            assert f"{f.width}" in protocol
+            assert f"{f.width} bits" in protocol or f"{f.width}-bit" in protocol
     assert f"is {res.output} and the true answer f(x, y) is {res.expected}" in protocol
     problem_text = " ".join(e.step("problem").paragraphs)
     if res.lower_bound is None:  # e.g. pointer chasing: only round-limited / asymptotic bounds
@@ -123,6 +134,16 @@ def test_every_task_with_a_reduction_and_a_construction(task, family):
     json.dumps(data)  # serialisable
     assert [s["key"] for s in data["steps"]] == STEP_KEYS
     assert len(data["instance"]["token_names"]) == len(data["instance"]["owner"])
+
+
+def test_long_protocols_are_summed_up():
+    e = explain("dyck22", "rnn")  # the interleaved split: one hand-over per change of owner
+    check_numbers(e, "dyck22", "rnn")
+    protocol = " ".join(e.step("protocol").paragraphs)
+    assert "more (state)" in protocol
+    inequality = " ".join(e.step("inequality").paragraphs)
+    assert f"crossed {len(e.simulation['messages'])} times" in inequality
+    assert "cannot stay small" not in inequality  # a constant-size RNN passes on this split
 
 
 def test_random_weights_are_explained_as_random():
