@@ -91,6 +91,17 @@ def test_layers_2_doubles_the_rnn_message(capsys):
     assert two["total_bits"] == 2 * one["total_bits"] == 2 * 4 * 12
 
 
+@needs_storing_rnn
+def test_layers_2_doubles_the_constructed_rnn_message(capsys):
+    base = ("--task", "disjointness", "--model", "rnn", "--n", "32", "--hidden", "8", "--precision", "16",
+            "--trials", "10")
+    one = cli_json(capsys, *base)
+    two = cli_json(capsys, *base, "--layers", "2")
+    assert one["params"]["weights"] == two["params"]["weights"] == "construction"
+    assert one["total_bits"] == 128 and two["total_bits"] == 256 and two["rounds"] == 1
+    assert two["correct"] is True and two["errors"] == 0
+
+
 @pytest.mark.parametrize("weights", ["random", "default"])
 def test_interleave_one_handoff_per_owner_change(capsys, weights):
     n, hidden, p = 8, 4, 10
