@@ -91,8 +91,11 @@ def _render(explanation: Any) -> None:
               help="Problem size (default: the reduction's small example size).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the instance (and random weights).")
 @click.option("--k", "k", type=int, default=None, help="Hops, for --task khop.")
+@click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
+              help="Extra task parameter, e.g. M=11 for match3 or reduction=index-to-qsa (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the steps and the simulation as JSON.")
-def explain(task: str, model: str, n: int | None, seed: int, k: int | None, as_json: bool) -> None:
+def explain(task: str, model: str, n: int | None, seed: int, k: int | None, task_opts: tuple[str, ...],
+            as_json: bool) -> None:
     """A classroom walk-through of one lower bound on a small instance: the communication
     problem and its bound, the reduction, the protocol run for real, the inequality, and
     the paper and theorem it reproduces.
@@ -102,7 +105,11 @@ def explain(task: str, model: str, n: int | None, seed: int, k: int | None, as_j
     from commlb.cli.render import emit_json
     from commlb.explain import explain as run_explain
 
-    options = {"k": k} if k is not None else {}
+    from commlb.cli.sweep import _parse_options
+
+    options = _parse_options(task_opts, "--task-option")
+    if k is not None:
+        options["k"] = k
     explanation = run_explain(task, model, n, seed=seed, task_options=options)
     if as_json:
         emit_json(explanation.to_json())

@@ -194,3 +194,13 @@ def test_cli_bad_input_is_a_user_error():
                  ("--task", "disjointness", "--model", "lstm")):
         res = invoke(*args)
         assert isinstance(res.exception, CommlbError), (args, res.exception)
+
+
+def test_cli_task_options_choose_the_reduction():
+    res = invoke("--task", "qsa", "--model", "transformer", "--task-option", "reduction=index-to-qsa", "--json")
+    assert res.exit_code == 0, (res.output, res.exception)
+    data = json.loads(res.stdout)
+    assert data["reduction"] == "index-to-qsa" and data["problem"] == "index"
+    assert data["n"] == 8  # the reduction's example size
+    assert data["simulation"]["correct"] is True
+    assert "Theorem 11" in " ".join(data["steps"][4]["paragraphs"])
