@@ -152,7 +152,8 @@ def _batch_kernel():
             L, d = states.shape[1], states.shape[2]
             half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
             for i in prange(B):
-                cur = states[i].copy()
+                cur = states[i].copy()  # last step's state
+                nxt = np.empty((L, d), np.int64)  # this step's state
                 acc = np.empty(d, np.int64)
                 s = np.int64(0)
                 for t in range(T):
@@ -165,12 +166,12 @@ def _batch_kernel():
                             for j in range(d):
                                 acc[j] = bsh[layer, j]
                             for k in range(d):
-                                hk = cur[layer - 1, k]  # already this step's state of layer - 1
+                                hk = nxt[layer - 1, k]  # this step's state of layer - 1
                                 if hk != 0:
                                     for e in range(in_ptr[layer, k], in_ptr[layer, k + 1]):
                                         acc[in_col[layer, e]] += hk * in_val[layer, e]
                         for k in range(d):
-                            hk = states[i, layer, k]  # last step's state of this layer
+                            hk = cur[layer, k]
                             if hk != 0:
                                 for e in range(rec_ptr[layer, k], rec_ptr[layer, k + 1]):
                                     acc[rec_col[layer, e]] += hk * rec_val[layer, e]
@@ -193,10 +194,11 @@ def _batch_kernel():
                                 v = table[idx]
                                 if tmask[idx]:
                                     s += 1
-                            cur[layer, j] = v
-                    for layer in range(L):
-                        for j in range(d):
-                            states[i, layer, j] = cur[layer, j]
+                            nxt[layer, j] = v
+                    cur, nxt = nxt, cur
+                for layer in range(L):
+                    for j in range(d):
+                        states[i, layer, j] = cur[layer, j]
                 sat[i] += s
 
         _KERNEL = run_rows
