@@ -49,8 +49,10 @@ counter needs 2n ≤ 2^(p−1) − 1.
 Index lookup: a delay line
 --------------------------
 The query arrives in the last token, so the answer must come out of the state in one
-step; a packed register cannot be unpacked by one ReLU layer whose only dependence on
-the query is a bias, so each symbol gets its own unit.  Layer 0 is a delay line of n + 2
+step: the output is W·relu(A·h + β_i) + b_out, where the query i only moves the biases
+β_i.  Reading an inner digit of a packed register that way needs a sawtooth with many
+kinks, i.e. many units, so each symbol gets its own unit (a design choice [DER], not a
+proven necessity).  Layer 0 is a delay line of n + 2
 units u_0..u_{n+1}: u_0 ← value of the token (the symbol s as raw integer s; "?" and
 position tokens 0), u_k ← u_{k−1}.  At the index token naming position i, its embedding
 adds −(A−1) to every unit except u_{n+1−i}, where x_i lands in that step, so after the
