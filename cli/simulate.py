@@ -94,8 +94,8 @@ def _render(result: Any, show_transcript: bool) -> None:
     max_tokens = max(16, min(96, (2 * (width - 14)) // 4))
     head.add_row("instance", token_strip(result.instance.tokens, result.split.owner, _token_names(setup),
                                          max_tokens=max_tokens))
-    if result.x is not None and len(result.instance) > max_tokens:
-        head.add_row("", Text("(shortened in the middle; --json prints every message value)", style="italic"))
+    if len(result.instance) > max_tokens:
+        head.add_row("", Text(f"({len(result.instance)} tokens, shortened in the middle)", style="italic"))
     out.print(head)
 
     msgs = tr.messages

@@ -102,7 +102,7 @@ TASK_DEFAULTS: dict[str, _TaskDefault] = {
 }
 
 _PROBLEM_NAMES = {"disj": "DISJ", "eq": "EQ", "index": "INDEX", "ip": "IP", "gt": "GT", "ghd": "GHD",
-                  "pc": "PC", "pc-perm": "PC", "index-symbols": "INDEX"}
+                  "pc": "PC", "pc-perm": "PC", "index-symbols": "INDEX-SYMBOLS"}
 
 
 def problem_label(problem: Problem) -> str:
