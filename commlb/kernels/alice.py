@@ -447,17 +447,26 @@ def _rnn_keys(w_rec, w_in, u0, bsh, act, table, lo, one, half, inv, raw_min, raw
                 states[0, l, j] = h0[l, j]
         _base(states, bases, 0, w_rec, bsh)
         start = 0  # first level whose child state must be recomputed
+        last = n_levels - 1
         for t in range(s, e):
-            for l in range(start, n_levels):
+            for l in range(start, last):
                 _child(states, bases, l, level_tokens[l, counters[l]], w_in, u0, act, table, flo, hi, one, half,
                        inv, raw_min, raw_max, acc)
-                if l + 1 < n_levels:
-                    _base(states, bases, l + 1, w_rec, bsh)
-            k = 0
-            for l in range(L):
+                _base(states, bases, l + 1, w_rec, bsh)
+            tok = level_tokens[last, counters[last]]
+            if L == 1 and tok >= 0:
+                # the leaf step fused with the key: one layer, straight into the row
                 for j in range(d):
-                    row[k] = np.int64(states[n_levels, l, j])
-                    k += 1
+                    row[j] = np.int64(_round_act(bases[last, 0, j] + u0[tok, j], act, table, flo, hi, one, half, inv,
+                                                 raw_min, raw_max))
+            else:
+                _child(states, bases, last, tok, w_in, u0, act, table, flo, hi, one, half, inv, raw_min, raw_max,
+                       acc)
+                k = 0
+                for l in range(L):
+                    for j in range(d):
+                        row[k] = np.int64(states[n_levels, l, j])
+                        k += 1
             out[t - t0] = _key(row, masks, mults, pack)
             # odometer: last level fastest
             l = n_levels - 1
