@@ -27,13 +27,13 @@ def _render(result: Any, con: Any) -> None:
     from commlb.sweep import short_kind
 
     table = Table(title=f"{result.task}: up to {result.instances} protocol runs and {result.trials} trials per point",
-                  box=box.SIMPLE_HEAD, padding=(0, 1))
-    for name, kw in (("model", {"no_wrap": True}), ("n", {"justify": "right", "no_wrap": True}),
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    for name, kw in (("model", {"no_wrap": True, "min_width": 11}), ("n", {"justify": "right", "no_wrap": True, "min_width": 4}),
                      ("params", {"justify": "right", "no_wrap": True}), ("width", {"justify": "right", "no_wrap": True}),
                      ("L", {"justify": "right", "no_wrap": True}), ("p", {"justify": "right", "no_wrap": True}),
-                     ("bits", {"justify": "right", "no_wrap": True}), ("rnds", {"justify": "right", "no_wrap": True}),
-                     ("bound", {"justify": "right", "no_wrap": True}), ("kind", {"no_wrap": True}),
-                     ("errors", {"justify": "right", "no_wrap": True})):
+                     ("bits", {"justify": "right", "no_wrap": True}), ("R", {"justify": "right", "no_wrap": True}),
+                     ("bound", {"justify": "right", "no_wrap": True}), ("kind", {"no_wrap": True, "min_width": 5}),
+                     ("err", {"justify": "right", "no_wrap": True})):
         table.add_column(name, **kw)
     last_model = None
     for row in result.rows:
@@ -43,7 +43,7 @@ def _render(result: Any, con: Any) -> None:
         if not row.ok:
             status = "n/a" if row.status == "no-construction" else "failed"
             table.add_row(row.model, str(row.n), "", "", "", "", f"[yellow]{status}[/yellow]",
-                          "", _fmt(row.lower_bound), short_kind(row.lower_bound_kind), "")
+                          "", _fmt(row.lower_bound), short_kind(row.lower_bound_kind, compact=True), "")
             continue
         bits = str(row.bits)
         if row.meets_bound is False:
@@ -51,11 +51,11 @@ def _render(result: Any, con: Any) -> None:
         err = "–" if row.errors is None else f"{row.errors}/{row.trials}"
         table.add_row(row.model, str(row.n), _fmt(row.params), _fmt(row.width), _fmt(row.layers),
                       _fmt(row.precision_bits), bits, _fmt(row.rounds), _fmt(row.lower_bound),
-                      short_kind(row.lower_bound_kind), err)
+                      short_kind(row.lower_bound_kind, compact=True), err)
     con.print(table)
-    con.print(f"bits: largest count over the protocol runs; bound: the problem's lower bound that applies "
-              f"to that protocol; errors: wrong answers in random trials ({result.seconds:.1f}s in all)",
-              style="dim")
+    con.print(f"L layers, p bits of precision, bits: the largest count over the protocol runs, R rounds; "
+              "bound: the problem's lower bound that applies to that protocol (A→B: one-way from Alice to "
+              f"Bob); err: wrong answers in random trials ({result.seconds:.1f}s in all)", style="dim")
     for note in result.notes():
         con.print(f"[yellow]note:[/yellow] {note}")
 
@@ -131,7 +131,7 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
             job = bar.add_task(f"sweeping {task}", total=total)
 
             def step(row: Any) -> None:
-                bar.update(job, advance=1, description=f"{row.model} n={row.n}")
+                bar.update(job, advance=1, description=f"{task}: {row.model} n={row.n} done")
 
             result = run_sweep(task, families, ns, trials=trials, instances=instances, seed=seed,
                                task_options=task_options, model_options=model_options, progress=step,

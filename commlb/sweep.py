@@ -602,14 +602,17 @@ def plot_sweep(result: SweepResult, path: str | Path, title: str | None = None) 
     return path
 
 
-def short_kind(kind: str | None) -> str:
+def short_kind(kind: str | None, compact: bool = False) -> str:
     """``"one-way Alice to Bob (deterministic)"`` → ``"one-way A→B"``; ``"two-way
-    deterministic"`` → ``"two-way"``."""
+    deterministic"`` → ``"two-way"``; with ``compact``: ``"A→B"``, ``"2-way"``."""
     if not kind:
         return ""
     text = str(kind).replace(" (deterministic)", "").replace(" deterministic", "")
     text = text.replace("Alice to Bob", "A→B").replace("Bob to Alice", "B→A").replace("->", "→")
-    return text.replace(" minus announcement", "")
+    text = text.replace(" minus announcement", "")
+    if compact:
+        text = text.replace("one-way ", "").replace("two-way", "2-way")
+    return text
 
 
 def growth_exponent(xs: Sequence[float], ys: Sequence[float]) -> float:
