@@ -126,12 +126,14 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     # exact score gap on the rounded code: <K[t], K[t]> vs <K[t], K[y]>, y != t
     self_score = np.einsum("ij,ij->i", code, code)  # raw^2 units, exact in int64
     margin_raw2 = int(self_score.min())
+    code_f = code.astype(np.float64)  # |raw| < 2^23: the products and sums stay exact below 2^53
     for start in range(0, M, 1024):  # blocks of the Gram matrix (memory stays O(M))
-        block = code[start:start + 1024] @ code.T
+        block = code_f[start:start + 1024] @ code_f.T  # integers, exact in float64
         rows = np.arange(block.shape[0])
-        block[rows, rows + start] = np.iinfo(np.int64).min
+        block[rows, rows + start] = -np.inf
         if M > 1:
-            margin_raw2 = min(margin_raw2, int(np.min(self_score[start:start + 1024] - block.max(axis=1))))
+            best = block.max(axis=1).astype(np.int64)
+            margin_raw2 = min(margin_raw2, int(np.min(self_score[start:start + 1024] - best)))
     if margin_raw2 <= 0:
         raise InvalidInputError(
             f"Match2 construction: {prec.describe()} cannot separate {M} residues on the sphere; "
