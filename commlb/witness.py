@@ -69,7 +69,8 @@ MAX_EXHAUSTIVE_BYTES = 8 << 30
 BYTES_PER_INPUT = 24
 #: the engine fallback (one protocol run per input) is allowed up to this many inputs
 MAX_ENGINE_INPUTS = 1 << 14
-#: below this many inputs the plain numpy twins run instead of the numba kernels
+#: up to this many inputs the plain numpy twins run instead of the numba kernels (no
+#: compilation or cache loading for small runs, e.g. simulate's effective-bits hook)
 NUMPY_BELOW = 1 << 16
 _BLOCK = 1 << 20
 
@@ -418,7 +419,7 @@ def _one_way_check(tr: Any, family: str, split: Any) -> None:
 
 
 def message_source(reduction: Reduction, model: Any, split: Any = None, *, backend: str = "auto",
-                   allow_engine: bool = True, seed: int = 0) -> _Source:
+                   max_engine_inputs: int = MAX_ENGINE_INPUTS, seed: int = 0) -> _Source:
     """The message source for (reduction, model, split): a batched kernel when one covers
     the model and the split, else the protocol engine; checked against the engine."""
     from .protocol.core import Split
@@ -429,7 +430,7 @@ def message_source(reduction: Reduction, model: Any, split: Any = None, *, backe
         split = Split.from_instance(layout_probe)
     layout = alice_layout(reduction, split.owner, seed=seed)
     if backend == "auto":
-        backend = "python" if layout.size < NUMPY_BELOW else "numba"
+        backend = "python" if layout.size <= NUMPY_BELOW else "numba"
     if backend not in ("numba", "python"):
         raise InvalidInputError(f"backend must be auto, numba or python, not {backend!r}")
     family = str(getattr(model, "family", ""))
@@ -456,12 +457,12 @@ def message_source(reduction: Reduction, model: Any, split: Any = None, *, backe
             positions, tables, label = built
             source = _AdditiveSource(layout, fields, nominal, backend, positions, tables, label)
     if source is None:
-        if not allow_engine or layout.size > MAX_ENGINE_INPUTS:
+        if layout.size > max_engine_inputs:
             why = ("float arithmetic" if not fixed else
                    f"this {family} model and split (no batched kernel)")
             raise TooLargeError(
                 f"witness: {why} needs one protocol run per input, and Alice has {layout.size:,} inputs "
-                f"(at most {MAX_ENGINE_INPUTS:,} that way); use a smaller --n"
+                f"(at most {max_engine_inputs:,} that way); use a smaller --n"
             )
         source = _EngineSource(layout, fields, nominal, backend, model, split)
     else:
@@ -751,12 +752,19 @@ def _exact_distinct(source: _Source, digits_of: Callable[[np.ndarray], np.ndarra
         return int(starts.size), True
     if members > limit:
         return int(starts.size), False
-    idx = np.concatenate([order[s:s + n] for s, n in zip(starts[multi], lengths[multi])])
-    run_id = np.repeat(np.arange(int(multi.sum())), lengths[multi])
     distinct = int(np.count_nonzero(~multi))
-    rows = source.rows(digits_of(idx))
-    combo = np.column_stack([run_id, rows])
-    distinct += int(np.unique(combo, axis=0).shape[0])
+    run_starts, run_lengths = starts[multi], lengths[multi]
+    # batches of whole runs, about 2^18 inputs each (bounded memory for the rows)
+    ends = np.cumsum(run_lengths)
+    lo = 0
+    while lo < run_starts.size:
+        hi = int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + (1 << 18), side="right"))
+        hi = max(hi, lo + 1)
+        idx = np.concatenate([order[a:a + b] for a, b in zip(run_starts[lo:hi], run_lengths[lo:hi])])
+        run_id = np.repeat(np.arange(hi - lo), run_lengths[lo:hi])
+        rows = source.rows(digits_of(idx))
+        distinct += int(np.unique(np.column_stack([run_id, rows]), axis=0).shape[0])
+        lo = hi
     return distinct, True
 
 
@@ -1053,14 +1061,15 @@ def _vocab_names(reduction: Reduction) -> list[str] | None:
 
 
 def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_inputs: int = 1 << 24,
-                   backend: str = "auto") -> EffectiveBits:
+                   backend: str = "auto", max_engine_inputs: int = 1 << 10) -> EffectiveBits:
     """log2 of the number of distinct messages Alice sends over **all** her inputs.
 
     ``reduction``: a :class:`~commlb.core.Reduction`; ``model``: any commlb model;
     ``split``: a :class:`~commlb.protocol.core.Split` or None (the reduction's owners).
     Returns :class:`EffectiveBits` (``to_json()`` for ``simulate --json``).  It never
-    raises for a split or model it cannot count (not one-way, float arithmetic beyond
-    the engine fallback, more than ``max_inputs`` inputs): it returns
+    raises for a split or model it cannot count (not one-way, more than ``max_inputs``
+    inputs, or no batched kernel — float arithmetic, hard attention, several layers —
+    and more than ``max_engine_inputs`` inputs for one protocol run each): it returns
     ``applicable=False`` with the reason in ``note``.  A model correct on every input
     has ``effective_bits >= one_way_bound`` (the one-way complexity is log2 #distinct
     rows, and inputs with equal messages get equal answers)."""
@@ -1072,7 +1081,7 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
         if size > max_inputs:
             return EffectiveBits(False, one_way_bound=bound, inputs=size,
                                  note=f"Alice has {size:.3g} inputs, above the limit of {max_inputs:,}")
-        source = message_source(reduction, model, split, backend=backend)
+        source = message_source(reduction, model, split, backend=backend, max_engine_inputs=max_engine_inputs)
     except (InvalidInputError, TooLargeError) as exc:
         return EffectiveBits(False, one_way_bound=bound, note=str(exc))
     keys = _enumerate(source, None)

@@ -248,3 +248,20 @@ def test_simulate_json_carries_effective_bits():
     assert eb["applicable"] and eb["nominal_bits"] == 12 and eb["one_way_bound"] == 8.0
     setup, model = _rebuild("index-lookup", "rnn", 8, hidden=2, precision=6, weights="random")
     assert eb["distinct_messages"] == _brute_force_distinct(setup, model)
+
+
+def test_hashed_keys_with_many_collisions_count_exactly():
+    """An 80-bit threshold-RNN state takes few values: the keys are hashes (> 64 bits),
+    so every run of equal hashes is recounted on the messages themselves."""
+    from commlb.bits import Precision
+    from commlb.models.rnn import RNNModel
+
+    setup = resolve_task("equality", 8)
+    model = RNNModel.random(setup.vocab_size, np.random.default_rng(3), hidden=5, activation="threshold",
+                            precision=Precision.fixed(16))
+    eb = effective_bits(setup.reduction, model)
+    assert eb.applicable and eb.exact and eb.nominal_bits == 80
+    assert eb.distinct_messages == _brute_force_distinct(setup, model) < 2**5
+    res = search_witness(setup.reduction, model)
+    assert res.found and res.distinct_messages == eb.distinct_messages
+    _check_witness(setup, model, res)
