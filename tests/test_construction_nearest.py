@@ -126,3 +126,14 @@ def test_protocol_index_random(n):
     print(f"INDEX_{n} via nearest neighbour: {transcript.total_bits} bits, {transcript.rounds} rounds")
     report = assert_consistent(None, red, model, samples=5, seed=2)
     assert report.correct == report.pairs
+
+
+def test_fewer_points_than_built_for():
+    """The model built for k points answers instances with any k' <= k points."""
+    task = NearestNeighborTask(d=5, labels=3)
+    model = build(task, 40)
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        kk = int(rng.integers(1, 41))
+        tokens = task.generate(rng, kk)
+        assert model.forward(tokens).decision == task.solve(tokens)

@@ -8,17 +8,18 @@ token is 2^d + c; "?" is 2^d + labels).  Length T = 2k + 2.  For ±1 vectors ⟨
 d − 2·Hamming(v, w), so the nearest stored point is the one of largest inner product,
 and two different inner products differ by at least 2.
 
-Residual stream (width 2d + 2·labels + 4): ONE, POS = j, PAR = (−1)^j and LABMARK
-(1 at the label positions 1, 3, …, 2k − 1) from the positional table; VEC (d dims, the
-±1 vector of a point token) and LAB (one-hot of a label token) from the embedding; BVEC
-(d) and OUT (labels) written by the layers.
+Residual stream (width 2d + 2·labels + 4): ONE, POS = j and PAR = (−1)^j from the
+positional table; VEC (d dims, the ±1 vector of a point token), LAB (one-hot of a label
+token) and ISLABEL (1 for label tokens) from the embedding; BVEC (d) and OUT (labels)
+written by the layers.  Nothing depends on k except the table's length, so the model
+built for k points also answers every instance with fewer points.
 
 * Layer 1 (bind each label to its point): every position attends to the previous one
   (score ``j − 2·(−1)^(i+j)`` under the causal mask: i + 1 at j = i − 1, i − 2 at
   j = i, ≤ i − 1 elsewhere — the previous-token head of :mod:`.khop`) and copies its
   VEC into BVEC.  At c_r's position BVEC is then p_r's vector.
 * Layer 2 (the query reads the nearest label): the last position's query is
-  (VEC, −(2d + 1)) against keys (BVEC, 1 − LABMARK): the score at c_r's position is
+  (VEC, −(2d + 1)) against keys (BVEC, 1 − ISLABEL): the score at c_r's position is
   ⟨q, p_r⟩ ∈ [−d, d], and at every other position at most d − (2d + 1) < −d.  The value
   is LAB, written into OUT; the read-out returns OUT, whose argmax is the label.
   Ties among equally near points are averaged: when they share their label (the only
@@ -105,7 +106,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
             f"nearest-neighbour construction: {prec.describe()} cannot hold integers up to {magnitude}"
         )
     one = 1 << prec.frac
-    ONE, POS, PAR, LABMARK = 0, 1, 2, 3
+    ONE, POS, PAR, ISLABEL = 0, 1, 2, 3
     vec = slice(4, 4 + d)
     bvec = slice(4 + d, 4 + 2 * d)
     lab = slice(4 + 2 * d, 4 + 2 * d + labels)
@@ -117,12 +118,12 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     bits = (np.arange(points)[:, None] >> np.arange(d)[None, :]) & 1
     embed[:points, vec] = (2 * bits - 1) * one
     embed[points + np.arange(labels), lab.start + np.arange(labels)] = one
+    embed[points:points + labels, ISLABEL] = one
     j = np.arange(length, dtype=np.int64)
     pos = np.zeros((length, m), dtype=np.int64)
     pos[:, ONE] = one
     pos[:, POS] = j * one
     pos[:, PAR] = np.where(j % 2 == 0, 1, -1) * one
-    pos[1:2 * k:2, LABMARK] = one
 
     dk, dv = max(2, d + 1), max(d, labels)
     wq = np.zeros((2, 1, m, dk), dtype=np.int64)
@@ -136,12 +137,12 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     wk[0, 0, PAR, 1] = one
     wv[0, 0, vec.start + np.arange(d), np.arange(d)] = one
     wo[0, 0, np.arange(d), bvec.start + np.arange(d)] = one
-    # layer 2: <VEC_q, BVEC_j> - (2d + 1)·(1 - LABMARK_j), value LAB -> OUT
+    # layer 2: <VEC_q, BVEC_j> - (2d + 1)·(1 - ISLABEL_j), value LAB -> OUT
     wq[1, 0, vec.start + np.arange(d), np.arange(d)] = one
     wq[1, 0, ONE, d] = -(2 * d + 1) * one
     wk[1, 0, bvec.start + np.arange(d), np.arange(d)] = one
     wk[1, 0, ONE, d] = one
-    wk[1, 0, LABMARK, d] = -one
+    wk[1, 0, ISLABEL, d] = -one
     wv[1, 0, lab.start + np.arange(labels), np.arange(labels)] = one
     wo[1, 0, np.arange(labels), out.start + np.arange(labels)] = one
     wout = np.zeros((m, labels), dtype=np.int64)
