@@ -164,6 +164,40 @@ def test_certificates_are_exact():
         assert np.all(off.max(axis=1) < on[:, 0])
 
 
+@pytest.mark.parametrize("q,n", [(1, 16), (2, 16), (3, 16), (4, 12)])
+def test_softmax_table_equals_hard(q, n):
+    """With the table certificates the softmax layer (score c on y_i = the public
+    stabiliser, every other weight rounded to 0) gives the same bits as the hardmax."""
+    task = _task(q)
+    hard = build(task, n, form="table")
+    soft = build(task, n, form="table", attention="softmax")
+    assert soft.config["attention"] == "softmax" and hard.config["attention"] == "hard"
+    assert soft.params["stab"][0, 0] > 0
+    rng = np.random.default_rng(n + q)
+    for _ in range(100):
+        tokens = task.generate(rng, n)
+        out = soft.forward(token_ids(soft, tokens))
+        assert out.saturations == 0
+        assert np.array_equal(out.values, hard.forward(token_ids(hard, tokens)).values)
+    assert soft.precision.bits <= 24
+
+
+def test_softmax_disj_protocol():
+    n = 4
+    red = commlb.get_reduction("disj-to-qsa", n=n)
+    model = build(red.task, 2 * n + 1, outputs="last", attention="softmax")
+    prec, terms = model.precision, 2 * n
+    qa = unsigned_width(model.vocab_size - 1) + acc_width(prec, terms, 2) + acc_width(prec, terms, 1)
+    kv = terms * (model.key_dim + 1) * prec.bits
+    for x in itertools.product((0, 1), repeat=n):
+        y = (1, 0, 1, 1)
+        inst = red.encode(x, y)
+        transcript, out = simulate_transformer(model, token_ids(model, inst.tokens), Split.from_instance(inst))
+        assert red.decode(out.decision) == red.problem.evaluate(np.array(x), np.array(y))
+        assert transcript.meta["protocol_matches_forward"] is True
+        assert transcript.total_bits == min(qa, kv)
+
+
 def test_set_rank_is_a_bijection():
     for n, q in ((7, 3), (9, 2), (6, 6)):
         sets = np.array(list(itertools.combinations(range(n), q)))
@@ -185,6 +219,10 @@ def test_builder_options_and_refusals():
             build(task, 32, **bad)
     with pytest.raises(InvalidInputError):
         build(_task(3), 16, form="sum")  # the sum certificate ties only for q <= 2
+    with pytest.raises(InvalidInputError):
+        build(task, 32, attention="softmax")  # the sum form has no common stabiliser
+    with pytest.raises(InvalidInputError):
+        build(task, 32, attention="linear")
     with pytest.raises(InvalidInputError):
         build(_task(3), 1024)  # C(1024, 3) certificates: refused up front, with the largest N
     with pytest.raises(InvalidInputError):

@@ -7,7 +7,7 @@ p = O(log((q/ε) log N)) bits.  Construction: codes u_1..u_N in {±1/√m}^m and
 q-set S, a *dual certificate* w_S with ⟨u_j, w_S⟩ = 1 on S and ≤ 1/2 off S; query of token
 i = c·w_{y_i}, key of token j = u_j, value z_j, so the attention is uniform on y_i.
 
-What is built here [DER] (one layer, one head, **hard attention** — SHT24 Lemma A.2's
+What is built here [DER] (one layer, one head, **hard attention** by default — SHT24 Lemma A.2's
 hardmax, which softmax with query scale c = Θ((p/ξ) log N) reproduces; see "why hard"
 below):
 
@@ -53,10 +53,15 @@ C(N, q)·G^{d'} rows.  (The subclass only overrides the embedding lookup and its
 check; the same option could live in TransformerModel as a config key ``embed_fields``.
 Until then a saved model reloads as the base class and is refused there.)
 
-Why hard attention: the sum certificate's score on S, m + g_ab, differs from set to set,
-and a fixed-point softmax needs the top score within a few units of the public
-stabiliser for every set (the weights are exp(s − c) on a 2^(−f) grid); hardmax needs
-only the exact ties and the strict gap, which the integer scores give.
+Why hard attention (the default): the sum certificate's score on S, m + g_ab, differs
+from set to set, and a fixed-point softmax needs the top score within a few units of the
+public stabiliser for every set (the weights are exp(s − c) on a 2^(−f) grid); hardmax
+needs only the exact ties and the strict gap, which the integer scores give.  The
+``table`` form puts the score on S at the same level for every set, so it also runs as
+a **softmax** layer (``attention="softmax"``, SHT23's actual unit): the level is the
+public stabiliser c = ((f + 1)·ln 2 + 1)/(1 − ρ) with ρ the measured worst off-set
+ratio ⟨s_j, w_S⟩, every weight off S rounds to 0 (checked on the rounded scores) and the
+output bits equal the hardmax's; the query then needs p ≈ 2f + O(log(c·q/m)) bits.
 """
 
 from __future__ import annotations
@@ -193,44 +198,66 @@ def _draw_sum_codes(n: int, q: int, m: int, rng: np.random.Generator) -> tuple[n
     )
 
 
-def _table_certificates(n: int, q: int, m: int, rng: np.random.Generator, f: int
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _ls_certificates(signs: np.ndarray, block: np.ndarray) -> np.ndarray | None:
+    """Least-squares certificates w_S = S_S (S_Sᵀ S_S)^{-1} 1 (rows) for the sets in
+    ``block``: <s_j, w_S> = 1 for j in S.  None if some Gram matrix is singular."""
+    q = block.shape[1]
+    sub = signs[block].astype(np.float64)  # (S, q, m)
+    gram = np.einsum("sqm,srm->sqr", sub, sub)
+    try:
+        coef = np.linalg.solve(gram, np.ones((len(block), q, 1)))[..., 0]  # G^{-1} 1
+    except np.linalg.LinAlgError:
+        return None
+    return np.einsum("sq,sqm->sm", coef, sub)
+
+
+def _table_certificates(n: int, q: int, m: int, rng: np.random.Generator, f: int, softmax: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
     """Sign codes and, for every q-set (rows in colex-rank order), the rounded query raw
-    vector; verified exactly: scores round to _TABLE_LEVEL on S and lower off S."""
+    vector and the score level L (raw): verified exactly that the score rounds to L at
+    every j in S and, off S, lies below L (hard) or at least (f + 1)·ln 2 below it in value
+    (softmax: every off-set weight exp(s − L) then rounds to 0)."""
     combos = np.array(list(itertools.combinations(range(n), q)), dtype=np.int64)
-    order = np.argsort(set_rank(combos))
-    combos = combos[order]
+    combos = combos[np.argsort(set_rank(combos))]
     scale = 1 << f
     chunk = max(1, (1 << 22) // (q * m))  # sets per block: bounds the (sets, q, m) array
+    blocks = [combos[i:i + chunk] for i in range(0, len(combos), chunk)]
     for _ in range(16):
         signs = np.where(rng.random((n, m)) < 0.5, -1, 1).astype(np.int64)
         signs_t = signs.T.astype(np.float64)
-        qraw = np.zeros((len(combos), m), dtype=np.int64)
-        ok, worst_real = True, -np.inf
-        for start in range(0, len(combos), chunk):
-            block = combos[start:start + chunk]
-            sub = signs[block].astype(np.float64)  # (S, q, m)
-            gram = np.einsum("sqm,srm->sqr", sub, sub)
-            try:
-                coef = np.linalg.solve(gram, np.ones((len(block), q, 1)))[..., 0]  # G^{-1} 1
-            except np.linalg.LinAlgError:
+        # the worst off-set ratio <s_j, w_S> in real arithmetic (the certificate's margin)
+        worst_real, ok = -np.inf, True
+        for block in blocks:
+            w = _ls_certificates(signs, block)
+            if w is None:
                 ok = False
                 break
-            w = np.einsum("sq,sqm->sm", coef, sub)  # <s_j, w> = 1 on S
-            qblock = np.floor(_TABLE_LEVEL * scale * w + 0.5).astype(np.int64)
+            real = w @ signs_t
+            np.put_along_axis(real, block, -np.inf, axis=1)
+            worst_real = max(worst_real, float(real.max()))
+        if not ok or worst_real >= 1:
+            continue
+        if softmax:
+            c = ((f + 1) * math.log(2) + 1) / (1 - max(worst_real, 0.0))
+            level = math.ceil(c * scale)
+            gap_needed = (f + 1) * math.log(2) * scale
+        else:
+            level, gap_needed = _TABLE_LEVEL, 0.5
+        qraw = np.zeros((len(combos), m), dtype=np.int64)
+        for start, block in zip(range(0, len(combos), chunk), blocks):
+            w = _ls_certificates(signs, block)
+            assert w is not None
+            qblock = np.floor(level * scale * w + 0.5).astype(np.int64)
             acc = qblock @ signs.T  # exact integers (S, N)
             scores = np.floor_divide(2 * acc + scale, 2 * scale)  # round half up of acc / 2^f
             on = np.take_along_axis(scores, block, axis=1)
-            mask = np.ones_like(scores, dtype=bool)
-            np.put_along_axis(mask, block, False, axis=1)
-            if not np.all(on == _TABLE_LEVEL) or (mask.any() and scores[mask].max() >= _TABLE_LEVEL):
+            np.put_along_axis(scores, block, np.iinfo(np.int64).min, axis=1)
+            if not np.all(on == level) or level - scores.max() < gap_needed:
                 ok = False
                 break
             qraw[start:start + chunk] = qblock
-            if mask.any():
-                worst_real = max(worst_real, float((w @ signs_t)[mask].max()))
         if ok:
-            return signs, combos, qraw, float(worst_real if np.isfinite(worst_real) else 0.0)
+            return signs, combos, qraw, float(worst_real if np.isfinite(worst_real) else 0.0), level
     raise InvalidInputError(
         f"qSA construction: the least-squares certificates in {m} dimensions did not separate "
         f"every {q}-set of [{n}] in 16 draws; use a larger width"
@@ -255,12 +282,15 @@ def _precision(n: int, q: int, g: int, m: int, form: str, given: Precision | Non
 def build(task: Any, n: int, precision: Precision | None = None, width: int | None = None,
           layers: int | None = None, heads: int | None = None, seed: int = _SEED,
           epsilon: float | None = None, outputs: str = "all", form: str | None = None,
-          **options: Any) -> FieldEmbeddingTransformer:
+          attention: str = "hard", **options: Any) -> FieldEmbeddingTransformer:
     """The qSA transformer for ``n`` tokens of ``task`` (a
     :class:`~commlb.tasks.qsa.QSATask`: sparsity q, value dimension d').  ``width`` is
     the model width 2m + 2d' (default m = ⌈10·q·log2 n⌉); ``epsilon`` the approximation
     (default 1/(8q)); ``outputs`` "all" or "last"; ``form`` "sum" (q ≤ 2, the default
-    there) or "table" (any q, default for q ≥ 3).  Pack tokens with :func:`token_ids`."""
+    there) or "table" (any q, default for q ≥ 3); ``attention`` "hard" (default) or
+    "softmax" (``table`` form only: the query is scaled so that the score on S is the
+    public stabiliser c and every other weight rounds to 0; the outputs are the same
+    bits as hard attention).  Pack tokens with :func:`token_ids`."""
     for name, value in (("layers", layers), ("heads", heads)):
         if value is not None and int(value) != 1:
             raise InvalidInputError(f"the qSA construction has 1 layer and 1 head; drop --{name} or use random weights")
@@ -279,6 +309,12 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     form = form or ("sum" if q <= 2 else "table")
     if form not in ("sum", "table") or (form == "sum" and q > 2):
         raise InvalidInputError("qSA construction: form must be 'sum' (q <= 2) or 'table'")
+    if attention not in ("hard", "softmax"):
+        raise InvalidInputError(f"qSA construction: attention must be 'hard' or 'softmax', not {attention!r}")
+    if attention == "softmax" and form != "table":
+        raise InvalidInputError(
+            "qSA construction: softmax needs the table form (the sum certificate's score on S, "
+            "m + g_ab, varies with the set, so no public stabiliser fits every set); use form='table'")
     eps = default_epsilon(q) if epsilon is None else float(epsilon)
     if not 0 < eps < 1:
         raise InvalidInputError(f"qSA construction: epsilon must lie in (0, 1), got {eps}")
@@ -315,8 +351,20 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     else:
         if one <= m:
             raise InvalidInputError(f"qSA construction (table): needs 2^f > m = {m}; use more fractional bits")
-        signs, combos, qraw, ratio = _table_certificates(n, q, m, rng, f)
+        signs, combos, qraw, ratio, level = _table_certificates(n, q, m, rng, f, attention == "softmax")
         point_fields = [len(combos)]
+        if attention == "softmax":
+            need = max(int(np.abs(qraw).max()), level).bit_length() + 1
+            if precision is None and need > prec.bits:
+                if need > MAX_FIXED_BITS:
+                    raise InvalidInputError(
+                        f"qSA construction (softmax): needs {need} bits beyond the {MAX_FIXED_BITS}-bit "
+                        "fixed-point limit; use attention='hard'")
+                prec = Precision.fixed(need, f)
+            if need > prec.bits:
+                raise InvalidInputError(
+                    f"qSA construction (softmax): {prec.describe()} cannot hold the query scale; "
+                    f"needs {need} bits")
     mm = 2 * m + 2 * d
     kb, qb = slice(0, m), slice(m, 2 * m)
     vb, ob = slice(2 * m, 2 * m + d), slice(2 * m + d, 2 * m + 2 * d)
@@ -350,12 +398,13 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     wout[ob, :] = eye_d
     params = {
         "embed": embed, "pos": pos, "wq": wq, "wk": wk, "wv": wv, "wo": wo,
-        "stab": np.zeros((1, 1), dtype=np.int64), "wout": wout, "bout": np.zeros(d, dtype=np.int64),
+        "stab": np.full((1, 1), level if attention == "softmax" else 0, dtype=np.int64),
+        "wout": wout, "bout": np.zeros(d, dtype=np.int64),
     }
     config = {
         "layers": 1, "heads": 1, "width": mm, "key_dim": m, "value_dim": d, "mlp_dim": 0,
         "vocab_size": math.prod(fields), "embed_fields": fields, "max_length": n, "causal": False,
-        "attention": "hard", "output_kind": "vector",
+        "attention": attention, "output_kind": "vector",
         "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
             "name": "qSA (SHT23 Theorem 2, THEORY.md §1.3; integer dual certificates [DER])",
@@ -363,6 +412,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
             "code_constant": CODE_CONSTANT, "epsilon": eps, "z_grid_bits": g,
             "error_bound": math.sqrt(d) * (2.0 ** (-g - 1) + 2.0 ** (-f - 1)),
             "certificate_ratio": ratio,
+            "attention_scale": (level / one) if attention == "softmax" else None,
         },
     }
     return FieldEmbeddingTransformer(params, prec, config)
