@@ -80,7 +80,8 @@ def _render(result: Any) -> None:
         inputs.add_row("x'", Text(_input_text(x2, base_two), style=OWNER_STYLE[0]))
         diff = [j for j, (a, b) in enumerate(zip(x, x2)) if a != b]
         inputs.add_row("", Text(f"differ at position(s) {diff[:16]}{' …' if len(diff) > 16 else ''}", style="italic"))
-        inputs.add_row("y", Text(_input_text(result.bob_input, False), style=OWNER_STYLE[1]))
+        y = list(result.bob_input)
+        inputs.add_row("y", Text(_input_text(y, len(y) > 1 and all(v in (0, 1) for v in y)), style=OWNER_STYLE[1]))
         inputs.add_row("(x, y)", token_strip(_arr(result.sequences[0]), _arr(result.owners), names))
         inputs.add_row("(x', y)", token_strip(_arr(result.sequences[1]), _arr(result.owners), names))
         legend = Text()

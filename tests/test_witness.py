@@ -71,8 +71,8 @@ def test_disjointness_one_layer_transformer_message_shorter_than_n():
 
 
 def test_storing_construction_has_no_collision_and_16_effective_bits():
-    # the index-lookup storing RNN needs d = n + 2 units (delay line): 18 at n = 16
-    res = find_witness("index-lookup", "rnn", 16, precision=16)
+    # the acceptance line: the index-lookup storing RNN (a ring of d = n units) at d = 16, p = 16
+    res = find_witness("index-lookup", "rnn", 16, hidden=16, precision=16)
     assert "construction" in res.model_note and "random" not in res.model_note
     assert not res.found and res.exhaustive
     assert res.distinct_messages == 2**16 and res.effective_bits == 16.0
@@ -265,3 +265,18 @@ def test_hashed_keys_with_many_collisions_count_exactly():
     res = search_witness(setup.reduction, model)
     assert res.found and res.distinct_messages == eb.distinct_messages
     _check_witness(setup, model, res)
+
+
+def test_float_arithmetic_runs_on_the_engine_fallback():
+    setup, model = _rebuild("disjointness", "rnn", 6, hidden=1, precision=6, arith="float", weights="random", seed=2)
+    eb = effective_bits(setup.reduction, model)
+    assert eb.applicable and "engine" in eb.source
+    assert eb.distinct_messages == _brute_force_distinct(setup, model)
+    res = search_witness(setup.reduction, model)
+    assert res.found == (res.distinct_messages < 2**6)
+    if res.found:
+        _check_witness(setup, model, res)
+    # too many inputs for one protocol run each: refused with the reason
+    setup, model = _rebuild("disjointness", "rnn", 15, hidden=1, precision=6, arith="float", weights="random")
+    with pytest.raises(TooLargeError, match="one protocol run per input"):
+        search_witness(setup.reduction, model)
