@@ -125,11 +125,30 @@ def test_width_and_precision_follow_the_theorem():
         assert info["score_margin"] > 1 / M  # a gap of order 1/M: the sphere, not the circle
 
 
+@pytest.mark.parametrize("n,M", [(4, 6), (16, 32), (64, 128)])
+def test_softmax_variant(n, M):
+    """Softmax with the scale c (SHT24 Lemma A.2): the same decisions; every input for
+    tiny N, random ones otherwise; p = f + log2 c + O(1) fits 24 bits up to M = 128."""
+    task = _task(M)
+    soft = build(task, n, attention="softmax")
+    assert soft.config["attention"] == "softmax" and soft.params["stab"][0, 0] > 0
+    c = soft.config["construction"]["attention_scale"]
+    assert c * soft.config["construction"]["score_margin"] > (soft.precision.frac + 1) * math.log(2)
+    inputs = (np.array(v) for v in itertools.product(range(M), repeat=n)) if n <= 4 else (
+        task.generate(np.random.default_rng(M), n) for _ in range(300))
+    for x in inputs:
+        out = soft.forward(x)
+        assert np.array_equal(out.decision, task.solve(x)) and out.saturations == 0
+    with pytest.raises(InvalidInputError):
+        build(_task(512), 8, attention="softmax")  # c·2^f no longer fits 24 bits
+
+
 def test_builder_options():
     task = _task(32)
     assert get_construction("match2", "transformer") is build
     assert build(task, 8, width=7, layers=1, heads=1).width == 7
-    for bad in ({"width": 5}, {"layers": 2}, {"heads": 3}, {"hidden": 4}, {"outputs": "some"}):
+    for bad in ({"width": 5}, {"layers": 2}, {"heads": 3}, {"hidden": 4}, {"outputs": "some"},
+                {"attention": "linear"}):
         with pytest.raises(InvalidInputError):
             build(task, 8, **bad)
     with pytest.raises(InvalidInputError):

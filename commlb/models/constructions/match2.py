@@ -16,9 +16,11 @@ reflection symmetry but a score gap of ≈ 2π²/M², which needs p ≈ 2·log2 
 bits; points on the sphere are ≈ M^{-1/2} apart, a score gap of order 1/M, so
 p = log2 M + O(1) bits suffice (still the p = O(log M) of the theorem).
 
-The layer (one head, **hard attention** = SHT24 Lemma A.2's hardmax, which softmax with
-scale c = Θ((p/ξ)·log N) reproduces; a fixed-point softmax with the margin ξ ≈ 1/M would
-need c ≈ M·f and so p ≈ 2·log2 M + O(1) > 24 bits at M ≥ 2^10, the fixed-point limit):
+The layer (one head, **hard attention** by default = SHT24 Lemma A.2's hardmax, which
+softmax with scale c = Θ((p/ξ)·log N) reproduces; ``attention="softmax"`` builds that
+softmax — query c·R·K with an integer c > ((f + 1)·ln 2 + 1)/margin, checked on every
+rounded score — but with the margin ξ ≈ 1.6/M it needs c ≈ M·f and p ≈ 2·log2 M + O(1)
+bits, which passes the 24-bit fixed-point limit beyond M = 128):
 
 * residual stream of width **7**: ``K`` (3 dims, K̂[x_i], the rounded code, from the
   embedding; no positional table: Match2 is permutation invariant), ``A`` (3 dims, the
@@ -85,13 +87,16 @@ def sphere_code(modulus: int) -> np.ndarray:
 
 def build(task: Any, n: int, precision: Precision | None = None, width: int | None = None,
           layers: int | None = None, heads: int | None = None, seed: int = 0,
-          outputs: str = "all", **options: Any) -> TransformerModel:
+          outputs: str = "all", attention: str = "hard", **options: Any) -> TransformerModel:
     """The width-7, one-head Match2 transformer for ``n`` values of ``task`` (a
     :class:`~commlb.tasks.match.Match2Task`, modulus ``task.M``).  The model does not
     depend on ``n`` except through its positional table size; ``seed`` is unused (the
     code is deterministic).  ``width``/``layers``/``heads`` are accepted when they equal
     7/1/1.  ``outputs``: answer at every position ("all", default) or only the last
-    ("last", what a reduction reads)."""
+    ("last", what a reduction reads).  ``attention``: "hard" (default) or "softmax"
+    (query scaled by an integer c with c·margin > (f + 1)·ln 2 + 1, public stabiliser the
+    largest self score: every non-matching weight rounds to 0 when a match exists;
+    p = f + log2 c + O(1), so only small M fit 24 bits — refused otherwise)."""
     for name, value, want in (("width", width, WIDTH), ("layers", layers, 1), ("heads", heads, 1)):
         if value is not None and int(value) != want:
             raise InvalidInputError(f"the Match2 construction has {name} {want}; drop --{name} or use random weights")
@@ -103,6 +108,8 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         raise InvalidInputError(f"Match2 construction: n must be >= 1, got {n}")
     if outputs not in ("all", "last"):
         raise InvalidInputError(f"Match2 construction: outputs must be 'all' or 'last', not {outputs!r}")
+    if attention not in ("hard", "softmax"):
+        raise InvalidInputError(f"Match2 construction: attention must be 'hard' or 'softmax', not {attention!r}")
     M = int(getattr(task, "M", 0))
     if M < 2:
         raise InvalidInputError("the Match2 construction needs a Match2 task with modulus M >= 2")
@@ -148,8 +155,32 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
             f"Match2 construction: {prec.describe()} leaves no threshold between match and "
             f"no match for M = {M}; use at least {default_precision(M).frac} fractional bits"
         )
-    if prec.bits > MAX_FIXED_BITS:  # pragma: no cover - Precision already refuses this
-        raise InvalidInputError("precision too large")
+    scale_c, stab_raw = 1, 0
+    if attention == "softmax":
+        margin = margin_raw2 / one**2
+        scale_c = math.ceil(((prec.frac + 1) * math.log(2) + 1) / margin)
+        top = scale_c * int(self_score.max()) // one + 1  # largest score (raw)
+        need = max(prec.frac + 5, (top + scale_c * one).bit_length() + 1)
+        if precision is None and need > prec.bits:
+            if need > MAX_FIXED_BITS:
+                raise InvalidInputError(
+                    f"Match2 construction (softmax): M = {M} needs c = {scale_c} and {need} bits, beyond "
+                    f"the {MAX_FIXED_BITS}-bit fixed-point limit; use attention='hard'")
+            prec = Precision.fixed(need, prec.frac)
+        if need > prec.bits:
+            raise InvalidInputError(f"Match2 construction (softmax): {prec.describe()} cannot hold c = {scale_c}")
+        # exact check on the rounded scores: round(c·<K_t, K_y> / 2^f) for every t, y
+        stab_raw = (2 * scale_c * int(self_score.max()) + one) // (2 * one)
+        for start in range(0, M, 1024):
+            acc = scale_c * (code[start:start + 1024] @ code.T)
+            scores = np.floor_divide(2 * acc + one, 2 * one)
+            rows = np.arange(scores.shape[0])
+            on = scores[rows, rows + start].copy()
+            scores[rows, rows + start] = np.iinfo(np.int64).min
+            if np.any(stab_raw - scores.max(axis=1) <= (prec.frac + 1) * math.log(2) * one) or np.any(
+                    stab_raw - on > one):
+                raise InvalidInputError(f"Match2 construction (softmax): c = {scale_c} leaves a non-matching "
+                                        "weight above the rounding; use attention='hard'")
 
     kb, ab, ob = slice(0, 3), slice(3, 6), 6
     embed = np.zeros((M, WIDTH), dtype=np.int64)
@@ -157,7 +188,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     pos = np.zeros((n, WIDTH), dtype=np.int64)
     eye = np.eye(3, dtype=np.int64) * one
     wq = np.zeros((1, 1, WIDTH, 3), dtype=np.int64)
-    wq[0, 0, kb, :] = eye * refl  # q = R·K
+    wq[0, 0, kb, :] = eye * refl * scale_c  # q = c·R·K (c = 1 for hard attention)
     wk = np.zeros((1, 1, WIDTH, 3), dtype=np.int64)
     wk[0, 0, kb, :] = eye
     wv = wk.copy()
@@ -177,13 +208,13 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     wout[ob, 0] = one
     params = {
         "embed": embed, "pos": pos, "wq": wq, "wk": wk, "wv": wv, "wo": wo,
-        "stab": np.zeros((1, 1), dtype=np.int64),
+        "stab": np.full((1, 1), stab_raw, dtype=np.int64),
         "w1": w1, "b1": np.zeros((1, 6), dtype=np.int64), "w2": w2, "b2": b2,
         "wout": wout, "bout": np.zeros(1, dtype=np.int64),
     }
     config = {
         "layers": 1, "heads": 1, "width": WIDTH, "key_dim": 3, "value_dim": 3, "mlp_dim": 6,
-        "vocab_size": M, "max_length": n, "causal": False, "attention": "hard",
+        "vocab_size": M, "max_length": n, "causal": False, "attention": attention,
         "output_kind": "binary", "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
             "name": "Match2 (SHT23 Theorem 6, THEORY.md §1.5; sphere code [DER])",
@@ -191,6 +222,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
             "key_dim": 3,
             "score_margin": margin_raw2 / one**2,
             "threshold": tau_raw / one,
+            "attention_scale": scale_c,
             "precision": prec.describe(),
         },
     }
