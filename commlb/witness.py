@@ -813,12 +813,13 @@ class _Collision:
 def _find_pair(source: _Source, digits_of: Callable[[np.ndarray], np.ndarray], order: np.ndarray,
                starts: np.ndarray, lengths: np.ndarray, rng: np.random.Generator,
                max_pairs: int = 2000) -> tuple[_Collision | None, int]:
-    """The first pair in a run of equal keys with equal messages and a distinguishing y."""
+    """The first pair in a run of equal keys with equal messages and a distinguishing y.
+
+    Tries the first input of each run against up to 32 others, at most ``max_pairs``
+    pairs in all; returns (pair or None, number of pairs tried)."""
     problem = source.layout.reduction.problem
     tried = 0
-    seen = 0
     for s, n in zip(starts[lengths > 1].tolist(), lengths[lengths > 1].tolist()):
-        seen += 1
         members = order[s:s + min(n, 33)]
         digits = digits_of(members)
         rows = None if source.exact_keys else source.rows(digits)
@@ -831,10 +832,10 @@ def _find_pair(source: _Source, digits_of: Callable[[np.ndarray], np.ndarray], o
                 y = _distinguishing_y(problem, x, x2, rng)
             tried += 1
             if y is not None:
-                return _Collision(x, x2, y), seen
+                return _Collision(x, x2, y), tried
             if tried >= max_pairs:
-                return None, seen
-    return None, seen
+                return None, tried
+    return None, tried
 
 
 def _prove(source: _Source, model: Any, split: Any, pair: _Collision) -> dict[str, Any]:
@@ -960,6 +961,8 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
             exhaustive = True
         elif count is not None or seconds is not None:
             exhaustive = False
+        elif N <= 1 << 20 and source.kind != _EngineSource.kind:
+            exhaustive = True  # always feasible: about a second at worst
         else:
             est_s, est_b = _estimate(source)
             if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
@@ -999,7 +1002,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         progress(enumerated, enumerated, "sorting messages")
     order, starts, lengths = _runs(keys)
     distinct, exact = _exact_distinct(source, digits_of, order, starts, lengths)
-    pair, seen = _find_pair(source, digits_of, order, starts, lengths, rng)
+    pair, tried = _find_pair(source, digits_of, order, starts, lengths, rng)
     bound = _bound_value(problem)
     eff = _log2(distinct) if exhaustive else None
     result = WitnessResult(
@@ -1037,8 +1040,9 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
                            + ("; the model is large enough to tell every input apart" if exhaustive else
                               " (not exhaustive: a collision may exist among inputs not drawn)"))
         else:
-            result.note = (f"{enumerated - distinct:,} inputs share a message with another, but no colliding pair "
-                           "has different rows of f (these inputs are indistinguishable to every Bob)")
+            result.note = (f"{enumerated - distinct:,} inputs share a message with another, but none of the {tried:,} "
+                           "colliding pairs tried has a Bob input telling them apart (the first input of each run of "
+                           "equal messages against up to 32 others)")
         if not exact:
             result.note += "; distinct count from 64-bit hashes"
     result.seconds = time.perf_counter() - t_start
