@@ -190,7 +190,7 @@ def test_index_lookup_protocol_is_one_message():
     red = get_reduction("index-to-index-lookup", n=10)
     inst = red.encode(np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 1]), np.array([3]))
     transcript, out = simulate_rnn(model, inst.tokens, Split.from_instance(inst))
-    assert transcript.total_bits == 12 * 16 and transcript.rounds == 1
+    assert transcript.total_bits == 10 * 16 and transcript.rounds == 1  # d = n = 10 units
     assert out.decision == 1
 
 
@@ -216,8 +216,8 @@ def test_too_small_hidden_is_refused_with_the_minimum():
     assert min_hidden(task, 32) == 7
     with pytest.raises(InvalidInputError, match="hidden >= 7"):
         build(task, 32, hidden=6)
-    with pytest.raises(InvalidInputError, match="hidden >= 12"):
-        build(IndexLookupTask(alphabet=2, n=10), 10, hidden=11)
+    with pytest.raises(InvalidInputError, match="hidden >= 10"):
+        build(IndexLookupTask(alphabet=2, n=10), 10, hidden=9)
     with pytest.raises(InvalidInputError, match="fixed-point"):
         build(task, 8, precision=Precision.float_(16))
     with pytest.raises(InvalidInputError):

@@ -46,20 +46,22 @@ j satisfies all of them (found by search: 11 at p = 16, f = 8, which is the boun
 (1.45·n + 64 bits at p = 16, e.g. d = 7 for n = 32: 112 bits for 33 stored bits).  The
 counter needs 2n ≤ 2^(p−1) − 1.
 
-Index lookup: a delay line
---------------------------
+Index lookup: a circular shift register
+---------------------------------------
 The query arrives in the last token, so the answer must come out of the state in one
 step: the output is W·relu(A·h + β_i) + b_out, where the query i only moves the biases
 β_i.  Reading an inner digit of a packed register that way needs a sawtooth with many
 kinks, i.e. many units, so each symbol gets its own unit (a design choice [DER], not a
-proven necessity).  Layer 0 is a delay line of n + 2
-units u_0..u_{n+1}: u_0 ← value of the token (the symbol s as raw integer s; "?" and
-position tokens 0), u_k ← u_{k−1}.  At the index token naming position i, its embedding
-adds −(A−1) to every unit except u_{n+1−i}, where x_i lands in that step, so after the
-step the state is x_i in one unit and 0 elsewhere.  Read-out class scores
-score_c = 2c·Σ_k u_k − c² (raw) are maximal exactly at c = x_i (the gap is (x_i − c)² ≥
-1).  **d = n + 2 units** (L·d·p = (n+2)·p bits ≥ n·⌈log2 A⌉): linear in n as the lower
-bound demands, a factor p/log2 A above it.
+proven necessity).  Layer 0 is a ring of n units u_0..u_{n−1}: u_0 ← u_{n−1} + value of
+the token (the symbol s as raw integer s; "?" and position tokens add 0), u_k ← u_{k−1}.
+While the n symbols are read, u_{n−1} still holds its initial 0 when it wraps into u_0, so
+after them x_t (0-based) sits in u_{n−1−t}; the "?" step rotates once more, and the index
+token naming position i rotates again and adds −(A−1) to every unit except
+u_{(n+1−i) mod n}, where x_i lands in that step, so after the step the state is x_i in one
+unit and 0 elsewhere.  Read-out class scores score_c = 2c·Σ_k u_k − c² (raw) are maximal
+exactly at c = x_i (the gap is (x_i − c)² ≥ 1).  **d = n units** (L·d·p = n·p bits ≥
+n·⌈log2 A⌉): linear in n as the lower bound demands, a factor p/log2 A above it; the state
+after Alice's symbols is the symbols themselves, so all A^n inputs give distinct messages.
 
 More layers (``layers`` = L ≥ 2): layers 1..L−1 copy the answer-carrying quantity (D, or
 Σ_k u_k) into their unit 0 and the read-out uses the top layer; the state (and each
@@ -122,7 +124,7 @@ def min_hidden(task: Any, n: int, precision: Precision | None = None) -> int:
     prec = DEFAULT_PRECISION if precision is None else precision
     _check_precision(prec)
     if name == "index-lookup":
-        return int(n) + 2
+        return int(n)
     kmax = register_bits(prec)
     if kmax < 1:
         raise InvalidInputError(f"the storing RNN has no register layout at {prec.describe()}; use more bits")
@@ -165,7 +167,7 @@ def build(task: Any, n: int, precision: Precision | None = None, hidden: int | N
     d = need if hidden is None else int(hidden)
     if d < need:
         k = register_bits(prec)
-        why = (f"{n + 2} delay-line units" if name == "index-lookup"
+        why = (f"{n} ring units, one per symbol" if name == "index-lookup"
                else f"{need - 4} registers of <= {k} bits for n + 1 = {n + 1} bits, plus 4 control units")
         raise InvalidInputError(
             f"storing RNN for {name} at n = {n} with {prec.bits}-bit fixed point needs hidden >= {need} "
@@ -270,19 +272,20 @@ def _build_index(task: Any, n: int, prec: Precision, d: int, L: int) -> RNNModel
             f"(A-1)^2 <= 2^(p-1) at {prec.describe()}; use more bits"
         )
     if L > 1 and n * top > prec.raw_max:
-        raise InvalidInputError(f"storing RNN: with layers > 1 the sum of the delay line needs n(A-1) <= {prec.raw_max}")
+        raise InvalidInputError(f"storing RNN: with layers > 1 the sum of the ring needs n(A-1) <= {prec.raw_max}")
     vocab = A + 1 + n
     P = _empty(vocab, d, L, A)
     wr, emb = P["w_rec"][0], P["embed"]
     one = _weight(prec, 1.0)
-    for k in range(1, n + 2):
-        wr[k - 1, k] = one  # delay line
+    for k in range(1, n):
+        wr[k - 1, k] = one  # shift ...
+    wr[n - 1, 0] = one  # ... around the ring
     emb[np.arange(A), 0] = np.arange(A)  # symbol s enters u_0 as raw s
     for i in range(n):
         tok = A + 1 + i
-        emb[tok, : n + 2] = -top  # kill every unit ...
-        emb[tok, n + 1 - i] = 0  # ... except the one x_i moves into
-    line = np.arange(n + 2)
+        emb[tok, :n] = -top  # kill every unit ...
+        emb[tok, (n + 1 - i) % n] = 0  # ... except the one x_i moves into
+    line = np.arange(n)
     if L == 1:
         for cls in range(A):
             P["wout"][line, cls] = _weight(prec, 2.0 * cls)
@@ -297,8 +300,8 @@ def _build_index(task: Any, n: int, prec: Precision, d: int, L: int) -> RNNModel
         "vocab_size": vocab, "hidden": d, "layers": L, "activation": "relu",
         "output_kind": "class", "output_positions": [-1],
         "construction": {
-            "name": "storing RNN for index lookup (delay line; THEORY.md §3.4 upper bound)",
-            "alphabet": A, "min_hidden": n + 2, "state_bits": L * d * prec.bits,
+            "name": "storing RNN for index lookup (circular shift register; THEORY.md §3.4 upper bound)",
+            "alphabet": A, "min_hidden": n, "state_bits": L * d * prec.bits,
         },
     }
     return RNNModel(P, prec, config)
