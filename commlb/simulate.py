@@ -379,8 +379,13 @@ def _construction_note(model: Any, builder: Any) -> str:
         return f"construction: {info['name']}"
     import sys
 
-    doc = (sys.modules.get(builder.__module__).__doc__ or "").strip().splitlines()
-    return "construction: " + (doc[0].rstrip(".") if doc else builder.__module__)
+    doc = " ".join((sys.modules.get(builder.__module__).__doc__ or "").split())
+    if not doc:
+        return "construction: " + builder.__module__
+    # the first sentence, which may run over several docstring lines
+    end = doc.find(". ")
+    first = doc if end < 0 else doc[: end]
+    return "construction: " + first.rstrip(".")
 
 
 def _check_family(model: Any, family: str, where: str) -> None:
