@@ -1,6 +1,12 @@
 import os
 
-import numpy as np
+# One BLAS thread per test process: pytest-xdist already runs one worker per core, and
+# threaded BLAS on top of that makes the matrix-vector heavy model tests several times
+# slower on a 2-core machine.  Must be set before numpy loads BLAS.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 import pytest
 from hypothesis import settings
 
