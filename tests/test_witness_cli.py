@@ -71,10 +71,12 @@ def test_transformer_disjointness_witness(capsys):
 
 
 def test_storing_construction_no_collision(capsys):
-    out = cli_json(capsys, "--task", "index-lookup", "--model", "rnn", "--n", "16", "--precision", "16")
+    args = ("--task", "index-lookup", "--model", "rnn", "--n", "16", "--hidden", "16", "--precision", "16")
+    out = cli_json(capsys, *args)
     assert not out["found"] and out["distinct_messages"] == 2**16 and out["effective_bits"] == 16
     assert out["alice_inputs"] is None and out["wrong_on"] is None
-    text = cli(capsys, "--task", "index-lookup", "--model", "rnn", "--n", "16", "--precision", "16")
+    assert "construction" in out["model_note"] and out["message_bits"] == 256
+    text = cli(capsys, *args)
     assert "no collision" in text and "65,536 distinct" in text
 
 
