@@ -412,9 +412,11 @@ def _one_way_check(tr: Any, family: str, split: Any) -> None:
             "alone), so there is nothing to collide"
         )
     if senders != {ALICE}:
+        k, r = len(tr.messages), tr.rounds
+        who = "only Bob speaks" if senders == {BOB} else "both parties speak"
         raise InvalidInputError(
             f"witness needs a one-way protocol from Alice to Bob; on the {split.name} split the {family} "
-            f"protocol sends {len(tr.messages)} messages in {tr.rounds} rounds with Bob speaking too"
+            f"protocol sends {k} message{'s' if k != 1 else ''} in {r} round{'s' if r != 1 else ''} and {who}"
         )
 
 
