@@ -11,9 +11,8 @@ payloads), and reduce each message to a 64-bit **key**:
   field's two's-complement width, most significant bit first), so equal keys mean equal
   messages;
 * otherwise the key is a hash: Σ_i (value_i mod 2^width_i)·R_i mod 2^64 with fixed odd
-  multipliers R_i, finished by splitmix64;
-  equal keys then only nominate a collision, which the caller confirms by comparing the
-  messages themselves.
+  multipliers R_i, finished by splitmix64; equal keys then only nominate a collision,
+  which the caller confirms by comparing the messages themselves.
 
 Enumeration order.  Alice's input is a vector of ``D`` digits in base ``b``
 (:class:`commlb.core.InputSpace`: input index ``x = Σ_j digit_j b^j``).  The kernels walk
@@ -25,8 +24,10 @@ deepest change, so every node of the tree is computed once:
 
 * :func:`additive_keys` — messages that are sums of per-position contributions
   (one-layer attention partial sums for a PUBLIC query, FFN first-layer partial
-  pre-activations, keys/values in disjoint slots): one table row added and one removed
-  per changed digit, about ``b/(b-1)`` changes per input;
+  pre-activations, keys/values in disjoint slots; the tables come from the models' own
+  building blocks, see :mod:`commlb.witness`): one table row added and one removed per
+  changed digit, about ``b/(b-1)`` changes per input (here the leaf number is the input
+  index itself: digit 0 changes fastest);
 * :func:`rnn_keys` — the RNN state after Alice's prefix (and any PUBLIC tokens she reads
   before the handoff): a depth-first walk of the prefix tree (about ``2^(D+1)`` cell
   steps for ``b = 2`` instead of ``D·2^D``), where each node's recurrent matrix product is
