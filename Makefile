@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench clean
+.PHONY: test test-full demo bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): $(PY) pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2
+
+test-full: $(STAMP)
+	COMMLB_FULL=1 $(PY) -m pytest -n 2 tests/test_constructions_full.py
 
 demo: $(STAMP)
 	$(VENV)/bin/commlb simulate --task disjointness --model rnn
