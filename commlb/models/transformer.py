@@ -36,6 +36,24 @@ Parameters are named numpy arrays (raw int64 for fixed point):
 ``wo`` (L, H, d_v, m), ``stab`` (L, H); with an MLP ``w1`` (L, m, d_ff), ``b1`` (L, d_ff),
 ``w2`` (L, d_ff, m), ``b2`` (L, m); read-out ``wout`` (m, out_dim), ``bout`` (out_dim).
 
+Field embedding (config key ``embed_fields``, a list of F sizes V_0, …, V_{F−1} whose
+product is ``vocab_size``): a token id t is read in mixed radix, field 0 least
+significant — t_k = ⌊t / (V_0·…·V_{k−1})⌋ mod V_k — and ``embed`` has Σ_k V_k rows, one
+block of V_k rows per field (block k starts at row o_k = V_0 + … + V_{k−1}).  The layer-0
+stream of token t at position i is
+
+    x_i = pos[i] + Σ_k embed[o_k + t_k]
+
+summed exactly in int64 and saturated once to p bits in fixed point (the same single
+rounding as the plain ``embed[t] + pos[i]``), or summed in float64 in that order (pos,
+then fields 0, 1, …) and rounded once to the format in float mode.  The vocabulary stays
+the product Π V_k (token ids lie in [0, Π V_k), and a token sent as a message costs
+⌈log2 Π V_k⌉ bits); only the table is the sum of the field sizes.  This is how a
+construction embeds structured tokens (qSA's pointers and real-value grid levels,
+:mod:`commlb.models.constructions.qsa`) without a table row per combination; such a
+model saves and reloads like any other transformer.  :func:`pack_fields` packs field
+values into token ids and :meth:`TransformerModel.field_ids` unpacks them.
+
 The building blocks (:meth:`TransformerModel.embed_rows`, :meth:`qkv`,
 :meth:`partial_sums`, :meth:`combine`, :meth:`update`, :meth:`readout`) are the one code
 path that both :meth:`forward` and the protocol simulator
@@ -45,6 +63,7 @@ computes which part.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -54,10 +73,33 @@ from ..bits import Precision
 from ..errors import InvalidInputError
 from .base import MODEL_FAMILIES, Model, ModelOutput
 
-__all__ = ["TransformerModel", "exact_matmul", "round_div", "needed_positions", "Partial"]
+__all__ = ["TransformerModel", "exact_matmul", "round_div", "needed_positions", "Partial", "pack_fields"]
 
 #: rows of queries handled at once (bounds the memory of the score matrix)
 _CHUNK = 512
+#: token ids are int64, so a field-embedded vocabulary (the product of the field sizes)
+#: must stay below 2^63
+_MAX_VOCAB = 1 << 63
+
+
+def pack_fields(fields: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+    """Mixed-radix token ids Σ_k fields[k]·(sizes[0]·…·sizes[k−1]) (field 0 least
+    significant): the ids a model with ``config["embed_fields"] = sizes`` reads.  Every
+    field value must lie in [0, sizes[k])."""
+    sizes = [int(s) for s in sizes]
+    if len(fields) != len(sizes) or not sizes:
+        raise InvalidInputError(f"pack_fields: {len(fields)} field arrays for {len(sizes)} field sizes")
+    if math.prod(sizes) > _MAX_VOCAB:
+        raise InvalidInputError(f"pack_fields: the product of the field sizes {sizes} exceeds 2^63 (int64 token ids)")
+    out = np.zeros(np.asarray(fields[0]).shape, dtype=np.int64)
+    mult = 1
+    for k, (vals, size) in enumerate(zip(fields, sizes)):
+        vals = np.asarray(vals, dtype=np.int64)
+        if vals.size and (vals.min() < 0 or vals.max() >= size):
+            raise InvalidInputError(f"pack_fields: field {k} has values outside [0, {size})")
+        out += vals * mult
+        mult *= size
+    return out
 
 
 def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -171,6 +213,16 @@ class TransformerModel(Model):
             raise InvalidInputError(f"output_kind must be binary, class or vector, not {cfg['output_kind']!r}")
         if cfg["attention"] == "hard" and not self.precision.is_fixed:
             raise InvalidInputError("hard attention is implemented for fixed point only")
+        if cfg.get("embed_fields") is not None:
+            sizes = [int(v) for v in cfg["embed_fields"]]
+            if not sizes or min(sizes) < 1 or math.prod(sizes) != int(cfg["vocab_size"]):
+                raise InvalidInputError(
+                    f"embed_fields must be positive sizes whose product is vocab_size = {cfg['vocab_size']}, "
+                    f"got {cfg['embed_fields']}")
+            if math.prod(sizes) > _MAX_VOCAB:
+                raise InvalidInputError(
+                    f"embed_fields {sizes}: the vocabulary (their product) exceeds 2^63, beyond int64 token ids")
+            cfg["embed_fields"] = sizes
         self._check_shapes()
         self._exp_table: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -200,6 +252,19 @@ class TransformerModel(Model):
         return int(self.config["vocab_size"])
 
     @property
+    def embed_fields(self) -> list[int] | None:
+        """Field sizes of a field embedding (module docstring), or None for one table row
+        per token."""
+        sizes = self.config.get("embed_fields")
+        return None if sizes is None else [int(v) for v in sizes]
+
+    @property
+    def embed_table_rows(self) -> int:
+        """Rows of ``embed``: Σ field sizes with a field embedding, else ``vocab_size``."""
+        sizes = self.embed_fields
+        return self.vocab_size if sizes is None else sum(sizes)
+
+    @property
     def causal(self) -> bool:
         return bool(self.config["causal"])
 
@@ -213,7 +278,7 @@ class TransformerModel(Model):
 
     def _check_shapes(self) -> None:
         L, H, m = self.layers, self.heads, self.width
-        dk, dv, V, T = self.key_dim, self.value_dim, self.vocab_size, int(self.config["max_length"])
+        dk, dv, V, T = self.key_dim, self.value_dim, self.embed_table_rows, int(self.config["max_length"])
         expect = {
             "embed": (V, m), "pos": (T, m), "wq": (L, H, m, dk), "wk": (L, H, m, dk),
             "wv": (L, H, m, dv), "wo": (L, H, dv, m), "stab": (L, H),
@@ -305,11 +370,34 @@ class TransformerModel(Model):
         return q.values, q.saturated
 
     # ------------------------------------------------------------------ building blocks
+    def field_ids(self, token_ids: np.ndarray) -> list[np.ndarray]:
+        """Per field, the field values of ``token_ids`` (mixed radix, field 0 least
+        significant); ``[token_ids]`` without a field embedding."""
+        rest = np.asarray(token_ids, dtype=np.int64)
+        sizes = self.embed_fields
+        if sizes is None:
+            return [rest]
+        out = []
+        for size in sizes:
+            out.append(rest % size)
+            rest = rest // size
+        return out
+
     def embed_rows(self, token_ids: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, int]:
-        """Layer-0 residual stream of the given (token, position) pairs: embedding + positional."""
+        """Layer-0 residual stream of the given (token, position) pairs: embedding +
+        positional, with a field embedding pos + Σ_k embed[o_k + t_k] (module docstring),
+        rounded once."""
         token_ids = np.asarray(token_ids, dtype=np.int64)
         positions = np.asarray(positions, dtype=np.int64)
-        e = self.params["embed"][token_ids] + self.params["pos"][positions]
+        sizes = self.embed_fields
+        if sizes is None:
+            e = self.params["embed"][token_ids] + self.params["pos"][positions]
+        else:
+            e = self.params["pos"][positions].copy()
+            offset = 0
+            for size, ids in zip(sizes, self.field_ids(token_ids)):
+                e += self.params["embed"][offset + ids]
+                offset += size
         if self.precision.is_fixed:
             q = self.precision.saturate_raw(e)
         else:
@@ -470,16 +558,20 @@ class TransformerModel(Model):
         num_classes: int = 2,
         output_positions: Sequence[int] = (-1,),
         attention: str = "softmax",
+        embed_fields: Sequence[int] | None = None,
     ) -> "TransformerModel":
         """Seeded random weights (Gaussian, 1/sqrt(fan-in) scale, rounded to the precision).
 
         Queries carry the usual 1/sqrt(d_k) temperature; each head's stabiliser is a
         random public constant near 1 (it only shifts the weights' range, the sums still
-        add exactly)."""
+        add exactly).  ``embed_fields`` (sizes whose product is ``vocab_size``) gives a
+        field embedding with Σ sizes table rows (module docstring)."""
         for name, val in (("vocab_size", vocab_size), ("max_length", max_length), ("layers", layers),
                           ("heads", heads), ("width", width)):
             if int(val) < 1:
                 raise InvalidInputError(f"transformer {name} must be >= 1, got {val}")
+        if embed_fields is not None and (not list(embed_fields) or min(int(v) for v in embed_fields) < 1):
+            raise InvalidInputError(f"embed_fields must be a non-empty list of positive sizes, got {embed_fields}")
         L, H, m = int(layers), int(heads), int(width)
         dk = int(key_dim) if key_dim else max(1, m // H)
         dv = int(value_dim) if value_dim else max(1, m // H)
@@ -489,8 +581,9 @@ class TransformerModel(Model):
         def g(*shape: int, scale: float = 1.0) -> np.ndarray:
             return rng.standard_normal(shape) * scale
 
+        table_rows = int(vocab_size) if embed_fields is None else sum(int(v) for v in embed_fields)
         real: dict[str, np.ndarray] = {
-            "embed": g(vocab_size, m),
+            "embed": g(table_rows, m),
             "pos": g(max_length, m, scale=0.5),
             "wq": g(L, H, m, dk, scale=1 / np.sqrt(m) / np.sqrt(dk)),
             "wk": g(L, H, m, dk, scale=1 / np.sqrt(m)),
@@ -510,6 +603,8 @@ class TransformerModel(Model):
             "attention": attention, "output_kind": output_kind,
             "output_positions": [int(p) for p in output_positions],
         }
+        if embed_fields is not None:
+            config["embed_fields"] = [int(v) for v in embed_fields]
         return cls(params, precision, config)
 
 

@@ -42,16 +42,15 @@ Size: code dimension m = ⌈C·q·log2 N⌉ with C = ``CODE_CONSTANT`` = 10, mod
 Precision (default): the log-precision regime p = 2⌈log2 N⌉ clamped to [12, 24] with
 f = p/2, raised when needed so that f ≥ g (and 2^f > m for ``table``) and the scores fit.
 
-Tokens.  qSA tokens are structured (z, y, pos).  :class:`FieldEmbeddingTransformer` is a
-:class:`~commlb.models.transformer.TransformerModel` whose integer token id packs several
-fields (mixed radix) and whose embedding is the sum of one table row per field; all the
-arithmetic, ``forward`` and the protocol simulator are the base class's.  The fields
-here are the d' quantised coordinates of z and the pointers (``sum``) or the set rank
-(``table``); :func:`token_ids` packs qSA tokens.  The token-wise input map φ of SHT23 is
-thus a sum of small tables; with the base class's single table a token would need
-C(N, q)·G^{d'} rows.  (The subclass only overrides the embedding lookup and its shape
-check; the same option could live in TransformerModel as a config key ``embed_fields``.
-Until then a saved model reloads as the base class and is refused there.)
+Tokens.  qSA tokens are structured (z, y, pos).  The model is a plain
+:class:`~commlb.models.transformer.TransformerModel` with a **field embedding** (config
+``embed_fields``, see that module): the integer token id packs several fields (mixed
+radix) and the embedding is the sum of one table row per field.  The fields here are the
+d' quantised coordinates of z and the pointers (``sum``) or the set rank (``table``);
+:func:`token_ids` packs qSA tokens.  The token-wise input map φ of SHT23 is thus a sum of
+small tables; with a single table a token would need C(N, q)·G^{d'} rows.  Because the
+field embedding is part of the transformer family, a saved construction reloads as
+itself (``commlb simulate --save-weights F`` then ``--weights F``).
 
 Why hard attention (the default): the sum certificate's score on S, m + g_ab, differs
 from set to set, and a fixed-point softmax needs the top score within a few units of the
@@ -74,10 +73,11 @@ import numpy as np
 
 from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
-from ..transformer import TransformerModel
+from ..transformer import TransformerModel, pack_fields
 
 __all__ = [
     "FieldEmbeddingTransformer",
+    "pack_fields",
     "build",
     "token_ids",
     "default_epsilon",
@@ -95,63 +95,9 @@ _TABLE_LEVEL = 8
 _SEED = 0x95A
 
 
-class FieldEmbeddingTransformer(TransformerModel):
-    """A :class:`TransformerModel` whose token id packs F fields (mixed radix, field 0
-    least significant; sizes ``config["embed_fields"]``) and whose layer-0 stream is
-    Σ_f embed[offset_f + field_f] + pos[i] (``embed`` has Σ sizes rows).  The vocabulary
-    is the product of the sizes, so a query-token message costs ⌈log2 Π sizes⌉ bits."""
-
-    def _check_shapes(self) -> None:
-        sizes = [int(s) for s in self.config.get("embed_fields", [])]
-        if not sizes or min(sizes) < 1 or math.prod(sizes) != int(self.config["vocab_size"]):
-            raise InvalidInputError("embed_fields must be positive sizes whose product is vocab_size")
-        vocab = self.config["vocab_size"]
-        self.config["vocab_size"] = sum(sizes)  # the table has one row per field value
-        try:
-            super()._check_shapes()
-        finally:
-            self.config["vocab_size"] = vocab
-
-    def _spans(self) -> list[tuple[int, int]]:
-        """Per field, the column range outside which its table rows are zero (only a
-        speed-up of the sum; the result is the same)."""
-        if getattr(self, "_span_cache", None) is None:
-            spans, offset = [], 0
-            for size in self.config["embed_fields"]:
-                rows = self.params["embed"][offset:offset + int(size)]
-                cols = np.flatnonzero(np.any(rows != 0, axis=0))
-                spans.append((int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 0))
-                offset += int(size)
-            self._span_cache = spans
-        return self._span_cache
-
-    def field_ids(self, token_ids: np.ndarray) -> list[np.ndarray]:
-        rest = np.asarray(token_ids, dtype=np.int64)
-        out = []
-        for size in self.config["embed_fields"]:
-            out.append(rest % int(size))
-            rest = rest // int(size)
-        return out
-
-    def embed_rows(self, token_ids: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, int]:
-        positions = np.asarray(positions, dtype=np.int64)
-        e = self.params["pos"][positions].copy()
-        offset = 0
-        for (lo, hi), size, ids in zip(self._spans(), self.config["embed_fields"], self.field_ids(token_ids)):
-            e[:, lo:hi] += self.params["embed"][offset + ids, lo:hi]
-            offset += int(size)
-        q = self.precision.saturate_raw(e) if self.precision.is_fixed else self.precision.quantize(e)
-        return q.values, q.saturated
-
-
-def pack_fields(fields: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
-    """Mixed-radix token ids from per-field values (field 0 least significant)."""
-    out = np.zeros(np.asarray(fields[0]).shape, dtype=np.int64)
-    mult = 1
-    for vals, size in zip(fields, sizes):
-        out += np.asarray(vals, dtype=np.int64) * mult
-        mult *= int(size)
-    return out
+#: the field-embedding transformer is the transformer family itself (config key
+#: ``embed_fields``); the name is kept for existing imports
+FieldEmbeddingTransformer = TransformerModel
 
 
 def default_epsilon(q: int) -> float:
@@ -282,7 +228,7 @@ def _precision(n: int, q: int, g: int, m: int, form: str, given: Precision | Non
 def build(task: Any, n: int, precision: Precision | None = None, width: int | None = None,
           layers: int | None = None, heads: int | None = None, seed: int = _SEED,
           epsilon: float | None = None, outputs: str = "all", form: str | None = None,
-          attention: str = "hard", **options: Any) -> FieldEmbeddingTransformer:
+          attention: str = "hard", **options: Any) -> TransformerModel:
     """The qSA transformer for ``n`` tokens of ``task`` (a
     :class:`~commlb.tasks.qsa.QSATask`: sparsity q, value dimension d').  ``width`` is
     the model width 2m + 2d' (default m = ⌈10·q·log2 n⌉); ``epsilon`` the approximation
@@ -415,7 +361,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
             "attention_scale": (level / one) if attention == "softmax" else None,
         },
     }
-    return FieldEmbeddingTransformer(params, prec, config)
+    return TransformerModel(params, prec, config)
 
 
 def _largest_n(q: int, m: int, d: int) -> int:
@@ -429,7 +375,7 @@ def token_ids(model: TransformerModel, tokens: np.ndarray) -> np.ndarray:
     """Pack qSA tokens (structured z, y, pos) into the model's integer token ids: z
     rounded per coordinate to the grid 2^(−g) (clipped to [−1, 1]), then the pointers
     (``sum``) or the rank of the pointer set (``table``)."""
-    info = model.config["construction"]
+    info = _construction_info(model)
     arr = np.asarray(tokens)
     if arr.dtype.names is None or not {"z", "y"} <= set(arr.dtype.names):
         raise InvalidInputError("qSA tokens must be a structured array with fields z, y, pos")
@@ -448,3 +394,15 @@ def token_ids(model: TransformerModel, tokens: np.ndarray) -> np.ndarray:
     else:
         fields.append(set_rank(np.sort(y, axis=1)))
     return pack_fields(fields, model.config["embed_fields"])
+
+
+def _construction_info(model: Any) -> dict[str, Any]:
+    """The ``construction`` record of a qSA model built by :func:`build` (or loaded from
+    its saved weights); a clear error for any other model."""
+    config = getattr(model, "config", {}) or {}
+    info = config.get("construction")
+    keys = {"q", "d_out", "n", "form", "z_grid_bits"}
+    if not isinstance(info, dict) or not keys <= set(info) or config.get("embed_fields") is None:
+        raise InvalidInputError("qSA tokens are read only by the qSA construction's field embedding "
+                                "(this model was not built by commlb.models.constructions.qsa)")
+    return info

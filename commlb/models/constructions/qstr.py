@@ -25,6 +25,12 @@ the link g.  Realised here with exact fixed point [DER where noted]:
   into the sum dim and the read-out applies the link's affine scale
   (1/√(qd), −√(qd) for ``norm2``; 1/√(2q), −√(q/2) for ``he2``; 1/q for ``linear``).
 
+Tokens: the model is a :class:`~commlb.models.transformer.TransformerModel` with a field
+embedding (config ``embed_fields``: d fields of 2·X·2^g + 1 grid levels of x, then q
+fields of N positions of t; the embedding is the sum of one table row per field), so
+the table has d·(2·X·2^g + 1) + q·N rows instead of one per token; :func:`token_ids`
+packs qSTR tokens, and saved weights reload as the same model.
+
 Error (``config["construction"]["error_bound"]``, derived term by term in
 :func:`_error_bound`): quantising x (≤ X·2^(−g) per square, ≤ √d·2^(−g−1) per linear
 form), the interpolation (δ²/4 per square) and the fixed-point roundings, times the
@@ -46,8 +52,8 @@ import numpy as np
 
 from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
+from ..transformer import TransformerModel, pack_fields
 from .codes import code_dimension, random_sign_codes
-from .qsa import FieldEmbeddingTransformer, pack_fields
 
 __all__ = ["build", "token_ids", "CLIP", "GRID_BITS", "BREAK_STEP", "CODE_CONSTANT"]
 
@@ -101,7 +107,7 @@ def _error_bound(link: str, q: int, d: int, f: int, alpha: float, alpha_raw: int
 
 def build(task: Any, n: int, precision: Precision | None = None, width: int | None = None,
           layers: int | None = None, heads: int | None = None, seed: int = _SEED,
-          outputs: str = "all", **options: Any) -> FieldEmbeddingTransformer:
+          outputs: str = "all", **options: Any) -> TransformerModel:
     """The q-head qSTR transformer for ``n`` tokens of ``task`` (a
     :class:`~commlb.tasks.qstr.QSTRTask` or ``SimpleQSTRTask``: q, d, link "norm2",
     "linear" or "he2").  ``width`` (the model width (q+1)(m+d)+1) sets the code
@@ -265,13 +271,18 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
             "real_softmax_leak_bound": n * math.exp(-(c_raw / one) * gap),
         },
     }
-    return FieldEmbeddingTransformer(params, prec, config)
+    return TransformerModel(params, prec, config)
 
 
-def token_ids(model: FieldEmbeddingTransformer, tokens: np.ndarray) -> np.ndarray:
+def token_ids(model: TransformerModel, tokens: np.ndarray) -> np.ndarray:
     """Pack qSTR tokens (structured x, t, pos) into the model's token ids: each coordinate
     of x clipped to [−X, X] and rounded to the grid 2^-g, then the q positions of t."""
-    info = model.config["construction"]
+    config = getattr(model, "config", {}) or {}
+    info = config.get("construction")
+    if (not isinstance(info, dict) or not {"q", "d", "n", "link"} <= set(info)
+            or config.get("embed_fields") is None):
+        raise InvalidInputError("qSTR tokens are read only by the qSTR construction's field embedding "
+                                "(this model was not built by commlb.models.constructions.qstr)")
     arr = np.asarray(tokens)
     if arr.dtype.names is None or not {"x", "t"} <= set(arr.dtype.names):
         raise InvalidInputError("qSTR tokens must be a structured array with fields x, t, pos")
