@@ -69,9 +69,11 @@ MAX_EXHAUSTIVE_BYTES = 8 << 30
 BYTES_PER_INPUT = 24
 #: the engine fallback (one protocol run per input) is allowed up to this many inputs
 MAX_ENGINE_INPUTS = 1 << 14
-#: up to this many inputs the plain numpy twins run instead of the numba kernels (no
-#: compilation or cache loading for small runs, e.g. simulate's effective-bits hook)
-NUMPY_BELOW = 1 << 16
+#: with backend "auto", up to this many inputs the plain numpy twins run instead of the
+#: numba kernels (no compilation or cache loading for small runs): the witness search
+#: switches early, the effective-bits count (simulate's hook, up to 2^16 inputs) never
+NUMPY_BELOW = 1 << 12
+NUMPY_BELOW_EFFECTIVE = 1 << 16
 _BLOCK = 1 << 20
 
 
@@ -421,7 +423,8 @@ def _one_way_check(tr: Any, family: str, split: Any) -> None:
 
 
 def message_source(reduction: Reduction, model: Any, split: Any = None, *, backend: str = "auto",
-                   max_engine_inputs: int = MAX_ENGINE_INPUTS, seed: int = 0) -> _Source:
+                   max_engine_inputs: int = MAX_ENGINE_INPUTS, seed: int = 0,
+                   numpy_below: int = NUMPY_BELOW) -> _Source:
     """The message source for (reduction, model, split): a batched kernel when one covers
     the model and the split, else the protocol engine; checked against the engine."""
     from .protocol.core import Split
@@ -432,7 +435,7 @@ def message_source(reduction: Reduction, model: Any, split: Any = None, *, backe
         split = Split.from_instance(layout_probe)
     layout = alice_layout(reduction, split.owner, seed=seed)
     if backend == "auto":
-        backend = "python" if layout.size <= NUMPY_BELOW else "numba"
+        backend = "python" if layout.size <= numpy_below else "numba"
     if backend not in ("numba", "python"):
         raise InvalidInputError(f"backend must be auto, numba or python, not {backend!r}")
     family = str(getattr(model, "family", ""))
@@ -1087,7 +1090,8 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
         if size > max_inputs:
             return EffectiveBits(False, one_way_bound=bound, inputs=size,
                                  note=f"Alice has {size:.3g} inputs, above the limit of {max_inputs:,}")
-        source = message_source(reduction, model, split, backend=backend, max_engine_inputs=max_engine_inputs)
+        source = message_source(reduction, model, split, backend=backend, max_engine_inputs=max_engine_inputs,
+                                numpy_below=NUMPY_BELOW_EFFECTIVE)
     except (InvalidInputError, TooLargeError) as exc:
         return EffectiveBits(False, one_way_bound=bound, note=str(exc))
     keys = _enumerate(source, None)
