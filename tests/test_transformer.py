@@ -167,8 +167,11 @@ def test_forward_equals_slow_reference(case):
        st.integers(1, 62), st.integers(0, 2**31))
 def test_exact_matmul_equals_integer_matmul(k, rows, cols, abits, bbits, seed):
     rng = np.random.default_rng(seed)
-    abits = min(abits, 62 - bbits - int(math.log2(k)) - 1) if abits + bbits + math.log2(k) > 61 else abits
-    abits = max(abits, 1)
+    # keep the exact result inside int64 (k products below 2^(abits + bbits) each): the
+    # contract of exact_matmul, whose int64 answer wraps like any int64 matmul beyond it
+    lg = math.ceil(math.log2(k))
+    bbits = min(bbits, 61 - lg)
+    abits = max(1, min(abits, 62 - lg - bbits))
     a = rng.integers(-(2 ** abits) + 1, 2 ** abits, size=(rows, k), dtype=np.int64)
     b = rng.integers(-(2 ** bbits) + 1, 2 ** bbits, size=(k, cols), dtype=np.int64)
     expect = [[sum(int(a[i, t]) * int(b[t, j]) for t in range(k)) for j in range(cols)] for i in range(rows)]

@@ -107,7 +107,8 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Uses float64 BLAS whenever every partial sum is an integer below 2^53 (then the
     result is exact), splitting ``b`` into low/high limbs when the operands are too wide;
-    the answer is identical to an int64 matmul."""
+    the answer is identical to an int64 matmul (exact whenever every entry of the true
+    product fits in int64; like any int64 matmul it wraps beyond that)."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     k = a.shape[-1]
