@@ -44,9 +44,10 @@ stream of token t at position i is
 
     x_i = pos[i] + Σ_k embed[o_k + t_k]
 
-summed exactly in int64 and saturated once to p bits in fixed point (the same single
-rounding as the plain ``embed[t] + pos[i]``), or summed in float64 in that order (pos,
-then fields 0, 1, …) and rounded once to the format in float mode.  The vocabulary stays
+summed exactly in int64 and saturated once to p bits in fixed point (the rows are raw
+integers, so that saturation is the only loss, as for the plain ``embed[t] + pos[i]``),
+or summed in float64 in that order (pos, then fields 0, 1, …) and rounded once to the
+format in float mode.  The vocabulary stays
 the product Π V_k (token ids lie in [0, Π V_k), and a token sent as a message costs
 ⌈log2 Π V_k⌉ bits); only the table is the sum of the field sizes.  This is how a
 construction embeds structured tokens (qSA's pointers and real-value grid levels,
