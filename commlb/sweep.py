@@ -491,7 +491,7 @@ def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, dead
             break
         x, y = sim.sample_inputs(problem, rng)
         expected = int(np.asarray(problem.evaluate(x, y)).reshape(-1)[0])
-        decision = model.forward(_model_input(model, reduction.encode(x, y).tokens)).decision
+        decision = model.forward(_model_input(sim, setup.task_name or setup.task.name, model, reduction.encode(x, y).tokens)).decision
         try:
             answer = int(reduction.decode(decision))
         except (CommlbError, ValueError, IndexError, TypeError):
@@ -501,18 +501,10 @@ def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, dead
     return done, errors
 
 
-def _model_input(model: Any, tokens: Any) -> Any:
-    """Structured tokens (qSA's z, y, pos) packed into the integer ids a field-embedding
-    construction reads (:func:`commlb.models.constructions.qsa.token_ids`); others as is."""
-    if getattr(getattr(tokens, "dtype", None), "names", None):
-        pack = getattr(model, "token_ids", None)
-        if callable(pack):
-            return pack(tokens)
-        from .models.constructions import qsa
-
-        if isinstance(model, qsa.FieldEmbeddingTransformer):
-            return qsa.token_ids(model, tokens)
-    return tokens
+def _model_input(sim: Any, task_name: str, model: Any, tokens: Any) -> Any:
+    """The token ids ``model`` reads: multi-field tokens (qSA's z, y, pos; qSTR's) packed by
+    the construction's own encoder, the same one ``commlb simulate`` uses; others as is."""
+    return sim.model_tokens(task_name, model, tokens)
 
 
 def _mix(seed: int, k: int) -> int:

@@ -17,7 +17,6 @@ from commlb.errors import InvalidInputError
 from commlb.models.constructions import get_construction
 from commlb.models.constructions.qsa import (
     CODE_CONSTANT,
-    FieldEmbeddingTransformer,
     build,
     set_rank,
     token_ids,
@@ -208,7 +207,7 @@ def test_builder_options_and_refusals():
     task = _task(2)
     assert get_construction("qsa", "transformer") is build
     model = build(task, 32, width=2 * 60 + 2, layers=1, heads=1)
-    assert isinstance(model, FieldEmbeddingTransformer) and model.key_dim == 60
+    assert model.embed_fields is not None and model.key_dim == 60
     rng = np.random.default_rng(3)
     for _ in range(50):
         _check(model, task, task.generate(rng, 32))
