@@ -78,6 +78,14 @@ def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
             )
         return obj
     if callable(obj):
+        params = dict(params)
+        if "n" not in params:
+            # a factory that needs a size and was given none: its own example size, else 4
+            example = dict(getattr(obj, "example_params", {}) or {})
+            if "n" in example:
+                params.setdefault("n", example["n"])
+            elif _requires(obj, "n"):
+                params["n"] = 4
         try:
             obj = obj(**params)
         except TypeError as exc:
@@ -86,6 +94,17 @@ def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
             return obj
         raise InvalidInputError(f"{attr}({_fmt(params)}) returned {type(obj).__name__}, not a Reduction")
     raise InvalidInputError(f"{attr} is a {type(obj).__name__}, not a Reduction or a factory")
+
+
+def _requires(func: Any, name: str) -> bool:
+    """Whether ``func`` has a required parameter ``name`` (False when it cannot tell)."""
+    import inspect
+
+    try:
+        param = inspect.signature(func).parameters.get(name)
+    except (TypeError, ValueError):
+        return False
+    return param is not None and param.default is inspect.Parameter.empty
 
 
 def _fmt(params: dict[str, Any]) -> str:

@@ -395,3 +395,14 @@ def test_cli_accepts_a_reduction_instance_but_not_parameters_for_it():
     assert payload["total_pairs"] == 64 and payload["counterexample"]["x"] == [1, 0, 0]
     out = _cli("check-reduction", "tests/broken_reductions.py:ALICE_READS_Y_N3", "--n", "4")
     assert out.returncode == 2 and "instance" in out.stderr
+
+
+def test_class_target_without_n_uses_its_example_size_or_four():
+    """A reduction class that needs ``n`` is built at its example size (else n = 4) when
+    the user gives no --n, and the report says which n it used."""
+    out = _cli("check-reduction", "tests/broken_reductions.py:ALICE_READS_Y")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "counterexample" in out.stdout and "(n=" in out.stdout
+    out = _cli("check-reduction", "examples/my_reduction.py:REDUCTION")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "(n=4)" in out.stdout and "PASS" in out.stdout
