@@ -69,6 +69,20 @@ class Model(ABC):
     @abstractmethod
     def forward(self, tokens: np.ndarray) -> ModelOutput: ...
 
+    def decide(self, values: np.ndarray) -> Any:
+        """The decision from read-out values of shape (num_outputs, out_dim), by
+        ``config["output_kind"]``: ``"binary"`` 1 iff the value is > 0, ``"class"`` the
+        argmax (the first on ties), ``"vector"`` the real values.  One output gives a
+        scalar, several an int array."""
+        kind = self.config["output_kind"]
+        if kind == "binary":
+            dec = (values[:, 0] > 0).astype(np.int64)
+        elif kind == "class":
+            dec = np.argmax(values, axis=1).astype(np.int64)
+        else:
+            return self.precision.to_real(values)
+        return int(dec[0]) if dec.size == 1 else dec
+
     # -- description -----------------------------------------------------------------
     def num_params(self) -> int:
         return int(sum(v.size for v in self.params.values()))

@@ -509,17 +509,6 @@ class RNNModel(Model):
         q = prec.quantize(top @ self.params["wout"] + self.params["bout"])
         return q.values.reshape(shape), q.saturated
 
-    def decide(self, values: np.ndarray) -> Any:
-        """Decision from read-out values (num_outputs, out_dim)."""
-        kind = self.config["output_kind"]
-        if kind == "binary":
-            dec = (values[:, 0] > 0).astype(np.int64)
-        elif kind == "class":
-            dec = np.argmax(values, axis=1).astype(np.int64)
-        else:
-            return self.precision.to_real(values)
-        return int(dec[0]) if dec.size == 1 else dec
-
     # ------------------------------------------------------------------ forward
     def forward(self, tokens: np.ndarray) -> ModelOutput:
         """The plain forward pass: run the whole sequence, read out at the output

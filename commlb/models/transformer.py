@@ -505,16 +505,6 @@ class TransformerModel(Model):
     def readout(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         return self._linear(x, self.params["wout"], bias=self.params["bout"])
 
-    def decide(self, values: np.ndarray) -> Any:
-        kind = self.config["output_kind"]
-        if kind == "binary":
-            dec = (values[:, 0] > 0).astype(np.int64)
-        elif kind == "class":
-            dec = np.argmax(values, axis=1).astype(np.int64)
-        else:
-            return self.precision.to_real(values)
-        return int(dec[0]) if dec.size == 1 else dec
-
     # ------------------------------------------------------------------ forward
     def forward(self, tokens: np.ndarray) -> ModelOutput:
         """The plain forward pass.  Only positions the output depends on are computed

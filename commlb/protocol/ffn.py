@@ -50,7 +50,7 @@ from ..core import ALICE, BOB, Owner
 from ..errors import EngineError, InvalidInputError
 from ..models.base import ModelOutput
 from ..models.ffn import FFNModel
-from .core import Channel, PartyView, Split, Transcript
+from .core import FLOAT_TOLERANCE_EXPONENT, Channel, PartyView, Split, Transcript, float_tolerance, verify_output
 
 __all__ = [
     "simulate_ffn",
@@ -63,8 +63,6 @@ __all__ = [
     "float_tolerance",
 ]
 
-#: float-mode tolerance is 2^(FLOAT_TOLERANCE_EXPONENT - p/2), relative per unit magnitude
-FLOAT_TOLERANCE_EXPONENT = 4
 
 
 def output_party(owner: np.ndarray) -> Owner:
@@ -198,39 +196,7 @@ def simulate_ffn(
         meta["accumulator_width"] = fields[0].width
         meta["uniform_bound_bits"] = uniform_bound_bits(model, alice_positions.size)
     if verify:
-        meta.update(_verify(model, output, model.forward(tokens)))
+        meta.update(verify_output(model, output, model.forward(tokens), "ffn"))
     return channel.transcript(output.values, **meta), output
 
 
-def _verify(model: FFNModel, got: ModelOutput, ref: ModelOutput) -> dict[str, Any]:
-    prec = model.precision
-    if prec.is_fixed:
-        if not got.same_bits(ref):
-            raise EngineError(f"ffn protocol output {got.values.tolist()} != forward pass {ref.values.tolist()}")
-        return {"protocol_matches_forward": True}
-    tol = float_tolerance(prec)
-    a, b = np.asarray(got.values, dtype=np.float64), np.asarray(ref.values, dtype=np.float64)
-    if a.shape != b.shape or np.any(np.abs(a - b) > tol * (1.0 + np.abs(b))):
-        raise EngineError(f"float ffn protocol output {a.tolist()} differs from forward {b.tolist()} beyond "
-                          f"tolerance {tol:g}")
-    near_tie = False
-    if not np.array_equal(np.asarray(got.decision), np.asarray(ref.decision)):
-        near_tie = _near_boundary(model, b, tol)
-        if not near_tie:
-            raise EngineError("float ffn protocol decision differs from the forward pass")
-    return {"protocol_matches_forward": True, "float_tolerance": tol, "float_decision_near_tie": near_tie}
-
-
-def float_tolerance(prec: Precision) -> float:
-    """2^(4 − p/2): the relative tolerance of float-mode verification."""
-    return float(2.0 ** (FLOAT_TOLERANCE_EXPONENT - prec.bits // 2))
-
-
-def _near_boundary(model: FFNModel, values: np.ndarray, tol: float) -> bool:
-    kind = model.config["output_kind"]
-    if kind == "binary":
-        return bool(np.any(np.abs(values[:, 0]) <= tol * (1 + np.abs(values[:, 0]))))
-    if kind == "class":
-        top2 = np.sort(values, axis=1)[:, -2:]
-        return bool(np.any(top2[:, 1] - top2[:, 0] <= 2 * tol * (1 + np.abs(top2[:, 1]))))
-    return True

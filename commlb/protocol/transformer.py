@@ -77,7 +77,7 @@ from ..core import ALICE, BOB, PUBLIC, Owner
 from ..errors import EngineError, InvalidInputError
 from ..models.base import ModelOutput
 from ..models.transformer import Partial, TransformerModel, needed_positions
-from .core import Channel, PartyView, Split, Transcript
+from .core import Channel, PartyView, Split, Transcript, verify_output
 
 __all__ = [
     "simulate_transformer",
@@ -549,39 +549,8 @@ def simulate_transformer(
     }
     if verify:
         reference = model.forward(tokens)
-        meta.update(_verify(model, output, reference))
+        meta.update(verify_output(model, output, reference, "transformer"))
     transcript = channel.transcript(output.values, **meta)
     return transcript, output
 
 
-def _verify(model: TransformerModel, got: ModelOutput, ref: ModelOutput) -> dict[str, Any]:
-    prec = model.precision
-    if prec.is_fixed:
-        if not got.same_bits(ref):
-            raise EngineError(
-                f"transformer protocol output {got.values.tolist()} != forward pass {ref.values.tolist()}"
-            )
-        return {"protocol_matches_forward": True}
-    tol = 2.0 ** (4 - prec.bits // 2)
-    a, b = np.asarray(got.values, dtype=np.float64), np.asarray(ref.values, dtype=np.float64)
-    err = np.abs(a - b)
-    bound = tol * (1.0 + np.abs(b))
-    if a.shape != b.shape or np.any(err > bound):
-        raise EngineError(f"float protocol output {a.tolist()} differs from forward {b.tolist()} beyond "
-                          f"tolerance {tol:g}")
-    near_tie = False
-    if not np.array_equal(np.asarray(got.decision), np.asarray(ref.decision)):
-        near_tie = _near_boundary(model, b, tol)
-        if not near_tie:
-            raise EngineError("float protocol decision differs from the forward pass")
-    return {"protocol_matches_forward": True, "float_tolerance": tol, "float_decision_near_tie": near_tie}
-
-
-def _near_boundary(model: TransformerModel, values: np.ndarray, tol: float) -> bool:
-    kind = model.config["output_kind"]
-    if kind == "binary":
-        return bool(np.any(np.abs(values[:, 0]) <= tol * (1 + np.abs(values[:, 0]))))
-    if kind == "class":
-        top2 = np.sort(values, axis=1)[:, -2:]
-        return bool(np.any(top2[:, 1] - top2[:, 0] <= 2 * tol * (1 + np.abs(top2[:, 1]))))
-    return True
