@@ -179,12 +179,15 @@ def small():
     return run_sweep("index-lookup", "transformer,ffn", "8,32", trials=3, instances=1, seed=3)
 
 
-def test_family_without_construction_is_a_note_not_a_failure(small):
-    ffn = small.rows_for("ffn")
-    assert [r.status for r in ffn] == ["no-construction", "no-construction"]
-    assert all("ffn" in r.note for r in ffn)
-    assert any(note.startswith("ffn:") for note in small.notes())
-    assert all(r.ok for r in small.rows_for("transformer"))
+def test_family_without_construction_is_a_note_not_a_failure():
+    result = run_sweep("nearest-neighbor", "transformer,rnn", "4,8", trials=2, instances=1, seed=3)
+    rnn = result.rows_for("rnn")
+    assert [r.status for r in rnn] == ["no-construction", "no-construction"]
+    assert all("rnn" in r.note for r in rnn)
+    assert any(note.startswith("rnn:") for note in result.notes())
+    assert all(r.ok for r in result.rows_for("transformer"))
+    rows = list(csv.DictReader(io.StringIO(result.to_csv())))
+    assert all(r["bits"] == "" for r in rows if r["model"] == "rnn")
 
 
 def test_rows_match_a_direct_simulation(small):
@@ -229,7 +232,9 @@ def test_csv_round_trip(small, tmp_path):
     assert list(rows[0]) == list(CSV_COLUMNS)
     t = [r for r in rows if r["model"] == "transformer"]
     assert [int(r["bits"]) for r in t] == [r.bits for r in small.rows_for("transformer")]
-    assert all(r["bits"] == "" for r in rows if r["model"] == "ffn")
+    f = [r for r in rows if r["model"] == "ffn"]
+    assert [int(r["bits"]) for r in f] == [r.bits for r in small.rows_for("ffn")]
+    assert all(int(r["bits"]) >= float(r["lower_bound"]) for r in f)
 
 
 def test_svg_plot_is_valid_xml(small, tmp_path):

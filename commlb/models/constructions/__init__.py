@@ -32,6 +32,9 @@ CONSTRUCTIONS: dict[tuple[str, str], str] = {
     ("nearest-neighbor", "transformer"): "nearest:build",
     ("khop", "transformer"): "khop:build",
     ("dyck22", "rnn"): "dyck_rnn:build",
+    ("disjointness", "ffn"): "ffn_direct:build",
+    ("equality", "ffn"): "ffn_direct:build",
+    ("index-lookup", "ffn"): "ffn_direct:build",
 }
 
 
