@@ -22,7 +22,9 @@ Instance ``i`` of a case at size ``N`` is drawn by the task's own generator from
 ``numpy.random.default_rng((SEED, N, i))``, so any failure is reproduced by
 ``draw_instance(case, N, i)``.  For the per-position tasks (qSA, qSTR, Match2, hop_k)
 the models are built with ``outputs="last"`` and read at the last position, the one
-the reductions read (only the needed positions are computed).  Dyck-(2,2) uses the mix
+the reductions read (only the needed positions are computed).  A size the builder
+refuses up front (the direct FFN for index lookup at N = 1024: a dense n³ first-layer
+table of 8 GiB) is checked to be refused with InvalidInputError instead.  Dyck-(2,2) uses the mix
 of ``test_dyck_rnn.test_random_strings_at_every_size`` (600 generated, 150 balanced
 of depth ≤ 2, 150 balanced of depth ≤ 3, 100 uniform) so that both answers appear.
 
@@ -43,7 +45,7 @@ import functools  # noqa: E402
 import math  # noqa: E402
 import multiprocessing  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from typing import Any, Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -80,7 +82,9 @@ class Case:
     check: Callable[[Any, Any, Any], tuple[int | None, float | None]]
     binary: bool = False
     note: str = ""
-    extra: dict = field(default_factory=dict)
+    #: sizes the builder refuses up front (InvalidInputError with an estimate); checked
+    #: to be refused, not skipped
+    refused: tuple[int, ...] = ()
 
 
 def _generate(task, rng, n, i):
@@ -236,6 +240,15 @@ def _check_dyck(model, task, tokens):
     return expect, None
 
 
+# direct FFNs on the flattened input (SHT23 Theorem 10 / MH25 Theorem 9 upper bound, THEORY.md §1.1)
+def _build_ffn(name, n):
+    from commlb.models.constructions.ffn_direct import build
+    from commlb.tasks.index_lookup import IndexLookupTask
+
+    task = IndexLookupTask(alphabet=2, n=n) if name == "index-lookup" else commlb.get_task(name)
+    return build(task, n), task
+
+
 CASES: dict[str, Case] = {c.name: c for c in (
     Case("index_lookup", ("index-lookup", "transformer"), _build_index_lookup, _generate, _check_index_lookup, binary=True,
          note="alphabet 2; tokens N + 2"),
@@ -260,6 +273,13 @@ CASES: dict[str, Case] = {c.name: c for c in (
          _check_decision, binary=True, note="1 layer, alphabet 2"),
     Case("dyck_rnn", ("dyck22", "rnn"), _build_dyck, _draw_dyck, _check_dyck, binary=True,
          note="mix: 600 generated, 300 balanced walks, 100 uniform"),
+    Case("ffn_direct-disjointness", ("disjointness", "ffn"), functools.partial(_build_ffn, "disjointness"),
+         _generate, _check_decision, binary=True),
+    Case("ffn_direct-equality", ("equality", "ffn"), functools.partial(_build_ffn, "equality"),
+         _generate, _check_decision, binary=True),
+    Case("ffn_direct-index-lookup", ("index-lookup", "ffn"), functools.partial(_build_ffn, "index-lookup"),
+         _generate, _check_decision, binary=True, note="alphabet 2; N = 1024 refused (dense n³ table)",
+         refused=(1024,)),
 )}
 
 
@@ -358,6 +378,12 @@ def run_case(case: str, n: int, instances: int = INSTANCES, workers: int | None 
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_construction_on_1000_random_instances(case, n):
+    if n in CASES[case].refused:
+        from commlb.errors import InvalidInputError
+
+        with pytest.raises(InvalidInputError, match="limit"):
+            CASES[case].build(n)
+        return
     result = run_case(case, n)
     print(f"{case} N={n}: {result.checked} instances, {len(result.failures)} errors, "
           f"answers {dict(sorted(result.answers.items()))}, max error {result.max_err}, "
