@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from .options import model_size_options
+
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
 
 _SPLIT_HELP = ("Who owns each position: 'reduction' (default: the reduction's owners), 'prefix:K' "
@@ -221,14 +223,7 @@ def _model_summary(built: Any) -> str:
 @click.option("--k", "k", type=int, default=None, help="khop: number of hops (default 2).")
 @click.option("--q", "q", type=int, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
 @click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
-@click.option("--hidden", type=int, default=None, help="RNN/FFN hidden size d.")
-@click.option("--layers", type=int, default=None, help="Number of layers L.")
-@click.option("--heads", type=int, default=None, help="Transformer heads H.")
-@click.option("--width", type=int, default=None, help="Transformer width m.")
-@click.option("--precision", type=int, default=None,
-              help="Bits per number p (default: what the construction needs; 16 for random weights).")
-@click.option("--arith", type=click.Choice(["fixed", "float"]), default="fixed", show_default=True,
-              help="Exact fixed point or p-bit floats.")
+@model_size_options
 @click.option("--split", "split", default=None, help=_SPLIT_HELP)
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz",
               help="Default: the construction for this task and model when one exists, else random.")

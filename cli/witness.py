@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from .options import model_size_options
+
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
 
 
@@ -170,14 +172,7 @@ def _arr(values: list[int]) -> Any:
               help="Model family.")
 @click.option("--n", "n", type=int, default=None, help="Problem size (default per task).")
 @click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
-@click.option("--hidden", type=int, default=None, help="RNN/FFN hidden size d.")
-@click.option("--layers", type=int, default=None, help="Number of layers L.")
-@click.option("--heads", type=int, default=None, help="Transformer heads H.")
-@click.option("--width", type=int, default=None, help="Transformer width m.")
-@click.option("--precision", type=int, default=None,
-              help="Bits per number p (default: what the construction needs; 16 for random weights).")
-@click.option("--arith", type=click.Choice(["fixed", "float"]), default="fixed", show_default=True,
-              help="Exact fixed point or p-bit floats.")
+@model_size_options
 @click.option("--split", "split", default=None, help="Who owns each position (default: the reduction's owners).")
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz",
               help="Default: the construction when it can be built at these sizes, else random.")
