@@ -31,6 +31,7 @@ __all__ = [
     "code_dimension",
     "measure_coherence",
     "random_sign_codes",
+    "draw_codes",
 ]
 
 #: rows of the Gram matrix computed at once (memory bound for large N)
@@ -116,4 +117,24 @@ def random_sign_codes(
     raise InvalidInputError(
         f"no draw of {count} sign codes in {dim} dimensions reached coherence <= {max_coherence} "
         f"in {max_draws} draws; use at least {code_dimension(count, max_coherence)} dimensions"
+    )
+
+
+def draw_codes(count: int, dim: int, rng: np.random.Generator, *, width_given: bool, who: str,
+               extra_dims: int, epsilon: float = 0.5) -> NearlyOrthogonalCodes:
+    """The codes of a lookup construction: coherence ``epsilon`` at the default dimension;
+    at a dimension the user asked for (``width_given``), which may be too small for
+    ``epsilon``, the first of a few weaker coherences that can be drawn (a larger attention
+    scale then buys the same exactness) as long as the codes stay distinct.  ``who`` and
+    ``extra_dims`` (the model's dims besides the code) only word the error."""
+    if not width_given:
+        return random_sign_codes(count, dim, rng, epsilon, max_draws=64)
+    for target in (epsilon, 0.75, 0.875, 1 - 1 / dim):
+        try:
+            return random_sign_codes(count, dim, rng, target, max_draws=16)
+        except InvalidInputError:
+            continue
+    raise InvalidInputError(
+        f"{who} construction: {dim} code dimensions cannot hold {count} distinct codes in 64 draws; "
+        f"use a width of at least {code_dimension(count, epsilon) + extra_dims}"
     )

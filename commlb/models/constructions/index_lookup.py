@@ -48,7 +48,7 @@ import numpy as np
 from ...bits import Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
-from .codes import NearlyOrthogonalCodes, code_constant, code_dimension, random_sign_codes
+from .codes import code_constant, code_dimension, draw_codes
 
 __all__ = ["build", "default_precision", "CODE_COHERENCE", "CODE_CONSTANT", "SOFTMAX_DELTA"]
 
@@ -65,22 +65,6 @@ def default_precision(n: int) -> Precision:
     """p = 2⌈log2 n⌉ clamped to [12, 24], f = p/2 (the log-precision regime)."""
     p = min(24, max(12, 2 * math.ceil(math.log2(max(n, 2)))))
     return Precision.fixed(p)
-
-
-def _draw_codes(n: int, m: int, rng: np.random.Generator, width_given: bool) -> NearlyOrthogonalCodes:
-    if not width_given:
-        return random_sign_codes(n, m, rng, CODE_COHERENCE, max_draws=64)
-    # a requested width may be too small for ε = 1/2: accept a weaker coherence (a larger c
-    # then buys the same exactness) as long as the codes stay distinct
-    for target in (0.5, 0.75, 0.875, 1 - 1 / m):
-        try:
-            return random_sign_codes(n, m, rng, target, max_draws=16)
-        except InvalidInputError:
-            continue
-    raise InvalidInputError(
-        f"index-lookup construction: {m} code dimensions cannot hold {n} distinct codes in 64 draws; "
-        f"use a width of at least {code_dimension(n, CODE_COHERENCE) + 3}"
-    )
 
 
 def build(task: Any, n: int, precision: Precision | None = None, width: int | None = None,
@@ -116,7 +100,8 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     if not prec.is_fixed:
         raise InvalidInputError("the index-lookup construction is built for fixed-point arithmetic (--arith fixed)")
     rng = np.random.default_rng([int(seed), n, m])
-    codes = _draw_codes(n, m, rng, width is not None)
+    codes = draw_codes(n, m, rng, width_given=width is not None, who="index-lookup", extra_dims=extra,
+                       epsilon=CODE_COHERENCE)
     gap = 1.0 - codes.max_inner  # > 0: codes are distinct
     f = prec.frac
     need = max((f + 1) * math.log(2), math.log((n + 1) / SOFTMAX_DELTA)) + 0.5

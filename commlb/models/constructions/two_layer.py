@@ -49,7 +49,7 @@ import numpy as np
 from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
-from .codes import NearlyOrthogonalCodes, code_dimension, random_sign_codes
+from .codes import code_dimension, draw_codes
 
 __all__ = ["build_equality", "build_disjointness", "default_precision", "EXTRA_DIMS", "SOFTMAX_DELTA"]
 
@@ -93,20 +93,6 @@ def build_disjointness(task: Any, n: int, precision: Precision | None = None, wi
     return _build("disjointness", n, precision, width, layers, heads, seed, options)
 
 
-def _draw_codes(n: int, m: int, rng: np.random.Generator, width_given: bool) -> NearlyOrthogonalCodes:
-    if not width_given:
-        return random_sign_codes(n, m, rng, CODE_COHERENCE, max_draws=64)
-    for target in (0.5, 0.75, 0.875, 1 - 1 / m):
-        try:
-            return random_sign_codes(n, m, rng, target, max_draws=16)
-        except InvalidInputError:
-            continue
-    raise InvalidInputError(
-        f"two-layer construction: {m} code dimensions cannot hold {n} distinct codes in 64 draws; "
-        f"use a width of at least {code_dimension(n, CODE_COHERENCE) + EXTRA_DIMS}"
-    )
-
-
 def _build(kind: str, n: int, precision: Precision | None, width: int | None, layers: int | None,
            heads: int | None, seed: int, options: dict[str, Any]) -> TransformerModel:
     for name, value in options.items():
@@ -135,7 +121,8 @@ def _build(kind: str, n: int, precision: Precision | None, width: int | None, la
             f"{length} positions (needs 2^(f+1) >= {length}: f >= {math.ceil(math.log2(length)) - 1})"
         )
     rng = np.random.default_rng([int(seed), n, m])
-    codes = _draw_codes(n, m, rng, width is not None)
+    codes = draw_codes(n, m, rng, width_given=width is not None, who="two-layer", extra_dims=EXTRA_DIMS,
+                       epsilon=CODE_COHERENCE)
     gap = 1.0 - max(codes.max_inner, 0.0)
     r = math.ceil(_scale_need(length, prec.frac) * prec.scale / (m * gap))
     c_raw = r * m
