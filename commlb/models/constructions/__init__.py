@@ -13,9 +13,9 @@ import importlib
 import importlib.util
 from typing import Any, Callable
 
-from ...errors import UnknownNameError
+from ...errors import InvalidInputError, UnknownNameError
 
-__all__ = ["CONSTRUCTIONS", "get_construction", "has_construction", "list_constructions"]
+__all__ = ["CONSTRUCTIONS", "get_construction", "has_construction", "list_constructions", "refuse_options"]
 
 #: (task name, model family) -> "module:function" inside this package
 CONSTRUCTIONS: dict[tuple[str, str], str] = {
@@ -55,3 +55,12 @@ def get_construction(task: str, family: str) -> Callable[..., Any]:
 
 def list_constructions() -> list[tuple[str, str]]:
     return sorted(k for k in CONSTRUCTIONS if has_construction(*k))
+
+
+def refuse_options(who: str, options: dict[str, Any]) -> None:
+    """Refuse every shared builder option a construction does not take (those given as
+    None were not asked for): one line naming the first, e.g. "the qSA construction has no
+    option 'width'"."""
+    for name, value in options.items():
+        if value is not None:
+            raise InvalidInputError(f"the {who} construction has no option {name!r}")

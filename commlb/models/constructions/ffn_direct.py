@@ -38,6 +38,7 @@ import numpy as np
 from ...bits import Precision
 from ...errors import InvalidInputError
 from ..ffn import FFNModel
+from . import refuse_options
 
 __all__ = ["build", "min_hidden", "default_precision", "MAX_TABLE"]
 
@@ -79,9 +80,7 @@ def build(task: Any, n: int, precision: Precision | None = None, hidden: int | N
     """The direct FFN for ``task`` at size ``n``.  ``hidden`` may only be the size the
     construction has (or None); ``layers`` only 1; ``seed`` is accepted for the shared
     builder signature (the weights are deterministic)."""
-    for name, value in options.items():
-        if value is not None:
-            raise InvalidInputError(f"the direct FFN construction has no option {name!r}")
+    refuse_options("direct FFN", options)
     del seed
     name = _task_name(task)
     n = int(n)

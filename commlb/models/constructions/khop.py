@@ -63,6 +63,7 @@ import numpy as np
 from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
+from . import refuse_options
 
 __all__ = ["build", "khop_layers", "hop_schedule", "required_magnitude", "default_precision",
            "sequence_length", "WIDTH", "MLP_WIDTH"]
@@ -173,9 +174,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     position, as the reductions do) or ``"all"`` (every position; sequences must then
     have the full length).  The decision is the token hop_k(X)_i, or V (the alphabet
     size) for ⊥."""
-    for name, value in options.items():
-        if value is not None:
-            raise InvalidInputError(f"the k-hop construction has no option {name!r}")
+    refuse_options("k-hop", options)
     k = int(getattr(task, "k", -1))
     alphabet = int(getattr(task, "alphabet", 0))
     if k < 1 or alphabet < 1:

@@ -50,6 +50,7 @@ import numpy as np
 from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
+from . import refuse_options
 
 __all__ = ["build", "default_precision", "sphere_code", "WIDTH"]
 
@@ -100,9 +101,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     for name, value, want in (("width", width, WIDTH), ("layers", layers, 1), ("heads", heads, 1)):
         if value is not None and int(value) != want:
             raise InvalidInputError(f"the Match2 construction has {name} {want}; drop --{name} or use random weights")
-    for name, value in options.items():
-        if value is not None:
-            raise InvalidInputError(f"the Match2 construction has no option {name!r}")
+    refuse_options("Match2", options)
     n = int(n)
     if n < 1:
         raise InvalidInputError(f"Match2 construction: n must be >= 1, got {n}")

@@ -50,6 +50,7 @@ import numpy as np
 from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
+from . import refuse_options
 
 __all__ = ["build", "default_precision", "required_magnitude", "model_width"]
 
@@ -79,9 +80,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     (a :class:`~commlb.tasks.nearest.NearestNeighborTask`; d and the number of labels come
     from it).  ``layers``/``heads``/``width`` are accepted when they equal what the
     construction is (2, 1, 2d + 2·labels + 4); ``seed`` is accepted and unused."""
-    for name, value in options.items():
-        if value is not None:
-            raise InvalidInputError(f"the nearest-neighbour construction has no option {name!r}")
+    refuse_options("nearest-neighbour", options)
     d = int(getattr(task, "d", 0))
     labels = int(getattr(task, "labels", 0))
     if d < 1 or labels < 1:

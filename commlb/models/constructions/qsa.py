@@ -74,6 +74,7 @@ import numpy as np
 from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel, pack_fields
+from . import refuse_options
 
 __all__ = [
     "FieldEmbeddingTransformer",
@@ -240,9 +241,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     for name, value in (("layers", layers), ("heads", heads)):
         if value is not None and int(value) != 1:
             raise InvalidInputError(f"the qSA construction has 1 layer and 1 head; drop --{name} or use random weights")
-    for name, value in options.items():
-        if value is not None:
-            raise InvalidInputError(f"the qSA construction has no option {name!r}")
+    refuse_options("qSA", options)
     q = int(getattr(task, "q", 0))
     d = int(getattr(task, "d_out", 0))
     if q < 1 or d < 1:

@@ -54,6 +54,7 @@ from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel, pack_fields
 from .codes import code_dimension, random_sign_codes
+from . import refuse_options
 
 __all__ = ["build", "token_ids", "CLIP", "GRID_BITS", "BREAK_STEP", "CODE_CONSTANT"]
 
@@ -124,9 +125,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         raise InvalidInputError("the qSTR construction has 1 layer; drop --layers or use random weights")
     if heads is not None and int(heads) != q:
         raise InvalidInputError(f"the qSTR construction has H = q = {q} heads (MH25 Thm 3); drop --heads")
-    for name, value in options.items():
-        if value is not None:
-            raise InvalidInputError(f"the qSTR construction has no option {name!r}")
+    refuse_options("qSTR", options)
     if outputs not in ("all", "last"):
         raise InvalidInputError(f"qSTR construction: outputs must be 'all' or 'last', not {outputs!r}")
     n = int(n)

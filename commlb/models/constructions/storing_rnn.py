@@ -80,6 +80,7 @@ import numpy as np
 from ...bits import Precision
 from ...errors import InvalidInputError
 from ..rnn import RNNModel
+from . import refuse_options
 
 __all__ = ["build", "register_bits", "min_hidden", "DEFAULT_PRECISION"]
 
@@ -149,10 +150,7 @@ def build(task: Any, n: int, precision: Precision | None = None, hidden: int | N
     :class:`InvalidInputError` naming the minimum.  ``layers`` defaults to 1.  ``seed`` is
     accepted for the shared builder signature (the weights are deterministic).  Other
     shared options (``heads``, ``width``) are accepted only when None."""
-    for name, value in options.items():
-        if value is None:
-            continue
-        raise InvalidInputError(f"the storing RNN construction has no option {name!r}")
+    refuse_options("storing RNN", options)
     del seed
     name = _task_name(task)
     n = int(n)

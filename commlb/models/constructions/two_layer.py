@@ -50,6 +50,7 @@ from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
 from .codes import code_dimension, draw_codes
+from . import refuse_options
 
 __all__ = ["build_equality", "build_disjointness", "default_precision", "EXTRA_DIMS", "SOFTMAX_DELTA"]
 
@@ -95,9 +96,7 @@ def build_disjointness(task: Any, n: int, precision: Precision | None = None, wi
 
 def _build(kind: str, n: int, precision: Precision | None, width: int | None, layers: int | None,
            heads: int | None, seed: int, options: dict[str, Any]) -> TransformerModel:
-    for name, value in options.items():
-        if value is not None:
-            raise InvalidInputError(f"the two-layer {kind} construction has no option {name!r}")
+    refuse_options(f"two-layer {kind}", options)
     if layers is not None and int(layers) != 2:
         raise InvalidInputError(f"the {kind} construction has 2 layers; drop --layers or use random weights")
     if heads is not None and int(heads) != 1:
