@@ -50,6 +50,7 @@ __all__ = [
     "SweepResult",
     "run_sweep",
     "plot_sweep",
+    "text_rows",
 ]
 
 #: model families a sweep knows (the families of commlb.models)
@@ -618,3 +619,35 @@ def growth_exponent(xs: Sequence[float], ys: Sequence[float]) -> float:
     if den == 0:
         return float("nan")
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / den
+
+
+#: columns :func:`text_rows` can show: header -> (width, the row's value)
+TEXT_COLUMNS: dict[str, tuple[int, Any]] = {
+    "model": (11, lambda r: r.model),
+    "n": (5, lambda r: r.n),
+    "params": (8, lambda r: r.params),
+    "width": (6, lambda r: r.width),
+    "layers": (6, lambda r: r.layers),
+    "heads": (5, lambda r: r.heads),
+    "p": (3, lambda r: r.precision_bits),
+    "bits": (7, lambda r: r.bits),
+    "rounds": (6, lambda r: r.rounds),
+    "bound": (6, lambda r: "-" if r.lower_bound is None else f"{r.lower_bound:g}"),
+    "errors": (6, lambda r: "-" if r.errors is None else f"{r.errors}/{r.trials}"),
+}
+
+
+def text_rows(result: SweepResult, columns: Sequence[str]) -> list[str]:
+    """A plain-text table of a sweep (for scripts and examples; the CLI draws a rich
+    table): a header, one line per row (a point that did not run shows its status), then
+    the sweep's notes.  ``columns`` are keys of :data:`TEXT_COLUMNS`, ``model`` and ``n``
+    first."""
+    spec = [(name, *TEXT_COLUMNS[name]) for name in columns]
+    lines = ["  " + " ".join(f"{name:>{w}}" for name, w, _ in spec)]
+    for r in result.rows:
+        if not r.ok:
+            lines.append(f"  {r.model:>11} {r.n:>5}  ({r.status})")
+            continue
+        lines.append("  " + " ".join(f"{str(get(r)):>{w}}" for _, w, get in spec))
+    lines += [f"  note: {note}" for note in result.notes()]
+    return lines

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from commlb.sweep import plot_sweep, run_sweep
+from commlb.sweep import plot_sweep, run_sweep, text_rows
 
 STUDIES = [
     # (task, families, n values, n values with --small, what it shows)
@@ -38,19 +38,8 @@ STUDIES = [
 
 
 def print_table(result) -> None:
-    cols = ("model", "n", "params", "width", "layers", "p", "bits", "rounds", "bound", "errors")
-    widths = (11, 5, 8, 6, 6, 3, 7, 6, 6, 6)
-    print("  " + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
-    for r in result.rows:
-        if not r.ok:
-            print(f"  {r.model:>11} {r.n:>5}  ({r.status})")
-            continue
-        err = "-" if r.errors is None else f"{r.errors}/{r.trials}"
-        vals = (r.model, r.n, r.params, r.width, r.layers, r.precision_bits, r.bits, r.rounds,
-                "-" if r.lower_bound is None else f"{r.lower_bound:g}", err)
-        print("  " + " ".join(f"{str(v):>{w}}" for v, w in zip(vals, widths)))
-    for note in result.notes():
-        print(f"  note: {note}")
+    print("\n".join(text_rows(result, ("model", "n", "params", "width", "layers", "p", "bits", "rounds",
+                                        "bound", "errors"))))
 
 
 def summary(result) -> str:

@@ -22,23 +22,12 @@ import time
 from pathlib import Path
 
 from commlb.simulate import resolve_task
-from commlb.sweep import plot_sweep, run_sweep
+from commlb.sweep import plot_sweep, run_sweep, text_rows
 
 
 def print_rows(result, extra: str = "") -> None:
-    cols = ("model", "n", "params", "width", "heads", "p", "bits", "rounds", "bound", "errors")
-    widths = (11, 5, 8, 6, 5, 3, 7, 6, 6, 6)
-    print("  " + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
-    for r in result.rows:
-        if not r.ok:
-            print(f"  {r.model:>11} {r.n:>5}  ({r.status})")
-            continue
-        err = "-" if r.errors is None else f"{r.errors}/{r.trials}"
-        vals = (r.model, r.n, r.params, r.width, r.heads, r.precision_bits, r.bits, r.rounds,
-                "-" if r.lower_bound is None else f"{r.lower_bound:g}", err)
-        print("  " + " ".join(f"{str(v):>{w}}" for v, w in zip(vals, widths)))
-    for note in result.notes():
-        print(f"  note: {note}")
+    print("\n".join(text_rows(result, ("model", "n", "params", "width", "heads", "p", "bits", "rounds",
+                                        "bound", "errors"))))
 
 
 def main(argv: list[str] | None = None) -> int:
