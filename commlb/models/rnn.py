@@ -89,7 +89,7 @@ import numpy as np
 
 from ..bits import Precision
 from ..errors import InvalidInputError
-from .base import MODEL_FAMILIES, Model, ModelOutput
+from .base import Model, ModelOutput
 
 __all__ = ["RNNModel", "ACTIVATIONS"]
 
@@ -644,6 +644,3 @@ class RNNModel(Model):
             "output_kind": output_kind, "output_positions": [int(q) for q in output_positions],
         }
         return cls(params, precision, config)
-
-
-MODEL_FAMILIES["rnn"] = RNNModel
