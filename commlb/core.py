@@ -1,6 +1,6 @@
 """Core value types shared by every layer of commlb.
 
-The data flow (DESIGN.md): a :class:`Problem` f(x, y) is split between Alice (x) and
+The data flow (docs/design.md §1): a :class:`Problem` f(x, y) is split between Alice (x) and
 Bob (y); a :class:`Reduction` writes (x, y) as the token sequence of a :class:`Task`
 and says who owns each token (:class:`Owner`); models and protocols run on the
 resulting :class:`Instance`.  Nothing here imports numba, matplotlib or networkx.
@@ -83,7 +83,7 @@ class Instance:
 
 
 class BoundKind(str, enum.Enum):
-    """Kinds of communication bounds a problem can carry (DESIGN.md)."""
+    """Kinds of communication bounds a problem can carry (docs/design.md §3)."""
 
     DETERMINISTIC = "deterministic"
     RANDOMIZED = "randomized"

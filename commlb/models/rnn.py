@@ -1,4 +1,4 @@
-"""Finite-precision Elman RNN (THEORY.md §0.2–0.3: the hidden state is the message).
+"""Finite-precision Elman RNN (docs/theory.md §3.1–3.2: the hidden state is the message).
 
 A :class:`RNNModel` has L stacked Elman layers of hidden size d, a token embedding, an
 activation (``"tanh"``, ``"relu"`` or ``"threshold"``) and a linear read-out from the top
