@@ -72,15 +72,15 @@ class _SparseWeights:
 def csr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per layer, the nonzeros of w[l] (d, d) grouped by row: (ptr (L, d+1), col, val)."""
     L, d, _ = w.shape
-    nnz = max(1, max(int(np.count_nonzero(w[l])) for l in range(L)))
+    nnz = max(1, max(int(np.count_nonzero(w[layer])) for layer in range(L)))
     ptr = np.zeros((L, d + 1), dtype=np.int64)
     col = np.zeros((L, nnz), dtype=np.int64)
     val = np.zeros((L, nnz), dtype=np.int64)
-    for l in range(L):
-        rows, cols = np.nonzero(w[l])
-        ptr[l, 1:] = np.cumsum(np.bincount(rows, minlength=d))
-        col[l, : rows.size] = cols
-        val[l, : rows.size] = w[l][rows, cols]
+    for layer in range(L):
+        rows, cols = np.nonzero(w[layer])
+        ptr[layer, 1:] = np.cumsum(np.bincount(rows, minlength=d))
+        col[layer, : rows.size] = cols
+        val[layer, : rows.size] = w[layer][rows, cols]
     return ptr, col, val
 
 
@@ -175,12 +175,12 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray) -> tu
         step = tok >= 0
         new = h.copy()
         below = None
-        for l in range(cell.L):
-            acc = cell._product(h[:, l], 0, l)
-            if l == 0:
+        for layer in range(cell.L):
+            acc = cell._product(h[:, layer], 0, layer)
+            if layer == 0:
                 acc = acc + cell.u0[np.where(step, tok, 0)]
             else:
-                acc = acc + cell._product(below, 1, l) + cell.bsh[l]
+                acc = acc + cell._product(below, 1, layer) + cell.bsh[layer]
             pre = (acc + (1 << (f - 1))) >> f if f > 0 else acc
             over = (pre < cell.raw_min) | (pre > cell.raw_max)
             pre = np.clip(pre, cell.raw_min, cell.raw_max)
@@ -195,8 +195,8 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray) -> tu
                 idx = np.clip(pre, cell.lo, cell.lo + cell.table.size - 1) - cell.lo
                 out = cell.table[idx]
                 s = s + cell.tmask[idx].sum(axis=1)
-            new[:, l] = np.where(step[:, None], out, h[:, l])
+            new[:, layer] = np.where(step[:, None], out, h[:, layer])
             sat += np.where(step, s, 0)
-            below = new[:, l]
+            below = new[:, layer]
         h = new
     return h, sat

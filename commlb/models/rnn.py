@@ -1,4 +1,4 @@
-"""Finite-precision Elman RNN (THEORY.md §0.2–0.3: the hidden state is the message).
+"""Finite-precision Elman RNN (docs/theory.md §3.1–3.2: the hidden state is the message).
 
 A :class:`RNNModel` has L stacked Elman layers of hidden size d, a token embedding, an
 activation (``"tanh"``, ``"relu"`` or ``"threshold"``) and a linear read-out from the top
@@ -90,7 +90,7 @@ import numpy as np
 from ..bits import Precision
 from ..errors import InvalidInputError
 from ..kernels.rnn import matmul_exact as _matmul_exact
-from .base import MODEL_FAMILIES, Model, ModelOutput
+from .base import Model, ModelOutput
 
 __all__ = ["RNNModel", "ACTIVATIONS"]
 
@@ -465,6 +465,3 @@ class RNNModel(Model):
             "output_kind": output_kind, "output_positions": [int(q) for q in output_positions],
         }
         return cls(params, precision, config)
-
-
-MODEL_FAMILIES["rnn"] = RNNModel
