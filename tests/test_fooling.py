@@ -256,6 +256,6 @@ def _rank_q(Z) -> int:
         for i in range(len(rows)):
             if i != rank and rows[i][c] != 0:
                 f = rows[i][c] / rows[rank][c]
-                rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank])]
+                rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank], strict=True)]
         rank += 1
     return rank
