@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("kernels",),
     ("problems", "tasks"),
     ("models",),
-    ("protocol",),
+    ("protocol", "imported"),
     ("bounds",),
     ("reductions", "setup"),
     ("prose",),
