@@ -83,16 +83,18 @@ class DisjToQSA(Reduction):
     (ALICE); data tokens only in z (BOB).
 
     Serves: SHT23 Theorem 4, a one-layer one-head transformer that 1/(2q)-approximates
-    qSA has m·p ≥ c·q: Alice sends the query (m·p bits, plus O(p) for her own token) and
-    Bob finishes, so m·p + O(p) ≥ D(DISJ_q) = q + 1 (and Ω(q) randomized).  The gadget and
-    N ≥ 2q + 1 are from a third-party restatement [3P/UNVERIFIED].
+    qSA has m·p ≥ c·q: Alice sends the query (m·p bits, plus O(p) for her own token's
+    key and value) in one message and Bob, the receiver, outputs, so
+    m·p + O(p) ≥ D→(DISJ_q) = q (and Ω(q) randomized).  The gadget is commlb's reading
+    of the theorem's proof and is checked exhaustively by ``commlb check-reduction
+    disj-to-qsa`` (docs/theory.md §8.5).
     """
 
     name = "disj-to-qsa"
     description = "DISJ_q as qSA with N = 2q+1 (Alice's query pointer set, Bob's data)"
     theorem = (
         "SHT23 Theorem 4 (docs/theory.md §8.5 [3P]): one-layer attention 1/(2q)-approximating "
-        "qSA needs m*p >= D(DISJ_q) = q+1 - O(p)"
+        "qSA needs m*p + O(p) >= D->(DISJ_q) = q (one message, Alice's query)"
     )
     example_params = {"n": 6}
 
