@@ -1,6 +1,6 @@
 """EQ_n and DISJ_n → bounded Dyck-(2,2) with a non-contiguous split (BHBK24's one-layer
 lower bound; gadgets of docs/theory.md §8.3, derived and machine-checked there, not the
-paper's own [UNVERIFIED which gadget BHBK24 uses]), and the contrast: a prefix/suffix cut
+paper's own: which gadget BHBK24 use is not known here), and the contrast: a prefix/suffix cut
 of a Dyck-(2,2) string carries O(1) bits.
 
 Why the split must be non-contiguous.  Dyck-(2,2) is regular, so across a prefix/suffix

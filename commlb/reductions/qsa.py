@@ -23,7 +23,7 @@ __all__ = ["IndexToQSA", "DisjToQSA"]
 
 @register_reduction("index-to-qsa")
 class IndexToQSA(Reduction):
-    """INDEX_n → qSA with q = 1 and N = n + 1 (SHT23 Theorem 11, docs/theory.md §8.5 [3P]).
+    """INDEX_n → qSA with q = 1 and N = n + 1 (SHT23 Theorem 11, docs/theory.md §8.5).
 
     Layout: tokens 0..n−1 are Alice's data, z_j = x_j ∈ {0, 1} with the fixed pointer
     set y_j = {j}; token n is Bob's query, z_n = 0 (fixed) and y_n = {i}.  Then
@@ -33,14 +33,15 @@ class IndexToQSA(Reduction):
 
     Serves: a recurrent model (memory-bounded, scanning left to right) that solves qSA
     holds ≥ D→(INDEX_n) = n bits at the cut between data and query — SHT23 Theorem 11's
-    memory ≥ (N−1)/2 bits for q = 1 [3P constant; this reduction gives N − 1].
+    memory ≥ (N−1)/2 bits for q = 1 (as restated by later work; this reduction gives
+    N − 1).
     """
 
     name = "index-to-qsa"
     description = "INDEX_n as qSA with q = 1 (Alice's data tokens, Bob's query token)"
     theorem = (
         "SHT23 Theorem 11 (RNN memory for qSA, q = 1) via one-way INDEX_n: "
-        "state bits >= n [3P constant (N-1)/2]"
+        "state bits >= n (the theorem as restated: (N-1)/2)"
     )
     example_params = {"n": 8}
 
@@ -67,7 +68,7 @@ class IndexToQSA(Reduction):
 
 @register_reduction("disj-to-qsa")
 class DisjToQSA(Reduction):
-    """DISJ_q → qSA with N = 2q + 1 (SHT23 Theorem 4 gadget, docs/theory.md §8.5 [3P]).
+    """DISJ_q → qSA with N = 2q + 1 (SHT23 Theorem 4 gadget, docs/theory.md §8.5).
 
     Layout (0-based): positions 2i and 2i+1 form pair i (i < q); position 2q is the
     query token.  Alice writes the pointer set of the query, y_{2q} = {2i + a_i : i < q}
@@ -93,7 +94,7 @@ class DisjToQSA(Reduction):
     name = "disj-to-qsa"
     description = "DISJ_q as qSA with N = 2q+1 (Alice's query pointer set, Bob's data)"
     theorem = (
-        "SHT23 Theorem 4 (docs/theory.md §8.5 [3P]): one-layer attention 1/(2q)-approximating "
+        "SHT23 Theorem 4 (docs/theory.md §8.5): one-layer attention 1/(2q)-approximating "
         "qSA needs m*p + O(p) >= D->(DISJ_q) = q (one message, Alice's query)"
     )
     example_params = {"n": 6}
