@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import CommlbError, InvalidInputError, TooLargeError, UnknownNameError
+from .models.base import MODEL_FAMILIES
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -53,8 +54,6 @@ __all__ = [
     "text_rows",
 ]
 
-#: model families a sweep knows (the families of commlb.models)
-MODEL_FAMILIES = ("rnn", "transformer", "ffn")
 #: options a sweep passes on to :func:`commlb.simulate.build_model`
 MODEL_OPTIONS = ("hidden", "layers", "heads", "width", "precision", "arith", "weights")
 #: largest number of (family, n) points one sweep runs

@@ -66,7 +66,7 @@ import numpy as np
 
 from ..bits import Precision, signed_width
 from ..errors import InvalidInputError
-from .base import MODEL_FAMILIES, Model, ModelOutput
+from .base import Model, ModelOutput
 
 __all__ = ["FFNModel"]
 
@@ -377,6 +377,3 @@ class FFNModel(Model):
         real["bout"] = g(out_dim, scale=0.1)
         params = {k: precision.quantize(v).values for k, v in real.items()}
         return cls(params, precision, config)
-
-
-MODEL_FAMILIES["ffn"] = FFNModel

@@ -50,6 +50,7 @@ class PointerChasing(ProblemBase):
     """
 
     name = "pc"
+    symbol = "PC"
     description = (
         "pointer chasing PC(n, k): Alice f_A, Bob f_B: [n] -> [n], public start; "
         "k alternating steps from f_A; output the k-th vertex"
