@@ -120,27 +120,26 @@ REDUCTION_SOURCES: dict[str, Source] = {
         "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small n"),
     "disj-to-qsa": Source(
         "SHT23", "Theorem 4: a one-layer, one-head transformer that approximates q-sparse averaging within "
-        "1/(2q) needs m·p ≥ c·q for a universal constant c (proved there)", "derived here", "§3.2",
+        "1/(2q) needs m·p ≥ c·q for a universal constant c", "derived here", "§3.4",
         "the inequality in bits, with the residual row, is ours"),
     "index-to-qsa": Source(
         "SHT23", "Theorem 11: recurrent models computing q-sparse averaging need memory of about N bits even "
-        "for q = 1 (proved there, with the constant (N − 1)/2)", "derived here", "§8",
+        "for q = 1", "derived here", "§8",
         "this reduction gives n bits for the one-way part"),
     "disj-to-match3": Source(
-        "SHT23", "Theorem 7: one-layer transformers computing Match3 need m·p·H of order N / log log N (proved "
-        "there)", "derived here", "§8",
+        "SHT23", "Theorem 7: one-layer transformers computing Match3 need m·p·H of order N / log log N", "derived here", "§8",
         "the gadget giving the linear bound checked here is ours"),
     "index-to-composition": Source(
         "PNP24", "Theorem 1: a one-layer transformer composing functions on n elements needs H·(d + 1)·p ≥ "
-        "n log n to be always correct (proved there)", "derived here", "§8", "the reduction from INDEX over n log2 n bits is ours"),
+        "n log n to be always correct", "derived here", "§8", "the reduction from INDEX over n log2 n bits is ours"),
     "pc-to-khop": Source(
         "SHT24", "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, kernel "
         "attention, Longformer, chain of thought) need size polynomial in n for k-hop with fewer rounds than "
-        "hops (proved there, asymptotically)", "proved in the cited paper", "§10"),
+        "hops (asymptotic statements)", "proved in the cited paper", "§10"),
     "pc-to-khop-blocks": Source(
         "SHT24", "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, kernel "
         "attention, Longformer, chain of thought) need size polynomial in n for k-hop with fewer rounds than "
-        "hops (proved there, asymptotically)", "proved in the cited paper", "§10"),
+        "hops (asymptotic statements)", "proved in the cited paper", "§10"),
 }
 
 def refusal(task: str, family: str, setup: Any) -> str | None:

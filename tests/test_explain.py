@@ -448,3 +448,59 @@ def test_cli_task_options_choose_the_reduction():
     assert data["n"] == 8  # the reduction's example size
     assert data["simulation"]["correct"] is True
     assert "Theorem 11" in " ".join(data["steps"][4]["paragraphs"])
+
+
+# ------------------------------------------------------------------ README rows
+def _readme_row(prefix):
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    rows = [ln for ln in readme.read_text().splitlines() if ln.startswith(prefix)]
+    assert len(rows) == 1, prefix
+    return rows[0]
+
+
+def _list(text):
+    return [int(v) for v in text.replace(",", " ").split()]
+
+
+def test_readme_row_sht23_theorem_4():
+    row = _readme_row("| SHT23 Thm 4")
+    assert "`commlb explain --task qsa --model transformer --n Q`" in row
+    m = re.search(r"sends H·d_k·p \+ m·p \+ (\d+) = ([\d, ]+) bits for q = ([\d, ]+) \(d_k = ([\d, ]+); "
+                  r"m = ([\d, ]+); p = (\d+)\), each ≥ D→\(DISJ_q\) = q; the two-way protocol `simulate` picks "
+                  r"sends ([\d, ]+) bits", row)
+    assert m, row
+    share, totals, qs, dks, ms, p, standard = m.groups()
+    for q, total, dk, width, std in zip(_list(qs), _list(totals), _list(dks), _list(ms), _list(standard)):
+        e = explain("qsa", "transformer", q)
+        sim = e.simulation
+        fields = {f["name"]: f for f in sim["messages"][0]["fields"]}
+        assert fields["query"]["count"] == dk and fields["residual"]["count"] == width
+        assert fields["query"]["width"] == fields["residual"]["width"] == int(p)
+        own = sum(f["count"] * f["width"] for k, f in fields.items() if k not in ("query", "residual"))
+        assert own == int(share) and dk * int(p) + width * int(p) + own == total == sim["total_bits"]
+        assert sim["lower_bound"]["compare_bits"] == q and total >= q
+        assert sim["standard_protocol_bits"] == std
+
+
+def test_readme_row_undersized_rnn():
+    """The row's shape claims, recomputed: an RNN with d = 2, p = 4 sends 8 bits, below
+    D→(INDEX_16) = 16, on random weights (the distinct-message count is checked under
+    COMMLB_FULL=1: it enumerates 2^16 inputs)."""
+    import os
+
+    from commlb.simulate import resolve_task, simulate_instance
+    from commlb.witness import witness_model
+
+    row = _readme_row("| Pigeonhole: an undersized RNN")
+    assert "a random RNN (no training)" in row
+    setup = resolve_task("index-lookup", 16)
+    built, _ = witness_model(setup, "rnn", hidden=2, precision=4)  # what the row's command builds
+    assert built.source == "random"
+    res = simulate_instance(setup, built, effective=False)
+    assert res.transcript.total_bits == 8 and "sends an 8-bit state" in row
+    assert res.lower_bound.compare_bits == 16 and "D→(INDEX_16) = 16" in row
+    if os.environ.get("COMMLB_FULL"):
+        from commlb.witness import effective_bits
+
+        data = effective_bits(setup.reduction, built.model, None).to_json()
+        assert "12 distinct values" in row and int(data["distinct_messages"]) == 12, data
