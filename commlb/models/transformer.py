@@ -1,4 +1,4 @@
-"""Finite-precision transformer (SHT24 Def. 2.1–2.2 shape; THEORY.md §0.2).
+"""Finite-precision transformer (SHT24 Def. 2.1–2.2 shape; docs/theory.md §3.2).
 
 A :class:`TransformerModel` has L layers of H attention heads over a residual stream of
 width m, a learned token embedding plus a learned positional table (added), an optional
@@ -72,7 +72,7 @@ import numpy as np
 
 from ..bits import Precision
 from ..errors import InvalidInputError
-from .base import MODEL_FAMILIES, Model, ModelOutput
+from .base import Model, ModelOutput
 
 __all__ = ["TransformerModel", "exact_matmul", "round_div", "needed_positions", "Partial", "pack_fields"]
 
@@ -598,6 +598,3 @@ class TransformerModel(Model):
         if embed_fields is not None:
             config["embed_fields"] = [int(v) for v in embed_fields]
         return cls(params, precision, config)
-
-
-MODEL_FAMILIES["transformer"] = TransformerModel

@@ -1,4 +1,4 @@
-"""INDEX on n log2 n bits → function composition (PNP24 Theorem 1; THEORY.md §6.1, §0.4).
+"""INDEX on n log2 n bits → function composition (PNP24 Theorem 1; docs/theory.md §8.7, §3.3).
 
 The source problem is INDEX over n symbols of log2 n bits, :class:`SymbolIndex`: Alice
 holds a table h ∈ [n]^n (n·log2 n bits), Bob an index i ∈ [n], the output is the symbol
@@ -45,7 +45,7 @@ class SymbolIndex(ProblemBase):
 
     Bounds: one-way Alice → Bob exactly ⌈log2 n^n⌉ [DER: n^n distinct rows];
     randomized one-way ≥ (1 − H2(ε))·n⌊log2 n⌋ via INDEX_{n⌊log2 n⌋} (Kremer–Nisan–Ron
-    1999 [UNVERIFIED constant, THEORY.md §7]); two-way at most 2⌈log2 n⌉ (Bob sends i,
+    1999 [UNVERIFIED constant, docs/theory.md §4.3]); two-way at most 2⌈log2 n⌉ (Bob sends i,
     Alice answers h(i)).
     """
 
@@ -93,7 +93,7 @@ class SymbolIndex(ProblemBase):
                 epsilon=eps,
                 citation="Kremer, Nisan & Ron 1999 for INDEX on n floor(log2 n) bits, which "
                          "reduces to this problem",
-                status="[UNVERIFIED] constant from memory (THEORY.md §7)",
+                status="[UNVERIFIED] constant from memory (docs/theory.md §4.3)",
                 note="one-way Alice -> Bob, public coin",
             ),
             KnownBound(
@@ -113,7 +113,7 @@ class IndexToComposition(Reduction):
     tokens: Alice's table is the outer function h, Bob's index is g(0), the query x = 0
     and the rest of g are PUBLIC; the answer h(g(0)) = h(i).
 
-    Serves: PNP24 Theorem 1 (THEORY.md §6.1 [3P]): the query is public, so a one-layer
+    Serves: PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): the query is public, so a one-layer
     H-head transformer gives a one-way protocol in which Alice sends, per head, her
     partial numerator (d numbers) and denominator, H(d+1)p bits; always correct forces
     H(d+1)p ≥ ⌈n log2 n⌉ (and PNP24's error ≥ R/(3 n log n), R = n log n − H(d+1)p,
@@ -123,7 +123,7 @@ class IndexToComposition(Reduction):
     name = "index-to-composition"
     description = "INDEX on n log n bits as g(0..n-1) h(0..n-1) x (Alice h, Bob g(0) = i)"
     theorem = (
-        "PNP24 Theorem 1 (THEORY.md §6.1 [3P]): one-layer H-head function composition "
+        "PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): one-layer H-head function composition "
         "needs H(d+1)p >= D->(INDEX on n log2 n bits) = ceil(n log2 n)"
     )
     example_params = {"n": 4}

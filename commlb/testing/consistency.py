@@ -26,7 +26,7 @@ pair when there are at most ``samples`` of them, else ``samples`` random pairs â
    would show up here;
 7. *the bound*: when every pair was checked and the model is correct on all of them, the
    most bits it ever sent are at least every deterministic lower bound that applies to its
-   transcripts (:func:`commlb.simulate.lower_bounds_for`).
+   transcripts (:func:`commlb.bounds.applicable.lower_bounds_for`).
 
 Any failure raises ``AssertionError`` naming the pair, the check and the numbers.  The
 return value summarises what was checked.
@@ -221,8 +221,9 @@ def assert_consistent(problem: Problem | None, reduction: Reduction, model: Any,
     with it); ``split`` is None (the reduction's owners), a spec for
     :meth:`~commlb.protocol.core.Split.parse` or a :class:`~commlb.protocol.core.Split`.
     Raises ``AssertionError`` on the first failure."""
+    from ..bounds.applicable import lower_bounds_for
+    from ..models.build import model_tokens
     from ..protocol import simulate
-    from ..simulate import lower_bounds_for, model_tokens
 
     problem = reduction.problem if problem is None else problem
     if problem is not reduction.problem and problem.params() != reduction.problem.params():
