@@ -432,25 +432,28 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
     (default: the reduction's example size).  Raises :class:`InvalidInputError` (one line)
     for a pair it refuses: a task without a reduction, or a family that cannot read the
     task's tokens."""
-    from . import simulate as sim
+    from .models.base import MODEL_FAMILIES
+    from .models.build import build_model, model_tokens
     from .registry import reduction_factory
+    from .setup import TASK_DEFAULTS, resolve_task
+    from .simulate import simulate_instance
 
     family = str(model).lower()
     options = dict(task_options or {})
-    if n is None and task in sim.TASK_DEFAULTS and sim.TASK_DEFAULTS[task].reduction and "q" not in options:
+    if n is None and task in TASK_DEFAULTS and TASK_DEFAULTS[task].reduction and "q" not in options:
         # a classroom-sized instance: the reduction's own example size
-        red_name = options.get("reduction") or sim.TASK_DEFAULTS[task].reduction
+        red_name = options.get("reduction") or TASK_DEFAULTS[task].reduction
         n = int(getattr(reduction_factory(red_name), "example_params", {}).get("n", 6))
-    setup = sim.resolve_task(task, n=n, **options)
+    setup = resolve_task(task, n=n, **options)
     task_name = setup.task_name or setup.task.name
-    if family not in sim.MODEL_FAMILIES:
-        raise InvalidInputError(f"unknown model family {family!r}; choose one of {', '.join(sim.MODEL_FAMILIES)}")
+    if family not in MODEL_FAMILIES:
+        raise InvalidInputError(f"unknown model family {family!r}; choose one of {', '.join(MODEL_FAMILIES)}")
     why_not = refusal(task_name, family, setup)
     if why_not:
         raise InvalidInputError(why_not)
     reduction = setup.reduction
-    built = sim.build_model(setup, family, seed=seed, **(model_options or {}))
-    result = sim.simulate_instance(setup, built, seed=seed, effective=False)
+    built = build_model(setup, family, seed=seed, **(model_options or {}))
+    result = simulate_instance(setup, built, seed=seed, effective=False)
     transcript = result.transcript
     protocol = "simulate"
     standard_bits = None
@@ -458,7 +461,7 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         from .protocol.query_vector import query_vector_applies, simulate_query_vector
 
         if query_vector_applies(built.model, result.split) is None:
-            ids = sim.model_tokens(task_name, built.model, result.instance.tokens)
+            ids = model_tokens(task_name, built.model, result.instance.tokens)
             qv, out = simulate_query_vector(built.model, ids, result.split)
             if setup.reduction.decode(out.decision) != setup.reduction.decode(result.model_output.decision):
                 raise AssertionError("the query-vector protocol and simulate disagree")
@@ -490,7 +493,7 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
 def _run_data(setup: Any, built: Any, result: Any, transcript: Any) -> dict[str, Any]:
     """The numbers of the run the text is written from (the transcript actually walked
     through, which for the query-vector protocol is not ``result.transcript``)."""
-    from .simulate import lower_bounds_for
+    from .bounds.applicable import lower_bounds_for
 
     entries = lower_bounds_for(setup.problem, {m.sender for m in transcript.messages}, transcript.rounds)
     applicable = [e for e in entries if e.applies and e.compare_bits is not None]
