@@ -504,3 +504,89 @@ def test_readme_row_undersized_rnn():
 
         data = effective_bits(setup.reduction, built.model, None).to_json()
         assert "12 distinct values" in row and int(data["distinct_messages"]) == 12, data
+
+
+# ------------------------------------------------------------------ models that err
+def _h2(e):
+    return 0.0 if e == 0 else -e * math.log2(e) - (1 - e) * math.log2(1 - e)
+
+
+@pytest.mark.parametrize("eps, n", [("0.01", 16), ("1/10", 12), ("0", 8), ("0.25", 20)])
+def test_error_step_index_numbers(eps, n):
+    from fractions import Fraction
+
+    e = explain("index-lookup", "rnn", n, error=eps)
+    step = e.steps[-1]
+    assert step.key == "error" and len(e.steps) == 6
+    text = " ".join(step.paragraphs)
+    ev = float(Fraction(eps))
+    value = (1 - _h2(ev)) * n
+    whole = math.ceil(round(value, 9))
+    assert f"H2(ε) = {_h2(ev):.4f}" in text
+    assert f"c ≥ {n}·(1 − {_h2(ev):.4f}) = {value:.2f} bits, at least {whole} whole bits" in text
+    assert whole <= n and (ev > 0 or whole == n)  # never above the exact bound, equal to it at ε = 0
+    pct = f"{(1 - ev) * 100:g}%"
+    assert f"right only on {pct} of the inputs" in text
+    bits = e.simulation["total_bits"]  # the storing RNN: one-way, Alice to Bob
+    assert f"sends {bits} bits, at least {value:.2f}" in text
+    assert "Kremer, Nisan & Ron 1999" in text and "proved in the cited paper" in text
+    stray = _ints(text) - (set(_template_numbers()) | {n, whole, bits, int(value)} | _ints(f"{value:.2f}")
+                           | _ints(f"{_h2(ev):.4f}") | _ints(pct) | _ints(f"{ev:g}"))
+    assert not stray, stray
+
+
+def test_error_step_rules_out_a_small_shape():
+    e = explain("index-lookup", "rnn", 16, error="0.01",
+                model_options={"hidden": 2, "precision": 4, "weights": "random"})
+    text = " ".join(e.steps[-1].paragraphs)
+    assert e.simulation["total_bits"] == 8 < (1 - _h2(0.01)) * 16
+    assert "sends 8 bits on this split, fewer than 14.71: so no RNN of this shape is right on 99%" in text
+
+
+def test_error_step_does_not_apply_to_a_conversation():
+    e = explain("index-lookup", "transformer", 16, error="0.01")
+    text = " ".join(e.steps[-1].paragraphs)
+    assert e.simulation["bits_bob_to_alice"] > 0
+    assert "the one-way bound does not apply" in text and e.steps[-1].data["applies"] is False
+
+
+@pytest.mark.parametrize("eps, n", [("0.01", 8), ("0.1", 16), ("0", 6), ("0.45", 4)])
+def test_error_walkthrough_ip_numbers(eps, n):
+    from fractions import Fraction
+
+    from commlb.explain import explain_error
+
+    e = explain_error("ip", n, eps)
+    text = " ".join(e.steps[-1].paragraphs)
+    ev = float(Fraction(eps))
+    value = n / 2 - math.log2(1 / (1 - 2 * ev)) - 1  # disc(IP_n) = 2^(-n/2); one bit less: no announcement
+    assert f"= {value:.2f} bits, at least {max(0, math.ceil(round(value, 9)))} whole bits" in text
+    assert f"1 − 2ε = {1 - 2 * ev:g}" in text
+    if value <= 0:
+        assert "no bound" in text
+    assert "Chor & Goldreich 1988" in text and "Kushilevitz & Nisan 1997" in text
+
+
+def test_error_refusals():
+    from commlb.explain import explain_error
+
+    for bad in ("0.5", "-0.1", "abc", "1/0", "2"):
+        with pytest.raises(InvalidInputError):
+            explain_error("ip", 8, bad)
+    with pytest.raises(InvalidInputError, match="no error-tolerant"):
+        explain_error("disj", 8, "0.1")
+    with pytest.raises(InvalidInputError, match="no error-tolerant bound for disj"):
+        explain("disjointness", "rnn", error="0.1")
+    for args in (("--problem", "ip"), ("--problem", "ip", "--task", "disjointness", "--error", "0.1"), ()):
+        res = invoke(*args, "--error", "0.1") if args == () else invoke(*args)
+        assert isinstance(res.exception, CommlbError), (args, res.output)
+
+
+def test_cli_error_panels():
+    res = invoke("--task", "index-lookup", "--model", "rnn", "--n", "16", "--error", "0.01")
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "6. If the model may err: right on 99% of the inputs" in res.stdout
+    res = invoke("--problem", "ip", "--n", "8", "--error", "1/100", "--json")
+    assert res.exit_code == 0, (res.output, res.exception)
+    data = json.loads(res.stdout)
+    assert data["simulation"]["error_bound"]["whole"] == 3 and data["problem"] == "IP_8"
