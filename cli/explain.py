@@ -21,7 +21,8 @@ def _strip(explanation: Any, max_tokens: int = 48):
     labels = token_labels(explanation.tokens, explanation.vocab_names)
     owner = [int(o) for o in explanation.owner]
     n = len(labels)
-    idx = list(range(n)) if n <= max_tokens else list(range(max_tokens // 2)) + [-1] + list(range(n - max_tokens // 2, n))
+    half = max_tokens // 2
+    idx = list(range(n)) if n <= max_tokens else list(range(half)) + [-1] + list(range(n - half, n))
     structured = getattr(explanation.tokens, "dtype", None) is not None and explanation.tokens.dtype.names
     text = Text()
     for i in idx:
@@ -118,11 +119,10 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
     commlb explain --problem ip --n 8 --error 0.01
     """
     from commlb.cli.render import emit_json
+    from commlb.cli.sweep import _parse_options
     from commlb.errors import InvalidInputError
     from commlb.explain import explain as run_explain
     from commlb.explain import explain_error
-
-    from commlb.cli.sweep import _parse_options
 
     if (task is None) == (problem is None):
         raise InvalidInputError("explain needs --task T (a walk-through with a model) or --problem P --error EPS "
@@ -137,7 +137,7 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
         options = _parse_options(task_opts, "--task-option")
         if k is not None:
             options["k"] = k
-        explanation = run_explain(task, model, n, seed=seed, task_options=options, error=error)
+        explanation = run_explain(str(task), model, n, seed=seed, task_options=options, error=error)
     if as_json:
         emit_json(explanation.to_json())
         return

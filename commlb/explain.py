@@ -128,7 +128,8 @@ REDUCTION_SOURCES: dict[str, Source] = {
         "for q = 1", "derived here", "§8",
         "this reduction gives n bits for the one-way part"),
     "disj-to-match3": Source(
-        "SHT23", "Theorem 7: one-layer transformers computing Match3 need m·p·H of order N / log log N", "derived here", "§8",
+        "SHT23", "Theorem 7: one-layer transformers computing Match3 need m·p·H of order N / log log N",
+        "derived here", "§8",
         "the gadget giving the linear bound checked here is ours"),
     "index-to-composition": Source(
         "PNP24", "Theorem 1: a one-layer transformer composing functions on n elements needs H·(d + 1)·p ≥ "
@@ -445,7 +446,7 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
     options = dict(task_options or {})
     if n is None and task in TASK_DEFAULTS and TASK_DEFAULTS[task].reduction and "q" not in options:
         # a classroom-sized instance: the reduction's own example size
-        red_name = options.get("reduction") or TASK_DEFAULTS[task].reduction
+        red_name = str(options.get("reduction") or TASK_DEFAULTS[task].reduction)
         n = int(getattr(reduction_factory(red_name), "example_params", {}).get("n", 6))
     setup = resolve_task(task, n=n, **options)
     task_name = setup.task_name or setup.task.name
@@ -454,13 +455,14 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
     why_not = refusal(task_name, family, setup)
     if why_not:
         raise InvalidInputError(why_not)
+    reduction, problem = setup.reduction, setup.problem
+    assert reduction is not None and problem is not None  # refusal() refused tasks without one
     eps = None
     if error is not None:
         eps = parse_error(error)
-        if setup.problem.name not in ERROR_PROBLEMS:
-            raise InvalidInputError(f"explain --error: no error-tolerant bound for {setup.problem.name} (the "
+        if problem.name not in ERROR_PROBLEMS:
+            raise InvalidInputError(f"explain --error: no error-tolerant bound for {problem.name} (the "
                                     f"reduction's problem) in explain; available: {', '.join(ERROR_PROBLEMS)}")
-    reduction = setup.reduction
     built = build_model(setup, family, seed=seed, **(model_options or {}))
     result = simulate_instance(setup, built, seed=seed, effective=False)
     transcript = result.transcript
@@ -472,7 +474,7 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         if query_vector_applies(built.model, result.split) is None:
             ids = model_tokens(task_name, built.model, result.instance.tokens)
             qv, out = simulate_query_vector(built.model, ids, result.split)
-            if setup.reduction.decode(out.decision) != setup.reduction.decode(result.model_output.decision):
+            if reduction.decode(out.decision) != reduction.decode(result.model_output.decision):
                 raise AssertionError("the query-vector protocol and simulate disagree")
             standard_bits = transcript.total_bits
             transcript, protocol = qv, "query-vector"
@@ -485,7 +487,6 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         names = reduction.task.vocab_names()
     except Exception:  # a task whose vocabulary needs n it does not have
         names = None
-    problem = reduction.problem
     basis = built.source
     steps = [
         _step_problem(problem, data, family),
@@ -508,7 +509,7 @@ def _run_data(setup: Any, built: Any, result: Any, transcript: Any) -> dict[str,
 
     entries = lower_bounds_for(setup.problem, {m.sender for m in transcript.messages}, transcript.rounds)
     applicable = [e for e in entries if e.applies and e.compare_bits is not None]
-    best = max(applicable, key=lambda e: float(e.compare_bits)) if applicable else None
+    best = max(applicable, key=lambda e: float(e.compare_bits or 0)) if applicable else None
     base = result.to_json()
     return {
         "task": base.get("task"), "model": base.get("model"), "reduction": base.get("reduction"),
@@ -634,7 +635,7 @@ def _size_fmt(built: Any) -> dict[str, Any]:
     if family == "transformer":
         layers, width = int(model.layers), int(model.width)
     elif family == "rnn":
-        layers, width = int(cfg.get("layers", 1)), int(cfg.get("hidden", cfg.get("hidden_size")))
+        layers, width = int(cfg.get("layers", 1)), int(cfg.get("hidden", cfg.get("hidden_size", 0)))
     else:
         layers, width = len(cfg.get("hidden_sizes") or [model.first_width]), int(model.first_width)
     return {"layers": layers, "width": width, "p": int(model.precision.bits),
@@ -955,7 +956,8 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
     paras: list[str] = []
     random = built.source == "random"
     if random:
-        wrong = "answered this instance wrongly" if not data.get("correct") else "happened to answer this instance correctly"
+        wrong = ("answered this instance wrongly" if not data.get("correct")
+                 else "happened to answer this instance correctly")
         paras.append(f"This walk-through does not reproduce a theorem: commlb has no {name} construction for "
                      f"{task}, so the model has random weights, and a random model does not solve the task "
                      f"(this one {wrong}).")
@@ -971,8 +973,9 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
                          f"this split, at least the "
                          f"{fmt_bits(bound)} the problem needs, so the bound does not rule this shape out")
         else:
-            shows = (f"the protocol any {name} of this shape runs on this split ({'at most ' if family == 'ffn' else ''}"
-                     f"{shape} bits), with no exact bound to set it against")
+            at_most = "at most " if family == "ffn" else ""
+            shows = (f"the protocol any {name} of this shape runs on this split ({at_most}{shape} bits), with no "
+                     "exact bound to set it against")
         paras.append(f"What it shows: {shows}. What it does not show: that any {name} solves {task}, or how "
                      "small one can be.")
     else:
@@ -1135,8 +1138,8 @@ def _step_error(eb: ErrorBound, data: dict[str, Any] | None, built: Any = None) 
                              f"{family} of this shape is right on {right} of these inputs, whatever its weights.")
             else:
                 paras.append(f"This {family}'s protocol is one-way, Alice to Bob, and sends {at_most}{shape} bits, "
-                             f"at least {eb.value:.2f}: the bound does not rule out {_article(family)} {family} of this shape that "
-                             f"is right on {right} of these inputs.")
+                             f"at least {eb.value:.2f}: the bound does not rule out {_article(family)} {family} "
+                             f"of this shape that is right on {right} of these inputs.")
         else:
             step_data.update(applies=False, shape_bits=shape)
             paras.append(f"This {family}'s protocol is not one-way from Alice to Bob (Bob's position crosses "

@@ -10,7 +10,7 @@ import ast
 import json
 import math
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,7 @@ def _expected_kind(task, family, red):
     return "construction" if has_construction(task, family) else "random"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _explained(task, family, red):
     return explain(task, family, task_options={"reduction": red} if red else None)
 
@@ -119,7 +119,6 @@ def check_walkthrough(e, task, family, red):
     model = built.model
     p = built.precision.bits
     sim = e.simulation
-    text = _text(e)
     # the same run: every message's bits
     assert sim["total_bits"] == tr.total_bits
     assert [m["bits"] for m in sim["messages"]] == [m.bits for m in tr.messages]
@@ -196,7 +195,8 @@ def check_walkthrough(e, task, family, red):
     allowed = set(_template_numbers()) | numbers
     allowed |= {e.n, e.n + 1, tr.total_bits, tr.rounds, len(tr.messages), tr.bits_alice_to_bob,
                 tr.bits_bob_to_alice, model.num_params(), p, shape, int(res.seed), 2 ** e.n}
-    allowed |= summed | {m.bits for m in tr.messages} | {v for m in tr.messages for v in _ints(m.label)} | {m.round for m in tr.messages}
+    allowed |= summed | {m.bits for m in tr.messages} | {m.round for m in tr.messages}
+    allowed |= {v for m in tr.messages for v in _ints(m.label)}
     allowed |= {v for m in tr.messages for f in m.fields for v in (f.count, f.width)}
     allowed |= {max(1, math.ceil(math.log2(max(setup.problem.n, 2)))), setup.problem.n}
     if bound is not None:
@@ -470,7 +470,7 @@ def test_readme_row_sht23_theorem_4():
                   r"sends ([\d, ]+) bits", row)
     assert m, row
     share, totals, qs, dks, ms, p, standard = m.groups()
-    for q, total, dk, width, std in zip(_list(qs), _list(totals), _list(dks), _list(ms), _list(standard)):
+    for q, total, dk, width, std in zip(_list(qs), _list(totals), _list(dks), _list(ms), _list(standard), strict=True):
         e = explain("qsa", "transformer", q)
         sim = e.simulation
         fields = {f["name"]: f for f in sim["messages"][0]["fields"]}

@@ -112,6 +112,7 @@ def simulate_query_vector(model: TransformerModel, tokens: np.ndarray, split: Sp
         values.update(num=num.values, den=den.values)
         sat_x += num.saturated + den.saturated
     elif model.hard:
+        assert mine.top is not None  # hard attention keeps the top score
         values.update(top=mine.top, count=mine.den, num=mine.num)
     else:
         values.update(num=mine.num, den=mine.den)
