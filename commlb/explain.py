@@ -1063,7 +1063,7 @@ def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
         value = (1.0 - binary_entropy(e)) * n
         return ErrorBound("index", n, eps, "one-way Alice → Bob, distributional", "x uniform in {0,1}^n and i "
                           "uniform, independent", "(1 − H2(ε))·n", value, _whole(value),
-                          "Kremer, Nisan & Ron 1999 (one-way INDEX, by the information argument)",
+                          "Ablayev 1996; Kremer, Nisan & Ron 1999 (one-way INDEX, by the information argument)",
                           "proved in the cited paper")
     if problem == "ip":
         value = n / 2 - math.log2(1 / (1 - 2 * e)) - 1
@@ -1072,7 +1072,7 @@ def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
                           "Chor & Goldreich 1988 (the discrepancy of IP_n under the uniform distribution is at "
                           "most 2^(−n/2)) with the discrepancy bound of Kushilevitz & Nisan 1997",
                           "proved in the cited papers; the − 1 for the receiver-outputs convention is derived "
-                          "here, see docs/theory.md §1.1")
+                          "here, see docs/theory.md §3.5")
     raise InvalidInputError(f"no error-tolerant walk-through for problem {problem!r}; "
                             f"available: {', '.join(ERROR_PROBLEMS)}")
 
@@ -1147,7 +1147,7 @@ def _step_error(eb: ErrorBound, data: dict[str, Any] | None, built: Any = None) 
                          "about log2 n bits.")
     paras.append(f"Source: {eb.source}. Status: {eb.status}. The distribution matters: the bound holds for "
                  f"{eb.distribution}; by Yao's principle it also bounds randomized protocols with error ε "
-                 "(docs/theory.md §6).")
+                 "(docs/theory.md §3.5).")
     return Step("error", f"6. If the model may err: right on {right} of the inputs", paras, step_data)
 
 
