@@ -698,7 +698,7 @@ def _construction_name(note: str) -> str:
         kept = [p for p in parts if p and not _PROVENANCE.search(p) and not p.startswith("§")]
         return f" ({', '.join(kept)})" if kept else ""
 
-    text = re.sub(r"\s*\(([^()]*)\)", clean, text)
+    text = re.sub(r"\s+\(([^()]*)\)", clean, text)  # "Dyck-(2,2)" is a name, not a parenthesis
     return _PROVENANCE.sub("", text).strip()
 
 
