@@ -137,7 +137,7 @@ def parse_methods(text: str | None) -> list[str] | None:
     """``"rank-gf2,one-way"`` -> list; None/empty -> None (the default choice)."""
     if text is None or not text.strip():
         return None
-    out = []
+    out: list[str] = []
     for name in (t.strip() for t in text.split(",")):
         if not name:
             continue
