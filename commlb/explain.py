@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 
-__all__ = ["Step", "Explanation", "explain", "PAPERS", "REDUCTION_SOURCES"]
+__all__ = ["Step", "Explanation", "explain", "PAPERS"]
 
 #: paper abbreviations used in THEORY.md
 PAPERS = {
@@ -41,32 +41,6 @@ PAPERS = {
     "PNP24": "Peng, Narayanan & Papadimitriou, On Limitations of the Transformer Architecture (COLM 2024)",
     "MH25": "Mousavi-Hosseini, Sanford, Wu & Erdogdu, When Do Transformers Outperform Feedforward and "
             "Recurrent Networks? A Statistical Perspective (2025)",
-}
-
-#: reduction -> (paper, theorem, THEORY.md section, status tag with its meaning)
-REDUCTION_SOURCES: dict[str, tuple[str, str, str, str]] = {
-    "disj-to-disjointness": ("BHBK24", "the disjointness separation (abstract claim 3; theorem number not "
-                             "checked against the full text)", "§3.4", "ABS claim; reduction exact, bound [DER]"),
-    "eq-to-equality": ("BHBK24", "the string-equality separation (abstract claim 3; theorem number not "
-                       "checked against the full text)", "§3.4", "ABS claim; reduction exact, bound [DER]"),
-    "index-to-index-lookup": ("BHBK24", "the index-lookup separation (abstract claim 1; theorem number not "
-                              "checked against the full text)", "§3.3–3.4", "ABS claim; bound [FT-formal] (Lean)"),
-    "index-to-nearest-neighbor": ("BHBK24", "the nearest-neighbour separation (abstract claim 4)", "§3.4",
-                                  "ABS claim; encoding [UNVERIFIED] as the paper's own"),
-    "disj-to-dyck": ("BHBK24", "the bounded-Dyck separation (abstract claim 2)", "§3.4, §11.2",
-                     "ABS claim; gadget [DER] (derived and machine-checked here, not the paper's)"),
-    "eq-to-dyck": ("BHBK24", "the bounded-Dyck separation (abstract claim 2)", "§3.4, §11.2",
-                   "ABS claim; gadget [DER] (derived and machine-checked here, not the paper's)"),
-    "disj-to-qsa": ("SHT23", "Theorem 4 (one-layer attention needs m·p ≳ q for qSA)", "§1.4",
-                    "[3P] statement from third-party restatements; gadget [UNVERIFIED]"),
-    "index-to-qsa": ("SHT23", "Theorem 11 (RNN memory for qSA)", "§1.4",
-                     "[3P] constant (N−1)/2; this reduction gives N − 1 [DER]"),
-    "disj-to-match3": ("SHT23", "Theorem 7 (one-layer Match3 lower bound)", "§1.5",
-                       "[3P] statement; this gadget [DER]"),
-    "index-to-composition": ("PNP24", "Theorem 1 (one-layer function composition)", "§6.1",
-                             "[3P] statement; reduction [DER]"),
-    "pc-to-khop": ("SHT24", "Proposition E.4 and Corollaries 5.2–5.6", "§5.4", "[FT] (full text read)"),
-    "pc-to-khop-blocks": ("SHT24", "Proposition E.4 and Corollaries 5.2–5.6", "§5.4", "[FT] (full text read)"),
 }
 
 # ---------------------------------------------------------------------------------
@@ -716,13 +690,13 @@ def _sweep_hint(task: str) -> str:
 
 
 def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, Any]) -> Step:
-    src = REDUCTION_SOURCES.get(reduction.name)
+    src = getattr(reduction, "source", None)  # a ReductionSource, or None
     paras: list[str] = []
     punch = _PUNCHLINES.get((reduction.name, family))
     if punch:
         paras.append(punch)
     if src:
-        paper, theorem, section, status = src
+        paper, theorem, section, status = src.paper, src.theorem, src.section, src.status
         paras.append(f"This reproduces {paper}, {theorem}: {PAPERS.get(paper, paper)}. "
                      f"See THEORY.md {section}; status: {status}.")
     paras.append(f"The reduction's statement: {reduction.theorem}.")
@@ -731,6 +705,6 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
                  f"p = {built.model.precision.bits}) sends {data.get('total_bits')} bits against a bound of "
                  f"{_fmt_bits(lb.get('bits'))}." + _sweep_hint(reduction.task.name))
     return Step("conclusion", "5. Conclusion", paras,
-                {"source": None if src is None else {"paper": src[0], "theorem": src[1], "section": src[2],
-                                                     "status": src[3]},
+                {"source": None if src is None else {"paper": src.paper, "theorem": src.theorem,
+                                                     "section": src.section, "status": src.status},
                  "theorem": reduction.theorem})

@@ -245,12 +245,13 @@ def _expected_at(setup: TaskSetup, model: Any, tokens: Any, expected: Any) -> An
 
 def _answer(setup: TaskSetup, decision: Any) -> Any:
     """The model's decision mapped back to the problem's answer (None when the reduction
-    cannot decode it, e.g. a random model's out-of-range symbol)."""
+    refuses it with :class:`InvalidInputError`, its way of saying that an output is no
+    answer, e.g. a random model's out-of-range symbol; any other error is a bug)."""
     if setup.reduction is None:
         return decision
     try:
         return int(setup.reduction.decode(decision))
-    except (InvalidInputError, ValueError, IndexError, TypeError):
+    except InvalidInputError:
         return None
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..bits import Precision
 from ..core import Instance, Task
-from ..errors import EngineError, InvalidInputError
+from ..errors import EngineError, InvalidInputError, check_arguments
 from .base import MODEL_FAMILIES
 
 __all__ = ["BuiltModel", "TaskShape", "build_model", "model_tokens", "token_encoder", "FAMILY_OPTIONS"]
@@ -118,10 +118,9 @@ def build_model(setup: TaskShape, family: str, *, hidden: int | None = None, lay
         extra: dict[str, Any] = {}
         if setup.reduction is not None and "outputs" in _parameters(builder):
             extra["outputs"] = "last"  # the reduction reads the answer at the last position only
-        try:
-            model = builder(setup.task, setup.task_n, precision=prec, **given, **extra)
-        except TypeError as exc:
-            raise InvalidInputError(f"the {task_name}/{family} construction: {exc}") from None
+        check_arguments(builder, f"the {task_name}/{family} construction", setup.task, setup.task_n,
+                        precision=prec, **given, **extra)
+        model = builder(setup.task, setup.task_n, precision=prec, **given, **extra)
         _check_family(model, family, "the construction")
         return BuiltModel(model, "construction", _construction_note(model, builder), model.precision)
 

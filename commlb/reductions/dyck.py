@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..registry import get_problem, register_reduction
 from ..tasks.dyck import DyckDFA, DyckTask, dyck_dfa, dyck_member_reference
 from ._common import bits, last_scalar
@@ -173,6 +173,9 @@ class EqToDyck(_ToDyck):
     """
 
     name = "eq-to-dyck"
+    source = ReductionSource("BHBK24", "the bounded-Dyck separation (abstract claim 2)",
+                             "§3.4, §11.2",
+                             "ABS claim; gadget [DER] (derived and machine-checked here, not the paper's)")
     description = "EQ_n as Dyck-(2,2): Alice's openings, Bob's closings interleaved, then ()"
     theorem = (
         "BHBK24 one-layer bound for Dyck-(2,2) (THEORY.md §3.4, §11.2 gadget): "
@@ -209,6 +212,9 @@ class DisjToDyck(_ToDyck):
     """
 
     name = "disj-to-dyck"
+    source = ReductionSource("BHBK24", "the bounded-Dyck separation (abstract claim 2)",
+                             "§3.4, §11.2",
+                             "ABS claim; gadget [DER] (derived and machine-checked here, not the paper's)")
     description = "DISJ_n as Dyck-(2,2): Alice's outer brackets, Bob's inner pair, then ()"
     theorem = (
         "BHBK24 one-layer bound for Dyck-(2,2) (THEORY.md §3.4, §11.2 gadget): "

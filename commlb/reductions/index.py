@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError
 from ..registry import get_problem, get_task, register_reduction
 from ._common import bits, last_scalar
@@ -38,6 +38,10 @@ class IndexToIndexLookup(Reduction):
     """
 
     name = "index-to-index-lookup"
+    source = ReductionSource("BHBK24",
+                             "the index-lookup separation (abstract claim 1; theorem number not checked "
+                             "against the full text)",
+                             "§3.3–3.4", "ABS claim; bound [FT-formal] (Lean)")
     description = "INDEX_n as x_1..x_n ? i (Alice x, Bob i)"
     theorem = (
         "BHBK24 RNN bound for index lookup (THEORY.md §3.4): state bits >= "

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError
 from ..registry import get_problem, register_reduction
 from ..tasks.match import Match3Task
@@ -66,6 +66,9 @@ class DisjToMatch3(Reduction):
     """
 
     name = "disj-to-match3"
+    source = ReductionSource("SHT23",
+                             "Theorem 7 (one-layer Match3 lower bound)",
+                             "§1.5", "[3P] statement; this gadget [DER]")
     description = "DISJ_n as Match3 over Z_M, N = 2n+1 (Alice 2i / Bob M-1-2i, public query 1)"
     theorem = (
         "SHT23 Theorem 7 (THEORY.md §1.5 [3P]): one-layer H-head Match3 needs "

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..registry import get_problem, register_reduction
 from ..tasks.nearest import NearestNeighborTask
 from ._common import bits, last_scalar
@@ -35,6 +35,8 @@ class IndexToNearestNeighbor(Reduction):
     """
 
     name = "index-to-nearest-neighbor"
+    source = ReductionSource("BHBK24", "the nearest-neighbour separation (abstract claim 4)",
+                             "§3.4", "ABS claim; encoding [UNVERIFIED] as the paper's own")
     description = "INDEX_n as nearest neighbour (public points, Alice's labels, Bob's query)"
     theorem = (
         "BHBK24 RNN bound for nearest neighbour (THEORY.md §3.4): state bits >= "

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError, TooLargeError
 from ..registry import get_problem, get_task, register_reduction
 from ._common import last_scalar
@@ -101,6 +101,9 @@ class PCToKHop(Reduction):
     """
 
     name = "pc-to-khop"
+    source = ReductionSource("SHT24",
+                             "Proposition E.4 and Corollaries 5.2–5.6",
+                             "§5.4", "[FT] (full text read)")
     description = "pointer chasing PC(n, k) as hop_k (Alice's f_A values, Bob's f_B values)"
     theorem = (
         "SHT24 Prop. E.4 / Cor. 5.2-5.6 (THEORY.md §5.4): fewer than k layers need large "

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, Instance, Reduction
+from ..core import ALICE, BOB, Instance, Reduction, ReductionSource
 from ..registry import get_problem, get_task, register_reduction
 from ._common import bits, last_row
 from .index import index_of
@@ -37,6 +37,9 @@ class IndexToQSA(Reduction):
     """
 
     name = "index-to-qsa"
+    source = ReductionSource("SHT23",
+                             "Theorem 11 (RNN memory for qSA)",
+                             "§1.4", "[3P] constant (N−1)/2; this reduction gives N − 1 [DER]")
     description = "INDEX_n as qSA with q = 1 (Alice's data tokens, Bob's query token)"
     theorem = (
         "SHT23 Theorem 11 (RNN memory for qSA, q = 1) via one-way INDEX_n: "
@@ -89,6 +92,9 @@ class DisjToQSA(Reduction):
     """
 
     name = "disj-to-qsa"
+    source = ReductionSource("SHT23",
+                             "Theorem 4 (one-layer attention needs m·p ≳ q for qSA)",
+                             "§1.4", "[3P] statement from third-party restatements; gadget [UNVERIFIED]")
     description = "DISJ_q as qSA with N = 2q+1 (Alice's query pointer set, Bob's data)"
     theorem = (
         "SHT23 Theorem 4 (THEORY.md §1.4 [3P]): one-layer attention 1/(2q)-approximating "

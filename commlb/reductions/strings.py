@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..registry import get_problem, get_task, register_reduction
 from ..tasks.strings import EQUALS, SEP
 from ._common import bits, last_scalar
@@ -58,6 +58,10 @@ class DisjToDisjointness(_TwoString):
     """
 
     name = "disj-to-disjointness"
+    source = ReductionSource("BHBK24",
+                             "the disjointness separation (abstract claim 3; theorem number not checked "
+                             "against the full text)",
+                             "§3.4", "ABS claim; reduction exact, bound [DER]")
     description = "DISJ_n as a # b = (Alice a, Bob b)"
     theorem = (
         "BHBK24 one-layer/RNN bounds for disjointness (THEORY.md §3.4): "
@@ -77,6 +81,10 @@ class EqToEquality(_TwoString):
     """
 
     name = "eq-to-equality"
+    source = ReductionSource("BHBK24",
+                             "the string-equality separation (abstract claim 3; theorem number not checked "
+                             "against the full text)",
+                             "§3.4", "ABS claim; reduction exact, bound [DER]")
     description = "EQ_n as a # b = (Alice a, Bob b)"
     theorem = (
         "BHBK24 one-layer/RNN bounds for string equality (THEORY.md §3.4): "

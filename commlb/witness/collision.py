@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import EngineError
+from ..errors import EngineError, InvalidInputError
 from .sources import MessageSource, engine_run
 
 __all__ = ["Collision", "find_pair", "prove"]
@@ -50,13 +50,6 @@ def _distinguishing_y(problem: Any, x: np.ndarray, x2: np.ndarray, rng: np.rando
     return None
 
 
-def _index_y(problem: Any, x: np.ndarray, x2: np.ndarray) -> np.ndarray | None:
-    diff = np.flatnonzero(x != x2)
-    if problem.name == "index" and diff.size:
-        return np.array([int(diff[0])], dtype=np.int64)
-    return None
-
-
 @dataclass
 class Collision:
     x: np.ndarray
@@ -81,7 +74,7 @@ def find_pair(source: MessageSource, digits_of: Callable[[np.ndarray], np.ndarra
             if rows is not None and not np.array_equal(rows[0], rows[i]):
                 continue
             x, x2 = digits[0].astype(np.int64), digits[i].astype(np.int64)
-            y = _index_y(problem, x, x2)
+            y = problem.separating_y(x, x2)
             if y is None:
                 y = _distinguishing_y(problem, x, x2, rng)
             tried += 1
@@ -111,7 +104,7 @@ def prove(source: MessageSource, model: Any, split: Any, pair: Collision) -> dic
     for o in outs:
         try:
             answers.append(int(red.decode(o.decision)))
-        except Exception:  # a random model's out-of-range symbol: no valid answer
+        except InvalidInputError:  # the reduction refuses the output: no valid answer
             answers.append(None)
     expected = [int(np.asarray(problem.evaluate(pair.x, pair.y)).reshape(-1)[0]),
                 int(np.asarray(problem.evaluate(pair.x2, pair.y)).reshape(-1)[0])]

@@ -325,7 +325,7 @@ def _default_split(reduction: Reduction) -> Any:
 def _vocab_names(reduction: Reduction) -> list[str] | None:
     try:
         return reduction.task.vocab_names()
-    except Exception:
+    except InvalidInputError:  # a vocabulary that cannot be named at this size
         return None
 
 
