@@ -98,7 +98,11 @@ def explain(task: str, model: str, n: int | None, seed: int, k: int | None, task
             as_json: bool) -> None:
     """A classroom walk-through of one lower bound on a small instance: the communication
     problem and its bound, the reduction, the protocol run for real, the inequality, and
-    the paper and theorem it reproduces.
+    what the run shows.
+
+    With a construction for the task and model the walk-through runs it; without one the
+    model has random weights and the text says what that does and does not show. Tasks
+    without a reduction, and models that cannot read a task's tokens, are refused.
 
     Example: commlb explain --task disjointness --model rnn
     """

@@ -1,6 +1,6 @@
 """Core value types shared by every layer of commlb.
 
-The data flow (DESIGN.md): a :class:`Problem` f(x, y) is split between Alice (x) and
+The data flow (docs/design.md §1): a :class:`Problem` f(x, y) is split between Alice (x) and
 Bob (y); a :class:`Reduction` writes (x, y) as the token sequence of a :class:`Task`
 and says who owns each token (:class:`Owner`); models and protocols run on the
 resulting :class:`Instance`.  Nothing here imports numba, matplotlib or networkx.
@@ -85,7 +85,7 @@ class Instance:
 
 
 class BoundKind(str, enum.Enum):
-    """Kinds of communication bounds a problem can carry (DESIGN.md)."""
+    """Kinds of communication bounds a problem can carry (docs/design.md §3)."""
 
     DETERMINISTIC = "deterministic"
     RANDOMIZED = "randomized"
@@ -332,13 +332,20 @@ class Task(ABC):
 
 @dataclass(frozen=True)
 class ReductionSource:
-    """Where a reduction comes from: the paper (abbreviation, e.g. ``"SHT23"``), the
-    theorem, the section of docs/theory.md, and its status tag with its meaning."""
+    """The published result a reduction serves: the paper (abbreviation, e.g.
+    ``"SHT23"``), its result in words, the status of the inequality commlb checks
+    through the reduction (``"proved in the cited paper"``, ``"derived here"`` or
+    ``"conjectured"``), the section of docs/theory.md that derives it, and a note."""
 
     paper: str
-    theorem: str
-    section: str
+    result: str
     status: str
+    section: str
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"paper": self.paper, "result": self.result, "status": self.status, "section": self.section,
+                "note": self.note}
 
 
 class Reduction(ABC):

@@ -1,5 +1,5 @@
 """Parameter sweeps: how big must each model family be, and how many bits does it send,
-as the input size n grows (DESIGN.md, ``commlb sweep``).
+as the input size n grows (docs/design.md §1, ``commlb sweep``).
 
 For one task and every (model family, n) the sweep
 
@@ -13,8 +13,8 @@ For one task and every (model family, n) the sweep
 3. measures the error rate of the construction on ``trials`` random instances.
 
 The separations of the papers then show up as numbers: for index lookup the RNN's bits
-grow like n (they must: one-way INDEX_n needs n bits, THEORY.md §3.4, §7) while the
-one-layer transformer's grow like log n (BHBK24, THEORY.md §3.3).
+grow like n (they must: one-way INDEX_n needs n bits, docs/theory.md §8.1, §4.3) while the
+one-layer transformer's grow like log n (BHBK24, docs/theory.md §9.2).
 
 Cost: one construction build, ``instances`` protocol runs and ``trials`` forward passes
 per point; :func:`estimate_points` refuses sweeps above :data:`MAX_POINTS` points or

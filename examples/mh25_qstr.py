@@ -1,10 +1,10 @@
 """MH25 — Mousavi-Hosseini, Sanford, Wu & Erdogdu, "When Do Transformers Outperform
-Feedforward and Recurrent Networks? A Statistical Perspective" (2025), THEORY.md §2.
+Feedforward and Recurrent Networks? A Statistical Perspective" (2025), docs/theory.md §7.7, §8.10, §9.7.
 
 q-sparse token regression (qSTR): the label at position i is g(x_{t_i1}, …, x_{t_iq}).
 Theorem 3's construction uses one attention layer with H = q heads, head h retrieving
 x_{t_ih}; Proposition 4 says fewer than q heads fail for the nonlinear link "norm2"
-(a statistical result, not a communication bound — THEORY.md §2.3).  This example builds
+(a statistical result, not a communication bound — docs/theory.md §8.10).  This example builds
 the construction for q = 1..4, runs it as a protocol on a prefix split (qSTR has no
 reduction from a communication problem, so no lower bound is stated), and shows its
 heads, size, bits and measured error as q and N grow; the RNN and FFN have no

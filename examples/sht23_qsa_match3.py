@@ -1,5 +1,5 @@
 """SHT23 — Sanford, Hsu & Telgarsky, "Representational Strengths and Limitations of
-Transformers" (NeurIPS 2023), THEORY.md §1.
+Transformers" (NeurIPS 2023), docs/theory.md §7.5–7.6, §8.5–8.6, §9.5–9.6.
 
 * q-sparse averaging (qSA): Theorem 4 says a one-layer, one-head transformer that
   1/(2q)-approximates qSA needs m·p >= c·q (reduction from DISJ_q with N = 2q + 1, gadget
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         bound = setup.problem.deterministic_bound()
         print(f"  {n:>5} {setup.length:>5} {bound.value:>10g}  {setup.reduction.name}")
     print("  (a one-layer, H-head transformer sends H(d+1)p bits here, so H(d+1)p >= n + 1 - 1: "
-          "linear in N; THEORY.md §1.5, constant [3P])")
+          "linear in N; docs/theory.md §8.6, constant [3P])")
 
     # --- Match2: Theorem 6's constant-width construction
     ns = "8,16" if args.small else "8..128x2"

@@ -1,5 +1,5 @@
 """SHT24 — Sanford, Hsu & Telgarsky, "Transformers, Parallel Computation, and Logarithmic
-Depth" (ICML 2024), THEORY.md §5.
+Depth" (ICML 2024), docs/theory.md §7.9, §9.8, §10.
 
 * k-hop induction heads: Theorem 4.2 builds a transformer with L = ⌊log2 k⌋ + 2 layers
   (pointer doubling) that computes hop_k; the table compares the layers of commlb's

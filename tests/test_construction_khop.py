@@ -1,4 +1,4 @@
-"""The pointer-doubling hop_k transformer (SHT24 Theorem 4.2, THEORY.md §5.3): correct on
+"""The pointer-doubling hop_k transformer (SHT24 Theorem 4.2, docs/theory.md §9.8): correct on
 every short string and on random strings up to N = 1024 at every position, constant
 width, ⌈log2 k⌉ + 2 layers with one head, O(log N) precision, and run as a protocol over
 the pointer-chasing reductions with rounds growing with the depth."""
@@ -181,7 +181,7 @@ def test_protocol_over_block_pointer_chasing_rounds_grow_with_depth():
             transcript, out = simulate_transformer(model, inst.tokens, Split.from_instance(inst))
             assert red.decode(out.decision) == red.problem.evaluate(x, y)
             assert transcript.meta["protocol_matches_forward"] is True
-            assert transcript.rounds >= model.layers  # at least one exchange per layer (THEORY.md §0.3)
+            assert transcript.rounds >= model.layers  # at least one exchange per layer (docs/theory.md §10.1)
             rounds_by_layers.setdefault(model.layers, set()).add(transcript.rounds)
         print(f"k={k}: L={model.layers}, N={len(inst.tokens)}, p={model.precision.bits}, "
               f"rounds={sorted(rounds_by_layers[model.layers])}, bits={transcript.total_bits}")

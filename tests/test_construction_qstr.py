@@ -1,4 +1,4 @@
-"""The one-layer, H = q head qSTR transformer (MH25 Theorem 3 / §2.2, THEORY.md §2.2) for
+"""The one-layer, H = q head qSTR transformer (MH25 Theorem 3 / §2.2, docs/theory.md §9.7) for
 qstr and qstr-simple: every head retrieves its token exactly, the output is within the
 derived error bound of g on random instances at N = 16..1024 for the three links, width
 (q+1)(⌈12 log2 N⌉ + d) + 1, and the construction run as a prefix-split protocol."""

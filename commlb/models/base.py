@@ -6,7 +6,7 @@ the model's precision: for fixed point as raw int64 integers (value = raw / 2^f)
 float as float64 values exactly representable in the format.  ``forward`` is the plain,
 whole-input computation that every protocol is checked against, bit for bit.
 
-Models know nothing of problems or reductions (DESIGN.md).  A model reads its answer
+Models know nothing of problems or reductions (docs/design.md §1).  A model reads its answer
 at ``output_positions`` and turns it into a decision according to ``output_kind``:
 ``"binary"`` (1 iff the read-out value is > 0), ``"class"`` (argmax over read-out
 entries) or ``"vector"`` (the read-out values themselves).

@@ -1,4 +1,4 @@
-"""Finite-precision Elman RNN (THEORY.md §0.2–0.3: the hidden state is the message).
+"""Finite-precision Elman RNN (docs/theory.md §3.1–3.2: the hidden state is the message).
 
 A :class:`RNNModel` has L stacked Elman layers of hidden size d, a token embedding, an
 activation (``"tanh"``, ``"relu"`` or ``"threshold"``) and a linear read-out from the top
@@ -75,8 +75,8 @@ One code path
 call; :meth:`RNNModel.step_batch` is the same arithmetic over a batch of states (the
 plain-numpy reference for batched kernels) and is tested equal to :meth:`step`.
 :meth:`RNNModel.run_batch` runs many steps over a batch, either by :meth:`step_batch`
-(``backend="numpy"``) or by its numba twin over the nonzero weights (``"numba"``,
-compiled lazily and cached), and :meth:`RNNModel.forward_batch` reads out after it;
+(``backend="python"``) or by the batched cell kernel over the nonzero weights
+(``"numba"``, :mod:`commlb.kernels.rnn`), and :meth:`RNNModel.forward_batch` reads out after it;
 tests hold numba == numpy == :meth:`step` == the slow reference.
 """
 
@@ -129,95 +129,6 @@ class _SparseWeights:
             prod = x[:, self.rows] * self.vals
             out[:, self.uniq] = np.add.reduceat(prod, self.starts, axis=1)
         return out
-
-
-_KERNEL = None
-
-
-def _batch_kernel():
-    """The numba twin of :meth:`RNNModel.step_batch` run over many steps (built and
-    compiled on first use; numba is imported here, never at module import).
-
-    Weights are in CSR form by *input* unit (``ptr[l, k] .. ptr[l, k+1]`` are the
-    (column, value) pairs of row k), so a step costs O(nonzeros), which is what makes
-    the large explicit constructions (delay lines, shift registers) cheap to batch."""
-    global _KERNEL
-    if _KERNEL is None:
-        from numba import njit, prange
-
-        @njit(cache=True, parallel=True)
-        def run_rows(rec_ptr, rec_col, rec_val, in_ptr, in_col, in_val, u0, bsh, act, table, lo,
-                     one, f, raw_min, raw_max, tmask, states, tokens, sat):
-            B, T = tokens.shape
-            L, d = states.shape[1], states.shape[2]
-            half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
-            for i in prange(B):
-                cur = states[i].copy()  # last step's state
-                nxt = np.empty((L, d), np.int64)  # this step's state
-                acc = np.empty(d, np.int64)
-                s = np.int64(0)
-                for t in range(T):
-                    tok = tokens[i, t]
-                    for layer in range(L):
-                        if layer == 0:
-                            for j in range(d):
-                                acc[j] = u0[tok, j]
-                        else:
-                            for j in range(d):
-                                acc[j] = bsh[layer, j]
-                            for k in range(d):
-                                hk = nxt[layer - 1, k]  # this step's state of layer - 1
-                                if hk != 0:
-                                    for e in range(in_ptr[layer, k], in_ptr[layer, k + 1]):
-                                        acc[in_col[layer, e]] += hk * in_val[layer, e]
-                        for k in range(d):
-                            hk = cur[layer, k]
-                            if hk != 0:
-                                for e in range(rec_ptr[layer, k], rec_ptr[layer, k + 1]):
-                                    acc[rec_col[layer, e]] += hk * rec_val[layer, e]
-                        for j in range(d):
-                            pre = (acc[j] + half) >> f if f > 0 else acc[j]
-                            if pre < raw_min:
-                                pre = raw_min
-                                s += 1
-                            elif pre > raw_max:
-                                pre = raw_max
-                                s += 1
-                            if act == 0:
-                                v = pre if pre > 0 else np.int64(0)
-                            elif act == 1:
-                                v = one if pre > 0 else np.int64(0)
-                                if pre > 0 and one < (np.int64(1) << f):
-                                    s += 1
-                            else:
-                                idx = min(max(pre, lo), lo + table.shape[0] - 1) - lo
-                                v = table[idx]
-                                if tmask[idx]:
-                                    s += 1
-                            nxt[layer, j] = v
-                    cur, nxt = nxt, cur
-                for layer in range(L):
-                    for j in range(d):
-                        states[i, layer, j] = cur[layer, j]
-                sat[i] += s
-
-        _KERNEL = run_rows
-    return _KERNEL
-
-
-def _csr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per layer, the nonzeros of w[l] (d, d) grouped by row: (ptr (L, d+1), col, val)."""
-    L, d, _ = w.shape
-    nnz = max(1, max(int(np.count_nonzero(w[l])) for l in range(L)))
-    ptr = np.zeros((L, d + 1), dtype=np.int64)
-    col = np.zeros((L, nnz), dtype=np.int64)
-    val = np.zeros((L, nnz), dtype=np.int64)
-    for l in range(L):
-        rows, cols = np.nonzero(w[l])
-        ptr[l, 1:] = np.cumsum(np.bincount(rows, minlength=d))
-        col[l, : rows.size] = cols
-        val[l, : rows.size] = w[l][rows, cols]
-    return ptr, col, val
 
 
 class RNNModel(Model):
@@ -531,42 +442,25 @@ class RNNModel(Model):
 
     def run_batch(self, states: np.ndarray, tokens: np.ndarray, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
         """Read the rows of ``tokens`` (B, T) from ``states`` (B, L, d): final states and
-        saturations per row.  ``backend``: ``"numpy"`` (:meth:`step_batch` per step, the
-        reference), ``"numba"`` (the compiled twin; fixed point only) or ``"auto"`` (numba
-        for fixed point)."""
+        saturations per row.  ``backend``: ``"python"`` (:meth:`step_batch` per step, the
+        reference), ``"numba"`` (the batched cell kernel :mod:`commlb.kernels.rnn`; fixed
+        point only) or ``"auto"`` (numba for fixed point, python for floats)."""
+        from ..kernels.backend import resolve_backend
+
         toks = np.ascontiguousarray(tokens, dtype=np.int64)
         states = np.array(states, dtype=np.int64 if self.precision.is_fixed else np.float64, copy=True)
-        if backend == "auto":
-            backend = "numba" if self.precision.is_fixed else "numpy"
-        if backend == "numpy":
+        backend = resolve_backend(backend, auto="numba" if self.precision.is_fixed else "python")
+        if backend == "python":
             sat = np.zeros(toks.shape[0], dtype=np.int64)
             for t in range(toks.shape[1]):
                 states, s = self.step_batch(states, toks[:, t])
                 sat += s
             return states, sat
-        if backend != "numba":
-            raise InvalidInputError(f"backend must be numpy, numba or auto, not {backend!r}")
         if not self.precision.is_fixed:
             raise InvalidInputError("the numba RNN kernel is for fixed point")
-        prec = self.precision
-        p = self.params
-        f = prec.frac
-        act = ACTIVATIONS.index(self.activation)
-        act = {0: 2, 1: 0, 2: 1}[act]  # tanh -> 2, relu -> 0, threshold -> 1
-        if self.activation == "tanh":
-            table, lo, tmask = self.act_table()
-        else:
-            table, lo, tmask = np.zeros(1, np.int64), 0, np.zeros(1, np.bool_)
-        rec = _csr(p["w_rec"])
-        inp = _csr(p["w_in"])
-        u0 = np.ascontiguousarray((p["embed"] + p["b"][0]) << np.int64(f))
-        bsh = np.ascontiguousarray(p["b"] << np.int64(f))
-        sat = np.zeros(toks.shape[0], dtype=np.int64)
-        one = min(1 << f, prec.raw_max)
-        _batch_kernel()(*rec, *inp, u0, bsh, np.int64(act), np.ascontiguousarray(table), np.int64(lo),
-                        np.int64(one), np.int64(f), np.int64(prec.raw_min), np.int64(prec.raw_max),
-                        np.ascontiguousarray(tmask, dtype=np.bool_), states, toks, sat)
-        return states, sat
+        from ..kernels.rnn import RNNCell
+
+        return RNNCell.from_model(self).run(states, toks, "numba")
 
     def forward_batch(self, tokens: np.ndarray, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
         """Many sequences of one length at once (rows of ``tokens``, shape (B, T)), by

@@ -1,4 +1,4 @@
-"""Finite-precision transformer (SHT24 Def. 2.1–2.2 shape; THEORY.md §0.2).
+"""Finite-precision transformer (SHT24 Def. 2.1–2.2 shape; docs/theory.md §3.2).
 
 A :class:`TransformerModel` has L layers of H attention heads over a residual stream of
 width m, a learned token embedding plus a learned positional table (added), an optional

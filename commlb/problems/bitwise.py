@@ -5,10 +5,10 @@ Alice holds x ∈ {0,1}^n, Bob y ∈ {0,1}^n, both as int64 0/1 arrays.  Bit ord
 :meth:`commlb.core.InputSpace.from_index`; so row ``i`` of the communication matrix is the
 string whose integer is ``i``, and GT_n's matrix is strictly lower triangular.
 
-Bounds (THEORY.md §7): D = n + 1 for each of them when n >= 1 (two-way, counting the final
+Bounds (docs/theory.md §4.1–4.5): D = n + 1 for each of them when n >= 1 (two-way, counting the final
 bit that announces the answer), one-way D→ = n in either direction (every row and every
 column of the matrix is distinct, and D→ = ⌈log2 #distinct rows⌉).  D(EQ_n) is formally
-verified (Lean); the other three values are derived in THEORY.md ([DER]).  Randomized
+verified (Lean); the other three values are derived in docs/theory.md §4.1–4.5.  Randomized
 bounds: DISJ Ω(n), IP n/2 − log2(1/(1−2ε)) − O(1), GT Θ(log n), EQ O(log 1/ε) public coin.
 
 Evaluation packs each operand into 64-bit words before broadcasting (see
@@ -49,7 +49,7 @@ def _one_way_pair(n: int, what: str) -> list[KnownBound]:
             exact=True,
             citation=f"{_KN97}: one-way D = ceil(log2 #distinct {lines}); {what} has 2^n "
                      f"distinct {lines}",
-            status="[DER] THEORY.md §7",
+            status="[DER] docs/theory.md §4.1–4.5",
             note="the receiver outputs the answer; n + 1 if both parties must know it",
         ))
     return out
@@ -92,9 +92,9 @@ class Disjointness(BitwiseProblem):
     """DISJ_n(x, y) = 1 iff x ∧ y = 0 (the sets share no element).
 
     Bounds: D = n + 1 (fooling set {(S, Sᶜ)}: 2^n one-rectangles plus a zero-rectangle;
-    THEORY.md §7 [DER], fooling set formalised in Lean), D→ = n, randomized Ω(n)
+    docs/theory.md §4.1–4.5 [DER], fooling set formalised in Lean), D→ = n, randomized Ω(n)
     (Kalyanasundaram–Schnitger 1992; Razborov 1992; Bar-Yossef–Jayram–Kumar–Sivakumar
-    2004) [UNVERIFIED citations, THEORY.md §7].
+    2004) [UNVERIFIED citations, docs/theory.md §4.1–4.5].
     """
 
     name = "disj"
@@ -124,7 +124,7 @@ class Disjointness(BitwiseProblem):
                 citation=f"{_KN97}: fooling set {{(S, complement of S)}} (2^n one-rectangles) "
                          f"plus one zero-rectangle; fooling set formalised in {_LEAN}/"
                          f"Disjointness.lean (Claim 1.21)",
-                status="[DER] n + 1 derived in THEORY.md §7 (fooling set formally verified)",
+                status="[DER] n + 1 derived in docs/theory.md §4.1–4.5 (fooling set formally verified)",
                 note=_TWO_WAY_NOTE,
             ),
             *_one_way_pair(n, "DISJ_n"),
@@ -135,8 +135,8 @@ class Disjointness(BitwiseProblem):
                 epsilon=EPSILON,
                 citation="Kalyanasundaram & Schnitger 1992; Razborov 1992; "
                          "Bar-Yossef, Jayram, Kumar & Sivakumar 2004",
-                # THEORY.md §7: these citations and the constant below are [UNVERIFIED]
-                status="[UNVERIFIED] citations from memory (THEORY.md §7)",
+                # docs/theory.md §4.1–4.5: these citations and the constant below are [UNVERIFIED]
+                status="[UNVERIFIED] citations from memory (docs/theory.md §4.1–4.5)",
                 note="constant ~0.4827 n as eps -> 0 (Braverman, Garg, Pankratov & "
                      "Weinstein 2013) [UNVERIFIED]",
             ),
@@ -149,7 +149,7 @@ class Equality(BitwiseProblem):
 
     Bounds: D = n + 1, formally verified (Lean, communication-complexity-lean
     Functions/Equality.lean [FT-formal]); D→ = n; public-coin randomized k + 1 bits for
-    error 2^−k (upper bound); private-coin Θ(log n) [UNVERIFIED] (THEORY.md §7).
+    error 2^−k (upper bound); private-coin Θ(log n) [UNVERIFIED] (docs/theory.md §4.1–4.5).
     """
 
     name = "eq"
@@ -198,7 +198,7 @@ class Equality(BitwiseProblem):
                 asymptotic=True,
                 epsilon=EPSILON,
                 citation=f"{_KN97}: private-coin R(f) = Omega(log D(f)); Newman 1991",
-                status="[UNVERIFIED] standard (THEORY.md §7)",
+                status="[UNVERIFIED] standard (docs/theory.md §4.1–4.5)",
                 note="private coins only; with public coins O(log 1/eps) suffices",
             ),
         ]
@@ -209,7 +209,7 @@ class InnerProduct(BitwiseProblem):
     """IP_n(x, y) = ⟨x, y⟩ mod 2.
 
     Bounds: D = n + 1 (rank of the 0/1 matrix 2^n − 1 and of its complement >= 2^n − 1;
-    THEORY.md §7 [DER]); D→ = n; randomized R_ε >= n/2 − log2(1/(1−2ε)) − O(1) by
+    docs/theory.md §4.1–4.5 [DER]); D→ = n; randomized R_ε >= n/2 − log2(1/(1−2ε)) − O(1) by
     discrepancy <= 2^(−n/2) (Chor–Goldreich 1988; public-coin form formalised in Lean).
     """
 
@@ -233,7 +233,7 @@ class InnerProduct(BitwiseProblem):
                 exact=True,
                 citation=f"{_KN97}: rank bound, rank(M) = 2^n - 1 and rank(J - M) >= 2^n - 1 "
                          f"give >= 2^(n+1) - 2 leaves (n = 1 is AND: 2 bits)",
-                status="[DER] derived in THEORY.md §7",
+                status="[DER] derived in docs/theory.md §4.1–4.5",
                 note=_TWO_WAY_NOTE,
             ),
             *_one_way_pair(n, "IP_n"),
@@ -255,9 +255,9 @@ class GreaterThan(BitwiseProblem):
     """GT_n(x, y) = 1 iff x > y as integers, x = Σ_j x_j 2^j (entry 0 least significant).
 
     Bounds: D = n + 1 (strictly lower triangular matrix of rank 2^n − 1, complement of
-    rank 2^n; THEORY.md §7 [DER]); D→ = n; randomized Θ(log n): upper bound by noisy
+    rank 2^n; docs/theory.md §4.1–4.5 [DER]); D→ = n; randomized Θ(log n): upper bound by noisy
     binary search (Feige–Raghavan–Peleg–Upfal 1994; Nisan 1993), lower Ω(log n)
-    (Viola 2015) [UNVERIFIED, THEORY.md §7].
+    (Viola 2015) [UNVERIFIED, docs/theory.md §4.1–4.5].
     """
 
     name = "gt"
@@ -286,7 +286,7 @@ class GreaterThan(BitwiseProblem):
                 exact=True,
                 citation=f"{_KN97}: rank bound, the strictly lower triangular matrix has rank "
                          f"2^n - 1 and its complement rank 2^n",
-                status="[DER] derived in THEORY.md §7",
+                status="[DER] derived in docs/theory.md §4.1–4.5",
                 note=_TWO_WAY_NOTE,
             ),
             *_one_way_pair(n, "GT_n"),
@@ -296,7 +296,7 @@ class GreaterThan(BitwiseProblem):
                 asymptotic=True,
                 epsilon=EPSILON,
                 citation="Viola 2015",
-                status="[UNVERIFIED] from memory (THEORY.md §7)",
+                status="[UNVERIFIED] from memory (docs/theory.md §4.1–4.5)",
             ),
             KnownBound(
                 kind=BoundKind.RANDOMIZED,
@@ -305,6 +305,6 @@ class GreaterThan(BitwiseProblem):
                 lower=False,
                 epsilon=EPSILON,
                 citation="Feige, Raghavan, Peleg & Upfal 1994; Nisan 1993",
-                status="[UNVERIFIED] from memory (THEORY.md §7)",
+                status="[UNVERIFIED] from memory (docs/theory.md §4.1–4.5)",
             ),
         ]

@@ -9,7 +9,7 @@ matrix marks those pairs DONT_CARE (-1).
 The default gap is min(√n, n/2) (for n <= 3, √n > n/2 would leave no far side); an
 explicit ``gap`` must lie in (0, n/2].
 
-Bounds (THEORY.md §7): randomized Θ(n) (Chakrabarti–Regev 2011; Vidick 2012; Sherstov
+Bounds (docs/theory.md §4.6): randomized Θ(n) (Chakrabarti–Regev 2011; Vidick 2012; Sherstov
 2012), one-way Ω(n) (Indyk–Woodruff 2003; Woodruff 2004; Jayram–Kumar–Sivakumar 2008),
 deterministic Θ(n) — all [UNVERIFIED] citations, stated for gap √n; they carry over to
 any gap g <= √n (a smaller gap only enlarges the promise).
@@ -131,13 +131,13 @@ class GapHamming(ProblemBase):
             ),
         ]
         if self.gap <= math.sqrt(n) + 1e-12:
-            # THEORY.md §7: all GHD citations are [UNVERIFIED]; stated for gap sqrt(n)
+            # docs/theory.md §4.6: all GHD citations are [UNVERIFIED]; stated for gap sqrt(n)
             out += [
                 KnownBound(
                     kind=BoundKind.DETERMINISTIC,
                     formula="Omega(n)",
                     asymptotic=True,
-                    citation="(deterministic Theta(n), THEORY.md §7)",
+                    citation="(deterministic Theta(n), docs/theory.md §4.6)",
                     status="[UNVERIFIED]",
                 ),
                 KnownBound(
@@ -146,7 +146,7 @@ class GapHamming(ProblemBase):
                     asymptotic=True,
                     epsilon=EPSILON,
                     citation="Chakrabarti & Regev 2011; Vidick 2012; Sherstov 2012",
-                    status="[UNVERIFIED] citations from memory (THEORY.md §7); definition and "
+                    status="[UNVERIFIED] citations from memory (docs/theory.md §4.6); definition and "
                            "statement in communication-complexity-lean Functions/GapHamming.lean",
                     note="stated for gap sqrt(n); holds for any smaller gap",
                 ),
@@ -156,7 +156,7 @@ class GapHamming(ProblemBase):
                     asymptotic=True,
                     epsilon=EPSILON,
                     citation="Indyk & Woodruff 2003; Woodruff 2004; Jayram, Kumar & Sivakumar 2008",
-                    status="[UNVERIFIED] citations from memory (THEORY.md §7)",
+                    status="[UNVERIFIED] citations from memory (docs/theory.md §4.6)",
                     note="stated for gap sqrt(n); holds for any smaller gap",
                 ),
             ]

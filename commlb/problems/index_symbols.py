@@ -1,4 +1,4 @@
-"""INDEX over n symbols of log2 n bits (PNP24 Theorem 1; THEORY.md §6.1, §0.4).
+"""INDEX over n symbols of log2 n bits (PNP24 Theorem 1; docs/theory.md §8.7, §3.3).
 
 Alice holds a table h ∈ [n]^n (n·log2 n bits), Bob an index i ∈ [n], the output is the
 symbol h(i).  It is INDEX_{n log n} in block form: any protocol for it answers INDEX on
@@ -30,7 +30,7 @@ class SymbolIndex(ProblemBase):
 
     Bounds: one-way Alice → Bob exactly ⌈log2 n^n⌉ [DER: n^n distinct rows];
     randomized one-way ≥ (1 − H2(ε))·n⌊log2 n⌋ via INDEX_{n⌊log2 n⌋} (Kremer–Nisan–Ron
-    1999 [UNVERIFIED constant, THEORY.md §7]); two-way at most 2⌈log2 n⌉ (Bob sends i,
+    1999 [UNVERIFIED constant, docs/theory.md §4.3]); two-way at most 2⌈log2 n⌉ (Bob sends i,
     Alice answers h(i)).
     """
 
@@ -78,7 +78,7 @@ class SymbolIndex(ProblemBase):
                 epsilon=eps,
                 citation="Kremer, Nisan & Ron 1999 for INDEX on n floor(log2 n) bits, which "
                          "reduces to this problem",
-                status="[UNVERIFIED] constant from memory (THEORY.md §7)",
+                status="[UNVERIFIED] constant from memory (docs/theory.md §4.3)",
                 note="one-way Alice -> Bob, public coin",
             ),
             KnownBound(

@@ -6,10 +6,10 @@ v_1 = f_A(v_0), v_2 = f_B(v_1), … alternate (f_A on odd steps, f_B on even ste
 steps.  The output is v_k (``output="vertex"``, ``num_outputs = n``) or its low bit
 v_k mod 2 (``output="parity"``).
 
-Bounds (THEORY.md §7): with k rounds and Alice (the owner of the first function)
+Bounds (docs/theory.md §4.7, §10.2): with k rounds and Alice (the owner of the first function)
 speaking first, k⌈log2 n⌉ bits suffice; with k rounds and Bob first, Ω(n − k log n)
 deterministic (Duris–Galil–Schnitger 1987) and Ω(n/k² − k log n) randomized
-(Nisan–Wigderson 1993).  The constants and exact forms are [UNVERIFIED] in THEORY.md.
+(Nisan–Wigderson 1993).  See docs/theory.md §4.7 and §10.2.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class PointerChasing(ProblemBase):
     Bounds: k-round upper bound k⌈log2 n⌉ with the right starter [DER]; k-round lower
     bounds with the wrong starter Ω(n − k log n) (Duris–Galil–Schnitger 1987) and,
     randomized, Ω(n/k² − k log n) (Nisan–Wigderson 1993) — both [UNVERIFIED] in
-    THEORY.md §7.  No one-way values are listed: they depend on k and the output mode.
+    docs/theory.md §4.7, §10.2.  No one-way values are listed: they depend on k and the output mode.
     """
 
     name = "pc"
@@ -87,7 +87,7 @@ class PointerChasing(ProblemBase):
                 lower=False,
                 rounds=k,
                 citation="Alice sends v_1, Bob v_2, ...: each message names one vertex",
-                status="[DER] THEORY.md §7",
+                status="[DER] docs/theory.md §4.7, §10.2",
                 note="upper bound with the right starter (the owner of f_A speaks first)",
             ),
             KnownBound(
@@ -96,8 +96,8 @@ class PointerChasing(ProblemBase):
                 asymptotic=True,
                 rounds=k,
                 citation="Duris, Galil & Schnitger 1987",
-                # THEORY.md §7 marks the pointer-chasing bounds [UNVERIFIED]
-                status="[UNVERIFIED] from memory (THEORY.md §7)",
+                # docs/theory.md §4.7, §10.2 marks the pointer-chasing bounds [UNVERIFIED]
+                status="[UNVERIFIED] from memory (docs/theory.md §4.7, §10.2)",
                 note="deterministic, wrong starter",
             ),
             KnownBound(
@@ -107,7 +107,7 @@ class PointerChasing(ProblemBase):
                 rounds=k,
                 epsilon=EPSILON,
                 citation="Nisan & Wigderson 1993",
-                status="[UNVERIFIED] from memory (THEORY.md §7)",
+                status="[UNVERIFIED] from memory (docs/theory.md §4.7, §10.2)",
                 note="randomized, wrong starter; improved to Omega(n/k + k) (Klauck 2000) and "
                      "Omega(n/k - k log n) (Yehudayoff 2016) [UNVERIFIED]",
             ),

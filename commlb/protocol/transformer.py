@@ -1,4 +1,4 @@
-"""A transformer run as a two-party protocol (THEORY.md §0.2–0.3; DESIGN.md).
+"""A transformer run as a two-party protocol (docs/theory.md §3.1–3.2; docs/design.md §5).
 
 Who holds what
 --------------

@@ -1,4 +1,4 @@
-"""INDEX on n log2 n bits → function composition (PNP24 Theorem 1; THEORY.md §6.1, §0.4).
+"""INDEX on n log2 n bits → function composition (PNP24 Theorem 1; docs/theory.md §8.7, §3.3).
 
 The source problem is INDEX over n symbols of log2 n bits (:class:`SymbolIndex`, in
 :mod:`commlb.problems.index_symbols`): Alice holds a table h ∈ [n]^n (n·log2 n bits),
@@ -37,7 +37,7 @@ class IndexToComposition(Reduction):
     tokens: Alice's table is the outer function h, Bob's index is g(0), the query x = 0
     and the rest of g are PUBLIC; the answer h(g(0)) = h(i).
 
-    Serves: PNP24 Theorem 1 (THEORY.md §6.1 [3P]): the query is public, so a one-layer
+    Serves: PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): the query is public, so a one-layer
     H-head transformer gives a one-way protocol in which Alice sends, per head, her
     partial numerator (d numbers) and denominator, H(d+1)p bits; always correct forces
     H(d+1)p ≥ ⌈n log2 n⌉ (and PNP24's error ≥ R/(3 n log n), R = n log n − H(d+1)p,
@@ -45,12 +45,16 @@ class IndexToComposition(Reduction):
     """
 
     name = "index-to-composition"
-    source = ReductionSource("PNP24",
-                             "Theorem 1 (one-layer function composition)",
-                             "§6.1", "[3P] statement; reduction [DER]")
+    source = ReductionSource(
+        "PNP24",
+        "Theorem 1: a one-layer transformer composing functions on n elements needs H·(d + 1)·p ≥ "
+        "n log n to be always correct (proved there)",
+        "derived here",
+        "§8",
+        "the reduction from INDEX over n log2 n bits is ours")
     description = "INDEX on n log n bits as g(0..n-1) h(0..n-1) x (Alice h, Bob g(0) = i)"
     theorem = (
-        "PNP24 Theorem 1 (THEORY.md §6.1 [3P]): one-layer H-head function composition "
+        "PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): one-layer H-head function composition "
         "needs H(d+1)p >= D->(INDEX on n log2 n bits) = ceil(n log2 n)"
     )
     example_params = {"n": 4}

@@ -1,5 +1,5 @@
 """Pointer chasing → hop_k with one contiguous block per step (SHT24 Proposition E.4
-layout; THEORY.md §5.4), and the number of rounds a multi-layer model's protocol has.
+layout; docs/theory.md §8.9, §10.4), and the number of rounds a multi-layer model's protocol has.
 
 Why a second pointer-chasing reduction.  ``pc-to-khop`` handles arbitrary maps but
 interleaves Alice's and Bob's tokens throughout an exponentially long sequence.  SHT24's
@@ -27,7 +27,7 @@ Rounds (:func:`model_rounds`, each with its source tag): an L-layer RNN / SSM, a
 (Performer-type) transformer and a Longformer-masked transformer give L-round blackboard
 protocols over this split (SHT24 Cor. 5.2–5.4 [FT]); a one-layer transformer with N_CoT
 chain-of-thought steps gives N_CoT rounds (Cor. 5.6 [FT]); an L-layer softmax transformer
-split between two parties gives L rounds of query/answer exchanges (THEORY.md §0.3
+split between two parties gives L rounds of query/answer exchanges (docs/theory.md §10.1
 [DER]).  Against :func:`required_rounds` = k: with fewer rounds, the width must be
 Ω(N/k⁶) (Prop. E.4 [FT]).  The hop_k transformer of SHT24 Theorem 4.2 uses only
 ⌊log2 k⌋ + 2 layers (:func:`doubling_layers`): its simulation is not a small-message
@@ -84,19 +84,23 @@ class PCToKHopBlocks(Reduction):
     token; Alice's tokens hold f_A's values (odd steps), Bob's f_B's (even steps), the
     keys are PUBLIC.  ``decode`` returns v_k (or v_k mod 2 with ``output="parity"``).
 
-    Serves: SHT24 Prop. E.4 and Cor. 5.2–5.6 (THEORY.md §5.4 [FT]): read as a k-player
+    Serves: SHT24 Prop. E.4 and Cor. 5.2–5.6 (docs/theory.md §8.9, §10.4 [FT]): read as a k-player
     blackboard protocol (``block_players``), an L-layer RNN/SSM, kernel or Longformer
     attention model has L rounds, and a one-layer model with N_CoT CoT steps has N_CoT
     rounds (``model_rounds``); fewer than k rounds force width·precision Ω(N/k⁶).
     """
 
     name = "pc-to-khop-blocks"
-    source = ReductionSource("SHT24",
-                             "Proposition E.4 and Corollaries 5.2–5.6",
-                             "§5.4", "[FT] (full text read)")
+    source = ReductionSource(
+        "SHT24",
+        "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, "
+        "kernel attention, Longformer, chain of thought) need size polynomial in n for k-hop with "
+        "fewer rounds than hops (proved there, asymptotically)",
+        "proved in the cited paper",
+        "§10")
     description = "pointer chasing on permutations as hop_k, one contiguous block per step"
     theorem = (
-        "SHT24 Prop. E.4 / Cor. 5.2-5.6 (THEORY.md §5.4 [FT]): L-layer RNN/kernel/"
+        "SHT24 Prop. E.4 / Cor. 5.2-5.6 (docs/theory.md §8.9, §10.4 [FT]): L-layer RNN/kernel/"
         "Longformer models give L-round protocols; R < k rounds need s = Omega(N/k^6)"
     )
     example_params = {"n": 4, "k": 3}
@@ -178,7 +182,7 @@ _FAMILIES = {
                         "(S, Z): O(mHp) bits", "SHT24 Cor. 5.6 [FT]: one round per CoT step"),
     "transformer": ("L", "per layer, queries one way and partial softmax sums back "
                     "(up to N*H*(m + d_v + 1)*p bits per layer)",
-                    "THEORY.md §0.3 [DER]: exact two-party simulation, one round per layer"),
+                    "docs/theory.md §10.1 [DER]: exact two-party simulation, one round per layer"),
 }
 
 

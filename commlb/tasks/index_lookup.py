@@ -1,9 +1,9 @@
-"""Index lookup (BHBK24, THEORY.md §3.2): ``x_1..x_n ? i``, answer x_i at the last position.
+"""Index lookup (BHBK24, docs/theory.md §7.1): ``x_1..x_n ? i``, answer x_i at the last position.
 
 Token ids: the symbols 0..alphabet-1 first, then "?" (id ``alphabet``), then n position
 tokens (id ``alphabet + 1 + i`` names position i, 0-based).  A one-layer transformer of
 logarithmic width solves it; an RNN needs a state of about n·log2(alphabet) bits (one-way
-INDEX, THEORY.md §3.4).
+INDEX, docs/theory.md §8.1).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class IndexLookupTask(Task):
 
     name = "index-lookup"
     defaults = TaskDefaults("index-to-index-lookup", 64,
-                            why="INDEX_n written as x_1..x_n ? i (BHBK24, THEORY.md §3.4)")
+                            why="INDEX_n written as x_1..x_n ? i (BHBK24, docs/theory.md §8.1)")
     description = "x_1..x_n ? i : output x_i (BHBK24)"
     output_kind = "class"
 

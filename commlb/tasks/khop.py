@@ -1,4 +1,4 @@
-"""k-hop induction heads, hop_k (SHT24 Definition 4.1; THEORY.md §5.3).
+"""k-hop induction heads, hop_k (SHT24 Definition 4.1; docs/theory.md §7.9).
 
 With 0-based positions, find¹(i) = j + 1 for the largest j < i with x_j = x_i (the
 position right after the most recent earlier occurrence of the current token), and ⊥
@@ -81,7 +81,7 @@ class KHopTask(Task):
 
     name = "khop"
     defaults = TaskDefaults("pc-to-khop", 4, ("k",), (("k", 2),),
-                            why="pointer chasing PC(n, k) as k-hop induction heads (SHT24, THEORY.md §5.3)")
+                            why="pointer chasing PC(n, k) as k-hop induction heads (SHT24, docs/theory.md §8.8)")
     description = "k-hop induction heads: follow find¹ k times (SHT24 Def. 4.1)"
     output_kind = "per-position"
 

@@ -1,4 +1,4 @@
-"""q-sparse token regression, qSTR (MH25 Definition 2; THEORY.md §2.1), and its simple
+"""q-sparse token regression, qSTR (MH25 Definition 2; docs/theory.md §7.7), and its simple
 variant.
 
 Token i carries three fields: ``x`` (a vector in R^d), ``t`` (a q-tuple of 0-based
@@ -18,7 +18,7 @@ for a link g : R^{qd} → R, so ``solve`` returns an (N,) array.  Links (``link=
   with fixed unit vectors u_1..u_q (drawn from ``seed``);
 * a callable taking the gathered array of shape (N, q, d) and returning shape (N,).
 
-MH25 writes the exact displayed formula of Definition 2 in a form THEORY.md could not
+MH25 writes the exact displayed formula of Definition 2 in a form commlb's sources could not
 decode; the text says the label at i depends only on the q tokens indexed by t_i, which
 is what is implemented [FT wording, formula UNVERIFIED].
 

@@ -1,8 +1,8 @@
-"""Two-string tasks ``a # b =`` from BHBK24 (THEORY.md §3.2): disjointness and equality.
+"""Two-string tasks ``a # b =`` from BHBK24 (docs/theory.md §7.2): disjointness and equality.
 
 Token ids: 0 and 1 are the bits, 2 is the separator "#", 3 is the final "=" at which
 the answer is read.  Length 2n + 2 for strings of n bits.  Both tasks are the targets of
-the one-layer / RNN lower bounds of THEORY.md §3.4 (Alice holds a, Bob holds b).
+the one-layer / RNN lower bounds of docs/theory.md §8.2 (Alice holds a, Bob holds b).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class DisjointnessTask(_TwoStringTask):
 
     name = "disjointness"
     defaults = TaskDefaults("disj-to-disjointness", 64,
-                            why="DISJ_n written as a # b = (BHBK24, THEORY.md §3.4)")
+                            why="DISJ_n written as a # b = (BHBK24, docs/theory.md §8.2)")
     description = "a # b = : 1 iff the sets a and b are disjoint (BHBK24)"
 
     def generate(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -83,7 +83,7 @@ class EqualityTask(_TwoStringTask):
     """``a_1..a_n # b_1..b_n =``; answer 1 iff a = b (= EQ_n(a, b))."""
 
     name = "equality"
-    defaults = TaskDefaults("eq-to-equality", 64, why="EQ_n written as a # b = (BHBK24, THEORY.md §3.4)")
+    defaults = TaskDefaults("eq-to-equality", 64, why="EQ_n written as a # b = (BHBK24, docs/theory.md §8.2)")
     description = "a # b = : 1 iff a = b (BHBK24)"
 
     def generate(self, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -1,5 +1,5 @@
 """The reduction checker: is ``decode(task.solve(encode(x, y))) == f(x, y)``, and does
-every token depend only on what its owner knows?  (DESIGN.md invariant 4.)
+every token depend only on what its owner knows?  (docs/design.md §4, invariant 4.)
 
 Two properties are checked:
 

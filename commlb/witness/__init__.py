@@ -6,8 +6,8 @@ values than f has distinct rows — for INDEX_n, DISJ_n and EQ_n all 2^n rows ar
 so fewer than 2^n messages, e.g. an RNN with L·d·p < n state bits — two inputs x ≠ x'
 send the same message (pigeonhole), a Bob input y with f(x, y) ≠ f(x', y) exists, and the
 model gives the same answer on (x, y) and (x', y): it is wrong on one of them
-(THEORY.md §0.4, §3.4; the one-way bound D→ = log2 #distinct rows, Kushilevitz–Nisan
-1997, THEORY.md §7).  This package finds such a pair and proves it:
+(docs/theory.md §3.3, §8.1; the one-way bound D→ = log2 #distinct rows, Kushilevitz–Nisan
+1997, docs/theory.md §5.3).  This package finds such a pair and proves it:
 
 1. **Alice's messages for her inputs** (:mod:`.layout`, :mod:`.sources`) — through the
    batched kernels of :mod:`commlb.kernels.alice` (RNN state after her prefix by a
