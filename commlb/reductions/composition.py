@@ -37,25 +37,27 @@ class IndexToComposition(Reduction):
     tokens: Alice's table is the outer function h, Bob's index is g(0), the query x = 0
     and the rest of g are PUBLIC; the answer h(g(0)) = h(i).
 
-    Serves: PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): the query is public, so a one-layer
+    Serves: PNP24 Theorem 1 (docs/theory.md §8.7): the query is public, so a one-layer
     H-head transformer gives a one-way protocol in which Alice sends, per head, her
-    partial numerator (d numbers) and denominator, H(d+1)p bits; always correct forces
-    H(d+1)p ≥ ⌈n log2 n⌉ (and PNP24's error ≥ R/(3 n log n), R = n log n − H(d+1)p,
-    from randomized one-way INDEX [3P constant]).
+    partial numerator (d_v numbers) and denominator and Bob outputs; in the bits actually
+    sent (exact accumulators of at most p_acc bits, docs/theory.md §3.4), always correct
+    forces H(d_v+1)·p_acc ≥ D→ = ⌈n log2 n⌉ (PNP24 state H(d+1)p ≥ n log n with p-bit
+    partial sums, and an error of at least R/(3 n log n), R = n log n − H(d+1)p, from
+    randomized one-way INDEX).
     """
 
     name = "index-to-composition"
     source = ReductionSource(
         "PNP24",
         "Theorem 1: a one-layer transformer composing functions on n elements needs H·(d + 1)·p ≥ "
-        "n log n to be always correct (proved there)",
+        "n log n to be always correct",
         "derived here",
         "§8",
         "the reduction from INDEX over n log2 n bits is ours")
     description = "INDEX on n log n bits as g(0..n-1) h(0..n-1) x (Alice h, Bob g(0) = i)"
     theorem = (
-        "PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): one-layer H-head function composition "
-        "needs H(d+1)p >= D->(INDEX on n log2 n bits) = ceil(n log2 n)"
+        "PNP24 Theorem 1 (docs/theory.md §8.7, §3.4): one-layer H-head function composition "
+        "needs H(d_v+1)p_acc >= D->(INDEX on n log2 n bits) = ceil(n log2 n)"
     )
     example_params = {"n": 4}
 
