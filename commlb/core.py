@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Owner(enum.IntEnum):
     PUBLIC = 2
 
     @property
-    def other(self) -> "Owner":
+    def other(self) -> Owner:
         if self is Owner.PUBLIC:
             raise ValueError("PUBLIC has no other party")
         return Owner.BOB if self is Owner.ALICE else Owner.ALICE

@@ -3,7 +3,8 @@ its message as one line with exit code 2.  Anything else is a bug and gets a tra
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = [
     "CommlbError",

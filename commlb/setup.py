@@ -11,8 +11,9 @@ middle.  Nothing here builds a model or runs a protocol (:mod:`commlb.models.bui
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,7 @@ class TaskSetup:
 
     def example_instance(self) -> Instance:
         if self.reduction is not None:
-            x, y = sample_inputs(self.problem, np.random.default_rng(0))
+            x, y = sample_inputs(self.reduction.problem, np.random.default_rng(0))
             return self.reduction.encode(x, y)
         tokens = self.task.generate(np.random.default_rng(0), self.n)
         length = len(tokens)

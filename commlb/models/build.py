@@ -29,9 +29,14 @@ __all__ = ["BuiltModel", "TaskShape", "build_model", "model_tokens", "token_enco
 class TaskShape(Protocol):
     """What model building reads of a task set-up (:class:`commlb.setup.TaskSetup`)."""
 
-    task: Task
-    n: int
-    task_name: str
+    @property
+    def task(self) -> Task: ...
+
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def task_name(self) -> str: ...
 
     @property
     def reduction(self) -> Any: ...
@@ -127,9 +132,10 @@ def build_model(setup: TaskShape, family: str, *, hidden: int | None = None, lay
     prec = _precision(precision, arith, 16)
     assert prec is not None
     if setup.structured_tokens:
+        available = ", ".join(f"{t}/{f}" for t, f in list_constructions() if t == task_name)
         raise InvalidInputError(
             f"task {task_name} has real-valued multi-field tokens; random {family} weights take token ids "
-            f"(use a construction: {', '.join(f'{t}/{f}' for t, f in list_constructions() if t == task_name) or 'none available'})"
+            f"(use a construction: {available or 'none available'})"
         )
     rng = np.random.default_rng([int(seed), 0x5EED])
     model = _random_model(setup, family, prec, rng, given)

@@ -11,8 +11,9 @@ equal, and since f differs the model is wrong on one of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def find_pair(source: MessageSource, digits_of: Callable[[np.ndarray], np.ndarra
     pairs in all; returns (pair or None, number of pairs tried)."""
     problem = source.layout.reduction.problem
     tried = 0
-    for s, n in zip(starts[lengths > 1].tolist(), lengths[lengths > 1].tolist()):
+    for s, n in zip(starts[lengths > 1].tolist(), lengths[lengths > 1].tolist(), strict=True):
         members = order[s:s + min(n, 33)]
         digits = digits_of(members)
         rows = None if source.exact_keys else source.rows(digits)
@@ -100,7 +101,7 @@ def prove(source: MessageSource, model: Any, split: Any, pair: Collision) -> dic
     same_out = outs[0].same_bits(outs[1])
     if not same_out:
         raise EngineError("witness: equal one-way messages gave different outputs (engine bug)")
-    answers = []
+    answers: list[int | None] = []
     for o in outs:
         try:
             answers.append(int(red.decode(o.decision)))
@@ -108,7 +109,7 @@ def prove(source: MessageSource, model: Any, split: Any, pair: Collision) -> dic
             answers.append(None)
     expected = [int(np.asarray(problem.evaluate(pair.x, pair.y)).reshape(-1)[0]),
                 int(np.asarray(problem.evaluate(pair.x2, pair.y)).reshape(-1)[0])]
-    wrong = [name for name, a, e in zip(("x", "x'"), answers, expected) if a != e]
+    wrong = [name for name, a, e in zip(("x", "x'"), answers, expected, strict=True) if a != e]
     if not wrong:
         raise EngineError("witness: equal answers on inputs with different truths, yet none is wrong")
     msg = trs[0].messages

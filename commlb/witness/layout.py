@@ -125,7 +125,7 @@ def alice_layout(reduction: Reduction, owner: np.ndarray, *, seed: int = 0) -> A
                 raise InvalidInputError("witness: a token outside Alice's positions depends on Alice's input")
     if per_digit:
         predicted = layout.tokens(xs)
-        for row, x in zip(predicted, xs):
+        for row, x in zip(predicted, xs, strict=True):
             if np.any(row != np.asarray(reduction.encode(x, y0).tokens, dtype=np.int64)):
                 per_digit = False
                 break

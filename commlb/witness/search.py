@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,7 @@ def count_distinct(source: MessageSource, digits_of: Callable[[np.ndarray], np.n
     while lo < run_starts.size:
         hi = int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + (1 << 18), side="right"))
         hi = max(hi, lo + 1)
-        idx = np.concatenate([order[a:a + b] for a, b in zip(run_starts[lo:hi], run_lengths[lo:hi])])
+        idx = np.concatenate([order[a:a + b] for a, b in zip(run_starts[lo:hi], run_lengths[lo:hi], strict=True)])
         run_id = np.repeat(np.arange(hi - lo), run_lengths[lo:hi])
         rows = source.rows(digits_of(idx))
         distinct += int(np.unique(np.column_stack([run_id, rows]), axis=0).shape[0])
@@ -244,7 +245,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
             raise TooLargeError(f"an exhaustive search over {N:.3g} inputs needs about {_fmt_bytes(est_b)}; "
                                 "pass --budget to sample")
         keys = _enumerate(source, progress)
-        digits_of = source.leaves_to_digits
+        digits_of: Callable[[np.ndarray], np.ndarray] = source.leaves_to_digits
         enumerated = N
     else:
         if count is None and seconds is None:
@@ -259,8 +260,10 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
 
         digits_all, keys = _sample(source, count, seconds, rng, progress, stop)
 
-        def digits_of(idx: np.ndarray) -> np.ndarray:
+        def sampled_digits(idx: np.ndarray) -> np.ndarray:
             return digits_all[np.asarray(idx, dtype=np.int64)]
+
+        digits_of = sampled_digits
 
         enumerated = int(keys.size)
     if progress is not None:
