@@ -470,8 +470,8 @@ def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, dead
         decision = model.forward(_model_input(sim, setup.task_name or setup.task.name, model, reduction.encode(x, y).tokens)).decision
         try:
             answer = int(reduction.decode(decision))
-        except (CommlbError, ValueError, IndexError, TypeError):
-            answer = None  # an undecodable answer (e.g. an out-of-range symbol) is an error
+        except InvalidInputError:
+            answer = None  # the reduction refuses the output (no answer): an error
         errors += int(answer != expected)
         done += 1
     return done, errors
