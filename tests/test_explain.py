@@ -231,7 +231,10 @@ def _name(family):
 
 def _size_numbers(family, model):
     if family == "transformer":
-        return {model.layers, model.heads, model.width, model.key_dim, model.value_dim}
+        # a hard-attention construction states the softmax scale and precision beside its own
+        soft = (model.config.get("construction") or {}).get("softmax") or {}
+        return {model.layers, model.heads, model.width, model.key_dim, model.value_dim} | {
+            int(soft[k]) for k in ("hard_bits", "softmax_scale", "softmax_bits") if k in soft}
     if family == "rnn":
         return {int(model.config.get("layers", 1)), int(model.config["hidden"])}
     return {len(model.config.get("hidden_sizes") or [1]), model.first_width}
