@@ -71,7 +71,7 @@ class GapHamming(ProblemBase):
         y = as_bits(y, self.n, "y")
         batch_shape(x, y)
         diff = np.bitwise_count(pack_bits(x) ^ pack_bits(y))
-        return np.sum(diff, axis=-1, dtype=np.int64)
+        return diff.sum(axis=-1, dtype=np.int64)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """1 on the close side, 0 on the far side; [Δ < n/2] outside the promise."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core import ALICE, BOB, Instance, Reduction
 from ..registry import get_problem, get_task, register_reduction
+from ..tasks.qsa import QSATask
 from ._common import bits, last_row
 from .index import index_of
 
@@ -38,6 +39,7 @@ class IndexToQSA(Reduction):
     """
 
     name = "index-to-qsa"
+    task: QSATask
     description = "INDEX_n as qSA with q = 1 (Alice's data tokens, Bob's query token)"
     theorem = (
         "SHT23 Theorem 11 (RNN memory for qSA, q = 1) via one-way INDEX_n: "
@@ -92,6 +94,7 @@ class DisjToQSA(Reduction):
     """
 
     name = "disj-to-qsa"
+    task: QSATask
     description = "DISJ_q as qSA with N = 2q+1 (Alice's query pointer set, Bob's data)"
     theorem = (
         "SHT23 Theorem 4 (docs/theory.md §8.5): one-layer attention 1/(2q)-approximating "
