@@ -1007,7 +1007,7 @@ def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
                           "Chor & Goldreich 1988 (the discrepancy of IP_n under the uniform distribution is at "
                           "most 2^(−n/2)) with the discrepancy bound of Kushilevitz & Nisan 1997",
                           "proved in the cited papers; the − 1 for the receiver-outputs convention is derived "
-                          "here, see docs/theory.md §3.5")
+                          "here, see docs/theory.md §3.6")
     raise InvalidInputError(f"no error-tolerant walk-through for problem {problem!r}; "
                             f"available: {', '.join(ERROR_PROBLEMS)}")
 
@@ -1082,7 +1082,7 @@ def _step_error(eb: ErrorBound, data: dict[str, Any] | None, built: Any = None) 
                          "about log2 n bits.")
     paras.append(f"Source: {eb.source}. Status: {eb.status}. The distribution matters: the bound holds for "
                  f"{eb.distribution}; by Yao's principle it also bounds randomized protocols with error ε "
-                 "(docs/theory.md §3.5).")
+                 "(docs/theory.md §3.6).")
     return Step("error", f"6. If the model may err: right on {right} of the inputs", paras, step_data)
 
 
