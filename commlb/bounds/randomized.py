@@ -226,7 +226,7 @@ def _one_way_vc(report: ErrorBoundsReport, vals: np.ndarray, eps: Fraction,
     from .vc import find_shattered_set, one_way_vc_bits, verify_shattered_set
 
     for direction, mat in (("Alice->Bob", vals), ("Bob->Alice", np.ascontiguousarray(vals.T))):
-        cert = find_shattered_set(mat, time_limit=min(time_limit, 10.0))
+        cert = find_shattered_set(mat, time_limit=min(time_limit, 3.0))
         verified = verify_shattered_set(mat, cert)
         bits, real = one_way_vc_bits(cert.size, eps)
         who = "Bob's" if direction == "Alice->Bob" else "Alice's"
