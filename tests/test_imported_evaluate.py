@@ -151,7 +151,7 @@ def test_cli_evaluate_table_says_bounds_do_not_apply(capsys):
 
 
 def test_cli_evaluate_refusals_are_one_line(tmp_path, capsys):
-    code, out, err = _run(["evaluate", "--weights", GPT2_PT, "--adapter", "sht24-khop", "--n", "8"], capsys)
+    code, _, err = _run(["evaluate", "--weights", GPT2_PT, "--adapter", "sht24-khop", "--n", "8"], capsys)
     assert code == 2 and err.count("\n") == 1 and "heads" in err
     marker = tmp_path / "pwned"
 
@@ -161,13 +161,13 @@ def test_cli_evaluate_refusals_are_one_line(tmp_path, capsys):
 
     with zipfile.ZipFile(tmp_path / "evil.pt", "w") as zf:
         zf.writestr("evil/data.pkl", pickle.dumps({"w": RunsCode()}, protocol=2))
-    code, out, err = _run(["evaluate", "--weights", str(tmp_path / "evil.pt"), "--heads", "2",
+    code, _, err = _run(["evaluate", "--weights", str(tmp_path / "evil.pt"), "--heads", "2",
                            "--adapter", "sht24-khop", "--n", "8"], capsys)
     assert code == 2 and err.count("\n") == 1 and "system" in err and not marker.exists()
     (tmp_path / "cut.pt").write_bytes((DATA / "gpt2_backbone.pt").read_bytes()[:5000])
-    code, out, err = _run(["evaluate", "--weights", str(tmp_path / "cut.pt"), "--heads", "2",
+    code, _, err = _run(["evaluate", "--weights", str(tmp_path / "cut.pt"), "--heads", "2",
                            "--adapter", "sht24-khop", "--n", "8"], capsys)
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
-    code, out, err = _run(["evaluate", "--weights", GPT2_PT, "--config", GPT2_YAML, "--adapter", "sht24-khop",
+    code, _, err = _run(["evaluate", "--weights", GPT2_PT, "--config", GPT2_YAML, "--adapter", "sht24-khop",
                            "--n", "40"], capsys)
     assert code == 2 and "32 learned positions" in err

@@ -60,8 +60,16 @@ from ..core import ALICE, BOB, PUBLIC, Owner
 from ..errors import EngineError
 from ..protocol.core import Channel, PartyView, Split, Transcript
 
-__all__ = ["simulate_gpt2", "simulate_recurrent", "simulate_imported", "ProtocolRun", "verify", "homes",
-           "send_f32", "float32_values"]
+__all__ = [
+    "ProtocolRun",
+    "float32_values",
+    "homes",
+    "send_f32",
+    "simulate_gpt2",
+    "simulate_imported",
+    "simulate_recurrent",
+    "verify",
+]
 
 F32 = np.float32
 
@@ -137,7 +145,7 @@ def _layer_table(channel: Channel, layers: int, modes: dict[int, dict[str, str]]
     out = []
     for layer in range(layers):
         msgs = [m for m in channel.messages if m.label.startswith(f"layer {layer + 1}:")]
-        row = {"layer": layer + 1, "bits": int(sum(m.bits for m in msgs)), "messages": len(msgs),
+        row: dict[str, Any] = {"layer": layer + 1, "bits": int(sum(m.bits for m in msgs)), "messages": len(msgs),
                "rounds": len({m.round for m in msgs}), "float32_values": int(sum(float32_values(m) for m in msgs))}
         if modes is not None:
             row["exchange"] = modes.get(layer, {})
@@ -232,6 +240,96 @@ class _GPT2Party:
         return self.model.readout.apply(self.model.final(self.x[positions]))
 
 
+@dataclass
+class _Plan:
+    """How the asker's queries reach the answerer's keys in one block."""
+
+    use: str                # "partial" or "kv"
+    need: np.ndarray        # asker's query positions that see at least one answerer key
+    sent_q: np.ndarray      # the queries actually sent (block 0: not the PUBLIC ones)
+    theirs: np.ndarray      # answerer's keys the asker does not hold
+    kv_keys: np.ndarray     # of those, the ones some query can see
+    cost_partial: int
+    cost_kv: int
+
+    def note(self) -> str:
+        chosen = "partial sums" if self.use == "partial" else "keys/values"
+        return (f"{chosen} chosen: partial sums {self.cost_partial} values, keys/values {self.cost_kv} values "
+                "(float32, 32 bits each)")
+
+
+def _plan(parties: dict[Owner, _GPT2Party], owner: np.ndarray, layer: int, asker: Owner, mode: str) -> _Plan | None:
+    X, Y = parties[asker], parties[asker.other]
+    model = X.model
+    H, dh = model.heads, model.head_dim
+    queries = X.mine
+    local = set(X.local_keys(layer).tolist())
+    theirs = np.array([j for j in Y.local_keys(layer).tolist() if j not in local], dtype=np.int64)
+    if theirs.size == 0 or queries.size == 0:
+        return None
+    need = queries[queries >= theirs.min()]
+    if need.size == 0:
+        return None
+    sent_q = need if layer > 0 else need[owner[need] != PUBLIC]
+    kv_keys = theirs[theirs <= need.max()]
+    cost_partial = sent_q.size * H * dh + need.size * H * (dh + 2)
+    cost_kv = kv_keys.size * 2 * H * dh
+    use = mode if mode != "cheaper" else ("kv" if cost_kv < cost_partial else "partial")
+    return _Plan(use, need, sent_q, theirs, kv_keys, int(cost_partial), int(cost_kv))
+
+
+class _Block:
+    """The messages of one transformer block; each method does nothing when the plan of
+    that direction does not call for it."""
+
+    def __init__(self, ch: Channel, parties: dict[Owner, _GPT2Party], model: Any, layer: int,
+                 plans: dict[Owner, _Plan]) -> None:
+        self.ch, self.parties, self.model, self.layer, self.plans = ch, parties, model, layer, plans
+        self.label = f"layer {layer + 1}:"
+
+    def _get(self, asker: Owner, use: str) -> _Plan | None:
+        plan = self.plans.get(asker)
+        return plan if plan is not None and plan.use == use else None
+
+    def send_queries(self, asker: Owner) -> None:
+        plan = self._get(asker, "partial")
+        if plan is None:
+            return
+        X, Y = self.parties[asker], self.parties[asker.other]
+        sent = set(plan.sent_q.tolist())
+        if sent:
+            got = send_f32(self.ch, asker, f"{self.label} queries",
+                           {"q": np.stack([X.q[int(i)] for i in plan.sent_q])}, note=plan.note())
+            for n, i in enumerate(plan.sent_q.tolist()):
+                Y.q[i] = got["q"][n]  # the answerer's copy of the asker's query, as received
+        for i in plan.need.tolist():  # block-0 queries of PUBLIC positions: from the public token
+            if i not in sent:
+                Y.q[i] = self.model.qkv(self.layer, Y.x0[int(i)][None])[0][0]
+
+    def send_answers(self, asker: Owner) -> None:
+        plan = self._get(asker, "partial")
+        if plan is None:
+            return
+        X, Y = self.parties[asker], self.parties[asker.other]
+        q = np.stack([Y.q[int(i)] for i in plan.need])
+        mx, S, W = Y.partial(q, plan.need, plan.theirs)
+        got = send_f32(self.ch, asker.other, f"{self.label} partial sums (max, sum, weighted sum)",
+                       {"m": mx, "s": S, "w": W})
+        for n, i in enumerate(plan.need.tolist()):
+            X.remote_partial[i] = (got["m"][n], got["s"][n], got["w"][n])
+
+    def send_kv(self, asker: Owner) -> None:
+        plan = self._get(asker, "kv")
+        if plan is None:
+            return
+        X, Y = self.parties[asker], self.parties[asker.other]
+        got = send_f32(self.ch, asker.other, f"{self.label} keys and values",
+                       {"k": np.stack([Y.k[int(j)] for j in plan.kv_keys]),
+                        "v": np.stack([Y.v[int(j)] for j in plan.kv_keys])}, note=plan.note())
+        for n, j in enumerate(plan.kv_keys.tolist()):
+            X.remote_k[j], X.remote_v[j] = got["k"][n], got["v"][n]
+
+
 def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
                   mode: str = "cheaper") -> ProtocolRun:
     """Run a :class:`~commlb.imported.models.GPT2` on model ids [T] under ``split``
@@ -246,90 +344,27 @@ def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
     home = homes(owner)
     parties = {w: _GPT2Party(w, PartyView(w, ids, owner), model, home) for w in (ALICE, BOB)}
     ch = Channel()
-    H, dh = model.heads, model.head_dim
     modes: dict[int, dict[str, str]] = {}
     for layer in range(model.layers):
         for p in parties.values():
             p.start_block(layer)
-        plans = {}
+        plans: dict[Owner, _Plan] = {}
         for asker in (ALICE, BOB):
-            ans = asker.other
-            X = parties[asker]
-            queries = X.mine
-            local = set(X.local_keys(layer).tolist())
-            # keys the answerer holds that the asker does not
-            theirs = np.array([j for j in parties[ans].local_keys(layer).tolist() if j not in local], dtype=np.int64)
-            if theirs.size == 0 or queries.size == 0:
-                continue
-            need = queries[queries >= theirs.min()]  # queries that see at least one of them
-            if need.size == 0:
-                continue
-            sent_q = need if layer > 0 else need[owner[need] != PUBLIC]
-            kv_keys = theirs[theirs <= need.max()]
-            cost_partial = sent_q.size * H * dh + need.size * H * (dh + 2)
-            cost_kv = kv_keys.size * 2 * H * dh
-            use = mode if mode != "cheaper" else ("kv" if cost_kv < cost_partial else "partial")
-            plans[asker] = (use, need, sent_q, theirs, kv_keys, cost_partial, cost_kv)
-            modes.setdefault(layer, {})[f"{asker.name.lower()}_asks"] = (
-                "partial-sums" if use == "partial" else "keys-values")
-        label = f"layer {layer + 1}:"
-
-        def note(asker: Owner) -> str:
-            use, need, sent_q, theirs, kv_keys, cp, ck = plans[asker]
-            return (f"{'partial sums' if use == 'partial' else 'keys/values'} chosen: partial sums {cp} values, "
-                    f"keys/values {ck} values (float32, 32 bits each)")
-
-        def send_queries(asker: Owner) -> None:
-            use, need, sent_q, *_ = plans[asker]
-            X, Y = parties[asker], parties[asker.other]
-            if sent_q.size:
-                got = send_f32(ch, asker, f"{label} queries", {"q": np.stack([X.q[int(i)] for i in sent_q])},
-                               note=note(asker))
-                for n, i in enumerate(sent_q.tolist()):
-                    Y.q[i] = got["q"][n]  # Y's own copies of X's queries (as received)
-            # queries of PUBLIC positions in block 0: Y computes them from the public token
-            for i in need.tolist():
-                if i not in sent_q:
-                    x0 = Y.x0[int(i)]
-                    Y.q[i] = model.qkv(layer, x0[None])[0][0]
-
-        def send_answers(asker: Owner) -> None:
-            use, need, sent_q, theirs, *_ = plans[asker]
-            X, Y = parties[asker], parties[asker.other]
-            q = np.stack([Y.q[int(i)] for i in need])
-            mx, S, W = Y.partial(q, need, theirs)
-            got = send_f32(ch, asker.other, f"{label} partial sums (max, sum, weighted sum)",
-                           {"m": mx, "s": S, "w": W})
-            for n, i in enumerate(need.tolist()):
-                X.remote_partial[i] = (got["m"][n], got["s"][n], got["w"][n])
-
-        def send_kv(asker: Owner) -> None:
-            use, need, sent_q, theirs, kv_keys, *_ = plans[asker]
-            X, Y = parties[asker], parties[asker.other]
-            got = send_f32(ch, asker.other, f"{label} keys and values",
-                           {"k": np.stack([Y.k[int(j)] for j in kv_keys]),
-                            "v": np.stack([Y.v[int(j)] for j in kv_keys])}, note=note(asker))
-            for n, j in enumerate(kv_keys.tolist()):
-                X.remote_k[j], X.remote_v[j] = got["k"][n], got["v"][n]
-
-        def kind(asker: Owner) -> str | None:
-            return plans[asker][0] if asker in plans else None
-
+            plan = _plan(parties, owner, layer, asker, mode)
+            if plan is not None:
+                plans[asker] = plan
+                modes.setdefault(layer, {})[f"{asker.name.lower()}_asks"] = (
+                    "partial-sums" if plan.use == "partial" else "keys-values")
+        block = _Block(ch, parties, model, layer, plans)
         # (1) Alice: her queries, her keys/values for Bob
-        if kind(ALICE) == "partial":
-            send_queries(ALICE)
-        if kind(BOB) == "kv":
-            send_kv(BOB)
-        # (2) Bob: answers to Alice, his queries, his keys/values for Alice
-        if kind(ALICE) == "partial":
-            send_answers(ALICE)
-        if kind(ALICE) == "kv":
-            send_kv(ALICE)
-        if kind(BOB) == "partial":
-            send_queries(BOB)
+        block.send_queries(ALICE)
+        block.send_kv(BOB)
+        # (2) Bob: answers to Alice, his keys/values for Alice, his queries
+        block.send_answers(ALICE)
+        block.send_kv(ALICE)
+        block.send_queries(BOB)
         # (3) Alice answers Bob
-        if kind(BOB) == "partial":
-            send_answers(BOB)
+        block.send_answers(BOB)
         for p in parties.values():
             p.finish_block(layer, np.zeros(0, np.int64))
     pos = np.flatnonzero(scored)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import ModelFileError
 
-__all__ = ["load_torch_zip", "RestrictedUnpickler", "STORAGE_DTYPES", "is_torch_zip"]
+__all__ = ["STORAGE_DTYPES", "RestrictedUnpickler", "is_torch_zip", "load_torch_zip"]
 
 #: torch storage class name -> numpy dtype ("bfloat16" is widened to float32 on load)
 STORAGE_DTYPES: dict[str, str] = {
