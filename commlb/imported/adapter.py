@@ -119,7 +119,8 @@ class Adapter:
         opts = data.get("task_options", {})
         if not isinstance(opts, Mapping):
             raise ModelFileError(f"{where}: task_options is a table")
-        return cls(name=str(data.get("name", where)), prefix=tuple(prefix), tokens=dict(data.get("tokens", {"offset": 0})),
+        return cls(name=str(data.get("name", where)), prefix=tuple(prefix),
+                   tokens=dict(data.get("tokens", {"offset": 0})),
                    targets=dict(data.get("targets", {"offset": 0})), score=score, readout=readout,
                    task=data.get("task"), task_options=dict(opts), description=str(data.get("description", "")))
 
@@ -221,7 +222,7 @@ def load_adapter(spec: str) -> Adapter:
             import tomllib  # type: ignore[import-not-found]
         except ModuleNotFoundError:  # Python 3.10
             try:
-                import tomli as tomllib  # type: ignore[no-redef,import-not-found]
+                import tomli as tomllib  # type: ignore[import-not-found]
             except ModuleNotFoundError:
                 raise ModelFileError(f"{path}: TOML adapters need Python >= 3.11 or tomli; use JSON") from None
         try:

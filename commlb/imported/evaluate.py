@@ -98,7 +98,7 @@ def parse_task_options(specs: tuple[str, ...] | list[str]) -> list[dict[str, Any
         if any(n == name for n, _ in axes):
             raise InvalidInputError(f"--task-option {name} given twice")
         axes.append((name, values))
-    combos = [dict(zip([a for a, _ in axes], vals)) for vals in itertools.product(*[v for _, v in axes])]
+    combos = [dict(zip([a for a, _ in axes], vals, strict=True)) for vals in itertools.product(*[v for _, v in axes])]
     if len(combos) > 1000:
         raise InvalidInputError(f"--task-option gives {len(combos)} rows; at most 1000")
     return combos

@@ -162,7 +162,7 @@ class _GPT2Party:
         T = len(home)
         visible = view.visible_positions()
         toks = np.asarray(view.tokens(visible), dtype=np.int64)
-        self.x0 = {int(i): x for i, x in zip(visible, model.embed(toks, visible))}
+        self.x0 = {int(i): x for i, x in zip(visible, model.embed(toks, visible), strict=True)}
         self.x = np.zeros((T, model.width), dtype=F32)
         self.x[self.mine] = np.stack([self.x0[int(i)] for i in self.mine]) if self.mine.size else 0
         self.q: dict[int, np.ndarray] = {}

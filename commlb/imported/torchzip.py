@@ -84,7 +84,7 @@ def _rebuild_tensor_v2(storage: Any, offset: Any, size: Any, stride: Any, requir
         raise ModelFileError("a tensor in the pickle has a malformed size, stride or offset")
     if 0 in size_t:
         return np.zeros(size_t, dtype=flat.dtype)
-    last = off + sum((n - 1) * s for n, s in zip(size_t, stride_t))
+    last = off + sum((n - 1) * s for n, s in zip(size_t, stride_t, strict=True))
     if last >= flat.size:
         raise ModelFileError(f"a tensor reads past the end of its storage ({last + 1} > {flat.size} elements)")
     view = np.lib.stride_tricks.as_strided(flat[off:], shape=size_t,
