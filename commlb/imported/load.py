@@ -182,14 +182,17 @@ def _load_torch(path: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
-def flatten_state(obj: Any, prefix: str = "") -> dict[str, np.ndarray]:
-    """Every array inside nested dicts, under dotted keys (``model.wte.weight``)."""
+def flatten_state(obj: Any, prefix: str = "", _depth: int = 0) -> dict[str, np.ndarray]:
+    """Every array inside nested dicts, under dotted keys (``model.wte.weight``); at most
+    8 levels deep (a pickle can make a dict that contains itself)."""
     out: dict[str, np.ndarray] = {}
     if isinstance(obj, np.ndarray):
         out[prefix.rstrip(".")] = obj
     elif isinstance(obj, dict):
+        if _depth >= 8:
+            raise ModelFileError("the checkpoint nests dicts more than 8 levels deep")
         for k, v in obj.items():
-            out.update(flatten_state(v, f"{prefix}{k}."))
+            out.update(flatten_state(v, f"{prefix}{k}.", _depth + 1))
     return out
 
 

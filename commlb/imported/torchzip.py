@@ -84,6 +84,8 @@ def _rebuild_tensor_v2(storage: Any, offset: Any, size: Any, stride: Any, requir
         raise ModelFileError("a tensor in the pickle has a malformed size, stride or offset")
     if 0 in size_t:
         return np.zeros(size_t, dtype=flat.dtype)
+    if int(np.prod(size_t, dtype=object)) > flat.size:  # only a broadcast (stride 0) can do that
+        raise ModelFileError(f"a tensor of shape {size_t} has more elements than its storage ({flat.size})")
     last = off + sum((n - 1) * s for n, s in zip(size_t, stride_t, strict=True))
     if last >= flat.size:
         raise ModelFileError(f"a tensor reads past the end of its storage ({last + 1} > {flat.size} elements)")
