@@ -155,6 +155,9 @@ def _layer_table(channel: Channel, layers: int, modes: dict[int, dict[str, str]]
 
 # ----------------------------------------------------------------------------- GPT-2
 class _GPT2Party:
+    """One party's state in a GPT-2 run: arrays over all positions, of which it fills
+    only those it may know (its view's tokens, its home positions, what it received)."""
+
     def __init__(self, who: Owner, view: PartyView, model: Any, home: np.ndarray) -> None:
         self.who, self.view, self.model = who, view, model
         self.home = home
@@ -162,13 +165,12 @@ class _GPT2Party:
         T = len(home)
         visible = view.visible_positions()
         toks = np.asarray(view.tokens(visible), dtype=np.int64)
-        self.x0 = {int(i): x for i, x in zip(visible, model.embed(toks, visible), strict=True)}
-        self.x = np.zeros((T, model.width), dtype=F32)
-        self.x[self.mine] = np.stack([self.x0[int(i)] for i in self.mine]) if self.mine.size else 0
-        self.q: dict[int, np.ndarray] = {}
-        self.k: dict[int, np.ndarray] = {}
-        self.v: dict[int, np.ndarray] = {}
-        self.attn: np.ndarray | None = None
+        self.x0 = np.zeros((T, model.width), dtype=F32)  # layer 0 of the visible positions
+        self.x0[visible] = model.embed(toks, visible)
+        self.x = np.zeros((T, model.width), dtype=F32)  # residual stream of the home positions
+        self.x[self.mine] = self.x0[self.mine]
+        shape = (T, model.heads, model.head_dim)
+        self.q, self.k, self.v = (np.zeros(shape, dtype=F32) for _ in range(3))
 
     def local_keys(self, layer: int) -> np.ndarray:
         """Keys this party holds in ``layer``: its home positions, plus in block 0 every
@@ -179,62 +181,54 @@ class _GPT2Party:
 
     def start_block(self, layer: int) -> None:
         keys = self.local_keys(layer)
-        rows = np.stack([self.x[i] if self.home[i] in (self.who, PUBLIC) else self.x0[int(i)] for i in keys]) \
-            if keys.size else np.zeros((0, self.model.width), F32)
-        q, k, v = self.model.qkv(layer, rows)
-        self.q = {int(i): q[n] for n, i in enumerate(keys)}
-        self.k = {int(i): k[n] for n, i in enumerate(keys)}
-        self.v = {int(i): v[n] for n, i in enumerate(keys)}
-        self.remote_k: dict[int, np.ndarray] = {}
-        self.remote_v: dict[int, np.ndarray] = {}
-        self.remote_partial: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        home = (self.home[keys] == self.who) | (self.home[keys] == PUBLIC)
+        rows = np.where(home[:, None], self.x[keys], self.x0[keys])
+        self.q[:], self.k[:], self.v[:] = 0, 0, 0
+        self.q[keys], self.k[keys], self.v[keys] = self.model.qkv(layer, rows)
+        self.remote_keys = np.zeros(0, dtype=np.int64)
+        T, H = len(self.home), self.model.heads
+        self.remote_m = np.full((T, H), -np.inf, dtype=F32)
+        self.remote_s = np.zeros((T, H), dtype=F32)
+        self.remote_w = np.zeros((T, H, self.model.head_dim), dtype=F32)
 
     def partial(self, queries: np.ndarray, positions: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, ...]:
         """(m, S, W) per query and head over ``keys`` (causal: j <= position)."""
         m = self.model
         H, dh = m.heads, m.head_dim
         n = len(positions)
-        mx = np.full((n, H), -np.inf, dtype=F32)
-        S = np.zeros((n, H), dtype=F32)
-        W = np.zeros((n, H, dh), dtype=F32)
         if keys.size == 0 or n == 0:
-            return mx, S, W
-        K = np.stack([self.k[int(j)] for j in keys])  # [nk, H, dh]
-        V = np.stack([self.v[int(j)] for j in keys])
-        scores = np.einsum("qhd,khd->hqk", queries, K) * m.scale  # [H, n, nk]
+            return (np.full((n, H), -np.inf, dtype=F32), np.zeros((n, H), dtype=F32),
+                    np.zeros((n, H, dh), dtype=F32))
+        K, V = self.k[keys], self.v[keys]  # [nk, H, dh]
+        Kt = np.ascontiguousarray(K.transpose(1, 2, 0))  # [H, dh, nk]
+        scores = np.matmul(np.ascontiguousarray(queries.transpose(1, 0, 2)), Kt) * m.scale  # [H, n, nk]
         allowed = keys[None, :] <= positions[:, None]  # [n, nk]
-        scores = np.where(allowed[None], scores, -np.inf)
-        mx = scores.max(axis=-1).T  # [n, H]
+        scores = np.where(allowed[None], scores, F32(-np.inf))
+        mx = scores.max(axis=-1)  # [H, n]
         safe = np.where(np.isfinite(mx), mx, F32(0))
-        w = np.exp(scores - safe.T[:, :, None])  # [H, n, nk]
-        S = w.sum(axis=-1).T.astype(F32)
-        W = np.einsum("hqk,khd->qhd", w, V).astype(F32)
-        return mx.astype(F32), S, W
+        w = np.exp(scores - safe[:, :, None])
+        S = w.sum(axis=-1).T
+        W = np.matmul(w, np.ascontiguousarray(V.transpose(1, 0, 2))).transpose(1, 0, 2)  # [n, H, dh]
+        return mx.T.astype(F32), S.astype(F32), W.astype(F32)
 
-    def finish_block(self, layer: int, remote_keys: np.ndarray) -> None:
-        """Attention for every home position, then the rest of the block."""
-        m = self.model
+    def finish_block(self, layer: int) -> None:
+        """Attention for every home position (merging what the other party sent), then
+        the rest of the block."""
         pos = self.mine
         if pos.size == 0:
             return
-        local = self.local_keys(layer)
-        q = np.stack([self.q[int(i)] for i in pos])
-        if self.remote_k:  # keys-and-values mode: all keys here, in position order
-            for j in self.remote_k:
-                self.k[j], self.v[j] = self.remote_k[j], self.remote_v[j]
-            keys = np.array(sorted(set(local.tolist()) | set(self.remote_k)), dtype=np.int64)
-            mx, S, W = self.partial(q, pos, keys)
-        else:
-            mx, S, W = self.partial(q, pos, local)
-            for n, i in enumerate(pos.tolist()):
-                if i in self.remote_partial:
-                    m2, s2, w2 = self.remote_partial[i]
-                    mm = np.maximum(mx[n], m2)
-                    a = np.where(np.isfinite(mx[n]), np.exp(mx[n] - mm), F32(0)).astype(F32)
-                    b = np.where(np.isfinite(m2), np.exp(m2 - mm), F32(0)).astype(F32)
-                    mx[n], S[n], W[n] = mm, S[n] * a + s2 * b, W[n] * a[:, None] + w2 * b[:, None]
-        attn = W / S[:, :, None]
-        self.x[pos] = m.after_attention(layer, self.x[pos], attn)
+        keys = self.local_keys(layer)
+        if self.remote_keys.size:  # keys-and-values mode: every key here, in position order
+            keys = np.union1d(keys, self.remote_keys)
+        mx, S, W = self.partial(self.q[pos], pos, keys)
+        m2, s2, w2 = self.remote_m[pos], self.remote_s[pos], self.remote_w[pos]
+        mm = np.maximum(mx, m2)
+        safe = np.where(np.isfinite(mm), mm, F32(0))
+        a = np.where(np.isfinite(mx), np.exp(mx - safe), F32(0)).astype(F32)
+        b = np.where(np.isfinite(m2), np.exp(m2 - safe), F32(0)).astype(F32)
+        S = S * a + s2 * b
+        W = W * a[:, :, None] + w2 * b[:, :, None]
+        self.x[pos] = self.model.after_attention(layer, self.x[pos], W / S[:, :, None])
 
     def readout(self, positions: np.ndarray) -> np.ndarray:
         return self.model.readout.apply(self.model.final(self.x[positions]))
@@ -296,27 +290,22 @@ class _Block:
         if plan is None:
             return
         X, Y = self.parties[asker], self.parties[asker.other]
-        sent = set(plan.sent_q.tolist())
-        if sent:
-            got = send_f32(self.ch, asker, f"{self.label} queries",
-                           {"q": np.stack([X.q[int(i)] for i in plan.sent_q])}, note=plan.note())
-            for n, i in enumerate(plan.sent_q.tolist()):
-                Y.q[i] = got["q"][n]  # the answerer's copy of the asker's query, as received
-        for i in plan.need.tolist():  # block-0 queries of PUBLIC positions: from the public token
-            if i not in sent:
-                Y.q[i] = self.model.qkv(self.layer, Y.x0[int(i)][None])[0][0]
+        if plan.sent_q.size:
+            got = send_f32(self.ch, asker, f"{self.label} queries", {"q": X.q[plan.sent_q]}, note=plan.note())
+            Y.q[plan.sent_q] = got["q"]  # the answerer's copy of the asker's queries, as received
+        public = np.setdiff1d(plan.need, plan.sent_q)
+        if public.size:  # block-0 queries of PUBLIC positions: from the public tokens
+            Y.q[public] = self.model.qkv(self.layer, Y.x0[public])[0]
 
     def send_answers(self, asker: Owner) -> None:
         plan = self._get(asker, "partial")
         if plan is None:
             return
         X, Y = self.parties[asker], self.parties[asker.other]
-        q = np.stack([Y.q[int(i)] for i in plan.need])
-        mx, S, W = Y.partial(q, plan.need, plan.theirs)
+        mx, S, W = Y.partial(Y.q[plan.need], plan.need, plan.theirs)
         got = send_f32(self.ch, asker.other, f"{self.label} partial sums (max, sum, weighted sum)",
                        {"m": mx, "s": S, "w": W})
-        for n, i in enumerate(plan.need.tolist()):
-            X.remote_partial[i] = (got["m"][n], got["s"][n], got["w"][n])
+        X.remote_m[plan.need], X.remote_s[plan.need], X.remote_w[plan.need] = got["m"], got["s"], got["w"]
 
     def send_kv(self, asker: Owner) -> None:
         plan = self._get(asker, "kv")
@@ -324,10 +313,9 @@ class _Block:
             return
         X, Y = self.parties[asker], self.parties[asker.other]
         got = send_f32(self.ch, asker.other, f"{self.label} keys and values",
-                       {"k": np.stack([Y.k[int(j)] for j in plan.kv_keys]),
-                        "v": np.stack([Y.v[int(j)] for j in plan.kv_keys])}, note=plan.note())
-        for n, j in enumerate(plan.kv_keys.tolist()):
-            X.remote_k[j], X.remote_v[j] = got["k"][n], got["v"][n]
+                       {"k": Y.k[plan.kv_keys], "v": Y.v[plan.kv_keys]}, note=plan.note())
+        X.k[plan.kv_keys], X.v[plan.kv_keys] = got["k"], got["v"]
+        X.remote_keys = plan.kv_keys
 
 
 def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
@@ -366,7 +354,7 @@ def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
         # (3) Alice answers Bob
         block.send_answers(BOB)
         for p in parties.values():
-            p.finish_block(layer, np.zeros(0, np.int64))
+            p.finish_block(layer)
     pos = np.flatnonzero(scored)
     values = np.zeros((pos.size, _classes(model)), dtype=F32)
     out_party = int(homes(owner)[-1]) if T and homes(owner)[-1] != PUBLIC else int(ALICE)
