@@ -105,3 +105,60 @@ def _render(result: Any, show_transcript: bool) -> None:
     style = "green" if wrong == 0 else "red"
     out.print(f"answers: [{style}]{wrong} wrong[/{style}] of {int(run.scored.sum())} scored positions")
     out.print(escape(f"note: {EXACT_BOUNDS_NOTE}"))
+
+
+def imported_options(func: Any) -> Any:
+    """The options ``commlb simulate`` takes for a trained checkpoint: --adapter, --config,
+    --readout, --task-option and --exchange."""
+    import click
+
+    options = [
+        click.option("--adapter", "adapter", default=None, metavar="NAME|FILE",
+                     help="Trained weights: task-to-model adapter (built-in sht24-khop or a JSON/TOML file)."),
+        click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
+                     help="Trained weights: YAML/JSON config (n_head/headcount/num_heads)."),
+        click.option("--readout", "readout", default=None, metavar="lm_head|hidden|linear:NAME",
+                     help="Trained weights: how predictions are read (default: the adapter's)."),
+        click.option("--task-option", "task_options", multiple=True, metavar="NAME=VALUE",
+                     help="Trained weights: a task option, e.g. k=4 (repeatable)."),
+        click.option("--exchange", "exchange", type=click.Choice(["cheaper", "partial", "kv"]), default="cheaper",
+                     show_default=True, help="Trained GPT-2: attention across the cut by partial sums, "
+                     "keys/values, or the cheaper per block."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+#: simulate options that describe commlb's own models and do not apply to trained weights
+_NOT_FOR_IMPORTED = ("model", "reduction", "hidden", "layers", "width", "precision", "q", "save_weights")
+
+
+def imported_requested(weights: str | None, adapter: str | None) -> bool:
+    from commlb.imported.run import is_imported_weights
+
+    return adapter is not None or is_imported_weights(weights)
+
+
+def run_from_simulate(params: dict[str, Any]) -> None:
+    """``commlb simulate`` with trained weights: refuse the options that only describe
+    commlb's own models, then :func:`run_imported`."""
+    from commlb.errors import InvalidInputError
+
+    given = [name for name in _NOT_FOR_IMPORTED if params.get(name) not in (None, False)]
+    if given:
+        flags = ", ".join("--" + g.replace("_", "-") for g in given)
+        raise InvalidInputError(f"{flags}: not used with trained weights (the checkpoint fixes the model)")
+    if params.get("arith", "fixed") != "fixed":
+        raise InvalidInputError("--arith: trained weights run in IEEE float32, the arithmetic they were trained in")
+    if params.get("trials"):
+        raise InvalidInputError("--trials: use `commlb evaluate` for the error rate of trained weights")
+    if params.get("weights") is None:
+        raise InvalidInputError("--adapter needs --weights FILE (a trained checkpoint)")
+    options = tuple(params.get("task_options") or ())
+    if params.get("k") is not None:
+        options += (f"k={params['k']}",)
+    run_imported(params["weights"], params.get("config"), params.get("heads"), params.get("readout"),
+                 params.get("adapter"), params.get("task"), options, params.get("n"), params.get("split"),
+                 params.get("seed", 0), params.get("exchange", "cheaper"), bool(params.get("as_json")),
+                 bool(params.get("show_transcript")))
