@@ -80,7 +80,10 @@ def _render(result: Any, show_transcript: bool) -> None:
         direction.append(OWNER_NAME[int(msg.sender)], style=OWNER_STYLE[int(msg.sender)])
         direction.append(" → ")
         direction.append(OWNER_NAME[int(msg.receiver)], style=OWNER_STYLE[int(msg.receiver)])
-        t.add_row(str(msg.round), direction, escape(msg.label), f"{float32_values(msg):,}", f"{msg.bits:,}")
+        label = escape(msg.label)
+        if show_transcript:
+            label += "\n" + escape(_first_values(msg))
+        t.add_row(str(msg.round), direction, label, f"{float32_values(msg):,}", f"{msg.bits:,}")
     if tr.messages:
         out.print(t)
     else:
@@ -105,6 +108,18 @@ def _render(result: Any, show_transcript: bool) -> None:
     style = "green" if wrong == 0 else "red"
     out.print(f"answers: [{style}]{wrong} wrong[/{style}] of {int(run.scored.sum())} scored positions")
     out.print(escape(f"note: {EXACT_BOUNDS_NOTE}"))
+
+
+def _first_values(message: Any, limit: int = 4) -> str:
+    """The first few float32 values of each field, decoded from the payload."""
+    import numpy as np
+
+    parts = []
+    for name, codes in message.values().items():
+        vals = np.asarray(codes).astype(np.uint32).view(np.float32).ravel()
+        shown = ", ".join(f"{v:.4g}" for v in vals[:limit].tolist())
+        parts.append(f"{name.removesuffix(':f32')} = [{shown}{', …' if vals.size > limit else ''}]")
+    return "; ".join(parts)
 
 
 def imported_options(func: Any) -> Any:
