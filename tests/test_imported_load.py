@@ -282,3 +282,16 @@ def test_rebuild_refuses_zero_stride_broadcasts():
         _rebuild_tensor_v2(storage, 2, (3,), (1,))
     with pytest.raises(ModelFileError, match="does not point at a storage"):
         _rebuild_tensor_v2("not a storage", 0, (1,), (1,))
+
+
+def test_hf_folder_with_pytorch_model_bin(tmp_path):
+    shutil.copy(DATA / "gpt2_backbone.pt", tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2", "n_head": 2, "n_layer": 2}')
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt.format == "Hugging Face folder (pytorch_model.bin)"
+    model = build_imported(ckpt)
+    assert model.heads == 2
+    assert_matches_torch(model.forward(REF["gpt2_tokens"]), REF["gpt2_hidden"])
+    (tmp_path / "config.json").write_text('{"n_head": 2, "n_layer": 3}')
+    with pytest.raises(ModelFileError, match="n_layer = 3"):
+        build_imported(load_checkpoint(tmp_path))
