@@ -3,7 +3,8 @@ rich) once, then fork one child per command line.
 
 Each child gets real file descriptors (stdout and stderr go to temporary files, or
 stdout to a given path such as ``/dev/full``; stdin is ``/dev/null`` unless given),
-``RLIMIT_AS`` of ``memory_bytes`` and a ``SIGALRM`` after ``seconds``, its own working
+``RLIMIT_AS`` of ``memory_bytes``, ``RLIMIT_CPU`` of ``seconds`` (and a wall-clock
+``SIGALRM`` at three times that), its own working
 directory and environment, and runs ``commlb.cli.main.main(argv)`` exactly as the
 console script would, including the interpreter's final flush of stdout (a failure there
 exits 120 with Python's "Exception ignored" message).  The parent reads back the exit
@@ -61,7 +62,7 @@ class Result:
 
     @property
     def killed_by_time(self) -> bool:
-        return self.signal == signal.SIGALRM
+        return self.signal in (signal.SIGALRM, signal.SIGXCPU)
 
     @property
     def killed_by_memory(self) -> bool:
@@ -98,8 +99,13 @@ def _child(job: Job, out_path: str, err_path: str) -> None:  # pragma: no cover 
     code = 1
     try:
         resource.setrlimit(resource.RLIMIT_AS, (job.memory_bytes, job.memory_bytes))
+        # CPU seconds are the limit (the machine may be shared); wall-clock time is a
+        # backstop at three times that for a child that blocks
+        cpu = max(1, int(job.seconds + 0.999))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        signal.signal(signal.SIGXCPU, signal.SIG_DFL)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.setitimer(signal.ITIMER_REAL, job.seconds)
+        signal.setitimer(signal.ITIMER_REAL, 3 * job.seconds)
         fd_in = os.open(job.stdin_path, os.O_RDONLY)
         os.dup2(fd_in, 0)
         fd_out = os.open(job.stdout_path or out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
