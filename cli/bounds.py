@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from commlb.errors import InvalidInputError
+
+from .options import FiniteFloat, output_file
 
 
 def _load_fooling(path: str) -> dict[int, list[tuple[int, int]]]:
@@ -97,7 +98,7 @@ def _render(report: Any, M: Any, show_tree: bool) -> None:
 
 @click.command("bounds")
 @click.option("--problem", "problem", default=None, help="Built-in problem: disj, eq, ip, gt, index, pc, ghd.")
-@click.option("--n", "n", type=int, default=None, help="Input size (bits per party).")
+@click.option("--n", "n", type=click.IntRange(min=1), default=None, help="Input size (bits per party).")
 @click.option("--function", "function", default=None,
               help="An expression over integers x, y in [0, 2^n) (helpers popcount, bit, parity, "
                    "min, max, abs, where), or path.py:callable (vectorised).")
@@ -106,12 +107,12 @@ def _render(report: Any, M: Any, show_tree: bool) -> None:
 @click.option("--methods", default=None,
               help="Comma list of rank-real, rank-gf2, rank-gfp, one-way, fooling, exact (default: "
                    "all feasible at this size).")
-@click.option("--prime", default=None, type=int, help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
-@click.option("--time-limit", default=10.0, show_default=True, type=float,
+@click.option("--prime", default=None, type=click.IntRange(2, 2**31 - 1), help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
+@click.option("--time-limit", default=10.0, show_default=True, type=FiniteFloat(0.0, open_min=True),
               help="Seconds per search (fooling set per value, exact D).")
 @click.option("--fooling", "fooling_file", default=None, type=click.Path(dir_okay=False),
               help='Verify and use a fooling set: JSON {"value": v, "pairs": [[row, col], ...]}.')
-@click.option("--certificate", "certificate_file", default=None, type=click.Path(dir_okay=False),
+@click.option("--certificate", "certificate_file", default=None, callback=output_file("--certificate"),
               help="Write all certificates (pivots, representatives, fooling sets, tree) as JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--tree/--no-tree", "tree", default=None,
@@ -130,8 +131,10 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
     report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
                             prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
     if certificate_file:
-        Path(certificate_file).write_text(json.dumps(to_jsonable(report.certificates()), indent=1) + "\n",
-                                          encoding="utf-8")
+        from commlb.validate import write_text
+
+        write_text(certificate_file, json.dumps(to_jsonable(report.certificates()), indent=1) + "\n",
+                   "--certificate")
     if as_json:
         emit_json(report.to_json())
         for note in report.notes:

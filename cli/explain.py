@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from .options import POSITIVE, SEED, parse_key_values
+
 _STYLE = {"problem": "cyan", "reduction": "magenta", "protocol": "green", "inequality": "yellow",
           "conclusion": "bold blue"}
 
@@ -87,10 +89,10 @@ def _render(explanation: Any) -> None:
 @click.command("explain")
 @click.option("--task", "task", required=True, help="Task name (see `commlb list tasks`).")
 @click.option("--model", "model", default="rnn", show_default=True, help="Model family: rnn, transformer, ffn.")
-@click.option("--n", "n", type=int, default=None,
+@click.option("--n", "n", type=POSITIVE, default=None,
               help="Problem size (default: the reduction's small example size).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the instance (and random weights).")
-@click.option("--k", "k", type=int, default=None, help="Hops, for --task khop.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the instance (and random weights).")
+@click.option("--k", "k", type=POSITIVE, default=None, help="Hops, for --task khop.")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra task parameter, e.g. M=11 for match3 or reduction=index-to-qsa (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the steps and the simulation as JSON.")
@@ -105,11 +107,14 @@ def explain(task: str, model: str, n: int | None, seed: int, k: int | None, task
     from commlb.cli.render import emit_json
     from commlb.explain import explain as run_explain
 
-    from commlb.cli.sweep import _parse_options
+    from commlb.costs import check_task_size
 
-    options = _parse_options(task_opts, "--task-option")
+    options = parse_key_values(task_opts, "--task-option")
     if k is not None:
         options["k"] = k
+    red = options.get("reduction")
+    check_task_size(task, n, {key: v for key, v in options.items() if key != "reduction"},
+                    red if isinstance(red, str) else None, command="explain")
     explanation = run_explain(task, model, n, seed=seed, task_options=options)
     if as_json:
         emit_json(explanation.to_json())
