@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from .options import NON_NEGATIVE, POSITIVE, SEED, FiniteFloat, parse_key_values
+from .options import NON_NEGATIVE, POSITIVE, SEED, FiniteFloat, check_typed_options, parse_key_values
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
 
 
@@ -71,8 +71,8 @@ def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
                 params["n"] = 4
         try:
             obj = obj(**params)
-        except TypeError as exc:
-            raise InvalidInputError(f"calling {attr}({_fmt(params)}) failed: {exc}") from None
+        except Exception as exc:  # the user's factory failed: say why, in one line
+            raise InvalidInputError(f"calling {attr}({_fmt(params)}) failed: {type(exc).__name__}: {exc}") from None
         if isinstance(obj, Reduction):
             return obj
         raise InvalidInputError(f"{attr}({_fmt(params)}) returned {type(obj).__name__}, not a Reduction")
@@ -213,7 +213,7 @@ def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples
     """
     from commlb.testing.reductions import check_reduction as run_check
 
-    reduction = resolve_reduction(target, n, parse_key_values(params, "--param"))
+    reduction = resolve_reduction(target, n, check_typed_options(parse_key_values(params, "--param"), "--param"))
     total = int(reduction.problem.x_space.size) * int(reduction.problem.y_space.size)
     work = total if total <= exhaustive_limit else samples
     if as_json or work < 20_000:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .options import POSITIVE, SEED, parse_key_values
+from .options import POSITIVE, SEED, check_typed_options, parse_key_values
 
 _STYLE = {"problem": "cyan", "reduction": "magenta", "protocol": "green", "inequality": "yellow",
           "conclusion": "bold blue"}
@@ -109,7 +109,7 @@ def explain(task: str, model: str, n: int | None, seed: int, k: int | None, task
 
     from commlb.costs import check_task_size
 
-    options = parse_key_values(task_opts, "--task-option")
+    options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
     if k is not None:
         options["k"] = k
     red = options.get("reduction")

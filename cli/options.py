@@ -23,6 +23,7 @@ __all__ = [
     "POSITIVE",
     "SEED",
     "Budget",
+    "check_typed_options",
     "FiniteFloat",
     "model_size_options",
     "output_file",
@@ -132,6 +133,36 @@ def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
             raise InvalidInputError(f"{flag} {key}={short_text(value)}: not a finite number")
         out[key] = f
     return out
+
+
+#: integer task / reduction / construction options and their smallest value
+INTEGER_OPTIONS: dict[str, int] = {
+    "n": 1, "k": 1, "q": 1, "d": 1, "d_out": 1, "M": 1, "alphabet": 1, "kinds": 1, "depth": 1, "labels": 1,
+    "start": 0, "seed": 0, "precision": 1, "hidden": 1, "layers": 1, "heads": 1, "width": 1,
+}
+
+
+def check_typed_options(options: dict[str, Any], flag: str) -> dict[str, Any]:
+    """Refuse KEY=VALUE options of the wrong type before they reach a constructor:
+    the integer options above must be integers at least their minimum, and
+    ``reduction`` must name a registered reduction."""
+    from commlb.errors import InvalidInputError, UnknownNameError
+    from commlb.validate import short_text
+
+    for key, value in options.items():
+        if key in INTEGER_OPTIONS:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidInputError(f"{flag} {key}={short_text(str(value), 30)}: {key} must be an integer")
+            if value < INTEGER_OPTIONS[key]:
+                raise InvalidInputError(f"{flag} {key}={value}: {key} must be >= {INTEGER_OPTIONS[key]}")
+        elif key == "reduction":
+            from commlb.registry import list_reductions
+
+            known = list_reductions()
+            if not isinstance(value, str) or value not in known:
+                raise UnknownNameError(f"{flag} reduction={short_text(str(value), 40)}: unknown reduction; "
+                                       f"known: {', '.join(known)}")
+    return options
 
 
 def model_size_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ import click
 
 from commlb.errors import InvalidInputError
 
-from .options import POSITIVE, SEED, FiniteFloat, output_file, parse_key_values
+from .options import POSITIVE, SEED, FiniteFloat, check_typed_options, output_file, parse_key_values
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -99,11 +99,16 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
 
     from commlb.costs import check_repetitions, check_task_size, seconds_per_instance
 
-    families = parse_models(models)
+    try:
+        families = parse_models(models)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"--models: {exc}") from None
+    if not families:
+        raise InvalidInputError("--models: give at least one of rnn, transformer, ffn")
     ns = parse_n_values(n_spec)
     total = estimate_points(families, ns)
-    task_options = parse_key_values(task_opts, "--task-option")
-    model_options = parse_key_values(model_opts, "--model-option")
+    task_options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
+    model_options = check_typed_options(parse_key_values(model_opts, "--model-option"), "--model-option")
     length = check_task_size(task, max(ns), task_options, command="sweep")
     if max_seconds > 0:
         check_repetitions(total, max_seconds + seconds_per_instance(length) * 2, "--n", "points",

@@ -188,16 +188,18 @@ BAD_OUT = ["/nonexistent-dir/out.{ext}", "{F}", "{F}/a-file/out.{ext}", "/proc/v
 def _output_path_cases() -> list[Case]:
     c = []
     for p in BAD_OUT:
+        # a read-only directory stops everyone but root: there, writing is right too
+        expect = "clean" if "ro-dir" in p and os.geteuid() == 0 else "refuse"
         c.append(Case("unwritable-output", ["bounds", "--problem", "eq", "--n", "2", "--certificate",
-                                            p.format(F="{F}", ext="json")]))
+                                            p.format(F="{F}", ext="json")], expect=expect))
         c.append(Case("unwritable-output", ["simulate", "--task", "disjointness", "--model", "rnn", "--n", "4",
-                                            "--save-weights", p.format(F="{F}", ext="npz")]))
+                                            "--save-weights", p.format(F="{F}", ext="npz")], expect=expect))
         c.append(Case("unwritable-output", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", "4",
                                             "--trials", "1", "--instances", "1", "--plot",
-                                            p.format(F="{F}", ext="png")]))
+                                            p.format(F="{F}", ext="png")], expect=expect))
         c.append(Case("unwritable-output", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", "4",
                                             "--trials", "1", "--instances", "1", "--csv",
-                                            p.format(F="{F}", ext="csv")]))
+                                            p.format(F="{F}", ext="csv")], expect=expect))
     c.append(Case("unwritable-output", ["simulate", "--task", "disjointness", "--model", "rnn", "--n", "4",
                                         "--save-weights", "{F}/out.txt"]))
     c.append(Case("unwritable-output", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", "4",
@@ -288,7 +290,8 @@ def _bignum_cases() -> list[Case]:
     c.append(Case("huge-number", ["bounds", "--problem", "eq", "--n", "2", "--fooling", "{F}/huge-int.json"]))
     # an estimate in a refusal that is itself a number of more than 4300 digits
     c.append(Case("huge-number", ["bounds", "--problem", "eq", "--n", "20000"]))
-    c.append(Case("huge-number", ["check-reduction", "disj-to-disjointness", "--n", "20000"]))
+    c.append(Case("huge-number", ["check-reduction", "disj-to-disjointness", "--n", "20000", "--samples", "50"],
+                  expect="clean"))
     c.append(Case("huge-number", ["witness", "--task", "disjointness", "--model", "rnn", "--n", "20000"]))
     c.append(Case("huge-number", ["simulate", "--task", "khop", "--model", "rnn", "--n", "100000", "--k", "1000"]))
     return c
@@ -425,7 +428,8 @@ def _unclear_cases() -> list[Case]:
     c.append(Case("unclear-message", ["bounds", "--function", "{F}/fn-float.py:f", "--n", "2"]))
     c.append(Case("unclear-message", ["bounds", "--function", "{F}/fn-syntax.py:f", "--n", "2"]))
     c.append(Case("unclear-message", ["bounds", "--function", "{F}/fn-divzero.py:f", "--n", "2"]))
-    c.append(Case("unclear-message", ["bounds", "--function", "{F}/fn-huge.py:f", "--n", "2"]))
+    # the user's own numpy code wraps around 2^64 as written: commlb evaluates it faithfully
+    c.append(Case("unclear-message", ["bounds", "--function", "{F}/fn-huge.py:f", "--n", "2"], expect="clean"))
     c.append(Case("unclear-message", ["bounds", "--function", "{F}/fn-none.py:f", "--n", "2"]))
     c.append(Case("unclear-message", ["bounds", "--function", "x / y", "--n", "2"]))
     c.append(Case("unclear-message", ["bounds", "--function", "__import__('os')", "--n", "2"]))

@@ -492,8 +492,9 @@ def _parse_expression(expr: str) -> ast.Expression:
         return ast.parse(expr.strip(), mode="eval")
     except SyntaxError as exc:
         raise InvalidInputError(f"expression {_short(expr)!r}: {exc.msg}") from None
-    except ValueError as exc:  # e.g. an integer literal above the 4300-digit conversion limit
-        raise InvalidInputError(f"expression {_short(expr)!r}: {str(exc).splitlines()[0][:120]}") from None
+    except ValueError:  # e.g. an integer literal above the 4300-digit conversion limit
+        raise InvalidInputError(f"expression {_short(expr)!r}: an integer literal has more than 4300 digits; "
+                                "write it as a power, e.g. 10**5000") from None
 
 
 def _short(expr: str) -> str:
@@ -608,11 +609,31 @@ def matrix_from_callable(spec: str, n: int, max_entries: int = DEFAULT_MAX_ENTRI
     if mod_spec is None or mod_spec.loader is None:
         raise InvalidInputError(f"--function: cannot load {path_str!r}")
     module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
+    try:
+        mod_spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module failed to import: say why, in one line
+        raise InvalidInputError(f"--function: importing {path_str} failed: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise InvalidInputError(f"--function: {path_str} has no callable {attr!r}")
-    return _grid_matrix(fn, n, f"{path.name}:{attr}, n={n}", max_entries, n_y)
+
+    def call(x: np.ndarray, y: np.ndarray) -> Any:
+        import warnings
+
+        # the user's function runs as written; its failures and numpy warnings are its
+        # own and are reported as one line, not as a traceback of commlb
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                out = fn(x, y)
+            except Exception as exc:
+                raise InvalidInputError(f"--function {path.name}:{attr} raised {type(exc).__name__}: {exc}") from None
+        if out is None or not isinstance(out, (np.ndarray, np.generic, int, bool)):
+            raise InvalidInputError(f"--function {path.name}:{attr} must return an integer array, "
+                                    f"got {type(out).__name__}")
+        return out
+
+    return _grid_matrix(call, n, f"{path.name}:{attr}, n={n}", max_entries, n_y)
 
 
 _CALLABLE_SPEC = re.compile(r"^[^\s:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")
@@ -637,6 +658,9 @@ def load_matrix(path: str | Path, max_entries: int = DEFAULT_MAX_ENTRIES) -> Com
     if not path.is_file():
         raise InvalidInputError(f"--matrix: no such file {str(path)!r}")
     if path.suffix == ".npy":
+        from ..validate import check_npy_members
+
+        check_npy_members(path, "--matrix", max_bytes=8 * max_entries)  # headers first: no huge allocation
         try:
             arr = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as exc:
@@ -645,26 +669,39 @@ def load_matrix(path: str | Path, max_entries: int = DEFAULT_MAX_ENTRIES) -> Com
             raise InvalidInputError(f"--matrix {path}: expected a 2-D array, got shape {arr.shape}")
         check_size(arr.shape[0], arr.shape[1], str(path), max_entries, hint="a smaller matrix")
         return CommMatrix(_compact(arr), path.name)
+    from ..validate import read_text, short_text
+
     rows: list[list[int]] = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            fields = [f for f in re.split(r"[,\s]+", text) if f]
-            try:
-                row = [DONT_CARE if f == "*" else int(f) for f in fields]
-            except ValueError:
-                raise InvalidInputError(f"--matrix {path}, line {lineno}: not an integer row: {text!r}") from None
-            if rows and len(row) != len(rows[0]):
-                raise InvalidInputError(f"--matrix {path}, line {lineno}: {len(row)} entries, "
-                                        f"expected {len(rows[0])} like the first row")
-            rows.append(row)
-            if len(rows) * len(rows[0]) > max_entries:
-                check_size(len(rows), len(rows[0]), str(path), max_entries, hint="a smaller matrix")
+    for lineno, line in enumerate(read_text(path, "--matrix").splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        fields = [f for f in re.split(r"[,\s]+", text) if f]
+        try:
+            row = [DONT_CARE if f == "*" else int(f) if len(f) <= 12 else _too_long(f) for f in fields]
+        except ValueError:
+            raise InvalidInputError(f"--matrix {path}, line {lineno}: not an integer row: "
+                                    f"{short_text(text)!r}") from None
+        bad = [v for v in row if v < DONT_CARE or v > MAX_VALUE]
+        if bad:
+            raise InvalidInputError(f"--matrix {path}, line {lineno}: entries must lie in [0, {MAX_VALUE}] "
+                                    f"(or * / {DONT_CARE} for don't care); found {bad[0]}")
+        if rows and len(row) != len(rows[0]):
+            raise InvalidInputError(f"--matrix {path}, line {lineno}: {len(row)} entries, "
+                                    f"expected {len(rows[0])} like the first row")
+        rows.append(row)
+        if len(rows) * len(rows[0]) > max_entries:
+            check_size(len(rows), len(rows[0]), str(path), max_entries, hint="a smaller matrix")
     if not rows:
         raise InvalidInputError(f"--matrix {path}: no rows")
     return CommMatrix(_compact(np.array(rows, dtype=np.int64)), path.name)
+
+
+def _too_long(field: str) -> int:
+    digits = field.lstrip("+-")
+    if digits.isdigit():
+        raise InvalidInputError(f"matrix entry of {len(digits)} digits; entries must lie in [0, {MAX_VALUE}]")
+    raise ValueError(field)
 
 
 def build_time(fn: Callable[[], CommMatrix]) -> tuple[CommMatrix, float]:
