@@ -110,14 +110,21 @@ def _flush_stdout() -> None:
 
 
 def _stdout_failed(exc: OSError) -> bool:
-    """Whether ``exc`` came from writing standard output (it fails again on a flush)."""
+    """Whether ``exc`` came from writing standard output: it was raised by our final
+    flush, or it is a write error without a file name (files commlb opens itself carry
+    their name and are reported by the command) and stdout fails again on a flush or
+    is not a regular file or terminal that could still take output."""
+    import errno
+
     if _STDOUT_ERROR and _STDOUT_ERROR[-1] is exc:
         return True
+    if getattr(exc, "filename", None) is not None:
+        return False
     try:
         sys.stdout.flush()
     except OSError:
         return True
-    return False
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
 def _discard_stdout() -> None:

@@ -197,6 +197,17 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
     if weights in (None, "random", "construction"):
         check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width,
                          command="witness")
+    if length is not None:
+        from commlb.costs import fmt_seconds
+        from commlb.errors import TooLargeError
+
+        # Alice's layout is found by encoding one instance per input position
+        size = n if n is not None else 64
+        layout = size * seconds_per_instance(length)
+        if layout > MAX_SECONDS / 6:
+            fit = max(1, int(size * (MAX_SECONDS / 6 / layout) ** 0.5))
+            raise TooLargeError(f"witness: --n {size:,} means {size:,} encodings of {length:,.0f}-token instances "
+                                f"to lay out Alice's input (~{fmt_seconds(layout)}): use --n {fit:,} or smaller")
     if isinstance(budget, int):
         check_repetitions(budget, seconds_per_instance(length), "--budget", "inputs of Alice", "witness")
     elif isinstance(budget, str):

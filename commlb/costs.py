@@ -54,6 +54,8 @@ MAX_TOKENS = 1 << 16
 MAX_BYTES = 2 << 30
 #: Longest run a command starts without a time budget of its own.
 MAX_SECONDS = 3600.0
+#: Longest single forward pass of a model (a command runs many).
+MAX_FORWARD_SECONDS = 60.0
 # rough throughputs for the estimates
 _FLOPS = 2e8              # exact int64 multiply-adds per second in numpy
 _TOKENS_PER_SECOND = 2e5  # tokens encoded, run and checked per second by the protocol engine
@@ -320,8 +322,15 @@ def check_reduction_size(reduction: str, params: Mapping[str, Any], command: str
             f"{who}{flag}{sep}{_num(params[exc.key])}: {label} instances grow faster than any power of "
             f"{exc.key} ({reduction} at {exc.key} = {exc.value} already: {exc.message}); use "
             f"{flag}{sep}{_num(max(feasible, 1))} or smaller") from None
-    if est is None or _fits(est):
-        return None if est is None else est[0]
+    if est is None:
+        try:  # small parameters: build it, it is cheap, and the length is then exact
+            _base, big = _base_params(reduction, params)
+            m = None if big else _measure(reduction, params)
+        except (CommlbError, TooLargeError):
+            m = None
+        return None if m is None else float(m[0])
+    if _fits(est):
+        return est[0]
     length, nbytes = est
     _base, big = _base_params(reduction, params)
     # the parameter to shrink: n when it is large, else the first large one
@@ -367,14 +376,15 @@ def check_model_size(family: str, length: float | None, *, hidden: int | None = 
         flops = params
         knobs = [("--hidden", hidden, 1.0), ("--layers", layers, 1.0)]
     need = 8.0 * max(params, activations)
-    seconds = flops / _FLOPS
-    if need <= MAX_BYTES and seconds <= MAX_SECONDS:
+    # arithmetic, plus a fixed cost per layer and token of the exact (int64) engine
+    seconds = flops / _FLOPS + layers_ * (1e-3 + L * 2e-5)
+    if need <= MAX_BYTES and seconds <= MAX_FORWARD_SECONDS:
         return
     given = [(flag, v, e) for flag, v, e in knobs if v is not None and v > 1]
     if not given:
         return  # the construction chose these sizes; it has its own checks
     flag, value, e = max(given, key=lambda t: t[1] ** t[2])
-    factor = max(need / MAX_BYTES, seconds / MAX_SECONDS)
+    factor = max(need / MAX_BYTES, seconds / MAX_FORWARD_SECONDS)
     feasible = max(1, int(value / factor ** (1.0 / e)))
     raise TooLargeError(
         f"{who}a {family} with {flag} {_num(value)} on {_num(L)}-token instances needs about "
