@@ -137,8 +137,10 @@ def _render(report: Any, reduction: Any) -> None:
     if report.exhaustive:
         mode = f"exhaustive: all {report.total_pairs:,} pairs"
     else:
-        mode = (f"sampled: {report.samples:,} random pairs of {report.total_pairs:,} "
-                f"(seed {report.seed})")
+        from commlb.validate import short_number
+
+        total = f"{report.total_pairs:,}" if report.total_pairs < 10**24 else short_number(report.total_pairs)
+        mode = f"sampled: {report.samples:,} random pairs of {total} (seed {report.seed})"
     table.add_row("mode", mode)
     stopped = "" if report.ok else "  (stopped at the first failing pair)"
     table.add_row("pairs checked", f"{report.pairs_checked:,}{stopped}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from commlb.errors import InvalidInputError
+from commlb.errors import CommlbError, InvalidInputError
 
 from .options import POSITIVE, SEED, FiniteFloat, check_typed_options, output_file, parse_key_values
 
@@ -101,8 +101,8 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
 
     try:
         families = parse_models(models)
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"--models: {exc}") from None
+    except CommlbError as exc:
+        raise type(exc)(f"--models: {exc}") from None
     if not families:
         raise InvalidInputError("--models: give at least one of rnn, transformer, ffn")
     ns = parse_n_values(n_spec)

@@ -133,8 +133,10 @@ MAX_INSTANCE_BYTES = 64 << 20
 
 def _base_params(reduction: str, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
     """(params with every large integer replaced by a small base value, the large ones)."""
-    from .registry import reduction_factory
+    from .registry import list_reductions, reduction_factory
 
+    if reduction not in list_reductions():
+        raise CommlbError(f"unknown reduction {reduction!r}")  # the command's own lookup names the choices
     example = dict(getattr(reduction_factory(reduction), "example_params", {}) or {})
     big = {k: int(v) for k, v in params.items()
            if isinstance(v, int) and not isinstance(v, bool) and v > _SMALL}

@@ -126,6 +126,10 @@ def _child(job: Job, out_path: str, err_path: str) -> None:  # pragma: no cover 
                                       errors="backslashreplace", line_buffering=True)
         sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
         sys.argv = ["commlb", *job.argv]
+        if os.environ.get("FORKSERVER_DUMP"):  # where a child hangs, just before the backstop
+            import faulthandler
+
+            faulthandler.dump_traceback_later(3 * job.seconds - 1, exit=False, file=sys.__stderr__)
         from commlb.cli.main import main
 
         try:
