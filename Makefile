@@ -2,21 +2,52 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-full demo bench clean
+# Compiled numba kernels are cached here (gitignored) and kept between runs, so only
+# the first run in a fresh clone pays for compilation.
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
+
+# uv when it is there (fast, and venvs made by uv have no pip), pip otherwise.
+UV := $(shell command -v uv 2>/dev/null)
+ifdef UV
+MKVENV = uv venv -q --python $(1) $(2)
+INSTALL = uv pip install -q --python $(1)
+else
+MKVENV = $(1) -m venv $(2)
+INSTALL = $(1) -m pip install -q
+endif
+
+# The oldest versions pyproject.toml allows: the lowest Python in `requires-python`
+# and the floor of every direct dependency.
+MIN_PYTHON ?= 3.10
+MIN_VENV ?= .venv-min
+
+.PHONY: test test-full test-min lint demo bench clean
 
 $(PY):
-	python3 -m venv $(VENV)
+	$(call MKVENV,python3,$(VENV))
 
 $(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,plot]'
+	$(call INSTALL,$(PY)) -e '.[test,plot,lint]'
 	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check commlb cli tests bench examples
+	$(VENV)/bin/mypy
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2
 
 test-full: $(STAMP)
-	COMMLB_FULL=1 $(PY) -m pytest -n 2 tests/test_constructions_full.py
+	COMMLB_FULL=1 $(PY) -m pytest -n 2
+
+# The suite against the version floors: a fresh venv with the lowest allowed Python
+# and `--resolution lowest-direct` (each direct dependency at its floor).  Needs uv.
+test-min:
+	rm -rf $(MIN_VENV)
+	uv venv -q --python $(MIN_PYTHON) $(MIN_VENV)
+	uv pip install -q --python $(MIN_VENV)/bin/python --resolution lowest-direct -e '.[test,plot]'
+	uv pip list --python $(MIN_VENV)/bin/python
+	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache/min $(MIN_VENV)/bin/python -m pytest -n 2 -p no:cacheprovider
 
 demo: $(STAMP)
 	$(VENV)/bin/commlb simulate --task disjointness --model rnn
@@ -25,4 +56,4 @@ bench: $(STAMP)
 	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(MIN_VENV) .numba_cache

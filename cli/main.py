@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "witness": ("witness", "witness", "Find an input an undersized model gets wrong."),
     "sweep": ("sweep", "sweep", "Sweep n and show the separation between model families."),
     "explain": ("explain", "explain", "A step-by-step walk-through of one lower-bound argument."),
+    "evaluate": ("evaluate", "evaluate", "Error rate of a trained model (GPT-2, RNN, GRU, LSTM) on a task."),
 }
 
 

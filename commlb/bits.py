@@ -7,9 +7,9 @@ Every number a model computes lives in a stated :class:`Precision`:
   nearest with ties toward +infinity (``floor(v * 2^f + 1/2)``) everywhere, for floats and
   for integer rescaling alike, and out-of-range values saturate to the nearest end of the
   range; every saturation is counted.  The default f = p // 2 is the grid 2^(-p/2) with
-  range 2^(p/2) that SHT24's precision analysis uses (THEORY.md §0.1, §8.2).
-* **float**: Merrill–Sabharwal's p-precision float (TACL 2023, Appendix A; THEORY.md
-  §11.1): a signed mantissa of p/2 bits and a signed exponent of p/2 bits, value m * 2^e.
+  range 2^(p/2) that SHT24's precision analysis uses (docs/theory.md §2.1).
+* **float**: Merrill–Sabharwal's p-precision float (TACL 2023, Appendix A; docs/theory.md
+  §2.2): a signed mantissa of p/2 bits and a signed exponent of p/2 bits, value m * 2^e.
   Values are kept as float64 numbers that are exactly representable in that format.
 
 Sums are exact: products of fixed-point numbers are accumulated in wide integers

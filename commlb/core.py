@@ -1,6 +1,6 @@
 """Core value types shared by every layer of commlb.
 
-The data flow (DESIGN.md): a :class:`Problem` f(x, y) is split between Alice (x) and
+The data flow (docs/design.md §1): a :class:`Problem` f(x, y) is split between Alice (x) and
 Bob (y); a :class:`Reduction` writes (x, y) as the token sequence of a :class:`Task`
 and says who owns each token (:class:`Owner`); models and protocols run on the
 resulting :class:`Instance`.  Nothing here imports numba, matplotlib or networkx.
@@ -83,7 +83,7 @@ class Instance:
 
 
 class BoundKind(str, enum.Enum):
-    """Kinds of communication bounds a problem can carry (DESIGN.md)."""
+    """Kinds of communication bounds a problem can carry (docs/design.md §3)."""
 
     DETERMINISTIC = "deterministic"
     RANDOMIZED = "randomized"
@@ -202,6 +202,9 @@ class Problem(ABC):
 
     name: str = ""
     description: str = ""
+    #: the short symbol printed in labels (``DISJ`` in ``DISJ_32``); default: the name in
+    #: capitals
+    symbol: str = ""
     n: int
     x_space: InputSpace
     y_space: InputSpace
@@ -234,6 +237,15 @@ class Problem(ABC):
 
     def params(self) -> dict[str, Any]:
         return {"n": self.n}
+
+    def label(self) -> str:
+        """``DISJ_32``, ``INDEX_1024``, ``PC(n=4, k=2, ...)``: the symbol with the size as a
+        subscript, or with every parameter when there are others than n."""
+        base = self.symbol or self.name.upper() or type(self).__name__
+        params = self.params()
+        if set(params) == {"n"}:
+            return f"{base}_{self.n}"
+        return f"{base}(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.params().items())

@@ -9,20 +9,37 @@ a title, a few paragraphs of plain words and the numbers behind them:
    conversations);
 2. **reduction** — how (x, y) is written as the task's tokens, who owns each token and
    what each part means, checked on this instance (the task's answer decodes to f(x, y));
-3. **protocol** — the model run as a protocol *for real*
-   (:func:`commlb.simulate.run`): every message, what it carries, its bits, and the check
-   that the protocol's answer equals the model's forward pass;
-4. **inequality** — bits sent ≥ the bound, and what that forces on the model's size;
-5. **conclusion** — the paper and theorem the argument reproduces, with the status tag
-   of THEORY.md (FT / ABS / 3P / DER / UNVERIFIED).
+3. **protocol** — the model run as a protocol *for real*: every message, what it carries,
+   its bits, and the check that the protocol's answer equals the model's forward pass;
+4. **inequality** — bits sent against the bound that applies to this transcript, and
+   what that forces on the model's size;
+5. **conclusion** — what the run shows and, as important, what it does not.
 
-Every number in the text is taken from the simulation's result (the tests check this).
-The CLI renders each step as a panel; :meth:`Explanation.to_json` gives the same content.
+Every pair (task, model family) is one of three kinds (:attr:`Explanation.basis`):
+
+* ``"construction"`` — commlb has weights that solve the task (a paper's construction or
+  one of ours); the walk-through runs them and sets their protocol against the bound;
+* ``"random"`` — no construction: the model has seeded random weights, is not a solver,
+  and the walk-through says so.  What it still shows is real: the messages of a model
+  depend only on its shape (sizes and precision), so when they are shorter than the bound
+  *no* model of that shape solves the task; it never claims to reproduce a theorem;
+* refused — no reduction, or no model of that family can read the task's tokens: a
+  one-line :class:`~commlb.errors.InvalidInputError` (exit code 2 in the CLI).
+
+For DISJ_q → qSA with a transformer the walk-through runs the one-way query-vector
+protocol (:mod:`commlb.protocol.query_vector`), the protocol of SHT23 Theorem 4's
+argument, rather than the cheaper two-way protocol ``simulate`` picks: only the former's
+size is a function of the width.
+
+Every number in the text is taken from the run (tests/test_explain.py recomputes each one
+from an independent run).  Statuses are stated for readers: *proved in the cited paper*,
+*derived here* (with the docs/theory.md section), or *conjectured*.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +47,11 @@ import numpy as np
 
 from .errors import InvalidInputError
 
-__all__ = ["Step", "Explanation", "explain", "PAPERS", "REDUCTION_SOURCES"]
+__all__ = ["Step", "Explanation", "Source", "explain", "explain_error", "error_bound", "ErrorBound",
+           "ERROR_PROBLEMS", "PAPERS", "REDUCTION_SOURCES", "STATUSES", "refusal", "token_labels",
+           "model_summary", "FAMILY_NAMES"]
 
-#: paper abbreviations used in THEORY.md
+#: paper abbreviations used in the text
 PAPERS = {
     "SHT23": "Sanford, Hsu & Telgarsky, Representational Strengths and Limitations of Transformers (NeurIPS 2023)",
     "BHBK24": "Bhattamishra, Hahn, Blunsom & Kanade, Separations in the Representational Capabilities of "
@@ -43,31 +62,100 @@ PAPERS = {
             "Recurrent Networks? A Statistical Perspective (2025)",
 }
 
-#: reduction -> (paper, theorem, THEORY.md section, status tag with its meaning)
-REDUCTION_SOURCES: dict[str, tuple[str, str, str, str]] = {
-    "disj-to-disjointness": ("BHBK24", "the disjointness separation (abstract claim 3; theorem number not "
-                             "checked against the full text)", "§3.4", "ABS claim; reduction exact, bound [DER]"),
-    "eq-to-equality": ("BHBK24", "the string-equality separation (abstract claim 3; theorem number not "
-                       "checked against the full text)", "§3.4", "ABS claim; reduction exact, bound [DER]"),
-    "index-to-index-lookup": ("BHBK24", "the index-lookup separation (abstract claim 1; theorem number not "
-                              "checked against the full text)", "§3.3–3.4", "ABS claim; bound [FT-formal] (Lean)"),
-    "index-to-nearest-neighbor": ("BHBK24", "the nearest-neighbour separation (abstract claim 4)", "§3.4",
-                                  "ABS claim; encoding [UNVERIFIED] as the paper's own"),
-    "disj-to-dyck": ("BHBK24", "the bounded-Dyck separation (abstract claim 2)", "§3.4, §11.2",
-                     "ABS claim; gadget [DER] (derived and machine-checked here, not the paper's)"),
-    "eq-to-dyck": ("BHBK24", "the bounded-Dyck separation (abstract claim 2)", "§3.4, §11.2",
-                   "ABS claim; gadget [DER] (derived and machine-checked here, not the paper's)"),
-    "disj-to-qsa": ("SHT23", "Theorem 4 (one-layer attention needs m·p ≳ q for qSA)", "§1.4",
-                    "[3P] statement from third-party restatements; gadget [UNVERIFIED]"),
-    "index-to-qsa": ("SHT23", "Theorem 11 (RNN memory for qSA)", "§1.4",
-                     "[3P] constant (N−1)/2; this reduction gives N − 1 [DER]"),
-    "disj-to-match3": ("SHT23", "Theorem 7 (one-layer Match3 lower bound)", "§1.5",
-                       "[3P] statement; this gadget [DER]"),
-    "index-to-composition": ("PNP24", "Theorem 1 (one-layer function composition)", "§6.1",
-                             "[3P] statement; reduction [DER]"),
-    "pc-to-khop": ("SHT24", "Proposition E.4 and Corollaries 5.2–5.6", "§5.4", "[FT] (full text read)"),
-    "pc-to-khop-blocks": ("SHT24", "Proposition E.4 and Corollaries 5.2–5.6", "§5.4", "[FT] (full text read)"),
+#: the statuses a statement can have, as printed
+STATUSES = ("proved in the cited paper", "derived here", "conjectured")
+
+
+@dataclass(frozen=True)
+class Source:
+    """The published result a reduction serves, and the status of what the walk-through
+    checks: ``result`` is the paper's statement in words, ``status`` one of
+    :data:`STATUSES` for the inequality checked here, ``section`` where docs/theory.md
+    derives it."""
+
+    paper: str
+    result: str
+    status: str
+    section: str
+    note: str = ""
+
+    def sentence(self, checked: bool = True) -> str:
+        """The source in one sentence; ``checked``: whether the walk-through checked an
+        inequality (else only the paper's statement has a status)."""
+        head = f"{self.paper} ({PAPERS.get(self.paper, self.paper)}): {self.result}."
+        if not checked:
+            return head + " No inequality is checked at this size, so this run does not test that statement."
+        where = f", see docs/theory.md {self.section}" if self.status == "derived here" else ""
+        return (head + f" Status of the inequality checked here: {self.status}{where}"
+                + (f"; {self.note}" if self.note else "") + ".")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"paper": self.paper, "result": self.result, "status": self.status, "section": self.section,
+                "note": self.note}
+
+
+_ONE_WAY = "the one-way and two-way bounds of the problem (Kushilevitz & Nisan 1997) through this reduction"
+
+#: reduction -> the published result it serves and the status of the inequality checked here
+REDUCTION_SOURCES: dict[str, Source] = {
+    "disj-to-disjointness": Source(
+        "BHBK24", "RNNs and one-layer transformers deciding disjointness need size linear in n, while two-layer "
+        "transformers of logarithmic size decide it", "derived here", "§8", _ONE_WAY),
+    "eq-to-equality": Source(
+        "BHBK24", "RNNs and one-layer transformers deciding string equality need size linear in n, while two-layer "
+        "transformers of logarithmic size decide it", "derived here", "§8", _ONE_WAY),
+    "index-to-index-lookup": Source(
+        "BHBK24", "an RNN doing index lookup needs a state linear in n, while one-layer transformers of "
+        "logarithmic size do it", "derived here", "§8", _ONE_WAY),
+    "index-to-nearest-neighbor": Source(
+        "BHBK24", "an RNN finding nearest neighbours needs a state linear in n, while transformers of "
+        "logarithmic size find them", "derived here", "§8",
+        "the encoding of INDEX as nearest neighbour is ours, and whether it is the paper's own is not claimed"),
+    "disj-to-dyck": Source(
+        "BHBK24", "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
+        "constant-size RNNs recognise them", "derived here", "§8",
+        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small n"),
+    "eq-to-dyck": Source(
+        "BHBK24", "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
+        "constant-size RNNs recognise them", "derived here", "§8",
+        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small n"),
+    "disj-to-qsa": Source(
+        "SHT23", "Theorem 4: a one-layer, one-head transformer that approximates q-sparse averaging within "
+        "1/(2q) needs m·p ≥ c·q for a universal constant c", "derived here", "§3.4",
+        "the inequality in bits, with the residual row, is ours"),
+    "index-to-qsa": Source(
+        "SHT23", "Theorem 11: recurrent models computing q-sparse averaging need memory of about N bits even "
+        "for q = 1", "derived here", "§8",
+        "this reduction gives n bits for the one-way part"),
+    "disj-to-match3": Source(
+        "SHT23", "Theorem 7: one-layer transformers computing Match3 need m·p·H of order N / log log N",
+        "derived here", "§8",
+        "the gadget giving the linear bound checked here is ours"),
+    "index-to-composition": Source(
+        "PNP24", "Theorem 1: a one-layer transformer composing functions on n elements needs H·(d + 1)·p ≥ "
+        "n log n to be always correct", "derived here", "§8", "the reduction from INDEX over n log2 n bits is ours"),
+    "pc-to-khop": Source(
+        "SHT24", "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, kernel "
+        "attention, Longformer, chain of thought) need size polynomial in n for k-hop with fewer rounds than "
+        "hops (asymptotic statements)", "proved in the cited paper", "§10"),
+    "pc-to-khop-blocks": Source(
+        "SHT24", "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, kernel "
+        "attention, Longformer, chain of thought) need size polynomial in n for k-hop with fewer rounds than "
+        "hops (asymptotic statements)", "proved in the cited paper", "§10"),
 }
+
+def refusal(task: str, family: str, setup: Any) -> str | None:
+    """Why explain does not walk through (task, family), in one line, or None."""
+    from .models.constructions import has_construction
+
+    if setup.reduction is None:
+        return (f"explain: task {task} has no reduction from a communication problem in commlb, so there "
+                f"is no lower-bound argument to walk through; run it with `commlb simulate --task {task}`")
+    if setup.structured_tokens and not has_construction(task, family):
+        return (f"explain: no {family} model in commlb reads {task}'s real-valued tokens (only constructions "
+                f"with a token encoder do, and there is no {task}/{family} construction), so there is no "
+                f"protocol to run; try --model transformer")
+    return None
 
 # ---------------------------------------------------------------------------------
 # Plain-words descriptions of the problems
@@ -204,18 +292,18 @@ _PARTS: dict[str, list[str]] = {
 
 _FAMILY_PROTOCOL = {
     "rnn": (
-        "An RNN reads the tokens left to right and keeps a memory — its hidden state, {layers} × {width} "
+        "An RNN reads the tokens left to right and keeps a memory: its hidden state, {layers} × {width} "
         "numbers of {p} bits. Alice runs it over her tokens (and the public ones). When the next token is "
-        "Bob's, the only way Bob can continue the computation is to get the memory itself, so Alice sends "
-        "the whole state: {layers}·{width}·{p} = {per_message} bits per hand-over. Bob then runs the rest "
-        "and reads the answer."
+        "Bob's, the only way Bob can continue the computation is to get the memory itself, so the state "
+        "crosses whole: {layers}·{width}·{p} = {per_message} bits per hand-over. The party holding the last "
+        "token reads the answer."
     ),
     "transformer": (
         "A transformer layer mixes tokens only through attention: the output at a position is a weighted "
         "average over all positions, and a weighted average is a sum. So each party can add up its own "
         "positions' contributions (a numerator vector and a denominator, kept exactly) and send just "
         "these partial sums; the receiver adds its own part and divides. When the position that asks "
-        "(the query) is known to both, the answerer does not even need to hear the query."
+        "(the query) is public, the answerer does not even need to hear the query."
     ),
     "ffn": (
         "A feedforward net's first layer is a weighted sum over the whole flattened input, so Alice can "
@@ -223,6 +311,16 @@ _FAMILY_PROTOCOL = {
         "finishes the network."
     ),
 }
+
+_QUERY_VECTOR_PROTOCOL = (
+    "The protocol run here is the one of SHT23's Theorem 4 argument. Alice's only token is the query "
+    "position, where the answer is read; Bob holds every data token. Alice sends one message: the query "
+    "vector of her position (H·d_k numbers of p bits), her share of the attention sums (her own position "
+    "is one of the keys) and the residual row of her position (m numbers of p bits, which the residual "
+    "connection adds to the attention output). Bob computes the attention over his tokens with that "
+    "query, adds Alice's share, finishes the layer and outputs. Its size depends only on the shape of the "
+    "model, which is why it bounds the width."
+)
 
 
 @dataclass(frozen=True)
@@ -241,6 +339,10 @@ class Step:
 
 @dataclass
 class Explanation:
+    """The walk-through.  ``basis`` is ``"construction"`` (weights that solve the task),
+    ``"random"`` (seeded random weights: not a solver) or ``"file"``; ``protocol`` names
+    the protocol run (``"simulate"`` or ``"query-vector"``)."""
+
     task: str
     model: str
     n: int
@@ -251,6 +353,8 @@ class Explanation:
     tokens: Any = None
     owner: Any = None
     vocab_names: list[str] | None = None
+    basis: str = "construction"
+    protocol: str = "simulate"
 
     def step(self, key: str) -> Step:
         for s in self.steps:
@@ -269,6 +373,8 @@ class Explanation:
             "n": self.n,
             "reduction": self.reduction,
             "problem": self.problem,
+            "basis": self.basis,
+            "protocol": self.protocol,
             "steps": [s.to_json() for s in self.steps],
             "instance": {"tokens": _jsonable(self.tokens), "owner": _jsonable(self.owner),
                          "token_names": token_labels(self.tokens, self.vocab_names)},
@@ -315,59 +421,119 @@ def token_labels(tokens: Any, names: list[str] | None) -> list[str]:
     return out
 
 
-def _fmt_bits(value: Any) -> str:
-    if value is None:
-        return "?"
+def fmt_bits(value: Any) -> str:
+    """A bit count as printed: an integer, or two decimals."""
     v = float(value)
     return str(int(v)) if v.is_integer() else f"{v:.2f}"
 
 
 def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
-            task_options: dict[str, Any] | None = None, model_options: dict[str, Any] | None = None
-            ) -> Explanation:
+            task_options: dict[str, Any] | None = None, model_options: dict[str, Any] | None = None,
+            error: Any = None) -> Explanation:
     """The five-step walk-through of ``task`` with a ``model`` family at a small ``n``
-    (default: the reduction's example size).  Raises :class:`InvalidInputError` for a task
-    without a reduction and :class:`UnknownNameError` for a family without a
-    construction."""
-    from . import simulate as sim
+    (default: the reduction's example size).  Raises :class:`InvalidInputError` (one line)
+    for a pair it refuses: a task without a reduction, or a family that cannot read the
+    task's tokens.  With ``error`` (ε, e.g. ``"0.01"``) a sixth step states the bound
+    that a model right on a 1 − ε share of uniform inputs still obeys (problems with one:
+    :data:`ERROR_PROBLEMS`)."""
+    from .models.base import MODEL_FAMILIES
+    from .models.build import build_model, model_tokens
     from .registry import reduction_factory
+    from .setup import TASK_DEFAULTS, resolve_task
+    from .simulate import simulate_instance
 
     family = str(model).lower()
     options = dict(task_options or {})
-    if n is None and task in sim.TASK_DEFAULTS and sim.TASK_DEFAULTS[task].reduction and "q" not in options:
+    if n is None and task in TASK_DEFAULTS and TASK_DEFAULTS[task].reduction and "q" not in options:
         # a classroom-sized instance: the reduction's own example size
-        red_name = options.get("reduction") or sim.TASK_DEFAULTS[task].reduction
+        red_name = str(options.get("reduction") or TASK_DEFAULTS[task].reduction)
         n = int(getattr(reduction_factory(red_name), "example_params", {}).get("n", 6))
-    setup = sim.resolve_task(task, n=n, **options)
-    reduction = setup.reduction
-    if reduction is None:
-        raise InvalidInputError(
-            f"task {task!r} has no reduction from a communication problem, so there is no lower-bound "
-            "argument to walk through; try one of the tasks listed by `commlb list reductions`"
-        )
-    built = sim.build_model(setup, family, seed=seed, **(model_options or {}))
-    result = sim.simulate_instance(setup, built, seed=seed, effective=False)
-    data = result.to_json()
-    data["x"] = _jsonable(result.x)
-    data["y"] = _jsonable(result.y)
-    data["messages"] = [_message_json(m) for m in result.transcript.messages]
+    setup = resolve_task(task, n=n, **options)
+    task_name = setup.task_name or setup.task.name
+    if family not in MODEL_FAMILIES:
+        raise InvalidInputError(f"unknown model family {family!r}; choose one of {', '.join(MODEL_FAMILIES)}")
+    why_not = refusal(task_name, family, setup)
+    if why_not:
+        raise InvalidInputError(why_not)
+    reduction, problem = setup.reduction, setup.problem
+    assert reduction is not None and problem is not None  # refusal() refused tasks without one
+    eps = None
+    if error is not None:
+        eps = parse_error(error)
+        if problem.name not in ERROR_PROBLEMS:
+            raise InvalidInputError(f"explain --error: no error-tolerant bound for {problem.name} (the "
+                                    f"reduction's problem) in explain; available: {', '.join(ERROR_PROBLEMS)}")
+    built = build_model(setup, family, seed=seed, **(model_options or {}))
+    result = simulate_instance(setup, built, seed=seed, effective=False)
+    transcript = result.transcript
+    protocol = "simulate"
+    standard_bits = None
+    if reduction.name == "disj-to-qsa" and family == "transformer":
+        from .protocol.query_vector import query_vector_applies, simulate_query_vector
+
+        if query_vector_applies(built.model, result.split) is None:
+            ids = model_tokens(task_name, built.model, result.instance.tokens)
+            qv, out = simulate_query_vector(built.model, ids, result.split)
+            if reduction.decode(out.decision) != reduction.decode(result.model_output.decision):
+                raise AssertionError("the query-vector protocol and simulate disagree")
+            standard_bits = transcript.total_bits
+            transcript, protocol = qv, "query-vector"
+    data = _run_data(setup, built, result, transcript)
+    data["protocol"] = protocol
+    data["standard_protocol_bits"] = standard_bits
     tokens = result.instance.tokens
     owner = result.split.owner
     try:
         names = reduction.task.vocab_names()
     except Exception:  # a task whose vocabulary needs n it does not have
         names = None
-    problem = reduction.problem
+    basis = built.source
     steps = [
         _step_problem(problem, data, family),
         _step_reduction(reduction, data, tokens, owner, names),
         _step_protocol(family, built, data),
         _step_inequality(family, built, data, problem),
-        _step_conclusion(reduction, family, built, data),
+        _step_conclusion(reduction, family, built, data, task_name),
     ]
-    return Explanation(task=setup.task_name or reduction.task.name, model=family, n=int(setup.n),
-                       reduction=reduction.name, problem=problem.name, steps=steps, simulation=data,
-                       tokens=tokens, owner=owner, vocab_names=names)
+    if eps is not None:
+        steps.append(_step_error(error_bound(problem.name, int(problem.n), eps), data, built))
+    return Explanation(task=task_name, model=family, n=int(setup.n), reduction=reduction.name,
+                       problem=problem.name, steps=steps, simulation=data, tokens=tokens, owner=owner,
+                       vocab_names=names, basis=basis, protocol=protocol)
+
+
+def _run_data(setup: Any, built: Any, result: Any, transcript: Any) -> dict[str, Any]:
+    """The numbers of the run the text is written from (the transcript actually walked
+    through, which for the query-vector protocol is not ``result.transcript``)."""
+    from .bounds.applicable import lower_bounds_for
+
+    entries = lower_bounds_for(setup.problem, {m.sender for m in transcript.messages}, transcript.rounds)
+    applicable = [e for e in entries if e.applies and e.compare_bits is not None]
+    best = max(applicable, key=lambda e: float(e.compare_bits or 0)) if applicable else None
+    base = result.to_json()
+    return {
+        "task": base.get("task"), "model": base.get("model"), "reduction": base.get("reduction"),
+        "problem": base.get("problem"), "n": base.get("n"), "seed": base.get("seed"),
+        "params": built.model.num_params(), "precision": built.precision.bits,
+        "x": _jsonable(result.x), "y": _jsonable(result.y),
+        "messages": [_message_json(m) for m in transcript.messages],
+        "total_bits": transcript.total_bits, "rounds": transcript.rounds,
+        "bits_alice_to_bob": transcript.bits_alice_to_bob, "bits_bob_to_alice": transcript.bits_bob_to_alice,
+        "output": base.get("output"), "expected": base.get("expected"), "correct": base.get("correct"),
+        "protocol_matches_forward": bool(transcript.meta.get("protocol_matches_forward", False)),
+        "lower_bound": None if best is None else best.to_json(),
+        "lower_bounds": [e.to_json() for e in entries],
+        "shape_bits": _shape_bits(built, result, transcript),
+    }
+
+
+def _shape_bits(built: Any, result: Any, transcript: Any) -> int:
+    """Bits that every model of this shape sends on this split: the transcript itself for
+    RNNs and transformers (message sizes are functions of the shape), the uniform
+    accumulator bound for FFNs (whose exact widths follow the weights' range)."""
+    if built.family == "ffn":
+        return int(transcript.meta.get("uniform_bound_bits", transcript.total_bits))
+    return int(transcript.total_bits)
 
 
 def _message_json(m: Any) -> dict[str, Any]:
@@ -409,33 +575,31 @@ def _step_problem(problem: Any, data: dict[str, Any], family: str) -> Step:
                      f"Alice holds {texts['alice'].format(**fmt)}. Bob holds {texts['bob'].format(**fmt)}. "
                      f"Neither sees the other's input. Together they must find {texts['goal'].format(**fmt)}, "
                      "and we count every bit they send each other.")
-        order = ("one_way", "two_way") if _is_one_way(kind) else ("two_way", "one_way")
+        order = ("one_way", "two_way") if _is_one_way(kind) or not lb else ("two_way", "one_way")
         paras.append("Why it costs bits: " + texts[order[0]].format(**fmt))
     else:
         paras.append(f"The communication problem is {problem.name} (n = {n}): "
                      f"{getattr(problem, 'description', '')}. Alice holds x, Bob holds y, and they must "
                      "compute f(x, y) by sending bits.")
-    bound_bits = lb.get("bits")
-    if bound_bits is not None:
-        paras.append(f"The bound used below: {_fmt_bits(bound_bits)} bits ({_kind(kind)}; {lb.get('citation', '')}).")
+    if lb:
+        paras.append(f"The bound used below: {fmt_bits(lb['compare_bits'])} bits ({_kind(kind)}; "
+                     f"{lb.get('citation', '')}).")
         if "two-way" in str(kind):
             paras.append("(The classic count includes one last bit announcing the answer to both parties; in "
                          "the protocols below the party that receives the last message simply knows the answer, "
-                         f"so they are held to one bit less: {_fmt_bits(bound_bits)}.)")
+                         f"so they are held to one bit less: {fmt_bits(lb['compare_bits'])}.)")
     else:
         known = "; ".join(f"{b.formula} ({getattr(b.kind, 'value', b.kind)}; {b.citation})" for b in problem.bounds())
-        paras.append("Known bounds: " + (known or "none recorded") + ". None of them is an exact number of "
-                     "bits that applies to this transcript at this size, so the argument below is stated "
-                     "in the paper's terms (rounds and size) rather than as one inequality.")
+        paras.append("Known bounds: " + (known or "none recorded") + ".")
     return Step("problem", "1. The communication problem", paras,
-                {"problem": problem.name, "n": n, "lower_bound": lb})
+                {"problem": problem.name, "n": n, "lower_bound": lb or None})
 
 
 def _step_reduction(reduction: Any, data: dict[str, Any], tokens: Any, owner: Any,
                     names: list[str] | None) -> Step:
     paras = [f"The reduction {reduction.name} writes Alice's and Bob's inputs as one input sequence for "
-             f"the task {reduction.task.name}: {reduction.description}. Every token is known to Alice, "
-             "to Bob, or to both (public — the same for every input)."]
+             f"the task {reduction.task.name}: {_quote_tokens(reduction.description)}. Every token is known to Alice, "
+             "to Bob, or to both (public: the same for every input)."]
     parts = _PARTS.get(reduction.name)
     if parts:
         paras.append("What the parts mean: " + "; ".join(parts) + ".")
@@ -443,7 +607,7 @@ def _step_reduction(reduction: Any, data: dict[str, Any], tokens: Any, owner: An
     if owner is not None:
         own = np.asarray(owner)
         counts = {"alice": int(np.sum(own == 0)), "bob": int(np.sum(own == 1)), "public": int(np.sum(own == 2))}
-        paras.append(f"On this instance: {len(own)} tokens — {counts['alice']} Alice's, {counts['bob']} "
+        paras.append(f"On this instance: {len(own)} tokens, {counts['alice']} Alice's, {counts['bob']} "
                      f"Bob's, {counts['public']} public.")
     x, y = data.get("x"), data.get("y")
     expected = data.get("expected")
@@ -467,17 +631,24 @@ def _short(value: Any, limit: int = 24) -> str:
 def _size_fmt(built: Any) -> dict[str, Any]:
     model = built.model
     cfg = getattr(model, "config", {}) or {}
-    prec = model.precision
-    width = cfg.get("width", cfg.get("hidden", cfg.get("hidden_size", "?")))
-    return {"layers": cfg.get("layers", 1), "width": width, "p": prec.bits,
-            "heads": cfg.get("heads"), "params": model.num_params()}
+    family = built.family
+    if family == "transformer":
+        layers, width = int(model.layers), int(model.width)
+    elif family == "rnn":
+        layers, width = int(cfg.get("layers", 1)), int(cfg.get("hidden", cfg.get("hidden_size", 0)))
+    else:
+        layers, width = len(cfg.get("hidden_sizes") or [model.first_width]), int(model.first_width)
+    return {"layers": layers, "width": width, "p": int(model.precision.bits),
+            "heads": cfg.get("heads"), "params": int(model.num_params())}
 
 
 _MESSAGE_MEANING = {
     "state": "the RNN's whole memory after reading the sender's tokens (every layer's hidden state)",
-    "query-token": "the id of the sender's token at the asking position — cheaper than the query vector, "
-                   "and the receiver rebuilds the query from the public weights",
+    "query-token": "the id of the sender's token at the asking position, cheaper than the query vector: "
+                   "the receiver rebuilds the query from the public weights",
     "query": "the query vector of the asking position: what it is looking for",
+    "query-vector": "the query vector of Alice's position, her share of the attention sums, and her "
+                    "position's residual row",
     "partial-sums": "the sender's share of the attention average: the exact numerator vector and "
                     "denominator summed over the sender's own positions",
     "keys-values": "the keys and values of the sender's positions",
@@ -499,35 +670,62 @@ def _plural(count: int, word: str) -> str:
 
 
 def model_summary(built: Any) -> str:
-    """"a 1-layer, 1-head transformer of width 39 (3942 parameters, fixed point p = 12)"."""
-    model = built.model
+    """"a 1-layer, 1-head transformer of width 39 (3942 parameters, fixed point p = 12 bits)"."""
     size = _size_fmt(built)
-    prec = model.precision
+    prec = built.model.precision
     arith = "fixed point" if prec.is_fixed else "floating point"
     family = built.family
     if family == "transformer":
         shape = f"a {size['layers']}-layer, {size['heads']}-head transformer of width {size['width']}"
     elif family == "rnn":
-        shape = f"an RNN with {_plural(int(size['layers'] or 1), 'layer')} of hidden size {size['width']}"
+        shape = f"an RNN with {_plural(size['layers'], 'layer')} of hidden size {size['width']}"
     else:
-        shape = f"a feedforward net with {_plural(int(size['layers'] or 1), 'hidden layer')} of width {size['width']}"
+        shape = (f"a feedforward net with 1 hidden layer of width {size['width']}" if size["layers"] == 1 else
+                 f"a feedforward net with {size['layers']} hidden layers, the first of width {size['width']}")
     return f"{shape} ({size['params']} parameters, {arith} p = {prec.bits} bits)"
+
+
+_PROVENANCE = re.compile(r"THEORY\.md|DESIGN\.md|\[[A-Z0-9/-]+\]")
+
+
+def _construction_name(note: str) -> str:
+    """The construction's name without internal provenance: parenthetical parts citing
+    internal notes or carrying status tags are dropped."""
+    text = note.replace("construction: ", "", 1)
+
+    def clean(match: re.Match[str]) -> str:
+        parts = [p.strip() for p in re.split(r"[;,]", match.group(1))]
+        kept = [p for p in parts if p and not _PROVENANCE.search(p) and not p.startswith("§")]
+        return f" ({', '.join(kept)})" if kept else ""
+
+    text = re.sub(r"\s+\(([^()]*)\)", clean, text)  # "Dyck-(2,2)" is a name, not a parenthesis
+    return _PROVENANCE.sub("", text).strip()
 
 
 def _step_protocol(family: str, built: Any, data: dict[str, Any]) -> Step:
     size = _size_fmt(built)
     msgs = list(data.get("messages") or [])
     per_message = msgs[0]["bits"] if msgs else 0
-    source = {"construction": "explicit weights from the construction",
-              "random": "RANDOM weights", "file": "weights from a file"}.get(built.source, built.source)
-    note = str(getattr(built, "note", "") or "").replace("construction: ", "")
-    paras = [f"The model: {model_summary(built)}, {source}" + (f" — {note}" if note else "") + "."]
+    if built.source == "construction":
+        source = "weights from a construction: " + _construction_name(str(built.note))
+    elif built.source == "random":
+        source = f"RANDOM weights (seed {data.get('seed')}): no construction for this task and family"
+    else:
+        source = str(built.note)
+    paras = [f"The model: {model_summary(built)}, {source}."]
     if built.source == "random":
-        paras.append("A random model is not a solver: whatever it sends, the bound speaks only of models that "
-                     "answer every input correctly.")
-    tmpl = _FAMILY_PROTOCOL.get(family)
-    if tmpl:
-        paras.append(tmpl.format(per_message=per_message, **size))
+        paras.append("A random model is not a solver. It still runs as a protocol, and the size of its "
+                     "messages is what any model of this shape would send.")
+    if data.get("protocol") == "query-vector":
+        paras.append(_QUERY_VECTOR_PROTOCOL)
+        paras.append(f"(`commlb simulate` runs a cheaper two-way protocol on this instance: Alice sends her "
+                     f"token's id and Bob answers with his partial sums, {data['standard_protocol_bits']} bits "
+                     "in all. It is correct too, but its size does not depend on the width, so it says "
+                     "nothing about m.)")
+    else:
+        tmpl = _FAMILY_PROTOCOL.get(family)
+        if tmpl:
+            paras.append(tmpl.format(per_message=per_message, **size))
     paras.append(f"Running it for real on this instance: {_plural(len(msgs), 'message')} in "
                  f"{_plural(int(data.get('rounds') or 0), 'round')}, {data.get('total_bits')} bits in total "
                  f"({data.get('bits_alice_to_bob')} from Alice to Bob, {data.get('bits_bob_to_alice')} "
@@ -550,8 +748,12 @@ def _step_protocol(family: str, built: Any, data: dict[str, Any]) -> Step:
                      f"{m['receiver'].capitalize()}: {m['label']}{what}. "
                      f"It holds {fields}: {m['bits']} bits.")
     agree = data.get("protocol_matches_forward")
-    paras.append(f"The protocol's answer is {data.get('output')} and the true answer f(x, y) is "
-                 f"{data.get('expected')} ({'correct' if data.get('correct') else 'WRONG'}). The answer "
+    output, expected = data.get("output"), data.get("expected")
+    if output is None:
+        verdict = f"The protocol's answer does not decode to an answer of the problem (the true answer is {expected})"
+    else:
+        verdict = f"The protocol's answer is {output} and the true answer f(x, y) is {expected}"
+    paras.append(verdict + f" ({'correct' if data.get('correct') else 'wrong'}). The answer "
                  + ("equals the model's own forward pass on the whole sequence, bit for bit: the "
                     "conversation really computed what the model computes." if agree else
                     "does NOT equal the forward pass (a bug in the simulator)."))
@@ -560,7 +762,7 @@ def _step_protocol(family: str, built: Any, data: dict[str, Any]) -> Step:
                  "messages": msgs, "total_bits": data.get("total_bits"), "rounds": data.get("rounds"),
                  "bits_alice_to_bob": data.get("bits_alice_to_bob"),
                  "bits_bob_to_alice": data.get("bits_bob_to_alice"),
-                 "output": data.get("output"), "expected": data.get("expected"),
+                 "output": output, "expected": expected,
                  "correct": data.get("correct"), "protocol_matches_forward": agree})
 
 
@@ -569,107 +771,133 @@ def _field_text(f: dict[str, Any]) -> str:
     count = int(f.get("count", int(np.prod(shape)) if shape else 1))
     if count == 1:
         return f"{f.get('name')} (one {f.get('width')}-bit number)"
-    shape_txt = "×".join(str(s) for s in shape)
-    return f"{f.get('name')} ({shape_txt} = {count} numbers of {f.get('width')} bits)"
-
-
-def _bound_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for e in (data.get("lower_bounds") or []) if isinstance(e, dict)]
+    return f"{f.get('name')} ({count} numbers of {f.get('width')} bits)"
 
 
 def _step_inequality(family: str, built: Any, data: dict[str, Any], problem: Any) -> Step:
     lb = _lower(data)
-    bound = lb.get("bits")
-    total = data.get("total_bits")
+    total = int(data["total_bits"])
+    rounds = int(data.get("rounds") or 0)
     size = _size_fmt(built)
     msgs = list(data.get("messages") or [])
-    numbers = sum(int(f.get("count", 1)) for m in msgs for f in m.get("fields", []))
-    widest = max((int(f.get("width", 0)) for m in msgs for f in m.get("fields", [])), default=0)
-    holds = None if bound is None or total is None else total >= bound
-    paras: list[str] = []
-    if bound is None:
-        paras.append(f"The protocol sent {total} bits in {_plural(int(data.get('rounds') or 0), 'round')}. "
-                     "There is no exact bound to compare them with at this size (see step 1), so the "
-                     f"inequality is the paper's: {getattr(problem, 'name', '')} needs many rounds or many "
-                     "bits, and a model that gives a protocol with few rounds must send many bits.")
-        return Step("inequality", "4. The inequality: bits sent ≥ bound", paras,
-                    {"total_bits": total, "lower_bound": None, "lower_bound_kind": None, "holds": None,
-                     "rounds": data.get("rounds"), "size": size})
-    chosen = next((e for e in _bound_entries(data) if e.get("applies")
-                   and str(lb.get("kind", "")).startswith(str(e.get("kind")))), {})
-    paras.append(f"The protocol sent {total} bits. The problem needs at least {_fmt_bits(bound)} bits "
-                 f"({_kind(lb.get('kind'))}" + (f": {chosen['why']}" if chosen.get("why") and _is_one_way(lb.get("kind"))
-                                                 else "") + "). "
-                 f"So {total} ≥ {_fmt_bits(bound)}"
-                 + (" — as it must be, since the model answers correctly." if holds and data.get("correct") else
-                    " holds." if holds else
-                    " FAILS: this model sends too few bits to be correct on every input"
-                    + (" (it is random, so that is no surprise)." if built.source == "random" else
-                       " — it must answer some input wrongly.")))
-    skipped = [e for e in _bound_entries(data) if not e.get("applies") and e.get("compare_bits") is not None
-               and bound is not None and float(e["compare_bits"]) > float(bound)]
-    for e in skipped:
-        kind = str(e.get("kind"))
-        if "A->B" in kind or "Alice" in kind:
-            who, other = "Alice", "Bob"
+    random = built.source == "random"
+    paras: list[str] = [f"The protocol sent {total} bits in {_plural(rounds, 'round')}."]
+    step_data: dict[str, Any] = {"total_bits": total, "lower_bound": None, "lower_bound_kind": None,
+                                 "holds": None, "rounds": rounds, "size": size,
+                                 "shape_bits": data.get("shape_bits")}
+    if not lb:
+        entries = [e for e in (data.get("lower_bounds") or []) if e.get("compare_bits") is not None]
+        if entries:
+            paras.append("No bound recorded for " + str(data.get("problem")) + " applies to this transcript: "
+                         + "; ".join(f"the {_kind(e['kind'])} bound of {fmt_bits(e['compare_bits'])} bits "
+                                     f"does not ({e['why']})" for e in entries)
+                         + ". So there is no inequality to check on this split.")
         else:
-            who, other = "Bob", "Alice"
-        paras.append(f"The larger one-way bound ({_fmt_bits(e.get('compare_bits'))} bits, for protocols in "
-                     f"which only {who} talks) does not apply: here {other} talked too. Being allowed to "
-                     "talk both ways is what makes this protocol cheap.")
-    if numbers and widest and bound:
-        need = math.ceil(float(bound) / widest)
-        paras.append(f"The messages carried {_plural(numbers, 'number')} of at most {widest} bits each, and "
-                     "those numbers are the model's own intermediate values. Any model of this kind that "
-                     f"solves the task must move at least {_fmt_bits(bound)} bits across the cut: with "
-                     f"{widest}-bit numbers that is at least ⌈{_fmt_bits(bound)}/{widest}⌉ = "
-                     f"{_plural(need, 'number')}.")
-    p = int(size["p"])
-    L = int(size["layers"] or 1)
-    consequence = ""
-    handoffs = len(msgs)
-    if family == "rnn" and bound is not None and handoffs > 1:
-        consequence = (f"For an RNN each message is its state, {L}·d·{p} bits, and here the tokens alternate "
-                       f"between Alice and Bob, so the state crossed {handoffs} times: {handoffs}·{L}·d·{p} ≥ "
-                       f"{_fmt_bits(bound)}. The number of hand-overs grows with n, so a constant-size state "
-                       "passes this test — which is why lower bounds for RNNs need a split with a single cut "
-                       "(all of Alice's tokens before Bob's), where the state crosses once.")
-    elif family == "rnn" and bound is not None:
-        need_d = math.ceil(float(bound) / (L * p))
-        consequence = (f"For an RNN the message is its state, layers × hidden size × p = {L}·d·{p} bits, so "
-                       f"{L}·d·{p} ≥ {_fmt_bits(bound)} forces a hidden size d ≥ {need_d} at n = {problem.n} "
-                       f"with p = {p} (this model has d = {size['width']}). The bound grows linearly with n "
-                       "while p stays about log n, so d must grow like n / log n: an RNN cannot stay small.")
-    elif family == "transformer" and bound is not None and L == 1:
-        model = built.model
-        H, dk, dv = int(model.heads), int(model.key_dim), int(model.value_dim)
-        cheap = next((m for m in msgs if m["label"].startswith("query-token")), None)
-        if cheap is not None:
-            paras.append(f"Note the cheap form of the query: instead of its query vector (H·d_k·p = {H}·{dk}·{p} = "
-                         f"{H * dk * p} bits) the asking party sent its token id ({cheap['bits']} bits), since the "
-                         "other party can rebuild the query from the public weights. The bound does not care "
-                         "about the form: whatever crosses must carry the bits.")
-        consequence = (f"For a one-layer transformer a message is a query (H·d_k = {H}·{dk} = {H * dk} numbers "
-                       f"of p = {p} bits) or partial sums (H·(d_v + 1) = {H}·{dv + 1} = {H * (dv + 1)} exact "
-                       "sums of about p + log2 N bits). So heads × width × precision must be at least about "
-                       f"{_fmt_bits(bound)} bits: when the bound grows linearly with n, so must the "
-                       "one-layer model; when it grows like log n, a log-size model can pass.")
-    elif family == "transformer" and bound is not None:
-        consequence = (f"This transformer has {L} layers, and each layer adds a round in which positions may "
-                       "need the other side's partial sums: its protocol is long whatever its width, so the "
-                       "one-layer argument no longer forces a large size. That is how a second layer "
-                       "escapes the bound.")
-    elif family == "ffn" and bound is not None:
-        consequence = ("For a feedforward net the message is one partial sum per first-layer neuron, so "
-                       f"first-layer width × bits per sum ≥ {_fmt_bits(bound)}.")
+            paras.append(f"The known bounds for {data.get('problem')} (step 1) are asymptotic or limit the number "
+                         "of rounds: none is an exact number of bits to set against this transcript at this size, "
+                         "so no inequality is checked here.")
+        return Step("inequality", "4. The inequality: bits sent ≥ bound", paras, step_data)
+    bound = float(lb["compare_bits"])
+    b = fmt_bits(bound)
+    holds = total >= bound
+    step_data.update(lower_bound=lb["compare_bits"], lower_bound_kind=lb.get("kind"), holds=holds)
+    why = lb.get("why") if _is_one_way(lb.get("kind")) else None
+    paras.append(f"The bound that applies to it: {b} bits ({_kind(lb.get('kind'))}" + (f": {why}" if why else "")
+                 + ").")
+    if holds and data.get("correct") and not random:
+        paras.append(f"{total} ≥ {b}, as it must be for a model that solves the task.")
+    elif holds:
+        paras.append(f"{total} ≥ {b}: the inequality holds.")
+    else:
+        paras.append(f"{total} < {b}: fewer bits than the problem needs, so a model whose protocol sends these "
+                     "messages answers some input wrongly.")
+    for e in data.get("lower_bounds") or []:
+        if e.get("applies") or e.get("compare_bits") is None or float(e["compare_bits"]) <= bound:
+            continue
+        who, other = ("Alice", "Bob") if "A->B" in str(e.get("kind")) else ("Bob", "Alice")
+        paras.append(f"The larger one-way bound ({fmt_bits(e['compare_bits'])} bits, for protocols in which only "
+                     f"{who} talks) does not apply: here {other} talked too. Being allowed to talk both ways is "
+                     "what makes this protocol cheap.")
+    consequence = _consequence(family, built, data, problem, bound, msgs, size)
     if consequence:
         paras.append(consequence)
-    return Step("inequality", "4. The inequality: bits sent ≥ bound", paras,
-                {"total_bits": total, "lower_bound": bound, "lower_bound_kind": lb.get("kind"), "holds": holds,
-                 "numbers": numbers, "bits_per_number": widest, "size": size})
+    shape = int(data.get("shape_bits") or total)
+    if family == "ffn":
+        paras.append(f"Every feedforward net of this shape sends at most {shape} bits on this split (one "
+                     f"accumulator per first-layer neuron, at the width that any {size['p']}-bit weights can "
+                     f"fill); this one's exact sums needed {total}.")
+    else:
+        paras.append(f"These message sizes depend only on the model's shape (its sizes and p = {size['p']}), not "
+                     f"on its weights: every {FAMILY_NAMES[family]} of this shape sends {shape} bits on this split.")
+    if shape < bound:
+        paras.append(f"Since {shape} < {b}, no {FAMILY_NAMES[family]} of this shape answers every input of the "
+                     "task correctly, whatever its weights.")
+    return Step("inequality", "4. The inequality: bits sent ≥ bound", paras, step_data)
 
 
-#: (reduction, family) -> what the argument says about that family, in plain words
+def _consequence(family: str, built: Any, data: dict[str, Any], problem: Any, bound: float,
+                 msgs: list[dict[str, Any]], size: dict[str, Any]) -> str:
+    """What bits ≥ bound forces on the model's size, in the bits actually sent."""
+    b = fmt_bits(bound)
+    p, L = int(size["p"]), int(size["layers"])
+    if family == "rnn":
+        d = int(size["width"])
+        if len(msgs) > 1:
+            return (f"For an RNN each message is its state, L·d·p = {L}·{d}·{p} bits, and here the tokens "
+                    f"alternate between Alice and Bob, so the state crossed {len(msgs)} times: "
+                    f"{len(msgs)}·{L}·{d}·{p} = {data['total_bits']} ≥ {b}. The number of hand-overs grows "
+                    "with n, so a constant-size state passes this test: lower bounds for RNNs need a split "
+                    "with a single cut (all of Alice's tokens before Bob's), where the state crosses once.")
+        need_d = math.ceil(bound / (L * p))
+        return (f"For an RNN the message is its state, L·d·p = {L}·d·{p} bits, so a correct RNN needs "
+                f"{L}·d·{p} ≥ {b}: a hidden size d ≥ ⌈{b}/{L * p}⌉ = {need_d} at n = {problem.n} with p = {p} "
+                f"(this model has d = {d}). The bound grows linearly with n while p stays about log n, so d "
+                "must grow like n / log n.")
+    if family == "transformer":
+        model = built.model
+        H, dk, dv, m = int(model.heads), int(model.key_dim), int(model.value_dim), int(model.width)
+        if data.get("protocol") == "query-vector":
+            fields = {f["name"]: f for f in msgs[0]["fields"]}
+            self_bits = sum(int(f["count"]) * int(f["width"]) for k, f in fields.items()
+                            if k not in ("query", "residual"))
+            return (f"The message is H·d_k·p + m·p + (Alice's share) = {H}·{dk}·{p} + {m}·{p} + {self_bits} = "
+                    f"{data['total_bits']} bits, and its size is fixed by the shape. A one-layer, one-head "
+                    "model that solves qSA therefore has (d_k + m)·p + (Alice's share) ≥ D→(DISJ_q) = q: with "
+                    "the share of O(p) bits, the width grows linearly with q. This is SHT23's Theorem 4 in "
+                    "the bits actually sent.")
+        if L == 1 and len(msgs) == 1 and msgs[0]["label"].startswith("partial-sums"):
+            fields = {f["name"]: f for f in msgs[0]["fields"]}
+            sender = msgs[0]["sender"].capitalize()
+            pronoun = "her" if sender == "Alice" else "his"
+            if "top" in fields:
+                form = (f"H·(p + w_count + d_v·w_sum) = {H}·({fields['top']['width']} + "
+                        f"{fields['count']['width']} + {dv}·{fields['num']['width']})")
+            elif fields.get("num", {}).get("kind") == "float":
+                form = f"H·(d_v + 1)·p = {H}·({dv} + 1)·{p}"
+            else:
+                form = f"H·(d_v·w_num + w_den) = {H}·({dv}·{fields['num']['width']} + {fields['den']['width']})"
+            return (f"The query position is public, so this one-layer transformer's protocol is one-way: "
+                    f"{sender} sends only {pronoun} partial sums, {form} = {data['total_bits']} bits, and the "
+                    f"receiver outputs. The sums cross as exact accumulators, wider than p = {p} (the w above are "
+                    f"their widths as sent); the papers write H·(d + 1)·p, with p-bit rounded sums. So a correct "
+                    f"one-layer model needs H·(d_v + 1)·p_acc ≥ D→ = {b} bits, with p_acc the widths as sent: "
+                    "when D→ grows linearly with n, so must the model.")
+        if L == 1:
+            return (f"This one-layer transformer's protocol is interactive ({_plural(len(msgs), 'message')}), "
+                    f"so the one-way bound does not constrain it; the bound that applies, {b} bits, is small, "
+                    "and a small model passes it.")
+        return (f"This transformer has {L} layers, and each layer adds rounds in which positions may need the "
+                "other side's partial sums: the one-layer argument, which needs a one-way protocol, no longer "
+                "forces a large size.")
+    if family == "ffn":
+        return (f"For a feedforward net the message is one partial sum per first-layer neuron, so first-layer "
+                f"width × bits per sum ≥ {b}: with this net's {size['width']} neurons of "
+                f"{max(int(f['width']) for f in msgs[0]['fields'])} bits, {data['total_bits']} ≥ {b}."
+                if msgs else "")
+    return ""
+
+
+#: (reduction, family) -> what the argument says about that family, in plain words (constructions)
 _PUNCHLINES: dict[tuple[str, str], str] = {
     ("index-to-index-lookup", "rnn"): (
         "An RNN that does index lookup must carry all n symbols in its state: at least n bits, linear in n. "
@@ -682,23 +910,28 @@ _PUNCHLINES: dict[tuple[str, str], str] = {
         "An RNN deciding disjointness must pass at least n bits through its state at the cut: linear size. "
         "BHBK24 contrast this with two-layer transformers of logarithmic size."),
     ("disj-to-disjointness", "transformer"): (
-        "A one-layer transformer needs H(d+1)p ≥ n + 1: linear size. BHBK24's two-layer construction of "
-        "logarithmic size escapes this, because a second layer adds rounds of communication."),
+        "With a public query position a one-layer transformer gives a one-way protocol whose receiver "
+        "outputs, so it needs H·(d_v + 1)·p_acc ≥ D→(DISJ_n) = n bits (p_acc: the width of the sums as sent): "
+        "linear size. A second layer escapes this, because it adds rounds of communication; BHBK24 give "
+        "two-layer transformers of logarithmic size."),
     ("eq-to-equality", "rnn"): (
         "An RNN deciding string equality needs a state of at least n bits: linear size."),
     ("eq-to-equality", "transformer"): (
-        "A one-layer transformer needs H(d+1)p ≥ n + 1; two layers of logarithmic size suffice (BHBK24)."),
+        "With a public query position a one-layer transformer gives a one-way protocol whose receiver "
+        "outputs, so it needs H·(d_v + 1)·p_acc ≥ D→(EQ_n) = n bits (p_acc: the width of the sums as sent); "
+        "two layers of logarithmic size suffice (BHBK24)."),
     ("disj-to-qsa", "transformer"): (
-        "A one-layer transformer that approximates q-sparse averaging within 1/(2q) needs m·p ≥ q + 1 − O(p): "
-        "its embedding width m must grow linearly with q. SHT23's construction (Theorem 2) matches this up to "
-        "log factors with m = O(q log N), so width, not depth, is the price of sparse averaging."),
-    ("index-to-qsa", "rnn"): (
-        "A recurrent model solving qSA even with q = 1 needs memory of about N bits (SHT23 Theorem 11), while "
-        "one attention layer of width O(log N) solves it."),
-    ("disj-to-dyck", "transformer"): (
-        "A one-layer transformer recognising bounded Dyck-(2,2) needs linear size, because the split may "
-        "interleave Alice's and Bob's brackets; a constant-size RNN recognises it (try --model rnn)."),
+        "A one-layer transformer that approximates q-sparse averaging within 1/(2q) gives the one-way protocol "
+        "above, so its width must grow linearly with q. SHT23's construction (Theorem 2) matches this up to log "
+        "factors with m = O(q log N): width, not depth, is the price of sparse averaging."),
+    ("index-to-qsa", "transformer"): (
+        "SHT23's Theorem 11 is about recurrent models. A one-layer transformer escapes the one-way bound the "
+        "same way as for index lookup: Bob's query crosses first and Alice answers with a few sums."),
     ("disj-to-dyck", "rnn"): (
+        "Here the RNN's protocol hands its state over at every change of owner, and a Dyck-(2,2) state is one "
+        "of 8 values: a constant-size RNN recognises the language (BHBK24), so the interleaved split costs it "
+        "many small messages, not a large state."),
+    ("eq-to-dyck", "rnn"): (
         "Here the RNN's protocol hands its state over at every change of owner, and a Dyck-(2,2) state is one "
         "of 8 values: a constant-size RNN recognises the language (BHBK24), so the interleaved split costs it "
         "many small messages, not a large state."),
@@ -711,26 +944,242 @@ def _sweep_hint(task: str) -> str:
     families = [f for f in ("rnn", "transformer", "ffn") if has_construction(task, f)]
     if not families:
         return ""
-    what = "both grow" if len(families) > 1 else "it grow"
+    what = "them grow" if len(families) > 1 else "it grow"
     return f" Run `commlb sweep --task {task} --models {','.join(families)}` to watch {what} with n."
 
 
-def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, Any]) -> Step:
+def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, Any], task: str) -> Step:
     src = REDUCTION_SOURCES.get(reduction.name)
-    paras: list[str] = []
-    punch = _PUNCHLINES.get((reduction.name, family))
-    if punch:
-        paras.append(punch)
-    if src:
-        paper, theorem, section, status = src
-        paras.append(f"This reproduces {paper}, {theorem}: {PAPERS.get(paper, paper)}. "
-                     f"See THEORY.md {section}; status: {status}.")
-    paras.append(f"The reduction's statement: {reduction.theorem}.")
     lb = _lower(data)
-    paras.append(f"At n = {data.get('n')} this {FAMILY_NAMES.get(family, family)} ({built.model.num_params()} parameters, "
-                 f"p = {built.model.precision.bits}) sends {data.get('total_bits')} bits against a bound of "
-                 f"{_fmt_bits(lb.get('bits'))}." + _sweep_hint(reduction.task.name))
+    total = int(data["total_bits"])
+    name = FAMILY_NAMES.get(family, family)
+    paras: list[str] = []
+    random = built.source == "random"
+    if random:
+        wrong = ("answered this instance wrongly" if not data.get("correct")
+                 else "happened to answer this instance correctly")
+        paras.append(f"This walk-through does not reproduce a theorem: commlb has no {name} construction for "
+                     f"{task}, so the model has random weights, and a random model does not solve the task "
+                     f"(this one {wrong}).")
+        shape = int(data.get("shape_bits") or total)
+        if lb:
+            bound = float(lb["compare_bits"])
+            if shape < bound:
+                shows = (f"any {name} of this shape sends at most {shape} bits on this split, fewer than the "
+                         f"{fmt_bits(bound)} the problem needs, so no {name} of this shape solves {task} at "
+                         f"n = {data.get('n')} on every input")
+            else:
+                shows = (f"any {name} of this shape sends {'at most ' if family == 'ffn' else ''}{shape} bits on "
+                         f"this split, at least the "
+                         f"{fmt_bits(bound)} the problem needs, so the bound does not rule this shape out")
+        else:
+            at_most = "at most " if family == "ffn" else ""
+            shows = (f"the protocol any {name} of this shape runs on this split ({at_most}{shape} bits), with no "
+                     "exact bound to set it against")
+        paras.append(f"What it shows: {shows}. What it does not show: that any {name} solves {task}, or how "
+                     "small one can be.")
+    else:
+        punch = _PUNCHLINES.get((reduction.name, family))
+        if punch:
+            paras.append(punch)
+    if src:
+        paras.append(("The result this reduction serves: " if random else "Source: ") + src.sentence(bool(lb)))
+    if lb:
+        paras.append(f"At n = {data.get('n')} this {name} ({data['params']} parameters, p = {data['precision']}) "
+                     f"sends {total} bits against a bound of {fmt_bits(lb['compare_bits'])}."
+                     + ("" if random else _sweep_hint(task)))
+    else:
+        paras.append(f"At n = {data.get('n')} this {name} ({data['params']} parameters, p = {data['precision']}) "
+                     f"sends {total} bits in {_plural(int(data.get('rounds') or 0), 'round')}; no exact bound "
+                     "applies to it at this size." + ("" if random else _sweep_hint(task)))
     return Step("conclusion", "5. Conclusion", paras,
-                {"source": None if src is None else {"paper": src[0], "theorem": src[1], "section": src[2],
-                                                     "status": src[3]},
-                 "theorem": reduction.theorem})
+                {"basis": built.source, "source": None if src is None else src.to_json()})
+
+
+def _quote_tokens(text: str) -> str:
+    """A reduction's description with its bare '?' token quoted (so a '?' in the text is
+    always a token, never a missing number)."""
+    return re.sub(r"(?<=\s)\?(?=\s)", "'?'", text)
+
+
+# ---------------------------------------------------------------------------------
+# Models that err: the distributional bounds of INDEX (one-way) and IP (discrepancy)
+# ---------------------------------------------------------------------------------
+#: problems with an error-tolerant walk-through
+ERROR_PROBLEMS = ("index", "ip")
+
+
+def parse_error(value: Any) -> Any:
+    """ε as an exact fraction in [0, 1/2) from ``0.01``, ``1/100`` or a number; one-line
+    :class:`InvalidInputError` otherwise."""
+    from fractions import Fraction
+
+    try:
+        eps = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise InvalidInputError(f"--error must be a number like 0.01 or 1/100, got {value!r}") from None
+    if not 0 <= eps < Fraction(1, 2):
+        raise InvalidInputError(f"--error must be at least 0 and below 1/2, got {value}")
+    return eps
+
+
+def binary_entropy(eps: float) -> float:
+    """H2(ε) = −ε log2 ε − (1 − ε) log2 (1 − ε), with H2(0) = 0."""
+    if eps <= 0:
+        return 0.0
+    return -eps * math.log2(eps) - (1 - eps) * math.log2(1 - eps)
+
+
+@dataclass(frozen=True)
+class ErrorBound:
+    """A lower bound on the bits of every deterministic protocol that errs on at most an
+    ε share of the inputs drawn from ``distribution`` (hence, by Yao's principle, on
+    public-coin protocols with error ε).  ``value`` is the formula's real value and
+    ``whole`` the whole number of bits it forces (⌈value⌉, never more)."""
+
+    problem: str
+    n: int
+    eps: Any
+    kind: str
+    distribution: str
+    formula: str
+    value: float
+    whole: int
+    source: str
+    status: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"problem": self.problem, "n": self.n, "eps": str(self.eps), "kind": self.kind,
+                "distribution": self.distribution, "formula": self.formula, "value": self.value,
+                "whole": self.whole, "source": self.source, "status": self.status}
+
+
+def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
+    """The error-tolerant bound of ``problem`` (``index``: one-way, (1 − H2(ε))·n;
+    ``ip``: discrepancy, n/2 − log2(1/(1 − 2ε)) − 1 under the receiver-outputs
+    convention) at size ``n`` and error ``eps``."""
+    e = float(eps)
+    if problem == "index":
+        value = (1.0 - binary_entropy(e)) * n
+        return ErrorBound("index", n, eps, "one-way Alice → Bob, distributional", "x uniform in {0,1}^n and i "
+                          "uniform, independent", "(1 − H2(ε))·n", value, _whole(value),
+                          "Ablayev 1996; Kremer, Nisan & Ron 1999 (one-way INDEX, by the information argument)",
+                          "proved in the cited paper")
+    if problem == "ip":
+        value = n / 2 - math.log2(1 / (1 - 2 * e)) - 1
+        return ErrorBound("ip", n, eps, "two-way, distributional", "x and y uniform in {0,1}^n, independent",
+                          "n/2 − log2(1/(1 − 2ε)) − 1", value, _whole(value),
+                          "Chor & Goldreich 1988 (the discrepancy of IP_n under the uniform distribution is at "
+                          "most 2^(−n/2)) with the discrepancy bound of Kushilevitz & Nisan 1997",
+                          "proved in the cited papers; the − 1 for the receiver-outputs convention is derived "
+                          "here, see docs/theory.md §3.5")
+    raise InvalidInputError(f"no error-tolerant walk-through for problem {problem!r}; "
+                            f"available: {', '.join(ERROR_PROBLEMS)}")
+
+
+def _whole(value: float) -> int:
+    # bits are whole; round up, but never past a value that float noise may have lifted
+    # just above an integer (so the claim is never larger than the formula)
+    return max(0, math.ceil(value - 1e-9))
+
+
+def _pct(eps: Any) -> str:
+    v = float(eps) * 100
+    return f"{v:g}%"
+
+
+def _step_error(eb: ErrorBound, data: dict[str, Any] | None, built: Any = None) -> Step:
+    """The error-tolerant step: the bound at ε, why it holds, and (with a run) what it
+    says of the model's shape."""
+    e = float(eb.eps)
+    right = _pct(1 - eb.eps)
+    paras: list[str] = []
+    if eb.problem == "index":
+        h = binary_entropy(e)
+        paras.append(f"Suppose a model is right only on {right} of the inputs, with Alice's string x and Bob's "
+                     "position i drawn uniformly and independently. The exact bounds above say nothing about "
+                     "it. The distributional bound does: every one-way protocol in which Alice sends c bits and "
+                     f"Bob answers, right with probability at least 1 − ε, has c ≥ {eb.formula}, where "
+                     "H2(ε) = −ε·log2 ε − (1 − ε)·log2(1 − ε).")
+        paras.append("Why: Alice's string carries n bits of uncertainty. Once Bob has the message, guessing the "
+                     "bit x_i wrong with probability ε_i leaves at most H2(ε_i) bits of uncertainty about it "
+                     "(Fano's inequality), so at most H2(ε_1) + … + H2(ε_n) ≤ n·H2(ε) bits remain in all (ε "
+                     "is the average of the ε_i, and H2 is concave). The message carried the rest, at least "
+                     "n − n·H2(ε) bits, and c bits carry at most c.")
+        paras.append(f"At n = {eb.n} and ε = {e:g}: H2(ε) = {h:.4f}, so c ≥ {eb.n}·(1 − {h:.4f}) = "
+                     f"{eb.value:.2f} bits, at least {eb.whole} whole bits, against {eb.n} for a model that is "
+                     "never wrong.")
+    else:
+        adv = 1 - 2 * e
+        paras.append(f"Suppose a protocol for inner product mod 2 is right only on {right} of the inputs, x and y "
+                     "drawn uniformly and independently. Every conversation of c bits whose last receiver "
+                     "answers splits the input table into at most 2^(c+1) rectangles, each answered with one "
+                     "value (the last receiver's answer depends on its own input: two rectangles per "
+                     f"conversation). Being right on {right} means a bias of 1 − 2ε = {adv:g} towards the "
+                     "truth, summed over the rectangles.")
+        paras.append("Why that is expensive: on any rectangle the answers of IP_n are almost balanced. Its "
+                     "discrepancy under the uniform distribution, the largest bias any rectangle can have, is "
+                     "at most 2^(−n/2) (Lindsey's lemma; the table is a Hadamard matrix). So 2^(c+1)·2^(−n/2) "
+                     f"≥ 1 − 2ε, that is c ≥ {eb.formula}.")
+        paras.append(f"At n = {eb.n} and ε = {e:g}: c ≥ {eb.n}/2 − log2(1/{adv:g}) − 1 = {eb.value:.2f} bits, "
+                     f"at least {eb.whole} whole bits"
+                     + (" (no bound: the formula is not positive)" if eb.value <= 0 else "") + ".")
+    step_data: dict[str, Any] = {"error_bound": eb.to_json(), "applies": None, "shape_bits": None}
+    if data is not None and built is not None:
+        family = FAMILY_NAMES[built.family]
+        shape = int(data.get("shape_bits") or data["total_bits"])
+        senders = {m["sender"] for m in data.get("messages") or []}
+        at_most = "at most " if built.family == "ffn" else ""
+        if eb.problem == "index" and senders <= {"alice"}:
+            step_data.update(applies=True, shape_bits=shape)
+            if shape < eb.value:
+                paras.append(f"This {family}'s protocol is one-way, Alice to Bob, and every {family} of its shape "
+                             f"sends {at_most}{shape} bits on this split, fewer than {eb.value:.2f}: so no "
+                             f"{family} of this shape is right on {right} of these inputs, whatever its weights.")
+            else:
+                paras.append(f"This {family}'s protocol is one-way, Alice to Bob, and sends {at_most}{shape} bits, "
+                             f"at least {eb.value:.2f}: the bound does not rule out {_article(family)} {family} "
+                             f"of this shape that is right on {right} of these inputs.")
+        else:
+            step_data.update(applies=False, shape_bits=shape)
+            paras.append(f"This {family}'s protocol is not one-way from Alice to Bob (Bob's position crosses "
+                         "too), so the one-way bound does not apply to it: with a conversation, INDEX costs only "
+                         "about log2 n bits.")
+    paras.append(f"Source: {eb.source}. Status: {eb.status}. The distribution matters: the bound holds for "
+                 f"{eb.distribution}; by Yao's principle it also bounds randomized protocols with error ε "
+                 "(docs/theory.md §3.5).")
+    return Step("error", f"6. If the model may err: right on {right} of the inputs", paras, step_data)
+
+
+def explain_error(problem: str, n: int, error: Any) -> Explanation:
+    """The error-tolerant walk-through of a problem alone (no model): the problem, and the
+    bound that every protocol right on a 1 − ε share of uniform inputs obeys."""
+    from .registry import get_problem
+
+    if problem not in ERROR_PROBLEMS:
+        raise InvalidInputError(f"explain --problem: no error-tolerant walk-through for {problem!r}; "
+                                f"available: {', '.join(ERROR_PROBLEMS)}")
+    if isinstance(n, bool) or int(n) != n or not 1 <= int(n) <= 1 << 20:
+        raise InvalidInputError(f"--n must be an integer from 1 to {1 << 20}, got {n!r}")
+    eps = parse_error(error)
+    prob = get_problem(problem, n=int(n))
+    if problem == "ip":
+        intro = (f"The communication problem is inner product IP_{n}: Alice holds x, Bob holds y, both strings "
+                 f"of {n} bits, and they must find x_1·y_1 + … + x_{n}·y_{n} mod 2.")
+    else:
+        fmt = {"n": n, "logn": max(1, math.ceil(math.log2(max(n, 2))))}
+        t = _PROBLEMS["index"]
+        intro = (f"The communication problem is {t['name'].format(**fmt)}. Alice holds {t['alice'].format(**fmt)}. "
+                 f"Bob holds {t['bob'].format(**fmt)}. Together they must find {t['goal'].format(**fmt)}.")
+    first = Step("problem", "1. The communication problem", [intro], {"problem": problem, "n": int(n)})
+    eb = error_bound(problem, int(n), eps)
+    error_step = _step_error(eb, None)
+    error_step = Step("error", error_step.title.replace("6. If the model may err", "2. If the protocol may err"),
+                      error_step.paragraphs, error_step.data)
+    label = f"{prob.name.upper()}_{int(n)}"
+    return Explanation(task="", model="", n=int(n), reduction="", problem=label, steps=[first, error_step],
+                       simulation={"error_bound": eb.to_json()}, basis="none", protocol="none")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" or word.startswith(("RNN", "FFN")) else "a"

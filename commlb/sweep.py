@@ -1,5 +1,5 @@
 """Parameter sweeps: how big must each model family be, and how many bits does it send,
-as the input size n grows (DESIGN.md, ``commlb sweep``).
+as the input size n grows (docs/design.md §1, ``commlb sweep``).
 
 For one task and every (model family, n) the sweep
 
@@ -13,8 +13,8 @@ For one task and every (model family, n) the sweep
 3. measures the error rate of the construction on ``trials`` random instances.
 
 The separations of the papers then show up as numbers: for index lookup the RNN's bits
-grow like n (they must: one-way INDEX_n needs n bits, THEORY.md §3.4, §7) while the
-one-layer transformer's grow like log n (BHBK24, THEORY.md §3.3).
+grow like n (they must: one-way INDEX_n needs n bits, docs/theory.md §8.1, §4.3) while the
+one-layer transformer's grow like log n (BHBK24, docs/theory.md §9.2).
 
 Cost: one construction build, ``instances`` protocol runs and ``trials`` forward passes
 per point; :func:`estimate_points` refuses sweeps above :data:`MAX_POINTS` points or
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import CommlbError, InvalidInputError, TooLargeError, UnknownNameError
+from .models.base import MODEL_FAMILIES
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -53,8 +54,6 @@ __all__ = [
     "text_rows",
 ]
 
-#: model families a sweep knows (the families of commlb.models)
-MODEL_FAMILIES = ("rnn", "transformer", "ffn")
 #: options a sweep passes on to :func:`commlb.simulate.build_model`
 MODEL_OPTIONS = ("hidden", "layers", "heads", "width", "precision", "arith", "weights")
 #: largest number of (family, n) points one sweep runs
@@ -413,7 +412,7 @@ def _nonneg_int(value: Any, name: str) -> int:
 def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances: int, seed: int,
              task_options: dict[str, Any], model_options: dict[str, Any], max_seconds: float) -> SweepRow:
     t0 = time.perf_counter()
-    base = {"task": task, "model": family, "n": n}
+    base: dict[str, Any] = {"task": task, "model": family, "n": n}
     try:
         setup = sim.resolve_task(task, n=n, **task_options)
     except CommlbError as exc:
@@ -572,7 +571,7 @@ def plot_sweep(result: SweepResult, path: str | Path, title: str | None = None) 
         if not rows:
             continue
         xs = [r.n for r in rows]
-        ax.plot(xs, [r.bits for r in rows], marker=_MARKERS.get(model, "o"), markersize=8,
+        ax.plot(xs, [r.bits for r in rows if r.bits is not None], marker=_MARKERS.get(model, "o"), markersize=8,
                 linewidth=3, color=_COLOURS.get(model), label=f"{model}: bits sent")
         plotted = True
         lb = [(r.n, r.lower_bound) for r in rows if r.lower_bound is not None and r.lower_bound > 0]

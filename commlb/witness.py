@@ -6,8 +6,8 @@ values than f has distinct rows — for INDEX_n, DISJ_n and EQ_n all 2^n rows ar
 so fewer than 2^n messages, e.g. an RNN with L·d·p < n state bits — two inputs x ≠ x'
 send the same message (pigeonhole), a Bob input y with f(x, y) ≠ f(x', y) exists, and the
 model gives the same answer on (x, y) and (x', y): it is wrong on one of them
-(THEORY.md §0.4, §3.4; the one-way bound D→ = log2 #distinct rows, Kushilevitz–Nisan
-1997, THEORY.md §7).  This module finds such a pair and proves it:
+(docs/theory.md §3.3, §8.1; the one-way bound D→ = log2 #distinct rows, Kushilevitz–Nisan
+1997, docs/theory.md §5.3).  This module finds such a pair and proves it:
 
 1. **Alice's messages for her inputs** — through the batched kernels of
    :mod:`commlb.kernels.alice` (RNN state after her prefix by a depth-first walk of the
@@ -957,8 +957,6 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
     without a ``budget``, or sample with one), True = force, False = sample.  ``budget``:
     inputs to sample (int) or seconds ("30s").  Raises :class:`TooLargeError` with an
     estimate when an exhaustive run is needed but too large."""
-    from .simulate import problem_label
-
     t_start = time.perf_counter()
     count, seconds = parse_budget(budget)
     source = message_source(reduction, model, split, backend=backend, seed=seed)
@@ -1020,7 +1018,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         task=task_name or reduction.task.name,
         model=str(model.family),
         reduction=reduction.name,
-        problem=problem_label(problem),
+        problem=problem.label(),
         n=int(getattr(problem, "n", layout.digits)),
         message_bits=source.nominal_bits,
         one_way_bound=bound,
@@ -1108,11 +1106,11 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
 
 
 def witness_model(setup: Any, family: str, *, weights: str | None = None, **options: Any) -> tuple[Any, str]:
-    """The model a witness search runs on: :func:`commlb.simulate.build_model` with the
+    """The model a witness search runs on: :func:`commlb.models.build.build_model` with the
     same options, except that with ``weights=None``, when the paper construction refuses
     the requested sizes (constructions are built to be large enough), random weights of
     those sizes are used.  Returns (BuiltModel, note for the reader)."""
-    from .simulate import build_model
+    from .models.build import build_model
 
     try:
         built = build_model(setup, family, weights=weights, **options)
@@ -1132,13 +1130,13 @@ def find_witness(task: str, model_family: str, n: int | None = None, *, hidden: 
                  reduction: str | None = None, progress: Progress | None = None, backend: str = "auto",
                  **task_options: Any) -> WitnessResult:
     """``commlb witness`` as a function: resolve the task and build the model as
-    ``commlb simulate`` does (:func:`commlb.simulate.resolve_task`; the model options are
-    those of :func:`commlb.simulate.build_model`, ``weights`` may be a ``.npz`` path; see
+    ``commlb simulate`` does (:func:`commlb.setup.resolve_task`; the model options are
+    those of :func:`commlb.models.build.build_model`, ``weights`` may be a ``.npz`` path; see
     :func:`witness_model` for the one difference), then :func:`search_witness` on the
     reduction's split (or ``split``: a spec such as ``prefix:K``).  ``budget``: inputs to
     sample or seconds ("30s"); ``exhaustive``: force or forbid enumerating every input."""
     from .protocol.core import Split
-    from .simulate import resolve_task
+    from .setup import resolve_task
 
     setup = resolve_task(task, n, reduction=reduction, **task_options)
     if setup.reduction is None:

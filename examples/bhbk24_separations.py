@@ -1,15 +1,16 @@
 """BHBK24 — Bhattamishra, Hahn, Blunsom & Kanade, "Separations in the Representational
-Capabilities of Transformers and Recurrent Architectures" (NeurIPS 2024), THEORY.md §3.
+Capabilities of Transformers and Recurrent Architectures" (NeurIPS 2024),
+docs/theory.md §7.1–7.4, §8.1–8.4, §9.1–9.4.
 
 Three separations, each run as real protocols with explicit constructions:
 
 * index lookup: a one-layer transformer of width O(log n) versus an RNN whose state
-  must carry n bits (one-way INDEX_n, Alice → Bob: D→ = n, THEORY.md §7);
+  must carry n bits (one-way INDEX_n, Alice → Bob: D→ = n, docs/theory.md §4.3);
 * string equality: an RNN still needs n bits of state; BHBK24's two-layer transformer
   has logarithmic width, and its protocol is long because two layers give rounds;
 * bounded Dyck-(2,2): a constant-size RNN (12 threshold units at every n) versus the
   one-layer transformer bound H(d+1)p >= D(DISJ_n) over an interleaved split (gadget of
-  THEORY.md §11.2).
+  docs/theory.md §8.3).
 
 Prints one table per task and writes one plot per task (bits sent vs n, log-log) to
 --out.  Run:  python examples/bhbk24_separations.py [--out DIR] [--small]

@@ -3,7 +3,7 @@
 a = b  iff  no i has (a_i = 1 and b_i = 0) and no i has (a_i = 0 and b_i = 1), so Alice
 writes (a, ¬a) and Bob writes (¬b, b) in the ``a # b =`` format of the disjointness
 task; the two strings are disjoint exactly when a = b.  Since D(EQ_n) = n + 1
-(THEORY.md §7), any model solving disjointness on 2n bits inherits that bound, e.g.
+(docs/theory.md §4.2), any model solving disjointness on 2n bits inherits that bound, e.g.
 H(d+1)p ≥ n + 1 for a one-layer transformer with Alice's half / Bob's half split.
 
 Check it with
@@ -24,10 +24,10 @@ from commlb import ALICE, BOB, PUBLIC, Instance, Reduction
 
 class EqToDisjointness(Reduction):
     """EQ_n → disjointness on 2n bits (Alice (a, ¬a), Bob (¬b, b)); serves D(EQ_n) = n + 1
-    as a lower bound for disjointness solvers (THEORY.md §7)."""
+    as a lower bound for disjointness solvers (docs/theory.md §4.2)."""
 
     name = "eq-to-disjointness (example)"
-    theorem = "D(EQ_n) = n + 1 transfers to disjointness on 2n bits (THEORY.md §7)"
+    theorem = "D(EQ_n) = n + 1 transfers to disjointness on 2n bits (docs/theory.md §4.2)"
 
     def __init__(self, n: int = 4) -> None:
         self.problem = commlb.get_problem("eq", n=n)

@@ -86,7 +86,7 @@ def test_problem_matrices_match_reference(e):
 
 @pytest.mark.parametrize("e", ENTRIES, ids=_ids)
 def test_reference_agrees_with_theory(e):
-    """THEORY.md §7: rank over R of EQ, DISJ is 2^n, of IP, GT 2^n - 1; GF(2) rank of IP is n;
+    """docs/theory.md §4: rank over R of EQ, DISJ is 2^n, of IP, GT 2^n - 1; GF(2) rank of IP is n;
     D = n + 1 for the four; D^{A->B}(INDEX_n) = n."""
     n, name = e["n"], e["problem"]
     if name in ("eq", "disj"):

@@ -1,4 +1,4 @@
-"""The one-layer Match2 transformer (SHT23 Theorem 6, THEORY.md §1.5; sphere code [DER]):
+"""The one-layer Match2 transformer (SHT23 Theorem 6, docs/theory.md §9.6; sphere code [DER]):
 correct on every input for small N and M, on random inputs (with and without matches) at
 N = 16..1024 with M = 2N, on near misses, width 7 with d_k = d_v = 3, precision
 log2 M + O(1), and run as a two-party protocol over a prefix split."""

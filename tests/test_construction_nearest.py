@@ -1,4 +1,4 @@
-"""The two-layer nearest-neighbour transformer (BHBK24, THEORY.md §3.3 reconstruction):
+"""The two-layer nearest-neighbour transformer (BHBK24, docs/theory.md §9.4 reconstruction):
 correct on every small instance with a defined answer, on random instances up to
 k = 1024 points, width 2d + 2·labels + 4 = O(log N), integer precision O(log N), and a
 protocol for INDEX through index-to-nearest-neighbor that passes the consistency

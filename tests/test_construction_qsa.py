@@ -1,4 +1,4 @@
-"""The one-layer qSA transformer (SHT23 Theorem 2, THEORY.md §1.3; integer dual
+"""The one-layer qSA transformer (SHT23 Theorem 2, docs/theory.md §9.5; integer dual
 certificates [DER]): exactly the rounded average of the quantised values on every tested
 instance (so within ε of qSA), on random instances at N = 16..1024, width
 ≤ 2·C·q·log2 N + 2d' with C = 10, and run as the protocol of the INDEX and DISJ
@@ -75,7 +75,7 @@ def _check(model, task, tokens, rows=None):
 
 
 def test_toy_instance_from_theory():
-    """THEORY.md §1.2's example (N = 6, q = 2), values scaled by 1/10 into the unit ball."""
+    """docs/theory.md §7.5's example (N = 6, q = 2), values scaled by 1/10 into the unit ball."""
     task = _task(2)
     z = np.array([3, 1, 4, 1, 5, 9]) / 10
     y = np.array([[1, 2], [0, 5], [3, 4], [0, 1], [2, 5], [1, 4]])

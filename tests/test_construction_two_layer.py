@@ -1,5 +1,5 @@
 """Two-layer log-width transformers for string equality and disjointness (BHBK24,
-THEORY.md §3.3 reconstruction): correct on every input for small n and on random
+docs/theory.md §9.3 reconstruction): correct on every input for small n and on random
 instances up to n = 1024, width ⌈12·log2 n⌉ + 5, O(log N) precision, and run as a
 protocol for EQ_n / DISJ_n that passes the consistency harness (with the bound checked
 on every input at small n)."""

@@ -100,7 +100,7 @@ def _check_decision(model, task, tokens):
     return expect, None
 
 
-# index lookup (BHBK24, THEORY.md §3.3)
+# index lookup (BHBK24, docs/theory.md §9.2)
 def _build_index_lookup(n):
     from commlb.models.constructions.index_lookup import build
 
@@ -121,7 +121,7 @@ def _check_index_lookup(model, task, tokens):
     return expect, None
 
 
-# qSA (SHT23 Theorem 2, THEORY.md §1.3)
+# qSA (SHT23 Theorem 2, docs/theory.md §9.5)
 def _build_qsa(n):
     from commlb.models.constructions.qsa import build
 
@@ -135,7 +135,7 @@ def _check_qsa(model, task, tokens):
     return None, float(_check(model, task, tokens, rows=[len(tokens) - 1]))
 
 
-# Match2 (SHT23 Theorem 6, THEORY.md §1.5), M = 2N as in the default tests
+# Match2 (SHT23 Theorem 6, docs/theory.md §9.6), M = 2N as in the default tests
 def _build_match2(n):
     from commlb.models.constructions.match2 import build
 
@@ -151,7 +151,7 @@ def _check_match2(model, task, tokens):
     return expect, None
 
 
-# qSTR and qSTR-simple (MH25 Theorem 3, THEORY.md §2.2): q = 2, d = 1, link norm2
+# qSTR and qSTR-simple (MH25 Theorem 3, docs/theory.md §9.7): q = 2, d = 1, link norm2
 def _build_qstr(name, n):
     from commlb.models.constructions.qstr import build
 
@@ -165,7 +165,7 @@ def _check_qstr(model, task, tokens):
     return None, float(_check(model, task, tokens, rows=[len(tokens) - 1]))
 
 
-# two-layer equality / disjointness (BHBK24, THEORY.md §3.3)
+# two-layer equality / disjointness (BHBK24, docs/theory.md §9.3)
 def _build_two_layer(name, n):
     from commlb.models.constructions.two_layer import build_disjointness, build_equality
 
@@ -174,7 +174,7 @@ def _build_two_layer(name, n):
     return builder(task, n), task
 
 
-# nearest neighbour (BHBK24, THEORY.md §3.3): d = ⌈log2 k⌉, 2 labels (index-to-nearest-neighbor)
+# nearest neighbour (BHBK24, docs/theory.md §9.4): d = ⌈log2 k⌉, 2 labels (index-to-nearest-neighbor)
 def _build_nearest(n):
     from commlb.models.constructions.nearest import build
     from commlb.tasks.nearest import NearestNeighborTask
@@ -183,7 +183,7 @@ def _build_nearest(n):
     return build(task, n), task
 
 
-# hop_k (SHT24 Theorem 4.2, THEORY.md §5.3): k = 4, alphabet 4
+# hop_k (SHT24 Theorem 4.2, docs/theory.md §9.8): k = 4, alphabet 4
 def _build_khop(n):
     from commlb.models.constructions.khop import build
 
@@ -240,7 +240,7 @@ def _check_dyck(model, task, tokens):
     return expect, None
 
 
-# direct FFNs on the flattened input (SHT23 Theorem 10 / MH25 Theorem 9 upper bound, THEORY.md §1.1)
+# direct FFNs on the flattened input (upper bound for SHT23 Theorem 10, docs/theory.md §9.11)
 def _build_ffn(name, n):
     from commlb.models.constructions.ffn_direct import build
     from commlb.tasks.index_lookup import IndexLookupTask

@@ -336,7 +336,8 @@ def test_lower_hint_and_errors():
 @given(small_matrices(max_side=7), st.integers(1, 2 ** 7 - 1), st.integers(1, 2 ** 7 - 1))
 def test_kernel_pieces_equal_plain(M, row_pick, col_pick):
     from commlb.bounds.exact import _bitplanes
-    from commlb.kernels.exact import GFP_PRIME, canon, is_mono, leaf_bound, rank_gfp_dense
+    from commlb.kernels.exact import GFP_PRIME, canon, is_mono, leaf_bound
+    from commlb.kernels.gfp import rank_gfp_rows
 
     values = sorted(int(v) for v in np.unique(M))
     RB, CB = _bitplanes(M, values)
@@ -360,7 +361,7 @@ def test_kernel_pieces_equal_plain(M, row_pick, col_pick):
         expected += max(_rank_gf2_plain(ind), _exact_rank(ind.tolist()))
     assert leaf_bound(RB, len(values), rows, cols, True) == expected
     A = (block == values[0]).astype(np.int64)
-    assert rank_gfp_dense(A.copy(), GFP_PRIME) == _exact_rank(A.tolist())
+    assert rank_gfp_rows(A.copy(), GFP_PRIME)[0] == _exact_rank(A.tolist())
 
 
 def test_too_large_is_refused_but_duplicates_are_merged():

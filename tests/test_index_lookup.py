@@ -1,4 +1,4 @@
-"""The log-width index-lookup transformer (BHBK24, THEORY.md §3.3) and its nearly
+"""The log-width index-lookup transformer (BHBK24, docs/theory.md §9.2) and its nearly
 orthogonal codes: correct on every input for small N and on random inputs up to N = 1024,
 width O(log N), precision within the fixed-point limit, and a protocol for INDEX whose bits
 are far below N."""

@@ -117,7 +117,7 @@ def test_disj_to_qsa_gadget_value_and_margin(q, data):
     assert len(inst) == 2 * q + 1
     out = red.task.solve(inst.tokens)
     both = int(np.sum(a & b))
-    # THEORY.md §1.4: qSA at the query = (#{a_i = b_i = 1} - #{other i}) / q
+    # docs/theory.md §8.5: qSA at the query = (#{a_i = b_i = 1} - #{other i}) / q
     assert out[-1, 0] == pytest.approx((both - (q - both)) / q, abs=1e-12)
     assert red.decode(out) == int(both == 0)
     # any 1/(2q)-approximation of the output row still decodes correctly (strictly inside)

@@ -142,7 +142,7 @@ def test_step_batch_and_numba_match_step(case, batch):
             s_total += s
         expect_states.append(st_)
         expect_sat.append(s_total)
-    for backend in ("numpy", "numba"):
+    for backend in ("python", "numba"):
         got, sat = model.run_batch(start, toks, backend=backend)
         assert np.array_equal(got, np.stack(expect_states)), backend
         assert sat.tolist() == expect_sat, backend
@@ -171,9 +171,9 @@ def test_sparse_batched_step_matches_dense_step(seed, layers, hidden, act):
     per-row step and the numba kernel."""
     rng = np.random.default_rng(seed)
     model = _sparse_model(rng, Precision.fixed(12), layers, hidden, act)
-    assert model._sparse() is not None
+    assert model.cell().sparse
     toks = rng.integers(0, 4, size=(7, 5))
-    numpy_states, numpy_sat = model.run_batch(np.stack([model.initial_state()] * 7), toks, backend="numpy")
+    numpy_states, numpy_sat = model.run_batch(np.stack([model.initial_state()] * 7), toks, backend="python")
     numba_states, numba_sat = model.run_batch(np.stack([model.initial_state()] * 7), toks, backend="numba")
     for row in range(7):
         st_, s = model.run(model.initial_state(), toks[row])

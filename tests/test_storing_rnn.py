@@ -197,7 +197,7 @@ def test_index_lookup_protocol_is_one_message():
 @pytest.mark.parametrize("bits", [8, 12, 16, 20, 24])
 def test_state_respects_the_one_way_lower_bound_and_is_linear(bits):
     """A correct model's state at the cut is a one-way protocol, so L·d·p >= n must hold
-    (THEORY.md §3.4); the construction is also within a constant factor of it."""
+    (docs/theory.md §8); the construction is also within a constant factor of it."""
     prec = Precision.fixed(bits)
     k = register_bits(prec)
     for name in ("disjointness", "equality"):

@@ -94,7 +94,7 @@ def test_index_lookup_default_alphabet_and_errors(rng):
 
 
 def test_qsa_worked_example_theory_1_2():
-    # THEORY.md §1.2: N = 6, q = 2, scalar z; the sets there are 1-based.
+    # docs/theory.md §7.5: N = 6, q = 2, scalar z; the sets there are 1-based.
     z = np.array([3, 1, 4, 1, 5, 9], dtype=float)
     sets_1based = [{2, 3}, {1, 6}, {4, 5}, {1, 2}, {3, 6}, {2, 5}]
     y = np.array([sorted(j - 1 for j in s) for s in sets_1based])

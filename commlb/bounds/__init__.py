@@ -5,6 +5,7 @@
 * :mod:`.oneway` — exact one-way complexity in both directions.
 * :mod:`.fooling` — fooling sets; :mod:`.exact` — D(f) by protocol-tree search.
 * :mod:`.report` — :func:`compute_bounds`, everything for one matrix.
+* :mod:`.applicable` — which of a problem's literature bounds a transcript is held to.
 
 Submodules are imported on use, so ``import commlb.bounds`` stays cheap (no numba).
 """

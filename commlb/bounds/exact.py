@@ -331,52 +331,6 @@ def _transpose(tree: ProtocolTree) -> ProtocolTree:
     return ProtocolTree(tree.cols, tree.rows, speaker, _transpose(tree.left), _transpose(tree.right), None)
 
 
-def _rank_gfp_with_pivots(A: np.ndarray, p: int) -> tuple[int, list[int], list[int]]:
-    """Rank of a 0/1 matrix over GF(p) by row elimination (numpy, int64, p < 2^31), with the
-    original indices of a nonsingular square minor (pivot rows, pivot columns)."""
-    work = (A.astype(np.int64) % p).copy()
-    m, n = work.shape
-    row_ids = list(range(m))
-    piv_rows: list[int] = []
-    piv_cols: list[int] = []
-    r = 0
-    for c in range(n):
-        if r == m:
-            break
-        nz = np.nonzero(work[r:, c])[0]
-        if len(nz) == 0:
-            continue
-        k = r + int(nz[0])
-        if k != r:
-            work[[r, k]] = work[[k, r]]
-            row_ids[r], row_ids[k] = row_ids[k], row_ids[r]
-        inv = pow(int(work[r, c]), p - 2, p)
-        work[r] = (work[r] * inv) % p
-        below = work[r + 1:, c].copy()
-        if below.any():
-            work[r + 1:] = (work[r + 1:] - (below[:, None] * work[r][None, :]) % p) % p
-        piv_rows.append(row_ids[r])
-        piv_cols.append(c)
-        r += 1
-    return r, piv_rows, piv_cols
-
-
-def _rank_gf2(A: np.ndarray) -> int:
-    rows = [int("".join("1" if v else "0" for v in row), 2) if len(row) else 0 for row in A]
-    basis: dict[int, int] = {}
-    rank = 0
-    for v in rows:
-        while v:
-            top = v.bit_length() - 1
-            if top in basis:
-                v ^= basis[top]
-            else:
-                basis[top] = v
-                rank += 1
-                break
-    return rank
-
-
 def _bitplanes(base: np.ndarray, values: list[int]) -> tuple[np.ndarray, np.ndarray]:
     r, c = base.shape
     V = len(values)
@@ -395,13 +349,16 @@ def _root_bounds(base: np.ndarray, values: list[int], row_members: list[list[int
                  col_members: list[list[int]], fooling_time: float | None) -> tuple[int, dict[str, Any]]:
     """Leaves lower bound at the root with its per-value certificate."""
     from ..kernels.exact import GFP_PRIME
+    from ..kernels.gf2 import rank_gf2_bits
+    from ..kernels.gfp import rank_gfp_rows
 
     per_value: dict[str, Any] = {}
     leaves = 0
     for val in values:
         Z = (base == val).astype(np.int64)
-        rank_p, prow, pcol = _rank_gfp_with_pivots(Z, GFP_PRIME)
-        rank_2 = _rank_gf2(Z)
+        rank_p, prow, pcol = rank_gfp_rows(Z.copy(), GFP_PRIME)
+        rank_p, prow, pcol = int(rank_p), prow.tolist(), pcol.tolist()
+        rank_2 = int(rank_gf2_bits(Z.astype(np.uint8), threads=1)[0])
         entry: dict[str, Any] = {
             "rank_gfp": rank_p, "prime": GFP_PRIME,
             "pivot_rows": [row_members[i][0] for i in prow],

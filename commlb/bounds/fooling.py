@@ -186,15 +186,16 @@ def _group_bitsets(labels: np.ndarray, n: int) -> np.ndarray:
     return _pack(out) if len(groups) else np.zeros((0, max(1, (n + 63) // 64)), dtype=np.uint64)
 
 
-def max_fooling_set(M: Any, value: int, time_limit: float = 10.0, backend: str = "numba") -> FoolingSetResult:
+def max_fooling_set(M: Any, value: int, time_limit: float = 10.0, backend: str = "auto") -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
     after it the best set found is returned with ``exact=False``.  ``backend="python"`` runs
     the plain twin :func:`commlb.kernels.fooling.max_clique_python` (no deadline, small
-    matrices only).  The returned pairs index the original matrix."""
-    if backend not in ("numba", "python"):
-        raise InvalidInputError(f"unknown backend {backend!r} (use 'numba' or 'python')")
+    matrices only); ``"auto"`` is numba.  The returned pairs index the original matrix."""
+    from ..kernels.backend import resolve_backend
+
+    backend = resolve_backend(backend)
     if time_limit <= 0:
         raise InvalidInputError("time_limit must be positive")
     start = time.perf_counter()

@@ -162,13 +162,6 @@ def _row_block(cols: int, width: int) -> int:
     return max(1, (1 << 24) // max(1, cols * max(1, width)))
 
 
-def _largest_feasible_n(space_size: Callable[[int], int], max_entries: int, n: int) -> int:
-    m = n
-    while m > 1 and space_size(m) > max_entries:
-        m -= 1
-    return m
-
-
 def matrix_from_problem(problem: Any, n: int | None = None,
                         max_entries: int = DEFAULT_MAX_ENTRIES) -> CommMatrix:
     """The communication matrix of a registered problem (a name, with ``n``) or of a

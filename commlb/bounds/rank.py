@@ -163,31 +163,33 @@ def is_prime(p: int) -> bool:
 # ---------------------------------------------------------------- GF(2)
 
 
-def rank_gf2(M: CommMatrix | np.ndarray, backend: str = "numba", k: int = 8) -> RankResult:
+def rank_gf2(M: CommMatrix | np.ndarray, backend: str = "auto", k: int = 8,
+             threads: int | None = None) -> RankResult:
     """Rank of M mod 2 over GF(2), with pivots (Four Russians elimination, k <= 8).
 
     For an integer matrix, leaves >= rank_GF(2)(M mod 2), so ``ceil(log2 rank)`` bounds D.
-    ``backend="python"`` runs the plain twin (Python integers as rows)."""
+    ``backend``: ``"numba"`` (the kernel), ``"python"`` (the plain twin, Python integers as
+    rows) or ``"auto"`` (the kernel).  ``threads``: numba threads for the kernel (None:
+    chosen from the size and the free cores, :func:`commlb.kernels.gf2.choose_threads`)."""
+    from ..kernels.backend import resolve_backend
+
+    backend = resolve_backend(backend)
     vals = _values(M)
     m, n = vals.shape
     t0 = time.perf_counter()
     bits = (vals & 1).astype(np.uint8) if vals.dtype != bool else vals.astype(np.uint8)
     if backend == "numba":
-        from ..kernels.gf2 import rank_gf2_packed
-        from ..kernels.matrix import pack_rows
-
         if not 1 <= k <= 8:
             raise InvalidInputError("k must be in 1..8")
-        packed = pack_rows(np.ascontiguousarray(bits))
-        r, prow, pcol = rank_gf2_packed(packed, n, k, 64)
+        from ..kernels.gf2 import rank_gf2_bits
+
+        r, prow, pcol = rank_gf2_bits(bits, k=k, threads=threads)
         prow, pcol = prow.tolist(), pcol.tolist()
-    elif backend == "python":
+    else:
         from ..kernels.gf2 import rank_gf2_python
 
         rows = [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little") for row in bits]
         r, prow, pcol = rank_gf2_python(rows, n)
-    else:
-        raise InvalidInputError(f"unknown backend {backend!r}; use numba or python")
     return RankResult("GF(2)", int(r), tuple(int(i) for i in prow), tuple(int(j) for j in pcol),
                       int(r), prime=2, elapsed=time.perf_counter() - t0, backend=backend)
 
@@ -202,11 +204,19 @@ def _check_prime(p: int) -> None:
         raise InvalidInputError(f"--prime {p} is too large: word-size primes below 2^31 only")
 
 
-def rank_gfp(M: CommMatrix | np.ndarray, p: int = DEFAULT_PRIME, backend: str = "numba") -> RankResult:
+def rank_gfp(M: CommMatrix | np.ndarray, p: int = DEFAULT_PRIME, backend: str = "auto",
+             method: str = "auto") -> RankResult:
     """Rank of M mod p over GF(p) with pivots; a sound lower bound on rank over Q.
 
-    ``backend``: ``"numba"`` (blocked BLAS LU when p < 2^23 and the matrix is not tiny,
-    else row elimination), ``"rows"`` (force row elimination), ``"python"`` (plain twin)."""
+    ``backend``: ``"numba"`` (the kernels), ``"python"`` (the plain twin) or ``"auto"``
+    (numba).  ``method`` (numba only): ``"blocked"`` (blocked LU with exact float64 BLAS
+    updates, p < 2^23), ``"rows"`` (row elimination, any p < 2^31) or ``"auto"`` (blocked
+    when p allows it and the matrix is not tiny)."""
+    from ..kernels.backend import resolve_backend
+
+    backend = resolve_backend(backend)
+    if method not in ("auto", "rows", "blocked"):
+        raise InvalidInputError(f"unknown method {method!r}; use auto, rows or blocked")
     _check_prime(p)
     vals = _values(M)
     p = int(p)
@@ -218,16 +228,16 @@ def rank_gfp(M: CommMatrix | np.ndarray, p: int = DEFAULT_PRIME, backend: str = 
     used = backend
     if backend == "python":
         r, prow, pcol = kg.rank_gfp_python(reduced.tolist(), p)
-    elif backend in ("numba", "rows", "blocked"):
-        if backend == "blocked" or (backend == "numba" and kg.blocked_width(p) >= 16 and m * n >= 128 * 128):
+    else:
+        if method == "blocked" and kg.blocked_width(p) < 1:
+            raise InvalidInputError(f"prime {p} too large for the blocked method (p < 2^23); use rows")
+        if method == "blocked" or (method == "auto" and kg.blocked_width(p) >= 16 and m * n >= 128 * 128):
             r, prow, pcol = kg.rank_gfp_blocked(reduced.astype(np.float64), p)
-            used = "blocked"
+            used = "numba (blocked)"
         else:
             r, prow, pcol = kg.rank_gfp_rows(reduced, p)
-            used = "rows"
+            used = "numba (rows)"
         prow, pcol = prow.tolist(), pcol.tolist()
-    else:
-        raise InvalidInputError(f"unknown backend {backend!r}; use numba, rows, blocked or python")
     return RankResult("GF(p)", int(r), tuple(int(i) for i in prow), tuple(int(j) for j in pcol),
                       int(r), prime=p, elapsed=time.perf_counter() - t0, backend=used)
 
@@ -262,9 +272,10 @@ def rank_real(M: CommMatrix | np.ndarray, certify: bool = True, max_dim: int = M
     if certify:
         from ..kernels import gfp as kg
 
-        reduced = np.mod(vals.astype(np.int64), _CERT_PRIMES[0])
-        r, pr, pc = kg.rank_gfp_rows(reduced, _CERT_PRIMES[0]) if m * n <= 512 * 512 else (None, None, None)
-        if r is None:
+        if m * n <= 512 * 512:
+            reduced = np.mod(vals.astype(np.int64), _CERT_PRIMES[0])
+            r, pr, pc = kg.rank_gfp_rows(reduced, _CERT_PRIMES[0])
+        else:
             # large: the blocked kernel with the default prime gives the minor just as well
             r, pr, pc = kg.rank_gfp_blocked(np.mod(vals.astype(np.float64), DEFAULT_PRIME), DEFAULT_PRIME)
         prow = tuple(int(i) for i in pr)

@@ -34,8 +34,8 @@ deepest change, so every node of the tree is computed once:
   computed once and shared by all its children.
 
 Both run in parallel over contiguous ranges of leaves (``numba.prange``).  Batched twins
-over explicit token rows (:func:`additive_rows`, :func:`rnn_rows`) serve sampled searches
-and confirmation.  Plain numpy references, written independently from the module
+over explicit token rows (:func:`additive_rows`; :func:`rnn_rows`, which is the batched RNN
+cell of :mod:`commlb.kernels.rnn`) serve sampled searches and confirmation.  Plain numpy references, written independently from the module
 docstrings of :mod:`commlb.models.rnn` / :mod:`commlb.models.ffn` /
 :mod:`commlb.models.transformer`, are the ``*_reference`` functions; hypothesis tests
 hold kernel == reference == engine.
@@ -52,6 +52,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import get_num_threads, njit, prange
+
+from .rnn import ACT_RELU, ACT_TANH, ACT_THRESHOLD, RNNCell
 
 __all__ = [
     "key_rows",
@@ -71,10 +73,6 @@ __all__ = [
     "ACT_THRESHOLD",
     "ACT_TANH",
 ]
-
-ACT_RELU = 0
-ACT_THRESHOLD = 1
-ACT_TANH = 2
 
 _GOLD = 0x9E3779B97F4A7C15
 _M1 = 0xBF58476D1CE4E5B9
@@ -345,6 +343,8 @@ class RNNArrays:
         self.use_float = bool(2 * self.d * (1 << (bits - 1)) * wmax + umax < (1 << 52))
         self.w_rec_f = self.w_rec.astype(np.float64)
         self.w_in_f = self.w_in.astype(np.float64)
+        # the same parameters for the batched cell (rnn_rows); saturations are not needed
+        self.cell = RNNCell(w_rec, w_in, embed, b, bits, frac, activation, tanh_table, tanh_lo)
 
     @classmethod
     def from_model(cls, model) -> "RNNArrays":
@@ -502,82 +502,18 @@ def rnn_keys(arrays: RNNArrays, level_tokens: np.ndarray, radix: np.ndarray,
     return out
 
 
-@njit(cache=True, parallel=True)
-def _rnn_rows(w_rec, w_in, u0, bsh, act, table, lo, one, half, inv, raw_min, raw_max, h0, tokens, out, nchunks):
-    B, T = tokens.shape
-    L = h0.shape[0]
-    d = h0.shape[1]
-    hi = np.float64(lo + table.shape[0] - 1)
-    flo = np.float64(lo)
-    for c in prange(nchunks):
-        states = np.empty((T + 1, L, d), np.float64)
-        bases = np.empty((T + 1, L, d), np.float64)
-        acc = np.empty(d, np.float64)
-        scratch = np.empty(d, np.float64)
-        for i in range(B * c // nchunks, B * (c + 1) // nchunks):
-            for l in range(L):
-                for j in range(d):
-                    states[0, l, j] = h0[l, j]
-            for t in range(T):
-                _base(states, bases, t, w_rec, bsh, scratch)
-                _child(states, bases, t, tokens[i, t], w_in, u0, act, table, flo, hi, one, half, inv, raw_min,
-                       raw_max, acc)
-            k = 0
-            for l in range(L):
-                for j in range(d):
-                    out[i, k] = np.int64(states[T, l, j])
-                    k += 1
-
-
-def rnn_rows(arrays: RNNArrays, tokens: np.ndarray) -> np.ndarray:
-    """States (B, L·d) after reading each row of ``tokens`` (B, T) from h0 (-1 = skip)."""
-    if not arrays.use_float:
-        return rnn_rows_reference(arrays, tokens)
+def rnn_rows(arrays: RNNArrays, tokens: np.ndarray, backend: str = "numba") -> np.ndarray:
+    """States (B, L·d) after reading each row of ``tokens`` (B, T) from h0 (-1 = skip), by
+    the batched RNN cell (:mod:`commlb.kernels.rnn`; ``backend`` as there)."""
     tokens = np.ascontiguousarray(tokens, dtype=np.int64)
-    out = np.empty((tokens.shape[0], arrays.L * arrays.d), dtype=np.int64)
-    if tokens.shape[0]:
-        _rnn_rows(*arrays.args(), arrays.h0, tokens, out, _chunks(tokens.shape[0]))
-    return out
+    h0 = np.broadcast_to(arrays.h0, (tokens.shape[0], arrays.L, arrays.d))
+    states, _ = arrays.cell.run(h0, tokens, backend)
+    return states.reshape(tokens.shape[0], arrays.L * arrays.d)
 
 
 def rnn_rows_reference(arrays: RNNArrays, tokens: np.ndarray) -> np.ndarray:
-    """Plain numpy twin of :func:`rnn_rows`: the RNN docstring's arithmetic, batched over
-    rows (matrix products in float64 BLAS when that is exact, else int64)."""
-    tokens = np.asarray(tokens, dtype=np.int64)
-    B, T = tokens.shape
-    L, d, f = arrays.L, arrays.d, arrays.frac
-
-    def mm(a: np.ndarray, w_i: np.ndarray, w_f: np.ndarray) -> np.ndarray:
-        # float64 BLAS is exact when every partial sum is an integer below 2^52
-        if arrays.use_float:
-            return (a.astype(np.float64) @ w_f).astype(np.int64)
-        return a @ w_i
-
-    h = np.broadcast_to(arrays.h0, (B, L, d)).copy()
-    for t in range(T):
-        tok = tokens[:, t]
-        step = tok >= 0
-        new = h.copy()
-        below = None
-        for l in range(L):
-            acc = mm(h[:, l], arrays.w_rec[l], arrays.w_rec_f[l])
-            if l == 0:
-                acc = acc + arrays.u0[np.where(step, tok, 0)]
-            else:
-                acc = acc + mm(below, arrays.w_in[l], arrays.w_in_f[l]) + arrays.bsh[l]
-            pre = (acc + (1 << (f - 1))) >> f if f > 0 else acc
-            pre = np.clip(pre, arrays.raw_min, arrays.raw_max)
-            if arrays.act == ACT_RELU:
-                out = np.maximum(pre, 0)
-            elif arrays.act == ACT_THRESHOLD:
-                out = np.where(pre > 0, arrays.one, 0)
-            else:
-                hi = arrays.lo + arrays.table.size - 1
-                out = arrays.table[np.clip(pre, arrays.lo, hi) - arrays.lo]
-            new[:, l] = np.where(step[:, None], out, h[:, l])
-            below = new[:, l]
-        h = new
-    return h.reshape(B, L * d)
+    """:func:`rnn_rows` by the cell's plain twin."""
+    return rnn_rows(arrays, tokens, "python")
 
 
 def rnn_keys_reference(arrays: RNNArrays, level_tokens: np.ndarray, radix: np.ndarray,

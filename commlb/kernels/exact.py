@@ -23,7 +23,8 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   rank sum exceeds 2^(d-1) the whole branch is cut.  A complete split recurses on both
   sides with depth d - 1.
 
-The search stops when ``perf_counter() > deadline`` (checked every 256 calls); a stopped
+The search stops when ``perf_counter() > deadline`` (checked every 256 calls, and every 4096
+steps of a node's split enumeration, which alone can take 2^m steps); a stopped
 search records nothing in the memo and returns False with ``stats[1] = 1`` (the caller must
 not read it as "infeasible").  Cost: exponential; every split of every reachable canonical
 rectangle in the worst case, typically far fewer thanks to the rank cut and the memo.
@@ -31,13 +32,19 @@ rectangle in the worst case, typically far fewer thanks to the rank cut and the 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-from numba import njit, objmode, types
+from numba import njit, types
 from numba.typed import Dict
 
-__all__ = ["new_memo", "solve", "canon", "is_mono", "leaf_bound", "rank_gfp_dense", "GFP_PRIME"]
+from .bitops import bit64 as _bit
+from .bitops import ctz64 as _ctz
+from .bitops import now as _now
+from .bitops import popcount64 as _popcount
+from .gf2 import insert_word as _insert
+from .gf2 import rank_words as _rank_gf2_vectors
+from .gfp import rank_gfp_rows
+
+__all__ = ["new_memo", "solve", "canon", "is_mono", "leaf_bound", "GFP_PRIME"]
 
 GFP_PRIME = 2147483647  # 2^31 - 1: products of two residues fit in int64
 
@@ -48,31 +55,6 @@ _VAL = types.Tuple((types.int64, types.int64, types.int64, types.uint64))
 def new_memo() -> Dict:
     """An empty memo: (rows, cols) -> (lb, ub, party, left mask)."""
     return Dict.empty(key_type=_KEY, value_type=_VAL)
-
-
-@njit(cache=True, inline="always")
-def _popcount(x):
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
-
-
-@njit(cache=True, inline="always")
-def _ctz(x):
-    return _popcount((x & (~x + np.uint64(1))) - np.uint64(1))
-
-
-@njit(cache=True, inline="always")
-def _bit(i):
-    return np.uint64(1) << np.uint64(i)
-
-
-@njit(cache=True)
-def _now():
-    with objmode(t="float64"):
-        t = time.perf_counter()
-    return t
 
 
 @njit(cache=True)
@@ -153,71 +135,6 @@ def canon(RB, CB, V, rows, cols):
 
 
 @njit(cache=True)
-def _rank_gf2_vectors(vecs, n):
-    basis = np.zeros(64, dtype=np.uint64)
-    rank = 0
-    for t in range(n):
-        v = vecs[t]
-        for b in range(63, -1, -1):
-            if v == 0:
-                break
-            if v & _bit(b):
-                if basis[b] == 0:
-                    basis[b] = v
-                    rank += 1
-                    v = np.uint64(0)
-                    break
-                v ^= basis[b]
-    return rank
-
-
-@njit(cache=True)
-def _inv_mod(a, p):
-    # a^(p-2) mod p (Fermat), a != 0 mod p
-    result = np.int64(1)
-    base = a % p
-    e = p - 2
-    while e > 0:
-        if e & 1:
-            result = (result * base) % p
-        base = (base * base) % p
-        e >>= 1
-    return result
-
-
-@njit(cache=True)
-def rank_gfp_dense(A, p):
-    """Rank of the int64 matrix A (modified in place) over GF(p), p < 2^31."""
-    m, n = A.shape
-    rank = 0
-    for col in range(n):
-        piv = -1
-        for i in range(rank, m):
-            if A[i, col] % p != 0:
-                piv = i
-                break
-        if piv < 0:
-            continue
-        if piv != rank:
-            for j in range(n):
-                tmp = A[piv, j]
-                A[piv, j] = A[rank, j]
-                A[rank, j] = tmp
-        inv = _inv_mod(A[rank, col] % p, p)
-        for j in range(col, n):
-            A[rank, j] = (A[rank, j] * inv) % p
-        for i in range(rank + 1, m):
-            f = A[i, col] % p
-            if f != 0:
-                for j in range(col, n):
-                    A[i, j] = (A[i, j] - f * A[rank, j]) % p
-        rank += 1
-        if rank == m:
-            break
-    return rank
-
-
-@njit(cache=True)
 def leaf_bound(RB, V, rows, cols, use_gfp):
     """Lower bound on the number of leaves of any protocol for rows x cols:
     sum over colours z of max(rank_GF(2), rank_GF(p)) of the indicator 1[R = z]."""
@@ -250,25 +167,11 @@ def leaf_bound(RB, V, rows, cols, use_gfp):
                 for b in range(nc):
                     if vecs[a] & _bit(cidx[b]):
                         A[a, b] = 1
-            rp = rank_gfp_dense(A, GFP_PRIME)
+            rp = rank_gfp_rows(A, GFP_PRIME)[0]
             if rp > rk:
                 rk = rp
         total += rk
     return total
-
-
-@njit(cache=True)
-def _insert(basis, v):
-    # insert v into a GF(2) basis indexed by leading bit; 1 if the rank grew
-    for b in range(63, -1, -1):
-        if v == 0:
-            return 0
-        if v & _bit(b):
-            if basis[b] == 0:
-                basis[b] = v
-                return 1
-            v ^= basis[b]
-    return 0
 
 
 @njit(cache=True)
@@ -335,7 +238,15 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, deadline):
             continue
         t = 1
         choice[1] = 0
+        steps = 0
         while t >= 1:
+            # the split enumeration can run 2^m steps inside one call: look at the clock
+            # here too, not only once per call
+            steps += 1
+            if (steps & 4095) == 0:
+                if _now() > deadline:
+                    stats[1] = 1
+                    return False
             if t == m:
                 if mr[t] != 0:
                     if party == 0:

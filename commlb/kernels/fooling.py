@@ -24,33 +24,14 @@ tests compare with; :func:`greedy_clique` gives the initial solution.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-from numba import njit, objmode
+from numba import njit
 
-__all__ = ["max_clique_bitset", "greedy_clique", "max_clique_python", "popcount64"]
+from .bitops import ctz64 as _ctz64
+from .bitops import now as _now
+from .bitops import popcount64
 
-
-@njit(cache=True, inline="always")
-def popcount64(x):
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
-
-
-@njit(cache=True, inline="always")
-def _ctz64(x):
-    # index of the lowest set bit of a nonzero word
-    return popcount64((x & (~x + np.uint64(1))) - np.uint64(1))
-
-
-@njit(cache=True)
-def _now():
-    with objmode(t="float64"):
-        t = time.perf_counter()
-    return t
+__all__ = ["max_clique_bitset", "greedy_clique", "max_clique_python"]
 
 
 @njit(cache=True)

@@ -15,8 +15,11 @@ Certificate: the original indices of the pivot rows and the pivot columns.  Ever
 operation adds a combination of *earlier pivot rows* to a later row, so the pivot rows
 restricted to the pivot columns form a nonsingular minor of the input.
 
-:func:`rank_gf2_python` is the plain twin (Python integers as bit rows, textbook
-elimination) that the tests compare the kernel with.
+:func:`rank_words` / :func:`insert_word` are the same elimination for rows of at most 64
+columns kept as one word each, grown one row at a time (the exact-D search uses them).
+
+:func:`rank_gf2_python` is the plain twin of both (Python integers as bit rows, textbook
+elimination) that the tests compare the kernels with.
 """
 
 from __future__ import annotations
@@ -24,20 +27,48 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["rank_gf2_packed", "rank_gf2_python", "DEFAULT_K", "DEFAULT_BLOCK"]
+from .bitops import ctz64 as _ctz
+
+__all__ = [
+    "rank_gf2_packed",
+    "rank_gf2_bits",
+    "rank_words",
+    "insert_word",
+    "rank_gf2_python",
+    "choose_threads",
+    "DEFAULT_K",
+    "DEFAULT_BLOCK",
+]
 
 DEFAULT_K = 8
 DEFAULT_BLOCK = 64
 
 
 @njit(cache=True)
-def _ctz(v):
-    # index of the lowest set bit of a nonzero uint64 (k <= 8 bits, a short loop is fine)
-    b = 0
-    one = np.uint64(1)
-    while ((v >> np.uint64(b)) & one) == 0:
-        b += 1
-    return b
+def insert_word(basis, v):
+    """Insert the row ``v`` (one uint64 word, at most 64 columns) into the GF(2) basis
+    ``basis`` (64 words, ``basis[b]`` the row whose leading bit is b, 0 if none).  Returns 1
+    when the rank grew, else 0.  Incremental: the exact-D search grows a basis element by
+    element and cuts as soon as a rank exceeds its budget."""
+    for b in range(63, -1, -1):
+        if v == 0:
+            return 0
+        if (v >> np.uint64(b)) & np.uint64(1):
+            if basis[b] == 0:
+                basis[b] = v
+                return 1
+            v ^= basis[b]
+    return 0
+
+
+@njit(cache=True)
+def rank_words(vecs, n):
+    """GF(2) rank of the first ``n`` rows of ``vecs`` (one uint64 word per row)."""
+    basis = np.zeros(64, dtype=np.uint64)
+    rank = 0
+    for t in range(n):
+        rank += insert_word(basis, vecs[t])
+    return rank
 
 
 @njit(cache=True, parallel=True)
@@ -236,3 +267,54 @@ def rank_gf2_python(rows: list[int], ncols: int) -> tuple[int, list[int], list[i
         if r == len(work):
             break
     return r, order[:r], piv_cols
+
+
+#: below this many matrix entries the kernel runs on one thread: a pass over the rows below
+#: a strip is then too short for a thread pool to pay (bench/bench_rank_gf2.py)
+THREADS_FROM_ENTRIES = 4096 * 4096
+
+
+def free_cores() -> int:
+    """Cores not busy with other work: the cores this process may use minus the one-minute
+    load average (at least 1).  A busy shared machine thus gets one thread."""
+    import os
+
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        ncpu = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, min(ncpu, int(ncpu - load + 0.5)))
+
+
+def choose_threads(m: int, n: int) -> int:
+    """Threads for :func:`rank_gf2_packed` on an m x n matrix: 1 below
+    :data:`THREADS_FROM_ENTRIES` entries, else the free cores (capped by numba's pool)."""
+    if m * n < THREADS_FROM_ENTRIES:
+        return 1
+    from numba import config
+
+    return max(1, min(free_cores(), int(config.NUMBA_NUM_THREADS)))
+
+
+def rank_gf2_bits(bits: np.ndarray, k: int = DEFAULT_K, threads: int | None = None):
+    """Rank over GF(2) of an (m, n) 0/1 array: pack it and run :func:`rank_gf2_packed` on
+    ``threads`` numba threads (None: :func:`choose_threads`).  Returns
+    ``(rank, pivot_rows, pivot_cols)``."""
+    from numba import config, get_num_threads, set_num_threads
+
+    from .matrix import pack_rows
+
+    bits = np.ascontiguousarray(bits)
+    m, n = bits.shape
+    packed = pack_rows(bits)
+    use = choose_threads(m, n) if threads is None else max(1, int(threads))
+    before = get_num_threads()
+    set_num_threads(min(use, int(config.NUMBA_NUM_THREADS)))
+    try:
+        return rank_gf2_packed(packed, n, k, DEFAULT_BLOCK)
+    finally:
+        set_num_threads(before)

@@ -6,7 +6,7 @@ the model's precision: for fixed point as raw int64 integers (value = raw / 2^f)
 float as float64 values exactly representable in the format.  ``forward`` is the plain,
 whole-input computation that every protocol is checked against, bit for bit.
 
-Models know nothing of problems or reductions (DESIGN.md).  A model reads its answer
+Models know nothing of problems or reductions (docs/design.md §1).  A model reads its answer
 at ``output_positions`` and turns it into a decision according to ``output_kind``:
 ``"binary"`` (1 iff the read-out value is > 0), ``"class"`` (argmax over read-out
 entries) or ``"vector"`` (the read-out values themselves).
@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import zipfile
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator, Mapping
 
 import numpy as np
 
@@ -28,8 +28,34 @@ from ..errors import InvalidInputError
 
 __all__ = ["ModelOutput", "Model", "save_model", "load_model", "MODEL_FAMILIES"]
 
-#: family name -> class, filled by each family's module on import
-MODEL_FAMILIES: dict[str, type["Model"]] = {}
+
+
+class _Families(Mapping[str, type["Model"]]):
+    """Family name -> model class, in the order the CLI lists them.  Membership and
+    iteration need no import; looking a class up imports its module (lazily, so that
+    checking a family name stays cheap)."""
+
+    _where = {"rnn": ("rnn", "RNNModel"), "transformer": ("transformer", "TransformerModel"),
+              "ffn": ("ffn", "FFNModel")}
+
+    def __getitem__(self, family: str) -> type["Model"]:
+        import importlib
+
+        module, cls = self._where[family]
+        return getattr(importlib.import_module(f"{__package__}.{module}"), cls)  # type: ignore[no-any-return]
+
+    def __contains__(self, family: object) -> bool:
+        return family in self._where
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+#: the model families: name -> class (the one list every command checks names against)
+MODEL_FAMILIES: Mapping[str, type["Model"]] = _Families()
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +140,7 @@ def save_model(model: Model, path: str | Path) -> None:
     }
     arrays = {f"param:{k}": v for k, v in model.params.items()}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(Path(path), **arrays)
+    np.savez(Path(path), **arrays)  # type: ignore[arg-type]  # mypy matches **arrays to allow_pickle
 
 
 def load_model(path: str | Path) -> Model:
@@ -145,7 +171,6 @@ def load_model(path: str | Path) -> Model:
     if not isinstance(meta, dict):
         raise InvalidInputError(f"{label}: __meta__ must be a JSON object, got {type(meta).__name__}")
     family = meta.get("family")
-    _import_families()
     if family not in MODEL_FAMILIES:
         raise InvalidInputError(f"{label}: unknown model family {short_text(repr(family))}"
                                 f" (known: {', '.join(sorted(MODEL_FAMILIES))})")
@@ -173,14 +198,3 @@ def load_model(path: str | Path) -> Model:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _import_families() -> None:
-    import importlib
-
-    for name in ("rnn", "transformer", "ffn"):
-        try:
-            importlib.import_module(f"commlb.models.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"commlb.models.{name}":
-                raise

@@ -1,5 +1,5 @@
-"""Feedforward network on the flattened input (SHT23 Theorem 10 / MH25 Theorem 9;
-THEORY.md §1.1, §2.5).
+"""Feedforward network on the flattened input (the model class of SHT23 Theorem 10, and of
+MH25 Theorem 9's sample-complexity result; docs/theory.md §3.2, §8.10).
 
 The input is the concatenation, over the T positions of a fixed-length sequence, of a
 per-position token vector e(tok_i): either the one-hot vector of the token (``input =
@@ -66,7 +66,7 @@ import numpy as np
 
 from ..bits import Precision, signed_width
 from ..errors import InvalidInputError
-from .base import MODEL_FAMILIES, Model, ModelOutput
+from .base import Model, ModelOutput
 
 __all__ = ["FFNModel"]
 
@@ -377,6 +377,3 @@ class FFNModel(Model):
         real["bout"] = g(out_dim, scale=0.1)
         params = {k: precision.quantize(v).values for k, v in real.items()}
         return cls(params, precision, config)
-
-
-MODEL_FAMILIES["ffn"] = FFNModel

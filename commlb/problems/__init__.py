@@ -1,4 +1,4 @@
-"""The classic two-party communication problems (THEORY.md §7), as data with their
+"""The classic two-party communication problems (docs/theory.md §4), as data with their
 literature bounds.  Importing this package registers them
 (``commlb.get_problem(name, **params)``): ``disj``, ``eq``, ``ip``, ``gt`` (n-bit strings),
 ``index`` (bits and an index), ``pc`` (pointer chasing on [n] → [n]) and ``ghd``

@@ -1,4 +1,4 @@
-"""Models run as two-party protocols (DESIGN.md, THEORY.md §0).
+"""Models run as two-party protocols (docs/design.md §5, docs/theory.md §3).
 
 :func:`simulate` is the one entry point: it looks at ``model.family`` and hands the run
 to that family's simulator (``commlb.protocol.<family>.simulate_<family>``), imported

@@ -1,6 +1,6 @@
 """Protocol primitives: splits, what each party may see, the channel and the transcript.
 
-Invariants enforced here (DESIGN.md):
+Invariants enforced here (docs/design.md §4):
 
 1. *Isolation*: a party's code gets a :class:`PartyView`, which holds only that party's
    tokens and the PUBLIC ones; asking it for another position raises
@@ -304,7 +304,7 @@ def float_tolerance(precision: Any) -> float:
 
 
 def verify_output(model: Any, got: Any, ref: Any, family: str) -> dict[str, Any]:
-    """Check a protocol's output ``got`` against the forward pass ``ref`` (DESIGN.md
+    """Check a protocol's output ``got`` against the forward pass ``ref`` (docs/design.md §4,
     invariant 2): bit for bit in fixed point; in float mode within
     :func:`float_tolerance` and with the same decision unless the reference lies within
     the tolerance of the decision boundary.  A mismatch is an engine bug: raises

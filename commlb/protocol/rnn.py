@@ -1,4 +1,4 @@
-"""An RNN run as a two-party protocol: the hidden state crosses the cut (THEORY.md §0.2–0.3).
+"""An RNN run as a two-party protocol: the hidden state crosses the cut (docs/theory.md §3.1–3.2).
 
 Who holds what
 --------------
@@ -24,7 +24,7 @@ So, with p the precision, d the hidden size and L the number of layers::
     total bits       = handoffs · L · d · p,      rounds = handoffs
 
 A prefix/suffix split (Alice's tokens, then Bob's, PUBLIC anywhere) is one message, one
-round, one-way: the SHT24 Cor. 5.2 / BHBK24 cut (THEORY.md §3.4) whose size L·d·p must be
+round, one-way: the SHT24 Cor. 5.2 / BHBK24 cut (docs/theory.md §3.2) whose size L·d·p must be
 at least the one-way complexity of the problem (n for DISJ_n, EQ_n, INDEX_n).
 
 One code path per message
@@ -191,6 +191,7 @@ def simulate_rnn(
             receiver = parties[holder.other]
             note = (f"hidden state of all {L} layer(s) after positions 0..{stop - 1}: "
                     f"{L}·{d}·{p} = {L * d * p} bits")
+            assert party.state is not None, "the holder of a segment has the state"
             got = channel.send(holder, f"state@{stop - 1}", fields, {"state": party.state}, note)
             party.state = None
             receiver.state = np.asarray(got["state"],

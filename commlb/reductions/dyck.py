@@ -1,6 +1,6 @@
 """EQ_n and DISJ_n → bounded Dyck-(2,2) with a non-contiguous split (BHBK24's one-layer
-lower bound; gadgets of THEORY.md §11.2, derived and machine-checked there, not the
-paper's own [UNVERIFIED which gadget BHBK24 uses]), and the contrast: a prefix/suffix cut
+lower bound; gadgets of docs/theory.md §8.3, derived and machine-checked there, not the
+paper's own: which gadget BHBK24 use is not known here), and the contrast: a prefix/suffix cut
 of a Dyck-(2,2) string carries O(1) bits.
 
 Why the split must be non-contiguous.  Dyck-(2,2) is regular, so across a prefix/suffix
@@ -13,7 +13,7 @@ i.e. Myhill–Nerode classes relative to that length) and :func:`prefix_cut_rows
 from the matrix itself.  R ≤ 8 for every length and cut, so at most 3 bits cross any
 prefix cut: an RNN needs only O(1) state, and no prefix/suffix split can give a lower
 bound growing with n.  A one-layer transformer is different: its protocol works for
-*any* partition of the positions (THEORY.md §0.3), and the gadgets below interleave
+*any* partition of the positions (docs/theory.md §3.1), and the gadgets below interleave
 Alice's and Bob's tokens so that membership is EQ_n or DISJ_n.
 
 Gadgets (token ids 0..3 = "(", ")", "[", "]"; a fixed "()" is appended so that the
@@ -162,12 +162,13 @@ class _ToDyck(Reduction):
 
 @register_reduction("eq-to-dyck")
 class EqToDyck(_ToDyck):
-    """EQ_n → Dyck-(2,2), length 2n + 2 (THEORY.md §11.2): Alice's "(" / "[" at even
+    """EQ_n → Dyck-(2,2), length 2n + 2 (docs/theory.md §8.3): Alice's "(" / "[" at even
     positions, Bob's ")" / "]" at odd ones, a PUBLIC "()" at the end; member iff a = b.
 
-    Serves: BHBK24's one-layer bound for bounded Dyck (THEORY.md §3.4, §11.2): with the
+    Serves: BHBK24's one-layer bound for bounded Dyck (docs/theory.md §8.3): with the
     answer read at a PUBLIC position, a one-layer H-head transformer gives a one-message
-    protocol over this interleaved split, so H(d_v+1)p ≥ D(EQ_n) = n + 1
+    protocol over this interleaved split whose receiver outputs, so
+    H(d_v+1)·p_acc ≥ D→(EQ_n) = n in the bits actually sent (docs/theory.md §3.4)
     (deterministic only: EQ is cheap with randomness — use ``disj-to-dyck`` for that).
     Any prefix/suffix cut carries ≤ 3 bits (``prefix_cut_bits``).
     """
@@ -175,8 +176,8 @@ class EqToDyck(_ToDyck):
     name = "eq-to-dyck"
     description = "EQ_n as Dyck-(2,2): Alice's openings, Bob's closings interleaved, then ()"
     theorem = (
-        "BHBK24 one-layer bound for Dyck-(2,2) (THEORY.md §3.4, §11.2 gadget): "
-        "H(d+1)p >= D(EQ_n) = n+1 over a non-contiguous split (deterministic)"
+        "BHBK24 one-layer bound for Dyck-(2,2) (docs/theory.md §8.3 gadget): "
+        "H(d_v+1)p_acc >= D->(EQ_n) = n over a non-contiguous split (deterministic)"
     )
     example_params = {"n": 6}
     problem_name = "eq"
@@ -198,21 +199,22 @@ class EqToDyck(_ToDyck):
 
 @register_reduction("disj-to-dyck")
 class DisjToDyck(_ToDyck):
-    """DISJ_n → Dyck-(2,2), length 4n + 2 (THEORY.md §11.2): per coordinate Alice writes
+    """DISJ_n → Dyck-(2,2), length 4n + 2 (docs/theory.md §8.3): per coordinate Alice writes
     the outer pair "( )" or "[ ]" (a_i = 0 / 1), Bob the inner pair "()" or ")(" (b_i = 0
     / 1); a PUBLIC "()" at the end; member iff a and b are disjoint.
 
-    Serves: BHBK24's one-layer bound for bounded Dyck (THEORY.md §3.4, §11.2): a one-layer
-    H-head transformer gives a one-message protocol over this split, so
-    H(d_v+1)p ≥ D(DISJ_n) = n + 1, and Ω(n) even randomized (Kalyanasundaram–Schnitger,
-    Razborov [UNVERIFIED, standard]).  Any prefix/suffix cut carries ≤ 3 bits.
+    Serves: BHBK24's one-layer bound for bounded Dyck (docs/theory.md §8.3): a one-layer
+    H-head transformer gives a one-message protocol over this split whose receiver
+    outputs, so H(d_v+1)·p_acc ≥ D→(DISJ_n) = n in the bits actually sent
+    (docs/theory.md §3.4), and Ω(n) even randomized (Kalyanasundaram–Schnitger 1992;
+    Razborov 1992).  Any prefix/suffix cut carries ≤ 3 bits.
     """
 
     name = "disj-to-dyck"
     description = "DISJ_n as Dyck-(2,2): Alice's outer brackets, Bob's inner pair, then ()"
     theorem = (
-        "BHBK24 one-layer bound for Dyck-(2,2) (THEORY.md §3.4, §11.2 gadget): "
-        "H(d+1)p >= D(DISJ_n) = n+1, Omega(n) randomized, over a non-contiguous split"
+        "BHBK24 one-layer bound for Dyck-(2,2) (docs/theory.md §8.3 gadget): "
+        "H(d_v+1)p_acc >= D->(DISJ_n) = n, Omega(n) randomized, over a non-contiguous split"
     )
     example_params = {"n": 5}
     problem_name = "disj"

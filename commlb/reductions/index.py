@@ -1,4 +1,4 @@
-"""INDEX_n → index lookup (BHBK24; THEORY.md §3.2, §3.4).
+"""INDEX_n → index lookup (BHBK24; docs/theory.md §7.1, §8.1).
 
 Layout (length n + 2): x_1..x_n owned by ALICE (the symbols, alphabet {0, 1}), "?"
 PUBLIC, the position token naming i owned by BOB; the answer x_i is read at Bob's
@@ -33,14 +33,14 @@ class IndexToIndexLookup(Reduction):
 
     Serves: an RNN solving index lookup needs a state of ≥ n bits, since the state at
     the cut after the symbols is a one-way message and D→(INDEX_n) = n (Alice → Bob,
-    THEORY.md §7; BHBK24's RNN bound, THEORY.md §3.4 [UNVERIFIED wording]).  A one-layer
+    docs/theory.md §4.3; BHBK24's RNN bound, docs/theory.md §8.1).  A one-layer
     transformer instead needs only Bob's query and Alice's answer (O(log n) width).
     """
 
     name = "index-to-index-lookup"
     description = "INDEX_n as x_1..x_n ? i (Alice x, Bob i)"
     theorem = (
-        "BHBK24 RNN bound for index lookup (THEORY.md §3.4): state bits >= "
+        "BHBK24 RNN bound for index lookup (docs/theory.md §8.1): state bits >= "
         "D->(INDEX_n) = n (one-way, Alice to Bob)"
     )
     example_params = {"n": 8}

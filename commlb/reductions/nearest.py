@@ -1,4 +1,4 @@
-"""INDEX_n → nearest neighbour (BHBK24; THEORY.md §3.2, §3.4: "NN embeds INDEX").
+"""INDEX_n → nearest neighbour (BHBK24; docs/theory.md §7.4, §8.4: "NN embeds INDEX").
 
 Layout (length 2n + 2, points in {0,1}^d with d = max(1, ⌈log2 n⌉)): the k = n stored
 points are the fixed, distinct cube vertices 0, 1, …, n − 1 (PUBLIC); the label after
@@ -28,8 +28,8 @@ class IndexToNearestNeighbor(Reduction):
     """INDEX_n → nearest neighbour: public distinct points, Alice's bits as their labels,
     Bob's index as the query point; the answer is x_i.
 
-    Serves: BHBK24's RNN bound for nearest neighbour (THEORY.md §3.4 [UNVERIFIED
-    wording]): the state at the cut before "?" is a one-way message, so an RNN solving the
+    Serves: BHBK24's RNN bound for nearest neighbour (docs/theory.md §8.4): the
+    state at the cut before "?" is a one-way message, so an RNN solving the
     task has ≥ D→(INDEX_n) = n state bits (randomized ≥ (1 − H2(ε))·n), while a two-layer
     transformer of logarithmic size solves it (BHBK24).
     """
@@ -37,7 +37,7 @@ class IndexToNearestNeighbor(Reduction):
     name = "index-to-nearest-neighbor"
     description = "INDEX_n as nearest neighbour (public points, Alice's labels, Bob's query)"
     theorem = (
-        "BHBK24 RNN bound for nearest neighbour (THEORY.md §3.4): state bits >= "
+        "BHBK24 RNN bound for nearest neighbour (docs/theory.md §8.4): state bits >= "
         "D->(INDEX_n) = n (one-way, Alice to Bob)"
     )
     example_params = {"n": 8}

@@ -1,4 +1,4 @@
-"""Bounded Dyck languages Dyck-(k, D) (BHBK24; THEORY.md §3.2), registered as ``dyck22``
+"""Bounded Dyck languages Dyck-(k, D) (BHBK24; docs/theory.md §7.3), registered as ``dyck22``
 with k = 2 bracket types and depth D = 2 by default.
 
 Tokens: bracket type t ∈ [0, k) opens with id 2t and closes with id 2t + 1, so for k = 2

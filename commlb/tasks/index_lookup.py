@@ -1,9 +1,9 @@
-"""Index lookup (BHBK24, THEORY.md §3.2): ``x_1..x_n ? i``, answer x_i at the last position.
+"""Index lookup (BHBK24, docs/theory.md §7.1): ``x_1..x_n ? i``, answer x_i at the last position.
 
 Token ids: the symbols 0..alphabet-1 first, then "?" (id ``alphabet``), then n position
 tokens (id ``alphabet + 1 + i`` names position i, 0-based).  A one-layer transformer of
 logarithmic width solves it; an RNN needs a state of about n·log2(alphabet) bits (one-way
-INDEX, THEORY.md §3.4).
+INDEX, docs/theory.md §8.1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""k-hop induction heads, hop_k (SHT24 Definition 4.1; THEORY.md §5.3).
+"""k-hop induction heads, hop_k (SHT24 Definition 4.1; docs/theory.md §7.9).
 
 With 0-based positions, find¹(i) = j + 1 for the largest j < i with x_j = x_i (the
 position right after the most recent earlier occurrence of the current token), and ⊥

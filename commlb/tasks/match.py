@@ -1,4 +1,4 @@
-"""Match2 and Match3 (SHT23 §5, "triple detection"; THEORY.md §1.5).
+"""Match2 and Match3 (SHT23 §5, "triple detection"; docs/theory.md §7.6).
 
 Input X = (x_1, …, x_N) with every x_i an integer mod M (token id = x_i ∈ [0, M)).  The
 answer is one bit at every position:
@@ -7,7 +7,7 @@ answer is one bit at every position:
     Match3(X)_i = 1  iff  ∃ j1, j2: x_i + x_j1 + x_j2 ≡ 0 (mod M)
 
 The indices j, j1, j2 range over all positions and may coincide with each other and with
-i (THEORY.md §1.5 [3P]; Kozachinskiy et al. [FT] exclude the value 0 from the inputs for
+i (docs/theory.md §7.6 [3P]; Kozachinskiy et al. [FT] exclude the value 0 from the inputs for
 that reason: x_i = 0 makes Match3(X)_i = 1 through i = j1 = j2).  Here the value 0 is
 allowed; ``generate(..., exclude_zero=True)`` follows Kozachinskiy et al.
 
@@ -118,7 +118,7 @@ class _MatchTask(Task):
 
 @register_task("match2")
 class Match2Task(_MatchTask):
-    """Match2 over Z_M (SHT23; THEORY.md §1.5): ``solve`` returns the 0/1 answer at every
+    """Match2 over Z_M (SHT23; docs/theory.md §7.6): ``solve`` returns the 0/1 answer at every
     position, 1 where some x_j (j = i allowed) has x_i + x_j ≡ 0 (mod M)."""
 
     name = "match2"
@@ -130,7 +130,7 @@ class Match2Task(_MatchTask):
 
 @register_task("match3")
 class Match3Task(_MatchTask):
-    """Match3 over Z_M (SHT23; THEORY.md §1.5): ``solve`` returns the 0/1 answer at every
+    """Match3 over Z_M (SHT23; docs/theory.md §7.6): ``solve`` returns the 0/1 answer at every
     position, 1 where some j1, j2 (repeats allowed) have x_i + x_j1 + x_j2 ≡ 0 (mod M)."""
 
     name = "match3"

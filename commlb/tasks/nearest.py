@@ -1,13 +1,13 @@
-"""Nearest neighbour (BHBK24; THEORY.md §3.2): ``p_1 c_1 p_2 c_2 … p_k c_k ? p_q``.
+"""Nearest neighbour (BHBK24; docs/theory.md §7.4): ``p_1 c_1 p_2 c_2 … p_k c_k ? p_q``.
 
 k labelled points followed by a query point; the answer, read at the last position, is
 the label of the point nearest to the query.
 
-Format (commlb's; BHBK24's exact input format is [UNVERIFIED], THEORY.md §3.2/§11.3):
+Format (commlb's; BHBK24's exact input format is [UNVERIFIED], docs/theory.md §7.4, §12.3):
 
 * a point is one token naming a vertex of the cube {0,1}^d, id v ∈ [0, 2^d) (bit r of v
   is coordinate r).  Seen as the unit vector (2v − 1)/√d ∈ {±1/√d}^d — the nearly
-  orthogonal codes of THEORY.md §3.3 — the squared ℓ2 distance is 4/d times the Hamming
+  orthogonal codes of docs/theory.md §9.1 — the squared ℓ2 distance is 4/d times the Hamming
   distance and the inner product is 1 − 2·Hamming/d, so "nearest in ℓ2", "largest inner
   product" (the two-layer construction's attention score) and "smallest Hamming
   distance" name the same point;
@@ -60,7 +60,7 @@ def nearest_label_reference(points: list[int], labels: list[int], query: int, d:
 
 @register_task("nearest-neighbor")
 class NearestNeighborTask(Task):
-    """Nearest neighbour among k labelled points of {0,1}^d (BHBK24, THEORY.md §3.2).
+    """Nearest neighbour among k labelled points of {0,1}^d (BHBK24, docs/theory.md §7.4).
 
     ``solve`` returns the label of the nearest point (−1 when nearest points disagree).
     A two-layer log-size transformer solves it; an RNN needs a linear state (INDEX embeds

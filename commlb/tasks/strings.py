@@ -1,8 +1,8 @@
-"""Two-string tasks ``a # b =`` from BHBK24 (THEORY.md §3.2): disjointness and equality.
+"""Two-string tasks ``a # b =`` from BHBK24 (docs/theory.md §7.2): disjointness and equality.
 
 Token ids: 0 and 1 are the bits, 2 is the separator "#", 3 is the final "=" at which
 the answer is read.  Length 2n + 2 for strings of n bits.  Both tasks are the targets of
-the one-layer / RNN lower bounds of THEORY.md §3.4 (Alice holds a, Bob holds b).
+the one-layer / RNN lower bounds of docs/theory.md §8.2 (Alice holds a, Bob holds b).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ pair when there are at most ``samples`` of them, else ``samples`` random pairs â
    would show up here;
 7. *the bound*: when every pair was checked and the model is correct on all of them, the
    most bits it ever sent are at least every deterministic lower bound that applies to its
-   transcripts (:func:`commlb.simulate.lower_bounds_for`).
+   transcripts (:func:`commlb.bounds.applicable.lower_bounds_for`).
 
 Any failure raises ``AssertionError`` naming the pair, the check and the numbers.  The
 return value summarises what was checked.
@@ -142,9 +142,9 @@ def _check_formula(model: Any, split: Any, transcript: Any, length: int, x: Any,
                         f"{transcript.total_bits} bits, the plan's cost (cheaper mode per layer/direction) {want_total}")
         return
     if family == "ffn":
-        from ..protocol.ffn import message_bits
+        from ..protocol.ffn import message_bits as ffn_message_bits
 
-        want = message_bits(model, split)
+        want = ffn_message_bits(model, split)
         if want == 0:
             if msgs:
                 raise _fail("FFN formula", x, y, f"{len(msgs)} messages where one party owns nothing")
@@ -221,8 +221,9 @@ def assert_consistent(problem: Problem | None, reduction: Reduction, model: Any,
     with it); ``split`` is None (the reduction's owners), a spec for
     :meth:`~commlb.protocol.core.Split.parse` or a :class:`~commlb.protocol.core.Split`.
     Raises ``AssertionError`` on the first failure."""
+    from ..bounds.applicable import lower_bounds_for
+    from ..models.build import model_tokens
     from ..protocol import simulate
-    from ..simulate import lower_bounds_for, model_tokens
 
     problem = reduction.problem if problem is None else problem
     if problem is not reduction.problem and problem.params() != reduction.problem.params():
@@ -277,15 +278,16 @@ def assert_consistent(problem: Problem | None, reduction: Reduction, model: Any,
     bound_bits = None
     notes: list[str] = []
     if exhaustive and correct == len(pairs):
-        entries = [e for e in lower_bounds_for(problem, senders, rounds) if e.applies and e.compare_bits is not None]
-        for e in entries:
-            if max(bits) < e.compare_bits:
+        entries = [(e, e.compare_bits) for e in lower_bounds_for(problem, senders, rounds)
+                   if e.applies and e.compare_bits is not None]
+        for e, need in entries:
+            if max(bits) < need:
                 raise AssertionError(
                     f"the bound fails: the model is correct on all {len(pairs)} pairs but sends at most {max(bits)} "
-                    f"bits, below the {e.kind} bound {e.compare_bits} of {e.problem} ({e.why})")
+                    f"bits, below the {e.kind} bound {need} of {e.problem} ({e.why})")
         if entries:
             bound_checked = True
-            bound_bits = max(e.compare_bits for e in entries)
+            bound_bits = max(need for _, need in entries)
     elif not exhaustive:
         notes.append("sampled pairs: the lower-bound check needs every pair")
     else:

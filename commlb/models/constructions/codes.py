@@ -1,6 +1,6 @@
 """Nearly orthogonal codes: N vectors u_1..u_N in R^m with entries ±1/√m (so ‖u_i‖ = 1)
 and small coherence max_{i≠j} |⟨u_i, u_j⟩| ≤ ε, in m = O(ε^-2 log N) dimensions
-(Johnson–Lindenstrauss style; THEORY.md §3.3, the tool behind BHBK24's log-width
+(Johnson–Lindenstrauss style; docs/theory.md §9.1, the tool behind BHBK24's log-width
 constructions).
 
 Why m = ⌈C · log2 N⌉ with C = ⌊4 ln 2 / ε²⌋ + 1 works [DER]: for two independent random

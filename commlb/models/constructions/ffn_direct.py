@@ -1,6 +1,6 @@
 """Feedforward networks on the flattened input that solve disjointness, equality and
 index lookup exactly with one hidden unit per coordinate (the matching upper bound for
-the FFN lower bounds of SHT23 Theorem 10 / MH25 Theorem 9, THEORY.md §1.1, §2.5).
+the FFN width lower bound of SHT23 Theorem 10, docs/theory.md §9.11, §8.10).
 
 An FFN on the flattened input is charged, under a split of the positions, for Alice's
 first-layer partial pre-activations (:mod:`commlb.protocol.ffn`): one number per hidden
@@ -134,7 +134,7 @@ def _build_strings(name: str, n: int, prec: Precision, h: int) -> FFNModel:
     config = {
         "length": T, "vocab_size": V, "input": "onehot", "hidden_sizes": [h], "activation": "relu",
         "output_kind": "binary",
-        "construction": {"name": f"direct FFN for {name} (one unit per coordinate; THEORY.md §1.1, §2.5)",
+        "construction": {"name": f"direct FFN for {name} (one unit per coordinate; docs/theory.md §9.11)",
                          "hidden": h},
     }
     return FFNModel(params, prec, config)
@@ -159,7 +159,7 @@ def _build_index(task: Any, n: int, prec: Precision) -> FFNModel:
     config = {
         "length": T, "vocab_size": V, "input": "onehot", "hidden_sizes": [n], "activation": "relu",
         "output_kind": "class",
-        "construction": {"name": "direct FFN for index lookup (one unit per position; THEORY.md §1.1, §2.5)",
+        "construction": {"name": "direct FFN for index lookup (one unit per position; docs/theory.md §9.11)",
                          "hidden": n, "alphabet": A},
     }
     return FFNModel(params={"w1": w1, "b1": b1, "wout": wout, "bout": bout}, precision=prec, config=config)

@@ -1,5 +1,5 @@
-"""One-layer, one-head transformer of width O(log N) for index lookup (BHBK24, THEORY.md
-§3.3 [reconstruction; only "nearly orthogonal vectors in O(log N) dimensions" is from the
+"""One-layer, one-head transformer of width O(log N) for index lookup (BHBK24, docs/theory.md
+§9.2 [reconstruction; only "nearly orthogonal vectors in O(log N) dimensions" is from the
 abstract]).
 
 Input ``x_1..x_n ? i`` (token ids: symbols 0..A−1, "?" = A, position token A+1+j names
@@ -19,7 +19,7 @@ The public stabiliser is c, so the weight at j = i is exp(0) = 1.  The output pr
 writes the attention output into the one-hot block (empty at the index token) and the
 read-out returns that block: argmax = x_i.
 
-Choice of c (the "large enough" of THEORY.md §3.3), with gap = 1 − max_{i≠j}⟨u_i,u_j⟩
+Choice of c (the "large enough" of docs/theory.md §9.2), with gap = 1 − max_{i≠j}⟨u_i,u_j⟩
 (≥ 1 − ε): two conditions, and c is the smallest grid value meeting both with 1/2 to spare:
 
 * real arithmetic: the softmax mass off j = i is at most (N + 1)·exp(−c·gap) (N − 1 other
@@ -52,7 +52,7 @@ from .codes import code_constant, code_dimension, draw_codes
 
 __all__ = ["build", "default_precision", "CODE_COHERENCE", "CODE_CONSTANT", "SOFTMAX_DELTA"]
 
-#: coherence the codes are drawn to (ε in THEORY.md §3.3)
+#: coherence the codes are drawn to (ε in docs/theory.md §9.2)
 CODE_COHERENCE = 0.5
 #: C in m = ⌈C·log2 N⌉ (from Hoeffding + union bound, see codes.py) [DER]
 CODE_CONSTANT = code_constant(CODE_COHERENCE)
@@ -149,7 +149,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         "vocab_size": vocab, "max_length": length, "causal": False, "attention": "softmax",
         "output_kind": "class", "output_positions": [-1],
         "construction": {
-            "name": "index-lookup (BHBK24, THEORY.md §3.3)",
+            "name": "index-lookup (BHBK24, docs/theory.md §9.2)",
             "code_dim": m,
             "code_constant": CODE_CONSTANT,
             "coherence": codes.coherence,

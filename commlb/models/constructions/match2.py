@@ -1,5 +1,5 @@
 """Match2 by one attention layer with query/key dimension m = 3 (SHT23 Theorem 6;
-THEORY.md §1.5 — the construction there is an [UNVERIFIED] reconstruction; this module's
+docs/theory.md §9.6 — the construction there is an [UNVERIFIED] reconstruction; this module's
 variant is derived and checked here [DER]).
 
 Match2(X)_i = 1 iff x_i + x_j ≡ 0 (mod M) for some j (j = i allowed), x ∈ [0, M)
@@ -11,7 +11,8 @@ fall into pairs {x, −x} (x ≠ −x) and the self-paired residues 0 and M/2 (M
 gets a point v_k of a Fibonacci spiral on the cap b ≥ β of the upper hemisphere (axis b)
 and its mirror R·v_k; the self-paired residues sit at (±1, 0, 0) on the mirror circle.
 Because R is linear, the query R·K[x_i] is a linear map of the key block, so one block of
-three dims serves as key, query and value.  THEORY.md's circle (cos, sin, 1) has the same
+three dims serves as key, query and value.  The circle embedding (cos, sin, 1) of
+docs/theory.md §9.6 has the same
 reflection symmetry but a score gap of ≈ 2π²/M², which needs p ≈ 2·log2 M fractional
 bits; points on the sphere are ≈ M^{-1/2} apart, a score gap of order 1/M, so
 p = log2 M + O(1) bits suffice (still the p = O(log M) of the theorem).
@@ -216,7 +217,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         "vocab_size": M, "max_length": n, "causal": False, "attention": attention,
         "output_kind": "binary", "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
-            "name": "Match2 (SHT23 Theorem 6, THEORY.md §1.5; sphere code [DER])",
+            "name": "Match2 (SHT23 Theorem 6, docs/theory.md §9.6; sphere code [DER])",
             "modulus": M,
             "key_dim": 3,
             "score_margin": margin_raw2 / one**2,

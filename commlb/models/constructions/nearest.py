@@ -1,4 +1,4 @@
-"""A two-layer transformer for nearest neighbour (BHBK24; THEORY.md §3.1 item 4 [ABS],
+"""A two-layer transformer for nearest neighbour (BHBK24; docs/theory.md §9.4 [ABS],
 construction §3.3 [reconstruction, UNVERIFIED]).  The weights are commlb's derivation
 [DER].
 
@@ -36,7 +36,7 @@ the intended hardmax exactly.  [DER]
 
 Size: L = 2 layers, H = 1 head, width 2d + 2·labels + 4, d_k = max(2, d + 1),
 d_v = max(d, labels).  With d = ⌈log2 k⌉ (the points are then k of the nearly
-orthogonal vectors of THEORY.md §3.3 — as in ``index-to-nearest-neighbor``) the width is
+orthogonal vectors of docs/theory.md §9.4 — as in ``index-to-nearest-neighbor``) the width is
 O(log N).  Precision: every value is an integer; the default format is integer fixed
 point (f = 0) with p = bits of max(T + 2, 3d + 1) plus sign: O(log N).
 """
@@ -156,7 +156,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         "vocab_size": vocab, "max_length": length, "causal": True, "attention": "hard",
         "output_kind": "class", "output_positions": [-1],
         "construction": {
-            "name": "two-layer nearest neighbour (BHBK24, THEORY.md §3.3)",
+            "name": "two-layer nearest neighbour (BHBK24, docs/theory.md §9.4)",
             "points": k,
             "d": d,
             "labels": labels,

@@ -1,5 +1,5 @@
 """q-sparse averaging by one attention layer of width O(q log N) (SHT23 Theorem 2;
-THEORY.md §1.2–1.3).
+docs/theory.md §7.5, §9.5).
 
 Theorem (SHT23 Thm 2, statement [3P], construction [FT] via SHT24 App. F.2): one
 self-attention unit with embedding dimension m = O(d' + q log N) ε-approximates qSA with
@@ -22,7 +22,7 @@ below):
     for every pair (a sufficient check, N² work).  The query is *linear* in the pointer
     indicators, so the embedding is the sum of one row per pointer (q fields of N rows);
   - ``table`` (any q, small N): the least-squares certificate w_S = S_S (S_Sᵀ S_S)^{-1} 1
-    (THEORY.md §1.3's recipe) scaled by K·2^f and rounded: on S the exact score is
+    (docs/theory.md §9.5's recipe) scaled by K·2^f and rounded: on S the exact score is
     K·2^f ± m/2, which rounds to K once 2^f > m; the rounded scores off S are checked
     < K for all C(N, q) sets and all j.  One embedding row per q-set.
 
@@ -272,10 +272,10 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
             raise InvalidInputError(f"qSA construction: width must be 2m + 2d' = 2m + {2 * d} with m >= 1, got {width}")
     levels = (1 << (g + 1)) + 1  # k·2^-g for k in [−2^g, 2^g]
     if form == "table":
-        rows = math.comb(n, q)
-        if rows * (2 * m + 2 * d) > TABLE_BUDGET:
+        n_sets = math.comb(n, q)
+        if n_sets * (2 * m + 2 * d) > TABLE_BUDGET:
             raise InvalidInputError(
-                f"qSA construction: a table of C({n}, {q}) = {rows} certificates of width {2 * m + 2 * d} "
+                f"qSA construction: a table of C({n}, {q}) = {n_sets} certificates of width {2 * m + 2 * d} "
                 f"exceeds {TABLE_BUDGET} entries; use N <= {_largest_n(q, m, d)} for q = {q}"
             )
     prec = _precision(n, q, g, m, form, precision)
@@ -352,7 +352,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         "attention": attention, "output_kind": "vector",
         "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
-            "name": "qSA (SHT23 Theorem 2, THEORY.md §1.3; integer dual certificates [DER])",
+            "name": "qSA (SHT23 Theorem 2, docs/theory.md §9.5; integer dual certificates [DER])",
             "q": q, "d_out": d, "n": n, "form": form, "code_dim": m,
             "code_constant": CODE_CONSTANT, "epsilon": eps, "z_grid_bits": g,
             "error_bound": math.sqrt(d) * (2.0 ** (-g - 1) + 2.0 ** (-f - 1)),

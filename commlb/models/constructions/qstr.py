@@ -1,5 +1,5 @@
 """q-sparse token regression by one attention layer with H = q heads (MH25 §2.2,
-Theorem 3 / Theorem 10 construction [FT]; THEORY.md §2.1–2.2), for ``qstr`` and its
+Theorem 3 / Theorem 10 construction [FT]; docs/theory.md §7.7, §9.7), for ``qstr`` and its
 simple variant ``qstr-simple`` (one shared tuple; the same weights serve both).
 
 MH25's construction [FT]: embeddings z_i = (x_i, enc(i, t_i)) with enc stacking ω_i and
@@ -261,7 +261,7 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         "attention": "softmax", "output_kind": "vector",
         "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
-            "name": "qSTR with H = q heads (MH25 Theorem 3, THEORY.md §2.2)",
+            "name": "qSTR with H = q heads (MH25 Theorem 3, docs/theory.md §9.7)",
             "q": q, "d": d, "n": n, "link": link, "code_dim": m, "code_constant": CODE_CONSTANT,
             "coherence": codes.coherence, "max_inner": codes.max_inner,
             "attention_scale": c_raw / one, "clip": CLIP, "grid_bits": GRID_BITS,

@@ -1,8 +1,8 @@
 """RNNs that store Alice's input in their state and then answer exactly: disjointness,
 equality (``a # b =``) and index lookup (``x_1..x_n ? i``).
 
-These realise the *upper bound* that matches the RNN lower bounds of BHBK24 (THEORY.md
-§3.4, §0.4): cutting after Alice's part turns any RNN into a one-way protocol of L·d·p
+These realise the *upper bound* that matches the RNN lower bounds of BHBK24 (docs/theory.md
+§9.9, §3.3): cutting after Alice's part turns any RNN into a one-way protocol of L·d·p
 bits, so an RNN that solves DISJ_n / EQ_n / INDEX_n needs L·d·p ≥ n (one-way complexity
 n); the constructions below solve them with a state of O(n) bits, so the bound is tight
 up to a constant factor.  All arithmetic is the exact fixed point of
@@ -250,7 +250,7 @@ def _build_strings(name: str, n: int, prec: Precision, d: int, L: int) -> RNNMod
         "vocab_size": 4, "hidden": d, "layers": L, "activation": "relu",
         "output_kind": "binary", "output_positions": [-1],
         "construction": {
-            "name": f"storing RNN for {name} (rotating shift register; THEORY.md §3.4 upper bound)",
+            "name": f"storing RNN for {name} (rotating shift register; docs/theory.md §9.9 upper bound)",
             "registers": m, "register_bits": K, "input_position": q, "top_scale": M,
             "stored_bits": K * m, "min_hidden": m + 4, "state_bits": L * d * p,
         },
@@ -298,7 +298,7 @@ def _build_index(task: Any, n: int, prec: Precision, d: int, L: int) -> RNNModel
         "vocab_size": vocab, "hidden": d, "layers": L, "activation": "relu",
         "output_kind": "class", "output_positions": [-1],
         "construction": {
-            "name": "storing RNN for index lookup (circular shift register; THEORY.md §3.4 upper bound)",
+            "name": "storing RNN for index lookup (circular shift register; docs/theory.md §9.9 upper bound)",
             "alphabet": A, "min_hidden": n, "state_bits": L * d * prec.bits,
         },
     }

@@ -1,5 +1,5 @@
 """Two-layer transformers of logarithmic size for string equality and disjointness
-(BHBK24; THEORY.md §3.1 item 3 [ABS], construction §3.3 [reconstruction, UNVERIFIED]).
+(BHBK24; docs/theory.md §9.3 [ABS], construction §3.3 [reconstruction, UNVERIFIED]).
 The weights are commlb's derivation of the reconstruction [DER].
 
 Input ``a_1..a_n # b_1..b_n =`` (token ids 0, 1, "#" = 2, "=" = 3; length T = 2n + 2).
@@ -27,7 +27,7 @@ Layer 2 (one head, zero query and key, stabiliser 0): every weight is exp(0) = 1
 the "=" position reads the average of LOCAL over all T positions, count/T, rounded to f
 fractional bits: it is 0 iff the count is 0 and at least 2^−f otherwise as long as
 2^(f+1) ≥ T.  Read-out: 2^−f − 2·AVG > 0 iff count = 0, i.e. the answer (1 = equal /
-disjoint).  [DER: THEORY.md §3.3 has the final token attend to the second string only;
+disjoint).  [DER: docs/theory.md §9.3 has the final token attend to the second string only;
 attending to all T positions with zero local bits off the b's gives the same decision
 with no extra weights.]
 
@@ -183,7 +183,7 @@ def _build(kind: str, n: int, precision: Precision | None, width: int | None, la
         "vocab_size": 4, "max_length": length, "causal": False, "attention": "softmax",
         "output_kind": "binary", "output_positions": [-1],
         "construction": {
-            "name": f"two-layer {kind} (BHBK24, THEORY.md §3.3)",
+            "name": f"two-layer {kind} (BHBK24, docs/theory.md §9.3)",
             "code_dim": m,
             "coherence": codes.coherence,
             "max_inner": codes.max_inner,

@@ -1,0 +1,447 @@
+"""Imported models run as two-party protocols, in the float32 arithmetic they were
+trained in (docs/design.md §8, docs/theory.md §11).
+
+Every message goes through :meth:`commlb.protocol.core.Channel.send`: its values are
+IEEE float32 numbers carried as their 32-bit patterns (fields of kind ``uint``, width 32,
+named ``…:f32``), so a message of d values costs exactly 32·d bits and the receiver gets
+the sender's numbers bit for bit.  Each party reads its tokens through a
+:class:`~commlb.protocol.core.PartyView` (the other party's tokens are not in it).
+
+GPT-2 (:func:`simulate_gpt2`)
+-----------------------------
+Every position has a *home*: its owner; for a PUBLIC position (an adapter's prefix) the
+owner of the last private position before it, or both parties (*shared*) when none
+precedes it — under the causal mask its residual stream then depends on public tokens
+only.  Each party computes the residual stream of the positions homed at it and of the
+shared ones; the layer-0 embedding of any PUBLIC position is known to both.  In
+block ℓ a query at position i (homed at X) attends causally to keys j ≤ i; the keys that
+X does not hold (homed at Y; in block 0 Y's own tokens) are reached one of two ways, the
+cheaper in float32 values chosen per block and direction (the message note gives both):
+
+* **partial sums** — X sends its queries q_i (not those of PUBLIC positions in block 0,
+  which Y computes itself); Y answers, per query and head, over its keys K_Y:
+  m_Y = max_j s_ij, S_Y = Σ_j exp(s_ij − m_Y), W_Y = Σ_j exp(s_ij − m_Y)·v_j
+  (s_ij = q_i·k_j/√d_head).  X merges with its own (m_X, S_X, W_X) by the exact
+  log-sum-exp combination m = max(m_X, m_Y), S = S_X·e^(m_X−m) + S_Y·e^(m_Y−m),
+  W = W_X·e^(m_X−m) + W_Y·e^(m_Y−m), attention = W / S; this is softmax attention over
+  K_X ∪ K_Y exactly in real arithmetic.  Cost: n_q·H·d_head + n_q·H·(d_head + 2) values.
+* **keys and values** — Y sends k_j, v_j of its keys that X's queries can see (j ≤ the
+  last such query); X computes the attention itself.  Cost: n_kv·2·H·d_head values.
+
+LayerNorm, the MLP, the final LayerNorm and the read-out are local.  Message order in a
+block: Alice (her queries / keys-values), Bob (answers, his queries / keys-values), Alice
+(answers); rounds are counted by the channel.  Under a prefix split Alice's queries see
+no key of Bob's, so only Bob's queries need an answer.
+
+RNN / GRU / LSTM (:func:`simulate_recurrent`)
+---------------------------------------------
+The party that owns the next private position holds the recurrent state (PUBLIC
+positions are read by whoever holds it); whenever the owner changes, the holder sends the
+state of every layer: h (d values), and c too for an LSTM (2·d values per layer).
+
+Verification against the forward pass (:func:`verify`): the same read-out (argmax) at
+every scored position and the largest difference of the read-out values, absolute and
+relative to the largest magnitude.  float32 sums taken in another order differ in the
+last bits; a differing argmax where the forward pass's top two values are further apart
+than twice that difference is an engine bug (:class:`~commlb.errors.EngineError`), within
+it a near tie that is reported; so is any read-out value further than 10⁻³ of the largest
+magnitude from the forward pass's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..bits import FieldSpec
+from ..core import ALICE, BOB, PUBLIC, Owner
+from ..errors import EngineError
+from ..protocol.core import Channel, PartyView, Split, Transcript
+
+__all__ = ["simulate_gpt2", "simulate_recurrent", "simulate_imported", "ProtocolRun", "verify", "homes",
+           "send_f32", "float32_values"]
+
+F32 = np.float32
+
+
+def send_f32(channel: Channel, sender: Owner, label: str, arrays: dict[str, np.ndarray],
+             note: str = "") -> dict[str, np.ndarray]:
+    """Send float32 arrays as their IEEE bit patterns; return what the receiver decodes
+    (as float32 arrays, bit-identical to what was sent)."""
+    fields = []
+    values = {}
+    for name, arr in arrays.items():
+        a = np.ascontiguousarray(arr, dtype=F32)
+        fields.append(FieldSpec(f"{name}:f32", "uint", a.shape, 32))
+        values[f"{name}:f32"] = a.view(np.uint32).astype(np.int64)
+    got = channel.send(sender, label, fields, values, note=note or "IEEE float32 values, 32 bits each")
+    return {name: np.asarray(got[f"{name}:f32"]).astype(np.uint32).view(F32).reshape(np.shape(arrays[name]))
+            for name in arrays}
+
+
+def float32_values(message: Any) -> int:
+    """The number of float32 values a message lists (its ``…:f32`` fields)."""
+    return int(sum(f.count for f in message.fields if f.name.endswith(":f32") and f.width == 32))
+
+
+def homes(owner: np.ndarray) -> np.ndarray:
+    """Home of every position: its owner for a private position; for a PUBLIC position
+    the owner of the last private position before it, or PUBLIC — *shared* — when no
+    private position precedes it: under a causal mask its residual stream is then a
+    function of public tokens only, and both parties compute it."""
+    owner = np.asarray(owner)
+    out = np.empty(owner.size, dtype=np.int8)
+    last = int(PUBLIC)
+    for i, o in enumerate(owner.tolist()):
+        if o != PUBLIC:
+            last = o
+            out[i] = o
+        else:
+            out[i] = last
+    return out
+
+
+@dataclass
+class ProtocolRun:
+    """A protocol run: the transcript, the read-out at the scored positions, the check
+    against the forward pass and the per-layer accounting."""
+
+    transcript: Transcript
+    scored: np.ndarray
+    values: np.ndarray            # read-out values at the scored positions [n_scored, C]
+    check: dict[str, Any]
+    layers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.values.argmax(-1)
+
+    def to_json(self) -> dict[str, Any]:
+        tr = self.transcript
+        msgs = []
+        for m in tr.messages:
+            msgs.append({"round": m.round, "sender": m.sender.name.lower(), "receiver": m.receiver.name.lower(),
+                         "label": m.label, "fields": [f.to_json() for f in m.fields], "bits": m.bits,
+                         "float32_values": float32_values(m), "note": m.note})
+        return {"messages": msgs, "total_bits": tr.total_bits, "bits_alice_to_bob": tr.bits_alice_to_bob,
+                "bits_bob_to_alice": tr.bits_bob_to_alice, "rounds": tr.rounds, "one_way": tr.one_way,
+                "float32_values": int(sum(float32_values(m) for m in tr.messages)),
+                "fingerprint": tr.fingerprint(), "layers": self.layers, "verification": self.check,
+                "scored_positions": np.flatnonzero(self.scored).tolist(),
+                "predictions": self.predictions.tolist()}
+
+
+def _layer_table(channel: Channel, layers: int, modes: dict[int, dict[str, str]] | None = None) -> list[dict]:
+    out = []
+    for layer in range(layers):
+        msgs = [m for m in channel.messages if m.label.startswith(f"layer {layer + 1}:")]
+        row = {"layer": layer + 1, "bits": int(sum(m.bits for m in msgs)), "messages": len(msgs),
+               "rounds": len({m.round for m in msgs}), "float32_values": int(sum(float32_values(m) for m in msgs))}
+        if modes is not None:
+            row["exchange"] = modes.get(layer, {})
+        out.append(row)
+    return out
+
+
+# ----------------------------------------------------------------------------- GPT-2
+class _GPT2Party:
+    def __init__(self, who: Owner, view: PartyView, model: Any, home: np.ndarray) -> None:
+        self.who, self.view, self.model = who, view, model
+        self.home = home
+        self.mine = np.flatnonzero((home == who) | (home == PUBLIC))
+        T = len(home)
+        visible = view.visible_positions()
+        toks = np.asarray(view.tokens(visible), dtype=np.int64)
+        self.x0 = {int(i): x for i, x in zip(visible, model.embed(toks, visible))}
+        self.x = np.zeros((T, model.width), dtype=F32)
+        self.x[self.mine] = np.stack([self.x0[int(i)] for i in self.mine]) if self.mine.size else 0
+        self.q: dict[int, np.ndarray] = {}
+        self.k: dict[int, np.ndarray] = {}
+        self.v: dict[int, np.ndarray] = {}
+        self.attn: np.ndarray | None = None
+
+    def local_keys(self, layer: int) -> np.ndarray:
+        """Keys this party holds in ``layer``: its home positions, plus in block 0 every
+        PUBLIC position (computed from the public token)."""
+        if layer == 0:
+            return np.flatnonzero((self.home == self.who) | (self.home == PUBLIC) | (self.view.owner == PUBLIC))
+        return self.mine
+
+    def start_block(self, layer: int) -> None:
+        keys = self.local_keys(layer)
+        rows = np.stack([self.x[i] if self.home[i] in (self.who, PUBLIC) else self.x0[int(i)] for i in keys]) \
+            if keys.size else np.zeros((0, self.model.width), F32)
+        q, k, v = self.model.qkv(layer, rows)
+        self.q = {int(i): q[n] for n, i in enumerate(keys)}
+        self.k = {int(i): k[n] for n, i in enumerate(keys)}
+        self.v = {int(i): v[n] for n, i in enumerate(keys)}
+        self.remote_k: dict[int, np.ndarray] = {}
+        self.remote_v: dict[int, np.ndarray] = {}
+        self.remote_partial: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def partial(self, queries: np.ndarray, positions: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(m, S, W) per query and head over ``keys`` (causal: j <= position)."""
+        m = self.model
+        H, dh = m.heads, m.head_dim
+        n = len(positions)
+        mx = np.full((n, H), -np.inf, dtype=F32)
+        S = np.zeros((n, H), dtype=F32)
+        W = np.zeros((n, H, dh), dtype=F32)
+        if keys.size == 0 or n == 0:
+            return mx, S, W
+        K = np.stack([self.k[int(j)] for j in keys])  # [nk, H, dh]
+        V = np.stack([self.v[int(j)] for j in keys])
+        scores = np.einsum("qhd,khd->hqk", queries, K) * m.scale  # [H, n, nk]
+        allowed = keys[None, :] <= positions[:, None]  # [n, nk]
+        scores = np.where(allowed[None], scores, -np.inf)
+        mx = scores.max(axis=-1).T  # [n, H]
+        safe = np.where(np.isfinite(mx), mx, F32(0))
+        w = np.exp(scores - safe.T[:, :, None])  # [H, n, nk]
+        S = w.sum(axis=-1).T.astype(F32)
+        W = np.einsum("hqk,khd->qhd", w, V).astype(F32)
+        return mx.astype(F32), S, W
+
+    def finish_block(self, layer: int, remote_keys: np.ndarray) -> None:
+        """Attention for every home position, then the rest of the block."""
+        m = self.model
+        pos = self.mine
+        if pos.size == 0:
+            return
+        local = self.local_keys(layer)
+        q = np.stack([self.q[int(i)] for i in pos])
+        if self.remote_k:  # keys-and-values mode: all keys here, in position order
+            for j in self.remote_k:
+                self.k[j], self.v[j] = self.remote_k[j], self.remote_v[j]
+            keys = np.array(sorted(set(local.tolist()) | set(self.remote_k)), dtype=np.int64)
+            mx, S, W = self.partial(q, pos, keys)
+        else:
+            mx, S, W = self.partial(q, pos, local)
+            for n, i in enumerate(pos.tolist()):
+                if i in self.remote_partial:
+                    m2, s2, w2 = self.remote_partial[i]
+                    mm = np.maximum(mx[n], m2)
+                    a = np.where(np.isfinite(mx[n]), np.exp(mx[n] - mm), F32(0)).astype(F32)
+                    b = np.where(np.isfinite(m2), np.exp(m2 - mm), F32(0)).astype(F32)
+                    mx[n], S[n], W[n] = mm, S[n] * a + s2 * b, W[n] * a[:, None] + w2 * b[:, None]
+        attn = W / S[:, :, None]
+        self.x[pos] = m.after_attention(layer, self.x[pos], attn)
+
+    def readout(self, positions: np.ndarray) -> np.ndarray:
+        return self.model.readout.apply(self.model.final(self.x[positions]))
+
+
+def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
+                  mode: str = "cheaper") -> ProtocolRun:
+    """Run a :class:`~commlb.imported.models.GPT2` on model ids [T] under ``split``
+    (module docstring).  ``mode``: ``cheaper`` (per block and direction), ``partial``
+    or ``kv``."""
+    if mode not in ("cheaper", "partial", "kv"):
+        raise EngineError(f"unknown exchange mode {mode!r}")
+    ids = np.asarray(ids, dtype=np.int64)
+    T = ids.size
+    model.check_length(T)
+    owner = split.owner
+    home = homes(owner)
+    parties = {w: _GPT2Party(w, PartyView(w, ids, owner), model, home) for w in (ALICE, BOB)}
+    ch = Channel()
+    H, dh = model.heads, model.head_dim
+    modes: dict[int, dict[str, str]] = {}
+    for layer in range(model.layers):
+        for p in parties.values():
+            p.start_block(layer)
+        plans = {}
+        for asker in (ALICE, BOB):
+            ans = asker.other
+            X = parties[asker]
+            queries = X.mine
+            local = set(X.local_keys(layer).tolist())
+            # keys the answerer holds that the asker does not
+            theirs = np.array([j for j in parties[ans].local_keys(layer).tolist() if j not in local], dtype=np.int64)
+            if theirs.size == 0 or queries.size == 0:
+                continue
+            need = queries[queries >= theirs.min()]  # queries that see at least one of them
+            if need.size == 0:
+                continue
+            sent_q = need if layer > 0 else need[owner[need] != PUBLIC]
+            kv_keys = theirs[theirs <= need.max()]
+            cost_partial = sent_q.size * H * dh + need.size * H * (dh + 2)
+            cost_kv = kv_keys.size * 2 * H * dh
+            use = mode if mode != "cheaper" else ("kv" if cost_kv < cost_partial else "partial")
+            plans[asker] = (use, need, sent_q, theirs, kv_keys, cost_partial, cost_kv)
+            modes.setdefault(layer, {})[f"{asker.name.lower()}_asks"] = (
+                "partial-sums" if use == "partial" else "keys-values")
+        label = f"layer {layer + 1}:"
+
+        def note(asker: Owner) -> str:
+            use, need, sent_q, theirs, kv_keys, cp, ck = plans[asker]
+            return (f"{'partial sums' if use == 'partial' else 'keys/values'} chosen: partial sums {cp} values, "
+                    f"keys/values {ck} values (float32, 32 bits each)")
+
+        def send_queries(asker: Owner) -> None:
+            use, need, sent_q, *_ = plans[asker]
+            X, Y = parties[asker], parties[asker.other]
+            if sent_q.size:
+                got = send_f32(ch, asker, f"{label} queries", {"q": np.stack([X.q[int(i)] for i in sent_q])},
+                               note=note(asker))
+                for n, i in enumerate(sent_q.tolist()):
+                    Y.q[i] = got["q"][n]  # Y's own copies of X's queries (as received)
+            # queries of PUBLIC positions in block 0: Y computes them from the public token
+            for i in need.tolist():
+                if i not in sent_q:
+                    x0 = Y.x0[int(i)]
+                    Y.q[i] = model.qkv(layer, x0[None])[0][0]
+
+        def send_answers(asker: Owner) -> None:
+            use, need, sent_q, theirs, *_ = plans[asker]
+            X, Y = parties[asker], parties[asker.other]
+            q = np.stack([Y.q[int(i)] for i in need])
+            mx, S, W = Y.partial(q, need, theirs)
+            got = send_f32(ch, asker.other, f"{label} partial sums (max, sum, weighted sum)",
+                           {"m": mx, "s": S, "w": W})
+            for n, i in enumerate(need.tolist()):
+                X.remote_partial[i] = (got["m"][n], got["s"][n], got["w"][n])
+
+        def send_kv(asker: Owner) -> None:
+            use, need, sent_q, theirs, kv_keys, *_ = plans[asker]
+            X, Y = parties[asker], parties[asker.other]
+            got = send_f32(ch, asker.other, f"{label} keys and values",
+                           {"k": np.stack([Y.k[int(j)] for j in kv_keys]),
+                            "v": np.stack([Y.v[int(j)] for j in kv_keys])}, note=note(asker))
+            for n, j in enumerate(kv_keys.tolist()):
+                X.remote_k[j], X.remote_v[j] = got["k"][n], got["v"][n]
+
+        def kind(asker: Owner) -> str | None:
+            return plans[asker][0] if asker in plans else None
+
+        # (1) Alice: her queries, her keys/values for Bob
+        if kind(ALICE) == "partial":
+            send_queries(ALICE)
+        if kind(BOB) == "kv":
+            send_kv(BOB)
+        # (2) Bob: answers to Alice, his queries, his keys/values for Alice
+        if kind(ALICE) == "partial":
+            send_answers(ALICE)
+        if kind(ALICE) == "kv":
+            send_kv(ALICE)
+        if kind(BOB) == "partial":
+            send_queries(BOB)
+        # (3) Alice answers Bob
+        if kind(BOB) == "partial":
+            send_answers(BOB)
+        for p in parties.values():
+            p.finish_block(layer, np.zeros(0, np.int64))
+    pos = np.flatnonzero(scored)
+    values = np.zeros((pos.size, _classes(model)), dtype=F32)
+    out_party = int(homes(owner)[-1]) if T and homes(owner)[-1] != PUBLIC else int(ALICE)
+    for w, p in parties.items():
+        sel = (home[pos] == w) | ((home[pos] == PUBLIC) & (int(w) == out_party))
+        if sel.any():
+            values[sel] = p.readout(pos[sel])
+    tr = ch.transcript(values.argmax(-1), arithmetic="IEEE float32", family="gpt2")
+    check = verify(model, ids, pos, values)
+    return ProtocolRun(tr, np.asarray(scored, bool), values, check, _layer_table(ch, model.layers, modes))
+
+
+def _classes(model: Any) -> int:
+    return model.width if model.readout.kind == "hidden" else int(model.readout.classes)
+
+
+# ------------------------------------------------------------------- RNN/GRU/LSTM
+def simulate_recurrent(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray) -> ProtocolRun:
+    """Run a :class:`~commlb.imported.models.Recurrent` model under ``split``: the state
+    (h, and c for an LSTM, every layer) crosses whenever the owner of the next private
+    position changes."""
+    ids = np.asarray(ids, dtype=np.int64)
+    owner = split.owner
+    views = {w: PartyView(w, ids, owner) for w in (ALICE, BOB)}
+    private = np.flatnonzero(owner != PUBLIC)
+    holder = Owner(int(owner[private[0]])) if private.size else ALICE
+    state = model.zero_state()
+    ch = Channel()
+    pos = np.flatnonzero(scored)
+    values = np.zeros((pos.size, _classes(model)), dtype=F32)
+    index = {int(p): n for n, p in enumerate(pos)}
+    lstm = model.cell == "lstm"
+    for t in range(ids.size):
+        if owner[t] != PUBLIC and Owner(int(owner[t])) is not holder:
+            new = []
+            for layer, (h, c) in enumerate(state):
+                arrays = {"h": h, "c": c} if lstm else {"h": h}
+                got = send_f32(ch, holder, f"layer {layer + 1}: state before position {t}", arrays)
+                new.append((got["h"], got["c"] if lstm else c))
+            state = new
+            holder = holder.other
+        tok = views[holder].token(t)
+        top, state = model.step(model.inputs(np.asarray(tok)), state)
+        if t in index:
+            values[index[t]] = model.readout.apply(top)
+    tr = ch.transcript(values.argmax(-1), arithmetic="IEEE float32", family=model.family)
+    check = verify(model, ids, pos, values)
+    return ProtocolRun(tr, np.asarray(scored, bool), values, check, _layer_table(ch, model.layers))
+
+
+def simulate_imported(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray, mode: str = "cheaper"
+                      ) -> ProtocolRun:
+    if model.family == "gpt2":
+        return simulate_gpt2(model, ids, split, scored, mode)
+    return simulate_recurrent(model, ids, split, scored)
+
+
+# ------------------------------------------------------------------- verification
+def verify(model: Any, ids: np.ndarray, positions: np.ndarray, values: np.ndarray) -> dict[str, Any]:
+    """Compare the protocol's read-out values at ``positions`` with the forward pass
+    (module docstring); raise :class:`EngineError` on a real mismatch."""
+    ref = model.predict(np.asarray(ids)[None])[0][positions]
+    diff = np.abs(values.astype(np.float64) - ref)
+    largest = float(diff.max()) if diff.size else 0.0
+    scale = float(np.abs(ref).max()) if ref.size else 0.0
+    same = values.argmax(-1) == ref.argmax(-1)
+    near_ties = 0
+    if not same.all():
+        top2 = np.sort(ref, axis=-1)[:, -2:]
+        gap = top2[:, 1] - top2[:, 0]
+        bad = ~same & (gap > 2 * largest)
+        if bad.any():
+            raise EngineError(f"imported {model.family} protocol read-out differs from the forward pass at "
+                              f"{int(bad.sum())} scored positions (largest difference {largest:.3g})")
+        near_ties = int((~same).sum())
+    if scale and largest > 1e-3 * scale:
+        raise EngineError(f"imported {model.family} protocol values differ from the forward pass by {largest:.3g} "
+                          f"(largest magnitude {scale:.3g})")
+    return {"protocol_matches_forward": True, "same_readout_positions": int(same.sum()),
+            "scored_positions": int(same.size), "near_ties": near_ties, "largest_difference": largest,
+            "largest_relative_difference": largest / scale if scale else 0.0}
+
+
+def make_split(spec: str | None, n_prefix: int, n_task: int) -> Split:
+    """The owners of a model sequence of ``n_prefix`` adapter prefix positions (PUBLIC)
+    followed by ``n_task`` task positions: ``prefix:K`` (Alice the first K task positions,
+    Bob the rest; the default is K = ⌊n/2⌋), ``interleave`` (alternating over the task
+    positions), or one letter A/B/P per model position."""
+    from ..errors import InvalidInputError
+
+    T = n_prefix + n_task
+    if spec is None:
+        spec = f"prefix:{n_task // 2}"
+    if spec.startswith("prefix:"):
+        try:
+            k = int(spec.split(":", 1)[1])
+        except ValueError:
+            raise InvalidInputError(f"bad split {spec!r}: expected prefix:K with an integer K") from None
+        if not 0 <= k <= n_task:
+            raise InvalidInputError(f"prefix:{k} does not fit {n_task} task positions")
+        owner = np.full(T, BOB, dtype=np.int8)
+        owner[:n_prefix] = PUBLIC
+        owner[n_prefix:n_prefix + k] = ALICE
+        return Split(owner, f"prefix:{k}")
+    base = np.full(T, ALICE, dtype=np.int8)
+    base[:n_prefix] = PUBLIC
+    if spec == "interleave":
+        return Split.interleave(base)
+    letters = spec.replace(",", "").replace(" ", "").upper()
+    table = {"A": ALICE, "B": BOB, "P": PUBLIC}
+    if len(letters) != T or any(c not in table for c in letters):
+        raise InvalidInputError(f"bad split {spec!r}: use 'prefix:K', 'interleave', or {T} letters from A, B, P")
+    return Split(np.array([table[c] for c in letters], dtype=np.int8), "custom")

@@ -1,0 +1,70 @@
+"""The numba kernel of :mod:`commlb.kernels.rnn` (kept apart so that building an
+:class:`~commlb.kernels.rnn.RNNCell` never imports numba)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["run_rows"]
+
+
+@njit(cache=True, parallel=True)
+def run_rows(rec_ptr, rec_col, rec_val, in_ptr, in_col, in_val, u0, bsh, act, table, lo,
+             one, f, raw_min, raw_max, tmask, states, tokens, sat):
+    """States (B, L, d) updated in place by reading the rows of ``tokens`` (B, T); ``sat``
+    (B,) gets the saturations.  See :mod:`commlb.kernels.rnn`."""
+    B, T = tokens.shape
+    L, d = states.shape[1], states.shape[2]
+    half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
+    for i in prange(B):
+        cur = states[i].copy()  # last step's state
+        nxt = np.empty((L, d), np.int64)  # this step's state
+        acc = np.empty(d, np.int64)
+        s = np.int64(0)
+        for t in range(T):
+            tok = tokens[i, t]
+            if tok < 0:
+                continue
+            for layer in range(L):
+                if layer == 0:
+                    for j in range(d):
+                        acc[j] = u0[tok, j]
+                else:
+                    for j in range(d):
+                        acc[j] = bsh[layer, j]
+                    for k in range(d):
+                        hk = nxt[layer - 1, k]  # this step's state of layer - 1
+                        if hk != 0:
+                            for e in range(in_ptr[layer, k], in_ptr[layer, k + 1]):
+                                acc[in_col[layer, e]] += hk * in_val[layer, e]
+                for k in range(d):
+                    hk = cur[layer, k]
+                    if hk != 0:
+                        for e in range(rec_ptr[layer, k], rec_ptr[layer, k + 1]):
+                            acc[rec_col[layer, e]] += hk * rec_val[layer, e]
+                for j in range(d):
+                    pre = (acc[j] + half) >> f if f > 0 else acc[j]
+                    if pre < raw_min:
+                        pre = raw_min
+                        s += 1
+                    elif pre > raw_max:
+                        pre = raw_max
+                        s += 1
+                    if act == 0:
+                        v = pre if pre > 0 else np.int64(0)
+                    elif act == 1:
+                        v = one if pre > 0 else np.int64(0)
+                        if pre > 0 and one < (np.int64(1) << f):
+                            s += 1
+                    else:
+                        idx = min(max(pre, lo), lo + table.shape[0] - 1) - lo
+                        v = table[idx]
+                        if tmask[idx]:
+                            s += 1
+                    nxt[layer, j] = v
+            cur, nxt = nxt, cur
+        for layer in range(L):
+            for j in range(d):
+                states[i, layer, j] = cur[layer, j]
+        sat[i] += s

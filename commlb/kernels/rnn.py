@@ -1,0 +1,202 @@
+"""The Elman RNN cell over a batch of sequences: one numba kernel and its plain twin.
+
+Arithmetic: exactly :mod:`commlb.models.rnn`'s fixed-point step (int64 throughout),
+per layer ``l``::
+
+    acc = h[l] @ w_rec[l] + (l == 0 ? u0[x] : h_new[l-1] @ w_in[l] + bsh[l])
+    pre = clip(f > 0 ? (acc + 2^(f-1)) >> f : acc, raw_min, raw_max)   # counts saturations
+    h_new[l] = relu(pre) | (pre > 0 ? one : 0) | table[clip(pre, lo, hi) - lo]
+
+with ``u0[v] = (embed[v] + b[0]) << f`` and ``bsh[l] = b[l] << f`` (:class:`RNNCell`).  A
+token ``-1`` reads nothing: the state passes through unchanged (the witness search uses
+it for positions an input does not fill).
+
+* :func:`run_rows` — numba, parallel over the rows; weights in CSR form by *input* unit, so
+  a step costs O(nonzeros) (the explicit constructions are very sparse).
+* :func:`run_rows_python` — the plain twin: numpy int64 products, one step at a time.
+
+:meth:`RNNCell.run` picks one of them with the shared backend switch
+(:mod:`commlb.kernels.backend`).  :meth:`commlb.models.rnn.RNNModel.run_batch` and the
+witness search's batched rows (:func:`commlb.kernels.alice.rnn_rows`) both run through it;
+the witness search's tree walk over a prefix tree (:func:`commlb.kernels.alice.rnn_keys`)
+is a different algorithm (each node's product shared by its children) with its own twin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr", "matmul_exact", "run_rows_python"]
+
+ACT_RELU = 0
+ACT_THRESHOLD = 1
+ACT_TANH = 2
+_ACT_CODES = {"relu": ACT_RELU, "threshold": ACT_THRESHOLD, "tanh": ACT_TANH}
+
+
+def matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact int64 product (int64 never overflows for these magnitudes).  Uses float64
+    BLAS when every partial sum is an integer below 2^52, which is exact and much faster."""
+    k = a.shape[-1]
+    if a.size == 0 or b.size == 0 or k == 0:
+        return np.zeros(a.shape[:-1] + b.shape[1:], dtype=np.int64)
+    amax = int(np.max(np.abs(a)))
+    bmax = int(np.max(np.abs(b)))
+    if k * amax * bmax < (1 << 52):
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a @ b
+
+
+class _SparseWeights:
+    """A mostly-zero int64 weight matrix as (row, value) lists grouped by column, for an
+    exact batched product that costs O(batch · nonzeros)."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        rows, cols = np.nonzero(w.T)  # sorted by output column
+        self.cols = rows  # output column of each nonzero
+        self.rows = cols  # input row of each nonzero
+        self.vals = w[cols, rows]
+        self.ncols = w.shape[1]
+        self.uniq, self.starts = np.unique(self.cols, return_index=True)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((x.shape[0], self.ncols), dtype=np.int64)
+        if self.vals.size:
+            prod = x[:, self.rows] * self.vals
+            out[:, self.uniq] = np.add.reduceat(prod, self.starts, axis=1)
+        return out
+
+
+def csr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per layer, the nonzeros of w[l] (d, d) grouped by row: (ptr (L, d+1), col, val)."""
+    L, d, _ = w.shape
+    nnz = max(1, max(int(np.count_nonzero(w[layer])) for layer in range(L)))
+    ptr = np.zeros((L, d + 1), dtype=np.int64)
+    col = np.zeros((L, nnz), dtype=np.int64)
+    val = np.zeros((L, nnz), dtype=np.int64)
+    for layer in range(L):
+        rows, cols = np.nonzero(w[layer])
+        ptr[layer, 1:] = np.cumsum(np.bincount(rows, minlength=d))
+        col[layer, : rows.size] = cols
+        val[layer, : rows.size] = w[layer][rows, cols]
+    return ptr, col, val
+
+
+class RNNCell:
+    """A fixed-point RNN's parameters in the layout of the module docstring.
+
+    ``table``/``lo``/``tmask``: the tanh lookup table, its first index and its saturation
+    mask (:meth:`commlb.models.rnn.RNNModel.act_table`); unused for relu and threshold."""
+
+    def __init__(self, w_rec: np.ndarray, w_in: np.ndarray, embed: np.ndarray, b: np.ndarray,
+                 bits: int, frac: int, activation: str, table: np.ndarray | None = None, lo: int = 0,
+                 tmask: np.ndarray | None = None) -> None:
+        f = int(frac)
+        self.w_rec = np.ascontiguousarray(w_rec, dtype=np.int64)
+        self.w_in = np.ascontiguousarray(w_in, dtype=np.int64)
+        self.L, self.d = self.w_rec.shape[0], self.w_rec.shape[1]
+        self.bits, self.frac = int(bits), f
+        self.raw_min, self.raw_max = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        b = np.asarray(b, dtype=np.int64)
+        self.u0 = np.ascontiguousarray((np.asarray(embed, dtype=np.int64) + b[0]) << np.int64(f))
+        self.bsh = np.ascontiguousarray(b << np.int64(f))
+        self.bsh[0] = 0  # layer 0's bias is in u0
+        self.act = _ACT_CODES[activation]
+        self.one = min(1 << f, self.raw_max)
+        self.table = np.ascontiguousarray(np.zeros(1) if table is None else table, dtype=np.int64)
+        self.lo = int(lo)
+        self.tmask = np.ascontiguousarray(np.zeros(self.table.size) if tmask is None else tmask, dtype=np.bool_)
+        self._csr: tuple | None = None
+        # the twin's products: sparse lists when at most a quarter of the weights are
+        # nonzero, else float64 BLAS when every partial sum stays below 2^52, else int64
+        wmax = max(int(np.abs(self.w_rec).max(initial=0)), int(np.abs(self.w_in).max(initial=0)), 1)
+        self.float_ok = self.d * (1 << (self.bits - 1)) * wmax < (1 << 52)
+        nnz = np.count_nonzero(self.w_rec) + np.count_nonzero(self.w_in[1:])
+        self.sparse = bool(nnz <= 0.25 * (self.w_rec.size + self.w_in[1:].size))
+        self._sp: tuple | None = None
+        self._wf: tuple | None = None
+
+    def _product(self, x: np.ndarray, which: int, layer: int) -> np.ndarray:
+        """x @ w_rec[layer] (which = 0) or x @ w_in[layer] (which = 1), exact int64."""
+        w = self.w_rec if which == 0 else self.w_in
+        if self.sparse:
+            if self._sp is None:
+                self._sp = ([_SparseWeights(m) for m in self.w_rec], [_SparseWeights(m) for m in self.w_in])
+            return self._sp[which][layer].apply(x)
+        if self.float_ok:
+            if self._wf is None:
+                self._wf = (self.w_rec.astype(np.float64), self.w_in.astype(np.float64))
+            return (x.astype(np.float64) @ self._wf[which][layer]).astype(np.int64)
+        return x @ w[layer]
+
+    @classmethod
+    def from_model(cls, model: Any) -> RNNCell:
+        p, prec = model.params, model.precision
+        table, lo, tmask = model.act_table() if model.activation == "tanh" else (None, 0, None)
+        return cls(p["w_rec"], p["w_in"], p["embed"], p["b"], prec.bits, prec.frac, model.activation,
+                   table, lo, tmask)
+
+    def run(self, states: np.ndarray, tokens: np.ndarray, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+        """Read the rows of ``tokens`` (B, T; -1 reads nothing) from ``states`` (B, L, d):
+        (final states (B, L, d) int64, saturations per row (B,)).  ``backend``: ``"numba"``,
+        ``"python"`` or ``"auto"`` (numba)."""
+        from .backend import resolve_backend
+
+        backend = resolve_backend(backend)
+        toks = np.ascontiguousarray(tokens, dtype=np.int64)
+        states = np.array(states, dtype=np.int64, copy=True)
+        if backend == "python":
+            return run_rows_python(self, states, toks)
+        if self._csr is None:
+            self._csr = csr(self.w_rec) + csr(self.w_in)
+        sat = np.zeros(toks.shape[0], dtype=np.int64)
+        if toks.shape[0]:
+            from ._rnn_numba import run_rows
+
+            run_rows(*self._csr, self.u0, self.bsh, np.int64(self.act), self.table, np.int64(self.lo),
+                     np.int64(self.one), np.int64(self.frac), np.int64(self.raw_min), np.int64(self.raw_max),
+                     self.tmask, states, toks, sat)
+        return states, sat
+
+
+def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plain twin of the numba kernel: the module docstring's step, numpy, batched over the
+    rows, one token at a time (products exact: sparse lists, float64 BLAS below 2^52, or
+    int64)."""
+    h = np.array(states, dtype=np.int64, copy=True)
+    toks = np.asarray(tokens, dtype=np.int64)
+    B = toks.shape[0]
+    f = cell.frac
+    sat = np.zeros(B, dtype=np.int64)
+    for t in range(toks.shape[1]):
+        tok = toks[:, t]
+        step = tok >= 0
+        new = h.copy()
+        below = None
+        for layer in range(cell.L):
+            acc = cell._product(h[:, layer], 0, layer)
+            if layer == 0:
+                acc = acc + cell.u0[np.where(step, tok, 0)]
+            else:
+                acc = acc + cell._product(below, 1, layer) + cell.bsh[layer]
+            pre = (acc + (1 << (f - 1))) >> f if f > 0 else acc
+            over = (pre < cell.raw_min) | (pre > cell.raw_max)
+            pre = np.clip(pre, cell.raw_min, cell.raw_max)
+            s = over.sum(axis=1)
+            if cell.act == ACT_RELU:
+                out = np.maximum(pre, 0)
+            elif cell.act == ACT_THRESHOLD:
+                out = np.where(pre > 0, cell.one, 0)
+                if cell.one < (1 << f):
+                    s = s + (pre > 0).sum(axis=1)
+            else:
+                idx = np.clip(pre, cell.lo, cell.lo + cell.table.size - 1) - cell.lo
+                out = cell.table[idx]
+                s = s + cell.tmask[idx].sum(axis=1)
+            new[:, layer] = np.where(step[:, None], out, h[:, layer])
+            sat += np.where(step, s, 0)
+            below = new[:, layer]
+        h = new
+    return h, sat

@@ -1,0 +1,100 @@
+"""Property tests: every shared kernel against its plain twin, and the one backend switch.
+
+(The larger kernels have their own files: rank in test_rank.py, fooling in
+test_fooling.py, exact D in test_exact.py, the Alice-side keys in test_alice_kernels.py.)"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commlb.bits import Precision
+from commlb.errors import InvalidInputError
+from commlb.kernels import bitops
+from commlb.kernels.backend import resolve_backend
+from commlb.models.rnn import RNNModel
+
+words = st.integers(0, 2**64 - 1)
+
+
+@given(words)
+def test_popcount_and_ctz_equal_twins(x):
+    assert bitops.popcount64(np.uint64(x)) == bitops.popcount_python(x) == sum((x >> i) & 1 for i in range(64))
+    if x:
+        low = bitops.ctz64(np.uint64(x))
+        assert low == bitops.ctz_python(x)
+        assert (x >> low) & 1 and x % (1 << low) == 0
+
+
+@given(st.lists(words, max_size=70))
+def test_word_rank_equals_twin(rows):
+    from commlb.kernels.gf2 import insert_word, rank_gf2_python, rank_words
+
+    vecs = np.array(rows, dtype=np.uint64)
+    r = rank_words(vecs, len(rows))
+    assert r == rank_gf2_python(rows, 64)[0]
+    # incremental insertion grows the rank exactly when a row is independent of the earlier ones
+    basis = np.zeros(64, dtype=np.uint64)
+    for t, v in enumerate(rows):
+        grew = insert_word(basis, np.uint64(v))
+        assert grew == rank_gf2_python(rows[: t + 1], 64)[0] - rank_gf2_python(rows[:t], 64)[0]
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**32 - 1), st.sampled_from([2, 3, 251, 2147483647]))
+def test_gfp_rows_kernel_equals_twin_and_certifies(m, n, seed, p):
+    from commlb.bounds.rank import verify_rank_certificate_gfp
+    from commlb.kernels.gfp import rank_gfp_python, rank_gfp_rows
+
+    rng = np.random.default_rng(seed)
+    A = rng.integers(0, 3, size=(m, n)) * rng.integers(0, 2, size=(m, 1))  # some zero rows
+    r, prow, pcol = rank_gfp_rows(np.mod(A, p).astype(np.int64), p)
+    assert (r, prow.tolist(), pcol.tolist()) == rank_gfp_python(A.tolist(), p)
+    assert verify_rank_certificate_gfp(A, prow.tolist(), pcol.tolist(), p)
+
+
+def test_backend_vocabulary():
+    assert resolve_backend("auto") == "numba"
+    assert resolve_backend("auto", auto="python") == "python"
+    assert resolve_backend("python") == "python"
+    for bad in ("numpy", "rows", "fortran"):
+        with pytest.raises(InvalidInputError, match="numba, python or auto"):
+            resolve_backend(bad)
+
+
+def test_every_public_backend_switch_speaks_the_same_words():
+    from commlb.bounds.fooling import max_fooling_set
+    from commlb.bounds.rank import rank_gf2, rank_gfp
+
+    M = np.eye(5, dtype=np.int64)
+    for fn in (lambda b: rank_gf2(M, backend=b).rank, lambda b: rank_gfp(M, backend=b).rank,
+               lambda b: max_fooling_set(M, 1, backend=b).size):
+        assert fn("numba") == fn("python") == fn("auto") == 5
+        with pytest.raises(InvalidInputError):
+            fn("numpy")
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(1, 6), st.integers(1, 3), st.sampled_from(["tanh", "relu", "threshold"]),
+       st.integers(3, 16), st.integers(0, 2**32 - 1))
+def test_rnn_cell_kernel_equals_twin_and_model_step(d, L, act, bits, seed):
+    from commlb.kernels.rnn import RNNCell
+
+    rng = np.random.default_rng(seed)
+    frac = int(rng.integers(0, bits))
+    model = RNNModel.random(5, rng, hidden=d, layers=L, activation=act, precision=Precision.fixed(bits, frac))
+    cell = RNNCell.from_model(model)
+    B, T = 6, int(rng.integers(1, 6))
+    toks = rng.integers(-1, 5, size=(B, T))  # -1 reads nothing
+    prec = model.precision
+    start = rng.integers(prec.raw_min, prec.raw_max + 1, size=(B, L, d))
+    got, sat = cell.run(start, toks, "numba")
+    twin, twin_sat = cell.run(start, toks, "python")
+    assert np.array_equal(got, twin) and np.array_equal(sat, twin_sat)
+    for i in range(B):  # the model's own one-token step, skipping -1
+        h, s = start[i].copy(), 0
+        for tok in toks[i]:
+            if tok >= 0:
+                h, k = model.step(h, int(tok))
+                s += k
+        assert np.array_equal(got[i], h) and sat[i] == s

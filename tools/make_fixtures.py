@@ -1,0 +1,134 @@
+"""Regenerate the imported-model fixtures in tests/data/models/ with the real libraries.
+
+Needs torch and transformers (not part of CI, not a dependency of commlb):
+
+    python3 -m venv /tmp/torchvenv
+    /tmp/torchvenv/bin/pip install torch transformers safetensors numpy pyyaml
+    /tmp/torchvenv/bin/python tools/make_fixtures.py
+
+Writes, all from one seed:
+
+* ``gpt2_backbone.pt`` — ``torch.save(state_dict)`` of a wrapper holding a Hugging Face
+  ``GPT2Model`` as ``backbone`` (keys ``backbone.wte.weight``, ...), the layout of SHT24's
+  published k-hop models, with ``gpt2_backbone.yaml`` beside it
+  (``model: {depth, dim_embedding, headcount, vocab_size}``);
+* ``gpt2_hf/`` — the same GPT-2 as a ``GPT2LMHeadModel`` folder (``config.json`` +
+  ``model.safetensors``, LM head tied to ``wte``);
+* ``lstm.pt``, ``gru.safetensors``, ``rnn.pt`` — two-layer ``nn.LSTM`` / ``nn.GRU`` /
+  ``nn.RNN`` (tanh) with an ``nn.Embedding`` in front and an ``nn.Linear`` head;
+* ``outputs.npz`` — the inputs and what torch computed on them: GPT-2 final hidden states
+  (after ``ln_f``) and tied-head logits, each recurrent model's head outputs.
+
+Every parameter (LayerNorm gains and biases included) is perturbed away from its
+initial value so that no term of the forward pass is trivially zero or one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from safetensors.torch import save_file
+from torch import nn
+from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "models"
+
+VOCAB, WIDTH, LAYERS, HEADS, POSITIONS = 24, 24, 2, 2, 32
+RNN_VOCAB, RNN_IN, RNN_HIDDEN, RNN_LAYERS, RNN_OUT = 6, 5, 8, 2, 4
+BATCH, LENGTH = 3, 20
+
+
+class Wrapper(nn.Module):
+    """What SHT24's training code saves: the GPT-2 body as ``backbone``."""
+
+    def __init__(self, config: GPT2Config) -> None:
+        super().__init__()
+        self.backbone = GPT2Model(config)
+
+
+class Recurrent(nn.Module):
+    def __init__(self, cell: type[nn.Module], **kw: object) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(RNN_VOCAB, RNN_IN)
+        self.rnn = cell(RNN_IN, RNN_HIDDEN, num_layers=RNN_LAYERS, batch_first=True, **kw)
+        self.head = nn.Linear(RNN_HIDDEN, RNN_OUT)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(self.embed(tokens))
+        return self.head(out)
+
+
+def perturb(module: nn.Module, gen: torch.Generator) -> None:
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=gen))
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    config = GPT2Config(vocab_size=VOCAB, n_positions=POSITIONS, n_embd=WIDTH, n_layer=LAYERS,
+                        n_head=HEADS, activation_function="gelu_new", resid_pdrop=0.0,
+                        embd_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5,
+                        tie_word_embeddings=True)
+    wrapper = Wrapper(config).eval()
+    perturb(wrapper, gen)
+    sd = {k: v.contiguous() for k, v in wrapper.state_dict().items() if not k.endswith(".attn.bias")
+          and not k.endswith(".attn.masked_bias")}
+    torch.save(sd, OUT / "gpt2_backbone.pt")
+    (OUT / "gpt2_backbone.yaml").write_text(yaml.safe_dump(
+        {"model": {"depth": LAYERS, "dim_embedding": WIDTH, "headcount": HEADS, "vocab_size": VOCAB}}))
+
+    lm = GPT2LMHeadModel(config).eval()
+    lm.transformer.load_state_dict(wrapper.backbone.state_dict())
+    lm.tie_weights()
+    hf = OUT / "gpt2_hf"
+    hf.mkdir(exist_ok=True)
+    # only what from_pretrained needs; transformers writes the tied lm_head once (as wte)
+    state = {k: v.contiguous() for k, v in lm.state_dict().items()
+             if k != "lm_head.weight" and not k.endswith(".attn.bias") and not k.endswith(".attn.masked_bias")}
+    save_file(state, str(hf / "model.safetensors"), metadata={"format": "pt"})
+    cfg = config.to_dict()
+    keep = ("model_type", "vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner",
+            "activation_function", "layer_norm_epsilon", "tie_word_embeddings", "architectures")
+    cfg["architectures"] = ["GPT2LMHeadModel"]
+    (hf / "config.json").write_text(json.dumps({k: cfg.get(k) for k in keep}, indent=2) + "\n")
+
+    rng = np.random.default_rng(2)
+    tokens = rng.integers(0, VOCAB, size=(BATCH, LENGTH))
+    out: dict[str, np.ndarray] = {"gpt2_tokens": tokens}
+    with torch.no_grad():
+        t = torch.as_tensor(tokens)
+        hidden = wrapper.backbone(input_ids=t).last_hidden_state
+        logits = lm(input_ids=t).logits
+        # the folder reloads to the same model
+        again = GPT2LMHeadModel.from_pretrained(hf).eval()(input_ids=t).logits
+        assert torch.equal(again, logits)
+    out["gpt2_hidden"] = hidden.numpy()
+    out["gpt2_logits"] = logits.numpy()
+
+    rnn_tokens = rng.integers(0, RNN_VOCAB, size=(BATCH, LENGTH))
+    out["rnn_tokens"] = rnn_tokens
+    for name, cell, kw, fmt in (("lstm", nn.LSTM, {}, "pt"), ("gru", nn.GRU, {}, "safetensors"),
+                                ("rnn", nn.RNN, {"nonlinearity": "tanh"}, "pt")):
+        model = Recurrent(cell, **kw).eval()
+        perturb(model, gen)
+        with torch.no_grad():
+            out[f"{name}_out"] = model(torch.as_tensor(rnn_tokens)).numpy()
+        sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+        if fmt == "pt":
+            torch.save(sd, OUT / f"{name}.pt")
+        else:
+            save_file(sd, str(OUT / f"{name}.safetensors"))
+    np.savez_compressed(OUT / "outputs.npz", **out)
+    total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
+    print(f"wrote {OUT} ({total / 1024:.1f} KiB); torch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()
