@@ -478,6 +478,45 @@ def _stdin_cases() -> list[Case]:
     ]
 
 
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "models")
+
+
+def _evaluate_cases() -> list[Case]:
+    """commlb evaluate (trained checkpoints): bad sizes, seeds, outputs and files."""
+    hf = os.path.join(DATA, "gpt2_hf")
+    adapter = os.path.join(DATA, "khop_lm_adapter.toml")
+    if not os.path.isdir(hf):
+        return []
+    base = ["evaluate", "--weights", hf, "--adapter", adapter]
+    c = [
+        Case("huge-size", base + ["--n", HUGE, "--instances", "1"]),
+        Case("huge-size", base + ["--n", "8", "--instances", "1000000000000"]),
+        Case("huge-size", base + ["--n", "8", "--task-option", "k=0..1000000000"]),
+        Case("bad-seed", base + ["--n", "8", "--instances", "2", "--seed", "-1"], mention=("--seed",)),
+        Case("unclear-message", base + ["--n", "0"], mention=("--n",)),
+        Case("unclear-message", base + ["--n", "8", "--instances", "0"], mention=("--instances",)),
+        Case("unclear-message", base + ["--n", "8", "--heads", "-1"], mention=("--heads",)),
+        Case("task-option-type", base + ["--n", "8", "--instances", "2", "--task-option", "k=abc"]),
+        Case("task-option-type", base + ["--n", "8", "--instances", "2", "--task-option", "k"]),
+        Case("huge-number", base + ["--n", BIG_DIGITS], mention=("--n",)),
+        Case("unwritable-output", base + ["--n", "8", "--instances", "2", "--plot", "/nonexistent-dir/p.png"]),
+        Case("unwritable-output", base + ["--n", "8", "--instances", "2", "--plot", "{F}"]),
+        Case("stdout-full", base + ["--n", "8", "--instances", "2"], stdout_path="/dev/full"),
+        Case("stdout-full", base + ["--n", "8", "--instances", "2", "--json"], stdout_path="/dev/full"),
+        Case("ascii-terminal", base + ["--n", "8", "--instances", "2"], expect="ok", encoding="ascii",
+             env={"PYTHONIOENCODING": "ascii"}),
+        Case("stdin-eof", ["evaluate", "--weights", "/dev/stdin", "--adapter", adapter, "--n", "8"]),
+        Case("unclear-message", ["evaluate", "--weights", hf, "--n", "8"]),
+        Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "{F}/notjson.json", "--n", "8"]),
+        Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "nope", "--n", "8"]),
+    ]
+    for f in ("empty.npz", "badzip.npz", "truncated.npz", "huge-header.npz", "params-object.npz", "good-rnn.npz",
+              "directory.npz", "weights.txt", "matrix.npy", "nonutf8.txt"):
+        c.append(Case("corrupt-weights", ["evaluate", "--weights", "{F}/" + f, "--adapter", adapter, "--n", "8",
+                                          "--instances", "2"], not_mention=("allow_pickle", "Aborted")))
+    return c
+
+
 def _generic_cases(known: set[str]) -> list[Case]:
     """Commands registered on the CLI that this corpus does not know yet: --help works,
     and an unknown option is one clean line."""
@@ -501,8 +540,9 @@ def corpus() -> list[Case]:
     cases = (_huge_cases() + _function_cases() + _seed_cases() + _output_path_cases() + _weights_cases()
              + _matrix_cases() + _fooling_cases() + _bignum_cases() + _task_option_cases() + _float_cases()
              + _methods_cases() + _sweep_fail_cases() + _unclear_cases() + _stdout_full_cases()
-             + _ascii_cases() + _stdin_cases()
-             + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain"}))
+             + _ascii_cases() + _stdin_cases() + _evaluate_cases()
+             + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
+                               "evaluate"}))
     seen: dict[str, int] = {}
     for case in cases:
         base = f"{case.cls}:{' '.join(case.argv)[:70]}"
