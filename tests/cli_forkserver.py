@@ -235,7 +235,81 @@ class ForkRunner:
         return [results[i] for i in sorted(results)]
 
 
-if __name__ == "__main__":  # a quick manual check: python tests/cli_forkserver.py ARGS...
+def warm(commands: Iterable[Sequence[str]]) -> None:
+    """Run small command lines in this process (output discarded) so that numba's cached
+    kernels are loaded once, before forking."""
+    import contextlib
+
+    from commlb.cli.main import main
+
+    for argv in commands:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            try:
+                main(list(argv))
+            except SystemExit:
+                pass
+            except Exception:  # best effort: the case itself will show the failure
+                pass
+
+
+def serve(warm_commands: list[list[str]]) -> None:  # pragma: no cover - runs in the server
+    """The server loop: one JSON :class:`Job` per line on stdin, one JSON
+    :class:`Result` per line on stdout."""
+    import json
+    from dataclasses import asdict
+
+    out = os.fdopen(os.dup(1), "w")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # nothing else may write into the reply channel
+    runner = ForkRunner()
+    warm(warm_commands)
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        job = Job(**json.loads(line))
+        out.write(json.dumps(asdict(runner.run(job))) + "\n")
+        out.flush()
+
+
+class ServerRunner:
+    """A fork server in a fresh interpreter: for callers (a pytest worker) whose own
+    process has already started threads or numba's OpenMP layer and must not fork."""
+
+    def __init__(self, warm_commands: list[list[str]] | None = None):
+        import json
+        import subprocess
+
+        env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve",
+                                      json.dumps(warm_commands or [])],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        assert self.proc.stdout is not None
+        ready = self.proc.stdout.readline()
+        if ready.strip() != "ready":
+            raise RuntimeError(f"fork server did not start: {ready!r}")
+
+    def run(self, job: Job | Sequence[str]) -> Result:
+        import json
+        from dataclasses import asdict
+
+        if not isinstance(job, Job):
+            job = Job(list(job))
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(asdict(job)) + "\n")
+        self.proc.stdin.flush()
+        return Result(**json.loads(self.proc.stdout.readline()))
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
+    import json as _json
+
+    serve(_json.loads(sys.argv[2]) if len(sys.argv) > 2 else [])
+elif __name__ == "__main__":  # a quick manual check: python tests/cli_forkserver.py ARGS...
     runner = ForkRunner()
     r = runner.run(sys.argv[1:])
     sys.stdout.write(r.stdout)

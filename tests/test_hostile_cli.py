@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from cli_forkserver import ForkRunner, Job, Result  # noqa: E402
+from cli_forkserver import ForkRunner, Job, Result, ServerRunner, warm  # noqa: E402
 from hostile_corpus import Case, corpus, make_fixtures  # noqa: E402
 
 SECONDS = 20.0
@@ -265,24 +265,6 @@ _WARM = [
 ]
 
 
-def _warm(runner: ForkRunner) -> None:
-    """Run a few small commands in this process so that numba's cached kernels are
-    loaded once, before forking."""
-    import contextlib
-    import io
-
-    from commlb.cli.main import main
-
-    for argv in _WARM:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            try:
-                main(list(argv))
-            except SystemExit:
-                pass
-            except Exception:  # warming is best effort: the case itself will show a failure
-                pass
-
-
 def job_for(case: Case, fixtures: str, workdir: str) -> Job:
     env = {"COLUMNS": "1000" if case.expect == "values" else "100", "TERM": "dumb", "NO_COLOR": "1"}
     env.update(case.env)
@@ -291,9 +273,16 @@ def job_for(case: Case, fixtures: str, workdir: str) -> Job:
 
 
 class Harness:
-    def __init__(self) -> None:
-        self.runner = ForkRunner()
-        _warm(self.runner)
+    """The corpus's fixture files and a fork server: forking in this process when it is
+    a plain script, else in a fresh server process (a pytest worker has threads and may
+    have started numba's OpenMP layer, which must not fork)."""
+
+    def __init__(self, in_process: bool = False) -> None:
+        if in_process:
+            self.runner: Any = ForkRunner()
+            warm(_WARM)
+        else:
+            self.runner = ServerRunner(_WARM)
         self.root = tempfile.mkdtemp(prefix="commlb-hostile-")
         self.fixtures = make_fixtures(os.path.join(self.root, "F"))
         self.workdir = os.path.join(self.root, "work")
@@ -303,12 +292,21 @@ class Harness:
         return self.runner.run(job_for(case, self.fixtures, self.workdir))
 
     def run_all(self, cases: list[Case], workers: int = 2) -> list[Result]:
-        return self.runner.run_many([job_for(c, self.fixtures, self.workdir) for c in cases], workers=workers)
+        jobs = [job_for(c, self.fixtures, self.workdir) for c in cases]
+        if isinstance(self.runner, ForkRunner):
+            return self.runner.run_many(jobs, workers=workers)
+        return [self.runner.run(j) for j in jobs]
+
+    def close(self) -> None:
+        if isinstance(self.runner, ServerRunner):
+            self.runner.close()
 
 
 @pytest.fixture(scope="module")
-def harness() -> Harness:
-    return Harness()
+def harness() -> Any:
+    h = Harness()
+    yield h
+    h.close()
 
 
 def test_corpus_size_and_coverage() -> None:
@@ -345,7 +343,7 @@ def main(argv: list[str]) -> int:
     only = [a for a in argv if not a.startswith("-")]
     cases = [c for c in CASES if not only or any(o in c.id for o in only)]
     t0 = time.perf_counter()
-    h = Harness()
+    h = Harness(in_process=True)
     t1 = time.perf_counter()
     results = h.run_all(cases, workers=int(os.environ.get("HOSTILE_WORKERS", "2")))
     t2 = time.perf_counter()
