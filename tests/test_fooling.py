@@ -19,23 +19,7 @@ from commlb.bounds.fooling import (
 )
 from commlb.errors import InvalidInputError
 
-
-def eq(n: int) -> np.ndarray:
-    return np.eye(1 << n, dtype=np.int64)
-
-
-def disj(n: int) -> np.ndarray:
-    x = np.arange(1 << n)
-    return ((x[:, None] & x[None, :]) == 0).astype(np.int64)
-
-
-@st.composite
-def small_matrices(draw, max_side: int = 6):
-    rows = draw(st.integers(1, max_side))
-    cols = draw(st.integers(1, max_side))
-    values = draw(st.integers(2, 3))
-    flat = draw(st.lists(st.integers(0, values - 1), min_size=rows * cols, max_size=rows * cols))
-    return np.array(flat, dtype=np.int64).reshape(rows, cols)
+from reference import disj, eq, small_matrices
 
 
 def test_verify_accepts_and_rejects():
