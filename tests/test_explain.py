@@ -208,6 +208,9 @@ def check_walkthrough(e, task, family, red):
     for b in setup.problem.bounds():
         allowed |= _ints(b.citation) | _ints(str(b.formula))
     allowed |= _ints(setup.reduction.description) | _ints(setup.reduction.name)
+    source = setup.reduction.source  # the cited source's text (commlb.core.ReductionSource)
+    if source is not None:
+        allowed |= _ints(source.result) | _ints(source.note) | _ints(source.section)
     owner = np.asarray(res.instance.owner)
     allowed |= {owner.size, int(np.sum(owner == 0)), int(np.sum(owner == 1)), int(np.sum(owner == 2))}
     for v in (res.x, res.y):
