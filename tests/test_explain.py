@@ -235,7 +235,8 @@ def _name(family):
 def _size_numbers(family, model):
     if family == "transformer":
         # a hard-attention construction states the softmax scale and precision beside its own
-        soft = (model.config.get("construction") or {}).get("softmax") or {}
+        construction = model.config.get("construction")
+        soft = (construction.get("softmax") if isinstance(construction, dict) else None) or {}
         return {model.layers, model.heads, model.width, model.key_dim, model.value_dim} | {
             int(soft[k]) for k in ("hard_bits", "softmax_scale", "softmax_bits") if k in soft}
     if family == "rnn":
