@@ -121,7 +121,7 @@ REDUCTION_SOURCES: dict[str, Source] = {
         "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small n"),
     "disj-to-qsa": Source(
         "SHT23", "Theorem 4: a one-layer, one-head transformer that approximates q-sparse averaging within "
-        "1/(2q) needs m·p ≥ c·q for a universal constant c", "derived here", "§3.4",
+        "1/(2q) needs m·p ≥ c·q for a universal constant c", "derived here", "§3.5",
         "the inequality in bits, with the residual row, is ours"),
     "index-to-qsa": Source(
         "SHT23", "Theorem 11: recurrent models computing q-sparse averaging need memory of about N bits even "
@@ -881,7 +881,7 @@ def _consequence(family: str, built: Any, data: dict[str, Any], problem: Any, bo
                     f"receiver outputs. The sums cross as exact accumulators, wider than p = {p} (the w above are "
                     f"their widths as sent); the papers write H·(d + 1)·p, with p-bit rounded sums. So a correct "
                     f"one-layer model needs H·(d_v + 1)·p_acc ≥ D→ = {b} bits, with p_acc the widths as sent: "
-                    "when D→ grows linearly with n, so must the model.")
+                    "when D→ grows linearly with n, so must the model (docs/theory.md §3.4).")
         if L == 1:
             return (f"This one-layer transformer's protocol is interactive ({_plural(len(msgs), 'message')}), "
                     f"so the one-way bound does not constrain it; the bound that applies, {b} bits, is small, "
@@ -1072,7 +1072,7 @@ def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
                           "Chor & Goldreich 1988 (the discrepancy of IP_n under the uniform distribution is at "
                           "most 2^(−n/2)) with the discrepancy bound of Kushilevitz & Nisan 1997",
                           "proved in the cited papers; the − 1 for the receiver-outputs convention is derived "
-                          "here, see docs/theory.md §3.5")
+                          "here, see docs/theory.md §3.6")
     raise InvalidInputError(f"no error-tolerant walk-through for problem {problem!r}; "
                             f"available: {', '.join(ERROR_PROBLEMS)}")
 
@@ -1147,7 +1147,7 @@ def _step_error(eb: ErrorBound, data: dict[str, Any] | None, built: Any = None) 
                          "about log2 n bits.")
     paras.append(f"Source: {eb.source}. Status: {eb.status}. The distribution matters: the bound holds for "
                  f"{eb.distribution}; by Yao's principle it also bounds randomized protocols with error ε "
-                 "(docs/theory.md §3.5).")
+                 "(docs/theory.md §3.6).")
     return Step("error", f"6. If the model may err: right on {right} of the inputs", paras, step_data)
 
 
