@@ -47,19 +47,20 @@ class _TaskDefault:
 #: task -> default reduction, default n, the task options it takes, and why this reduction
 TASK_DEFAULTS: dict[str, _TaskDefault] = {
     "disjointness": _TaskDefault("disj-to-disjointness", 64,
-                                 why="DISJ_n written as a # b = (BHBK24, THEORY.md §3.4)"),
-    "equality": _TaskDefault("eq-to-equality", 64, why="EQ_n written as a # b = (BHBK24, THEORY.md §3.4)"),
+                                 why="DISJ_n written as a # b = (BHBK24, docs/theory.md §8.2)"),
+    "equality": _TaskDefault("eq-to-equality", 64, why="EQ_n written as a # b = (BHBK24, docs/theory.md §8.2)"),
     "index-lookup": _TaskDefault("index-to-index-lookup", 64,
-                                 why="INDEX_n written as x_1..x_n ? i (BHBK24, THEORY.md §3.4)"),
+                                 why="INDEX_n written as x_1..x_n ? i (BHBK24, docs/theory.md §8.1)"),
     # DISJ_q rather than INDEX_n: disj-to-qsa is SHT23 Theorem 4, the bound m·p ≥ q that
     # grows with the sparsity q and separates one-layer width from q; index-to-qsa (q = 1,
     # Theorem 11) is a memory bound for recurrent models (pass reduction="index-to-qsa").
     "qsa": _TaskDefault("disj-to-qsa", 8, ("q",),
                         why="DISJ_q as qSA with N = 2q + 1 (SHT23 Theorem 4: m·p ≥ q); q is the problem size n"),
     "khop": _TaskDefault("pc-to-khop", 4, ("k",), (("k", 2),),
-                         why="pointer chasing PC(n, k) as k-hop induction heads (SHT24, THEORY.md §5.3)"),
-    "match3": _TaskDefault("disj-to-match3", 8, ("M",), why="DISJ_n as Match3 (SHT23, THEORY.md §1.5)"),
-    "dyck22": _TaskDefault("disj-to-dyck", 8, why="DISJ_n as bounded Dyck-(2,2) (THEORY.md §11.2)"),
+                         why="pointer chasing PC(n, k) as k-hop induction heads "
+                             "(SHT24, docs/theory.md §8.8)"),
+    "match3": _TaskDefault("disj-to-match3", 8, ("M",), why="DISJ_n as Match3 (SHT23, docs/theory.md §8.6)"),
+    "dyck22": _TaskDefault("disj-to-dyck", 8, why="DISJ_n as bounded Dyck-(2,2) (docs/theory.md §8.3)"),
     "nearest-neighbor": _TaskDefault("index-to-nearest-neighbor", 16,
                                      why="INDEX_n as nearest neighbour with public points (BHBK24)"),
     "function-composition": _TaskDefault("index-to-composition", 8,

@@ -404,7 +404,7 @@ def _nonneg_int(value: Any, name: str) -> int:
 def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances: int, seed: int,
              task_options: dict[str, Any], model_options: dict[str, Any], max_seconds: float) -> SweepRow:
     t0 = time.perf_counter()
-    base = {"task": task, "model": family, "n": n}
+    base: dict[str, Any] = {"task": task, "model": family, "n": n}
     try:
         setup = sim.resolve_task(task, n=n, **task_options)
     except CommlbError as exc:
@@ -563,7 +563,7 @@ def plot_sweep(result: SweepResult, path: str | Path, title: str | None = None) 
         if not rows:
             continue
         xs = [r.n for r in rows]
-        ax.plot(xs, [r.bits for r in rows], marker=_MARKERS.get(model, "o"), markersize=8,
+        ax.plot(xs, [r.bits for r in rows if r.bits is not None], marker=_MARKERS.get(model, "o"), markersize=8,
                 linewidth=3, color=_COLOURS.get(model), label=f"{model}: bits sent")
         plotted = True
         lb = [(r.n, r.lower_bound) for r in rows if r.lower_bound is not None and r.lower_bound > 0]

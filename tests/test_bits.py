@@ -1,4 +1,5 @@
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -25,20 +26,24 @@ float_precisions = st.sampled_from([4, 6, 8, 12, 16, 20]).map(Precision.float_)
 
 @given(fixed_precisions, st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=20))
 def test_fixed_quantize_rounds_to_nearest_and_saturates(prec, values):
-    v = np.array(values)
-    q = prec.quantize(v)
+    """Checked against the definition in exact rational arithmetic, not the rounding
+    formula: a value is within half a step of its raw value (ties round up), or it lies
+    beyond the range and gets the nearest end, and only those count as saturated."""
+    values = values + [(2 * j + 1) / (2 * prec.scale) for j in range(-3, 3)]  # ties
+    q = prec.quantize(np.array(values))
     raw = q.values
     assert raw.dtype == np.int64
     assert raw.min() >= prec.raw_min and raw.max() <= prec.raw_max
-    real = prec.to_real(raw)
-    in_range = (v >= prec.raw_min / prec.scale) & (v <= (prec.raw_max + 0.5) / prec.scale - 1e-12)
-    # in range: within half a step, and no closer grid point exists
-    step = 1 / prec.scale
-    assert np.all(np.abs(real[in_range] - v[in_range]) <= step / 2 + 1e-9)
-    # saturation count equals the number of values whose rounding left the range
-    scaled = np.floor(v * prec.scale + 0.5)
-    expected_sat = int(np.sum((scaled < prec.raw_min) | (scaled > prec.raw_max)))
-    assert q.saturated == expected_sat
+    scale = Fraction(prec.scale)
+    half = 1 / (2 * scale)
+    saturated = 0
+    for v, r in zip(values, raw.tolist()):
+        gap = Fraction(v) - r / scale  # value minus its grid point
+        if -half <= gap < half:
+            continue  # the nearest grid point (ties up), inside the range
+        saturated += 1
+        assert r == (prec.raw_max if gap > 0 else prec.raw_min)
+    assert q.saturated == saturated
 
 
 def test_fixed_ties_go_up():
@@ -47,21 +52,24 @@ def test_fixed_ties_go_up():
     assert round_shift(np.array([1, -1, 3, -3]), 1).tolist() == [1, 0, 2, -1]
 
 
-@given(fixed_precisions, st.lists(st.integers(-(2**20), 2**20), min_size=1, max_size=30))
-def test_exact_accumulation_splits_add_up(prec, ints):
-    raw = np.clip(np.array(ints, dtype=np.int64), prec.raw_min, prec.raw_max)
-    weights = raw[::-1].copy()
-    full = int(np.sum(raw * weights))
-    k = len(raw) // 2
-    alice = int(np.sum(raw[:k] * weights[:k]))
-    bob = int(np.sum(raw[k:] * weights[k:]))
-    assert alice + bob == full
-    w = acc_width(prec, len(raw))
-    assert -(1 << (w - 1)) <= full <= (1 << (w - 1)) - 1
-    # the declared width is enough for the worst case
-    worst = len(raw) * (prec.raw_min**2)
-    assert worst <= (1 << (w - 1)) - 1  # terms * 2^(2(p-1)) fits
-    assert worst > (1 << (w - 2)) - 1  # and one bit fewer would not
+@given(fixed_precisions, st.integers(1, 300), st.integers(0, 2**32))
+def test_acc_width_holds_every_partial_sum_and_is_minimal(prec, terms, seed):
+    """A protocol sends partial dot products (some of the terms) in ``acc_width`` bits:
+    every partial sum of ``terms`` products of raw values goes through the codec
+    unchanged, the worst case (all factors at the most negative raw value) included,
+    and one bit fewer cannot hold that worst case."""
+    w = acc_width(prec, terms)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(prec.raw_min, prec.raw_max + 1, size=terms)
+    b = rng.integers(prec.raw_min, prec.raw_max + 1, size=terms)
+    k = int(rng.integers(0, terms + 1))
+    worst = terms * prec.raw_min * prec.raw_min
+    sums = [int(a[:k] @ b[:k]), int(a[k:] @ b[k:]), int(a @ b), worst, -worst]
+    spec = FieldSpec("acc", "acc", (len(sums),), w)
+    assert decode([spec], encode([spec], {"acc": np.array(sums)}))["acc"].tolist() == sums
+    with pytest.raises(EngineError):
+        narrow = FieldSpec("acc", "acc", (1,), w - 1)
+        encode([narrow], {"acc": np.array([worst])})
 
 
 @given(st.integers(-(2**40), 2**40), st.integers(-(2**40), 2**40))

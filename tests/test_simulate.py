@@ -3,7 +3,7 @@ trials, the bound that applies to a transcript, JSON, and the effective-bits hoo
 
 from __future__ import annotations
 
-import importlib.util
+import math
 import sys
 import types
 
@@ -139,9 +139,14 @@ def test_simulate_instance_explicit_inputs_index_lookup():
 def test_to_json_keys_and_consistency():
     res = run("equality", "transformer", n=6, weights="random", trials=4, seed=2)
     out = res.to_json()
-    # effective bits (commlb.witness) are added when Alice has at most 2^16 inputs
-    extra = {"effective_bits"} if importlib.util.find_spec("commlb.witness") else set()
-    assert set(out) == JSON_KEYS | {"trials", "errors"} | extra
+    # effective bits are added when Alice has at most 2^16 inputs (here 2^6)
+    assert set(out) == JSON_KEYS | {"trials", "errors", "effective_bits"}
+    eff = out["effective_bits"]
+    assert eff["applicable"] and eff["inputs"] == 2**6
+    assert 1 <= eff["distinct_messages"] <= 2**6
+    assert eff["effective_bits"] == math.log2(eff["distinct_messages"])
+    assert eff["one_way_bound"] == 6  # D->(EQ_6) = 6: all 2^6 rows of the matrix differ
+    assert eff["meets_one_way_bound"] == (eff["distinct_messages"] == 2**6)
     assert out["total_bits"] == sum(m["bits"] for m in out["messages"])
     assert out["bits_alice_to_bob"] + out["bits_bob_to_alice"] == out["total_bits"]
     assert out["trials"] == 4 and 0 <= out["errors"] <= 4

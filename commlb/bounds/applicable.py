@@ -1,4 +1,4 @@
-"""Which lower bound applies to a transcript (THEORY.md §0.4, §7).
+"""Which lower bound applies to a transcript (docs/theory.md §3.3, §1.1, §4).
 
 Counted bits never include announcing the answer: the party that receives the last
 message outputs it.  So

@@ -196,6 +196,7 @@ def matrix_from_problem(problem: Any, n: int | None = None,
             p = get_problem(name, n=m)
             return int(p.x_space.size) * int(p.y_space.size)
 
+        assert n is not None  # checked above for a problem given by name
         hint = f"--n {_largest_feasible_n(size_at, max_entries, n)} or smaller"
     check_size(rows, cols, f"{name} with n = {getattr(prob, 'n', n)}", max_entries, hint=hint)
     xs = prob.x_space.enumerate()

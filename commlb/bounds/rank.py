@@ -272,9 +272,10 @@ def rank_real(M: CommMatrix | np.ndarray, certify: bool = True, max_dim: int = M
     if certify:
         from ..kernels import gfp as kg
 
-        reduced = np.mod(vals.astype(np.int64), _CERT_PRIMES[0])
-        r, pr, pc = kg.rank_gfp_rows(reduced, _CERT_PRIMES[0]) if m * n <= 512 * 512 else (None, None, None)
-        if r is None:
+        if m * n <= 512 * 512:
+            reduced = np.mod(vals.astype(np.int64), _CERT_PRIMES[0])
+            r, pr, pc = kg.rank_gfp_rows(reduced, _CERT_PRIMES[0])
+        else:
             # large: the blocked kernel with the default prime gives the minor just as well
             r, pr, pc = kg.rank_gfp_blocked(np.mod(vals.astype(np.float64), DEFAULT_PRIME), DEFAULT_PRIME)
         prow = tuple(int(i) for i in pr)

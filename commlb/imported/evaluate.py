@@ -9,7 +9,7 @@ variance across sequences: n_eff = p̂(1 − p̂) / Var̂(p̂), with
 Var̂(p̂) = N/(N − 1) · Σ_i (e_i − p̂·m_i)² / (Σ_i m_i)² over the N sequences (e_i errors
 among m_i scored positions), clipped to [1, Σ m_i]; when p̂ is 0 or 1 (no variance to
 estimate) n_eff = N, the value for errors perfectly correlated within a sequence.  See
-docs/theory.md §11.
+docs/theory.md §11.3.
 
 A model that errs on some inputs gives a protocol that errs on them, so the
 exact-correctness lower bounds of commlb (which constrain models correct on *every*
@@ -122,7 +122,7 @@ class EvalResult:
     model: dict[str, Any]
     rows: list[EvalRow] = field(default_factory=list)
     interval: str = ("Wilson 95% with the effective number of trials of the cluster-robust variance "
-                     "across sequences (docs/theory.md §11)")
+                     "across sequences (docs/theory.md §11.3)")
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "n": self.n, "seed": self.seed, "adapter": self.adapter.to_json(),

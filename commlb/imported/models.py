@@ -72,6 +72,16 @@ def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> np.nd
     return xc / np.sqrt(var + F32(eps)) * g + b
 
 
+def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """x·w (+ b) over the last axis as one 2-D BLAS call (a stacked matmul would make one
+    small, separately threaded call per leading index)."""
+    lead = x.shape[:-1]
+    out = np.ascontiguousarray(x).reshape(-1, x.shape[-1]) @ w
+    if b is not None:
+        out += b
+    return out.reshape(lead + (w.shape[1],))
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return F32(1.0) / (F32(1.0) + np.exp(-x))
 
@@ -91,8 +101,7 @@ class Readout:
     def apply(self, hidden: np.ndarray) -> np.ndarray:
         if self.kind == "hidden":
             return hidden
-        out = hidden @ self.weight.T
-        return out + self.bias if self.bias is not None else out
+        return linear(hidden, self.weight.T, self.bias)
 
     @property
     def classes(self) -> int | None:
@@ -173,7 +182,7 @@ class GPT2(_Imported):
         """Queries, keys and values [..., H, d_head] of residual rows x [..., d]."""
         p = self.params
         a = layer_norm(x, p[f"{layer}.ln_1.g"], p[f"{layer}.ln_1.b"], self.eps)
-        qkv = a @ p[f"{layer}.c_attn.w"] + p[f"{layer}.c_attn.b"]
+        qkv = linear(a, p[f"{layer}.c_attn.w"], p[f"{layer}.c_attn.b"])
         shape = x.shape[:-1] + (self.heads, self.head_dim)
         d = self.width
         return qkv[..., :d].reshape(shape), qkv[..., d:2 * d].reshape(shape), qkv[..., 2 * d:].reshape(shape)
@@ -181,10 +190,10 @@ class GPT2(_Imported):
     def after_attention(self, layer: int, x: np.ndarray, attn: np.ndarray) -> np.ndarray:
         """The residual after the block, given the attention output [..., H, d_head]."""
         p = self.params
-        x = x + attn.reshape(x.shape) @ p[f"{layer}.attn_proj.w"] + p[f"{layer}.attn_proj.b"]
+        x = x + linear(attn.reshape(x.shape), p[f"{layer}.attn_proj.w"], p[f"{layer}.attn_proj.b"])
         a = layer_norm(x, p[f"{layer}.ln_2.g"], p[f"{layer}.ln_2.b"], self.eps)
-        h = self._act(a @ p[f"{layer}.c_fc.w"] + p[f"{layer}.c_fc.b"])
-        return x + h @ p[f"{layer}.mlp_proj.w"] + p[f"{layer}.mlp_proj.b"]
+        h = self._act(linear(a, p[f"{layer}.c_fc.w"], p[f"{layer}.c_fc.b"]))
+        return x + linear(h, p[f"{layer}.mlp_proj.w"], p[f"{layer}.mlp_proj.b"])
 
     def final(self, x: np.ndarray) -> np.ndarray:
         return layer_norm(x, self.params["ln_f.g"], self.params["ln_f.b"], self.eps)
@@ -211,13 +220,17 @@ class GPT2(_Imported):
             x = self.embed(tokens[s:s + chunk], np.arange(T))
             for layer in range(self.layers):
                 q, k, v = self.qkv(layer, x)
-                q, k, v = (t.transpose(0, 2, 1, 3) for t in (q, k, v))  # [b, H, T, dh]
-                scores = (q @ k.transpose(0, 1, 3, 2)) * self.scale
-                scores[..., mask] = -np.inf
+                b = q.shape[0]
+                # [b·H, T, dh], contiguous: one batched product per layer
+                q, k, v = (np.ascontiguousarray(t.transpose(0, 2, 1, 3)).reshape(b * self.heads, T, self.head_dim)
+                           for t in (q, k, v))
+                scores = np.matmul(q, k.transpose(0, 2, 1))
+                scores *= self.scale
+                scores[:, mask] = -np.inf
                 scores -= scores.max(axis=-1, keepdims=True)
-                w = np.exp(scores)
-                w /= w.sum(axis=-1, keepdims=True)
-                attn = (w @ v).transpose(0, 2, 1, 3)  # [b, T, H, dh]
+                np.exp(scores, out=scores)
+                scores /= scores.sum(axis=-1, keepdims=True)
+                attn = np.matmul(scores, v).reshape(b, self.heads, T, self.head_dim).transpose(0, 2, 1, 3)
                 x = self.after_attention(layer, x, attn)
             out[s:s + chunk] = self.final(x)
         return out
@@ -339,7 +352,7 @@ class Recurrent(_Imported):
     def step_layer(self, layer: int, xw: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One time step of one layer; ``xw`` = W_ih·x + b_ih already computed."""
         w = self.weights[layer]
-        hw = h @ w["w_hh"].T + w["b_hh"]
+        hw = linear(h, w["w_hh"].T, w["b_hh"])
         d = self.width
         if self.cell == "lstm":
             g = xw + hw
@@ -356,7 +369,7 @@ class Recurrent(_Imported):
 
     def input_proj(self, layer: int, x: np.ndarray) -> np.ndarray:
         w = self.weights[layer]
-        return x @ w["w_ih"].T + w["b_ih"]
+        return linear(x, w["w_ih"].T, w["b_ih"])
 
     def step(self, x: np.ndarray, state: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, list]:
         """One position through every layer: top hidden state and the new state."""

@@ -139,7 +139,7 @@ def save_model(model: Model, path: str | Path) -> None:
     }
     arrays = {f"param:{k}": v for k, v in model.params.items()}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(Path(path), **arrays)
+    np.savez(Path(path), **arrays)  # type: ignore[arg-type]  # mypy matches **arrays to allow_pickle
 
 
 def load_model(path: str | Path) -> Model:

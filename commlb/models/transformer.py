@@ -158,6 +158,7 @@ class Partial:
     def __add__(self, other: "Partial") -> "Partial":
         if self.top is None:
             return Partial(self.num + other.num, self.den + other.den)
+        assert other.top is not None, "hard-attention partials add only to hard-attention partials"
         mine = self.top[..., None]
         theirs = other.top[..., None]
         num = np.where(mine > theirs, self.num, 0) + np.where(theirs > mine, other.num, 0) + np.where(
@@ -171,7 +172,9 @@ class Partial:
 NO_SCORE = np.iinfo(np.int64).min
 
 
-def needed_positions(length: int, layers: int, outputs: Sequence[int], causal: bool) -> list[np.ndarray]:
+def needed_positions(
+    length: int, layers: int, outputs: Sequence[int] | np.ndarray, causal: bool
+) -> list[np.ndarray]:
     """Backward dependency analysis: ``result[l]`` (l = 1..L) are the positions whose
     layer-l residual stream is needed, and ``result[0]`` the embeddings needed.
 
@@ -449,7 +452,7 @@ class TransformerModel(Model):
                     sq = prec.quantize(q[sl, h] @ k[:, h].T)
                     scores = sq.values
                 sat += sq.saturated
-                if self.hard:
+                if top is not None:
                     masked = scores if mask is None else np.where(mask, scores, NO_SCORE)
                     best = masked.max(axis=1)
                     sel = (masked == best[:, None]) & (best[:, None] != NO_SCORE)

@@ -191,6 +191,7 @@ def simulate_rnn(
             receiver = parties[holder.other]
             note = (f"hidden state of all {L} layer(s) after positions 0..{stop - 1}: "
                     f"{L}·{d}·{p} = {L * d * p} bits")
+            assert party.state is not None, "the holder of a segment has the state"
             got = channel.send(holder, f"state@{stop - 1}", fields, {"state": party.state}, note)
             party.state = None
             receiver.state = np.asarray(got["state"],

@@ -363,7 +363,7 @@ class _Party:
             den = m.precision.quantize(part.den)
             self.saturations += num.saturated + den.saturated
             return fields, {"num": num.values, "den": den.values}
-        if m.hard:
+        if part.top is not None:  # hard attention
             return fields, {"top": part.top, "count": part.den, "num": part.num}
         return fields, {"num": part.num, "den": part.den}
 
@@ -407,12 +407,18 @@ class _Party:
                 parts = [got[int(mine[k])] for k in idx]
                 num = np.concatenate([pp.num for pp in parts])
                 den = np.concatenate([pp.den for pp in parts])
-                top = np.concatenate([pp.top for pp in parts]) if m.hard else None
-                sub = Partial(total.num[idx], total.den[idx], None if top is None else total.top[idx])
+                if total.top is None:  # softmax
+                    top = sub_top = None
+                else:
+                    tops = [pp.top for pp in parts if pp.top is not None]
+                    assert len(tops) == len(parts), "hard-attention partials carry their top scores"
+                    top = np.concatenate(tops)
+                    sub_top = total.top[idx]
+                sub = Partial(total.num[idx], total.den[idx], sub_top)
                 merged = sub + Partial(num.astype(total.num.dtype), den.astype(total.den.dtype), top)
                 total.num[idx] = merged.num
                 total.den[idx] = merged.den
-                if m.hard:
+                if total.top is not None:
                     total.top[idx] = merged.top
         attn, sat = m.combine(total)
         self.saturations += sat

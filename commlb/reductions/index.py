@@ -33,7 +33,7 @@ class IndexToIndexLookup(Reduction):
 
     Serves: an RNN solving index lookup needs a state of ≥ n bits, since the state at
     the cut after the symbols is a one-way message and D→(INDEX_n) = n (Alice → Bob,
-    docs/theory.md §4.3; BHBK24's RNN bound, docs/theory.md §8.1 [UNVERIFIED wording]).  A one-layer
+    docs/theory.md §4.3; BHBK24's RNN bound, docs/theory.md §8.1).  A one-layer
     transformer instead needs only Bob's query and Alice's answer (O(log n) width).
     """
 

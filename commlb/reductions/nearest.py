@@ -28,8 +28,8 @@ class IndexToNearestNeighbor(Reduction):
     """INDEX_n → nearest neighbour: public distinct points, Alice's bits as their labels,
     Bob's index as the query point; the answer is x_i.
 
-    Serves: BHBK24's RNN bound for nearest neighbour (docs/theory.md §8.4 [UNVERIFIED
-    wording]): the state at the cut before "?" is a one-way message, so an RNN solving the
+    Serves: BHBK24's RNN bound for nearest neighbour (docs/theory.md §8.4): the
+    state at the cut before "?" is a one-way message, so an RNN solving the
     task has ≥ D→(INDEX_n) = n state bits (randomized ≥ (1 − H2(ε))·n), while a two-layer
     transformer of logarithmic size solves it (BHBK24).
     """

@@ -9,9 +9,11 @@ position is one real number
 
 for a link g : R^{qd} → R, so ``solve`` returns an (N,) array.  Links (``link=``):
 
-* ``"norm2"`` (default; MH25 Proposition 4 [FT]): g = (1/√(qd)) Σ_j (‖x_{t_ij}‖² − d),
-  centred for x ~ N(0, I_d); the nonlinear link that forces H ≥ q heads (Prop. 4/21);
-* ``"linear"`` (MH25 Proposition 6 / Theorem 9, 1STR [FT]): g = (1/q) Σ_j ⟨u, x_{t_ij}⟩
+* ``"norm2"`` (default; the link of MH25 Proposition 4): g = (1/√(qd)) Σ_j (‖x_{t_ij}‖² − d),
+  centred for x ~ N(0, I_d); the nonlinear link behind the head lower bounds — Prop. 4, a
+  risk lower bound giving H = Ω(q) when d ≫ q, and Prop. 21, exactly H ≥ q when attention
+  does not mix the data and positional components (docs/theory.md §8.10);
+* ``"linear"`` (the link of MH25 Proposition 6 and Theorem 9, 1STR): g = (1/q) Σ_j ⟨u, x_{t_ij}⟩
   with a fixed unit vector u (drawn from ``seed``); for q = 1 this is y_i = ⟨u, x_{t_i}⟩,
   and for d = 1, u = ±1 it is SHT23's sparse averaging up to sign;
 * ``"he2"`` (MH25 Figure 3 [FT]): g = (1/√q) Σ_j He₂(⟨u_j, x_{t_ij}⟩), He₂(z) = (z² − 1)/√2,

@@ -142,9 +142,9 @@ def _check_formula(model: Any, split: Any, transcript: Any, length: int, x: Any,
                         f"{transcript.total_bits} bits, the plan's cost (cheaper mode per layer/direction) {want_total}")
         return
     if family == "ffn":
-        from ..protocol.ffn import message_bits
+        from ..protocol.ffn import message_bits as ffn_message_bits
 
-        want = message_bits(model, split)
+        want = ffn_message_bits(model, split)
         if want == 0:
             if msgs:
                 raise _fail("FFN formula", x, y, f"{len(msgs)} messages where one party owns nothing")
@@ -278,15 +278,16 @@ def assert_consistent(problem: Problem | None, reduction: Reduction, model: Any,
     bound_bits = None
     notes: list[str] = []
     if exhaustive and correct == len(pairs):
-        entries = [e for e in lower_bounds_for(problem, senders, rounds) if e.applies and e.compare_bits is not None]
-        for e in entries:
-            if max(bits) < e.compare_bits:
+        entries = [(e, e.compare_bits) for e in lower_bounds_for(problem, senders, rounds)
+                   if e.applies and e.compare_bits is not None]
+        for e, need in entries:
+            if max(bits) < need:
                 raise AssertionError(
                     f"the bound fails: the model is correct on all {len(pairs)} pairs but sends at most {max(bits)} "
-                    f"bits, below the {e.kind} bound {e.compare_bits} of {e.problem} ({e.why})")
+                    f"bits, below the {e.kind} bound {need} of {e.problem} ({e.why})")
         if entries:
             bound_checked = True
-            bound_bits = max(e.compare_bits for e in entries)
+            bound_bits = max(need for _, need in entries)
     elif not exhaustive:
         notes.append("sampled pairs: the lower-bound check needs every pair")
     else:

@@ -435,6 +435,7 @@ def _row_locality(checker: _Checker, x: np.ndarray, xi: int, ys_all: np.ndarray,
 
     # PUBLIC positions against the first pair overall
     if len(checker.public):
+        assert checker.ref_public is not None
         diff = (block[:, checker.public] != checker.ref_public[None]).any(axis=2)  # (m, |P|)
         bad = np.flatnonzero(diff.any(axis=1))
         if bad.size:
@@ -547,6 +548,7 @@ def _sampled(checker: _Checker, samples: int, rng: np.random.Generator,
             keep(checker.soundness(x, y, expected, None if err else got, err))
             continue
         assert checker.ref_owner is not None
+        assert checker.ref_public is not None and checker.ref_pair is not None
         # PUBLIC tokens against the first sample
         pub = _token_bytes(instance.tokens)[checker.public]
         diff = np.flatnonzero((pub != checker.ref_public).any(axis=1))

@@ -272,10 +272,10 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
             raise InvalidInputError(f"qSA construction: width must be 2m + 2d' = 2m + {2 * d} with m >= 1, got {width}")
     levels = (1 << (g + 1)) + 1  # k·2^-g for k in [−2^g, 2^g]
     if form == "table":
-        rows = math.comb(n, q)
-        if rows * (2 * m + 2 * d) > TABLE_BUDGET:
+        n_sets = math.comb(n, q)
+        if n_sets * (2 * m + 2 * d) > TABLE_BUDGET:
             raise InvalidInputError(
-                f"qSA construction: a table of C({n}, {q}) = {rows} certificates of width {2 * m + 2 * d} "
+                f"qSA construction: a table of C({n}, {q}) = {n_sets} certificates of width {2 * m + 2 * d} "
                 f"exceeds {TABLE_BUDGET} entries; use N <= {_largest_n(q, m, d)} for q = {q}"
             )
     prec = _precision(n, q, g, m, form, precision)
