@@ -595,7 +595,7 @@ def test_cli_error_panels():
 def test_construction_names_lose_internal_provenance_only():
     from commlb.explain import _construction_name
 
-    assert _construction_name("construction: qSA (SHT23 Theorem 2, THEORY.md §1.3; dual certificates [DER])") \
-        == "qSA (SHT23 Theorem 2)"
+    assert _construction_name("construction: qSA (SHT23 Theorem 2, docs/theory.md §9.3; dual certificates [DER])") \
+        == "qSA (SHT23 Theorem 2, docs/theory.md §9.3)"
     assert _construction_name("construction: an RNN for Dyck-(2,2) (BHBK24, docs/theory.md §7.3)") \
         == "an RNN for Dyck-(2,2) (BHBK24, docs/theory.md §7.3)"
