@@ -437,7 +437,7 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
     that a model right on a 1 − ε share of uniform inputs still obeys (problems with one:
     :data:`ERROR_PROBLEMS`)."""
     from .models.base import MODEL_FAMILIES
-    from .models.build import build_model, model_tokens
+    from .models.build import model_tokens
     from .registry import reduction_factory
     from .setup import TASK_DEFAULTS, resolve_task
     from .simulate import simulate_instance
@@ -463,7 +463,7 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         if problem.name not in ERROR_PROBLEMS:
             raise InvalidInputError(f"explain --error: no error-tolerant bound for {problem.name} (the "
                                     f"reduction's problem) in explain; available: {', '.join(ERROR_PROBLEMS)}")
-    built = build_model(setup, family, seed=seed, **(model_options or {}))
+    built = _build(setup, family, seed, dict(model_options or {}))
     result = simulate_instance(setup, built, seed=seed, effective=False)
     transcript = result.transcript
     protocol = "simulate"
@@ -500,6 +500,19 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
     return Explanation(task=task_name, model=family, n=int(setup.n), reduction=reduction.name,
                        problem=problem.name, steps=steps, simulation=data, tokens=tokens, owner=owner,
                        vocab_names=names, basis=basis, protocol=protocol)
+
+
+def _build(setup: Any, family: str, seed: int, options: dict[str, Any]) -> Any:
+    """The model: the construction, or random weights when there is none or when it does
+    not come in the sizes asked for (``weights``: ``"construction"`` or ``"random"`` to
+    insist)."""
+    from .witness import witness_model
+
+    weights = options.pop("weights", None)
+    if weights not in (None, "construction", "random"):
+        raise InvalidInputError(f"explain --weights must be construction or random, got {weights!r}")
+    built, _ = witness_model(setup, family, weights=weights, seed=seed, **options)
+    return built
 
 
 def _run_data(setup: Any, built: Any, result: Any, transcript: Any) -> dict[str, Any]:
@@ -709,7 +722,11 @@ def _step_protocol(family: str, built: Any, data: dict[str, Any]) -> Step:
     if built.source == "construction":
         source = "weights from a construction: " + _construction_name(str(built.note))
     elif built.source == "random":
-        source = f"RANDOM weights (seed {data.get('seed')}): no construction for this task and family"
+        from .models.constructions import has_construction
+
+        why = ("the construction does not come in this size" if has_construction(data["task"], family)
+               else "no construction for this task and family")
+        source = f"RANDOM weights (seed {data.get('seed')}): {why}"
     else:
         source = str(built.note)
     paras = [f"The model: {model_summary(built)}, {source}."]
@@ -958,9 +975,12 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
     if random:
         wrong = ("answered this instance wrongly" if not data.get("correct")
                  else "happened to answer this instance correctly")
-        paras.append(f"This walk-through does not reproduce a theorem: commlb has no {name} construction for "
-                     f"{task}, so the model has random weights, and a random model does not solve the task "
-                     f"(this one {wrong}).")
+        from .models.constructions import has_construction
+
+        none = (f"the {name} construction for {task} does not come in this size" if has_construction(task, family)
+                else f"commlb has no {name} construction for {task}")
+        paras.append(f"This walk-through does not reproduce a theorem: {none}, so the model has random weights, "
+                     f"and a random model does not solve the task (this one {wrong}).")
         shape = int(data.get("shape_bits") or total)
         if lb:
             bound = float(lb["compare_bits"])
@@ -1064,7 +1084,7 @@ def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
         return ErrorBound("index", n, eps, "one-way Alice → Bob, distributional", "x uniform in {0,1}^n and i "
                           "uniform, independent", "(1 − H2(ε))·n", value, _whole(value),
                           "Ablayev 1996; Kremer, Nisan & Ron 1999 (one-way INDEX, by the information argument)",
-                          "proved in the cited paper")
+                          "proved in the cited papers")
     if problem == "ip":
         value = n / 2 - math.log2(1 / (1 - 2 * e)) - 1
         return ErrorBound("ip", n, eps, "two-way, distributional", "x and y uniform in {0,1}^n, independent",
