@@ -724,8 +724,8 @@ def _step_protocol(family: str, built: Any, data: dict[str, Any]) -> Step:
     elif built.source == "random":
         from .models.constructions import has_construction
 
-        why = ("the construction does not come in this size" if has_construction(data["task"], family)
-               else "no construction for this task and family")
+        why = ("the construction cannot be built with the sizes or arithmetic asked for"
+               if has_construction(data["task"], family) else "no construction for this task and family")
         source = f"RANDOM weights (seed {data.get('seed')}): {why}"
     else:
         source = str(built.note)
@@ -977,8 +977,8 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
                  else "happened to answer this instance correctly")
         from .models.constructions import has_construction
 
-        none = (f"the {name} construction for {task} does not come in this size" if has_construction(task, family)
-                else f"commlb has no {name} construction for {task}")
+        none = (f"the {name} construction for {task} cannot be built with the sizes or arithmetic asked for"
+                if has_construction(task, family) else f"commlb has no {name} construction for {task}")
         paras.append(f"This walk-through does not reproduce a theorem: {none}, so the model has random weights, "
                      f"and a random model does not solve the task (this one {wrong}).")
         shape = int(data.get("shape_bits") or total)

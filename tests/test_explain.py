@@ -608,7 +608,7 @@ def test_cli_model_sizes_fall_back_to_random_weights_and_say_so():
     data = json.loads(res.stdout)
     assert data["basis"] == "random" and data["simulation"]["total_bits"] == 1 * 2 * 4
     text = " ".join(p for s in data["steps"] for p in s["paragraphs"])
-    assert "the RNN construction for index-lookup does not come in this size" in text
+    assert "the RNN construction for index-lookup cannot be built with the sizes or arithmetic asked for" in text
     assert "sends 8 bits on this split, fewer than 14.71: so no RNN of this shape is right on 99%" in text
     assert "8 < 16" in text and "whatever its weights" in text
     res = invoke("--task", "index-lookup", "--model", "rnn", "--hidden", "2", "--precision", "4",
