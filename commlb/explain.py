@@ -1078,6 +1078,8 @@ def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
     """The error-tolerant bound of ``problem`` (``index``: one-way, (1 − H2(ε))·n;
     ``ip``: discrepancy, n/2 − log2(1/(1 − 2ε)) − 1 under the receiver-outputs
     convention) at size ``n`` and error ``eps``."""
+    from fractions import Fraction
+
     e = float(eps)
     if problem == "index":
         value = (1.0 - binary_entropy(e)) * n
@@ -1086,7 +1088,8 @@ def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
                           "Ablayev 1996; Kremer, Nisan & Ron 1999 (one-way INDEX, by the information argument)",
                           "proved in the cited papers")
     if problem == "ip":
-        value = n / 2 - math.log2(1 / (1 - 2 * e)) - 1
+        adv = 1 - 2 * Fraction(eps)  # exact: ε may lie within float rounding of 1/2
+        value = n / 2 - (math.log2(adv.denominator) - math.log2(adv.numerator)) - 1
         return ErrorBound("ip", n, eps, "two-way, distributional", "x and y uniform in {0,1}^n, independent",
                           "n/2 − log2(1/(1 − 2ε)) − 1", value, _whole(value),
                           "Chor & Goldreich 1988 (the discrepancy of IP_n under the uniform distribution is at "
@@ -1101,6 +1104,14 @@ def _whole(value: float) -> int:
     # bits are whole; round up, but never past a value that float noise may have lifted
     # just above an integer (so the claim is never larger than the formula)
     return max(0, math.ceil(value - 1e-9))
+
+
+def _exact(x: Any) -> str:
+    """A fraction as printed: its short decimal when that is exact, else p/q."""
+    from fractions import Fraction
+
+    text = f"{float(x):g}"
+    return text if Fraction(text) == Fraction(x) else str(Fraction(x))
 
 
 def _pct(eps: Any) -> str:
@@ -1126,22 +1137,23 @@ def _step_error(eb: ErrorBound, data: dict[str, Any] | None, built: Any = None) 
                      "(Fano's inequality), so at most H2(ε_1) + … + H2(ε_n) ≤ n·H2(ε) bits remain in all (ε "
                      "is the average of the ε_i, and H2 is concave). The message carried the rest, at least "
                      "n − n·H2(ε) bits, and c bits carry at most c.")
-        paras.append(f"At n = {eb.n} and ε = {e:g}: H2(ε) = {h:.4f}, so c ≥ {eb.n}·(1 − {h:.4f}) = "
+        paras.append(f"At n = {eb.n} and ε = {_exact(eb.eps)}: H2(ε) = {h:.4f}, so c ≥ {eb.n}·(1 − {h:.4f}) = "
                      f"{eb.value:.2f} bits, at least {eb.whole} whole bits, against {eb.n} for a model that is "
-                     "never wrong.")
+                     "never wrong" + (" (no bound: the formula is not positive)" if eb.value <= 0 else "") + ".")
     else:
-        adv = 1 - 2 * e
+        adv = _exact(1 - 2 * eb.eps)
+        inv = f"1/({adv})" if "/" in adv or "e" in adv else f"1/{adv}"
         paras.append(f"Suppose a protocol for inner product mod 2 is right only on {right} of the inputs, x and y "
                      "drawn uniformly and independently. Every conversation of c bits whose last receiver "
                      "answers splits the input table into at most 2^(c+1) rectangles, each answered with one "
                      "value (the last receiver's answer depends on its own input: two rectangles per "
-                     f"conversation). Being right on {right} means a bias of 1 − 2ε = {adv:g} towards the "
+                     f"conversation). Being right on {right} means a bias of 1 − 2ε = {adv} towards the "
                      "truth, summed over the rectangles.")
         paras.append("Why that is expensive: on any rectangle the answers of IP_n are almost balanced. Its "
                      "discrepancy under the uniform distribution, the largest bias any rectangle can have, is "
                      "at most 2^(−n/2) (Lindsey's lemma; the table is a Hadamard matrix). So 2^(c+1)·2^(−n/2) "
                      f"≥ 1 − 2ε, that is c ≥ {eb.formula}.")
-        paras.append(f"At n = {eb.n} and ε = {e:g}: c ≥ {eb.n}/2 − log2(1/{adv:g}) − 1 = {eb.value:.2f} bits, "
+        paras.append(f"At n = {eb.n} and ε = {_exact(eb.eps)}: c ≥ {eb.n}/2 − log2({inv}) − 1 = {eb.value:.2f} bits, "
                      f"at least {eb.whole} whole bits"
                      + (" (no bound: the formula is not positive)" if eb.value <= 0 else "") + ".")
     step_data: dict[str, Any] = {"error_bound": eb.to_json(), "applies": None, "shape_bits": None}

@@ -616,3 +616,15 @@ def test_cli_model_sizes_fall_back_to_random_weights_and_say_so():
     assert isinstance(res.exception, CommlbError)
     res = invoke("--problem", "ip", "--error", "0.1", "--hidden", "3")
     assert isinstance(res.exception, CommlbError) and "--hidden applies to --task" in str(res.exception)
+
+
+def test_error_near_one_half_and_exact_fractions():
+    from commlb.explain import explain_error
+
+    e = explain_error("ip", 8, "0.4999999999999999999")  # within float rounding of 1/2: exact arithmetic
+    bound = e.simulation["error_bound"]
+    adv = 2 * 10 ** -19
+    assert abs(bound["value"] - (4 - math.log2(1 / adv) - 1)) < 1e-9 and bound["whole"] == 0
+    assert "no bound" in e.text()
+    e = explain_error("ip", 8, "1/3")
+    assert "ε = 1/3: c ≥ 8/2 − log2(1/(1/3)) − 1 = 1.42 bits, at least 2 whole bits" in e.text()
