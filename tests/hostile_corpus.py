@@ -416,9 +416,11 @@ def _unclear_cases() -> list[Case]:
     for spec in ("", ",", "a..b", "5..1", "1..10x1", "1..10x0", "1..10xnan", "1..10xinf", "1..10+0",
                  "1..10+-1", "0", "-4", "1.5", "1..10x-2"):
         c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", spec], mention=("--n",)))
+    c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--trials", "-1"],
+                  mention=("--trials",)))
     for v in ("0", "-1"):
-        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--trials", v]))
-        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--instances", v]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--instances", v],
+                      mention=("--instances",)))
     c.append(Case("unclear-message", ["simulate", "--task", "disjointness", "--model", "rnn", "--trials", "-1"]))
     for opt in ("--hidden", "--layers", "--heads", "--width", "--precision"):
         for v in ("0", "-2"):
