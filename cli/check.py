@@ -69,9 +69,12 @@ def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
                 params.setdefault("n", example["n"])
             elif _requires(obj, "n"):
                 params["n"] = 4
+        from commlb.errors import check_arguments
+
+        check_arguments(obj, f"calling {attr}({_fmt(params)}) failed", **params)
         try:
             obj = obj(**params)
-        except Exception as exc:  # the user's factory failed: say why, in one line
+        except Exception as exc:  # the user's own factory failed: say why, in one line
             raise InvalidInputError(f"calling {attr}({_fmt(params)}) failed: {type(exc).__name__}: {exc}") from None
         if isinstance(obj, Reduction):
             return obj
