@@ -11,7 +11,8 @@ import click
 
 from commlb.errors import CommlbError, InvalidInputError
 
-from .options import NON_NEGATIVE, POSITIVE, SEED, FiniteFloat, check_typed_options, output_file, parse_key_values
+from .options import (NON_NEGATIVE, POSITIVE, SEED, FiniteFloat, check_task_option_names, check_typed_options,
+                      output_file, parse_key_values)
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -109,6 +110,7 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     total = estimate_points(families, ns)
     task_options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
     model_options = check_typed_options(parse_key_values(model_opts, "--model-option"), "--model-option")
+    check_task_option_names(task, task_options)
     length = check_task_size(task, max(ns), task_options, command="sweep")
     if max_seconds > 0:
         check_repetitions(total, max_seconds + seconds_per_instance(length) * 2, "--n", "points",
