@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from .options import POSITIVE, SEED, check_typed_options, model_size_options, parse_key_values
+from .options import (
+    POSITIVE,
+    SEED,
+    check_task_option_names,
+    check_typed_options,
+    model_size_options,
+    parse_key_values,
+)
 
 _STYLE = {"problem": "cyan", "reduction": "magenta", "protocol": "green", "inequality": "yellow",
           "conclusion": "bold blue", "error": "red"}
@@ -146,6 +153,7 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
         explanation = explain_error(problem, 16 if n is None else n, error)
     else:
         options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
+        check_task_option_names(str(task), options)
         if k is not None:
             options["k"] = k
         red = options.get("reduction")
