@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _harness import Timing, best_of, machine_line, print_table, ratio  # noqa: E402
+from _harness import Timing, best_of, machine_line, print_table, ratio
 
 LAYERS, WIDTH, HEADS, VOCAB, POSITIONS = 4, 128, 4, 24, 128
 
@@ -72,7 +72,7 @@ def torch_forward(sd: dict[str, np.ndarray], batch: np.ndarray, threads: int):
     model = GPT2Model(cfg).eval()
     missing, unexpected = model.load_state_dict(
         {k[len("transformer."):]: torch.from_numpy(v) for k, v in sd.items()}, strict=False)
-    assert not unexpected and all(k.endswith("attn.bias") or k.endswith("masked_bias") for k in missing)
+    assert not unexpected and all(k.endswith(("attn.bias", "masked_bias")) for k in missing)
     ids = torch.from_numpy(batch)
 
     def run():
@@ -138,8 +138,9 @@ def main() -> None:
     one = best_of("forward, one sequence", lambda: model.predict(ids[None]), repeat=5)
     prot: list[Timing] = [one]
     for spec in ("prefix:49", "interleave"):
-        t = best_of(f"protocol {spec} (+ verify)", lambda: simulate_imported(model, ids, make_split(spec, 1, 98),
-                                                                            scored[0]), repeat=args.repeat)
+        split = make_split(spec, 1, 98)
+        t = best_of(f"protocol {spec} (+ verify)", lambda s=split: simulate_imported(model, ids, s, scored[0]),
+                    repeat=args.repeat)
         prot.append(t)
     print_table("one sequence of 99 tokens as a protocol", prot, reference=one)
     for t in prot[1:]:

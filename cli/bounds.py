@@ -95,6 +95,17 @@ def _render(report: Any, M: Any, show_tree: bool) -> None:
         con.print(report.tree.render())
 
 
+class _ProblemOption(click.Option):
+    """``--problem``, whose help lists the registered problems (read from the registry
+    when help is shown, so that a new problem module appears without an edit here)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from commlb.registry import list_problems
+
+        self.help = f"Built-in problem: {', '.join(list_problems())}."
+        return super().get_help_record(ctx)
+
+
 def _render_error(report: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -158,7 +169,7 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
 
 
 @click.command("bounds")
-@click.option("--problem", "problem", default=None, help="Built-in problem: disj, eq, ip, gt, index, pc, ghd.")
+@click.option("--problem", "problem", cls=_ProblemOption, default=None, help="Built-in problem.")
 @click.option("--n", "n", type=int, default=None, help="Input size (bits per party).")
 @click.option("--function", "function", default=None,
               help="An expression over integers x, y in [0, 2^n) (helpers popcount, bit, parity, "

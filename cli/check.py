@@ -86,10 +86,10 @@ def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
                 params.setdefault("n", example["n"])
             elif _requires(obj, "n"):
                 params["n"] = 4
-        try:
-            obj = obj(**params)
-        except TypeError as exc:
-            raise InvalidInputError(f"calling {attr}({_fmt(params)}) failed: {exc}") from None
+        from commlb.errors import check_arguments
+
+        check_arguments(obj, f"calling {attr}({_fmt(params)}) failed", **params)
+        obj = obj(**params)  # a TypeError raised inside the factory is its bug: a traceback
         if isinstance(obj, Reduction):
             return obj
         raise InvalidInputError(f"{attr}({_fmt(params)}) returned {type(obj).__name__}, not a Reduction")

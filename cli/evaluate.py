@@ -52,7 +52,8 @@ def evaluate(weights: str, config: str | None, heads: int | None, readout: str |
     from commlb.errors import InvalidInputError
     from commlb.imported import open_model
     from commlb.imported.adapter import load_adapter
-    from commlb.imported.evaluate import EXACT_BOUNDS_NOTE, evaluate as run, parse_task_options
+    from commlb.imported.evaluate import EXACT_BOUNDS_NOTE, parse_task_options
+    from commlb.imported.evaluate import evaluate as run
 
     if adapter is None:
         raise InvalidInputError("--adapter is required: a built-in name (sht24-khop) or a JSON/TOML file")

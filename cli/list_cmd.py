@@ -52,7 +52,7 @@ def _build(factory: Callable[..., Any], name: str, attempts: list[dict[str, Any]
     for params in attempts:
         try:
             return factory(name, **params), params, None
-        except (CommlbError, TypeError, ValueError) as exc:
+        except CommlbError as exc:  # parameters this factory does not take; anything else is a bug
             error = f"{type(exc).__name__}: {exc}"
     return None, {}, error
 

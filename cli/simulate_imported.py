@@ -80,7 +80,10 @@ def _render(result: Any, show_transcript: bool) -> None:
         direction.append(OWNER_NAME[int(msg.sender)], style=OWNER_STYLE[int(msg.sender)])
         direction.append(" → ")
         direction.append(OWNER_NAME[int(msg.receiver)], style=OWNER_STYLE[int(msg.receiver)])
-        t.add_row(str(msg.round), direction, escape(msg.label), f"{float32_values(msg):,}", f"{msg.bits:,}")
+        label = escape(msg.label)
+        if show_transcript:
+            label += "\n" + escape(_first_values(msg))
+        t.add_row(str(msg.round), direction, label, f"{float32_values(msg):,}", f"{msg.bits:,}")
     if tr.messages:
         out.print(t)
     else:
@@ -105,3 +108,72 @@ def _render(result: Any, show_transcript: bool) -> None:
     style = "green" if wrong == 0 else "red"
     out.print(f"answers: [{style}]{wrong} wrong[/{style}] of {int(run.scored.sum())} scored positions")
     out.print(escape(f"note: {EXACT_BOUNDS_NOTE}"))
+
+
+def _first_values(message: Any, limit: int = 4) -> str:
+    """The first few float32 values of each field, decoded from the payload."""
+    import numpy as np
+
+    parts = []
+    for name, codes in message.values().items():
+        vals = np.asarray(codes).astype(np.uint32).view(np.float32).ravel()
+        shown = ", ".join(f"{v:.4g}" for v in vals[:limit].tolist())
+        parts.append(f"{name.removesuffix(':f32')} = [{shown}{', …' if vals.size > limit else ''}]")
+    return "; ".join(parts)
+
+
+def imported_options(func: Any) -> Any:
+    """The options ``commlb simulate`` takes for a trained checkpoint: --adapter, --config,
+    --readout, --task-option and --exchange."""
+    import click
+
+    options = [
+        click.option("--adapter", "adapter", default=None, metavar="NAME|FILE",
+                     help="Trained weights: task-to-model adapter (built-in sht24-khop or a JSON/TOML file)."),
+        click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
+                     help="Trained weights: YAML/JSON config (n_head/headcount/num_heads)."),
+        click.option("--readout", "readout", default=None, metavar="lm_head|hidden|linear:NAME",
+                     help="Trained weights: how predictions are read (default: the adapter's)."),
+        click.option("--task-option", "task_options", multiple=True, metavar="NAME=VALUE",
+                     help="Trained weights: a task option, e.g. k=4 (repeatable)."),
+        click.option("--exchange", "exchange", type=click.Choice(["cheaper", "partial", "kv"]), default="cheaper",
+                     show_default=True, help="Trained GPT-2: attention across the cut by partial sums, "
+                     "keys/values, or the cheaper per block."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+#: simulate options that describe commlb's own models and do not apply to trained weights
+_NOT_FOR_IMPORTED = ("model", "reduction", "hidden", "layers", "width", "precision", "q", "save_weights")
+
+
+def imported_requested(weights: str | None, adapter: str | None) -> bool:
+    from commlb.imported.run import is_imported_weights
+
+    return adapter is not None or is_imported_weights(weights)
+
+
+def run_from_simulate(params: dict[str, Any]) -> None:
+    """``commlb simulate`` with trained weights: refuse the options that only describe
+    commlb's own models, then :func:`run_imported`."""
+    from commlb.errors import InvalidInputError
+
+    given = [name for name in _NOT_FOR_IMPORTED if params.get(name) not in (None, False)]
+    if given:
+        flags = ", ".join("--" + g.replace("_", "-") for g in given)
+        raise InvalidInputError(f"{flags}: not used with trained weights (the checkpoint fixes the model)")
+    if params.get("arith", "fixed") != "fixed":
+        raise InvalidInputError("--arith: trained weights run in IEEE float32, the arithmetic they were trained in")
+    if params.get("trials"):
+        raise InvalidInputError("--trials: use `commlb evaluate` for the error rate of trained weights")
+    if params.get("weights") is None:
+        raise InvalidInputError("--adapter needs --weights FILE (a trained checkpoint)")
+    options = tuple(params.get("task_options") or ())
+    if params.get("k") is not None:
+        options += (f"k={params['k']}",)
+    run_imported(params["weights"], params.get("config"), params.get("heads"), params.get("readout"),
+                 params.get("adapter"), params.get("task"), options, params.get("n"), params.get("split"),
+                 params.get("seed", 0), params.get("exchange", "cheaper"), bool(params.get("as_json")),
+                 bool(params.get("show_transcript")))

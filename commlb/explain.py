@@ -45,10 +45,11 @@ from typing import Any
 
 import numpy as np
 
+from .core import ReductionSource as Source
 from .errors import InvalidInputError
 
 __all__ = ["Step", "Explanation", "Source", "explain", "explain_error", "error_bound", "ErrorBound",
-           "ERROR_PROBLEMS", "PAPERS", "REDUCTION_SOURCES", "STATUSES", "refusal", "token_labels",
+           "ERROR_PROBLEMS", "PAPERS", "STATUSES", "source_sentence", "refusal", "token_labels",
            "model_summary", "FAMILY_NAMES"]
 
 #: paper abbreviations used in the text
@@ -66,83 +67,17 @@ PAPERS = {
 STATUSES = ("proved in the cited paper", "derived here", "conjectured")
 
 
-@dataclass(frozen=True)
-class Source:
-    """The published result a reduction serves, and the status of what the walk-through
-    checks: ``result`` is the paper's statement in words, ``status`` one of
-    :data:`STATUSES` for the inequality checked here, ``section`` where docs/theory.md
-    derives it."""
+def source_sentence(src: Source, checked: bool = True) -> str:
+    """A reduction's source (:attr:`commlb.core.Reduction.source`) in one sentence;
+    ``checked``: whether the walk-through checked an inequality (else only the paper's
+    statement has a status)."""
+    head = f"{src.paper} ({PAPERS.get(src.paper, src.paper)}): {src.result}."
+    if not checked:
+        return head + " No inequality is checked at this size, so this run does not test that statement."
+    where = f", see docs/theory.md {src.section}" if src.status == "derived here" else ""
+    return (head + f" Status of the inequality checked here: {src.status}{where}"
+            + (f"; {src.note}" if src.note else "") + ".")
 
-    paper: str
-    result: str
-    status: str
-    section: str
-    note: str = ""
-
-    def sentence(self, checked: bool = True) -> str:
-        """The source in one sentence; ``checked``: whether the walk-through checked an
-        inequality (else only the paper's statement has a status)."""
-        head = f"{self.paper} ({PAPERS.get(self.paper, self.paper)}): {self.result}."
-        if not checked:
-            return head + " No inequality is checked at this size, so this run does not test that statement."
-        where = f", see docs/theory.md {self.section}" if self.status == "derived here" else ""
-        return (head + f" Status of the inequality checked here: {self.status}{where}"
-                + (f"; {self.note}" if self.note else "") + ".")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"paper": self.paper, "result": self.result, "status": self.status, "section": self.section,
-                "note": self.note}
-
-
-_ONE_WAY = "the one-way and two-way bounds of the problem (Kushilevitz & Nisan 1997) through this reduction"
-
-#: reduction -> the published result it serves and the status of the inequality checked here
-REDUCTION_SOURCES: dict[str, Source] = {
-    "disj-to-disjointness": Source(
-        "BHBK24", "RNNs and one-layer transformers deciding disjointness need size linear in n, while two-layer "
-        "transformers of logarithmic size decide it", "derived here", "§8", _ONE_WAY),
-    "eq-to-equality": Source(
-        "BHBK24", "RNNs and one-layer transformers deciding string equality need size linear in n, while two-layer "
-        "transformers of logarithmic size decide it", "derived here", "§8", _ONE_WAY),
-    "index-to-index-lookup": Source(
-        "BHBK24", "an RNN doing index lookup needs a state linear in n, while one-layer transformers of "
-        "logarithmic size do it", "derived here", "§8", _ONE_WAY),
-    "index-to-nearest-neighbor": Source(
-        "BHBK24", "an RNN finding nearest neighbours needs a state linear in n, while transformers of "
-        "logarithmic size find them", "derived here", "§8",
-        "the encoding of INDEX as nearest neighbour is ours, and whether it is the paper's own is not claimed"),
-    "disj-to-dyck": Source(
-        "BHBK24", "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
-        "constant-size RNNs recognise them", "derived here", "§8",
-        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small n"),
-    "eq-to-dyck": Source(
-        "BHBK24", "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
-        "constant-size RNNs recognise them", "derived here", "§8",
-        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small n"),
-    "disj-to-qsa": Source(
-        "SHT23", "Theorem 4: a one-layer, one-head transformer that approximates q-sparse averaging within "
-        "1/(2q) needs m·p ≥ c·q for a universal constant c", "derived here", "§3.4",
-        "the inequality in bits, with the residual row, is ours"),
-    "index-to-qsa": Source(
-        "SHT23", "Theorem 11: recurrent models computing q-sparse averaging need memory of about N bits even "
-        "for q = 1", "derived here", "§8",
-        "this reduction gives n bits for the one-way part"),
-    "disj-to-match3": Source(
-        "SHT23", "Theorem 7: one-layer transformers computing Match3 need m·p·H of order N / log log N",
-        "derived here", "§8",
-        "the gadget giving the linear bound checked here is ours"),
-    "index-to-composition": Source(
-        "PNP24", "Theorem 1: a one-layer transformer composing functions on n elements needs H·(d + 1)·p ≥ "
-        "n log n to be always correct", "derived here", "§8", "the reduction from INDEX over n log2 n bits is ours"),
-    "pc-to-khop": Source(
-        "SHT24", "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, kernel "
-        "attention, Longformer, chain of thought) need size polynomial in n for k-hop with fewer rounds than "
-        "hops (asymptotic statements)", "proved in the cited paper", "§10"),
-    "pc-to-khop-blocks": Source(
-        "SHT24", "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, kernel "
-        "attention, Longformer, chain of thought) need size polynomial in n for k-hop with fewer rounds than "
-        "hops (asymptotic statements)", "proved in the cited paper", "§10"),
-}
 
 def refusal(task: str, family: str, setup: Any) -> str | None:
     """Why explain does not walk through (task, family), in one line, or None."""
@@ -949,7 +884,7 @@ def _sweep_hint(task: str) -> str:
 
 
 def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, Any], task: str) -> Step:
-    src = REDUCTION_SOURCES.get(reduction.name)
+    src = getattr(reduction, "source", None)  # a commlb.core.ReductionSource, or None
     lb = _lower(data)
     total = int(data["total_bits"])
     name = FAMILY_NAMES.get(family, family)
@@ -983,7 +918,7 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
         if punch:
             paras.append(punch)
     if src:
-        paras.append(("The result this reduction serves: " if random else "Source: ") + src.sentence(bool(lb)))
+        paras.append(("The result this reduction serves: " if random else "Source: ") + source_sentence(src, bool(lb)))
     if lb:
         paras.append(f"At n = {data.get('n')} this {name} ({data['params']} parameters, p = {data['precision']}) "
                      f"sends {total} bits against a bound of {fmt_bits(lb['compare_bits'])}."
@@ -1072,7 +1007,7 @@ def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
                           "Chor & Goldreich 1988 (the discrepancy of IP_n under the uniform distribution is at "
                           "most 2^(−n/2)) with the discrepancy bound of Kushilevitz & Nisan 1997",
                           "proved in the cited papers; the − 1 for the receiver-outputs convention is derived "
-                          "here, see docs/theory.md §3.5")
+                          "here, see docs/theory.md §3.6")
     raise InvalidInputError(f"no error-tolerant walk-through for problem {problem!r}; "
                             f"available: {', '.join(ERROR_PROBLEMS)}")
 
@@ -1147,7 +1082,7 @@ def _step_error(eb: ErrorBound, data: dict[str, Any] | None, built: Any = None) 
                          "about log2 n bits.")
     paras.append(f"Source: {eb.source}. Status: {eb.status}. The distribution matters: the bound holds for "
                  f"{eb.distribution}; by Yao's principle it also bounds randomized protocols with error ε "
-                 "(docs/theory.md §3.5).")
+                 "(docs/theory.md §3.6).")
     return Step("error", f"6. If the model may err: right on {right} of the inputs", paras, step_data)
 
 

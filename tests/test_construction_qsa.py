@@ -131,8 +131,8 @@ def test_width_follows_the_theorem():
     for q, ns in ((1, (16, 64, 256, 1024)), (2, (16, 64, 256, 1024)), (3, (16, 64))):
         for n in ns:
             model = build(_task(q), n)
-            m = model.config["construction"]["code_dim"]
-            assert model.key_dim == m <= CODE_CONSTANT * q * math.log2(n) + 1
+            m = model.key_dim
+            assert m <= CODE_CONSTANT * q * math.log2(n) + 1
             assert model.width == 2 * m + 2 <= WIDTH_CONSTANT * q * math.log2(n) + 4
             assert model.heads == 1 and model.layers == 1
             # log precision: p = O(log N), within the fixed-point limit

@@ -112,17 +112,23 @@ def test_width_follows_the_theorem():
         for n in (16, 64, 256, 1024):
             d = 1
             model = build(_task(q=q, d=d), n)
-            m = model.config["construction"]["code_dim"]
-            assert model.key_dim == m <= CODE_CONSTANT * math.log2(n) + 1
+            m = model.key_dim
+            assert m <= CODE_CONSTANT * math.log2(n) + 1
             assert model.width == (q + 1) * (m + d) + 1 <= (q + 1) * (WIDTH_CONSTANT * math.log2(n) + 1 + d) + 1
             assert model.heads == q and model.layers == 1
             assert model.mlp_dim == q * d * 2 * math.ceil(CLIP / 0.25)  # independent of N
             assert model.precision.bits <= 24
-            assert model.config["construction"]["coherence"] <= 0.5
-            # exact retrieval: every other weight rounds to 0
-            c = model.config["construction"]["attention_scale"]
-            gap = 1 - model.config["construction"]["max_inner"]
-            assert c * gap > (model.precision.frac + 1) * math.log(2)
+            # the key codes of the N positions, read from the weights: coherence <= 1/2
+            keys = model.params["pos"] @ model.params["wk"][0, 0]
+            gram = keys @ keys.T
+            assert np.all(np.diag(gram) == gram[0, 0]) and gram[0, 0] > 0
+            cos = gram / gram[0, 0]
+            np.fill_diagonal(cos, 0)
+            assert np.abs(cos).max() <= 0.5
+            # exact retrieval: every other attention weight rounds to 0
+            x = np.random.default_rng(n).uniform(-CLIP, CLIP, size=(n, d))
+            t = np.random.default_rng(q).integers(0, n, size=(n, q))
+            _heads_retrieve_exactly(model, make_qstr_tokens(x, t))
 
 
 def test_builder_options_and_refusals():

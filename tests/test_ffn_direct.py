@@ -113,7 +113,7 @@ def test_one_message_whose_information_is_n_bits(name, reduction):
     red = get_reduction(reduction, n=n)
     task = red.task
     model = get_construction(name, "ffn")(task, n)
-    assert model.config["hidden_sizes"] == [min_hidden(name, n)]
+    assert model.params["b1"].shape == (min_hidden(name, n),) and "w2" not in model.params  # one hidden layer
     payloads = set()
     rng = np.random.default_rng(0)
     y = red.problem.sample_y(rng) if hasattr(red.problem, "sample_y") else None

@@ -102,10 +102,17 @@ def test_correct_on_random_instances(n):
 def test_width_precision_and_coherence():
     n = 1024
     model = build(_task(n), n)
-    info = model.config["construction"]
-    assert info["code_dim"] <= 12 * math.log2(n)
+    # the position codes, read from the weights: the columns where every position
+    # carries a sign ±1, at most 12·log2 N of them, with coherence <= 1/2
+    one = int(model.precision.scale)
+    signs = model.params["pos"][:n] // one
+    cols = np.flatnonzero(np.all(np.abs(signs) == 1, axis=0))
+    m = len(cols)
+    assert 0 < m <= 12 * math.log2(n)
+    cos = signs[:, cols] @ signs[:, cols].T / m
+    np.fill_diagonal(cos, 0)
+    assert np.abs(cos).max() <= 0.5
     assert model.width <= WIDTH_CONSTANT * math.log2(n)
-    assert info["coherence"] <= 0.5
     assert model.precision.bits <= 24
     for size in (16, 64, 256, 1024, 4096):
         assert default_precision(size).bits <= 24

@@ -16,6 +16,8 @@ from commlb.core import BoundKind, KnownBound
 from commlb.errors import InvalidInputError, TooLargeError, UnknownNameError
 from commlb.problems import DONT_CARE, pack_bits
 
+from reference import exact_rank
+
 # --------------------------------------------------------------- plain references
 
 
@@ -238,14 +240,10 @@ def test_matrix_dtype_wide_outputs():
 # --------------------------------------------------------------- bounds vs the matrix
 
 
-def rank(a: np.ndarray) -> int:
-    return int(np.linalg.matrix_rank(a.astype(np.float64))) if a.any() else 0
-
-
 def rank_leaves_bound(m: np.ndarray) -> int:
     """⌈log2(rank(M) + rank(J - M))⌉: a protocol tree has >= rank(M) 1-leaves and
     >= rank(J - M) 0-leaves."""
-    return math.ceil(math.log2(rank(m) + rank(1 - m)))
+    return math.ceil(math.log2(exact_rank(m) + exact_rank(1 - m)))
 
 
 def distinct_rows(m: np.ndarray) -> int:

@@ -29,6 +29,8 @@ from commlb.kernels import gf2 as kgf2
 from commlb.kernels import gfp as kgfp
 from commlb.kernels.matrix import pack_rows
 
+from reference import exact_rank
+
 PRIMES = [2, 3, 5, 251, 65521, DEFAULT_PRIME, 2147483647]
 
 
@@ -170,19 +172,7 @@ def test_real_rank_certified_and_matches_fractions(vals):
     assert verify_rank_certificate_real(vals, res.pivot_rows, res.pivot_cols)
     assert res.certified_rank == len(res.pivot_rows)
     # small integer matrices: the numerical rank is the exact rank (checked by fractions)
-    from fractions import Fraction
-
-    work = [[Fraction(int(v)) for v in row] for row in vals.tolist()]
-    r = 0
-    for c in range(vals.shape[1]):
-        hit = next((i for i in range(r, len(work)) if work[i][c] != 0), None)
-        if hit is None:
-            continue
-        work[r], work[hit] = work[hit], work[r]
-        for i in range(r + 1, len(work)):
-            f = work[i][c] / work[r][c]
-            work[i] = [a - f * b for a, b in zip(work[i], work[r])]
-        r += 1
+    r = exact_rank(vals)
     assert res.rank == r == res.certified_rank
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,7 +45,7 @@ import numpy as np
 from .errors import ModelFileError
 from .load import HEAD_KEYS, Checkpoint, config_value
 
-__all__ = ["GPT2", "Recurrent", "Readout", "build_imported", "gelu_new", "layer_norm"]
+__all__ = ["GPT2", "Readout", "Recurrent", "build_imported", "gelu_new", "layer_norm"]
 
 F32 = np.float32
 
@@ -55,10 +55,12 @@ def gelu_new(x: np.ndarray) -> np.ndarray:
     return F32(0.5) * x * (F32(1.0) + np.tanh(F32(math.sqrt(2.0 / math.pi)) * (x + F32(0.044715) * (x * x * x))))
 
 
-def _gelu_erf(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
+_ERF = np.vectorize(math.erf, otypes=[np.float64])
 
-    return (F32(0.5) * x * (F32(1.0) + erf(x / F32(math.sqrt(2.0))).astype(F32))).astype(F32)
+
+def _gelu_erf(x: np.ndarray) -> np.ndarray:
+    """0.5·x·(1 + erf(x/√2)), erf in float64 (no scipy needed), rounded to float32."""
+    return (F32(0.5) * x * (F32(1.0) + _ERF(x / F32(math.sqrt(2.0))).astype(F32))).astype(F32)
 
 
 _ACTIVATIONS = {"gelu_new": gelu_new, "gelu_pytorch_tanh": gelu_new, "gelu_fast": gelu_new,
@@ -99,7 +101,7 @@ class Readout:
     name: str = ""
 
     def apply(self, hidden: np.ndarray) -> np.ndarray:
-        if self.kind == "hidden":
+        if self.kind == "hidden" or self.weight is None:
             return hidden
         return linear(hidden, self.weight.T, self.bias)
 
@@ -108,7 +110,7 @@ class Readout:
         return None if self.weight is None else int(self.weight.shape[0])
 
     def describe(self) -> str:
-        if self.kind == "hidden":
+        if self.kind == "hidden" or self.weight is None:
             return "argmax of the final hidden state"
         what = "LM head" if self.kind == "lm_head" else "linear head"
         return f"{what} {self.name} ({self.weight.shape[0]} outputs)"

@@ -19,7 +19,7 @@ from .adapter import Adapter
 from .evaluate import EXACT_BOUNDS_NOTE, check_fit, prepare_task
 from .protocol import ProtocolRun, make_split, simulate_imported
 
-__all__ = ["ImportedRun", "simulate_weights", "is_imported_weights"]
+__all__ = ["ImportedRun", "is_imported_weights", "simulate_weights"]
 
 #: refuse protocol runs over more tokens than this (every value is encoded bit by bit)
 MAX_TOKENS = 4096

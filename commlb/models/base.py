@@ -41,7 +41,7 @@ class _Families(Mapping[str, type["Model"]]):
         import importlib
 
         module, cls = self._where[family]
-        return getattr(importlib.import_module(f"{__package__}.{module}"), cls)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
 
     def __contains__(self, family: object) -> bool:
         return family in self._where

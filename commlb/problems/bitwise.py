@@ -98,6 +98,13 @@ class Disjointness(BitwiseProblem):
     """
 
     name = "disj"
+
+    def sample_balanced(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Each bit 1 with probability p = sqrt(1 − 2^(−1/n)), so that x and y are
+        disjoint with probability 1/2."""
+        n = self.n
+        p = float(np.sqrt(1.0 - 2.0 ** (-1.0 / n))) if n else 0.5
+        return ((rng.random(n) < p).astype(np.int64), (rng.random(n) < p).astype(np.int64))
     description = "set disjointness DISJ_n: 1 iff x AND y = 0 (no common 1)"
 
     def _combine_word(self, px: np.ndarray, py: np.ndarray) -> np.ndarray:
@@ -146,6 +153,13 @@ class Equality(BitwiseProblem):
     """
 
     name = "eq"
+
+    def sample_balanced(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A uniform pair, with y replaced by a copy of x half of the time."""
+        x, y = self.sample(rng)
+        if rng.random() < 0.5:
+            y = np.array(x, copy=True)
+        return x, y
     description = "equality EQ_n: 1 iff x = y"
 
     def _combine_word(self, px: np.ndarray, py: np.ndarray) -> np.ndarray:

@@ -14,7 +14,15 @@ import numpy as np
 
 from ..core import BoundKind, InputSpace, KnownBound
 from ..registry import register_problem
-from .base import ProblemBase, as_bits, as_ints, batch_shape, binary_entropy, ceil_log2, check_n
+from .base import (
+    ProblemBase,
+    as_bits,
+    as_ints,
+    batch_shape,
+    binary_entropy,
+    ceil_log2,
+    check_n,
+)
 from .bitwise import EPSILON
 
 __all__ = ["Index"]
@@ -54,6 +62,11 @@ class Index(ProblemBase):
 
     def params(self) -> dict[str, Any]:
         return {"n": self.n}
+
+    def separating_y(self, x: np.ndarray, x2: np.ndarray) -> np.ndarray | None:
+        """The first position where x and x2 differ."""
+        diff = np.flatnonzero(np.asarray(x) != np.asarray(x2))
+        return np.array([int(diff[0])], dtype=np.int64) if diff.size else None
 
     def bounds(self) -> list[KnownBound]:
         n = self.n

@@ -1,5 +1,5 @@
 """The one-way query-vector protocol of a one-layer transformer (SHT23 Theorem 4's
-protocol; docs/theory.md §3.4).
+protocol; docs/theory.md §3.5).
 
 Setting: a one-layer transformer read at a single output position o whose token belongs
 to one party, the *asker* X; the other party Y holds the rest (PUBLIC positions are known

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..registry import get_problem, register_reduction
 from ..tasks.dyck import DyckDFA, DyckTask, dyck_dfa, dyck_member_reference
 from ._common import bits, last_scalar
@@ -174,6 +174,14 @@ class EqToDyck(_ToDyck):
     """
 
     name = "eq-to-dyck"
+    source = ReductionSource(
+        "BHBK24",
+        "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
+        "constant-size RNNs recognise them",
+        "derived here",
+        "§8",
+        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small "
+        "n")
     description = "EQ_n as Dyck-(2,2): Alice's openings, Bob's closings interleaved, then ()"
     theorem = (
         "BHBK24 one-layer bound for Dyck-(2,2) (docs/theory.md §8.3 gadget): "
@@ -211,6 +219,14 @@ class DisjToDyck(_ToDyck):
     """
 
     name = "disj-to-dyck"
+    source = ReductionSource(
+        "BHBK24",
+        "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
+        "constant-size RNNs recognise them",
+        "derived here",
+        "§8",
+        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small "
+        "n")
     description = "DISJ_n as Dyck-(2,2): Alice's outer brackets, Bob's inner pair, then ()"
     theorem = (
         "BHBK24 one-layer bound for Dyck-(2,2) (docs/theory.md §8.3 gadget): "

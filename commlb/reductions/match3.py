@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError
 from ..registry import get_problem, register_reduction
 from ..tasks.match import Match3Task
@@ -67,6 +67,12 @@ class DisjToMatch3(Reduction):
     """
 
     name = "disj-to-match3"
+    source = ReductionSource(
+        "SHT23",
+        "Theorem 7: one-layer transformers computing Match3 need m·p·H of order N / log log N",
+        "derived here",
+        "§8",
+        "the gadget giving the linear bound checked here is ours")
     description = "DISJ_n as Match3 over Z_M, N = 2n+1 (Alice 2i / Bob M-1-2i, public query 1)"
     theorem = (
         "SHT23 Theorem 7 (docs/theory.md §8.6, §3.4): one-layer H-head Match3 needs "

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError, TooLargeError
 from ..registry import get_problem, get_task, register_reduction
 from ._common import last_scalar
@@ -104,6 +104,13 @@ class PCToKHop(Reduction):
     """
 
     name = "pc-to-khop"
+    source = ReductionSource(
+        "SHT24",
+        "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, "
+        "kernel attention, Longformer, chain of thought) need size polynomial in n for k-hop with "
+        "fewer rounds than hops (asymptotic statements)",
+        "proved in the cited paper",
+        "§10")
     description = "pointer chasing PC(n, k) as hop_k (Alice's f_A values, Bob's f_B values)"
     theorem = (
         "SHT24 Prop. E.4 / Cor. 5.2-5.6 (docs/theory.md §8.8, §10.2): a protocol with fewer "

@@ -44,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError, TooLargeError
-from ..problems.pointer_chasing import PointerChasing
-from ..registry import register_problem, register_reduction
+from ..problems.pointer_chasing_perm import PermutationPointerChasing
+from ..registry import register_reduction
 from ..tasks.khop import KHopTask
 from ._common import last_scalar
 
@@ -63,43 +63,6 @@ __all__ = [
 ]
 
 _MAX_LENGTH = 5_000_000
-
-
-def _is_permutation(f: np.ndarray) -> np.ndarray:
-    """Row-wise: does every vertex occur exactly once?  f of shape (..., n)."""
-    n = f.shape[-1]
-    return (np.sort(f, axis=-1) == np.arange(n)).all(axis=-1)
-
-
-@register_problem("pc-perm")
-class PermutationPointerChasing(PointerChasing):
-    """PC(n, k) under the promise that f_A and f_B are permutations (SHT24's perfect
-    matchings, Def. E.2).  The bounds listed are those of PC(n, k); the multi-party bound
-    of Prop. E.3 is stated for matchings, and whether the two-party bounds hold unchanged
-    under the promise is not checked here (docs/theory.md §4.8).  Registered as ``pc-perm`` when ``commlb.reductions`` is imported
-    (``commlb.problems`` does not import it)."""
-
-    name = "pc-perm"
-    description = "pointer chasing PC(n, k) with f_A, f_B permutations of [n]"
-
-    @property
-    def is_promise(self) -> bool:
-        return True
-
-    def in_promise(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.int64)
-        y = np.asarray(y, dtype=np.int64)
-        shape = np.broadcast_shapes(x.shape[:-1], y.shape[:-1])
-        return np.broadcast_to(_is_permutation(x), shape) & np.broadcast_to(_is_permutation(y), shape)
-
-    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        return rng.permutation(self.n).astype(np.int64), rng.permutation(self.n).astype(np.int64)
-
-    def sample_batch(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-        count = self._check_count(count)
-        xs = np.argsort(rng.random((count, self.n)), axis=1).astype(np.int64)
-        ys = np.argsort(rng.random((count, self.n)), axis=1).astype(np.int64)
-        return xs, ys
 
 
 def pc_blocks_length(n: int, k: int) -> int:
@@ -129,6 +92,13 @@ class PCToKHopBlocks(Reduction):
     """
 
     name = "pc-to-khop-blocks"
+    source = ReductionSource(
+        "SHT24",
+        "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, "
+        "kernel attention, Longformer, chain of thought) need size polynomial in n for k-hop with "
+        "fewer rounds than hops (asymptotic statements)",
+        "proved in the cited paper",
+        "§10")
     description = "pointer chasing on permutations as hop_k, one contiguous block per step"
     theorem = (
         "SHT24 Prop. E.4 / Cor. 5.2-5.6 (docs/theory.md §8.9, §10.4): L-layer RNN/kernel/"

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, Instance, Reduction
+from ..core import ALICE, BOB, Instance, Reduction, ReductionSource
 from ..registry import get_problem, get_task, register_reduction
 from ..tasks.qsa import QSATask
 from ._common import bits, last_row
@@ -39,6 +39,13 @@ class IndexToQSA(Reduction):
     """
 
     name = "index-to-qsa"
+    source = ReductionSource(
+        "SHT23",
+        "Theorem 11: recurrent models computing q-sparse averaging need memory of about N bits "
+        "even for q = 1",
+        "derived here",
+        "§8",
+        "this reduction gives n bits for the one-way part")
     task: QSATask
     description = "INDEX_n as qSA with q = 1 (Alice's data tokens, Bob's query token)"
     theorem = (
@@ -94,6 +101,13 @@ class DisjToQSA(Reduction):
     """
 
     name = "disj-to-qsa"
+    source = ReductionSource(
+        "SHT23",
+        "Theorem 4: a one-layer, one-head transformer that approximates q-sparse averaging within "
+        "1/(2q) needs m·p ≥ c·q for a universal constant c",
+        "derived here",
+        "§3.4",
+        "the inequality in bits, with the residual row, is ours")
     task: QSATask
     description = "DISJ_q as qSA with N = 2q+1 (Alice's query pointer set, Bob's data)"
     theorem = (

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..registry import get_problem, get_task, register_reduction
 from ..tasks.strings import EQUALS, SEP
-from ._common import bits, last_scalar
+from ._common import ONE_WAY_NOTE, bits, last_scalar
 
 __all__ = ["DisjToDisjointness", "EqToEquality"]
 
@@ -69,6 +69,13 @@ class DisjToDisjointness(_TwoString):
     """
 
     name = "disj-to-disjointness"
+    source = ReductionSource(
+        "BHBK24",
+        "RNNs and one-layer transformers deciding disjointness need size linear in n, while "
+        "two-layer transformers of logarithmic size decide it",
+        "derived here",
+        "§8",
+        ONE_WAY_NOTE)
     description = "DISJ_n as a # b = (Alice a, Bob b)"
     theorem = (
         "BHBK24 one-layer/RNN bounds for disjointness (docs/theory.md §8.2, §3.4): "
@@ -89,6 +96,13 @@ class EqToEquality(_TwoString):
     """
 
     name = "eq-to-equality"
+    source = ReductionSource(
+        "BHBK24",
+        "RNNs and one-layer transformers deciding string equality need size linear in n, while "
+        "two-layer transformers of logarithmic size decide it",
+        "derived here",
+        "§8",
+        ONE_WAY_NOTE)
     description = "EQ_n as a # b = (Alice a, Bob b)"
     theorem = (
         "BHBK24 one-layer/RNN bounds for string equality (docs/theory.md §8.2, §3.4): "

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..errors import InvalidInputError
 from ..registry import register_task
 from ._common import positive_int
@@ -101,6 +101,7 @@ class QSTRTask(Task):
     """
 
     name = "qstr"
+    defaults = TaskDefaults(None, 16, ("q", "d"), why="no reduction: a generated instance, split prefix:N/2")
     description = "q-sparse token regression: y_i = g(x at the q positions t_i) (MH25 Def. 2)"
     output_kind = "vector"
     shared_tuple = False

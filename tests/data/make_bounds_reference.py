@@ -1,12 +1,13 @@
 """Write tests/data/bounds_reference.json: ranks, one-way and (tiny) deterministic
 complexities of EQ, DISJ, IP, GT (n = 1..4) and INDEX (n = 2..8), computed slowly and
-independently of commlb (no numpy, no numba, no import of commlb).
+independently of commlb (no numba, no import of commlb; the ranks are the plain ones of
+tests/reference.py).
 
 * matrices from the definitions, rows indexed by x and columns by y where input index i
   has bit j = (i >> j) & 1 (entry 0 is the lowest digit, as commlb.core.InputSpace);
   GT compares the integers x > y; INDEX: Alice x in {0,1}^n, Bob i in [n], f = x_i;
-* rank over Q by exact Fraction elimination;
-* rank over GF(2) by textbook elimination on Python integers;
+* rank over Q by exact Fraction elimination (reference.exact_rank);
+* rank over GF(2) by textbook elimination on Python integers (reference.rank_gf2);
 * one-way: ceil(log2 #distinct rows) and columns;
 * D(f) by exhaustive search over protocol trees (memoised on (row set, column set),
   every split of the rows or the columns into two nonempty parts) for n <= 3.
@@ -20,9 +21,12 @@ import json
 import math
 import sys
 import time
-from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from reference import exact_rank as rank_q  # noqa: E402
+from reference import rank_gf2  # noqa: E402
 
 
 def bits_of(i: int, n: int) -> list[int]:
@@ -51,39 +55,6 @@ def matrix(name: str, n: int) -> list[list[int]]:
             row.append(v)
         out.append(row)
     return out
-
-
-def rank_q(mat: list[list[int]]) -> int:
-    work = [[Fraction(v) for v in row] for row in mat]
-    rows = len(work)
-    cols = len(work[0]) if work else 0
-    r = 0
-    for c in range(cols):
-        hit = next((i for i in range(r, rows) if work[i][c] != 0), None)
-        if hit is None:
-            continue
-        work[r], work[hit] = work[hit], work[r]
-        for i in range(rows):
-            if i != r and work[i][c] != 0:
-                f = work[i][c] / work[r][c]
-                work[i] = [a - f * b for a, b in zip(work[i], work[r])]
-        r += 1
-        if r == rows:
-            break
-    return r
-
-
-def rank_gf2(mat: list[list[int]]) -> int:
-    work = [sum((v & 1) << j for j, v in enumerate(row)) for row in mat]
-    rank = 0
-    while work:
-        pivot = work.pop()
-        if pivot == 0:
-            continue
-        rank += 1
-        low = pivot & -pivot
-        work = [w ^ pivot if w & low else w for w in work]
-    return rank
 
 
 def complement(mat: list[list[int]]) -> list[list[int]]:

@@ -64,6 +64,7 @@ from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
 from . import refuse_options
+from .hardmax import softmax_requirement
 
 __all__ = ["build", "khop_layers", "hop_schedule", "required_magnitude", "default_precision",
            "sequence_length", "WIDTH", "MLP_WIDTH"]
@@ -206,13 +207,17 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         )
     params = _weights(n, alphabet, k, int(1 << prec.frac))
     schedule = hop_schedule(k)
+    # every score is an integer, so the margin is 1; scores and values are at most R
+    softmax = softmax_requirement(n, 1.0, magnitude, magnitude, prec.frac, prec.bits)
     config = {
         "layers": num_layers, "heads": 1, "width": WIDTH, "key_dim": KEY_DIM, "value_dim": VALUE_DIM,
         "mlp_dim": MLP_WIDTH, "vocab_size": alphabet, "max_length": n, "causal": True,
         "attention": "hard", "output_kind": "class",
         "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
-            "name": "k-hop induction heads by pointer doubling (SHT24 Thm 4.2, docs/theory.md §9.8, §10.3)",
+            "name": "k-hop induction heads by pointer doubling (SHT24 Thm 4.2, docs/theory.md §9.8, "
+                    "§10.3); " + softmax.describe(),
+            "softmax": softmax.to_json(),
             "k": k,
             "alphabet": alphabet,
             "layers_formula": "ceil(log2 k) + 2",
