@@ -4,32 +4,40 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from commlb.errors import InvalidInputError
 
+from .options import FiniteFloat, output_file
+
 
 def _load_fooling(path: str) -> dict[int, list[tuple[int, int]]]:
     """--fooling FILE: ``{"value": v, "pairs": [[r, c], ...]}``, a list of such objects,
-    or ``{"0": [[r, c], ...], "1": [...]}``."""
+    or ``{"0": [[r, c], ...], "1": [...]}``.  Rows, columns and values must be JSON
+    integers (a fraction is refused, never truncated)."""
+    from commlb.validate import read_text, short_text
+
+    text = read_text(path, "--fooling")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInputError(f"--fooling: no such file {path!r}") from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"--fooling {path}: not JSON ({exc.msg})") from None
+        raise InvalidInputError(f"--fooling {path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    except ValueError:  # e.g. an integer above Python's 4300-digit conversion limit
+        raise InvalidInputError(f"--fooling {path}: a number in the file has more than 4300 digits") from None
+
+    def integer(v: Any, what: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InvalidInputError(f"--fooling {path}: {what} must be integers, got {short_text(repr(v), 30)}")
+        if not -1 <= v < 2**62:
+            raise InvalidInputError(f"--fooling {path}: {what} {short_text(str(v), 30)} is out of range")
+        return v
 
     def pairs_of(obj: Any) -> list[tuple[int, int]]:
         if not isinstance(obj, list) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in obj):
             raise InvalidInputError(f"--fooling {path}: pairs must be a list of [row, col]")
-        try:
-            return [(int(a), int(b)) for a, b in obj]
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"--fooling {path}: pairs must be integers") from None
+        return [(integer(a, "rows and columns"), integer(b, "rows and columns")) for a, b in obj]
 
     out: dict[int, list[tuple[int, int]]] = {}
     items = data if isinstance(data, list) and data and isinstance(data[0], dict) else [data]
@@ -37,15 +45,18 @@ def _load_fooling(path: str) -> dict[int, list[tuple[int, int]]]:
         if isinstance(item, dict) and "pairs" in item:
             if "value" not in item:
                 raise InvalidInputError(f"--fooling {path}: missing \"value\"")
-            out[int(item["value"])] = pairs_of(item["pairs"])
+            out[integer(item["value"], "values")] = pairs_of(item["pairs"])
         elif isinstance(item, dict):
             for key, val in item.items():
                 try:
-                    out[int(key)] = pairs_of(val)
+                    value = int(key)
                 except ValueError:
                     raise InvalidInputError(f"--fooling {path}: keys must be output values") from None
+                out[integer(value, "values")] = pairs_of(val)
         else:
             raise InvalidInputError(f"--fooling {path}: expected {{\"value\": v, \"pairs\": [[r, c], ...]}}")
+    if not out or not any(out.values()):
+        raise InvalidInputError(f"--fooling {path}: no pairs in the file")
     return out
 
 
@@ -170,7 +181,7 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
 
 @click.command("bounds")
 @click.option("--problem", "problem", cls=_ProblemOption, default=None, help="Built-in problem.")
-@click.option("--n", "n", type=int, default=None, help="Input size (bits per party).")
+@click.option("--n", "n", type=click.IntRange(min=1), default=None, help="Input size (bits per party).")
 @click.option("--function", "function", default=None,
               help="An expression over integers x, y in [0, 2^n) (helpers popcount, bit, parity, "
                    "min, max, abs, where), or path.py:callable (vectorised).")
@@ -179,12 +190,12 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
 @click.option("--methods", default=None,
               help="Comma list of rank-real, rank-gf2, rank-gfp, one-way, fooling, exact (default: "
                    "all feasible at this size).")
-@click.option("--prime", default=None, type=int, help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
-@click.option("--time-limit", default=10.0, show_default=True, type=float,
+@click.option("--prime", default=None, type=click.IntRange(2, 2**31 - 1), help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
+@click.option("--time-limit", default=10.0, show_default=True, type=FiniteFloat(0.0, open_min=True),
               help="Seconds per search (fooling set per value, exact D).")
 @click.option("--fooling", "fooling_file", default=None, type=click.Path(dir_okay=False),
               help='Verify and use a fooling set: JSON {"value": v, "pairs": [[row, col], ...]}.')
-@click.option("--certificate", "certificate_file", default=None, type=click.Path(dir_okay=False),
+@click.option("--certificate", "certificate_file", default=None, callback=output_file("--certificate"),
               help="Write all certificates (pivots, representatives, fooling sets, tree) as JSON.")
 @click.option("--error", "error", default=None,
               help="Bounds for protocols that err with probability <= EPS (e.g. 0.1 or 1/3): "
@@ -216,13 +227,23 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
     from commlb.bounds.report import compute_bounds, parse_methods
     from commlb.cli.render import emit_json, to_jsonable
 
+    if methods is not None:
+        if not [m for m in methods.split(",") if m.strip()]:
+            raise InvalidInputError(f"--methods {methods!r}: name at least one method (or leave it out for all "
+                                    "that are feasible)")
+        try:
+            parse_methods(methods)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"--methods: {exc}") from None
     M = _build_matrix(problem, n, function, matrix)
     fooling = _load_fooling(fooling_file) if fooling_file else None
     report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
                             prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
     if certificate_file:
-        Path(certificate_file).write_text(json.dumps(to_jsonable(report.certificates()), indent=1) + "\n",
-                                          encoding="utf-8")
+        from commlb.validate import write_text
+
+        write_text(certificate_file, json.dumps(to_jsonable(report.certificates()), indent=1) + "\n",
+                   "--certificate")
     if as_json:
         emit_json(report.to_json())
         for note in report.notes:

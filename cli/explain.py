@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from .options import POSITIVE, SEED, check_typed_options, parse_key_values
+
 _STYLE = {"problem": "cyan", "reduction": "magenta", "protocol": "green", "inequality": "yellow",
           "conclusion": "bold blue", "error": "red"}
 
@@ -97,10 +99,10 @@ def _render(explanation: Any) -> None:
               help="Add the bound that still holds for a model right on a 1 - EPS share of uniform inputs "
                    "(e.g. 0.01 or 1/100; problems INDEX and IP).")
 @click.option("--model", "model", default="rnn", show_default=True, help="Model family: rnn, transformer, ffn.")
-@click.option("--n", "n", type=int, default=None,
+@click.option("--n", "n", type=POSITIVE, default=None,
               help="Problem size (default: the reduction's small example size).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the instance (and random weights).")
-@click.option("--k", "k", type=int, default=None, help="Hops, for --task khop.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the instance (and random weights).")
+@click.option("--k", "k", type=POSITIVE, default=None, help="Hops, for --task khop.")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra task parameter, e.g. M=11 for match3 or reduction=index-to-qsa (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the steps and the simulation as JSON.")
@@ -119,7 +121,7 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
     commlb explain --problem ip --n 8 --error 0.01
     """
     from commlb.cli.render import emit_json
-    from commlb.cli.sweep import _parse_options
+    from commlb.costs import check_task_size
     from commlb.errors import InvalidInputError
     from commlb.explain import explain as run_explain
     from commlb.explain import explain_error
@@ -134,9 +136,12 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
             raise InvalidInputError("--task-option and --k apply to --task, not to --problem")
         explanation = explain_error(problem, 16 if n is None else n, error)
     else:
-        options = _parse_options(task_opts, "--task-option")
+        options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
         if k is not None:
             options["k"] = k
+        red = options.get("reduction")
+        check_task_size(str(task), n, {key: v for key, v in options.items() if key != "reduction"},
+                        red if isinstance(red, str) else None, command="explain")
         explanation = run_explain(str(task), model, n, seed=seed, task_options=options, error=error)
     if as_json:
         emit_json(explanation.to_json())

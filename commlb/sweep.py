@@ -102,14 +102,22 @@ def parse_n_values(spec: str | Iterable[int]) -> list[int]:
 
 def _parse_part(part: str) -> list[int]:
     part = part.strip()
+    if len(part) > 60:
+        raise InvalidInputError(f"--n: cannot read {part[:20]}... ({len(part)} characters); use integers and "
+                                "ranges like 8,16,32 or 16..1024x2")
     if part.isdigit():
         return [int(part)]
     m = _GEOMETRIC.match(part)
     if m:
         start, stop, ratio = int(m.group(1)), int(m.group(2)), float(m.group(3))
-        if ratio <= 1:
-            raise InvalidInputError(f"--n {part!r}: the ratio after 'x' must be > 1")
+        if not math.isfinite(ratio) or ratio <= 1:
+            raise InvalidInputError(f"--n {part!r}: the ratio after 'x' must be a finite number > 1")
         _check_bounds(part, start, stop)
+        steps = math.log(stop / start) / math.log(ratio) if stop > start else 0.0
+        if steps > 64 * _MAX_RANGE_VALUES:
+            raise TooLargeError(f"--n {part!r}: a ratio of {ratio!r} takes about {steps:.3g} steps from "
+                                f"{start} to {stop}; use a ratio of at least "
+                                f"{(stop / start) ** (1 / _MAX_RANGE_VALUES):.4g} (e.g. {start}..{stop}x2)")
         out: list[int] = []
         value = float(start)
         while round(value) <= stop:

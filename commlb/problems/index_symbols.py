@@ -56,7 +56,7 @@ class SymbolIndex(ProblemBase):
 
     def bounds(self) -> list[KnownBound]:
         n = self.n
-        one_way = (n**n - 1).bit_length()  # ⌈log2 n^n⌉, exact integer arithmetic
+        one_way = _ceil_n_log2_n(n)  # ⌈log2 n^n⌉, exact
         block = n * int(math.floor(math.log2(n))) if n > 1 else 0
         eps = 1.0 / 3.0
         log_n = (n - 1).bit_length()
@@ -90,3 +90,28 @@ class SymbolIndex(ProblemBase):
                 status="derived here: an upper bound",
             ),
         ]
+
+
+def _ceil_n_log2_n(n: int) -> int:
+    """⌈n·log2 n⌉ (= bit length of n^n − 1) without building n^n, whose size grows as
+    n log n bits: exact integers up to n = 4096 and for powers of two, else n·ln n / ln 2
+    in 60-digit decimal arithmetic (n log2 n is then irrational; the error, about
+    10^-50, is far below its distance to an integer unless that is under 10^-40, which
+    is refused rather than guessed)."""
+    if n <= 1:
+        return 0
+    if n <= 4096:
+        return (n**n - 1).bit_length()
+    if n & (n - 1) == 0:  # a power of two: n log2 n is an integer
+        return n * (n.bit_length() - 1)
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        value = Decimal(n) * Decimal(n).ln() / Decimal(2).ln()
+        ceil = int(value.to_integral_value(rounding="ROUND_CEILING"))
+        if min(value - (ceil - 1), ceil - value) < Decimal("1e-40"):
+            from ..errors import TooLargeError
+
+            raise TooLargeError(f"n log2 n at n = {n} is too close to an integer to round with 60 digits")
+    return ceil

@@ -86,3 +86,4 @@ class IndexToComposition(Reduction):
 
     def decode(self, output: Any) -> int:
         return int(last_scalar(output))
+
