@@ -14,8 +14,10 @@ Two ways to bound disc_μ from above:
 
 * **spectral** (:func:`spectral_certificate`): with B = A∘W, |1_Sᵀ B 1_T| ≤ ‖B‖₂·√(|S||T|),
   so disc_μ ≤ ‖B‖₂·√(mn)/Z.  ‖B‖₂ is bounded rigorously, never read off a floating SVD:
-  G = BᵀB (the smaller Gram matrix) is computed exactly (integers; float64 products are
-  exact while every partial sum stays below 2^53, which is checked), and then either
+  G = BᵀB (the smaller Gram matrix) is computed exactly (integers: under the uniform
+  distribution by XOR-popcount on packed bits, otherwise by BLAS products, which are exact
+  while every partial sum stays below 2^24 in float32 or 2^53 in float64, as checked), and
+  then either
 
   - ``gershgorin``: ‖B‖² = λmax(G) ≤ max_i Σ_j |G_ij|  (exact integer row sums);
   - ``gershgorin-square``: ‖B‖⁴ = λmax(G²) ≤ max_i Σ_j |(G²)_ij|  (G² exact the same way);
@@ -106,10 +108,17 @@ def _syrk_exact(X: np.ndarray, limit_bits: int) -> np.ndarray:
     return U + np.triu(U, 1).T
 
 
-def _gram(B: np.ndarray) -> tuple[np.ndarray, str]:
-    """Exact Gram matrix of the smaller side as int64 (BLAS when provably exact)."""
+def _gram(B: np.ndarray, values01: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """Exact Gram matrix of the smaller side as int64: for an unweighted sign matrix by
+    XOR-popcount on packed bits (:mod:`commlb.kernels.signgram`), else by BLAS when
+    provably exact."""
     m, n = B.shape
     side = "cols" if n <= m else "rows"
+    if values01 is not None:
+        from ..kernels.signgram import sign_gram
+
+        side = "rows" if m <= n else "cols"  # rows pack without a transpose
+        return sign_gram(values01 if side == "cols" else np.asarray(values01).T), side
     X = B if side == "cols" else B.T  # G = XᵀX, X has k = len rows
     k = X.shape[0]
     wmax = int(np.abs(X).max()) if X.size else 0
@@ -175,7 +184,7 @@ def spectral_certificate(values: np.ndarray, dist: Distribution | None = None,
     t0 = time.perf_counter()
     B, Z = weighted_sign_matrix(values, dist)
     m, n = B.shape
-    G, side = _gram(B)
+    G, side = _gram(B, values if dist is None else None)
     d = G.shape[0]
     gersh = int(np.abs(G).sum(axis=1).max())
     if d <= cholesky_limit:
@@ -197,7 +206,7 @@ def spectral_certificate(values: np.ndarray, dist: Distribution | None = None,
     # whether Gershgorin is already tight, as for Hadamard matrices
     x = np.random.default_rng(0).standard_normal(d)
     Gf = G.astype(np.float64)
-    for _ in range(30):
+    for _ in range(12):
         x = Gf @ x
         x /= np.linalg.norm(x)
     rayleigh = float(x @ (Gf @ x))
