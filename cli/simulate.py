@@ -171,6 +171,8 @@ def _render(result: Any, show_transcript: bool) -> None:
         if t.first_error is not None:
             out.print(escape(f"  first error: trial {t.first_error['trial']}, model {t.first_error['output']}, "
                              f"truth {t.first_error['expected']}"))
+    if result.error_bound is not None:
+        out.print(Text("error-tolerant bound: ", style="bold") + Text(result.error_bound.sentence()))
     if result.effective_bits is not None:
         out.print(escape(_effective_line(result.effective_bits)))
     out.print(Text("conclusion: ", style="bold") + Text(result.conclusion))
@@ -265,6 +267,9 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
             result.trials = run_trials(setup, built, trials, seed=seed, split=split)
         else:
             result.trials = _trials_with_progress(setup, built, trials, seed, split)
+        from commlb.bounds.erring import assess_run
+
+        result.error_bound = assess_run(result)
         result.conclusion = conclusion(result)
     if as_json:
         emit_json(result.to_json())
