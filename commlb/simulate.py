@@ -153,8 +153,7 @@ class SimulationResult:
             "seed": self.seed,
             "params": params,
             "precision": self.built.precision.to_json(),
-            "split": {**self.split.to_json(),
-                      "owners": [("alice", "bob", "public")[int(o)] for o in np.asarray(self.split.owner).tolist()]},
+            "split": self.split.to_json(),
             "instance": instance_json(self),
             "messages": [
                 {"round": m.round, "sender": m.sender.name.lower(), "receiver": m.receiver.name.lower(),

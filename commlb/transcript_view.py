@@ -129,12 +129,15 @@ def _plain(v: Any) -> Any:
 
 def instance_json(result: Any) -> dict[str, Any]:
     """The instance of a simulation: the problem's inputs x and y (when a reduction wrote
-    it), the tokens, their names when the task has them, and each token's owner."""
+    it), the tokens, their names when the task has them, each token's owner as the
+    reduction gives it (``owners``) and as the run's split gives it (``split_owners``;
+    the same unless ``--split`` changed it)."""
     names = {0: "alice", 1: "bob", 2: "public"}
     inst = result.instance
     out: dict[str, Any] = {"x": _plain(result.x), "y": _plain(result.y),
                            "tokens": _plain(inst.tokens),
-                           "owners": [names[int(o)] for o in np.asarray(inst.owner).tolist()]}
+                           "owners": [names[int(o)] for o in np.asarray(inst.owner).tolist()],
+                           "split_owners": [names[int(o)] for o in np.asarray(result.split.owner).tolist()]}
     try:
         vocab = result.setup.task.vocab_names()
     except Exception:  # a task without printable names

@@ -83,7 +83,7 @@ def test_simulate_instance_marks_without_colour(capsys, monkeypatch):
     marks = " ".join(_mark_rows(out)).split()
     # DISJ_6 as a # b =
     assert marks == ["A"] * 6 + ["·"] + ["B"] * 6 + ["·"]
-    assert marks == [{"alice": "A", "bob": "B", "public": "·"}[o] for o in split["owners"]]
+    assert marks == [{"alice": "A", "bob": "B", "public": "·"}[o] for o in data["instance"]["split_owners"]]
     assert (marks.count("A"), marks.count("B"), marks.count("·")) == (split["alice"], split["bob"], split["public"])
     assert "A = Alice" in out and "B = Bob" in out and "· = public" in out
 

@@ -44,7 +44,7 @@ def test_json_instance_is_the_reductions_encoding(run_json):
     # the answer recorded is the problem's on these inputs
     assert run_json["expected"] == int(setup.problem.evaluate(np.array(inst["x"]), np.array(inst["y"])))
     # interleave: the split's owners alternate over the private positions
-    private = [o for o in run_json["split"]["owners"] if o != "public"]
+    private = [o for o in run_json["instance"]["split_owners"] if o != "public"]
     assert private == ["alice", "bob"] * (len(private) // 2)
 
 
