@@ -50,6 +50,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidInputError, TooLargeError
 from .fooling import _as_matrix, max_fooling_set
@@ -171,7 +172,7 @@ class ProtocolTree:
         return root
 
 
-def verify_tree(M: Any, tree: ProtocolTree) -> int:
+def verify_tree(M: ArrayLike, tree: ProtocolTree) -> int:
     """Check that ``tree`` is a deterministic protocol computing M and return its depth.
 
     Checks: the root is all rows x all columns; at an Alice node the children's rows are a
@@ -387,7 +388,7 @@ def _is_mono(base: np.ndarray, rows: list[int], cols: list[int]) -> bool:
     return bool(np.all(block == block.flat[0]))
 
 
-def deterministic_complexity(M: Any, time_limit: float = 10.0, lower_hint: int = 0,
+def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint: int = 0,
                              root_bounds: bool = True) -> DeterministicResult:
     """D(f) of the matrix M (rows: Alice's inputs, columns: Bob's) with a protocol tree and a
     lower-bound certificate; see the module docstring.  Stops after about ``time_limit``
@@ -563,7 +564,7 @@ def _rebuild(RB: np.ndarray, CB: np.ndarray, V: int, base: np.ndarray, memo: Any
     return ProtocolTree(tuple(row_list), tuple(col_list), "bob", left, right, None)
 
 
-def deterministic_complexity_reference(M: Any) -> int:
+def deterministic_complexity_reference(M: ArrayLike) -> int:
     """Slow reference D(f): memoised recursion over every sub-rectangle (row subset x column
     subset as bitmasks) of M itself, trying every split by either party, no merging and no
     bounds.  Exponential (about 3^r 2^c + 2^r 3^c steps); up to about 6 x 6 in tests."""

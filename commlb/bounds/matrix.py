@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..core import Problem
 from ..errors import InvalidInputError, TooLargeError
 
 __all__ = [
@@ -129,7 +131,7 @@ def _compact(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=dtype)
 
 
-def matrix_from_array(values: Any, source: str = "array", n: int | None = None) -> CommMatrix:
+def matrix_from_array(values: ArrayLike, source: str = "array", n: int | None = None) -> CommMatrix:
     """Wrap an integer array (validated and stored compactly)."""
     return CommMatrix(_compact(np.asarray(values)), source, n)
 
@@ -169,7 +171,7 @@ def _largest_feasible_n(space_size: Callable[[int], int], max_entries: int, n: i
     return m
 
 
-def matrix_from_problem(problem: Any, n: int | None = None,
+def matrix_from_problem(problem: str | Problem, n: int | None = None,
                         max_entries: int = DEFAULT_MAX_ENTRIES) -> CommMatrix:
     """The communication matrix of a registered problem (a name, with ``n``) or of a
     :class:`commlb.core.Problem` instance.  Pairs outside the promise become
