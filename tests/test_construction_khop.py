@@ -126,7 +126,12 @@ def test_size_follows_the_theorem():
             assert model.key_dim == 3 and model.value_dim == 5 and model.mlp_dim == 12
             assert model.precision.frac == 0
             assert model.precision.bits <= 2 * math.ceil(math.log2(n)) + PRECISION_SLACK
-            assert model.config["construction"]["hops_per_layer"] == hop_schedule(k)
+            # the schedule, against its definition: layer 1 adds no hop, layer 2 one or
+            # none, layer l >= 3 adds 0 or 2^(l-3), and the hops add up to k
+            hops = hop_schedule(k)
+            assert len(hops) == model.layers and hops[0] == 0 and hops[1] in (0, 1)
+            assert all(h in (0, 1 << (ell - 3)) for ell, h in enumerate(hops[2:], start=3))
+            assert sum(hops) == k
     # the width does not depend on the alphabet either; the precision grows like log(N·V²)
     wide = build(_task(4, alphabet=64), 256)
     assert wide.width == STATED_WIDTH
