@@ -119,7 +119,6 @@ def check_walkthrough(e, task, family, red):
     model = built.model
     p = built.precision.bits
     sim = e.simulation
-    text = _text(e)
     # the same run: every message's bits
     assert sim["total_bits"] == tr.total_bits
     assert [m["bits"] for m in sim["messages"]] == [m.bits for m in tr.messages]
