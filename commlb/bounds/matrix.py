@@ -112,7 +112,8 @@ def _compact(values: np.ndarray) -> np.ndarray:
     if values.dtype == bool:
         return values.astype(np.int8)
     if not np.issubdtype(values.dtype, np.integer):
-        if np.issubdtype(values.dtype, np.floating) and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        integral = np.all(np.isfinite(values)) and np.all(values == np.round(values))
+        if np.issubdtype(values.dtype, np.floating) and integral:
             values = values.astype(np.int64)
         else:
             raise InvalidInputError("matrix entries must be integers")
