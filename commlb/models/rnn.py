@@ -83,7 +83,8 @@ tests hold numba == numpy == :meth:`step` == the slow reference.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -146,7 +147,8 @@ class RNNModel(Model):
         cfg.setdefault("output_kind", "binary")
         cfg.setdefault("output_positions", [-1])
         if cfg["activation"] not in ACTIVATIONS:
-            raise InvalidInputError(f"rnn activation must be one of {', '.join(ACTIVATIONS)}, not {cfg['activation']!r}")
+            raise InvalidInputError(
+                f"rnn activation must be one of {', '.join(ACTIVATIONS)}, not {cfg['activation']!r}")
         if cfg["output_kind"] not in ("binary", "class", "vector"):
             raise InvalidInputError(f"output_kind must be binary, class or vector, not {cfg['output_kind']!r}")
         cfg["output_positions"] = [int(p) for p in cfg["output_positions"]]
@@ -324,23 +326,26 @@ class RNNModel(Model):
             bias_sh = p["b"]
         w_rec, w_in = p["w_rec"], p["w_in"]
         sat = 0
-        mm = np.matmul
+        mm: Callable[[np.ndarray, np.ndarray], np.ndarray] = np.matmul
         if fixed:
             if self._float_safe():
                 # every partial sum is an integer below 2^52: float64 BLAS is exact
                 w_rec, w_in = self._float_weights()
 
-                def mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+                def float_mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                     return (a.astype(np.float64) @ b).astype(np.int64)
+
+                mm = float_mm
             else:
                 mm = _matmul_exact
         for t in range(toks.size):
-            below = None
+            below: np.ndarray | None = None
             for layer in range(L):
                 acc = mm(h[layer][None], w_rec[layer])[0]
                 if layer == 0:
                     acc = acc + inp0[t]
                 else:
+                    assert below is not None  # the layer below ran first
                     acc = acc + mm(below[None], w_in[layer])[0] + bias_sh[layer]
                 if fixed:
                     pre, over = self._round(acc)
@@ -368,7 +373,7 @@ class RNNModel(Model):
         out = np.empty_like(states)
         sat = np.zeros(B, dtype=np.int64)
         sparse = self._sparse() if fixed else None
-        below = None
+        below: np.ndarray | None = None
         for layer in range(self.layers):
             if sparse is not None:
                 rec = sparse[0][layer].apply(states[:, layer])
@@ -379,6 +384,7 @@ class RNNModel(Model):
                 extra = p["embed"][toks] + p["b"][0]
                 acc = acc + ((extra << np.int64(f)) if fixed else extra)
             else:
+                assert below is not None  # the layer below ran first
                 if sparse is not None:
                     inp = sparse[1][layer].apply(below)
                 else:
