@@ -19,7 +19,16 @@ short and the search proves the lower bound ("exhaustive search").
 Goal (issue 4): exact D with certificate for the 32 x 32 classic matrices and random
 12 x 12 in under 10 s each.
 
+``--hard`` runs the hard set instead (:mod:`commlb.testing.hard_matrices`: noisy low-rank,
+block-structured and Boolean-product matrices, 4 values before the noise, rank 5, 5% of
+the entries flipped, 16 x 16 to 64 x 64) where rank, fooling and one-way bounds leave a gap:
+per instance the bounds interval, then the search with ``--hard-limit`` seconds (nodes,
+time, the interval it proves), and the whole command ``commlb bounds --matrix M --methods
+exact --time-limit 5`` in a subprocess (wall time; goal <= 6 s).  The subset-DP reference
+is not run there: it needs about 3^r 2^c steps (hopeless above 8 x 8).
+
 Run:  .venv/bin/python bench/bench_exact.py [--cap 60] [--random 5]
+      .venv/bin/python bench/bench_exact.py --hard [--sizes 16,24,32,48,64] [--seeds 2] [--hard-limit 10]
 """
 
 from __future__ import annotations
@@ -56,7 +65,7 @@ def classic(name: str, n: int) -> np.ndarray:
     raise ValueError(name)
 
 
-def _reference_worker(M: np.ndarray, queue: "mp.Queue") -> None:
+def _reference_worker(M: np.ndarray, queue: mp.Queue) -> None:
     from commlb.bounds.exact import deterministic_complexity_reference
 
     t0 = time.perf_counter()
@@ -97,7 +106,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cap", type=float, default=60.0, help="seconds allowed to the reference")
     parser.add_argument("--random", type=int, default=5, help="random instances per family")
+    parser.add_argument("--hard", action="store_true", help="run the hard set (see the module docstring)")
+    parser.add_argument("--sizes", default="16,24,32,48,64", help="hard set: matrix sizes")
+    parser.add_argument("--seeds", type=int, default=2, help="hard set: instances per family and size")
+    parser.add_argument("--hard-limit", type=float, default=10.0, help="hard set: seconds for the search")
+    parser.add_argument("--cli", action=argparse.BooleanOptionalAction, default=True,
+                        help="hard set: also time the whole command with --time-limit 5")
     args = parser.parse_args()
+    if args.hard:
+        hard(args)
+        return
     print("exact deterministic communication complexity")
     print(machine_line())
     ours(classic("EQ", 1))  # numba warm-up
@@ -147,6 +165,41 @@ def main() -> None:
                          f"({res.lower_certificate['method'].split()[0]}, {res.nodes} nodes)")
         print(f"  {label:<22} max {max(times):7.3f} s  mean {np.mean(times):7.3f} s   " + "  ".join(notes),
               flush=True)
+
+
+def hard(args: argparse.Namespace) -> None:
+    import os
+    import subprocess
+    import tempfile
+
+    from commlb.bounds.report import compute_bounds
+    from commlb.testing.hard_matrices import FAMILIES, hard_matrix
+
+    print("exact D on the hard set (noise 5%, 4 values, rank 5)")
+    print(machine_line())
+    ours(classic("EQ", 1))  # numba warm-up
+    exe = Path(sys.executable).with_name("commlb")
+    tmp = Path(tempfile.mkdtemp(prefix="commlb_hard_"))
+    print(f"{'family':<16} {'n':>3} {'seed':>4}  {'bounds':>8}  {'search':>22} {'nodes':>8} {'time s':>7}"
+          f"  {'command s':>9}  load")
+    for n in (int(v) for v in args.sizes.split(",")):
+        for family in FAMILIES:
+            for seed in range(args.seeds):
+                M = hard_matrix(family, n, seed, rank=5, noise=0.05, values=4)
+                rep = compute_bounds(M, methods=["rank-gf2", "rank-gfp", "one-way", "fooling"], time_limit=1.0)
+                lo, up = rep.best_lower_bound[0], rep.best_upper_bound[0]
+                t, res = ours(M, limit=args.hard_limit)
+                proved = f"D = {res.upper}" if res.exact else f"D in [{res.lower}, {res.upper}]"
+                cmd_s = "-"
+                if args.cli:
+                    path = tmp / f"{family}-{n}-{seed}.npy"
+                    np.save(path, M)
+                    t0 = time.perf_counter()
+                    subprocess.run([str(exe), "bounds", "--matrix", str(path), "--methods", "exact",
+                                    "--time-limit", "5"], check=True, capture_output=True)
+                    cmd_s = f"{time.perf_counter() - t0:.2f}"
+                print(f"{family:<16} {n:>3} {seed:>4}  {f'[{lo}, {up}]':>8}  {proved:>22} {res.nodes:>8} {t:>7.2f}"
+                      f"  {cmd_s:>9}  {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

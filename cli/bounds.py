@@ -4,32 +4,40 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from commlb.errors import InvalidInputError
 
+from .options import FiniteFloat, output_file
+
 
 def _load_fooling(path: str) -> dict[int, list[tuple[int, int]]]:
     """--fooling FILE: ``{"value": v, "pairs": [[r, c], ...]}``, a list of such objects,
-    or ``{"0": [[r, c], ...], "1": [...]}``."""
+    or ``{"0": [[r, c], ...], "1": [...]}``.  Rows, columns and values must be JSON
+    integers (a fraction is refused, never truncated)."""
+    from commlb.validate import read_text, short_text
+
+    text = read_text(path, "--fooling")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInputError(f"--fooling: no such file {path!r}") from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"--fooling {path}: not JSON ({exc.msg})") from None
+        raise InvalidInputError(f"--fooling {path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    except ValueError:  # e.g. an integer above Python's 4300-digit conversion limit
+        raise InvalidInputError(f"--fooling {path}: a number in the file has more than 4300 digits") from None
+
+    def integer(v: Any, what: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InvalidInputError(f"--fooling {path}: {what} must be integers, got {short_text(repr(v), 30)}")
+        if not -1 <= v < 2**62:
+            raise InvalidInputError(f"--fooling {path}: {what} {short_text(str(v), 30)} is out of range")
+        return v
 
     def pairs_of(obj: Any) -> list[tuple[int, int]]:
         if not isinstance(obj, list) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in obj):
             raise InvalidInputError(f"--fooling {path}: pairs must be a list of [row, col]")
-        try:
-            return [(int(a), int(b)) for a, b in obj]
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"--fooling {path}: pairs must be integers") from None
+        return [(integer(a, "rows and columns"), integer(b, "rows and columns")) for a, b in obj]
 
     out: dict[int, list[tuple[int, int]]] = {}
     items = data if isinstance(data, list) and data and isinstance(data[0], dict) else [data]
@@ -37,15 +45,18 @@ def _load_fooling(path: str) -> dict[int, list[tuple[int, int]]]:
         if isinstance(item, dict) and "pairs" in item:
             if "value" not in item:
                 raise InvalidInputError(f"--fooling {path}: missing \"value\"")
-            out[int(item["value"])] = pairs_of(item["pairs"])
+            out[integer(item["value"], "values")] = pairs_of(item["pairs"])
         elif isinstance(item, dict):
             for key, val in item.items():
                 try:
-                    out[int(key)] = pairs_of(val)
+                    value = int(key)
                 except ValueError:
                     raise InvalidInputError(f"--fooling {path}: keys must be output values") from None
+                out[integer(value, "values")] = pairs_of(val)
         else:
             raise InvalidInputError(f"--fooling {path}: expected {{\"value\": v, \"pairs\": [[r, c], ...]}}")
+    if not out or not any(out.values()):
+        raise InvalidInputError(f"--fooling {path}: no pairs in the file")
     return out
 
 
@@ -95,9 +106,82 @@ def _render(report: Any, M: Any, show_tree: bool) -> None:
         con.print(report.tree.render())
 
 
+class _ProblemOption(click.Option):
+    """``--problem``, whose help lists the registered problems (read from the registry
+    when help is shown, so that a new problem module appears without an edit here)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from commlb.registry import list_problems
+
+        self.help = f"Built-in problem: {', '.join(list_problems())}."
+        return super().get_help_record(ctx)
+
+
+def _render_error(report: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from commlb.cli.render import console
+
+    con = console()
+    eps = report.error
+    con.print(f"[bold]{escape(report.source)}[/bold]: {report.rows} x {report.cols} matrix; protocols "
+              f"that err with probability <= eps = {eps} ({float(eps):.4g})")
+    if report.bounds:
+        table = Table()
+        for col, kw in (("method", {"no_wrap": True}), ("bits", {"justify": "right", "no_wrap": True}),
+                        ("kind and distribution mu", {}), ("status", {})):
+            table.add_column(col, **kw)
+        for b in report.bounds:
+            check = "verified" if b.verified else "NOT verified"
+            table.add_row(b.method, f">= {b.bits}\n({b.real:.3f})", escape(f"{b.kind}\nmu: {b.distribution}"),
+                          escape(f"{b.status}; certificate {check}"))
+        con.print(table)
+        for b in report.bounds:
+            con.print(escape(f"- {b.method}: {b.quantity}; {b.source}; {b.theory}"
+                             + (f"; {b.note}" if b.note else "")))
+        best = report.best_two_way
+        if best is not None:
+            con.print(f"best two-way bound at eps = {eps}: [bold]{best.bits}[/bold] bits "
+                      f"({best.method}, {best.kind})")
+        one = report.best_one_way()
+        if one is not None:
+            con.print(f"best one-way Alice->Bob bound: [bold]{one.bits}[/bold] bits ({one.method})")
+    if report.catalogue:
+        con.print("[bold]catalogue[/bold] (docs/theory.md §6):")
+        for e in report.catalogue:
+            value = f" -> {e['bits']} bits ({e['real']:.3f})" if e["bits"] is not None else ""
+            con.print(escape(f"- [{e['status']}] {e['statement']}{value}"))
+            con.print(escape(f"  {e['kind']}; {e['conditions']}; {e['source']}"))
+    for note in report.notes:
+        con.print(f"[yellow]note:[/yellow] {escape(note)}")
+
+
+def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distribution: str | None,
+                  methods: str | None, time_limit: float, certificate_file: str | None, as_json: bool) -> None:
+    from commlb.bounds.distribution import load_distribution
+    from commlb.bounds.rational import parse_error
+    from commlb.bounds.randomized import compute_error_bounds, parse_error_methods
+    from commlb.cli.render import emit_json, to_jsonable
+
+    eps = parse_error(error)
+    dist = None
+    if distribution is not None and distribution != "uniform":
+        dist = load_distribution(distribution, M.shape)
+    report = compute_error_bounds(M, eps, methods=parse_error_methods(methods), distribution=dist,
+                                  problem=problem, n=n, time_limit=time_limit)
+    if certificate_file:
+        Path(certificate_file).write_text(json.dumps(to_jsonable(report.to_json()), indent=1) + "\n",
+                                          encoding="utf-8")
+    if as_json:
+        emit_json(report.to_json())
+        return
+    _render_error(report)
+
+
 @click.command("bounds")
-@click.option("--problem", "problem", default=None, help="Built-in problem: disj, eq, ip, gt, index, pc, ghd.")
-@click.option("--n", "n", type=int, default=None, help="Input size (bits per party).")
+@click.option("--problem", "problem", cls=_ProblemOption, default=None, help="Built-in problem.")
+@click.option("--n", "n", type=click.IntRange(min=1), default=None, help="Input size (bits per party).")
 @click.option("--function", "function", default=None,
               help="An expression over integers x, y in [0, 2^n) (helpers popcount, bit, parity, "
                    "min, max, abs, where), or path.py:callable (vectorised).")
@@ -106,32 +190,60 @@ def _render(report: Any, M: Any, show_tree: bool) -> None:
 @click.option("--methods", default=None,
               help="Comma list of rank-real, rank-gf2, rank-gfp, one-way, fooling, exact (default: "
                    "all feasible at this size).")
-@click.option("--prime", default=None, type=int, help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
-@click.option("--time-limit", default=10.0, show_default=True, type=float,
+@click.option("--prime", default=None, type=click.IntRange(2, 2**31 - 1), help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
+@click.option("--time-limit", default=10.0, show_default=True, type=FiniteFloat(0.0, open_min=True),
               help="Seconds per search (fooling set per value, exact D).")
 @click.option("--fooling", "fooling_file", default=None, type=click.Path(dir_okay=False),
               help='Verify and use a fooling set: JSON {"value": v, "pairs": [[row, col], ...]}.')
-@click.option("--certificate", "certificate_file", default=None, type=click.Path(dir_okay=False),
+@click.option("--certificate", "certificate_file", default=None, callback=output_file("--certificate"),
               help="Write all certificates (pivots, representatives, fooling sets, tree) as JSON.")
+@click.option("--error", "error", default=None,
+              help="Bounds for protocols that err with probability <= EPS (e.g. 0.1 or 1/3): "
+                   "discrepancy, one-way VC, gamma2^alpha, partition and rectangle bounds, with "
+                   "certificates, and the catalogue for --problem.")
+@click.option("--distribution", "distribution", default=None,
+              help="With --error: the input distribution for the discrepancy bounds: uniform "
+                   "(default) or a FILE of weights (text rows or .npy, same shape as the matrix).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--tree/--no-tree", "tree", default=None,
               help="Print the protocol tree (default: only for matrices up to 8 x 8).")
 def bounds(problem: str | None, n: int | None, function: str | None, matrix: str | None,
            methods: str | None, prime: int | None, time_limit: float, fooling_file: str | None,
-           certificate_file: str | None, as_json: bool, tree: bool | None) -> None:
+           certificate_file: str | None, error: str | None, distribution: str | None,
+           as_json: bool, tree: bool | None) -> None:
     """Certified lower bounds for an explicit function: ranks over R, GF(2), GF(p),
-    one-way complexity, fooling sets and exact deterministic complexity."""
+    one-way complexity, fooling sets and exact deterministic complexity; with --error,
+    the bounds for protocols that err (randomized and distributional)."""
+    if error is not None:
+        if fooling_file or prime is not None:
+            raise InvalidInputError("--fooling and --prime belong to the deterministic bounds; drop them with --error")
+        M = _build_matrix(problem, n, function, matrix)
+        _error_bounds(problem, n, M, error, distribution, methods, time_limit if time_limit != 10.0 else 60.0,
+                      certificate_file, as_json)
+        return
+    if distribution is not None:
+        raise InvalidInputError("--distribution needs --error (it sets the distribution of distributional bounds)")
     from commlb.bounds.rank import DEFAULT_PRIME
     from commlb.bounds.report import compute_bounds, parse_methods
     from commlb.cli.render import emit_json, to_jsonable
 
+    if methods is not None:
+        if not [m for m in methods.split(",") if m.strip()]:
+            raise InvalidInputError(f"--methods {methods!r}: name at least one method (or leave it out for all "
+                                    "that are feasible)")
+        try:
+            parse_methods(methods)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"--methods: {exc}") from None
     M = _build_matrix(problem, n, function, matrix)
     fooling = _load_fooling(fooling_file) if fooling_file else None
     report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
                             prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
     if certificate_file:
-        Path(certificate_file).write_text(json.dumps(to_jsonable(report.certificates()), indent=1) + "\n",
-                                          encoding="utf-8")
+        from commlb.validate import write_text
+
+        write_text(certificate_file, json.dumps(to_jsonable(report.certificates()), indent=1) + "\n",
+                   "--certificate")
     if as_json:
         emit_json(report.to_json())
         for note in report.notes:

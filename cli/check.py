@@ -18,25 +18,8 @@ from typing import Any
 
 import click
 
+from .options import NON_NEGATIVE, POSITIVE, SEED, FiniteFloat, check_typed_options, parse_key_values
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
-
-
-def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    from commlb.errors import InvalidInputError
-
-    params: dict[str, Any] = {}
-    for item in pairs:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidInputError(f"--param expects KEY=VALUE, got {item!r}")
-        try:
-            params[key] = int(value)
-        except ValueError:
-            try:
-                params[key] = float(value)
-            except ValueError:
-                params[key] = value
-    return params
 
 
 def _is_file_target(target: str) -> bool:
@@ -86,10 +69,13 @@ def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
                 params.setdefault("n", example["n"])
             elif _requires(obj, "n"):
                 params["n"] = 4
+        from commlb.errors import check_arguments
+
+        check_arguments(obj, f"calling {attr}({_fmt(params)}) failed", **params)
         try:
             obj = obj(**params)
-        except TypeError as exc:
-            raise InvalidInputError(f"calling {attr}({_fmt(params)}) failed: {exc}") from None
+        except Exception as exc:  # the user's own factory failed: say why, in one line
+            raise InvalidInputError(f"calling {attr}({_fmt(params)}) failed: {type(exc).__name__}: {exc}") from None
         if isinstance(obj, Reduction):
             return obj
         raise InvalidInputError(f"{attr}({_fmt(params)}) returned {type(obj).__name__}, not a Reduction")
@@ -128,8 +114,11 @@ def resolve_reduction(target: str, n: int | None, extra: dict[str, Any]) -> Any:
             f"unknown reduction {target!r}; known: {', '.join(list_reductions())} "
             "(or give path/to/file.py:ATTR)"
         )
+    from commlb.costs import check_reduction_size
+
     defaults = dict(getattr(reduction_factory(target), "example_params", {}) or {})
     defaults.update(params)
+    check_reduction_size(target, defaults, command="check-reduction")
     return get_reduction(target, **defaults)
 
 
@@ -151,8 +140,10 @@ def _render(report: Any, reduction: Any) -> None:
     if report.exhaustive:
         mode = f"exhaustive: all {report.total_pairs:,} pairs"
     else:
-        mode = (f"sampled: {report.samples:,} random pairs of {report.total_pairs:,} "
-                f"(seed {report.seed})")
+        from commlb.validate import short_number
+
+        total = f"{report.total_pairs:,}" if report.total_pairs < 10**24 else short_number(report.total_pairs)
+        mode = f"sampled: {report.samples:,} random pairs of {total} (seed {report.seed})"
     table.add_row("mode", mode)
     stopped = "" if report.ok else "  (stopped at the first failing pair)"
     table.add_row("pairs checked", f"{report.pairs_checked:,}{stopped}")
@@ -204,16 +195,16 @@ def _render(report: Any, reduction: Any) -> None:
 
 @click.command("check-reduction")
 @click.argument("target")
-@click.option("--n", "n", type=int, default=None,
+@click.option("--n", "n", type=POSITIVE, default=None,
               help="Problem size (default: the reduction's example size).")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Extra reduction parameter, e.g. -p k=3 (repeatable).")
-@click.option("--samples", type=int, default=10_000, show_default=True,
+@click.option("--samples", type=POSITIVE, default=10_000, show_default=True,
               help="Random pairs to check when the input space is too large.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
-@click.option("--exhaustive-limit", type=int, default=2**20, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the sampler.")
+@click.option("--exhaustive-limit", type=NON_NEGATIVE, default=2**20, show_default=True,
               help="Check every pair when |X|·|Y| is at most this.")
-@click.option("--max-seconds", type=float, default=600.0, show_default=True,
+@click.option("--max-seconds", type=FiniteFloat(0.0, open_min=True), default=600.0, show_default=True,
               help="Refuse (with an estimate) a check that would take longer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples: int, seed: int,
@@ -225,12 +216,9 @@ def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples
     there are at most --exhaustive-limit pairs, else --samples random pairs.
     Exit code 0 on success, 1 with the smallest counterexample on failure.
     """
-    from commlb.errors import InvalidInputError
     from commlb.testing.reductions import check_reduction as run_check
 
-    if samples < 1:
-        raise InvalidInputError("--samples must be at least 1")
-    reduction = resolve_reduction(target, n, _parse_params(params))
+    reduction = resolve_reduction(target, n, check_typed_options(parse_key_values(params, "--param"), "--param"))
     total = int(reduction.problem.x_space.size) * int(reduction.problem.y_space.size)
     work = total if total <= exhaustive_limit else samples
     if as_json or work < 20_000:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .options import POSITIVE, SEED, output_file
 from .render import console, emit_json
 
 
@@ -21,7 +22,7 @@ def model_file_options(func: Any) -> Any:
     options = [
         click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
                      help="YAML/JSON config with what the weights cannot tell (n_head/headcount/num_heads)."),
-        click.option("--heads", "heads", type=int, default=None, help="GPT-2 heads (if no config gives them)."),
+        click.option("--heads", "heads", type=POSITIVE, default=None, help="GPT-2 heads (if no config gives them)."),
         click.option("--readout", "readout", default=None, metavar="lm_head|hidden|linear:NAME",
                      help="How predictions are read (default: the adapter's, else the checkpoint's)."),
         click.option("--adapter", "adapter", default=None, metavar="NAME|FILE",
@@ -39,11 +40,11 @@ def model_file_options(func: Any) -> Any:
 @click.option("--task", "task", default=None, help="Task (default: the adapter's).")
 @click.option("--task-option", "task_options", multiple=True, metavar="NAME=VALUE",
               help="Task option; NAME=a..b or NAME=v1,v2 gives one row per value (repeatable).")
-@click.option("--n", "n", type=int, required=True, help="Instance size (khop: number of characters).")
-@click.option("--instances", type=int, default=1000, show_default=True, help="Instances per row.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the instances.")
+@click.option("--n", "n", type=POSITIVE, required=True, help="Instance size (khop: number of characters).")
+@click.option("--instances", type=POSITIVE, default=1000, show_default=True, help="Instances per row.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the instances.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False),
+@click.option("--plot", "plot", default=None, callback=output_file("--plot", (".png", ".svg", ".pdf")),
               help="Write error rate vs the varying task option (.png/.svg/.pdf).")
 def evaluate(weights: str, config: str | None, heads: int | None, readout: str | None, adapter: str | None,
              task: str | None, task_options: tuple[str, ...], n: int, instances: int, seed: int, as_json: bool,
@@ -52,14 +53,18 @@ def evaluate(weights: str, config: str | None, heads: int | None, readout: str |
     from commlb.errors import InvalidInputError
     from commlb.imported import open_model
     from commlb.imported.adapter import load_adapter
-    from commlb.imported.evaluate import EXACT_BOUNDS_NOTE, evaluate as run, parse_task_options
+    from commlb.imported.evaluate import EXACT_BOUNDS_NOTE, parse_task_options
+    from commlb.imported.evaluate import evaluate as run
 
     if adapter is None:
         raise InvalidInputError("--adapter is required: a built-in name (sht24-khop) or a JSON/TOML file")
     ad = load_adapter(adapter)
     rows = parse_task_options(task_options)
-    model = open_model(weights, config, heads, readout, ad)
     total = instances * len(rows)
+    from commlb.costs import check_repetitions, seconds_per_instance
+
+    check_repetitions(total, seconds_per_instance(n), "--instances", "instances (over all rows)", "evaluate")
+    model = open_model(weights, config, heads, readout, ad)
     out = console(stderr=True)
     if not as_json and out.is_terminal and total >= 200:
         from rich.progress import Progress
@@ -72,7 +77,9 @@ def evaluate(weights: str, config: str | None, heads: int | None, readout: str |
     if plot:
         from commlb.imported.evaluate import plot_rows
 
-        plot_rows(result, plot)
+        from commlb.validate import write_file
+
+        write_file(plot, lambda path: plot_rows(result, path), "--plot")
     if as_json:
         emit_json(result.to_json())
         return

@@ -7,8 +7,10 @@ from typing import Any
 
 import click
 
+from .options import POSITIVE, SEED, check_typed_options, parse_key_values
+
 _STYLE = {"problem": "cyan", "reduction": "magenta", "protocol": "green", "inequality": "yellow",
-          "conclusion": "bold blue"}
+          "conclusion": "bold blue", "error": "red"}
 
 
 def _strip(explanation: Any, max_tokens: int = 48):
@@ -21,7 +23,8 @@ def _strip(explanation: Any, max_tokens: int = 48):
     labels = token_labels(explanation.tokens, explanation.vocab_names)
     owner = [int(o) for o in explanation.owner]
     n = len(labels)
-    idx = list(range(n)) if n <= max_tokens else list(range(max_tokens // 2)) + [-1] + list(range(n - max_tokens // 2, n))
+    half = max_tokens // 2
+    idx = list(range(n)) if n <= max_tokens else list(range(half)) + [-1] + list(range(n - half, n))
     structured = getattr(explanation.tokens, "dtype", None) is not None and explanation.tokens.dtype.names
     text = Text()
     for i in idx:
@@ -57,11 +60,15 @@ def _render(explanation: Any) -> None:
     con = console()
     from commlb.explain import FAMILY_NAMES
 
-    name = FAMILY_NAMES.get(explanation.model, explanation.model)
-    article = "an" if name[0].lower() in "aeiou" or name.startswith("RNN") else "a"
-    con.print(Text(f"The lower-bound argument for {article} {name} on {explanation.task}, step by step "
-                   f"({explanation.problem} → {explanation.task} via {explanation.reduction}, n = {explanation.n})",
-                   style="bold"))
+    if explanation.task:
+        name = FAMILY_NAMES.get(explanation.model, explanation.model)
+        article = "an" if name[0].lower() in "aeiou" or name.startswith("RNN") else "a"
+        con.print(Text(f"The lower-bound argument for {article} {name} on {explanation.task}, step by step "
+                       f"({explanation.problem} → {explanation.task} via {explanation.reduction}, "
+                       f"n = {explanation.n})", style="bold"))
+    else:
+        con.print(Text(f"The bound for protocols that may err, for {explanation.problem} at n = {explanation.n}",
+                       style="bold"))
     for step in explanation.steps:
         parts: list[Any] = []
         for i, para in enumerate(step.paragraphs):
@@ -85,17 +92,22 @@ def _render(explanation: Any) -> None:
 
 
 @click.command("explain")
-@click.option("--task", "task", required=True, help="Task name (see `commlb list tasks`).")
+@click.option("--task", "task", default=None, help="Task name (see `commlb list tasks`).")
+@click.option("--problem", "problem", default=None, metavar="index|ip",
+              help="Instead of a task: the bound for protocols that err on a problem alone (needs --error).")
+@click.option("--error", "error", default=None, metavar="EPS",
+              help="Add the bound that still holds for a model right on a 1 - EPS share of uniform inputs "
+                   "(e.g. 0.01 or 1/100; problems INDEX and IP).")
 @click.option("--model", "model", default="rnn", show_default=True, help="Model family: rnn, transformer, ffn.")
-@click.option("--n", "n", type=int, default=None,
+@click.option("--n", "n", type=POSITIVE, default=None,
               help="Problem size (default: the reduction's small example size).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the instance (and random weights).")
-@click.option("--k", "k", type=int, default=None, help="Hops, for --task khop.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the instance (and random weights).")
+@click.option("--k", "k", type=POSITIVE, default=None, help="Hops, for --task khop.")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra task parameter, e.g. M=11 for match3 or reduction=index-to-qsa (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the steps and the simulation as JSON.")
-def explain(task: str, model: str, n: int | None, seed: int, k: int | None, task_opts: tuple[str, ...],
-            as_json: bool) -> None:
+def explain(task: str | None, problem: str | None, error: str | None, model: str, n: int | None, seed: int,
+            k: int | None, task_opts: tuple[str, ...], as_json: bool) -> None:
     """A classroom walk-through of one lower bound on a small instance: the communication
     problem and its bound, the reduction, the protocol run for real, the inequality, and
     what the run shows.
@@ -104,17 +116,33 @@ def explain(task: str, model: str, n: int | None, seed: int, k: int | None, task
     model has random weights and the text says what that does and does not show. Tasks
     without a reduction, and models that cannot read a task's tokens, are refused.
 
-    Example: commlb explain --task disjointness --model rnn
+    Examples: commlb explain --task disjointness --model rnn;
+    commlb explain --task index-lookup --model rnn --n 16 --error 0.01;
+    commlb explain --problem ip --n 8 --error 0.01
     """
     from commlb.cli.render import emit_json
+    from commlb.costs import check_task_size
+    from commlb.errors import InvalidInputError
     from commlb.explain import explain as run_explain
+    from commlb.explain import explain_error
 
-    from commlb.cli.sweep import _parse_options
-
-    options = _parse_options(task_opts, "--task-option")
-    if k is not None:
-        options["k"] = k
-    explanation = run_explain(task, model, n, seed=seed, task_options=options)
+    if (task is None) == (problem is None):
+        raise InvalidInputError("explain needs --task T (a walk-through with a model) or --problem P --error EPS "
+                                "(the bound for protocols that err), not both")
+    if problem is not None:
+        if error is None:
+            raise InvalidInputError("explain --problem needs --error EPS (e.g. --error 0.01)")
+        if task_opts or k is not None:
+            raise InvalidInputError("--task-option and --k apply to --task, not to --problem")
+        explanation = explain_error(problem, 16 if n is None else n, error)
+    else:
+        options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
+        if k is not None:
+            options["k"] = k
+        red = options.get("reduction")
+        check_task_size(str(task), n, {key: v for key, v in options.items() if key != "reduction"},
+                        red if isinstance(red, str) else None, command="explain")
+        explanation = run_explain(str(task), model, n, seed=seed, task_options=options, error=error)
     if as_json:
         emit_json(explanation.to_json())
         return

@@ -52,7 +52,7 @@ def _build(factory: Callable[..., Any], name: str, attempts: list[dict[str, Any]
     for params in attempts:
         try:
             return factory(name, **params), params, None
-        except (CommlbError, TypeError, ValueError) as exc:
+        except CommlbError as exc:  # parameters this factory does not take; anything else is a bug
             error = f"{type(exc).__name__}: {exc}"
     return None, {}, error
 
@@ -208,9 +208,18 @@ def reduction_entries(n: int) -> list[dict[str, Any]]:
     import commlb
     from commlb.registry import reduction_factory
 
+    from commlb.costs import MAX_TOKENS, check_reduction_size
+    from commlb.errors import TooLargeError
+
     out = []
     for name in commlb.list_reductions():
         attempts: list[dict[str, Any]] = [{"n": n}]
+        skipped = None
+        try:  # the cost model first: never build an instance above the token limit
+            check_reduction_size(name, {**(getattr(reduction_factory(name), "example_params", None) or {}),
+                                        "n": n}, command="list")
+        except TooLargeError as exc:
+            attempts, skipped = [], f"not built at n = {n} (over {MAX_TOKENS:,} tokens): {exc}"
         example = getattr(reduction_factory(name), "example_params", None)
         if isinstance(example, dict):
             attempts.append(dict(example))
@@ -236,6 +245,8 @@ def reduction_entries(n: int) -> list[dict[str, Any]]:
             entry["tokens"] = instance.counts()
         except Exception as exc:  # listing must not fail on one reduction
             entry["notes"] = [f"encode: {type(exc).__name__}: {exc}"]
+        if skipped:
+            entry.setdefault("notes", []).append(skipped)
         out.append(entry)
     return out
 
@@ -269,7 +280,7 @@ def _render_reductions(entries: list[dict[str, Any]], n: int) -> None:
 
 @click.command("list")
 @click.argument("what", type=click.Choice(_KINDS))
-@click.option("--n", "n", type=int, default=8, show_default=True,
+@click.option("--n", "n", type=click.IntRange(min=1), default=8, show_default=True,
               help="Instance size at which bound values, lengths and reductions are shown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 def list_cmd(what: str, n: int, as_json: bool) -> None:

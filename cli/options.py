@@ -1,23 +1,178 @@
-"""Click options shared by the commands that build a model (simulate, witness), so the
-model is described the same way everywhere."""
+"""Click options and parameter types shared by the commands, so that every command
+describes a model, a seed, a size or a time budget the same way and refuses the same
+mistake with the same one-line message.
+
+- :data:`SEED`: an integer in [0, 2^63).
+- :data:`POSITIVE` / :data:`NON_NEGATIVE`: integers >= 1 / >= 0.
+- :class:`FiniteFloat`: a float that is neither NaN nor infinite, with a minimum.
+- :func:`output_file`: an output path checked before any work (see
+  :func:`commlb.validate.check_output_path`).
+- :func:`model_size_options`: --hidden, --layers, --heads, --width, --precision, --arith.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import math
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-__all__ = ["model_size_options"]
+__all__ = [
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "SEED",
+    "Budget",
+    "check_typed_options",
+    "FiniteFloat",
+    "model_size_options",
+    "output_file",
+    "parse_key_values",
+]
+
+SEED = click.IntRange(0, 2**63 - 1)
+POSITIVE = click.IntRange(min=1)
+NON_NEGATIVE = click.IntRange(min=0)
+
+
+class FiniteFloat(click.ParamType):
+    """A finite float >= ``minimum`` (> ``minimum`` when ``open_min``)."""
+
+    name = "number"
+
+    def __init__(self, minimum: float = 0.0, open_min: bool = False):
+        self.minimum = minimum
+        self.open_min = open_min
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float) and math.isfinite(value):
+            v = value
+        else:
+            try:
+                v = float(value)
+            except (TypeError, ValueError, OverflowError):
+                self.fail(f"{str(value)[:40]!r} is not a number", param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if v < self.minimum or (self.open_min and v == self.minimum):
+            self.fail(f"{value} must be {'>' if self.open_min else '>='} {self.minimum:g}", param, ctx)
+        return v
+
+
+class Budget(click.ParamType):
+    """--budget: a number of inputs (``1000000``, ``1e6``) or seconds (``30s``); returned
+    as an int or as ``"<seconds>s"``."""
+
+    name = "N|SECONDSs"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = str(value) if value.bit_length() < 200 else "9" * 61
+        else:
+            text = str(value).strip().lower()
+        seconds = text.endswith("s")
+        body = text[:-1] if seconds else text
+        if len(body) > 40:
+            self.fail(f"{body[:12]}... is not a usable budget ({len(body)} characters)", param, ctx)
+        try:
+            v = float(body)
+        except ValueError:
+            self.fail(f"{str(value)[:40]!r} is neither a number of inputs (e.g. 1000000) nor seconds "
+                      "(e.g. 30s)", param, ctx)
+        if not math.isfinite(v) or v <= 0:
+            self.fail(f"{str(value)[:40]!r} must be a positive finite number", param, ctx)
+        if seconds:
+            return f"{v!r}s"
+        if v != int(v):
+            self.fail(f"{value!r}: a number of inputs must be a whole number", param, ctx)
+        return int(v)
+
+
+def output_file(option: str, suffixes: tuple[str, ...] = ()) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that checks an output path before the command runs ('-' means
+    standard output and passes)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None or value == "-":
+            return value
+        from commlb.validate import check_output_path
+
+        check_output_path(value, option, suffixes)
+        return value
+
+    return check
+
+
+def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (--task-option, --model-option, --param): values that read
+    as integers become ints, other numbers finite floats, anything else stays a string.
+    A key without '=' or an empty key or value is refused."""
+    from commlb.errors import InvalidInputError
+    from commlb.validate import short_text
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        value = value.strip()
+        if not sep or not key or not value:
+            raise InvalidInputError(f"{flag} {short_text(pair)!r}: use KEY=VALUE")
+        if len(value) > 40 and value.lstrip("+-").isdigit():
+            raise InvalidInputError(f"{flag} {key}: the number has {len(value.lstrip('+-'))} digits")
+        try:
+            out[key] = int(value)
+            continue
+        except ValueError:
+            pass
+        try:
+            f = float(value)
+        except ValueError:
+            out[key] = value
+            continue
+        if not math.isfinite(f):
+            raise InvalidInputError(f"{flag} {key}={short_text(value)}: not a finite number")
+        out[key] = f
+    return out
+
+
+#: integer task / reduction / construction options and their smallest value
+INTEGER_OPTIONS: dict[str, int] = {
+    "n": 1, "k": 1, "q": 1, "d": 1, "d_out": 1, "M": 1, "alphabet": 1, "kinds": 1, "depth": 1, "labels": 1,
+    "start": 0, "seed": 0, "precision": 1, "hidden": 1, "layers": 1, "heads": 1, "width": 1,
+}
+
+
+def check_typed_options(options: dict[str, Any], flag: str) -> dict[str, Any]:
+    """Refuse KEY=VALUE options of the wrong type before they reach a constructor:
+    the integer options above must be integers at least their minimum, and
+    ``reduction`` must name a registered reduction."""
+    from commlb.errors import InvalidInputError, UnknownNameError
+    from commlb.validate import short_text
+
+    for key, value in options.items():
+        if key in INTEGER_OPTIONS:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidInputError(f"{flag} {key}={short_text(str(value), 30)}: {key} must be an integer")
+            if value < INTEGER_OPTIONS[key]:
+                raise InvalidInputError(f"{flag} {key}={value}: {key} must be >= {INTEGER_OPTIONS[key]}")
+        elif key == "reduction":
+            from commlb.registry import list_reductions
+
+            known = list_reductions()
+            if not isinstance(value, str) or value not in known:
+                raise UnknownNameError(f"{flag} reduction={short_text(str(value), 40)}: unknown reduction; "
+                                       f"known: {', '.join(known)}")
+    return options
 
 
 def model_size_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--hidden, --layers, --heads, --width, --precision and --arith."""
     options = [
-        click.option("--hidden", type=int, default=None, help="RNN/FFN hidden size d."),
-        click.option("--layers", type=int, default=None, help="Number of layers L."),
-        click.option("--heads", type=int, default=None, help="Transformer heads H."),
-        click.option("--width", type=int, default=None, help="Transformer width m."),
-        click.option("--precision", type=int, default=None,
+        click.option("--hidden", type=POSITIVE, default=None, help="RNN/FFN hidden size d."),
+        click.option("--layers", type=POSITIVE, default=None, help="Number of layers L."),
+        click.option("--heads", type=POSITIVE, default=None, help="Transformer heads H."),
+        click.option("--width", type=POSITIVE, default=None, help="Transformer width m."),
+        click.option("--precision", type=POSITIVE, default=None,
                      help="Bits per number p (default: what the construction needs; 16 for random weights)."),
         click.option("--arith", type=click.Choice(["fixed", "float"]), default="fixed", show_default=True,
                      help="Exact fixed point or p-bit floats."),

@@ -41,6 +41,11 @@ def to_jsonable(obj: Any) -> Any:
         return to_jsonable(dataclasses.asdict(obj))
     if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
         return str(obj)
+    if isinstance(obj, int) and not isinstance(obj, bool) and obj.bit_length() > 13000:
+        # above Python's 4300-digit conversion limit: its size, as a string
+        from commlb.validate import short_number
+
+        return short_number(obj)
     return obj
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .options import model_size_options
+from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
 
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
 
@@ -219,21 +219,21 @@ def _model_summary(built: Any) -> str:
               "match2, match3, dyck22, nearest-neighbor, function-composition, qstr.")
 @click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
               help="Model family.")
-@click.option("--n", "n", type=int, default=None, help="Problem size (default per task).")
-@click.option("--k", "k", type=int, default=None, help="khop: number of hops (default 2).")
-@click.option("--q", "q", type=int, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
+@click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
+@click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops (default 2).")
+@click.option("--q", "q", type=POSITIVE, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
 @click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
 @model_size_options
 @click.option("--split", "split", default=None, help=_SPLIT_HELP)
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz",
               help="Default: the construction for this task and model when one exists, else random.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the instance and random weights.")
-@click.option("--trials", type=int, default=0, show_default=True, help="Also run K random instances; count errors.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the instance and random weights.")
+@click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True, help="Also run K random instances; count errors.")
 @click.option("--transcript", "show_transcript", is_flag=True, help="Print every message with its values.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--effective-bits/--no-effective-bits", "effective", default=True, show_default=True,
               help="Count Alice's distinct messages over all her inputs (when she has at most 2^16).")
-@click.option("--save-weights", "save_weights", default=None, type=click.Path(dir_okay=False),
+@click.option("--save-weights", "save_weights", default=None, callback=output_file("--save-weights", (".npz",)),
               help="Write the model's weights to FILE.npz (load them back with --weights FILE.npz).")
 def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None, reduction: str | None,
              hidden: int | None, layers: int | None, heads: int | None, width: int | None,
@@ -242,19 +242,23 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript."""
-    from commlb.errors import InvalidInputError
     from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 
-    if trials < 0:
-        raise InvalidInputError(f"--trials must be >= 0, got {trials}")
+    from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
+
+    length = check_task_size(task, n, {"k": k, "q": q}, reduction, command="simulate")
+    if weights in (None, "random", "construction"):
+        check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width,
+                         command="simulate")
+    check_repetitions(trials, seconds_per_instance(length), "--trials", "random instances", "simulate")
     setup = resolve_task(task, n, reduction=reduction, k=k, q=q)
     check_split(setup, split)
     built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                         precision=precision, arith=arith, weights=weights, seed=seed)
     if save_weights:
-        if not str(save_weights).endswith(".npz"):
-            raise InvalidInputError(f"--save-weights: use a .npz file name, got {save_weights!r}")
-        built.model.save(save_weights)
+        from commlb.validate import write_file
+
+        write_file(save_weights, built.model.save, "--save-weights")
     result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
     if trials:
         if as_json:

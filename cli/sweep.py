@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
-from commlb.errors import InvalidInputError
+from commlb.errors import CommlbError, InvalidInputError
+
+from .options import POSITIVE, SEED, FiniteFloat, check_typed_options, output_file, parse_key_values
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -60,45 +62,28 @@ def _render(result: Any, con: Any) -> None:
         con.print(f"[yellow]note:[/yellow] {note}")
 
 
-def _parse_options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise InvalidInputError(f"{flag} {pair!r}: use KEY=VALUE")
-        key, value = pair.split("=", 1)
-        key = key.strip().replace("-", "_")
-        try:
-            out[key] = int(value)
-        except ValueError:
-            try:
-                out[key] = float(value)
-            except ValueError:
-                out[key] = value
-    return out
-
-
 @click.command("sweep")
 @click.option("--task", "task", required=True, help="Task name (see `commlb list tasks`).")
 @click.option("--models", "models", default="rnn,transformer", show_default=True,
               help="Comma list of model families: rnn, transformer, ffn.")
 @click.option("--n", "n_spec", default="8..128x2", show_default=True,
               help="Values of n: 8,16,32 or ranges 16..1024x2 (geometric) and 10..50+10 (arithmetic).")
-@click.option("--trials", default=20, show_default=True, type=int,
+@click.option("--trials", default=20, show_default=True, type=POSITIVE,
               help="Random instances per point on which the error rate is measured.")
-@click.option("--instances", default=3, show_default=True, type=int,
+@click.option("--instances", default=3, show_default=True, type=POSITIVE,
               help="Random instances per point run as a protocol (bits = the largest count).")
-@click.option("--max-seconds", "max_seconds", default=4.0, show_default=True, type=float,
+@click.option("--max-seconds", "max_seconds", default=4.0, show_default=True, type=FiniteFloat(0.0),
               help="Time budget per point: further protocol runs and trials stop when it is spent "
                    "(at least one of each runs; 0 = no budget). The rows say how many ran.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the instances and weights.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the instances and weights.")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra task parameter, e.g. k=3 for khop (repeatable).")
 @click.option("--model-option", "model_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra construction option, e.g. precision=16 (repeatable).")
-@click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False),
+@click.option("--plot", "plot", default=None, callback=output_file("--plot", (".png", ".svg", ".pdf")),
               help="Write a log-log plot of bits vs n (.png or .svg).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-@click.option("--csv", "csv_path", default=None, metavar="FILE",
+@click.option("--csv", "csv_path", default=None, metavar="FILE", callback=output_file("--csv"),
               help="Write the rows as CSV to FILE ('-' for standard output).")
 @click.option("--title", default=None, help="Title of the plot.")
 def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_seconds: float, seed: int,
@@ -112,11 +97,25 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     from commlb.cli.render import console, emit_json
     from commlb.sweep import estimate_points, parse_models, parse_n_values, plot_sweep, run_sweep
 
-    families = parse_models(models)
+    from commlb.costs import check_repetitions, check_task_size, seconds_per_instance
+
+    try:
+        families = parse_models(models)
+    except CommlbError as exc:
+        raise type(exc)(f"--models: {exc}") from None
+    if not families:
+        raise InvalidInputError("--models: give at least one of rnn, transformer, ffn")
     ns = parse_n_values(n_spec)
     total = estimate_points(families, ns)
-    task_options = _parse_options(task_opts, "--task-option")
-    model_options = _parse_options(model_opts, "--model-option")
+    task_options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
+    model_options = check_typed_options(parse_key_values(model_opts, "--model-option"), "--model-option")
+    length = check_task_size(task, max(ns), task_options, command="sweep")
+    if max_seconds > 0:
+        check_repetitions(total, max_seconds + seconds_per_instance(length) * 2, "--n", "points",
+                          "sweep")
+    else:
+        check_repetitions(total * (trials + instances), seconds_per_instance(length),
+                          "--trials", "protocol runs and trials", "sweep")
     quiet = as_json or csv_path == "-"
     err = console(stderr=True)
 
@@ -137,15 +136,22 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
                                task_options=task_options, model_options=model_options, progress=step,
                                max_seconds=max_seconds)
 
+    if not any(row.ok for row in result.rows) and any(row.status == "failed" for row in result.rows):
+        first = next(row for row in result.rows if row.status == "failed")
+        raise InvalidInputError(f"every point of the sweep failed ({len(result.rows)} of {len(result.rows)}); "
+                                f"{first.model} at n = {first.n}: {first.note or first.status}")
     if plot:
-        plot_sweep(result, plot, title=title)
+        from commlb.validate import write_file
+
+        write_file(plot, lambda path: plot_sweep(result, path, title=title), "--plot")
     if csv_path:
         text = result.to_csv()
         if csv_path == "-":
             sys.stdout.write(text)
         else:
-            with open(csv_path, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
+            from commlb.validate import write_text
+
+            write_text(csv_path, text, "--csv")
     if as_json:
         emit_json(result.to_json())
     elif csv_path != "-":

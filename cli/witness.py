@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .options import model_size_options
+from .options import POSITIVE, SEED, Budget, model_size_options
 
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
 
@@ -170,14 +170,14 @@ def _arr(values: list[int]) -> Any:
 @click.option("--task", "task", required=True, help="Task with a reduction: index-lookup, disjointness, equality, …")
 @click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
               help="Model family.")
-@click.option("--n", "n", type=int, default=None, help="Problem size (default per task).")
+@click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
 @click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
 @model_size_options
 @click.option("--split", "split", default=None, help="Who owns each position (default: the reduction's owners).")
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz",
               help="Default: the construction when it can be built at these sizes, else random.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random weights and sampling.")
-@click.option("--budget", default=None, metavar="N|SECONDSs",
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of random weights and sampling.")
+@click.option("--budget", default=None, type=Budget(), metavar="N|SECONDSs",
               help="Sample this many random inputs of Alice (e.g. 1000000) or for this long (e.g. 30s) "
                    "instead of enumerating all of them.")
 @click.option("--effective-bits", "effective", is_flag=True,
@@ -189,8 +189,29 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
     """Find two inputs of Alice whose one-way messages collide and a Bob input that tells
     them apart: the model gives the same answer on both full inputs, so it is wrong on
     one (the pigeonhole argument behind the one-way lower bound, made concrete)."""
+    from commlb.costs import (MAX_SECONDS, check_model_size, check_repetitions, check_task_size,
+                              seconds_per_instance)
     from commlb.errors import InvalidInputError
 
+    length = check_task_size(task, n, {}, reduction, command="witness")
+    if weights in (None, "random", "construction"):
+        check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width,
+                         command="witness")
+    if length is not None:
+        from commlb.costs import fmt_seconds
+        from commlb.errors import TooLargeError
+
+        # Alice's layout is found by encoding one instance per input position
+        size = n if n is not None else 64
+        layout = size * seconds_per_instance(length)
+        if layout > MAX_SECONDS / 6:
+            fit = max(1, int(size * (MAX_SECONDS / 6 / layout) ** 0.5))
+            raise TooLargeError(f"witness: --n {size:,} means {size:,} encodings of {length:,.0f}-token instances "
+                                f"to lay out Alice's input (~{fmt_seconds(layout)}): use --n {fit:,} or smaller")
+    if isinstance(budget, int):
+        check_repetitions(budget, seconds_per_instance(length), "--budget", "inputs of Alice", "witness")
+    elif isinstance(budget, str):
+        check_repetitions(float(budget[:-1]), 1.0, "--budget", "seconds", "witness", limit=24 * MAX_SECONDS)
     if effective:
         from commlb.protocol.core import Split
         from commlb.simulate import resolve_task

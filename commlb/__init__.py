@@ -7,10 +7,21 @@ Public API (the same objects the CLI uses)::
     inst = red.encode(x, y)          # tokens + owners
     red.decode(red.task.solve(inst.tokens)) == red.problem.evaluate(x, y)
 
-Heavy dependencies (numba, matplotlib, networkx) are imported lazily.
+The main entry points are attributes of the package, imported on first use (PEP 562), so
+``import commlb`` loads only numpy and the core types::
+
+    commlb.run("disjointness", "rnn", n=32, hidden=8, precision=16)   # commlb.simulate
+    commlb.find_witness("index-lookup", "rnn", 16, hidden=2, precision=4)  # commlb.witness
+    commlb.compute_bounds(matrix)      # a 0/1 array or CommMatrix; commlb.bounds.report
+    commlb.check_reduction(red); commlb.assert_consistent(...)         # commlb.testing
+
+Heavy dependencies (numba, scipy, matplotlib, networkx) are imported lazily.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .core import ALICE, BOB, PUBLIC, Instance, KnownBound, Owner, Problem, Reduction, Task
 from .errors import CommlbError
@@ -42,4 +53,30 @@ __all__ = [
     "list_problems",
     "list_tasks",
     "list_reductions",
+    "run",
+    "find_witness",
+    "compute_bounds",
+    "check_reduction",
+    "assert_consistent",
 ]
+
+#: entry points imported on first attribute access: name -> module
+_LAZY = {
+    "run": "commlb.simulate",
+    "find_witness": "commlb.witness",
+    "compute_bounds": "commlb.bounds.report",
+    "check_reduction": "commlb.testing",
+    "assert_consistent": "commlb.testing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'commlb' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -507,15 +507,16 @@ def decode(specs: Sequence[FieldSpec], payload: Payload) -> dict[str, np.ndarray
 
 
 def _unpack(codes: np.ndarray, width: int) -> np.ndarray:
-    """uint64 codes -> (count, width) bit matrix, MSB first."""
-    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64)
-    return ((codes[:, None] >> shifts[None, :]) & np.uint64(1)).astype(np.uint8)
+    """uint64 codes -> (count, width) bit matrix, MSB first (the low ``width`` bits of
+    each code's big-endian byte string, by ``np.unpackbits``)."""
+    raw = np.ascontiguousarray(codes, dtype=">u8").view(np.uint8).reshape(-1, 8)
+    return np.unpackbits(raw, axis=1)[:, 64 - width:]
 
 
 def _pack(bitmat: np.ndarray) -> np.ndarray:
-    """(count, width) bit matrix, MSB first -> uint64 codes."""
-    width = bitmat.shape[1]
-    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64)
-    return np.bitwise_or.reduce(bitmat.astype(np.uint64) << shifts[None, :], axis=1) if width else np.zeros(
-        bitmat.shape[0], dtype=np.uint64
-    )
+    """(count, width) bit matrix, MSB first -> uint64 codes (left-padded to 64 bits and
+    read as big-endian bytes by ``np.packbits``)."""
+    count, width = bitmat.shape
+    full = np.zeros((count, 64), dtype=np.uint8)
+    full[:, 64 - width:] = bitmat
+    return np.packbits(full, axis=1).view(">u8").reshape(count).astype(np.uint64)

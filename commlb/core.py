@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,7 +27,9 @@ __all__ = [
     "InputSpace",
     "Problem",
     "Task",
+    "TaskDefaults",
     "Reduction",
+    "ReductionSource",
 ]
 
 
@@ -38,7 +41,7 @@ class Owner(enum.IntEnum):
     PUBLIC = 2
 
     @property
-    def other(self) -> "Owner":
+    def other(self) -> Owner:
         if self is Owner.PUBLIC:
             raise ValueError("PUBLIC has no other party")
         return Owner.BOB if self is Owner.ALICE else Owner.ALICE
@@ -232,6 +235,17 @@ class Problem(ABC):
         """One random (x, y) pair (inside the promise for promise problems)."""
         return self.x_space.sample(rng), self.y_space.sample(rng)
 
+    def sample_balanced(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One random (x, y) for a trial run: drawn so that the answers are not lopsided
+        where uniform pairs would be (DISJ and EQ override it: uniform pairs are almost
+        never disjoint or equal); by default :meth:`sample`."""
+        return self.sample(rng)
+
+    def separating_y(self, x: np.ndarray, x2: np.ndarray) -> np.ndarray | None:
+        """A Bob input y with f(x, y) ≠ f(x2, y) read off directly (INDEX: a position where
+        x and x2 differ), or None to let the caller search Bob's inputs."""
+        return None
+
     def num_pairs(self) -> int:
         return self.x_space.size * self.y_space.size
 
@@ -252,6 +266,22 @@ class Problem(ABC):
         return f"{type(self).__name__}({args})"
 
 
+@dataclass(frozen=True)
+class TaskDefaults:
+    """How ``commlb simulate --task NAME`` sets a task up when nothing else is asked for:
+    the reduction that feeds it a communication problem (None: a generated instance, cut
+    in the middle), the default problem size ``n``, the task options it takes (with
+    defaults), why this reduction, and ``size_option``, a task option that *is* the
+    problem size (qSA's ``q``: DISJ_q)."""
+
+    reduction: str | None
+    n: int
+    options: tuple[str, ...] = ()
+    option_defaults: tuple[tuple[str, Any], ...] = ()
+    why: str = ""
+    size_option: str | None = None
+
+
 class Task(ABC):
     """A sequence task from the literature.
 
@@ -259,11 +289,13 @@ class Task(ABC):
     model's answer is read: the default is the last position.  ``output_kind`` is
     ``"binary"`` (0/1), ``"class"`` (an integer in [0, num_classes) or -1 for "none"),
     ``"vector"`` (real vectors, e.g. qSA) or ``"per-position"`` (one class per position).
+    ``defaults`` (a :class:`TaskDefaults`) makes the task simulable by name.
     """
 
     name: str = ""
     description: str = ""
     output_kind: str = "binary"
+    defaults: ClassVar[TaskDefaults | None] = None
 
     @property
     @abstractmethod
@@ -285,17 +317,47 @@ class Task(ABC):
         """Printable names of the token ids, when the vocabulary is small."""
         return None
 
+    def readout(self) -> tuple[str, int]:
+        """(output_kind, num_classes) a generic (random-weight) model uses to answer at
+        its last position, which is what a reduction's ``decode`` reads: binary, real
+        vectors, or one of ``num_classes`` classes (by default one per token id)."""
+        if self.output_kind == "binary":
+            return "binary", 2
+        if self.output_kind == "vector":
+            return "vector", 0
+        return "class", int(self.vocab_size)
+
     def params(self) -> dict[str, Any]:
         return {}
 
 
+@dataclass(frozen=True)
+class ReductionSource:
+    """The published result a reduction serves: the paper (abbreviation, e.g.
+    ``"SHT23"``), its result in words, the status of the inequality commlb checks
+    through the reduction (``"proved in the cited paper"``, ``"derived here"`` or
+    ``"conjectured"``), the section of docs/theory.md that derives it, and a note."""
+
+    paper: str
+    result: str
+    status: str
+    section: str
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"paper": self.paper, "result": self.result, "status": self.status, "section": self.section,
+                "note": self.note}
+
+
 class Reduction(ABC):
     """Problem -> task: ``encode(x, y)`` gives an :class:`Instance`, ``decode`` maps the
-    task's output back to f(x, y).  ``theorem`` names the result the reduction serves."""
+    task's output back to f(x, y).  ``theorem`` names the result the reduction serves,
+    ``source`` (a :class:`ReductionSource`) the paper it reproduces, when it does."""
 
     name: str = ""
     description: str = ""
     theorem: str = ""
+    source: ClassVar[ReductionSource | None] = None
     problem: Problem
     task: Task
 
@@ -303,7 +365,10 @@ class Reduction(ABC):
     def encode(self, x: np.ndarray, y: np.ndarray) -> Instance: ...
 
     @abstractmethod
-    def decode(self, output: Any) -> int: ...
+    def decode(self, output: Any) -> int:
+        """f(x, y) from the task's output; raises
+        :class:`~commlb.errors.InvalidInputError` when the output is no answer (commlb
+        then counts the model wrong); any other exception is a bug."""
 
     def params(self) -> dict[str, Any]:
         return self.problem.params()

@@ -3,12 +3,16 @@ its message as one line with exit code 2.  Anything else is a bug and gets a tra
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 __all__ = [
     "CommlbError",
     "UnknownNameError",
     "InvalidInputError",
     "TooLargeError",
     "EngineError",
+    "check_arguments",
 ]
 
 
@@ -37,3 +41,22 @@ class TooLargeError(CommlbError):
 class EngineError(RuntimeError):
     """An internal inconsistency (e.g. protocol output != forward pass).  A bug, never
     a user error: it is not caught by the CLI."""
+
+
+def check_arguments(func: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> None:
+    """Refuse, before calling ``func``, arguments its signature does not take (an unknown
+    keyword, a missing required one) with :class:`InvalidInputError` naming ``what`` and
+    the parameters it takes.  The call itself is then made outside any ``except
+    TypeError``, so a ``TypeError`` raised inside ``func`` is a bug and propagates."""
+    import inspect
+
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):  # no signature to check (some builtins): call as is
+        return
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        takes = [p.name for p in sig.parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        raise InvalidInputError(f"{what}: {exc} (it takes: {', '.join(takes) or 'nothing'})") from None

@@ -45,10 +45,12 @@ from typing import Any
 
 import numpy as np
 
+from .core import ReductionSource as Source
 from .errors import InvalidInputError
 
-__all__ = ["Step", "Explanation", "Source", "explain", "PAPERS", "REDUCTION_SOURCES", "STATUSES",
-           "refusal", "token_labels", "model_summary", "FAMILY_NAMES"]
+__all__ = ["Step", "Explanation", "Source", "explain", "explain_error", "error_bound", "ErrorBound",
+           "ERROR_PROBLEMS", "PAPERS", "STATUSES", "source_sentence", "refusal", "token_labels",
+           "model_summary", "FAMILY_NAMES"]
 
 #: paper abbreviations used in the text
 PAPERS = {
@@ -65,83 +67,17 @@ PAPERS = {
 STATUSES = ("proved in the cited paper", "derived here", "conjectured")
 
 
-@dataclass(frozen=True)
-class Source:
-    """The published result a reduction serves, and the status of what the walk-through
-    checks: ``result`` is the paper's statement in words, ``status`` one of
-    :data:`STATUSES` for the inequality checked here, ``section`` where docs/theory.md
-    derives it."""
+def source_sentence(src: Source, checked: bool = True) -> str:
+    """A reduction's source (:attr:`commlb.core.Reduction.source`) in one sentence;
+    ``checked``: whether the walk-through checked an inequality (else only the paper's
+    statement has a status)."""
+    head = f"{src.paper} ({PAPERS.get(src.paper, src.paper)}): {src.result}."
+    if not checked:
+        return head + " No inequality is checked at this size, so this run does not test that statement."
+    where = f", see docs/theory.md {src.section}" if src.status == "derived here" else ""
+    return (head + f" Status of the inequality checked here: {src.status}{where}"
+            + (f"; {src.note}" if src.note else "") + ".")
 
-    paper: str
-    result: str
-    status: str
-    section: str
-    note: str = ""
-
-    def sentence(self, checked: bool = True) -> str:
-        """The source in one sentence; ``checked``: whether the walk-through checked an
-        inequality (else only the paper's statement has a status)."""
-        head = f"{self.paper} ({PAPERS.get(self.paper, self.paper)}): {self.result}."
-        if not checked:
-            return head + " No inequality is checked at this size, so this run does not test that statement."
-        where = f", see docs/theory.md {self.section}" if self.status == "derived here" else ""
-        return (head + f" Status of the inequality checked here: {self.status}{where}"
-                + (f"; {self.note}" if self.note else "") + ".")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"paper": self.paper, "result": self.result, "status": self.status, "section": self.section,
-                "note": self.note}
-
-
-_ONE_WAY = "the one-way and two-way bounds of the problem (Kushilevitz & Nisan 1997) through this reduction"
-
-#: reduction -> the published result it serves and the status of the inequality checked here
-REDUCTION_SOURCES: dict[str, Source] = {
-    "disj-to-disjointness": Source(
-        "BHBK24", "RNNs and one-layer transformers deciding disjointness need size linear in n, while two-layer "
-        "transformers of logarithmic size decide it", "derived here", "§8", _ONE_WAY),
-    "eq-to-equality": Source(
-        "BHBK24", "RNNs and one-layer transformers deciding string equality need size linear in n, while two-layer "
-        "transformers of logarithmic size decide it", "derived here", "§8", _ONE_WAY),
-    "index-to-index-lookup": Source(
-        "BHBK24", "an RNN doing index lookup needs a state linear in n, while one-layer transformers of "
-        "logarithmic size do it", "derived here", "§8", _ONE_WAY),
-    "index-to-nearest-neighbor": Source(
-        "BHBK24", "an RNN finding nearest neighbours needs a state linear in n, while transformers of "
-        "logarithmic size find them", "derived here", "§8",
-        "the encoding of INDEX as nearest neighbour is ours, and whether it is the paper's own is not claimed"),
-    "disj-to-dyck": Source(
-        "BHBK24", "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
-        "constant-size RNNs recognise them", "derived here", "§8",
-        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small n"),
-    "eq-to-dyck": Source(
-        "BHBK24", "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
-        "constant-size RNNs recognise them", "derived here", "§8",
-        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small n"),
-    "disj-to-qsa": Source(
-        "SHT23", "Theorem 4: a one-layer, one-head transformer that approximates q-sparse averaging within "
-        "1/(2q) needs m·p ≥ c·q for a universal constant c (proved there)", "derived here", "§3.2",
-        "the inequality in bits, with the residual row, is ours"),
-    "index-to-qsa": Source(
-        "SHT23", "Theorem 11: recurrent models computing q-sparse averaging need memory of about N bits even "
-        "for q = 1 (proved there, with the constant (N − 1)/2)", "derived here", "§8",
-        "this reduction gives n bits for the one-way part"),
-    "disj-to-match3": Source(
-        "SHT23", "Theorem 7: one-layer transformers computing Match3 need m·p·H of order N / log log N (proved "
-        "there)", "derived here", "§8",
-        "the gadget giving the linear bound checked here is ours"),
-    "index-to-composition": Source(
-        "PNP24", "Theorem 1: a one-layer transformer composing functions on n elements needs H·(d + 1)·p ≥ "
-        "n log n to be always correct (proved there)", "derived here", "§8", "the reduction from INDEX over n log2 n bits is ours"),
-    "pc-to-khop": Source(
-        "SHT24", "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, kernel "
-        "attention, Longformer, chain of thought) need size polynomial in n for k-hop with fewer rounds than "
-        "hops (proved there, asymptotically)", "proved in the cited paper", "§10"),
-    "pc-to-khop-blocks": Source(
-        "SHT24", "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, kernel "
-        "attention, Longformer, chain of thought) need size polynomial in n for k-hop with fewer rounds than "
-        "hops (proved there, asymptotically)", "proved in the cited paper", "§10"),
-}
 
 def refusal(task: str, family: str, setup: Any) -> str | None:
     """Why explain does not walk through (task, family), in one line, or None."""
@@ -427,31 +363,43 @@ def fmt_bits(value: Any) -> str:
 
 
 def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
-            task_options: dict[str, Any] | None = None, model_options: dict[str, Any] | None = None
-            ) -> Explanation:
+            task_options: dict[str, Any] | None = None, model_options: dict[str, Any] | None = None,
+            error: Any = None) -> Explanation:
     """The five-step walk-through of ``task`` with a ``model`` family at a small ``n``
     (default: the reduction's example size).  Raises :class:`InvalidInputError` (one line)
     for a pair it refuses: a task without a reduction, or a family that cannot read the
-    task's tokens."""
-    from . import simulate as sim
+    task's tokens.  With ``error`` (ε, e.g. ``"0.01"``) a sixth step states the bound
+    that a model right on a 1 − ε share of uniform inputs still obeys (problems with one:
+    :data:`ERROR_PROBLEMS`)."""
+    from .models.base import MODEL_FAMILIES
+    from .models.build import build_model, model_tokens
     from .registry import reduction_factory
+    from .setup import TASK_DEFAULTS, resolve_task
+    from .simulate import simulate_instance
 
     family = str(model).lower()
     options = dict(task_options or {})
-    if n is None and task in sim.TASK_DEFAULTS and sim.TASK_DEFAULTS[task].reduction and "q" not in options:
+    if n is None and task in TASK_DEFAULTS and TASK_DEFAULTS[task].reduction and "q" not in options:
         # a classroom-sized instance: the reduction's own example size
-        red_name = options.get("reduction") or sim.TASK_DEFAULTS[task].reduction
+        red_name = str(options.get("reduction") or TASK_DEFAULTS[task].reduction)
         n = int(getattr(reduction_factory(red_name), "example_params", {}).get("n", 6))
-    setup = sim.resolve_task(task, n=n, **options)
+    setup = resolve_task(task, n=n, **options)
     task_name = setup.task_name or setup.task.name
-    if family not in sim.MODEL_FAMILIES:
-        raise InvalidInputError(f"unknown model family {family!r}; choose one of {', '.join(sim.MODEL_FAMILIES)}")
+    if family not in MODEL_FAMILIES:
+        raise InvalidInputError(f"unknown model family {family!r}; choose one of {', '.join(MODEL_FAMILIES)}")
     why_not = refusal(task_name, family, setup)
     if why_not:
         raise InvalidInputError(why_not)
-    reduction = setup.reduction
-    built = sim.build_model(setup, family, seed=seed, **(model_options or {}))
-    result = sim.simulate_instance(setup, built, seed=seed, effective=False)
+    reduction, problem = setup.reduction, setup.problem
+    assert reduction is not None and problem is not None  # refusal() refused tasks without one
+    eps = None
+    if error is not None:
+        eps = parse_error(error)
+        if problem.name not in ERROR_PROBLEMS:
+            raise InvalidInputError(f"explain --error: no error-tolerant bound for {problem.name} (the "
+                                    f"reduction's problem) in explain; available: {', '.join(ERROR_PROBLEMS)}")
+    built = build_model(setup, family, seed=seed, **(model_options or {}))
+    result = simulate_instance(setup, built, seed=seed, effective=False)
     transcript = result.transcript
     protocol = "simulate"
     standard_bits = None
@@ -459,9 +407,9 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         from .protocol.query_vector import query_vector_applies, simulate_query_vector
 
         if query_vector_applies(built.model, result.split) is None:
-            ids = sim.model_tokens(task_name, built.model, result.instance.tokens)
+            ids = model_tokens(task_name, built.model, result.instance.tokens)
             qv, out = simulate_query_vector(built.model, ids, result.split)
-            if setup.reduction.decode(out.decision) != setup.reduction.decode(result.model_output.decision):
+            if reduction.decode(out.decision) != reduction.decode(result.model_output.decision):
                 raise AssertionError("the query-vector protocol and simulate disagree")
             standard_bits = transcript.total_bits
             transcript, protocol = qv, "query-vector"
@@ -474,7 +422,6 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         names = reduction.task.vocab_names()
     except Exception:  # a task whose vocabulary needs n it does not have
         names = None
-    problem = reduction.problem
     basis = built.source
     steps = [
         _step_problem(problem, data, family),
@@ -483,6 +430,8 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         _step_inequality(family, built, data, problem),
         _step_conclusion(reduction, family, built, data, task_name),
     ]
+    if eps is not None:
+        steps.append(_step_error(error_bound(problem.name, int(problem.n), eps), data, built))
     return Explanation(task=task_name, model=family, n=int(setup.n), reduction=reduction.name,
                        problem=problem.name, steps=steps, simulation=data, tokens=tokens, owner=owner,
                        vocab_names=names, basis=basis, protocol=protocol)
@@ -491,11 +440,11 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
 def _run_data(setup: Any, built: Any, result: Any, transcript: Any) -> dict[str, Any]:
     """The numbers of the run the text is written from (the transcript actually walked
     through, which for the query-vector protocol is not ``result.transcript``)."""
-    from .simulate import lower_bounds_for
+    from .bounds.applicable import lower_bounds_for
 
     entries = lower_bounds_for(setup.problem, {m.sender for m in transcript.messages}, transcript.rounds)
     applicable = [e for e in entries if e.applies and e.compare_bits is not None]
-    best = max(applicable, key=lambda e: float(e.compare_bits)) if applicable else None
+    best = max(applicable, key=lambda e: float(e.compare_bits or 0)) if applicable else None
     base = result.to_json()
     return {
         "task": base.get("task"), "model": base.get("model"), "reduction": base.get("reduction"),
@@ -621,7 +570,7 @@ def _size_fmt(built: Any) -> dict[str, Any]:
     if family == "transformer":
         layers, width = int(model.layers), int(model.width)
     elif family == "rnn":
-        layers, width = int(cfg.get("layers", 1)), int(cfg.get("hidden", cfg.get("hidden_size")))
+        layers, width = int(cfg.get("layers", 1)), int(cfg.get("hidden", cfg.get("hidden_size", 0)))
     else:
         layers, width = len(cfg.get("hidden_sizes") or [model.first_width]), int(model.first_width)
     return {"layers": layers, "width": width, "p": int(model.precision.bits),
@@ -684,7 +633,7 @@ def _construction_name(note: str) -> str:
         kept = [p for p in parts if p and not _PROVENANCE.search(p) and not p.startswith("§")]
         return f" ({', '.join(kept)})" if kept else ""
 
-    text = re.sub(r"\s*\(([^()]*)\)", clean, text)
+    text = re.sub(r"\s+\(([^()]*)\)", clean, text)  # "Dyck-(2,2)" is a name, not a parenthesis
     return _PROVENANCE.sub("", text).strip()
 
 
@@ -935,14 +884,15 @@ def _sweep_hint(task: str) -> str:
 
 
 def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, Any], task: str) -> Step:
-    src = REDUCTION_SOURCES.get(reduction.name)
+    src = getattr(reduction, "source", None)  # a commlb.core.ReductionSource, or None
     lb = _lower(data)
     total = int(data["total_bits"])
     name = FAMILY_NAMES.get(family, family)
     paras: list[str] = []
     random = built.source == "random"
     if random:
-        wrong = "answered this instance wrongly" if not data.get("correct") else "happened to answer this instance correctly"
+        wrong = ("answered this instance wrongly" if not data.get("correct")
+                 else "happened to answer this instance correctly")
         paras.append(f"This walk-through does not reproduce a theorem: commlb has no {name} construction for "
                      f"{task}, so the model has random weights, and a random model does not solve the task "
                      f"(this one {wrong}).")
@@ -958,8 +908,9 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
                          f"this split, at least the "
                          f"{fmt_bits(bound)} the problem needs, so the bound does not rule this shape out")
         else:
-            shows = (f"the protocol any {name} of this shape runs on this split ({'at most ' if family == 'ffn' else ''}"
-                     f"{shape} bits), with no exact bound to set it against")
+            at_most = "at most " if family == "ffn" else ""
+            shows = (f"the protocol any {name} of this shape runs on this split ({at_most}{shape} bits), with no "
+                     "exact bound to set it against")
         paras.append(f"What it shows: {shows}. What it does not show: that any {name} solves {task}, or how "
                      "small one can be.")
     else:
@@ -967,7 +918,7 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
         if punch:
             paras.append(punch)
     if src:
-        paras.append(("The result this reduction serves: " if random else "Source: ") + src.sentence(bool(lb)))
+        paras.append(("The result this reduction serves: " if random else "Source: ") + source_sentence(src, bool(lb)))
     if lb:
         paras.append(f"At n = {data.get('n')} this {name} ({data['params']} parameters, p = {data['precision']}) "
                      f"sends {total} bits against a bound of {fmt_bits(lb['compare_bits'])}."
@@ -984,3 +935,186 @@ def _quote_tokens(text: str) -> str:
     """A reduction's description with its bare '?' token quoted (so a '?' in the text is
     always a token, never a missing number)."""
     return re.sub(r"(?<=\s)\?(?=\s)", "'?'", text)
+
+
+# ---------------------------------------------------------------------------------
+# Models that err: the distributional bounds of INDEX (one-way) and IP (discrepancy)
+# ---------------------------------------------------------------------------------
+#: problems with an error-tolerant walk-through
+ERROR_PROBLEMS = ("index", "ip")
+
+
+def parse_error(value: Any) -> Any:
+    """ε as an exact fraction in [0, 1/2) from ``0.01``, ``1/100`` or a number; one-line
+    :class:`InvalidInputError` otherwise."""
+    from fractions import Fraction
+
+    try:
+        eps = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise InvalidInputError(f"--error must be a number like 0.01 or 1/100, got {value!r}") from None
+    if not 0 <= eps < Fraction(1, 2):
+        raise InvalidInputError(f"--error must be at least 0 and below 1/2, got {value}")
+    return eps
+
+
+def binary_entropy(eps: float) -> float:
+    """H2(ε) = −ε log2 ε − (1 − ε) log2 (1 − ε), with H2(0) = 0."""
+    if eps <= 0:
+        return 0.0
+    return -eps * math.log2(eps) - (1 - eps) * math.log2(1 - eps)
+
+
+@dataclass(frozen=True)
+class ErrorBound:
+    """A lower bound on the bits of every deterministic protocol that errs on at most an
+    ε share of the inputs drawn from ``distribution`` (hence, by Yao's principle, on
+    public-coin protocols with error ε).  ``value`` is the formula's real value and
+    ``whole`` the whole number of bits it forces (⌈value⌉, never more)."""
+
+    problem: str
+    n: int
+    eps: Any
+    kind: str
+    distribution: str
+    formula: str
+    value: float
+    whole: int
+    source: str
+    status: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"problem": self.problem, "n": self.n, "eps": str(self.eps), "kind": self.kind,
+                "distribution": self.distribution, "formula": self.formula, "value": self.value,
+                "whole": self.whole, "source": self.source, "status": self.status}
+
+
+def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
+    """The error-tolerant bound of ``problem`` (``index``: one-way, (1 − H2(ε))·n;
+    ``ip``: discrepancy, n/2 − log2(1/(1 − 2ε)) − 1 under the receiver-outputs
+    convention) at size ``n`` and error ``eps``."""
+    e = float(eps)
+    if problem == "index":
+        value = (1.0 - binary_entropy(e)) * n
+        return ErrorBound("index", n, eps, "one-way Alice → Bob, distributional", "x uniform in {0,1}^n and i "
+                          "uniform, independent", "(1 − H2(ε))·n", value, _whole(value),
+                          "Ablayev 1996; Kremer, Nisan & Ron 1999 (one-way INDEX, by the information argument)",
+                          "proved in the cited paper")
+    if problem == "ip":
+        value = n / 2 - math.log2(1 / (1 - 2 * e)) - 1
+        return ErrorBound("ip", n, eps, "two-way, distributional", "x and y uniform in {0,1}^n, independent",
+                          "n/2 − log2(1/(1 − 2ε)) − 1", value, _whole(value),
+                          "Chor & Goldreich 1988 (the discrepancy of IP_n under the uniform distribution is at "
+                          "most 2^(−n/2)) with the discrepancy bound of Kushilevitz & Nisan 1997",
+                          "proved in the cited papers; the − 1 for the receiver-outputs convention is derived "
+                          "here, see docs/theory.md §3.6")
+    raise InvalidInputError(f"no error-tolerant walk-through for problem {problem!r}; "
+                            f"available: {', '.join(ERROR_PROBLEMS)}")
+
+
+def _whole(value: float) -> int:
+    # bits are whole; round up, but never past a value that float noise may have lifted
+    # just above an integer (so the claim is never larger than the formula)
+    return max(0, math.ceil(value - 1e-9))
+
+
+def _pct(eps: Any) -> str:
+    v = float(eps) * 100
+    return f"{v:g}%"
+
+
+def _step_error(eb: ErrorBound, data: dict[str, Any] | None, built: Any = None) -> Step:
+    """The error-tolerant step: the bound at ε, why it holds, and (with a run) what it
+    says of the model's shape."""
+    e = float(eb.eps)
+    right = _pct(1 - eb.eps)
+    paras: list[str] = []
+    if eb.problem == "index":
+        h = binary_entropy(e)
+        paras.append(f"Suppose a model is right only on {right} of the inputs, with Alice's string x and Bob's "
+                     "position i drawn uniformly and independently. The exact bounds above say nothing about "
+                     "it. The distributional bound does: every one-way protocol in which Alice sends c bits and "
+                     f"Bob answers, right with probability at least 1 − ε, has c ≥ {eb.formula}, where "
+                     "H2(ε) = −ε·log2 ε − (1 − ε)·log2(1 − ε).")
+        paras.append("Why: Alice's string carries n bits of uncertainty. Once Bob has the message, guessing the "
+                     "bit x_i wrong with probability ε_i leaves at most H2(ε_i) bits of uncertainty about it "
+                     "(Fano's inequality), so at most H2(ε_1) + … + H2(ε_n) ≤ n·H2(ε) bits remain in all (ε "
+                     "is the average of the ε_i, and H2 is concave). The message carried the rest, at least "
+                     "n − n·H2(ε) bits, and c bits carry at most c.")
+        paras.append(f"At n = {eb.n} and ε = {e:g}: H2(ε) = {h:.4f}, so c ≥ {eb.n}·(1 − {h:.4f}) = "
+                     f"{eb.value:.2f} bits, at least {eb.whole} whole bits, against {eb.n} for a model that is "
+                     "never wrong.")
+    else:
+        adv = 1 - 2 * e
+        paras.append(f"Suppose a protocol for inner product mod 2 is right only on {right} of the inputs, x and y "
+                     "drawn uniformly and independently. Every conversation of c bits whose last receiver "
+                     "answers splits the input table into at most 2^(c+1) rectangles, each answered with one "
+                     "value (the last receiver's answer depends on its own input: two rectangles per "
+                     f"conversation). Being right on {right} means a bias of 1 − 2ε = {adv:g} towards the "
+                     "truth, summed over the rectangles.")
+        paras.append("Why that is expensive: on any rectangle the answers of IP_n are almost balanced. Its "
+                     "discrepancy under the uniform distribution, the largest bias any rectangle can have, is "
+                     "at most 2^(−n/2) (Lindsey's lemma; the table is a Hadamard matrix). So 2^(c+1)·2^(−n/2) "
+                     f"≥ 1 − 2ε, that is c ≥ {eb.formula}.")
+        paras.append(f"At n = {eb.n} and ε = {e:g}: c ≥ {eb.n}/2 − log2(1/{adv:g}) − 1 = {eb.value:.2f} bits, "
+                     f"at least {eb.whole} whole bits"
+                     + (" (no bound: the formula is not positive)" if eb.value <= 0 else "") + ".")
+    step_data: dict[str, Any] = {"error_bound": eb.to_json(), "applies": None, "shape_bits": None}
+    if data is not None and built is not None:
+        family = FAMILY_NAMES[built.family]
+        shape = int(data.get("shape_bits") or data["total_bits"])
+        senders = {m["sender"] for m in data.get("messages") or []}
+        at_most = "at most " if built.family == "ffn" else ""
+        if eb.problem == "index" and senders <= {"alice"}:
+            step_data.update(applies=True, shape_bits=shape)
+            if shape < eb.value:
+                paras.append(f"This {family}'s protocol is one-way, Alice to Bob, and every {family} of its shape "
+                             f"sends {at_most}{shape} bits on this split, fewer than {eb.value:.2f}: so no "
+                             f"{family} of this shape is right on {right} of these inputs, whatever its weights.")
+            else:
+                paras.append(f"This {family}'s protocol is one-way, Alice to Bob, and sends {at_most}{shape} bits, "
+                             f"at least {eb.value:.2f}: the bound does not rule out {_article(family)} {family} "
+                             f"of this shape that is right on {right} of these inputs.")
+        else:
+            step_data.update(applies=False, shape_bits=shape)
+            paras.append(f"This {family}'s protocol is not one-way from Alice to Bob (Bob's position crosses "
+                         "too), so the one-way bound does not apply to it: with a conversation, INDEX costs only "
+                         "about log2 n bits.")
+    paras.append(f"Source: {eb.source}. Status: {eb.status}. The distribution matters: the bound holds for "
+                 f"{eb.distribution}; by Yao's principle it also bounds randomized protocols with error ε "
+                 "(docs/theory.md §3.6).")
+    return Step("error", f"6. If the model may err: right on {right} of the inputs", paras, step_data)
+
+
+def explain_error(problem: str, n: int, error: Any) -> Explanation:
+    """The error-tolerant walk-through of a problem alone (no model): the problem, and the
+    bound that every protocol right on a 1 − ε share of uniform inputs obeys."""
+    from .registry import get_problem
+
+    if problem not in ERROR_PROBLEMS:
+        raise InvalidInputError(f"explain --problem: no error-tolerant walk-through for {problem!r}; "
+                                f"available: {', '.join(ERROR_PROBLEMS)}")
+    if isinstance(n, bool) or int(n) != n or not 1 <= int(n) <= 1 << 20:
+        raise InvalidInputError(f"--n must be an integer from 1 to {1 << 20}, got {n!r}")
+    eps = parse_error(error)
+    prob = get_problem(problem, n=int(n))
+    if problem == "ip":
+        intro = (f"The communication problem is inner product IP_{n}: Alice holds x, Bob holds y, both strings "
+                 f"of {n} bits, and they must find x_1·y_1 + … + x_{n}·y_{n} mod 2.")
+    else:
+        fmt = {"n": n, "logn": max(1, math.ceil(math.log2(max(n, 2))))}
+        t = _PROBLEMS["index"]
+        intro = (f"The communication problem is {t['name'].format(**fmt)}. Alice holds {t['alice'].format(**fmt)}. "
+                 f"Bob holds {t['bob'].format(**fmt)}. Together they must find {t['goal'].format(**fmt)}.")
+    first = Step("problem", "1. The communication problem", [intro], {"problem": problem, "n": int(n)})
+    eb = error_bound(problem, int(n), eps)
+    error_step = _step_error(eb, None)
+    error_step = Step("error", error_step.title.replace("6. If the model may err", "2. If the protocol may err"),
+                      error_step.paragraphs, error_step.data)
+    label = f"{prob.name.upper()}_{int(n)}"
+    return Explanation(task="", model="", n=int(n), reduction="", problem=label, steps=[first, error_step],
+                       simulation={"error_bound": eb.to_json()}, basis="none", protocol="none")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" or word.startswith(("RNN", "FFN")) else "a"

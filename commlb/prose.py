@@ -77,8 +77,9 @@ def conclusion(result: ResultShape) -> str:
         alice = lb.kind == "one-way A->B"
         space = setup.problem.x_space if alice else setup.problem.y_space
         rows = "rows" if alice else "columns"
-        if float(space.bits) == float(lb.compare_bits):
-            why = f"a one-way protocol for {label} must tell apart all 2^{need} {rows} of its matrix, so it needs {need} bits"
+        if lb.compare_bits is not None and float(space.bits) == float(lb.compare_bits):
+            why = (f"a one-way protocol for {label} must tell apart all 2^{need} {rows} of its matrix, "
+                   f"so it needs {need} bits")
         else:
             why = (f"a one-way protocol for {label} must tell apart the distinct {rows} of its matrix "
                    f"({lb.formula}), so it needs {need} bits")
@@ -91,7 +92,8 @@ def conclusion(result: ResultShape) -> str:
         if not size.endswith("·p"):
             text = f"{cost}; {why}, and no {family} with {size} solves {task_name} at n = {setup.n} on every input"
         else:
-            text = f"{cost}; {why}, and no {family} with {size} < {need} solves {task_name} at n = {setup.n} on every input"
+            text = (f"{cost}; {why}, and no {family} with {size} < {need} solves {task_name} at n = {setup.n} "
+                    "on every input")
     else:
         text = (f"{cost}; {why}: this {family} sends only {bits}, so it answers some input of {task_name} "
                 f"at n = {setup.n} wrongly (commlb witness finds one)")

@@ -1,16 +1,22 @@
 """Name -> factory registries for problems, tasks, reductions.
 
-Each module registers its classes with the decorators below; the packages'
-``__init__`` import their modules, and :func:`_load` imports the packages lazily so
-that ``import commlb`` stays cheap.
+Each module registers its classes with the decorators below.  :func:`_load` imports a
+package and every public module in it (``commlb/problems/*.py``, ``commlb/tasks/*.py``,
+``commlb/reductions/*.py``), lazily, on the first look-up, so that ``import commlb``
+stays cheap and a new problem, task or reduction is one module dropped into its package:
+no list to edit.  Keyword arguments are checked against the factory's signature before
+the call (:func:`commlb.errors.check_arguments`): a wrong keyword is a user mistake (one
+line), a ``TypeError`` raised inside a factory is a bug (a traceback).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, TypeVar
+import pkgutil
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from .errors import InvalidInputError, UnknownNameError
+from .errors import UnknownNameError, check_arguments
 
 __all__ = [
     "register_problem",
@@ -59,8 +65,17 @@ def register_reduction(name: str) -> Callable[[T], T]:
     return _register(_REDUCTIONS, name)
 
 
+_LOADED: set[str] = set()
+
+
 def _load(kind: str) -> None:
-    importlib.import_module(_PACKAGES[kind])
+    if kind in _LOADED:
+        return
+    package = importlib.import_module(_PACKAGES[kind])
+    for info in pkgutil.iter_modules(getattr(package, "__path__", [])):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    _LOADED.add(kind)
 
 
 def _get(kind: str, table: dict[str, Callable[..., Any]], name: str, params: dict[str, Any]) -> Any:
@@ -68,10 +83,9 @@ def _get(kind: str, table: dict[str, Callable[..., Any]], name: str, params: dic
     if name not in table:
         known = ", ".join(sorted(table))
         raise UnknownNameError(f"unknown {kind} {name!r}; known: {known}")
-    try:
-        return table[name](**params)
-    except TypeError as exc:  # wrong keyword
-        raise InvalidInputError(f"{kind} {name!r}: {exc}") from None
+    factory = table[name]
+    check_arguments(factory, f"{kind} {name!r}", **params)
+    return factory(**params)
 
 
 def get_problem(name: str, **params: Any) -> Any:

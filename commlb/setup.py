@@ -11,12 +11,13 @@ middle.  Nothing here builds a model or runs a protocol (:mod:`commlb.models.bui
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from .core import ALICE, BOB, Instance, Problem, Reduction, Task
+from .core import ALICE, BOB, Instance, Problem, Reduction, Task, TaskDefaults
 from .errors import InvalidInputError, UnknownNameError
 
 __all__ = [
@@ -35,39 +36,33 @@ def problem_label(problem: Problem) -> str:
 
 
 
-@dataclass(frozen=True)
-class _TaskDefault:
-    reduction: str | None
-    n: int
-    options: tuple[str, ...] = ()
-    option_defaults: tuple[tuple[str, Any], ...] = ()
-    why: str = ""
+class _TaskDefaults(Mapping[str, TaskDefaults]):
+    """Task name -> :class:`~commlb.core.TaskDefaults`, read from the registered task
+    classes (their ``defaults`` attribute) on first use: a task module that sets it is
+    simulable by name, with no table to edit here."""
+
+    def _table(self) -> dict[str, TaskDefaults]:
+        from .registry import list_tasks, task_factory
+
+        table = {}
+        for name in list_tasks():
+            spec = getattr(task_factory(name), "defaults", None)
+            if isinstance(spec, TaskDefaults):
+                table[name] = spec
+        return table
+
+    def __getitem__(self, task: str) -> TaskDefaults:
+        return self._table()[task]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
 
 
 #: task -> default reduction, default n, the task options it takes, and why this reduction
-TASK_DEFAULTS: dict[str, _TaskDefault] = {
-    "disjointness": _TaskDefault("disj-to-disjointness", 64,
-                                 why="DISJ_n written as a # b = (BHBK24, THEORY.md §3.4)"),
-    "equality": _TaskDefault("eq-to-equality", 64, why="EQ_n written as a # b = (BHBK24, THEORY.md §3.4)"),
-    "index-lookup": _TaskDefault("index-to-index-lookup", 64,
-                                 why="INDEX_n written as x_1..x_n ? i (BHBK24, THEORY.md §3.4)"),
-    # DISJ_q rather than INDEX_n: disj-to-qsa is SHT23 Theorem 4, the bound m·p ≥ q that
-    # grows with the sparsity q and separates one-layer width from q; index-to-qsa (q = 1,
-    # Theorem 11) is a memory bound for recurrent models (pass reduction="index-to-qsa").
-    "qsa": _TaskDefault("disj-to-qsa", 8, ("q",),
-                        why="DISJ_q as qSA with N = 2q + 1 (SHT23 Theorem 4: m·p ≥ q); q is the problem size n"),
-    "khop": _TaskDefault("pc-to-khop", 4, ("k",), (("k", 2),),
-                         why="pointer chasing PC(n, k) as k-hop induction heads (SHT24, THEORY.md §5.3)"),
-    "match3": _TaskDefault("disj-to-match3", 8, ("M",), why="DISJ_n as Match3 (SHT23, THEORY.md §1.5)"),
-    "dyck22": _TaskDefault("disj-to-dyck", 8, why="DISJ_n as bounded Dyck-(2,2) (THEORY.md §11.2)"),
-    "nearest-neighbor": _TaskDefault("index-to-nearest-neighbor", 16,
-                                     why="INDEX_n as nearest neighbour with public points (BHBK24)"),
-    "function-composition": _TaskDefault("index-to-composition", 8,
-                                         why="INDEX on n log n bits as function composition (PNP24)"),
-    "match2": _TaskDefault(None, 16, ("M",), why="no reduction: a generated instance, split prefix:N/2"),
-    "qstr": _TaskDefault(None, 16, ("q", "d"), why="no reduction: a generated instance, split prefix:N/2"),
-    "qstr-simple": _TaskDefault(None, 16, ("q", "d"), why="no reduction: a generated instance, split prefix:N/2"),
-}
+TASK_DEFAULTS: Mapping[str, TaskDefaults] = _TaskDefaults()
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,25 +129,11 @@ class TaskSetup:
     def readout(self) -> tuple[str, int]:
         """(output_kind, num_classes) a generic model uses to answer this task at its
         last position (what the reduction's ``decode`` reads)."""
-        kind = self.task.output_kind
-        if kind == "binary":
-            return "binary", 2
-        if kind == "vector":
-            return "vector", 0
-        name = self.task.name
-        if name in ("match2", "match3"):
-            return "binary", 2
-        if name == "index-lookup":
-            return "class", int(self.task.alphabet)
-        if name == "nearest-neighbor":
-            return "class", int(self.task.labels)
-        if name == "function-composition":
-            return "class", int(self.task.n)
-        return "class", int(self.task.vocab_size)
+        return self.task.readout()
 
     def example_instance(self) -> Instance:
         if self.reduction is not None:
-            x, y = sample_inputs(self.problem, np.random.default_rng(0))
+            x, y = sample_inputs(self.reduction.problem, np.random.default_rng(0))
             return self.reduction.encode(x, y)
         tokens = self.task.generate(np.random.default_rng(0), self.n)
         length = len(tokens)
@@ -198,11 +179,13 @@ def resolve_task(task_name: str, n: int | None = None, *, reduction: str | None 
         raise InvalidInputError(f"--n must be a positive integer, got {n!r}")
 
     red_name = reduction if reduction is not None else spec.reduction
-    if task_name == "qsa" and "q" in options:
-        q = int(options.pop("q"))
-        if n is not None and int(n) != q:
-            raise InvalidInputError(f"qsa: --q {q} and --n {n} disagree (q is the size of DISJ_q)")
-        n = q
+    size_key = spec.size_option
+    if size_key is not None and size_key in options:  # a task option that is the problem size
+        size_value = int(options.pop(size_key))
+        if n is not None and int(n) != size_value:
+            raise InvalidInputError(f"{task_name}: --{size_key} {size_value} and --n {n} disagree "
+                                    f"({size_key} is the problem size n)")
+        n = size_value
     size = int(n) if n is not None else spec.n
 
     if red_name is None:
@@ -218,16 +201,6 @@ def resolve_task(task_name: str, n: int | None = None, *, reduction: str | None 
 
 
 def sample_inputs(problem: Problem, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One random (x, y).  DISJ and EQ are drawn so that both answers are about equally
-    likely (uniform pairs are almost never disjoint or equal); others uniformly."""
-    if problem.name == "disj":
-        n = problem.n
-        p = float(np.sqrt(1.0 - 2.0 ** (-1.0 / n))) if n else 0.5
-        return ((rng.random(n) < p).astype(np.int64), (rng.random(n) < p).astype(np.int64))
-    if problem.name == "eq":
-        x, y = problem.sample(rng)
-        if rng.random() < 0.5:
-            y = np.array(x, copy=True)
-        return x, y
-    return problem.sample(rng)
-
+    """One random (x, y) for a trial (:meth:`Problem.sample_balanced`: DISJ and EQ are
+    drawn so that both answers are about equally likely)."""
+    return problem.sample_balanced(rng)

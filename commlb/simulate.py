@@ -22,8 +22,9 @@ modules above are importable from here as well.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -159,9 +160,10 @@ class SimulationResult:
             "expected": _plain(self.expected),
             "correct": self.correct,
             "protocol_matches_forward": self.protocol_matches_forward,
-            "lower_bound": None if lb is None else {"problem": lb.problem,
-                                                    "kind": lb.kind if lb.kind != "two-way" else "two-way minus announcement",
-                                                    "bits": plain_number(lb.compare_bits), "citation": lb.citation},
+            "lower_bound": None if lb is None else {
+                "problem": lb.problem,
+                "kind": lb.kind if lb.kind != "two-way" else "two-way minus announcement",
+                "bits": plain_number(lb.compare_bits), "citation": lb.citation},
             "lower_bounds": [e.to_json() for e in self.lower_bounds],
             "conclusion": self.conclusion,
         }
@@ -214,6 +216,8 @@ def _make_instance(setup: TaskSetup, x: Any, y: Any, rng: np.random.Generator) -
         inst = Instance(tokens, prefix_owner(len(tokens), len(tokens) // 2))
         return inst, None, None, setup.task.solve(tokens)
     problem = setup.problem
+    if problem is None:
+        raise EngineError(f"task set-up {setup.task_name}: a reduction without a problem")
     if x is None or y is None:
         sx, sy = sample_inputs(problem, rng)
         x = sx if x is None else x
@@ -245,12 +249,13 @@ def _expected_at(setup: TaskSetup, model: Any, tokens: Any, expected: Any) -> An
 
 def _answer(setup: TaskSetup, decision: Any) -> Any:
     """The model's decision mapped back to the problem's answer (None when the reduction
-    cannot decode it, e.g. a random model's out-of-range symbol)."""
+    refuses it with :class:`InvalidInputError`, its way of saying that an output is no
+    answer, e.g. a random model's out-of-range symbol; any other error is a bug)."""
     if setup.reduction is None:
         return decision
     try:
         return int(setup.reduction.decode(decision))
-    except (InvalidInputError, ValueError, IndexError, TypeError):
+    except InvalidInputError:
         return None
 
 
@@ -324,7 +329,7 @@ def _effective_bits_hook(setup: TaskSetup, built: BuiltModel, split: Any) -> Any
     if setup.reduction is None or setup.problem is None:
         return None
     try:
-        from .witness import effective_bits  # type: ignore[attr-defined]
+        from .witness import effective_bits
     except ImportError:
         return None
     if int(setup.problem.x_space.size) > 1 << 16:

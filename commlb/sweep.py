@@ -102,14 +102,22 @@ def parse_n_values(spec: str | Iterable[int]) -> list[int]:
 
 def _parse_part(part: str) -> list[int]:
     part = part.strip()
+    if len(part) > 60:
+        raise InvalidInputError(f"--n: cannot read {part[:20]}... ({len(part)} characters); use integers and "
+                                "ranges like 8,16,32 or 16..1024x2")
     if part.isdigit():
         return [int(part)]
     m = _GEOMETRIC.match(part)
     if m:
         start, stop, ratio = int(m.group(1)), int(m.group(2)), float(m.group(3))
-        if ratio <= 1:
-            raise InvalidInputError(f"--n {part!r}: the ratio after 'x' must be > 1")
+        if not math.isfinite(ratio) or ratio <= 1:
+            raise InvalidInputError(f"--n {part!r}: the ratio after 'x' must be a finite number > 1")
         _check_bounds(part, start, stop)
+        steps = math.log(stop / start) / math.log(ratio) if stop > start else 0.0
+        if steps > 64 * _MAX_RANGE_VALUES:
+            raise TooLargeError(f"--n {part!r}: a ratio of {ratio!r} takes about {steps:.3g} steps from "
+                                f"{start} to {stop}; use a ratio of at least "
+                                f"{(stop / start) ** (1 / _MAX_RANGE_VALUES):.4g} (e.g. {start}..{stop}x2)")
         out: list[int] = []
         value = float(start)
         while round(value) <= stop:
@@ -362,37 +370,13 @@ def single_blas_thread() -> Iterator[None]:
     The protocols multiply one state (or a few) by a d × d matrix per token, with d up to
     about 1000: too small for BLAS threads to pay off, and on a busy 2-core machine the
     threads fight for the cores (measured: one RNN protocol run at n = 1024 took 1.9 s
-    with one thread, 10–20 s with the default two while other jobs ran).  Finds numpy's
-    OpenBLAS among the loaded libraries (Linux ``/proc/self/maps``); a no-op elsewhere.
+    with one thread, 10–20 s with the default two while other jobs ran).  threadpoolctl
+    finds every BLAS loaded in the process (numpy's and scipy's OpenBLAS, MKL, BLIS).
     """
-    setters = []
-    try:
-        import ctypes
+    from threadpoolctl import threadpool_limits
 
-        with open("/proc/self/maps", encoding="utf-8") as fh:
-            paths = {line.split()[-1] for line in fh
-                     if "openblas" in line.split()[-1].lower() and ".so" in line.split()[-1]}
-        for path in sorted(paths):
-            lib = ctypes.CDLL(path)
-            for prefix in ("scipy_openblas", "openblas"):
-                for suffix in ("64_", ""):
-                    get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                    put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                    if get is not None and put is not None:
-                        setters.append((put, int(get())))
-                        break
-                else:
-                    continue
-                break
-    except (OSError, ValueError):
-        setters = []
-    for put, _ in setters:
-        put(1)
-    try:
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-    finally:
-        for put, old in setters:
-            put(old)
 
 
 def _nonneg_int(value: Any, name: str) -> int:
@@ -494,8 +478,8 @@ def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, dead
         decision = model.forward(_model_input(sim, setup.task_name or setup.task.name, model, reduction.encode(x, y).tokens)).decision
         try:
             answer = int(reduction.decode(decision))
-        except (CommlbError, ValueError, IndexError, TypeError):
-            answer = None  # an undecodable answer (e.g. an out-of-range symbol) is an error
+        except InvalidInputError:
+            answer = None  # the reduction refuses the output (no answer): an error
         errors += int(answer != expected)
         done += 1
     return done, errors

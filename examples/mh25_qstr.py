@@ -3,8 +3,10 @@ Feedforward and Recurrent Networks? A Statistical Perspective" (2025), docs/theo
 
 q-sparse token regression (qSTR): the label at position i is g(x_{t_i1}, …, x_{t_iq}).
 Theorem 3's construction uses one attention layer with H = q heads, head h retrieving
-x_{t_ih}; Proposition 4 says fewer than q heads fail for the nonlinear link "norm2"
-(a statistical result, not a communication bound — docs/theory.md §8.10).  This example builds
+x_{t_ih}.  Fewer heads: Proposition 4 is a risk lower bound for the nonlinear link
+"norm2" that gives H = Ω(q) when d ≫ q; the exact statement H ≥ q is Proposition 21, under
+its assumption that attention does not mix the data and positional components (both are
+statistical results, not communication bounds — docs/theory.md §8.10).  This example builds
 the construction for q = 1..4, runs it as a protocol on a prefix split (qSTR has no
 reduction from a communication problem, so no lower bound is stated), and shows its
 heads, size, bits and measured error as q and N grow; the RNN and FFN have no
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(f"  note: {note}")
     heads_match = all(r.heads == q for q, rows in by_q.items() for r in rows)
-    print(f"  heads = q at every point: {heads_match} (MH25 Prop. 4: fewer than q heads cannot fit norm2)")
+    print(f"  heads = q at every point: {heads_match} (MH25 Prop. 21: H >= q for norm2 when attention "
+          "does not mix data and position; Prop. 4: H = Omega(q) when d >> q)")
 
     if by_q:
         import matplotlib

@@ -2,8 +2,9 @@
 Transformers" (NeurIPS 2023), docs/theory.md §7.5–7.6, §8.5–8.6, §9.5–9.6.
 
 * q-sparse averaging (qSA): Theorem 4 says a one-layer, one-head transformer that
-  1/(2q)-approximates qSA needs m·p >= c·q (reduction from DISJ_q with N = 2q + 1, gadget
-  [3P]); Theorem 2's construction (width O(q log N)) meets it up to log factors.  The
+  1/(2q)-approximates qSA needs m·p >= c·q (reduction from DISJ_q with N = 2q + 1,
+  docs/theory.md §8.5); Theorem 2's construction (width O(q log N)) meets it up to log
+  factors.  The
   sweep runs the construction as a protocol for growing q: its bits against D(DISJ_q).
 * Match3 (triple detection): Theorem 7's one-layer bound, through the DISJ_n -> Match3
   reduction (N = 2n + 1, gadget derived in commlb): the bits any one-layer protocol must
@@ -54,13 +55,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- Match3: the one-layer bound through DISJ_n (no construction: one layer cannot be small)
     print("\nMatch3 (SHT23 Thm 7 via DISJ_n, N = 2n + 1): bits any one-layer protocol must send")
-    print(f"  {'n':>5} {'N':>5} {'D(DISJ_n)':>10}  reduction")
+    print(f"  {'n':>5} {'N':>5} {'D->(DISJ_n)':>11}  reduction")
     for n in ((4, 8) if args.small else (4, 8, 16, 32, 64)):
         setup = resolve_task("match3", n=n)
-        bound = setup.problem.deterministic_bound()
-        print(f"  {n:>5} {setup.length:>5} {bound.value:>10g}  {setup.reduction.name}")
-    print("  (a one-layer, H-head transformer sends H(d+1)p bits here, so H(d+1)p >= n + 1 - 1: "
-          "linear in N; docs/theory.md §8.6, constant [3P])")
+        bound = setup.problem.one_way_bound("AB")
+        print(f"  {n:>5} {setup.length:>5} {bound.value:>11g}  {setup.reduction.name}")
+    print("  (the query is public, so a one-layer, H-head transformer sends one message of at most "
+          "H(d_v+1)p_acc bits and Bob outputs: H(d_v+1)p_acc >= D->(DISJ_n) = n = (N - 1)/2, "
+          "linear in N; p_acc = 2p + floor(log2 n), docs/theory.md §3.4, §8.6)")
 
     # --- Match2: Theorem 6's constant-width construction
     ns = "8,16" if args.small else "8..128x2"

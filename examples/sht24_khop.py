@@ -1,15 +1,22 @@
 """SHT24 — Sanford, Hsu & Telgarsky, "Transformers, Parallel Computation, and Logarithmic
 Depth" (ICML 2024), docs/theory.md §7.9, §9.8, §10.
 
-* k-hop induction heads: Theorem 4.2 builds a transformer with L = ⌊log2 k⌋ + 2 layers
-  (pointer doubling) that computes hop_k; the table compares the layers of commlb's
-  construction with that formula.
-* Pointer chasing: hop_k embeds k-step pointer chasing (Prop. E.4; commlb's pc-to-khop
-  reduction, PC(n, k) with n vertices).  A k-step chase needs k rounds, or else many bits
-  (Duris–Galil–Schnitger, Nisan–Wigderson; the multi-party form Assadi–N, SHT24 Prop. E.3),
-  and a model gives a protocol with about one round per layer — so few layers must pay in
-  width (Cor. 5.2–5.6).  The sweep runs the construction as a protocol: rounds and bits
-  against k and n.
+* k-hop induction heads: Theorem 4.2 computes hop_k with a transformer of logarithmic
+  depth by pointer doubling.  With one lookup per layer, L layers reach k ≤ 2^(L−2) hops,
+  so commlb's construction has L = ⌈log2 k⌉ + 2 layers (derived in docs/theory.md §10.3;
+  it agrees with the ⌊log2 k⌋ + 2 quoted for the theorem when k is a power of two); the
+  table prints the layers next to that formula.
+* Pointer chasing: hop_k embeds k-step pointer chasing (commlb's pc-to-khop reduction,
+  PC(n, k) with n vertices).  With the receiver of the last message outputting, a chase
+  needs k − 1 rounds (Alice first); fewer rounds cost Ω(n − k log n) bits
+  (Nisan–Wigderson 1993, docs/theory.md §10.2).  A softmax transformer split between two
+  parties gives about two rounds per layer (queries one way, partial sums back), so the
+  log-depth construction has fewer rounds than the chase needs once k is large, and pays
+  in bits instead: every position's partial sums cross.  The round bounds of SHT24
+  Cor. 5.2–5.6 (depth ≥ k, or width Ω(N/k⁶)) are for multi-layer RNNs/SSMs, kernel
+  attention, Longformer masks and one-layer chain of thought, not for softmax
+  transformers.  The sweep runs the construction as a protocol: rounds and bits against
+  k and n.
 
 Prints the tables and writes sht24_khop_rounds.png (rounds and layers vs k) and
 sht24_khop_bits.png (bits vs n) to --out.  Run:  python examples/sht24_khop.py [--out DIR] [--small]
@@ -18,11 +25,11 @@ sht24_khop_bits.png (bits vs n) to --out.  Run:  python examples/sht24_khop.py [
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
 
+from commlb.reductions.pointer_multi import doubling_layers
 from commlb.sweep import plot_sweep, run_sweep
 
 
@@ -38,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ks = (1, 2, 3) if args.small else (1, 2, 3, 4, 5)
     ns = "3,4" if args.small else "3,4,5"
     print("k-hop induction heads on pointer chasing PC(n, k) (SHT24 Thm 4.2, Prop. E.4)")
-    cols = ("k", "n", "layers", "⌊log2 k⌋+2", "rounds", "bits", "params", "errors")
+    cols = ("k", "n", "layers", "⌈log2 k⌉+2", "rounds", "bits", "params", "errors")
     widths = (3, 4, 7, 11, 7, 8, 8, 7)
     print("  " + " ".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
     per_k: dict[int, list] = {}
@@ -55,14 +62,23 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {k:>3} {r.n:>4}  ({r.status}: {r.note})")
                 continue
             per_k.setdefault(k, []).append(r)
-            formula = math.floor(math.log2(k)) + 2
+            formula = doubling_layers(k)
             err = "-" if r.errors is None else f"{r.errors}/{r.trials}"
             vals = (k, r.n, r.layers, formula, r.rounds, r.bits, r.params, err)
             print("  " + " ".join(f"{str(v):>{w}}" for v, w in zip(vals, widths)))
     for note in notes:
         print(f"  note: {note}")
-    print("  (a protocol with fewer than k rounds would have to send bits growing with n; "
-          "each layer gives about one round, so depth grows with k)")
+    multi = [r for rows in per_k.values() for r in rows if r.layers >= 3 and r.rounds]
+    if multi:
+        per_layer = sorted({round(r.rounds / r.layers, 2) for r in multi})
+        shapes = sorted({(r.layers, r.rounds) for r in multi})
+        print("  rounds per layer: " + ", ".join(f"L = {lay}: {rnd}" for lay, rnd in shapes)
+              + f" (ratio {per_layer[0]}..{per_layer[-1]}: about two per layer, queries one way "
+              "and partial sums back)")
+    print("  a chase of k steps needs k - 1 rounds (Alice first; the receiver of the last message "
+          "outputs), else Omega(n - k log n) bits (Nisan-Wigderson 1993); the construction's "
+          "depth grows like log2 k, so at large k its protocol has fewer rounds than that and "
+          "pays in bits (docs/theory.md §10.1-10.3)")
 
     if per_k:
         import matplotlib
@@ -74,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         kk = sorted(per_k)
         ax.plot(kk, [per_k[k][0].layers for k in kk], "s-", lw=3, ms=9, label="layers of the construction")
         ax.plot(kk, [max(r.rounds for r in per_k[k]) for k in kk], "o-", lw=3, ms=9, label="protocol rounds")
-        ax.plot(kk, [math.floor(math.log2(k)) + 2 for k in kk], "k--", lw=2, label="⌊log2 k⌋ + 2 (SHT24 Thm 4.2)")
-        ax.plot(kk, kk, ":", color="grey", lw=2, label="k (rounds a k-step chase needs)")
+        ax.plot(kk, [doubling_layers(k) for k in kk], "k--", lw=2,
+                label="⌈log2 k⌉ + 2 (one lookup per layer)")
+        ax.plot(kk, [k - 1 for k in kk], ":", color="grey", lw=2,
+                label="k − 1 (rounds a k-step chase needs)")
         ax.set_xticks(kk)
         ax.set_xlabel("k (hops)", fontsize=18)
         ax.set_ylabel("layers / rounds", fontsize=18)

@@ -15,7 +15,8 @@ from commlb.protocol import simulate
 from commlb.protocol.core import Split
 from commlb.registry import get_reduction
 from commlb.simulate import build_model, resolve_task
-from commlb.witness import _engine_values, message_source
+from commlb.witness import message_source
+from commlb.witness.sources import engine_values
 
 
 # ------------------------------------------------------------------ keys
@@ -178,7 +179,7 @@ def test_source_rows_and_tree_equal_engine_transcripts(task, family, sizes, back
         y = red.problem.y_space.sample(rng)
         tr, _ = simulate(model, red.encode(x, y).tokens, split)
         assert all(m.sender == 0 for m in tr.messages)
-        assert np.array_equal(rows[leaf], _engine_values(tr))
+        assert np.array_equal(rows[leaf], engine_values(tr))
         if src.exact_keys:
             bits = "".join(str(b) for m in tr.messages for b in m.payload.bits.tolist())
             assert int(keys[leaf]) == int(bits, 2)
@@ -195,4 +196,4 @@ def test_transformer_keys_values_mode_equals_engine():
     tr, _ = simulate(model, red.encode(np.array([1]), np.array([0])).tokens,
                      Split.from_instance(red.encode(np.array([1]), np.array([0]))))
     assert tr.messages[0].label.startswith("keys-values")
-    assert np.array_equal(src.rows(np.array([[1]]))[0], _engine_values(tr))
+    assert np.array_equal(src.rows(np.array([[1]]))[0], engine_values(tr))

@@ -198,3 +198,34 @@ def test_human_output_names_best_bound_and_tree_for_small(tmp_path):
     assert "best lower bound: D >= 3" in res.output
     if "exact" in res.output and "D = 3" in res.output:
         assert "output 1" in res.output  # the protocol tree is printed for 4 x 4
+
+
+def test_fooling_not_searched_once_d_is_settled():
+    # IP_4: rank gives D >= 5 and one-way + answer gives D <= 5, so no fooling search can
+    # raise anything; the row says so and no fooling set is reported
+    from commlb.bounds.report import compute_bounds
+
+    M = np.array([[bin(x & y).count("1") & 1 for y in range(16)] for x in range(16)])
+    rep = compute_bounds(M, methods=["rank-real", "one-way", "fooling"])
+    assert rep.best_lower_bound[0] == rep.best_upper_bound[0] == 5
+    rows = [r for r in rep.table if r.method == "fooling"]
+    assert len(rows) == 1 and rows[0].status == "skipped" and "settled" in rows[0].note
+    assert rep.fooling_set == {}
+    # without the settling bounds the search runs and finds a verified fooling set
+    rep2 = compute_bounds(M, methods=["fooling"])
+    assert rep2.fooling_set and all(r.status != "skipped" for r in rep2.table)
+
+
+def test_fooling_skipped_when_no_fooling_set_can_beat_the_rank_bound():
+    # a 4 x 40 matrix of full row rank for both values: rank bound ceil(log2 8) = 3, while
+    # fooling sets use distinct rows: at most 2 * 4 = 8 pairs, 3 bits - cannot raise it
+    from commlb.bounds.report import compute_bounds
+
+    rng = np.random.default_rng(3)
+    while True:
+        M = rng.integers(0, 2, size=(4, 40))
+        rep = compute_bounds(M, methods=["rank-gf2", "rank-gfp", "fooling"])
+        if rep.best_lower_bound[0] == 3:
+            break
+    row = next(r for r in rep.table if r.method == "fooling")
+    assert row.status == "skipped" and "at most 8 pairs" in row.note

@@ -54,10 +54,9 @@ def test_layers_formula_and_schedule():
         assert sched[1] in (0, 1)
         for ell in range(3, layers + 1):
             assert sched[ell - 1] in (0, 2 ** (ell - 3))
-        if k & (k - 1) == 0:  # powers of two: SHT24's ⌊log2 k⌋ + 2
-            assert layers == doubling_layers(k)
-        else:
-            assert layers == doubling_layers(k) + 1
+        assert layers == doubling_layers(k)  # one formula for the construction and the bound
+        if k & (k - 1) == 0:  # powers of two: the ⌊log2 k⌋ + 2 quoted for SHT24's theorem
+            assert layers == math.floor(math.log2(k)) + 2
     assert khop_layers(4) == 4  # the acceptance case
     with pytest.raises(InvalidInputError):
         khop_layers(0)

@@ -61,7 +61,7 @@ def _heads_retrieve_exactly(model, tokens):
 @pytest.mark.parametrize("name", ["qstr", "qstr-simple"])
 @pytest.mark.parametrize("n", [16, 64, 256, 1024])
 def test_correct_on_random_instances(name, n):
-    """q = 2, d = 1, link norm2 (MH25 Prop. 4's link, the one that needs q heads): random
+    """q = 2, d = 1, link norm2 (the link of MH25 Prop. 4 and 21, the one that needs q heads): random
     instances read at the last position — qstr: 1000 at N <= 256, 200 at N = 1024 (one
     forward pass costs ~12 ms at N = 256 and ~25 ms at 1024); qstr-simple (same weights):
     1000 at N <= 64, 200 at 256, 50 at 1024 — plus instances read at every position

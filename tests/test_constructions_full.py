@@ -240,7 +240,7 @@ def _check_dyck(model, task, tokens):
     return expect, None
 
 
-# direct FFNs on the flattened input (SHT23 Theorem 10 / MH25 Theorem 9 upper bound, docs/theory.md §9.11)
+# direct FFNs on the flattened input (upper bound for SHT23 Theorem 10, docs/theory.md §9.11)
 def _build_ffn(name, n):
     from commlb.models.constructions.ffn_direct import build
     from commlb.tasks.index_lookup import IndexLookupTask

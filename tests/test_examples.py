@@ -65,7 +65,7 @@ def test_sht23_qsa_match3(tmp_path):
         assert float(r[6]) >= float(r[8])  # bits >= the DISJ_q bound
         assert r[9].startswith("0/")  # the construction is exact
     match3 = section(out, "Match3")
-    assert re.search(r"\n\s+4\s+9\s+5\s+disj-to-match3", match3)  # N = 2n+1, D(DISJ_4) = 5
+    assert re.search(r"\n\s+4\s+9\s+4\s+disj-to-match3", match3)  # N = 2n+1, D->(DISJ_4) = 4
     assert "(constant: True)" in out
     assert_png(tmp_path / "sht23_qsa.png")
     assert_png(tmp_path / "sht23_match2.png")
@@ -76,8 +76,11 @@ def test_sht24_khop_default_out_is_the_working_directory(tmp_path):
     lines = [line.split() for line in out.splitlines() if re.match(r"\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+", line)]
     by_k = {int(r[0]): r for r in lines}
     assert set(by_k) == {1, 2, 3}
-    assert int(by_k[2][2]) == 3  # layers = ⌊log2 2⌋ + 2 (SHT24 Thm 4.2)
-    assert all(int(r[4]) >= int(r[2]) for k, r in by_k.items() if k > 1)  # at least a round per layer
+    assert int(by_k[2][2]) == 3 and int(by_k[3][2]) == 4  # layers = ⌈log2 k⌉ + 2
+    assert all(int(r[2]) == int(r[3]) for r in by_k.values())  # the table's formula column agrees
+    # about two rounds per layer, and the printed ratio is what the table shows
+    assert all(int(r[4]) == 2 * int(r[2]) - 1 for k, r in by_k.items() if k > 1)
+    assert "L = 3: 5, L = 4: 7" in out and "each layer gives about one round" not in out
     assert "note: rnn: no rnn construction for khop" in out
     assert_png(tmp_path / "sht24_khop_rounds.png")
     assert_png(tmp_path / "sht24_khop_bits.png")

@@ -10,7 +10,7 @@ import ast
 import json
 import math
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,7 @@ def _expected_kind(task, family, red):
     return "construction" if has_construction(task, family) else "random"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _explained(task, family, red):
     return explain(task, family, task_options={"reduction": red} if red else None)
 
@@ -195,7 +195,8 @@ def check_walkthrough(e, task, family, red):
     allowed = set(_template_numbers()) | numbers
     allowed |= {e.n, e.n + 1, tr.total_bits, tr.rounds, len(tr.messages), tr.bits_alice_to_bob,
                 tr.bits_bob_to_alice, model.num_params(), p, shape, int(res.seed), 2 ** e.n}
-    allowed |= summed | {m.bits for m in tr.messages} | {v for m in tr.messages for v in _ints(m.label)} | {m.round for m in tr.messages}
+    allowed |= summed | {m.bits for m in tr.messages} | {m.round for m in tr.messages}
+    allowed |= {v for m in tr.messages for v in _ints(m.label)}
     allowed |= {v for m in tr.messages for f in m.fields for v in (f.count, f.width)}
     allowed |= {max(1, math.ceil(math.log2(max(setup.problem.n, 2)))), setup.problem.n}
     if bound is not None:
@@ -207,6 +208,9 @@ def check_walkthrough(e, task, family, red):
     for b in setup.problem.bounds():
         allowed |= _ints(b.citation) | _ints(str(b.formula))
     allowed |= _ints(setup.reduction.description) | _ints(setup.reduction.name)
+    source = setup.reduction.source  # the cited source's text (commlb.core.ReductionSource)
+    if source is not None:
+        allowed |= _ints(source.result) | _ints(source.note) | _ints(source.section)
     owner = np.asarray(res.instance.owner)
     allowed |= {owner.size, int(np.sum(owner == 0)), int(np.sum(owner == 1)), int(np.sum(owner == 2))}
     for v in (res.x, res.y):
@@ -230,7 +234,10 @@ def _name(family):
 
 def _size_numbers(family, model):
     if family == "transformer":
-        return {model.layers, model.heads, model.width, model.key_dim, model.value_dim}
+        # a hard-attention construction states the softmax scale and precision beside its own
+        soft = (model.config.get("construction") or {}).get("softmax") or {}
+        return {model.layers, model.heads, model.width, model.key_dim, model.value_dim} | {
+            int(soft[k]) for k in ("hard_bits", "softmax_scale", "softmax_bits") if k in soft}
     if family == "rnn":
         return {int(model.config.get("layers", 1)), int(model.config["hidden"])}
     return {len(model.config.get("hidden_sizes") or [1]), model.first_width}
@@ -287,7 +294,7 @@ def test_every_pair(task, family, red):
     assert e.basis == kind
     text = _text(e)
     assert "?" not in text.replace("'?'", ""), text  # no value left unknown
-    for internal in ("THEORY.md", "DESIGN.md", "UNVERIFIED", "[3P]", "[DER]", "[FT", "[ABS", "not checked"):
+    for internal in ("THEORY" + ".md", "DESIGN" + ".md", "UNVERIFIED", "[3P]", "[DER]", "[FT", "[ABS", "not checked"):
         assert internal not in text, internal
     assert e.simulation["protocol_matches_forward"] is True
     if kind == "random":
@@ -445,3 +452,155 @@ def test_cli_task_options_choose_the_reduction():
     assert data["n"] == 8  # the reduction's example size
     assert data["simulation"]["correct"] is True
     assert "Theorem 11" in " ".join(data["steps"][4]["paragraphs"])
+
+
+# ------------------------------------------------------------------ README rows
+def _readme_row(prefix):
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    rows = [ln for ln in readme.read_text().splitlines() if ln.startswith(prefix)]
+    assert len(rows) == 1, prefix
+    return rows[0]
+
+
+def _list(text):
+    return [int(v) for v in text.replace(",", " ").split()]
+
+
+def test_readme_row_sht23_theorem_4():
+    row = _readme_row("| SHT23 Thm 4")
+    assert "`commlb explain --task qsa --model transformer --n Q`" in row
+    m = re.search(r"sends H·d_k·p \+ m·p \+ (\d+) = ([\d, ]+) bits for q = ([\d, ]+) \(d_k = ([\d, ]+); "
+                  r"m = ([\d, ]+); p = (\d+)\), each ≥ D→\(DISJ_q\) = q; the two-way protocol `simulate` picks "
+                  r"sends ([\d, ]+) bits", row)
+    assert m, row
+    share, totals, qs, dks, ms, p, standard = m.groups()
+    for q, total, dk, width, std in zip(_list(qs), _list(totals), _list(dks), _list(ms), _list(standard), strict=True):
+        e = explain("qsa", "transformer", q)
+        sim = e.simulation
+        fields = {f["name"]: f for f in sim["messages"][0]["fields"]}
+        assert fields["query"]["count"] == dk and fields["residual"]["count"] == width
+        assert fields["query"]["width"] == fields["residual"]["width"] == int(p)
+        own = sum(f["count"] * f["width"] for k, f in fields.items() if k not in ("query", "residual"))
+        assert own == int(share) and dk * int(p) + width * int(p) + own == total == sim["total_bits"]
+        assert sim["lower_bound"]["compare_bits"] == q and total >= q
+        assert sim["standard_protocol_bits"] == std
+
+
+def test_readme_row_undersized_rnn():
+    """The row's shape claims, recomputed: an RNN with d = 2, p = 4 sends 8 bits, below
+    D→(INDEX_16) = 16, on random weights (the distinct-message count is checked under
+    COMMLB_FULL=1: it enumerates 2^16 inputs)."""
+    import os
+
+    from commlb.simulate import resolve_task, simulate_instance
+    from commlb.witness import witness_model
+
+    row = _readme_row("| Pigeonhole: an undersized RNN")
+    assert "a random RNN (no training)" in row
+    setup = resolve_task("index-lookup", 16)
+    built, _ = witness_model(setup, "rnn", hidden=2, precision=4)  # what the row's command builds
+    assert built.source == "random"
+    res = simulate_instance(setup, built, effective=False)
+    assert res.transcript.total_bits == 8 and "sends an 8-bit state" in row
+    assert res.lower_bound.compare_bits == 16 and "D→(INDEX_16) = 16" in row
+    if os.environ.get("COMMLB_FULL"):
+        from commlb.witness import effective_bits
+
+        data = effective_bits(setup.reduction, built.model, None).to_json()
+        assert "12 distinct values" in row and int(data["distinct_messages"]) == 12, data
+
+
+# ------------------------------------------------------------------ models that err
+def _h2(e):
+    return 0.0 if e == 0 else -e * math.log2(e) - (1 - e) * math.log2(1 - e)
+
+
+@pytest.mark.parametrize("eps, n", [("0.01", 16), ("1/10", 12), ("0", 8), ("0.25", 20)])
+def test_error_step_index_numbers(eps, n):
+    from fractions import Fraction
+
+    e = explain("index-lookup", "rnn", n, error=eps)
+    step = e.steps[-1]
+    assert step.key == "error" and len(e.steps) == 6
+    text = " ".join(step.paragraphs)
+    ev = float(Fraction(eps))
+    value = (1 - _h2(ev)) * n
+    whole = math.ceil(round(value, 9))
+    assert f"H2(ε) = {_h2(ev):.4f}" in text
+    assert f"c ≥ {n}·(1 − {_h2(ev):.4f}) = {value:.2f} bits, at least {whole} whole bits" in text
+    assert whole <= n and (ev > 0 or whole == n)  # never above the exact bound, equal to it at ε = 0
+    pct = f"{(1 - ev) * 100:g}%"
+    assert f"right only on {pct} of the inputs" in text
+    bits = e.simulation["total_bits"]  # the storing RNN: one-way, Alice to Bob
+    assert f"sends {bits} bits, at least {value:.2f}" in text
+    assert "Kremer, Nisan & Ron 1999" in text and "proved in the cited paper" in text
+    stray = _ints(text) - (set(_template_numbers()) | {n, whole, bits, int(value)} | _ints(f"{value:.2f}")
+                           | _ints(f"{_h2(ev):.4f}") | _ints(pct) | _ints(f"{ev:g}"))
+    assert not stray, stray
+
+
+def test_error_step_rules_out_a_small_shape():
+    e = explain("index-lookup", "rnn", 16, error="0.01",
+                model_options={"hidden": 2, "precision": 4, "weights": "random"})
+    text = " ".join(e.steps[-1].paragraphs)
+    assert e.simulation["total_bits"] == 8 < (1 - _h2(0.01)) * 16
+    assert "sends 8 bits on this split, fewer than 14.71: so no RNN of this shape is right on 99%" in text
+
+
+def test_error_step_does_not_apply_to_a_conversation():
+    e = explain("index-lookup", "transformer", 16, error="0.01")
+    text = " ".join(e.steps[-1].paragraphs)
+    assert e.simulation["bits_bob_to_alice"] > 0
+    assert "the one-way bound does not apply" in text and e.steps[-1].data["applies"] is False
+
+
+@pytest.mark.parametrize("eps, n", [("0.01", 8), ("0.1", 16), ("0", 6), ("0.45", 4)])
+def test_error_walkthrough_ip_numbers(eps, n):
+    from fractions import Fraction
+
+    from commlb.explain import explain_error
+
+    e = explain_error("ip", n, eps)
+    text = " ".join(e.steps[-1].paragraphs)
+    ev = float(Fraction(eps))
+    value = n / 2 - math.log2(1 / (1 - 2 * ev)) - 1  # disc(IP_n) = 2^(-n/2); one bit less: no announcement
+    assert f"= {value:.2f} bits, at least {max(0, math.ceil(round(value, 9)))} whole bits" in text
+    assert f"1 − 2ε = {1 - 2 * ev:g}" in text
+    if value <= 0:
+        assert "no bound" in text
+    assert "Chor & Goldreich 1988" in text and "Kushilevitz & Nisan 1997" in text
+
+
+def test_error_refusals():
+    from commlb.explain import explain_error
+
+    for bad in ("0.5", "-0.1", "abc", "1/0", "2"):
+        with pytest.raises(InvalidInputError):
+            explain_error("ip", 8, bad)
+    with pytest.raises(InvalidInputError, match="no error-tolerant"):
+        explain_error("disj", 8, "0.1")
+    with pytest.raises(InvalidInputError, match="no error-tolerant bound for disj"):
+        explain("disjointness", "rnn", error="0.1")
+    for args in (("--problem", "ip"), ("--problem", "ip", "--task", "disjointness", "--error", "0.1"), ()):
+        res = invoke(*args, "--error", "0.1") if args == () else invoke(*args)
+        assert isinstance(res.exception, CommlbError), (args, res.output)
+
+
+def test_cli_error_panels():
+    res = invoke("--task", "index-lookup", "--model", "rnn", "--n", "16", "--error", "0.01")
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "6. If the model may err: right on 99% of the inputs" in res.stdout
+    res = invoke("--problem", "ip", "--n", "8", "--error", "1/100", "--json")
+    assert res.exit_code == 0, (res.output, res.exception)
+    data = json.loads(res.stdout)
+    assert data["simulation"]["error_bound"]["whole"] == 3 and data["problem"] == "IP_8"
+
+
+def test_construction_names_lose_internal_provenance_only():
+    from commlb.explain import _construction_name
+
+    outside_note = "THEORY" + ".md §1.3"  # a pointer to notes outside the repository
+    assert _construction_name(f"construction: qSA (SHT23 Theorem 2, {outside_note}; dual certificates [DER])") \
+        == "qSA (SHT23 Theorem 2)"
+    assert _construction_name("construction: an RNN for Dyck-(2,2) (BHBK24, docs/theory.md §7.3)") \
+        == "an RNN for Dyck-(2,2) (BHBK24, docs/theory.md §7.3)"

@@ -175,6 +175,15 @@ def test_clique_kernel_equals_plain_twin(adj):
     assert len(clique2) == len(twin) and _is_clique(adj, clique2)
     plain, exact3, _ = max_clique_bitset(packed, n, init, len(init), empty_groups, empty_groups, 60.0, False)
     assert exact3 and len(plain) == len(twin) and _is_clique(adj, plain)
+    if n:
+        from commlb.kernels.fooling import greedy_clique_multistart
+
+        multi = greedy_clique_multistart(packed, n, n)
+        assert _is_clique(adj, multi) and len(init) <= len(multi) <= len(twin)
+        # a cap at the true maximum stops the search exact; a cap the start already meets skips it
+        capped, exact4, _ = max_clique_bitset(packed, n, np.zeros(0, dtype=np.int64), 0, empty_groups,
+                                              empty_groups, 60.0, True, len(twin))
+        assert exact4 and len(capped) == len(twin) and _is_clique(adj, capped)
 
 
 def test_compatibility_graph_same_row_never_adjacent(rng):
@@ -195,3 +204,42 @@ def test_too_large_is_refused():
         max_fooling_set(np.eye(200, dtype=np.int64), 0)
     # duplicates are merged first: a huge constant matrix is a single entry
     assert max_fooling_set(np.ones((300, 300), dtype=np.int64), 1).size == 1
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(1, 3), st.integers(3, 9), st.integers(0, 2**32 - 1))
+def test_fooling_set_at_most_rank_squared(r, side, seed):
+    """|F_z| <= rank(1[M = z])^2 (the rank cap the search stops at), checked against the
+    brute-force maximum on Boolean products of rank <= r (where the cap is small)."""
+    from commlb.bounds.fooling import rank_cap
+
+    g = np.random.default_rng(seed)
+    M = ((g.integers(0, 2, (side, r)) @ g.integers(0, 2, (r, side))) > 0).astype(np.int64)
+    for z in (0, 1):
+        if not (M == z).any():
+            continue
+        brute = len(max_fooling_set_reference(M, z)) if side <= 6 else max_fooling_set(M, z, backend="python").size
+        Z = (M == z).astype(int)
+        rank_q = _rank_q(Z)
+        assert brute <= rank_q ** 2
+        assert brute <= rank_cap(M, z) <= rank_q ** 2
+        res = max_fooling_set(M, z)
+        assert res.exact and res.size == brute and verify_fooling_set(M, z, res.pairs)
+
+
+def _rank_q(Z) -> int:
+    from fractions import Fraction
+
+    rows = [[Fraction(int(v)) for v in row] for row in Z]
+    rank, ncols = 0, len(rows[0])
+    for c in range(ncols):
+        piv = next((i for i in range(rank, len(rows)) if rows[i][c] != 0), None)
+        if piv is None:
+            continue
+        rows[rank], rows[piv] = rows[piv], rows[rank]
+        for i in range(len(rows)):
+            if i != rank and rows[i][c] != 0:
+                f = rows[i][c] / rows[rank][c]
+                rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank], strict=True)]
+        rank += 1
+    return rank

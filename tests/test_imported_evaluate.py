@@ -151,7 +151,7 @@ def test_cli_evaluate_table_says_bounds_do_not_apply(capsys):
 
 
 def test_cli_evaluate_refusals_are_one_line(tmp_path, capsys):
-    code, out, err = _run(["evaluate", "--weights", GPT2_PT, "--adapter", "sht24-khop", "--n", "8"], capsys)
+    code, _, err = _run(["evaluate", "--weights", GPT2_PT, "--adapter", "sht24-khop", "--n", "8"], capsys)
     assert code == 2 and err.count("\n") == 1 and "heads" in err
     marker = tmp_path / "pwned"
 
@@ -161,13 +161,44 @@ def test_cli_evaluate_refusals_are_one_line(tmp_path, capsys):
 
     with zipfile.ZipFile(tmp_path / "evil.pt", "w") as zf:
         zf.writestr("evil/data.pkl", pickle.dumps({"w": RunsCode()}, protocol=2))
-    code, out, err = _run(["evaluate", "--weights", str(tmp_path / "evil.pt"), "--heads", "2",
+    code, _, err = _run(["evaluate", "--weights", str(tmp_path / "evil.pt"), "--heads", "2",
                            "--adapter", "sht24-khop", "--n", "8"], capsys)
     assert code == 2 and err.count("\n") == 1 and "system" in err and not marker.exists()
     (tmp_path / "cut.pt").write_bytes((DATA / "gpt2_backbone.pt").read_bytes()[:5000])
-    code, out, err = _run(["evaluate", "--weights", str(tmp_path / "cut.pt"), "--heads", "2",
+    code, _, err = _run(["evaluate", "--weights", str(tmp_path / "cut.pt"), "--heads", "2",
                            "--adapter", "sht24-khop", "--n", "8"], capsys)
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
-    code, out, err = _run(["evaluate", "--weights", GPT2_PT, "--config", GPT2_YAML, "--adapter", "sht24-khop",
+    code, _, err = _run(["evaluate", "--weights", GPT2_PT, "--config", GPT2_YAML, "--adapter", "sht24-khop",
                            "--n", "40"], capsys)
     assert code == 2 and "32 learned positions" in err
+
+
+def test_no_torch_at_run_time_and_lazy_imports():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from commlb.cli.main import main\n"
+        "try:\n"
+        "    main(['evaluate', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('HELP', [m for m in ('safetensors', 'yaml', 'matplotlib', 'numba') if m in sys.modules])\n"
+        f"main(['evaluate', '--weights', {str(DATA / 'gpt2_hf')!r}, '--adapter', "
+        f"{str(DATA / 'khop_lm_adapter.toml')!r}, '--n', '8', '--instances', '4', '--json'])\n"
+        "print('RUN', 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HELP []" in out.stdout
+    assert "RUN False False" in out.stdout
+
+
+def test_cli_evaluate_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from commlb.cli.main import main
+
+    main(["evaluate", "--weights", str(DATA / "gru.safetensors"), "--adapter", str(DATA / "rnn_khop_adapter.json"),
+          "--task-option", "k=0..2", "--n", "10", "--instances", "10", "--plot", str(tmp_path / "e.png")])
+    assert (tmp_path / "e.png").stat().st_size > 1000
+    assert "plot written" in capsys.readouterr().out

@@ -246,3 +246,52 @@ def test_restricted_unpickler_reads_nested_checkpoints(tmp_path):
     np.testing.assert_array_equal(model.predict(REF["rnn_tokens"]),
                                   build_imported(load_checkpoint(DATA / "rnn.pt")).predict(REF["rnn_tokens"]))
 
+
+
+def test_self_containing_dict_is_refused(tmp_path):
+    # {} with d['d'] = d : EMPTY_DICT, MEMOIZE, 'd', GET 0, SETITEM
+    payload = b"\x80\x04}\x94\x8c\x01d\x94h\x00s."
+    assert pickle.loads(payload)["d"]["d"]["d"] is not None  # the payload really recurses
+    _torch_like_zip(tmp_path / "loop.pt", payload)
+    with pytest.raises(ModelFileError, match="nests dicts"):
+        load_checkpoint(tmp_path / "loop.pt")
+
+
+def test_broadcast_tensor_larger_than_its_storage_is_refused(tmp_path):
+    """Rewrite one tensor's size in the real pickle to 10^9 elements: refused, not allocated."""
+    with zipfile.ZipFile(DATA / "rnn.pt") as zf:
+        pkl_name = next(n for n in zf.namelist() if n.endswith("data.pkl"))
+        pkl = zf.read(pkl_name)
+    # rnn.head.bias has size (4,): BININT1 4 wrapped as TUPLE1 -> (K\x04\x85)
+    assert b"K\x04\x85" in pkl
+    evil = pkl.replace(b"K\x04\x85q", b"J\x00\xca\x9a\x3b\x85q", 1) if b"K\x04\x85q" in pkl else \
+        pkl.replace(b"K\x04\x85", b"J\x00\xca\x9a\x3b\x85", 1)
+    _rewrite_zip(DATA / "rnn.pt", tmp_path / "big.pt", lambda name, data: evil if name.endswith("data.pkl") else data)
+    with pytest.raises(ModelFileError, match="past the end|more elements"):
+        load_checkpoint(tmp_path / "big.pt")
+
+
+def test_rebuild_refuses_zero_stride_broadcasts():
+    from commlb.imported.torchzip import _rebuild_tensor_v2, _Storage
+
+    storage = _Storage(np.arange(4, dtype=np.float32))
+    np.testing.assert_array_equal(_rebuild_tensor_v2(storage, 1, (2, 2), (1, 1)), [[1, 2], [2, 3]])
+    with pytest.raises(ModelFileError, match="more elements"):
+        _rebuild_tensor_v2(storage, 0, (10**9,), (0,))
+    with pytest.raises(ModelFileError, match="past the end"):
+        _rebuild_tensor_v2(storage, 2, (3,), (1,))
+    with pytest.raises(ModelFileError, match="does not point at a storage"):
+        _rebuild_tensor_v2("not a storage", 0, (1,), (1,))
+
+
+def test_hf_folder_with_pytorch_model_bin(tmp_path):
+    shutil.copy(DATA / "gpt2_backbone.pt", tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2", "n_head": 2, "n_layer": 2}')
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt.format == "Hugging Face folder (pytorch_model.bin)"
+    model = build_imported(ckpt)
+    assert model.heads == 2
+    assert_matches_torch(model.forward(REF["gpt2_tokens"]), REF["gpt2_hidden"])
+    (tmp_path / "config.json").write_text('{"n_head": 2, "n_layer": 3}')
+    with pytest.raises(ModelFileError, match="n_layer = 3"):
+        build_imported(load_checkpoint(tmp_path))

@@ -11,7 +11,12 @@ import pytest
 from commlb.core import ALICE, BOB
 from commlb.imported import open_model
 from commlb.imported.adapter import load_adapter
-from commlb.imported.protocol import float32_values, homes, make_split, simulate_imported
+from commlb.imported.protocol import (
+    float32_values,
+    homes,
+    make_split,
+    simulate_imported,
+)
 from commlb.registry import get_task
 
 DATA = Path(__file__).parent / "data" / "models"
@@ -46,7 +51,7 @@ def _check_accounting(run, layers: int) -> None:
 @pytest.mark.parametrize("mode", ["cheaper", "partial", "kv"])
 def test_gpt2_protocol_matches_forward(split, mode):
     for seed in range(3):
-        x, ids, scored = _khop_instance(seed)
+        _, ids, scored = _khop_instance(seed)
         run = simulate_imported(GPT2, ids, make_split(split, 1, 20), scored, mode)
         ref = GPT2.predict(ids[None])[0][scored]
         np.testing.assert_array_equal(run.predictions, ref.argmax(-1))
@@ -60,7 +65,7 @@ def test_gpt2_protocol_matches_forward(split, mode):
 def test_gpt2_prefix_split_is_one_way_keys_values():
     """Under a prefix split Alice's positions never see Bob's (causal mask) and the public
     prefix is computed by both, so Alice alone speaks: her keys and values, per layer."""
-    x, ids, scored = _khop_instance(1)
+    _, ids, scored = _khop_instance(1)
     run = simulate_imported(GPT2, ids, make_split("prefix:10", 1, 20), scored, "kv")
     tr = run.transcript
     assert tr.rounds == 1 and tr.one_way and all(m.sender == ALICE for m in tr.messages)
@@ -74,7 +79,7 @@ def test_gpt2_prefix_split_is_one_way_keys_values():
 
 
 def test_alice_messages_do_not_depend_on_bobs_tokens():
-    x, ids, scored = _khop_instance(2)
+    _, ids, scored = _khop_instance(2)
     split = make_split("prefix:10", 1, 20)
     other = ids.copy()
     other[11:] = 17 + (other[11:] - 17 + 1) % 4  # change every Bob token

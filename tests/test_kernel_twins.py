@@ -98,3 +98,28 @@ def test_rnn_cell_kernel_equals_twin_and_model_step(d, L, act, bits, seed):
                 h, k = model.step(h, int(tok))
                 s += k
         assert np.array_equal(got[i], h) and sat[i] == s
+
+
+def test_gf2_threads_chosen_from_size_and_free_cores(monkeypatch):
+    from numba import config
+
+    from commlb.kernels import gf2
+
+    assert gf2.choose_threads(1000, 1000) == 1  # below the size where threads pay
+    monkeypatch.setattr(gf2, "free_cores", lambda: 1)
+    assert gf2.choose_threads(8192, 8192) == 1  # busy machine: one thread
+    monkeypatch.setattr(gf2, "free_cores", lambda: 64)
+    assert gf2.choose_threads(8192, 8192) == int(config.NUMBA_NUM_THREADS)
+    assert 1 <= gf2.free_cores() <= 64
+
+
+@settings(deadline=None, max_examples=20)
+@given(st.integers(1, 200), st.integers(1, 200), st.integers(0, 2**32 - 1), st.sampled_from([1, 2]))
+def test_gf2_rank_same_on_any_thread_count(m, n, seed, threads):
+    from commlb.kernels.gf2 import rank_gf2_bits, rank_gf2_python
+
+    bits = np.random.default_rng(seed).integers(0, 2, (m, n), dtype=np.uint8)
+    r, prow, pcol = rank_gf2_bits(bits, threads=threads)
+    rows = [int("".join(str(b) for b in row[::-1]), 2) for row in bits]
+    assert r == rank_gf2_python(rows, n)[0]
+    assert len(prow) == len(pcol) == r

@@ -171,7 +171,7 @@ def test_sparse_batched_step_matches_dense_step(seed, layers, hidden, act):
     per-row step and the numba kernel."""
     rng = np.random.default_rng(seed)
     model = _sparse_model(rng, Precision.fixed(12), layers, hidden, act)
-    assert model._sparse() is not None
+    assert model.cell().sparse
     toks = rng.integers(0, 4, size=(7, 5))
     numpy_states, numpy_sat = model.run_batch(np.stack([model.initial_state()] * 7), toks, backend="python")
     numba_states, numba_sat = model.run_batch(np.stack([model.initial_state()] * 7), toks, backend="numba")

@@ -1,4 +1,4 @@
-"""Which lower bound applies to a transcript (THEORY.md §0.4, §7).
+"""Which lower bound applies to a transcript (docs/theory.md §3.3, §1.1, §4).
 
 Counted bits never include announcing the answer: the party that receives the last
 message outputs it.  So
@@ -89,7 +89,7 @@ def lower_bounds_for(problem: Problem, senders: set[Owner], rounds: int) -> list
             why = f"not one-way {direction}"
         out.append(BoundEntry(label, short, b.value, b.value, b.formula, b.citation, applies, why))
     det = _pick(bounds, BoundKind.DETERMINISTIC)
-    if det is not None:
+    if det is not None and det.value is not None:
         cmp = max(0.0, float(det.value) - announce)
         what = "1 bit" if announce == 1 else f"{announce} bits"
         out.append(BoundEntry(

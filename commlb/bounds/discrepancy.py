@@ -6,7 +6,7 @@ For the sign matrix A = (−1)^f and a distribution μ = W/Z (integer weights W)
 
 and every deterministic protocol that errs on at most an ε-fraction of μ needs
 
-    D^μ_ε(f) ≥ log2((1 − 2ε) / disc_μ(f))          (Kushilevitz–Nisan 1997, Prop. 3.28)
+    D^μ_ε(f) ≥ log2((1 − 2ε) / disc_μ(f))          (Kushilevitz–Nisan 1997, ch. 3)
 
 bits; by Yao's principle the same number bounds public-coin R_ε(f) (docs/theory.md §6.1).
 
@@ -251,7 +251,8 @@ def exact_discrepancy(values: np.ndarray, dist: Distribution | None = None) -> R
             f"exact discrepancy searches 2^{k} subsets of the smaller side ({k} > {MAX_EXACT_SIDE}, "
             f"~{(2 ** k) * n / 2e8:.3g} s); use the spectral bound (method discrepancy-spectral)"
         )
-    a = min(k, 12)
+    # the low table holds 2^a partial sums of length n: keep it near 2^22 entries
+    a = max(0, min(k, 22 - max(0, (n - 1).bit_length())))
     low = _subset_sums(X[:a])
     high = _subset_sums(X[a:]) if k > a else np.zeros((1, n), dtype=np.int64)
     best, best_s, best_sign = 0, 0, 1

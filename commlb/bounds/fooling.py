@@ -27,6 +27,9 @@ bound with a greedy colouring bound (:mod:`commlb.kernels.fooling`); after ``tim
 seconds the best set found is returned with ``exact=False`` (still a valid fooling set, so
 its bound is still sound).
 
+Initial solution: the best of greedy cliques started from every vertex.  Upper bound used to stop
+early: |F_z| <= rank(1[M = z])^2 over any field (:func:`rank_cap`, docs/theory.md §5.2.1).
+
 Cost: building the graph is O(e^2) bits for e z-entries (refused above
 :data:`MAX_FOOLING_VERTICES`); the search is exponential in the worst case.  Measured
 (bench/bench_fooling.py, one core): random 24 x 24 0/1 matrices in about 0.1 s, 28 x 28 in
@@ -187,6 +190,26 @@ def _group_bitsets(labels: np.ndarray, n: int) -> np.ndarray:
     return _pack(out) if len(groups) else np.zeros((0, max(1, (n + 63) // 64)), dtype=np.uint64)
 
 
+def rank_cap(arr: np.ndarray, value: int) -> int:
+    """An upper bound on the size of any ``value``-fooling set of ``arr``: the square of the
+    rank of Z = 1[arr = value] over GF(2) or GF(2^31 - 1), whichever is smaller.
+
+    Why: order a z-fooling set as (x_i, y_i) and let A = Z[x_i, y_j] (k x k).  Then
+    A_ii = 1 and A_ij A_ji = 0 for i != j, so the entrywise product A ∘ A^T is the identity
+    I_k over any field; A ∘ A^T is a submatrix of the Kronecker product A ⊗ A^T, whence
+    k = rank(A ∘ A^T) <= rank(A)^2 <= rank(Z)^2 (Dietzfelbinger–Hromkovič–Schnitger 1996
+    state it as (rank(M) + 1)^2 for both values of a Boolean M, since
+    rank(J - M) <= rank(M) + 1).  docs/theory.md §5.2.1."""
+    from ..kernels.exact import GFP_PRIME
+    from ..kernels.gf2 import rank_gf2_bits
+    from ..kernels.gfp import rank_gfp_rows
+
+    Z = (arr == value)
+    r2 = int(rank_gf2_bits(Z.astype(np.uint8), threads=1)[0])
+    rp = int(rank_gfp_rows(Z.astype(np.int64), GFP_PRIME)[0])
+    return min(r2, rp) ** 2
+
+
 def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend: str = "auto") -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
@@ -230,9 +253,9 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         clique = max_clique_python(neighbours)
         exact, nodes = True, 0
     else:
-        from ..kernels.fooling import greedy_clique, max_clique_bitset
+        from ..kernels.fooling import greedy_clique_multistart, max_clique_bitset
 
-        init = greedy_clique(_pack(adj_bool), n)
+        init = greedy_clique_multistart(_pack(adj_bool), n, n)  # a greedy clique from every vertex
         # peel vertices of degree < |init|: they lie in no clique larger than init
         keep = np.ones(n, dtype=bool)
         while True:
@@ -250,9 +273,10 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
             init_sub = np.zeros(0, dtype=np.int64)
         rows_g = _group_bitsets(xs[idx], len(idx))
         cols_g = _group_bitsets(ys[idx], len(idx))
+        cap = rank_cap(red, value)
         remaining = max(1e-3, time_limit - (time.perf_counter() - start))
         sub_clique, exact, nodes = max_clique_bitset(packed, len(idx), init_sub, len(init), rows_g, cols_g,
-                                                     remaining)
+                                                     remaining, True, cap)
         clique = [int(idx[v]) for v in sub_clique] if len(sub_clique) >= len(init) else [int(v) for v in init]
         exact = bool(exact)
     pairs = sorted((int(row_rep[xs[v]]), int(col_rep[ys[v]])) for v in clique)

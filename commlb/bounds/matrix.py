@@ -165,13 +165,6 @@ def _row_block(cols: int, width: int) -> int:
     return max(1, (1 << 24) // max(1, cols * max(1, width)))
 
 
-def _largest_feasible_n(space_size: Callable[[int], int], max_entries: int, n: int) -> int:
-    m = n
-    while m > 1 and space_size(m) > max_entries:
-        m -= 1
-    return m
-
-
 def matrix_from_problem(problem: str | Problem, n: int | None = None,
                         max_entries: int = DEFAULT_MAX_ENTRIES) -> CommMatrix:
     """The communication matrix of a registered problem (a name, with ``n``) or of a
@@ -189,19 +182,29 @@ def matrix_from_problem(problem: str | Problem, n: int | None = None,
     else:
         prob = problem
         name = getattr(prob, "name", type(prob).__name__)
+    # sizes in bits first: 2^n as an integer is itself too large to build for huge n
+    bits = float(prob.x_space.bits) + float(prob.y_space.bits)
+    if bits > math.log2(max_entries) + 1e-9:
+        hint = "a smaller --n"
+        if isinstance(problem, str):
+            from ..costs import largest_feasible
+            from ..registry import get_problem
+
+            def bits_at(m: int) -> float:
+                p = get_problem(name, n=m)
+                return float(p.x_space.bits) + float(p.y_space.bits)
+
+            hint = f"--n {largest_feasible(bits_at, math.log2(max_entries) + 1e-9, min(int(n or 1), 4096))} or smaller"
+        if prob.x_space.bits <= 62 and prob.y_space.bits <= 62:
+            check_size(int(prob.x_space.size), int(prob.y_space.size), f"{name} with n = {getattr(prob, 'n', n)}",
+                       max_entries, hint=hint)
+        raise TooLargeError(
+            f"{name} with n = {getattr(prob, 'n', n)} is a 2^{prob.x_space.bits:.4g} x 2^{prob.y_space.bits:.4g} "
+            f"matrix (2^{bits:.4g} entries, as many bytes to store); the limit is {max_entries} "
+            f"entries ({int(math.isqrt(max_entries))}^2): use {hint}")
     rows = int(prob.x_space.size)
     cols = int(prob.y_space.size)
-    hint = "a smaller --n"
-    if isinstance(problem, str) and rows * cols > max_entries:
-        from ..registry import get_problem
-
-        def size_at(m: int) -> int:
-            p = get_problem(name, n=m)
-            return int(p.x_space.size) * int(p.y_space.size)
-
-        assert n is not None  # checked above for a problem given by name
-        hint = f"--n {_largest_feasible_n(size_at, max_entries, n)} or smaller"
-    check_size(rows, cols, f"{name} with n = {getattr(prob, 'n', n)}", max_entries, hint=hint)
+    check_size(rows, cols, f"{name} with n = {getattr(prob, 'n', n)}", max_entries, hint="a smaller --n")
     xs = prob.x_space.enumerate()
     ys = prob.y_space.enumerate()
     out = np.empty((rows, cols), dtype=np.int16)
@@ -226,66 +229,164 @@ def matrix_from_problem(problem: str | Problem, n: int | None = None,
 # ---------------------------------------------------------------- expressions
 
 
-def _popcount(v: Any) -> np.ndarray:
-    v = np.asarray(v, dtype=np.int64)
-    if np.any(v < 0):
-        raise InvalidInputError("popcount of a negative number")
-    return np.bitwise_count(v).astype(np.int64)
+# Expressions are evaluated exactly.  First over int64 with every operation checked
+# against 2^62 (a conservative test: near the edge it may report an overflow that would
+# not happen); at the first possible overflow the block is evaluated again over Python
+# integers (numpy object arrays), with the size of every intermediate bounded so that
+# ``9**9**9`` is refused rather than computed.  A value is never wrapped modulo 2^64.
+
+_SAFE = float(2**62)
+#: Largest number of matrix entries evaluated with Python integers.
+EXACT_MAX_ENTRIES = 1 << 20
+#: Bits of all Python-integer intermediates of one block together.
+_EXACT_TOTAL_BITS = 1 << 31
+_EXACT_MAX_BITS = 1 << 20
 
 
-def _bit(v: Any, i: Any) -> np.ndarray:
-    return (np.asarray(v, dtype=np.int64) >> np.asarray(i, dtype=np.int64)) & 1
+class _Overflow(Exception):
+    """An int64 operation might overflow: evaluate again with Python integers."""
 
 
-def _parity(v: Any) -> np.ndarray:
-    return _popcount(v) & 1
+def _fabs(v: Any) -> np.ndarray:
+    return np.abs(np.asarray(v, dtype=np.float64))
 
 
-def _where(c: Any, a: Any, b: Any) -> np.ndarray:
-    return np.where(np.asarray(c, dtype=bool), a, b)
+def _bitlen(v: Any) -> np.ndarray:
+    return np.asarray(np.frompyfunc(lambda t: abs(int(t)).bit_length(), 1, 1)(v), dtype=np.int64)
 
 
-_HELPERS: dict[str, Callable[..., Any]] = {
-    "popcount": _popcount,
-    "bit": _bit,
-    "parity": _parity,
-    "min": np.minimum,
-    "max": np.maximum,
-    "abs": np.abs,
-    "where": _where,
+class _Arith:
+    """Integer arithmetic with the documented semantics (floor division, modulo with the
+    sign of the divisor, shifts of non-negative amounts), checked in int64 or exact."""
+
+    def __init__(self, exact: bool, entries: int):
+        self.exact = exact
+        self.max_bits = max(64, min(_EXACT_MAX_BITS, _EXACT_TOTAL_BITS // max(1, entries)))
+
+    def const(self, value: int) -> Any:
+        if self.exact:
+            return np.array(value, dtype=object)
+        if abs(value) >= _SAFE:
+            raise _Overflow
+        return np.int64(value)
+
+    def var(self, arr: np.ndarray) -> Any:
+        return arr.astype(object) if self.exact else arr.astype(np.int64)
+
+    def _fit(self, r: Any) -> Any:
+        if self.exact:
+            r = np.asarray(r, dtype=object)
+            if r.size and int(np.max(_bitlen(r))) > self.max_bits:
+                raise TooLargeError(f"expression: an intermediate value has more than {self.max_bits} bits; "
+                                    "use a smaller expression or --n")
+        return r
+
+    def binop(self, op: type, a: Any, b: Any) -> Any:
+        a, b = np.asarray(a), np.asarray(b)
+        if op in (ast.FloorDiv, ast.Mod) and np.any(b == 0):
+            raise InvalidInputError("expression: division or modulo by zero")
+        if op in (ast.Pow, ast.LShift, ast.RShift) and np.any(b < 0):
+            raise InvalidInputError("expression: negative exponent or shift")
+        if self.exact:
+            return self._exact(op, a, b)
+        fa, fb = _fabs(a), _fabs(b)
+        if op in (ast.Add, ast.Sub):
+            bad = np.any(fa + fb >= _SAFE)
+        elif op is ast.Mult:
+            bad = np.any(fa * fb >= _SAFE)
+        elif op is ast.Pow:
+            with np.errstate(over="ignore"):
+                bad = np.any((fa >= 2) & ((fb >= 63) | (np.power(fa, np.minimum(fb, 63)) >= _SAFE)))
+        elif op is ast.LShift:
+            with np.errstate(over="ignore"):
+                bad = np.any((fa > 0) & ((fb >= 62) | (fa * np.exp2(np.minimum(fb, 62)) >= _SAFE)))
+        elif op is ast.RShift:
+            bad = np.any(fb >= 63)
+        elif op in (ast.FloorDiv, ast.Mod):
+            bad = np.any(fa >= _SAFE)
+        else:  # bitwise and, or, xor: no overflow
+            bad = False
+        if bad:
+            raise _Overflow
+        return _INT64_OPS[op](a, b)
+
+    def _exact(self, op: type, a: Any, b: Any) -> Any:
+        if op is ast.Pow:
+            big = np.asarray(np.frompyfunc(lambda u, v: abs(int(u)) > 1 and int(v) * abs(int(u)).bit_length()
+                                           > self.max_bits, 2, 1)(a, b), dtype=bool)
+            if np.any(big):
+                raise TooLargeError(f"expression: a power has more than {self.max_bits} bits; use a smaller "
+                                    "expression or --n")
+        if op is ast.LShift:
+            big = np.asarray(np.frompyfunc(lambda u, v: int(u) != 0 and int(v) > self.max_bits, 2, 1)(a, b),
+                             dtype=bool)
+            if np.any(big):
+                raise TooLargeError(f"expression: a shift by more than {self.max_bits} bits; use a smaller "
+                                    "expression or --n")
+        fn = _PY_OPS[op]
+        return self._fit(np.frompyfunc(lambda u, v: fn(int(u), int(v)), 2, 1)(a, b))
+
+    def neg(self, a: Any) -> Any:
+        if not self.exact and np.any(_fabs(a) >= _SAFE):
+            raise _Overflow
+        return self._fit(-np.asarray(a))
+
+    def absolute(self, a: Any) -> Any:
+        if not self.exact and np.any(_fabs(a) >= _SAFE):
+            raise _Overflow
+        return self._fit(np.frompyfunc(lambda u: abs(int(u)), 1, 1)(a)) if self.exact else np.abs(a)
+
+    def invert(self, a: Any) -> Any:
+        if self.exact:
+            return np.frompyfunc(lambda u: ~int(u), 1, 1)(a)
+        return np.invert(np.asarray(a, dtype=np.int64))
+
+    def popcount(self, a: Any) -> Any:
+        a = np.asarray(a)
+        if np.any(a < 0):
+            raise InvalidInputError("expression: popcount of a negative number")
+        if self.exact:
+            return np.frompyfunc(lambda u: int(u).bit_count(), 1, 1)(a)
+        return np.bitwise_count(a.astype(np.int64)).astype(np.int64)
+
+
+_INT64_OPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.FloorDiv: np.floor_divide,
+    ast.Mod: np.mod, ast.Pow: np.power, ast.BitAnd: np.bitwise_and, ast.BitOr: np.bitwise_or,
+    ast.BitXor: np.bitwise_xor, ast.LShift: np.left_shift, ast.RShift: np.right_shift,
 }
-
-_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.FloorDiv: np.floor_divide,
-    ast.Mod: np.mod,
-    ast.Pow: np.power,
-    ast.BitAnd: np.bitwise_and,
-    ast.BitOr: np.bitwise_or,
-    ast.BitXor: np.bitwise_xor,
-    ast.LShift: np.left_shift,
-    ast.RShift: np.right_shift,
+_PY_OPS: dict[type, Callable[[int, int], int]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod, ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift,
 }
 _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: np.equal,
-    ast.NotEq: np.not_equal,
-    ast.Lt: np.less,
-    ast.LtE: np.less_equal,
-    ast.Gt: np.greater,
-    ast.GtE: np.greater_equal,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
 }
+#: helper -> (smallest, largest) number of arguments (None: no limit)
+_HELPER_ARITY: dict[str, tuple[int, int | None]] = {
+    "popcount": (1, 1), "bit": (2, 2), "parity": (1, 1), "min": (2, None), "max": (2, None),
+    "abs": (1, 1), "where": (3, 3),
+}
+_HELPERS = _HELPER_ARITY  # the names an expression may call
 
 
-def _as_int(v: Any) -> Any:
+def _as_int(v: Any, arith: _Arith) -> Any:
     a = np.asarray(v)
-    return a.astype(np.int64) if a.dtype == bool else a
+    if a.dtype == bool:
+        return a.astype(object if arith.exact else np.int64)
+    return a
 
 
 class _Evaluator:
-    def __init__(self, names: dict[str, Any]):
-        self.names = names
+    def __init__(self, names: dict[str, Any], arith: _Arith | None = None):
+        self.arith = arith or _Arith(exact=False, entries=1)
+        self.names = {k: self.arith.var(np.asarray(v)) for k, v in names.items()}
 
     def eval(self, node: ast.AST) -> Any:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -298,8 +399,8 @@ class _Evaluator:
 
     def _Constant(self, node: ast.Constant) -> Any:
         if isinstance(node.value, bool) or not isinstance(node.value, int):
-            raise InvalidInputError(f"expression: only integer constants are allowed, not {node.value!r}")
-        return np.int64(node.value)
+            raise InvalidInputError(f"expression: only integer constants are allowed, not {node.value!r}"[:200])
+        return self.arith.const(node.value)
 
     def _Name(self, node: ast.Name) -> Any:
         if node.id not in self.names:
@@ -308,27 +409,22 @@ class _Evaluator:
         return self.names[node.id]
 
     def _BinOp(self, node: ast.BinOp) -> Any:
-        op = _BINOPS.get(type(node.op))
-        if op is None:
+        if type(node.op) not in _INT64_OPS:
             raise InvalidInputError(f"expression: operator {type(node.op).__name__} is not allowed")
-        left = _as_int(self.eval(node.left))
-        right = _as_int(self.eval(node.right))
-        if isinstance(node.op, (ast.FloorDiv, ast.Mod)) and np.any(np.asarray(right) == 0):
-            raise InvalidInputError("expression: division or modulo by zero")
-        if isinstance(node.op, (ast.Pow, ast.LShift, ast.RShift)) and np.any(np.asarray(right) < 0):
-            raise InvalidInputError("expression: negative exponent or shift")
-        return op(left, right)
+        left = _as_int(self.eval(node.left), self.arith)
+        right = _as_int(self.eval(node.right), self.arith)
+        return self.arith.binop(type(node.op), left, right)
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Any:
         v = self.eval(node.operand)
         if isinstance(node.op, ast.USub):
-            return -_as_int(v)
+            return self.arith.neg(_as_int(v, self.arith))
         if isinstance(node.op, ast.UAdd):
-            return _as_int(v)
+            return _as_int(v, self.arith)
         if isinstance(node.op, ast.Invert):
-            return np.invert(_as_int(v))
+            return self.arith.invert(_as_int(v, self.arith))
         if isinstance(node.op, ast.Not):
-            return np.logical_not(v)
+            return np.logical_not(np.asarray(v).astype(bool))
         raise InvalidInputError(f"expression: unary {type(node.op).__name__} is not allowed")
 
     def _Compare(self, node: ast.Compare) -> Any:
@@ -339,13 +435,13 @@ class _Evaluator:
             if fn is None:
                 raise InvalidInputError(f"expression: comparison {type(op).__name__} is not allowed")
             right = self.eval(comp)
-            part = fn(left, right)
+            part = np.asarray(fn(np.asarray(left), np.asarray(right))).astype(bool)
             result = part if result is None else np.logical_and(result, part)
             left = right
         return result
 
     def _BoolOp(self, node: ast.BoolOp) -> Any:
-        vals = [np.asarray(self.eval(v), dtype=bool) for v in node.values]
+        vals = [np.asarray(self.eval(v)).astype(bool) for v in node.values]
         fn = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
         out = vals[0]
         for v in vals[1:]:
@@ -353,46 +449,92 @@ class _Evaluator:
         return out
 
     def _IfExp(self, node: ast.IfExp) -> Any:
-        return np.where(np.asarray(self.eval(node.test), dtype=bool),
-                        self.eval(node.body), self.eval(node.orelse))
+        return np.where(np.asarray(self.eval(node.test)).astype(bool),
+                        _as_int(self.eval(node.body), self.arith), _as_int(self.eval(node.orelse), self.arith))
 
     def _Call(self, node: ast.Call) -> Any:
-        if not isinstance(node.func, ast.Name) or node.func.id not in _HELPERS:
-            allowed = ", ".join(sorted(_HELPERS))
+        if not isinstance(node.func, ast.Name) or node.func.id not in _HELPER_ARITY:
+            allowed = ", ".join(sorted(_HELPER_ARITY))
             raise InvalidInputError(f"expression: only the helpers {allowed} may be called")
         if node.keywords:
             raise InvalidInputError("expression: keyword arguments are not allowed")
-        args = [self.eval(a) for a in node.args]
-        try:
-            return _HELPERS[node.func.id](*args)
-        except TypeError as exc:
-            raise InvalidInputError(f"expression: {node.func.id}: {exc}") from None
+        name = node.func.id
+        lo, hi = _HELPER_ARITY[name]
+        count = len(node.args)
+        if count < lo or (hi is not None and count > hi):
+            want = f"{lo}" if lo == hi else f"at least {lo}"
+            raise InvalidInputError(f"expression: {name}() takes {want} argument{'s' if want != '1' else ''}, "
+                                    f"got {count}")
+        args = [_as_int(self.eval(a), self.arith) for a in node.args]
+        if name == "popcount":
+            return self.arith.popcount(args[0])
+        if name == "parity":
+            return self.arith.binop(ast.BitAnd, self.arith.popcount(args[0]), self.arith.const(1))
+        if name == "bit":
+            return self.arith.binop(ast.BitAnd, self.arith.binop(ast.RShift, args[0], args[1]), self.arith.const(1))
+        if name == "abs":
+            return self.arith.absolute(args[0])
+        if name == "where":
+            return np.where(np.asarray(args[0]).astype(bool), args[1], args[2])
+        out = args[0]
+        pick = np.minimum if name == "min" else np.maximum
+        for a in args[1:]:
+            out = pick(np.asarray(out), np.asarray(a))
+        return out
 
 
 def _parse_expression(expr: str) -> ast.Expression:
     try:
         return ast.parse(expr.strip(), mode="eval")
     except SyntaxError as exc:
-        raise InvalidInputError(f"expression {expr!r}: {exc.msg}") from None
+        raise InvalidInputError(f"expression {_short(expr)!r}: {exc.msg}") from None
+    except ValueError:  # e.g. an integer literal above the 4300-digit conversion limit
+        raise InvalidInputError(f"expression {_short(expr)!r}: an integer literal has more than 4300 digits; "
+                                "write it as a power, e.g. 10**5000") from None
+
+
+def _short(expr: str) -> str:
+    expr = " ".join(expr.split())
+    return expr if len(expr) <= 60 else f"{expr[:40]}...({len(expr)} characters)"
 
 
 def evaluate_expression(expr: str, x: Any, y: Any, n: int) -> np.ndarray:
-    """Evaluate ``expr`` on integer arrays ``x`` and ``y`` (broadcast against each other)
-    with the names ``x``, ``y``, ``n`` bound; returns an int64 array."""
+    """Evaluate ``expr`` exactly on integer arrays ``x`` and ``y`` (broadcast against
+    each other) with the names ``x``, ``y``, ``n`` bound.  Returns an int64 array when
+    every value fits in int64; values outside it are refused (InvalidInputError), and
+    work too large for exact evaluation is refused (TooLargeError)."""
     tree = _parse_expression(expr)
-    ev = _Evaluator({"x": np.asarray(x, dtype=np.int64), "y": np.asarray(y, dtype=np.int64),
-                     "n": np.int64(n)})
-    with np.errstate(over="raise"):
-        try:
-            out = ev.eval(tree)
-        except FloatingPointError:
-            raise InvalidInputError(f"expression {expr!r}: integer overflow") from None
-    out = np.asarray(out)
+    x, y = np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64)
+    entries = int(np.broadcast_shapes(x.shape, y.shape) and np.prod(np.broadcast_shapes(x.shape, y.shape)))
+    names = {"x": x, "y": y, "n": np.int64(n)}
+    try:
+        out = np.asarray(_Evaluator(names, _Arith(exact=False, entries=entries)).eval(tree))
+    except _Overflow:
+        if entries > EXACT_MAX_ENTRIES:
+            raise TooLargeError(
+                f"expression {_short(expr)!r}: values leave the 64-bit range, and exact evaluation is limited to "
+                f"{EXACT_MAX_ENTRIES:,} entries; use --n {int(math.log2(EXACT_MAX_ENTRIES)) // 2} or smaller"
+            ) from None
+        out = np.asarray(_Evaluator(names, _Arith(exact=True, entries=entries)).eval(tree))
     if out.dtype == bool:
-        out = out.astype(np.int64)
+        return out.astype(np.int64)
+    if out.dtype == object:
+        if out.size and not all(isinstance(v, (int, np.integer)) for v in out.reshape(-1)[:1]):
+            raise InvalidInputError(f"expression {_short(expr)!r} must give integers")
+        lo, hi = (int(out.min()), int(out.max())) if out.size else (0, 0)
+        if lo < DONT_CARE or hi > MAX_VALUE:
+            raise InvalidInputError(f"expression {_short(expr)!r}: values must lie in [0, {MAX_VALUE}] (or "
+                                    f"{DONT_CARE} for don't care); found [{_short_int(lo)}, {_short_int(hi)}]")
+        return out.astype(np.int64)
     if not np.issubdtype(out.dtype, np.integer):
-        raise InvalidInputError(f"expression {expr!r} must give integers, got {out.dtype}")
+        raise InvalidInputError(f"expression {_short(expr)!r} must give integers, got {out.dtype}")
     return out.astype(np.int64)
+
+
+def _short_int(v: int) -> str:
+    from ..validate import short_number
+
+    return short_number(v)
 
 
 def _grid_matrix(fn: Callable[[np.ndarray, np.ndarray], Any], n: int, label: str,
@@ -443,8 +585,7 @@ def matrix_from_expression(expr: str, n: int, max_entries: int = DEFAULT_MAX_ENT
     ``a if c else b`` and the helpers popcount(v), bit(v, i), parity(v), min, max, abs,
     where(c, a, b) are allowed, so no user code runs.
     """
-    tree = _parse_expression(expr)
-    _Evaluator({"x": np.zeros(1, np.int64), "y": np.zeros(1, np.int64), "n": np.int64(n)}).eval(tree)
+    evaluate_expression(expr, np.zeros(1, np.int64), np.zeros(1, np.int64), n)  # refuse bad syntax early
     return _grid_matrix(lambda x, y: evaluate_expression(expr, x, y, n), n,
                         f"f(x, y) = {expr}, n={n}", max_entries, n_y)
 
@@ -464,11 +605,31 @@ def matrix_from_callable(spec: str, n: int, max_entries: int = DEFAULT_MAX_ENTRI
     if mod_spec is None or mod_spec.loader is None:
         raise InvalidInputError(f"--function: cannot load {path_str!r}")
     module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
+    try:
+        mod_spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module failed to import: say why, in one line
+        raise InvalidInputError(f"--function: importing {path_str} failed: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise InvalidInputError(f"--function: {path_str} has no callable {attr!r}")
-    return _grid_matrix(fn, n, f"{path.name}:{attr}, n={n}", max_entries, n_y)
+
+    def call(x: np.ndarray, y: np.ndarray) -> Any:
+        import warnings
+
+        # the user's function runs as written; its failures and numpy warnings are its
+        # own and are reported as one line, not as a traceback of commlb
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                out = fn(x, y)
+            except Exception as exc:
+                raise InvalidInputError(f"--function {path.name}:{attr} raised {type(exc).__name__}: {exc}") from None
+        if out is None or not isinstance(out, (np.ndarray, np.generic, int, bool)):
+            raise InvalidInputError(f"--function {path.name}:{attr} must return an integer array, "
+                                    f"got {type(out).__name__}")
+        return out
+
+    return _grid_matrix(call, n, f"{path.name}:{attr}, n={n}", max_entries, n_y)
 
 
 _CALLABLE_SPEC = re.compile(r"^[^\s:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")
@@ -493,6 +654,9 @@ def load_matrix(path: str | Path, max_entries: int = DEFAULT_MAX_ENTRIES) -> Com
     if not path.is_file():
         raise InvalidInputError(f"--matrix: no such file {str(path)!r}")
     if path.suffix == ".npy":
+        from ..validate import check_npy_members
+
+        check_npy_members(path, "--matrix", max_bytes=8 * max_entries)  # headers first: no huge allocation
         try:
             arr = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as exc:
@@ -501,26 +665,39 @@ def load_matrix(path: str | Path, max_entries: int = DEFAULT_MAX_ENTRIES) -> Com
             raise InvalidInputError(f"--matrix {path}: expected a 2-D array, got shape {arr.shape}")
         check_size(arr.shape[0], arr.shape[1], str(path), max_entries, hint="a smaller matrix")
         return CommMatrix(_compact(arr), path.name)
+    from ..validate import read_text, short_text
+
     rows: list[list[int]] = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            fields = [f for f in re.split(r"[,\s]+", text) if f]
-            try:
-                row = [DONT_CARE if f == "*" else int(f) for f in fields]
-            except ValueError:
-                raise InvalidInputError(f"--matrix {path}, line {lineno}: not an integer row: {text!r}") from None
-            if rows and len(row) != len(rows[0]):
-                raise InvalidInputError(f"--matrix {path}, line {lineno}: {len(row)} entries, "
-                                        f"expected {len(rows[0])} like the first row")
-            rows.append(row)
-            if len(rows) * len(rows[0]) > max_entries:
-                check_size(len(rows), len(rows[0]), str(path), max_entries, hint="a smaller matrix")
+    for lineno, line in enumerate(read_text(path, "--matrix").splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        fields = [f for f in re.split(r"[,\s]+", text) if f]
+        try:
+            row = [DONT_CARE if f == "*" else int(f) if len(f) <= 12 else _too_long(f) for f in fields]
+        except ValueError:
+            raise InvalidInputError(f"--matrix {path}, line {lineno}: not an integer row: "
+                                    f"{short_text(text)!r}") from None
+        bad = [v for v in row if v < DONT_CARE or v > MAX_VALUE]
+        if bad:
+            raise InvalidInputError(f"--matrix {path}, line {lineno}: entries must lie in [0, {MAX_VALUE}] "
+                                    f"(or * / {DONT_CARE} for don't care); found {bad[0]}")
+        if rows and len(row) != len(rows[0]):
+            raise InvalidInputError(f"--matrix {path}, line {lineno}: {len(row)} entries, "
+                                    f"expected {len(rows[0])} like the first row")
+        rows.append(row)
+        if len(rows) * len(rows[0]) > max_entries:
+            check_size(len(rows), len(rows[0]), str(path), max_entries, hint="a smaller matrix")
     if not rows:
         raise InvalidInputError(f"--matrix {path}: no rows")
     return CommMatrix(_compact(np.array(rows, dtype=np.int64)), path.name)
+
+
+def _too_long(field: str) -> int:
+    digits = field.lstrip("+-")
+    if digits.isdigit():
+        raise InvalidInputError(f"matrix entry of {len(digits)} digits; entries must lie in [0, {MAX_VALUE}]")
+    raise ValueError(field)
 
 
 def build_time(fn: Callable[[], CommMatrix]) -> tuple[CommMatrix, float]:

@@ -153,9 +153,10 @@ class PsdCertificate:
     kind: str
     k: int = 0
     L: tuple[tuple[int, ...], ...] | None = None
+    scaling: tuple[int, ...] | None = None  # positive integers s: the check is on diag(s)·M·diag(s)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
+        out: dict[str, Any] = {"kind": self.kind, "scaled": self.scaling is not None}
         if self.kind == "cholesky":
             out["k"] = self.k
             out["L_rows"] = len(self.L or ())
@@ -190,6 +191,12 @@ def verify_psd_certificate(M: Sequence[Sequence[int]] | np.ndarray, cert: PsdCer
     n = len(rows)
     if any(rows[i][j] != rows[j][i] for i in range(n) for j in range(i)):
         return False
+    if cert.scaling is not None:
+        # congruence by an invertible diagonal keeps PSD-ness in both directions
+        s = cert.scaling
+        if len(s) != n or any(int(v) <= 0 for v in s):
+            return False
+        rows = [[s[i] * rows[i][j] * s[j] for j in range(n)] for i in range(n)]
     if cert.kind == "dominant":
         return is_diagonally_dominant(rows)
     if cert.kind != "cholesky" or cert.L is None or len(cert.L) != n or cert.k < 0:
@@ -204,7 +211,7 @@ def verify_psd_certificate(M: Sequence[Sequence[int]] | np.ndarray, cert: PsdCer
 
 
 def certify_psd(M: Sequence[Sequence[int]] | np.ndarray, k: int = 40,
-                shifts: Sequence[float] = (1e-9, 1e-7, 1e-5)) -> PsdCertificate | None:
+                shifts: Sequence[float] = (1e-9, 1e-7, 1e-5), equilibrate: bool = False) -> PsdCertificate | None:
     """A :class:`PsdCertificate` for the integer symmetric matrix M, or None when none
     was found (M not PSD, or too close to singular for the shifts tried; a None is never
     a proof that M is not PSD).
@@ -216,6 +223,17 @@ def certify_psd(M: Sequence[Sequence[int]] | np.ndarray, k: int = 40,
     n = len(rows)
     if is_diagonally_dominant(rows):
         return PsdCertificate("dominant")
+    if equilibrate:
+        # S·M·S with s_i ≈ c/√M_ii brings the diagonal near one, so a badly scaled but
+        # safely positive definite M gets a margin the fixed shifts can use
+        diag = [max(1, rows[i][i]) for i in range(n)]
+        top = max(diag)
+        svec = tuple(max(1, int(round(math.sqrt(top / d) * (1 << 20)))) for d in diag)
+        scaled = [[svec[i] * rows[i][j] * svec[j] for j in range(n)] for i in range(n)]
+        inner = certify_psd(scaled, k=k, shifts=shifts)
+        if inner is None:
+            return None
+        return PsdCertificate(inner.kind, inner.k, inner.L, svec)
     scale = max(abs(v) for r in rows for v in r)
     if scale == 0:
         return PsdCertificate("dominant")

@@ -14,7 +14,9 @@ Methods (``methods=`` names):
   tree itself.
 
 Without ``methods`` every method that is feasible at the matrix size runs; skipped ones get
-a note.  Promise problems (don't-care entries) are refused: a bound for one total
+a note.  The fooling-set search, the slow one, is not run once the bounds before it settle
+D (best lower = best upper) or when no fooling set could beat the lower bound already
+proved; its row then says why.  Promise problems (don't-care entries) are refused: a bound for one total
 completion does not bound the promise problem.
 """
 
@@ -379,6 +381,26 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
     report.certs["deterministic"] = res.to_json()
 
 
+def _cannot_help(report: BoundsReport, M: CommMatrix) -> str:
+    """Why a fooling-set search cannot raise the lower bound any more ("" if it might):
+    D is already settled (best sound lower bound = best upper bound), or even fooling sets
+    of the largest conceivable size (one pair per distinct row and column, per value: at
+    most sum_v min(#rows, #cols)) would not beat the lower bound already proved."""
+    low = report.best_lower_bound
+    if low is None:
+        return ""
+    up = report.best_upper_bound
+    if up is not None and low[0] >= up[0]:
+        return f"D = {up[0]} already settled ({low[1]} lower, {up[1]} upper)"
+    distinct_rows = len(np.unique(M.values, axis=0))
+    distinct_cols = len(np.unique(M.values, axis=1))
+    most = len(report.output_values) * min(distinct_rows, distinct_cols)
+    if bits_for(most) <= low[0]:
+        return (f"fooling sets of at most {most} pairs in all give at most {bits_for(most)} bits, "
+                f"not above the {low[0]} bits of {low[1]}")
+    return ""
+
+
 def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = None,
                    time_limit: float = 10.0, prime: int = DEFAULT_PRIME, verify: bool = True,
                    fooling: dict[int, list[tuple[int, int]]] | None = None) -> BoundsReport:
@@ -417,7 +439,12 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
         elif name == "one-way":
             _one_way_method(report, M, verify)
         elif name == "fooling":
-            _fooling_method(report, M, time_limit, verify, fooling)
+            why = _cannot_help(report, M)
+            if why:
+                report.table.append(MethodRow("fooling", "not run: cannot raise the bound", "", None,
+                                              "skipped", "", 0.0, why))
+            else:
+                _fooling_method(report, M, time_limit, verify, fooling)
     if fooling:
         _given_fooling(report, M, fooling)
     if "exact" in chosen:

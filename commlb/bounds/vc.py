@@ -96,18 +96,21 @@ def find_shattered_set(values: np.ndarray, time_limit: float = 10.0) -> Shattere
     distinct = int(np.unique(vals, axis=0).shape[0])
     upper = min(int(math.floor(math.log2(distinct))) if distinct else 0, vals.shape[1])
     best: tuple[int, ...] = ()
-    for c in range(vals.shape[1]):
+    # greedy in order of balance: a column splitting the rows evenly is the likeliest to extend
+    balance = np.abs(vals.mean(axis=0) - 0.5) if vals.shape[0] else np.zeros(vals.shape[1])
+    for c in np.argsort(balance, kind="stable").tolist():
         if len(best) >= upper:
             break
-        cand = best + (c,)
+        cand = tuple(sorted(best + (c,)))
         if is_shattered(vals, cand):
             best = cand
     maximum = len(best) >= upper
     if not maximum:
         # exhaustive over sets of size len(best)+1 .. upper, built from shattered sets
+        # exhaustive from all shattered sets of the greedy size, when there are few enough
+        exhaustive = math.comb(vals.shape[1], len(best)) * max(1, vals.shape[1]) <= 200_000
         level = [s for s in itertools.combinations(range(vals.shape[1]), len(best)) if is_shattered(vals, s)] \
-            if len(best) <= 3 else [best]
-        exhaustive = len(best) <= 3
+            if exhaustive else [best]
         timed_out = False
         while level and len(level[0]) < upper and not timed_out:
             nxt = []

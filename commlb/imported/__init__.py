@@ -4,7 +4,6 @@ RNN/GRU/LSTM run exactly in float32, task adapters, evaluation and split protoco
 
 from __future__ import annotations
 
-
 from typing import Any
 
 __all__ = ["open_model"]

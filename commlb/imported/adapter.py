@@ -35,15 +35,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from .errors import ModelFileError
 
-__all__ = ["Adapter", "BUILTIN_ADAPTERS", "load_adapter", "list_adapters"]
+__all__ = ["BUILTIN_ADAPTERS", "Adapter", "list_adapters", "load_adapter"]
 
 #: SHT24's published k-hop models (github.com/chsanford/hop-induction-heads): input
 #: [k] + characters as ids 17 + c (4 characters, ids 17-20); the target at position
@@ -81,7 +82,7 @@ class Adapter:
     description: str = ""
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str) -> "Adapter":
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> Adapter:
         if not isinstance(data, Mapping):
             raise ModelFileError(f"{where}: an adapter is a table of keys")
         unknown = set(data) - _KEYS
@@ -118,7 +119,8 @@ class Adapter:
         opts = data.get("task_options", {})
         if not isinstance(opts, Mapping):
             raise ModelFileError(f"{where}: task_options is a table")
-        return cls(name=str(data.get("name", where)), prefix=tuple(prefix), tokens=dict(data.get("tokens", {"offset": 0})),
+        return cls(name=str(data.get("name", where)), prefix=tuple(prefix),
+                   tokens=dict(data.get("tokens", {"offset": 0})),
                    targets=dict(data.get("targets", {"offset": 0})), score=score, readout=readout,
                    task=data.get("task"), task_options=dict(opts), description=str(data.get("description", "")))
 
@@ -130,6 +132,7 @@ class Adapter:
                 out.append(p)
                 continue
             m = _TEMPLATE.match(p.strip())
+            assert m is not None  # checked in from_dict
             name, sign, num = m.group(1), m.group(2), m.group(3)
             if name not in options:
                 raise ModelFileError(f"adapter {self.name}: prefix needs the task option {name!r}")
@@ -219,7 +222,7 @@ def load_adapter(spec: str) -> Adapter:
             import tomllib  # type: ignore[import-not-found]
         except ModuleNotFoundError:  # Python 3.10
             try:
-                import tomli as tomllib  # type: ignore[no-redef]
+                import tomli as tomllib  # type: ignore[import-not-found]
             except ModuleNotFoundError:
                 raise ModelFileError(f"{path}: TOML adapters need Python >= 3.11 or tomli; use JSON") from None
         try:

@@ -9,7 +9,7 @@ variance across sequences: n_eff = p̂(1 − p̂) / Var̂(p̂), with
 Var̂(p̂) = N/(N − 1) · Σ_i (e_i − p̂·m_i)² / (Σ_i m_i)² over the N sequences (e_i errors
 among m_i scored positions), clipped to [1, Σ m_i]; when p̂ is 0 or 1 (no variance to
 estimate) n_eff = N, the value for errors perfectly correlated within a sequence.  See
-docs/theory.md §11.
+docs/theory.md §11.3.
 
 A model that errs on some inputs gives a protocol that errs on them, so the
 exact-correctness lower bounds of commlb (which constrain models correct on *every*
@@ -21,8 +21,9 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,15 @@ from ..errors import InvalidInputError, TooLargeError
 from .adapter import Adapter
 from .errors import ModelFileError
 
-__all__ = ["EvalRow", "EvalResult", "evaluate", "wilson_interval", "parse_task_options", "EXACT_BOUNDS_NOTE",
-           "prepare_task"]
+__all__ = [
+    "EXACT_BOUNDS_NOTE",
+    "EvalResult",
+    "EvalRow",
+    "evaluate",
+    "parse_task_options",
+    "prepare_task",
+    "wilson_interval",
+]
 
 EXACT_BOUNDS_NOTE = ("a model that errs on some inputs gives a protocol that errs on them: the exact-correctness "
                      "lower bounds do not apply to it (error-tolerant bounds are not applied here)")
@@ -90,7 +98,7 @@ def parse_task_options(specs: tuple[str, ...] | list[str]) -> list[dict[str, Any
         if any(n == name for n, _ in axes):
             raise InvalidInputError(f"--task-option {name} given twice")
         axes.append((name, values))
-    combos = [dict(zip([a for a, _ in axes], vals)) for vals in itertools.product(*[v for _, v in axes])]
+    combos = [dict(zip([a for a, _ in axes], vals, strict=True)) for vals in itertools.product(*[v for _, v in axes])]
     if len(combos) > 1000:
         raise InvalidInputError(f"--task-option gives {len(combos)} rows; at most 1000")
     return combos
@@ -122,7 +130,7 @@ class EvalResult:
     model: dict[str, Any]
     rows: list[EvalRow] = field(default_factory=list)
     interval: str = ("Wilson 95% with the effective number of trials of the cluster-robust variance "
-                     "across sequences (docs/theory.md §11)")
+                     "across sequences (docs/theory.md §11.3)")
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "n": self.n, "seed": self.seed, "adapter": self.adapter.to_json(),
@@ -189,7 +197,7 @@ def evaluate(model: Any, adapter: Adapter, task_name: str | None, option_rows: l
                             "--instances, a smaller --n or fewer --task-option values")
     result = EvalResult(task=first[0], n=n, seed=seed, adapter=adapter, model=model.summary())
     for row_index, opts in enumerate(rows_opts):
-        name, task, all_opts = prepare_task(adapter, task_name, opts)
+        _, task, all_opts = prepare_task(adapter, task_name, opts)
         rng = np.random.default_rng([seed, row_index])
         t0 = time.perf_counter()
         per_errors = np.zeros(instances, dtype=np.int64)
@@ -252,7 +260,7 @@ def plot_rows(result: EvalResult, path: str, x_option: str | None = None) -> str
     ys = [r.error_rate for r in result.rows]
     lo = [r.error_rate - r.ci95[0] for r in result.rows]
     hi = [r.ci95[1] - r.error_rate for r in result.rows]
-    ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=4, linewidth=2)
+    ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=4, linewidth=2)  # type: ignore[arg-type]
     ax.set_xlabel(key or "row")
     ax.set_ylabel("error rate (scored positions)")
     m = result.model

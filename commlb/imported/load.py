@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from .errors import ModelFileError
 
-__all__ = ["Checkpoint", "load_checkpoint", "read_config", "config_value", "HEAD_KEYS", "flatten_state"]
+__all__ = ["HEAD_KEYS", "Checkpoint", "config_value", "flatten_state", "load_checkpoint", "read_config"]
 
 #: names under which configs give GPT-2's number of heads
 HEAD_KEYS = ("n_head", "headcount", "num_heads", "num_attention_heads", "n_heads", "heads")
@@ -181,14 +182,17 @@ def _load_torch(path: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
-def flatten_state(obj: Any, prefix: str = "") -> dict[str, np.ndarray]:
-    """Every array inside nested dicts, under dotted keys (``model.wte.weight``)."""
+def flatten_state(obj: Any, prefix: str = "", _depth: int = 0) -> dict[str, np.ndarray]:
+    """Every array inside nested dicts, under dotted keys (``model.wte.weight``); at most
+    8 levels deep (a pickle can make a dict that contains itself)."""
     out: dict[str, np.ndarray] = {}
     if isinstance(obj, np.ndarray):
         out[prefix.rstrip(".")] = obj
     elif isinstance(obj, dict):
+        if _depth >= 8:
+            raise ModelFileError("the checkpoint nests dicts more than 8 levels deep")
         for k, v in obj.items():
-            out.update(flatten_state(v, f"{prefix}{k}."))
+            out.update(flatten_state(v, f"{prefix}{k}.", _depth + 1))
     return out
 
 
@@ -204,7 +208,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"{path}: cannot read the config ({exc})") from None
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
-            import yaml
+            import yaml  # type: ignore[import-untyped]
         except ModuleNotFoundError:
             raise ModelFileError(f"{path}: reading YAML needs pyyaml (pip install pyyaml), or give a JSON "
                                  "config") from None

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,7 +45,7 @@ import numpy as np
 from .errors import ModelFileError
 from .load import HEAD_KEYS, Checkpoint, config_value
 
-__all__ = ["GPT2", "Recurrent", "Readout", "build_imported", "gelu_new", "layer_norm"]
+__all__ = ["GPT2", "Readout", "Recurrent", "build_imported", "gelu_new", "layer_norm"]
 
 F32 = np.float32
 
@@ -55,10 +55,12 @@ def gelu_new(x: np.ndarray) -> np.ndarray:
     return F32(0.5) * x * (F32(1.0) + np.tanh(F32(math.sqrt(2.0 / math.pi)) * (x + F32(0.044715) * (x * x * x))))
 
 
-def _gelu_erf(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
+_ERF = np.vectorize(math.erf, otypes=[np.float64])
 
-    return (F32(0.5) * x * (F32(1.0) + erf(x / F32(math.sqrt(2.0))).astype(F32))).astype(F32)
+
+def _gelu_erf(x: np.ndarray) -> np.ndarray:
+    """0.5·x·(1 + erf(x/√2)), erf in float64 (no scipy needed), rounded to float32."""
+    return (F32(0.5) * x * (F32(1.0) + _ERF(x / F32(math.sqrt(2.0))).astype(F32))).astype(F32)
 
 
 _ACTIVATIONS = {"gelu_new": gelu_new, "gelu_pytorch_tanh": gelu_new, "gelu_fast": gelu_new,
@@ -70,6 +72,16 @@ def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> np.nd
     xc = x - mean
     var = (xc * xc).mean(axis=-1, keepdims=True, dtype=F32)
     return xc / np.sqrt(var + F32(eps)) * g + b
+
+
+def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """x·w (+ b) over the last axis as one 2-D BLAS call (a stacked matmul would make one
+    small, separately threaded call per leading index)."""
+    lead = x.shape[:-1]
+    out = np.ascontiguousarray(x).reshape(-1, x.shape[-1]) @ w
+    if b is not None:
+        out += b
+    return out.reshape(lead + (w.shape[1],))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -89,17 +101,16 @@ class Readout:
     name: str = ""
 
     def apply(self, hidden: np.ndarray) -> np.ndarray:
-        if self.kind == "hidden":
+        if self.kind == "hidden" or self.weight is None:
             return hidden
-        out = hidden @ self.weight.T
-        return out + self.bias if self.bias is not None else out
+        return linear(hidden, self.weight.T, self.bias)
 
     @property
     def classes(self) -> int | None:
         return None if self.weight is None else int(self.weight.shape[0])
 
     def describe(self) -> str:
-        if self.kind == "hidden":
+        if self.kind == "hidden" or self.weight is None:
             return "argmax of the final hidden state"
         what = "LM head" if self.kind == "lm_head" else "linear head"
         return f"{what} {self.name} ({self.weight.shape[0]} outputs)"
@@ -173,7 +184,7 @@ class GPT2(_Imported):
         """Queries, keys and values [..., H, d_head] of residual rows x [..., d]."""
         p = self.params
         a = layer_norm(x, p[f"{layer}.ln_1.g"], p[f"{layer}.ln_1.b"], self.eps)
-        qkv = a @ p[f"{layer}.c_attn.w"] + p[f"{layer}.c_attn.b"]
+        qkv = linear(a, p[f"{layer}.c_attn.w"], p[f"{layer}.c_attn.b"])
         shape = x.shape[:-1] + (self.heads, self.head_dim)
         d = self.width
         return qkv[..., :d].reshape(shape), qkv[..., d:2 * d].reshape(shape), qkv[..., 2 * d:].reshape(shape)
@@ -181,10 +192,10 @@ class GPT2(_Imported):
     def after_attention(self, layer: int, x: np.ndarray, attn: np.ndarray) -> np.ndarray:
         """The residual after the block, given the attention output [..., H, d_head]."""
         p = self.params
-        x = x + attn.reshape(x.shape) @ p[f"{layer}.attn_proj.w"] + p[f"{layer}.attn_proj.b"]
+        x = x + linear(attn.reshape(x.shape), p[f"{layer}.attn_proj.w"], p[f"{layer}.attn_proj.b"])
         a = layer_norm(x, p[f"{layer}.ln_2.g"], p[f"{layer}.ln_2.b"], self.eps)
-        h = self._act(a @ p[f"{layer}.c_fc.w"] + p[f"{layer}.c_fc.b"])
-        return x + h @ p[f"{layer}.mlp_proj.w"] + p[f"{layer}.mlp_proj.b"]
+        h = self._act(linear(a, p[f"{layer}.c_fc.w"], p[f"{layer}.c_fc.b"]))
+        return x + linear(h, p[f"{layer}.mlp_proj.w"], p[f"{layer}.mlp_proj.b"])
 
     def final(self, x: np.ndarray) -> np.ndarray:
         return layer_norm(x, self.params["ln_f.g"], self.params["ln_f.b"], self.eps)
@@ -211,13 +222,17 @@ class GPT2(_Imported):
             x = self.embed(tokens[s:s + chunk], np.arange(T))
             for layer in range(self.layers):
                 q, k, v = self.qkv(layer, x)
-                q, k, v = (t.transpose(0, 2, 1, 3) for t in (q, k, v))  # [b, H, T, dh]
-                scores = (q @ k.transpose(0, 1, 3, 2)) * self.scale
-                scores[..., mask] = -np.inf
+                b = q.shape[0]
+                # [b·H, T, dh], contiguous: one batched product per layer
+                q, k, v = (np.ascontiguousarray(t.transpose(0, 2, 1, 3)).reshape(b * self.heads, T, self.head_dim)
+                           for t in (q, k, v))
+                scores = np.matmul(q, k.transpose(0, 2, 1))
+                scores *= self.scale
+                scores[:, mask] = -np.inf
                 scores -= scores.max(axis=-1, keepdims=True)
-                w = np.exp(scores)
-                w /= w.sum(axis=-1, keepdims=True)
-                attn = (w @ v).transpose(0, 2, 1, 3)  # [b, T, H, dh]
+                np.exp(scores, out=scores)
+                scores /= scores.sum(axis=-1, keepdims=True)
+                attn = np.matmul(scores, v).reshape(b, self.heads, T, self.head_dim).transpose(0, 2, 1, 3)
                 x = self.after_attention(layer, x, attn)
             out[s:s + chunk] = self.final(x)
         return out
@@ -339,7 +354,7 @@ class Recurrent(_Imported):
     def step_layer(self, layer: int, xw: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One time step of one layer; ``xw`` = W_ih·x + b_ih already computed."""
         w = self.weights[layer]
-        hw = h @ w["w_hh"].T + w["b_hh"]
+        hw = linear(h, w["w_hh"].T, w["b_hh"])
         d = self.width
         if self.cell == "lstm":
             g = xw + hw
@@ -356,7 +371,7 @@ class Recurrent(_Imported):
 
     def input_proj(self, layer: int, x: np.ndarray) -> np.ndarray:
         w = self.weights[layer]
-        return x @ w["w_ih"].T + w["b_ih"]
+        return linear(x, w["w_ih"].T, w["b_ih"])
 
     def step(self, x: np.ndarray, state: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, list]:
         """One position through every layer: top hidden state and the new state."""

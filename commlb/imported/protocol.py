@@ -60,8 +60,16 @@ from ..core import ALICE, BOB, PUBLIC, Owner
 from ..errors import EngineError
 from ..protocol.core import Channel, PartyView, Split, Transcript
 
-__all__ = ["simulate_gpt2", "simulate_recurrent", "simulate_imported", "ProtocolRun", "verify", "homes",
-           "send_f32", "float32_values"]
+__all__ = [
+    "ProtocolRun",
+    "float32_values",
+    "homes",
+    "send_f32",
+    "simulate_gpt2",
+    "simulate_imported",
+    "simulate_recurrent",
+    "verify",
+]
 
 F32 = np.float32
 
@@ -137,7 +145,7 @@ def _layer_table(channel: Channel, layers: int, modes: dict[int, dict[str, str]]
     out = []
     for layer in range(layers):
         msgs = [m for m in channel.messages if m.label.startswith(f"layer {layer + 1}:")]
-        row = {"layer": layer + 1, "bits": int(sum(m.bits for m in msgs)), "messages": len(msgs),
+        row: dict[str, Any] = {"layer": layer + 1, "bits": int(sum(m.bits for m in msgs)), "messages": len(msgs),
                "rounds": len({m.round for m in msgs}), "float32_values": int(sum(float32_values(m) for m in msgs))}
         if modes is not None:
             row["exchange"] = modes.get(layer, {})
@@ -147,6 +155,9 @@ def _layer_table(channel: Channel, layers: int, modes: dict[int, dict[str, str]]
 
 # ----------------------------------------------------------------------------- GPT-2
 class _GPT2Party:
+    """One party's state in a GPT-2 run: arrays over all positions, of which it fills
+    only those it may know (its view's tokens, its home positions, what it received)."""
+
     def __init__(self, who: Owner, view: PartyView, model: Any, home: np.ndarray) -> None:
         self.who, self.view, self.model = who, view, model
         self.home = home
@@ -154,13 +165,12 @@ class _GPT2Party:
         T = len(home)
         visible = view.visible_positions()
         toks = np.asarray(view.tokens(visible), dtype=np.int64)
-        self.x0 = {int(i): x for i, x in zip(visible, model.embed(toks, visible))}
-        self.x = np.zeros((T, model.width), dtype=F32)
-        self.x[self.mine] = np.stack([self.x0[int(i)] for i in self.mine]) if self.mine.size else 0
-        self.q: dict[int, np.ndarray] = {}
-        self.k: dict[int, np.ndarray] = {}
-        self.v: dict[int, np.ndarray] = {}
-        self.attn: np.ndarray | None = None
+        self.x0 = np.zeros((T, model.width), dtype=F32)  # layer 0 of the visible positions
+        self.x0[visible] = model.embed(toks, visible)
+        self.x = np.zeros((T, model.width), dtype=F32)  # residual stream of the home positions
+        self.x[self.mine] = self.x0[self.mine]
+        shape = (T, model.heads, model.head_dim)
+        self.q, self.k, self.v = (np.zeros(shape, dtype=F32) for _ in range(3))
 
     def local_keys(self, layer: int) -> np.ndarray:
         """Keys this party holds in ``layer``: its home positions, plus in block 0 every
@@ -171,65 +181,141 @@ class _GPT2Party:
 
     def start_block(self, layer: int) -> None:
         keys = self.local_keys(layer)
-        rows = np.stack([self.x[i] if self.home[i] in (self.who, PUBLIC) else self.x0[int(i)] for i in keys]) \
-            if keys.size else np.zeros((0, self.model.width), F32)
-        q, k, v = self.model.qkv(layer, rows)
-        self.q = {int(i): q[n] for n, i in enumerate(keys)}
-        self.k = {int(i): k[n] for n, i in enumerate(keys)}
-        self.v = {int(i): v[n] for n, i in enumerate(keys)}
-        self.remote_k: dict[int, np.ndarray] = {}
-        self.remote_v: dict[int, np.ndarray] = {}
-        self.remote_partial: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        home = (self.home[keys] == self.who) | (self.home[keys] == PUBLIC)
+        rows = np.where(home[:, None], self.x[keys], self.x0[keys])
+        self.q[:], self.k[:], self.v[:] = 0, 0, 0
+        self.q[keys], self.k[keys], self.v[keys] = self.model.qkv(layer, rows)
+        self.remote_keys = np.zeros(0, dtype=np.int64)
+        T, H = len(self.home), self.model.heads
+        self.remote_m = np.full((T, H), -np.inf, dtype=F32)
+        self.remote_s = np.zeros((T, H), dtype=F32)
+        self.remote_w = np.zeros((T, H, self.model.head_dim), dtype=F32)
 
     def partial(self, queries: np.ndarray, positions: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, ...]:
         """(m, S, W) per query and head over ``keys`` (causal: j <= position)."""
         m = self.model
         H, dh = m.heads, m.head_dim
         n = len(positions)
-        mx = np.full((n, H), -np.inf, dtype=F32)
-        S = np.zeros((n, H), dtype=F32)
-        W = np.zeros((n, H, dh), dtype=F32)
         if keys.size == 0 or n == 0:
-            return mx, S, W
-        K = np.stack([self.k[int(j)] for j in keys])  # [nk, H, dh]
-        V = np.stack([self.v[int(j)] for j in keys])
-        scores = np.einsum("qhd,khd->hqk", queries, K) * m.scale  # [H, n, nk]
+            return (np.full((n, H), -np.inf, dtype=F32), np.zeros((n, H), dtype=F32),
+                    np.zeros((n, H, dh), dtype=F32))
+        K, V = self.k[keys], self.v[keys]  # [nk, H, dh]
+        Kt = np.ascontiguousarray(K.transpose(1, 2, 0))  # [H, dh, nk]
+        scores = np.matmul(np.ascontiguousarray(queries.transpose(1, 0, 2)), Kt) * m.scale  # [H, n, nk]
         allowed = keys[None, :] <= positions[:, None]  # [n, nk]
-        scores = np.where(allowed[None], scores, -np.inf)
-        mx = scores.max(axis=-1).T  # [n, H]
+        scores = np.where(allowed[None], scores, F32(-np.inf))
+        mx = scores.max(axis=-1)  # [H, n]
         safe = np.where(np.isfinite(mx), mx, F32(0))
-        w = np.exp(scores - safe.T[:, :, None])  # [H, n, nk]
-        S = w.sum(axis=-1).T.astype(F32)
-        W = np.einsum("hqk,khd->qhd", w, V).astype(F32)
-        return mx.astype(F32), S, W
+        w = np.exp(scores - safe[:, :, None])
+        S = w.sum(axis=-1).T
+        W = np.matmul(w, np.ascontiguousarray(V.transpose(1, 0, 2))).transpose(1, 0, 2)  # [n, H, dh]
+        return mx.T.astype(F32), S.astype(F32), W.astype(F32)
 
-    def finish_block(self, layer: int, remote_keys: np.ndarray) -> None:
-        """Attention for every home position, then the rest of the block."""
-        m = self.model
+    def finish_block(self, layer: int) -> None:
+        """Attention for every home position (merging what the other party sent), then
+        the rest of the block."""
         pos = self.mine
         if pos.size == 0:
             return
-        local = self.local_keys(layer)
-        q = np.stack([self.q[int(i)] for i in pos])
-        if self.remote_k:  # keys-and-values mode: all keys here, in position order
-            for j in self.remote_k:
-                self.k[j], self.v[j] = self.remote_k[j], self.remote_v[j]
-            keys = np.array(sorted(set(local.tolist()) | set(self.remote_k)), dtype=np.int64)
-            mx, S, W = self.partial(q, pos, keys)
-        else:
-            mx, S, W = self.partial(q, pos, local)
-            for n, i in enumerate(pos.tolist()):
-                if i in self.remote_partial:
-                    m2, s2, w2 = self.remote_partial[i]
-                    mm = np.maximum(mx[n], m2)
-                    a = np.where(np.isfinite(mx[n]), np.exp(mx[n] - mm), F32(0)).astype(F32)
-                    b = np.where(np.isfinite(m2), np.exp(m2 - mm), F32(0)).astype(F32)
-                    mx[n], S[n], W[n] = mm, S[n] * a + s2 * b, W[n] * a[:, None] + w2 * b[:, None]
-        attn = W / S[:, :, None]
-        self.x[pos] = m.after_attention(layer, self.x[pos], attn)
+        keys = self.local_keys(layer)
+        if self.remote_keys.size:  # keys-and-values mode: every key here, in position order
+            keys = np.union1d(keys, self.remote_keys)
+        mx, S, W = self.partial(self.q[pos], pos, keys)
+        m2, s2, w2 = self.remote_m[pos], self.remote_s[pos], self.remote_w[pos]
+        mm = np.maximum(mx, m2)
+        safe = np.where(np.isfinite(mm), mm, F32(0))
+        a = np.where(np.isfinite(mx), np.exp(mx - safe), F32(0)).astype(F32)
+        b = np.where(np.isfinite(m2), np.exp(m2 - safe), F32(0)).astype(F32)
+        S = S * a + s2 * b
+        W = W * a[:, :, None] + w2 * b[:, :, None]
+        self.x[pos] = self.model.after_attention(layer, self.x[pos], W / S[:, :, None])
 
     def readout(self, positions: np.ndarray) -> np.ndarray:
         return self.model.readout.apply(self.model.final(self.x[positions]))
+
+
+@dataclass
+class _Plan:
+    """How the asker's queries reach the answerer's keys in one block."""
+
+    use: str                # "partial" or "kv"
+    need: np.ndarray        # asker's query positions that see at least one answerer key
+    sent_q: np.ndarray      # the queries actually sent (block 0: not the PUBLIC ones)
+    theirs: np.ndarray      # answerer's keys the asker does not hold
+    kv_keys: np.ndarray     # of those, the ones some query can see
+    cost_partial: int
+    cost_kv: int
+
+    def note(self) -> str:
+        chosen = "partial sums" if self.use == "partial" else "keys/values"
+        return (f"{chosen} chosen: partial sums {self.cost_partial} values, keys/values {self.cost_kv} values "
+                "(float32, 32 bits each)")
+
+
+def _plan(parties: dict[Owner, _GPT2Party], owner: np.ndarray, layer: int, asker: Owner, mode: str) -> _Plan | None:
+    X, Y = parties[asker], parties[asker.other]
+    model = X.model
+    H, dh = model.heads, model.head_dim
+    queries = X.mine
+    local = set(X.local_keys(layer).tolist())
+    theirs = np.array([j for j in Y.local_keys(layer).tolist() if j not in local], dtype=np.int64)
+    if theirs.size == 0 or queries.size == 0:
+        return None
+    need = queries[queries >= theirs.min()]
+    if need.size == 0:
+        return None
+    sent_q = need if layer > 0 else need[owner[need] != PUBLIC]
+    kv_keys = theirs[theirs <= need.max()]
+    cost_partial = sent_q.size * H * dh + need.size * H * (dh + 2)
+    cost_kv = kv_keys.size * 2 * H * dh
+    use = mode if mode != "cheaper" else ("kv" if cost_kv < cost_partial else "partial")
+    return _Plan(use, need, sent_q, theirs, kv_keys, int(cost_partial), int(cost_kv))
+
+
+class _Block:
+    """The messages of one transformer block; each method does nothing when the plan of
+    that direction does not call for it."""
+
+    def __init__(self, ch: Channel, parties: dict[Owner, _GPT2Party], model: Any, layer: int,
+                 plans: dict[Owner, _Plan]) -> None:
+        self.ch, self.parties, self.model, self.layer, self.plans = ch, parties, model, layer, plans
+        self.label = f"layer {layer + 1}:"
+
+    def _get(self, asker: Owner, use: str) -> _Plan | None:
+        plan = self.plans.get(asker)
+        return plan if plan is not None and plan.use == use else None
+
+    def send_queries(self, asker: Owner) -> None:
+        plan = self._get(asker, "partial")
+        if plan is None:
+            return
+        X, Y = self.parties[asker], self.parties[asker.other]
+        if plan.sent_q.size:
+            got = send_f32(self.ch, asker, f"{self.label} queries", {"q": X.q[plan.sent_q]}, note=plan.note())
+            Y.q[plan.sent_q] = got["q"]  # the answerer's copy of the asker's queries, as received
+        public = np.setdiff1d(plan.need, plan.sent_q)
+        if public.size:  # block-0 queries of PUBLIC positions: from the public tokens
+            Y.q[public] = self.model.qkv(self.layer, Y.x0[public])[0]
+
+    def send_answers(self, asker: Owner) -> None:
+        plan = self._get(asker, "partial")
+        if plan is None:
+            return
+        X, Y = self.parties[asker], self.parties[asker.other]
+        mx, S, W = Y.partial(Y.q[plan.need], plan.need, plan.theirs)
+        got = send_f32(self.ch, asker.other, f"{self.label} partial sums (max, sum, weighted sum)",
+                       {"m": mx, "s": S, "w": W})
+        X.remote_m[plan.need], X.remote_s[plan.need], X.remote_w[plan.need] = got["m"], got["s"], got["w"]
+
+    def send_kv(self, asker: Owner) -> None:
+        plan = self._get(asker, "kv")
+        if plan is None:
+            return
+        X, Y = self.parties[asker], self.parties[asker.other]
+        got = send_f32(self.ch, asker.other, f"{self.label} keys and values",
+                       {"k": Y.k[plan.kv_keys], "v": Y.v[plan.kv_keys]}, note=plan.note())
+        X.k[plan.kv_keys], X.v[plan.kv_keys] = got["k"], got["v"]
+        X.remote_keys = plan.kv_keys
 
 
 def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
@@ -246,92 +332,29 @@ def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
     home = homes(owner)
     parties = {w: _GPT2Party(w, PartyView(w, ids, owner), model, home) for w in (ALICE, BOB)}
     ch = Channel()
-    H, dh = model.heads, model.head_dim
     modes: dict[int, dict[str, str]] = {}
     for layer in range(model.layers):
         for p in parties.values():
             p.start_block(layer)
-        plans = {}
+        plans: dict[Owner, _Plan] = {}
         for asker in (ALICE, BOB):
-            ans = asker.other
-            X = parties[asker]
-            queries = X.mine
-            local = set(X.local_keys(layer).tolist())
-            # keys the answerer holds that the asker does not
-            theirs = np.array([j for j in parties[ans].local_keys(layer).tolist() if j not in local], dtype=np.int64)
-            if theirs.size == 0 or queries.size == 0:
-                continue
-            need = queries[queries >= theirs.min()]  # queries that see at least one of them
-            if need.size == 0:
-                continue
-            sent_q = need if layer > 0 else need[owner[need] != PUBLIC]
-            kv_keys = theirs[theirs <= need.max()]
-            cost_partial = sent_q.size * H * dh + need.size * H * (dh + 2)
-            cost_kv = kv_keys.size * 2 * H * dh
-            use = mode if mode != "cheaper" else ("kv" if cost_kv < cost_partial else "partial")
-            plans[asker] = (use, need, sent_q, theirs, kv_keys, cost_partial, cost_kv)
-            modes.setdefault(layer, {})[f"{asker.name.lower()}_asks"] = (
-                "partial-sums" if use == "partial" else "keys-values")
-        label = f"layer {layer + 1}:"
-
-        def note(asker: Owner) -> str:
-            use, need, sent_q, theirs, kv_keys, cp, ck = plans[asker]
-            return (f"{'partial sums' if use == 'partial' else 'keys/values'} chosen: partial sums {cp} values, "
-                    f"keys/values {ck} values (float32, 32 bits each)")
-
-        def send_queries(asker: Owner) -> None:
-            use, need, sent_q, *_ = plans[asker]
-            X, Y = parties[asker], parties[asker.other]
-            if sent_q.size:
-                got = send_f32(ch, asker, f"{label} queries", {"q": np.stack([X.q[int(i)] for i in sent_q])},
-                               note=note(asker))
-                for n, i in enumerate(sent_q.tolist()):
-                    Y.q[i] = got["q"][n]  # Y's own copies of X's queries (as received)
-            # queries of PUBLIC positions in block 0: Y computes them from the public token
-            for i in need.tolist():
-                if i not in sent_q:
-                    x0 = Y.x0[int(i)]
-                    Y.q[i] = model.qkv(layer, x0[None])[0][0]
-
-        def send_answers(asker: Owner) -> None:
-            use, need, sent_q, theirs, *_ = plans[asker]
-            X, Y = parties[asker], parties[asker.other]
-            q = np.stack([Y.q[int(i)] for i in need])
-            mx, S, W = Y.partial(q, need, theirs)
-            got = send_f32(ch, asker.other, f"{label} partial sums (max, sum, weighted sum)",
-                           {"m": mx, "s": S, "w": W})
-            for n, i in enumerate(need.tolist()):
-                X.remote_partial[i] = (got["m"][n], got["s"][n], got["w"][n])
-
-        def send_kv(asker: Owner) -> None:
-            use, need, sent_q, theirs, kv_keys, *_ = plans[asker]
-            X, Y = parties[asker], parties[asker.other]
-            got = send_f32(ch, asker.other, f"{label} keys and values",
-                           {"k": np.stack([Y.k[int(j)] for j in kv_keys]),
-                            "v": np.stack([Y.v[int(j)] for j in kv_keys])}, note=note(asker))
-            for n, j in enumerate(kv_keys.tolist()):
-                X.remote_k[j], X.remote_v[j] = got["k"][n], got["v"][n]
-
-        def kind(asker: Owner) -> str | None:
-            return plans[asker][0] if asker in plans else None
-
+            plan = _plan(parties, owner, layer, asker, mode)
+            if plan is not None:
+                plans[asker] = plan
+                modes.setdefault(layer, {})[f"{asker.name.lower()}_asks"] = (
+                    "partial-sums" if plan.use == "partial" else "keys-values")
+        block = _Block(ch, parties, model, layer, plans)
         # (1) Alice: her queries, her keys/values for Bob
-        if kind(ALICE) == "partial":
-            send_queries(ALICE)
-        if kind(BOB) == "kv":
-            send_kv(BOB)
-        # (2) Bob: answers to Alice, his queries, his keys/values for Alice
-        if kind(ALICE) == "partial":
-            send_answers(ALICE)
-        if kind(ALICE) == "kv":
-            send_kv(ALICE)
-        if kind(BOB) == "partial":
-            send_queries(BOB)
+        block.send_queries(ALICE)
+        block.send_kv(BOB)
+        # (2) Bob: answers to Alice, his keys/values for Alice, his queries
+        block.send_answers(ALICE)
+        block.send_kv(ALICE)
+        block.send_queries(BOB)
         # (3) Alice answers Bob
-        if kind(BOB) == "partial":
-            send_answers(BOB)
+        block.send_answers(BOB)
         for p in parties.values():
-            p.finish_block(layer, np.zeros(0, np.int64))
+            p.finish_block(layer)
     pos = np.flatnonzero(scored)
     values = np.zeros((pos.size, _classes(model)), dtype=F32)
     out_party = int(homes(owner)[-1]) if T and homes(owner)[-1] != PUBLIC else int(ALICE)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import ModelFileError
 
-__all__ = ["load_torch_zip", "RestrictedUnpickler", "STORAGE_DTYPES", "is_torch_zip"]
+__all__ = ["STORAGE_DTYPES", "RestrictedUnpickler", "is_torch_zip", "load_torch_zip"]
 
 #: torch storage class name -> numpy dtype ("bfloat16" is widened to float32 on load)
 STORAGE_DTYPES: dict[str, str] = {
@@ -84,7 +84,9 @@ def _rebuild_tensor_v2(storage: Any, offset: Any, size: Any, stride: Any, requir
         raise ModelFileError("a tensor in the pickle has a malformed size, stride or offset")
     if 0 in size_t:
         return np.zeros(size_t, dtype=flat.dtype)
-    last = off + sum((n - 1) * s for n, s in zip(size_t, stride_t))
+    if int(np.prod(size_t, dtype=object)) > flat.size:  # only a broadcast (stride 0) can do that
+        raise ModelFileError(f"a tensor of shape {size_t} has more elements than its storage ({flat.size})")
+    last = off + sum((n - 1) * s for n, s in zip(size_t, stride_t, strict=True))
     if last >= flat.size:
         raise ModelFileError(f"a tensor reads past the end of its storage ({last + 1} > {flat.size} elements)")
     view = np.lib.stride_tricks.as_strided(flat[off:], shape=size_t,

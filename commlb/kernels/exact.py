@@ -23,7 +23,8 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   rank sum exceeds 2^(d-1) the whole branch is cut.  A complete split recurses on both
   sides with depth d - 1.
 
-The search stops when ``perf_counter() > deadline`` (checked every 256 calls); a stopped
+The search stops when ``perf_counter() > deadline`` (checked every 256 calls, and every 4096
+steps of a node's split enumeration, which alone can take 2^m steps); a stopped
 search records nothing in the memo and returns False with ``stats[1] = 1`` (the caller must
 not read it as "infeasible").  Cost: exponential; every split of every reachable canonical
 rectangle in the worst case, typically far fewer thanks to the rank cut and the memo.
@@ -237,7 +238,15 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, deadline):
             continue
         t = 1
         choice[1] = 0
+        steps = 0
         while t >= 1:
+            # the split enumeration can run 2^m steps inside one call: look at the clock
+            # here too, not only once per call
+            steps += 1
+            if (steps & 4095) == 0:
+                if _now() > deadline:
+                    stats[1] = 1
+                    return False
             if t == m:
                 if mr[t] != 0:
                     if party == 0:

@@ -69,6 +69,48 @@ def greedy_clique(adj, n):
 
 
 @njit(cache=True)
+def greedy_clique_multistart(adj, n, starts):
+    """The best of ``starts`` greedy cliques, the s-th seeded with vertex s * n // starts
+    (each then grown as :func:`greedy_clique`: the candidate with the most neighbours
+    among the remaining candidates).  A better initial solution than one greedy run: the
+    branch and bound then cuts with the right size from the start."""
+    W = adj.shape[1]
+    best = np.empty(0, dtype=np.int64)
+    P = np.zeros(W, dtype=np.uint64)
+    out = np.empty(n, dtype=np.int64)
+    for s in range(starts):
+        v0 = s * n // starts
+        for k in range(W):
+            P[k] = adj[v0, k]
+        out[0] = v0
+        size = 1
+        while True:
+            best_v = -1
+            best_d = -1
+            for w in range(W):
+                word = P[w]
+                while word != 0:
+                    b = _ctz64(word)
+                    word &= word - np.uint64(1)
+                    v = w * 64 + b
+                    d = 0
+                    for k in range(W):
+                        d += popcount64(P[k] & adj[v, k])
+                    if d > best_d:
+                        best_d = d
+                        best_v = v
+            if best_v < 0:
+                break
+            out[size] = best_v
+            size += 1
+            for k in range(W):
+                P[k] &= adj[best_v, k]
+        if size > best.shape[0]:
+            best = out[:size].copy()
+    return best
+
+
+@njit(cache=True)
 def _groups_hit(P, groups, ng):
     c = 0
     W = P.shape[0]
@@ -264,7 +306,7 @@ def _up_absorb(v, adj, Cls, nlow, used, S, inv, W):
 
 
 @njit(cache=True)
-def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renumber=True):
+def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renumber=True, cap=-1):
     """Maximum clique of the bitset graph ``adj`` on ``n`` vertices.
 
     ``init`` is a clique to start from (e.g. :func:`greedy_clique`) and ``floor`` the size of
@@ -273,7 +315,8 @@ def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renum
     instance; pass shape (0, W) arrays when there are none).  Returns
     ``(clique, exact, nodes)``: ``exact`` is False when the deadline stopped the search (the
     clique is then the best found, a lower bound).  When nothing larger than
-    ``max(len(init), floor)`` exists, ``init`` is returned."""
+    ``max(len(init), floor)`` exists, ``init`` is returned.  ``cap`` (if >= 0) is an upper
+    bound on the clique size known elsewhere: the search stops, exact, once it is reached."""
     W = adj.shape[1]
     start = _now()
     best = np.zeros(n + 1, dtype=np.int64)
@@ -299,6 +342,8 @@ def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renum
     else:
         cnt[0] = _colour(P[0], adj, U[0], K[0], best_size + 1)
     depth = 0
+    if cap >= 0 and best_size >= cap:
+        depth = -1  # the known solution already meets the cap
     while depth >= 0:
         if cnt[depth] == 0:
             depth -= 1
@@ -325,6 +370,8 @@ def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renum
                 improved = True
                 for j in range(best_size):
                     best[j] = clique[j]
+                if cap >= 0 and best_size >= cap:
+                    break
             continue
         nodes += 1
         if (nodes & 1023) == 0:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr", "run_rows_python"]
+__all__ = ["ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr", "matmul_exact", "run_rows_python"]
 
 ACT_RELU = 0
 ACT_THRESHOLD = 1
@@ -36,18 +36,51 @@ ACT_TANH = 2
 _ACT_CODES = {"relu": ACT_RELU, "threshold": ACT_THRESHOLD, "tanh": ACT_TANH}
 
 
+def matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact int64 product (int64 never overflows for these magnitudes).  Uses float64
+    BLAS when every partial sum is an integer below 2^52, which is exact and much faster."""
+    k = a.shape[-1]
+    if a.size == 0 or b.size == 0 or k == 0:
+        return np.zeros(a.shape[:-1] + b.shape[1:], dtype=np.int64)
+    amax = int(np.max(np.abs(a)))
+    bmax = int(np.max(np.abs(b)))
+    if k * amax * bmax < (1 << 52):
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a @ b
+
+
+class _SparseWeights:
+    """A mostly-zero int64 weight matrix as (row, value) lists grouped by column, for an
+    exact batched product that costs O(batch · nonzeros)."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        rows, cols = np.nonzero(w.T)  # sorted by output column
+        self.cols = rows  # output column of each nonzero
+        self.rows = cols  # input row of each nonzero
+        self.vals = w[cols, rows]
+        self.ncols = w.shape[1]
+        self.uniq, self.starts = np.unique(self.cols, return_index=True)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((x.shape[0], self.ncols), dtype=np.int64)
+        if self.vals.size:
+            prod = x[:, self.rows] * self.vals
+            out[:, self.uniq] = np.add.reduceat(prod, self.starts, axis=1)
+        return out
+
+
 def csr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per layer, the nonzeros of w[l] (d, d) grouped by row: (ptr (L, d+1), col, val)."""
     L, d, _ = w.shape
-    nnz = max(1, max(int(np.count_nonzero(w[l])) for l in range(L)))
+    nnz = max(1, max(int(np.count_nonzero(w[layer])) for layer in range(L)))
     ptr = np.zeros((L, d + 1), dtype=np.int64)
     col = np.zeros((L, nnz), dtype=np.int64)
     val = np.zeros((L, nnz), dtype=np.int64)
-    for l in range(L):
-        rows, cols = np.nonzero(w[l])
-        ptr[l, 1:] = np.cumsum(np.bincount(rows, minlength=d))
-        col[l, : rows.size] = cols
-        val[l, : rows.size] = w[l][rows, cols]
+    for layer in range(L):
+        rows, cols = np.nonzero(w[layer])
+        ptr[layer, 1:] = np.cumsum(np.bincount(rows, minlength=d))
+        col[layer, : rows.size] = cols
+        val[layer, : rows.size] = w[layer][rows, cols]
     return ptr, col, val
 
 
@@ -76,6 +109,27 @@ class RNNCell:
         self.lo = int(lo)
         self.tmask = np.ascontiguousarray(np.zeros(self.table.size) if tmask is None else tmask, dtype=np.bool_)
         self._csr: tuple | None = None
+        # the twin's products: sparse lists when at most a quarter of the weights are
+        # nonzero, else float64 BLAS when every partial sum stays below 2^52, else int64
+        wmax = max(int(np.abs(self.w_rec).max(initial=0)), int(np.abs(self.w_in).max(initial=0)), 1)
+        self.float_ok = self.d * (1 << (self.bits - 1)) * wmax < (1 << 52)
+        nnz = np.count_nonzero(self.w_rec) + np.count_nonzero(self.w_in[1:])
+        self.sparse = bool(nnz <= 0.25 * (self.w_rec.size + self.w_in[1:].size))
+        self._sp: tuple | None = None
+        self._wf: tuple | None = None
+
+    def _product(self, x: np.ndarray, which: int, layer: int) -> np.ndarray:
+        """x @ w_rec[layer] (which = 0) or x @ w_in[layer] (which = 1), exact int64."""
+        w = self.w_rec if which == 0 else self.w_in
+        if self.sparse:
+            if self._sp is None:
+                self._sp = ([_SparseWeights(m) for m in self.w_rec], [_SparseWeights(m) for m in self.w_in])
+            return self._sp[which][layer].apply(x)
+        if self.float_ok:
+            if self._wf is None:
+                self._wf = (self.w_rec.astype(np.float64), self.w_in.astype(np.float64))
+            return (x.astype(np.float64) @ self._wf[which][layer]).astype(np.int64)
+        return x @ w[layer]
 
     @classmethod
     def from_model(cls, model: Any) -> RNNCell:
@@ -108,8 +162,9 @@ class RNNCell:
 
 
 def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Plain twin of the numba kernel: the module docstring's step, numpy int64, batched
-    over the rows, one token at a time."""
+    """Plain twin of the numba kernel: the module docstring's step, numpy, batched over the
+    rows, one token at a time (products exact: sparse lists, float64 BLAS below 2^52, or
+    int64)."""
     h = np.array(states, dtype=np.int64, copy=True)
     toks = np.asarray(tokens, dtype=np.int64)
     B = toks.shape[0]
@@ -120,12 +175,12 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray) -> tu
         step = tok >= 0
         new = h.copy()
         below = None
-        for l in range(cell.L):
-            acc = h[:, l] @ cell.w_rec[l]
-            if l == 0:
+        for layer in range(cell.L):
+            acc = cell._product(h[:, layer], 0, layer)
+            if layer == 0:
                 acc = acc + cell.u0[np.where(step, tok, 0)]
             else:
-                acc = acc + below @ cell.w_in[l] + cell.bsh[l]
+                acc = acc + cell._product(below, 1, layer) + cell.bsh[layer]
             pre = (acc + (1 << (f - 1))) >> f if f > 0 else acc
             over = (pre < cell.raw_min) | (pre > cell.raw_max)
             pre = np.clip(pre, cell.raw_min, cell.raw_max)
@@ -140,8 +195,8 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray) -> tu
                 idx = np.clip(pre, cell.lo, cell.lo + cell.table.size - 1) - cell.lo
                 out = cell.table[idx]
                 s = s + cell.tmask[idx].sum(axis=1)
-            new[:, l] = np.where(step[:, None], out, h[:, l])
+            new[:, layer] = np.where(step[:, None], out, h[:, layer])
             sat += np.where(step, s, 0)
-            below = new[:, l]
+            below = new[:, layer]
         h = new
     return h, sat

@@ -15,6 +15,7 @@ entries) or ``"vector"`` (the read-out values themselves).
 from __future__ import annotations
 
 import json
+import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ class _Families(Mapping[str, type["Model"]]):
         import importlib
 
         module, cls = self._where[family]
-        return getattr(importlib.import_module(f"{__package__}.{module}"), cls)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
 
     def __contains__(self, family: object) -> bool:
         return family in self._where
@@ -143,19 +144,57 @@ def save_model(model: Model, path: str | Path) -> None:
 
 
 def load_model(path: str | Path) -> Model:
-    """Load a model saved by :func:`save_model` (``allow_pickle=False``)."""
+    """Load a model saved by :func:`save_model` (``allow_pickle=False``).  Every way a
+    file can fail to be one (not a zip, truncated, a header claiming more data than the
+    file holds, object arrays, missing or mistyped metadata, non-numeric or non-finite
+    parameters) is refused with one line (InvalidInputError)."""
+    from ..validate import check_npy_members, short_text
+
     path = Path(path)
-    if not path.exists():
-        raise InvalidInputError(f"weights file {str(path)!r} does not exist")
+    label = f"weights file {str(path)!r}"
+    members = check_npy_members(path, "--weights")  # headers only: nothing large is read
+    if "__meta__" not in members:
+        raise InvalidInputError(f"{label} is not a commlb weights file (no __meta__ entry; "
+                                f"it holds {short_text(', '.join(sorted(members)) or 'nothing')})")
     try:
         with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(bytes(data["__meta__"]).decode())
+            raw = data["__meta__"]
             params = {k[len("param:"):]: data[k] for k in data.files if k.startswith("param:")}
-    except (OSError, ValueError, KeyError) as exc:
-        raise InvalidInputError(f"{path} is not a commlb weights file: {exc}") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise InvalidInputError(f"{label} cannot be read: {short_text(str(exc), 120)}") from None
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise InvalidInputError(f"{label}: __meta__ must be the UTF-8 bytes of a JSON object")
+    try:
+        meta = json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInputError(f"{label}: __meta__ is not UTF-8 JSON") from None
+    if not isinstance(meta, dict):
+        raise InvalidInputError(f"{label}: __meta__ must be a JSON object, got {type(meta).__name__}")
     family = meta.get("family")
     if family not in MODEL_FAMILIES:
-        raise InvalidInputError(f"{path}: unknown model family {family!r}")
-    p = meta["precision"]
+        raise InvalidInputError(f"{label}: unknown model family {short_text(repr(family))}"
+                                f" (known: {', '.join(sorted(MODEL_FAMILIES))})")
+    p, config = meta.get("precision"), meta.get("config")
+    if not isinstance(config, dict):
+        raise InvalidInputError(f"{label}: \"config\" must be a JSON object")
+    if not isinstance(p, dict) or not isinstance(p.get("kind"), str) or not _is_int(p.get("bits")) \
+            or not _is_int(p.get("frac", 0)):
+        raise InvalidInputError(f"{label}: \"precision\" must be {{\"kind\": str, \"bits\": int, \"frac\": int}}")
+    if not params:
+        raise InvalidInputError(f"{label} holds no parameters")
+    for name, arr in params.items():
+        if arr.dtype.kind not in "biuf":
+            raise InvalidInputError(f"{label}: parameter {name!r} is not numeric (dtype {arr.dtype})")
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise InvalidInputError(f"{label}: parameter {name!r} holds NaN or infinite values")
     precision = Precision(p["kind"], int(p["bits"]), int(p.get("frac", 0)))
-    return MODEL_FAMILIES[family](params, precision, meta["config"])
+    try:
+        return MODEL_FAMILIES[family](params, precision, config)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        # the family's constructor met parameters or a config it cannot use
+        raise InvalidInputError(f"{label} does not describe a {family} model: "
+                                f"{type(exc).__name__}: {short_text(str(exc), 120)}") from None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)

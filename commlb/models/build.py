@@ -20,7 +20,7 @@ import numpy as np
 
 from ..bits import Precision
 from ..core import Instance, Task
-from ..errors import EngineError, InvalidInputError
+from ..errors import EngineError, InvalidInputError, check_arguments
 from .base import MODEL_FAMILIES
 
 __all__ = ["BuiltModel", "TaskShape", "build_model", "model_tokens", "token_encoder", "FAMILY_OPTIONS"]
@@ -29,9 +29,14 @@ __all__ = ["BuiltModel", "TaskShape", "build_model", "model_tokens", "token_enco
 class TaskShape(Protocol):
     """What model building reads of a task set-up (:class:`commlb.setup.TaskSetup`)."""
 
-    task: Task
-    n: int
-    task_name: str
+    @property
+    def task(self) -> Task: ...
+
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def task_name(self) -> str: ...
 
     @property
     def reduction(self) -> Any: ...
@@ -118,19 +123,19 @@ def build_model(setup: TaskShape, family: str, *, hidden: int | None = None, lay
         extra: dict[str, Any] = {}
         if setup.reduction is not None and "outputs" in _parameters(builder):
             extra["outputs"] = "last"  # the reduction reads the answer at the last position only
-        try:
-            model = builder(setup.task, setup.task_n, precision=prec, **given, **extra)
-        except TypeError as exc:
-            raise InvalidInputError(f"the {task_name}/{family} construction: {exc}") from None
+        check_arguments(builder, f"the {task_name}/{family} construction", setup.task, setup.task_n,
+                        precision=prec, **given, **extra)
+        model = builder(setup.task, setup.task_n, precision=prec, **given, **extra)
         _check_family(model, family, "the construction")
         return BuiltModel(model, "construction", _construction_note(model, builder), model.precision)
 
     prec = _precision(precision, arith, 16)
     assert prec is not None
     if setup.structured_tokens:
+        available = ", ".join(f"{t}/{f}" for t, f in list_constructions() if t == task_name)
         raise InvalidInputError(
             f"task {task_name} has real-valued multi-field tokens; random {family} weights take token ids "
-            f"(use a construction: {', '.join(f'{t}/{f}' for t, f in list_constructions() if t == task_name) or 'none available'})"
+            f"(use a construction: {available or 'none available'})"
         )
     rng = np.random.default_rng([int(seed), 0x5EED])
     model = _random_model(setup, family, prec, rng, given)

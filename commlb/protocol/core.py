@@ -1,6 +1,6 @@
 """Protocol primitives: splits, what each party may see, the channel and the transcript.
 
-Invariants enforced here (docs/design.md §4):
+Invariants enforced here (docs/design.md §4, invariants 1 and 3):
 
 1. *Isolation*: a party's code gets a :class:`PartyView`, which holds only that party's
    tokens and the PUBLIC ones; asking it for another position raises

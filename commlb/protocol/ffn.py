@@ -1,5 +1,7 @@
 """A feedforward network on the flattened input run as a two-party protocol
-(SHT23 Theorem 10 / MH25 Theorem 9 model class; docs/theory.md §3.2, §8.10; docs/design.md §5).
+(the model class of SHT23 Theorem 10's width bound; docs/theory.md §3.2, §8.10;
+docs/design.md §5).  MH25 Theorem 9 is about the same class but is a sample-complexity
+result, not a bound on width or bits.
 
 The first layer of an FFN is a linear map of the concatenated token vectors, so its
 pre-activation is a sum over positions (:mod:`commlb.models.ffn`, steps 1–3).  Any split

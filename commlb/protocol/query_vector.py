@@ -1,5 +1,5 @@
 """The one-way query-vector protocol of a one-layer transformer (SHT23 Theorem 4's
-protocol; docs/theory.md §3.2).
+protocol; docs/theory.md §3.5).
 
 Setting: a one-layer transformer read at a single output position o whose token belongs
 to one party, the *asker* X; the other party Y holds the rest (PUBLIC positions are known
@@ -112,6 +112,7 @@ def simulate_query_vector(model: TransformerModel, tokens: np.ndarray, split: Sp
         values.update(num=num.values, den=den.values)
         sat_x += num.saturated + den.saturated
     elif model.hard:
+        assert mine.top is not None  # hard attention keeps the top score
         values.update(top=mine.top, count=mine.den, num=mine.num)
     else:
         values.update(num=mine.num, den=mine.den)

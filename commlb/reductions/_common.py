@@ -8,6 +8,9 @@ import numpy as np
 
 from ..errors import InvalidInputError
 
+#: the note of a reduction whose checked inequality is the problem's own bounds
+ONE_WAY_NOTE = "the one-way and two-way bounds of the problem (Kushilevitz & Nisan 1997) through this reduction"
+
 
 def bits(value: Any, length: int, who: str) -> np.ndarray:
     """A 0/1 int64 vector of the given length, or :class:`InvalidInputError`."""

@@ -1,13 +1,13 @@
 """INDEX on n log2 n bits → function composition (PNP24 Theorem 1; docs/theory.md §8.7, §3.3).
 
-The source problem is INDEX over n symbols of log2 n bits, :class:`SymbolIndex`: Alice
-holds a table h ∈ [n]^n (n·log2 n bits), Bob an index i ∈ [n], the output is the symbol
-h(i).  It is INDEX_{n log n} in block form: any protocol for it answers INDEX on the
-n·⌊log2 n⌋ bits of h (Bob asks for the block holding his bit and reads the bit), so
-every lower bound of INDEX_{n⌊log2 n⌋} applies to it; and one-way from Alice it costs
-exactly ⌈log2 n^n⌉ = ⌈n log2 n⌉ bits (all n^n rows of its matrix are distinct).
-(The bit version cannot be the source itself: ``decode`` sees only the task's output,
-so it cannot pick Bob's bit out of the symbol.)
+The source problem is INDEX over n symbols of log2 n bits (:class:`SymbolIndex`, in
+:mod:`commlb.problems.index_symbols`): Alice holds a table h ∈ [n]^n (n·log2 n bits),
+Bob an index i ∈ [n], the output is the symbol h(i). It is INDEX_{n log n} in block
+form: any protocol for it answers INDEX on the n·⌊log2 n⌋ bits of h (Bob asks for the
+block holding his bit and reads the bit), so every lower bound of INDEX_{n⌊log2 n⌋}
+applies to it; and one-way from Alice it costs exactly ⌈log2 n^n⌉ = ⌈n log2 n⌉ bits (all
+n^n rows of its matrix are distinct). (The bit version cannot be the source itself:
+``decode`` sees only the task's output, so it cannot pick Bob's bit out of the symbol.)
 
 Layout (Kozachinskiy et al.'s 2n + 1 tokens ``g(0..n−1) h(0..n−1) x``): Bob writes
 g(0) = i (BOB); g(v) = v for v ≥ 1 (PUBLIC); Alice writes the table h (ALICE); the
@@ -16,95 +16,19 @@ query x = 0 is PUBLIC.  Then h(g(x)) = h(i).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, BoundKind, InputSpace, Instance, KnownBound, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError
-from ..problems.base import ProblemBase, as_ints, batch_shape, check_n
-from ..registry import register_problem, register_reduction
+from ..problems.index_symbols import SymbolIndex
+from ..registry import register_reduction
 from ..tasks.composition import FunctionCompositionTask
 from ._common import last_scalar
 from .index import index_of
 
 __all__ = ["SymbolIndex", "IndexToComposition"]
-
-
-def _entropy(eps: float) -> float:
-    return -eps * math.log2(eps) - (1 - eps) * math.log2(1 - eps)
-
-
-@register_problem("index-symbols")
-class SymbolIndex(ProblemBase):
-    """INDEX over n symbols of [n] (= n log2 n bits): Alice h ∈ [n]^n, Bob i ∈ [n];
-    output h(i).  Registered as ``index-symbols`` when ``commlb.reductions`` is imported
-    (it lives here, beside the one reduction that uses it; ``commlb.problems`` does not
-    import it).
-
-    Bounds: one-way Alice → Bob exactly ⌈log2 n^n⌉ [DER: n^n distinct rows];
-    randomized one-way ≥ (1 − H2(ε))·n⌊log2 n⌋ via INDEX_{n⌊log2 n⌋} (Kremer–Nisan–Ron
-    1999 [UNVERIFIED constant, docs/theory.md §4.3]); two-way at most 2⌈log2 n⌉ (Bob sends i,
-    Alice answers h(i)).
-    """
-
-    name = "index-symbols"
-    description = "INDEX over n symbols of log2 n bits: Alice h in [n]^n, Bob i; output h(i)"
-
-    def __init__(self, n: int) -> None:
-        self.n = check_n(n, self.name)
-        self.x_space = InputSpace("function", self.n, base=self.n)
-        self.y_space = InputSpace("index", 1, base=self.n)
-        self.num_outputs = self.n
-
-    def evaluate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        x = as_ints(x, self.n, self.n, "x (the table h)")
-        y = as_ints(y, 1, self.n, "y (the index i)")
-        shape = batch_shape(x, y)
-        xb = np.broadcast_to(x, shape + (self.n,))
-        ib = np.broadcast_to(y, shape + (1,))
-        return np.take_along_axis(xb, ib, axis=-1)[..., 0].astype(np.int64)
-
-    def params(self) -> dict[str, Any]:
-        return {"n": self.n}
-
-    def bounds(self) -> list[KnownBound]:
-        n = self.n
-        one_way = (n**n - 1).bit_length()  # ⌈log2 n^n⌉, exact integer arithmetic
-        block = n * int(math.floor(math.log2(n))) if n > 1 else 0
-        eps = 1.0 / 3.0
-        log_n = (n - 1).bit_length()
-        return [
-            KnownBound(
-                kind=BoundKind.ONE_WAY_AB,
-                formula="ceil(n log2 n)",
-                value=float(one_way),
-                exact=True,
-                citation="Kushilevitz & Nisan 1997: one-way D = ceil(log2 #distinct rows); "
-                         "all n^n tables give distinct rows",
-                status="[DER]",
-                note="Alice -> Bob",
-            ),
-            KnownBound(
-                kind=BoundKind.RANDOMIZED_ONE_WAY_AB,
-                formula="(1 - H2(eps)) * n floor(log2 n)",
-                value=(1.0 - _entropy(eps)) * block,
-                epsilon=eps,
-                citation="Kremer, Nisan & Ron 1999 for INDEX on n floor(log2 n) bits, which "
-                         "reduces to this problem",
-                status="[UNVERIFIED] constant from memory (docs/theory.md §4.3)",
-                note="one-way Alice -> Bob, public coin",
-            ),
-            KnownBound(
-                kind=BoundKind.DETERMINISTIC,
-                formula="2 ceil(log2 n)",
-                value=float(2 * log_n),
-                lower=False,
-                citation="Bob sends i, Alice answers h(i)",
-                status="[DER] upper bound",
-            ),
-        ]
 
 
 @register_reduction("index-to-composition")
@@ -113,18 +37,27 @@ class IndexToComposition(Reduction):
     tokens: Alice's table is the outer function h, Bob's index is g(0), the query x = 0
     and the rest of g are PUBLIC; the answer h(g(0)) = h(i).
 
-    Serves: PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): the query is public, so a one-layer
+    Serves: PNP24 Theorem 1 (docs/theory.md §8.7): the query is public, so a one-layer
     H-head transformer gives a one-way protocol in which Alice sends, per head, her
-    partial numerator (d numbers) and denominator, H(d+1)p bits; always correct forces
-    H(d+1)p ≥ ⌈n log2 n⌉ (and PNP24's error ≥ R/(3 n log n), R = n log n − H(d+1)p,
-    from randomized one-way INDEX [3P constant]).
+    partial numerator (d_v numbers) and denominator and Bob outputs; in the bits actually
+    sent (exact accumulators of at most p_acc bits, docs/theory.md §3.4), always correct
+    forces H(d_v+1)·p_acc ≥ D→ = ⌈n log2 n⌉ (PNP24 state H(d+1)p ≥ n log n with p-bit
+    partial sums, and an error of at least R/(3 n log n), R = n log n − H(d+1)p, from
+    randomized one-way INDEX).
     """
 
     name = "index-to-composition"
+    source = ReductionSource(
+        "PNP24",
+        "Theorem 1: a one-layer transformer composing functions on n elements needs H·(d + 1)·p ≥ "
+        "n log n to be always correct",
+        "derived here",
+        "§8",
+        "the reduction from INDEX over n log2 n bits is ours")
     description = "INDEX on n log n bits as g(0..n-1) h(0..n-1) x (Alice h, Bob g(0) = i)"
     theorem = (
-        "PNP24 Theorem 1 (docs/theory.md §8.7 [3P]): one-layer H-head function composition "
-        "needs H(d+1)p >= D->(INDEX on n log2 n bits) = ceil(n log2 n)"
+        "PNP24 Theorem 1 (docs/theory.md §8.7, §3.4): one-layer H-head function composition "
+        "needs H(d_v+1)p_acc >= D->(INDEX on n log2 n bits) = ceil(n log2 n)"
     )
     example_params = {"n": 4}
 
@@ -153,3 +86,4 @@ class IndexToComposition(Reduction):
 
     def decode(self, output: Any) -> int:
         return int(last_scalar(output))
+

@@ -1,6 +1,6 @@
 """EQ_n and DISJ_n → bounded Dyck-(2,2) with a non-contiguous split (BHBK24's one-layer
 lower bound; gadgets of docs/theory.md §8.3, derived and machine-checked there, not the
-paper's own [UNVERIFIED which gadget BHBK24 uses]), and the contrast: a prefix/suffix cut
+paper's own: which gadget BHBK24 use is not known here), and the contrast: a prefix/suffix cut
 of a Dyck-(2,2) string carries O(1) bits.
 
 Why the split must be non-contiguous.  Dyck-(2,2) is regular, so across a prefix/suffix
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..registry import get_problem, register_reduction
 from ..tasks.dyck import DyckDFA, DyckTask, dyck_dfa, dyck_member_reference
 from ._common import bits, last_scalar
@@ -167,16 +167,25 @@ class EqToDyck(_ToDyck):
 
     Serves: BHBK24's one-layer bound for bounded Dyck (docs/theory.md §8.3): with the
     answer read at a PUBLIC position, a one-layer H-head transformer gives a one-message
-    protocol over this interleaved split, so H(d_v+1)p ≥ D(EQ_n) = n + 1
+    protocol over this interleaved split whose receiver outputs, so
+    H(d_v+1)·p_acc ≥ D→(EQ_n) = n in the bits actually sent (docs/theory.md §3.4)
     (deterministic only: EQ is cheap with randomness — use ``disj-to-dyck`` for that).
     Any prefix/suffix cut carries ≤ 3 bits (``prefix_cut_bits``).
     """
 
     name = "eq-to-dyck"
+    source = ReductionSource(
+        "BHBK24",
+        "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
+        "constant-size RNNs recognise them",
+        "derived here",
+        "§8",
+        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small "
+        "n")
     description = "EQ_n as Dyck-(2,2): Alice's openings, Bob's closings interleaved, then ()"
     theorem = (
         "BHBK24 one-layer bound for Dyck-(2,2) (docs/theory.md §8.3 gadget): "
-        "H(d+1)p >= D(EQ_n) = n+1 over a non-contiguous split (deterministic)"
+        "H(d_v+1)p_acc >= D->(EQ_n) = n over a non-contiguous split (deterministic)"
     )
     example_params = {"n": 6}
     problem_name = "eq"
@@ -203,16 +212,25 @@ class DisjToDyck(_ToDyck):
     / 1); a PUBLIC "()" at the end; member iff a and b are disjoint.
 
     Serves: BHBK24's one-layer bound for bounded Dyck (docs/theory.md §8.3): a one-layer
-    H-head transformer gives a one-message protocol over this split, so
-    H(d_v+1)p ≥ D(DISJ_n) = n + 1, and Ω(n) even randomized (Kalyanasundaram–Schnitger,
-    Razborov [UNVERIFIED, standard]).  Any prefix/suffix cut carries ≤ 3 bits.
+    H-head transformer gives a one-message protocol over this split whose receiver
+    outputs, so H(d_v+1)·p_acc ≥ D→(DISJ_n) = n in the bits actually sent
+    (docs/theory.md §3.4), and Ω(n) even randomized (Kalyanasundaram–Schnitger 1992;
+    Razborov 1992).  Any prefix/suffix cut carries ≤ 3 bits.
     """
 
     name = "disj-to-dyck"
+    source = ReductionSource(
+        "BHBK24",
+        "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
+        "constant-size RNNs recognise them",
+        "derived here",
+        "§8",
+        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small "
+        "n")
     description = "DISJ_n as Dyck-(2,2): Alice's outer brackets, Bob's inner pair, then ()"
     theorem = (
         "BHBK24 one-layer bound for Dyck-(2,2) (docs/theory.md §8.3 gadget): "
-        "H(d+1)p >= D(DISJ_n) = n+1, Omega(n) randomized, over a non-contiguous split"
+        "H(d_v+1)p_acc >= D->(DISJ_n) = n, Omega(n) randomized, over a non-contiguous split"
     )
     example_params = {"n": 5}
     problem_name = "disj"

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError
 from ..registry import get_problem, get_task, register_reduction
-from ._common import bits, last_scalar
+from ._common import ONE_WAY_NOTE, bits, last_scalar
 
 __all__ = ["IndexToIndexLookup", "index_of"]
 
@@ -33,11 +33,18 @@ class IndexToIndexLookup(Reduction):
 
     Serves: an RNN solving index lookup needs a state of ≥ n bits, since the state at
     the cut after the symbols is a one-way message and D→(INDEX_n) = n (Alice → Bob,
-    docs/theory.md §4.3; BHBK24's RNN bound, docs/theory.md §8.1 [UNVERIFIED wording]).  A one-layer
+    docs/theory.md §4.3; BHBK24's RNN bound, docs/theory.md §8.1).  A one-layer
     transformer instead needs only Bob's query and Alice's answer (O(log n) width).
     """
 
     name = "index-to-index-lookup"
+    source = ReductionSource(
+        "BHBK24",
+        "an RNN doing index lookup needs a state linear in n, while one-layer transformers of "
+        "logarithmic size do it",
+        "derived here",
+        "§8",
+        ONE_WAY_NOTE)
     description = "INDEX_n as x_1..x_n ? i (Alice x, Bob i)"
     theorem = (
         "BHBK24 RNN bound for index lookup (docs/theory.md §8.1): state bits >= "

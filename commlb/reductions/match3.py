@@ -1,7 +1,7 @@
 """DISJ_n → Match3 (SHT23 Theorem 7, docs/theory.md §8.6) — a gadget derived here.
 
-SHT23's own encoding for Theorem 7 was not available (docs/theory.md §8.6, §12.3: "reduction
-gadget and source of log log N [UNVERIFIED]").  The gadget below is derived and checked
+SHT23's own encoding for Theorem 7 was not available to commlb (docs/theory.md §8.6,
+§12.3), nor where its log log N comes from.  The gadget below is derived and checked
 exhaustively by ``commlb check-reduction disj-to-match3``; it is *not* claimed to be the
 paper's.
 
@@ -26,12 +26,13 @@ so the gadget is also sound if Match3 requires distinct indices (a convention do
 
 Serves (the one-layer bound, docs/theory.md §3.4): the query token is public, so a one-layer
 H-head transformer computing Match3 gives a one-message protocol — Alice sends, per head,
-her partial softmax numerator (d_v numbers) and denominator — of H(d_v+1)p bits, hence
-H(d_v+1)p ≥ D(DISJ_n) = n + 1 = (N + 1)/2, and Ω(N) with randomness.  SHT23 Theorem 7
-[3P] states m·p·H ≳ N / log log N for M ≥ N + 1; this gadget gives a linear bound at
+her partial softmax numerator (d_v numbers) and denominator, as exact accumulators of at
+most p_acc bits each (docs/theory.md §3.4) — and Bob, the receiver, outputs; hence
+H(d_v+1)·p_acc ≥ D→(DISJ_n) = n = (N − 1)/2, and Ω(N) with randomness.  SHT23 Theorem 7
+states m·p·H ≳ N / log log N for M ≥ N + 1; this gadget gives a linear bound at
 M = N + 1 without the log log N factor, so either the paper's model or accounting differs
 from docs/theory.md §3.4's (e.g. in what a p-bit partial sum may be), or its proof is lossier.
-Which it is is [UNVERIFIED]; commlb reports the bound this reduction proves.
+Which it is is open here; commlb reports the bound this reduction proves.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError
 from ..registry import get_problem, register_reduction
 from ..tasks.match import Match3Task
@@ -55,22 +56,28 @@ QUERY_VALUE = 1
 @register_reduction("disj-to-match3")
 class DisjToMatch3(Reduction):
     """DISJ_n → Match3 over Z_M with N = 2n + 1 (gadget derived in this module's
-    docstring, not SHT23's own [UNVERIFIED]): Alice's positions hold 2i or the filler 1,
+    docstring, not SHT23's own): Alice's positions hold 2i or the filler 1,
     Bob's hold M − 1 − 2i or the filler 1, the last (PUBLIC) position holds 1;
     Match3 there is 1 iff the sets intersect, and ``decode`` returns 1 − that.
 
-    Serves: SHT23 Theorem 7 (docs/theory.md §8.6 [3P]): a one-layer H-head transformer
-    computing Match3 sends H(d_v+1)p bits one-way (public query), so
-    H(d_v+1)p ≥ D(DISJ_n) = n + 1 (randomized Ω(n)); the paper's bound is
-    m·p·H ≳ N / log log N.
+    Serves: SHT23 Theorem 7 (docs/theory.md §8.6): a one-layer H-head transformer
+    computing Match3 sends at most H(d_v+1)·p_acc bits one-way (public query; the
+    receiver outputs), so H(d_v+1)·p_acc ≥ D→(DISJ_n) = n (randomized Ω(n)); the
+    paper's bound is m·p·H ≳ N / log log N.
     """
 
     name = "disj-to-match3"
+    source = ReductionSource(
+        "SHT23",
+        "Theorem 7: one-layer transformers computing Match3 need m·p·H of order N / log log N",
+        "derived here",
+        "§8",
+        "the gadget giving the linear bound checked here is ours")
     description = "DISJ_n as Match3 over Z_M, N = 2n+1 (Alice 2i / Bob M-1-2i, public query 1)"
     theorem = (
-        "SHT23 Theorem 7 (docs/theory.md §8.6 [3P]): one-layer H-head Match3 needs "
-        "H(d+1)p >= D(DISJ_n) = n+1 with N = 2n+1 (gadget derived here; paper states "
-        "mpH >~ N/log log N)"
+        "SHT23 Theorem 7 (docs/theory.md §8.6, §3.4): one-layer H-head Match3 needs "
+        "H(d_v+1)p_acc >= D->(DISJ_n) = n with N = 2n+1 (gadget derived here; paper "
+        "states mpH >~ N/log log N)"
     )
     example_params = {"n": 5}
 

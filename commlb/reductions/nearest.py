@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..registry import get_problem, register_reduction
 from ..tasks.nearest import NearestNeighborTask
 from ._common import bits, last_scalar
@@ -28,13 +28,21 @@ class IndexToNearestNeighbor(Reduction):
     """INDEX_n → nearest neighbour: public distinct points, Alice's bits as their labels,
     Bob's index as the query point; the answer is x_i.
 
-    Serves: BHBK24's RNN bound for nearest neighbour (docs/theory.md §8.4 [UNVERIFIED
-    wording]): the state at the cut before "?" is a one-way message, so an RNN solving the
+    Serves: BHBK24's RNN bound for nearest neighbour (docs/theory.md §8.4): the
+    state at the cut before "?" is a one-way message, so an RNN solving the
     task has ≥ D→(INDEX_n) = n state bits (randomized ≥ (1 − H2(ε))·n), while a two-layer
     transformer of logarithmic size solves it (BHBK24).
     """
 
     name = "index-to-nearest-neighbor"
+    source = ReductionSource(
+        "BHBK24",
+        "an RNN finding nearest neighbours needs a state linear in n, while transformers of "
+        "logarithmic size find them",
+        "derived here",
+        "§8",
+        "the encoding of INDEX as nearest neighbour is ours, and whether it is the paper's own is "
+        "not claimed")
     description = "INDEX_n as nearest neighbour (public points, Alice's labels, Bob's query)"
     theorem = (
         "BHBK24 RNN bound for nearest neighbour (docs/theory.md §8.4): state bits >= "

@@ -33,10 +33,12 @@ n = 3, k = 3: N = 27; n = 4, k = 4: N = 171.  Needed: hop_k with k equal to the
 number of PC steps, alphabet (k + 1)·n.
 
 Serves: SHT24 Proposition E.4 / Corollaries 5.2–5.6 (docs/theory.md §8.8): a model whose
-layers (or chain-of-thought steps) are fewer than k must communicate as a protocol with
-fewer rounds than pointer chasing needs, so its width·precision is large; two-party
-k-round pointer chasing with the wrong player starting needs Ω(n − k log n) bits
-(Duris–Galil–Schnitger; Nisan–Wigderson for randomized) [UNVERIFIED, docs/theory.md §4.7, §10.2].
+protocol has fewer rounds than pointer chasing needs must send many bits; two-party
+pointer chasing in at most k − 1 rounds with Bob first (the receiver of the last message
+outputs; k rounds when the answer is sent) needs Ω(n − k log n) bits deterministically
+and Ω(n/k² − k log n) with randomness (Nisan–Wigderson 1993; docs/theory.md §4.7, §10.2).
+How many rounds a model's protocol has is a separate question (docs/theory.md §10.1):
+for a softmax transformer split between two parties, about two per layer.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError, TooLargeError
 from ..registry import get_problem, get_task, register_reduction
 from ._common import last_scalar
@@ -95,16 +97,24 @@ class PCToKHop(Reduction):
     f_B's) and the proof.  ``decode`` reads the token (k, v_k) at the last position and
     returns v_k (or v_k mod 2 when the problem has ``output="parity"``).
 
-    Serves: SHT24 Proposition E.4 and Corollaries 5.2–5.6 (docs/theory.md §8.8): layers
-    (or CoT steps) < k force large width·precision, via the round lower bound of pointer
-    chasing (Nisan–Wigderson 1993; Duris–Galil–Schnitger 1987 [UNVERIFIED constants]).
+    Serves: SHT24 Proposition E.4 and Corollaries 5.2–5.6 (docs/theory.md §8.8): a
+    model whose protocol has fewer rounds than the chase needs must send many bits, by
+    the round lower bound of pointer chasing (Nisan–Wigderson 1993; docs/theory.md
+    §10.2).
     """
 
     name = "pc-to-khop"
+    source = ReductionSource(
+        "SHT24",
+        "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, "
+        "kernel attention, Longformer, chain of thought) need size polynomial in n for k-hop with "
+        "fewer rounds than hops (asymptotic statements)",
+        "proved in the cited paper",
+        "§10")
     description = "pointer chasing PC(n, k) as hop_k (Alice's f_A values, Bob's f_B values)"
     theorem = (
-        "SHT24 Prop. E.4 / Cor. 5.2-5.6 (docs/theory.md §8.8): fewer than k layers need large "
-        "m*p, by the round lower bound for k-step pointer chasing"
+        "SHT24 Prop. E.4 / Cor. 5.2-5.6 (docs/theory.md §8.8, §10.2): a protocol with fewer "
+        "rounds than k-step pointer chasing needs sends Omega(n - k log n) bits"
     )
     example_params = {"n": 3, "k": 3}
 

@@ -7,10 +7,10 @@ multi-layer bounds need the *block* layout of Proposition E.4: step j's table is
 contiguous block T_j, the blocks are written in the order T_k, …, T_2, T_1 and the start
 vertex comes last, so player P_j (holding T_j) sits j-th from the end.  A model that
 reads the sequence left to right then serves the players in the order P_k, …, P_1 —
-the order of one round of the sequential blackboard (SHT24 Def. E.1 [FT]) and the
+the order of one round of the sequential blackboard (SHT24 Def. E.1) and the
 reverse of the order in which the pointer advances: each round moves the chase by one
 step, so R rounds reach v_R, and k steps need R ≥ k rounds or messages of
-s = Ω(q/k⁵) bits (Assadi–N 2021 Prop. 4.12 = SHT24 Prop. E.3 [FT]).
+s = Ω(q/k⁵) bits (Assadi–N 2021 Prop. 4.12 = SHT24 Prop. E.3).
 
 Block layout (alphabet (k + 1)·n; the token "layer j, vertex v" has id j·n + v):
 
@@ -23,17 +23,18 @@ key of v_j in T_{j+1} — provided no earlier value in T_j is also (j, v_j), i.e
 injective.  So the maps must be permutations (SHT24's perfect matchings E_j); the
 source problem is PC(n, k) under that promise, :class:`PermutationPointerChasing`.
 
-Rounds (:func:`model_rounds`, each with its source tag): an L-layer RNN / SSM, a kernel
+Rounds (:func:`model_rounds`, each with its source): an L-layer RNN / SSM, a kernel
 (Performer-type) transformer and a Longformer-masked transformer give L-round blackboard
-protocols over this split (SHT24 Cor. 5.2–5.4 [FT]); a one-layer transformer with N_CoT
-chain-of-thought steps gives N_CoT rounds (Cor. 5.6 [FT]); an L-layer softmax transformer
-split between two parties gives L rounds of query/answer exchanges (docs/theory.md §10.1
-[DER]).  Against :func:`required_rounds` = k: with fewer rounds, the width must be
-Ω(N/k⁶) (Prop. E.4 [FT]).  The hop_k transformer of SHT24 Theorem 4.2 uses only
-⌊log2 k⌋ + 2 layers (:func:`doubling_layers`): its simulation is not a small-message
-blackboard protocol (attention needs every position's partial sums), which is why the
-transformer side of the separation is stated through MPC and Conjecture 2.4 (Cor. 4.3
-[FT]) instead.
+protocols over this split (proved in SHT24 Cor. 5.2–5.4); a one-layer transformer with
+N_CoT chain-of-thought steps gives N_CoT rounds (Cor. 5.6); an L-layer softmax
+transformer split between two parties gives at most 2L + 1 rounds — per layer, queries
+one way and partial sums back (derived here, docs/theory.md §10.1; the pointer-doubling
+construction on this split measures 2L − 1).  Against :func:`required_rounds` = k: with fewer rounds, the width
+must be Ω(N/k⁶) (Prop. E.4).  The hop_k transformer of SHT24 Theorem 4.2 uses only
+⌈log2 k⌉ + 2 layers (:func:`doubling_layers`, docs/theory.md §10.3): its simulation is not
+a small-message blackboard protocol (attention needs every position's partial sums), which
+is why the transformer side of the separation is stated through MPC and Conjecture 2.4
+(Cor. 4.3) instead.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError, TooLargeError
-from ..problems.pointer_chasing import PointerChasing
-from ..registry import register_problem, register_reduction
+from ..problems.pointer_chasing_perm import PermutationPointerChasing
+from ..registry import register_reduction
 from ..tasks.khop import KHopTask
 from ._common import last_scalar
 
@@ -62,43 +63,6 @@ __all__ = [
 ]
 
 _MAX_LENGTH = 5_000_000
-
-
-def _is_permutation(f: np.ndarray) -> np.ndarray:
-    """Row-wise: does every vertex occur exactly once?  f of shape (..., n)."""
-    n = f.shape[-1]
-    return (np.sort(f, axis=-1) == np.arange(n)).all(axis=-1)
-
-
-@register_problem("pc-perm")
-class PermutationPointerChasing(PointerChasing):
-    """PC(n, k) under the promise that f_A and f_B are permutations (SHT24's perfect
-    matchings, Def. E.2 [FT]).  Bounds are those of PC(n, k) [UNVERIFIED that they hold
-    unchanged under the promise; the multi-party bound of Prop. E.3 is stated for
-    matchings].  Registered as ``pc-perm`` when ``commlb.reductions`` is imported
-    (``commlb.problems`` does not import it)."""
-
-    name = "pc-perm"
-    description = "pointer chasing PC(n, k) with f_A, f_B permutations of [n]"
-
-    @property
-    def is_promise(self) -> bool:
-        return True
-
-    def in_promise(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.int64)
-        y = np.asarray(y, dtype=np.int64)
-        shape = np.broadcast_shapes(x.shape[:-1], y.shape[:-1])
-        return np.broadcast_to(_is_permutation(x), shape) & np.broadcast_to(_is_permutation(y), shape)
-
-    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        return rng.permutation(self.n).astype(np.int64), rng.permutation(self.n).astype(np.int64)
-
-    def sample_batch(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-        count = self._check_count(count)
-        xs = np.argsort(rng.random((count, self.n)), axis=1).astype(np.int64)
-        ys = np.argsort(rng.random((count, self.n)), axis=1).astype(np.int64)
-        return xs, ys
 
 
 def pc_blocks_length(n: int, k: int) -> int:
@@ -121,16 +85,23 @@ class PCToKHopBlocks(Reduction):
     token; Alice's tokens hold f_A's values (odd steps), Bob's f_B's (even steps), the
     keys are PUBLIC.  ``decode`` returns v_k (or v_k mod 2 with ``output="parity"``).
 
-    Serves: SHT24 Prop. E.4 and Cor. 5.2–5.6 (docs/theory.md §8.9, §10.4 [FT]): read as a k-player
+    Serves: SHT24 Prop. E.4 and Cor. 5.2–5.6 (docs/theory.md §8.9, §10.4): read as a k-player
     blackboard protocol (``block_players``), an L-layer RNN/SSM, kernel or Longformer
     attention model has L rounds, and a one-layer model with N_CoT CoT steps has N_CoT
     rounds (``model_rounds``); fewer than k rounds force width·precision Ω(N/k⁶).
     """
 
     name = "pc-to-khop-blocks"
+    source = ReductionSource(
+        "SHT24",
+        "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, "
+        "kernel attention, Longformer, chain of thought) need size polynomial in n for k-hop with "
+        "fewer rounds than hops (asymptotic statements)",
+        "proved in the cited paper",
+        "§10")
     description = "pointer chasing on permutations as hop_k, one contiguous block per step"
     theorem = (
-        "SHT24 Prop. E.4 / Cor. 5.2-5.6 (docs/theory.md §8.9, §10.4 [FT]): L-layer RNN/kernel/"
+        "SHT24 Prop. E.4 / Cor. 5.2-5.6 (docs/theory.md §8.9, §10.4): L-layer RNN/kernel/"
         "Longformer models give L-round protocols; R < k rounds need s = Omega(N/k^6)"
     )
     example_params = {"n": 4, "k": 3}
@@ -203,16 +174,17 @@ class RoundsFormula:
 
 _FAMILIES = {
     "rnn": ("L", "each player writes its block's final hidden state of the layer (m bits)",
-            "SHT24 Cor. 5.2 [FT]: one round per layer"),
+            "proved in SHT24 Cor. 5.2: one round per layer"),
     "kernel-attention": ("L", "per head, sum over the block of K'(x_j)^T V(x_j) (m*m'*H*p bits)",
-                         "SHT24 Cor. 5.3 [FT]"),
+                         "proved in SHT24 Cor. 5.3"),
     "longformer": ("L", "window tokens and global tokens of the block ((w + N/(gk))*m*H*p bits)",
-                   "SHT24 Cor. 5.4 [FT]"),
+                   "proved in SHT24 Cor. 5.4"),
     "transformer-cot": ("N_CoT", "per CoT step and head, the block's partial softmax sums "
-                        "(S, Z): O(mHp) bits", "SHT24 Cor. 5.6 [FT]: one round per CoT step"),
-    "transformer": ("L", "per layer, queries one way and partial softmax sums back "
+                        "(S, Z): O(mHp) bits", "proved in SHT24 Cor. 5.6: one round per CoT step"),
+    "transformer": ("at most 2L + 1", "per layer, queries one way and partial softmax sums back "
                     "(up to N*H*(m + d_v + 1)*p bits per layer)",
-                    "docs/theory.md §10.1 [DER]: exact two-party simulation, one round per layer"),
+                    "derived here (docs/theory.md §10.1): exact two-party simulation, one "
+                    "query/answer exchange per direction and layer"),
 }
 
 
@@ -225,23 +197,33 @@ def model_rounds(family: str, layers: int = 1, cot_steps: int = 0) -> RoundsForm
     if int(layers) < 1 or int(cot_steps) < 0:
         raise InvalidInputError("layers must be >= 1 and cot_steps >= 0")
     formula, message, source = _FAMILIES[family]
-    rounds = int(cot_steps) if family == "transformer-cot" else int(layers)
+    if family == "transformer-cot":
+        rounds = int(cot_steps)
+    elif family == "transformer":
+        rounds = 2 * int(layers) + 1  # an upper bound: see the formula
+    else:
+        rounds = int(layers)
     return RoundsFormula(family=family, rounds=rounds, formula=f"rounds = {formula}",
                          message=message, source=source)
 
 
 def required_rounds(k: int) -> RoundsFormula:
     """What (q, k) pointer chasing needs: R ≥ k rounds, or messages of s = Ω(q/k⁵) bits
-    (Assadi–N 2021 Prop. 4.12 = SHT24 Prop. E.3 [FT]); for hop_k, s = Ω(N/k⁶)
-    (SHT24 Prop. E.4 [FT])."""
+    (Assadi–N 2021 Prop. 4.12 = SHT24 Prop. E.3); for hop_k, s = Ω(N/k⁶)
+    (SHT24 Prop. E.4)."""
     return RoundsFormula(
         family="pointer-chasing", rounds=int(k), formula="R >= k, or s = Omega(N/k^6)",
-        message="s-bit blackboard messages", source="SHT24 Prop. E.3/E.4 (Assadi-N 2021 Prop. 4.12) [FT]",
+        message="s-bit blackboard messages", source="proved in SHT24 Prop. E.3/E.4 (Assadi-N 2021 Prop. 4.12)",
     )
 
 
 def doubling_layers(k: int) -> int:
-    """Layers of SHT24 Theorem 4.2's hop_k transformer: ⌊log2 k⌋ + 2 [FT] (k ≥ 1)."""
+    """Layers of a pointer-doubling hop_k transformer with one lookup per layer:
+    ⌈log2 k⌉ + 2 (k ≥ 1).  Layer 1 copies the previous token, layer 2 gives find¹, and
+    each later layer at most doubles the largest hop a position knows, so L layers
+    reach k ≤ 2^(L−2) (derivation in docs/theory.md §10.3).  This is the depth of
+    :func:`commlb.models.constructions.khop.build`; it equals the ⌊log2 k⌋ + 2 quoted for
+    SHT24 Theorem 4.2 when k is a power of two and is one more otherwise."""
     if int(k) < 1:
         raise InvalidInputError("k must be >= 1")
-    return int(k).bit_length() - 1 + 2
+    return (int(k) - 1).bit_length() + 2

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, Instance, Reduction
+from ..core import ALICE, BOB, Instance, Reduction, ReductionSource
 from ..registry import get_problem, get_task, register_reduction
 from ..tasks.qsa import QSATask
 from ._common import bits, last_row
@@ -24,7 +24,7 @@ __all__ = ["IndexToQSA", "DisjToQSA"]
 
 @register_reduction("index-to-qsa")
 class IndexToQSA(Reduction):
-    """INDEX_n → qSA with q = 1 and N = n + 1 (SHT23 Theorem 11, docs/theory.md §8.5 [3P]).
+    """INDEX_n → qSA with q = 1 and N = n + 1 (SHT23 Theorem 11, docs/theory.md §8.5).
 
     Layout: tokens 0..n−1 are Alice's data, z_j = x_j ∈ {0, 1} with the fixed pointer
     set y_j = {j}; token n is Bob's query, z_n = 0 (fixed) and y_n = {i}.  Then
@@ -34,15 +34,23 @@ class IndexToQSA(Reduction):
 
     Serves: a recurrent model (memory-bounded, scanning left to right) that solves qSA
     holds ≥ D→(INDEX_n) = n bits at the cut between data and query — SHT23 Theorem 11's
-    memory ≥ (N−1)/2 bits for q = 1 [3P constant; this reduction gives N − 1].
+    memory ≥ (N−1)/2 bits for q = 1 (as restated by later work; this reduction gives
+    N − 1).
     """
 
     name = "index-to-qsa"
+    source = ReductionSource(
+        "SHT23",
+        "Theorem 11: recurrent models computing q-sparse averaging need memory of about N bits "
+        "even for q = 1",
+        "derived here",
+        "§8",
+        "this reduction gives n bits for the one-way part")
     task: QSATask
     description = "INDEX_n as qSA with q = 1 (Alice's data tokens, Bob's query token)"
     theorem = (
         "SHT23 Theorem 11 (RNN memory for qSA, q = 1) via one-way INDEX_n: "
-        "state bits >= n [3P constant (N-1)/2]"
+        "state bits >= n (the theorem as restated: (N-1)/2)"
     )
     example_params = {"n": 8}
 
@@ -69,7 +77,7 @@ class IndexToQSA(Reduction):
 
 @register_reduction("disj-to-qsa")
 class DisjToQSA(Reduction):
-    """DISJ_q → qSA with N = 2q + 1 (SHT23 Theorem 4 gadget, docs/theory.md §8.5 [3P]).
+    """DISJ_q → qSA with N = 2q + 1 (SHT23 Theorem 4 gadget, docs/theory.md §8.5).
 
     Layout (0-based): positions 2i and 2i+1 form pair i (i < q); position 2q is the
     query token.  Alice writes the pointer set of the query, y_{2q} = {2i + a_i : i < q}
@@ -85,17 +93,26 @@ class DisjToQSA(Reduction):
     (ALICE); data tokens only in z (BOB).
 
     Serves: SHT23 Theorem 4, a one-layer one-head transformer that 1/(2q)-approximates
-    qSA has m·p ≥ c·q: Alice sends the query (m·p bits, plus O(p) for her own token) and
-    Bob finishes, so m·p + O(p) ≥ D(DISJ_q) = q + 1 (and Ω(q) randomized).  The gadget and
-    N ≥ 2q + 1 are from a third-party restatement [3P/UNVERIFIED].
+    qSA has m·p ≥ c·q: Alice sends the query (m·p bits, plus O(p) for her own token's
+    key and value) in one message and Bob, the receiver, outputs, so
+    m·p + O(p) ≥ D→(DISJ_q) = q (and Ω(q) randomized).  The gadget is commlb's reading
+    of the theorem's proof and is checked exhaustively by ``commlb check-reduction
+    disj-to-qsa`` (docs/theory.md §8.5).
     """
 
     name = "disj-to-qsa"
+    source = ReductionSource(
+        "SHT23",
+        "Theorem 4: a one-layer, one-head transformer that approximates q-sparse averaging within "
+        "1/(2q) needs m·p ≥ c·q for a universal constant c",
+        "derived here",
+        "§3.4",
+        "the inequality in bits, with the residual row, is ours")
     task: QSATask
     description = "DISJ_q as qSA with N = 2q+1 (Alice's query pointer set, Bob's data)"
     theorem = (
-        "SHT23 Theorem 4 (docs/theory.md §8.5 [3P]): one-layer attention 1/(2q)-approximating "
-        "qSA needs m*p >= D(DISJ_q) = q+1 - O(p)"
+        "SHT23 Theorem 4 (docs/theory.md §8.5): one-layer attention 1/(2q)-approximating "
+        "qSA needs m*p + O(p) >= D->(DISJ_q) = q (one message, Alice's query)"
     )
     example_params = {"n": 6}
 

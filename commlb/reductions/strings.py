@@ -2,9 +2,19 @@
 
 Layout (length 2n + 2): a_1..a_n owned by ALICE, "#" PUBLIC, b_1..b_n owned by BOB,
 "=" PUBLIC (the position where the answer is read, so the query token is known to both
-parties).  These serve the one-layer transformer bound H(d+1)p ≥ D(f) = n + 1 and the
-RNN state bound (prefix/suffix cut before "#"), docs/theory.md §8.2 [UNVERIFIED
-as BHBK24's own wording; the reduction itself is exact].
+parties).  These serve the one-layer transformer bound and the RNN state bound
+(prefix/suffix cut before "#"), docs/theory.md §8.2.  The query position is public, so a
+one-layer H-head transformer gives a *one-way* protocol (Alice sends her partial softmax
+sums, Bob adds his own and outputs): the bound is the one-way D→(f) = n, not the two-way
+D(f) = n + 1, which counts a last bit announcing the answer that nobody sends.  In the
+bits actually sent (exact accumulators of width w_num for the d_v numerators and w_den
+for the denominator, docs/theory.md §2.4, §3.4):
+
+    H·(d_v·w_num + w_den) ≤ H·(d_v + 1)·p_acc,   p_acc = w_num = 2p + ⌊log2 T⌋,
+
+T = n Alice key positions, so H·(d_v + 1)·p_acc ≥ n.  The papers' H(d+1)p is the same
+count with every partial sum rounded to p bits; p_acc ≤ 3p whenever T ≤ 2^p, so the two
+agree up to that constant factor.
 """
 
 from __future__ import annotations
@@ -13,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..registry import get_problem, get_task, register_reduction
 from ..tasks.strings import EQUALS, SEP
-from ._common import bits, last_scalar
+from ._common import ONE_WAY_NOTE, bits, last_scalar
 
 __all__ = ["DisjToDisjointness", "EqToEquality"]
 
@@ -51,17 +61,25 @@ class _TwoString(Reduction):
 class DisjToDisjointness(_TwoString):
     """DISJ_n → disjointness: Alice writes a, Bob writes b, "#" and "=" are public.
 
-    Serves: one-layer transformers and RNNs solving disjointness need H(d+1)p ≥ n + 1
-    bits (deterministic D(DISJ_n) = n + 1, docs/theory.md §4.1–4.2) and Ω(n) even randomized
-    (Kalyanasundaram–Schnitger / Razborov [UNVERIFIED, standard]); BHBK24's
-    one-layer/RNN linear-size bounds (docs/theory.md §8.2, statement [UNVERIFIED]).
+    Serves: a one-layer H-head transformer solving disjointness sends one message of
+    H·(d_v·w_num + w_den) ≤ H(d_v+1)·p_acc bits, and an RNN one state at the cut, each
+    at least D→(DISJ_n) = n bits (docs/theory.md §3.4, §4.1), and Ω(n) even randomized
+    (Kalyanasundaram–Schnitger 1992; Razborov 1992); BHBK24's one-layer/RNN linear-size
+    bounds (docs/theory.md §8.2).
     """
 
     name = "disj-to-disjointness"
+    source = ReductionSource(
+        "BHBK24",
+        "RNNs and one-layer transformers deciding disjointness need size linear in n, while "
+        "two-layer transformers of logarithmic size decide it",
+        "derived here",
+        "§8",
+        ONE_WAY_NOTE)
     description = "DISJ_n as a # b = (Alice a, Bob b)"
     theorem = (
-        "BHBK24 one-layer/RNN bounds for disjointness (docs/theory.md §8.2): "
-        "H(d+1)p >= D(DISJ_n) = n+1; state bits >= n"
+        "BHBK24 one-layer/RNN bounds for disjointness (docs/theory.md §8.2, §3.4): "
+        "H(d_v+1)p_acc >= D->(DISJ_n) = n, p_acc = 2p + floor(log2 n); state bits >= n"
     )
     problem_name = "disj"
     task_name = "disjointness"
@@ -71,16 +89,24 @@ class DisjToDisjointness(_TwoString):
 class EqToEquality(_TwoString):
     """EQ_n → string equality: Alice writes a, Bob writes b, "#" and "=" are public.
 
-    Serves: one-layer transformers solving equality need H(d+1)p ≥ D(EQ_n) = n + 1
-    (deterministic only: EQ is cheap with public randomness), RNN state ≥ n bits
-    (one-way D(EQ_n) = n); docs/theory.md §8.2, §4.1–4.2.
+    Serves: a one-layer H-head transformer solving equality sends one message of at
+    most H(d_v+1)·p_acc bits and an RNN one state at the cut, each at least
+    D→(EQ_n) = n bits (deterministic only: EQ is cheap with public randomness);
+    docs/theory.md §8.2, §3.4, §4.2.
     """
 
     name = "eq-to-equality"
+    source = ReductionSource(
+        "BHBK24",
+        "RNNs and one-layer transformers deciding string equality need size linear in n, while "
+        "two-layer transformers of logarithmic size decide it",
+        "derived here",
+        "§8",
+        ONE_WAY_NOTE)
     description = "EQ_n as a # b = (Alice a, Bob b)"
     theorem = (
-        "BHBK24 one-layer/RNN bounds for string equality (docs/theory.md §8.2): "
-        "H(d+1)p >= D(EQ_n) = n+1 (deterministic)"
+        "BHBK24 one-layer/RNN bounds for string equality (docs/theory.md §8.2, §3.4): "
+        "H(d_v+1)p_acc >= D->(EQ_n) = n, p_acc = 2p + floor(log2 n) (deterministic)"
     )
     problem_name = "eq"
     task_name = "equality"

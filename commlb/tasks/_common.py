@@ -30,6 +30,12 @@ def check_range(tokens: np.ndarray, low: int, high: int, task: str, what: str) -
 
 
 def positive_int(value: int, name: str, task: str, minimum: int = 1) -> int:
-    if int(value) != value or int(value) < minimum:
-        raise InvalidInputError(f"{task}: {name} must be an integer >= {minimum}, got {value!r}")
+    """``value`` as an int >= ``minimum``; anything else (a string, a fraction, NaN, a
+    bool) is refused with one line naming the parameter."""
+    ok = isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if ok and isinstance(value, (float, np.floating)):
+        ok = bool(np.isfinite(value)) and float(value).is_integer()
+    if not ok or int(value) < minimum:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise InvalidInputError(f"{task}: {name} must be an integer >= {minimum}, got {shown}")
     return int(value)

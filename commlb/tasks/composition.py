@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..errors import InvalidInputError
 from ..registry import register_task
 from ._common import check_range, int_tokens, positive_int
@@ -35,6 +35,8 @@ class FunctionCompositionTask(Task):
     """
 
     name = "function-composition"
+    defaults = TaskDefaults("index-to-composition", 8,
+                            why="INDEX on n log n bits as function composition (PNP24)")
     description = "g(0..n-1) h(0..n-1) x : output h(g(x)) (PNP24)"
     output_kind = "class"
 
@@ -48,6 +50,10 @@ class FunctionCompositionTask(Task):
                 f"{self.name}: vocab_size needs n (get_task('function-composition', n=...))"
             )
         return self.n
+
+    def readout(self) -> tuple[str, int]:
+        """A reduction reads the value h(g(x)): one class per element of [n]."""
+        return "class", int(self.n)  # type: ignore[arg-type]
 
     def vocab_names(self) -> list[str] | None:
         return None if self.n is None else [str(v) for v in range(self.n)]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..registry import register_task
 from ._common import check_range, int_tokens, positive_int
 
@@ -102,6 +102,7 @@ class DyckTask(Task):
     returns 1 for a member, 0 otherwise (the answer at the last position)."""
 
     name = "dyck22"
+    defaults = TaskDefaults("disj-to-dyck", 8, why="DISJ_n as bounded Dyck-(2,2) (docs/theory.md §8.3)")
     description = "bounded Dyck-(2,2): balanced, 2 bracket types, depth <= 2 (BHBK24)"
     output_kind = "binary"
 

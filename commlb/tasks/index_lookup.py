@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..errors import InvalidInputError
 from ..registry import register_task
 from ._common import check_range, int_tokens, positive_int
@@ -30,6 +30,8 @@ class IndexLookupTask(Task):
     """
 
     name = "index-lookup"
+    defaults = TaskDefaults("index-to-index-lookup", 64,
+                            why="INDEX_n written as x_1..x_n ? i (BHBK24, docs/theory.md §8.1)")
     description = "x_1..x_n ? i : output x_i (BHBK24)"
     output_kind = "class"
 
@@ -51,6 +53,10 @@ class IndexLookupTask(Task):
         if self.n is None:
             raise InvalidInputError("index-lookup: vocab_size needs n (get_task('index-lookup', n=...))")
         return self.alphabet + 1 + self.n
+
+    def readout(self) -> tuple[str, int]:
+        """A reduction reads the symbol x_i: one class per symbol of the alphabet."""
+        return "class", int(self.alphabet)
 
     def vocab_names(self) -> list[str] | None:
         if self.n is None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..registry import register_task
 from ._common import check_range, int_tokens, positive_int
 
@@ -80,6 +80,8 @@ class KHopTask(Task):
     token hop_k(X)_i at every position (−1 for ⊥); ``solve_positions`` the positions."""
 
     name = "khop"
+    defaults = TaskDefaults("pc-to-khop", 4, ("k",), (("k", 2),),
+                            why="pointer chasing PC(n, k) as k-hop induction heads (SHT24, docs/theory.md §8.8)")
     description = "k-hop induction heads: follow find¹ k times (SHT24 Def. 4.1)"
     output_kind = "per-position"
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..registry import register_task
 from ._common import check_range, int_tokens, positive_int
 
@@ -88,6 +88,10 @@ class _MatchTask(Task):
     def __init__(self, M: int = 16) -> None:
         self.M = positive_int(M, "M", self.name, minimum=2)
 
+    def readout(self) -> tuple[str, int]:
+        """A reduction reads one match bit at the last position."""
+        return "binary", 2
+
     @property
     def vocab_size(self) -> int:
         return self.M
@@ -122,6 +126,7 @@ class Match2Task(_MatchTask):
     position, 1 where some x_j (j = i allowed) has x_i + x_j ≡ 0 (mod M)."""
 
     name = "match2"
+    defaults = TaskDefaults(None, 16, ("M",), why="no reduction: a generated instance, split prefix:N/2")
     description = "Match2: 1 at i iff x_i + x_j = 0 mod M for some j (SHT23)"
 
     def solve(self, tokens: Any) -> np.ndarray:
@@ -134,6 +139,7 @@ class Match3Task(_MatchTask):
     position, 1 where some j1, j2 (repeats allowed) have x_i + x_j1 + x_j2 ≡ 0 (mod M)."""
 
     name = "match3"
+    defaults = TaskDefaults("disj-to-match3", 8, ("M",), why="DISJ_n as Match3 (SHT23, docs/theory.md §8.6)")
     description = "Match3: 1 at i iff x_i + x_j1 + x_j2 = 0 mod M for some j1, j2 (SHT23)"
     order = 3
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..errors import InvalidInputError
 from ..registry import register_task
 from ._common import check_range, int_tokens, positive_int
@@ -68,6 +68,8 @@ class NearestNeighborTask(Task):
     """
 
     name = "nearest-neighbor"
+    defaults = TaskDefaults("index-to-nearest-neighbor", 16,
+                            why="INDEX_n as nearest neighbour with public points (BHBK24)")
     description = "p1 c1 ... pk ck ? q : label of the point nearest to q (BHBK24)"
     output_kind = "class"
 
@@ -92,6 +94,10 @@ class NearestNeighborTask(Task):
     @property
     def vocab_size(self) -> int:
         return self.num_points + self.labels + 1
+
+    def readout(self) -> tuple[str, int]:
+        """A reduction reads the nearest point's label: one class per label."""
+        return "class", int(self.labels)
 
     def vocab_names(self) -> list[str] | None:
         if self.num_points > 1024:

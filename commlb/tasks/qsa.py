@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..errors import InvalidInputError
 from ..registry import register_task
 from ._common import positive_int
@@ -54,6 +54,12 @@ class QSATask(Task):
     """
 
     name = "qsa"
+    # DISJ_q rather than INDEX_n: disj-to-qsa is SHT23 Theorem 4, the bound m·p ≥ q that
+    # grows with the sparsity q and separates one-layer width from q; index-to-qsa (q = 1,
+    # Theorem 11) is a memory bound for recurrent models (pass reduction="index-to-qsa").
+    defaults = TaskDefaults("disj-to-qsa", 8, ("q",), size_option="q",
+                            why="DISJ_q as qSA with N = 2q + 1 (SHT23 Theorem 4: m·p ≥ q); "
+                                "q is the problem size n")
     description = "q-sparse averaging: mean of z over the pointer set y_i (SHT23 Def. 4)"
     output_kind = "vector"
 

@@ -9,9 +9,11 @@ position is one real number
 
 for a link g : R^{qd} → R, so ``solve`` returns an (N,) array.  Links (``link=``):
 
-* ``"norm2"`` (default; MH25 Proposition 4 [FT]): g = (1/√(qd)) Σ_j (‖x_{t_ij}‖² − d),
-  centred for x ~ N(0, I_d); the nonlinear link that forces H ≥ q heads (Prop. 4/21);
-* ``"linear"`` (MH25 Proposition 6 / Theorem 9, 1STR [FT]): g = (1/q) Σ_j ⟨u, x_{t_ij}⟩
+* ``"norm2"`` (default; the link of MH25 Proposition 4): g = (1/√(qd)) Σ_j (‖x_{t_ij}‖² − d),
+  centred for x ~ N(0, I_d); the nonlinear link behind the head lower bounds — Prop. 4, a
+  risk lower bound giving H = Ω(q) when d ≫ q, and Prop. 21, exactly H ≥ q when attention
+  does not mix the data and positional components (docs/theory.md §8.10);
+* ``"linear"`` (the link of MH25 Proposition 6 and Theorem 9, 1STR): g = (1/q) Σ_j ⟨u, x_{t_ij}⟩
   with a fixed unit vector u (drawn from ``seed``); for q = 1 this is y_i = ⟨u, x_{t_i}⟩,
   and for d = 1, u = ±1 it is SHT23's sparse averaging up to sign;
 * ``"he2"`` (MH25 Figure 3 [FT]): g = (1/√q) Σ_j He₂(⟨u_j, x_{t_ij}⟩), He₂(z) = (z² − 1)/√2,
@@ -33,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..errors import InvalidInputError
 from ..registry import register_task
 from ._common import positive_int
@@ -99,6 +101,7 @@ class QSTRTask(Task):
     """
 
     name = "qstr"
+    defaults = TaskDefaults(None, 16, ("q", "d"), why="no reduction: a generated instance, split prefix:N/2")
     description = "q-sparse token regression: y_i = g(x at the q positions t_i) (MH25 Def. 2)"
     output_kind = "vector"
     shared_tuple = False

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Task
+from ..core import Task, TaskDefaults
 from ..errors import InvalidInputError
 from ..registry import register_task
 from ._common import int_tokens, positive_int
@@ -61,6 +61,8 @@ class DisjointnessTask(_TwoStringTask):
     """``a_1..a_n # b_1..b_n =``; answer 1 iff no i has a_i = b_i = 1 (= DISJ_n(a, b))."""
 
     name = "disjointness"
+    defaults = TaskDefaults("disj-to-disjointness", 64,
+                            why="DISJ_n written as a # b = (BHBK24, docs/theory.md §8.2)")
     description = "a # b = : 1 iff the sets a and b are disjoint (BHBK24)"
 
     def generate(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -81,6 +83,7 @@ class EqualityTask(_TwoStringTask):
     """``a_1..a_n # b_1..b_n =``; answer 1 iff a = b (= EQ_n(a, b))."""
 
     name = "equality"
+    defaults = TaskDefaults("eq-to-equality", 64, why="EQ_n written as a # b = (BHBK24, docs/theory.md §8.2)")
     description = "a # b = : 1 iff a = b (BHBK24)"
 
     def generate(self, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Feedforward networks on the flattened input that solve disjointness, equality and
 index lookup exactly with one hidden unit per coordinate (the matching upper bound for
-the FFN lower bounds of SHT23 Theorem 10 / MH25 Theorem 9, docs/theory.md §9.11, §8.10).
+the FFN width lower bound of SHT23 Theorem 10, docs/theory.md §9.11, §8.10).
 
 An FFN on the flattened input is charged, under a split of the positions, for Alice's
 first-layer partial pre-activations (:mod:`commlb.protocol.ffn`): one number per hidden

@@ -30,15 +30,15 @@ Read-out at the last position (or at every position with ``outputs="all"``): cla
 (peaks at c = x_A) and logit_V = (V² + 1)·⊥_A − 1.
 
 Depth.  Layer 2 can contribute 0 or 1 hop to A and layer ℓ ≥ 3 contributes 0 or
-2^(ℓ−3), so L layers reach every k ≤ 2^(L−2): **L = ⌈log2 k⌉ + 2**.  This equals SHT24's
-⌊log2 k⌋ + 2 (docs/theory.md §9.8, §10.3, and :func:`commlb.reductions.pointer_multi.doubling_layers`)
-exactly when k is a power of two (k = 1, 2, 4, 8, …; the acceptance case k = 4 gives
-L = 4) and is one more otherwise.  [DER] Why we could not do better: in a one-head
-lookup construction each layer composes two pointers already known after the layer
-below, so after L layers a position knows find^r only for r ≤ 2^(L−2) (after layer 2
-only find¹); k = 3 in three layers would need find³ after layer 3.  SHT24's experiments
-(depth 4 trains for k ≤ 4 only, docs/theory.md §9.8, §10.3) fit ⌈log2 k⌉ + 2.  Whether the paper's
-statement uses a different counting is [UNVERIFIED].
+2^(ℓ−3), so L layers reach every k ≤ 2^(L−2): **L = ⌈log2 k⌉ + 2**, the same formula as
+:func:`commlb.reductions.pointer_multi.doubling_layers` (derivation in docs/theory.md
+§10.3).  No one-lookup-per-layer construction does better: each layer composes two
+pointers already known after the layer below, so after L layers a position knows find^r
+only for r ≤ 2^(L−2) (after layer 2 only find¹); k = 3 in three layers would need find³
+after layer 3.  The ⌊log2 k⌋ + 2 quoted for SHT24 Theorem 4.2 agrees exactly when k is a
+power of two (k = 1, 2, 4, 8, …; the acceptance case k = 4 gives L = 4) and is one less
+otherwise; SHT24's trained models (depth 4 learns k ≤ 4, depth 5 k ≤ 8, depth 6 k ≤ 16)
+fit ⌈log2 k⌉ + 2.
 
 Size: width m = 19 (constant: independent of N, k and the alphabet), d_k = 3, d_v = 5,
 MLP width 12, one head per layer, hard attention (SHT24 Lemma A.2 hardmax, to which a
@@ -64,6 +64,7 @@ from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
 from . import refuse_options
+from .hardmax import softmax_requirement
 
 __all__ = ["build", "khop_layers", "hop_schedule", "required_magnitude", "default_precision",
            "sequence_length", "WIDTH", "MLP_WIDTH"]
@@ -206,13 +207,17 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         )
     params = _weights(n, alphabet, k, int(1 << prec.frac))
     schedule = hop_schedule(k)
+    # every score is an integer, so the margin is 1; scores and values are at most R
+    softmax = softmax_requirement(n, 1.0, magnitude, magnitude, prec.frac, prec.bits)
     config = {
         "layers": num_layers, "heads": 1, "width": WIDTH, "key_dim": KEY_DIM, "value_dim": VALUE_DIM,
         "mlp_dim": MLP_WIDTH, "vocab_size": alphabet, "max_length": n, "causal": True,
         "attention": "hard", "output_kind": "class",
         "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
-            "name": "k-hop induction heads by pointer doubling (SHT24 Thm 4.2, docs/theory.md §9.8, §10.3)",
+            "name": "k-hop induction heads by pointer doubling (SHT24 Thm 4.2, docs/theory.md §9.8, "
+                    "§10.3); " + softmax.describe(),
+            "softmax": softmax.to_json(),
             "k": k,
             "alphabet": alphabet,
             "layers_formula": "ceil(log2 k) + 2",

@@ -52,6 +52,7 @@ from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
 from . import refuse_options
+from .hardmax import softmax_requirement
 
 __all__ = ["build", "default_precision", "sphere_code", "WIDTH"]
 
@@ -156,6 +157,8 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
             f"no match for M = {M}; use at least {default_precision(M).frac} fractional bits"
         )
     scale_c, stab_raw = 1, 0
+    softmax = None if attention != "hard" else softmax_requirement(
+        n, margin_raw2 / one**2, float(self_score.max()) / one**2, norm_max, prec.frac, prec.bits)
     if attention == "softmax":
         margin = margin_raw2 / one**2
         scale_c = math.ceil(((prec.frac + 1) * math.log(2) + 1) / margin)
@@ -217,7 +220,9 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         "vocab_size": M, "max_length": n, "causal": False, "attention": attention,
         "output_kind": "binary", "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
-            "name": "Match2 (SHT23 Theorem 6, docs/theory.md §9.6; sphere code [DER])",
+            "name": "Match2 (SHT23 Theorem 6, docs/theory.md §9.6; sphere code derived here)"
+                    + ("; " + softmax.describe() if softmax is not None else "; softmax attention"),
+            "softmax": None if softmax is None else softmax.to_json(),
             "modulus": M,
             "key_dim": 3,
             "score_margin": margin_raw2 / one**2,

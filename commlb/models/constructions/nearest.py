@@ -51,6 +51,7 @@ from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
 from . import refuse_options
+from .hardmax import softmax_requirement
 
 __all__ = ["build", "default_precision", "required_magnitude", "model_width"]
 
@@ -100,6 +101,8 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
     if not prec.is_fixed:
         raise InvalidInputError("the nearest-neighbour construction uses hard attention, which needs fixed point")
     magnitude = required_magnitude(length, d)
+    # integer scores: margin 1 (label positions vs the rest, and between distances)
+    softmax = softmax_requirement(length, 1.0, magnitude, magnitude, prec.frac, prec.bits)
     if magnitude * (1 << prec.frac) > prec.raw_max:
         raise InvalidInputError(
             f"nearest-neighbour construction: {prec.describe()} cannot hold integers up to {magnitude}"
@@ -156,7 +159,8 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         "vocab_size": vocab, "max_length": length, "causal": True, "attention": "hard",
         "output_kind": "class", "output_positions": [-1],
         "construction": {
-            "name": "two-layer nearest neighbour (BHBK24, docs/theory.md §9.4)",
+            "name": "two-layer nearest neighbour (BHBK24, docs/theory.md §9.4); " + softmax.describe(),
+            "softmax": softmax.to_json(),
             "points": k,
             "d": d,
             "labels": labels,

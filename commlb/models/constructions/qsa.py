@@ -75,6 +75,7 @@ from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel, pack_fields
 from . import refuse_options
+from .hardmax import softmax_requirement
 
 __all__ = [
     "FieldEmbeddingTransformer",
@@ -310,6 +311,11 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
                 raise InvalidInputError(
                     f"qSA construction (softmax): {prec.describe()} cannot hold the query scale; "
                     f"needs {need} bits")
+    # hard attention: the scores are integers in units of 2^-f (margin 2^-f),
+    # at most 2m for the sum form and at most max_row sum |query raw| / 2^f for the table
+    score_max = 2 * m if form == "sum" else -(-int(np.abs(qraw).sum(axis=1).max()) // one)
+    softmax = None if attention != "hard" else softmax_requirement(n, 1.0 / one, score_max / one, 1.0, f,
+                                                                   prec.bits)
     mm = 2 * m + 2 * d
     kb, qb = slice(0, m), slice(m, 2 * m)
     vb, ob = slice(2 * m, 2 * m + d), slice(2 * m + d, 2 * m + 2 * d)
@@ -352,7 +358,9 @@ def build(task: Any, n: int, precision: Precision | None = None, width: int | No
         "attention": attention, "output_kind": "vector",
         "output_positions": list(range(n)) if outputs == "all" else [-1],
         "construction": {
-            "name": "qSA (SHT23 Theorem 2, docs/theory.md §9.5; integer dual certificates [DER])",
+            "name": "qSA (SHT23 Theorem 2, docs/theory.md §9.5; integer dual certificates derived "
+                    "here)" + ("; " + softmax.describe() if softmax is not None else "; softmax attention"),
+            "softmax": None if softmax is None else softmax.to_json(),
             "q": q, "d_out": d, "n": n, "form": form, "code_dim": m,
             "code_constant": CODE_CONSTANT, "epsilon": eps, "z_grid_bits": g,
             "error_bound": math.sqrt(d) * (2.0 ** (-g - 1) + 2.0 ** (-f - 1)),

@@ -1,0 +1,353 @@
+"""The partition bound (Jain–Klauck 2010) and the rectangle bound, by LP with exactly
+verified duals.
+
+**Partition bound.**  prt_ε(f) is the optimum of the LP over weights w_{z,R} ≥ 0 for every
+output value z and rectangle R:
+
+    minimise Σ w_{z,R}   s.t.  Σ_{R ∋ (x,y)} w_{f(x,y),R} ≥ 1 − ε,   Σ_z Σ_{R ∋ (x,y)} w_{z,R} = 1.
+
+A public-coin protocol of c bits with error ≤ ε on every input gives a feasible point
+(w_{z,R} = Pr[R is a leaf labelled z]) of value E[#leaves] ≤ 2^c, so
+R^pub_ε(f) ≥ log2 prt_ε(f) (docs/theory.md §6.4).  A lower bound on prt_ε is any dual
+point (μ ≥ 0, φ free, one of each per input pair) with
+
+    Σ_{(x,y) ∈ R} (μ_xy·[f(x,y) = z] + φ_xy) ≤ 1   for every z and every rectangle R:
+
+its value Σ (1 − ε)·μ_xy + φ_xy is ≤ prt_ε (weak duality).
+
+**Rectangle bound** for a value z: rec^z_ε(f) = min Σ w_R with Σ_{R ∋ xy} w_R ≥ 1 − ε on
+f^{-1}(z) and ≤ ε elsewhere; R^pub_ε(f) ≥ log2 rec^z_ε(f) by the same leaves argument.  Dual:
+μ ≥ 0 on f^{-1}(z), ν ≥ 0 elsewhere, Σ_{R∩f^{-1}(z)} μ − Σ_{R∖f^{-1}(z)} ν ≤ 1 for every R,
+value (1 − ε)Σμ − εΣν.
+
+**Solving and checking.**  Both duals have one constraint per rectangle.  The LP (scipy,
+HiGHS) starts from the 1×1 rectangles and adds violated rectangles (cutting planes) found by
+an exact separation: for weights c on the entries, max_R Σ_R c = max over row sets S of
+Σ_y max(0, Σ_{x∈S} c_xy), a search over the 2^d subsets of the smaller side.  The final dual
+is rounded to rationals with a common denominator, and the same search over *all* 2^d
+subsets, now in exact integers, gives the largest constraint value V; dividing the dual by
+max(V, 1)… (only when V > 1) makes it feasible for every rectangle, and the bound is its exact
+value.  Cost: each separation O(2^d · max(m, n)); d ≤ 16.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError, TooLargeError
+from .rational import ceil_log2, frac_json
+
+__all__ = ["LpDualCertificate", "partition_bound", "rectangle_bound", "verify_lp_dual",
+           "max_rectangle_sum", "max_rectangle_sum_naive", "lp_bits", "MAX_SIDE"]
+
+MAX_SIDE = 16
+_DEN_BITS = 40
+CUTS_PER_ROUND = 64
+
+
+def _subset_sums(X: np.ndarray) -> np.ndarray:
+    k, n = X.shape
+    out = np.zeros((1 << k, n), dtype=X.dtype)
+    for i in range(k):
+        out[1 << i: 1 << (i + 1)] = out[: 1 << i] + X[i]
+    return out
+
+
+def max_rectangle_sum(C: np.ndarray, top: int = 1) -> list[tuple[Any, tuple[int, ...], tuple[int, ...]]]:
+    """The ``top`` largest values max_T Σ_{S×T} C over row sets S (with the maximising T),
+    searching the subsets of the smaller side.  Exact for integer C (int64/object)."""
+    transposed = C.shape[0] > C.shape[1]
+    X = C.T if transposed else C
+    k, n = X.shape
+    if k > MAX_SIDE + 6:
+        raise TooLargeError(f"rectangle search over 2^{k} subsets is too large")
+    sums = _subset_sums(X)
+    pos = np.where(sums > 0, sums, 0).sum(axis=1)
+    order = np.argsort(-pos.astype(float), kind="stable")[:top] if top > 1 else [int(np.argmax(pos))]
+    out = []
+    for s in order:
+        S = tuple(r for r in range(k) if int(s) >> r & 1)
+        T = tuple(int(c) for c in np.nonzero(sums[int(s)] > 0)[0])
+        out.append((pos[int(s)], T, S) if transposed else (pos[int(s)], S, T))
+    return out
+
+
+def max_rectangle_sum_naive(C: list[list[Any]]) -> Any:
+    """Reference twin: the maximum of Σ_{S×T} C over all pairs (S, T), S, T possibly empty."""
+    m, n = len(C), len(C[0])
+    best = 0
+    for s in range(1 << m):
+        for t in range(1 << n):
+            v = sum(C[x][y] for x in range(m) if s >> x & 1 for y in range(n) if t >> y & 1)
+            best = max(best, v)
+    return best
+
+
+@dataclass(frozen=True)
+class LpDualCertificate:
+    """A dual point scaled to integers: entry weights ``u`` (one or two per input pair)
+    over the common denominator ``den``; ``value`` is the certified lower bound."""
+
+    bound: str  # "partition" | "rectangle"
+    eps: Fraction
+    value_of: int | None  # the value z of the rectangle bound
+    mu: tuple[tuple[int, ...], ...]
+    phi: tuple[tuple[int, ...], ...]  # φ (partition, free) or ν (rectangle, ≥ 0)
+    den: int
+    value: Fraction
+    lp_value: float
+    rounds: int
+    cuts: int
+    elapsed: float
+
+    def to_json(self) -> dict[str, Any]:
+        m, n = len(self.mu), len(self.mu[0]) if self.mu else 0
+        out: dict[str, Any] = {"bound": self.bound, "error": frac_json(self.eps), "lower": frac_json(self.value),
+                               "lp_value": self.lp_value, "rounds": self.rounds, "cuts": self.cuts,
+                               "elapsed": self.elapsed}
+        if self.value_of is not None:
+            out["value_z"] = self.value_of
+        if m * n <= 64:
+            out.update({"den": str(self.den), "mu": [[str(v) for v in r] for r in self.mu],
+                        ("phi" if self.bound == "partition" else "nu"): [[str(v) for v in r] for r in self.phi]})
+        return out
+
+
+def _entry_weights(bound: str, vals: np.ndarray, z: Any, mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Constraint coefficients per entry for family z (works for float and object arrays)."""
+    hit = (vals == z)
+    if bound == "partition":
+        return np.where(hit, mu + phi, phi)
+    return np.where(hit, mu, -phi)
+
+
+def _families(bound: str, vals: np.ndarray, z: int | None) -> list[Any]:
+    if bound == "partition":
+        return [int(v) for v in np.unique(vals)]
+    return [z]
+
+
+def verify_lp_dual(values: np.ndarray, cert: LpDualCertificate) -> bool:
+    """Every rectangle constraint ≤ 1 and the value as claimed, in exact integers."""
+    vals = np.asarray(values)
+    m, n = vals.shape
+    mu = np.array(cert.mu, dtype=object)
+    phi = np.array(cert.phi, dtype=object)
+    if mu.shape != (m, n) or phi.shape != (m, n) or cert.den <= 0:
+        return False
+    if any(v < 0 for v in mu.flat):
+        return False
+    if cert.bound == "rectangle":
+        if any(v < 0 for v in phi.flat):
+            return False
+        if any(mu[x, y] != 0 for x in range(m) for y in range(n) if vals[x, y] != cert.value_of):
+            return False
+        if any(phi[x, y] != 0 for x in range(m) for y in range(n) if vals[x, y] == cert.value_of):
+            return False
+    for z in _families(cert.bound, vals, cert.value_of):
+        C = _entry_weights(cert.bound, vals, z, mu, phi)
+        best = max_rectangle_sum(C)[0][0]
+        if best > cert.den:
+            return False
+    return _dual_value(cert.bound, cert.eps, mu, phi, cert.den) == cert.value
+
+
+def _dual_value(bound: str, eps: Fraction, mu: np.ndarray, phi: np.ndarray, den: int) -> Fraction:
+    smu = sum(int(v) for v in mu.flat)
+    sphi = sum(int(v) for v in phi.flat)
+    if bound == "partition":
+        return ((1 - eps) * smu + sphi) / den
+    return ((1 - eps) * smu - eps * sphi) / den
+
+
+def _new_highs(highspy: Any) -> Any:
+    """highspy.Highs() prints a banner on stdout at the first construction in a process
+    (before any option can be set); keep it out of the output, which may be JSON."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class _Lp:
+    """max cᵀu s.t. rows ≤ 1, with rows added between solves.  HiGHS through highspy
+    (installed with cvxpy) keeps its basis between solves, so each round is a warm
+    dual-simplex restart; scipy's linprog (HiGHS from scratch) is the fallback."""
+
+    def __init__(self, cost: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.cost, self.lower, self.upper = cost, lower, upper
+        self.rows: list[np.ndarray] = []
+        self._pending: list[np.ndarray] = []
+        try:
+            import highspy
+        except ImportError:  # pragma: no cover - highspy comes with cvxpy
+            self.h = None
+            return
+        h = _new_highs(highspy)
+        h.setOptionValue("output_flag", False)
+        inf = highspy.kHighsInf
+        nv = cost.size
+        h.addVars(nv, np.where(np.isfinite(lower), lower, -inf), np.where(np.isfinite(upper), upper, inf))
+        h.changeColsCost(nv, np.arange(nv, dtype=np.int32), cost)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        self.h, self.inf = h, inf
+
+    def add(self, row: np.ndarray) -> None:
+        self.rows.append(row)
+        self._pending.append(row)
+
+    def solve(self) -> tuple[np.ndarray, float]:
+        if self.h is None:  # pragma: no cover
+            from scipy.optimize import linprog
+            from scipy.sparse import csr_matrix
+
+            res = linprog(-self.cost, A_ub=csr_matrix(np.vstack(self.rows)), b_ub=np.ones(len(self.rows)),
+                          bounds=list(zip(np.where(np.isfinite(self.lower), self.lower, None),
+                                          np.where(np.isfinite(self.upper), self.upper, None))), method="highs")
+            if res.status != 0:
+                raise RuntimeError(f"LP failed: {res.message}")
+            return res.x, -float(res.fun)
+        if self._pending:
+            block = np.vstack(self._pending)
+            starts, idx, vals = [], [], []
+            for r in block:
+                nz = np.nonzero(r)[0]
+                starts.append(len(idx))
+                idx.extend(nz.tolist())
+                vals.extend(r[nz].tolist())
+            k = block.shape[0]
+            self.h.addRows(k, np.full(k, -self.inf), np.ones(k), len(idx), np.array(starts, dtype=np.int32),
+                           np.array(idx, dtype=np.int32), np.array(vals, dtype=np.float64))
+            self._pending = []
+        self.h.run()
+        status = self.h.getModelStatus()
+        import highspy
+
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"LP failed: {self.h.modelStatusToString(status)}")
+        x = np.array(self.h.getSolution().col_value)
+        return x, float(self.h.getInfo().objective_function_value)
+
+
+def _solve(bound: str, vals: np.ndarray, eps: Fraction, z: int | None, time_limit: float,
+           max_rounds: int = 500) -> LpDualCertificate:
+    t0 = time.perf_counter()
+    m, n = vals.shape
+    N = m * n
+    e = float(eps)
+    fams = _families(bound, vals, z)
+    flat = vals.reshape(-1)
+    # variables: mu (N) then phi (N)
+    if bound == "partition":
+        cost = np.concatenate([np.full(N, 1 - e), np.ones(N)])
+        lower = np.concatenate([np.zeros(N), np.full(N, -np.inf)])
+        upper = np.full(2 * N, np.inf)
+    else:
+        hit = flat == z
+        cost = np.concatenate([np.where(hit, 1 - e, 0.0), np.where(hit, 0.0, -e)])
+        lower = np.zeros(2 * N)
+        upper = np.concatenate([np.where(hit, np.inf, 0.0), np.where(hit, 0.0, np.inf)])
+    lp = _Lp(cost, lower, upper)
+    cuts: dict[Any, set[tuple[int, int]]] = {f: set() for f in fams}
+
+    def add_cut(fam: Any, rmask: int, cmask: int) -> bool:
+        if (rmask, cmask) in cuts[fam]:
+            return False
+        cuts[fam].add((rmask, cmask))
+        ind = np.zeros((m, n), dtype=float)
+        rs = [x for x in range(m) if rmask >> x & 1]
+        cs = [y for y in range(n) if cmask >> y & 1]
+        ind[np.ix_(rs, cs)] = 1.0
+        ind = ind.reshape(-1)
+        if bound == "partition":
+            lp.add(np.concatenate([ind * (flat == fam), ind]))
+        else:
+            lp.add(np.concatenate([ind * (flat == fam), -ind * (flat != fam)]))
+        return True
+
+    for fam in fams:
+        for x in range(m):
+            for y in range(n):
+                add_cut(fam, 1 << x, 1 << y)
+    rounds = 0
+    sol = None
+    lp_value = float("nan")
+    while rounds < max_rounds:
+        rounds += 1
+        sol, lp_value = lp.solve()
+        mu = sol[:N].reshape(m, n)
+        phi = sol[N:].reshape(m, n)
+        added = 0
+        for fam in fams:
+            C = _entry_weights(bound, vals, fam, mu, phi)
+            for val, S, T in max_rectangle_sum(C, top=CUTS_PER_ROUND):
+                if val > 1 + 1e-7:
+                    rmask = sum(1 << x for x in S)
+                    cmask = sum(1 << y for y in T)
+                    added += add_cut(fam, rmask, cmask)
+        if not added or time.perf_counter() - t0 > time_limit:
+            break
+    assert sol is not None
+    den = 1 << _DEN_BITS
+    mu_i = np.array([max(0, int(round(v * den))) for v in sol[:N]], dtype=object).reshape(m, n)
+    phi_raw = [int(round(v * den)) for v in sol[N:]]
+    if bound == "rectangle":
+        phi_raw = [max(0, v) for v in phi_raw]
+        hit = (vals == z)
+        mu_i = np.where(hit, mu_i, 0)
+        phi_i = np.where(hit, 0, np.array(phi_raw, dtype=object).reshape(m, n))
+    else:
+        phi_i = np.array(phi_raw, dtype=object).reshape(m, n)
+    worst = max(max_rectangle_sum(_entry_weights(bound, vals, f, mu_i, phi_i))[0][0] for f in fams)
+    # every constraint is ≤ worst/den; dividing the dual by worst/den (when > 1) makes it feasible
+    den_final = den if worst <= den else int(worst)
+    value = _dual_value(bound, eps, mu_i, phi_i, den_final)
+    return LpDualCertificate(bound, Fraction(eps), z, tuple(tuple(int(v) for v in r) for r in mu_i),
+                             tuple(tuple(int(v) for v in r) for r in phi_i), den_final, value, lp_value,
+                             rounds, sum(len(s) for s in cuts.values()), time.perf_counter() - t0)
+
+
+def _check(values: np.ndarray) -> np.ndarray:
+    vals = np.asarray(values)
+    if vals.ndim != 2:
+        raise InvalidInputError("the partition bound needs a 2-D matrix")
+    if np.any(vals < 0):
+        raise InvalidInputError("the partition bound is for total functions (no don't-care entries)")
+    if min(vals.shape) > MAX_SIDE:
+        raise TooLargeError(
+            f"the partition LP separates over 2^{min(vals.shape)} row sets per cut round "
+            f"({vals.shape[0]} x {vals.shape[1]} matrix, limit {MAX_SIDE} on the smaller side): use a smaller --n"
+        )
+    return vals
+
+
+def partition_bound(values: np.ndarray, eps: Fraction, time_limit: float = 60.0) -> LpDualCertificate:
+    """A certified lower bound on prt_ε(f) (any number of output values)."""
+    return _solve("partition", _check(values), Fraction(eps), None, time_limit)
+
+
+def rectangle_bound(values: np.ndarray, eps: Fraction, z: int = 1, time_limit: float = 60.0) -> LpDualCertificate:
+    """A certified lower bound on rec^z_ε(f)."""
+    vals = _check(values)
+    if not np.any(vals == z):
+        raise InvalidInputError(f"the rectangle bound for value {z}: the matrix has no entry {z}")
+    return _solve("rectangle", vals, Fraction(eps), int(z), time_limit)
+
+
+def lp_bits(value: Fraction) -> tuple[int, float]:
+    """(whole bits, real value) of log2 of a certified LP lower bound."""
+    return ceil_log2(value), (math.log2(float(value)) if value > 0 else float("-inf"))

@@ -1,0 +1,365 @@
+"""The search: Alice's messages over her whole input space (or a sample), sorted, and
+the runs of equal messages.
+
+:func:`search_witness` enumerates every input of Alice's when the estimate fits (else it
+refuses with the estimate, or samples ``budget`` inputs or seconds, birthday style),
+sorts the 64-bit keys, counts the distinct messages and hands the runs of equal keys to
+:func:`commlb.witness.collision.find_pair`.  :func:`effective_bits` counts the distinct
+messages over all of Alice's inputs: a model correct on every input needs log2 of that
+count ≥ the one-way bound.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..core import Reduction
+from ..errors import InvalidInputError, TooLargeError
+from .collision import find_pair, prove
+from .result import EffectiveBits, WitnessResult
+from .sources import EngineSource, MessageSource, message_source
+
+__all__ = ["search_witness", "effective_bits", "parse_budget", "key_runs", "count_distinct", "Progress",
+           "MAX_EXHAUSTIVE_SECONDS", "MAX_EXHAUSTIVE_BYTES", "BYTES_PER_INPUT", "NUMPY_BELOW_EFFECTIVE"]
+
+Progress = Callable[[int, int, str], None]
+
+#: exhaustive runs are refused above these estimates unless ``exhaustive=True``
+MAX_EXHAUSTIVE_SECONDS = 900.0
+MAX_EXHAUSTIVE_BYTES = 8 << 30
+#: bytes per enumerated input: its key, the sort order and the sorted keys
+BYTES_PER_INPUT = 24
+#: with backend "auto", up to this many inputs the effective-bits count (simulate's hook,
+#: up to 2^16 inputs) runs the plain numpy twins instead of the numba kernels
+NUMPY_BELOW_EFFECTIVE = 1 << 16
+_BLOCK = 1 << 20
+
+
+def _log2(value: int) -> float:
+    return math.log2(value) if value > 0 else 0.0
+
+
+def parse_budget(budget: Any) -> tuple[int | None, float | None]:
+    """``budget``: None, a number of inputs (int or "1000000", "1e6"), or seconds ("30s").
+    Returns (inputs, seconds)."""
+    if budget is None:
+        return None, None
+    if isinstance(budget, (int, np.integer)) and not isinstance(budget, bool):
+        if budget < 1:
+            raise InvalidInputError(f"--budget must be positive, got {budget}")
+        return int(budget), None
+    text = str(budget).strip().lower()
+    try:
+        if text.endswith("s"):
+            secs = float(text[:-1])
+            if not secs > 0:
+                raise ValueError
+            return None, secs
+        val = float(text)
+        if not val >= 1 or val != int(val):
+            raise ValueError
+        return int(val), None
+    except ValueError:
+        raise InvalidInputError(f"--budget must be a number of inputs (e.g. 1000000) or seconds (e.g. 30s), "
+                                f"got {budget!r}") from None
+
+
+def _fmt_seconds(s: float) -> str:
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    if s < 172800:
+        return f"{s / 3600:.1f} h"
+    if s < 3.2e7 * 2:
+        return f"{s / 86400:.1f} days"
+    return f"{s / 3.15e7:.3g} years"
+
+
+def _fmt_bytes(b: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if b < 1024 or unit == "PiB":
+            return f"{b:.3g} {unit}"
+        b /= 1024
+    return f"{b:.3g} PiB"
+
+
+def _rate(source: MessageSource) -> float:
+    """Inputs per second of the exhaustive kernel, measured on a small range (after one
+    warm-up call that triggers compilation or cache loading)."""
+    n = source.n_inputs
+    probe = int(min(n, 1 << 12))
+    source.keys_tree(0, min(n, 16))
+    t = time.perf_counter()
+    source.keys_tree(0, probe)
+    dt = max(time.perf_counter() - t, 1e-6)
+    return probe / dt
+
+
+def _estimate(source: MessageSource) -> tuple[float, float]:
+    rate = _rate(source)
+    return source.n_inputs / rate, float(source.n_inputs) * BYTES_PER_INPUT
+
+
+def key_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, run starts into the sorted order, run lengths) of equal keys."""
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    if sk.size == 0:
+        return order, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
+    lengths = np.diff(np.concatenate([starts, [sk.size]]))
+    return order, starts, lengths
+
+
+def count_distinct(source: MessageSource, digits_of: Callable[[np.ndarray], np.ndarray], order: np.ndarray,
+                    starts: np.ndarray, lengths: np.ndarray, limit: int = 1 << 22) -> tuple[int, bool]:
+    """Distinct messages: the number of key runs when keys are exact, else runs of one
+    plus the distinct messages inside each run of equal hashes (recomputed), if at most
+    ``limit`` inputs share a hash; beyond that the hash count is returned (exact=False)."""
+    if source.exact_keys:
+        return int(starts.size), True
+    multi = lengths > 1
+    members = int(lengths[multi].sum())
+    if members == 0:
+        return int(starts.size), True
+    if members > limit:
+        return int(starts.size), False
+    distinct = int(np.count_nonzero(~multi))
+    run_starts, run_lengths = starts[multi], lengths[multi]
+    # batches of whole runs, about 2^18 inputs each (bounded memory for the rows)
+    ends = np.cumsum(run_lengths)
+    lo = 0
+    while lo < run_starts.size:
+        hi = int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + (1 << 18), side="right"))
+        hi = max(hi, lo + 1)
+        idx = np.concatenate([order[a:a + b] for a, b in zip(run_starts[lo:hi], run_lengths[lo:hi], strict=True)])
+        run_id = np.repeat(np.arange(hi - lo), run_lengths[lo:hi])
+        rows = source.rows(digits_of(idx))
+        distinct += int(np.unique(np.column_stack([run_id, rows]), axis=0).shape[0])
+        lo = hi
+    return distinct, True
+
+
+def _bound_value(problem: Any) -> float | None:
+    getter = getattr(problem, "one_way_bound", None)
+    if getter is None:
+        return None
+    b = getter("AB")
+    return None if b is None or b.value is None else float(b.value)
+
+
+def _enumerate(source: MessageSource, progress: Progress | None) -> np.ndarray:
+    N = source.n_inputs
+    keys = np.empty(N, dtype=np.uint64)
+    for lo in range(0, N, _BLOCK):
+        hi = min(N, lo + _BLOCK)
+        keys[lo:hi] = source.keys_tree(lo, hi)
+        if progress is not None:
+            progress(hi, N, "enumerating Alice's inputs")
+    return keys
+
+
+def _sample(source: MessageSource, count: int | None, seconds: float | None, rng: np.random.Generator,
+            progress: Progress | None, found: Callable[[np.ndarray, np.ndarray], bool]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs (distinct digit rows) and their keys, drawn in chunks up to ``count``
+    draws or ``seconds``; stops early once ``found(digits, keys)`` (a birthday search:
+    collisions appear after about sqrt(#messages) draws)."""
+    layout = source.layout
+    D, base = layout.digits, layout.base
+    dtype = np.int8 if base <= 127 else (np.int16 if base <= 32767 else np.int64)
+    chunk = 1 << 16
+    t_end = None if seconds is None else time.perf_counter() + seconds
+    drawn = 0
+    digits = np.zeros((0, D), dtype=dtype)
+    keys = np.zeros(0, dtype=np.uint64)
+    while True:
+        if count is not None and drawn >= count:
+            break
+        if t_end is not None and time.perf_counter() >= t_end:
+            break
+        c = chunk if count is None else min(chunk, count - drawn)
+        new = rng.integers(0, base, size=(c, D)).astype(dtype)
+        digits = np.vstack([digits, new])
+        keys = np.concatenate([keys, source.keys(new.astype(np.int64))])
+        drawn += c
+        # the same input drawn twice is not a collision (inputs compared by their index
+        # when it fits 63 bits: much faster than comparing rows)
+        if D * math.log2(base) < 63:
+            index = digits.astype(np.int64) @ (np.int64(base) ** np.arange(D, dtype=np.int64))
+            _, first = np.unique(index, return_index=True)
+        else:
+            _, first = np.unique(digits, axis=0, return_index=True)
+        first.sort()
+        digits, keys = digits[first], keys[first]
+        if progress is not None:
+            progress(drawn, count if count is not None else 0, "sampling Alice's inputs")
+        if found(digits, keys):
+            break
+    return digits.astype(np.int64), keys
+
+
+def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budget: Any = None, seed: int = 0,
+                   exhaustive: bool | None = None, progress: Progress | None = None, backend: str = "auto",
+                   task_name: str = "", model_note: str = "") -> WitnessResult:
+    """Look for x ≠ x' with identical one-way messages and a Bob input y separating them,
+    for ``model`` on ``reduction``'s instances (split: the reduction's owners by default).
+
+    ``exhaustive``: None = all of Alice's inputs when the estimate fits (else refuse
+    without a ``budget``, or sample with one), True = force, False = sample.  ``budget``:
+    inputs to sample (int) or seconds ("30s").  Raises :class:`TooLargeError` with an
+    estimate when an exhaustive run is needed but too large."""
+    t_start = time.perf_counter()
+    count, seconds = parse_budget(budget)
+    source = message_source(reduction, model, split, backend=backend, seed=seed)
+    layout = source.layout
+    split = split if split is not None else _default_split(reduction)
+    problem = reduction.problem
+    N = layout.size
+    if exhaustive is None:
+        if count is not None and count >= N:
+            exhaustive = True
+        elif count is not None or seconds is not None:
+            exhaustive = False
+        elif N <= 1 << 20 and source.kind != EngineSource.kind:
+            exhaustive = True  # always feasible: about a second at worst
+        else:
+            est_s, est_b = _estimate(source)
+            if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
+                raise TooLargeError(
+                    f"an exhaustive search over Alice's {layout.base}^{layout.digits} = {N:.3g} inputs would take "
+                    f"about {_fmt_seconds(est_s)} and {_fmt_bytes(est_b)}; pass --budget N (random inputs, "
+                    "e.g. --budget 1000000) or --budget 60s to sample instead"
+                )
+            exhaustive = True
+    rng = np.random.default_rng([int(seed), 0x517])
+    if exhaustive:
+        est_b = float(N) * BYTES_PER_INPUT
+        if est_b > 4 * MAX_EXHAUSTIVE_BYTES:
+            raise TooLargeError(f"an exhaustive search over {N:.3g} inputs needs about {_fmt_bytes(est_b)}; "
+                                "pass --budget to sample")
+        keys = _enumerate(source, progress)
+        digits_of: Callable[[np.ndarray], np.ndarray] = source.leaves_to_digits
+        enumerated = N
+    else:
+        if count is None and seconds is None:
+            count = 1 << 20
+        def stop(digits: np.ndarray, keys: np.ndarray) -> bool:
+            order, starts, lengths = key_runs(keys)
+            if not np.any(lengths > 1):
+                return False
+            got, _ = find_pair(source, lambda idx: digits[np.asarray(idx, dtype=np.int64)].astype(np.int64),
+                                order, starts, lengths, rng, max_pairs=64)
+            return got is not None
+
+        digits_all, keys = _sample(source, count, seconds, rng, progress, stop)
+
+        def sampled_digits(idx: np.ndarray) -> np.ndarray:
+            return digits_all[np.asarray(idx, dtype=np.int64)]
+
+        digits_of = sampled_digits
+
+        enumerated = int(keys.size)
+    if progress is not None:
+        progress(enumerated, enumerated, "sorting messages")
+    order, starts, lengths = key_runs(keys)
+    distinct, exact = count_distinct(source, digits_of, order, starts, lengths)
+    pair, tried = find_pair(source, digits_of, order, starts, lengths, rng)
+    bound = _bound_value(problem)
+    eff = _log2(distinct) if exhaustive else None
+    result = WitnessResult(
+        found=pair is not None,
+        task=task_name or reduction.task.name,
+        model=str(model.family),
+        reduction=reduction.name,
+        problem=problem.label(),
+        n=int(getattr(problem, "n", layout.digits)),
+        message_bits=source.nominal_bits,
+        one_way_bound=bound,
+        inputs_enumerated=enumerated,
+        exhaustive=bool(exhaustive),
+        distinct_messages=distinct,
+        effective_bits=eff,
+        total_inputs=N,
+        collisions_seen=int(np.count_nonzero(lengths > 1)),
+        source=source.kind + f" ({source.backend})",
+        model_note=model_note,
+        vocab_names=_vocab_names(reduction),
+        owners=np.asarray(layout.owner).astype(int).tolist(),
+    )
+    if pair is not None:
+        proof = prove(source, model, split, pair)
+        result.alice_inputs = (pair.x.tolist(), pair.x2.tolist())
+        result.bob_input = pair.y.tolist()
+        for key, value in proof.items():
+            setattr(result, key, value)
+        result.note = (f"x and x' send the same {source.nominal_bits}-bit message, so Bob's answer on y is the "
+                       f"same for both, but f(x, y) = {proof['expected'][0]} and f(x', y) = {proof['expected'][1]}")
+    else:
+        scope = "all" if exhaustive else "the sampled"
+        if distinct == enumerated:
+            result.note = (f"no collision: {scope} {enumerated:,} inputs of Alice send {distinct:,} distinct messages"
+                           + ("; the model is large enough to tell every input apart" if exhaustive else
+                              " (not exhaustive: a collision may exist among inputs not drawn)"))
+        else:
+            result.note = (f"{enumerated - distinct:,} inputs share a message with another, but none of the {tried:,} "
+                           "colliding pairs tried has a Bob input telling them apart (the first input of each run of "
+                           "equal messages against up to 32 others)")
+        if not exact:
+            result.note += "; distinct count from 64-bit hashes"
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _default_split(reduction: Reduction) -> Any:
+    from ..protocol.core import Split
+
+    inst = reduction.encode(np.zeros(reduction.problem.x_space.length, dtype=np.int64),
+                            reduction.problem.y_space.from_index(0))
+    return Split.from_instance(inst)
+
+
+def _vocab_names(reduction: Reduction) -> list[str] | None:
+    try:
+        return reduction.task.vocab_names()
+    except InvalidInputError:  # a vocabulary that cannot be named at this size
+        return None
+
+
+def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_inputs: int = 1 << 24,
+                   backend: str = "auto", max_engine_inputs: int = 1 << 10) -> EffectiveBits:
+    """log2 of the number of distinct messages Alice sends over **all** her inputs.
+
+    ``reduction``: a :class:`~commlb.core.Reduction`; ``model``: any commlb model;
+    ``split``: a :class:`~commlb.protocol.core.Split` or None (the reduction's owners).
+    Returns :class:`EffectiveBits` (``to_json()`` for ``simulate --json``).  It never
+    raises for a split or model it cannot count (not one-way, more than ``max_inputs``
+    inputs, or no batched kernel — float arithmetic, hard attention, several layers —
+    and more than ``max_engine_inputs`` inputs for one protocol run each): it returns
+    ``applicable=False`` with the reason in ``note``.  A model correct on every input
+    has ``effective_bits >= one_way_bound`` (the one-way complexity is log2 #distinct
+    rows, and inputs with equal messages get equal answers)."""
+    t = time.perf_counter()
+    problem = reduction.problem
+    bound = _bound_value(problem)
+    try:
+        size = int(problem.x_space.size)
+        if size > max_inputs:
+            return EffectiveBits(False, one_way_bound=bound, inputs=size,
+                                 note=f"Alice has {size:.3g} inputs, above the limit of {max_inputs:,}")
+        source = message_source(reduction, model, split, backend=backend, max_engine_inputs=max_engine_inputs,
+                                numpy_below=NUMPY_BELOW_EFFECTIVE)
+    except (InvalidInputError, TooLargeError) as exc:
+        return EffectiveBits(False, one_way_bound=bound, note=str(exc))
+    keys = _enumerate(source, None)
+    order, starts, lengths = key_runs(keys)
+    distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths)
+    return EffectiveBits(True, distinct, _log2(distinct), source.nominal_bits, bound, source.n_inputs, exact,
+                         "" if exact else "distinct count from 64-bit hashes", source.kind + f" ({source.backend})",
+                         time.perf_counter() - t)
