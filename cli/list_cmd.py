@@ -158,9 +158,9 @@ def task_entries(n: int) -> list[dict[str, Any]]:
             "built_with": used,
             "output_kind": getattr(task, "output_kind", ""),
         }
-        for key, getter in (("params", lambda: task.params()),
-                            ("vocab_size", lambda: int(task.vocab_size)),
-                            ("length", lambda: int(task.length(n)))):
+        for key, getter in (("params", lambda t=task: t.params()),
+                            ("vocab_size", lambda t=task: int(t.vocab_size)),
+                            ("length", lambda t=task: int(t.length(n)))):
             try:
                 entry[key] = getter()
             except Exception as exc:  # a task that cannot report this at size n

@@ -188,7 +188,8 @@ def _effective_line(eb: Any) -> str:
         line += f" (nominal {eb['nominal_bits']} bits)"
     if eb.get("one_way_bound") is not None:
         met = eb.get("meets_one_way_bound")
-        line += f"; one-way bound {_fmt_bits(eb['one_way_bound'])}" + ("" if met is None else (" met" if met else " NOT met"))
+        verdict = "" if met is None else (" met" if met else " NOT met")
+        line += f"; one-way bound {_fmt_bits(eb['one_way_bound'])}{verdict}"
     return line
 
 
@@ -228,7 +229,8 @@ def _model_summary(built: Any) -> str:
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz",
               help="Default: the construction for this task and model when one exists, else random.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the instance and random weights.")
-@click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True, help="Also run K random instances; count errors.")
+@click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True,
+              help="Also run K random instances; count errors.")
 @click.option("--transcript", "show_transcript", is_flag=True, help="Print every message with its values.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--effective-bits/--no-effective-bits", "effective", default=True, show_default=True,

@@ -30,8 +30,10 @@ def _render(result: Any, con: Any) -> None:
 
     table = Table(title=f"{result.task}: up to {result.instances} protocol runs and {result.trials} trials per point",
                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
-    for name, kw in (("model", {"no_wrap": True, "min_width": 11}), ("n", {"justify": "right", "no_wrap": True, "min_width": 4}),
-                     ("params", {"justify": "right", "no_wrap": True}), ("width", {"justify": "right", "no_wrap": True}),
+    for name, kw in (("model", {"no_wrap": True, "min_width": 11}),
+                     ("n", {"justify": "right", "no_wrap": True, "min_width": 4}),
+                     ("params", {"justify": "right", "no_wrap": True}),
+                     ("width", {"justify": "right", "no_wrap": True}),
                      ("L", {"justify": "right", "no_wrap": True}), ("p", {"justify": "right", "no_wrap": True}),
                      ("bits", {"justify": "right", "no_wrap": True}), ("R", {"justify": "right", "no_wrap": True}),
                      ("bound", {"justify": "right", "no_wrap": True}), ("kind", {"no_wrap": True, "min_width": 5}),

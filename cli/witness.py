@@ -102,7 +102,8 @@ def _render(result: Any) -> None:
         table.add_column("verdict")
         for label, got, want in zip(("(x, y)", "(x', y)"), result.outputs, result.expected):
             ok = got == want
-            table.add_row(label, str(got), str(want), Text("right" if ok else "WRONG", style="green" if ok else "bold red"))
+            verdict = Text("right" if ok else "WRONG", style="green" if ok else "bold red")
+            table.add_row(label, str(got), str(want), verdict)
         out.print(table)
         wrong = " and ".join(f"({w}, y)" for w in result.wrong_on)
         out.print(f"The answers are equal (read-out values {result.output_values[0]} on both) while the truths differ: "
@@ -119,7 +120,8 @@ def _render(result: Any) -> None:
         bits.add_row("effective", _fmt_bits(result.effective_bits),
                      f"log2 of {result.distinct_messages:,} distinct messages over all her inputs")
     else:
-        bits.add_row("distinct (sampled)", f"{result.distinct_messages:,}", "distinct messages among the sampled inputs")
+        bits.add_row("distinct (sampled)", f"{result.distinct_messages:,}",
+                     "distinct messages among the sampled inputs")
     bits.add_row("one-way bound", _fmt_bits(result.one_way_bound),
                  f"D→({result.problem}), Alice to Bob: every correct one-way protocol needs this many")
     out.print(bits)

@@ -475,7 +475,8 @@ def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, dead
             break
         x, y = sim.sample_inputs(problem, rng)
         expected = int(np.asarray(problem.evaluate(x, y)).reshape(-1)[0])
-        decision = model.forward(_model_input(sim, setup.task_name or setup.task.name, model, reduction.encode(x, y).tokens)).decision
+        tokens = reduction.encode(x, y).tokens
+        decision = model.forward(_model_input(sim, setup.task_name or setup.task.name, model, tokens)).decision
         try:
             answer = int(reduction.decode(decision))
         except InvalidInputError:

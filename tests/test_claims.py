@@ -34,9 +34,9 @@ ONE_LAYER_PUBLIC_QUERY = {  # task -> reduction whose answer position is PUBLIC
 @pytest.mark.parametrize("task,reduction", sorted(ONE_LAYER_PUBLIC_QUERY.items()))
 def test_one_layer_public_query_is_one_way_and_bounded_by_d_arrow(task, reduction):
     """A one-layer transformer with a public query position sends one message (from the
-    party that does not output; for disj-to-dyck that is Bob) and the receiver outputs: the bound that applies is D-> = n, not D = n + 1; the message
-    is H*(d_v*w_num + w_den) bits of exact accumulators, at most H*(d_v + 1)*p_acc with
-    p_acc = 2p + floor(log2 T), T = the sender's key positions."""
+    party that does not output; for disj-to-dyck that is Bob) and the receiver outputs: the
+    bound that applies is D-> = n, not D = n + 1; the message is H*(d_v*w_num + w_den) bits
+    of exact accumulators, at most H*(d_v + 1)*p_acc with p_acc = 2p + floor(log2 T), T = the sender's key positions."""
     n, p = 5, 16
     res = run(task, "transformer", n, reduction=reduction, weights="random", layers=1, heads=2,
               precision=p, seed=3)

@@ -116,7 +116,8 @@ class RNNModel(Model):
         cfg.setdefault("output_kind", "binary")
         cfg.setdefault("output_positions", [-1])
         if cfg["activation"] not in ACTIVATIONS:
-            raise InvalidInputError(f"rnn activation must be one of {', '.join(ACTIVATIONS)}, not {cfg['activation']!r}")
+            raise InvalidInputError(
+                f"rnn activation must be one of {', '.join(ACTIVATIONS)}, not {cfg['activation']!r}")
         if cfg["output_kind"] not in ("binary", "class", "vector"):
             raise InvalidInputError(f"output_kind must be binary, class or vector, not {cfg['output_kind']!r}")
         cfg["output_positions"] = [int(p) for p in cfg["output_positions"]]
