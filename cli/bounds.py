@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -161,8 +160,8 @@ def _render_error(report: Any) -> None:
 def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distribution: str | None,
                   methods: str | None, time_limit: float, certificate_file: str | None, as_json: bool) -> None:
     from commlb.bounds.distribution import load_distribution
-    from commlb.bounds.rational import parse_error
     from commlb.bounds.randomized import compute_error_bounds, parse_error_methods
+    from commlb.bounds.rational import parse_error
     from commlb.cli.render import emit_json, to_jsonable
 
     eps = parse_error(error)

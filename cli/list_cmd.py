@@ -13,7 +13,8 @@ that cannot be built at all is listed with the reason instead of stopping the li
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -206,10 +207,9 @@ def reduction_entries(n: int) -> list[dict[str, Any]]:
     import numpy as np
 
     import commlb
-    from commlb.registry import reduction_factory
-
     from commlb.costs import MAX_TOKENS, check_reduction_size
     from commlb.errors import TooLargeError
+    from commlb.registry import reduction_factory
 
     out = []
     for name in commlb.list_reductions():

@@ -17,9 +17,8 @@ from typing import Any
 import click
 
 from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
-from .simulate_imported import imported_options, imported_requested, run_from_simulate
-
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
+from .simulate_imported import imported_options, imported_requested, run_from_simulate
 
 _SPLIT_HELP = ("Who owns each position: 'reduction' (default: the reduction's owners), 'prefix:K' "
                "(Alice the first K), 'interleave' (alternate over non-public positions), or one "
@@ -264,9 +263,8 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     if task is None or model is None:
         raise click.UsageError("--task and --model are required (or --weights CHECKPOINT --adapter ... for "
                                "trained weights)")
-    from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
-
     from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
+    from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 
     length = check_task_size(task, n, {"k": k, "q": q}, reduction, command="simulate")
     if weights in (None, "random", "construction"):

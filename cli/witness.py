@@ -16,7 +16,6 @@ from typing import Any
 import click
 
 from .options import POSITIVE, SEED, Budget, model_size_options
-
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
 
 
@@ -191,8 +190,7 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
     """Find two inputs of Alice whose one-way messages collide and a Bob input that tells
     them apart: the model gives the same answer on both full inputs, so it is wrong on
     one (the pigeonhole argument behind the one-way lower bound, made concrete)."""
-    from commlb.costs import (MAX_SECONDS, check_model_size, check_repetitions, check_task_size,
-                              seconds_per_instance)
+    from commlb.costs import MAX_SECONDS, check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.errors import InvalidInputError
 
     length = check_task_size(task, n, {}, reduction, command="witness")

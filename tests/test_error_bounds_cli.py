@@ -7,7 +7,6 @@ import json
 import math
 from fractions import Fraction
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 

@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -93,8 +93,8 @@ class ProtocolTree:
     rows: tuple[int, ...]
     cols: tuple[int, ...]
     speaker: str | None = None
-    left: "ProtocolTree | None" = None
-    right: "ProtocolTree | None" = None
+    left: ProtocolTree | None = None
+    right: ProtocolTree | None = None
     output: int | None = None
 
     @property
@@ -107,7 +107,7 @@ class ProtocolTree:
             return 0
         return 1 + max(self.left.depth if self.left else 0, self.right.depth if self.right else 0)
 
-    def leaves(self) -> list["ProtocolTree"]:
+    def leaves(self) -> list[ProtocolTree]:
         if self.is_leaf:
             return [self]
         out: list[ProtocolTree] = []
@@ -127,7 +127,7 @@ class ProtocolTree:
         return node
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ProtocolTree":
+    def from_json(cls, data: dict[str, Any]) -> ProtocolTree:
         try:
             rows = tuple(int(i) for i in data["rows"])
             cols = tuple(int(j) for j in data["cols"])
@@ -571,7 +571,7 @@ def deterministic_complexity_reference(M: ArrayLike) -> int:
         raise InvalidInputError(f"the matrix is empty (shape {arr.shape})")
     table = arr.tolist()
 
-    @lru_cache(maxsize=None)
+    @cache
     def D(rows: int, cols: int) -> int:
         rs = [i for i in range(n_rows) if rows >> i & 1]
         cs = [j for j in range(n_cols) if cols >> j & 1]

@@ -24,9 +24,10 @@ import math
 import operator
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -102,7 +103,7 @@ class CommMatrix:
     def is_boolean(self) -> bool:
         return set(self.output_values()) <= {0, 1}
 
-    def transpose(self) -> "CommMatrix":
+    def transpose(self) -> CommMatrix:
         """The matrix with Alice and Bob swapped."""
         return CommMatrix(np.ascontiguousarray(self.values.T), f"transpose of {self.source}", self.n)
 

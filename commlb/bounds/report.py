@@ -22,14 +22,14 @@ completion does not bound the promise problem.
 
 from __future__ import annotations
 
-import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError, TooLargeError
+from ..errors import InvalidInputError
 from .matrix import DONT_CARE, CommMatrix, matrix_from_array
 from .oneway import OneWayResult, bits_for, one_way, verify_one_way
 from .rank import (
