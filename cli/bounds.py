@@ -171,8 +171,9 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
     report = compute_error_bounds(M, eps, methods=parse_error_methods(methods), distribution=dist,
                                   problem=problem, n=n, time_limit=time_limit)
     if certificate_file:
-        Path(certificate_file).write_text(json.dumps(to_jsonable(report.to_json()), indent=1) + "\n",
-                                          encoding="utf-8")
+        from commlb.validate import write_text
+
+        write_text(certificate_file, json.dumps(to_jsonable(report.to_json()), indent=1) + "\n", "--certificate")
     if as_json:
         emit_json(report.to_json())
         return
@@ -214,6 +215,9 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
     """Certified lower bounds for an explicit function: ranks over R, GF(2), GF(p),
     one-way complexity, fooling sets and exact deterministic complexity; with --error,
     the bounds for protocols that err (randomized and distributional)."""
+    if methods is not None and not [m for m in methods.split(",") if m.strip()]:
+        raise InvalidInputError(f"--methods {methods!r}: name at least one method (or leave it out for all "
+                                "that are feasible)")
     if error is not None:
         if fooling_file or prime is not None:
             raise InvalidInputError("--fooling and --prime belong to the deterministic bounds; drop them with --error")
@@ -228,9 +232,6 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
     from commlb.cli.render import emit_json, to_jsonable
 
     if methods is not None:
-        if not [m for m in methods.split(",") if m.strip()]:
-            raise InvalidInputError(f"--methods {methods!r}: name at least one method (or leave it out for all "
-                                    "that are feasible)")
         try:
             parse_methods(methods)
         except InvalidInputError as exc:

@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.UsageError as exc:
-        _fail(f"Error: {_one_line(exc.format_message())}{_help_hint(exc.ctx)}", 2)
+        _fail(f"error: {_one_line(exc.format_message())}{_help_hint(exc.ctx)}", 2)
     except click.ClickException as exc:
-        _fail(f"Error: {_one_line(exc.format_message())}", 2 if exc.exit_code not in (0, 1) else exc.exit_code)
+        _fail(f"error: {_one_line(exc.format_message())}", 2 if exc.exit_code not in (0, 1) else exc.exit_code)
     except CommlbError as exc:
         _fail(f"error: {_one_line(str(exc))}", exc.exit_code)
     except click.exceptions.Exit as exc:

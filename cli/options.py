@@ -23,6 +23,7 @@ __all__ = [
     "POSITIVE",
     "SEED",
     "Budget",
+    "check_task_option_names",
     "check_typed_options",
     "FiniteFloat",
     "model_size_options",
@@ -163,6 +164,26 @@ def check_typed_options(options: dict[str, Any], flag: str) -> dict[str, Any]:
                 raise UnknownNameError(f"{flag} reduction={short_text(str(value), 40)}: unknown reduction; "
                                        f"known: {', '.join(known)}")
     return options
+
+
+def check_task_option_names(task: str, options: dict[str, Any], flag: str = "--task-option",
+                            ignore: tuple[str, ...] = ("reduction",)) -> None:
+    """Refuse a task option the task does not take, naming it the way the user typed it
+    (``--task-option k=3``, not an option of another command)."""
+    from commlb.errors import InvalidInputError
+
+    try:
+        from commlb.setup import TASK_DEFAULTS
+    except ImportError:  # older layout
+        from commlb.simulate import TASK_DEFAULTS  # type: ignore[no-redef]
+    spec = TASK_DEFAULTS.get(task)
+    if spec is None:
+        return  # an unknown task: the command's own lookup names the known ones
+    for key in options:
+        if key in ignore or key in spec.options:
+            continue
+        takes = ", ".join(f"{o}=..." for o in spec.options) or "none"
+        raise InvalidInputError(f"{flag} {key}=...: task {task} takes no option {key!r} (its options: {takes})")
 
 
 def model_size_options(func: Callable[..., Any]) -> Callable[..., Any]:

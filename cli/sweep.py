@@ -11,7 +11,8 @@ import click
 
 from commlb.errors import CommlbError, InvalidInputError
 
-from .options import POSITIVE, SEED, FiniteFloat, check_typed_options, output_file, parse_key_values
+from .options import (NON_NEGATIVE, POSITIVE, SEED, FiniteFloat, check_task_option_names, check_typed_options,
+                      output_file, parse_key_values)
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -68,7 +69,7 @@ def _render(result: Any, con: Any) -> None:
               help="Comma list of model families: rnn, transformer, ffn.")
 @click.option("--n", "n_spec", default="8..128x2", show_default=True,
               help="Values of n: 8,16,32 or ranges 16..1024x2 (geometric) and 10..50+10 (arithmetic).")
-@click.option("--trials", default=20, show_default=True, type=POSITIVE,
+@click.option("--trials", default=20, show_default=True, type=NON_NEGATIVE,
               help="Random instances per point on which the error rate is measured.")
 @click.option("--instances", default=3, show_default=True, type=POSITIVE,
               help="Random instances per point run as a protocol (bits = the largest count).")
@@ -109,6 +110,7 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     total = estimate_points(families, ns)
     task_options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
     model_options = check_typed_options(parse_key_values(model_opts, "--model-option"), "--model-option")
+    check_task_option_names(task, task_options)
     length = check_task_size(task, max(ns), task_options, command="sweep")
     if max_seconds > 0:
         check_repetitions(total, max_seconds + seconds_per_instance(length) * 2, "--n", "points",

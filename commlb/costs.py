@@ -422,20 +422,3 @@ def check_input_space(bits: float, limit_bits: float, what: str, hint: str, comm
         return
     who = f"{command}: " if command else ""
     raise TooLargeError(f"{who}{what} has 2^{bits:.4g} elements (the limit is 2^{limit_bits:g}): {hint}")
-
-
-def largest_feasible(size_bits: Callable[[int], float], limit_bits: float, n: int) -> int:
-    """The largest m <= n with size_bits(m) <= limit_bits, by bisection (size_bits is
-    non-decreasing in m); 0 when even m = 1 is too large."""
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        try:
-            ok = size_bits(mid) <= limit_bits
-        except CommlbError:
-            ok = False
-        if ok:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo

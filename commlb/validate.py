@@ -141,7 +141,7 @@ def read_text(path: str | os.PathLike[str], option: str, max_bytes: int = 256 <<
     try:
         st = p.stat()
     except OSError:
-        raise InvalidInputError(f"{option}: no such file {str(p)!r}") from None
+        raise InvalidInputError(f"{option}: {str(p)!r} does not exist") from None
     if stat.S_ISDIR(st.st_mode):
         raise InvalidInputError(f"{option} {str(p)!r} is a directory, not a file")
     if st.st_size > max_bytes:
@@ -171,7 +171,7 @@ def check_npy_members(path: str | os.PathLike[str], option: str,
     try:
         st = p.stat()
     except OSError:
-        raise InvalidInputError(f"{option}: no such file {str(p)!r}") from None
+        raise InvalidInputError(f"{option}: {str(p)!r} does not exist") from None
     if stat.S_ISDIR(st.st_mode):
         raise InvalidInputError(f"{option} {str(p)!r} is a directory, not a file")
     if not stat.S_ISREG(st.st_mode):

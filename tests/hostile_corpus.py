@@ -362,8 +362,8 @@ def _sweep_fail_cases() -> list[Case]:
 
 def _unclear_cases() -> list[Case]:
     c = []
-    c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--precision", "3"],
-                  mention=("--precision",)))
+    c.append(Case("unclear-message", ["explain", "--problem", "ip", "--error", "0.1", "--precision", "3"],
+                  mention=("--precision",)))  # explain's model options apply to --task only
     c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--k", "3"], mention=("--k",)))
     c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--precision", "3"],
                   mention=("--precision",)))
@@ -416,9 +416,11 @@ def _unclear_cases() -> list[Case]:
     for spec in ("", ",", "a..b", "5..1", "1..10x1", "1..10x0", "1..10xnan", "1..10xinf", "1..10+0",
                  "1..10+-1", "0", "-4", "1.5", "1..10x-2"):
         c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", spec], mention=("--n",)))
+    c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--trials", "-1"],
+                  mention=("--trials",)))
     for v in ("0", "-1"):
-        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--trials", v]))
-        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--instances", v]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--instances", v],
+                      mention=("--instances",)))
     c.append(Case("unclear-message", ["simulate", "--task", "disjointness", "--model", "rnn", "--trials", "-1"]))
     for opt in ("--hidden", "--layers", "--heads", "--width", "--precision"):
         for v in ("0", "-2"):
@@ -517,6 +519,22 @@ def _evaluate_cases() -> list[Case]:
     return c
 
 
+def _error_bound_cases() -> list[Case]:
+    """bounds --error (bounds for protocols that err) and its --distribution file."""
+    base = ["bounds", "--problem", "eq", "--n", "2", "--error"]
+    c = [Case("bad-float", base + [v], mention=("--error",)) for v in ("nan", "inf", "2", "-1", "1/0", "abc", "0.5")]
+    c.append(Case("huge-number", base + [BIG_DIGITS], mention=("--error",)))
+    c.append(Case("bad-methods", base + ["0.1", "--methods", ",,,"], mention=("--methods",)))
+    c.append(Case("bad-methods", base + ["0.1", "--methods", "nope"]))
+    c.append(Case("unwritable-output", base + ["0.1", "--certificate", "/nonexistent-dir/c.json"]))
+    c.append(Case("huge-size", ["bounds", "--problem", "disj", "--n", HUGE, "--error", "0.1"]))
+    for f in ("nonutf8.txt", "huge-header.npy", "object.npy", "nan.npy", "inf.npy", "empty.txt", "3d.npy",
+              "floats.txt", "huge-int.txt", "binary.txt", "nope.npy"):
+        c.append(Case("bad-matrix-file", base + ["0.1", "--distribution", "{F}/" + f],
+                      not_mention=("allow_pickle",)))
+    return c
+
+
 def _generic_cases(known: set[str]) -> list[Case]:
     """Commands registered on the CLI that this corpus does not know yet: --help works,
     and an unknown option is one clean line."""
@@ -540,7 +558,7 @@ def corpus() -> list[Case]:
     cases = (_huge_cases() + _function_cases() + _seed_cases() + _output_path_cases() + _weights_cases()
              + _matrix_cases() + _fooling_cases() + _bignum_cases() + _task_option_cases() + _float_cases()
              + _methods_cases() + _sweep_fail_cases() + _unclear_cases() + _stdout_full_cases()
-             + _ascii_cases() + _stdin_cases() + _evaluate_cases()
+             + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))
     seen: dict[str, int] = {}

@@ -140,4 +140,4 @@ def test_through_the_entry_point(args, code):
         det = [b for b in disj["bounds"] if b["kind"] == "deterministic"][0]
         assert det["value"] == 9 and det["formula"] == "n + 1" and det["citation"]
     else:
-        assert out.stderr.strip().lower().startswith("error:") and len(out.stderr.strip().splitlines()) == 1
+        assert out.stderr.strip().startswith("error:") and len(out.stderr.strip().splitlines()) == 1

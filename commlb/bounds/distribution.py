@@ -88,6 +88,9 @@ def load_distribution(path: str, shape: tuple[int, int]) -> Distribution:
         raise InvalidInputError(f"--distribution: no such file {path!r}")
     name = f"from {p.name}"
     if p.suffix == ".npy":
+        from ..validate import check_npy_members
+
+        check_npy_members(p, "--distribution")  # the header first: no allocation from a lying header
         try:
             arr = np.load(p, allow_pickle=False)
         except (ValueError, OSError) as exc:

@@ -184,14 +184,17 @@ def matrix_from_problem(problem: Any, n: int | None = None,
     if bits > math.log2(max_entries) + 1e-9:
         hint = "a smaller --n"
         if isinstance(problem, str):
-            from ..costs import largest_feasible
             from ..registry import get_problem
 
-            def bits_at(m: int) -> float:
+            def fits(m: int) -> bool:
                 p = get_problem(name, n=m)
-                return float(p.x_space.bits) + float(p.y_space.bits)
+                return float(p.x_space.bits) + float(p.y_space.bits) <= math.log2(max_entries) + 1e-9
 
-            hint = f"--n {largest_feasible(bits_at, math.log2(max_entries) + 1e-9, min(int(n or 1), 4096))} or smaller"
+            lo, hi = 0, min(int(n or 1), 4096)  # bisection: the sizes grow with n
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+            hint = f"--n {lo} or smaller"
         if prob.x_space.bits <= 62 and prob.y_space.bits <= 62:
             check_size(int(prob.x_space.size), int(prob.y_space.size), f"{name} with n = {getattr(prob, 'n', n)}",
                        max_entries, hint=hint)
