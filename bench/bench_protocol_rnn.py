@@ -3,9 +3,12 @@
 What is timed, on the same input, side by side in one run:
 
 * ``forward`` — :meth:`RNNModel.forward` (exact fixed point, numpy, one token per step);
-* ``protocol`` — :func:`commlb.protocol.rnn.simulate_rnn` with ``verify=False``: two
-  parties, each reading only its own and PUBLIC tokens through its view, every handoff
-  state encoded to a bit string (L·d·p bits), recorded and decoded;
+* ``protocol`` — :func:`commlb.protocol.rnn.simulate_rnn` with ``verify=False`` (the
+  batched engine for fixed point: one run of the cell keeping the state at every handoff,
+  each segment checked to hold only its holder's and PUBLIC positions, the handoff states
+  counted and range-checked in one pass, their bit strings encoded when first read); the
+  per-segment engine (each party reading through its view, each state encoded and decoded
+  as it goes) is timed once beside it, in process CPU time;
 * ``protocol + verify`` — the same plus the bit-for-bit check against ``forward`` (what
   every ``commlb simulate`` run does);
 * ``forward_batch (numba)`` of the same single row, for scale (the compiled twin used by
@@ -23,6 +26,7 @@ Run:  .venv/bin/python bench/bench_protocol_rnn.py [--n 4096] [--hidden 64] [--r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -79,6 +83,22 @@ def main() -> None:
                     [fwd, proto, checked], reference=fwd)
         print(f"  ratio protocol / forward = {ratio(proto, fwd):.2f}; "
               f"with verification = {ratio(checked, fwd):.2f}")
+        cpu_fwd = _cpu(lambda: model.forward(tokens), args.repeat)
+        cpu_proto = _cpu(lambda s=split: simulate_rnn(model, tokens, s, verify=False), args.repeat)
+        cpu_segments = _cpu(lambda s=split: simulate_rnn(model, tokens, s, verify=False, engine="segments"), 1)
+        print(f"  process CPU time (steadier on a shared machine): protocol / forward = {cpu_proto / cpu_fwd:.2f}; "
+              f"segment engine / forward = {cpu_segments / cpu_fwd:.2f}; load average {os.getloadavg()[0]:.1f}")
+
+
+def _cpu(fn, repeat: int) -> float:
+    """Best process CPU time of ``fn`` over ``repeat`` runs (after one warm-up)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
 
 
 if __name__ == "__main__":

@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from .options import POSITIVE, SEED, check_task_option_names, check_typed_options, parse_key_values
+from .options import (
+    POSITIVE,
+    SEED,
+    check_task_option_names,
+    check_typed_options,
+    model_size_options,
+    parse_key_values,
+)
 
 _STYLE = {"problem": "cyan", "reduction": "magenta", "protocol": "green", "inequality": "yellow",
           "conclusion": "bold blue", "error": "red"}
@@ -105,9 +112,13 @@ def _render(explanation: Any) -> None:
 @click.option("--k", "k", type=POSITIVE, default=None, help="Hops, for --task khop.")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra task parameter, e.g. M=11 for match3 or reduction=index-to-qsa (repeatable).")
+@model_size_options
+@click.option("--weights", default=None, type=click.Choice(["construction", "random"]),
+              help="Default: the construction when there is one in these sizes, else random weights.")
 @click.option("--json", "as_json", is_flag=True, help="Print the steps and the simulation as JSON.")
 def explain(task: str | None, problem: str | None, error: str | None, model: str, n: int | None, seed: int,
-            k: int | None, task_opts: tuple[str, ...], as_json: bool) -> None:
+            k: int | None, task_opts: tuple[str, ...], hidden: int | None, layers: int | None, heads: int | None,
+            width: int | None, precision: int | None, arith: str, weights: str | None, as_json: bool) -> None:
     """A classroom walk-through of one lower bound on a small instance: the communication
     problem and its bound, the reduction, the protocol run for real, the inequality, and
     what the run shows.
@@ -121,7 +132,7 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
     commlb explain --problem ip --n 8 --error 0.01
     """
     from commlb.cli.render import emit_json
-    from commlb.costs import check_task_size
+    from commlb.costs import check_model_size, check_task_size
     from commlb.errors import InvalidInputError
     from commlb.explain import explain as run_explain
     from commlb.explain import explain_error
@@ -132,8 +143,13 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
     if problem is not None:
         if error is None:
             raise InvalidInputError("explain --problem needs --error EPS (e.g. --error 0.01)")
-        if task_opts or k is not None:
-            raise InvalidInputError("--task-option and --k apply to --task, not to --problem")
+        sizes = {"--hidden": hidden, "--layers": layers, "--heads": heads, "--width": width,
+                 "--precision": precision, "--weights": weights}
+        given = [name for name, value in sizes.items() if value is not None]
+        if task_opts or k is not None or given:
+            names = ", ".join(given) or "--task-option and --k"
+            verb = "applies" if len(given) == 1 else "apply"
+            raise InvalidInputError(f"{names} {verb} to --task, not to --problem")
         explanation = explain_error(problem, 16 if n is None else n, error)
     else:
         options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
@@ -141,9 +157,16 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
         if k is not None:
             options["k"] = k
         red = options.get("reduction")
-        check_task_size(str(task), n, {key: v for key, v in options.items() if key != "reduction"},
-                        red if isinstance(red, str) else None, command="explain")
-        explanation = run_explain(str(task), model, n, seed=seed, task_options=options, error=error)
+        length = check_task_size(str(task), n, {key: v for key, v in options.items() if key != "reduction"},
+                                 red if isinstance(red, str) else None, command="explain")
+        check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width, command="explain")
+        model_options = {key: value for key, value in (("hidden", hidden), ("layers", layers), ("heads", heads),
+                                                       ("width", width), ("precision", precision),
+                                                       ("weights", weights)) if value is not None}
+        if arith != "fixed":
+            model_options["arith"] = arith
+        explanation = run_explain(str(task), model, n, seed=seed, task_options=options, error=error,
+                                  model_options=model_options)
     if as_json:
         emit_json(explanation.to_json())
         return

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
+from .simulate_imported import imported_options, imported_requested, run_from_simulate
 
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
 
@@ -171,6 +172,8 @@ def _render(result: Any, show_transcript: bool) -> None:
         if t.first_error is not None:
             out.print(escape(f"  first error: trial {t.first_error['trial']}, model {t.first_error['output']}, "
                              f"truth {t.first_error['expected']}"))
+    if result.error_bound is not None:
+        out.print(Text("error-tolerant bound: ", style="bold") + Text(result.error_bound.sentence()))
     if result.effective_bits is not None:
         out.print(escape(_effective_line(result.effective_bits)))
     out.print(Text("conclusion: ", style="bold") + Text(result.conclusion))
@@ -215,18 +218,21 @@ def _model_summary(built: Any) -> str:
 
 
 @click.command("simulate")
-@click.option("--task", "task", required=True, help="Task: disjointness, equality, index-lookup, qsa, khop, "
-              "match2, match3, dyck22, nearest-neighbor, function-composition, qstr.")
-@click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
-              help="Model family.")
+@click.option("--task", "task", default=None, help="Task: disjointness, equality, index-lookup, qsa, khop, "
+              "match2, match3, dyck22, nearest-neighbor, function-composition, qstr (required, except with "
+              "trained weights, whose adapter names it).")
+@click.option("--model", "model", default=None, type=click.Choice(["rnn", "transformer", "ffn"]),
+              help="Model family (required, except with trained weights).")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
 @click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops (default 2).")
 @click.option("--q", "q", type=POSITIVE, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
 @click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
 @model_size_options
 @click.option("--split", "split", default=None, help=_SPLIT_HELP)
-@click.option("--weights", default=None, metavar="construction|random|FILE.npz",
-              help="Default: the construction for this task and model when one exists, else random.")
+@click.option("--weights", default=None, metavar="construction|random|FILE.npz|CHECKPOINT",
+              help="Default: the construction for this task and model when one exists, else random.  A trained "
+              "checkpoint (.safetensors, .pt/.bin, Hugging Face folder) runs with --adapter.")
+@imported_options
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the instance and random weights.")
 @click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True, help="Also run K random instances; count errors.")
 @click.option("--transcript", "show_transcript", is_flag=True, help="Print every message with its values.")
@@ -238,10 +244,24 @@ def _model_summary(built: Any) -> str:
 def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None, reduction: str | None,
              hidden: int | None, layers: int | None, heads: int | None, width: int | None,
              precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,
-             trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None) -> None:
+             trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None,
+             adapter: str | None = None, config: str | None = None, readout: str | None = None,
+             task_options: tuple[str, ...] = (), exchange: str = "cheaper") -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
-    communication lower bound that applies to the transcript."""
+    communication lower bound that applies to the transcript.  With a trained checkpoint
+    (--weights FILE --adapter ...) the model runs in float32 and no bound is applied."""
+    if imported_requested(weights, adapter):
+        run_from_simulate({
+            "weights": weights, "config": config, "heads": heads, "readout": readout, "adapter": adapter,
+            "task": task, "task_options": task_options, "k": k, "n": n, "split": split, "seed": seed,
+            "exchange": exchange, "as_json": as_json, "show_transcript": show_transcript, "model": model,
+            "reduction": reduction, "hidden": hidden, "layers": layers, "width": width, "precision": precision,
+            "q": q, "save_weights": save_weights, "arith": arith, "trials": trials})
+        return
+    if task is None or model is None:
+        raise click.UsageError("--task and --model are required (or --weights CHECKPOINT --adapter ... for "
+                               "trained weights)")
     from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 
     from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
@@ -265,6 +285,9 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
             result.trials = run_trials(setup, built, trials, seed=seed, split=split)
         else:
             result.trials = _trials_with_progress(setup, built, trials, seed, split)
+        from commlb.bounds.erring import assess_run
+
+        result.error_bound = assess_run(result)
         result.conclusion = conclusion(result)
     if as_json:
         emit_json(result.to_json())

@@ -372,7 +372,7 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
     that a model right on a 1 − ε share of uniform inputs still obeys (problems with one:
     :data:`ERROR_PROBLEMS`)."""
     from .models.base import MODEL_FAMILIES
-    from .models.build import build_model, model_tokens
+    from .models.build import model_tokens
     from .registry import reduction_factory
     from .setup import TASK_DEFAULTS, resolve_task
     from .simulate import simulate_instance
@@ -398,7 +398,7 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         if problem.name not in ERROR_PROBLEMS:
             raise InvalidInputError(f"explain --error: no error-tolerant bound for {problem.name} (the "
                                     f"reduction's problem) in explain; available: {', '.join(ERROR_PROBLEMS)}")
-    built = build_model(setup, family, seed=seed, **(model_options or {}))
+    built = _build(setup, family, seed, dict(model_options or {}))
     result = simulate_instance(setup, built, seed=seed, effective=False)
     transcript = result.transcript
     protocol = "simulate"
@@ -435,6 +435,19 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
     return Explanation(task=task_name, model=family, n=int(setup.n), reduction=reduction.name,
                        problem=problem.name, steps=steps, simulation=data, tokens=tokens, owner=owner,
                        vocab_names=names, basis=basis, protocol=protocol)
+
+
+def _build(setup: Any, family: str, seed: int, options: dict[str, Any]) -> Any:
+    """The model: the construction, or random weights when there is none or when it does
+    not come in the sizes asked for (``weights``: ``"construction"`` or ``"random"`` to
+    insist)."""
+    from .witness import witness_model
+
+    weights = options.pop("weights", None)
+    if weights not in (None, "construction", "random"):
+        raise InvalidInputError(f"explain --weights must be construction or random, got {weights!r}")
+    built, _ = witness_model(setup, family, weights=weights, seed=seed, **options)
+    return built
 
 
 def _run_data(setup: Any, built: Any, result: Any, transcript: Any) -> dict[str, Any]:
@@ -644,7 +657,11 @@ def _step_protocol(family: str, built: Any, data: dict[str, Any]) -> Step:
     if built.source == "construction":
         source = "weights from a construction: " + _construction_name(str(built.note))
     elif built.source == "random":
-        source = f"RANDOM weights (seed {data.get('seed')}): no construction for this task and family"
+        from .models.constructions import has_construction
+
+        why = ("the construction cannot be built with the sizes or arithmetic asked for"
+               if has_construction(data["task"], family) else "no construction for this task and family")
+        source = f"RANDOM weights (seed {data.get('seed')}): {why}"
     else:
         source = str(built.note)
     paras = [f"The model: {model_summary(built)}, {source}."]
@@ -816,7 +833,7 @@ def _consequence(family: str, built: Any, data: dict[str, Any], problem: Any, bo
                     f"receiver outputs. The sums cross as exact accumulators, wider than p = {p} (the w above are "
                     f"their widths as sent); the papers write H·(d + 1)·p, with p-bit rounded sums. So a correct "
                     f"one-layer model needs H·(d_v + 1)·p_acc ≥ D→ = {b} bits, with p_acc the widths as sent: "
-                    "when D→ grows linearly with n, so must the model.")
+                    "when D→ grows linearly with n, so must the model (docs/theory.md §3.4).")
         if L == 1:
             return (f"This one-layer transformer's protocol is interactive ({_plural(len(msgs), 'message')}), "
                     f"so the one-way bound does not constrain it; the bound that applies, {b} bits, is small, "
@@ -893,9 +910,12 @@ def _step_conclusion(reduction: Any, family: str, built: Any, data: dict[str, An
     if random:
         wrong = ("answered this instance wrongly" if not data.get("correct")
                  else "happened to answer this instance correctly")
-        paras.append(f"This walk-through does not reproduce a theorem: commlb has no {name} construction for "
-                     f"{task}, so the model has random weights, and a random model does not solve the task "
-                     f"(this one {wrong}).")
+        from .models.constructions import has_construction
+
+        none = (f"the {name} construction for {task} cannot be built with the sizes or arithmetic asked for"
+                if has_construction(task, family) else f"commlb has no {name} construction for {task}")
+        paras.append(f"This walk-through does not reproduce a theorem: {none}, so the model has random weights, "
+                     f"and a random model does not solve the task (this one {wrong}).")
         shape = int(data.get("shape_bits") or total)
         if lb:
             bound = float(lb["compare_bits"])
@@ -993,15 +1013,18 @@ def error_bound(problem: str, n: int, eps: Any) -> ErrorBound:
     """The error-tolerant bound of ``problem`` (``index``: one-way, (1 − H2(ε))·n;
     ``ip``: discrepancy, n/2 − log2(1/(1 − 2ε)) − 1 under the receiver-outputs
     convention) at size ``n`` and error ``eps``."""
+    from fractions import Fraction
+
     e = float(eps)
     if problem == "index":
         value = (1.0 - binary_entropy(e)) * n
         return ErrorBound("index", n, eps, "one-way Alice → Bob, distributional", "x uniform in {0,1}^n and i "
                           "uniform, independent", "(1 − H2(ε))·n", value, _whole(value),
                           "Ablayev 1996; Kremer, Nisan & Ron 1999 (one-way INDEX, by the information argument)",
-                          "proved in the cited paper")
+                          "proved in the cited papers")
     if problem == "ip":
-        value = n / 2 - math.log2(1 / (1 - 2 * e)) - 1
+        adv = 1 - 2 * Fraction(eps)  # exact: ε may lie within float rounding of 1/2
+        value = n / 2 - (math.log2(adv.denominator) - math.log2(adv.numerator)) - 1
         return ErrorBound("ip", n, eps, "two-way, distributional", "x and y uniform in {0,1}^n, independent",
                           "n/2 − log2(1/(1 − 2ε)) − 1", value, _whole(value),
                           "Chor & Goldreich 1988 (the discrepancy of IP_n under the uniform distribution is at "
@@ -1016,6 +1039,14 @@ def _whole(value: float) -> int:
     # bits are whole; round up, but never past a value that float noise may have lifted
     # just above an integer (so the claim is never larger than the formula)
     return max(0, math.ceil(value - 1e-9))
+
+
+def _exact(x: Any) -> str:
+    """A fraction as printed: its short decimal when that is exact, else p/q."""
+    from fractions import Fraction
+
+    text = f"{float(x):g}"
+    return text if Fraction(text) == Fraction(x) else str(Fraction(x))
 
 
 def _pct(eps: Any) -> str:
@@ -1041,22 +1072,23 @@ def _step_error(eb: ErrorBound, data: dict[str, Any] | None, built: Any = None) 
                      "(Fano's inequality), so at most H2(ε_1) + … + H2(ε_n) ≤ n·H2(ε) bits remain in all (ε "
                      "is the average of the ε_i, and H2 is concave). The message carried the rest, at least "
                      "n − n·H2(ε) bits, and c bits carry at most c.")
-        paras.append(f"At n = {eb.n} and ε = {e:g}: H2(ε) = {h:.4f}, so c ≥ {eb.n}·(1 − {h:.4f}) = "
+        paras.append(f"At n = {eb.n} and ε = {_exact(eb.eps)}: H2(ε) = {h:.4f}, so c ≥ {eb.n}·(1 − {h:.4f}) = "
                      f"{eb.value:.2f} bits, at least {eb.whole} whole bits, against {eb.n} for a model that is "
-                     "never wrong.")
+                     "never wrong" + (" (no bound: the formula is not positive)" if eb.value <= 0 else "") + ".")
     else:
-        adv = 1 - 2 * e
+        adv = _exact(1 - 2 * eb.eps)
+        inv = f"1/({adv})" if "/" in adv or "e" in adv else f"1/{adv}"
         paras.append(f"Suppose a protocol for inner product mod 2 is right only on {right} of the inputs, x and y "
                      "drawn uniformly and independently. Every conversation of c bits whose last receiver "
                      "answers splits the input table into at most 2^(c+1) rectangles, each answered with one "
                      "value (the last receiver's answer depends on its own input: two rectangles per "
-                     f"conversation). Being right on {right} means a bias of 1 − 2ε = {adv:g} towards the "
+                     f"conversation). Being right on {right} means a bias of 1 − 2ε = {adv} towards the "
                      "truth, summed over the rectangles.")
         paras.append("Why that is expensive: on any rectangle the answers of IP_n are almost balanced. Its "
                      "discrepancy under the uniform distribution, the largest bias any rectangle can have, is "
                      "at most 2^(−n/2) (Lindsey's lemma; the table is a Hadamard matrix). So 2^(c+1)·2^(−n/2) "
                      f"≥ 1 − 2ε, that is c ≥ {eb.formula}.")
-        paras.append(f"At n = {eb.n} and ε = {e:g}: c ≥ {eb.n}/2 − log2(1/{adv:g}) − 1 = {eb.value:.2f} bits, "
+        paras.append(f"At n = {eb.n} and ε = {_exact(eb.eps)}: c ≥ {eb.n}/2 − log2({inv}) − 1 = {eb.value:.2f} bits, "
                      f"at least {eb.whole} whole bits"
                      + (" (no bound: the formula is not positive)" if eb.value <= 0 else "") + ".")
     step_data: dict[str, Any] = {"error_bound": eb.to_json(), "applies": None, "shape_bits": None}

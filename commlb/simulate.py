@@ -112,6 +112,8 @@ class SimulationResult:
     trials: TrialSummary | None = None
     effective_bits: Any = None
     conclusion: str = ""
+    #: the error-tolerant bound at the trials' upper confidence bound (commlb.bounds.erring)
+    error_bound: Any = None
 
     @property
     def lower_bound(self) -> BoundEntry | None:
@@ -170,6 +172,8 @@ class SimulationResult:
         if self.trials is not None:
             out["trials"] = self.trials.count
             out["errors"] = self.trials.errors
+        if self.error_bound is not None:
+            out["error_bound"] = self.error_bound.to_json()
         if self.effective_bits is not None:
             out["effective_bits"] = self.effective_bits
         return out
@@ -383,6 +387,9 @@ def run(task: str, model: str, n: int | None = None, *, reduction: str | None = 
                         precision=precision, arith=arith, weights=weights, seed=seed)
     result = simulate_instance(setup, built, x=x, y=y, seed=seed, split=split, effective=effective)
     if trials:
+        from .bounds.erring import assess_run
+
         result.trials = run_trials(setup, built, trials, seed=seed, split=split)
+        result.error_bound = assess_run(result)
         result.conclusion = conclusion(result)
     return result

@@ -208,6 +208,9 @@ class SweepRow:
     problem: str | None = None
     source: str | None = None
     note: str = ""
+    #: for a hard-attention construction, the precision a softmax equal to it needs
+    #: (docs/theory.md §2.5); None otherwise
+    softmax_bits: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -260,6 +263,14 @@ class SweepResult:
             bad = [r for r in self.rows_for(model) if not r.ok]
             if bad:
                 out.append(f"{model}: {bad[0].note} ({len(bad)} of {len(self.rows_for(model))} points)")
+        for model in self.models:
+            hard = [r for r in self.rows_for(model) if r.ok and r.softmax_bits is not None]
+            if hard:
+                soft = sorted({r.softmax_bits for r in hard})
+                prec = sorted({r.precision_bits for r in hard})
+                span = (lambda v: f"{v[0]}" if len(v) == 1 else f"{v[0]}..{v[-1]}")
+                out.append(f"{model}: hard attention (p = {span(prec)}); a softmax equal to it needs "
+                           f"p = {span(soft)} bits (SHT24 Lemma A.2, docs/theory.md §2.5)")
         for r in self.rows:
             if r.ok and (r.protocol_runs < self.instances or r.trials < self.trials):
                 out.append(f"{r.model} n={r.n}: {r.protocol_runs} of {self.instances} protocol runs, "
@@ -449,7 +460,14 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
         trials=done,
         seconds=time.perf_counter() - t0, reduction=red_name, problem=prob_name,
         source=built.source, note="; ".join(notes),
+        softmax_bits=_softmax_bits(built.model),
     )
+
+
+def _softmax_bits(model: Any) -> int | None:
+    construction = (getattr(model, "config", None) or {}).get("construction")
+    soft = construction.get("softmax") if isinstance(construction, dict) else None
+    return None if not soft else int(soft["softmax_bits"])
 
 
 def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, deadline: float) -> tuple[int, int]:

@@ -5,7 +5,10 @@ Transformers" (NeurIPS 2023), docs/theory.md §7.5–7.6, §8.5–8.6, §9.5–9
   1/(2q)-approximates qSA needs m·p >= c·q (reduction from DISJ_q with N = 2q + 1,
   docs/theory.md §8.5); Theorem 2's construction (width O(q log N)) meets it up to log
   factors.  The
-  sweep runs the construction as a protocol for growing q: its bits against D(DISJ_q).
+  sweep runs the construction as a protocol for growing q with simulate's cheapest
+  protocol (the query token's id, then Bob's partial sums), whose size does not depend on
+  the width; Theorem 4's argument uses the one-way query-vector protocol instead
+  (docs/theory.md §3.5), whose m·p + O(p) bits must reach D->(DISJ_q) = q.
 * Match3 (triple detection): Theorem 7's one-layer bound, through the DISJ_n -> Match3
   reduction (N = 2n + 1, gadget derived in commlb): the bits any one-layer protocol must
   send.  Match2 (pair detection): Theorem 6's constant-width construction, whose width
@@ -43,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     # --- qSA: bits of the Theorem 2 construction vs the Theorem 4 bound, as q grows
     qs = "2,3" if args.small else "2..6"
     qsa = run_sweep("qsa", "transformer", qs, trials=5, instances=1, max_seconds=4.0)
-    print("\nqSA (n = q, N = 2q + 1; SHT23 Thm 4: m·p >= D(DISJ_q) - O(p), Thm 2 construction)")
+    print("\nqSA (n = q, N = 2q + 1; Thm 2 construction, run with the cheapest protocol: Alice's token id, "
+          "then Bob's partial sums, whose size does not depend on the width.  Thm 4's m·p + O(p) >= "
+          "D->(DISJ_q) = q is about the one-way query-vector protocol, docs/theory.md §3.5)")
     print_rows(qsa)
     ok = [r for r in qsa.rows if r.ok]
     if ok:

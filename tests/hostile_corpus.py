@@ -362,8 +362,8 @@ def _sweep_fail_cases() -> list[Case]:
 
 def _unclear_cases() -> list[Case]:
     c = []
-    c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--precision", "3"],
-                  mention=("--precision",)))
+    c.append(Case("unclear-message", ["explain", "--problem", "ip", "--error", "0.1", "--precision", "3"],
+                  mention=("--precision",)))  # explain's model options apply to --task only
     c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--k", "3"], mention=("--k",)))
     c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--precision", "3"],
                   mention=("--precision",)))

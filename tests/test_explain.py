@@ -235,7 +235,8 @@ def _name(family):
 def _size_numbers(family, model):
     if family == "transformer":
         # a hard-attention construction states the softmax scale and precision beside its own
-        soft = (model.config.get("construction") or {}).get("softmax") or {}
+        construction = model.config.get("construction")
+        soft = (construction.get("softmax") if isinstance(construction, dict) else None) or {}
         return {model.layers, model.heads, model.width, model.key_dim, model.value_dim} | {
             int(soft[k]) for k in ("hard_bits", "softmax_scale", "softmax_bits") if k in soft}
     if family == "rnn":
@@ -535,7 +536,7 @@ def test_error_step_index_numbers(eps, n):
     assert f"right only on {pct} of the inputs" in text
     bits = e.simulation["total_bits"]  # the storing RNN: one-way, Alice to Bob
     assert f"sends {bits} bits, at least {value:.2f}" in text
-    assert "Kremer, Nisan & Ron 1999" in text and "proved in the cited paper" in text
+    assert "Kremer, Nisan & Ron 1999" in text and "proved in the cited papers" in text
     stray = _ints(text) - (set(_template_numbers()) | {n, whole, bits, int(value)} | _ints(f"{value:.2f}")
                            | _ints(f"{_h2(ev):.4f}") | _ints(pct) | _ints(f"{ev:g}"))
     assert not stray, stray
@@ -604,5 +605,36 @@ def test_construction_names_lose_internal_provenance_only():
     outside_note = "THEORY" + ".md §1.3"  # a pointer to notes outside the repository
     assert _construction_name(f"construction: qSA (SHT23 Theorem 2, {outside_note}; dual certificates [DER])") \
         == "qSA (SHT23 Theorem 2)"
+    assert _construction_name("construction: qSA (SHT23 Theorem 2, docs/theory.md §9.3; dual certificates [DER])") \
+        == "qSA (SHT23 Theorem 2, docs/theory.md §9.3)"
     assert _construction_name("construction: an RNN for Dyck-(2,2) (BHBK24, docs/theory.md §7.3)") \
         == "an RNN for Dyck-(2,2) (BHBK24, docs/theory.md §7.3)"
+
+
+def test_cli_model_sizes_fall_back_to_random_weights_and_say_so():
+    res = invoke("--task", "index-lookup", "--model", "rnn", "--n", "16", "--hidden", "2", "--precision", "4",
+                 "--error", "0.01", "--json")
+    assert res.exit_code == 0, (res.output, res.exception)
+    data = json.loads(res.stdout)
+    assert data["basis"] == "random" and data["simulation"]["total_bits"] == 1 * 2 * 4
+    text = " ".join(p for s in data["steps"] for p in s["paragraphs"])
+    assert "the RNN construction for index-lookup cannot be built with the sizes or arithmetic asked for" in text
+    assert "sends 8 bits on this split, fewer than 14.71: so no RNN of this shape is right on 99%" in text
+    assert "8 < 16" in text and "whatever its weights" in text
+    res = invoke("--task", "index-lookup", "--model", "rnn", "--hidden", "2", "--precision", "4",
+                 "--weights", "construction")
+    assert isinstance(res.exception, CommlbError)
+    res = invoke("--problem", "ip", "--error", "0.1", "--hidden", "3")
+    assert isinstance(res.exception, CommlbError) and "--hidden applies to --task" in str(res.exception)
+
+
+def test_error_near_one_half_and_exact_fractions():
+    from commlb.explain import explain_error
+
+    e = explain_error("ip", 8, "0.4999999999999999999")  # within float rounding of 1/2: exact arithmetic
+    bound = e.simulation["error_bound"]
+    adv = 2 * 10 ** -19
+    assert abs(bound["value"] - (4 - math.log2(1 / adv) - 1)) < 1e-9 and bound["whole"] == 0
+    assert "no bound" in e.text()
+    e = explain_error("ip", 8, "1/3")
+    assert "ε = 1/3: c ≥ 8/2 − log2(1/(1/3)) − 1 = 1.42 bits, at least 2 whole bits" in e.text()

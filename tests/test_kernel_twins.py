@@ -123,3 +123,25 @@ def test_gf2_rank_same_on_any_thread_count(m, n, seed, threads):
     rows = [int("".join(str(b) for b in row[::-1]), 2) for row in bits]
     assert r == rank_gf2_python(rows, n)[0]
     assert len(prow) == len(pcol) == r
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(1, 5), st.integers(1, 2), st.sampled_from(["tanh", "relu", "threshold"]),
+       st.integers(0, 2**32 - 1))
+def test_rnn_cell_marks_equal_twin_and_prefix_runs(d, L, act, seed):
+    from commlb.kernels.rnn import RNNCell
+
+    rng = np.random.default_rng(seed)
+    model = RNNModel.random(4, rng, hidden=d, layers=L, activation=act, precision=Precision.fixed(10))
+    cell = RNNCell.from_model(model)
+    T = int(rng.integers(0, 9))
+    toks = rng.integers(-1, 4, size=(3, T))
+    marks = np.unique(rng.integers(0, T + 1, size=4))
+    start = np.stack([model.initial_state()] * 3)
+    got = cell.run_marked(start, toks, marks, "numba")
+    twin = cell.run_marked(start, toks, marks, "python")
+    for a, b in zip(got, twin, strict=True):
+        assert np.array_equal(a, b)
+    for k, m in enumerate(marks):  # the state kept at a mark is the state after that prefix
+        st_, sat = cell.run(start, toks[:, :m], "python")
+        assert np.array_equal(got[2][:, k], st_) and np.array_equal(got[3][:, k], sat)

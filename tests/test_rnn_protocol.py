@@ -170,7 +170,7 @@ def test_parties_read_only_visible_positions(monkeypatch):
     model = RNNModel.random(5, rng, hidden=3, layers=2)
     tokens = rng.integers(0, 5, size=30)
     owner = rng.integers(0, 3, size=30).astype(np.int8)
-    transcript, _ = simulate_rnn(model, tokens, Split(owner), verify=False)
+    transcript, _ = simulate_rnn(model, tokens, Split(owner), verify=False, engine="segments")
     assert len(seen) == 30  # every position read exactly once
     assert sorted(p for _, p in seen) == list(range(30))
     for who, pos in seen:
@@ -227,12 +227,55 @@ def test_mismatch_raises(monkeypatch):
 
     monkeypatch.setattr(rp._Party, "advance", corrupt)
     with pytest.raises(EngineError, match="protocol output"):
-        simulate_rnn(model, tokens, split)
+        simulate_rnn(model, tokens, split, engine="segments")
 
 
-def test_bad_inputs():
-    model = RNNModel.random(4, np.random.default_rng(0), hidden=2)
-    with pytest.raises(InvalidInputError):
-        simulate_rnn(model, np.arange(4), Split.prefix(5, 2))
-    with pytest.raises(InvalidInputError):
-        simulate_rnn("not a model", np.arange(4), Split.prefix(4, 2))
+@settings(deadline=None, max_examples=60)
+@given(cases())
+def test_batched_engine_equals_segment_engine(case):
+    """The state handed over by reference (one run, payloads encoded in one pass at the
+    end) gives the same transcript, bit for bit, and the same output as the engine that
+    encodes and decodes each state as it goes."""
+    model, tokens, split = case
+    seg, out_seg = simulate_rnn(model, tokens, split, engine="segments")
+    bat, out_bat = simulate_rnn(model, tokens, split, engine="batched")
+    assert bat.fingerprint() == seg.fingerprint()
+    assert [(m.round, m.sender, m.label, m.note) for m in bat.messages] == \
+        [(m.round, m.sender, m.label, m.note) for m in seg.messages]
+    assert out_bat.same_bits(out_seg) and out_bat.saturations == out_seg.saturations
+    assert bat.meta == seg.meta
+
+
+def test_batched_engine_refuses_a_segment_with_an_invisible_position(monkeypatch):
+    rng = np.random.default_rng(3)
+    model = RNNModel.random(4, rng, hidden=3, precision=Precision.fixed(10))
+    tokens = rng.integers(0, 4, size=8)
+    owner = np.array([ALICE] * 4 + [BOB] * 4, dtype=np.int8)
+    # a broken schedule that lets Alice read Bob's first token
+    monkeypatch.setattr(rp, "_schedule_arrays", lambda o, last: (ALICE, np.array([0, 5]), np.array([5, 8])))
+    with pytest.raises(EngineError, match="cannot see"):
+        simulate_rnn(model, tokens, Split(owner), engine="batched")
+
+
+def test_send_many_counts_checks_and_encodes_like_send():
+    """Messages recorded by reference cost what their layout says, refuse values that do
+    not fit, and their (lazily encoded) payloads are bit for bit those of send()."""
+    from commlb.bits import FieldSpec
+    from commlb.protocol.core import Channel
+
+    rng = np.random.default_rng(4)
+    fields = [FieldSpec("state", "fixed", (2, 3), 10, 4)]
+    values = rng.integers(-512, 512, size=(5, 2, 3))
+    senders = [ALICE, BOB, BOB, ALICE, BOB]
+    lazy, eager = Channel(), Channel()
+    lazy.send_many(senders, [f"m{k}" for k in range(5)], fields, {"state": values}, [""] * 5)
+    for k, who in enumerate(senders):
+        eager.send(who, f"m{k}", fields, {"state": values[k]})
+    assert [len(m.payload) for m in lazy.messages] == [60] * 5
+    assert [(m.round, m.sender) for m in lazy.messages] == [(m.round, m.sender) for m in eager.messages]
+    for a, b in zip(lazy.messages, eager.messages, strict=True):
+        assert a.payload == b.payload and np.array_equal(a.values()["state"], b.values()["state"])
+    bad = values.copy()
+    bad[3, 1, 2] = 512  # one value past 10-bit two's complement
+    with pytest.raises(EngineError, match="out of range"):
+        Channel().send_many(senders, ["m"] * 5, fields, {"state": bad}, [""] * 5)

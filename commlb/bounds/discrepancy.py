@@ -14,8 +14,10 @@ Two ways to bound disc_μ from above:
 
 * **spectral** (:func:`spectral_certificate`): with B = A∘W, |1_Sᵀ B 1_T| ≤ ‖B‖₂·√(|S||T|),
   so disc_μ ≤ ‖B‖₂·√(mn)/Z.  ‖B‖₂ is bounded rigorously, never read off a floating SVD:
-  G = BᵀB (the smaller Gram matrix) is computed exactly (integers; float64 products are
-  exact while every partial sum stays below 2^53, which is checked), and then either
+  G = BᵀB (the smaller Gram matrix) is computed exactly (integers: under the uniform
+  distribution by XOR-popcount on packed bits, otherwise by BLAS products, which are exact
+  while every partial sum stays below 2^24 in float32 or 2^53 in float64, as checked), and
+  then either
 
   - ``gershgorin``: ‖B‖² = λmax(G) ≤ max_i Σ_j |G_ij|  (exact integer row sums);
   - ``gershgorin-square``: ‖B‖⁴ = λmax(G²) ≤ max_i Σ_j |(G²)_ij|  (G² exact the same way);
@@ -66,38 +68,64 @@ CHOLESKY_LIMIT = 160
 _EXACT_FLOAT = 1 << 53
 
 
-def sign_matrix(values: np.ndarray) -> np.ndarray:
-    """A = (−1)^f as int64 for a 0/1 matrix; refuses other values."""
+def sign_matrix(values: np.ndarray, dtype: Any = np.int64) -> np.ndarray:
+    """A = (−1)^f for a 0/1 matrix; refuses other values."""
     vals = np.asarray(values)
-    present = set(np.unique(vals).tolist())
-    if not present <= {0, 1}:
+    lo, hi = (int(vals.min()), int(vals.max())) if vals.size else (0, 0)
+    if lo < 0 or hi > 1:
+        present = sorted(set(np.unique(vals).tolist()))
         raise InvalidInputError(
-            f"discrepancy is defined here for Boolean functions; the matrix has values {sorted(present)}"
+            f"discrepancy is defined here for Boolean functions; the matrix has values {present}"
         )
-    return (1 - 2 * vals.astype(np.int64)).astype(np.int64)
+    return (1 - 2 * vals.astype(np.int8)).astype(dtype, copy=False)
 
 
 def weighted_sign_matrix(values: np.ndarray, dist: Distribution | None = None) -> tuple[np.ndarray, int]:
-    """(B, Z): B = A∘W with integer weights W, and Z = Σ W."""
-    A = sign_matrix(values)
+    """(B, Z): B = A∘W with integer weights W, and Z = Σ W.  Uniform: B = A as int8."""
     if dist is None:
-        dist = uniform(*A.shape)
+        A = sign_matrix(values, np.int8)
+        return A, int(A.shape[0]) * int(A.shape[1])
+    A = sign_matrix(values)
     if dist.weights.shape != A.shape:
         raise InvalidInputError(f"the distribution is {dist.weights.shape}, the matrix {A.shape}")
     return A * dist.weights, dist.total
 
 
-def _gram(B: np.ndarray) -> tuple[np.ndarray, str]:
-    """Exact Gram matrix of the smaller side as int64 (float64 BLAS when provably exact)."""
+def _syrk_exact(X: np.ndarray, limit_bits: int) -> np.ndarray:
+    """XᵀX by a BLAS rank-k update (half the flops of a product), in float32 when
+    ``limit_bits`` = 24 and float64 when 53; the caller has checked that every partial
+    sum is an integer below 2^limit_bits, so the result is exact in any summation order."""
+    from scipy.linalg import blas
+
+    # X.T of a C-ordered copy is Fortran-ordered: BLAS takes it without another copy
+    Xc = np.ascontiguousarray(X, dtype=np.float32 if limit_bits == 24 else np.float64)
+    if limit_bits == 24:
+        C = blas.ssyrk(1.0, Xc.T, trans=0)
+    else:
+        C = blas.dsyrk(1.0, Xc.T, trans=0)
+    U = np.rint(C).astype(np.int64)
+    U = np.triu(U)  # syrk fills the upper triangle only
+    return U + np.triu(U, 1).T
+
+
+def _gram(B: np.ndarray, values01: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """Exact Gram matrix of the smaller side as int64: for an unweighted sign matrix by
+    XOR-popcount on packed bits (:mod:`commlb.kernels.signgram`), else by BLAS when
+    provably exact."""
     m, n = B.shape
     side = "cols" if n <= m else "rows"
+    if values01 is not None:
+        from ..kernels.signgram import sign_gram
+
+        side = "rows" if m <= n else "cols"  # rows pack without a transpose
+        return sign_gram(values01 if side == "cols" else np.asarray(values01).T), side
     X = B if side == "cols" else B.T  # G = XᵀX, X has k = len rows
     k = X.shape[0]
     wmax = int(np.abs(X).max()) if X.size else 0
+    if k * wmax * wmax < 1 << 24:
+        return _syrk_exact(X, 24), side
     if k * wmax * wmax < _EXACT_FLOAT:
-        Xf = X.astype(np.float64)
-        G = (Xf.T @ Xf)
-        return np.rint(G).astype(np.int64), side
+        return _syrk_exact(X, 53), side
     if k * wmax * wmax < (1 << 62):
         return X.T @ X, side  # int64 matmul: exact, slower (no BLAS)
     raise TooLargeError("the weighted sign matrix has entries too large for an exact Gram matrix; "
@@ -107,9 +135,10 @@ def _gram(B: np.ndarray) -> tuple[np.ndarray, str]:
 def _square_exact(G: np.ndarray) -> np.ndarray | None:
     d = G.shape[0]
     gmax = int(np.abs(G).max()) if G.size else 0
+    if d * gmax * gmax < 1 << 24:
+        return _syrk_exact(G, 24)  # G is symmetric: G² = GᵀG
     if d * gmax * gmax < _EXACT_FLOAT:
-        Gf = G.astype(np.float64)
-        return np.rint(Gf @ Gf).astype(np.int64)
+        return _syrk_exact(G, 53)
     if d * gmax * gmax < (1 << 62):
         return G @ G
     return None
@@ -155,7 +184,7 @@ def spectral_certificate(values: np.ndarray, dist: Distribution | None = None,
     t0 = time.perf_counter()
     B, Z = weighted_sign_matrix(values, dist)
     m, n = B.shape
-    G, side = _gram(B)
+    G, side = _gram(B, values if dist is None else None)
     d = G.shape[0]
     gersh = int(np.abs(G).sum(axis=1).max())
     if d <= cholesky_limit:
@@ -173,7 +202,15 @@ def spectral_certificate(values: np.ndarray, dist: Distribution | None = None,
                 return SpectralCertificate(m, n, Z, 2, s, "cholesky", side, cert, time.perf_counter() - t0)
         return SpectralCertificate(m, n, Z, 2, Fraction(gersh), "gershgorin", side, None,
                                    time.perf_counter() - t0)
-    G2 = _square_exact(G)
+    # a Rayleigh quotient (a lower estimate of λmax, used only to choose a route) tells
+    # whether Gershgorin is already tight, as for Hadamard matrices
+    x = np.random.default_rng(0).standard_normal(d)
+    Gf = G.astype(np.float64)
+    for _ in range(12):
+        x = Gf @ x
+        x /= np.linalg.norm(x)
+    rayleigh = float(x @ (Gf @ x))
+    G2 = None if gersh <= rayleigh * (1 + 1e-9) else _square_exact(G)
     if G2 is not None:
         s4 = int(np.abs(G2).sum(axis=1).max())
         if s4 < gersh * gersh:

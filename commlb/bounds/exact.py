@@ -348,17 +348,14 @@ def _bitplanes(base: np.ndarray, values: list[int]) -> tuple[np.ndarray, np.ndar
 def _root_bounds(base: np.ndarray, values: list[int], row_members: list[list[int]],
                  col_members: list[list[int]], fooling_time: float | None) -> tuple[int, dict[str, Any]]:
     """Leaves lower bound at the root with its per-value certificate."""
-    from ..kernels.exact import GFP_PRIME
-    from ..kernels.gf2 import rank_gf2_bits
-    from ..kernels.gfp import rank_gfp_rows
+    from ..kernels.elim import GFP_PRIME, rank_gf2_any, rank_gfp_any
 
     per_value: dict[str, Any] = {}
     leaves = 0
     for val in values:
         Z = (base == val).astype(np.int64)
-        rank_p, prow, pcol = rank_gfp_rows(Z.copy(), GFP_PRIME)
-        rank_p, prow, pcol = int(rank_p), prow.tolist(), pcol.tolist()
-        rank_2 = int(rank_gf2_bits(Z.astype(np.uint8), threads=1)[0])
+        rank_p, prow, pcol = rank_gfp_any(Z, GFP_PRIME)
+        rank_2 = int(rank_gf2_any(Z.astype(np.uint8), threads=1)[0])
         entry: dict[str, Any] = {
             "rank_gfp": rank_p, "prime": GFP_PRIME,
             "pivot_rows": [row_members[i][0] for i in prow],

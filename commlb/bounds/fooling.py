@@ -199,13 +199,11 @@ def rank_cap(arr: np.ndarray, value: int) -> int:
     k = rank(A ∘ A^T) <= rank(A)^2 <= rank(Z)^2 (Dietzfelbinger–Hromkovič–Schnitger 1996
     state it as (rank(M) + 1)^2 for both values of a Boolean M, since
     rank(J - M) <= rank(M) + 1).  docs/theory.md §5.2.1."""
-    from ..kernels.exact import GFP_PRIME
-    from ..kernels.gf2 import rank_gf2_bits
-    from ..kernels.gfp import rank_gfp_rows
+    from ..kernels.elim import GFP_PRIME, rank_gf2_any, rank_gfp_any
 
     Z = (arr == value)
-    r2 = int(rank_gf2_bits(Z.astype(np.uint8), threads=1)[0])
-    rp = int(rank_gfp_rows(Z.astype(np.int64), GFP_PRIME)[0])
+    r2 = int(rank_gf2_any(Z.astype(np.uint8), threads=1)[0])
+    rp = int(rank_gfp_any(Z, GFP_PRIME)[0])
     return min(r2, rp) ** 2
 
 

@@ -169,27 +169,20 @@ def rank_gf2(M: CommMatrix | np.ndarray, backend: str = "auto", k: int = 8,
 
     For an integer matrix, leaves >= rank_GF(2)(M mod 2), so ``ceil(log2 rank)`` bounds D.
     ``backend``: ``"numba"`` (the kernel), ``"python"`` (the plain twin, Python integers as
-    rows) or ``"auto"`` (the kernel).  ``threads``: numba threads for the kernel (None:
+    rows) or ``"auto"`` (the twin up to 64 x 64 entries, where it is instant and a fresh
+    install need not compile the kernel; the kernel above).  ``threads``: numba threads for the kernel (None:
     chosen from the size and the free cores, :func:`commlb.kernels.gf2.choose_threads`)."""
-    from ..kernels.backend import resolve_backend
+    from ..kernels.backend import auto_for_size
+    from ..kernels.elim import rank_gf2_any
 
-    backend = resolve_backend(backend)
     vals = _values(M)
     m, n = vals.shape
+    backend = auto_for_size(backend, m * n)
     t0 = time.perf_counter()
     bits = (vals & 1).astype(np.uint8) if vals.dtype != bool else vals.astype(np.uint8)
-    if backend == "numba":
-        if not 1 <= k <= 8:
-            raise InvalidInputError("k must be in 1..8")
-        from ..kernels.gf2 import rank_gf2_bits
-
-        r, prow, pcol = rank_gf2_bits(bits, k=k, threads=threads)
-        prow, pcol = prow.tolist(), pcol.tolist()
-    else:
-        from ..kernels.gf2 import rank_gf2_python
-
-        rows = [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little") for row in bits]
-        r, prow, pcol = rank_gf2_python(rows, n)
+    if backend == "numba" and not 1 <= k <= 8:
+        raise InvalidInputError("k must be in 1..8")
+    r, prow, pcol = rank_gf2_any(bits, backend, k=k, threads=threads)
     return RankResult("GF(2)", int(r), tuple(int(i) for i in prow), tuple(int(j) for j in pcol),
                       int(r), prime=2, elapsed=time.perf_counter() - t0, backend=backend)
 
@@ -209,12 +202,12 @@ def rank_gfp(M: CommMatrix | np.ndarray, p: int = DEFAULT_PRIME, backend: str = 
     """Rank of M mod p over GF(p) with pivots; a sound lower bound on rank over Q.
 
     ``backend``: ``"numba"`` (the kernels), ``"python"`` (the plain twin) or ``"auto"``
-    (numba).  ``method`` (numba only): ``"blocked"`` (blocked LU with exact float64 BLAS
-    updates, p < 2^23), ``"rows"`` (row elimination, any p < 2^31) or ``"auto"`` (blocked
+    (the twin up to 64 x 64 entries, numba above).  ``method`` (numba only): ``"blocked"``
+    (blocked LU with exact float64 BLAS updates, p < 2^23), ``"rows"`` (row elimination, any p < 2^31) or ``"auto"`` (blocked
     when p allows it and the matrix is not tiny)."""
-    from ..kernels.backend import resolve_backend
+    from ..kernels.backend import auto_for_size
 
-    backend = resolve_backend(backend)
+    backend = auto_for_size(backend, int(np.asarray(M.values if isinstance(M, CommMatrix) else M).size))
     if method not in ("auto", "rows", "blocked"):
         raise InvalidInputError(f"unknown method {method!r}; use auto, rows or blocked")
     _check_prime(p)
@@ -223,12 +216,14 @@ def rank_gfp(M: CommMatrix | np.ndarray, p: int = DEFAULT_PRIME, backend: str = 
     m, n = vals.shape
     t0 = time.perf_counter()
     reduced = np.mod(vals.astype(np.int64), p)
-    from ..kernels import gfp as kg
-
     used = backend
     if backend == "python":
-        r, prow, pcol = kg.rank_gfp_python(reduced.tolist(), p)
+        from ..kernels.elim import rank_gfp_python
+
+        r, prow, pcol = rank_gfp_python(reduced.tolist(), p)
     else:
+        from ..kernels import gfp as kg
+
         if method == "blocked" and kg.blocked_width(p) < 1:
             raise InvalidInputError(f"prime {p} too large for the blocked method (p < 2^23); use rows")
         if method == "blocked" or (method == "auto" and kg.blocked_width(p) >= 16 and m * n >= 128 * 128):
@@ -270,12 +265,13 @@ def rank_real(M: CommMatrix | np.ndarray, certify: bool = True, max_dim: int = M
     pcol: tuple[int, ...] = ()
     cert = 0
     if certify:
-        from ..kernels import gfp as kg
+        from ..kernels.elim import rank_gfp_any
 
         if m * n <= 512 * 512:
-            reduced = np.mod(vals.astype(np.int64), _CERT_PRIMES[0])
-            r, pr, pc = kg.rank_gfp_rows(reduced, _CERT_PRIMES[0])
+            r, pr, pc = rank_gfp_any(vals, _CERT_PRIMES[0])  # the plain twin when small
         else:
+            from ..kernels import gfp as kg
+
             # large: the blocked kernel with the default prime gives the minor just as well
             r, pr, pc = kg.rank_gfp_blocked(np.mod(vals.astype(np.float64), DEFAULT_PRIME), DEFAULT_PRIME)
         prow = tuple(int(i) for i in pr)

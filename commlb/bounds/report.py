@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InvalidInputError, TooLargeError
-from .matrix import CommMatrix, matrix_from_array
+from .matrix import DONT_CARE, CommMatrix, matrix_from_array
 from .oneway import OneWayResult, bits_for, one_way, verify_one_way
 from .rank import (
     DEFAULT_PRIME,
@@ -398,6 +398,33 @@ def _cannot_help(report: BoundsReport, M: CommMatrix) -> str:
     return ""
 
 
+def restrict_to_product_promise(M: CommMatrix) -> tuple[CommMatrix, str]:
+    """A promise problem whose promise is a product set R × C (each party's input is
+    checked on its own, e.g. pc-perm: both maps are permutations) is the total function
+    on the R × C submatrix: a protocol need only be right there, and every protocol for
+    that submatrix is one for the promise problem.  Returns the submatrix and a note;
+    refuses a promise that is not a product set (gap-Hamming), because a lower bound for
+    one total completion does not bound the promise problem (docs/theory.md §5)."""
+    inside = M.values != DONT_CARE
+    rows = inside.any(axis=1)
+    cols = inside.any(axis=0)
+    count = int(inside.size - int(inside.sum()))
+    if not np.array_equal(inside, np.outer(rows, cols)):
+        raise InvalidInputError(
+            f"{M.source}: {count} entries are outside the promise (don't care) and the promise "
+            f"is not a product of row and column sets; bounds are only computed for total "
+            f"functions, because a lower bound for one total completion does not bound the "
+            f"promise problem"
+        )
+    sub = M.values[np.ix_(rows, cols)]
+    restricted = CommMatrix(sub, f"{M.source} inside the promise", M.n)
+    note = (f"promise: {int(rows.sum())} of {M.rows} rows x {int(cols.sum())} of {M.cols} columns "
+            f"are inside it (a product set), so the bounds are those of the total function on that "
+            f"{restricted.rows} x {restricted.cols} submatrix; certificates number its rows and "
+            f"columns in the order of the inputs inside the promise")
+    return restricted, note
+
+
 def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = None,
                    time_limit: float = 10.0, prime: int = DEFAULT_PRIME, verify: bool = True,
                    fooling: dict[int, list[tuple[int, int]]] | None = None) -> BoundsReport:
@@ -407,14 +434,12 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
     fooling set to verify and use.  ``verify`` re-checks every certificate."""
     if not isinstance(M, CommMatrix):
         M = matrix_from_array(M)
+    promise_note = None
     if M.has_dont_care:
-        count = int(np.sum(M.values == -1))
-        raise InvalidInputError(
-            f"{M.source}: {count} entries are outside the promise (don't care); bounds are only "
-            f"computed for total functions, because a lower bound for one total completion does "
-            f"not bound the promise problem"
-        )
+        M, promise_note = restrict_to_product_promise(M)
     report = BoundsReport(M.source, M.rows, M.cols, M.output_values())
+    if promise_note:
+        report.notes.append(promise_note)
     if methods is None:
         chosen, notes = default_methods(M)
         report.notes.extend(notes)

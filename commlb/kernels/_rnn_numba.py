@@ -11,9 +11,11 @@ __all__ = ["run_rows"]
 
 @njit(cache=True, parallel=True)
 def run_rows(rec_ptr, rec_col, rec_val, in_ptr, in_col, in_val, u0, bsh, act, table, lo,
-             one, f, raw_min, raw_max, tmask, states, tokens, sat):
+             one, f, raw_min, raw_max, tmask, states, tokens, sat, marks, mark_states, mark_sat):
     """States (B, L, d) updated in place by reading the rows of ``tokens`` (B, T); ``sat``
-    (B,) gets the saturations.  See :mod:`commlb.kernels.rnn`."""
+    (B,) gets the saturations.  ``marks`` (K,, increasing): after the first marks[k]
+    tokens the state and the saturations so far go to ``mark_states[:, k]`` and
+    ``mark_sat[:, k]``.  See :mod:`commlb.kernels.rnn`."""
     B, T = tokens.shape
     L, d = states.shape[1], states.shape[2]
     half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
@@ -22,9 +24,19 @@ def run_rows(rec_ptr, rec_col, rec_val, in_ptr, in_col, in_val, u0, bsh, act, ta
         nxt = np.empty((L, d), np.int64)  # this step's state
         acc = np.empty(d, np.int64)
         s = np.int64(0)
+        m = 0
+        K = marks.shape[0]
+        while m < K and marks[m] == 0:
+            mark_states[i, m] = cur
+            mark_sat[i, m] = s
+            m += 1
         for t in range(T):
             tok = tokens[i, t]
             if tok < 0:
+                while m < K and marks[m] == t + 1:
+                    mark_states[i, m] = cur
+                    mark_sat[i, m] = s
+                    m += 1
                 continue
             for layer in range(L):
                 if layer == 0:
@@ -64,6 +76,10 @@ def run_rows(rec_ptr, rec_col, rec_val, in_ptr, in_col, in_val, u0, bsh, act, ta
                             s += 1
                     nxt[layer, j] = v
             cur, nxt = nxt, cur
+            while m < K and marks[m] == t + 1:
+                mark_states[i, m] = cur
+                mark_sat[i, m] = s
+                m += 1
         for layer in range(L):
             for j in range(d):
                 states[i, layer, j] = cur[layer, j]

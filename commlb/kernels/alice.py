@@ -35,8 +35,8 @@ deepest change, so every node of the tree is computed once:
 
 Both run in parallel over contiguous ranges of leaves (``numba.prange``).  Batched twins
 over explicit token rows (:func:`additive_rows`; :func:`rnn_rows`, which is the batched RNN
-cell of :mod:`commlb.kernels.rnn`) serve sampled searches and confirmation.  Plain numpy references, written independently from the module
-docstrings of :mod:`commlb.models.rnn` / :mod:`commlb.models.ffn` /
+cell of :mod:`commlb.kernels.rnn`) serve sampled searches and confirmation.  Plain numpy
+references, written independently from the module docstrings of :mod:`commlb.models.rnn` / :mod:`commlb.models.ffn` /
 :mod:`commlb.models.transformer`, are the ``*_reference`` functions; hypothesis tests
 hold kernel == reference == engine.
 

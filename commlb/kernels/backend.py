@@ -15,9 +15,14 @@ from __future__ import annotations
 
 from ..errors import InvalidInputError
 
-__all__ = ["BACKENDS", "resolve_backend"]
+__all__ = ["BACKENDS", "PLAIN_BELOW_ENTRIES", "resolve_backend", "auto_for_size"]
 
 BACKENDS = ("numba", "python", "auto")
+
+#: "auto" runs the plain twin of an elimination kernel up to this many matrix entries: it
+#: answers in milliseconds there, while a first call of the compiled kernel on a fresh
+#: install compiles it (seconds) - what made short commands slow to start
+PLAIN_BELOW_ENTRIES = 64 * 64
 
 
 def resolve_backend(backend: str, auto: str = "numba") -> str:
@@ -28,3 +33,9 @@ def resolve_backend(backend: str, auto: str = "numba") -> str:
     if backend not in ("numba", "python"):
         raise InvalidInputError(f"unknown backend {backend!r}; use numba, python or auto")
     return backend
+
+
+def auto_for_size(backend: str, entries: int) -> str:
+    """:func:`resolve_backend` for the elimination kernels: ``"auto"`` is ``"python"`` up
+    to :data:`PLAIN_BELOW_ENTRIES` entries, else ``"numba"``."""
+    return resolve_backend(backend, auto="python" if entries <= PLAIN_BELOW_ENTRIES else "numba")

@@ -40,13 +40,13 @@ from .bitops import bit64 as _bit
 from .bitops import ctz64 as _ctz
 from .bitops import now as _now
 from .bitops import popcount64 as _popcount
+from .elim import GFP_PRIME
 from .gf2 import insert_word as _insert
 from .gf2 import rank_words as _rank_gf2_vectors
 from .gfp import rank_gfp_rows
 
 __all__ = ["new_memo", "solve", "canon", "is_mono", "leaf_bound", "GFP_PRIME"]
 
-GFP_PRIME = 2147483647  # 2^31 - 1: products of two residues fit in int64
 
 _KEY = types.UniTuple(types.uint64, 2)
 _VAL = types.Tuple((types.int64, types.int64, types.int64, types.uint64))

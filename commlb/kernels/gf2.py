@@ -28,10 +28,12 @@ import numpy as np
 from numba import njit, prange
 
 from .bitops import ctz64 as _ctz
+from .elim import rank_gf2_any, rank_gf2_python  # the plain twin lives without numba
 
 __all__ = [
     "rank_gf2_packed",
     "rank_gf2_bits",
+    "rank_gf2_any",
     "rank_words",
     "insert_word",
     "rank_gf2_python",
@@ -245,28 +247,6 @@ def rank_gf2_packed(A, ncols, k, block=64):
     return r, perm[:r].copy(), piv_cols[:r].copy()
 
 
-def rank_gf2_python(rows: list[int], ncols: int) -> tuple[int, list[int], list[int]]:
-    """Plain twin of :func:`rank_gf2_packed`: rows as Python integers (bit c = column c),
-    textbook elimination column by column.  Returns (rank, pivot rows, pivot columns)."""
-    work = list(rows)
-    order = list(range(len(rows)))
-    r = 0
-    piv_cols: list[int] = []
-    for c in range(ncols):
-        bit = 1 << c
-        hit = next((i for i in range(r, len(work)) if work[i] & bit), None)
-        if hit is None:
-            continue
-        work[r], work[hit] = work[hit], work[r]
-        order[r], order[hit] = order[hit], order[r]
-        for i in range(r + 1, len(work)):
-            if work[i] & bit:
-                work[i] ^= work[r]
-        piv_cols.append(c)
-        r += 1
-        if r == len(work):
-            break
-    return r, order[:r], piv_cols
 
 
 #: below this many matrix entries the kernel runs on one thread: a pass over the rows below

@@ -26,10 +26,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .elim import rank_gfp_any, rank_gfp_python  # the plain twin lives without numba
+
 __all__ = [
     "rank_gfp_rows",
     "rank_gfp_blocked",
     "rank_gfp_python",
+    "rank_gfp_any",
     "blocked_width",
     "inverse_mod",
 ]
@@ -263,29 +266,3 @@ def rank_gfp_blocked(A: np.ndarray, p: int, block: int | None = None, leaf: int 
             r += s
         c0 = c1
     return r, perm[:r].copy(), piv_cols[:r].copy()
-
-
-def rank_gfp_python(rows: list[list[int]], p: int) -> tuple[int, list[int], list[int]]:
-    """Plain twin: textbook elimination over Python ints mod p.
-    Returns (rank, pivot rows, pivot columns)."""
-    work = [[v % p for v in row] for row in rows]
-    order = list(range(len(work)))
-    ncols = len(work[0]) if work else 0
-    r = 0
-    piv_cols: list[int] = []
-    for c in range(ncols):
-        hit = next((i for i in range(r, len(work)) if work[i][c]), None)
-        if hit is None:
-            continue
-        work[r], work[hit] = work[hit], work[r]
-        order[r], order[hit] = order[hit], order[r]
-        inv = pow(work[r][c], p - 2, p)
-        for i in range(r + 1, len(work)):
-            if work[i][c]:
-                f = work[i][c] * inv % p
-                work[i] = [(a - f * b) % p for a, b in zip(work[i], work[r])]
-        piv_cols.append(c)
-        r += 1
-        if r == len(work):
-            break
-    return r, order[:r], piv_cols

@@ -142,34 +142,56 @@ class RNNCell:
         """Read the rows of ``tokens`` (B, T; -1 reads nothing) from ``states`` (B, L, d):
         (final states (B, L, d) int64, saturations per row (B,)).  ``backend``: ``"numba"``,
         ``"python"`` or ``"auto"`` (numba)."""
+        out, sat, _, _ = self.run_marked(states, tokens, np.zeros(0, dtype=np.int64), backend)
+        return out, sat
+
+    def run_marked(self, states: np.ndarray, tokens: np.ndarray, marks: np.ndarray,
+                   backend: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`run`, also keeping the state and the saturations so far after the first
+        ``marks[k]`` tokens (``marks`` increasing, in 0..T): returns (final states,
+        saturations, marked states (B, K, L, d), marked saturations (B, K))."""
         from .backend import resolve_backend
 
         backend = resolve_backend(backend)
         toks = np.ascontiguousarray(tokens, dtype=np.int64)
         states = np.array(states, dtype=np.int64, copy=True)
+        marks = np.ascontiguousarray(marks, dtype=np.int64)
+        if marks.size and (np.any(np.diff(marks) < 0) or marks[0] < 0 or marks[-1] > toks.shape[1]):
+            raise ValueError("marks must be increasing and within 0..T")
         if backend == "python":
-            return run_rows_python(self, states, toks)
+            return run_rows_python(self, states, toks, marks)
         if self._csr is None:
             self._csr = csr(self.w_rec) + csr(self.w_in)
-        sat = np.zeros(toks.shape[0], dtype=np.int64)
-        if toks.shape[0]:
+        B = toks.shape[0]
+        sat = np.zeros(B, dtype=np.int64)
+        mark_states = np.zeros((B, marks.size, self.L, self.d), dtype=np.int64)
+        mark_sat = np.zeros((B, marks.size), dtype=np.int64)
+        if B:
             from ._rnn_numba import run_rows
 
             run_rows(*self._csr, self.u0, self.bsh, np.int64(self.act), self.table, np.int64(self.lo),
                      np.int64(self.one), np.int64(self.frac), np.int64(self.raw_min), np.int64(self.raw_max),
-                     self.tmask, states, toks, sat)
-        return states, sat
+                     self.tmask, states, toks, sat, marks, mark_states, mark_sat)
+        return states, sat, mark_states, mark_sat
 
 
-def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
+                    marks: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Plain twin of the numba kernel: the module docstring's step, numpy, batched over the
     rows, one token at a time (products exact: sparse lists, float64 BLAS below 2^52, or
-    int64)."""
+    int64).  With ``marks`` also returns the marked states and saturations
+    (:meth:`RNNCell.run_marked`)."""
     h = np.array(states, dtype=np.int64, copy=True)
     toks = np.asarray(tokens, dtype=np.int64)
     B = toks.shape[0]
     f = cell.frac
     sat = np.zeros(B, dtype=np.int64)
+    K = 0 if marks is None else len(marks)
+    mark_states = np.zeros((B, K, cell.L, cell.d), dtype=np.int64)
+    mark_sat = np.zeros((B, K), dtype=np.int64)
+    for k in range(K):
+        if marks[k] == 0:
+            mark_states[:, k], mark_sat[:, k] = h, sat
     for t in range(toks.shape[1]):
         tok = toks[:, t]
         step = tok >= 0
@@ -199,4 +221,9 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray) -> tu
             sat += np.where(step, s, 0)
             below = new[:, layer]
         h = new
-    return h, sat
+        for k in range(K):
+            if marks[k] == t + 1:
+                mark_states[:, k], mark_sat[:, k] = h, sat
+    if marks is None:
+        return h, sat
+    return h, sat, mark_states, mark_sat

@@ -13,12 +13,13 @@ Invariants enforced here (docs/design.md §4, invariants 1 and 3):
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..bits import FieldSpec, Payload, decode, encode
+from ..bits import FieldSpec, Payload, _to_unsigned, _unpack, decode, encode
 from ..core import ALICE, BOB, PUBLIC, Instance, Owner
 from ..errors import EngineError, InvalidInputError
 
@@ -160,6 +161,55 @@ class PartyView:
         return np.flatnonzero(self._visible)
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while a block allocates many objects that all
+    stay alive (its passes would scan them again and again for nothing)."""
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class _Batch:
+    """K messages of one layout whose bit strings are encoded together on first use."""
+
+    def __init__(self, fields: tuple[FieldSpec, ...], stacked: dict[str, np.ndarray], K: int) -> None:
+        self.fields, self.stacked, self.K = fields, stacked, K
+        self.per = sum(f.nbits for f in fields)
+        self._bits: np.ndarray | None = None
+
+    def bits(self, k: int) -> np.ndarray:
+        if self._bits is None:
+            # message-major order: message k's fields in order, as encode() lays them out
+            parts = [_unpack(_to_unsigned(self.stacked[f.name], FieldSpec(f.name, f.kind, (self.K,) + f.shape,
+                                                                          f.width, f.frac)), f.width)
+                     .reshape(self.K, f.nbits) for f in self.fields]
+            self._bits = np.concatenate(parts, axis=1).astype(np.uint8)
+        return self._bits[k]
+
+
+class _LazyPayload(Payload):
+    """A payload whose bits come from a :class:`_Batch` when first read; its length (the
+    cost) is known without encoding."""
+
+    def __init__(self, batch: _Batch, k: int) -> None:  # noqa: D107 - Payload's fields are replaced
+        object.__setattr__(self, "_batch", batch)
+        object.__setattr__(self, "_k", k)
+
+    @property  # type: ignore[override]
+    def bits(self) -> np.ndarray:
+        return self._batch.bits(self._k)
+
+    def __len__(self) -> int:
+        return self._batch.per
+
+
 @dataclass(frozen=True, eq=False)
 class Message:
     """One message: its encoded payload is what it costs.
@@ -228,6 +278,67 @@ class Channel:
         msg = Message(self._round, sender, sender.other, label, tuple(fields), payload, note)
         self.messages.append(msg)
         return decode(msg.fields, msg.payload)
+
+    def send_many(
+        self,
+        senders: Sequence[Owner],
+        labels: Sequence[str],
+        fields: Sequence[FieldSpec],
+        values: Mapping[str, np.ndarray],
+        notes: Sequence[str],
+    ) -> None:
+        """Record K messages of one layout at once, in order, for engines that hand values
+        over by reference while they run: ``values[name]`` holds the K messages' arrays
+        stacked on a first axis.  What is counted is checked now, in one vectorised pass:
+        every value fits its field (the check :func:`~commlb.bits.encode` makes; for these
+        kinds a value that fits decodes to itself, so the receiver gets exactly the value
+        it was handed), and each message costs ``sum(field.nbits)`` bits.  The bit strings
+        themselves are encoded together the first time any payload is read."""
+        K = len(senders)
+        if not (len(labels) == len(notes) == K):
+            raise EngineError("send_many needs one label and one note per message")
+        if K == 0:
+            return
+        if any(f.kind == "float" for f in fields):
+            raise EngineError("send_many takes integer-coded fields only")
+        big = [FieldSpec(f.name, f.kind, (K,) + f.shape, f.width, f.frac) for f in fields]
+        stacked = {}
+        for spec in big:
+            arr = np.asarray(values[spec.name])
+            if arr.shape != spec.shape:
+                raise EngineError(f"field {spec.name}: shape {arr.shape} != declared {spec.shape}")
+            if arr.dtype.kind == "i" and spec.kind in ("fixed", "int", "acc") and arr.size:
+                lo, hi = -(1 << (spec.width - 1)), (1 << (spec.width - 1)) - 1
+                if arr.min() < lo or arr.max() > hi:
+                    _to_unsigned(arr, spec)  # raises EngineError naming the field and the range
+            else:
+                _to_unsigned(arr, spec)  # raises EngineError when a value does not fit
+            stacked[spec.name] = arr
+        batch = _Batch(tuple(fields), stacked, K)
+        layout = tuple(fields)
+        if list(senders).count(PUBLIC):
+            raise EngineError("PUBLIC does not send messages")
+        other = {ALICE: BOB, BOB: ALICE}
+        append = self.messages.append
+        new = object.__new__
+        with paused_gc():  # thousands of small objects that all stay alive: no cycles to look for
+            self._append_many(K, senders, labels, notes, layout, batch, other, append, new)
+
+    def _append_many(self, K: int, senders: Sequence[Owner], labels: Sequence[str], notes: Sequence[str],
+                     layout: tuple[FieldSpec, ...], batch: "_Batch", other: dict, append: Any, new: Any) -> None:
+        for k in range(K):
+            sender = senders[k]
+            if sender is not self._last_sender:
+                self._round += 1
+                self._last_sender = sender
+            # the frozen dataclass's fields filled in directly: thousands of messages per run
+            # (an interleaved split hands the state over at every token)
+            payload = new(_LazyPayload)
+            payload.__dict__.update(_batch=batch, _k=k)
+            msg = new(Message)
+            msg.__dict__.update(round=self._round, sender=sender, receiver=other[sender], label=labels[k],
+                                fields=layout, payload=payload, note=notes[k])
+            append(msg)
 
     def transcript(self, output: Any, **meta: Any) -> "Transcript":
         return Transcript(list(self.messages), output, meta)

@@ -54,7 +54,7 @@ from ..core import ALICE, BOB, PUBLIC, Owner
 from ..errors import EngineError, InvalidInputError
 from ..models.base import ModelOutput
 from ..models.rnn import RNNModel
-from .core import Channel, PartyView, Split, Transcript, verify_output
+from .core import Channel, PartyView, Split, Transcript, paused_gc, verify_output
 
 __all__ = [
     "simulate_rnn",
@@ -81,18 +81,24 @@ def rnn_schedule(owner: np.ndarray, last: int) -> tuple[Owner, list[tuple[Owner,
 
     A new segment starts at every non-public position whose owner differs from the
     current holder; PUBLIC positions stay with the current holder."""
+    first, starts, stops = _schedule_arrays(owner, last)
+    pair = (first, first.other)
+    return first, [(pair[k & 1], start, stop)
+                   for k, (start, stop) in enumerate(zip(starts.tolist(), stops.tolist(), strict=True))]
+
+
+def _schedule_arrays(owner: np.ndarray, last: int) -> tuple[Owner, np.ndarray, np.ndarray]:
+    """:func:`rnn_schedule` as arrays: (first holder, segment starts, segment stops); the
+    holders alternate from the first."""
     owner = np.asarray(owner, dtype=np.int8)[: last + 1]
     private = np.flatnonzero(owner != PUBLIC)
     first = Owner(int(owner[private[0]])) if private.size else ALICE
-    segments: list[tuple[Owner, int, int]] = []
-    holder, start = first, 0
-    for i in private:
-        who = Owner(int(owner[i]))
-        if who is not holder:
-            segments.append((holder, start, int(i)))
-            holder, start = who, int(i)
-    segments.append((holder, start, int(last) + 1))
-    return first, segments
+    who = owner[private]
+    # a segment starts at every private position whose owner differs from the previous one
+    change = private[1:][who[1:] != who[:-1]] if private.size else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate([[0], change]).astype(np.int64)
+    stops = np.concatenate([change, [int(last) + 1]]).astype(np.int64)
+    return first, starts, stops
 
 
 def handoff_count(model: RNNModel, split: Split) -> int:
@@ -164,19 +170,36 @@ def simulate_rnn(
     split: Split,
     *,
     verify: bool = True,
+    engine: str = "auto",
 ) -> tuple[Transcript, ModelOutput]:
     """Run ``model`` on ``tokens`` as a protocol between the owners of ``split``.
 
     Returns the transcript (every state message encoded, counted, decoded) and the
     protocol's output.  With ``verify`` the output is checked against ``model.forward``
-    and a mismatch raises :class:`EngineError`."""
+    and a mismatch raises :class:`EngineError`.
+
+    ``engine``: ``"segments"`` runs each party's segment by :func:`party_state` and sends
+    each state through :meth:`Channel.send` as it goes (the plain engine);
+    ``"batched"`` (fixed point) hands the state over by reference: one run of the cell
+    over all positions keeps the state at every handoff and output position, every
+    segment having been checked to hold only positions its holder sees (own or PUBLIC);
+    the handoff states are then encoded and decoded in one pass
+    (:meth:`Channel.send_many`) and the decoded states must equal the states the next
+    holder continued from, else :class:`EngineError`.  Same transcript, same output.
+    ``"auto"``: batched for fixed point."""
     if not isinstance(model, RNNModel):
         raise InvalidInputError(f"simulate_rnn needs an RNN, got {type(model).__name__}")
+    if engine not in ("auto", "segments", "batched"):
+        raise InvalidInputError(f"engine must be auto, segments or batched, not {engine!r}")
     tokens = model.check_tokens(tokens)
     if len(split) != tokens.size:
         raise InvalidInputError(f"split has {len(split)} owners for {tokens.size} tokens")
     outputs = model.output_positions(tokens.size)
     last = int(outputs.max())
+    if engine == "batched" or (engine == "auto" and model.precision.is_fixed):
+        if not model.precision.is_fixed:
+            raise InvalidInputError("the batched RNN engine is for fixed point; use engine='segments'")
+        return _simulate_batched(model, tokens, split, outputs, verify)
     first, segments = rnn_schedule(split.owner, last)
     parties = {who: _Party(who, PartyView(who, tokens, split.owner), model) for who in (ALICE, BOB)}
     channel = Channel()
@@ -207,18 +230,79 @@ def simulate_rnn(
     output = ModelOutput(out_values, model.decide(out_values),
                          parties[ALICE].saturations + parties[BOB].saturations)
     handoffs = len(segments) - 1
-    meta: dict[str, Any] = {
+    meta = _meta(model, first, sorted({w.name.lower() for w in (ALICE, BOB) if parties[w].readouts}), handoffs)
+    return _finish(model, tokens, channel, output, meta, handoffs, verify)
+
+
+def _meta(model: RNNModel, first: Owner, output_party: list[str], handoffs: int) -> dict[str, Any]:
+    L, d, p = model.layers, model.hidden, model.precision.bits
+    return {
         "model_family": "rnn",
         "first_holder": first.name.lower(),
-        "output_party": sorted({w.name.lower() for w in (ALICE, BOB) if parties[w].readouts}),
+        "output_party": output_party,
         "handoffs": handoffs,
         "bits_per_message": L * d * p,
         "bits_formula": f"handoffs · L · d · p = {handoffs} · {L} · {d} · {p} = {handoffs * L * d * p}",
     }
-    if channel.messages and sum(m.bits for m in channel.messages) != handoffs * L * d * p:
+
+
+def _finish(model: RNNModel, tokens: np.ndarray, channel: Channel, output: ModelOutput, meta: dict[str, Any],
+            handoffs: int, verify: bool) -> tuple[Transcript, ModelOutput]:
+    L, d, p = model.layers, model.hidden, model.precision.bits
+    msgs = channel.messages
+    # a message costs the bits its layout declares (encode and send_many guarantee it), so
+    # the total is handoffs times the state's size when every message has the state layout
+    if len(msgs) != handoffs or (msgs and (tuple(state_fields(model)) != msgs[0].fields
+                                           or any(m.fields is not msgs[0].fields and m.fields != msgs[0].fields
+                                                  for m in msgs)
+                                           or sum(f.nbits for f in msgs[0].fields) != L * d * p)):
         raise EngineError("RNN message bits differ from the documented formula")
     if verify:
         meta.update(verify_output(model, output, model.forward(tokens), "rnn"))
     return channel.transcript(output.values, **meta), output
 
+
+def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs: np.ndarray,
+                      verify: bool) -> tuple[Transcript, ModelOutput]:
+    """The ``"batched"`` engine of :func:`simulate_rnn` (see there)."""
+    last = int(outputs.max())
+    owner = np.asarray(split.owner, dtype=np.int8)[: last + 1]
+    first, starts, stops = _schedule_arrays(split.owner, last)
+    holders = np.full(starts.size, int(first), dtype=np.int8)
+    holders[1::2] = int(first.other)
+    holder_at = np.repeat(holders, stops - starts)
+    # each segment reads only what its holder sees: its own positions and PUBLIC ones
+    if holder_at.size != last + 1 or np.any((owner != holder_at) & (owner != int(PUBLIC))):
+        raise EngineError("an RNN segment holds a position its holder cannot see")
+    handoffs = starts.size - 1
+    marks = np.unique(np.concatenate([stops[:-1], outputs + 1]))
+    cell = model.cell()
+    _, _, states, sat = cell.run_marked(model.initial_state()[None], tokens[None, : last + 1], marks)
+    states, sat = states[0], sat[0]
+    where = {m: k for k, m in enumerate(marks.tolist())}
+    channel = Channel()
+    if handoffs:
+        with paused_gc():  # thousands of strings and messages that all stay alive
+            _record_handoffs(channel, model, states, where, stops, holders)
+    out_states = states[[where[int(pos) + 1] for pos in outputs]]
+    values, read_sat = model.readout(out_states)
+    readers = {Owner(int(holder_at[int(pos)])).name.lower() for pos in outputs}
+    output = ModelOutput(values, model.decide(values), int(sat[where[last + 1]]) + int(read_sat))
+    meta = _meta(model, first, sorted(readers), handoffs)
+    return _finish(model, tokens, channel, output, meta, handoffs, verify)
+
+
+def _record_handoffs(channel: Channel, model: RNNModel, states: np.ndarray, where: dict[int, int],
+                     stops: np.ndarray, holders: np.ndarray) -> None:
+    """The handoff messages of the batched engine: the state kept at the end of every
+    segment but the last, sent by that segment's holder."""
+    fields = state_fields(model)
+    L, d, p = model.layers, model.hidden, model.precision.bits
+    ends = stops[:-1].tolist()
+    sent = states[[where[b] for b in ends]]
+    per = f"{L}·{d}·{p} = {L * d * p} bits"
+    labels = [f"state@{b - 1}" for b in ends]
+    notes = [f"hidden state of all {L} layer(s) after positions 0..{b - 1}: {per}" for b in ends]
+    who = {int(ALICE): ALICE, int(BOB): BOB}
+    channel.send_many([who[h] for h in holders[:-1].tolist()], labels, fields, {"state": sent}, notes)
 

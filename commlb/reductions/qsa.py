@@ -106,7 +106,7 @@ class DisjToQSA(Reduction):
         "Theorem 4: a one-layer, one-head transformer that approximates q-sparse averaging within "
         "1/(2q) needs m·p ≥ c·q for a universal constant c",
         "derived here",
-        "§3.4",
+        "§3.5",
         "the inequality in bits, with the residual row, is ours")
     task: QSATask
     description = "DISJ_q as qSA with N = 2q+1 (Alice's query pointer set, Bob's data)"

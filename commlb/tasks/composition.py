@@ -1,13 +1,13 @@
 """Function composition (PNP24; docs/theory.md §7.8, §8.7), in the 2n + 1 token format of
-Kozachinskiy et al. [FT]: ``g(0) … g(n−1) h(0) … h(n−1) x``.
+Kozachinskiy et al.: ``g(0) … g(n−1) h(0) … h(n−1) x``.
 
 Two maps g, h : [n] → [n] given as value tables, then a query x ∈ [n]; the answer, read
 at the last position, is h(g(x)) (Kozachinskiy et al.: "within 0.5 of h(g(x))"; here the
 exact integer).  Token ids are the values themselves, [0, n); the position says which
-table (and which argument) a token belongs to.  [UNVERIFIED: PNP24's own token format,
+table (and which argument) a token belongs to.  [PNP24's own token format is not known here,
 docs/theory.md §7.8; the 2n + 1 format is Kozachinskiy et al.'s.]
 
-PNP24 Theorem 1 [3P]: a one-layer H-head transformer with embedding d and p-bit precision
+PNP24 Theorem 1: a one-layer H-head transformer with embedding d and p-bit precision
 answers wrongly with probability ≥ R/(3 n log n), R = n log n − H(d+1)p; so it needs
 H(d+1)p ≥ n log n to be always right (``commlb.reductions.composition``).
 """

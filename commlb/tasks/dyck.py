@@ -5,7 +5,7 @@ Tokens: bracket type t ∈ [0, k) opens with id 2t and closes with id 2t + 1, so
 the ids 0, 1, 2, 3 are "(", ")", "[", "]".  A string is in Dyck-(k, D) iff it is well
 balanced (every closing bracket closes the most recent open bracket of the same type and
 nothing stays open) and the nesting depth never exceeds D.  The answer (1 = member) is
-read at the last position.  [UNVERIFIED: BHBK24's exact depth convention; here "()"
+read at the last position.  [BHBK24's exact depth convention is not known here; here "()"
 has depth 1 and "(())" depth 2.]
 
 The language is regular: :meth:`DyckTask.dfa` gives its automaton, whose states are the

@@ -7,12 +7,12 @@ answer is one bit at every position:
     Match3(X)_i = 1  iff  ∃ j1, j2: x_i + x_j1 + x_j2 ≡ 0 (mod M)
 
 The indices j, j1, j2 range over all positions and may coincide with each other and with
-i (docs/theory.md §7.6 [3P]; Kozachinskiy et al. [FT] exclude the value 0 from the inputs for
+i (docs/theory.md §7.6; Kozachinskiy et al. exclude the value 0 from the inputs for
 that reason: x_i = 0 makes Match3(X)_i = 1 through i = j1 = j2).  Here the value 0 is
 allowed; ``generate(..., exclude_zero=True)`` follows Kozachinskiy et al.
 
-SHT23 Theorem 6 [3P]: one self-attention unit with m = 3 computes Match2; Theorem 7
-[3P]: a one-layer H-head transformer computing Match3 needs m·p·H ≳ N / log log N when
+SHT23 Theorem 6: one self-attention unit with m = 3 computes Match2; Theorem 7:
+a one-layer H-head transformer computing Match3 needs m·p·H ≳ N / log log N when
 M ≥ N + 1 (see ``commlb.reductions.match3`` for the reduction commlb runs).
 
 Solvers: :func:`match2` and :func:`match3` are the fast ones (a value table; the sumset

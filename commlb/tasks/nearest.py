@@ -3,7 +3,7 @@
 k labelled points followed by a query point; the answer, read at the last position, is
 the label of the point nearest to the query.
 
-Format (commlb's; BHBK24's exact input format is [UNVERIFIED], docs/theory.md §7.4, §12.3):
+Format (commlb's; BHBK24's exact input format is not known here, docs/theory.md §7.4, §12.3):
 
 * a point is one token naming a vertex of the cube {0,1}^d, id v ∈ [0, 2^d) (bit r of v
   is coordinate r).  Seen as the unit vector (2v − 1)/√d ∈ {±1/√d}^d — the nearly
@@ -15,7 +15,7 @@ Format (commlb's; BHBK24's exact input format is [UNVERIFIED], docs/theory.md §
 * "?" is the token 2^d + labels, right before the query point.
 
 Length 2k + 2.  Ties: when several points are nearest and their labels differ, the answer
-is undefined and ``solve`` returns −1 (BHBK24 presumably assumes a margin [UNVERIFIED]);
+is undefined and ``solve`` returns −1 (BHBK24 presumably assume a margin);
 when they all carry the same label, that label.  ``generate`` only draws instances with a
 defined answer.
 """

@@ -7,7 +7,7 @@ unit ball), ``y`` (the pointer set y_i ⊆ [N], |y_i| = q, stored as q sorted di
     qSA(X)_i = (1/q) Σ_{j ∈ y_i} z_j,
 
 so ``solve`` returns an (N, d') array.  Lower bounds use an ε = 1/(2q) approximation
-(docs/theory.md §7.5 [3P]); SHT23 Theorem 4 (DISJ_q, N = 2q + 1) and Theorem 11 (INDEX, q = 1)
+(docs/theory.md §7.5); SHT23 Theorem 4 (DISJ_q, N = 2q + 1) and Theorem 11 (INDEX, q = 1)
 reduce to it (see ``commlb.reductions.qsa``).
 """
 

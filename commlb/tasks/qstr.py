@@ -16,16 +16,16 @@ for a link g : R^{qd} → R, so ``solve`` returns an (N,) array.  Links (``link=
 * ``"linear"`` (the link of MH25 Proposition 6 and Theorem 9, 1STR): g = (1/q) Σ_j ⟨u, x_{t_ij}⟩
   with a fixed unit vector u (drawn from ``seed``); for q = 1 this is y_i = ⟨u, x_{t_i}⟩,
   and for d = 1, u = ±1 it is SHT23's sparse averaging up to sign;
-* ``"he2"`` (MH25 Figure 3 [FT]): g = (1/√q) Σ_j He₂(⟨u_j, x_{t_ij}⟩), He₂(z) = (z² − 1)/√2,
+* ``"he2"`` (MH25 Figure 3): g = (1/√q) Σ_j He₂(⟨u_j, x_{t_ij}⟩), He₂(z) = (z² − 1)/√2,
   with fixed unit vectors u_1..u_q (drawn from ``seed``);
 * a callable taking the gathered array of shape (N, q, d) and returning shape (N,).
 
 MH25 writes the exact displayed formula of Definition 2 in a form commlb's sources could not
 decode; the text says the label at i depends only on the q tokens indexed by t_i, which
-is what is implemented [FT wording, formula UNVERIFIED].
+is what is implemented (docs/theory.md §7.7).
 
 ``simple-qSTR`` (``qstr-simple``): t_i = t for every i (one shared q-tuple), so the output
-is the same at every position (MH25 §2, Theorem 5 [FT]).
+is the same at every position (MH25 §2, Theorem 5).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ class QSTRTask(Task):
 
 @register_task("qstr-simple")
 class SimpleQSTRTask(QSTRTask):
-    """simple-qSTR (MH25 §2 [FT]): one q-tuple t shared by every token, so the answer
+    """simple-qSTR (MH25 §2): one q-tuple t shared by every token, so the answer
     g(x_{t_1}, …, x_{t_q}) is the same at every position."""
 
     name = "qstr-simple"

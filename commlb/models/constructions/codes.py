@@ -3,7 +3,7 @@ and small coherence max_{i≠j} |⟨u_i, u_j⟩| ≤ ε, in m = O(ε^-2 log N) d
 (Johnson–Lindenstrauss style; docs/theory.md §9.1, the tool behind BHBK24's log-width
 constructions).
 
-Why m = ⌈C · log2 N⌉ with C = ⌊4 ln 2 / ε²⌋ + 1 works [DER]: for two independent random
+Why m = ⌈C · log2 N⌉ with C = ⌊4 ln 2 / ε²⌋ + 1 works (derived here): for two independent random
 sign vectors, ⟨s_i, s_j⟩ is a sum of m independent ±1, so Hoeffding gives
 P(|⟨u_i, u_j⟩| ≥ ε) ≤ 2·exp(−ε² m / 2); a union bound over the N(N−1)/2 pairs is below
 N²·exp(−ε² m / 2), which is < 1 once m > 4 ln N / ε² = (4 ln 2 / ε²)·log2 N.  For ε = 1/2

@@ -5,7 +5,8 @@ BHBK24's abstract: constant-size RNNs recognise bounded Dyck languages, while on
 transformers need linear size.  The language is regular (:meth:`DyckTask.dfa`: 8 states
 for Dyck-(2,2), the stacks of at most two open brackets plus a dead sink), and any DFA is
 run by a one-layer Elman RNN with hard-threshold units.  The construction here is derived
-from the task's automaton [DER — BHBK24's own construction is UNVERIFIED, docs/theory.md §12.3]:
+from the task's automaton (derived here; BHBK24's own construction is not known here,
+docs/theory.md §12.3):
 
 * **units** = the *live transitions* (q, a) of the DFA, δ(q, a) ≠ dead.  Unit (q, a) is on
   after step t iff the state before step t was q and token t was a, so exactly one unit

@@ -54,7 +54,7 @@ __all__ = ["build", "default_precision", "CODE_COHERENCE", "CODE_CONSTANT", "SOF
 
 #: coherence the codes are drawn to (ε in docs/theory.md §9.2)
 CODE_COHERENCE = 0.5
-#: C in m = ⌈C·log2 N⌉ (from Hoeffding + union bound, see codes.py) [DER]
+#: C in m = ⌈C·log2 N⌉ (from Hoeffding + union bound, see codes.py)
 CODE_CONSTANT = code_constant(CODE_COHERENCE)
 #: real-arithmetic softmax mass allowed off the looked-up position (δ)
 SOFTMAX_DELTA = 0.01

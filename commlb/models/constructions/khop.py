@@ -1,6 +1,6 @@
 """k-hop induction heads by pointer doubling: a causal, one-head-per-layer transformer of
-constant width (SHT24 Theorem 4.2 [FT statement]; docs/theory.md §9.8, §10.3).  The weights below are
-commlb's own derivation of the construction the theorem describes [DER].
+constant width (SHT24 Theorem 4.2; docs/theory.md §9.8, §10.3).  The weights below are
+commlb's own derivation of the construction the theorem describes.
 
 Layers (0-based positions; ⊥ = "no such position", see :mod:`commlb.tasks.khop`):
 

@@ -1,11 +1,11 @@
 """Match2 by one attention layer with query/key dimension m = 3 (SHT23 Theorem 6;
-docs/theory.md §9.6 — the construction there is an [UNVERIFIED] reconstruction; this module's
-variant is derived and checked here [DER]).
+docs/theory.md §9.6 — SHT23's own construction could not be read; this module's
+variant is derived and checked here).
 
 Match2(X)_i = 1 iff x_i + x_j ≡ 0 (mod M) for some j (j = i allowed), x ∈ [0, M)
 (:mod:`commlb.tasks.match`).
 
-The code [DER].  Every residue x gets a point K[x] on the unit sphere S² ⊂ R³ such that
+The code (derived here).  Every residue x gets a point K[x] on the unit sphere S² ⊂ R³ such that
 negation mod M is the reflection R(a, b, c) = (a, −b, c): K[−x] = R·K[x].  The M residues
 fall into pairs {x, −x} (x ≠ −x) and the self-paired residues 0 and M/2 (M even).  Pair k
 gets a point v_k of a Fibonacci spiral on the cap b ≥ β of the upper hemisphere (axis b)

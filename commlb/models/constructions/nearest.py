@@ -1,6 +1,5 @@
-"""A two-layer transformer for nearest neighbour (BHBK24; docs/theory.md §9.4 [ABS],
-construction §3.3 [reconstruction, UNVERIFIED]).  The weights are commlb's derivation
-[DER].
+"""A two-layer transformer for nearest neighbour (BHBK24; docs/theory.md §9.4: the result is from the
+abstract, the weights are commlb's own derivation).
 
 Input ``p_1 c_1 p_2 c_2 … p_k c_k ? q`` (:mod:`commlb.tasks.nearest`: a point is a cube
 vertex v ∈ {0,1}^d given as one token, seen as the vector (2v − 1) ∈ {±1}^d; a label
@@ -32,7 +31,7 @@ nearest points ≤ k·e^(−2c)).  Here the softmax stabiliser is a *public cons
 (:mod:`commlb.models.transformer`), while the layer-2 maximum d − 2·h depends on the
 query's distance h to its nearest point: weights e^(c·(s − c·d)) of a far query would
 all round to 0 in p-bit fixed point unless p grows like c·d.  Hard attention realises
-the intended hardmax exactly.  [DER]
+the intended hardmax exactly.
 
 Size: L = 2 layers, H = 1 head, width 2d + 2·labels + 4, d_k = max(2, d + 1),
 d_v = max(d, labels).  With d = ⌈log2 k⌉ (the points are then k of the nearly

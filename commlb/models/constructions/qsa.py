@@ -1,13 +1,13 @@
 """q-sparse averaging by one attention layer of width O(q log N) (SHT23 Theorem 2;
 docs/theory.md §7.5, §9.5).
 
-Theorem (SHT23 Thm 2, statement [3P], construction [FT] via SHT24 App. F.2): one
+Theorem (SHT23 Thm 2; construction as restated in SHT24 App. F.2): one
 self-attention unit with embedding dimension m = O(d' + q log N) ε-approximates qSA with
 p = O(log((q/ε) log N)) bits.  Construction: codes u_1..u_N in {±1/√m}^m and, for every
 q-set S, a *dual certificate* w_S with ⟨u_j, w_S⟩ = 1 on S and ≤ 1/2 off S; query of token
 i = c·w_{y_i}, key of token j = u_j, value z_j, so the attention is uniform on y_i.
 
-What is built here [DER] (one layer, one head, **hard attention** by default — SHT24 Lemma A.2's
+What is built here (derived here; one layer, one head, **hard attention** by default — SHT24 Lemma A.2's
 hardmax, which softmax with query scale c = Θ((p/ξ) log N) reproduces; see "why hard"
 below):
 
@@ -88,7 +88,7 @@ __all__ = [
     "TABLE_BUDGET",
 ]
 
-#: C in m = ⌈C·q·log2 N⌉ [DER: enough for the sufficient check to pass in a few draws]
+#: C in m = ⌈C·q·log2 N⌉ (enough for the sufficient check to pass in a few draws)
 CODE_CONSTANT = 10
 #: largest joint certificate table (rows × code dims) built for q >= 3
 TABLE_BUDGET = 1 << 24

@@ -1,12 +1,12 @@
 """q-sparse token regression by one attention layer with H = q heads (MH25 §2.2,
-Theorem 3 / Theorem 10 construction [FT]; docs/theory.md §7.7, §9.7), for ``qstr`` and its
+Theorem 3 / Theorem 10 construction; docs/theory.md §7.7, §9.7), for ``qstr`` and its
 simple variant ``qstr-simple`` (one shared tuple; the same weights serve both).
 
-MH25's construction [FT]: embeddings z_i = (x_i, enc(i, t_i)) with enc stacking ω_i and
+MH25's construction: embeddings z_i = (x_i, enc(i, t_i)) with enc stacking ω_i and
 ω_{t_i1}, …, ω_{t_iq} (near-orthogonal Rademacher codes of dimension d_e), so
 D_e = d + (q+1)·d_e; head h compares the query's ω_{t_ih} with the key's ω_j, so it
 retrieves x_{t_ih}; the concatenated head outputs go through a ReLU MLP that implements
-the link g.  Realised here with exact fixed point [DER where noted]:
+the link g.  Realised here with exact fixed point (derived here where noted):
 
 * residual stream (width (q+1)·m + (q+1)·d + 1): key block (m, the sign code s_i of
   :mod:`.codes` at position i, from the positional table: ω_i), q query blocks (m each,
@@ -17,7 +17,7 @@ the link g.  Realised here with exact fixed point [DER where noted]:
   c·(1 − gap) elsewhere, the public stabiliser is c, and c·gap > (f + 1)·ln 2 makes every
   other weight round to 0 — head h returns x̂_{t_ih} exactly (SHT24 Lemma A.2's
   hardmax-from-softmax, here exact);
-* MLP [DER]: g is a sum of functions of linear forms of the retrieved vectors —
+* MLP (derived here): g is a sum of functions of linear forms of the retrieved vectors —
   ``norm2``: the q·d coordinates, squared; ``he2``: ⟨u_h, x̂_{t_ih}⟩, squared;
   ``linear``: ⟨u, x̂_{t_ih}⟩.  A square is the piecewise-linear interpolant of z² on
   the breakpoints kδ (δ = 1/4, |z| ≤ B), Σ_k c_k·(ReLU(z − kδ) + ReLU(−z − kδ)) with
@@ -82,7 +82,7 @@ def _link_scale(link: str, q: int, d: int) -> tuple[float, float]:
 
 def _error_bound(link: str, q: int, d: int, f: int, alpha: float, alpha_raw: int, beta: float,
                  beta_raw: int, s_max: float, u_err: float) -> float:
-    """|model − g(clipped x)| ≤ this [DER].
+    """|model − g(clipped x)| ≤ this (derived here).
 
     Per square of a form z (z = a coordinate, or ⟨u_h, x̂⟩ with u rounded to f bits):
     |z² − ẑ²| ≤ 2|z|·e_z + e_z², e_z = input quantisation (+ rounding of u and of the

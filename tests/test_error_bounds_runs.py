@@ -1,0 +1,120 @@
+"""Bounds applied to runs of models that err: the confidence bound, which bound applies
+under which distribution and transcript, and the simulate wiring."""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import pytest
+from click.testing import CliRunner
+
+from commlb.bounds.catalogue import index_one_way_bits, ip_discrepancy_bits
+from commlb.bounds.erring import assess_errors, clopper_pearson_upper, trial_distribution
+from commlb.registry import get_problem
+
+
+def binom_cdf(k: int, n: int, p: float) -> float:
+    if p <= 0:
+        return 1.0
+    if p >= 1:
+        return 1.0 if k >= n else 0.0
+    lg = math.lgamma
+    return sum(math.exp(lg(n + 1) - lg(i + 1) - lg(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p))
+               for i in range(k + 1))
+
+
+def upper_by_bisection(k: int, n: int, conf: float = 0.95) -> float:
+    """Plain twin: the p with P[Bin(n, p) <= k] = 1 - conf (the CDF falls in p)."""
+    if k == n:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if binom_cdf(k, n, mid) > 1 - conf:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+@pytest.mark.parametrize("k,n", [(0, 10), (0, 2000), (3, 50), (25, 100), (997, 2000), (40, 40), (1, 1)])
+def test_clopper_pearson_matches_the_binomial_definition(k, n):
+    ours = clopper_pearson_upper(k, n)
+    assert ours == pytest.approx(upper_by_bisection(k, n), abs=1e-9)
+    assert ours >= k / n
+
+
+def test_uniform_trial_distribution_is_recognised():
+    assert trial_distribution(get_problem("index", n=8))[1]
+    assert trial_distribution(get_problem("ip", n=4))[1]
+    assert not trial_distribution(get_problem("disj", n=4))[1]  # balanced product, not uniform
+    assert not trial_distribution(get_problem("eq", n=4))[1]
+
+
+def test_index_one_way_bound_at_the_upper_confidence_bound():
+    prob = get_problem("index", n=16)
+    a = assess_errors(prob, 20, 2000, senders={"alice"}, bits_alice_to_bob=8, bits_bob_to_alice=0,
+                      family="RNN", size_symbol="d·p")
+    up = clopper_pearson_upper(20, 2000)
+    assert a.applies and a.error_upper == up and a.error_rate == 0.01
+    # evaluated at eps >= eps+ (rounded up), never below: at most the value at eps+ itself
+    bits, real = index_one_way_bits(16, Fraction(up))
+    assert a.bound_real <= real + 1e-9 and a.bound_real == pytest.approx(real, abs=1e-9)
+    assert a.bound_bits == bits
+    assert a.sent_bits == 8 and a.meets is (8 >= bits)
+    text = a.sentence()
+    assert "one-way" in a.kind and "uniform" in a.kind and "Clopper" in text and "§6.2" in text
+
+
+def test_index_bound_does_not_apply_to_two_way_transcripts():
+    prob = get_problem("index", n=16)
+    a = assess_errors(prob, 0, 500, senders={"alice", "bob"}, bits_alice_to_bob=8, bits_bob_to_alice=4)
+    assert not a.applies and "one-way" in a.reason and a.bound_bits is None
+
+
+def test_no_bound_when_the_error_may_reach_one_half():
+    prob = get_problem("index", n=16)
+    a = assess_errors(prob, 997, 2000, senders={"alice"}, bits_alice_to_bob=8, bits_bob_to_alice=0)
+    assert not a.applies and a.error_upper >= 0.5 and "1/2" in a.reason
+
+
+def test_zero_errors_in_a_sample_gets_the_distributional_bound_not_the_exact_one():
+    prob = get_problem("index", n=8)
+    a = assess_errors(prob, 0, 300, senders={"alice"}, bits_alice_to_bob=128, bits_bob_to_alice=0)
+    assert a.applies and not a.exhaustive
+    assert a.error_upper == pytest.approx(1 - 0.05 ** (1 / 300))
+    assert a.bound_bits == index_one_way_bits(8, Fraction(a.error_upper))[0] <= 8  # exact D-> would be 8
+
+
+def test_ip_discrepancy_bound_loses_one_bit_for_the_receiver_that_outputs():
+    prob = get_problem("ip", n=12)
+    a = assess_errors(prob, 5, 1000, senders={"alice", "bob"}, bits_alice_to_bob=10, bits_bob_to_alice=3)
+    full_bits, full_real = ip_discrepancy_bits(12, Fraction(a.error_upper))
+    assert a.applies and a.sent_bits == 13
+    assert a.bound_bits == full_bits - 1 and a.bound_real == pytest.approx(full_real - 1, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["disj", "eq", "gt"])
+def test_no_bound_without_a_stated_distributional_bound(name):
+    a = assess_errors(get_problem(name, n=4), 1, 1000, senders={"alice"}, bits_alice_to_bob=4, bits_bob_to_alice=0)
+    assert not a.applies and a.reason
+
+
+def test_simulate_json_reports_the_error_bound():
+    from commlb.cli.simulate import simulate
+
+    res = CliRunner().invoke(simulate, ["--task", "index-lookup", "--model", "rnn", "--weights", "random",
+                                        "--hidden", "2", "--precision", "4", "--n", "16", "--trials", "200",
+                                        "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    eb = data["error_bound"]
+    assert eb["trials"] == 200 and eb["errors"] == data["errors"]
+    assert eb["error_upper"] == pytest.approx(clopper_pearson_upper(eb["errors"], 200))
+    assert eb["distribution"].startswith("uniform")
+    if eb["error_upper"] >= 0.5:
+        assert not eb["applies"] and "1/2" in eb["reason"]
+    else:
+        assert eb["applies"] and eb["bound_bits"] == index_one_way_bits(16, Fraction(eb["error_upper"]))[0]
