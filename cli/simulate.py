@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
-from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
+from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
 from .simulate_imported import imported_options, imported_requested, run_from_simulate
 
 _SPLIT_HELP = ("Who owns each position: 'reduction' (default: the reduction's owners), 'prefix:K' "
@@ -95,7 +95,8 @@ def _render(result: Any, show_transcript: bool) -> None:
     # a token is about 2-4 characters wide: keep the strip to about two lines
     max_tokens = max(16, min(96, (2 * (width - 14)) // 4))
     head.add_row("instance", token_strip(result.instance.tokens, result.split.owner, _token_names(setup),
-                                         max_tokens=max_tokens))
+                                         max_tokens=max_tokens, width=width - 12))
+    head.add_row("", owner_legend())
     if len(result.instance) > max_tokens:
         head.add_row("", Text(f"({len(result.instance)} tokens, shortened in the middle)", style="italic"))
     out.print(head)
