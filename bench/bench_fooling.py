@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - the harness belongs to another module 
         return f"python {sys.version.split()[0]}, {platform.machine()}, {platform.platform()}"
 
 
-def _networkx_worker(adj: np.ndarray, queue: "mp.Queue") -> None:
+def _networkx_worker(adj: np.ndarray, queue: mp.Queue) -> None:
     import networkx as nx
 
     G = nx.from_numpy_array(adj.astype(np.uint8))

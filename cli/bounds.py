@@ -160,8 +160,8 @@ def _render_error(report: Any) -> None:
 def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distribution: str | None,
                   methods: str | None, time_limit: float, certificate_file: str | None, as_json: bool) -> None:
     from commlb.bounds.distribution import load_distribution
-    from commlb.bounds.rational import parse_error
     from commlb.bounds.randomized import compute_error_bounds, parse_error_methods
+    from commlb.bounds.rational import parse_error
     from commlb.cli.render import emit_json, to_jsonable
 
     eps = parse_error(error)
@@ -191,7 +191,8 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
 @click.option("--methods", default=None,
               help="Comma list of rank-real, rank-gf2, rank-gfp, one-way, fooling, exact (default: "
                    "all feasible at this size).")
-@click.option("--prime", default=None, type=click.IntRange(2, 2**31 - 1), help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
+@click.option("--prime", default=None, type=click.IntRange(2, 2**31 - 1),
+              help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
 @click.option("--time-limit", default=10.0, show_default=True, type=FiniteFloat(0.0, open_min=True),
               help="Seconds per search (fooling set per value, exact D).")
 @click.option("--fooling", "fooling_file", default=None, type=click.Path(dir_okay=False),

@@ -76,7 +76,6 @@ def evaluate(weights: str, config: str | None, heads: int | None, readout: str |
         result = run(model, ad, task, rows, n, instances, seed)
     if plot:
         from commlb.imported.evaluate import plot_rows
-
         from commlb.validate import write_file
 
         write_file(plot, lambda path: plot_rows(result, path), "--plot")

@@ -13,7 +13,8 @@ that cannot be built at all is listed with the reason instead of stopping the li
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -158,9 +159,9 @@ def task_entries(n: int) -> list[dict[str, Any]]:
             "built_with": used,
             "output_kind": getattr(task, "output_kind", ""),
         }
-        for key, getter in (("params", lambda: task.params()),
-                            ("vocab_size", lambda: int(task.vocab_size)),
-                            ("length", lambda: int(task.length(n)))):
+        for key, getter in (("params", lambda t=task: t.params()),
+                            ("vocab_size", lambda t=task: int(t.vocab_size)),
+                            ("length", lambda t=task: int(t.length(n)))):
             try:
                 entry[key] = getter()
             except Exception as exc:  # a task that cannot report this at size n
@@ -206,10 +207,9 @@ def reduction_entries(n: int) -> list[dict[str, Any]]:
     import numpy as np
 
     import commlb
-    from commlb.registry import reduction_factory
-
     from commlb.costs import MAX_TOKENS, check_reduction_size
     from commlb.errors import TooLargeError
+    from commlb.registry import reduction_factory
 
     out = []
     for name in commlb.list_reductions():

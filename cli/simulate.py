@@ -17,9 +17,8 @@ from typing import Any
 import click
 
 from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
-from .simulate_imported import imported_options, imported_requested, run_from_simulate
-
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
+from .simulate_imported import imported_options, imported_requested, run_from_simulate
 
 _SPLIT_HELP = ("Who owns each position: 'reduction' (default: the reduction's owners), 'prefix:K' "
                "(Alice the first K), 'interleave' (alternate over non-public positions), or one "
@@ -224,7 +223,8 @@ def _effective_line(eb: Any) -> str:
         line += f" (nominal {eb['nominal_bits']} bits)"
     if eb.get("one_way_bound") is not None:
         met = eb.get("meets_one_way_bound")
-        line += f"; one-way bound {_fmt_bits(eb['one_way_bound'])}" + ("" if met is None else (" met" if met else " NOT met"))
+        verdict = "" if met is None else (" met" if met else " NOT met")
+        line += f"; one-way bound {_fmt_bits(eb['one_way_bound'])}{verdict}"
     return line
 
 
@@ -267,7 +267,8 @@ def _model_summary(built: Any) -> str:
               "checkpoint (.safetensors, .pt/.bin, Hugging Face folder) runs with --adapter.")
 @imported_options
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the instance and random weights.")
-@click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True, help="Also run K random instances; count errors.")
+@click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True,
+              help="Also run K random instances; count errors.")
 @click.option("--transcript", "show_transcript", is_flag=True,
               help="Print every message: what it is, its values as numbers, what each party has read so far.")
 @click.option("--raw-bits", "raw_bits", is_flag=True,
@@ -298,9 +299,8 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     if task is None or model is None:
         raise click.UsageError("--task and --model are required (or --weights CHECKPOINT --adapter ... for "
                                "trained weights)")
-    from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
-
     from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
+    from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 
     length = check_task_size(task, n, {"k": k, "q": q}, reduction, command="simulate")
     if weights in (None, "random", "construction"):

@@ -11,8 +11,16 @@ import click
 
 from commlb.errors import CommlbError, InvalidInputError
 
-from .options import (NON_NEGATIVE, POSITIVE, SEED, FiniteFloat, check_task_option_names, check_typed_options,
-                      output_file, parse_key_values)
+from .options import (
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    FiniteFloat,
+    check_task_option_names,
+    check_typed_options,
+    output_file,
+    parse_key_values,
+)
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -31,8 +39,10 @@ def _render(result: Any, con: Any) -> None:
 
     table = Table(title=f"{result.task}: up to {result.instances} protocol runs and {result.trials} trials per point",
                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
-    for name, kw in (("model", {"no_wrap": True, "min_width": 11}), ("n", {"justify": "right", "no_wrap": True, "min_width": 4}),
-                     ("params", {"justify": "right", "no_wrap": True}), ("width", {"justify": "right", "no_wrap": True}),
+    for name, kw in (("model", {"no_wrap": True, "min_width": 11}),
+                     ("n", {"justify": "right", "no_wrap": True, "min_width": 4}),
+                     ("params", {"justify": "right", "no_wrap": True}),
+                     ("width", {"justify": "right", "no_wrap": True}),
                      ("L", {"justify": "right", "no_wrap": True}), ("p", {"justify": "right", "no_wrap": True}),
                      ("bits", {"justify": "right", "no_wrap": True}), ("R", {"justify": "right", "no_wrap": True}),
                      ("bound", {"justify": "right", "no_wrap": True}), ("kind", {"no_wrap": True, "min_width": 5}),
@@ -96,9 +106,8 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     Example: commlb sweep --task index-lookup --models rnn,transformer --n 16..1024x2 --plot sep.png
     """
     from commlb.cli.render import console, emit_json
-    from commlb.sweep import estimate_points, parse_models, parse_n_values, plot_sweep, run_sweep
-
     from commlb.costs import check_repetitions, check_task_size, seconds_per_instance
+    from commlb.sweep import estimate_points, parse_models, parse_n_values, plot_sweep, run_sweep
 
     try:
         families = parse_models(models)

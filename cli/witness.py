@@ -16,7 +16,6 @@ from typing import Any
 import click
 
 from .options import POSITIVE, SEED, Budget, model_size_options
-
 from .render import OWNER_STYLE, console, emit_json, owner_legend, token_strip
 
 
@@ -101,7 +100,8 @@ def _render(result: Any) -> None:
         table.add_column("verdict")
         for label, got, want in zip(("(x, y)", "(x', y)"), result.outputs, result.expected):
             ok = got == want
-            table.add_row(label, str(got), str(want), Text("right" if ok else "WRONG", style="green" if ok else "bold red"))
+            verdict = Text("right" if ok else "WRONG", style="green" if ok else "bold red")
+            table.add_row(label, str(got), str(want), verdict)
         out.print(table)
         wrong = " and ".join(f"({w}, y)" for w in result.wrong_on)
         out.print(f"The answers are equal (read-out values {result.output_values[0]} on both) while the truths differ: "
@@ -118,7 +118,8 @@ def _render(result: Any) -> None:
         bits.add_row("effective", _fmt_bits(result.effective_bits),
                      f"log2 of {result.distinct_messages:,} distinct messages over all her inputs")
     else:
-        bits.add_row("distinct (sampled)", f"{result.distinct_messages:,}", "distinct messages among the sampled inputs")
+        bits.add_row("distinct (sampled)", f"{result.distinct_messages:,}",
+                     "distinct messages among the sampled inputs")
     bits.add_row("one-way bound", _fmt_bits(result.one_way_bound),
                  f"D→({result.problem}), Alice to Bob: every correct one-way protocol needs this many")
     out.print(bits)
@@ -188,8 +189,7 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
     """Find two inputs of Alice whose one-way messages collide and a Bob input that tells
     them apart: the model gives the same answer on both full inputs, so it is wrong on
     one (the pigeonhole argument behind the one-way lower bound, made concrete)."""
-    from commlb.costs import (MAX_SECONDS, check_model_size, check_repetitions, check_task_size,
-                              seconds_per_instance)
+    from commlb.costs import MAX_SECONDS, check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.errors import InvalidInputError
 
     length = check_task_size(task, n, {}, reduction, command="witness")

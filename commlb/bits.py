@@ -25,9 +25,8 @@ length of the payload is the count: nothing is ever charged by formula alone.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -102,15 +101,15 @@ class Precision:
 
     # -- constructors -------------------------------------------------------------
     @classmethod
-    def fixed(cls, bits: int, frac: int | None = None) -> "Precision":
+    def fixed(cls, bits: int, frac: int | None = None) -> Precision:
         return cls("fixed", int(bits), int(bits // 2 if frac is None else frac))
 
     @classmethod
-    def float_(cls, bits: int) -> "Precision":
+    def float_(cls, bits: int) -> Precision:
         return cls("float", int(bits), 0)
 
     @classmethod
-    def parse(cls, bits: int, arith: str = "fixed", frac: int | None = None) -> "Precision":
+    def parse(cls, bits: int, arith: str = "fixed", frac: int | None = None) -> Precision:
         if arith == "fixed":
             return cls.fixed(bits, frac)
         if arith == "float":
@@ -404,7 +403,7 @@ class Payload:
         return np.packbits(self.bits).tobytes().hex()
 
     @classmethod
-    def from_hex(cls, text: str, nbits: int) -> "Payload":
+    def from_hex(cls, text: str, nbits: int) -> Payload:
         raw = np.frombuffer(bytes.fromhex(text), dtype=np.uint8)
         return cls(np.unpackbits(raw)[:nbits].astype(np.uint8))
 

@@ -89,10 +89,8 @@ def _num(v: float) -> str:
 
 
 def _task_defaults() -> Mapping[str, Any]:
-    try:
-        from .setup import TASK_DEFAULTS  # type: ignore[attr-defined]
-    except ImportError:
-        from .simulate import TASK_DEFAULTS
+    from .setup import TASK_DEFAULTS
+
     return TASK_DEFAULTS
 
 

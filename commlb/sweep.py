@@ -33,9 +33,10 @@ import io
 import math
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from .errors import CommlbError, InvalidInputError, TooLargeError, UnknownNameError
 from .models.base import MODEL_FAMILIES
@@ -268,7 +269,10 @@ class SweepResult:
             if hard:
                 soft = sorted({r.softmax_bits for r in hard})
                 prec = sorted({r.precision_bits for r in hard})
-                span = (lambda v: f"{v[0]}" if len(v) == 1 else f"{v[0]}..{v[-1]}")
+
+                def span(v: list[int]) -> str:
+                    return f"{v[0]}" if len(v) == 1 else f"{v[0]}..{v[-1]}"
+
                 out.append(f"{model}: hard attention (p = {span(prec)}); a softmax equal to it needs "
                            f"p = {span(soft)} bits (SHT24 Lemma A.2, docs/theory.md §2.5)")
         for r in self.rows:
@@ -493,7 +497,8 @@ def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, dead
             break
         x, y = sim.sample_inputs(problem, rng)
         expected = int(np.asarray(problem.evaluate(x, y)).reshape(-1)[0])
-        decision = model.forward(_model_input(sim, setup.task_name or setup.task.name, model, reduction.encode(x, y).tokens)).decision
+        tokens = reduction.encode(x, y).tokens
+        decision = model.forward(_model_input(sim, setup.task_name or setup.task.name, model, tokens)).decision
         try:
             answer = int(reduction.decode(decision))
         except InvalidInputError:

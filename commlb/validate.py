@@ -187,7 +187,8 @@ def check_npy_members(path: str | os.PathLike[str], option: str,
             else:
                 shape, _fortran, dtype = npf.read_array_header_2_0(fh)
         except (ValueError, OSError, EOFError, SyntaxError) as exc:
-            raise InvalidInputError(f"{option} {str(p)!r}: {name} is not a .npy array ({short_text(str(exc))})") from None
+            raise InvalidInputError(
+                f"{option} {str(p)!r}: {name} is not a .npy array ({short_text(str(exc))})") from None
         if dtype.hasobject:
             raise InvalidInputError(f"{option} {str(p)!r}: {name} holds Python objects; "
                                     "commlb reads only numeric arrays")
@@ -216,7 +217,8 @@ def check_npy_members(path: str | os.PathLike[str], option: str,
                         with zf.open(info) as fh:
                             out[name.removesuffix(".npy")] = header(fh, repr(name), info.file_size)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
-                raise InvalidInputError(f"{option} {str(p)!r}: not a readable .npz file ({short_text(str(exc))})") from None
+                raise InvalidInputError(
+                    f"{option} {str(p)!r}: not a readable .npz file ({short_text(str(exc))})") from None
         else:
             raise InvalidInputError(f"{option} {str(p)!r} is not a .npy/.npz file")
     except OSError as exc:

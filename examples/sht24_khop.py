@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     bits_result = None
     for k in ks:
-        result = run_sweep("khop", "transformer,rnn", "3,4" if k >= 5 else ns, trials=3, instances=1, task_options={"k": k},
-                           max_seconds=2.0)
+        result = run_sweep("khop", "transformer,rnn", "3,4" if k >= 5 else ns, trials=3, instances=1,
+                           task_options={"k": k}, max_seconds=2.0)
         notes.extend(n for n in result.notes() if n not in notes)
         if k == 2:
             bits_result = result

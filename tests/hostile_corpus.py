@@ -173,7 +173,7 @@ def _huge_cases() -> list[Case]:
 
 def _seed_cases() -> list[Case]:
     c = []
-    for name, argv in SEEDED.items():
+    for argv in SEEDED.values():
         for seed in ("-1", "-9999999999999", "340282366920938463463374607431768211457"):
             c.append(Case("bad-seed", argv + ["--seed", seed], mention=("--seed",)))
         c.append(Case("bad-seed", argv + ["--seed", "1.5"], mention=("--seed",)))
@@ -512,6 +512,15 @@ def _evaluate_cases() -> list[Case]:
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "{F}/notjson.json", "--n", "8"]),
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "nope", "--n", "8"]),
     ]
+    sim = ["simulate", "--weights", hf, "--adapter", adapter]
+    c += [
+        Case("huge-size", sim + ["--n", HUGE]),
+        Case("bad-seed", sim + ["--n", "8", "--seed", "-1"], mention=("--seed",)),
+        Case("task-option-type", sim + ["--n", "8", "--task-option", "k=abc"]),
+        Case("unclear-message", sim + ["--n", "8", "--split", "prefix:zz"]),
+        Case("stdout-full", sim + ["--n", "8"], stdout_path="/dev/full"),
+        Case("ascii-terminal", sim + ["--n", "8"], expect="ok", encoding="ascii", env={"PYTHONIOENCODING": "ascii"}),
+    ]
     for f in ("empty.npz", "badzip.npz", "truncated.npz", "huge-header.npz", "params-object.npz", "good-rnn.npz",
               "directory.npz", "weights.txt", "matrix.npy", "nonutf8.txt"):
         c.append(Case("corrupt-weights", ["evaluate", "--weights", "{F}/" + f, "--adapter", adapter, "--n", "8",
@@ -749,7 +758,8 @@ def make_fixtures(root: str) -> str:
         "fn-float.py": "def f(x, y):\n    return (x + y) / 3\n",
         "fn-syntax.py": "def f(x, y) return x\n",
         "fn-divzero.py": "import numpy as np\ndef f(x, y):\n    return (x + 1) // (y * 0) + x / (y * 0)\n",
-        "fn-huge.py": "import numpy as np\ndef f(x, y):\n    return np.broadcast_to(np.array(2**62, dtype=np.int64), (x.shape[0], y.shape[1])) * 4\n",
+        "fn-huge.py": ("import numpy as np\ndef f(x, y):\n"
+                       "    return np.broadcast_to(np.array(2**62, dtype=np.int64), (x.shape[0], y.shape[1])) * 4\n"),
         "fn-none.py": "def f(x, y):\n    return None\n",
     }
     for name, text in files.items():

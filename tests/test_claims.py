@@ -34,9 +34,9 @@ ONE_LAYER_PUBLIC_QUERY = {  # task -> reduction whose answer position is PUBLIC
 @pytest.mark.parametrize("task,reduction", sorted(ONE_LAYER_PUBLIC_QUERY.items()))
 def test_one_layer_public_query_is_one_way_and_bounded_by_d_arrow(task, reduction):
     """A one-layer transformer with a public query position sends one message (from the
-    party that does not output; for disj-to-dyck that is Bob) and the receiver outputs: the bound that applies is D-> = n, not D = n + 1; the message
-    is H*(d_v*w_num + w_den) bits of exact accumulators, at most H*(d_v + 1)*p_acc with
-    p_acc = 2p + floor(log2 T), T = the sender's key positions."""
+    party that does not output; for disj-to-dyck that is Bob) and the receiver outputs: the
+    bound that applies is D-> = n, not D = n + 1; the message is H*(d_v*w_num + w_den) bits
+    of exact accumulators, at most H*(d_v + 1)*p_acc with p_acc = 2p + floor(log2 T), T = the sender's key positions."""
     n, p = 5, 16
     res = run(task, "transformer", n, reduction=reduction, weights="random", layers=1, heads=2,
               precision=p, seed=3)
@@ -227,3 +227,14 @@ def test_precision_and_p_acc_agree_with_the_codec():
         for terms in (1, 2, 3, 7, 8, 100, 1000):
             assert acc_width(prec, terms, 2) == 2 * p + int(math.floor(math.log2(terms)))
             assert acc_width(prec, terms, 1) == p + int(math.floor(math.log2(terms))) + 1
+
+
+def test_readme_softmax_figures_are_what_simulate_prints():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"qSA at q = (\d+): p = (\d+) hard, (\d+) for a softmax", readme)
+    assert m, "README states the qSA softmax precision"
+    res = run("qsa", "transformer", int(m.group(1)))
+    soft = res.built.model.config["construction"]["softmax"]
+    assert (soft["hard_bits"], soft["softmax_bits"]) == (int(m.group(2)), int(m.group(3)))

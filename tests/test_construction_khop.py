@@ -25,6 +25,8 @@ from commlb.protocol.core import Split
 from commlb.protocol.transformer import simulate_transformer
 from commlb.reductions.pointer_multi import doubling_layers
 
+from sizes import full
+
 #: constant width of the construction (independent of N, k and the alphabet)
 STATED_WIDTH = 19
 #: precision at alphabet 4: p <= 2*ceil(log2 N) + PRECISION_SLACK bits
@@ -74,13 +76,14 @@ def test_correct_on_every_short_string(alphabet, length):
             assert out.saturations == 0
 
 
-@pytest.mark.parametrize("n,instances", [(16, 1000), (64, 1000), (256, 200), (1024, 12)])
+@pytest.mark.parametrize("n,instances", [(16, 1000), (64, 1000), (256, 200), *full((1024, 12))])
 def test_correct_on_random_strings(n, instances):
     """k = 4 (4 layers).  Each forward is read at all n positions: by the causal mask the
     answer at position i is the model's answer on the prefix x_1..x_i, so a sequence checks
     n prefix instances.  One forward takes ~25 ms at N = 256 and ~0.1 s at N = 1024 (more
     on a loaded machine), so 200 sequences (51,200 prefix instances) are used at N = 256
-    and 12 (12,288 prefix instances) at N = 1024; 1000 sequences at N = 16 and 64."""
+    and 12 (12,288 prefix instances) at N = 1024 (in the full run, ``COMMLB_FULL=1``);
+    1000 sequences at N = 16 and 64."""
     task = _task(4)
     model = build(task, n, outputs="all")
     assert model.layers == 4
@@ -125,7 +128,12 @@ def test_size_follows_the_theorem():
             assert model.key_dim == 3 and model.value_dim == 5 and model.mlp_dim == 12
             assert model.precision.frac == 0
             assert model.precision.bits <= 2 * math.ceil(math.log2(n)) + PRECISION_SLACK
-            assert model.config["construction"]["hops_per_layer"] == hop_schedule(k)
+            # the schedule, against its definition: layer 1 adds no hop, layer 2 one or
+            # none, layer l >= 3 adds 0 or 2^(l-3), and the hops add up to k
+            hops = hop_schedule(k)
+            assert len(hops) == model.layers and hops[0] == 0 and hops[1] in (0, 1)
+            assert all(h in (0, 1 << (ell - 3)) for ell, h in enumerate(hops[2:], start=3))
+            assert sum(hops) == k
     # the width does not depend on the alphabet either; the precision grows like log(N·V²)
     wide = build(_task(4, alphabet=64), 256)
     assert wide.width == STATED_WIDTH

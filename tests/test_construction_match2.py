@@ -19,6 +19,8 @@ from commlb.protocol.core import Split
 from commlb.protocol.transformer import simulate_transformer
 from commlb.tasks.match import match2_reference
 
+from sizes import full
+
 #: p <= log2 M + P_EXTRA (the default is ⌈log2 M⌉ + 10)
 P_EXTRA = 11
 
@@ -51,9 +53,10 @@ def test_correct_on_every_input_small(M, n):
         assert out.saturations == 0
 
 
-@pytest.mark.parametrize("n", [16, 64, 256, 1024])
+@pytest.mark.parametrize("n", [16, 64, 256, *full(1024)])
 def test_correct_on_random_instances(n):
     """1000 random instances at every N read at every position for N <= 256; at N = 1024
+    (in the full run, ``COMMLB_FULL=1``)
     1000 instances read at the last position (same weights, ``outputs="last"``) and 15
     read at every position (the full read-out costs ~0.17 s per instance there)."""
     M = 2 * n
@@ -80,7 +83,7 @@ def test_correct_on_random_instances(n):
     assert min(seen.values()) > 0.2 * sum(seen.values())  # both answers are common
 
 
-@pytest.mark.parametrize("n", [64, 1024])
+@pytest.mark.parametrize("n", [64, *full(1024)])
 def test_near_misses(n):
     """Values x_i whose negation is absent while −x_i ± 1 (the closest residues on the
     code's ordering) and x_i itself are present: the answer is 0 there."""

@@ -20,6 +20,8 @@ from commlb.protocol.transformer import simulate_transformer
 from commlb.tasks.nearest import NearestNeighborTask, hamming, nearest_label_reference
 from commlb.testing import assert_consistent
 
+from sizes import full
+
 #: with d = ⌈log2 k⌉ and 2 labels: width = 2d + 8 <= WIDTH_CONSTANT·log2 N (N = 2k + 2 >= 34)
 WIDTH_CONSTANT = 4
 #: p <= log2 N + PRECISION_SLACK
@@ -51,12 +53,12 @@ def test_correct_on_every_small_instance(d, labels, k):
     assert defined > 0
 
 
-@pytest.mark.parametrize("k,instances", [(16, 1000), (64, 1000), (256, 150), (1024, 12)])
+@pytest.mark.parametrize("k,instances", [(16, 1000), (64, 1000), (256, 150), *full((1024, 12))])
 def test_correct_on_random_instances(k, instances):
     """d = ⌈log2 k⌉ (as in index-to-nearest-neighbor), 2 labels; plus a tenth as many
     with 3 labels in d + 3 dimensions.  One forward costs ~2 ms at k = 64, ~40 ms at
     k = 256 and ~0.27 s at k = 1024 (the T² previous-token layer), so 150 and 12
-    instances are drawn there."""
+    instances are drawn there (k = 1024 in the full run, ``COMMLB_FULL=1``)."""
     d = max(1, math.ceil(math.log2(k)))
     for task, count in ((NearestNeighborTask(d=d, labels=2), instances),
                         (NearestNeighborTask(d=d + 3, labels=3), max(2, instances // 10))):

@@ -25,6 +25,8 @@ from commlb.protocol.transformer import simulate_transformer
 from commlb.simulate import sample_inputs
 from commlb.testing import assert_consistent
 
+from sizes import full
+
 #: width = ⌈12·log2 n⌉ code dims + 5 <= WIDTH_CONSTANT·log2 T for T = 2n + 2 >= 8
 WIDTH_CONSTANT = 12
 #: precision p <= log2 T + PRECISION_SLACK bits
@@ -55,11 +57,11 @@ def test_correct_on_every_input_small(name, n):
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
-@pytest.mark.parametrize("n,instances", [(16, 1000), (64, 1000), (256, 60), (1024, 6)])
+@pytest.mark.parametrize("n,instances", [(16, 1000), (64, 1000), (256, 60), *full((1024, 6))])
 def test_correct_on_random_instances(name, n, instances):
     """One forward costs O(T²·log T): ~2 ms at n = 64 but ~25 ms at n = 256 and ~0.2 s at
-    n = 1024 (single-threaded, unloaded), so fewer instances are drawn there (60 and 6);
-    1000 at n = 16 and 64.  Both answers are drawn about equally often."""
+    n = 1024 (single-threaded, unloaded), so fewer instances are drawn there (60 and 6;
+    n = 1024 in the full run, ``COMMLB_FULL=1``); 1000 at n = 16 and 64.  Both answers are drawn about equally often."""
     task = _task(name)
     model = BUILDERS[name](task, n)
     rng = np.random.default_rng(n)

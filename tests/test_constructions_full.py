@@ -45,8 +45,9 @@ import functools  # noqa: E402
 import math  # noqa: E402
 import multiprocessing  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -250,27 +251,28 @@ def _build_ffn(name, n):
 
 
 CASES: dict[str, Case] = {c.name: c for c in (
-    Case("index_lookup", ("index-lookup", "transformer"), _build_index_lookup, _generate, _check_index_lookup, binary=True,
-         note="alphabet 2; tokens N + 2"),
+    Case("index_lookup", ("index-lookup", "transformer"), _build_index_lookup, _generate, _check_index_lookup,
+         binary=True, note="alphabet 2; tokens N + 2"),
     Case("qsa", ("qsa", "transformer"), _build_qsa, _generate, _check_qsa, note="q = 2, d' = 1; last position"),
-    Case("match2", ("match2", "transformer"), _build_match2, _generate, _check_match2, binary=True, note="M = 2N; last position"),
+    Case("match2", ("match2", "transformer"), _build_match2, _generate, _check_match2, binary=True,
+         note="M = 2N; last position"),
     Case("qstr", ("qstr", "transformer"), functools.partial(_build_qstr, "qstr"), _generate, _check_qstr,
          note="q = 2, d = 1, norm2; last position"),
-    Case("qstr-simple", ("qstr-simple", "transformer"), functools.partial(_build_qstr, "qstr-simple"), _generate, _check_qstr,
-         note="q = 2, d = 1, norm2; last position"),
+    Case("qstr-simple", ("qstr-simple", "transformer"), functools.partial(_build_qstr, "qstr-simple"), _generate,
+         _check_qstr, note="q = 2, d = 1, norm2; last position"),
     Case("two_layer-equality", ("equality", "transformer"), functools.partial(_build_two_layer, "equality"), _generate,
          _check_decision, binary=True, note="tokens 2N + 2"),
-    Case("two_layer-disjointness", ("disjointness", "transformer"), functools.partial(_build_two_layer, "disjointness"), _generate,
-         _check_decision, binary=True, note="tokens 2N + 2"),
+    Case("two_layer-disjointness", ("disjointness", "transformer"), functools.partial(_build_two_layer, "disjointness"),
+         _generate, _check_decision, binary=True, note="tokens 2N + 2"),
     Case("nearest", ("nearest-neighbor", "transformer"), _build_nearest, _generate, _check_decision, binary=True,
          note="k = N points, d = ceil(log2 N), 2 labels; tokens 2N + 2"),
     Case("khop", ("khop", "transformer"), _build_khop, _generate, _check_khop, note="k = 4, alphabet 4; last position"),
-    Case("storing_rnn-disjointness", ("disjointness", "rnn"), functools.partial(_build_storing, "disjointness"), _generate,
-         _check_decision, binary=True, note="1 layer"),
+    Case("storing_rnn-disjointness", ("disjointness", "rnn"), functools.partial(_build_storing, "disjointness"),
+         _generate, _check_decision, binary=True, note="1 layer"),
     Case("storing_rnn-equality", ("equality", "rnn"), functools.partial(_build_storing, "equality"), _generate,
          _check_decision, binary=True, note="1 layer"),
-    Case("storing_rnn-index-lookup", ("index-lookup", "rnn"), functools.partial(_build_storing, "index-lookup"), _generate,
-         _check_decision, binary=True, note="1 layer, alphabet 2"),
+    Case("storing_rnn-index-lookup", ("index-lookup", "rnn"), functools.partial(_build_storing, "index-lookup"),
+         _generate, _check_decision, binary=True, note="1 layer, alphabet 2"),
     Case("dyck_rnn", ("dyck22", "rnn"), _build_dyck, _draw_dyck, _check_dyck, binary=True,
          note="mix: 600 generated, 300 balanced walks, 100 uniform"),
     Case("ffn_direct-disjointness", ("disjointness", "ffn"), functools.partial(_build_ffn, "disjointness"),

@@ -7,7 +7,6 @@ import json
 import math
 from fractions import Fraction
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -163,3 +162,17 @@ def test_distribution_of_the_wrong_shape_is_refused(tmp_path):
     f.write_text("1 1\n1 1\n")
     res = run("--problem", "ip", "--n", "2", "--error", "0.1", "--distribution", str(f), ok=False)
     assert isinstance(res.exception, InvalidInputError) and "the matrix 4 x 4" in str(res.exception)
+
+
+def test_certificate_file_holds_the_json_report(tmp_path):
+    """--certificate writes the same report --json prints (the file path was a NameError)."""
+    path = tmp_path / "cert.json"
+    run("--problem", "eq", "--n", "2", "--error", "0.1", "--certificate", str(path))
+    written = json.loads(path.read_text())
+    printed = run_json("--problem", "eq", "--n", "2", "--error", "0.1")
+
+    def summary(report):  # the certificates also hold timings, which differ run to run
+        return [(b["method"], b["kind"], b["bits"], b["status"], b["verified"]) for b in report["bounds"]]
+
+    assert summary(written) == summary(printed) and written["bounds"]
+    assert written["best_two_way"] == printed["best_two_way"]

@@ -1,5 +1,6 @@
 """The direct FFN constructions (commlb/models/constructions/ffn_direct.py): exact on
-every input at small n, on 1,000 random instances at n = 16..1024 (index lookup at
+every input at small n, on 1,000 random instances at n = 16..256 (1024 in the full run,
+``COMMLB_FULL=1``, which also runs tests/test_constructions_full.py; index lookup at
 n = 16, 64, 128: its dense one-hot table grows as n³, a forward pass at n = 256 takes
 ~0.1 s, and n = 1024 is refused), one message whose information is exactly n bits."""
 
@@ -17,6 +18,8 @@ from commlb.protocol.core import Split
 from commlb.protocol.ffn import simulate_ffn
 from commlb.registry import get_reduction, get_task
 from commlb.tasks.index_lookup import IndexLookupTask
+
+from sizes import full
 
 
 def _decide(model, rows):
@@ -62,7 +65,7 @@ def test_index_lookup_exact_on_every_input_small_n():
             assert np.array_equal(_decide(model, rows), _truth(task, rows)), (alphabet, n)
 
 
-@pytest.mark.parametrize("name,n", [(t, n) for t in ("disjointness", "equality") for n in (16, 64, 256, 1024)])
+@pytest.mark.parametrize("name,n", [(t, n) for t in ("disjointness", "equality") for n in (16, 64, 256, *full(1024))])
 def test_strings_on_1000_random_instances(name, n):
     task = get_task(name)
     model = build(task, n)

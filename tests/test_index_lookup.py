@@ -26,6 +26,8 @@ from commlb.models.constructions.index_lookup import build, default_precision
 from commlb.protocol.core import Split
 from commlb.protocol.transformer import simulate_transformer
 
+from sizes import full
+
 #: model width = code dims (12·log2 N) + marker + 2 one-hot dims <= 13·log2 N for N >= 8
 WIDTH_CONSTANT = 13
 
@@ -83,7 +85,7 @@ def test_correct_on_every_input_small(n, alphabet):
             assert out.saturations == 0
 
 
-@pytest.mark.parametrize("n", [16, 64, 256, 1024])
+@pytest.mark.parametrize("n", [16, 64, 256, *full(1024)])
 def test_correct_on_random_instances(n):
     task = _task(n)
     model = build(task, n)

@@ -218,24 +218,13 @@ def test_promise_problem_gives_dont_care_and_bounds_refuse():
         one_way(M)
 
 
-def test_registered_problem_if_available():
-    from commlb.errors import UnknownNameError
-
-    try:
-        M = matrix_from_problem("eq", 3)
-    except UnknownNameError:
-        pytest.skip("commlb.problems has no 'eq' yet")
+def test_registered_problem():
+    M = matrix_from_problem("eq", 3)
     assert M.shape == (8, 8)
     assert np.array_equal(M.values, np.eye(8, dtype=M.values.dtype))
 
 
 def test_registered_problem_too_large_refused():
-    from commlb.errors import UnknownNameError
-
-    try:
-        matrix_from_problem("disj", 2)
-    except UnknownNameError:
-        pytest.skip("commlb.problems has no 'disj' yet")
     with pytest.raises(TooLargeError, match="65536 x 65536"):
         matrix_from_problem("disj", 16)
 

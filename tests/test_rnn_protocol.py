@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from commlb.bits import Precision
 from commlb.core import ALICE, BOB, PUBLIC
-from commlb.errors import EngineError, InvalidInputError
+from commlb.errors import EngineError
 from commlb.models.rnn import RNNModel
 from commlb.protocol import rnn as rp
 from commlb.protocol.core import PartyView, Split

@@ -18,6 +18,11 @@ from commlb.protocol.rnn import simulate_rnn
 from commlb.registry import get_reduction, get_task
 from commlb.tasks.index_lookup import IndexLookupTask
 
+from sizes import full
+
+#: (n, layers); N = 1024 in the full run (COMMLB_FULL=1)
+SIZES_LAYERS = [(16, 1), (64, 1), (256, 1), (16, 2), (64, 2), (256, 2), *full((1024, 1), (1024, 2))]
+
 
 def _decisions(model, rows):
     """Decisions at the last position for every row, asserting nothing saturated."""
@@ -77,7 +82,7 @@ def _random_rows(task, n, count, seed):
     return np.array([task.generate(rng, n) for _ in range(count)])
 
 
-@pytest.mark.parametrize("n,layers", [(16, 1), (64, 1), (256, 1), (1024, 1), (16, 2), (64, 2), (256, 2), (1024, 2)])
+@pytest.mark.parametrize("n,layers", SIZES_LAYERS)
 def test_disjointness_random_instances(n, layers):
     task = get_task("disjointness")
     model = build(task, n, layers=layers)
@@ -87,7 +92,7 @@ def test_disjointness_random_instances(n, layers):
     assert np.array_equal(_decisions(model, rows), truth)
 
 
-@pytest.mark.parametrize("n,layers", [(16, 1), (64, 1), (256, 1), (1024, 1), (16, 2), (64, 2), (256, 2), (1024, 2)])
+@pytest.mark.parametrize("n,layers", SIZES_LAYERS)
 def test_equality_random_and_near_miss_instances(n, layers):
     task = get_task("equality")
     model = build(task, n, layers=layers)

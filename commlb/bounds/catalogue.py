@@ -17,9 +17,10 @@ constants.  docs/theory.md §6 has the full list with the derivations.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 from .rational import binary_entropy, ceil_log2, ceil_log2_root, ceil_with_guard
 

@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError, TooLargeError
-from .distribution import Distribution, uniform
-from .rational import PsdCertificate, certify_psd, ceil_log2, ceil_log2_root, frac_json, verify_psd_certificate
+from .distribution import Distribution
+from .rational import PsdCertificate, ceil_log2, ceil_log2_root, certify_psd, frac_json, verify_psd_certificate
 
 __all__ = [
     "sign_matrix",

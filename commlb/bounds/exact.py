@@ -46,10 +46,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidInputError, TooLargeError
 from .fooling import _as_matrix, max_fooling_set
@@ -92,8 +93,8 @@ class ProtocolTree:
     rows: tuple[int, ...]
     cols: tuple[int, ...]
     speaker: str | None = None
-    left: "ProtocolTree | None" = None
-    right: "ProtocolTree | None" = None
+    left: ProtocolTree | None = None
+    right: ProtocolTree | None = None
     output: int | None = None
 
     @property
@@ -106,7 +107,7 @@ class ProtocolTree:
             return 0
         return 1 + max(self.left.depth if self.left else 0, self.right.depth if self.right else 0)
 
-    def leaves(self) -> list["ProtocolTree"]:
+    def leaves(self) -> list[ProtocolTree]:
         if self.is_leaf:
             return [self]
         out: list[ProtocolTree] = []
@@ -126,7 +127,7 @@ class ProtocolTree:
         return node
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ProtocolTree":
+    def from_json(cls, data: dict[str, Any]) -> ProtocolTree:
         try:
             rows = tuple(int(i) for i in data["rows"])
             cols = tuple(int(j) for j in data["cols"])
@@ -171,7 +172,7 @@ class ProtocolTree:
         return root
 
 
-def verify_tree(M: Any, tree: ProtocolTree) -> int:
+def verify_tree(M: ArrayLike, tree: ProtocolTree) -> int:
     """Check that ``tree`` is a deterministic protocol computing M and return its depth.
 
     Checks: the root is all rows x all columns; at an Alice node the children's rows are a
@@ -384,7 +385,7 @@ def _is_mono(base: np.ndarray, rows: list[int], cols: list[int]) -> bool:
     return bool(np.all(block == block.flat[0]))
 
 
-def deterministic_complexity(M: Any, time_limit: float = 10.0, lower_hint: int = 0,
+def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint: int = 0,
                              root_bounds: bool = True) -> DeterministicResult:
     """D(f) of the matrix M (rows: Alice's inputs, columns: Bob's) with a protocol tree and a
     lower-bound certificate; see the module docstring.  Stops after about ``time_limit``
@@ -516,19 +517,20 @@ def _members(mask: int) -> list[int]:
 def _rebuild(RB: np.ndarray, CB: np.ndarray, V: int, base: np.ndarray, memo: Any,
              rows: np.uint64, cols: np.uint64, d: int) -> ProtocolTree:
     """The protocol tree of depth <= d for rows x cols (base indices) from the memo's splits."""
-    from ..kernels.exact import canon, solve
+    from ..kernels.exact import canon, memo_entry, solve
 
     row_list, col_list = _members(int(rows)), _members(int(cols))
     if _is_mono(base, row_list, col_list):
         return ProtocolTree(tuple(row_list), tuple(col_list), None, None, None, int(base[row_list[0], col_list[0]]))
     key = canon(RB, CB, V, np.uint64(rows), np.uint64(cols))
     key = (np.uint64(key[0]), np.uint64(key[1]))
-    entry = memo[key] if key in memo else None
-    if entry is None or entry[1] > d:
+    found, _, ub, party, left = memo_entry(memo, key[0], key[1])
+    if not found or ub > d:
         stats = np.zeros(2, dtype=np.int64)
         if not solve(RB, CB, V, np.uint64(rows), np.uint64(cols), d, memo, stats, math.inf):
             raise AssertionError("search inconsistency: a rectangle solved before is now infeasible")
-        entry = memo[key]
+        found, _, ub, party, left = memo_entry(memo, key[0], key[1])
+    entry = (None, None, party, left)
     party, left_mask = int(entry[2]), int(entry[3])
     canon_rows, canon_cols = _members(int(key[0])), _members(int(key[1]))
     if party == 0:
@@ -560,7 +562,7 @@ def _rebuild(RB: np.ndarray, CB: np.ndarray, V: int, base: np.ndarray, memo: Any
     return ProtocolTree(tuple(row_list), tuple(col_list), "bob", left, right, None)
 
 
-def deterministic_complexity_reference(M: Any) -> int:
+def deterministic_complexity_reference(M: ArrayLike) -> int:
     """Slow reference D(f): memoised recursion over every sub-rectangle (row subset x column
     subset as bitmasks) of M itself, trying every split by either party, no merging and no
     bounds.  Exponential (about 3^r 2^c + 2^r 3^c steps); up to about 6 x 6 in tests."""
@@ -570,7 +572,7 @@ def deterministic_complexity_reference(M: Any) -> int:
         raise InvalidInputError(f"the matrix is empty (shape {arr.shape})")
     table = arr.tolist()
 
-    @lru_cache(maxsize=None)
+    @cache
     def D(rows: int, cols: int) -> int:
         rs = [i for i in range(n_rows) if rows >> i & 1]
         cs = [j for j in range(n_cols) if cols >> j & 1]

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidInputError, TooLargeError
 
@@ -93,7 +94,7 @@ class FoolingSetResult:
         }
 
 
-def _as_matrix(M: Any) -> np.ndarray:
+def _as_matrix(M: ArrayLike) -> np.ndarray:
     arr = np.asarray(M)
     if arr.ndim != 2:
         raise InvalidInputError(f"a communication matrix must be 2-D, got shape {arr.shape}")
@@ -109,7 +110,7 @@ def _as_matrix(M: Any) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def verify_fooling_set(M: Any, value: int, pairs: Iterable[tuple[int, int]]) -> bool:
+def verify_fooling_set(M: ArrayLike, value: int, pairs: Iterable[tuple[int, int]]) -> bool:
     """True when ``pairs`` is a ``value``-fooling set of M: every pair is an entry equal to
     ``value`` and any two pairs (x1, y1), (x2, y2) have M[x1, y2] != value or
     M[x2, y1] != value.  Out-of-range or repeated pairs make it False.  Plain Python,
@@ -207,7 +208,7 @@ def rank_cap(arr: np.ndarray, value: int) -> int:
     return min(r2, rp) ** 2
 
 
-def max_fooling_set(M: Any, value: int, time_limit: float = 10.0, backend: str = "auto") -> FoolingSetResult:
+def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend: str = "auto") -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
@@ -280,7 +281,7 @@ def max_fooling_set(M: Any, value: int, time_limit: float = 10.0, backend: str =
     return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(nodes), present)
 
 
-def max_fooling_set_reference(M: Any, value: int) -> list[tuple[int, int]]:
+def max_fooling_set_reference(M: ArrayLike, value: int) -> list[tuple[int, int]]:
     """Slow reference: enumerate every ``value``-fooling set of M (entries taken in row-major
     order, a set extended only while it stays fooling) and return a largest.  No merging of
     equal rows, no bounds.  Exponential; for matrices up to about 6 x 6."""

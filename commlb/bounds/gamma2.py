@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import TooLargeError
 from .discrepancy import sign_matrix
-from .rational import PsdCertificate, certify_psd, ceil_log2, frac_json, verify_psd_certificate
+from .rational import PsdCertificate, ceil_log2, certify_psd, frac_json, verify_psd_certificate
 
 __all__ = ["Gamma2Certificate", "gamma2_alpha", "verify_gamma2", "gamma2_value", "gamma2_bits",
            "alpha_of", "MAX_SIDE"]

@@ -24,12 +24,15 @@ import math
 import operator
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..core import Problem
 from ..errors import InvalidInputError, TooLargeError
 
 __all__ = [
@@ -100,7 +103,7 @@ class CommMatrix:
     def is_boolean(self) -> bool:
         return set(self.output_values()) <= {0, 1}
 
-    def transpose(self) -> "CommMatrix":
+    def transpose(self) -> CommMatrix:
         """The matrix with Alice and Bob swapped."""
         return CommMatrix(np.ascontiguousarray(self.values.T), f"transpose of {self.source}", self.n)
 
@@ -110,7 +113,8 @@ def _compact(values: np.ndarray) -> np.ndarray:
     if values.dtype == bool:
         return values.astype(np.int8)
     if not np.issubdtype(values.dtype, np.integer):
-        if np.issubdtype(values.dtype, np.floating) and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        integral = np.all(np.isfinite(values)) and np.all(values == np.round(values))
+        if np.issubdtype(values.dtype, np.floating) and integral:
             values = values.astype(np.int64)
         else:
             raise InvalidInputError("matrix entries must be integers")
@@ -129,7 +133,7 @@ def _compact(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=dtype)
 
 
-def matrix_from_array(values: Any, source: str = "array", n: int | None = None) -> CommMatrix:
+def matrix_from_array(values: ArrayLike, source: str = "array", n: int | None = None) -> CommMatrix:
     """Wrap an integer array (validated and stored compactly)."""
     return CommMatrix(_compact(np.asarray(values)), source, n)
 
@@ -162,7 +166,7 @@ def _row_block(cols: int, width: int) -> int:
     return max(1, (1 << 24) // max(1, cols * max(1, width)))
 
 
-def matrix_from_problem(problem: Any, n: int | None = None,
+def matrix_from_problem(problem: str | Problem, n: int | None = None,
                         max_entries: int = DEFAULT_MAX_ENTRIES) -> CommMatrix:
     """The communication matrix of a registered problem (a name, with ``n``) or of a
     :class:`commlb.core.Problem` instance.  Pairs outside the promise become

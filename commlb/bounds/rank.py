@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -203,8 +204,8 @@ def rank_gfp(M: CommMatrix | np.ndarray, p: int = DEFAULT_PRIME, backend: str = 
 
     ``backend``: ``"numba"`` (the kernels), ``"python"`` (the plain twin) or ``"auto"``
     (the twin up to 64 x 64 entries, numba above).  ``method`` (numba only): ``"blocked"``
-    (blocked LU with exact float64 BLAS updates, p < 2^23), ``"rows"`` (row elimination, any p < 2^31) or ``"auto"`` (blocked
-    when p allows it and the matrix is not tiny)."""
+    (blocked LU with exact float64 BLAS updates, p < 2^23), ``"rows"`` (row elimination, any
+    p < 2^31) or ``"auto"`` (blocked when p allows it and the matrix is not tiny)."""
     from ..kernels.backend import auto_for_size
 
     backend = auto_for_size(backend, int(np.asarray(M.values if isinstance(M, CommMatrix) else M).size))

@@ -22,14 +22,14 @@ completion does not bound the promise problem.
 
 from __future__ import annotations
 
-import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError, TooLargeError
+from ..errors import InvalidInputError
 from .matrix import DONT_CARE, CommMatrix, matrix_from_array
 from .oneway import OneWayResult, bits_for, one_way, verify_one_way
 from .rank import (
@@ -312,7 +312,8 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
         results.append(res)
         report.fooling_set[str(v)] = {"size": int(res.size), "exact": bool(res.exact),
                                       "pairs": [[int(a), int(b)] for a, b in res.pairs]}
-        report.table.append(MethodRow("fooling", f"{v}-fooling set ({'maximum' if res.exact else 'best found, time limit'})",
+        found = "maximum" if res.exact else "best found, time limit"
+        report.table.append(MethodRow("fooling", f"{v}-fooling set ({found})",
                                       str(res.size), None,
                                       ("maximum" if res.exact else "sound") + ("; verified" if ok else ""),
                                       f"{res.size} pairs", float(res.elapsed), ""))
@@ -328,7 +329,8 @@ def _given_fooling(report: BoundsReport, M: CommMatrix, given: dict[int, list[tu
     try:
         from . import fooling as fmod
     except ImportError:
-        raise InvalidInputError("--fooling needs commlb.bounds.fooling, which is not available in this checkout") from None
+        raise InvalidInputError(
+            "--fooling needs commlb.bounds.fooling, which is not available in this checkout") from None
     sizes = {}
     for v, pairs in given.items():
         ok = bool(fmod.verify_fooling_set(M.values, v, pairs))
@@ -373,7 +375,8 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
     label = f"D = {res.lower}" if res.exact else f"D in [{res.lower}, {res.upper}]"
     report.table.append(MethodRow("exact", label, str(res.lower) if res.exact else f"[{res.lower}, {res.upper}]",
                                   int(res.lower),
-                                  ("exact" if res.exact else "sound interval") + ("; tree verified" if depth_ok else ""),
+                                  ("exact" if res.exact else "sound interval")
+                                  + ("; tree verified" if depth_ok else ""),
                                   f"tree, {getattr(res, 'nodes', '?')} search nodes", float(res.elapsed), ""))
     report.certs["deterministic"] = res.to_json()
 

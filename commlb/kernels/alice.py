@@ -347,7 +347,7 @@ class RNNArrays:
         self.cell = RNNCell(w_rec, w_in, embed, b, bits, frac, activation, tanh_table, tanh_lo)
 
     @classmethod
-    def from_model(cls, model) -> "RNNArrays":
+    def from_model(cls, model) -> RNNArrays:
         p = model.params
         prec = model.precision
         table, lo = (None, 0)

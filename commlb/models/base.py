@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import zipfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class _Families(Mapping[str, type["Model"]]):
     _where = {"rnn": ("rnn", "RNNModel"), "transformer": ("transformer", "TransformerModel"),
               "ffn": ("ffn", "FFNModel")}
 
-    def __getitem__(self, family: str) -> type["Model"]:
+    def __getitem__(self, family: str) -> type[Model]:
         import importlib
 
         module, cls = self._where[family]
@@ -55,7 +56,7 @@ class _Families(Mapping[str, type["Model"]]):
 
 
 #: the model families: name -> class (the one list every command checks names against)
-MODEL_FAMILIES: Mapping[str, type["Model"]] = _Families()
+MODEL_FAMILIES: Mapping[str, type[Model]] = _Families()
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +73,7 @@ class ModelOutput:
     decision: Any
     saturations: int = 0
 
-    def same_bits(self, other: "ModelOutput") -> bool:
+    def same_bits(self, other: ModelOutput) -> bool:
         return bool(
             self.values.shape == other.values.shape and np.array_equal(self.values, other.values)
         )

@@ -337,7 +337,7 @@ class FFNModel(Model):
         output_kind: str = "binary",
         num_classes: int = 2,
         embed_dim: int | None = None,
-    ) -> "FFNModel":
+    ) -> FFNModel:
         """Seeded random weights (Gaussian, 1/sqrt(fan-in) scale, rounded to the precision).
 
         ``embed_dim=None`` gives one-hot input (fan-in T: one active entry per position);

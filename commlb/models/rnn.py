@@ -83,7 +83,8 @@ tests hold numba == numpy == :meth:`step` == the slow reference.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,8 @@ class RNNModel(Model):
         cfg.setdefault("output_kind", "binary")
         cfg.setdefault("output_positions", [-1])
         if cfg["activation"] not in ACTIVATIONS:
-            raise InvalidInputError(f"rnn activation must be one of {', '.join(ACTIVATIONS)}, not {cfg['activation']!r}")
+            raise InvalidInputError(
+                f"rnn activation must be one of {', '.join(ACTIVATIONS)}, not {cfg['activation']!r}")
         if cfg["output_kind"] not in ("binary", "class", "vector"):
             raise InvalidInputError(f"output_kind must be binary, class or vector, not {cfg['output_kind']!r}")
         cfg["output_positions"] = [int(p) for p in cfg["output_positions"]]
@@ -432,7 +434,7 @@ class RNNModel(Model):
         output_kind: str = "binary",
         num_classes: int = 2,
         output_positions: Sequence[int] = (-1,),
-    ) -> "RNNModel":
+    ) -> RNNModel:
         """Seeded random weights (Gaussian, 1/sqrt(fan-in) scale, rounded to the precision).
         ``w_in[0]`` is zero (unused)."""
         for name, val in (("vocab_size", vocab_size), ("hidden", hidden), ("layers", layers)):

@@ -65,8 +65,9 @@ computes which part.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -155,7 +156,7 @@ class Partial:
     den: np.ndarray
     top: np.ndarray | None = None
 
-    def __add__(self, other: "Partial") -> "Partial":
+    def __add__(self, other: Partial) -> Partial:
         if self.top is None:
             return Partial(self.num + other.num, self.den + other.den)
         assert other.top is not None, "hard-attention partials add only to hard-attention partials"
@@ -554,7 +555,7 @@ class TransformerModel(Model):
         output_positions: Sequence[int] = (-1,),
         attention: str = "softmax",
         embed_fields: Sequence[int] | None = None,
-    ) -> "TransformerModel":
+    ) -> TransformerModel:
         """Seeded random weights (Gaussian, 1/sqrt(fan-in) scale, rounded to the precision).
 
         Queries carry the usual 1/sqrt(d_k) temperature; each head's stabiliser is a

@@ -47,7 +47,7 @@ def simulator_for(family: str) -> Any:
     return getattr(module, func)
 
 
-def simulate(model: "Model", tokens: Any, split: "Split", *, verify: bool = True) -> tuple["Transcript", "ModelOutput"]:
+def simulate(model: Model, tokens: Any, split: Split, *, verify: bool = True) -> tuple[Transcript, ModelOutput]:
     """Run ``model`` on ``tokens`` as a protocol between the owners of ``split``.
 
     Dispatches on ``model.family`` (``"rnn"``, ``"transformer"``, ``"ffn"``).  Returns the

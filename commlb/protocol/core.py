@@ -13,9 +13,10 @@ Invariants enforced here (docs/design.md §4, invariants 1 and 3):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,11 +58,11 @@ class Split:
         return int(self.owner.size)
 
     @classmethod
-    def from_instance(cls, instance: Instance) -> "Split":
+    def from_instance(cls, instance: Instance) -> Split:
         return cls(instance.owner.copy(), "reduction")
 
     @classmethod
-    def prefix(cls, length: int, k: int) -> "Split":
+    def prefix(cls, length: int, k: int) -> Split:
         """Alice owns positions [0, k), Bob the rest."""
         if not 0 <= k <= length:
             raise InvalidInputError(f"prefix:{k} does not fit a sequence of length {length}")
@@ -70,7 +71,7 @@ class Split:
         return cls(owner, f"prefix:{k}")
 
     @classmethod
-    def interleave(cls, base: np.ndarray) -> "Split":
+    def interleave(cls, base: np.ndarray) -> Split:
         """Alternate ALICE, BOB over the non-public positions of ``base`` (PUBLIC stays)."""
         base = np.asarray(base, dtype=np.int8)
         owner = base.copy()
@@ -79,7 +80,7 @@ class Split:
         return cls(owner, "interleave")
 
     @classmethod
-    def parse(cls, spec: str | None, instance: Instance) -> "Split":
+    def parse(cls, spec: str | None, instance: Instance) -> Split:
         """``None``/``"reduction"``: the reduction's owners; ``prefix:K``; ``interleave``;
         or an explicit list of owners, one letter per position (``A``, ``B``, ``P``),
         optionally comma separated."""
@@ -325,7 +326,7 @@ class Channel:
             self._append_many(K, senders, labels, notes, layout, batch, other, append, new)
 
     def _append_many(self, K: int, senders: Sequence[Owner], labels: Sequence[str], notes: Sequence[str],
-                     layout: tuple[FieldSpec, ...], batch: "_Batch", other: dict, append: Any, new: Any) -> None:
+                     layout: tuple[FieldSpec, ...], batch: _Batch, other: dict, append: Any, new: Any) -> None:
         for k in range(K):
             sender = senders[k]
             if sender is not self._last_sender:
@@ -340,7 +341,7 @@ class Channel:
                                 fields=layout, payload=payload, note=notes[k])
             append(msg)
 
-    def transcript(self, output: Any, **meta: Any) -> "Transcript":
+    def transcript(self, output: Any, **meta: Any) -> Transcript:
         return Transcript(list(self.messages), output, meta)
 
 

@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from ..bits import FieldSpec, Precision, acc_width, signed_width
+from ..bits import FieldSpec, acc_width, signed_width
 from ..core import ALICE, BOB, Owner
-from ..errors import EngineError, InvalidInputError
+from ..errors import InvalidInputError
 from ..models.base import ModelOutput
 from ..models.ffn import FFNModel
 from .core import FLOAT_TOLERANCE_EXPONENT, Channel, PartyView, Split, Transcript, float_tolerance, verify_output

@@ -45,7 +45,8 @@ A mismatch raises :class:`EngineError`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -350,7 +350,9 @@ class _Party:
         self.saturations += sat + sat2
         return q["q"]
 
-    def answer(self, d: DirectionPlan, positions: np.ndarray, q: np.ndarray) -> tuple[list[FieldSpec], dict[str, np.ndarray]]:
+    def answer(
+        self, d: DirectionPlan, positions: np.ndarray, q: np.ndarray
+    ) -> tuple[list[FieldSpec], dict[str, np.ndarray]]:
         m = self.model
         keys = self.plan.keys_of(self.who, d.layer, as_answerer=True)
         kv = self._qkv(d.layer, keys, "kv")

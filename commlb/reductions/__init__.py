@@ -5,21 +5,27 @@ soundness and locality."""
 
 from __future__ import annotations
 
+from .composition import IndexToComposition
+from .dyck import DisjToDyck, EqToDyck
 from .index import IndexToIndexLookup
+from .match3 import DisjToMatch3
+from .nearest import IndexToNearestNeighbor
 from .pointer_chasing import PCToKHop
+from .pointer_multi import PCToKHopBlocks
 from .qsa import DisjToQSA, IndexToQSA
 from .strings import DisjToDisjointness, EqToEquality
-from .match3 import DisjToMatch3
-from .dyck import DisjToDyck, EqToDyck
-from .nearest import IndexToNearestNeighbor
-from .composition import IndexToComposition
-from .pointer_multi import PCToKHopBlocks
 
 __all__ = [
     "DisjToDisjointness",
-    "EqToEquality",
-    "IndexToIndexLookup",
-    "IndexToQSA",
+    "DisjToDyck",
+    "DisjToMatch3",
     "DisjToQSA",
+    "EqToDyck",
+    "EqToEquality",
+    "IndexToComposition",
+    "IndexToIndexLookup",
+    "IndexToNearestNeighbor",
+    "IndexToQSA",
     "PCToKHop",
+    "PCToKHopBlocks",
 ]

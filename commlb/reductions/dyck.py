@@ -144,6 +144,7 @@ def nerode_classes(kinds: int = 2, depth: int = 2) -> int:
 
 class _ToDyck(Reduction):
     problem_name = ""
+    _owner: np.ndarray  # set by each subclass: who holds each position
 
     def __init__(self, n: int) -> None:
         self.problem = get_problem(self.problem_name, n=n)

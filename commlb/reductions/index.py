@@ -14,6 +14,7 @@ import numpy as np
 from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
 from ..errors import InvalidInputError
 from ..registry import get_problem, get_task, register_reduction
+from ..tasks.index_lookup import IndexLookupTask
 from ._common import ONE_WAY_NOTE, bits, last_scalar
 
 __all__ = ["IndexToIndexLookup", "index_of"]
@@ -36,6 +37,8 @@ class IndexToIndexLookup(Reduction):
     docs/theory.md §4.3; BHBK24's RNN bound, docs/theory.md §8.1).  A one-layer
     transformer instead needs only Bob's query and Alice's answer (O(log n) width).
     """
+
+    task: IndexLookupTask
 
     name = "index-to-index-lookup"
     source = ReductionSource(

@@ -34,6 +34,8 @@ class IndexToNearestNeighbor(Reduction):
     transformer of logarithmic size solves it (BHBK24).
     """
 
+    task: NearestNeighborTask
+
     name = "index-to-nearest-neighbor"
     source = ReductionSource(
         "BHBK24",

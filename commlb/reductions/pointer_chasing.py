@@ -60,7 +60,7 @@ _MAX_LENGTH = 5_000_000
 def pc_khop_length(n: int, k: int) -> int:
     """Sequence length N of the encoding of PC(n, k)."""
     length = 0
-    for j in range(k, 1, -1):
+    for _ in range(k - 1):  # layers k .. 2
         length = n * (length + 2)
     return length + 2 + 1
 

@@ -4,14 +4,27 @@ registers them (``commlb.get_task(name, **params)``)."""
 
 from __future__ import annotations
 
+from .composition import FunctionCompositionTask
+from .dyck import DyckTask
 from .index_lookup import IndexLookupTask
 from .khop import KHopTask
-from .qsa import QSATask
-from .strings import DisjointnessTask, EqualityTask
 from .match import Match2Task, Match3Task
 from .nearest import NearestNeighborTask
-from .dyck import DyckTask
+from .qsa import QSATask
 from .qstr import QSTRTask, SimpleQSTRTask
-from .composition import FunctionCompositionTask
+from .strings import DisjointnessTask, EqualityTask
 
-__all__ = ["DisjointnessTask", "EqualityTask", "IndexLookupTask", "QSATask", "KHopTask"]
+__all__ = [
+    "DisjointnessTask",
+    "DyckTask",
+    "EqualityTask",
+    "FunctionCompositionTask",
+    "IndexLookupTask",
+    "KHopTask",
+    "Match2Task",
+    "Match3Task",
+    "NearestNeighborTask",
+    "QSATask",
+    "QSTRTask",
+    "SimpleQSTRTask",
+]

@@ -31,7 +31,8 @@ is the same at every position (MH25 §2, Theorem 5).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

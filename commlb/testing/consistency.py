@@ -34,8 +34,9 @@ return value summarises what was checked.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +121,8 @@ def _check_formula(model: Any, split: Any, transcript: Any, length: int, x: Any,
             raise _fail("RNN formula", x, y, f"{len(msgs)} messages for {handoffs} owner changes")
         for m in msgs:
             if m.bits != L * d * p:
-                raise _fail("RNN formula", x, y, f"message {m.label} has {m.bits} bits, L·d·p = {L}·{d}·{p} = {L * d * p}")
+                raise _fail("RNN formula", x, y,
+                            f"message {m.label} has {m.bits} bits, L·d·p = {L}·{d}·{p} = {L * d * p}")
         return
     if family == "transformer":
         from ..protocol.transformer import message_bits, plan_transformer
@@ -139,7 +141,8 @@ def _check_formula(model: Any, split: Any, transcript: Any, length: int, x: Any,
                          for d in plan.directions)
         if transcript.total_bits != want_total:
             raise _fail("transformer formula", x, y,
-                        f"{transcript.total_bits} bits, the plan's cost (cheaper mode per layer/direction) {want_total}")
+                        f"{transcript.total_bits} bits, the plan's cost "
+                        f"(cheaper mode per layer/direction) {want_total}")
         return
     if family == "ffn":
         from ..protocol.ffn import message_bits as ffn_message_bits

@@ -21,7 +21,7 @@ import json
 import math
 import sys
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -87,7 +87,7 @@ def deterministic(mat: list[list[int]]) -> int:
             if part != mask:
                 yield part, mask ^ part
 
-    @lru_cache(maxsize=None)
+    @cache
     def solve(rmask: int, cmask: int) -> int:
         vals = {mat[i][j] for i in range(nrows) if rmask >> i & 1 for j in range(ncols) if cmask >> j & 1}
         if len(vals) <= 1:

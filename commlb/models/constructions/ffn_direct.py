@@ -22,11 +22,12 @@ partial sum as an exact accumulator of the width of its exact range (2f fraction
 
 Size: one layer, h_1 = n (2n for equality), one-hot input of length T (T·V·h_1 first-layer
 weights, almost all zero, stored densely; index lookup has V = A + 1 + n, so its table
-grows as n³ and sizes above :data:`MAX_TABLE` entries are refused with an estimate).  All values are small integers (and 1/2), so every fixed-point
-format with f ≥ 1 and enough integer bits for n, 2(A − 1) and (A − 1)² is exact; the default
+grows as n³ and sizes above :data:`MAX_TABLE` entries are refused with an estimate).
+All values are small integers (and 1/2), so every fixed-point format with f ≥ 1 and
+enough integer bits for n, 2(A − 1) and (A − 1)² is exact; the default
 (:func:`default_precision`) is f = 1 and p = bit_length(n) + 3 (at least 8), so nothing
-saturates and each partial sum's exact range takes 4 bits (4n bits for disjointness).  Float arithmetic is refused (the point is the exact
-count).
+saturates and each partial sum's exact range takes 4 bits (4n bits for disjointness).
+Float arithmetic is refused (the point is the exact count).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def default_precision(task: Any, n: int) -> Precision:
 def _raw(prec: Precision, value: float) -> int:
     raw = value * prec.scale
     if raw != int(raw) or not prec.raw_min <= raw <= prec.raw_max:
-        raise InvalidInputError(f"direct FFN: the weight {value} is not representable in {prec.describe()}; use more bits")
+        raise InvalidInputError(
+            f"direct FFN: the weight {value} is not representable in {prec.describe()}; use more bits")
     return int(raw)
 
 

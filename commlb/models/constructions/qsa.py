@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -53,8 +53,8 @@ import numpy as np
 from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel, pack_fields
-from .codes import code_dimension, random_sign_codes
 from . import refuse_options
+from .codes import code_dimension, random_sign_codes
 
 __all__ = ["build", "token_ids", "CLIP", "GRID_BITS", "BREAK_STEP", "CODE_CONSTANT"]
 

@@ -49,8 +49,8 @@ import numpy as np
 from ...bits import MAX_FIXED_BITS, Precision
 from ...errors import InvalidInputError
 from ..transformer import TransformerModel
-from .codes import code_dimension, draw_codes
 from . import refuse_options
+from .codes import code_dimension, draw_codes
 
 __all__ = ["build_equality", "build_disjointness", "default_precision", "EXTRA_DIMS", "SOFTMAX_DELTA"]
 
