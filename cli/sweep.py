@@ -167,13 +167,13 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
         emit_json(result.to_json())
     elif csv_path != "-":
         con = console()
-        if not con.is_terminal:
-            con.width = max(con.width, 110)  # piped output: do not squeeze the table to 80 columns
         _render(result, con)
         if plot:
             con.print(f"plot written to [bold]{plot}[/bold]")
         if csv_path:
             con.print(f"CSV written to [bold]{csv_path}[/bold]")
     if as_json or csv_path == "-":
-        for note in result.notes():
-            click.echo(f"note: {note}", err=True)
+        from rich.text import Text
+
+        for note in result.notes():  # wrapped to the terminal like every other note
+            err.print(Text(f"note: {note}"))
