@@ -549,9 +549,9 @@ _MARKERS = {"rnn": "o", "transformer": "s", "ffn": "^"}
 
 #: what the size panel of a sweep figure can show: metric -> (axis label, the row's value)
 SIZE_METRICS: dict[str, tuple[str, Any]] = {
-    "width": ("width (RNN: hidden size d; transformer: model width)", lambda r: r.width),
+    "width": ("width (RNN: hidden size d; transformer: d_model)", lambda r: r.width),
     "params": ("parameters", lambda r: r.params),
-    "state-bits": ("state bits L·d·p (an RNN's whole message)",
+    "state-bits": ("state bits L·d·p (an RNN's message)",
                    lambda r: None if None in (r.layers, r.width, r.precision_bits)
                    else int(r.layers) * int(r.width) * int(r.precision_bits)),
 }
