@@ -20,8 +20,9 @@ _STYLE = {"problem": "cyan", "reduction": "magenta", "protocol": "green", "inequ
           "conclusion": "bold blue", "error": "red"}
 
 
-def _strip(explanation: Any, max_tokens: int = 48):
-    """The instance's tokens coloured by owner (shortened in the middle when long)."""
+def _strip(explanation: Any, max_tokens: int = 48, width: int = 72):
+    """The instance's tokens coloured by owner, with the owner of each written under it
+    (A, B, ·), shortened in the middle when long."""
     from rich.text import Text
 
     from commlb.cli.render import OWNER_NAME, OWNER_STYLE
@@ -29,18 +30,21 @@ def _strip(explanation: Any, max_tokens: int = 48):
 
     labels = token_labels(explanation.tokens, explanation.vocab_names)
     owner = [int(o) for o in explanation.owner]
+    structured = getattr(explanation.tokens, "dtype", None) is not None and explanation.tokens.dtype.names
+    if not structured:  # one line of tokens, one of A/B/· marks under them
+        from commlb.cli.render import owned_rows
+
+        return owned_rows(labels, owner, width=width, max_tokens=max_tokens)
     n = len(labels)
     half = max_tokens // 2
     idx = list(range(n)) if n <= max_tokens else list(range(half)) + [-1] + list(range(n - half, n))
-    structured = getattr(explanation.tokens, "dtype", None) is not None and explanation.tokens.dtype.names
     text = Text()
     for i in idx:
         if i == -1:
             text.append(f" …({n - 2 * (max_tokens // 2)} more)… ", style="italic")
             continue
-        label = f"[{i}] {OWNER_NAME[owner[i]]}: {labels[i]}" if structured else labels[i]
-        text.append(label, style=OWNER_STYLE[owner[i]])
-        text.append("\n" if structured else " ")
+        text.append(f"[{i}] {OWNER_NAME[owner[i]]}: {labels[i]}", style=OWNER_STYLE[owner[i]])
+        text.append("\n")
     text.rstrip()
     return text
 
@@ -48,13 +52,9 @@ def _strip(explanation: Any, max_tokens: int = 48):
 def _legend():
     from rich.text import Text
 
-    from commlb.cli.render import OWNER_NAME, OWNER_STYLE
+    from commlb.cli.render import owner_legend
 
-    t = Text("tokens: ")
-    for k in (0, 1, 2):
-        t.append(OWNER_NAME[k], style=OWNER_STYLE[k])
-        t.append("  ")
-    return t
+    return Text("tokens, and under each its owner: ") + owner_legend()
 
 
 def _render(explanation: Any) -> None:
@@ -92,7 +92,7 @@ def _render(explanation: Any) -> None:
                 parts.append(Text(para + ("" if last else "\n")))
         if step.key == "reduction" and explanation.tokens is not None:
             parts.insert(1, _legend())
-            parts.insert(2, _strip(explanation))
+            parts.insert(2, _strip(explanation, width=con.size.width - 8))
             parts.insert(3, Text(""))
         con.print(Panel(Group(*parts), title=step.title, title_align="left",
                         border_style=_STYLE.get(step.key, "white"), padding=(1, 2)))

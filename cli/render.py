@@ -54,30 +54,70 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
-def token_strip(tokens: np.ndarray, owner: np.ndarray, names: list[str] | None = None,
-                max_tokens: int = 64):
-    """A rich Text of tokens coloured by owner, shortened in the middle for long inputs."""
+OWNER_MARK = {0: "A", 1: "B", 2: "·"}
+#: The marks under a token strip, spelled out (ownership must read without colour).
+OWNER_KEY = "A = Alice, B = Bob, · = public"
+
+
+def _labels(tokens: Any, names: list[str] | None) -> list[str]:
+    arr = np.asarray(tokens)
+    if arr.dtype.names:
+        return ["·"] * int(arr.shape[0])
+    out = []
+    for tok in arr.reshape(-1).tolist():
+        t = int(tok)
+        out.append(names[t] if names is not None and 0 <= t < len(names) else str(t))
+    return out
+
+
+def owned_rows(labels: list[str], owner: Any, width: int = 72, max_tokens: int = 64):
+    """Tokens with their owners in text: lines of tokens, each followed by a line of
+    A / B / · marks under the tokens (``OWNER_KEY``), so ownership reads without colour
+    (NO_COLOR, a file, a printed page).  The tokens are coloured by owner as well.  Long
+    inputs are shortened in the middle; lines are at most ``width`` characters."""
     from rich.text import Text
 
-    text = Text()
-    n = len(tokens)
-    if n > max_tokens:
-        half = max_tokens // 2
-        idx = list(range(half)) + [-1] + list(range(n - half, n))
-    else:
-        idx = list(range(n))
+    owner = [int(o) for o in np.asarray(owner).reshape(-1).tolist()]
+    n = len(labels)
+    half = max_tokens // 2
+    idx = list(range(n)) if n <= max_tokens else list(range(half)) + [-1] + list(range(n - half, n))
+    width = max(8, int(width))
+    lines: list[list[int]] = [[]]
+    used = 0
     for i in idx:
-        if i == -1:
-            text.append(f" …({n - 2 * (max_tokens // 2)} more)… ", style="italic")
-            continue
-        tok = tokens[i]
-        if getattr(tokens, "dtype", None) is not None and tokens.dtype.names:
-            label = "·"
-        else:
-            label = names[int(tok)] if names is not None and 0 <= int(tok) < len(names) else str(int(tok))
-        text.append(label, style=OWNER_STYLE[int(owner[i])])
-        text.append(" ")
+        cell = (len(f"…{n - 2 * half} more…") if i == -1 else max(1, len(labels[i]))) + 1
+        if lines[-1] and used + cell > width + 1:
+            lines.append([])
+            used = 0
+        lines[-1].append(i)
+        used += cell
+    text = Text()
+    for row, line in enumerate(lines):
+        if row:
+            text.append("\n")
+        marks = Text()
+        for j, i in enumerate(line):
+            sep = " " if j < len(line) - 1 else ""
+            if i == -1:
+                gap = f"…{n - 2 * half} more…"
+                text.append(gap + sep, style="italic")
+                marks.append(" " * len(gap) + sep)
+                continue
+            w = max(1, len(labels[i]))
+            text.append(labels[i].ljust(w), style=OWNER_STYLE[owner[i]])
+            text.append(sep)
+            marks.append(OWNER_MARK[owner[i]].ljust(w), style=OWNER_STYLE[owner[i]])
+            marks.append(sep)
+        text.append("\n")
+        text.append_text(marks)
     return text
+
+
+def token_strip(tokens: np.ndarray, owner: np.ndarray, names: list[str] | None = None,
+                max_tokens: int = 64, width: int = 72):
+    """A rich Text of tokens coloured by owner with a row of A/B/· marks under them
+    (:func:`owned_rows`), shortened in the middle for long inputs."""
+    return owned_rows(_labels(tokens, names), owner, width=width, max_tokens=max_tokens)
 
 
 def owner_legend():
@@ -85,5 +125,6 @@ def owner_legend():
 
     t = Text()
     for k in (0, 1, 2):
-        t.append(f"{OWNER_NAME[k]} ", style=OWNER_STYLE[k])
+        t.append(f"{OWNER_MARK[k]} = {OWNER_NAME[k]}", style=OWNER_STYLE[k])
+        t.append("  " if k < 2 else "")
     return t

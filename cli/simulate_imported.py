@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .render import OWNER_NAME, OWNER_STYLE, console, emit_json
+from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owned_rows, owner_legend
 
 
 def run_imported(weights: str, config: str | None, heads: int | None, readout: str | None, adapter: str | None,
@@ -55,16 +55,12 @@ def _render(result: Any, show_transcript: bool) -> None:
     out.print(escape(f"task: {result.task} ({opts}), n = {result.n}, seed {result.seed}; adapter "
                      f"{result.adapter.name}; read-out: {m['readout']}"))
     owner = np.asarray(tr.meta.get("owner", []))
-    strip = Text(f"split {result.split_name}: ")
-    ids = result.ids.tolist()
-    shown = ids if len(ids) <= 48 else ids[:24] + [None] + ids[-24:]
-    for i, tok in enumerate(shown):
-        if tok is None:
-            strip.append(f"…({len(ids) - 48} more)… ", style="italic")
-            continue
-        pos = i if len(ids) <= 48 or i < 24 else len(ids) - 24 + (i - 25)
-        strip.append(f"{tok} ", style=OWNER_STYLE[int(owner[pos])] if owner.size else "")
-    out.print(strip)
+    ids = [str(t) for t in result.ids.tolist()]
+    out.print(Text(f"split {result.split_name}, tokens and under each its owner (") + owner_legend() + Text("):"))
+    if owner.size == len(ids):
+        out.print(owned_rows(ids, owner, width=out.size.width, max_tokens=48))
+    else:
+        out.print(" ".join(ids if len(ids) <= 48 else ids[:24] + ["…"] + ids[-24:]))
     t = Table(title=f"messages ({len(tr.messages)})", title_justify="left", expand=False)
     for col in ("round", "direction", "label", "float32 values", "bits"):
         t.add_column(col, justify="right" if col in ("round", "float32 values", "bits") else "left")

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from .options import POSITIVE, SEED, Budget, model_size_options
-from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
+from .render import OWNER_STYLE, console, emit_json, owner_legend, token_strip
 
 
 def _fmt_bits(v: float | None) -> str:
@@ -77,18 +77,17 @@ def _render(result: Any) -> None:
         inputs = Table(show_header=False, box=None, pad_edge=False)
         inputs.add_column(style="bold", no_wrap=True)
         inputs.add_column(overflow="fold")
-        inputs.add_row("x", Text(_input_text(x, base_two), style=OWNER_STYLE[0]))
-        inputs.add_row("x'", Text(_input_text(x2, base_two), style=OWNER_STYLE[0]))
+        strip_width = out.size.width - 10
+        inputs.add_row("x (Alice)", Text(_input_text(x, base_two), style=OWNER_STYLE[0]))
+        inputs.add_row("x' (Alice)", Text(_input_text(x2, base_two), style=OWNER_STYLE[0]))
         diff = [j for j, (a, b) in enumerate(zip(x, x2)) if a != b]
         inputs.add_row("", Text(f"differ at position(s) {diff[:16]}{' …' if len(diff) > 16 else ''}", style="italic"))
         y = list(result.bob_input)
-        inputs.add_row("y", Text(_input_text(y, len(y) > 1 and all(v in (0, 1) for v in y)), style=OWNER_STYLE[1]))
-        inputs.add_row("(x, y)", token_strip(_arr(result.sequences[0]), _arr(result.owners), names))
-        inputs.add_row("(x', y)", token_strip(_arr(result.sequences[1]), _arr(result.owners), names))
-        legend = Text()
-        for k in (0, 1, 2):
-            legend.append(f"{OWNER_NAME[k]} ", style=OWNER_STYLE[k])
-        inputs.add_row("", legend)
+        y_text = _input_text(y, len(y) > 1 and all(v in (0, 1) for v in y))
+        inputs.add_row("y (Bob)", Text(y_text, style=OWNER_STYLE[1]))
+        inputs.add_row("(x, y)", token_strip(_arr(result.sequences[0]), _arr(result.owners), names, width=strip_width))
+        inputs.add_row("(x', y)", token_strip(_arr(result.sequences[1]), _arr(result.owners), names, width=strip_width))
+        inputs.add_row("", owner_legend())
         msg = result.message
         inputs.add_row("message", f"{' + '.join(msg['labels'])}: {msg['bits']} bits, payload {msg['payload_hex']} — "
                                   f"bit-identical for x and x' (checked on the protocol engine's transcripts)")

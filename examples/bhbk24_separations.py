@@ -9,8 +9,8 @@ Three separations, each run as real protocols with explicit constructions:
 * string equality: an RNN still needs n bits of state; BHBK24's two-layer transformer
   has logarithmic width, and its protocol is long because two layers give rounds;
 * bounded Dyck-(2,2): a constant-size RNN (12 threshold units at every n) versus the
-  one-layer transformer bound H(d+1)p >= D(DISJ_n) over an interleaved split (gadget of
-  docs/theory.md §8.3).
+  one-layer transformer bound H(d_v+1)·p_acc >= D->(DISJ_n) = n over an interleaved split
+  (gadget of docs/theory.md §8.3; bits actually sent, §3.4).
 
 Prints one table per task and writes one plot per task (bits sent vs n, log-log) to
 --out.  Run:  python examples/bhbk24_separations.py [--out DIR] [--small]

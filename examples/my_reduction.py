@@ -2,9 +2,11 @@
 
 a = b  iff  no i has (a_i = 1 and b_i = 0) and no i has (a_i = 0 and b_i = 1), so Alice
 writes (a, ¬a) and Bob writes (¬b, b) in the ``a # b =`` format of the disjointness
-task; the two strings are disjoint exactly when a = b.  Since D(EQ_n) = n + 1
-(docs/theory.md §4.2), any model solving disjointness on 2n bits inherits that bound, e.g.
-H(d+1)p ≥ n + 1 for a one-layer transformer with Alice's half / Bob's half split.
+task; the two strings are disjoint exactly when a = b.  So any model solving
+disjointness on 2n bits inherits EQ_n's bounds (docs/theory.md §4.2): a one-way protocol
+for it needs D→(EQ_n) = n bits, e.g. H(d_v+1)·p_acc ≥ n for a one-layer transformer with
+Alice's half / Bob's half split (the query "=" is public, docs/theory.md §3.4), and an
+interactive one D(EQ_n) − 1 = n bits.
 
 Check it with
 
@@ -23,11 +25,12 @@ from commlb import ALICE, BOB, PUBLIC, Instance, Reduction
 
 
 class EqToDisjointness(Reduction):
-    """EQ_n → disjointness on 2n bits (Alice (a, ¬a), Bob (¬b, b)); serves D(EQ_n) = n + 1
-    as a lower bound for disjointness solvers (docs/theory.md §4.2)."""
+    """EQ_n → disjointness on 2n bits (Alice (a, ¬a), Bob (¬b, b)); serves EQ_n's bounds
+    (D→ = n for a one-way protocol, D = n + 1 with the answer announced) as lower bounds
+    for disjointness solvers (docs/theory.md §4.2)."""
 
     name = "eq-to-disjointness (example)"
-    theorem = "D(EQ_n) = n + 1 transfers to disjointness on 2n bits (docs/theory.md §4.2)"
+    theorem = "D->(EQ_n) = n transfers to disjointness on 2n bits (docs/theory.md §4.2, §3.4)"
 
     def __init__(self, n: int = 4) -> None:
         self.problem = commlb.get_problem("eq", n=n)

@@ -512,6 +512,15 @@ def _evaluate_cases() -> list[Case]:
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "{F}/notjson.json", "--n", "8"]),
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "nope", "--n", "8"]),
     ]
+    sim = ["simulate", "--weights", hf, "--adapter", adapter]
+    c += [
+        Case("huge-size", sim + ["--n", HUGE]),
+        Case("bad-seed", sim + ["--n", "8", "--seed", "-1"], mention=("--seed",)),
+        Case("task-option-type", sim + ["--n", "8", "--task-option", "k=abc"]),
+        Case("unclear-message", sim + ["--n", "8", "--split", "prefix:zz"]),
+        Case("stdout-full", sim + ["--n", "8"], stdout_path="/dev/full"),
+        Case("ascii-terminal", sim + ["--n", "8"], expect="ok", encoding="ascii", env={"PYTHONIOENCODING": "ascii"}),
+    ]
     for f in ("empty.npz", "badzip.npz", "truncated.npz", "huge-header.npz", "params-object.npz", "good-rnn.npz",
               "directory.npz", "weights.txt", "matrix.npy", "nonutf8.txt"):
         c.append(Case("corrupt-weights", ["evaluate", "--weights", "{F}/" + f, "--adapter", adapter, "--n", "8",

@@ -227,3 +227,14 @@ def test_precision_and_p_acc_agree_with_the_codec():
         for terms in (1, 2, 3, 7, 8, 100, 1000):
             assert acc_width(prec, terms, 2) == 2 * p + int(math.floor(math.log2(terms)))
             assert acc_width(prec, terms, 1) == p + int(math.floor(math.log2(terms))) + 1
+
+
+def test_readme_softmax_figures_are_what_simulate_prints():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"qSA at q = (\d+): p = (\d+) hard, (\d+) for a softmax", readme)
+    assert m, "README states the qSA softmax precision"
+    res = run("qsa", "transformer", int(m.group(1)))
+    soft = res.built.model.config["construction"]["softmax"]
+    assert (soft["hard_bits"], soft["softmax_bits"]) == (int(m.group(2)), int(m.group(3)))

@@ -330,7 +330,7 @@ def test_time_limit_holds_inside_a_node_on_the_hard_set():
     from commlb.testing.hard_matrices import hard_matrix
 
     M = hard_matrix("noisy-lowrank", 48, 0, rank=5, noise=0.05, values=4)
-    _dc(np.eye(2, dtype=np.int64))  # load the kernels first: the limit is about the search
+    _dc(np.eye(4, dtype=np.int64), root_bounds=False)  # load the search kernels: the limit is about the search
     t0 = time.perf_counter()
     res = _dc(M, time_limit=1.0)
     elapsed = time.perf_counter() - t0

@@ -68,16 +68,16 @@ def test_list_problems_in_a_fresh_process_lists_every_registered_problem(tmp_pat
 
 def test_bounds_reaches_the_problems_defined_for_reductions(tmp_path):
     """``index-symbols`` is a total function: its certified one-way complexity is
-    ⌈log2 #distinct rows⌉ = ⌈log2 3^3⌉ = 5 at n = 3.  ``pc-perm`` is a promise problem:
-    ``bounds`` builds its matrix and refuses it as it refuses ``ghd`` (bounds are for
-    total functions), instead of "unknown problem"."""
+    ⌈log2 #distinct rows⌉ = ⌈log2 3^3⌉ = 5 at n = 3.  ``pc-perm`` is a promise problem
+    whose promise (both maps permutations) is a product set: ``bounds`` reaches it and
+    gives the bounds of the 3! x 3! matrix inside the promise, instead of "unknown
+    problem"."""
     proc = _commlb("bounds", "--problem", "index-symbols", "--n", "3", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["one_way"]["alice_to_bob"] == 5
-    proc = _commlb("bounds", "--problem", "pc-perm", "--n", "3", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "unknown" not in proc.stderr and "outside the promise" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = _commlb("bounds", "--problem", "pc-perm", "--n", "3", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (json.loads(proc.stdout)["rows"], json.loads(proc.stdout)["cols"]) == (6, 6)
 
 
 # ------------------------------------------------------------------ defect 2: TypeError

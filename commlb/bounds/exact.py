@@ -517,19 +517,20 @@ def _members(mask: int) -> list[int]:
 def _rebuild(RB: np.ndarray, CB: np.ndarray, V: int, base: np.ndarray, memo: Any,
              rows: np.uint64, cols: np.uint64, d: int) -> ProtocolTree:
     """The protocol tree of depth <= d for rows x cols (base indices) from the memo's splits."""
-    from ..kernels.exact import canon, solve
+    from ..kernels.exact import canon, memo_entry, solve
 
     row_list, col_list = _members(int(rows)), _members(int(cols))
     if _is_mono(base, row_list, col_list):
         return ProtocolTree(tuple(row_list), tuple(col_list), None, None, None, int(base[row_list[0], col_list[0]]))
     key = canon(RB, CB, V, np.uint64(rows), np.uint64(cols))
     key = (np.uint64(key[0]), np.uint64(key[1]))
-    entry = memo[key] if key in memo else None
-    if entry is None or entry[1] > d:
+    found, _, ub, party, left = memo_entry(memo, key[0], key[1])
+    if not found or ub > d:
         stats = np.zeros(2, dtype=np.int64)
         if not solve(RB, CB, V, np.uint64(rows), np.uint64(cols), d, memo, stats, math.inf):
             raise AssertionError("search inconsistency: a rectangle solved before is now infeasible")
-        entry = memo[key]
+        found, _, ub, party, left = memo_entry(memo, key[0], key[1])
+    entry = (None, None, party, left)
     party, left_mask = int(entry[2]), int(entry[3])
     canon_rows, canon_cols = _members(int(key[0])), _members(int(key[1]))
     if party == 0:

@@ -45,7 +45,7 @@ from .gf2 import insert_word as _insert
 from .gf2 import rank_words as _rank_gf2_vectors
 from .gfp import rank_gfp_rows
 
-__all__ = ["new_memo", "solve", "canon", "is_mono", "leaf_bound", "GFP_PRIME"]
+__all__ = ["new_memo", "solve", "canon", "is_mono", "leaf_bound", "memo_entry", "GFP_PRIME"]
 
 
 _KEY = types.UniTuple(types.uint64, 2)
@@ -172,6 +172,18 @@ def leaf_bound(RB, V, rows, cols, use_gfp):
                 rk = rp
         total += rk
     return total
+
+
+@njit(cache=True)
+def memo_entry(memo, rows, cols):
+    """``(found, lb, ub, party, left mask)`` of the memo entry for (rows, cols).  Reading
+    the typed dict through this compiled (and cached) helper spares the interpreter
+    compiling the dict's own lookup methods on every run (seconds)."""
+    key = (rows, cols)
+    if key in memo:
+        e = memo[key]
+        return True, e[0], e[1], e[2], e[3]
+    return False, np.int64(0), np.int64(0), np.int64(-1), np.uint64(0)
 
 
 @njit(cache=True)

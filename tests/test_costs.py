@@ -1,0 +1,94 @@
+"""The cost model refuses before building, and the value it suggests is accepted; the
+file checks read headers only."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+import numpy as np
+import pytest
+
+from commlb.costs import MAX_TOKENS, check_model_size, check_repetitions, check_task_size
+from commlb.errors import InvalidInputError, TooLargeError
+from commlb.setup import TASK_DEFAULTS
+from commlb.validate import check_npy_members, finite_float, short_number
+
+_SUGGESTION = re.compile(r"use (--[a-z-]+|--task-option [a-z]+=|-p [a-z]+=)\s?([\d,]+) or (smaller|fewer)")
+
+
+def _suggested(message: str) -> int:
+    m = _SUGGESTION.search(message)
+    assert m, message
+    return int(m.group(2).replace(",", ""))
+
+
+@pytest.mark.parametrize("task", sorted(TASK_DEFAULTS))
+def test_huge_n_refused_and_the_suggestion_accepted(task: str) -> None:
+    options = {"q": 10**9} if task == "qsa" else {}
+    with pytest.raises(TooLargeError) as info:
+        check_task_size(task, None if task == "qsa" else 10**9, options, command="simulate")
+    fit = _suggested(str(info.value))
+    assert 1 <= fit < 10**9
+    retry = {"q": fit} if task == "qsa" else {}
+    length = check_task_size(task, None if task == "qsa" else fit, retry, command="simulate")
+    assert length is None or length <= MAX_TOKENS
+
+
+@pytest.mark.parametrize("k", [10**6, 10**18])
+def test_exponential_growth_in_k_refused_with_a_k_that_fits(k: int) -> None:
+    with pytest.raises(TooLargeError) as info:
+        check_task_size("khop", 8, {"k": k}, command="simulate")
+    fit = _suggested(str(info.value))
+    length = check_task_size("khop", 8, {"k": fit}, command="simulate")
+    assert length is not None and length <= MAX_TOKENS
+
+
+def test_small_sizes_give_the_exact_length() -> None:
+    # DISJ_n as a # b =: 2n + 2 tokens
+    assert check_task_size("disjointness", 20) == 42
+
+
+def test_model_size_and_repetitions() -> None:
+    check_model_size("rnn", 130, hidden=64)
+    with pytest.raises(TooLargeError, match="--hidden"):
+        check_model_size("rnn", 130, hidden=10**6)
+    with pytest.raises(TooLargeError, match="--layers"):
+        check_model_size("transformer", 130, layers=10**6)
+    check_repetitions(1000, 1e-3, "--trials", "instances")
+    with pytest.raises(TooLargeError, match="--trials"):
+        check_repetitions(10**12, 1e-3, "--trials", "instances")
+
+
+def test_short_number_never_fails() -> None:
+    text = short_number(10**5000)
+    assert len(text) < 40 and "5001 digits" in text
+    assert short_number(-(10**50)).startswith("-")
+    assert short_number(12345) == "12345"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "abc", float("nan")])
+def test_finite_float_refuses(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="--max-seconds"):
+        finite_float(value, "--max-seconds")
+
+
+def _header(shape: tuple[int, ...], descr: str) -> bytes:
+    header = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode()
+    header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
+
+
+def test_npy_headers_checked_before_reading(tmp_path) -> None:
+    liar = tmp_path / "liar.npy"
+    liar.write_bytes(_header((10**6, 10**6), "<f8") + b"\0" * 64)
+    with pytest.raises(InvalidInputError, match="truncated or corrupt"):
+        check_npy_members(liar, "--matrix")
+    obj = tmp_path / "obj.npy"
+    np.save(obj, np.array([None, 1], dtype=object), allow_pickle=True)
+    with pytest.raises(InvalidInputError, match="Python objects") as info:
+        check_npy_members(obj, "--matrix")
+    assert "allow_pickle" not in str(info.value)
+    ok = tmp_path / "ok.npz"
+    np.savez(ok, a=np.zeros((2, 3)), b=np.arange(4))
+    assert check_npy_members(ok, "--weights") == {"a": ((2, 3), "<f8"), "b": ((4,), "<i8")}
