@@ -72,7 +72,7 @@ def ranges(positions: Any) -> str:
     if not pos:
         return "none"
     parts, start, prev = [], pos[0], pos[0]
-    for p in pos[1:] + [None]:  # type: ignore[list-item]
+    for p in pos[1:] + [None]:
         if p is not None and p == prev + 1:
             prev = p
             continue

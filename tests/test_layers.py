@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("protocol", "imported"),
     ("bounds",),
     ("reductions",),
-    ("prose",),
+    ("prose", "transcript_view"),
     ("witness",),
     ("simulate",),
     ("sweep", "explain", "testing"),

@@ -58,7 +58,7 @@ def test_json_messages_numbered_with_numbers_and_reads(run_json):
         assert [Fraction(v) for v in m["numbers"]["state"]] == [Fraction(r, 2 ** frac) for r in raw]
         upto = int(m["label"].split("@")[1])
         assert m["read_so_far"] == {"alice": ranges(range(upto + 1)), "bob": ranges(range(upto + 1))}
-        assert m["what"].startswith("the RNN's memory after reading positions 0..%d" % upto)
+        assert m["what"].startswith(f"the RNN's memory after reading positions 0..{upto}")
     # the hand-overs happen where the owner changes: positions read only grow
     ends = [int(m["label"].split("@")[1]) for m in msgs]
     assert ends == sorted(ends) and len(set(ends)) == len(ends)
