@@ -113,8 +113,9 @@ def _compact(values: np.ndarray) -> np.ndarray:
     if values.dtype == bool:
         return values.astype(np.int8)
     if not np.issubdtype(values.dtype, np.integer):
-        integral = np.all(np.isfinite(values)) and np.all(values == np.round(values))
-        if np.issubdtype(values.dtype, np.floating) and integral:
+        # only a float array can hold integers otherwise (strings, complex: refused)
+        floating = np.issubdtype(values.dtype, np.floating)
+        if floating and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
             values = values.astype(np.int64)
         else:
             raise InvalidInputError("matrix entries must be integers")
