@@ -248,8 +248,13 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
                    "--certificate")
     if as_json:
         emit_json(report.to_json())
-        for note in report.notes:
-            click.echo(f"note: {note}", err=True)
+        from rich.text import Text
+
+        from commlb.cli.render import console
+
+        err = console(stderr=True)
+        for note in report.notes:  # wrapped to the terminal like every other note
+            err.print(Text(f"note: {note}"))
         return
     show_tree = tree if tree is not None else report.rows * report.cols <= 64
     _render(report, M, show_tree)

@@ -98,28 +98,31 @@ def _bound_type(b: dict[str, Any]) -> str:
 
 
 def _render_problems(entries: list[dict[str, Any]], n: int) -> None:
-    from rich.table import Table
+    """One block per problem: its name and description, its inputs, then each bound on
+    a line of its own (kind, formula, value at n, exact / lower / asymptotic) with its
+    citation and status wrapped under it: readable at 80 columns."""
+    from rich.padding import Padding
+    from rich.text import Text
 
     from .render import console
 
-    table = Table(title=f"Communication problems (bound values at n = {n})", expand=True)
-    table.add_column("problem", ratio=3)
-    table.add_column("inputs", ratio=2)
-    table.add_column("bound", ratio=3)
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column("type", ratio=2)
-    table.add_column("citation / status", ratio=6)
+    out = console()
+    out.print(Text(f"Communication problems, with their bounds at n = {n}: {len(entries)}", style="bold"))
     for entry in entries:
+        out.print()
+        head = Text(entry["name"], style="bold")
         if "error" in entry:
-            table.add_row(entry["name"], "", f"[red]unavailable: {entry['error']}[/red]",
-                          "", "", "", end_section=True)
+            out.print(head)
+            out.print(Padding(Text(f"unavailable: {entry['error']}", style="red"), (0, 0, 0, 2)))
             continue
-        head = f"[bold]{entry['name']}[/bold]\n[dim]{entry['description']}[/dim]"
+        head.append(f"   {entry['description']}")
+        out.print(head)
+        out.print(Padding(Text(f"inputs: {entry['inputs']}" + ("  (a promise problem)" if entry["promise"] else "")),
+                          (0, 0, 0, 2)))
         bounds = entry["bounds"]
         if not bounds:
-            table.add_row(head, entry["inputs"], "(no bounds listed)", "", "", "", end_section=True)
-            continue
-        for i, b in enumerate(bounds):
+            out.print(Padding(Text("(no bounds listed)", style="italic"), (0, 0, 0, 2)))
+        for b in bounds:
             kind = b["kind"]
             if b.get("epsilon") is not None:
                 kind += f", eps={b['epsilon']:.3g}"
@@ -127,16 +130,14 @@ def _render_problems(entries: list[dict[str, Any]], n: int) -> None:
                 kind += f", {b['rounds']} rounds"
             value = "" if b["value"] is None else (
                 str(b["value"]) if isinstance(b["value"], int) else f"{b['value']:.2f}")
-            table.add_row(
-                head if i == 0 else "",
-                entry["inputs"] if i == 0 else "",
-                f"[cyan]{kind}[/cyan]\n{b['formula']}",
-                value,
-                _bound_type(b),
-                f"{b['citation']}\n[dim]{b['status']}[/dim]",
-                end_section=i == len(bounds) - 1,
-            )
-    console().print(table)
+            line = Text("• ")
+            line.append(kind, style="cyan")
+            line.append(f": {b['formula']}" + (f" = {value}" if value and value != b["formula"] else ""))
+            line.append(f"  ({_bound_type(b)})", style="italic")
+            out.print(Padding(line, (0, 0, 0, 2)))
+            out.print(Padding(Text(b["citation"]), (0, 0, 0, 4)))
+            if b.get("status"):
+                out.print(Padding(Text(b["status"], style="dim"), (0, 0, 0, 4)))
 
 
 # ------------------------------------------------------------------ tasks
@@ -172,29 +173,33 @@ def task_entries(n: int) -> list[dict[str, Any]]:
 
 
 def _render_tasks(entries: list[dict[str, Any]], n: int) -> None:
-    from rich.table import Table
+    """One block per task: its name with output kind, vocabulary and length at n on one
+    line, its description and parameters wrapped under it: readable at 80 columns."""
+    from rich.padding import Padding
+    from rich.text import Text
 
     from .render import console
 
-    table = Table(title=f"Sequence tasks (length at n = {n})")
-    table.add_column("task", style="bold", no_wrap=True)
-    table.add_column("description")
-    table.add_column("params")
-    table.add_column("vocab", justify="right")
-    table.add_column(f"length(n={n})", justify="right")
-    table.add_column("output")
+    out = console()
+    out.print(Text(f"Sequence tasks, with their input length at n = {n}: {len(entries)}", style="bold"))
     for entry in entries:
+        out.print()
+        head = Text(entry["name"], style="bold")
         if "error" in entry:
-            table.add_row(entry["name"], f"[red]unavailable: {entry['error']}[/red]", "", "", "", "")
+            out.print(head)
+            out.print(Padding(Text(f"unavailable: {entry['error']}", style="red"), (0, 0, 0, 2)))
             continue
+        vocab = "?" if entry.get("vocab_size") is None else str(entry["vocab_size"])
+        length = "?" if entry.get("length") is None else str(entry["length"])
+        head.append(f"   {entry.get('output_kind') or '?'} output, {vocab} token kinds, {length} tokens at n = {n}")
+        out.print(head)
+        if entry.get("description"):
+            out.print(Padding(Text(entry["description"]), (0, 0, 0, 2)))
         params = ", ".join(f"{k}={v}" for k, v in (entry.get("params") or {}).items())
-        table.add_row(
-            entry["name"], entry["description"], params,
-            "?" if entry.get("vocab_size") is None else str(entry["vocab_size"]),
-            "?" if entry.get("length") is None else str(entry["length"]),
-            entry.get("output_kind", ""),
-        )
-    console().print(table)
+        if params:
+            out.print(Padding(Text(f"params: {params}", style="dim"), (0, 0, 0, 2)))
+        for note in entry.get("notes") or []:
+            out.print(Padding(Text(f"note: {note}", style="dim"), (0, 0, 0, 2)))
 
 
 # ------------------------------------------------------------------ reductions
@@ -252,27 +257,44 @@ def reduction_entries(n: int) -> list[dict[str, Any]]:
 
 
 def _render_reductions(entries: list[dict[str, Any]], n: int) -> None:
+    """One block per reduction (its name and problem → task on one line, then its
+    parameters, tokens and theorem, each on its own wrapped line): readable at 80 columns,
+    where a five-column table squeezes the long columns to a character."""
+    from rich.markup import escape
+    from rich.padding import Padding
     from rich.table import Table
+    from rich.text import Text
 
     from .render import console
 
-    table = Table(title=f"Reductions (built at n = {n} where possible)", show_lines=True)
-    table.add_column("reduction", style="bold", no_wrap=True)
-    table.add_column("problem → task", no_wrap=True)
-    table.add_column("params")
-    table.add_column("tokens (Alice/Bob/public)")
-    table.add_column("theorem")
+    out = console()
+    out.print(Text(f"Reductions (built at n = {n} where possible): {len(entries)}", style="bold"))
+    out.print(Text("tokens: the length of one encoded instance (Alice's / Bob's / public tokens)", style="italic"))
     for entry in entries:
+        out.print()
+        head = Text(entry["name"], style="bold")
         if "error" in entry:
-            table.add_row(entry["name"], "", "", "", f"[red]unavailable: {entry['error']}[/red]")
+            out.print(head)
+            out.print(Text(f"  unavailable: {entry['error']}", style="red"))
             continue
+        head.append(f"   {entry['problem']} → {entry['task']}")
+        out.print(head)
+        block = Table(show_header=False, box=None, pad_edge=False, padding=(0, 1))
+        block.add_column(style="dim", no_wrap=True)
+        block.add_column(overflow="fold")
         params = ", ".join(f"{k}={v}" for k, v in entry["params"].items())
         counts = entry.get("tokens")
-        tokens = (f"{entry['length']} ({counts['alice']}/{counts['bob']}/{counts['public']})"
+        tokens = (f"{entry['length']} ({counts['alice']} / {counts['bob']} / {counts['public']})"
                   if counts else "?")
-        table.add_row(entry["name"], f"{entry['problem']} → {entry['task']}", params, tokens,
-                      entry["theorem"])
-    console().print(table)
+        if entry.get("description"):
+            block.add_row("writes", escape(entry["description"]))
+        block.add_row("params", escape(params or "—"))
+        block.add_row("tokens", tokens)
+        if entry.get("theorem"):
+            block.add_row("theorem", escape(entry["theorem"]))
+        for note in entry.get("notes") or []:
+            block.add_row("note", escape(note))
+        out.print(Padding(block, (0, 0, 0, 2)))
 
 
 # ------------------------------------------------------------------ command

@@ -12,10 +12,20 @@ OWNER_STYLE = {0: "bold cyan", 1: "bold magenta", 2: "dim"}
 OWNER_NAME = {0: "Alice", 1: "Bob", 2: "public"}
 
 
+#: Widest output: on a wide terminal or projector, text and tables stop here rather
+#: than stretching across the screen.
+MAX_WIDTH = 100
+
+
 def console(stderr: bool = False):
+    """A rich console on stdout (or stderr) at the terminal's width, at most
+    :data:`MAX_WIDTH` columns (80 when the output is not a terminal and COLUMNS is unset)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    con = Console(stderr=stderr, highlight=False)
+    if con.width > MAX_WIDTH:
+        con.width = MAX_WIDTH
+    return con
 
 
 def to_jsonable(obj: Any) -> Any:

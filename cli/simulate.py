@@ -194,6 +194,10 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
             bt.add_row(escape(f"{e.problem} {e.kind}: {e.formula}"), _fmt_bits(e.bits), _fmt_bits(e.compare_bits),
                        mark, escape(e.why))
         out.print(bt)
+        out.print(Text("value: the bound at this n. compare: the number the bits sent are held against: the value "
+                       "itself for a one-way bound; for the two-way D, D − 1, since D counts the 1-bit announcement "
+                       "of the answer, which this run never sends. ←: the bound the conclusion uses.",
+                       style="italic"))
     if result.trials is not None:
         t = result.trials
         style = "green" if t.errors == 0 else "red"

@@ -92,14 +92,17 @@ def _render(result: Any, con: Any) -> None:
 @click.option("--model-option", "model_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra construction option, e.g. precision=16 (repeatable).")
 @click.option("--plot", "plot", default=None, callback=output_file("--plot", (".png", ".svg", ".pdf")),
-              help="Write a log-log plot of bits vs n (.png or .svg).")
+              help="Write a log-log figure (.png or .svg): the models' size and the bits they send against n.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--csv", "csv_path", default=None, metavar="FILE", callback=output_file("--csv"),
               help="Write the rows as CSV to FILE ('-' for standard output).")
 @click.option("--title", default=None, help="Title of the plot.")
+@click.option("--metric", "metric", default=None, type=click.Choice(["width", "params", "state-bits", "bits"]),
+              help="What the plot shows next to the bits sent: the models' width, parameters or state bits "
+                   "L·d·p (default state-bits, two panels); 'bits' draws the bits panel alone.")
 def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_seconds: float, seed: int,
           task_opts: tuple[str, ...], model_opts: tuple[str, ...], plot: str | None, as_json: bool,
-          csv_path: str | None, title: str | None) -> None:
+          csv_path: str | None, title: str | None, metric: str | None) -> None:
     """Sweep n and show how each model family's construction grows: its size, the bits its
     protocol sends (run for real), the lower bound at n, and its error rate.
 
@@ -154,7 +157,7 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     if plot:
         from commlb.validate import write_file
 
-        write_file(plot, lambda path: plot_sweep(result, path, title=title), "--plot")
+        write_file(plot, lambda path: plot_sweep(result, path, title=title, metric=metric), "--plot")
     if csv_path:
         text = result.to_csv()
         if csv_path == "-":
@@ -167,13 +170,13 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
         emit_json(result.to_json())
     elif csv_path != "-":
         con = console()
-        if not con.is_terminal:
-            con.width = max(con.width, 110)  # piped output: do not squeeze the table to 80 columns
         _render(result, con)
         if plot:
             con.print(f"plot written to [bold]{plot}[/bold]")
         if csv_path:
             con.print(f"CSV written to [bold]{csv_path}[/bold]")
     if as_json or csv_path == "-":
-        for note in result.notes():
-            click.echo(f"note: {note}", err=True)
+        from rich.text import Text
+
+        for note in result.notes():  # wrapped to the terminal like every other note
+            err.print(Text(f"note: {note}"))

@@ -158,9 +158,11 @@ class Precision:
 
     def describe(self) -> str:
         if self.is_fixed:
+            if self.frac == 0:  # integers: the step is 1, not "2^-0"
+                return f"fixed point, p = {self.bits} bits (integers, range ±{self.max_value:g}, step 1)"
             return (
                 f"fixed point, p = {self.bits} bits ({self.frac} fractional, "
-                f"range ±{self.max_value:g}, step 2^-{self.frac})"
+                f"range ±{self.max_value:g}, step 2^-{self.frac} = 1/{2 ** self.frac})"
             )
         return (
             f"float, p = {self.bits} bits ({self.mant_bits}-bit signed mantissa, "

@@ -71,14 +71,15 @@ def ranges(positions: Any) -> str:
     pos = sorted(int(p) for p in positions)
     if not pos:
         return "none"
-    parts, start, prev = [], pos[0], pos[0]
-    for p in pos[1:] + [None]:
-        if p is not None and p == prev + 1:
+    parts: list[str] = []
+    start = prev = pos[0]
+    for p in pos[1:]:
+        if p == prev + 1:
             prev = p
             continue
         parts.append(str(start) if start == prev else f"{start}–{prev}")
-        if p is not None:
-            start = prev = p
+        start = prev = p
+    parts.append(str(start) if start == prev else f"{start}–{prev}")
     return ", ".join(parts)
 
 

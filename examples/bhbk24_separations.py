@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         line = summary(result)
         if line:
             print(f"  {line}")
-        path = plot_sweep(result, out / f"bhbk24_{task.replace('-', '_')}.png",
-                          title=f"BHBK24 {task}: bits sent across the cut")
+        path = out / f"bhbk24_{task.replace('-', '_')}.png"
+        plot_sweep(result, path, title=f"BHBK24 {task}: model size and bits sent across the cut")
         print(f"  plot: {path}")
     print(f"\ndone in {time.perf_counter() - start:.1f}s")
     return 0

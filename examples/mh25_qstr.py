@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         plt.close(fig)
         print(f"  plot: {path}")
     if bits_result is not None:
-        path = plot_sweep(bits_result, out / "mh25_qstr_bits.png", title="MH25 qSTR (q = 2): bits sent vs N")
+        path = out / "mh25_qstr_bits.png"
+        plot_sweep(bits_result, path, title="MH25 qSTR (q = 2): bits sent vs N")
         print(f"  plot: {path}")
     print(f"\ndone in {time.perf_counter() - start:.1f}s")
     return 0

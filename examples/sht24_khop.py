@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         plt.close(fig)
         print(f"  plot: {path}")
     if bits_result is not None:
-        path = plot_sweep(bits_result, out / "sht24_khop_bits.png", title="SHT24 2-hop: bits sent vs n")
+        path = out / "sht24_khop_bits.png"
+        plot_sweep(bits_result, path, title="SHT24 2-hop: bits sent vs n")
         print(f"  plot: {path}")
     print(f"\ndone in {time.perf_counter() - start:.1f}s")
     return 0

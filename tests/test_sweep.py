@@ -243,7 +243,8 @@ def test_csv_round_trip(small, tmp_path):
 
 
 def test_svg_plot_is_valid_xml(small, tmp_path):
-    path = plot_sweep(small, tmp_path / "plot.svg", title="test")
+    path = tmp_path / "plot.svg"
+    plot_sweep(small, path, title="test")
     root = ET.parse(path).getroot()
     assert root.tag.endswith("svg")
     assert "n" in path.read_text() and "bits sent" in path.read_text()
@@ -302,3 +303,33 @@ def test_cli_exit_code_two_for_bad_input():
                            "--n", "9..3"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "smaller than the start" in proc.stderr
+
+
+@pytest.mark.parametrize("metric", ["state-bits", "width", "params"])
+def test_figure_has_a_size_panel_and_a_bits_panel(small, metric):
+    from commlb.sweep import SIZE_METRICS
+
+    fig = plot_sweep(small, metric=metric)
+    size_ax, bits_ax = fig.axes
+    value = SIZE_METRICS[metric][1]
+    lines = {ln.get_label().split(",")[0]: ln for ln in size_ax.get_lines()}
+    for model in small.models:
+        pts = [(r.n, value(r)) for r in small.rows_for(model) if r.ok and value(r)]
+        if pts:
+            ln = lines[model]
+            assert list(ln.get_xdata()) == [p[0] for p in pts] and list(ln.get_ydata()) == [p[1] for p in pts]
+    bits = {ln.get_label().split(":")[0]: ln for ln in bits_ax.get_lines() if "bits sent" in ln.get_label()}
+    for model in small.models:
+        rows = [r for r in small.rows_for(model) if r.ok and r.bits is not None]
+        if rows:
+            assert list(bits[model].get_ydata()) == [r.bits for r in rows]
+            assert "slope" in bits[model].get_label()
+    assert any(ln.get_linestyle() == "--" for ln in bits_ax.get_lines())  # the lower bound
+    caption = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert "The cut" in caption and "n:" in caption
+
+
+def test_bits_metric_is_one_panel_and_bad_metric_refused(small):
+    assert len(plot_sweep(small, metric="bits").axes) == 1
+    with pytest.raises(InvalidInputError, match="--metric"):
+        plot_sweep(small, metric="depth")
