@@ -36,16 +36,46 @@ def _carries(message: Any) -> str:
     return fields
 
 
-def _short_values(message: Any, limit: int = 12) -> str:
-    import numpy as np
+def _number_text(values: list[Any], limit: int) -> str:
+    def one(v: Any) -> str:
+        # k / 2^f is exact in binary: print it in full (0.16015625), integers without ".0"
+        return (str(int(v)) if v.is_integer() else repr(v)) if isinstance(v, float) else str(v)
 
-    parts = []
-    for name, vals in message.values().items():
-        flat = np.asarray(vals).reshape(-1).tolist()
-        shown = ", ".join(str(v) for v in flat[:limit])
-        more = f", … ({len(flat) - limit} more)" if len(flat) > limit else ""
-        parts.append(f"{name} = [{shown}{more}]")
-    return "; ".join(parts)
+    shown = ", ".join(one(v) for v in values[:limit])
+    more = f", … ({len(values) - limit} more)" if len(values) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def _print_transcript(out: Any, result: Any, raw_bits: bool, width: int) -> None:
+    """Every message numbered: who sends it, what it is in plain words, its values as
+    numbers (the raw integers with --raw-bits) and what each party has read so far."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from commlb.transcript_view import message_rows
+
+    msgs = result.transcript.messages
+    rows = message_rows(msgs, result.split.owner, raw=raw_bits)
+    scale = ("values as sent: raw integers; a fixed-point number is its integer divided by 2^f, f its "
+             "fractional bits" if raw_bits else
+             "values as numbers: fixed-point integers divided by their scale (--raw-bits: the integers sent)")
+    out.print(Text("the transcript, message by message", style="bold"))
+    out.print(Text(f"({scale}; read so far: the token positions, from 0, whose content has reached each "
+                   "party, directly or through the messages it received)", style="italic"))
+    limit = 64 if width >= 100 else 16
+    for m, row in zip(msgs, rows):
+        head = Text(f"{row['number']:>3}. ")
+        head.append_text(_direction(m))
+        head.append(f", round {m.round}: {m.label}, {m.bits} bits")
+        out.print(head)
+        body = Text(row["what"] + "\n", style="italic")
+        reads = row["read_so_far"]
+        body.append(f"read so far: Alice {reads['alice']}; Bob {reads['bob']}", style="")
+        for name, vals in row["numbers"].items():
+            body.append(f"\n{name} = {_number_text(vals, limit)}", style="")
+        if m.note:
+            body.append(f"\n({m.note})", style="dim")
+        out.print(Padding(body, (0, 0, 0, 5)))
 
 
 def _direction(message: Any) -> Any:
@@ -65,7 +95,7 @@ def _token_names(setup: Any) -> list[str] | None:
         return None
 
 
-def _render(result: Any, show_transcript: bool) -> None:
+def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
@@ -103,6 +133,7 @@ def _render(result: Any, show_transcript: bool) -> None:
 
     msgs = tr.messages
     table = Table(title=f"messages ({len(msgs)})", title_justify="left", expand=False)
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("round", justify="right", no_wrap=True)
     table.add_column("direction", no_wrap=True)
     table.add_column("label", no_wrap=True)
@@ -114,17 +145,18 @@ def _render(result: Any, show_transcript: bool) -> None:
         shown = list(range(5)) + [-1] + list(range(len(msgs) - 5, len(msgs)))
     for i in shown:
         if i == -1:
-            table.add_row("…", "", f"{len(msgs) - 10} more", "(--transcript shows every message)", "")
+            table.add_row("", "…", "", f"{len(msgs) - 10} more", "…", "")
             continue
         m = msgs[i]
-        carries = Text(_carries(m))
-        if show_transcript:
-            carries.append("\n" + _short_values(m, 64 if width >= 100 else 24))
-            if m.note:
-                carries.append(f"\n{m.note}", style="dim")
-        table.add_row(str(m.round), _direction(m), escape(m.label), carries, str(m.bits))
+        table.add_row(str(i + 1), str(m.round), _direction(m), escape(m.label), Text(_carries(m)), str(m.bits))
     if msgs:
         out.print(table)
+        if show_transcript:
+            _print_transcript(out, result, raw_bits, width)
+        else:
+            shown_note = f"{len(shown) - 1} of {len(msgs)} messages shown; " if -1 in shown else ""
+            out.print(Text(f"({shown_note}--transcript shows every message in words, with its values and what "
+                           "each party has read so far)", style="italic"))
     else:
         out.print("[bold]no message crosses the cut[/bold] on this split")
     out.print(f"total [bold]{tr.total_bits}[/bold] bits: Alice → Bob {tr.bits_alice_to_bob}, "
@@ -237,7 +269,10 @@ def _model_summary(built: Any) -> str:
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the instance and random weights.")
 @click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True,
               help="Also run K random instances; count errors.")
-@click.option("--transcript", "show_transcript", is_flag=True, help="Print every message with its values.")
+@click.option("--transcript", "show_transcript", is_flag=True,
+              help="Print every message: what it is, its values as numbers, what each party has read so far.")
+@click.option("--raw-bits", "raw_bits", is_flag=True,
+              help="With --transcript: show the raw integers sent instead of the numbers they encode.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--effective-bits/--no-effective-bits", "effective", default=True, show_default=True,
               help="Count Alice's distinct messages over all her inputs (when she has at most 2^16).")
@@ -248,7 +283,7 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
              precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,
              trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None,
              adapter: str | None = None, config: str | None = None, readout: str | None = None,
-             task_options: tuple[str, ...] = (), exchange: str = "cheaper") -> None:
+             task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False) -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript.  With a trained checkpoint
@@ -293,7 +328,7 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     if as_json:
         emit_json(result.to_json())
         return
-    _render(result, show_transcript)
+    _render(result, show_transcript, raw_bits)
 
 
 def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any) -> Any:

@@ -132,6 +132,12 @@ class SimulationResult:
         return bool(self.transcript.meta.get("protocol_matches_forward", False))
 
     def to_json(self) -> dict[str, Any]:
+        """The run for scripts.  Each message has its raw ``values`` (the integers sent)
+        and, added for readers, its ``number``, ``numbers`` (fixed point divided by its
+        scale), ``what`` (plain words) and ``read_so_far``; ``instance`` holds x, y, the
+        tokens and their owners (:mod:`commlb.transcript_view`)."""
+        from .transcript_view import instance_json, message_rows
+
         tr = self.transcript
         lb = self.lower_bound
         params: dict[str, Any] = {k: v for k, v in self.built.model.config.items()
@@ -148,11 +154,12 @@ class SimulationResult:
             "params": params,
             "precision": self.built.precision.to_json(),
             "split": self.split.to_json(),
+            "instance": instance_json(self),
             "messages": [
                 {"round": m.round, "sender": m.sender.name.lower(), "receiver": m.receiver.name.lower(),
                  "label": m.label, "values": {k: np.asarray(v).tolist() for k, v in m.values().items()},
-                 "bits": m.bits}
-                for m in tr.messages
+                 "bits": m.bits, **view}
+                for m, view in zip(tr.messages, message_rows(tr.messages, self.split.owner))
             ],
             "total_bits": tr.total_bits,
             "bits_alice_to_bob": tr.bits_alice_to_bob,

@@ -77,11 +77,13 @@ def test_simulate_instance_marks_without_colour(capsys, monkeypatch):
     main(args)
     out = capsys.readouterr().out
     main([*args, "--json"])
-    split = json.loads(capsys.readouterr().out)["split"]
+    data = json.loads(capsys.readouterr().out)
+    split = data["split"]
     assert not ANSI.search(out)
     marks = " ".join(_mark_rows(out)).split()
     # DISJ_6 as a # b =
     assert marks == ["A"] * 6 + ["·"] + ["B"] * 6 + ["·"]
+    assert marks == [{"alice": "A", "bob": "B", "public": "·"}[o] for o in data["instance"]["split_owners"]]
     assert (marks.count("A"), marks.count("B"), marks.count("·")) == (split["alice"], split["bob"], split["public"])
     assert "A = Alice" in out and "B = Bob" in out and "· = public" in out
 

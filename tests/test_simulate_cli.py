@@ -15,9 +15,9 @@ from commlb.models.constructions import has_construction
 JSON_KEYS = {
     "task", "model", "reduction", "problem", "n", "seed", "params", "precision", "split", "messages",
     "total_bits", "bits_alice_to_bob", "bits_bob_to_alice", "rounds", "output", "expected", "correct",
-    "protocol_matches_forward", "lower_bound", "lower_bounds", "conclusion",
+    "protocol_matches_forward", "lower_bound", "lower_bounds", "conclusion", "instance",
 }
-MESSAGE_KEYS = {"round", "sender", "receiver", "label", "values", "bits"}
+MESSAGE_KEYS = {"round", "sender", "receiver", "label", "values", "bits", "number", "numbers", "what", "read_so_far"}
 
 needs_storing_rnn = pytest.mark.skipif(not has_construction("disjointness", "rnn"),
                                        reason="the storing RNN construction is not in this checkout")
@@ -70,6 +70,8 @@ def test_json_128_bits_disjointness_rnn(capsys):
     two_way = [e for e in res["lower_bounds"] if e["kind"] == "two-way"]
     assert len(two_way) == 1 and two_way[0]["bits"] == 33 and two_way[0]["compare_bits"] == 32
     assert res["split"] == {"name": "reduction", "alice": 32, "bob": 32, "public": 2}
+    owners = ["alice"] * 32 + ["public"] + ["bob"] * 32 + ["public"]
+    assert res["instance"]["owners"] == res["instance"]["split_owners"] == owners
     assert res["precision"]["bits"] == 16
     assert len(res["messages"]) == 1
     msg = res["messages"][0]
