@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check commlb cli tests bench examples
 	$(VENV)/bin/mypy
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -n 2
 
 test-full: $(STAMP)

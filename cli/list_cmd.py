@@ -65,7 +65,7 @@ def problem_entries(n: int) -> list[dict[str, Any]]:
     """Every registered problem at size n: description, input spaces and bounds."""
     import commlb
 
-    out = []
+    out: list[dict[str, Any]] = []
     for name in commlb.list_problems():
         problem, used, error = _build(commlb.get_problem, name, [{"n": n}, {}])
         if problem is None:

@@ -171,11 +171,8 @@ def check_task_option_names(task: str, options: dict[str, Any], flag: str = "--t
     """Refuse a task option the task does not take, naming it the way the user typed it
     (``--task-option k=3``, not an option of another command)."""
     from commlb.errors import InvalidInputError
+    from commlb.setup import TASK_DEFAULTS
 
-    try:
-        from commlb.setup import TASK_DEFAULTS
-    except ImportError:  # older layout
-        from commlb.simulate import TASK_DEFAULTS  # type: ignore[no-redef]
     spec = TASK_DEFAULTS.get(task)
     if spec is None:
         return  # an unknown task: the command's own lookup names the known ones

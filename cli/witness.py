@@ -100,8 +100,8 @@ def _render(result: Any) -> None:
         table.add_column("verdict")
         for label, got, want in zip(("(x, y)", "(x', y)"), result.outputs, result.expected):
             ok = got == want
-            verdict = Text("right" if ok else "WRONG", style="green" if ok else "bold red")
-            table.add_row(label, str(got), str(want), verdict)
+            mark = Text("right" if ok else "WRONG", style="green" if ok else "bold red")
+            table.add_row(label, str(got), str(want), mark)
         out.print(table)
         wrong = " and ".join(f"({w}, y)" for w in result.wrong_on)
         out.print(f"The answers are equal (read-out values {result.output_values[0]} on both) while the truths differ: "

@@ -267,8 +267,8 @@ class SweepResult:
         for model in self.models:
             hard = [r for r in self.rows_for(model) if r.ok and r.softmax_bits is not None]
             if hard:
-                soft = sorted({r.softmax_bits for r in hard})
-                prec = sorted({r.precision_bits for r in hard})
+                soft = sorted({r.softmax_bits for r in hard if r.softmax_bits is not None})
+                prec = sorted({r.precision_bits for r in hard if r.precision_bits is not None})
 
                 def span(v: list[int]) -> str:
                     return f"{v[0]}" if len(v) == 1 else f"{v[0]}..{v[-1]}"

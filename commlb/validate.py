@@ -214,8 +214,8 @@ def check_npy_members(path: str | os.PathLike[str], option: str,
                 with zipfile.ZipFile(p) as zf:
                     for info in zf.infolist():
                         name = info.filename
-                        with zf.open(info) as fh:
-                            out[name.removesuffix(".npy")] = header(fh, repr(name), info.file_size)
+                        with zf.open(info) as member:
+                            out[name.removesuffix(".npy")] = header(member, repr(name), info.file_size)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
                 raise InvalidInputError(
                     f"{option} {str(p)!r}: not a readable .npz file ({short_text(str(exc))})") from None

@@ -204,7 +204,7 @@ def spectral_certificate(values: np.ndarray, dist: Distribution | None = None,
                                    time.perf_counter() - t0)
     # a Rayleigh quotient (a lower estimate of λmax, used only to choose a route) tells
     # whether Gershgorin is already tight, as for Hadamard matrices
-    x = np.random.default_rng(0).standard_normal(d)
+    x = np.random.default_rng(0).standard_normal((d,))
     Gf = G.astype(np.float64)
     for _ in range(12):
         x = Gf @ x

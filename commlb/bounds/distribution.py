@@ -66,9 +66,9 @@ def from_weights(values: list[list[Fraction]] | np.ndarray, name: str, shape: tu
             den = den * v.denominator // math.gcd(den, v.denominator)
     ints = [[int(v * den) for v in r] for r in rows]
     g = 0
-    for r in ints:
-        for v in r:
-            g = math.gcd(g, v)
+    for int_row in ints:
+        for w in int_row:
+            g = math.gcd(g, w)
     if g == 0:
         raise InvalidInputError(f"{name}: all distribution weights are zero")
     ints = [[v // g for v in r] for r in ints]

@@ -113,8 +113,9 @@ def _compact(values: np.ndarray) -> np.ndarray:
     if values.dtype == bool:
         return values.astype(np.int8)
     if not np.issubdtype(values.dtype, np.integer):
-        integral = np.all(np.isfinite(values)) and np.all(values == np.round(values))
-        if np.issubdtype(values.dtype, np.floating) and integral:
+        # only a float array can hold integers otherwise (strings, complex: refused)
+        floating = np.issubdtype(values.dtype, np.floating)
+        if floating and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
             values = values.astype(np.int64)
         else:
             raise InvalidInputError("matrix entries must be integers")
@@ -309,7 +310,7 @@ class _Arith:
         elif op in (ast.FloorDiv, ast.Mod):
             bad = np.any(fa >= _SAFE)
         else:  # bitwise and, or, xor: no overflow
-            bad = False
+            bad = np.False_
         if bad:
             raise _Overflow
         return _INT64_OPS[op](a, b)
@@ -509,7 +510,7 @@ def evaluate_expression(expr: str, x: Any, y: Any, n: int) -> np.ndarray:
     work too large for exact evaluation is refused (TooLargeError)."""
     tree = _parse_expression(expr)
     x, y = np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64)
-    entries = int(np.broadcast_shapes(x.shape, y.shape) and np.prod(np.broadcast_shapes(x.shape, y.shape)))
+    entries = int(np.prod(np.broadcast_shapes(x.shape, y.shape)))
     names = {"x": x, "y": y, "n": np.int64(n)}
     try:
         out = np.asarray(_Evaluator(names, _Arith(exact=False, entries=entries)).eval(tree))

@@ -216,14 +216,16 @@ class _Lp:
             from scipy.sparse import csr_matrix
 
             res = linprog(-self.cost, A_ub=csr_matrix(np.vstack(self.rows)), b_ub=np.ones(len(self.rows)),
-                          bounds=list(zip(np.where(np.isfinite(self.lower), self.lower, None),
-                                          np.where(np.isfinite(self.upper), self.upper, None))), method="highs")
+                          bounds=[(lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None)
+                                  for lo, hi in zip(self.lower, self.upper)], method="highs")
             if res.status != 0:
                 raise RuntimeError(f"LP failed: {res.message}")
             return res.x, -float(res.fun)
         if self._pending:
             block = np.vstack(self._pending)
-            starts, idx, vals = [], [], []
+            starts: list[int] = []
+            idx: list[int] = []
+            vals: list[float] = []
             for r in block:
                 nz = np.nonzero(r)[0]
                 starts.append(len(idx))
@@ -268,7 +270,7 @@ def _solve(bound: str, vals: np.ndarray, eps: Fraction, z: int | None, time_limi
         if (rmask, cmask) in cuts[fam]:
             return False
         cuts[fam].add((rmask, cmask))
-        ind = np.zeros((m, n), dtype=float)
+        ind: np.ndarray = np.zeros((m, n), dtype=float)
         rs = [x for x in range(m) if rmask >> x & 1]
         cs = [y for y in range(n) if cmask >> y & 1]
         ind[np.ix_(rs, cs)] = 1.0

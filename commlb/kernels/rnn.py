@@ -159,7 +159,8 @@ class RNNCell:
         if marks.size and (np.any(np.diff(marks) < 0) or marks[0] < 0 or marks[-1] > toks.shape[1]):
             raise ValueError("marks must be increasing and within 0..T")
         if backend == "python":
-            return run_rows_python(self, states, toks, marks)
+            h, sat, mark_states, mark_sat = run_rows_python(self, states, toks, marks)
+            return h, sat, mark_states, mark_sat
         if self._csr is None:
             self._csr = csr(self.w_rec) + csr(self.w_in)
         B = toks.shape[0]
@@ -186,22 +187,24 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
     B = toks.shape[0]
     f = cell.frac
     sat = np.zeros(B, dtype=np.int64)
-    K = 0 if marks is None else len(marks)
+    mark_at = np.zeros(0, dtype=np.int64) if marks is None else np.asarray(marks, dtype=np.int64)
+    K = len(mark_at)
     mark_states = np.zeros((B, K, cell.L, cell.d), dtype=np.int64)
     mark_sat = np.zeros((B, K), dtype=np.int64)
     for k in range(K):
-        if marks[k] == 0:
+        if mark_at[k] == 0:
             mark_states[:, k], mark_sat[:, k] = h, sat
     for t in range(toks.shape[1]):
         tok = toks[:, t]
         step = tok >= 0
         new = h.copy()
-        below = None
+        below: np.ndarray | None = None
         for layer in range(cell.L):
             acc = cell._product(h[:, layer], 0, layer)
             if layer == 0:
                 acc = acc + cell.u0[np.where(step, tok, 0)]
             else:
+                assert below is not None  # the layer below ran first
                 acc = acc + cell._product(below, 1, layer) + cell.bsh[layer]
             pre = (acc + (1 << (f - 1))) >> f if f > 0 else acc
             over = (pre < cell.raw_min) | (pre > cell.raw_max)
@@ -222,7 +225,7 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
             below = new[:, layer]
         h = new
         for k in range(K):
-            if marks[k] == t + 1:
+            if mark_at[k] == t + 1:
                 mark_states[:, k], mark_sat[:, k] = h, sat
     if marks is None:
         return h, sat

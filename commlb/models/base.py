@@ -190,7 +190,7 @@ def load_model(path: str | Path) -> Model:
             raise InvalidInputError(f"{label}: parameter {name!r} holds NaN or infinite values")
     precision = Precision(p["kind"], int(p["bits"]), int(p.get("frac", 0)))
     try:
-        return MODEL_FAMILIES[family](params, precision, config)
+        return MODEL_FAMILIES[str(family)](params, precision, config)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         # the family's constructor met parameters or a config it cannot use
         raise InvalidInputError(f"{label} does not describe a {family} model: "

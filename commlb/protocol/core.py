@@ -199,11 +199,14 @@ class _LazyPayload(Payload):
     """A payload whose bits come from a :class:`_Batch` when first read; its length (the
     cost) is known without encoding."""
 
+    _batch: _Batch
+    _k: int
+
     def __init__(self, batch: _Batch, k: int) -> None:  # noqa: D107 - Payload's fields are replaced
         object.__setattr__(self, "_batch", batch)
         object.__setattr__(self, "_k", k)
 
-    @property  # type: ignore[override]
+    @property
     def bits(self) -> np.ndarray:
         return self._batch.bits(self._k)
 
