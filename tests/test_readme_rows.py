@@ -32,7 +32,10 @@ from click.testing import CliRunner
 
 from commlb.cli.main import cli
 
-from sizes import full
+from sizes import FULL
+
+#: full-size checks: collected always, run with COMMLB_FULL=1 (make test-full)
+full_only = pytest.mark.skipif(not FULL, reason="full-size README check: COMMLB_FULL=1 (make test-full)")
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -115,8 +118,8 @@ def test_index_lookup_sweep_first_size():
 
 
 @pytest.mark.full
-@pytest.mark.parametrize("_", full(1))
-def test_index_lookup_sweep_full(_):
+@full_only
+def test_index_lookup_sweep_full():
     row = _row("BHBK24: index lookup")
     tw = _search(r"transformer width (\d+) → (\d+) and bits (\d+) → (\d+) from N = (\d+) to (\d+) "
                  r"\(log-log slope ([\d.]+)\)", row)
@@ -136,3 +139,31 @@ def test_index_lookup_sweep_full(_):
         assert r["errors"] == 0 and r["protocol_matches_forward"]
         if r["model"] == "rnn":
             assert r["bits"] >= r["lower_bound"] == r["n"]
+
+
+# ------------------------------------------------------------------ BHBK24 equality
+def test_equality_two_layer_transformer():
+    row = _row("BHBK24: string equality")
+    argv = _command("BHBK24: string equality")
+    n = int(argv[argv.index("--n") + 1])
+    m = _search(r"width (\d+) = ⌈(\d+)·log2 (\d+)⌉ \+ (\d+), p = (\d+), correct", row)
+    width, c, n_row, extra, p = (int(g) for g in m.groups())
+    assert n_row == n and width == math.ceil(c * math.log2(n)) + extra
+    out = _json(argv)
+    assert out["params"]["layers"] == 2 and out["params"]["width"] == width
+    assert out["precision"]["bits"] == p
+    assert out["correct"] and out["protocol_matches_forward"]
+
+
+def test_equality_every_input_at_small_n_is_consistent():
+    """The row's "every input at n = 3 checked with assert_consistent"."""
+    from commlb.models.build import build_model
+    from commlb.setup import resolve_task
+    from commlb.testing.consistency import assert_consistent
+
+    row = _row("BHBK24: string equality")
+    n = int(_search(r"every input at n = (\d+) checked with `assert_consistent`", row).group(1))
+    setup = resolve_task("equality", n)
+    built = build_model(setup, "transformer")
+    report = assert_consistent(None, setup.reduction, built.model, samples=4**n)
+    assert report.exhaustive and report.pairs == 4**n and report.correct == report.pairs
