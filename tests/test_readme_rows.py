@@ -167,3 +167,158 @@ def test_equality_every_input_at_small_n_is_consistent():
     built = build_model(setup, "transformer")
     report = assert_consistent(None, setup.reduction, built.model, samples=4**n)
     assert report.exhaustive and report.pairs == 4**n and report.correct == report.pairs
+
+
+# ------------------------------------------------------------------ BHBK24 Dyck-(2,2)
+def _dyck(n: int, split: str | None = None) -> dict:
+    args = ["simulate", "--task", "dyck22", "--model", "rnn", "--n", str(n), "--no-effective-bits"]
+    return _json(args + (["--split", split] if split else []))
+
+
+def _check_dyck(n: int) -> None:
+    row = _row("BHBK24: bounded Dyck")
+    m = _search(r"d = (\d+), L = (\d+), p = (\d+) at every n \((\d+) parameters\); a prefix cut carries "
+                r"(\d+) bits at every n, the non-contiguous split of `disj-to-dyck` (\d+) bits per handoff", row)
+    d, L, p, params, cut, handoff = (int(g) for g in m.groups())
+    out = _dyck(n)
+    assert out["reduction"] == "disj-to-dyck"
+    assert (out["params"]["hidden"], out["params"]["layers"], out["precision"]["bits"]) == (d, L, p)
+    assert out["params"]["num_params"] == params
+    assert len(out["messages"]) > 1 and {msg["bits"] for msg in out["messages"]} == {handoff}
+    assert out["correct"] and out["protocol_matches_forward"]
+    length = len(out["instance"]["tokens"])
+    cut_run = _dyck(n, f"prefix:{length // 2}")
+    assert [msg["bits"] for msg in cut_run["messages"]] == [cut]
+    assert cut_run["correct"] and cut_run["protocol_matches_forward"]
+
+
+@pytest.mark.parametrize("n", [4, 8])
+def test_dyck22_constant_size_rnn(n):
+    _check_dyck(n)
+
+
+@pytest.mark.full
+@full_only
+@pytest.mark.parametrize("n", [32, 128])
+def test_dyck22_constant_size_rnn_full(n):
+    _check_dyck(n)
+
+
+# ------------------------------------------------------------------ BHBK24 nearest neighbour
+def test_nearest_neighbor_width():
+    row = _row("BHBK24: nearest neighbour")
+    m = _search(r"width (\d+) at N = (\d+) \(2d \+ 2·labels \+ 4\), correct", row)
+    out = _json(_command("BHBK24: nearest neighbour"))
+    assert out["n"] == int(m.group(2)) and out["params"]["width"] == int(m.group(1))
+    assert out["params"]["layers"] == 2
+    assert out["correct"] and out["protocol_matches_forward"]
+
+
+# ------------------------------------------------------------------ SHT23 Thm 2 qSA
+def test_qsa_one_layer():
+    row = _row("SHT23 Thm 2: qSA")
+    m = _search(r"q = (\d+), N = (\d+): m = ⌈(\d+)·q·log2 N⌉, correct within ε = 1/\((\d+)q\); "
+                r"DISJ_q → qSA sends (\d+) bits ≥ D\(DISJ_(\d+)\) − 1 = (\d+)", row)
+    q, N, c, _eps, sent, q2, bound = (int(g) for g in m.groups())
+    out = _json(_command("SHT23 Thm 2: qSA"))
+    assert out["n"] == q == q2 and out["params"]["max_length"] == N
+    assert out["params"]["layers"] == 1
+    assert out["params"]["key_dim"] == math.ceil(c * q * math.log2(N))
+    assert out["correct"] and out["protocol_matches_forward"]
+    assert out["total_bits"] == sent
+    two_way = [b for b in out["lower_bounds"] if b["kind"] == "two-way"]
+    assert len(two_way) == 1 and two_way[0]["bits"] - 1 == bound == q
+    assert out["lower_bound"]["bits"] == bound and sent >= bound
+
+
+# ------------------------------------------------------------------ SHT23 Thm 6 Match2
+def _match2(n: int) -> dict:
+    return _json(["simulate", "--task", "match2", "--model", "transformer", "--n", str(n)])
+
+
+def _match2_row() -> tuple[int, int, int, int]:
+    m = _search(r"d_k = d_v = (\d+) \(model width (\d+)\) at every N from (\d+) to 2\^(\d+)",
+                _row("SHT23 Thm 6: Match2"))
+    return int(m.group(1)), int(m.group(2)), int(m.group(3)), 2 ** int(m.group(4))
+
+
+@pytest.mark.parametrize("which", ["low", "mid"])
+def test_match2_width_three(which):
+    dk, width, lo, _hi = _match2_row()
+    out = _match2(lo if which == "low" else 8 * lo)
+    p = out["params"]
+    assert (p["layers"], p["key_dim"], p["value_dim"], p["width"]) == (1, dk, dk, width)
+    assert out["correct"] and out["protocol_matches_forward"]
+
+
+@pytest.mark.full
+@full_only
+def test_match2_width_three_full():
+    dk, width, _lo, hi = _match2_row()
+    out = _match2(hi)
+    p = out["params"]
+    assert (p["layers"], p["key_dim"], p["value_dim"], p["width"]) == (1, dk, dk, width)
+    assert out["correct"] and out["protocol_matches_forward"]
+
+
+# ------------------------------------------------------------------ SHT23 Thm 7 Match3
+def test_match3_reduction_sound_on_every_pair():
+    row = _row("SHT23 Thm 7: Match3")
+    assert "sound on every pair at small n" in row
+    out = _json(_command("SHT23 Thm 7: Match3"))
+    assert out["ok"] and out["exhaustive"] and out["pairs_checked"] == out["total_pairs"] > 0
+    assert out["counterexample"] is None
+
+
+# ------------------------------------------------------------------ SHT24 Thm 4.2 k-hop
+def test_khop_pointer_doubling():
+    row = _row("SHT24 Thm 4.2: k-hop")
+    m = _search(r"L = (\d+) layers, one head, width (\d+), correct", row)
+    out = _json(_command("SHT24 Thm 4.2: k-hop"))
+    p = out["params"]
+    assert (p["layers"], p["heads"], p["width"]) == (int(m.group(1)), 1, int(m.group(2)))
+    assert out["correct"] and out["protocol_matches_forward"]
+
+
+def test_khop_rounds_grow_with_depth():
+    row = _row("SHT24 Thm 4.2: k-hop")
+    m = _search(r"L = ([\d, ]+) give ([\d, ]+) rounds on `(pc-to-khop-blocks)`", row)
+    depths = [int(v) for v in m.group(1).split(",")]
+    rounds = [int(v) for v in m.group(2).split(",")]
+    assert len(depths) == len(rounds) > 1
+    seen = {}
+    for k in (2, 4, 8, 16):  # the doubling construction's depth is ceil(log2 k) + 2
+        out = _json(["simulate", "--task", "khop", "--model", "transformer", "--k", str(k),
+                     "--reduction", m.group(3)])
+        assert out["correct"] and out["protocol_matches_forward"]
+        seen[out["params"]["layers"]] = out["rounds"]
+    assert [seen.get(L) for L in depths] == rounds
+
+
+# ------------------------------------------------------------------ SHT23 Thm 10 FFN
+def test_ffn_one_message_of_n_effective_bits():
+    row = _row("SHT23 Thm 10: FFN")
+    m = _search(r"h_1 = n units, p = (\d+), f = (\d+): one (\d+)-bit message whose 2\^(\d+) values carry "
+                r"exactly n bits \(`--n (\d+)`: effective bits (\d+) counted over all ([\d,]+) inputs\)", row)
+    p, f, msg_bits, n, n_small, eff, inputs = (_int(g) for g in m.groups())
+    argv = _command("SHT23 Thm 10: FFN")
+    assert int(argv[argv.index("--n") + 1]) == n
+    out = _json(argv + ["--no-effective-bits"])
+    assert out["precision"]["bits"] == p and out["precision"]["frac"] == f
+    assert [msg["bits"] for msg in out["messages"]] == [msg_bits] and out["rounds"] == 1
+    assert out["correct"] and out["protocol_matches_forward"]
+    assert out["lower_bound"]["kind"] == "one-way A->B" and out["lower_bound"]["bits"] == n
+    small = _json(["simulate", "--task", "disjointness", "--model", "ffn", "--n", str(n_small)])
+    e = small["effective_bits"]
+    assert e["applicable"] and e["exact"] and e["inputs"] == inputs == 2**n_small
+    assert e["distinct_messages"] == 2**n_small and e["effective_bits"] == eff == n_small
+
+
+def test_ffn_first_layer_has_n_units():
+    """The row's h_1 = n: the construction's first hidden layer has one unit per coordinate."""
+    from commlb.simulate import run
+
+    assert "h_1 = n units" in _row("SHT23 Thm 10: FFN")
+    for n in (8, 32):
+        res = run("disjointness", "ffn", n, effective=False)
+        assert res.built.model.hidden_sizes[0] == n
