@@ -322,3 +322,85 @@ def test_ffn_first_layer_has_n_units():
     for n in (8, 32):
         res = run("disjointness", "ffn", n, effective=False)
         assert res.built.model.hidden_sizes[0] == n
+
+
+# ------------------------------------------------------------------ the storing RNN, witness
+def _witness(n: int, hidden: int, precision: int) -> dict:
+    return _json(["witness", "--task", "index-lookup", "--model", "rnn", "--n", str(n),
+                  "--hidden", str(hidden), "--precision", str(precision)])
+
+
+def _storing_row() -> tuple[int, int, int, int, int]:
+    argv = _command("The storing RNN is exactly large enough")
+    m = _search(r"no collision: ([\d,]+) distinct messages, effective bits (\d+) = the one-way bound",
+                _row("The storing RNN is exactly large enough"))
+    return (*(int(argv[argv.index(o) + 1]) for o in ("--n", "--hidden", "--precision")),
+            _int(m.group(1)), int(m.group(2)))
+
+
+def _check_storing(out: dict, n: int) -> None:
+    assert not out["found"] and out["exhaustive"] and out["collisions_seen"] == 0
+    assert out["inputs_enumerated"] == out["total_inputs"] == out["distinct_messages"] == 2**n
+    assert out["effective_bits"] == out["one_way_bound"] == n
+
+
+def test_storing_rnn_no_collision_small():
+    """The same statement at n = 8 (d = n, same precision): 2^8 distinct messages."""
+    n, hidden, precision, _distinct, _eff = _storing_row()
+    assert hidden == n
+    _check_storing(_witness(8, 8, precision), 8)
+
+
+@pytest.mark.full
+@full_only
+def test_storing_rnn_no_collision_full():
+    n, hidden, precision, distinct, eff = _storing_row()
+    out = _witness(n, hidden, precision)
+    _check_storing(out, n)
+    assert out["distinct_messages"] == distinct and out["effective_bits"] == eff
+
+
+# ------------------------------------------------------------------ classic bounds
+def test_classic_bounds_ip():
+    row = _row("Classic bounds, certified")
+    m = _search(r"rank/R (\d+), rank/GF\(2\) (\d+), fooling sets (\d+) \+ (\d+), D = (\d+) with a verified "
+                r"protocol tree", row)
+    rank_r, rank_2, fool0, fool1, D = (int(g) for g in m.groups())
+
+    def ip(x, y):
+        return bin(x & y).count("1") % 2
+
+    argv = _command("Classic bounds, certified")
+    out = _json(argv)
+    assert (out["rank"]["real"], out["rank"]["gf2"]) == (rank_r, rank_2)
+    det = out["deterministic"]
+    assert det["exact"] and det["lower"] == det["upper"] == D and det["tree"]
+    # the protocol tree: its leaves are monochromatic rectangles partitioning the matrix, depth D
+    n = int(argv[argv.index("--n") + 1])
+    covered: list[tuple[int, int]] = []
+
+    def walk(node, depth):
+        if "output" in node:
+            assert depth <= D
+            for x in node["rows"]:
+                for y in node["cols"]:
+                    assert ip(x, y) == node["output"]
+                    covered.append((x, y))
+            return
+        walk(node["left"], depth + 1)
+        walk(node["right"], depth + 1)
+
+    walk(det["tree"], 0)
+    assert sorted(covered) == [(x, y) for x in range(2**n) for y in range(2**n)]
+    fool = _json(argv + ["--methods", "fooling"])["fooling_set"]
+    assert (fool["0"]["size"], fool["1"]["size"]) == (fool0, fool1)
+    assert fool["0"]["exact"] and fool["1"]["exact"]
+    # the sets are fooling sets of IP_n: recheck the pairs here
+    for value in (0, 1):
+        pairs = fool[str(value)]["pairs"]
+        assert len({x for x, _ in pairs}) == len({y for _, y in pairs}) == len(pairs)
+        assert all(ip(x, y) == value for x, y in pairs)
+        for i, (x1, y1) in enumerate(pairs):
+            for x2, y2 in pairs[i + 1:]:
+                assert ip(x1, y2) != value or ip(x2, y1) != value
+        assert all(0 <= x < 2**n and 0 <= y < 2**n for x, y in pairs)
