@@ -12,8 +12,10 @@ Rows checked elsewhere (not repeated here):
 - "SHT23 Thm 4" (the query-vector protocol's bits) and "Pigeonhole: an undersized RNN":
   ``tests/test_explain.py`` (``test_readme_row_*``);
 - the softmax precision sentence under the table (qSA at q = 8): ``tests/test_claims.py``
-  (``test_readme_softmax_figures_are_what_simulate_prints``);
-- "MH25 Thm 3" (``examples/mh25_qstr.py``): ``tests/test_examples.py``.
+  (``test_readme_softmax_figures_are_what_simulate_prints``).
+
+``tests/test_examples.py`` runs ``examples/mh25_qstr.py --small`` (q = 1, 2); the "MH25
+Thm 3" row's q = 1..4 is checked here through ``commlb sweep``, the call the script makes.
 
 Full-size checks (the sweep to N = 1024, the witness over 2^16 inputs, Match2 at
 N = 2^14, Dyck at larger n) run with ``COMMLB_FULL=1`` (``make test-full``); the default
@@ -404,3 +406,29 @@ def test_classic_bounds_ip():
             for x2, y2 in pairs[i + 1:]:
                 assert ip(x1, y2) != value or ip(x2, y1) != value
         assert all(0 <= x < 2**n and 0 <= y < 2**n for x, y in pairs)
+
+
+# ------------------------------------------------------------------ MH25 Thm 3 qSTR
+def _qstr(ns: str) -> None:
+    row = _row("MH25 Thm 3: qSTR")
+    m = _search(r"heads = q for q = (\d+)\.\.(\d+), (\d+) errors", row)
+    q0, q1, errors = (int(g) for g in m.groups())
+    for q in range(q0, q1 + 1):
+        out = _json(["sweep", "--task", "qstr", "--models", "transformer", "--n", ns, "--trials", "5",
+                     "--instances", "1", "--task-option", f"q={q}"])
+        assert out["rows"]
+        for r in out["rows"]:
+            assert r["status"] == "ok" and r["heads"] == q and r["errors"] == errors, r
+            assert r["protocol_matches_forward"]
+
+
+def test_qstr_heads_equal_q():
+    """The example's statement (heads = q, no errors) at its smallest N, every q it lists;
+    ``tests/test_examples.py`` runs the script itself with ``--small``."""
+    _qstr("8")
+
+
+@pytest.mark.full
+@full_only
+def test_qstr_heads_equal_q_full():
+    _qstr("8..64x2")
