@@ -67,7 +67,7 @@ def _int(text: str) -> int:
 def _json(args: list[str]) -> dict:
     res = CliRunner().invoke(cli, [*args, "--json"])
     assert res.exit_code == 0, (args, res.output, res.exception)
-    return json.loads(res.output)
+    return json.loads(res.stdout)
 
 
 def _search(pattern: str, text: str) -> re.Match[str]:
