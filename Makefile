@@ -6,11 +6,13 @@ STAMP := $(VENV)/.installed
 # the first run in a fresh clone pays for compilation.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
-# uv when it is there (fast, and venvs made by uv have no pip), pip otherwise.
+# uv when it is there (fast, and venvs made by uv have no pip), pip otherwise.  uv is told
+# to compile bytecode as pip does: without .pyc files (e.g. under PYTHONDONTWRITEBYTECODE)
+# every `commlb` start would recompile numpy's sources, 1.1 s instead of 0.3 s for --help.
 UV := $(shell command -v uv 2>/dev/null)
 ifdef UV
 MKVENV = uv venv -q --python $(1) $(2)
-INSTALL = uv pip install -q --python $(1)
+INSTALL = uv pip install -q --compile-bytecode --python $(1)
 else
 MKVENV = $(1) -m venv $(2)
 INSTALL = $(1) -m pip install -q
