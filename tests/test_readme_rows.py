@@ -359,9 +359,10 @@ def test_storing_rnn_no_collision():
 # ------------------------------------------------------------------ classic bounds
 def test_classic_bounds_ip():
     row = _row("Classic bounds, certified")
-    m = _search(r"rank/R (\d+), rank/GF\(2\) (\d+), fooling sets (\d+) \+ (\d+), D = (\d+) with a verified "
-                r"protocol tree", row)
-    rank_r, rank_2, fool0, fool1, D = (int(g) for g in m.groups())
+    m = _search(r"rank/R (\d+), rank/GF\(2\) (\d+), D = (\d+) with a verified protocol tree; the fooling "
+                r"search is skipped once D is settled \(`--methods fooling`: maximum fooling sets (\d+) \+ (\d+)\)",
+                row)
+    rank_r, rank_2, D, fool0, fool1 = (int(g) for g in m.groups())
 
     def ip(x, y):
         return bin(x & y).count("1") % 2
@@ -371,6 +372,7 @@ def test_classic_bounds_ip():
     assert (out["rank"]["real"], out["rank"]["gf2"]) == (rank_r, rank_2)
     det = out["deterministic"]
     assert det["exact"] and det["lower"] == det["upper"] == D and det["tree"]
+    assert not out["fooling_set"], "the default run should skip the fooling search once D is settled"
     # the protocol tree: its leaves are monochromatic rectangles partitioning the matrix, depth D
     n = int(argv[argv.index("--n") + 1])
     covered: list[tuple[int, int]] = []
