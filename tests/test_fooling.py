@@ -19,7 +19,7 @@ from commlb.bounds.fooling import (
 )
 from commlb.errors import InvalidInputError
 
-from reference import disj, eq, small_matrices
+from reference import disj, eq, exact_rank, small_matrices
 
 
 def test_verify_accepts_and_rejects():
@@ -220,26 +220,9 @@ def test_fooling_set_at_most_rank_squared(r, side, seed):
             continue
         brute = len(max_fooling_set_reference(M, z)) if side <= 6 else max_fooling_set(M, z, backend="python").size
         Z = (M == z).astype(int)
-        rank_q = _rank_q(Z)
+        rank_q = exact_rank(Z)
         assert brute <= rank_q ** 2
         assert brute <= rank_cap(M, z) <= rank_q ** 2
         res = max_fooling_set(M, z)
         assert res.exact and res.size == brute and verify_fooling_set(M, z, res.pairs)
 
-
-def _rank_q(Z) -> int:
-    from fractions import Fraction
-
-    rows = [[Fraction(int(v)) for v in row] for row in Z]
-    rank, ncols = 0, len(rows[0])
-    for c in range(ncols):
-        piv = next((i for i in range(rank, len(rows)) if rows[i][c] != 0), None)
-        if piv is None:
-            continue
-        rows[rank], rows[piv] = rows[piv], rows[rank]
-        for i in range(len(rows)):
-            if i != rank and rows[i][c] != 0:
-                f = rows[i][c] / rows[rank][c]
-                rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank], strict=True)]
-        rank += 1
-    return rank

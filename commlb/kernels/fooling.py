@@ -43,7 +43,16 @@ def greedy_clique(adj, n):
     for v in range(n):
         P[v >> 6] |= np.uint64(1) << np.uint64(v & 63)
     out = np.empty(n, dtype=np.int64)
-    size = 0
+    size = _grow_greedy(adj, P, out, 0)
+    return out[:size]
+
+
+@njit(cache=True)
+def _grow_greedy(adj, P, out, size):
+    """Grow the clique ``out[:size]`` whose common neighbours are the bitset ``P`` (changed
+    in place): add the candidate with the most neighbours among the remaining candidates
+    until none is left.  Returns the new size."""
+    W = adj.shape[1]
     while True:
         best_v = -1
         best_d = -1
@@ -60,12 +69,11 @@ def greedy_clique(adj, n):
                     best_d = d
                     best_v = v
         if best_v < 0:
-            break
+            return size
         out[size] = best_v
         size += 1
         for k in range(W):
             P[k] &= adj[best_v, k]
-    return out[:size]
 
 
 @njit(cache=True)
@@ -83,28 +91,7 @@ def greedy_clique_multistart(adj, n, starts):
         for k in range(W):
             P[k] = adj[v0, k]
         out[0] = v0
-        size = 1
-        while True:
-            best_v = -1
-            best_d = -1
-            for w in range(W):
-                word = P[w]
-                while word != 0:
-                    b = _ctz64(word)
-                    word &= word - np.uint64(1)
-                    v = w * 64 + b
-                    d = 0
-                    for k in range(W):
-                        d += popcount64(P[k] & adj[v, k])
-                    if d > best_d:
-                        best_d = d
-                        best_v = v
-            if best_v < 0:
-                break
-            out[size] = best_v
-            size += 1
-            for k in range(W):
-                P[k] &= adj[best_v, k]
+        size = _grow_greedy(adj, P, out, 1)
         if size > best.shape[0]:
             best = out[:size].copy()
     return best
