@@ -103,20 +103,11 @@ class ErrorBoundsReport:
 
 
 def parse_error_methods(text: str | None) -> list[str] | None:
-    if text is None or not text.strip():
-        return None
-    out: list[str] = []
-    for name in (t.strip() for t in text.split(",")):
-        if not name:
-            continue
-        if name == "all":
-            out.extend(m for m in ERROR_METHODS if m not in out)
-            continue
-        if name not in ERROR_METHODS:
-            raise InvalidInputError(f"unknown method {name!r} with --error; known: {', '.join(ERROR_METHODS)}")
-        if name not in out:
-            out.append(name)
-    return out
+    """``--methods`` with ``--error``: the same parsing as without, over the methods for
+    protocols that err."""
+    from .report import parse_methods
+
+    return parse_methods(text, ERROR_METHODS, " with --error")
 
 
 def _default_ok(name: str, rows: int, cols: int) -> tuple[bool, str]:

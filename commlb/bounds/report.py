@@ -133,8 +133,10 @@ class BoundsReport:
         return {"matrix": {"source": self.source, "rows": self.rows, "cols": self.cols}, **self.certs}
 
 
-def parse_methods(text: str | None) -> list[str] | None:
-    """``"rank-gf2,one-way"`` -> list; None/empty -> None (the default choice)."""
+def parse_methods(text: str | None, known: Sequence[str] | None = None, context: str = "") -> list[str] | None:
+    """``"rank-gf2,one-way"`` -> list; None/empty -> None (the default choice).  ``known``
+    is the method list (default :data:`METHODS`); ``context`` is added to the error."""
+    known = METHODS if known is None else known
     if text is None or not text.strip():
         return None
     out: list[str] = []
@@ -142,10 +144,10 @@ def parse_methods(text: str | None) -> list[str] | None:
         if not name:
             continue
         if name == "all":
-            out.extend(m for m in METHODS if m not in out)
+            out.extend(m for m in known if m not in out)
             continue
-        if name not in METHODS:
-            raise InvalidInputError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+        if name not in known:
+            raise InvalidInputError(f"unknown method {name!r}{context}; known: {', '.join(known)}")
         if name not in out:
             out.append(name)
     return out
