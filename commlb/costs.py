@@ -62,7 +62,7 @@ _TOKENS_PER_SECOND = 2e5  # tokens encoded, run and checked per second by the pr
 
 
 def fmt_bytes(b: float) -> str:
-    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if b >= size:
             v = b / size
             return f"{v:.3g} {unit}" if v < 1e6 else f"{v:.2e} {unit}"

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..core import Problem
+from ..costs import fmt_seconds
 from ..errors import InvalidInputError, TooLargeError
 
 __all__ = [
@@ -149,17 +150,9 @@ def check_size(rows: int, cols: int, what: str, max_entries: int = DEFAULT_MAX_E
     seconds = entries / _ENTRIES_PER_SECOND
     raise TooLargeError(
         f"{what} is a {rows} x {cols} matrix ({entries:.3g} entries): about {gib:.3g} GiB "
-        f"to store and ~{_fmt_seconds(seconds)} to build, before any bound is computed; "
+        f"to store and ~{fmt_seconds(seconds)} to build, before any bound is computed; "
         f"the limit is {max_entries} entries ({int(math.isqrt(max_entries))}^2): use {hint}"
     )
-
-
-def _fmt_seconds(s: float) -> str:
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h"
 
 
 def _row_block(cols: int, width: int) -> int:

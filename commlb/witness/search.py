@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Reduction
+from ..costs import fmt_bytes, fmt_seconds
 from ..errors import InvalidInputError, TooLargeError
 from .collision import find_pair, prove
 from .result import EffectiveBits, WitnessResult
@@ -67,26 +68,6 @@ def parse_budget(budget: Any) -> tuple[int | None, float | None]:
     except ValueError:
         raise InvalidInputError(f"--budget must be a number of inputs (e.g. 1000000) or seconds (e.g. 30s), "
                                 f"got {budget!r}") from None
-
-
-def _fmt_seconds(s: float) -> str:
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.0f} min"
-    if s < 172800:
-        return f"{s / 3600:.1f} h"
-    if s < 3.2e7 * 2:
-        return f"{s / 86400:.1f} days"
-    return f"{s / 3.15e7:.3g} years"
-
-
-def _fmt_bytes(b: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if b < 1024 or unit == "PiB":
-            return f"{b:.3g} {unit}"
-        b /= 1024
-    return f"{b:.3g} PiB"
 
 
 def _rate(source: MessageSource) -> float:
@@ -234,7 +215,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
             if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
                 raise TooLargeError(
                     f"an exhaustive search over Alice's {layout.base}^{layout.digits} = {N:.3g} inputs would take "
-                    f"about {_fmt_seconds(est_s)} and {_fmt_bytes(est_b)}; pass --budget N (random inputs, "
+                    f"about {fmt_seconds(est_s)} and {fmt_bytes(est_b)}; pass --budget N (random inputs, "
                     "e.g. --budget 1000000) or --budget 60s to sample instead"
                 )
             exhaustive = True
@@ -242,7 +223,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
     if exhaustive:
         est_b = float(N) * BYTES_PER_INPUT
         if est_b > 4 * MAX_EXHAUSTIVE_BYTES:
-            raise TooLargeError(f"an exhaustive search over {N:.3g} inputs needs about {_fmt_bytes(est_b)}; "
+            raise TooLargeError(f"an exhaustive search over {N:.3g} inputs needs about {fmt_bytes(est_b)}; "
                                 "pass --budget to sample")
         keys = _enumerate(source, progress)
         digits_of: Callable[[np.ndarray], np.ndarray] = source.leaves_to_digits
