@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+from commlb.errors import CommlbError
+
 __all__ = ["list_cmd", "problem_entries", "task_entries", "reduction_entries"]
 
 _KINDS = ("problems", "tasks", "reductions")
@@ -165,7 +167,7 @@ def task_entries(n: int) -> list[dict[str, Any]]:
                             ("length", lambda t=task: int(t.length(n)))):
             try:
                 entry[key] = getter()
-            except Exception as exc:  # a task that cannot report this at size n
+            except CommlbError as exc:  # a task that cannot report this at size n
                 entry[key] = None
                 entry.setdefault("notes", []).append(f"{key}: {type(exc).__name__}: {exc}")
         out.append(entry)
@@ -248,7 +250,7 @@ def reduction_entries(n: int) -> list[dict[str, Any]]:
             instance = red.encode(x, y)
             entry["length"] = len(instance)
             entry["tokens"] = instance.counts()
-        except Exception as exc:  # listing must not fail on one reduction
+        except CommlbError as exc:  # a reduction that cannot encode at this size
             entry["notes"] = [f"encode: {type(exc).__name__}: {exc}"]
         if skipped:
             entry.setdefault("notes", []).append(skipped)

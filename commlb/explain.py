@@ -418,10 +418,7 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
     data["standard_protocol_bits"] = standard_bits
     tokens = result.instance.tokens
     owner = result.split.owner
-    try:
-        names = reduction.task.vocab_names()
-    except Exception:  # a task whose vocabulary needs n it does not have
-        names = None
+    names = reduction.task.vocab_names()  # None for a task without printable names
     basis = built.source
     steps = [
         _step_problem(problem, data, family),

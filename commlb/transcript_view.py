@@ -139,10 +139,7 @@ def instance_json(result: Any) -> dict[str, Any]:
                            "tokens": _plain(inst.tokens),
                            "owners": [names[int(o)] for o in np.asarray(inst.owner).tolist()],
                            "split_owners": [names[int(o)] for o in np.asarray(result.split.owner).tolist()]}
-    try:
-        vocab = result.setup.task.vocab_names()
-    except Exception:  # a task without printable names
-        vocab = None
+    vocab = result.setup.task.vocab_names()  # None for a task without printable names
     if vocab is not None and not getattr(inst.tokens, "dtype", np.dtype(int)).names:
         out["token_names"] = [vocab[int(t)] if 0 <= int(t) < len(vocab) else str(int(t))
                               for t in np.asarray(inst.tokens).tolist()]

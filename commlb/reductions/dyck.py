@@ -142,6 +142,16 @@ def nerode_classes(kinds: int = 2, depth: int = 2) -> int:
 # ------------------------------------------------------------------ reductions
 
 
+#: what the Dyck reductions serve (both use the same bracket gadget idea)
+_BHBK24_DYCK = ReductionSource(
+    "BHBK24",
+    "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
+    "constant-size RNNs recognise them",
+    "derived here",
+    "§8",
+    "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small n")
+
+
 class _ToDyck(Reduction):
     problem_name = ""
     _owner: np.ndarray  # set by each subclass: who holds each position
@@ -175,14 +185,7 @@ class EqToDyck(_ToDyck):
     """
 
     name = "eq-to-dyck"
-    source = ReductionSource(
-        "BHBK24",
-        "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
-        "constant-size RNNs recognise them",
-        "derived here",
-        "§8",
-        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small "
-        "n")
+    source = _BHBK24_DYCK
     description = "EQ_n as Dyck-(2,2): Alice's openings, Bob's closings interleaved, then ()"
     theorem = (
         "BHBK24 one-layer bound for Dyck-(2,2) (docs/theory.md §8.3 gadget): "
@@ -220,14 +223,7 @@ class DisjToDyck(_ToDyck):
     """
 
     name = "disj-to-dyck"
-    source = ReductionSource(
-        "BHBK24",
-        "one-layer transformers recognising bounded Dyck languages need size linear in n, while "
-        "constant-size RNNs recognise them",
-        "derived here",
-        "§8",
-        "the bracket gadget is ours, checked on every input by `commlb check-reduction` at small "
-        "n")
+    source = _BHBK24_DYCK
     description = "DISJ_n as Dyck-(2,2): Alice's outer brackets, Bob's inner pair, then ()"
     theorem = (
         "BHBK24 one-layer bound for Dyck-(2,2) (docs/theory.md §8.3 gadget): "

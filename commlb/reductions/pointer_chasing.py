@@ -90,6 +90,16 @@ def _layout(n: int, k: int, start: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return token, owner, step, key
 
 
+#: what the pointer-chasing reductions serve
+SHT24_FEW_ROUNDS = ReductionSource(
+    "SHT24",
+    "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, "
+    "kernel attention, Longformer, chain of thought) need size polynomial in n for k-hop with "
+    "fewer rounds than hops (asymptotic statements)",
+    "proved in the cited paper",
+    "§10")
+
+
 @register_reduction("pc-to-khop")
 class PCToKHop(Reduction):
     """PC(n, k) → hop_k over the alphabet [(k + 1)·n]; see the module docstring for the
@@ -104,13 +114,7 @@ class PCToKHop(Reduction):
     """
 
     name = "pc-to-khop"
-    source = ReductionSource(
-        "SHT24",
-        "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, "
-        "kernel attention, Longformer, chain of thought) need size polynomial in n for k-hop with "
-        "fewer rounds than hops (asymptotic statements)",
-        "proved in the cited paper",
-        "§10")
+    source = SHT24_FEW_ROUNDS
     description = "pointer chasing PC(n, k) as hop_k (Alice's f_A values, Bob's f_B values)"
     theorem = (
         "SHT24 Prop. E.4 / Cor. 5.2-5.6 (docs/theory.md §8.8, §10.2): a protocol with fewer "

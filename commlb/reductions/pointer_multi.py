@@ -44,12 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, PUBLIC, Instance, Reduction, ReductionSource
+from ..core import ALICE, BOB, PUBLIC, Instance, Reduction
 from ..errors import InvalidInputError, TooLargeError
 from ..problems.pointer_chasing_perm import PermutationPointerChasing
 from ..registry import register_reduction
 from ..tasks.khop import KHopTask
 from ._common import last_scalar
+from .pointer_chasing import SHT24_FEW_ROUNDS
 
 __all__ = [
     "PermutationPointerChasing",
@@ -92,13 +93,7 @@ class PCToKHopBlocks(Reduction):
     """
 
     name = "pc-to-khop-blocks"
-    source = ReductionSource(
-        "SHT24",
-        "Proposition E.4 and Corollaries 5.2–5.6: models that give few-round protocols (RNNs, "
-        "kernel attention, Longformer, chain of thought) need size polynomial in n for k-hop with "
-        "fewer rounds than hops (asymptotic statements)",
-        "proved in the cited paper",
-        "§10")
+    source = SHT24_FEW_ROUNDS
     description = "pointer chasing on permutations as hop_k, one contiguous block per step"
     theorem = (
         "SHT24 Prop. E.4 / Cor. 5.2-5.6 (docs/theory.md §8.9, §10.4): L-layer RNN/kernel/"
