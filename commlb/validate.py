@@ -134,16 +134,22 @@ def os_error_text(exc: OSError) -> str:
     return exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
 
 
-def read_text(path: str | os.PathLike[str], option: str, max_bytes: int = 256 << 20) -> str:
-    """The file at ``path`` as UTF-8 text, refusing missing, non-regular, oversized or
-    non-UTF-8 files with one line naming ``option``."""
-    p = Path(path)
+def _stat_file(p: Path, option: str) -> os.stat_result:
+    """``p``'s stat, refusing a missing path or a directory with one line naming ``option``."""
     try:
         st = p.stat()
     except OSError:
         raise InvalidInputError(f"{option}: {str(p)!r} does not exist") from None
     if stat.S_ISDIR(st.st_mode):
         raise InvalidInputError(f"{option} {str(p)!r} is a directory, not a file")
+    return st
+
+
+def read_text(path: str | os.PathLike[str], option: str, max_bytes: int = 256 << 20) -> str:
+    """The file at ``path`` as UTF-8 text, refusing missing, non-regular, oversized or
+    non-UTF-8 files with one line naming ``option``."""
+    p = Path(path)
+    st = _stat_file(p, option)
     if st.st_size > max_bytes:
         raise TooLargeError(f"{option} {str(p)!r} has {st.st_size:,} bytes; the limit is {max_bytes:,}")
     try:
@@ -168,12 +174,7 @@ def check_npy_members(path: str | os.PathLike[str], option: str,
     from numpy.lib import format as npf
 
     p = Path(path)
-    try:
-        st = p.stat()
-    except OSError:
-        raise InvalidInputError(f"{option}: {str(p)!r} does not exist") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise InvalidInputError(f"{option} {str(p)!r} is a directory, not a file")
+    st = _stat_file(p, option)
     if not stat.S_ISREG(st.st_mode):
         raise InvalidInputError(f"{option} {str(p)!r} is not a regular file")
     if st.st_size == 0:
