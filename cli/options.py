@@ -8,6 +8,7 @@ mistake with the same one-line message.
 - :func:`output_file`: an output path checked before any work (see
   :func:`commlb.validate.check_output_path`).
 - :func:`model_size_options`: --hidden, --layers, --heads, --width, --precision, --arith.
+- :func:`execution_options`: --workers, --scheduler (in process, local or existing Dask cluster).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "Budget",
     "check_task_option_names",
     "check_typed_options",
+    "execution_options",
     "FiniteFloat",
     "model_size_options",
     "output_file",
@@ -194,6 +196,21 @@ def model_size_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Bits per number p (default: what the construction needs; 16 for random weights)."),
         click.option("--arith", type=click.Choice(["fixed", "float"]), default="fixed", show_default=True,
                      help="Exact fixed point or p-bit floats."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def execution_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--workers and --scheduler: where the command's independent pieces of work run
+    (see :func:`commlb.execution.make_executor`)."""
+    options = [
+        click.option("--workers", type=click.IntRange(1, 256), default=None, metavar="N",
+                     help="Run the work on a local Dask cluster of N worker processes (needs commlb[dask])."),
+        click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="Run the work on an existing Dask cluster (default: $DASK_SCHEDULER_ADDRESS; "
+                          "needs commlb[dask])."),
     ]
     for option in reversed(options):
         func = option(func)

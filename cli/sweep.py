@@ -18,6 +18,7 @@ from .options import (
     FiniteFloat,
     check_task_option_names,
     check_typed_options,
+    execution_options,
     output_file,
     parse_key_values,
 )
@@ -73,6 +74,28 @@ def _render(result: Any, con: Any) -> None:
         con.print(f"[yellow]note:[/yellow] {note}")
 
 
+def _run(task: str, families: list[str], ns: list[int], total: int, trials: int, instances: int, seed: int,
+         task_options: dict[str, Any], model_options: dict[str, Any], max_seconds: float, executor: Any,
+         err: Any) -> Any:
+    """The sweep, with a progress bar on ``err`` (a terminal) when given."""
+    from commlb.sweep import run_sweep
+
+    options = {"trials": trials, "instances": instances, "seed": seed, "task_options": task_options,
+               "model_options": model_options, "max_seconds": max_seconds, "executor": executor}
+    if err is None:
+        return run_sweep(task, families, ns, **options)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+        job = bar.add_task(f"sweeping {task}", total=total)
+
+        def step(row: Any) -> None:
+            bar.update(job, advance=1, description=f"{task}: {row.model} n={row.n} done")
+
+        return run_sweep(task, families, ns, progress=step, **options)
+
+
 @click.command("sweep")
 @click.option("--task", "task", required=True, help="Task name (see `commlb list tasks`).")
 @click.option("--models", "models", default="rnn,transformer", show_default=True,
@@ -100,9 +123,11 @@ def _render(result: Any, con: Any) -> None:
 @click.option("--metric", "metric", default=None, type=click.Choice(["width", "params", "state-bits", "bits"]),
               help="What the plot shows next to the bits sent: the models' width, parameters or state bits "
                    "L·d·p (default state-bits, two panels); 'bits' draws the bits panel alone.")
+@execution_options
 def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_seconds: float, seed: int,
           task_opts: tuple[str, ...], model_opts: tuple[str, ...], plot: str | None, as_json: bool,
-          csv_path: str | None, title: str | None, metric: str | None) -> None:
+          csv_path: str | None, title: str | None, metric: str | None, workers: int | None,
+          scheduler: str | None) -> None:
     """Sweep n and show how each model family's construction grows: its size, the bits its
     protocol sends (run for real), the lower bound at n, and its error rate.
 
@@ -110,7 +135,7 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     """
     from commlb.cli.render import console, emit_json
     from commlb.costs import check_repetitions, check_task_size, seconds_per_instance
-    from commlb.sweep import estimate_points, parse_models, parse_n_values, plot_sweep, run_sweep
+    from commlb.sweep import estimate_points, parse_models, parse_n_values, plot_sweep
 
     try:
         families = parse_models(models)
@@ -133,22 +158,11 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     quiet = as_json or csv_path == "-"
     err = console(stderr=True)
 
-    if quiet or not err.is_terminal:
-        result = run_sweep(task, families, ns, trials=trials, instances=instances, seed=seed,
-                           task_options=task_options, model_options=model_options, max_seconds=max_seconds)
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from commlb.execution import make_executor
 
-        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-            job = bar.add_task(f"sweeping {task}", total=total)
-
-            def step(row: Any) -> None:
-                bar.update(job, advance=1, description=f"{task}: {row.model} n={row.n} done")
-
-            result = run_sweep(task, families, ns, trials=trials, instances=instances, seed=seed,
-                               task_options=task_options, model_options=model_options, progress=step,
-                               max_seconds=max_seconds)
+    with make_executor(workers, scheduler) as executor:
+        result = _run(task, families, ns, total, trials, instances, seed, task_options, model_options,
+                      max_seconds, executor, None if quiet or not err.is_terminal else err)
 
     if not any(row.ok for row in result.rows) and any(row.status == "failed" for row in result.rows):
         first = next(row for row in result.rows if row.status == "failed")

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CommlbError, InvalidInputError, TooLargeError, UnknownNameError
+from .execution import Executor
 from .models.base import MODEL_FAMILIES
 
 __all__ = [
@@ -326,6 +327,7 @@ def run_sweep(
     model_options: dict[str, Any] | None = None,
     progress: Callable[[SweepRow], None] | None = None,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    executor: Executor | None = None,
 ) -> SweepResult:
     """Sweep ``task`` over ``models`` × ``n_values`` (see the module docstring).
 
@@ -337,7 +339,10 @@ def run_sweep(
     and the first trial always happen; further protocol runs stop after half the budget and
     further trials at the budget, and the row's note and ``trials``/``protocol_runs`` say
     how many ran (0 or None: no budget, every run happens).  Families without a construction give rows with status
-    ``"no-construction"``; an unknown task raises :class:`UnknownNameError`.
+    ``"no-construction"``; an unknown task raises :class:`UnknownNameError`.  ``executor``
+    (:mod:`commlb.execution`, default in process) runs the points, each on its own: the
+    rows come back in (family, n) order and do not depend on where they ran (a point
+    cut short by ``max_seconds`` aside, since the budget is wall-clock time).
     """
     from . import simulate as sim
 
@@ -357,25 +362,39 @@ def run_sweep(
     sim.resolve_task(task, n=ns[0], **task_options)
 
     result = SweepResult(task, families, ns, trials, instances, seed)
+    budget = math.inf if not max_seconds or max_seconds <= 0 else float(max_seconds)
+    points = [SweepPoint(task, family, n, trials, instances, seed, task_options, model_options, budget)
+              for family in families for n in ns]
     start = time.perf_counter()
-    with single_blas_thread():
-        _run_points(sim, result, task, families, ns, trials, instances, seed, task_options, model_options,
-                    progress, max_seconds)
+    result.rows = (executor or Executor()).map_chunks(measure_point, points, progress=progress)
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _run_points(sim: Any, result: SweepResult, task: str, families: list[str], ns: list[int], trials: int,
-                instances: int, seed: int, task_options: dict[str, Any], model_options: dict[str, Any],
-                progress: Callable[[SweepRow], None] | None, max_seconds: float | None) -> None:
-    for family in families:
-        for n in ns:
-            row = _measure(sim, task, family, n, trials=trials, instances=instances, seed=seed,
-                           task_options=task_options, model_options=model_options,
-                           max_seconds=math.inf if not max_seconds or max_seconds <= 0 else float(max_seconds))
-            result.rows.append(row)
-            if progress is not None:
-                progress(row)
+@dataclass(frozen=True)
+class SweepPoint:
+    """One (family, n) point of a sweep: everything :func:`measure_point` needs, so a
+    point can be measured in another process (its seeds come from ``seed`` alone)."""
+
+    task: str
+    family: str
+    n: int
+    trials: int
+    instances: int
+    seed: int
+    task_options: dict[str, Any]
+    model_options: dict[str, Any]
+    max_seconds: float
+
+
+def measure_point(point: SweepPoint) -> SweepRow:
+    """The row of one sweep point (one BLAS thread; see :func:`single_blas_thread`)."""
+    from . import simulate as sim
+
+    with single_blas_thread():
+        return _measure(sim, point.task, point.family, point.n, trials=point.trials, instances=point.instances,
+                        seed=point.seed, task_options=point.task_options, model_options=point.model_options,
+                        max_seconds=point.max_seconds)
 
 
 @contextlib.contextmanager

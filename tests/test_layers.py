@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "bits", "core", "registry", "validate"),
     ("kernels",),
-    ("problems", "tasks", "setup", "costs"),
+    ("problems", "tasks", "setup", "costs", "execution"),
     ("models",),
     ("protocol", "imported"),
     ("bounds",),

@@ -1,0 +1,174 @@
+"""Where independent pieces of work run: in this process (the default), on a local Dask
+cluster (``--workers N``) or on an existing one (``--scheduler ADDRESS`` or the
+environment variable ``DASK_SCHEDULER_ADDRESS``); docs/design.md §9.
+
+A command cuts its work into chunks whose contents (and seeds) are fixed by its inputs,
+calls :meth:`Executor.map_chunks` with a top-level (picklable) function, and gets the
+results back in chunk order, whichever worker ran which chunk.  Nothing here schedules,
+queues or pools: Dask (``dask.distributed``) does, through ``Client.map`` and
+``Client.gather``.  Dask is imported only when a cluster is asked for; without it
+installed, ``--workers``/``--scheduler`` are refused with one line.
+
+Public API: :class:`Executor`, :func:`make_executor`, :data:`MAX_WORKERS`,
+:data:`CONNECT_TIMEOUT`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO, TypeVar
+
+from .errors import InvalidInputError
+
+__all__ = ["Executor", "make_executor", "MAX_WORKERS", "CONNECT_TIMEOUT", "SCHEDULER_ENV"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: most worker processes ``--workers`` starts on this machine
+MAX_WORKERS = 256
+#: how long a scheduler address may take to answer before it is refused
+CONNECT_TIMEOUT = "3s"
+#: environment variable naming an existing scheduler (used when --scheduler is not given)
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+_INSTALL_HINT = "install the Dask extra: pip install 'commlb[dask]'"
+
+
+class Executor:
+    """Runs a function over chunks, in process or on a Dask cluster; a context manager
+    (leaving it closes the client and any local cluster it started).
+
+    ``kind`` is ``"in-process"``, ``"local-cluster"`` or ``"scheduler"``; ``workers`` the
+    number of workers (1 in process); ``address`` the scheduler's address (None in
+    process); ``dashboard`` the dashboard's address when one runs.
+    """
+
+    def __init__(self, kind: str = "in-process", client: Any = None, cluster: Any = None,
+                 workers: int = 1, address: str | None = None, dashboard: str | None = None):
+        self.kind = kind
+        self.workers = workers
+        self.address = address
+        self.dashboard = dashboard
+        self._client = client
+        self._cluster = cluster
+
+    @property
+    def distributed(self) -> bool:
+        return self._client is not None
+
+    def map_chunks(self, fn: Callable[[T], R], chunks: Iterable[T],
+                   progress: Callable[[R], None] | None = None) -> list[R]:
+        """``[fn(c) for c in chunks]``, in chunk order.  ``progress`` is called with each
+        result as it is finished (in chunk order in process, in completion order on a
+        cluster).  An exception raised by ``fn`` on a worker is raised here."""
+        items = list(chunks)
+        if self._client is None:
+            out = []
+            for item in items:
+                result = fn(item)
+                out.append(result)
+                if progress is not None:
+                    progress(result)
+            return out
+        if not items:
+            return []
+        futures = self._client.map(fn, items, pure=False)
+        if progress is not None:
+            from distributed import as_completed
+
+            for future in as_completed(futures):
+                progress(future.result())
+        results: list[R] = self._client.gather(futures)
+        return results
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        if self.kind == "in-process":
+            return "in process"
+        if self.kind == "local-cluster":
+            return f"local Dask cluster of {self.workers} worker processes"
+        return f"Dask scheduler {self.address} ({self.workers} workers)"
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None, *,
+                  env: dict[str, str] | None = None, echo: TextIO | None = None) -> Executor:
+    """The executor the options ask for: ``workers`` starts a local cluster of that many
+    single-threaded worker processes, ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS`` in
+    ``env``, default ``os.environ``, when neither option is given) connects to an existing
+    one; otherwise work runs in process.  A local cluster's dashboard address (or why it
+    has none) is written to ``echo`` (default standard error).  Bad values, a scheduler that
+    does not answer within :data:`CONNECT_TIMEOUT` and a missing Dask install raise
+    :class:`InvalidInputError`."""
+    environ = os.environ if env is None else env
+    if workers is not None and scheduler is not None:
+        raise InvalidInputError("give --workers (a local cluster) or --scheduler (an existing one), not both")
+    if workers is None and scheduler is None:
+        scheduler = environ.get(SCHEDULER_ENV) or None
+    if workers is None and scheduler is None:
+        return Executor()
+    stream = sys.stderr if echo is None else echo
+    if workers is not None:
+        if isinstance(workers, bool) or int(workers) != workers or not 1 <= int(workers) <= MAX_WORKERS:
+            raise InvalidInputError(f"--workers must be an integer from 1 to {MAX_WORKERS}, got {workers!r}")
+        return _local_cluster(int(workers), stream)
+    assert scheduler is not None
+    return _connect(scheduler.strip())
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise InvalidInputError(f"--workers and --scheduler need dask.distributed; {_INSTALL_HINT}") from None
+    return distributed
+
+
+def _local_cluster(workers: int, stream: TextIO) -> Executor:
+    import importlib.util
+
+    distributed = _import_distributed()
+    has_dashboard = importlib.util.find_spec("bokeh") is not None
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0" if has_dashboard else None)
+    try:
+        client = distributed.Client(cluster)
+    except BaseException:
+        cluster.close()
+        raise
+    dashboard = cluster.dashboard_link if has_dashboard else None
+    where = f"dashboard {dashboard}" if dashboard else "no dashboard (install bokeh>=3.1 for one)"
+    print(f"dask: local cluster of {workers} worker processes at {cluster.scheduler_address}; {where}",
+          file=stream, flush=True)
+    return Executor("local-cluster", client, cluster, workers, cluster.scheduler_address, dashboard)
+
+
+def _connect(address: str) -> Executor:
+    if not address:
+        raise InvalidInputError("--scheduler: give the scheduler's address, e.g. tcp://10.0.0.5:8786")
+    distributed = _import_distributed()
+    try:
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInputError(f"--scheduler {address}: no Dask scheduler answered within "
+                                f"{CONNECT_TIMEOUT} ({reason[:120]})") from None
+    except ValueError as exc:  # an address Dask cannot parse
+        raise InvalidInputError(f"--scheduler {address!r}: {str(exc).splitlines()[0][:120]}") from None
+    workers = len(client.scheduler_info().get("workers", {}))
+    return Executor("scheduler", client, None, workers, address, None)
+
