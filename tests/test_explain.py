@@ -75,14 +75,14 @@ def _text(e):
 @lru_cache(maxsize=1)
 def _template_numbers():
     """Numbers that occur literally in explain's own text (theorem numbers, years,
-    constants of the prose): every string constant of commlb/explain.py."""
-    import commlb.explain as mod
+    constants of the prose): every string constant of every module of commlb/explain/."""
+    import commlb.explain as pkg
 
-    tree = ast.parse(Path(mod.__file__).read_text())
     nums: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            nums |= _ints(node.value)
+    for path in sorted(Path(pkg.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                nums |= _ints(node.value)
     return frozenset(nums)
 
 
