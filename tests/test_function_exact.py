@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from test_hostile_cli import Unrepresentable, py_eval  # noqa: E402
 
-from commlb.bounds.matrix import evaluate_expression  # noqa: E402
+from commlb.bounds.expression import evaluate_expression  # noqa: E402
 from commlb.errors import CommlbError  # noqa: E402
 
 _LEAVES = st.one_of(st.sampled_from(["x", "y", "n"]),

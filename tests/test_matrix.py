@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from commlb.bounds.expression import evaluate_expression
 from commlb.bounds.matrix import (
     DONT_CARE,
     CommMatrix,
-    evaluate_expression,
     load_matrix,
     matrix_from_array,
     matrix_from_callable,
