@@ -307,7 +307,7 @@ def test_cli_exit_code_two_for_bad_input():
 
 @pytest.mark.parametrize("metric", ["state-bits", "width", "params"])
 def test_figure_has_a_size_panel_and_a_bits_panel(small, metric):
-    from commlb.sweep import SIZE_METRICS
+    from commlb.sweep_plot import SIZE_METRICS
 
     fig = plot_sweep(small, metric=metric)
     size_ax, bits_ax = fig.axes

@@ -1,0 +1,145 @@
+"""Figures of a sweep (``commlb sweep --plot``): the models' size and the bits they send
+against n, with the lower bound where it applies.  matplotlib is imported lazily (Agg
+backend), so importing this module costs nothing until a figure is drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInputError
+from .sweep import SweepResult, growth_exponent, short_kind
+
+# ---------------------------------------------------------------------------------
+# Plot (matplotlib imported lazily, Agg backend)
+# ---------------------------------------------------------------------------------
+_COLOURS = {"rnn": "#d62728", "transformer": "#1f77b4", "ffn": "#2ca02c"}
+_MARKERS = {"rnn": "o", "transformer": "s", "ffn": "^"}
+
+
+#: what the size panel of a sweep figure can show: metric -> (axis label, the row's value)
+SIZE_METRICS: dict[str, tuple[str, Any]] = {
+    "width": ("width (RNN: hidden size d; transformer: d_model)", lambda r: r.width),
+    "params": ("parameters", lambda r: r.params),
+    "state-bits": ("state bits L·d·p (an RNN's message)",
+                   lambda r: None if None in (r.layers, r.width, r.precision_bits)
+                   else int(r.layers) * int(r.width) * int(r.precision_bits)),
+}
+METRICS = (*SIZE_METRICS, "bits")
+
+
+def _slope_label(xs: Sequence[float], ys: Sequence[float]) -> str:
+    pts = [(x, y) for x, y in zip(xs, ys) if x and y and x > 0 and y > 0]
+    if len(pts) < 2 or len({x for x, _ in pts}) < 2:
+        return ""
+    return f", slope {growth_exponent([x for x, _ in pts], [y for _, y in pts]):.2f}"
+
+
+def _caption(result: SweepResult) -> str:
+    problem = next((r.problem for r in result.rows if r.problem), None)
+    what = f"the size of the communication problem ({problem})" if problem else "the size of the problem"
+    return (f"n: {what}, whose inputs the reduction splits between Alice's tokens and Bob's. "
+            "The cut: the boundary between Alice's tokens and Bob's; bits: what the model, run as a protocol, "
+            "sends across it. Dashed: the problem's lower bound on those bits. Slopes: log-log growth "
+            "exponents (1 = linear in n, near 0 = polylogarithmic).")
+
+
+def plot_sweep(result: SweepResult, path: str | Path | None = None, title: str | None = None,
+               metric: str | None = None) -> Any:
+    """The sweep as a matplotlib Figure, written to ``path`` too when given (.png, .svg
+    or .pdf).  By default two panels side by side: the models' size against n (``metric``:
+    ``width``, ``params`` or ``state-bits``, default ``state-bits``) and the bits they send
+    across the cut against n with the lower bound dashed; ``metric="bits"`` draws the bits
+    panel alone.  Log-log axes, each line's slope in its label, a caption saying what n
+    and the cut are."""
+    if metric is not None and metric not in METRICS:
+        raise InvalidInputError(f"--metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    if path is not None:
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".png", ".svg", ".pdf"):
+            raise InvalidInputError(f"--plot {str(path)!r}: use a .png, .svg or .pdf file name")
+        if path.parent and not path.parent.exists():
+            raise InvalidInputError(f"--plot {str(path)!r}: directory {str(path.parent)!r} does not exist")
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    size_metric = None if metric == "bits" else (metric or "state-bits")
+    fig = Figure(figsize=(15 if size_metric else 10, 7.2), dpi=120)
+    axes = fig.subplots(1, 2) if size_metric else [fig.subplots(1, 1)]
+    bits_ax = axes[-1]
+    if size_metric:
+        label, value = SIZE_METRICS[size_metric]
+        ax = axes[0]
+        drawn = False
+        for model in result.models:
+            pts = [(r.n, value(r)) for r in result.rows_for(model) if r.ok and value(r)]
+            if not pts:
+                continue
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            ax.plot(xs, ys, marker=_MARKERS.get(model, "o"), markersize=8, linewidth=3, color=_COLOURS.get(model),
+                    label=f"{model}{_slope_label(xs, ys)}")
+            drawn = True
+        if size_metric == "state-bits":
+            _bound_lines(ax, result, only=("rnn",))
+        ax.set_ylabel(label, fontsize=14)
+        ax.set_title(f"size: {size_metric}", fontsize=16)
+        _finish_axes(ax, drawn)
+    plotted = False
+    for model in result.models:
+        rows = [r for r in result.rows_for(model) if r.ok and r.bits is not None]
+        if not rows:
+            continue
+        xs, ys = [r.n for r in rows], [r.bits for r in rows]
+        bits_ax.plot(xs, ys, marker=_MARKERS.get(model, "o"), markersize=8, linewidth=3, color=_COLOURS.get(model),
+                     label=f"{model}: bits sent{_slope_label(xs, ys)}")
+        plotted = True
+    _bound_lines(bits_ax, result)
+    bits_ax.set_ylabel("bits sent across the cut", fontsize=14)
+    bits_ax.set_title("bits sent across the cut", fontsize=16)
+    _finish_axes(bits_ax, plotted)
+    fig.suptitle(title or f"{result.task}: model size and bits sent against n", fontsize=18)
+    import textwrap
+
+    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(_caption(result), 150 if size_metric else 110)), fontsize=10,
+             ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    if path is not None:
+        fig.savefig(path, format=path.suffix.lower().lstrip("."))
+    return fig
+
+
+def _bound_lines(ax: Any, result: SweepResult, only: tuple[str, ...] | None = None) -> None:
+    """The lower bound(s) of the rows, dashed, one line per distinct series of points."""
+    lines: dict[tuple, list[tuple[str, str]]] = {}
+    for model in result.models:
+        if only is not None and model not in only:
+            continue
+        rows = [r for r in result.rows_for(model) if r.ok]
+        lb = [(r.n, r.lower_bound) for r in rows if r.lower_bound is not None and r.lower_bound > 0]
+        if lb:
+            lines.setdefault(tuple(lb), []).append((model, rows[0].lower_bound_kind or "lower bound"))
+    for points, who in lines.items():
+        colour = _COLOURS.get(who[0][0], "black") if len(who) == 1 else "black"
+        label = "lower bound, " + "; ".join(f"{fam} ({short_kind(kind)})" for fam, kind in who)
+        ax.plot([p[0] for p in points], [p[1] for p in points], linestyle="--", color=colour,
+                linewidth=2.5, alpha=0.8, label=label)
+
+
+def _finish_axes(ax: Any, drawn: bool) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("n", fontsize=14)
+    ax.tick_params(labelsize=12)
+    ax.grid(True, which="major", alpha=0.3)
+    if drawn:
+        # off the data: below the axes
+        ax.legend(fontsize=11, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False, ncol=1)
+    else:
+        ax.text(0.5, 0.5, "no model family could be measured", ha="center", va="center",
+                transform=ax.transAxes, fontsize=14)
