@@ -33,7 +33,6 @@ Error rate = wrong scored positions / scored positions.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -213,25 +212,7 @@ def load_adapter(spec: str) -> Adapter:
     path = Path(spec)
     if not path.is_file():
         raise ModelFileError(f"adapter {spec!r} is neither a built-in ({', '.join(list_adapters())}) nor a file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: cannot read the adapter ({exc})") from None
-    if path.suffix.lower() == ".toml":
-        try:
-            import tomllib  # type: ignore[import-not-found]
-        except ModuleNotFoundError:  # Python 3.10
-            try:
-                import tomli as tomllib  # type: ignore[import-not-found]
-            except ModuleNotFoundError:
-                raise ModelFileError(f"{path}: TOML adapters need Python >= 3.11 or tomli; use JSON") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ModelFileError(f"{path}: not valid TOML ({exc})") from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+    from .load import read_structured
+
+    data = read_structured(path, "adapter", ("toml",))
     return Adapter.from_dict(data, str(path))

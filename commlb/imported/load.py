@@ -197,30 +197,49 @@ def flatten_state(obj: Any, prefix: str = "", _depth: int = 0) -> dict[str, np.n
 
 
 # ------------------------------------------------------------------------- configs
+def read_structured(path: Path, what: str, formats: Iterable[str]) -> Any:
+    """The file at ``path`` parsed by its suffix: ``.toml`` (tomllib) or ``.yaml``/``.yml``
+    (``yaml.safe_load``) when that format is in ``formats``, JSON otherwise.  ``what``
+    names the file in the one-line errors ("config", "adapter")."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: cannot read the {what} ({exc})") from None
+    suffix = path.suffix.lower()
+    if suffix == ".toml" and "toml" in formats:
+        try:
+            import tomllib  # type: ignore[import-not-found]
+        except ModuleNotFoundError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[import-not-found]
+            except ModuleNotFoundError:
+                raise ModelFileError(f"{path}: TOML {what}s need Python >= 3.11 or tomli; use JSON") from None
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ModelFileError(f"{path}: not valid TOML ({exc})") from None
+    if suffix in (".yaml", ".yml") and "yaml" in formats:
+        try:
+            import yaml  # type: ignore[import-untyped]
+        except ModuleNotFoundError:
+            raise ModelFileError(f"{path}: reading YAML needs pyyaml (pip install pyyaml), or give a JSON "
+                                 f"{what}") from None
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ModelFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
     """A JSON or YAML config as a dict (YAML needs pyyaml; ``yaml.safe_load`` only)."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"config {str(path)!r} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: cannot read the config ({exc})") from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml  # type: ignore[import-untyped]
-        except ModuleNotFoundError:
-            raise ModelFileError(f"{path}: reading YAML needs pyyaml (pip install pyyaml), or give a JSON "
-                                 "config") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ModelFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+    data = read_structured(path, "config", ("yaml",))
     if not isinstance(data, dict):
         raise ModelFileError(f"{path}: a config is a mapping of keys to values")
     return data
