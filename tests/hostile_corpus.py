@@ -317,6 +317,19 @@ def _task_option_cases() -> list[Case]:
     return c
 
 
+def _execution_cases() -> list[Case]:
+    """--workers / --scheduler of the commands that can run on Dask."""
+    c = []
+    sweep = ["sweep", "--task", "disjointness", "--models", "rnn", "--n", "4", "--trials", "1", "--instances", "1"]
+    for w in ("0", "-1", "nan", "abc", "1.5", "100000", "99999999999999999999999"):
+        c.append(Case("bad-execution", sweep + ["--workers", w], mention=("--workers",)))
+    for addr in ("", "not an address", "tcp://127.0.0.1:1", "tcp://256.0.0.1:8786"):
+        c.append(Case("bad-execution", sweep + ["--scheduler", addr]))
+    c.append(Case("bad-execution", sweep + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
+    c.append(Case("bad-execution", sweep, env={"DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:1"}))
+    return c
+
+
 def _float_cases() -> list[Case]:
     c = []
     sweep = ["sweep", "--task", "disjointness", "--models", "rnn", "--n", "4", "--trials", "1", "--instances", "1"]
@@ -567,7 +580,7 @@ def corpus() -> list[Case]:
     cases = (_huge_cases() + _function_cases() + _seed_cases() + _output_path_cases() + _weights_cases()
              + _matrix_cases() + _fooling_cases() + _bignum_cases() + _task_option_cases() + _float_cases()
              + _methods_cases() + _sweep_fail_cases() + _unclear_cases() + _stdout_full_cases()
-             + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases()
+             + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases() + _execution_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))
     seen: dict[str, int] = {}
