@@ -34,7 +34,7 @@ from typing import Any
 from .catalogue import index_one_way_bits, ip_discrepancy_bits
 
 __all__ = ["ErrorAssessment", "clopper_pearson_upper", "trial_distribution", "assess_errors", "assess_run",
-           "CONFIDENCE"]
+           "assess_transcripts", "CONFIDENCE"]
 
 CONFIDENCE = 0.95
 
@@ -168,6 +168,26 @@ def assess_errors(problem: Any, errors: int, trials: int, *, senders: set[str], 
     return ErrorAssessment(trials, errors, rate, upper, confidence, dist, exhaustive, True, bits, real, sent,
                            meets, kind, statement, source, status, theory,
                            f"{statement} ({status}; {source}; {theory})", implication)
+
+
+def assess_transcripts(problem: Any, errors: int, trials: int, transcripts: Any, family: str,
+                       layers: int = 1) -> ErrorAssessment:
+    """The assessment for a model whose protocol ran on several instances (``commlb
+    sweep``): the senders of every transcript, and the largest bits sent each way (the
+    bound must hold for the protocol's cost on any input).  ``family`` is the registry
+    name (rnn, transformer, ffn)."""
+    senders: set[str] = set()
+    a2b = b2a = 0
+    for tr in transcripts:
+        senders |= {m.sender.name.lower() for m in tr.messages}
+        a2b, b2a = max(a2b, int(tr.bits_alice_to_bob)), max(b2a, int(tr.bits_bob_to_alice))
+    name = _FAMILY.get(family, "model")
+    size = ("d·p" if layers == 1 else "L·d·p") if family == "rnn" else None
+    return assess_errors(problem, int(errors), int(trials), senders=senders, bits_alice_to_bob=a2b,
+                         bits_bob_to_alice=b2a, family=name, size_symbol=size)
+
+
+_FAMILY = {"rnn": "RNN", "transformer": "transformer", "ffn": "FFN"}
 
 
 def assess_run(result: Any) -> ErrorAssessment | None:
