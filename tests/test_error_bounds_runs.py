@@ -179,3 +179,79 @@ def test_sweep_table_shows_the_bound_at_eps_plus_within_80_columns():
     assert max(len(line) for line in res.output.splitlines()) <= 80
     row = next(line for line in res.output.splitlines() if line.strip().startswith("rnn"))
     assert row.split()[-1] == str(index_one_way_bits(16, Fraction(1 - 0.05 ** (1 / 20)))[0])
+
+
+# ------------------------------------------------------------------ evaluate (trained models)
+LSTM = {"family": "lstm", "layers": 2, "width": 8}
+GPT2 = {"family": "gpt2", "layers": 2, "width": 24, "heads": 2}
+
+
+def test_index_lookup_generator_draws_uniform_index_through_the_reduction():
+    """The claim assess_trained rests on: over {0,1} the generator's instance is the
+    reduction's encoding of (x, i), with x and i uniform (a seeded goodness-of-fit)."""
+    import numpy as np
+
+    from commlb.registry import get_reduction, get_task
+
+    n = 2
+    task, red = get_task("index-lookup", alphabet=2), get_reduction("index-to-index-lookup", n=n)
+    rng = np.random.default_rng(7)
+    counts: dict[tuple[int, ...], int] = {}
+    for _ in range(4000):
+        tokens = task.generate(rng, n)
+        x, i = tokens[:n], int(tokens[-1]) - task.position_token(0)
+        assert red.encode(x, i).tokens.tolist() == tokens.tolist()
+        key = (*x.tolist(), i)
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 8
+    chi2 = sum((c - 500) ** 2 / 500 for c in counts.values())
+    assert chi2 < 24.3  # 7 degrees of freedom, p = 0.001
+
+
+def test_trained_recurrent_model_on_index_gets_the_one_way_bound_in_its_state_bits():
+    from commlb.bounds.erring import assess_trained
+
+    a = assess_trained("index-lookup", {"alphabet": 2}, 16, 30, 2000, LSTM)
+    up = clopper_pearson_upper(30, 2000)
+    assert a.applies and a.error_upper == up and a.errors == 30 and a.trials == 2000
+    assert a.bound_bits == index_one_way_bits(16, Fraction(up))[0]
+    assert a.sent_bits == 2 * 2 * 8 * 32 and a.meets  # h and c of 2 layers, float32
+    assert "generator" in a.distribution and "uniform" in a.distribution
+    assert "2·L·d·32" in a.implication and "an LSTM" in a.implication
+    gru = assess_trained("index-lookup", {"alphabet": 2}, 16, 30, 2000, {**LSTM, "family": "gru"})
+    assert gru.sent_bits == 2 * 8 * 32 and "a GRU" in gru.implication
+
+
+def test_trained_models_the_bound_does_not_cover_say_why():
+    from commlb.bounds.erring import assess_trained
+
+    two_way = assess_trained("index-lookup", {"alphabet": 2}, 16, 30, 2000, GPT2)
+    assert not two_way.applies and "one-way" in two_way.reason
+    khop = assess_trained("khop", {"k": 2, "alphabet": 4}, 32, 3, 1000, GPT2)
+    assert not khop.applies and "asymptotic only" in khop.reason and khop.error_upper < 0.5
+    symbols = assess_trained("index-lookup", {"alphabet": 4}, 16, 3, 1000, LSTM)
+    assert not symbols.applies and "symbols" in symbols.reason
+    bad = assess_trained("khop", {"k": 2}, 32, 700, 1000, GPT2)
+    assert not bad.applies and bad.reason.startswith("eps+ = ") and "1/2" in bad.reason
+
+
+def test_cli_evaluate_states_the_bound_per_row(tmp_path, capsys):
+    from commlb.cli.main import main
+
+    main(["evaluate", "--weights", "tests/data/models/gpt2_backbone.pt", "--config",
+          "tests/data/models/gpt2_backbone.yaml", "--adapter", "sht24-khop", "--task-option", "k=1..2",
+          "--n", "10", "--instances", "30", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    for row in data["rows"]:
+        eb = row["error_bound"]
+        assert eb["trials"] == 30 and eb["errors"] == row["wrong_instances"] <= 30
+        assert eb["error_upper"] == pytest.approx(clopper_pearson_upper(row["wrong_instances"], 30))
+        assert not eb["applies"] and "asymptotic only" in eb["reason"]
+    adapter = tmp_path / "index.json"
+    adapter.write_text(json.dumps({"name": "fixture-index", "task": "index-lookup", "task_options": {"alphabet": 2},
+                                   "tokens": {"offset": 0}, "targets": {"offset": 0}, "score": "last",
+                                   "readout": "linear:head"}))
+    main(["evaluate", "--weights", "tests/data/models/lstm.pt", "--adapter", str(adapter), "--n", "3",
+          "--instances", "40"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "error-tolerant bound (" in out and "eps+ =" in out and ("1/2" in out or "one-way" in out)
