@@ -195,6 +195,8 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
                        "itself for a one-way bound; for the two-way D, D − 1, since D counts the 1-bit announcement "
                        "of the answer, which this run never sends. ←: the bound the conclusion uses.",
                        style="italic"))
+    if result.round_bounds is not None:
+        _print_round_bounds(out, result.round_bounds)
     if result.trials is not None:
         t = result.trials
         style = "green" if t.errors == 0 else "red"
@@ -210,6 +212,19 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
     if result.effective_bits is not None:
         out.print(escape(_effective_line(result.effective_bits)))
     out.print(Text("conclusion: ", style="bold") + Text(result.conclusion))
+
+
+def _print_round_bounds(out: Any, report: Any) -> None:
+    """The round-aware bounds (commlb.bounds.rounds): the transcript's pattern, then one
+    line per statement with whether it applies at these rounds and why."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    out.print(Text("rounds: ", style="bold") + Text(f"{report.pattern} ({report.bits} bits); {report.convention}"))
+    for e in report.entries:
+        mark = "applies" if e.applies else "does not apply"
+        out.print(escape(f"  {mark}: {e.statement} [{e.kind}; {e.source}; {e.status}]"))
+        out.print(Text(f"    {e.why}", style="italic"))
 
 
 def _effective_line(eb: Any) -> str:
@@ -325,6 +340,10 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         from commlb.bounds.erring import assess_run
 
         result.error_bound = assess_run(result)
+        if result.round_bounds is not None and result.trials.errors:
+            from commlb.bounds.rounds import round_bounds
+
+            result.round_bounds = round_bounds(setup.problem, result.transcript, erred=True)
         result.conclusion = conclusion(result)
     if as_json:
         emit_json(result.to_json())
