@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from commlb.errors import InvalidInputError
+
 from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
 from .simulate_imported import imported_options, imported_requested, run_from_simulate
@@ -201,7 +203,7 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
         t = result.trials
         style = "green" if t.errors == 0 else "red"
         bits = f"{t.bits_min}" if t.bits_min == t.bits_max else f"{t.bits_min}..{t.bits_max}"
-        out.print(f"trials: {t.count} random instances, [{style}]{t.errors} errors "
+        out.print(f"trials: {t.count} random instances ({t.distribution}), [{style}]{t.errors} errors "
                   f"({100 * t.error_rate:.1f}%)[/{style}], {t.verified} verified against the forward pass, "
                   f"{bits} bits each")
         if t.first_error is not None:
@@ -285,6 +287,10 @@ def _model_summary(built: Any) -> str:
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the instance and random weights.")
 @click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True,
               help="Also run K random instances; count errors.")
+@click.option("--trial-distribution", "trial_distribution", default="balanced", show_default=True,
+              type=click.Choice(["balanced", "uniform", "singleton", "razborov"]),
+              help="What --trials draw (x, y) from: the problem's balanced sampler, uniform pairs, or for DISJ "
+                   "a hard distribution: 'singleton' (y = {i}: the one-way bound applies), 'razborov'.")
 @click.option("--transcript", "show_transcript", is_flag=True,
               help="Print every message: what it is, its values as numbers, what each party has read so far.")
 @click.option("--raw-bits", "raw_bits", is_flag=True,
@@ -299,12 +305,16 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
              precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,
              trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None,
              adapter: str | None = None, config: str | None = None, readout: str | None = None,
-             task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False) -> None:
+             task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False,
+             trial_distribution: str = "balanced") -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript.  With a trained checkpoint
     (--weights FILE --adapter ...) the model runs in float32 and no bound is applied."""
     if imported_requested(weights, adapter):
+        if trial_distribution != "balanced":
+            raise InvalidInputError("--trial-distribution applies to built-in models (trained weights draw "
+                                    "their instances from the task's generator)")
         run_from_simulate({
             "weights": weights, "config": config, "heads": heads, "readout": readout, "adapter": adapter,
             "task": task, "task_options": task_options, "k": k, "n": n, "split": split, "seed": seed,
@@ -325,6 +335,13 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     check_repetitions(trials, seconds_per_instance(length), "--trials", "random instances", "simulate")
     setup = resolve_task(task, n, reduction=reduction, k=k, q=q)
     check_split(setup, split)
+    if trial_distribution != "balanced":
+        from commlb.bounds.trial_distributions import trial_sampler
+
+        if setup.problem is None:
+            raise InvalidInputError(f"--trial-distribution: task {task} has no reduction, so its trials come "
+                                    "from the task's generator")
+        trial_sampler(trial_distribution, setup.problem)  # refuse a distribution the problem lacks, up front
     built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                         precision=precision, arith=arith, weights=weights, seed=seed)
     if save_weights:
@@ -334,9 +351,9 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
     if trials:
         if as_json:
-            result.trials = run_trials(setup, built, trials, seed=seed, split=split)
+            result.trials = run_trials(setup, built, trials, seed=seed, split=split, distribution=trial_distribution)
         else:
-            result.trials = _trials_with_progress(setup, built, trials, seed, split)
+            result.trials = _trials_with_progress(setup, built, trials, seed, split, trial_distribution)
         from commlb.bounds.erring import assess_run
 
         result.error_bound = assess_run(result)
@@ -351,10 +368,11 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     _render(result, show_transcript, raw_bits)
 
 
-def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any) -> Any:
+def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any,
+                          distribution: str = "balanced") -> Any:
     from commlb.simulate import run_trials
 
     if trials < 500:
-        return run_trials(setup, built, trials, seed=seed, split=split)
+        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution)
     with console(stderr=True).status(f"running {trials} trials…"):
-        return run_trials(setup, built, trials, seed=seed, split=split)
+        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution)
