@@ -268,14 +268,17 @@ def _model_summary(built: Any) -> str:
 
 @click.command("simulate")
 @click.option("--task", "task", default=None, help="Task: disjointness, equality, index-lookup, qsa, khop, "
-              "match2, match3, dyck22, nearest-neighbor, function-composition, qstr (required, except with "
-              "trained weights, whose adapter names it).")
+              "match2, match3, dyck22, nearest-neighbor, function-composition, qstr, a plugin's task or "
+              "FILE.py:ATTR (required, except with --reduction, whose task it is, or with trained weights, whose "
+              "adapter names it).")
 @click.option("--model", "model", default=None, type=click.Choice(["rnn", "transformer", "ffn"]),
               help="Model family (required, except with trained weights).")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
 @click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops (default 2).")
 @click.option("--q", "q", type=POSITIVE, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
-@click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
+@click.option("--reduction", "reduction", default=None,
+              help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "
+              "(loading a file runs it).")
 @model_size_options
 @click.option("--split", "split", default=None, help=_SPLIT_HELP)
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz|CHECKPOINT",
@@ -312,9 +315,9 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
             "reduction": reduction, "hidden": hidden, "layers": layers, "width": width, "precision": precision,
             "q": q, "save_weights": save_weights, "arith": arith, "trials": trials})
         return
-    if task is None or model is None:
-        raise click.UsageError("--task and --model are required (or --weights CHECKPOINT --adapter ... for "
-                               "trained weights)")
+    if (task is None and reduction is None) or model is None:
+        raise click.UsageError("--task (or --reduction) and --model are required (or --weights CHECKPOINT "
+                               "--adapter ... for trained weights)")
     from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 

@@ -413,6 +413,20 @@ def _unclear_cases() -> list[Case]:
     c.append(Case("unclear-message", ["check-reduction", "{F}/red-notred.py:R"]))
     c.append(Case("unclear-message", ["check-reduction", "{F}/red-raises.py:make"]))
     c.append(Case("unclear-message", ["check-reduction", "{F}/nofile.py:R"]))
+    # a reduction from a file in every command that takes one: the same one-line refusals
+    for bad in ("red-syntax.py:R", "red-notred.py:R", "red-raises.py:make", "red-import-raises.py:R",
+                "nofile.py:R", "red-notred.py:NOPE"):
+        for cmd in (["simulate", "--model", "rnn", "--reduction"], ["witness", "--model", "rnn", "--reduction"],
+                    ["simulate", "--task", "disjointness", "--model", "rnn", "--reduction"]):
+            c.append(Case("unclear-message", cmd + ["{F}/" + bad]))
+        c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--task-option",
+                                          "reduction={F}/" + bad]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--task-option",
+                                          "reduction={F}/" + bad]))
+    c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-syntax.py:T", "--model", "rnn"]))
+    c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-notred.py:R", "--model", "rnn"]))
+    c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-notred.py:R", "--n", "2"]))
+    c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-import-raises.py:P", "--n", "2"]))
     c.append(Case("unclear-message", ["check-reduction", "disj-to-disjointness", "--samples", "0"]))
     c.append(Case("unclear-message", ["check-reduction", "disj-to-disjointness", "--exhaustive-limit", "-1"]))
     c.append(Case("unclear-message", ["explain", "--task", "nope"]))
@@ -766,6 +780,7 @@ def make_fixtures(root: str) -> str:
     files = {
         "red-syntax.py": "def R(:\n",
         "red-notred.py": "R = 42\n",
+        "red-import-raises.py": "import commlb\nraise ImportError('this plugin is broken')\n",
         "red-raises.py": "def make(n=4):\n    raise RuntimeError('no reduction today')\n",
         "fn-raises.py": "def f(x, y):\n    raise ValueError('broken function')\n",
         "fn-float.py": "def f(x, y):\n    return (x + y) / 3\n",
