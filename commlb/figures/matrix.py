@@ -107,7 +107,7 @@ def _grid(ax: Any, values: np.ndarray, fills: dict[int, str], n: int | None, gid
                                    hatch=hatch, gid=f"{gid}-{r}-{c}"))
             if write:
                 text = ("*" if v < 0 else str(v)) if labels is None else labels[r][c]
-                ax.text(c + 0.5, r + 0.5, text, ha="center", va="center", fontsize=fontsize,
+                ax.text(c + 0.5, r + 0.5, text, ha="center", va="center", fontsize=fontsize, gid=f"{gid}-{r}-{c}-text",
                         color=_text_colour(face) if not hatch else "black",
                         bbox=None if not hatch else {"boxstyle": "square,pad=0.1", "facecolor": "white",
                                                      "edgecolor": "none", "alpha": 0.85})
