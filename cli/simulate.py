@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from commlb.figures import FIGURE_SUFFIXES
+
 from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
 from .simulate_imported import imported_options, imported_requested, run_from_simulate
@@ -297,17 +299,24 @@ def _model_summary(built: Any) -> str:
               help="Count Alice's distinct messages over all her inputs (when she has at most 2^16).")
 @click.option("--save-weights", "save_weights", default=None, callback=output_file("--save-weights", (".npz",)),
               help="Write the model's weights to FILE.npz (load them back with --weights FILE.npz).")
+@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+              help="Draw the run to FILE (.png, .svg or .pdf): the tokens with their owners and the cut, "
+                   "the messages as arrows between Alice and Bob.")
 def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None, reduction: str | None,
              hidden: int | None, layers: int | None, heads: int | None, width: int | None,
              precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,
              trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None,
              adapter: str | None = None, config: str | None = None, readout: str | None = None,
-             task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False) -> None:
+             task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False,
+             figure: str | None = None) -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript.  With a trained checkpoint
     (--weights FILE --adapter ...) the model runs in float32 and no bound is applied."""
     if imported_requested(weights, adapter):
+        if figure:
+            raise click.UsageError("--figure draws runs of the built-in model families; it does not take a "
+                                   "trained checkpoint yet")
         run_from_simulate({
             "weights": weights, "config": config, "heads": heads, "readout": readout, "adapter": adapter,
             "task": task, "task_options": task_options, "k": k, "n": n, "split": split, "seed": seed,
@@ -348,10 +357,16 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
 
             result.round_bounds = round_bounds(setup.problem, result.transcript, erred=True)
         result.conclusion = conclusion(result)
+    if figure:
+        from commlb.figures import save_figure, transcript_figure
+
+        save_figure(transcript_figure(result), figure, "--figure")
     if as_json:
         emit_json(result.to_json())
         return
     _render(result, show_transcript, raw_bits)
+    if figure:
+        console().print(f"figure: {figure}")
 
 
 def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any) -> Any:

@@ -15,7 +15,9 @@ from typing import Any
 
 import click
 
-from .options import POSITIVE, SEED, Budget, model_size_options
+from commlb.figures import FIGURE_SUFFIXES
+
+from .options import POSITIVE, SEED, Budget, model_size_options, output_file
 from .render import OWNER_STYLE, console, emit_json, owner_legend, token_strip
 
 
@@ -187,9 +189,13 @@ def _arr(values: list[int]) -> Any:
 @click.option("--effective-bits", "effective", is_flag=True,
               help="Only count the distinct messages over all of Alice's inputs (log2 = effective bits).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+              help="Draw the witness to FILE (.png, .svg or .pdf): the two inputs as rows of tokens that "
+                   "send the same message, and the answers.")
 def witness(task: str, model: str, n: int | None, reduction: str | None, hidden: int | None, layers: int | None,
             heads: int | None, width: int | None, precision: int | None, arith: str, split: str | None,
-            weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool) -> None:
+            weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool,
+            figure: str | None = None) -> None:
     """Find two inputs of Alice whose one-way messages collide and a Bob input that tells
     them apart: the model gives the same answer on both full inputs, so it is wrong on
     one (the pigeonhole argument behind the one-way lower bound, made concrete)."""
@@ -217,6 +223,8 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
         check_repetitions(budget, seconds_per_instance(length), "--budget", "inputs of Alice", "witness")
     elif isinstance(budget, str):
         check_repetitions(float(budget[:-1]), 1.0, "--budget", "seconds", "witness", limit=24 * MAX_SECONDS)
+    if effective and figure:
+        raise InvalidInputError("--figure draws a witness; --effective-bits only counts messages (drop one)")
     if effective:
         from commlb.protocol.core import Split
         from commlb.simulate import resolve_task
@@ -249,7 +257,13 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
     finally:
         if bar is not None:
             bar.stop()
+    if figure:
+        from commlb.figures import save_figure, witness_figure
+
+        save_figure(witness_figure(result), figure, "--figure")
     if as_json:
         emit_json(result.to_json())
         return
     _render(result)
+    if figure:
+        console().print(f"figure: {figure}")
