@@ -610,6 +610,22 @@ def _error_bound_cases() -> list[Case]:
     return c
 
 
+def _lecture_cases() -> list[Case]:
+    """explain's page and pause options: combinations that make no sense, unwritable or
+    unsuffixed pages; each one line, before the walk-through runs."""
+    base = VALID["explain"]
+    c = [Case("explain-page", base + extra) for extra in (
+        ["--step", "--json"], ["--step", "--format", "html"], ["--step", "--output", "{F}/p.html"],
+        ["--json", "--format", "markdown"], ["--json", "--output", "{F}/p.html"],
+        ["--format", "text", "--output", "{F}/p.html"], ["--output", "{F}/p.txt"], ["--output", "-"],
+        ["--output", "{F}/no-such-dir/p.html"], ["--format", "pdf"], ["--format", "html", "--output", "{F}"],
+        ["--output", ""])]
+    c += [Case("explain-page", ["explain", "--problem", "ip", "--error", "0.1", "--step", "--json"])]
+    c += [Case("unwritable-output", base + ["--output", p.format(F="{F}", ext="html")],
+               expect="clean" if "ro-dir" in p and os.geteuid() == 0 else "refuse") for p in BAD_OUT]
+    return c
+
+
 def _generic_cases(known: set[str]) -> list[Case]:
     """Commands registered on the CLI that this corpus does not know yet: --help works,
     and an unknown option is one clean line."""
@@ -635,6 +651,7 @@ def corpus() -> list[Case]:
              + _methods_cases() + _sweep_fail_cases() + _unclear_cases() + _stdout_full_cases()
              + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases() + _execution_cases()
              + _figure_cases()
+             + _lecture_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))
     seen: dict[str, int] = {}
