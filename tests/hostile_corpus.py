@@ -524,6 +524,8 @@ def _evaluate_cases() -> list[Case]:
         Case("unclear-message", ["evaluate", "--weights", hf, "--n", "8"]),
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "{F}/notjson.json", "--n", "8"]),
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "nope", "--n", "8"]),
+        Case("unclear-message", base + ["--n", "8", "--dtype", "float8"], mention=("--dtype",)),
+        Case("unclear-message", base + ["--n", "8", "--dtype", ""], mention=("--dtype",)),
     ]
     sim = ["simulate", "--weights", hf, "--adapter", adapter]
     c += [
@@ -531,6 +533,9 @@ def _evaluate_cases() -> list[Case]:
         Case("bad-seed", sim + ["--n", "8", "--seed", "-1"], mention=("--seed",)),
         Case("task-option-type", sim + ["--n", "8", "--task-option", "k=abc"]),
         Case("unclear-message", sim + ["--n", "8", "--split", "prefix:zz"]),
+        Case("unclear-message", sim + ["--n", "8", "--dtype", "int8"], mention=("--dtype",)),
+        Case("unclear-message", ["simulate", "--task", "disjointness", "--model", "rnn", "--n", "8", "--dtype",
+                                 "bfloat16"], mention=("--dtype",)),
         Case("stdout-full", sim + ["--n", "8"], stdout_path="/dev/full"),
         Case("ascii-terminal", sim + ["--n", "8"], expect="ok", encoding="ascii", env={"PYTHONIOENCODING": "ascii"}),
     ]

@@ -47,6 +47,23 @@ class Checkpoint:
     format: str
     path: Path
     config: dict[str, Any] = field(default_factory=dict)
+    #: the stored dtype of each tensor ("float32", "bfloat16", ...) where it differs
+    #: from the array's (bfloat16 is widened to float32 on load)
+    stored: dict[str, str] = field(default_factory=dict)
+
+    def dtype_of(self, key: str) -> str:
+        return self.stored.get(key, self.tensors[key].dtype.name)
+
+    def float_format(self) -> str:
+        """The floating format holding most of the checkpoint's parameters: ``float32``,
+        ``bfloat16`` or ``float16`` (float64 counts as float32, which it is run in)."""
+        count: dict[str, int] = {}
+        for key, arr in self.tensors.items():
+            name = self.dtype_of(key)
+            if name in ("float32", "float64", "bfloat16", "float16"):
+                name = "float32" if name == "float64" else name
+                count[name] = count.get(name, 0) + int(arr.size)
+        return max(sorted(count), key=lambda n: count[n]) if count else "float32"
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -57,11 +74,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         return _load_folder(path)
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
-        return Checkpoint(_load_safetensors(path), "safetensors", path, _sibling_config(path))
+        tensors, stored = _load_safetensors(path)
+        return Checkpoint(tensors, "safetensors", path, _sibling_config(path), stored)
     if suffix == ".npz":
         return Checkpoint(_load_npz(path), "npz", path, _sibling_config(path))
     if suffix in (".pt", ".pth", ".bin", ".ckpt"):
-        return Checkpoint(_load_torch(path), "torch.save", path, _sibling_config(path))
+        tensors, stored = _load_torch(path)
+        return Checkpoint(tensors, "torch.save", path, _sibling_config(path), stored)
     raise ModelFileError(f"{path}: unknown weights format {suffix or '(no suffix)'!r}: use .safetensors, "
                          ".pt/.bin (torch.save), .npz or a Hugging Face folder")
 
@@ -81,16 +100,18 @@ def _load_folder(path: Path) -> Checkpoint:
     if (path / "model.safetensors").is_file():
         st = [path / "model.safetensors"]
     if len(st) == 1:
-        return Checkpoint(_load_safetensors(st[0]), "Hugging Face folder (safetensors)", path, config)
+        tensors, stored = _load_safetensors(st[0])
+        return Checkpoint(tensors, "Hugging Face folder (safetensors)", path, config, stored)
     if len(st) > 1:
         raise ModelFileError(f"{path}: sharded checkpoints ({len(st)} .safetensors files) are not supported")
     if (path / "pytorch_model.bin").is_file():
-        return Checkpoint(_load_torch(path / "pytorch_model.bin"), "Hugging Face folder (pytorch_model.bin)",
-                          path, config)
+        tensors, stored = _load_torch(path / "pytorch_model.bin")
+        return Checkpoint(tensors, "Hugging Face folder (pytorch_model.bin)", path, config, stored)
     raise ModelFileError(f"{path}: no model.safetensors or pytorch_model.bin in the folder")
 
 
-def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
+def _load_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, stored dtypes of the widened bfloat16 tensors)."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(8)
@@ -123,12 +144,13 @@ def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
                                  "(truncated or corrupted)")
         has_bf16 |= dtype == "bfloat16"
     if has_bf16:  # numpy has no bfloat16: widen to float32 from the raw bytes
-        return _read_safetensors_raw(path, header, 8 + n)
+        stored = {k: "bfloat16" for k, v in header.items() if k != "__metadata__" and v["dtype"] == "BF16"}
+        return _read_safetensors_raw(path, header, 8 + n), stored
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     try:
-        return dict(load_file(str(path)))
+        return dict(load_file(str(path))), {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: cannot read the safetensors file ({exc})") from None
 
@@ -167,8 +189,9 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise
 
 
-def _load_torch(path: Path) -> dict[str, np.ndarray]:
-    from .torchzip import is_torch_zip, load_torch_zip
+def _load_torch(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, stored dtypes of the widened bfloat16 tensors)."""
+    from .torchzip import BFloat16Widened, is_torch_zip, load_torch_zip
 
     with open(path, "rb") as fh:
         magic = fh.read(4)
@@ -179,7 +202,8 @@ def _load_torch(path: Path) -> dict[str, np.ndarray]:
     tensors = flatten_state(obj)
     if not tensors:
         raise ModelFileError(f"{path}: the checkpoint holds no tensors")
-    return tensors
+    stored = {k: "bfloat16" for k, v in tensors.items() if isinstance(v, BFloat16Widened)}
+    return {k: np.asarray(v) for k, v in tensors.items()}, stored
 
 
 def flatten_state(obj: Any, prefix: str = "", _depth: int = 0) -> dict[str, np.ndarray]:
