@@ -89,18 +89,26 @@ F32 = np.float32
 def send_values(channel: Channel, sender: Owner, label: str, arrays: dict[str, np.ndarray],
                 fmt: NumberFormat = FORMATS["float32"], note: str = "") -> dict[str, np.ndarray]:
     """Send arrays of numbers of ``fmt`` as their bit patterns; return what the receiver
-    decodes (float32 arrays, bit-identical to what was sent)."""
+    decodes (float32 arrays, bit-identical to what was sent).
+
+    The message is recorded with :meth:`~commlb.protocol.core.Channel.send_many`: the
+    codes are checked to fit their ``fmt.bits``-bit fields now, the cost is
+    ``fmt.bits`` per value, and the bit string is laid out when first read (the
+    transcript's fingerprint, ``--json``); the receiver gets the values decoded from the
+    codes, which for unsigned fields that fit are exactly what the bit string decodes
+    to."""
     fields = []
     values = {}
+    codes = {}
     for name, arr in arrays.items():
         key = f"{name}:{fmt.suffix}"
         a = np.ascontiguousarray(arr, dtype=F32)
         fields.append(FieldSpec(key, "uint", a.shape, fmt.bits))
-        values[key] = fmt.encode(a)
+        codes[key] = fmt.encode(a)
+        values[key] = codes[key][None]
     what = "IEEE float32" if fmt.exact32 else fmt.name
-    got = channel.send(sender, label, fields, values, note=note or f"{what} values, {fmt.bits} bits each")
-    return {name: fmt.decode(np.asarray(got[f"{name}:{fmt.suffix}"])).reshape(np.shape(arrays[name]))
-            for name in arrays}
+    channel.send_many([sender], [label], fields, values, [note or f"{what} values, {fmt.bits} bits each"])
+    return {name: fmt.decode(codes[f"{name}:{fmt.suffix}"]).reshape(np.shape(arrays[name])) for name in arrays}
 
 
 def send_f32(channel: Channel, sender: Owner, label: str, arrays: dict[str, np.ndarray],
@@ -205,13 +213,12 @@ class _GPT2Party:
         self.x[self.mine] = self.x0[self.mine]
         shape = (T, model.heads, model.head_dim)
         self.q, self.k, self.v = (np.zeros(shape, dtype=F32) for _ in range(3))
+        self._keys0 = np.flatnonzero((home == who) | (home == PUBLIC) | (view.owner == PUBLIC))
 
     def local_keys(self, layer: int) -> np.ndarray:
         """Keys this party holds in ``layer``: its home positions, plus in block 0 every
         PUBLIC position (computed from the public token)."""
-        if layer == 0:
-            return np.flatnonzero((self.home == self.who) | (self.home == PUBLIC) | (self.view.owner == PUBLIC))
-        return self.mine
+        return self._keys0 if layer == 0 else self.mine
 
     def start_block(self, layer: int) -> None:
         keys = self.local_keys(layer)
@@ -269,7 +276,10 @@ class _GPT2Party:
             return
         keys = self.local_keys(layer)
         if self.remote_keys.size:  # keys-and-values mode: every key here, in position order
-            keys = np.union1d(keys, self.remote_keys)
+            held = np.zeros(len(self.home), dtype=bool)
+            held[keys] = True
+            held[self.remote_keys] = True
+            keys = np.flatnonzero(held)
         fmt = self.model.number
         if not fmt.exact32:
             # rows that received no partial sums: the forward pass's own rounding
@@ -324,8 +334,10 @@ def _plan(parties: dict[Owner, _GPT2Party], owner: np.ndarray, layer: int, asker
     model = X.model
     H, dh = model.heads, model.head_dim
     queries = X.mine
-    local = set(X.local_keys(layer).tolist())
-    theirs = np.array([j for j in Y.local_keys(layer).tolist() if j not in local], dtype=np.int64)
+    local = np.zeros(len(owner), dtype=bool)
+    local[X.local_keys(layer)] = True
+    theirs = Y.local_keys(layer)
+    theirs = theirs[~local[theirs]]
     if theirs.size == 0 or queries.size == 0:
         return None
     need = queries[queries >= theirs.min()]
@@ -476,15 +488,27 @@ def simulate_recurrent(model: Any, ids: np.ndarray, split: Split, scored: np.nda
                        model.number.name)
 
 
+_CONTROLLER: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A context with one BLAS thread; the library scan of threadpoolctl (~3 ms) is done
+    once per process."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
 def simulate_imported(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray, mode: str = "cheaper"
                       ) -> ProtocolRun:
     """Run an imported model under ``split`` with one BLAS thread: a protocol multiplies a
     few rows at a time, too little work for BLAS threads, which on a busy 2-core machine
     made one 99-token GPT-2 run ~20x slower (measured: 2.5 s with two threads against
     0.1 s with one)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         if model.family == "gpt2":
             return simulate_gpt2(model, ids, split, scored, mode)
         return simulate_recurrent(model, ids, split, scored)
