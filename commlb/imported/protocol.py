@@ -400,7 +400,7 @@ class _Block:
 
 
 def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
-                  mode: str = "cheaper") -> ProtocolRun:
+                  mode: str = "cheaper", check: bool = True) -> ProtocolRun:
     """Run a :class:`~commlb.imported.models.GPT2` on model ids [T] under ``split``
     (module docstring).  ``mode``: ``cheaper`` (per block and direction), ``partial``
     or ``kv``."""
@@ -444,9 +444,8 @@ def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
         if sel.any():
             values[sel] = p.readout(pos[sel])
     tr = ch.transcript(values.argmax(-1), arithmetic=model.arithmetic, family="gpt2")
-    check = verify(model, ids, pos, values)
-    return ProtocolRun(tr, np.asarray(scored, bool), values, check, _layer_table(ch, model.layers, modes),
-                       model.number.name)
+    return ProtocolRun(tr, np.asarray(scored, bool), values, _check(check, model, ids, pos, values),
+                       _layer_table(ch, model.layers, modes), model.number.name)
 
 
 def _classes(model: Any) -> int:
@@ -454,7 +453,8 @@ def _classes(model: Any) -> int:
 
 
 # ------------------------------------------------------------------- RNN/GRU/LSTM
-def simulate_recurrent(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray) -> ProtocolRun:
+def simulate_recurrent(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
+                       check: bool = True) -> ProtocolRun:
     """Run a :class:`~commlb.imported.models.Recurrent` model under ``split``: the state
     (h, and c for an LSTM, every layer) crosses whenever the owner of the next private
     position changes."""
@@ -483,35 +483,28 @@ def simulate_recurrent(model: Any, ids: np.ndarray, split: Split, scored: np.nda
         if t in index:
             values[index[t]] = model.read(top)
     tr = ch.transcript(values.argmax(-1), arithmetic=model.arithmetic, family=model.family)
-    check = verify(model, ids, pos, values)
-    return ProtocolRun(tr, np.asarray(scored, bool), values, check, _layer_table(ch, model.layers),
-                       model.number.name)
+    return ProtocolRun(tr, np.asarray(scored, bool), values, _check(check, model, ids, pos, values),
+                       _layer_table(ch, model.layers), model.number.name)
 
 
-_CONTROLLER: Any = None
+def _check(check: bool, model: Any, ids: np.ndarray, pos: np.ndarray, values: np.ndarray) -> dict[str, Any]:
+    if not check:  # the caller verifies otherwise (benchmarks time the protocol alone)
+        return {"protocol_matches_forward": None, "skipped": True}
+    return verify(model, ids, pos, values)
 
 
-def _one_blas_thread() -> Any:
-    """A context with one BLAS thread; the library scan of threadpoolctl (~3 ms) is done
-    once per process."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
-def simulate_imported(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray, mode: str = "cheaper"
-                      ) -> ProtocolRun:
+def simulate_imported(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray, mode: str = "cheaper",
+                      check: bool = True) -> ProtocolRun:
     """Run an imported model under ``split`` with one BLAS thread: a protocol multiplies a
     few rows at a time, too little work for BLAS threads, which on a busy 2-core machine
     made one 99-token GPT-2 run ~20x slower (measured: 2.5 s with two threads against
     0.1 s with one)."""
-    with _one_blas_thread():
+    from .models import one_blas_thread
+
+    with one_blas_thread():
         if model.family == "gpt2":
-            return simulate_gpt2(model, ids, split, scored, mode)
-        return simulate_recurrent(model, ids, split, scored)
+            return simulate_gpt2(model, ids, split, scored, mode, check)
+        return simulate_recurrent(model, ids, split, scored, check)
 
 
 # ------------------------------------------------------------------- verification
