@@ -195,3 +195,61 @@ def test_cli_dtype(capsys):
     tr = json.loads(capsys.readouterr().out)["transcript"]
     assert tr["value_format"] == "float16" and tr["total_bits"] == 16 * tr["values"] > 0
     assert tr["verification"]["protocol_matches_forward"]
+
+
+# ---------------------------------------------------------------- sharded checkpoints
+@pytest.mark.parametrize("folder,tag,fmt", [("gpt2_sharded", "f16", "float16"),
+                                            ("gpt2_sharded_bin", "bf16", "bfloat16")])
+def test_sharded_folder_matches_torch(folder, tag, fmt):
+    path = DATA / folder
+    index = next(path.glob("*.index.json"))
+    shards = [p for p in path.iterdir() if p.suffix in (".safetensors", ".bin")]
+    assert len(shards) >= 3
+    for weights in (path, index):  # the folder, or the index file itself
+        ckpt = load_checkpoint(weights)
+        assert ckpt.float_format() == fmt and f"{len(shards)}" in ckpt.format
+        model = open_model(str(weights), readout="lm_head")
+        _agreement(model.predict(REF["gpt2_tokens"]), RED[f"gpt2_{tag}_logits"], model.number,
+                   0.99 if tag == "bf16" else 0.8)
+
+
+def _damaged(tmp_path, folder="gpt2_sharded"):
+    import shutil
+
+    dst = tmp_path / folder
+    shutil.copytree(DATA / folder, dst)
+    index = next(dst.glob("*.index.json"))
+    return dst, index, json.loads(index.read_text())
+
+
+@pytest.mark.parametrize("damage,message", [
+    ("missing-shard", "is missing"),
+    ("key-elsewhere", "lacks|does not place there"),
+    ("unlisted-key", "does not place there"),
+    ("traversal", "not a file name"),
+    ("empty-map", "weight_map"),
+    ("not-json", "not valid JSON"),
+])
+def test_damaged_shard_index_is_refused(tmp_path, damage, message):
+    from commlb.imported.errors import ModelFileError
+
+    folder, index, data = _damaged(tmp_path)
+    wm = data["weight_map"]
+    first_key, first_file = next(iter(wm.items()))
+    other = next(f for f in sorted(set(wm.values())) if f != first_file)
+    if damage == "missing-shard":
+        (folder / first_file).unlink()
+    elif damage == "key-elsewhere":
+        wm[first_key] = other
+    elif damage == "unlisted-key":
+        del wm[first_key]
+    elif damage == "traversal":
+        wm[first_key] = "../" + first_file
+    elif damage == "empty-map":
+        data["weight_map"] = {}
+    if damage == "not-json":
+        index.write_text("{ weight_map: ")
+    else:
+        index.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=message):
+        load_checkpoint(folder)

@@ -194,6 +194,49 @@ def reduced(config: GPT2Config, wrapper: nn.Module, tokens: np.ndarray, rnn_toke
             else:
                 save_file(sd, str(OUT / file))
     np.savez_compressed(OUT / "outputs_reduced.npz", **out)
+    sharded(config, wrapper)
+
+
+def sharded(config: GPT2Config, wrapper: nn.Module) -> None:
+    """The tied-head GPT-2 in shards: ``gpt2_sharded/`` in float16 as ``save_pretrained``
+    writes it with shards of at most 12 kB (safetensors files and
+    ``model.safetensors.index.json``), and ``gpt2_sharded_bin/`` in bfloat16 as older
+    transformers wrote it (three ``torch.save`` shards and ``pytorch_model.bin.index.json``;
+    transformers 5 writes safetensors only, so the index is written here in its format).
+    Their outputs are ``gpt2_f16_logits`` and ``gpt2_bf16_logits`` of ``outputs_reduced.npz``."""
+    import shutil
+
+    for dtype, folder in ((torch.float16, "gpt2_sharded"), (torch.bfloat16, "gpt2_sharded_bin")):
+        lm = GPT2LMHeadModel(GPT2Config(**config.to_dict())).eval()
+        lm.transformer.load_state_dict(wrapper.backbone.state_dict())
+        lm.tie_weights()
+        lm = lm.to(dtype)
+        lm.config.dtype = dtype
+        path = OUT / folder
+        if path.exists():
+            shutil.rmtree(path)
+        if dtype == torch.float16:
+            lm.save_pretrained(path, max_shard_size="12kB")
+            again = GPT2LMHeadModel.from_pretrained(path, dtype=dtype).eval()
+            t = torch.as_tensor(np.arange(12)[None] % VOCAB)
+            with torch.no_grad():
+                assert torch.equal(again(input_ids=t).logits, lm(input_ids=t).logits)
+        else:
+            path.mkdir()
+            lm.config.save_pretrained(path)
+            state = {k: v.contiguous() for k, v in lm.state_dict().items() if k != "lm_head.weight"}
+            keys = sorted(state)
+            parts = [keys[i::3] for i in range(3)]
+            weight_map = {}
+            for i, part in enumerate(parts, 1):
+                name = f"pytorch_model-{i:05d}-of-{len(parts):05d}.bin"
+                torch.save({k: state[k] for k in part}, path / name)
+                weight_map.update({k: name for k in part})
+            total = sum(v.numel() * v.element_size() for v in state.values())
+            (path / "pytorch_model.bin.index.json").write_text(json.dumps(
+                {"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
+        files = sorted(p.name for p in path.iterdir())
+        assert sum(f.endswith((".safetensors", ".bin")) for f in files) > 1, files
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ Formats (:func:`load_checkpoint`):
   read by the restricted unpickler of :mod:`commlb.imported.torchzip`; nested dicts
   (``{"model": state_dict, "epoch": 3}``) are flattened with dotted keys;
 * a Hugging Face model folder — ``config.json`` with ``model.safetensors`` or
-  ``pytorch_model.bin``;
+  ``pytorch_model.bin``, or with shards listed by ``model.safetensors.index.json`` /
+  ``pytorch_model.bin.index.json`` (the index file may also be given itself);
 * ``.npz`` — arrays by name (``np.load(allow_pickle=False)``).
 
 Configs (:func:`read_config`): JSON, or YAML when ``pyyaml`` is installed.  Keys are
@@ -78,11 +79,14 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         return Checkpoint(tensors, "safetensors", path, _sibling_config(path), stored)
     if suffix == ".npz":
         return Checkpoint(_load_npz(path), "npz", path, _sibling_config(path))
+    if path.name.endswith(".index.json"):
+        tensors, stored, kind = _load_sharded(path)
+        return Checkpoint(tensors, kind, path, _sibling_config(path), stored)
     if suffix in (".pt", ".pth", ".bin", ".ckpt"):
         tensors, stored = _load_torch(path)
         return Checkpoint(tensors, "torch.save", path, _sibling_config(path), stored)
     raise ModelFileError(f"{path}: unknown weights format {suffix or '(no suffix)'!r}: use .safetensors, "
-                         ".pt/.bin (torch.save), .npz or a Hugging Face folder")
+                         ".pt/.bin (torch.save), .npz, a shard index (*.index.json) or a Hugging Face folder")
 
 
 def _sibling_config(path: Path) -> dict[str, Any]:
@@ -102,12 +106,59 @@ def _load_folder(path: Path) -> Checkpoint:
     if len(st) == 1:
         tensors, stored = _load_safetensors(st[0])
         return Checkpoint(tensors, "Hugging Face folder (safetensors)", path, config, stored)
+    for index in (path / "model.safetensors.index.json", path / "pytorch_model.bin.index.json"):
+        if index.is_file():
+            tensors, stored, kind = _load_sharded(index)
+            return Checkpoint(tensors, f"Hugging Face folder ({kind})", path, config, stored)
     if len(st) > 1:
-        raise ModelFileError(f"{path}: sharded checkpoints ({len(st)} .safetensors files) are not supported")
+        raise ModelFileError(f"{path}: {len(st)} .safetensors files and no model.safetensors.index.json naming "
+                             "the shards")
     if (path / "pytorch_model.bin").is_file():
         tensors, stored = _load_torch(path / "pytorch_model.bin")
         return Checkpoint(tensors, "Hugging Face folder (pytorch_model.bin)", path, config, stored)
     raise ModelFileError(f"{path}: no model.safetensors or pytorch_model.bin in the folder")
+
+
+#: at most this many shards in one index
+MAX_SHARDS = 10_000
+
+
+def _load_sharded(index: Path) -> tuple[dict[str, np.ndarray], dict[str, str], str]:
+    """A sharded checkpoint: ``*.index.json`` maps every tensor name to the shard file
+    (beside the index) that holds it.  Every named tensor must be in its shard, no shard
+    may hold a tensor the index places elsewhere or does not list, and shard names are
+    plain file names (no folders)."""
+    if index.stat().st_size > 64 << 20:
+        raise ModelFileError(f"{index}: a shard index of {index.stat().st_size >> 20} MiB (at most 64 MiB)")
+    data = read_structured(index, "shard index", ())
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ModelFileError(f"{index}: a shard index has a non-empty \"weight_map\" of tensor name -> file")
+    shards: dict[str, list[str]] = {}
+    for name, file in weight_map.items():
+        if not isinstance(file, str) or not file or Path(file).name != file or file in (".", ".."):
+            raise ModelFileError(f"{index}: tensor {name!r} maps to {file!r}, not a file name beside the index")
+        shards.setdefault(file, []).append(name)
+    if len(shards) > MAX_SHARDS:
+        raise ModelFileError(f"{index}: {len(shards)} shards (at most {MAX_SHARDS})")
+    safetensors = index.name.startswith("model.safetensors")
+    tensors: dict[str, np.ndarray] = {}
+    stored: dict[str, str] = {}
+    for file in sorted(shards):
+        shard = index.parent / file
+        if not shard.is_file():
+            raise ModelFileError(f"{index}: shard {file} is missing")
+        got, got_stored = _load_safetensors(shard) if safetensors else _load_torch(shard)
+        expected = set(shards[file])
+        if set(got) != expected:
+            missing = sorted(expected - set(got))
+            extra = sorted(set(got) - expected)
+            what = f"lacks {missing[0]!r}" if missing else f"holds {extra[0]!r}, which the index does not place there"
+            raise ModelFileError(f"{index}: shard {file} {what}")
+        tensors.update(got)
+        stored.update(got_stored)
+    kind = f"{len(shards)} safetensors shards" if safetensors else f"{len(shards)} pytorch_model.bin shards"
+    return tensors, stored, kind
 
 
 def _load_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
