@@ -402,17 +402,32 @@ def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0
                         distribution)
 
 
-def run(task: str, model: str, n: int | None = None, *, reduction: str | None = None,
+def run(task: Any, model: Any, n: int | None = None, *, reduction: Any = None,
         task_options: Mapping[str, Any] | None = None, hidden: int | None = None, layers: int | None = None,
         heads: int | None = None, width: int | None = None, precision: int | None = None,
         arith: str = "fixed", weights: str | None = None, split: Any = None, seed: int = 0,
         trials: int = 0, x: Any = None, y: Any = None, effective: bool = True) -> SimulationResult:
     """Resolve the task, build the model, simulate one instance and, with ``trials`` > 0,
-    K more random instances."""
+    K more random instances.
+
+    ``task`` and ``reduction`` are names (built in or a plugin's), ``"file.py:ATTR"``
+    specs, or the objects themselves (a Task / Reduction instance, class or factory);
+    ``task`` may be None when ``reduction`` is given.  ``model`` is a family name or a
+    :class:`~commlb.models.base.Model` instance (run as given: its weights, its
+    precision)."""
     setup = resolve_task(task, n, reduction=reduction, **dict(task_options or {}))
     check_split(setup, split)
-    built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
-                        precision=precision, arith=arith, weights=weights, seed=seed)
+    from .models.base import Model
+
+    if isinstance(model, Model):
+        given = {k: v for k, v in (("hidden", hidden), ("layers", layers), ("heads", heads), ("width", width),
+                                   ("precision", precision), ("weights", weights)) if v is not None}
+        if given:
+            raise InvalidInputError(f"{', '.join(given)}: the model object is run as given (no sizes or weights)")
+        built = BuiltModel(model, "object", "the model passed in", model.precision)
+    else:
+        built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
+                            precision=precision, arith=arith, weights=weights, seed=seed)
     result = simulate_instance(setup, built, x=x, y=y, seed=seed, split=split, effective=effective)
     if trials:
         from .bounds.erring import assess_run
