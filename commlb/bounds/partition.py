@@ -105,12 +105,15 @@ class LpDualCertificate:
     rounds: int
     cuts: int
     elapsed: float
+    #: the cutting planes found no violated rectangle (the LP optimum); False when the time
+    #: limit stopped them: the dual is then the best round rescaled, sound but weaker
+    converged: bool = True
 
     def to_json(self) -> dict[str, Any]:
         m, n = len(self.mu), len(self.mu[0]) if self.mu else 0
         out: dict[str, Any] = {"bound": self.bound, "error": frac_json(self.eps), "lower": frac_json(self.value),
                                "lp_value": self.lp_value, "rounds": self.rounds, "cuts": self.cuts,
-                               "elapsed": self.elapsed}
+                               "elapsed": self.elapsed, "converged": self.converged}
         if self.value_of is not None:
             out["value_z"] = self.value_of
         if m * n <= 64:
@@ -288,22 +291,34 @@ def _solve(bound: str, vals: np.ndarray, eps: Fraction, z: int | None, time_limi
     rounds = 0
     sol = None
     lp_value = float("nan")
+    # the dual of every round, divided by its largest rectangle constraint, is feasible:
+    # keep the round whose rescaled value is largest (when the time limit stops the cuts
+    # before they converge, the last LP solution may violate some rectangle badly)
+    best: tuple[float, np.ndarray | None, float] = (-math.inf, None, float("nan"))
     while rounds < max_rounds:
         rounds += 1
         sol, lp_value = lp.solve()
         mu = sol[:N].reshape(m, n)
         phi = sol[N:].reshape(m, n)
         added = 0
+        worst_float = 1.0
         for fam in fams:
             C = _entry_weights(bound, vals, fam, mu, phi)
-            for val, S, T in max_rectangle_sum(C, top=CUTS_PER_ROUND):
+            found = max_rectangle_sum(C, top=CUTS_PER_ROUND)
+            worst_float = max(worst_float, float(found[0][0]))
+            for val, S, T in found:
                 if val > 1 + 1e-7:
                     rmask = sum(1 << x for x in S)
                     cmask = sum(1 << y for y in T)
                     added += add_cut(fam, rmask, cmask)
+        if lp_value / worst_float > best[0]:
+            best = (lp_value / worst_float, sol.copy(), lp_value)
         if not added or time.perf_counter() - t0 > time_limit:
             break
     assert sol is not None
+    converged = not added
+    if not converged and best[1] is not None:
+        sol, lp_value = best[1], best[2]  # not converged: the best rescaled round
     den = 1 << _DEN_BITS
     mu_i = np.array([max(0, int(round(v * den))) for v in sol[:N]], dtype=object).reshape(m, n)
     phi_raw = [int(round(v * den)) for v in sol[N:]]
@@ -320,7 +335,7 @@ def _solve(bound: str, vals: np.ndarray, eps: Fraction, z: int | None, time_limi
     value = _dual_value(bound, eps, mu_i, phi_i, den_final)
     return LpDualCertificate(bound, Fraction(eps), z, tuple(tuple(int(v) for v in r) for r in mu_i),
                              tuple(tuple(int(v) for v in r) for r in phi_i), den_final, value, lp_value,
-                             rounds, sum(len(s) for s in cuts.values()), time.perf_counter() - t0)
+                             rounds, sum(len(s) for s in cuts.values()), time.perf_counter() - t0, converged)
 
 
 def _check(values: np.ndarray) -> np.ndarray:
