@@ -5,9 +5,11 @@ bound, marked as not converged."""
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import numpy as np
+import pytest
 
 from commlb.bounds import gamma2 as gm
 from commlb.bounds import partition as pm
@@ -47,3 +49,50 @@ def test_stopped_cutting_planes_give_a_sound_bound_marked_unconverged():
     report = compute_error_bounds(M, Fraction(1, 3), methods=["partition"], time_limit=0.5)
     (b,) = report.bounds
     assert b.verified and "did not converge" in b.note and "--time-limit" in b.note
+
+
+def test_coordinate_orbits_match_a_plain_canonical_form():
+    from itertools import product
+
+    n = 3
+    lab = pm.coordinate_orbits(n)
+    key = {}
+    for x, y in product(range(1 << n), repeat=2):
+        pairs = tuple(sorted(((x >> i) & 1, (y >> i) & 1) for i in range(n)))
+        key.setdefault(pairs, set()).add(int(lab[x, y]))
+    assert all(len(v) == 1 for v in key.values())  # one label per canonical form
+    assert len({next(iter(v)) for v in key.values()}) == len(key)  # and distinct forms, distinct labels
+
+
+def test_orbit_lp_reaches_the_plain_lp_value_and_verifies_on_every_rectangle():
+    for prob in ("disj", "eq", "ip"):
+        M = matrix_from_problem(prob, 3).values
+        plain = pm.partition_bound(M, Fraction(1, 3))
+        sym = pm.partition_bound(M, Fraction(1, 3), orbits=pm.coordinate_orbits(3))
+        assert plain.converged and sym.converged
+        assert pm.verify_lp_dual(M, sym) and pm.verify_lp_dual(M, plain)
+        assert abs(float(sym.value) - float(plain.value)) < 1e-6 * float(plain.value)
+        rect = pm.rectangle_bound(M, Fraction(1, 3), 1, orbits=pm.coordinate_orbits(3))
+        assert pm.verify_lp_dual(M, rect)
+
+
+def test_orbits_that_mix_values_are_refused():
+    from commlb.errors import InvalidInputError
+
+    M = matrix_from_problem("disj", 2).values
+    with pytest.raises(InvalidInputError, match="mix"):
+        pm.partition_bound(M, Fraction(1, 3), orbits=np.zeros(M.shape, dtype=int))
+
+
+def test_error_bounds_use_the_symmetry_for_disj():
+    M = matrix_from_problem("disj", 3)
+    rep = compute_error_bounds(M, Fraction(1, 3), methods=["partition"], problem="disj", n=3)
+    assert rep.orbits is not None and rep.bounds[0].verified
+    assert rep.bounds[0].certificate.converged
+
+
+@pytest.mark.skipif(not os.environ.get("COMMLB_FULL"), reason="16 x 16 LP: ~30 s (COMMLB_FULL=1)")
+def test_disj_4_partition_converges_over_orbits():
+    M = matrix_from_problem("disj", 4).values
+    cert = pm.partition_bound(M, Fraction(1, 3), orbits=pm.coordinate_orbits(4), time_limit=300)
+    assert cert.converged and pm.verify_lp_dual(M, cert) and cert.value > 3
