@@ -96,7 +96,7 @@ def test_ip_discrepancy_bound_loses_one_bit_for_the_receiver_that_outputs():
     assert a.bound_bits == full_bits - 1 and a.bound_real == pytest.approx(full_real - 1, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", ["disj", "eq", "gt"])
+@pytest.mark.parametrize("name", ["disj", "gt"])
 def test_no_bound_without_a_stated_distributional_bound(name):
     a = assess_errors(get_problem(name, n=4), 1, 1000, senders={"alice"}, bits_alice_to_bob=4, bits_bob_to_alice=0)
     assert not a.applies and a.reason
@@ -346,3 +346,59 @@ def test_simulate_trial_distribution_is_named_and_used():
     from commlb.errors import InvalidInputError
 
     assert isinstance(bad.exception, InvalidInputError) and "disj only" in str(bad.exception)
+
+
+# ------------------------------------------------------------------ EQ under the planted distribution
+def test_eq_planted_bound_shape():
+    from commlb.bounds.catalogue import eq_planted_bits, eq_public_coin_upper
+
+    for n in (2, 4, 16):
+        assert eq_planted_bits(n, Fraction(0))[0] == n  # error 0: all 2^n diagonal rectangles
+        last = n
+        for k in range(1, 200):
+            eps = Fraction(k, 400)
+            bits = eq_planted_bits(n, eps)[0]
+            assert bits <= last and bits <= eq_public_coin_upper(n, eps)[0]
+            last = bits
+
+
+def _one_way_min_error(n: int, c: int) -> Fraction:
+    """The least error under the planted distribution of a one-way c-bit protocol for EQ_n
+    (Alice -> Bob, Bob outputs), by enumerating Alice's message functions; Bob's best
+    answer for each (message, y) is chosen exactly."""
+    from itertools import product
+
+    N = 1 << n
+    # mu(x, y) = 1/2 [x = y]/N + 1/2 / N^2
+    w = {(x, y): Fraction(1, 2 * N) * (x == y) + Fraction(1, 2 * N * N) for x in range(N) for y in range(N)}
+    best = Fraction(1)
+    for msg in product(range(1 << c), repeat=N):
+        err = Fraction(0)
+        for m in range(1 << c):
+            xs = [x for x in range(N) if msg[x] == m]
+            for y in range(N):
+                one = sum(w[x, y] for x in xs if x == y)  # mass where EQ = 1
+                zero = sum(w[x, y] for x in xs if x != y)
+                err += min(one, zero)
+        best = min(best, err)
+    return best
+
+
+@pytest.mark.parametrize("c", [0, 1, 2])
+def test_eq_planted_bound_holds_for_every_one_way_protocol_of_n_2(c):
+    from commlb.bounds.catalogue import eq_planted_bits
+
+    err = _one_way_min_error(2, c)
+    assert eq_planted_bits(2, err)[0] <= c  # the bound at the best error such a protocol reaches
+
+
+def test_eq_trials_get_the_planted_bound():
+    prob = get_problem("eq", n=16)
+    a = assess_errors(prob, 0, 2000, senders={"alice"}, bits_alice_to_bob=64, bits_bob_to_alice=0)
+    from commlb.bounds.catalogue import eq_planted_bits, eq_public_coin_upper
+
+    bits = eq_planted_bits(16, Fraction(a.error_upper))[0]
+    assert a.applies and a.bound_bits == bits and 1 < bits <= eq_public_coin_upper(16, Fraction(a.error_upper))[0]
+    assert "planted" in a.kind and a.sent_bits == 64
+    loose = assess_errors(prob, 800, 2000, senders={"alice"}, bits_alice_to_bob=64, bits_bob_to_alice=0)
+    assert not loose.applies and "0 bits" in loose.reason

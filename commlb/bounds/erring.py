@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from .catalogue import index_one_way_bits, ip_discrepancy_bits
+from .catalogue import eq_planted_bits, index_one_way_bits, ip_discrepancy_bits
 
 __all__ = ["ErrorAssessment", "clopper_pearson_upper", "trial_distribution", "assess_errors", "assess_run",
            "assess_transcripts", "assess_trained", "CONFIDENCE"]
@@ -170,6 +170,17 @@ def assess_errors(problem: Any, errors: int, trials: int, *, senders: set[str], 
         statement = (f"D^(->,mu)_eps({label}) >= (1 - H2(eps))*n = {real:.3f} at eps = eps+ "
                      f"(DISJ(x, {{i}}) = 1 - x_i embeds INDEX_n), so >= {bits} bits")
         source, status, theory = "Ablayev 1996; Kremer–Nisan–Ron 1999", "derived here", "docs/theory.md §6.2, §6.11"
+    elif name == "eq" and distribution_name == "balanced":
+        # EQ's trial sampler is the planted distribution: y = x half of the time, else uniform
+        bits, real = eq_planted_bits(n, eps)
+        if bits == 0:
+            return none(f"at eps+ = {upper:.4f} the planted-distribution bound for EQ is 0 bits "
+                        "(2eps >= 1 - (1 + 2^-n)^2/4), and public-coin EQ is cheap")
+        sent = total
+        kind = "distributional, two-way, planted distribution (y = x half of the time); the receiver outputs"
+        statement = (f"D^mu_eps({label}) >= log2 max(2, 1/(2eps + 2^-n)) = {real:.3f} at eps = eps+, so >= {bits} "
+                     f"bits (public-coin EQ costs ceil(log2(1/eps)) + 1, so no bound can be larger)")
+        source, status, theory = "rectangle counting", "derived here", "docs/theory.md §6.6"
     elif name == "disj" and distribution_name == "razborov":
         return none("the trials drew from Razborov's distribution, the one the two-way DISJ bound is proved "
                     "for, but that bound (Razborov 1992) is Omega(n) with no explicit constant here: asymptotic "
