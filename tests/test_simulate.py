@@ -140,8 +140,10 @@ def test_to_json_keys_and_consistency():
     res = run("equality", "transformer", n=6, weights="random", trials=4, seed=2)
     out = res.to_json()
     # effective bits are added when Alice has at most 2^16 inputs (here 2^6)
-    assert set(out) == JSON_KEYS | {"trials", "errors", "effective_bits", "error_bound"}
-    assert out["error_bound"]["trials"] == 4 and not out["error_bound"]["applies"]  # EQ: no distributional bound
+    assert set(out) == JSON_KEYS | {"trials", "trial_distribution", "errors", "effective_bits", "error_bound"}
+    assert out["trial_distribution"] == "balanced"
+    # EQ's bound under its planted trial distribution is 0 at eps+ = 1 - 0.05^(1/4) >= 1/2
+    assert out["error_bound"]["trials"] == 4 and not out["error_bound"]["applies"]
     eff = out["effective_bits"]
     assert eff["applicable"] and eff["inputs"] == 2**6
     assert 1 <= eff["distinct_messages"] <= 2**6
