@@ -120,7 +120,7 @@ def _measured(reduction: str, params: tuple[tuple[str, Any], ...]) -> tuple[int,
         return len(inst), int(tokens.nbytes)
     except TooLargeError:
         raise
-    except (CommlbError, ValueError, TypeError, KeyError, IndexError, OverflowError):
+    except CommlbError:  # the reduction refuses these parameters: no estimate; any other error is a bug
         return None
 
 
@@ -288,7 +288,7 @@ def check_task_size(task: str, n: int | None, options: Mapping[str, Any] | None 
 
             small = {k: v for k, v in options.items() if not (isinstance(v, int) and v > _SMALL)}
             length = float(get_task(task, **small).length(int(size)))
-        except (CommlbError, ValueError, TypeError):
+        except CommlbError:  # the task refuses these options: the command's own build says why
             return None
         if length > MAX_TOKENS:
             flag, sep = flag_for("n")

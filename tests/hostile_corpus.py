@@ -213,7 +213,8 @@ WEIGHT_FILES = ["empty.npz", "badzip.npz", "text.npz", "truncated.npz", "nometa.
                 "meta-config-missing-keys.npz", "params-missing.npz", "params-nan.npz", "params-inf.npz",
                 "params-strings.npz", "params-object.npz", "params-shape.npz", "huge-header.npz",
                 "meta-2d.npz", "params-huge-int.npz", "directory.npz", "no-such-file.npz",
-                "weights.txt", "matrix.npy"]
+                "weights.txt", "matrix.npy", "meta-config-size-text.npz", "meta-config-positions-text.npz",
+                "meta-config-size-float.npz", "params-scalar.npz"]
 
 
 def _weights_cases() -> list[Case]:
@@ -657,6 +658,14 @@ def make_fixtures(root: str) -> str:
     _npz(p("meta-config-type.npz"), {**params, "__meta__": _meta({**meta, "config": "abc"})})
     _npz(p("meta-config-missing-keys.npz"), {**params, "__meta__": _meta({**meta, "config": {}})})
     _npz(p("meta-2d.npz"), {**params, "__meta__": np.zeros((2, 2), dtype=np.uint8)})
+    cfg = meta["config"]
+    _npz(p("meta-config-size-text.npz"), {**params, "__meta__": _meta({**meta, "config": {**cfg, "hidden": "8"}})})
+    _npz(p("meta-config-positions-text.npz"),
+         {**params, "__meta__": _meta({**meta, "config": {**cfg, "output_positions": "last"}})})
+    _npz(p("meta-config-size-float.npz"), {**params, "__meta__": _meta({**meta, "config": {**cfg, "layers": 1.5}})})
+    scalar = dict(params)
+    scalar[first] = np.array(0.5)
+    _npz(p("params-scalar.npz"), {**scalar, "__meta__": good["__meta__"]})
     _npz(p("params-missing.npz"), {"__meta__": good["__meta__"]})
     nan = dict(params)
     nan[first] = np.full(params[first].shape, np.nan)

@@ -92,3 +92,55 @@ def test_npy_headers_checked_before_reading(tmp_path) -> None:
     ok = tmp_path / "ok.npz"
     np.savez(ok, a=np.zeros((2, 3)), b=np.arange(4))
     assert check_npy_members(ok, "--weights") == {"a": ((2, 3), "<f8"), "b": ((4,), "<i8")}
+
+
+@pytest.mark.parametrize("error", [TypeError, ValueError, KeyError, IndexError, OverflowError])
+def test_a_bug_in_a_reductions_encode_propagates(monkeypatch, error) -> None:
+    """The size estimate swallows only a reduction's own refusal (a CommlbError); before,
+    these five were taken for 'cannot be built here' and the check silently passed."""
+    import commlb
+    from commlb import costs
+
+    red = commlb.get_reduction("disj-to-disjointness", n=4)
+
+    def broken_encode(self, x, y):
+        raise error("bug in encode")
+
+    monkeypatch.setattr(type(red), "encode", broken_encode)
+    costs._measured.cache_clear()
+    try:
+        with pytest.raises(error, match="bug in encode"):
+            check_task_size("disjointness", 10**9, reduction="disj-to-disjointness", command="simulate")
+    finally:
+        costs._measured.cache_clear()
+
+
+def test_a_refusing_reduction_gives_no_estimate_and_no_error(monkeypatch) -> None:
+    import commlb
+    from commlb import costs
+
+    red = commlb.get_reduction("disj-to-disjointness", n=4)
+
+    def refusing_encode(self, x, y):
+        raise InvalidInputError("not at this size")
+
+    monkeypatch.setattr(type(red), "encode", refusing_encode)
+    costs._measured.cache_clear()
+    try:
+        assert check_task_size("disjointness", 10**9, reduction="disj-to-disjointness") is None
+    finally:
+        costs._measured.cache_clear()
+
+
+@pytest.mark.parametrize("error", [TypeError, ValueError])
+def test_a_bug_in_a_tasks_length_propagates(monkeypatch, error) -> None:
+    import commlb
+
+    task = commlb.get_task("match2")  # a task without a reduction: its own length is asked
+
+    def broken_length(self, n):
+        raise error("bug in length")
+
+    monkeypatch.setattr(type(task), "length", broken_length)
+    with pytest.raises(error, match="bug in length"):
+        check_task_size("match2", 10**9, command="sweep")
