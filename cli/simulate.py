@@ -18,7 +18,7 @@ import click
 
 from commlb.figures import FIGURE_SUFFIXES
 
-from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
+from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, no_limit_option, output_file
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
 from .simulate_imported import imported_options, imported_requested, run_from_simulate
 
@@ -174,11 +174,13 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
         if built.precision.is_fixed:
             out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
                       "(exact fixed point)")
+        elif tr.meta.get("float_tolerance") is None:
+            out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
+                      "(float mode, exact accumulators across the cut)")
         else:
-            tol = tr.meta.get("float_tolerance")
-            extra = f" within relative tolerance {tol:g}" if tol is not None else ""
-            out.print(f"[green]verified:[/green] the protocol's output matches the forward pass{extra}, "
-                      "same decision (float mode)")
+            tol = tr.meta["float_tolerance"]
+            out.print(f"[green]verified:[/green] the protocol's output matches the forward pass within relative "
+                      f"tolerance {tol:g}, same decision (float mode)")
 
     if result.lower_bounds:
         bt = Table(title="lower bounds", title_justify="left", expand=False)
@@ -302,6 +304,7 @@ def _model_summary(built: Any) -> str:
 @click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
               help="Draw the run to FILE (.png, .svg or .pdf): the tokens with their owners and the cut, "
                    "the messages as arrows between Alice and Bob.")
+@no_limit_option
 def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None, reduction: str | None,
              hidden: int | None, layers: int | None, heads: int | None, width: int | None,
              precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,

@@ -19,6 +19,7 @@ from .options import (
     check_task_option_names,
     check_typed_options,
     execution_options,
+    no_limit_option,
     output_file,
     parse_key_values,
 )
@@ -139,6 +140,7 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
               help="What the plot shows next to the bits sent: the models' width, parameters or state bits "
                    "L·d·p (default state-bits, two panels); 'bits' draws the bits panel alone.")
 @execution_options
+@no_limit_option
 def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_seconds: float, seed: int,
           task_opts: tuple[str, ...], model_opts: tuple[str, ...], plot: str | None, as_json: bool,
           csv_path: str | None, title: str | None, metric: str | None, workers: int | None,

@@ -94,10 +94,12 @@ def parse_n_values(spec: str | Iterable[int]) -> list[int]:
     if bad:
         raise InvalidInputError(f"--n: values must be >= 1, got {bad[0]}")
     too_big = [v for v in values if v > MAX_N]
-    if too_big:
+    from .costs import OVERRIDE_FLAG, limits_are_lifted
+
+    if too_big and not limits_are_lifted():  # lifted: the cost model still checks the memory
         raise TooLargeError(
             f"--n: {max(too_big)} is above the sweep limit {MAX_N} (sequences and construction "
-            f"tables grow with n); use smaller values"
+            f"tables grow with n); use smaller values, or {OVERRIDE_FLAG} to run it anyway"
         )
     return sorted(set(values))
 
