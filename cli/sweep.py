@@ -193,12 +193,14 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
         text = result.to_csv()
         if csv_path == "-":
             sys.stdout.write(text)
+            sys.stdout.flush()  # a failed write is reported before the notes go to stderr
         else:
             from commlb.validate import write_text
 
             write_text(csv_path, text, "--csv")
     if as_json:
         emit_json(result.to_json())
+        sys.stdout.flush()  # a failed write is reported before the notes go to stderr
     elif csv_path != "-":
         con = console()
         _render(result, con)

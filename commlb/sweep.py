@@ -315,7 +315,9 @@ class SweepResult:
             if not rows:
                 continue
             hit = next((r for r in rows if r.error_bound is not None), None)
-            if hit is None:
+            if hit is None and all(r.error_upper is not None and r.error_upper >= 0.5 for r in rows):
+                out.append(f"{model}: no bound at eps+ (eps+ >= 1/2: too few --trials)")
+            elif hit is None:
                 out.append(f"{model}: no bound at eps+ (the trials' 95% upper confidence bound on the error): "
                            f"{rows[0].error_bound_text}")
             else:

@@ -168,6 +168,11 @@ def _huge_cases() -> list[Case]:
     for spec in ("1..60000x1.00000001", "1..1000000+1", "1..4000", "1..100000000x2", "1000000000",
                  "1..60000x1.0000000000000001", "2..3x1.0000001"):
         c.append(Case("huge-size", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", spec]))
+    # a trial distribution the problem lacks, or one too small for it
+    for task, dist, n in (("index-lookup", "razborov", "8"), ("equality", "singleton", "4"),
+                          ("disjointness", "razborov", "2"), ("disjointness", "nope", "8")):
+        c.append(Case("bad-value", ["simulate", "--task", task, "--model", "rnn", "--n", n, "--trials", "3",
+                                    "--trial-distribution", dist]))
     return c
 
 
