@@ -253,3 +253,46 @@ def test_damaged_shard_index_is_refused(tmp_path, damage, message):
         index.write_text(json.dumps(data))
     with pytest.raises(ModelFileError, match=message):
         load_checkpoint(folder)
+
+
+# ---------------------------------------------------------------- LSTM with proj_size
+PROJ = np.load(DATA / "outputs_proj.npz")
+
+
+def test_lstm_proj_size_matches_torch():
+    model = open_model(str(DATA / "lstm_proj.pt"))
+    assert (model.width, model.cell_width, model.layers) == (3, 8, 2)
+    assert model.summary()["proj_size"] == 3 and model.summary()["hidden_size"] == 8
+    got, want = model.predict(REF["rnn_tokens"]), PROJ["lstm_proj_out"]
+    assert float(np.abs(got - want).max()) <= 1e-5 * float(np.abs(want).max())
+    np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
+    bf = open_model(str(DATA / "lstm_proj.pt"), dtype="bfloat16")
+    _agreement(bf.predict(REF["rnn_tokens"]), PROJ["lstm_proj_bf16_out"], BF16, 0.99)
+
+
+@pytest.mark.parametrize("dtype,bits", [(None, 32), ("bfloat16", 16)])
+def test_lstm_proj_protocol_hands_over_h_and_c(dtype, bits):
+    model = open_model(str(DATA / "lstm_proj.pt"), dtype=dtype)
+    ids = REF["rnn_tokens"][1]
+    run = simulate_imported(model, ids, make_split("interleave", 0, ids.size), np.ones(ids.size, bool))
+    ref = model.predict(ids[None])[0]
+    assert run.check["protocol_matches_forward"] and run.check["same_readout_positions"] == ids.size
+    # one position at a time against the whole sequence at once: float32 products in
+    # another order differ in the last bit; in bfloat16 the rounding absorbs that here
+    assert float(np.abs(run.values - ref).max()) <= (1e-6 if dtype is None else 0.0) * float(np.abs(ref).max())
+    # per hand-over and layer: h (proj_size 3 values) and c (hidden size 8 values)
+    assert run.transcript.total_bits == (ids.size - 1) * model.layers * (3 + 8) * bits
+    shapes = {f.name.split(":")[0]: f.shape for f in run.transcript.messages[0].fields}
+    assert shapes == {"h": (3,), "c": (8,)}
+
+
+def test_inconsistent_projection_is_refused(tmp_path):
+    from safetensors.numpy import save_file
+
+    from commlb.imported.errors import ModelFileError
+
+    t = dict(load_checkpoint(DATA / "lstm_proj.pt").tensors)
+    t["rnn.weight_hr_l1"] = t["rnn.weight_hr_l1"][:, :5].copy()
+    save_file(t, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(ModelFileError, match="inconsistent shapes"):
+        open_model(str(tmp_path / "bad.safetensors"))

@@ -13,7 +13,8 @@ Detection (:func:`build_imported`) reads the key layout of a state dict:
   ``gelu_new``).
 * **RNN / GRU / LSTM** — ``{prefix}weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
   ``bias_hh_l{k}``; the gate count (rows / hidden) tells the cell: 4 LSTM, 3 GRU, 1 RNN
-  (tanh unless the config says ``nonlinearity: relu``).  In front, an embedding (a 2-D
+  (tanh unless the config says ``nonlinearity: relu``); an LSTM with ``weight_hr_l{k}``
+  has ``proj_size``: h = W_hr·(o ⊙ tanh c), of the projection size.  In front, an embedding (a 2-D
   ``*.weight`` with ``input_size`` columns whose name contains ``emb``, or ``wte``/
   ``encoder``), else one-hot inputs; behind, a linear head (a ``*.weight`` of shape
   ``[out, hidden]``, with its bias if present).
@@ -455,7 +456,9 @@ class Recurrent(_Imported):
         self.nonlinearity = nonlinearity
         self.weights = layers
         self.layers = len(layers)
+        #: size of h (the projection size of an LSTM with ``proj_size``) and of c
         self.width = int(layers[0]["w_hh"].shape[1])
+        self.cell_width = int(layers[0]["w_hr"].shape[1]) if "w_hr" in layers[0] else self.width
         self.embedding = embedding
         self.input_size = input_size
         self.vocab_size = int(embedding.shape[0]) if embedding is not None else input_size
@@ -468,8 +471,16 @@ class Recurrent(_Imported):
 
     @property
     def state_values(self) -> int:
-        """float32 values of the state one layer hands on: h, and c for an LSTM."""
-        return 2 * self.width if self.cell == "lstm" else self.width
+        """Values of the state one layer hands on: h, and c for an LSTM (c has the
+        hidden size, h the projection size when the LSTM has ``proj_size``)."""
+        return self.width + self.cell_width if self.cell == "lstm" else self.width
+
+    def summary(self) -> dict[str, Any]:
+        out = super().summary()
+        if self.cell_width != self.width:
+            out["hidden_size"] = self.cell_width
+            out["proj_size"] = self.width
+        return out
 
     def inputs(self, tokens: np.ndarray) -> np.ndarray:
         tokens = np.asarray(tokens)
@@ -480,24 +491,25 @@ class Recurrent(_Imported):
         return np.eye(self.input_size, dtype=F32)[tokens]
 
     def zero_state(self, batch: tuple[int, ...] = ()) -> list[tuple[np.ndarray, np.ndarray]]:
-        z = np.zeros(batch + (self.width,), dtype=F32)
-        return [(z.copy(), z.copy()) for _ in range(self.layers)]
+        return [(np.zeros(batch + (self.width,), dtype=F32), np.zeros(batch + (self.cell_width,), dtype=F32))
+                for _ in range(self.layers)]
 
     def step_layer(self, layer: int, xw: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One time step of one layer; ``xw`` = W_ih·x + b_ih already computed.  The op
         order and the rounding after each op are those of PyTorch's CPU cells
         (``aten/src/ATen/native/RNN.cpp``: gates = (W_hh·h + b_hh) + xw; GRU
-        h' = (h − n)·z + n)."""
+        h' = (h − n)·z + n; an LSTM with ``proj_size`` multiplies h by W_hr after)."""
         w = self.weights[layer]
         fmt = self.number
         r = fmt.round
         hw = linear(h, w["w_hh"].T, w["b_hh"], fmt)
-        d = self.width
+        d = self.cell_width
         if self.cell == "lstm":
             g = r(hw + xw)
             i, f, gg, o = (g[..., j * d:(j + 1) * d] for j in range(4))
             c = r(r(r(_sigmoid(f)) * c) + r(r(_sigmoid(i)) * r(np.tanh(gg))))
-            return r(r(_sigmoid(o)) * r(np.tanh(c))), c
+            h = r(r(_sigmoid(o)) * r(np.tanh(c)))
+            return (linear(h, w["w_hr"].T, None, fmt) if "w_hr" in w else h), c
         if self.cell == "gru":
             rg = r(_sigmoid(r(hw[..., :d] + xw[..., :d])))
             z = r(_sigmoid(r(hw[..., d:2 * d] + xw[..., d:2 * d])))
@@ -542,7 +554,7 @@ class Recurrent(_Imported):
         for layer in range(self.layers):
             xw = self.input_proj(layer, x)
             h = np.zeros((B, self.width), dtype=F32)
-            c = np.zeros((B, self.width), dtype=F32)
+            c = np.zeros((B, self.cell_width), dtype=F32)
             out = np.empty((B, T, self.width), dtype=F32)
             for t in range(T):
                 h, c = self.step_layer(layer, xw[:, t], h, c)
@@ -555,8 +567,6 @@ def _recurrent(ckpt: Checkpoint, prefix: str, config: dict[str, Any], head: str 
     t = ckpt.tensors
     if any(k.startswith(prefix) and k.endswith("_reverse") for k in t):
         raise ModelFileError("bidirectional RNNs are not causal and are not supported")
-    if f"{prefix}weight_hr_l0" in t:
-        raise ModelFileError("LSTMs with proj_size are not supported")
     layers: list[dict[str, np.ndarray]] = []
     while f"{prefix}weight_ih_l{len(layers)}" in t:
         i = len(layers)
@@ -568,19 +578,31 @@ def _recurrent(ckpt: Checkpoint, prefix: str, config: dict[str, Any], head: str 
         rows, hid = lw["w_hh"].shape
         for short, key in (("b_ih", f"bias_ih_l{i}"), ("b_hh", f"bias_hh_l{i}")):
             lw[short] = _f32(t[prefix + key], prefix + key) if prefix + key in t else np.zeros(rows, F32)
+        if f"{prefix}weight_hr_l{i}" in t:  # LSTM with proj_size: h = W_hr·(o ⊙ tanh c)
+            lw["w_hr"] = _f32(t[f"{prefix}weight_hr_l{i}"], f"{prefix}weight_hr_l{i}")
         layers.append(lw)
     first = layers[0]
-    rows, hid = first["w_hh"].shape
-    if hid == 0 or rows % hid or rows // hid not in _GATES:
+    rows, hid = first["w_hh"].shape  # hid: the size of h (the projection size with proj_size)
+    projected = "w_hr" in first
+    cell_size = int(first["w_hr"].shape[1]) if projected and first["w_hr"].ndim == 2 else hid
+    if projected:
+        if first["w_hr"].ndim != 2 or first["w_hr"].shape[0] != hid or rows != 4 * cell_size or hid >= cell_size:
+            raise ModelFileError(f"{prefix}weight_hr_l0 has shape {first['w_hr'].shape}: not the projection of an "
+                                 f"LSTM with {prefix}weight_hh_l0 of shape {first['w_hh'].shape}")
+        cell = "lstm"
+    elif hid == 0 or rows % hid or rows // hid not in _GATES:
         raise ModelFileError(f"{prefix}weight_hh_l0 has shape {first['w_hh'].shape}: not an RNN, GRU or LSTM")
-    cell = _GATES[rows // hid]
+    else:
+        cell = _GATES[rows // hid]
     for i, lw in enumerate(layers):
         in_size = first["w_ih"].shape[1] if i == 0 else hid
         if lw["w_ih"].shape != (rows, in_size) or lw["w_hh"].shape != (rows, hid) or lw["b_ih"].shape != (rows,) \
-                or lw["b_hh"].shape != (rows,):
+                or lw["b_hh"].shape != (rows,) or ("w_hr" in lw) != projected \
+                or (projected and lw["w_hr"].shape != (hid, cell_size)):
             raise ModelFileError(f"layer {i} of the {cell.upper()} has inconsistent shapes")
     input_size = int(first["w_ih"].shape[1])
-    rnn_keys = {k for k in t if k.startswith(prefix) and re.fullmatch(r"(weight|bias)_(ih|hh)_l\d+", k[len(prefix):])}
+    rnn_keys = {k for k in t if k.startswith(prefix)
+                and re.fullmatch(r"(weight|bias)_(ih|hh|hr)_l\d+", k[len(prefix):])}
     others = {k: v for k, v in t.items() if k not in rnn_keys}
     emb = [k for k, v in others.items() if k.endswith(".weight") and v.ndim == 2 and v.shape[1] == input_size
            and re.search(r"emb|wte|encoder", k)]
