@@ -296,3 +296,50 @@ def test_inconsistent_projection_is_refused(tmp_path):
     save_file(t, str(tmp_path / "bad.safetensors"))
     with pytest.raises(ModelFileError, match="inconsistent shapes"):
         open_model(str(tmp_path / "bad.safetensors"))
+
+
+# ---------------------------------------------------------------- bidirectional
+BI = np.load(DATA / "outputs_bi.npz")
+
+
+@pytest.mark.parametrize("name,key", [("lstm_bi.pt", "lstm_bi"), ("gru_bi.safetensors", "gru_bi")])
+def test_bidirectional_matches_torch(name, key):
+    model = open_model(str(DATA / name))
+    assert model.bidirectional and model.out_width == 2 * model.width and model.summary()["bidirectional"]
+    got, want = model.predict(REF["rnn_tokens"]), BI[f"{key}_out"]
+    assert float(np.abs(got - want).max()) <= 1e-5 * float(np.abs(want).max())
+    np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
+    bf = open_model(str(DATA / name), dtype="bfloat16")
+    _agreement(bf.predict(REF["rnn_tokens"]), BI[f"{key}_bf16_out"], BF16, 0.99)
+
+
+@pytest.mark.parametrize("name", ["lstm_bi.pt", "gru_bi.safetensors"])
+@pytest.mark.parametrize("split", ["prefix:7", "interleave", "PPAAAAABBBBBBBBAAAAA"])
+def test_bidirectional_protocol(name, split):
+    model = open_model(str(DATA / name))
+    ids = REF["rnn_tokens"][2]
+    sp = make_split(split, 0, ids.size)
+    run = simulate_imported(model, ids, sp, np.ones(ids.size, bool))
+    ref = model.predict(ids[None])[0]
+    assert run.check["protocol_matches_forward"] and run.check["same_readout_positions"] == ids.size
+    assert float(np.abs(run.values - ref).max()) <= 1e-6 * float(np.abs(ref).max())
+    # one hand-over per direction, layer and change of home along the sequence
+    from commlb.imported.protocol import bidirectional_homes
+
+    changes = int(np.sum(np.diff(bidirectional_homes(sp.owner)) != 0))
+    per = (2 if model.cell == "lstm" else 1) * model.width * 32
+    assert run.transcript.total_bits == 2 * model.layers * changes * per
+    labels = [m.label for m in run.transcript.messages]
+    assert sum("reverse" in lab for lab in labels) == sum("forward" in lab for lab in labels) == model.layers * changes
+
+
+def test_half_bidirectional_checkpoint_is_refused(tmp_path):
+    from safetensors.numpy import save_file
+
+    from commlb.imported.errors import ModelFileError
+
+    t = {k: v for k, v in load_checkpoint(DATA / "gru_bi.safetensors").tensors.items()
+         if not k.endswith("l1_reverse")}
+    save_file(t, str(tmp_path / "half.safetensors"))
+    with pytest.raises(ModelFileError, match="reverse layers"):
+        open_model(str(tmp_path / "half.safetensors"))

@@ -197,6 +197,28 @@ def reduced(config: GPT2Config, wrapper: nn.Module, tokens: np.ndarray, rnn_toke
     np.savez_compressed(OUT / "outputs_reduced.npz", **out)
     sharded(config, wrapper)
     projected(rnn_tokens)
+    bidirectional(rnn_tokens)
+
+
+def bidirectional(rnn_tokens: np.ndarray) -> None:
+    """``lstm_bi.pt`` and ``gru_bi.safetensors``: two-layer bidirectional modules with
+    their heads (on [h_forward; h_reverse]), and ``outputs_bi.npz``: their outputs in
+    float32 and, after ``model.to(torch.bfloat16)``, in bfloat16 (oneDNN off)."""
+    gen = torch.Generator().manual_seed(4)
+    r = torch.as_tensor(rnn_tokens)
+    out = {}
+    for name, cell, file in (("lstm_bi", nn.LSTM, "lstm_bi.pt"), ("gru_bi", nn.GRU, "gru_bi.safetensors")):
+        model = Recurrent(cell, bidirectional=True).eval()
+        perturb(model, gen)
+        sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+        if file.endswith(".pt"):
+            torch.save(sd, OUT / file)
+        else:
+            save_file(sd, str(OUT / file))
+        with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+            out[f"{name}_out"] = model(r).numpy()
+            out[f"{name}_bf16_out"] = model.to(torch.bfloat16)(r).float().numpy()
+    np.savez_compressed(OUT / "outputs_bi.npz", **out)
 
 
 def projected(rnn_tokens: np.ndarray) -> None:
