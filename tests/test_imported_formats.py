@@ -17,7 +17,7 @@ from commlb.cli.main import main
 from commlb.imported import open_model
 from commlb.imported.adapter import load_adapter
 from commlb.imported.load import load_checkpoint
-from commlb.imported.numformat import FORMATS, get_format, round_bfloat16
+from commlb.imported.numformat import FORMATS, get_format, round_bfloat16, round_float16, round_float16_reference
 from commlb.imported.protocol import format_values, make_split, simulate_imported
 from commlb.registry import get_task
 
@@ -59,6 +59,24 @@ def test_round_bfloat16_matches_reference(bits):
         assert np.isnan(got)
     else:
         assert got.view(np.uint32) == want.view(np.uint32), (hex(bits), got, want)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.integers(0, 2 ** 32 - 1), min_size=1, max_size=64),
+       st.sampled_from([1.0, 2.0 ** -14, 2.0 ** -20, 65504.0, 65520.0]))
+def test_round_float16_matches_numpy_conversion(words, scale):
+    bits = np.array(words, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    near = (np.array(words, dtype=np.float64) / 2 ** 32 * 2 * scale).astype(np.float32)  # around the edges
+    for x in (bits, near, -near):
+        got, want = round_float16(x), round_float16_reference(x)
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32)) or np.array_equal(
+            np.isnan(got), np.isnan(want)) and np.array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
+def test_round_float16_edges():
+    edges = np.float32([2.0 ** -25, 3 * 2.0 ** -26, 2.0 ** -24, 2.0 ** -14 - 2.0 ** -25, 65519.99, 65520.0,
+                        -65520.0, np.inf, -np.inf, 0.0, -0.0, 1e-45])
+    np.testing.assert_array_equal(round_float16(edges).view(np.uint32), round_float16_reference(edges).view(np.uint32))
 
 
 @pytest.mark.parametrize("fmt", [BF16, F16, FORMATS["float32"]])
