@@ -312,12 +312,23 @@ def _render_reductions(entries: list[dict[str, Any]], n: int) -> None:
 # ------------------------------------------------------------------ command
 
 
+def _graph_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    from .options import output_file
+
+    return output_file("--graph", (".svg", ".png"))(ctx, param, value)
+
+
 @click.command("list")
 @click.argument("what", type=click.Choice(_KINDS))
 @click.option("--n", "n", type=click.IntRange(min=1), default=8, show_default=True,
               help="Instance size at which bound values, lengths and reductions are shown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
-def list_cmd(what: str, n: int, as_json: bool) -> None:
+@click.option("--graph", "graph_file", default=None, metavar="FILE.svg|FILE.png",
+              callback=_graph_path, help="With reductions: draw the reduction graph (problems, tasks, "
+              "reductions and problem maps) to FILE.svg or FILE.png.")
+@click.option("--verbose", "-v", "verbose", is_flag=True,
+              help="With problems: each one's input format (what x and y are, as arrays).")
+def list_cmd(what: str, n: int, as_json: bool, graph_file: str | None = None, verbose: bool = False) -> None:
     """List problems (with their literature bounds), tasks or reductions."""
     from commlb.errors import InvalidInputError
 
@@ -325,6 +336,12 @@ def list_cmd(what: str, n: int, as_json: bool) -> None:
 
     if n < 1:
         raise InvalidInputError(f"--n must be >= 1, got {n}")
+    if graph_file is not None:
+        if what != "reductions":
+            raise InvalidInputError(f"--graph draws the reduction graph: use it with `list reductions`, not {what}")
+        from commlb.reductions.graph import draw
+
+        draw(graph_file)
     builders = {"problems": (problem_entries, _render_problems),
                 "tasks": (task_entries, _render_tasks),
                 "reductions": (reduction_entries, _render_reductions)}

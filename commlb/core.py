@@ -30,6 +30,7 @@ __all__ = [
     "TaskDefaults",
     "Reduction",
     "ReductionSource",
+    "ProblemMap",
 ]
 
 
@@ -375,6 +376,40 @@ class Reduction(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.problem!r} -> {self.task.name})"
+
+
+class ProblemMap(ABC):
+    """Problem -> problem, by local maps: Q(x, y) = ``decode``(P(``map_x``(x), ``map_y``(y))).
+
+    Alice computes ``map_x`` from x alone, Bob ``map_y`` from y alone, and whoever outputs
+    P's answer applies ``decode`` to it, so a protocol for ``target`` (P) is one for
+    ``source`` (Q) with ``cost_bits`` more bits (0 when ``decode`` reads the answer only,
+    as here; a map whose decode needs a party's input would state what it sends).  The
+    source's size m becomes the target's (``target.n``, the size blowup).  Maps compose
+    with each other and end in a :class:`Reduction` (:mod:`commlb.chain`;
+    docs/theory.md §13.1)."""
+
+    name: str = ""
+    description: str = ""
+    source: Problem
+    target: Problem
+    cost_bits: int = 0
+
+    @abstractmethod
+    def map_x(self, x: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def map_y(self, y: np.ndarray) -> np.ndarray: ...
+
+    def decode(self, answer: int) -> int:
+        """Q's answer from P's (the identity by default)."""
+        return int(answer)
+
+    def params(self) -> dict[str, Any]:
+        return self.source.params()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source!r} -> {self.target!r})"
 
 
 def as_int_array(values: Sequence[int] | np.ndarray) -> np.ndarray:

@@ -184,7 +184,7 @@ def _register_object(obj: Any, ep_name: str, origin: str) -> None:
     import types
 
     from . import registry
-    from .core import Problem, Reduction, Task
+    from .core import Problem, ProblemMap, Reduction, Task
 
     if isinstance(obj, types.ModuleType):
         return  # importing it registered its classes (load_entry_points records which)
@@ -196,7 +196,7 @@ def _register_object(obj: Any, ep_name: str, origin: str) -> None:
         PLUGIN_FAMILIES[obj.name] = obj
         _ORIGIN[("model", obj.name)] = origin
         return
-    for kind, base in (("problem", Problem), ("task", Task), ("reduction", Reduction)):
+    for kind, base in (("problem", Problem), ("task", Task), ("reduction", Reduction), ("map", ProblemMap)):
         if isinstance(obj, type) and issubclass(obj, base):
             name = str(getattr(obj, "name", "") or ep_name)
             table = registry.tables()[kind]
@@ -206,4 +206,4 @@ def _register_object(obj: Any, ep_name: str, origin: str) -> None:
             _ORIGIN[(kind, name)] = origin
             return
     raise PluginError(f"commlb plugin {ep_name!r} ({origin}) gave a {type(obj).__name__}: expected a module, a "
-                      "Problem, Task or Reduction class, a ModelFamily, or a list of these")
+                      "Problem, Task, Reduction or ProblemMap class, a ModelFamily, or a list of these")
