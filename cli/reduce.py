@@ -44,15 +44,16 @@ def _render(results: list[Any], source: str | None, target: str | None, n: int |
             cost = f", {s['cost_bits']} bits" if s["cost_bits"] else ""
             steps.add_row("step", escape(f"{s['step']}: {s['from']} → {s['to']}{cost}"))
         if r.length is not None:
-            steps.add_row("instance", f"{r.length} tokens at {r.reduction.problem.label()}")
+            steps.add_row("instance", f"{r.length} tokens at {r.problem.label()}")
         if r.check is not None:
             c = r.check
             mode = f"all {c.total_pairs:,} pairs" if c.exhaustive else f"{c.pairs_checked:,} sampled pairs"
-            verdict = "[green]PASS[/green]: sound and local" if c.ok else \
-                f"[red]FAIL[/red] ({c.counterexample.kind})"
+            kind = c.counterexample["kind"] if isinstance(c.counterexample, dict) else \
+                getattr(c.counterexample, "kind", "")
+            verdict = "[green]PASS[/green]: sound and local" if c.ok else f"[red]FAIL[/red] ({kind})"
             steps.add_row("checked", f"{verdict} ({mode})")
         cost = f" less {r.cost_bits} bits (the steps' cost)" if r.cost_bits else " (every step costs 0 bits)"
-        steps.add_row("transfers", escape(f"the bounds of {r.reduction.problem.label()}{cost}:"))
+        steps.add_row("transfers", escape(f"the bounds of {r.problem.label()}{cost}:"))
         for b in r.bounds:
             if not b.lower:
                 continue
@@ -128,6 +129,10 @@ def reduce_cmd(source: str | None, target: str | None, n: int | None, extra: tup
             if hasattr(result.reduction, "encode"):
                 result.check = check_reduction(result.reduction, samples=samples, exhaustive_limit=1 << 16,
                                                max_seconds=120.0)
+            else:  # a chain of problem maps: Q(x, y) = decode(P(map_x(x), map_y(y)))
+                from commlb.chain import check_map
+
+                result.check = check_map(result.reduction, samples=samples)
         results.append(result)
     if save:
         specs = [(r.spec, int(r.reduction.problem.n)) for r in results if hasattr(r.reduction, "encode")]

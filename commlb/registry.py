@@ -201,7 +201,8 @@ def is_chain_spec(name: Any) -> bool:
 
     if not isinstance(name, str) or "+" not in name:
         return False
-    return not os.path.isfile(name.rpartition(":")[0])
+    path, _, attr = name.rpartition(":")
+    return not (os.path.isfile(path) and "+" not in attr)
 
 
 def is_known(kind: str, name: Any) -> bool:
@@ -236,6 +237,9 @@ def factory_for(kind: str, name: str) -> Callable[..., Any]:
     table = tables()[kind]
     if name not in table:
         known = ", ".join(sorted(table))
+        if kind == "reduction" and name in list_maps():
+            raise UnknownNameError(f"{name!r} is a problem map (problem -> problem), not a reduction to a task: end "
+                                   f"a chain with a reduction, e.g. {name}+... (commlb reduce --from ... lists them)")
         raise UnknownNameError(f"unknown {kind} {name!r}; known: {known} (or give path/to/file.py:ATTR)")
     return table[name]
 

@@ -167,10 +167,14 @@ class Transfer:
     length: int | None
     bounds: list[Any] = field(default_factory=list)
     check: Any = None
+    #: the source problem at its size (``reduction.problem``, or a map's ``source``)
+    problem: Any = None
+    #: where the chain ends: a task name, or a problem label for a chain of maps
+    end: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"chain": self.spec, "steps": self.steps, "cost_bits": self.cost_bits,
-                "problem": self.reduction.problem.label(), "task": self.reduction.task.name,
+                "problem": self.problem.label(), "to": self.end,
                 "length": self.length, "bounds": [b.to_json() for b in self.bounds],
                 "check": None if self.check is None else self.check.to_json()}
 
@@ -210,7 +214,8 @@ def transfer(spec: str | list[str], n: int | None = None, **params: Any) -> Tran
     if hasattr(built, "encode"):
         x, y = problem.sample(np.random.default_rng(0))
         length = len(built.encode(x, y))
-    return Transfer(name, built, info, cost, length, list(problem.bounds()))
+    end = built.task.name if hasattr(built, "task") else built.target.label()
+    return Transfer(name, built, info, cost, length, list(problem.bounds()), problem=problem, end=end)
 
 
 def draw(path: str, g: Any = None, *, extra: Sequence[str] = ()) -> Any:
@@ -227,6 +232,7 @@ def draw(path: str, g: Any = None, *, extra: Sequence[str] = ()) -> Any:
     pos = nx.multipartite_layout(g, subset_key="layer")
     layers = {d["layer"] for _n, d in g.nodes(data=True)}
     rows = max(sum(1 for _n, d in g.nodes(data=True) if d["layer"] == k) for k in layers)
+    plt.rcParams["svg.fonttype"] = "none"  # names stay text in an SVG: searchable, selectable
     fig, ax = plt.subplots(figsize=(3.2 * len(layers) + 2, 0.75 * rows + 1.5))
     problems = [n for n in g.nodes if n[0] == "problem"]
     tasks = [n for n in g.nodes if n[0] == "task"]
@@ -234,7 +240,8 @@ def draw(path: str, g: Any = None, *, extra: Sequence[str] = ()) -> Any:
                            edgecolors="#1f4e79", node_size=1400, ax=ax)
     nx.draw_networkx_nodes(g, pos, nodelist=tasks, node_shape="s", node_color="#fce5cd",
                            edgecolors="#7f4f00", node_size=1400, ax=ax)
-    nx.draw_networkx_labels(g, pos, labels={n: n[1] for n in g.nodes}, font_size=7, ax=ax)
+    nx.draw_networkx_labels(g, pos, labels={n: n[1] for n in g.nodes}, font_size=7, ax=ax,
+                            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 1})
     solid = [(u, v) for u, v, d in g.edges(data=True) if d["kind"] == "reduction"]
     dashed = [(u, v) for u, v, d in g.edges(data=True) if d["kind"] == "map"]
     nx.draw_networkx_edges(g, pos, edgelist=solid, arrows=True, arrowsize=12, node_size=1400, ax=ax,
@@ -245,4 +252,5 @@ def draw(path: str, g: Any = None, *, extra: Sequence[str] = ()) -> Any:
     ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=120 if str(path).lower().endswith(".png") else None)
+    plt.close(fig)
     return fig
