@@ -114,6 +114,8 @@ class SimulationResult:
     conclusion: str = ""
     #: the error-tolerant bound at the trials' upper confidence bound (commlb.bounds.erring)
     error_bound: Any = None
+    #: the round-aware bounds next to the transcript (commlb.bounds.rounds), or None
+    round_bounds: Any = None
 
     @property
     def lower_bound(self) -> BoundEntry | None:
@@ -183,6 +185,8 @@ class SimulationResult:
             out["error_bound"] = self.error_bound.to_json()
         if self.effective_bits is not None:
             out["effective_bits"] = self.effective_bits
+        if self.round_bounds is not None:
+            out["round_bounds"] = self.round_bounds.to_json()
         return out
 
 
@@ -324,6 +328,10 @@ def simulate_instance(setup: TaskSetup, built: BuiltModel, *, x: Any = None, y: 
                        for e in entries]
     result = SimulationResult(setup, built, inst, sp, transcript, out, output, expected, correct, int(seed),
                               x, y, entries)
+    if setup.problem is not None and not split_breaks_reduction(inst.owner, sp.owner):
+        from .bounds.rounds import round_bounds
+
+        result.round_bounds = round_bounds(setup.problem, transcript, erred=correct is False)
     if effective:
         result.effective_bits = _effective_bits_hook(setup, built, sp)
     result.conclusion = conclusion(result)
