@@ -95,9 +95,20 @@ def problem_entries(n: int) -> list[dict[str, Any]]:
             "x_space": _space_json(problem.x_space),
             "y_space": _space_json(problem.y_space),
             "inputs": f"Alice: {_space_text(problem.x_space)}; Bob: {_space_text(problem.y_space)}",
+            "input_format": problem.input_format(),
+            "example": _example(problem),
             "bounds": bounds,
         })
     return out
+
+
+def _example(problem: Any) -> dict[str, Any]:
+    """One pair (x, y) as the arrays a reduction's ``encode`` receives, and f(x, y)."""
+    import numpy as np
+
+    x, y = problem.sample(np.random.default_rng(0))
+    value = problem.evaluate(np.asarray(x), np.asarray(y))
+    return {"x": np.asarray(x).tolist(), "y": np.asarray(y).tolist(), "f": int(np.asarray(value).reshape(-1)[0])}
 
 
 def _bound_type(b: dict[str, Any]) -> str:
@@ -107,7 +118,7 @@ def _bound_type(b: dict[str, Any]) -> str:
     return f"asymptotic {side}" if b["asymptotic"] else side
 
 
-def _render_problems(entries: list[dict[str, Any]], n: int) -> None:
+def _render_problems(entries: list[dict[str, Any]], n: int, verbose: bool = False) -> None:
     """One block per problem: its name and description, its inputs, then each bound on
     a line of its own (kind, formula, value at n, exact / lower / asymptotic) with its
     citation and status wrapped under it: readable at 80 columns."""
@@ -129,6 +140,12 @@ def _render_problems(entries: list[dict[str, Any]], n: int) -> None:
         out.print(head)
         out.print(Padding(Text(f"inputs: {entry['inputs']}" + ("  (a promise problem)" if entry["promise"] else "")),
                           (0, 0, 0, 2)))
+        if verbose:
+            fmt, ex = entry["input_format"], entry["example"]
+            for key, who in (("x", "Alice's x"), ("y", "Bob's y"), ("output", "output")):
+                out.print(Padding(Text(f"{who}: {fmt[key]}"), (0, 0, 0, 4)))
+            out.print(Padding(Text(f"e.g. x = {ex['x']}, y = {ex['y']}: f = {ex['f']}", style="italic"),
+                              (0, 0, 0, 4)))
         bounds = entry["bounds"]
         if not bounds:
             out.print(Padding(Text("(no bounds listed)", style="italic"), (0, 0, 0, 2)))
@@ -349,5 +366,8 @@ def list_cmd(what: str, n: int, as_json: bool, graph_file: str | None = None, ve
     entries = build(n)
     if as_json:
         emit_json({"n": n, what: entries})
+        return
+    if what == "problems":
+        _render_problems(entries, n, verbose)
         return
     render(entries, n)

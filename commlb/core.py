@@ -195,6 +195,16 @@ class InputSpace:
         return out[0] if count is None else out
 
 
+def space_format(space: InputSpace) -> str:
+    """An input space as the array a party holds, in words."""
+    if space.kind == "bits":
+        return f"{space.length} bits: an int64 array of {space.length} entries in {{0, 1}}"
+    if space.kind == "index":
+        return f"[i]: an int64 array of length 1 holding an index i in [0, {space.base})"
+    return (f"a map [{space.length}] -> [{space.base}]: an int64 array of {space.length} entries in "
+            f"[0, {space.base}), entry j the value at j")
+
+
 class Problem(ABC):
     """A two-party communication problem f(x, y).
 
@@ -214,6 +224,11 @@ class Problem(ABC):
     y_space: InputSpace
     #: number of distinct output values (2 for Boolean functions)
     num_outputs: int = 2
+    #: what Alice's input x, Bob's input y and the output are, as commlb passes them
+    #: (``commlb list problems --verbose``); empty: read off the input spaces
+    x_format: str = ""
+    y_format: str = ""
+    output_format: str = ""
 
     @abstractmethod
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray: ...
@@ -249,6 +264,15 @@ class Problem(ABC):
 
     def num_pairs(self) -> int:
         return self.x_space.size * self.y_space.size
+
+    def input_format(self) -> dict[str, str]:
+        """``{"x": ..., "y": ..., "output": ...}``: each input as the int64 array commlb
+        passes to :meth:`evaluate` and to a reduction's ``encode``, in words (the class's
+        ``x_format``/``y_format``/``output_format``, else read off the input spaces)."""
+        out = self.output_format or ("1 or 0" if self.num_outputs == 2 else
+                                     f"an integer in [0, {self.num_outputs})")
+        return {"x": self.x_format or space_format(self.x_space),
+                "y": self.y_format or space_format(self.y_space), "output": out}
 
     def params(self) -> dict[str, Any]:
         return {"n": self.n}

@@ -353,3 +353,29 @@ def test_bad_reduction_file_is_one_line_exit_2(tmp_path, fname, command):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and not out
     assert needle in lines[0]
+
+
+# ------------------------------------------------------------------ input formats
+
+
+def test_list_problems_verbose_states_each_input_format():
+    code, out, err = _main("list", "problems", "--verbose", "--n", "5")
+    assert code == 0, err
+    assert "[i]: an int64 array of length 1 holding Bob's index i in [0, n)" in " ".join(out.split())
+    result = _invoke("list", "problems", "--n", "5", "--json")
+    entries = {e["name"]: e for e in json.loads(result.stdout)["problems"]}
+    for name, e in entries.items():
+        problem = commlb.get_problem(name, n=5)
+        ex = e["example"]
+        # the example is a real pair of the problem, in the format stated: f is its value
+        assert int(problem.evaluate(np.asarray(ex["x"]), np.asarray(ex["y"]))) == ex["f"], name
+        assert len(ex["x"]) == problem.x_space.length and len(ex["y"]) == problem.y_space.length
+        assert set(e["input_format"]) == {"x", "y", "output"}
+    assert len(entries["index"]["example"]["y"]) == 1 and "[i]" in entries["index"]["input_format"]["y"]
+    assert "f_A" in entries["pc"]["input_format"]["x"]
+
+
+def test_a_users_problem_gets_a_format_from_its_spaces(toy_file):
+    problem = commlb.get_problem(f"{toy_file}:Parity2", n=3)
+    fmt = problem.input_format()
+    assert fmt["x"] == "3 bits: an int64 array of 3 entries in {0, 1}" and fmt["output"] == "1 or 0"

@@ -109,7 +109,7 @@ def test_a_wrong_map_in_a_chain_is_caught_with_exit_1(maps_file, monkeypatch):
     result = _invoke("check-reduction", f"{maps_file}:IndexToDisjForgetsTheNegation+disj-to-disjointness",
                      "--n", "3", "--json")
     assert result.exit_code == 1
-    cex = json.loads(result.output)["counterexample"]
+    cex = json.loads(result.stdout)["counterexample"]
     assert cex["kind"] == "soundness"
     x, y = np.asarray(cex["x"]), int(cex["y"][0])
     assert cex["expected"] == int(x[y])  # INDEX's answer; the chain decoded its negation
@@ -153,12 +153,12 @@ def test_reduce_command_checks_and_saves(tmp_path, monkeypatch):
     saved = tmp_path / "chains.py"
     result = _invoke("reduce", "--from", "index", "--to", "qsa", "--n", "3", "--save", str(saved), "--json")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert [c["chain"] for c in out["chains"]] == ["index-to-qsa", "index-to-disj+disj-to-qsa"]
     for c in out["chains"]:
         assert c["check"]["ok"] and c["check"]["exhaustive"] and c["check"]["total_pairs"] == 8 * 3
     result = _invoke("check-reduction", f"{saved}:CHAIN_2", "--json")
-    assert result.exit_code == 0 and json.loads(result.output)["reduction"] == "index-to-disj+disj-to-qsa"
+    assert result.exit_code == 0 and json.loads(result.stdout)["reduction"] == "index-to-disj+disj-to-qsa"
 
 
 def test_a_users_reduction_gets_every_chain_into_it(tmp_path, monkeypatch):
@@ -176,7 +176,7 @@ def test_a_users_reduction_gets_every_chain_into_it(tmp_path, monkeypatch):
         "        super().__init__(n)\n")
     result = _invoke("reduce", "--to", "disjointness", "--with", f"{mine}:Mine", "--json")
     assert result.exit_code == 0, result.output
-    chains = {c["chain"]: c for c in json.loads(result.output)["chains"]}
+    chains = {c["chain"]: c for c in json.loads(result.stdout)["chains"]}
     assert {f"eq-to-disj+{mine}:Mine", f"index-to-disj+{mine}:Mine", f"{mine}:Mine"} <= set(chains)
     assert all(c["check"]["ok"] for c in chains.values())
 
