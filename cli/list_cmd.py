@@ -102,10 +102,13 @@ def problem_entries(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _example(problem: Any) -> dict[str, Any]:
-    """One pair (x, y) as the arrays a reduction's ``encode`` receives, and f(x, y)."""
+def _example(problem: Any) -> dict[str, Any] | None:
+    """One pair (x, y) as the arrays a reduction's ``encode`` receives, and f(x, y);
+    None above 64 entries per input (an example is for reading)."""
     import numpy as np
 
+    if max(problem.x_space.length, problem.y_space.length) > 64:
+        return None
     x, y = problem.sample(np.random.default_rng(0))
     value = problem.evaluate(np.asarray(x), np.asarray(y))
     return {"x": np.asarray(x).tolist(), "y": np.asarray(y).tolist(), "f": int(np.asarray(value).reshape(-1)[0])}
@@ -144,8 +147,9 @@ def _render_problems(entries: list[dict[str, Any]], n: int, verbose: bool = Fals
             fmt, ex = entry["input_format"], entry["example"]
             for key, who in (("x", "Alice's x"), ("y", "Bob's y"), ("output", "output")):
                 out.print(Padding(Text(f"{who}: {fmt[key]}"), (0, 0, 0, 4)))
-            out.print(Padding(Text(f"e.g. x = {ex['x']}, y = {ex['y']}: f = {ex['f']}", style="italic"),
-                              (0, 0, 0, 4)))
+            if ex is not None:
+                out.print(Padding(Text(f"e.g. x = {ex['x']}, y = {ex['y']}: f = {ex['f']}", style="italic"),
+                                  (0, 0, 0, 4)))
         bounds = entry["bounds"]
         if not bounds:
             out.print(Padding(Text("(no bounds listed)", style="italic"), (0, 0, 0, 2)))

@@ -60,14 +60,35 @@ class ModelFamily:
     ``random``: ``random(vocab_size, length, rng, precision=..., output_kind=...,
     num_classes=..., **sizes) -> Model``, seeded random weights for ``--weights random``.
     ``options``: the size options it takes (``hidden``, ``layers``, ``heads``,
-    ``width``)."""
+    ``width``).  ``model_class``: the Model subclass (for ``load_model`` of saved
+    weights)."""
 
     name: str
     simulate: Callable[..., Any]
     random: Callable[..., Any]
     options: tuple[str, ...] = ()
+    model_class: Any = None
     description: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_family(spec: Any) -> str:
+    """A model family given as a name (built in or a plugin's), as ``FILE.py:ATTR`` (a
+    :class:`ModelFamily`, registered under its ``name`` for the rest of the process), or as
+    a ModelFamily object: its name."""
+    if isinstance(spec, ModelFamily):
+        PLUGIN_FAMILIES[spec.name] = spec
+        return spec.name
+    if isinstance(spec, str) and is_file_spec(spec):
+        obj = load_file_attr(spec, f"model family {spec}")
+        if not isinstance(obj, ModelFamily):
+            raise PluginError(f"{spec} is a {type(obj).__name__}, not a commlb.plugins.ModelFamily")
+        if obj.name in ("rnn", "transformer", "ffn"):
+            raise PluginError(f"{spec}: the family name {obj.name!r} is built in; give yours another name")
+        PLUGIN_FAMILIES[obj.name] = obj
+        return obj.name
+    load_entry_points()
+    return str(spec)
 
 
 def is_file_spec(text: Any) -> bool:

@@ -157,8 +157,10 @@ def _check_bounds(part: str, start: int, stop: int) -> None:
 
 def parse_models(spec: str | Sequence[str]) -> list[str]:
     """``"rnn,transformer"`` → ``["rnn", "transformer"]`` (order kept, duplicates dropped)."""
-    names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec)]
-    names = [s for s in names if s]
+    from .plugins import is_file_spec, resolve_family
+
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec)]
+    names = [resolve_family(s) if is_file_spec(s) else s.lower() for s in names if s]
     if not names:
         raise InvalidInputError("--models: give at least one of " + ", ".join(MODEL_FAMILIES))
     unknown = [s for s in names if s not in MODEL_FAMILIES]

@@ -487,6 +487,13 @@ def _unclear_cases() -> list[Case]:
                  ["list", "reductions", "--graph", "{F}/g.txt"], ["list", "problems", "--graph", "{F}/g.svg"],
                  ["list", "reductions", "--graph", "/nonexistent-dir/g.svg"]):
         c.append(Case("unclear-message", argv))
+    # a model family from a file
+    for bad in ("red-syntax.py:R", "red-notred.py:R", "red-import-raises.py:R", "nofile.py:R"):
+        c.append(Case("unclear-message", ["simulate", "--task", "disjointness", "--model", "{F}/" + bad]))
+        c.append(Case("unclear-message", ["witness", "--task", "disjointness", "--model", "{F}/" + bad]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--models",
+                                          "rnn,{F}/" + bad]))
+    c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--model", "{F}/red-notred.py:R"]))
     c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-syntax.py:T", "--model", "rnn"]))
     c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-notred.py:R", "--model", "rnn"]))
     c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-notred.py:R", "--n", "2"]))
