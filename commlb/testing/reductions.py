@@ -385,7 +385,7 @@ def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], No
             lo += size
             ys = ys_all[ys_idx]
             expected = np.asarray(problem.evaluate(x[None, :], ys)).reshape(-1)
-            rows: list[np.ndarray] = []
+            chunk_rows: list[np.ndarray] = []
             sound_fail: Counterexample | None = None
             fail_at = len(ys_idx)  # first index in the chunk with a failure
             for j, y in enumerate(ys):
@@ -403,14 +403,14 @@ def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], No
                         break
                     got, err = checker.decoded(instance)
                 if instance is not None:
-                    rows.append(_token_bytes(instance.tokens))
+                    chunk_rows.append(_token_bytes(instance.tokens))
                 if err is not None or not _equal(got, expected[j]):
                     sound_fail = checker.soundness(x, y, int(expected[j]), None if err else got, err)
                     fail_at = j
                     break
             # locality up to the first soundness/owner failure; at the same pair a
             # locality failure is reported first
-            loc = _row_locality(checker, x, xi, ys_all, ys_idx[: len(rows)], rows, row_ref, row_ref_y,
+            loc = _row_locality(checker, x, xi, ys_all, ys_idx[: len(chunk_rows)], chunk_rows, row_ref, row_ref_y,
                                 bob_ref, bob_ref_x, xs_all)
             if loc is not None:
                 j, cex = loc
@@ -419,8 +419,8 @@ def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], No
             if sound_fail is not None:
                 checked += fail_at + 1
                 return checked, sound_fail
-            if rows and row_ref is None:
-                row_ref = rows[0][checker.alice]
+            if chunk_rows and row_ref is None:
+                row_ref = chunk_rows[0][checker.alice]
                 row_ref_y = int(ys_idx[0])
             checked += len(ys_idx)
             if progress is not None:
