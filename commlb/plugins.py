@@ -128,7 +128,7 @@ def _load_module(path: str, what: str) -> Any:
         sys.modules.pop(module_name, None)
         raise PluginError(f"{what}: importing {path} failed: {type(exc).__name__}: {exc}") from None
     try:  # Dask workers cannot import the module by its made-up name: send its code with it
-        import cloudpickle  # type: ignore[import-untyped]
+        import cloudpickle
 
         cloudpickle.register_pickle_by_value(module)
     except ImportError:  # no Dask installed: nothing is sent anywhere

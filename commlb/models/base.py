@@ -43,7 +43,7 @@ class _Families(Mapping[str, type["Model"]]):
         import importlib
 
         if family not in self._where:
-            return _plugin_families()[family].model_class  # type: ignore[no-any-return]
+            return _plugin_families()[family].model_class
         module, cls = self._where[family]
         return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
 
