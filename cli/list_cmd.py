@@ -289,6 +289,37 @@ def reduction_entries(n: int) -> list[dict[str, Any]]:
     return out
 
 
+def map_entries() -> list[dict[str, Any]]:
+    """Every registered problem map (problem -> problem by local maps), built at its
+    example size: the edges between problems in the reduction graph."""
+    from commlb.registry import get_map, list_maps, map_factory
+
+    out = []
+    for name in list_maps():
+        params = dict(getattr(map_factory(name), "example_params", None) or {})
+        m = get_map(name, **params)
+        out.append({"name": name, "origin": _origin("map", name), "description": m.description,
+                    "from": m.source.label(), "to": m.target.label(), "cost_bits": int(m.cost_bits)})
+    return out
+
+
+def _render_maps(entries: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
+    from rich.text import Text
+
+    from .render import console
+
+    out = console()
+    out.print()
+    out.print(Text(f"Problem maps (problem → problem; chain them with a reduction: "
+                   f"commlb reduce --from P --to T): {len(entries)}", style="bold"))
+    for e in entries:
+        out.print()
+        out.print(Text(e["name"], style="bold") + Text(f"   {e['from']} → {e['to']}, {e['cost_bits']} bits"))
+        if e.get("description"):
+            out.print(Text("  " + escape(e["description"])))
+
+
 def _render_reductions(entries: list[dict[str, Any]], n: int) -> None:
     """One block per reduction (its name and problem → task on one line, then its
     parameters, tokens and theorem, each on its own wrapped line): readable at 80 columns,
@@ -369,9 +400,14 @@ def list_cmd(what: str, n: int, as_json: bool, graph_file: str | None = None, ve
     build, render = builders[what]
     entries = build(n)
     if as_json:
-        emit_json({"n": n, what: entries})
+        payload = {"n": n, what: entries}
+        if what == "reductions":
+            payload["maps"] = map_entries()
+        emit_json(payload)
         return
     if what == "problems":
         _render_problems(entries, n, verbose)
         return
     render(entries, n)
+    if what == "reductions":
+        _render_maps(map_entries())

@@ -310,3 +310,7 @@ def task_factory(name: str) -> Callable[..., Any]:
 
 def reduction_factory(name: str) -> Callable[..., Any]:
     return factory_for("reduction", name)
+
+
+def map_factory(name: str) -> Callable[..., Any]:
+    return factory_for("map", name)

@@ -454,3 +454,19 @@ def test_installed_model_family_runs_by_name(tmp_path):
                env={"PYTHONPATH": str(site)})
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["model"] == "shadow-rnn"
+
+
+def test_sweep_point_with_a_file_family_runs_in_a_fresh_process(family_file):
+    """What a Dask worker does: unpickle a point and measure it, with nothing loaded."""
+    import pickle
+
+    from commlb.sweep import SweepPoint
+
+    point = SweepPoint("disjointness", "shadow-rnn", 4, 0, 1, 0, {}, {}, 30.0, family_spec=family_file)
+    code = ("import pickle, sys; from commlb.sweep import measure_point; "
+            "row = measure_point(pickle.loads(sys.stdin.buffer.read())); print(row.model, row.status)")
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(point), capture_output=True, cwd=ROOT,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr.decode()
+    # no shadow-rnn construction for disjointness: the row says so (it was resolved, not refused)
+    assert out.stdout.decode().split() == ["shadow-rnn", "no-construction"]

@@ -204,3 +204,11 @@ def test_check_map_is_exhaustive_and_catches_a_wrong_decode(maps_file):
     assert not wrong.ok and wrong.counterexample["expected"] != wrong.counterexample["got"]
     x, y = wrong.counterexample["x"], wrong.counterexample["y"][0]
     assert wrong.counterexample["expected"] == x[y]
+
+
+def test_list_reductions_lists_the_problem_maps():
+    out = json.loads(_invoke("list", "reductions", "--json").stdout)
+    maps = {m["name"]: m for m in out["maps"]}
+    assert set(maps) == set(commlb.registry.list_maps())
+    assert (maps["eq-to-disj"]["from"], maps["eq-to-disj"]["to"]) == ("EQ_3", "DISJ_6")
+    assert all(m["cost_bits"] == 0 and m["origin"] == "built in" for m in maps.values())
