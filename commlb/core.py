@@ -195,14 +195,18 @@ class InputSpace:
         return out[0] if count is None else out
 
 
-def space_format(space: InputSpace) -> str:
-    """An input space as the array a party holds, in words."""
+def space_format(space: InputSpace, n: int | None = None) -> str:
+    """An input space as the array a party holds, in words (a size equal to ``n`` is
+    written ``n``)."""
+    def size(v: int) -> str:
+        return "n" if n is not None and v == n else str(v)
+
+    length, base = size(space.length), size(space.base)
     if space.kind == "bits":
-        return f"{space.length} bits: an int64 array of {space.length} entries in {{0, 1}}"
+        return f"{length} bits: an int64 array of {length} entries in {{0, 1}}"
     if space.kind == "index":
-        return f"[i]: an int64 array of length 1 holding an index i in [0, {space.base})"
-    return (f"a map [{space.length}] -> [{space.base}]: an int64 array of {space.length} entries in "
-            f"[0, {space.base}), entry j the value at j")
+        return f"[i]: an int64 array of length 1 holding an index i in [0, {base})"
+    return f"a map [{length}] -> [{base}]: an int64 array of {length} entries in [0, {base}), entry j the value at j"
 
 
 class Problem(ABC):
@@ -271,8 +275,9 @@ class Problem(ABC):
         ``x_format``/``y_format``/``output_format``, else read off the input spaces)."""
         out = self.output_format or ("1 or 0" if self.num_outputs == 2 else
                                      f"an integer in [0, {self.num_outputs})")
-        return {"x": self.x_format or space_format(self.x_space),
-                "y": self.y_format or space_format(self.y_space), "output": out}
+        n = getattr(self, "n", None)
+        return {"x": self.x_format or space_format(self.x_space, n),
+                "y": self.y_format or space_format(self.y_space, n), "output": out}
 
     def params(self) -> dict[str, Any]:
         return {"n": self.n}

@@ -378,7 +378,7 @@ def test_list_problems_verbose_states_each_input_format():
 def test_a_users_problem_gets_a_format_from_its_spaces(toy_file):
     problem = commlb.get_problem(f"{toy_file}:Parity2", n=3)
     fmt = problem.input_format()
-    assert fmt["x"] == "3 bits: an int64 array of 3 entries in {0, 1}" and fmt["output"] == "1 or 0"
+    assert fmt["x"] == "n bits: an int64 array of n entries in {0, 1}" and fmt["output"] == "1 or 0"
 
 
 # ------------------------------------------------------------------ a model family of one's own
@@ -470,3 +470,10 @@ def test_sweep_point_with_a_file_family_runs_in_a_fresh_process(family_file):
     assert out.returncode == 0, out.stderr.decode()
     # no shadow-rnn construction for disjointness: the row says so (it was resolved, not refused)
     assert out.stdout.decode().split() == ["shadow-rnn", "no-construction"]
+
+
+def test_readme_states_each_problems_input_format_as_the_code_does():
+    text = (ROOT / "README.md").read_text()
+    for name in commlb.list_problems():
+        f = commlb.get_problem(name, n=4).input_format()
+        assert f"| `{name}` | {f['x']} | {f['y']} | {f['output']} |" in text, name
