@@ -276,8 +276,9 @@ def _model_summary(built: Any) -> str:
               "match2, match3, dyck22, nearest-neighbor, function-composition, qstr, a plugin's task or "
               "FILE.py:ATTR (required, except with --reduction, whose task it is, or with trained weights, whose "
               "adapter names it).")
-@click.option("--model", "model", default=None, type=click.Choice(["rnn", "transformer", "ffn"]),
-              help="Model family (required, except with trained weights).")
+@click.option("--model", "model", default=None, metavar="rnn|transformer|ffn|FILE.py:ATTR",
+              help="Model family: rnn, transformer, ffn, a plugin's, or a commlb.plugins.ModelFamily in FILE.py "
+              "(required, except with trained weights).")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
 @click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops (default 2).")
 @click.option("--q", "q", type=POSITIVE, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")

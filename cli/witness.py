@@ -183,8 +183,8 @@ def _arr(values: list[int]) -> Any:
 @click.option("--task", "task", default=None,
               help="Task with a reduction: index-lookup, disjointness, equality, …, a plugin's or FILE.py:ATTR "
               "(required unless --reduction names the reduction, whose task it is).")
-@click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
-              help="Model family.")
+@click.option("--model", "model", required=True, metavar="rnn|transformer|ffn|FILE.py:ATTR",
+              help="Model family: rnn, transformer, ffn, a plugin's, or a commlb.plugins.ModelFamily in FILE.py.")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
 @click.option("--reduction", "reduction", default=None,
               help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "

@@ -159,8 +159,10 @@ def _check_bounds(part: str, start: int, stop: int) -> None:
 
 def parse_models(spec: str | Sequence[str]) -> list[str]:
     """``"rnn,transformer"`` → ``["rnn", "transformer"]`` (order kept, duplicates dropped)."""
-    names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec)]
-    names = [s for s in names if s]
+    from .plugins import is_file_spec, resolve_family
+
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec)]
+    names = [resolve_family(s) if is_file_spec(s) else s.lower() for s in names if s]
     if not names:
         raise InvalidInputError("--models: give at least one of " + ", ".join(MODEL_FAMILIES))
     unknown = [s for s in names if s not in MODEL_FAMILIES]
@@ -406,8 +408,13 @@ def run_sweep(
 
     result = SweepResult(task, families, ns, trials, instances, seed)
     budget = math.inf if not max_seconds or max_seconds <= 0 else float(max_seconds)
-    points = [SweepPoint(task, family, n, trials, instances, seed, task_options, model_options, budget)
-              for family in families for n in ns]
+    from .plugins import is_file_spec, resolve_family
+
+    # a family from a file travels as its spec, so that a worker process loads it too
+    given = models.split(",") if isinstance(models, str) else list(models)
+    specs = {resolve_family(s.strip()): s.strip() for s in given if is_file_spec(s.strip())}
+    points = [SweepPoint(task, family, n, trials, instances, seed, task_options, model_options, budget,
+                         specs.get(family, "")) for family in families for n in ns]
     start = time.perf_counter()
     result.rows = (executor or Executor()).map_chunks(measure_point, points, progress=progress)
     result.seconds = time.perf_counter() - start
@@ -428,12 +435,18 @@ class SweepPoint:
     task_options: dict[str, Any]
     model_options: dict[str, Any]
     max_seconds: float
+    #: ``FILE.py:ATTR`` of a model family from a file ("" otherwise)
+    family_spec: str = ""
 
 
 def measure_point(point: SweepPoint) -> SweepRow:
     """The row of one sweep point (one BLAS thread; see :func:`single_blas_thread`)."""
     from . import simulate as sim
 
+    if point.family_spec:
+        from .plugins import resolve_family
+
+        resolve_family(point.family_spec)
     with single_blas_thread():
         return _measure(sim, point.task, point.family, point.n, trials=point.trials, instances=point.instances,
                         seed=point.seed, task_options=point.task_options, model_options=point.model_options,

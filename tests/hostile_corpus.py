@@ -474,6 +474,32 @@ def _unclear_cases() -> list[Case]:
                                           "reduction={F}/" + bad]))
         c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--task-option",
                                           "reduction={F}/" + bad]))
+    # the reduction graph: commlb reduce, chains as reduction names, list --graph
+    for argv in (["reduce"], ["reduce", "--from", "nope"], ["reduce", "--from", "disj", "--to", "nope"],
+                 ["reduce", "--from", "dyck22"], ["reduce", "--from", "disj", "--max-steps", "0"],
+                 ["reduce", "--from", "eq", "--with", "{F}/red-syntax.py:R"],
+                 ["reduce", "--from", "eq", "--with", "{F}/red-notred.py:R"],
+                 ["reduce", "--from", "eq", "--with", "{F}/red-import-raises.py:R"],
+                 ["reduce", "--from", "eq", "--with", "not-a-file"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--save", "{F}/out.txt"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--save", "/nonexistent-dir/c.py"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--n", "0"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--n", BIG_DIGITS],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--n", "100000000000"],
+                 ["check-reduction", "eq-to-disj"], ["check-reduction", "eq-to-disj+"], ["check-reduction", "+"],
+                 ["check-reduction", "eq-to-disj+nope"], ["check-reduction", "index-to-disj+eq-to-equality"],
+                 ["check-reduction", "eq-to-disj+{F}/red-syntax.py:R"],
+                 ["simulate", "--model", "rnn", "--reduction", "eq-to-disj+disj-to-qsa+disj-to-dyck"],
+                 ["list", "reductions", "--graph", "{F}/g.txt"], ["list", "problems", "--graph", "{F}/g.svg"],
+                 ["list", "reductions", "--graph", "/nonexistent-dir/g.svg"]):
+        c.append(Case("unclear-message", argv))
+    # a model family from a file
+    for bad in ("red-syntax.py:R", "red-notred.py:R", "red-import-raises.py:R", "nofile.py:R"):
+        c.append(Case("unclear-message", ["simulate", "--task", "disjointness", "--model", "{F}/" + bad]))
+        c.append(Case("unclear-message", ["witness", "--task", "disjointness", "--model", "{F}/" + bad]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--models",
+                                          "rnn,{F}/" + bad]))
+    c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--model", "{F}/red-notred.py:R"]))
     c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-syntax.py:T", "--model", "rnn"]))
     c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-notred.py:R", "--model", "rnn"]))
     c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-notred.py:R", "--n", "2"]))

@@ -35,7 +35,10 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         n = int(getattr(reduction_factory(red_name), "example_params", {}).get("n", 6))
     setup = resolve_task(task, n=n, **options)
     task_name = setup.task_name or setup.task.name
-    if family not in MODEL_FAMILIES:
+    if family not in ("rnn", "transformer", "ffn"):
+        if family in MODEL_FAMILIES or ":" in family:
+            raise InvalidInputError(f"explain walks through the built-in families (rnn, transformer, ffn); the "
+                                    f"{model} family runs in simulate, witness and sweep")
         raise InvalidInputError(f"unknown model family {family!r}; choose one of {', '.join(MODEL_FAMILIES)}")
     why_not = refusal(task_name, family, setup)
     if why_not:
