@@ -41,6 +41,9 @@ class Explanation:
     vocab_names: list[str] | None = None
     basis: str = "construction"
     protocol: str = "simulate"
+    #: the run walked through (a :class:`~commlb.simulate.SimulationResult` whose transcript
+    #: is the one the steps describe), for figures; None for ``explain --problem``
+    result: Any = field(default=None, repr=False)
 
     def step(self, key: str) -> Step:
         for s in self.steps:

@@ -29,6 +29,9 @@ _OWNER_WORDS = {0: "Alice", 1: "Bob", 2: "public"}
 _OWNER_CLASS = {0: "a", 1: "b", 2: "p"}
 #: tokens shown on the page before the middle is shortened
 MAX_PAGE_TOKENS = 160
+#: more messages than this get a bar chart of their sizes too (the transcript figure
+#: shortens long transcripts in the middle)
+MESSAGES_CHART = 4
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def messages_figure(explanation: Explanation) -> Any | None:
     ax = fig.add_subplot()
     xs = list(range(1, len(msgs) + 1))
     signed = [int(m["bits"]) * (1 if m["sender"] == "alice" else -1) for m in msgs]
-    ax.bar(xs, signed, color=["#1f9bb4" if v > 0 else "#b4387f" for v in signed], edgecolor="black",
+    ax.bar(xs, signed, color=["#6baed6" if v > 0 else "#fd8d3c" for v in signed], edgecolor="black",
            hatch=["" if v > 0 else "\\\\" for v in signed])
     ax.axhline(0, color="black", linewidth=0.8)
     top = max([abs(v) for v in signed] + [1])
@@ -151,7 +154,14 @@ def figures(explanation: Explanation) -> list[PageFigure]:
     """The page's figures, in step order, as SVG."""
     out: list[PageFigure] = []
     msgs = explanation.simulation.get("messages") or []
-    fig = messages_figure(explanation)
+    if explanation.result is not None:
+        from ..figures import transcript_figure
+
+        out.append(PageFigure("protocol", "transcript", "the tokens with their owners, the cut, and each message "
+                              "as an arrow between Alice and Bob", "The run: the tokens (A = Alice, B = Bob, "
+                              "· = public), the cut between Alice's and Bob's tokens, and every message as a "
+                              "numbered arrow with its size.", _svg(transcript_figure(explanation.result))))
+    fig = messages_figure(explanation) if len(msgs) > MESSAGES_CHART else None
     if fig is not None:
         out.append(PageFigure("protocol", "messages", "bar chart of the bits of each message",
                               f"The {len(msgs)} messages of the run: bits of each, Alice → Bob above the line, "
@@ -203,7 +213,7 @@ def _is_message(para: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 _CSS = """
-:root { --a: #0b7285; --b: #a61e4d; --p: #6c757d; --ink: #1a1a1a; --rule: #d0d7de; }
+:root { --a: #08519c; --b: #a63603; --p: #6c757d; --ink: #1a1a1a; --rule: #d0d7de; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #fff;
        font: 17px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
@@ -220,12 +230,12 @@ code, .strip, table.msgs td.label { font-family: ui-monospace, "DejaVu Sans Mono
 .legend { font-size: .92rem; color: #333; }
 .legend span { margin-right: 1rem; font-weight: 600; }
 .legend .a { color: var(--a); } .legend .b { color: var(--b); } .legend .p { color: var(--p); }
-.strip { display: flex; flex-wrap: wrap; gap: 3px; margin: .6rem 0 1rem; font-size: .9rem; }
+.strip { display: flex; flex-wrap: wrap; gap: 4px; margin: .6rem 0 1rem; font-size: 1rem; }
 .tok { display: inline-flex; flex-direction: column; align-items: center; min-width: 1.6rem;
        border: 1px solid var(--rule); border-radius: 4px; padding: 1px 4px; }
 .tok b { font-weight: 600; } .tok i { font-style: normal; font-size: .75rem; }
-.tok.a { border-color: var(--a); color: var(--a); background: #e6f6f9; }
-.tok.b { border-color: var(--b); color: var(--b); background: #fbeaf0; }
+.tok.a { border-color: var(--a); color: var(--a); background: #deebf7; }
+.tok.b { border-color: var(--b); color: var(--b); background: #fee6ce; }
 .tok.p { color: var(--p); background: #f3f4f6; border-style: dashed; }
 .tok.gap { border: none; background: none; color: #555; font-style: italic; justify-content: center; }
 ol.messages { padding-left: 1.4rem; } ol.messages li { margin: .3rem 0; }
