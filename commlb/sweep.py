@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .display import shown
 from .errors import CommlbError, InvalidInputError, TooLargeError, UnknownNameError
 from .execution import Executor
 from .models.base import MODEL_FAMILIES
@@ -264,6 +265,7 @@ CSV_COLUMNS = (
 )
 
 
+@shown("sweep")
 @dataclass
 class SweepResult:
     """All rows of a sweep, in (family, n) order."""

@@ -333,6 +333,31 @@ def body_html(explanation: Explanation, figs: list[PageFigure] | None = None) ->
     return "\n".join(parts)
 
 
+def _scoped_css(scope: str) -> str:
+    """The page's CSS for a fragment inside another page (a notebook): every rule
+    limited to ``scope``, the page-wide rules (body, main, print) left out."""
+    import re
+
+    css = re.sub(r"@media[^{]*\{[^{}]*\{[^{}]*\}\s*\}", "", _CSS)
+    out = []
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        names = [sel.strip() for sel in selectors.split(",")]
+        if any(name in ("body", "main", "*") for name in names):
+            continue
+        names = [scope if name == ":root" else f"{scope} {name}" for name in names]
+        out.append(f"{', '.join(names)} {{{body}}}")
+    return "\n".join(out)
+
+
+def notebook_html(explanation: Explanation) -> str:
+    """The walk-through as one HTML fragment with its own scoped style (a notebook's
+    output cell): the heading and :func:`body_html`."""
+    sub = subtitle(explanation)
+    return (f"<style>{_scoped_css('.commlb-page')}</style>\n<div class=\"commlb-page\">\n"
+            f"<h3>{_esc(title(explanation))}</h3>\n" + (f'<p class="sub">{_esc(sub)}</p>\n' if sub else "")
+            + body_html(explanation) + "\n</div>")
+
+
 def to_html(explanation: Explanation, command: str | None = None) -> str:
     """One self-contained HTML page (UTF-8, inline CSS, figures as ``data:`` URIs)."""
     head = title(explanation)
