@@ -182,7 +182,10 @@ class SweepRow:
     are compared with (``lower_bound_kind`` says which: one-way for a one-message cut);
     ``error_rate`` = errors / trials of the construction on random instances.
     ``status``: ``"ok"``, ``"no-construction"`` (the family has none for this task; see
-    ``note``) or ``"failed"`` (building or running refused; see ``note``).
+    ``note``), ``"failed"`` (building or running refused; see ``note``) or
+    ``"over-budget"`` (the model and its first protocol run did not fit in
+    ``--max-seconds``, or a smaller n of the family did not: see ``note``; the size is
+    kept when the model was built).
     """
 
     task: str
