@@ -198,8 +198,12 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
     dist = None
     if distribution is not None and distribution != "uniform":
         dist = load_distribution(distribution, M.shape)
-    report = compute_error_bounds(M, eps, methods=parse_error_methods(methods), distribution=dist,
-                                  problem=problem, n=n, time_limit=time_limit)
+    from commlb.cli.progress import working
+
+    with working(f"computing the bounds for protocols that err (at most about {time_limit:g} s per method)",
+                 enabled=not as_json):
+        report = compute_error_bounds(M, eps, methods=parse_error_methods(methods), distribution=dist,
+                                      problem=problem, n=n, time_limit=time_limit)
     if certificate_file:
         from commlb.validate import write_text
 
@@ -284,8 +288,12 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
     if figure or tree_figure:
         _check_figures(M, parse_methods(methods), figure, tree_figure)
     fooling = _load_fooling(fooling_file) if fooling_file else None
-    report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
-                            prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
+    from commlb.cli.progress import working
+
+    with working(f"computing the bounds of the {M.rows} x {M.cols} matrix (the exact search stops after "
+                 f"{time_limit:g} s)", enabled=not as_json):
+        report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
+                                prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
     if figure or tree_figure:
         _write_figures(M, report, figure, tree_figure, min(time_limit, 5.0))
     if certificate_file:

@@ -366,7 +366,10 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         from commlb.validate import write_file
 
         write_file(save_weights, built.model.save, "--save-weights")
-    result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
+    from commlb.cli.progress import working
+
+    with working("running the model as a protocol", enabled=not as_json):
+        result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
     if trials:
         if as_json:
             result.trials = run_trials(setup, built, trials, seed=seed, split=split, distribution=trial_distribution)

@@ -269,14 +269,24 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
             _render_effective(eb, task, model, note)
         return
 
+    from commlb.cli.progress import working
     from commlb.witness import find_witness
 
     with _executor(workers, scheduler) as executor:
         update, bar = _progress_runner(not as_json)
         try:
-            result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
-                                  precision=precision, arith=arith, weights=weights, seed=seed, budget=budget,
-                                  split=split, reduction=reduction, progress=update, executor=executor)
+            with working("preparing the search: building the model, compiling its kernels",
+                         enabled=not as_json) as prep:
+
+                def first(done: int, total: int, phase: str) -> None:  # the search's own bar takes over
+                    prep.stop()
+                    if update is not None:
+                        update(done, total, phase)
+
+                result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
+                                      precision=precision, arith=arith, weights=weights, seed=seed,
+                                      budget=budget, split=split, reduction=reduction, progress=first,
+                                      executor=executor)
         finally:
             if bar is not None:
                 bar.stop()

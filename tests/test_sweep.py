@@ -204,7 +204,14 @@ def test_rows_match_a_direct_simulation(small):
 
 
 def test_time_budget_keeps_one_run_and_one_trial_and_says_so():
-    result = run_sweep("index-lookup", "transformer", "8", trials=5, instances=3, max_seconds=1e-9)
+    import time
+
+    def slow(point, done, total, stage):  # the first run ends past half the limit, the first trial past it
+        if stage in ("protocol run 1 of 3", "trial 1 of 5"):
+            time.sleep(1.6)
+
+    result = run_sweep("index-lookup", "transformer", "8", trials=5, instances=3, max_seconds=3.0,
+                       point_progress=slow)
     row = result.rows[0]
     assert row.ok and row.protocol_runs == 1 and row.trials == 1
     assert "1 of 3 instances" in row.note and "1 of 5 trials" in row.note

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Owner, Reduction
+from ..display import shown
 from ..errors import InvalidInputError
 
 __all__ = ["check_reduction", "ReductionReport", "Counterexample"]
@@ -83,6 +84,7 @@ class Counterexample:
         }
 
 
+@shown("reduction-check")
 @dataclass(frozen=True)
 class ReductionReport:
     """Result of :func:`check_reduction`.
