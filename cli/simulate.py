@@ -197,6 +197,8 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
                        "itself for a one-way bound; for the two-way D, D − 1, since D counts the 1-bit announcement "
                        "of the answer, which this run never sends. ←: the bound the conclusion uses.",
                        style="italic"))
+    if result.round_bounds is not None:
+        _print_round_bounds(out, result.round_bounds)
     if result.trials is not None:
         t = result.trials
         style = "green" if t.errors == 0 else "red"
@@ -212,6 +214,19 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
     if result.effective_bits is not None:
         out.print(escape(_effective_line(result.effective_bits)))
     out.print(Text("conclusion: ", style="bold") + Text(result.conclusion))
+
+
+def _print_round_bounds(out: Any, report: Any) -> None:
+    """The round-aware bounds (commlb.bounds.rounds): the transcript's pattern, then one
+    line per statement with whether it applies at these rounds and why."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    out.print(Text("rounds: ", style="bold") + Text(f"{report.pattern} ({report.bits} bits); {report.convention}"))
+    for e in report.entries:
+        mark = "applies" if e.applies else "does not apply"
+        out.print(escape(f"  {mark}: {e.statement} [{e.kind}; {e.source}; {e.status}]"))
+        out.print(Text(f"    {e.why}", style="italic"))
 
 
 def _effective_line(eb: Any) -> str:
@@ -255,14 +270,17 @@ def _model_summary(built: Any) -> str:
 
 @click.command("simulate")
 @click.option("--task", "task", default=None, help="Task: disjointness, equality, index-lookup, qsa, khop, "
-              "match2, match3, dyck22, nearest-neighbor, function-composition, qstr (required, except with "
-              "trained weights, whose adapter names it).")
+              "match2, match3, dyck22, nearest-neighbor, function-composition, qstr, a plugin's task or "
+              "FILE.py:ATTR (required, except with --reduction, whose task it is, or with trained weights, whose "
+              "adapter names it).")
 @click.option("--model", "model", default=None, type=click.Choice(["rnn", "transformer", "ffn"]),
               help="Model family (required, except with trained weights).")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
 @click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops (default 2).")
 @click.option("--q", "q", type=POSITIVE, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
-@click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
+@click.option("--reduction", "reduction", default=None,
+              help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "
+              "(loading a file runs it).")
 @model_size_options
 @click.option("--split", "split", default=None, help=_SPLIT_HELP)
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz|CHECKPOINT",
@@ -306,9 +324,9 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
             "reduction": reduction, "hidden": hidden, "layers": layers, "width": width, "precision": precision,
             "q": q, "save_weights": save_weights, "arith": arith, "trials": trials})
         return
-    if task is None or model is None:
-        raise click.UsageError("--task and --model are required (or --weights CHECKPOINT --adapter ... for "
-                               "trained weights)")
+    if (task is None and reduction is None) or model is None:
+        raise click.UsageError("--task (or --reduction) and --model are required (or --weights CHECKPOINT "
+                               "--adapter ... for trained weights)")
     from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 
@@ -334,6 +352,10 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         from commlb.bounds.erring import assess_run
 
         result.error_bound = assess_run(result)
+        if result.round_bounds is not None and result.trials.errors:
+            from commlb.bounds.rounds import round_bounds
+
+            result.round_bounds = round_bounds(setup.problem, result.transcript, erred=True)
         result.conclusion = conclusion(result)
     if figure:
         from commlb.figures import save_figure, transcript_figure

@@ -169,11 +169,15 @@ def _arr(values: list[int]) -> Any:
 
 
 @click.command("witness")
-@click.option("--task", "task", required=True, help="Task with a reduction: index-lookup, disjointness, equality, …")
+@click.option("--task", "task", default=None,
+              help="Task with a reduction: index-lookup, disjointness, equality, …, a plugin's or FILE.py:ATTR "
+              "(required unless --reduction names the reduction, whose task it is).")
 @click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
               help="Model family.")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
-@click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
+@click.option("--reduction", "reduction", default=None,
+              help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "
+              "(loading a file runs it).")
 @model_size_options
 @click.option("--split", "split", default=None, help="Who owns each position (default: the reduction's owners).")
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz",
@@ -198,6 +202,8 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
     from commlb.costs import MAX_SECONDS, check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.errors import InvalidInputError
 
+    if task is None and reduction is None:
+        raise click.UsageError("--task (or --reduction) is required")
     length = check_task_size(task, n, {}, reduction, command="witness")
     if weights in (None, "random", "construction"):
         check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width,

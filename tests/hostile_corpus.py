@@ -452,6 +452,20 @@ def _unclear_cases() -> list[Case]:
     c.append(Case("unclear-message", ["check-reduction", "{F}/red-notred.py:R"]))
     c.append(Case("unclear-message", ["check-reduction", "{F}/red-raises.py:make"]))
     c.append(Case("unclear-message", ["check-reduction", "{F}/nofile.py:R"]))
+    # a reduction from a file in every command that takes one: the same one-line refusals
+    for bad in ("red-syntax.py:R", "red-notred.py:R", "red-raises.py:make", "red-import-raises.py:R",
+                "nofile.py:R", "red-notred.py:NOPE"):
+        for cmd in (["simulate", "--model", "rnn", "--reduction"], ["witness", "--model", "rnn", "--reduction"],
+                    ["simulate", "--task", "disjointness", "--model", "rnn", "--reduction"]):
+            c.append(Case("unclear-message", cmd + ["{F}/" + bad]))
+        c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--task-option",
+                                          "reduction={F}/" + bad]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--task-option",
+                                          "reduction={F}/" + bad]))
+    c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-syntax.py:T", "--model", "rnn"]))
+    c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-notred.py:R", "--model", "rnn"]))
+    c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-notred.py:R", "--n", "2"]))
+    c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-import-raises.py:P", "--n", "2"]))
     c.append(Case("unclear-message", ["check-reduction", "disj-to-disjointness", "--samples", "0"]))
     c.append(Case("unclear-message", ["check-reduction", "disj-to-disjointness", "--exhaustive-limit", "-1"]))
     c.append(Case("unclear-message", ["explain", "--task", "nope"]))
@@ -596,6 +610,22 @@ def _error_bound_cases() -> list[Case]:
     return c
 
 
+def _lecture_cases() -> list[Case]:
+    """explain's page and pause options: combinations that make no sense, unwritable or
+    unsuffixed pages; each one line, before the walk-through runs."""
+    base = VALID["explain"]
+    c = [Case("explain-page", base + extra) for extra in (
+        ["--step", "--json"], ["--step", "--format", "html"], ["--step", "--output", "{F}/p.html"],
+        ["--json", "--format", "markdown"], ["--json", "--output", "{F}/p.html"],
+        ["--format", "text", "--output", "{F}/p.html"], ["--output", "{F}/p.txt"], ["--output", "-"],
+        ["--output", "{F}/no-such-dir/p.html"], ["--format", "pdf"], ["--format", "html", "--output", "{F}"],
+        ["--output", ""])]
+    c += [Case("explain-page", ["explain", "--problem", "ip", "--error", "0.1", "--step", "--json"])]
+    c += [Case("unwritable-output", base + ["--output", p.format(F="{F}", ext="html")],
+               expect="clean" if "ro-dir" in p and os.geteuid() == 0 else "refuse") for p in BAD_OUT]
+    return c
+
+
 def _generic_cases(known: set[str]) -> list[Case]:
     """Commands registered on the CLI that this corpus does not know yet: --help works,
     and an unknown option is one clean line."""
@@ -621,6 +651,7 @@ def corpus() -> list[Case]:
              + _methods_cases() + _sweep_fail_cases() + _unclear_cases() + _stdout_full_cases()
              + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases() + _execution_cases()
              + _figure_cases()
+             + _lecture_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))
     seen: dict[str, int] = {}
@@ -806,6 +837,7 @@ def make_fixtures(root: str) -> str:
     files = {
         "red-syntax.py": "def R(:\n",
         "red-notred.py": "R = 42\n",
+        "red-import-raises.py": "import commlb\nraise ImportError('this plugin is broken')\n",
         "red-raises.py": "def make(n=4):\n    raise RuntimeError('no reduction today')\n",
         "fn-raises.py": "def f(x, y):\n    raise ValueError('broken function')\n",
         "fn-float.py": "def f(x, y):\n    return (x + y) / 3\n",
