@@ -226,7 +226,10 @@ def _leaf_style(k: int) -> tuple[str, str]:
 
     rgba = colormaps["tab20"]((k - 1) % 20)
     face = "#" + "".join(f"{int(round(255 * (0.55 * ch + 0.45))):02x}" for ch in rgba[:3])  # pale
-    return face, _LEAF_HATCHES[(k - 1) % len(_LEAF_HATCHES)]
+    # the (colour, hatch) pair differs between any two leaves up to 200, and so does the
+    # hatch between neighbours: a leaf is told apart without colour too
+    j = k - 1
+    return face, _LEAF_HATCHES[(j + j // 20) % len(_LEAF_HATCHES)]
 
 
 def _draw_rectangles(ax: Any, values: np.ndarray, fills: dict[int, str], n: int | None, tree: Any) -> str:
@@ -246,7 +249,9 @@ def _draw_rectangles(ax: Any, values: np.ndarray, fills: dict[int, str], n: int 
                 if owner[r, c]:
                     raise InvalidInputError(f"the protocol tree's leaves overlap at ({r}, {c})")
                 owner[r, c] = k
-                labels[r][c] = f"R{k}"
+                # every cell named while they are large enough; else only each leaf's first cell
+                if max(rows, cols) <= 16 or (r, c) == (leaf.rows[0], leaf.cols[0]):
+                    labels[r][c] = f"R{k}"
                 faces[r, c] = face
                 hatches[r, c] = hatch
     from matplotlib.patches import Rectangle
@@ -265,7 +270,14 @@ def _draw_rectangles(ax: Any, values: np.ndarray, fills: dict[int, str], n: int 
     ax.add_patch(Rectangle((0, 0), cols, rows, facecolor="none", edgecolor="black", linewidth=2.2))
     ax.set_title(f"the {len(leaves)} leaves of a depth-{tree.depth} protocol tree:\n"
                  "monochromatic rectangles R1, R2, …", fontsize=12, pad=42)
-    outputs = ", ".join(f"R{k} = {leaf.output}" for k, leaf in enumerate(leaves, 1))
+    by_output: dict[Any, list[int]] = {}
+    for k, leaf in enumerate(leaves, 1):
+        by_output.setdefault(leaf.output, []).append(k)
+    outputs = "; ".join(f"output {v}: " + ", ".join(f"R{k}" for k in ks[:24]) + (f", … ({len(ks)} in all)"
+                                                                                if len(ks) > 24 else "")
+                        for v, ks in by_output.items())
+    if max(rows, cols) > 16:
+        outputs += " (each rectangle named in its first cell)"
     return (f"Rectangles (their cells need not be adjacent: a rectangle is a set of rows times a set of "
             f"columns): {outputs}. Each is monochromatic, so the tree's {len(leaves)} leaves cover the "
             f"matrix with no two values in one leaf.")
@@ -323,7 +335,8 @@ def tree_figure(tree: Any, *, n: int | None = None, shape: tuple[int, int] | Non
     width = max(6.0, min(24.0, 1.3 * len(leaves) + 1.5))
     fig = new_figure(width, 1.7 * depth + 3.0)
     ax = fig.subplots()
-    font = 10 if len(leaves) <= 24 else 7
+    compact = len(leaves) > 24  # the boxes get narrow: a letter for the speaker, the output alone
+    font = 10 if not compact else 7
     for parent, child in graph.edges:
         (x0, y0), (x1, y1) = pos[parent], pos[child]
         ax.plot([x0, x1], [y0, y1], color="#555555", linewidth=1.2, zorder=1)
@@ -349,15 +362,16 @@ def tree_figure(tree: Any, *, n: int | None = None, shape: tuple[int, int] | Non
             face, hatch = _leaf_style(k)
             ax.add_patch(FancyBboxPatch((x - 0.36, y - 0.28), 0.72, 0.56, boxstyle="square,pad=0", facecolor=face,
                                         hatch=hatch, edgecolor="black", linewidth=1.2, zorder=2, gid=gid))
-            ax.text(x, y, f"R{k}\nout {node.output}", ha="center", va="center", fontsize=font, zorder=4,
+            ax.text(x, y, f"R{k}\n{'' if compact else 'out '}{node.output}", ha="center", va="center",
+                    fontsize=font, zorder=4,
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         else:
             who = 0 if node.speaker == "alice" else 1
             ax.add_patch(FancyBboxPatch((x - 0.36, y - 0.24), 0.72, 0.48, boxstyle="round,pad=0.02",
                                         facecolor=OWNER_FACE[who], hatch=OWNER_HATCH[who], edgecolor="black",
                                         linewidth=1.2, zorder=2, gid=gid))
-            ax.text(x, y, f"{'A' if who == 0 else 'B'}: {OWNER_NAME[who]}\nsends a bit", ha="center", va="center",
-                    fontsize=font, zorder=4,
+            text = "AB"[who] if compact else f"{'AB'[who]}: {OWNER_NAME[who]}\nsends a bit"
+            ax.text(x, y, text, ha="center", va="center", fontsize=font + (2 if compact else 0), zorder=4,
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     ax.set_xlim(-0.7, max(p[0] for p in pos.values()) + 0.7)
     ax.set_ylim(-depth - 0.6, 0.6)
