@@ -215,3 +215,19 @@ def execution_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def figure_file(option: str = "--figure") -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that checks a picture's path before the command runs: a .png,
+    .svg or .pdf file that can be written (a picture is never written to standard
+    output, so '-' is refused too)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return value
+        from commlb.figures import check_figure_path
+
+        check_figure_path(value, option)
+        return value
+
+    return check

@@ -259,3 +259,21 @@ def test_witness_svg_rows_differ_where_the_inputs_do(tmp_path):
     for label, verdict in zip(("x", "x'"), verdicts):
         assert ("WRONG" in verdict) == (label in data["wrong_on"])
     assert "message" in groups
+
+
+def test_save_figure_formats_by_suffix_and_same_figure_same_bytes(tmp_path):
+    from commlb.bounds.matrix import matrix_from_problem
+    from commlb.errors import InvalidInputError
+    from commlb.figures import matrix_figure, save_figure
+
+    fig = matrix_figure(matrix_from_problem("eq", 2), highlight="none")
+    magic = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}
+    for suffix, head in magic.items():
+        first, second = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
+        save_figure(fig, first)
+        save_figure(fig, second)
+        assert first.read_bytes().startswith(head)
+        assert first.read_bytes() == second.read_bytes()  # no date or random id in the file
+    for bad in ("a.gif", "a", "-", str(tmp_path / "missing" / "a.png")):
+        with pytest.raises(InvalidInputError, match="--figure"):
+            save_figure(fig, bad)
