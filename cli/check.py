@@ -15,7 +15,15 @@ from typing import Any
 
 import click
 
-from .options import NON_NEGATIVE, POSITIVE, SEED, FiniteFloat, check_typed_options, parse_key_values
+from .options import (
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    FiniteFloat,
+    check_typed_options,
+    execution_options,
+    parse_key_values,
+)
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
 
 
@@ -133,38 +141,46 @@ def _render(report: Any, reduction: Any) -> None:
 @click.option("--samples", type=POSITIVE, default=10_000, show_default=True,
               help="Random pairs to check when the input space is too large.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the sampler.")
-@click.option("--exhaustive-limit", type=NON_NEGATIVE, default=2**20, show_default=True,
-              help="Check every pair when |X|·|Y| is at most this.")
+@click.option("--exhaustive-limit", type=NON_NEGATIVE, default=None,
+              help="Check every pair when |X|·|Y| is at most this (default 2^20 = 1,048,576; "
+                   "2^24 with --workers or --scheduler).")
 @click.option("--max-seconds", type=FiniteFloat(0.0, open_min=True), default=600.0, show_default=True,
               help="Refuse (with an estimate) a check that would take longer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@execution_options
 def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples: int, seed: int,
-                    exhaustive_limit: int, max_seconds: float, as_json: bool) -> None:
+                    exhaustive_limit: int | None, max_seconds: float, as_json: bool, workers: int | None,
+                    scheduler: str | None) -> None:
     """Check TARGET (a reduction name, or path/to/file.py:ATTR) for soundness and locality.
 
     Soundness: decode(task.solve(encode(x, y))) == f(x, y).  Locality: ALICE tokens do
     not change with y, BOB tokens not with x, PUBLIC tokens never.  Exhaustive when
     there are at most --exhaustive-limit pairs, else --samples random pairs.
-    Exit code 0 on success, 1 with the smallest counterexample on failure.
+    Exit code 0 on success, 1 with the smallest counterexample on failure.  With --workers
+    or --scheduler an exhaustive check runs on Dask in chunks of whole rows (the same report).
     """
+    from commlb.execution import make_executor
     from commlb.testing.reductions import check_reduction as run_check
 
     reduction = resolve_reduction(target, n, check_typed_options(parse_key_values(params, "--param"), "--param"))
     total = int(reduction.problem.x_space.size) * int(reduction.problem.y_space.size)
-    work = total if total <= exhaustive_limit else samples
-    if as_json or work < 20_000:
-        report = run_check(reduction, samples=samples, rng=seed, exhaustive_limit=exhaustive_limit,
-                           max_seconds=max_seconds)
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    with make_executor(workers, scheduler) as executor:
+        if exhaustive_limit is None:
+            exhaustive_limit = 2**24 if executor.distributed else 2**20
+        run: dict[str, Any] = {"samples": samples, "rng": seed, "exhaustive_limit": exhaustive_limit,
+                               "max_seconds": max_seconds, "executor": executor if executor.distributed else None}
+        work = total if total <= exhaustive_limit else samples
+        if as_json or work < 20_000:
+            report = run_check(reduction, **run)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        label = "checking all pairs" if total <= exhaustive_limit else "checking sampled pairs"
-        with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console(stderr=True), transient=True) as bar:
-            task_id = bar.add_task(label, total=work)
-            report = run_check(reduction, samples=samples, rng=seed,
-                               exhaustive_limit=exhaustive_limit, max_seconds=max_seconds,
-                               progress=lambda done, _total: bar.update(task_id, completed=done))
+            label = "checking all pairs" if total <= exhaustive_limit else "checking sampled pairs"
+            with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                          console=console(stderr=True), transient=True) as bar:
+                task_id = bar.add_task(label, total=work)
+                report = run_check(reduction, **run,
+                                   progress=lambda done, _total: bar.update(task_id, completed=done))
     if as_json:
         emit_json(report.to_json())
     else:

@@ -15,6 +15,7 @@ import click
 
 from .options import POSITIVE, SEED, output_file
 from .render import console, emit_json
+from .simulate_imported import DTYPE_OPTION
 
 
 def model_file_options(func: Any) -> Any:
@@ -27,6 +28,7 @@ def model_file_options(func: Any) -> Any:
                      help="How predictions are read (default: the adapter's, else the checkpoint's)."),
         click.option("--adapter", "adapter", default=None, metavar="NAME|FILE",
                      help="Task-to-model adapter: built-in name (sht24-khop) or a JSON/TOML file."),
+        DTYPE_OPTION,
     ]
     for option in reversed(options):
         func = option(func)
@@ -47,8 +49,8 @@ def model_file_options(func: Any) -> Any:
 @click.option("--plot", "plot", default=None, callback=output_file("--plot", (".png", ".svg", ".pdf")),
               help="Write error rate vs the varying task option (.png/.svg/.pdf).")
 def evaluate(weights: str, config: str | None, heads: int | None, readout: str | None, adapter: str | None,
-             task: str | None, task_options: tuple[str, ...], n: int, instances: int, seed: int, as_json: bool,
-             plot: str | None) -> None:
+             dtype: str | None, task: str | None, task_options: tuple[str, ...], n: int, instances: int, seed: int,
+             as_json: bool, plot: str | None) -> None:
     """Error rate of a trained model on seeded instances of a task, with a 95% interval."""
     from commlb.errors import InvalidInputError
     from commlb.imported import open_model
@@ -64,7 +66,7 @@ def evaluate(weights: str, config: str | None, heads: int | None, readout: str |
     from commlb.costs import check_repetitions, seconds_per_instance
 
     check_repetitions(total, seconds_per_instance(n), "--instances", "instances (over all rows)", "evaluate")
-    model = open_model(weights, config, heads, readout, ad)
+    model = open_model(weights, config, heads, readout, ad, dtype)
     out = console(stderr=True)
     if not as_json and out.is_terminal and total >= 200:
         from rich.progress import Progress

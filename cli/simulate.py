@@ -306,11 +306,12 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
              trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None,
              adapter: str | None = None, config: str | None = None, readout: str | None = None,
              task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False,
-             figure: str | None = None) -> None:
+             figure: str | None = None, dtype: str | None = None) -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript.  With a trained checkpoint
-    (--weights FILE --adapter ...) the model runs in float32 and no bound is applied."""
+    (--weights FILE --adapter ...) the model runs in its checkpoint's format (float32,
+    bfloat16 or float16; --dtype) and no bound is applied."""
     if imported_requested(weights, adapter):
         if figure:
             raise click.UsageError("--figure draws runs of the built-in model families; it does not take a "
@@ -320,8 +321,10 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
             "task": task, "task_options": task_options, "k": k, "n": n, "split": split, "seed": seed,
             "exchange": exchange, "as_json": as_json, "show_transcript": show_transcript, "model": model,
             "reduction": reduction, "hidden": hidden, "layers": layers, "width": width, "precision": precision,
-            "q": q, "save_weights": save_weights, "arith": arith, "trials": trials})
+            "q": q, "save_weights": save_weights, "arith": arith, "trials": trials, "dtype": dtype})
         return
+    if dtype is not None:
+        raise click.UsageError("--dtype applies to trained weights (--weights CHECKPOINT --adapter ...)")
     if (task is None and reduction is None) or model is None:
         raise click.UsageError("--task (or --reduction) and --model are required (or --weights CHECKPOINT "
                                "--adapter ... for trained weights)")

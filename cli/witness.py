@@ -11,11 +11,13 @@ search too large to run exhaustively without ``--budget`` exits 2 with the estim
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
-from .options import POSITIVE, SEED, Budget, figure_file, model_size_options
+from .options import POSITIVE, SEED, Budget, execution_options, figure_file, model_size_options
 from .render import OWNER_STYLE, console, emit_json, owner_legend, token_strip
 
 
@@ -160,6 +162,15 @@ def _render_effective(eb: Any, task: str, model: str, note: str) -> None:
         out.print(eb.note)
 
 
+@contextlib.contextmanager
+def _executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """The Dask executor the options ask for, or None to run in process as before."""
+    from commlb.execution import make_executor
+
+    with make_executor(workers, scheduler) as executor:
+        yield executor if executor.distributed else None
+
+
 def _arr(values: list[int]) -> Any:
     import numpy as np
 
@@ -190,13 +201,17 @@ def _arr(values: list[int]) -> Any:
 @click.option("--figure", "figure", default=None, callback=figure_file("--figure"),
               help="Draw the witness to FILE (.png, .svg or .pdf): the two inputs as rows of tokens that "
                    "send the same message, and the answers.")
+@execution_options
 def witness(task: str, model: str, n: int | None, reduction: str | None, hidden: int | None, layers: int | None,
             heads: int | None, width: int | None, precision: int | None, arith: str, split: str | None,
             weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool,
-            figure: str | None = None) -> None:
+            figure: str | None = None, workers: int | None = None, scheduler: str | None = None) -> None:
     """Find two inputs of Alice whose one-way messages collide and a Bob input that tells
     them apart: the model gives the same answer on both full inputs, so it is wrong on
-    one (the pigeonhole argument behind the one-way lower bound, made concrete)."""
+    one (the pigeonhole argument behind the one-way lower bound, made concrete).
+
+    With --workers or --scheduler an exhaustive enumeration runs on Dask: the messages are
+    partitioned by hash, spilled to disk and counted on the workers (the same result)."""
     from commlb.costs import MAX_SECONDS, check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.errors import InvalidInputError
 
@@ -236,7 +251,13 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
         built, note = witness_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                                     precision=precision, arith=arith, weights=weights, seed=seed)
         sp = None if split in (None, "", "reduction") else Split.parse(split, setup.example_instance())
-        eb = effective_bits(setup.reduction, built.model, sp)
+        with _executor(workers, scheduler) as executor:
+            update, bar = _progress_runner(not as_json and executor is not None)
+            try:
+                eb = effective_bits(setup.reduction, built.model, sp, executor=executor, progress=update)
+            finally:
+                if bar is not None:
+                    bar.stop()
         if not eb.applicable:
             raise InvalidInputError(f"effective bits: {eb.note}")
         if as_json:
@@ -247,14 +268,15 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
 
     from commlb.witness import find_witness
 
-    update, bar = _progress_runner(not as_json)
-    try:
-        result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
-                              precision=precision, arith=arith, weights=weights, seed=seed, budget=budget,
-                              split=split, reduction=reduction, progress=update)
-    finally:
-        if bar is not None:
-            bar.stop()
+    with _executor(workers, scheduler) as executor:
+        update, bar = _progress_runner(not as_json)
+        try:
+            result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
+                                  precision=precision, arith=arith, weights=weights, seed=seed, budget=budget,
+                                  split=split, reduction=reduction, progress=update, executor=executor)
+        finally:
+            if bar is not None:
+                bar.stop()
     if figure:
         from commlb.figures import save_figure, witness_figure
 

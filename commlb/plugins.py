@@ -106,6 +106,12 @@ def _load_module(path: str, what: str) -> Any:
     except Exception as exc:  # the user's module failed to import: say why, in one line
         sys.modules.pop(module_name, None)
         raise PluginError(f"{what}: importing {path} failed: {type(exc).__name__}: {exc}") from None
+    try:  # Dask workers cannot import the module by its made-up name: send its code with it
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(module)
+    except ImportError:  # no Dask installed: nothing is sent anywhere
+        pass
     _MODULES[key] = module
     return module
 

@@ -366,6 +366,12 @@ def _execution_cases() -> list[Case]:
         c.append(Case("bad-execution", sweep + ["--scheduler", addr]))
     c.append(Case("bad-execution", sweep + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
     c.append(Case("bad-execution", sweep, env={"DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:1"}))
+    for base in (["witness", "--task", "index-lookup", "--model", "rnn", "--n", "4", "--hidden", "1",
+                  "--precision", "2"], ["check-reduction", "disj-to-disjointness", "--n", "2"]):
+        for w in ("0", "abc"):
+            c.append(Case("bad-execution", base + ["--workers", w], mention=("--workers",)))
+        c.append(Case("bad-execution", base + ["--scheduler", "tcp://127.0.0.1:1"]))
+        c.append(Case("bad-execution", base + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
     return c
 
 
@@ -577,6 +583,10 @@ def _evaluate_cases() -> list[Case]:
         Case("unclear-message", ["evaluate", "--weights", hf, "--n", "8"]),
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "{F}/notjson.json", "--n", "8"]),
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "nope", "--n", "8"]),
+        Case("unclear-message", base + ["--n", "8", "--dtype", "float8"], mention=("--dtype",)),
+        Case("corrupt-weights", ["evaluate", "--weights", "{F}/model.safetensors.index.json", "--adapter", adapter,
+                                 "--n", "8"], not_mention=("passwd:",)),
+        Case("unclear-message", base + ["--n", "8", "--dtype", ""], mention=("--dtype",)),
     ]
     sim = ["simulate", "--weights", hf, "--adapter", adapter]
     c += [
@@ -584,6 +594,9 @@ def _evaluate_cases() -> list[Case]:
         Case("bad-seed", sim + ["--n", "8", "--seed", "-1"], mention=("--seed",)),
         Case("task-option-type", sim + ["--n", "8", "--task-option", "k=abc"]),
         Case("unclear-message", sim + ["--n", "8", "--split", "prefix:zz"]),
+        Case("unclear-message", sim + ["--n", "8", "--dtype", "int8"], mention=("--dtype",)),
+        Case("unclear-message", ["simulate", "--task", "disjointness", "--model", "rnn", "--n", "8", "--dtype",
+                                 "bfloat16"], mention=("--dtype",)),
         Case("stdout-full", sim + ["--n", "8"], stdout_path="/dev/full"),
         Case("ascii-terminal", sim + ["--n", "8"], expect="ok", encoding="ascii", env={"PYTHONIOENCODING": "ascii"}),
     ]
@@ -829,6 +842,8 @@ def make_fixtures(root: str) -> str:
         fh.write(b'{"value": 1, "pairs": [[0, 0]]}\xff\xfe')
     with open(p("notjson.json"), "w") as fh:
         fh.write("value 1 pairs 0 0\n")
+    with open(p("model.safetensors.index.json"), "w") as fh:  # a shard index pointing outside its folder
+        json.dump({"weight_map": {"wte.weight": "../../etc/passwd"}}, fh)
     open(p("empty.json"), "w").close()
     with open(p("nan.json"), "w") as fh:
         fh.write('{"value": 1, "pairs": [[NaN, 0], [Infinity, 1]]}')

@@ -63,7 +63,7 @@ def _in_root(monkeypatch):
 def test_file_reduction_runs_through_simulate_without_a_task():
     result = _invoke("simulate", "--reduction", EXAMPLE, "--model", "rnn", "--n", "5", "--json")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     # EQ_5 written as disjointness on 2·5 bits: Alice's 10 tokens, "#", Bob's 10, "="
     assert out["task"] == "disjointness" and out["problem"] == "EQ_5"
     assert len(out["instance"]["tokens"]) == 22
@@ -87,7 +87,7 @@ def test_file_reduction_witness_finds_a_real_collision():
     result = _invoke("witness", "--reduction", EXAMPLE, "--model", "rnn", "--n", "4", "--hidden", "1",
                      "--precision", "2", "--weights", "random", "--json")
     assert result.exit_code == 0, result.output
-    w = json.loads(result.output)
+    w = json.loads(result.stdout)
     assert w["found"] is True
     # check the witness independently: two Alice inputs, one Bob input, different answers
     prob = commlb.get_problem("eq", n=4)
@@ -100,7 +100,7 @@ def test_file_reduction_witness_finds_a_real_collision():
 def test_file_reduction_in_explain():
     result = _invoke("explain", "--task", "disjointness", "--task-option", f"reduction={EXAMPLE}", "--json")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["reduction"] == "eq-to-disjointness (example)"
     assert out["problem"] == "eq" and out["n"] == 6
 
@@ -109,7 +109,7 @@ def test_file_reduction_in_sweep():
     result = _invoke("sweep", "--task", "disjointness", "--task-option", f"reduction={EXAMPLE}",
                      "--models", "rnn", "--n", "3,4", "--trials", "2", "--instances", "2", "--json")
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)["rows"]
+    rows = json.loads(result.stdout)["rows"]
     assert [(r["problem"], r["n"]) for r in rows] == [("eq", 3), ("eq", 4)]
     assert {r["reduction"] for r in rows} == {"eq-to-disjointness (example)"}
     assert all(r["status"] == "ok" for r in rows)
@@ -220,7 +220,7 @@ def _toy_file(tmp_path):
 def test_problem_from_a_file_in_bounds(toy_file):
     result = _invoke("bounds", "--problem", f"{toy_file}:Parity2", "--n", "3", "--json")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     # parity of x XOR y: a 2-colour checkerboard of rank 2, so D >= log2(2) + 1 = 2 exactly
     assert out["deterministic"]["lower"] == 2
 
@@ -229,14 +229,14 @@ def test_task_from_a_file_in_simulate(toy_file):
     result = _invoke("simulate", "--task", f"{toy_file}:SumParity", "--model", "rnn", "--weights", "random",
                      "--json")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["task"] == "sum-parity" and len(out["instance"]["tokens"]) == 6
 
 
 def test_task_and_reduction_from_a_file_in_check_reduction(toy_file):
     result = _invoke("check-reduction", f"{toy_file}:ParToSum", "--n", "3", "--json")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["ok"] is True and out["exhaustive"] is True and out["total_pairs"] == 64
 
 
