@@ -284,7 +284,7 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
     report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
                             prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
     if figure or tree_figure:
-        _write_figures(M, report, figure, tree_figure, min(time_limit, 5.0))
+        _write_figures(M, report, figure, tree_figure, min(time_limit, 10.0))
     if certificate_file:
         from commlb.validate import write_text
 

@@ -128,14 +128,15 @@ def _grid(ax: Any, values: np.ndarray, fills: dict[int, str], n: int | None, gid
 
 
 def matrix_figure(matrix: Any, report: Any = None, *, highlight: str = "auto", title: str | None = None,
-                  fooling: dict[int, list[tuple[int, int]]] | None = None, search_seconds: float = 5.0) -> Any:
+                  fooling: dict[int, list[tuple[int, int]]] | None = None, search_seconds: float = 10.0) -> Any:
     """The matrix as a grid of cells, each entry's value written in it and shaded grey by
     value, with a fooling set marked and, when ``report`` (a
     :class:`~commlb.bounds.report.BoundsReport`) holds a protocol tree, a second panel of
     the tree's monochromatic rectangles.  The fooling set is ``fooling`` (value -> pairs),
-    else the report's, else one searched for here (at most ``search_seconds`` per value;
+    else the report's, else one searched for here (``search_seconds`` in all;
     every set drawn is verified first).  ``highlight`` = ``"fooling"``, ``"rectangles"``,
-    ``"none"`` (the bare matrix) or ``"auto"`` (both).  Returns the matplotlib Figure."""
+    ``"none"`` (the bare matrix) or ``"auto"`` (both).  The search runs only for matrices
+    of at most :data:`MAX_SEARCH_VALUES` values.  Returns the matplotlib Figure."""
     if highlight not in ("auto", "fooling", "rectangles", "none"):
         raise InvalidInputError(f"highlight must be auto, fooling, rectangles or none, not {highlight!r}")
     values, source, n = _values_of(matrix, report)
@@ -152,6 +153,10 @@ def matrix_figure(matrix: Any, report: Any = None, *, highlight: str = "auto", t
     tree = getattr(report, "tree", None) if highlight in ("auto", "rectangles") else None
     if highlight == "rectangles" and tree is None:
         raise InvalidInputError("no protocol tree to draw its rectangles: run the exact method")
+    skipped = ""
+    if highlight == "auto" and tree is not None and len(tree.leaves()) > MAX_LEAVES:
+        skipped = (f"The protocol tree's {len(tree.leaves())} rectangles are not drawn (at most {MAX_LEAVES}).")
+        tree = None
     from ..bounds.fooling import verify_fooling_set
 
     for value, pairs in fooling.items():
@@ -174,11 +179,15 @@ def matrix_figure(matrix: Any, report: Any = None, *, highlight: str = "auto", t
                 ax.set_title("the communication matrix", fontsize=12, pad=42)
         else:
             notes.append(_draw_rectangles(ax, values, fills, n, tree))
-    key = "values: " + ", ".join(f"{v} ({_grey_name(fills[v])})" for v in present)
+    if len(present) <= 4:
+        key = "values: " + ", ".join(f"{v} ({_grey_name(fills[v])})" for v in present)
+    else:
+        key = (f"{len(present)} values, shaded from white ({present[0]}) to dark grey ({present[-1]}); "
+               "each cell's value is written in it")
     if np.any(values < 0):
         key += "; * (dotted grey): outside the promise"
     fig.suptitle(title or f"{source}: {rows} x {cols} matrix, entry (x, y) = f(x, y)", fontsize=14)
-    caption = wrap(" ".join([key + "."] + [t for t in notes if t]), int(14 * (side * len(panels) + 0.6)))
+    caption = wrap(" ".join([key + "."] + [t for t in notes + [skipped] if t]), int(14 * (side * len(panels) + 0.6)))
     lines = caption.count("\n") + 1
     height = side + 1.6 + 0.17 * lines
     fig.set_size_inches(side * len(panels) + 0.6, height)
@@ -187,14 +196,21 @@ def matrix_figure(matrix: Any, report: Any = None, *, highlight: str = "auto", t
     return fig
 
 
+#: a fooling set is searched for a picture only when the matrix has at most this many values
+MAX_SEARCH_VALUES = 8
+
+
 def _search_fooling(values: np.ndarray, seconds: float) -> dict[int, list[tuple[int, int]]]:
-    """A largest fooling set per value that the search finds in ``seconds`` (verified by
-    the caller like any other)."""
+    """A largest fooling set per value that the search finds in ``seconds`` in all
+    (verified by the caller like any other); none for a matrix of many values."""
     from ..bounds.fooling import max_fooling_set
 
-    out = {}
-    for v in sorted({int(v) for v in np.unique(values)}):
-        res = max_fooling_set(values, v, time_limit=seconds)
+    out: dict[int, list[tuple[int, int]]] = {}
+    present = sorted({int(v) for v in np.unique(values)})
+    if len(present) > MAX_SEARCH_VALUES:
+        return out
+    for v in present:
+        res = max_fooling_set(values, v, time_limit=max(0.05, seconds / len(present)))
         if res.pairs:
             out[v] = [(int(r), int(c)) for r, c in res.pairs]
     return out
@@ -210,6 +226,8 @@ def _draw_fooling(ax: Any, fooling: dict[int, list[tuple[int, int]]], values: np
                                    hatch="xx", linewidth=2.4, gid=f"fooling-{r}-{c}"))
         parts.append(f"{len(pairs)} pairs of value {value}")
     total = sum(len(p) for p in fooling.values())
+    if len(parts) > 4:
+        parts = [f"{total} pairs over {len(parts)} values"]
     where = " (found for this picture)" if searched else ""
     return (f"Fooling set{where}: {'; '.join(parts)}. For any two marked cells (x, y), (x', y') of one value "
             f"z, one of the crossed cells (x, y'), (x', y) is not z, so no monochromatic rectangle holds two "
