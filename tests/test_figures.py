@@ -317,3 +317,16 @@ def test_tree_too_large_is_refused_and_the_matrix_picture_leaves_its_rectangles_
     fig = matrix_figure(np.zeros((64, 3), dtype=np.int8), Report())
     assert len(fig.axes) == 1
     assert "192 rectangles are not drawn" in " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+
+
+def test_witness_figure_without_a_witness_says_so():
+    from commlb.figures import witness_figure
+    from commlb.witness.result import WitnessResult
+
+    none = WitnessResult(found=False, task="disjointness", model="rnn", problem="DISJ_3", n=3, message_bits=96,
+                         one_way_bound=3.0, inputs_enumerated=8, exhaustive=True, distinct_messages=8,
+                         effective_bits=3.0, note="no collision: all 8 inputs of Alice send 8 distinct messages")
+    fig = witness_figure(none)
+    text = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert text.startswith("No collision: all 8 inputs") and text.count("collision") == 1
+    assert "D→(DISJ_3) = 3 bits" in text and not fig.axes
