@@ -17,9 +17,8 @@ from typing import Any
 import click
 
 from commlb.errors import InvalidInputError
-from commlb.figures import FIGURE_SUFFIXES
 
-from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, no_limit_option, output_file
+from .options import NON_NEGATIVE, POSITIVE, SEED, figure_file, model_size_options, no_limit_option, output_file
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
 from .simulate_imported import imported_options, imported_requested, run_from_simulate
 
@@ -307,7 +306,7 @@ def _model_summary(built: Any) -> str:
               help="Count Alice's distinct messages over all her inputs (when she has at most 2^16).")
 @click.option("--save-weights", "save_weights", default=None, callback=output_file("--save-weights", (".npz",)),
               help="Write the model's weights to FILE.npz (load them back with --weights FILE.npz).")
-@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+@click.option("--figure", "figure", default=None, callback=figure_file("--figure"),
               help="Draw the run to FILE (.png, .svg or .pdf): the tokens with their owners and the cut, "
                    "the messages as arrows between Alice and Bob.")
 @no_limit_option

@@ -17,9 +17,7 @@ from typing import Any
 
 import click
 
-from commlb.figures import FIGURE_SUFFIXES
-
-from .options import POSITIVE, SEED, Budget, execution_options, model_size_options, no_limit_option, output_file
+from .options import POSITIVE, SEED, Budget, execution_options, figure_file, model_size_options, no_limit_option
 from .render import OWNER_STYLE, console, emit_json, owner_legend, token_strip
 
 
@@ -200,7 +198,7 @@ def _arr(values: list[int]) -> Any:
 @click.option("--effective-bits", "effective", is_flag=True,
               help="Only count the distinct messages over all of Alice's inputs (log2 = effective bits).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+@click.option("--figure", "figure", default=None, callback=figure_file("--figure"),
               help="Draw the witness to FILE (.png, .svg or .pdf): the two inputs as rows of tokens that "
                    "send the same message, and the answers.")
 @execution_options

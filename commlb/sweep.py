@@ -809,12 +809,12 @@ def _short_precision(prec: Any) -> str:
 
 
 def plot_sweep(result: SweepResult, path: str | Path | None = None, title: str | None = None,
-               metric: str | None = None) -> Any:
+               metric: str | None = None, x_label: str | None = None) -> Any:
     """The sweep as a matplotlib Figure (and written to ``path`` when given): see
     :func:`commlb.sweep_plot.plot_sweep`."""
     from .sweep_plot import plot_sweep as draw
 
-    return draw(result, path, title=title, metric=metric)
+    return draw(result, path, title=title, metric=metric, x_label=x_label)
 
 
 

@@ -202,7 +202,7 @@ def _figure_cases() -> list[Case]:
     large to draw, a tree picture without the protocol tree, options that exclude it."""
     c = []
     for argv in FIGURE_COMMANDS:
-        for name in ("{F}/out.xyz", "{F}/out", "{F}/out.PNG.txt", "{F}/out.jpg", ""):
+        for name in ("{F}/out.xyz", "{F}/out", "{F}/out.PNG.txt", "{F}/out.jpg", "", "-"):
             c.append(Case("bad-figure", argv + ["--figure", name], mention=("--figure",)))
     bounds = FIGURE_COMMANDS[0]
     c += [

@@ -343,3 +343,20 @@ def test_bits_metric_is_one_panel_and_bad_metric_refused(small):
     assert len(plot_sweep(small, metric="bits").axes) == 1
     with pytest.raises(InvalidInputError, match="--metric"):
         plot_sweep(small, metric="depth")
+
+
+def test_figure_axes_follow_the_x_label_and_name_a_constant_size(small):
+    fig = plot_sweep(small, metric="width", x_label="q (the DISJ_q size)")
+    assert [ax.get_xlabel() for ax in fig.axes] == ["q (the DISJ_q size)"] * 2
+    caption = next(t.get_text() for t in fig.texts if "The cut" in t.get_text()).replace("\n", " ")
+    assert caption.startswith("q: ") and "linear in q" in caption
+    assert fig.get_suptitle().endswith("against q")
+    size_ax = fig.axes[0]
+    for line in size_ax.get_lines():
+        ys = list(line.get_ydata())
+        if line.get_linestyle() == "--" or len(ys) < 2:
+            continue
+        constant = len(set(ys)) == 1
+        assert ("(constant: " in line.get_label()) == constant
+        if constant:
+            assert f"constant: {ys[0]:,} at every q" in line.get_label()
