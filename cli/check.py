@@ -59,7 +59,7 @@ def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
         sys.modules.pop(module_name, None)
         raise InvalidInputError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
     try:  # Dask workers cannot import the module by its made-up name: send its code with it
-        import cloudpickle
+        import cloudpickle  # type: ignore[import-untyped]
 
         cloudpickle.register_pickle_by_value(module)
     except ImportError:  # no Dask installed: nothing is sent anywhere
@@ -242,8 +242,8 @@ def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples
     with make_executor(workers, scheduler) as executor:
         if exhaustive_limit is None:
             exhaustive_limit = 2**24 if executor.distributed else 2**20
-        run = {"samples": samples, "rng": seed, "exhaustive_limit": exhaustive_limit, "max_seconds": max_seconds,
-               "executor": executor if executor.distributed else None}
+        run: dict[str, Any] = {"samples": samples, "rng": seed, "exhaustive_limit": exhaustive_limit,
+                               "max_seconds": max_seconds, "executor": executor if executor.distributed else None}
         work = total if total <= exhaustive_limit else samples
         if as_json or work < 20_000:
             report = run_check(reduction, **run)

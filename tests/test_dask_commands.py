@@ -35,7 +35,7 @@ def test_chunked_check_equals_row_by_row(monkeypatch, target, n):
     real = R._exhaustive
 
     def spy(*args, **kw):
-        calls.append("rows" in kw or len(args) > 3)
+        calls.append("x_rows" in kw or len(args) > 3)
         return real(*args, **kw)
 
     monkeypatch.setattr(R, "_exhaustive", spy)
