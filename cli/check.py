@@ -10,9 +10,6 @@ Exit 0 when the reduction passes, 1 with the smallest counterexample when it fai
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
 import sys
 from typing import Any
 
@@ -30,72 +27,6 @@ from .options import (
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
 
 
-def _is_file_target(target: str) -> bool:
-    path, sep, _ = target.rpartition(":")
-    return bool(sep) and (path.endswith(".py") or os.sep in path or "/" in path)
-
-
-def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
-    """The Reduction named by ``path/to/file.py:ATTR``: ATTR is a Reduction instance or a
-    factory (called with ``params``, e.g. ``n=``)."""
-    from commlb.core import Reduction
-    from commlb.errors import InvalidInputError
-
-    path, _, attr = target.rpartition(":")
-    if not attr:
-        raise InvalidInputError(f"{target!r}: expected path/to/file.py:ATTR")
-    if not os.path.isfile(path):
-        raise InvalidInputError(f"no such file: {path}")
-    digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
-    module_name = f"commlb_user_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise InvalidInputError(f"cannot load {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the user's module failed to import: say why, in one line
-        sys.modules.pop(module_name, None)
-        raise InvalidInputError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
-    try:  # Dask workers cannot import the module by its made-up name: send its code with it
-        import cloudpickle  # type: ignore[import-untyped]
-
-        cloudpickle.register_pickle_by_value(module)
-    except ImportError:  # no Dask installed: nothing is sent anywhere
-        pass
-    if not hasattr(module, attr):
-        raise InvalidInputError(f"{path} has no attribute {attr!r}")
-    obj = getattr(module, attr)
-    if isinstance(obj, Reduction):
-        if params:
-            raise InvalidInputError(
-                f"{attr} is a Reduction instance; parameters ({', '.join(params)}) apply only "
-                "to a factory"
-            )
-        return obj
-    if callable(obj):
-        params = dict(params)
-        if "n" not in params:
-            # a factory that needs a size and was given none: its own example size, else 4
-            example = dict(getattr(obj, "example_params", {}) or {})
-            if "n" in example:
-                params.setdefault("n", example["n"])
-            elif _requires(obj, "n"):
-                params["n"] = 4
-        from commlb.errors import check_arguments
-
-        check_arguments(obj, f"calling {attr}({_fmt(params)}) failed", **params)
-        try:
-            obj = obj(**params)
-        except Exception as exc:  # the user's own factory failed: say why, in one line
-            raise InvalidInputError(f"calling {attr}({_fmt(params)}) failed: {type(exc).__name__}: {exc}") from None
-        if isinstance(obj, Reduction):
-            return obj
-        raise InvalidInputError(f"{attr}({_fmt(params)}) returned {type(obj).__name__}, not a Reduction")
-    raise InvalidInputError(f"{attr} is a {type(obj).__name__}, not a Reduction or a factory")
-
-
 def _requires(func: Any, name: str) -> bool:
     """Whether ``func`` has a required parameter ``name`` (False when it cannot tell)."""
     import inspect
@@ -107,32 +38,26 @@ def _requires(func: Any, name: str) -> bool:
     return param is not None and param.default is inspect.Parameter.empty
 
 
-def _fmt(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in params.items())
-
-
 def resolve_reduction(target: str, n: int | None, extra: dict[str, Any]) -> Any:
-    """A built-in reduction by name (default parameters from its ``example_params``) or
-    a user's reduction from ``file.py:ATTR``."""
-    from commlb.errors import UnknownNameError
-    from commlb.registry import get_reduction, list_reductions, reduction_factory
+    """A reduction by name (built-in or from a plugin package), or a user's reduction
+    from ``file.py:ATTR`` (a Reduction instance, class or factory), with default
+    parameters from its ``example_params`` (a factory that needs n and has none: n = 4).
+    A composed chain ``--chain``'s ``a+b+c`` is resolved by :mod:`commlb.cli.reduce`."""
+    from commlb.plugins import is_file_spec
+    from commlb.registry import factory_for, get_reduction
 
     params = dict(extra)
     if n is not None:
         params["n"] = n
-    if _is_file_target(target):
-        return load_user_reduction(target, params)
-
-    if target not in list_reductions():
-        raise UnknownNameError(
-            f"unknown reduction {target!r}; known: {', '.join(list_reductions())} "
-            "(or give path/to/file.py:ATTR)"
-        )
-    from commlb.costs import check_reduction_size
-
-    defaults = dict(getattr(reduction_factory(target), "example_params", {}) or {})
+    factory = factory_for("reduction", target)
+    defaults = dict(getattr(factory, "example_params", {}) or {})
+    if is_file_spec(target) and "n" not in defaults and "n" not in params and _requires(factory, "n"):
+        defaults["n"] = 4
     defaults.update(params)
-    check_reduction_size(target, defaults, command="check-reduction")
+    if not is_file_spec(target):
+        from commlb.costs import check_reduction_size
+
+        check_reduction_size(target, defaults, command="check-reduction")
     return get_reduction(target, **defaults)
 
 

@@ -79,13 +79,28 @@ def evaluate(weights: str, config: str | None, heads: int | None, readout: str |
         from commlb.validate import write_file
 
         write_file(plot, lambda path: plot_rows(result, path), "--plot")
+    assessments = _error_bounds(result)
+    note = EXACT_BOUNDS_NOTE.split(" (")[0] + "; the bound for protocols that err, at eps+, is stated per row"
     if as_json:
-        emit_json(result.to_json())
+        data = result.to_json()
+        for row, a in zip(data["rows"], assessments):
+            row["error_bound"] = a.to_json()
+        data["note"] = note
+        emit_json(data)
         return
-    _render(result, EXACT_BOUNDS_NOTE, plot)
+    _render(result, note, plot, assessments)
 
 
-def _render(result: Any, note: str, plot: str | None) -> None:
+def _error_bounds(result: Any) -> list[Any]:
+    """Per row: the bound at eps+ (the per-instance error's one-sided 95% upper bound) for
+    the task's problem, or why none applies (:func:`commlb.bounds.erring.assess_trained`)."""
+    from commlb.bounds.erring import assess_trained
+
+    return [assess_trained(result.task, r.task_options, result.n, int(r.wrong_instances or 0), r.instances,
+                           result.model) for r in result.rows]
+
+
+def _render(result: Any, note: str, plot: str | None, assessments: list[Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -116,5 +131,26 @@ def _render(result: Any, note: str, plot: str | None) -> None:
     out.print(t)
     out.print(escape(f"interval: {result.interval}"))
     out.print(escape(f"note: {note}"))
+    _render_bounds(out, result, varying, assessments)
     if plot:
         out.print(f"plot written to [bold]{escape(plot)}[/bold]")
+
+
+def _render_bounds(out: Any, result: Any, varying: list[str], assessments: list[Any]) -> None:
+    """One line per row: the bound at eps+, or why none applies (rows with the same
+    reason share one line)."""
+    from rich.markup import escape
+
+    seen: dict[str, list[str]] = {}
+    for r, a in zip(result.rows, assessments):
+        label = ", ".join(f"{k}={r.task_options[k]}" for k in varying)
+        head = (f"{a.errors}/{a.trials} instances wrong, eps+ = {a.error_upper:.4f}: ")
+        if a.applies:
+            text = f"{a.reason}; {a.implication}"
+        else:
+            text = f"no bound applies: {a.reason}"
+        seen.setdefault(text, []).append(f"{label + ': ' if label else ''}{head}")
+    for text, heads in seen.items():
+        for h in heads:
+            out.print(escape(f"error-tolerant bound ({h.rstrip(': ')})"))
+        out.print(escape(f"  {text}"))

@@ -17,7 +17,9 @@ from typing import Any
 
 import click
 
-from .options import POSITIVE, SEED, Budget, execution_options, model_size_options
+from commlb.figures import FIGURE_SUFFIXES
+
+from .options import POSITIVE, SEED, Budget, execution_options, model_size_options, output_file
 from .render import OWNER_STYLE, console, emit_json, owner_legend, token_strip
 
 
@@ -178,11 +180,15 @@ def _arr(values: list[int]) -> Any:
 
 
 @click.command("witness")
-@click.option("--task", "task", required=True, help="Task with a reduction: index-lookup, disjointness, equality, …")
+@click.option("--task", "task", default=None,
+              help="Task with a reduction: index-lookup, disjointness, equality, …, a plugin's or FILE.py:ATTR "
+              "(required unless --reduction names the reduction, whose task it is).")
 @click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
               help="Model family.")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
-@click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
+@click.option("--reduction", "reduction", default=None,
+              help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "
+              "(loading a file runs it).")
 @model_size_options
 @click.option("--split", "split", default=None, help="Who owns each position (default: the reduction's owners).")
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz",
@@ -194,11 +200,14 @@ def _arr(values: list[int]) -> Any:
 @click.option("--effective-bits", "effective", is_flag=True,
               help="Only count the distinct messages over all of Alice's inputs (log2 = effective bits).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+              help="Draw the witness to FILE (.png, .svg or .pdf): the two inputs as rows of tokens that "
+                   "send the same message, and the answers.")
 @execution_options
 def witness(task: str, model: str, n: int | None, reduction: str | None, hidden: int | None, layers: int | None,
             heads: int | None, width: int | None, precision: int | None, arith: str, split: str | None,
             weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool,
-            workers: int | None, scheduler: str | None) -> None:
+            figure: str | None = None, workers: int | None = None, scheduler: str | None = None) -> None:
     """Find two inputs of Alice whose one-way messages collide and a Bob input that tells
     them apart: the model gives the same answer on both full inputs, so it is wrong on
     one (the pigeonhole argument behind the one-way lower bound, made concrete).
@@ -208,6 +217,8 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
     from commlb.costs import MAX_SECONDS, check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.errors import InvalidInputError
 
+    if task is None and reduction is None:
+        raise click.UsageError("--task (or --reduction) is required")
     length = check_task_size(task, n, {}, reduction, command="witness")
     if weights in (None, "random", "construction"):
         check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width,
@@ -227,6 +238,8 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
         check_repetitions(budget, seconds_per_instance(length), "--budget", "inputs of Alice", "witness")
     elif isinstance(budget, str):
         check_repetitions(float(budget[:-1]), 1.0, "--budget", "seconds", "witness", limit=24 * MAX_SECONDS)
+    if effective and figure:
+        raise InvalidInputError("--figure draws a witness; --effective-bits only counts messages (drop one)")
     if effective:
         from commlb.protocol.core import Split
         from commlb.simulate import resolve_task
@@ -266,7 +279,13 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
         finally:
             if bar is not None:
                 bar.stop()
+    if figure:
+        from commlb.figures import save_figure, witness_figure
+
+        save_figure(witness_figure(result), figure, "--figure")
     if as_json:
         emit_json(result.to_json())
         return
     _render(result)
+    if figure:
+        console().print(f"figure: {figure}")

@@ -75,6 +75,7 @@ class Executor:
             return out
         if not items:
             return []
+        _send_user_code(shared)
         extra = [[self._client.scatter(value, broadcast=True, hash=False)] * len(items) for value in shared]
         futures = self._client.map(fn, items, *extra, pure=False)
         try:
@@ -109,6 +110,22 @@ class Executor:
         if self.kind == "local-cluster":
             return f"local Dask cluster of {self.workers} worker processes"
         return f"Dask scheduler {self.address} ({self.workers} workers)"
+
+
+#: prefix of the module names given to users' files (FILE.py:ATTR), which workers cannot import
+USER_MODULE_PREFIX = "commlb_user_"
+
+
+def _send_user_code(values: tuple[Any, ...]) -> None:
+    """Objects whose classes come from a user's file (loaded under a made-up module name no
+    worker can import) are pickled with their code (cloudpickle's by-value mode)."""
+    modules = {c.__module__ for v in values for c in type(v).__mro__}
+    user = [sys.modules[m] for m in modules if m.startswith(USER_MODULE_PREFIX) and m in sys.modules]
+    if user:
+        import cloudpickle  # type: ignore[import-untyped]  # a dependency of distributed
+
+        for module in user:
+            cloudpickle.register_pickle_by_value(module)
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None, *,

@@ -185,6 +185,40 @@ BAD_OUT = ["/nonexistent-dir/out.{ext}", "{F}", "{F}/a-file/out.{ext}", "/proc/v
            "/dev/full", "{F}/ro-dir/out.{ext}"]
 
 
+# a command line of each command that draws a picture (--figure FILE)
+FIGURE_COMMANDS = [["bounds", "--problem", "eq", "--n", "2"],
+                   ["simulate", "--task", "disjointness", "--model", "rnn", "--n", "4"],
+                   ["witness", "--task", "index-lookup", "--model", "rnn", "--n", "4", "--hidden", "1",
+                    "--precision", "3"]]
+
+
+def _figure_cases() -> list[Case]:
+    """--figure / --tree-figure: a suffix that is not .png, .svg or .pdf, a picture too
+    large to draw, a tree picture without the protocol tree, options that exclude it."""
+    c = []
+    for argv in FIGURE_COMMANDS:
+        for name in ("{F}/out.xyz", "{F}/out", "{F}/out.PNG.txt", "{F}/out.jpg", ""):
+            c.append(Case("bad-figure", argv + ["--figure", name], mention=("--figure",)))
+    bounds = FIGURE_COMMANDS[0]
+    c += [
+        Case("bad-figure", bounds + ["--tree-figure", "{F}/tree.gif"], mention=("--tree-figure",)),
+        Case("bad-figure", ["bounds", "--problem", "ip", "--n", "7", "--figure", "{F}/big.png"],
+             mention=("--figure", "64 x 64")),
+        Case("bad-figure", ["bounds", "--problem", "disj", "--n", HUGE, "--figure", "{F}/big.png"]),
+        Case("bad-figure", bounds + ["--methods", "rank-gf2", "--tree-figure", "{F}/t.png"],
+             mention=("--tree-figure", "exact")),
+        Case("bad-figure", ["bounds", "--problem", "ip", "--n", "6", "--tree-figure", "{F}/t.png"],
+             mention=("--tree-figure",)),
+        Case("bad-figure", bounds + ["--error", "0.1", "--tree-figure", "{F}/t.png"], mention=("--tree-figure",)),
+        Case("bad-figure", FIGURE_COMMANDS[2] + ["--effective-bits", "--figure", "{F}/w.png"],
+             mention=("--figure",)),
+        Case("bad-figure", ["simulate", "--weights", os.path.join(DATA, "gpt2_hf"), "--adapter",
+                            os.path.join(DATA, "khop_lm_adapter.toml"), "--n", "8", "--figure", "{F}/t.png"],
+             mention=("--figure",)),
+    ]
+    return c
+
+
 def _output_path_cases() -> list[Case]:
     c = []
     for p in BAD_OUT:
@@ -200,6 +234,11 @@ def _output_path_cases() -> list[Case]:
         c.append(Case("unwritable-output", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", "4",
                                             "--trials", "1", "--instances", "1", "--csv",
                                             p.format(F="{F}", ext="csv")], expect=expect))
+        for argv in FIGURE_COMMANDS:
+            c.append(Case("unwritable-output", argv + ["--figure", p.format(F="{F}", ext="png")], expect=expect,
+                          mention=("--figure",)))
+        c.append(Case("unwritable-output", FIGURE_COMMANDS[0] + ["--tree-figure", p.format(F="{F}", ext="svg")],
+                      expect=expect, mention=("--tree-figure",)))
     c.append(Case("unwritable-output", ["simulate", "--task", "disjointness", "--model", "rnn", "--n", "4",
                                         "--save-weights", "{F}/out.txt"]))
     c.append(Case("unwritable-output", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", "4",
@@ -419,6 +458,20 @@ def _unclear_cases() -> list[Case]:
     c.append(Case("unclear-message", ["check-reduction", "{F}/red-notred.py:R"]))
     c.append(Case("unclear-message", ["check-reduction", "{F}/red-raises.py:make"]))
     c.append(Case("unclear-message", ["check-reduction", "{F}/nofile.py:R"]))
+    # a reduction from a file in every command that takes one: the same one-line refusals
+    for bad in ("red-syntax.py:R", "red-notred.py:R", "red-raises.py:make", "red-import-raises.py:R",
+                "nofile.py:R", "red-notred.py:NOPE"):
+        for cmd in (["simulate", "--model", "rnn", "--reduction"], ["witness", "--model", "rnn", "--reduction"],
+                    ["simulate", "--task", "disjointness", "--model", "rnn", "--reduction"]):
+            c.append(Case("unclear-message", cmd + ["{F}/" + bad]))
+        c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--task-option",
+                                          "reduction={F}/" + bad]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--task-option",
+                                          "reduction={F}/" + bad]))
+    c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-syntax.py:T", "--model", "rnn"]))
+    c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-notred.py:R", "--model", "rnn"]))
+    c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-notred.py:R", "--n", "2"]))
+    c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-import-raises.py:P", "--n", "2"]))
     c.append(Case("unclear-message", ["check-reduction", "disj-to-disjointness", "--samples", "0"]))
     c.append(Case("unclear-message", ["check-reduction", "disj-to-disjointness", "--exhaustive-limit", "-1"]))
     c.append(Case("unclear-message", ["explain", "--task", "nope"]))
@@ -563,6 +616,22 @@ def _error_bound_cases() -> list[Case]:
     return c
 
 
+def _lecture_cases() -> list[Case]:
+    """explain's page and pause options: combinations that make no sense, unwritable or
+    unsuffixed pages; each one line, before the walk-through runs."""
+    base = VALID["explain"]
+    c = [Case("explain-page", base + extra) for extra in (
+        ["--step", "--json"], ["--step", "--format", "html"], ["--step", "--output", "{F}/p.html"],
+        ["--json", "--format", "markdown"], ["--json", "--output", "{F}/p.html"],
+        ["--format", "text", "--output", "{F}/p.html"], ["--output", "{F}/p.txt"], ["--output", "-"],
+        ["--output", "{F}/no-such-dir/p.html"], ["--format", "pdf"], ["--format", "html", "--output", "{F}"],
+        ["--output", ""])]
+    c += [Case("explain-page", ["explain", "--problem", "ip", "--error", "0.1", "--step", "--json"])]
+    c += [Case("unwritable-output", base + ["--output", p.format(F="{F}", ext="html")],
+               expect="clean" if "ro-dir" in p and os.geteuid() == 0 else "refuse") for p in BAD_OUT]
+    return c
+
+
 def _generic_cases(known: set[str]) -> list[Case]:
     """Commands registered on the CLI that this corpus does not know yet: --help works,
     and an unknown option is one clean line."""
@@ -587,6 +656,8 @@ def corpus() -> list[Case]:
              + _matrix_cases() + _fooling_cases() + _bignum_cases() + _task_option_cases() + _float_cases()
              + _methods_cases() + _sweep_fail_cases() + _unclear_cases() + _stdout_full_cases()
              + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases() + _execution_cases()
+             + _figure_cases()
+             + _lecture_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))
     seen: dict[str, int] = {}
@@ -772,6 +843,7 @@ def make_fixtures(root: str) -> str:
     files = {
         "red-syntax.py": "def R(:\n",
         "red-notred.py": "R = 42\n",
+        "red-import-raises.py": "import commlb\nraise ImportError('this plugin is broken')\n",
         "red-raises.py": "def make(n=4):\n    raise RuntimeError('no reduction today')\n",
         "fn-raises.py": "def f(x, y):\n    raise ValueError('broken function')\n",
         "fn-float.py": "def f(x, y):\n    return (x + y) / 3\n",

@@ -114,11 +114,13 @@ class EvalRow:
     ci95: tuple[float, float]
     effective_n: float
     seconds: float
+    #: instances with at least one wrong scored position (the per-instance error count)
+    wrong_instances: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"task_options": self.task_options, "error_rate": self.error_rate, "ci95": list(self.ci95),
                 "scored": self.scored, "errors": self.errors, "instances": self.instances,
-                "effective_n": self.effective_n, "seconds": self.seconds}
+                "effective_n": self.effective_n, "seconds": self.seconds, "wrong_instances": self.wrong_instances}
 
 
 @dataclass
@@ -220,7 +222,7 @@ def evaluate(model: Any, adapter: Adapter, task_name: str | None, option_rows: l
         n_eff = _effective_n(per_errors, per_scored)
         ci = wilson_interval(rate * n_eff, n_eff) if total else (0.0, 1.0)
         result.rows.append(EvalRow({k: v for k, v in all_opts.items()}, errors, total, instances, rate, ci, n_eff,
-                                   time.perf_counter() - t0))
+                                   time.perf_counter() - t0, int(np.count_nonzero(per_errors))))
     return result
 
 
