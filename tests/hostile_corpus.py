@@ -373,7 +373,9 @@ def _execution_cases() -> list[Case]:
     c.append(Case("bad-execution", sweep + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
     c.append(Case("bad-execution", sweep, env={"DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:1"}))
     for base in (["witness", "--task", "index-lookup", "--model", "rnn", "--n", "4", "--hidden", "1",
-                  "--precision", "2"], ["check-reduction", "disj-to-disjointness", "--n", "2"]):
+                  "--precision", "2"], ["check-reduction", "disj-to-disjointness", "--n", "2"],
+                 ["evaluate", "--weights", "tests/data/models/gpt2_hf", "--adapter",
+                  "tests/data/models/khop_lm_adapter.toml", "--n", "8", "--instances", "2"]):
         for w in ("0", "abc"):
             c.append(Case("bad-execution", base + ["--workers", w], mention=("--workers",)))
         c.append(Case("bad-execution", base + ["--scheduler", "tcp://127.0.0.1:1"]))

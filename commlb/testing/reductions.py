@@ -361,9 +361,9 @@ def _refuse_if_too_slow(reduction: Reduction, encodings: int, exhaustive: bool,
 
 
 def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], None] | None,
-                rows: range | None = None, refs: dict[str, Any] | None = None
+                x_rows: range | None = None, refs: dict[str, Any] | None = None
                 ) -> tuple[int, Counterexample | None]:
-    """Every pair, row by row (``rows``: these rows of x only; ``refs`` receives the
+    """Every pair, row by row (``x_rows``: these rows of x only; ``refs`` receives the
     column references it ends with)."""
     problem = checker.problem
     xs_all = problem.x_space.enumerate()
@@ -372,7 +372,7 @@ def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], No
     bob_ref: np.ndarray | None = None  # (|Y|, |B|, itemsize): first pair of each column
     bob_ref_x: np.ndarray = np.full(n_y, -1, dtype=np.int64)
     checked = 0
-    for xi in rows if rows is not None else range(len(xs_all)):
+    for xi in x_rows if x_rows is not None else range(len(xs_all)):
         x = xs_all[xi]
         in_row = np.flatnonzero(np.asarray(problem.in_promise(x[None, :], ys_all)).reshape(-1))
         row_ref: np.ndarray | None = None  # ALICE tokens of the row's first pair
