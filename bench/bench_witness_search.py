@@ -44,7 +44,8 @@ def child(n: int, mode: str) -> None:
     if mode == "whole":
         find_witness("disjointness", "rnn", 12, hidden=16, precision=16)  # numba cache load
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        res, wall, cpu = _timed(lambda: find_witness("disjointness", "rnn", n, hidden=16, precision=16))
+        res, wall, cpu = _timed(lambda: find_witness("disjointness", "rnn", n, hidden=16, precision=16,
+                                                            exhaustive=True))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
         print(f"whole {wall:.3f} {cpu:.3f} {peak * 1024} {base * 1024} {int(res.found)} {res.distinct_messages}")
         return
