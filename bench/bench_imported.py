@@ -12,8 +12,13 @@ What is timed, side by side in one run:
 * ``evaluate`` — :func:`commlb.imported.evaluate.evaluate` on the same size (instances
   drawn and solved, adapter applied, forward, error count);
 * ``protocol`` — :func:`commlb.imported.protocol.simulate_imported` on one sequence under
-  a prefix split and an interleaved split (every message encoded to bits, decoded, and
-  the result verified), against the forward pass of that one sequence.
+  a prefix split and an interleaved split (every message's codes checked and counted,
+  decoded by the receiver), alone and with its verification (which runs the forward pass
+  once more), against the forward pass of that one sequence.
+
+Every row gives the wall time and the CPU time of the process (``time.process_time``,
+all threads): on a shared machine the wall time depends on the other jobs, the CPU time
+much less (though threads that spin while they wait still count).
 
 Model: Hugging Face GPT-2 layout, 4 layers, width 128, 4 heads, vocabulary 24, 128
 positions, random weights (normal, std 0.02; LayerNorm gains 1 ± 0.1), written to a
@@ -31,13 +36,14 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _harness import Timing, best_of, machine_line, print_table, ratio
+from _harness import Timing, machine_line, print_table, ratio
 
 LAYERS, WIDTH, HEADS, VOCAB, POSITIONS = 4, 128, 4, 24, 128
 
@@ -84,6 +90,18 @@ def torch_forward(sd: dict[str, np.ndarray], batch: np.ndarray, threads: int):
     return run, note
 
 
+def timed(label: str, fn, repeat: int, note: str = "") -> tuple[Timing, float]:
+    """Best wall time over ``repeat`` runs, and the CPU time of that run."""
+    best, cpu, result = float("inf"), 0.0, None
+    for _ in range(max(1, repeat)):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn()
+        w, c = time.perf_counter() - w, time.process_time() - c
+        if w < best:
+            best, cpu, result = w, c, out
+    return Timing(label, best, result, note), cpu
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=1000)
@@ -96,10 +114,12 @@ def main() -> None:
     from commlb.imported import open_model
     from commlb.imported.adapter import load_adapter
     from commlb.imported.evaluate import evaluate
+    from commlb.imported.models import one_blas_thread
     from commlb.imported.protocol import make_split, simulate_imported
     from commlb.registry import get_task
 
     print(machine_line())
+    print(f"load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     rng = np.random.default_rng(0)
     sd = random_gpt2(rng)
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,50 +135,62 @@ def main() -> None:
 
     run, note = torch_forward(sd, batch, args.threads)
     # alternate the two, one repetition each per round, so that both see the same load
-    ours_runs: list[Timing] = []
-    theirs_runs: list[Timing] = []
+    ours_runs: list[tuple[Timing, float]] = []
+    theirs_runs: list[tuple[Timing, float]] = []
+    workers = min(os.cpu_count() or 1, 4)
     for _ in range(args.repeat):
-        ours_runs.append(best_of("commlb forward (numpy float32)", lambda: model.forward(batch), repeat=1,
-                                 warmup=False))
+        ours_runs.append(timed("commlb forward (numpy float32)", lambda: model.forward(batch), 1,
+                               note=f"{workers} threads over chunks of 64, 1 BLAS thread each"))
         if run is not None:
-            theirs_runs.append(best_of("torch forward (CPU)", run, repeat=1, warmup=False, note=note))
-    ours = min(ours_runs, key=lambda t: t.seconds)
+            theirs_runs.append(timed("torch forward (CPU)", run, 1, note=note))
+    ours, ours_cpu = min(ours_runs, key=lambda t: t[0].seconds)
     rows = [ours]
+    cpu = {ours.label: ours_cpu}
     if run is not None:
-        theirs = min(theirs_runs, key=lambda t: t.seconds)
+        theirs, theirs_cpu = min(theirs_runs, key=lambda t: t[0].seconds)
         rows.append(theirs)
+        cpu[theirs.label] = theirs_cpu
         diff = float(np.max(np.abs(ours.result - theirs.result)))
         scale = float(np.max(np.abs(theirs.result)))
         same = float(np.mean(ours.result.argmax(-1) == theirs.result.argmax(-1)))
-    ev = best_of("evaluate (draw + solve + forward + count)", lambda: evaluate(
-        model, adapter, None, [{"k": 4}], n=98, instances=args.instances, seed=0), repeat=1)
+    ev, ev_cpu = timed("evaluate (draw + solve + forward + count)", lambda: evaluate(
+        model, adapter, None, [{"k": 4}], n=98, instances=args.instances, seed=0), 1)
     rows.append(ev)
-    print_table(f"{args.instances} sequences x {batch.shape[1]} tokens", rows, reference=ours)
+    cpu[ev.label] = ev_cpu
+    print_table(f"{args.instances} sequences x {batch.shape[1]} tokens (wall time, best of {args.repeat})", rows,
+                reference=ours)
+    print("CPU time of the same runs (process_time, all threads):")
+    for label, c in cpu.items():
+        print(f"  {label:<45} {c:8.2f} s")
     if run is not None:
-        print(f"commlb / torch time: {ratio(ours, theirs):.2f}x  ({note})")
+        print(f"commlb / torch: wall {ratio(ours, theirs):.2f}x, CPU {ours_cpu / theirs_cpu:.2f}x  ({note})")
         print(f"largest difference of the final hidden states: {diff:.3g} (relative {diff / scale:.2e}); "
               f"same argmax at {100 * same:.2f}% of positions")
     else:
         print(note)
     print(f"evaluate error rate (random weights): {ev.result.rows[0].error_rate:.4f}")
-
-    from threadpoolctl import threadpool_limits
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
     ids = batch[0]
     _, scored = adapter.targets_and_scored(task.solve(chars[0])[None], 98)
-    with threadpool_limits(limits=1, user_api="blas"):  # the protocol runs with one BLAS thread
-        one = best_of("forward, one sequence (1 BLAS thread)", lambda: model.predict(ids[None]), repeat=30)
-    prot: list[Timing] = [one]
+    reps = max(30, args.repeat)
+    with one_blas_thread():  # the protocol runs with one BLAS thread; so does its reference
+        one, one_cpu = timed("forward, one sequence", lambda: model.predict(ids[None]), reps)
+    prot: list[tuple[Timing, float]] = [(one, one_cpu)]
     for spec in ("prefix:49", "interleave"):
         split = make_split(spec, 1, 98)
-        t = best_of(f"protocol {spec} (+ verify)", lambda s=split: simulate_imported(model, ids, s, scored[0]),
-                    repeat=max(10, args.repeat))
-        prot.append(t)
-    print_table("one sequence of 99 tokens as a protocol (best of 10-30 runs)", prot, reference=one)
-    for t in prot[1:]:
+        for check in (False, True):
+            label = f"protocol {spec}" + (" + verify" if check else "")
+            prot.append(timed(label, lambda s=split, c=check: simulate_imported(model, ids, s, scored[0], check=c),
+                              reps))
+    print_table(f"one sequence of 99 tokens as a protocol (wall time, best of {reps})", [t for t, _ in prot],
+                reference=one)
+    for t, c in prot[1:]:
         tr = t.result.transcript
-        print(f"{t.label}: {ratio(t, one):.1f}x the forward pass; {tr.total_bits:,} bits, {tr.rounds} rounds, "
-              f"largest difference {t.result.check['largest_difference']:.2g}")
+        diff_text = (f", largest difference {t.result.check['largest_difference']:.2g}"
+                     if "largest_difference" in t.result.check else "")
+        print(f"{t.label}: {ratio(t, one):.1f}x the forward pass (CPU {c / one_cpu:.1f}x); {tr.total_bits:,} bits, "
+              f"{tr.rounds} rounds{diff_text}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from commlb.errors import InvalidInputError
+from commlb.figures import FIGURE_SUFFIXES
 
 from .options import FiniteFloat, output_file
 
@@ -104,6 +105,33 @@ def _render(report: Any, M: Any, show_tree: bool) -> None:
         con.print(f"[yellow]note:[/yellow] {note}")
     if show_tree and report.tree is not None and hasattr(report.tree, "render"):
         con.print(report.tree.render())
+
+
+def _check_figures(M: Any, methods: list[str] | None, figure: str | None, tree_figure: str | None) -> None:
+    """Refuse, before any bound is computed, a picture that cannot be drawn: a matrix too
+    large to draw cell by cell, or a tree figure without the exact method."""
+    from commlb.figures import check_matrix_size
+
+    check_matrix_size(M.rows, M.cols, "--figure" if figure else "--tree-figure")
+    if tree_figure:
+        from commlb.bounds.report import default_methods
+
+        chosen = methods if methods is not None else default_methods(M)[0]
+        if "exact" not in chosen:
+            why = "add exact to --methods" if methods is not None else "the exact method is skipped at this size"
+            raise InvalidInputError(f"--tree-figure needs the protocol tree of the exact method: {why}")
+
+
+def _write_figures(M: Any, report: Any, figure: str | None, tree_figure: str | None, seconds: float) -> None:
+    from commlb.figures import matrix_figure, save_figure
+    from commlb.figures import tree_figure as draw_tree
+
+    if figure:
+        save_figure(matrix_figure(M, report, search_seconds=seconds), figure, "--figure")
+    if tree_figure:
+        if report.tree is None:
+            raise InvalidInputError("--tree-figure: no verified protocol tree to draw (see the notes)")
+        save_figure(draw_tree(report.tree, n=M.n, shape=M.shape), tree_figure, "--tree-figure")
 
 
 class _ProblemOption(click.Option):
@@ -209,10 +237,15 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--tree/--no-tree", "tree", default=None,
               help="Print the protocol tree (default: only for matrices up to 8 x 8).")
+@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+              help="Draw the matrix to FILE (.png, .svg or .pdf): a fooling set marked and the protocol "
+                   "tree's monochromatic rectangles (matrices up to 64 x 64).")
+@click.option("--tree-figure", "tree_figure", default=None, callback=output_file("--tree-figure", FIGURE_SUFFIXES),
+              help="Draw the protocol tree to FILE (.png, .svg or .pdf); needs the exact method.")
 def bounds(problem: str | None, n: int | None, function: str | None, matrix: str | None,
            methods: str | None, prime: int | None, time_limit: float, fooling_file: str | None,
            certificate_file: str | None, error: str | None, distribution: str | None,
-           as_json: bool, tree: bool | None) -> None:
+           as_json: bool, tree: bool | None, figure: str | None = None, tree_figure: str | None = None) -> None:
     """Certified lower bounds for an explicit function: ranks over R, GF(2), GF(p),
     one-way complexity, fooling sets and exact deterministic complexity; with --error,
     the bounds for protocols that err (randomized and distributional)."""
@@ -222,9 +255,17 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
     if error is not None:
         if fooling_file or prime is not None:
             raise InvalidInputError("--fooling and --prime belong to the deterministic bounds; drop them with --error")
+        if tree_figure:
+            raise InvalidInputError("--tree-figure draws the deterministic protocol tree; drop it with --error")
         M = _build_matrix(problem, n, function, matrix)
+        if figure:
+            _check_figures(M, None, figure, None)
         _error_bounds(problem, n, M, error, distribution, methods, time_limit if time_limit != 10.0 else 60.0,
                       certificate_file, as_json)
+        if figure:
+            from commlb.figures import matrix_figure, save_figure
+
+            save_figure(matrix_figure(M, highlight="none"), figure, "--figure")
         return
     if distribution is not None:
         raise InvalidInputError("--distribution needs --error (it sets the distribution of distributional bounds)")
@@ -238,9 +279,13 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
         except InvalidInputError as exc:
             raise InvalidInputError(f"--methods: {exc}") from None
     M = _build_matrix(problem, n, function, matrix)
+    if figure or tree_figure:
+        _check_figures(M, parse_methods(methods), figure, tree_figure)
     fooling = _load_fooling(fooling_file) if fooling_file else None
     report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
                             prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
+    if figure or tree_figure:
+        _write_figures(M, report, figure, tree_figure, min(time_limit, 5.0))
     if certificate_file:
         from commlb.validate import write_text
 
@@ -258,3 +303,8 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
         return
     show_tree = tree if tree is not None else report.rows * report.cols <= 64
     _render(report, M, show_tree)
+    for path in (figure, tree_figure):
+        if path:
+            from commlb.cli.render import console
+
+            console().print(f"figure: {path}")

@@ -10,76 +10,21 @@ Exit 0 when the reduction passes, 1 with the smallest counterexample when it fai
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
 import sys
 from typing import Any
 
 import click
 
-from .options import NON_NEGATIVE, POSITIVE, SEED, FiniteFloat, check_typed_options, parse_key_values
+from .options import (
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    FiniteFloat,
+    check_typed_options,
+    execution_options,
+    parse_key_values,
+)
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
-
-
-def _is_file_target(target: str) -> bool:
-    path, sep, _ = target.rpartition(":")
-    return bool(sep) and (path.endswith(".py") or os.sep in path or "/" in path)
-
-
-def load_user_reduction(target: str, params: dict[str, Any]) -> Any:
-    """The Reduction named by ``path/to/file.py:ATTR``: ATTR is a Reduction instance or a
-    factory (called with ``params``, e.g. ``n=``)."""
-    from commlb.core import Reduction
-    from commlb.errors import InvalidInputError
-
-    path, _, attr = target.rpartition(":")
-    if not attr:
-        raise InvalidInputError(f"{target!r}: expected path/to/file.py:ATTR")
-    if not os.path.isfile(path):
-        raise InvalidInputError(f"no such file: {path}")
-    digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:10]
-    module_name = f"commlb_user_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise InvalidInputError(f"cannot load {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the user's module failed to import: say why, in one line
-        sys.modules.pop(module_name, None)
-        raise InvalidInputError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
-    if not hasattr(module, attr):
-        raise InvalidInputError(f"{path} has no attribute {attr!r}")
-    obj = getattr(module, attr)
-    if isinstance(obj, Reduction):
-        if params:
-            raise InvalidInputError(
-                f"{attr} is a Reduction instance; parameters ({', '.join(params)}) apply only "
-                "to a factory"
-            )
-        return obj
-    if callable(obj):
-        params = dict(params)
-        if "n" not in params:
-            # a factory that needs a size and was given none: its own example size, else 4
-            example = dict(getattr(obj, "example_params", {}) or {})
-            if "n" in example:
-                params.setdefault("n", example["n"])
-            elif _requires(obj, "n"):
-                params["n"] = 4
-        from commlb.errors import check_arguments
-
-        check_arguments(obj, f"calling {attr}({_fmt(params)}) failed", **params)
-        try:
-            obj = obj(**params)
-        except Exception as exc:  # the user's own factory failed: say why, in one line
-            raise InvalidInputError(f"calling {attr}({_fmt(params)}) failed: {type(exc).__name__}: {exc}") from None
-        if isinstance(obj, Reduction):
-            return obj
-        raise InvalidInputError(f"{attr}({_fmt(params)}) returned {type(obj).__name__}, not a Reduction")
-    raise InvalidInputError(f"{attr} is a {type(obj).__name__}, not a Reduction or a factory")
 
 
 def _requires(func: Any, name: str) -> bool:
@@ -93,32 +38,26 @@ def _requires(func: Any, name: str) -> bool:
     return param is not None and param.default is inspect.Parameter.empty
 
 
-def _fmt(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in params.items())
-
-
 def resolve_reduction(target: str, n: int | None, extra: dict[str, Any]) -> Any:
-    """A built-in reduction by name (default parameters from its ``example_params``) or
-    a user's reduction from ``file.py:ATTR``."""
-    from commlb.errors import UnknownNameError
-    from commlb.registry import get_reduction, list_reductions, reduction_factory
+    """A reduction by name (built-in or from a plugin package), or a user's reduction
+    from ``file.py:ATTR`` (a Reduction instance, class or factory), with default
+    parameters from its ``example_params`` (a factory that needs n and has none: n = 4).
+    A composed chain ``--chain``'s ``a+b+c`` is resolved by :mod:`commlb.cli.reduce`."""
+    from commlb.plugins import is_file_spec
+    from commlb.registry import factory_for, get_reduction
 
     params = dict(extra)
     if n is not None:
         params["n"] = n
-    if _is_file_target(target):
-        return load_user_reduction(target, params)
-
-    if target not in list_reductions():
-        raise UnknownNameError(
-            f"unknown reduction {target!r}; known: {', '.join(list_reductions())} "
-            "(or give path/to/file.py:ATTR)"
-        )
-    from commlb.costs import check_reduction_size
-
-    defaults = dict(getattr(reduction_factory(target), "example_params", {}) or {})
+    factory = factory_for("reduction", target)
+    defaults = dict(getattr(factory, "example_params", {}) or {})
+    if is_file_spec(target) and "n" not in defaults and "n" not in params and _requires(factory, "n"):
+        defaults["n"] = 4
     defaults.update(params)
-    check_reduction_size(target, defaults, command="check-reduction")
+    if not is_file_spec(target):
+        from commlb.costs import check_reduction_size
+
+        check_reduction_size(target, defaults, command="check-reduction")
     return get_reduction(target, **defaults)
 
 
@@ -202,38 +141,46 @@ def _render(report: Any, reduction: Any) -> None:
 @click.option("--samples", type=POSITIVE, default=10_000, show_default=True,
               help="Random pairs to check when the input space is too large.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the sampler.")
-@click.option("--exhaustive-limit", type=NON_NEGATIVE, default=2**20, show_default=True,
-              help="Check every pair when |X|·|Y| is at most this.")
+@click.option("--exhaustive-limit", type=NON_NEGATIVE, default=None,
+              help="Check every pair when |X|·|Y| is at most this (default 2^20 = 1,048,576; "
+                   "2^24 with --workers or --scheduler).")
 @click.option("--max-seconds", type=FiniteFloat(0.0, open_min=True), default=600.0, show_default=True,
               help="Refuse (with an estimate) a check that would take longer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@execution_options
 def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples: int, seed: int,
-                    exhaustive_limit: int, max_seconds: float, as_json: bool) -> None:
+                    exhaustive_limit: int | None, max_seconds: float, as_json: bool, workers: int | None,
+                    scheduler: str | None) -> None:
     """Check TARGET (a reduction name, or path/to/file.py:ATTR) for soundness and locality.
 
     Soundness: decode(task.solve(encode(x, y))) == f(x, y).  Locality: ALICE tokens do
     not change with y, BOB tokens not with x, PUBLIC tokens never.  Exhaustive when
     there are at most --exhaustive-limit pairs, else --samples random pairs.
-    Exit code 0 on success, 1 with the smallest counterexample on failure.
+    Exit code 0 on success, 1 with the smallest counterexample on failure.  With --workers
+    or --scheduler an exhaustive check runs on Dask in chunks of whole rows (the same report).
     """
+    from commlb.execution import make_executor
     from commlb.testing.reductions import check_reduction as run_check
 
     reduction = resolve_reduction(target, n, check_typed_options(parse_key_values(params, "--param"), "--param"))
     total = int(reduction.problem.x_space.size) * int(reduction.problem.y_space.size)
-    work = total if total <= exhaustive_limit else samples
-    if as_json or work < 20_000:
-        report = run_check(reduction, samples=samples, rng=seed, exhaustive_limit=exhaustive_limit,
-                           max_seconds=max_seconds)
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    with make_executor(workers, scheduler) as executor:
+        if exhaustive_limit is None:
+            exhaustive_limit = 2**24 if executor.distributed else 2**20
+        run: dict[str, Any] = {"samples": samples, "rng": seed, "exhaustive_limit": exhaustive_limit,
+                               "max_seconds": max_seconds, "executor": executor if executor.distributed else None}
+        work = total if total <= exhaustive_limit else samples
+        if as_json or work < 20_000:
+            report = run_check(reduction, **run)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        label = "checking all pairs" if total <= exhaustive_limit else "checking sampled pairs"
-        with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console(stderr=True), transient=True) as bar:
-            task_id = bar.add_task(label, total=work)
-            report = run_check(reduction, samples=samples, rng=seed,
-                               exhaustive_limit=exhaustive_limit, max_seconds=max_seconds,
-                               progress=lambda done, _total: bar.update(task_id, completed=done))
+            label = "checking all pairs" if total <= exhaustive_limit else "checking sampled pairs"
+            with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                          console=console(stderr=True), transient=True) as bar:
+                task_id = bar.add_task(label, total=work)
+                report = run_check(reduction, **run,
+                                   progress=lambda done, _total: bar.update(task_id, completed=done))
     if as_json:
         emit_json(report.to_json())
     else:

@@ -15,6 +15,7 @@ import click
 
 from .options import POSITIVE, SEED, output_file
 from .render import console, emit_json
+from .simulate_imported import DTYPE_OPTION
 
 
 def model_file_options(func: Any) -> Any:
@@ -27,6 +28,7 @@ def model_file_options(func: Any) -> Any:
                      help="How predictions are read (default: the adapter's, else the checkpoint's)."),
         click.option("--adapter", "adapter", default=None, metavar="NAME|FILE",
                      help="Task-to-model adapter: built-in name (sht24-khop) or a JSON/TOML file."),
+        DTYPE_OPTION,
     ]
     for option in reversed(options):
         func = option(func)
@@ -47,8 +49,8 @@ def model_file_options(func: Any) -> Any:
 @click.option("--plot", "plot", default=None, callback=output_file("--plot", (".png", ".svg", ".pdf")),
               help="Write error rate vs the varying task option (.png/.svg/.pdf).")
 def evaluate(weights: str, config: str | None, heads: int | None, readout: str | None, adapter: str | None,
-             task: str | None, task_options: tuple[str, ...], n: int, instances: int, seed: int, as_json: bool,
-             plot: str | None) -> None:
+             dtype: str | None, task: str | None, task_options: tuple[str, ...], n: int, instances: int, seed: int,
+             as_json: bool, plot: str | None) -> None:
     """Error rate of a trained model on seeded instances of a task, with a 95% interval."""
     from commlb.errors import InvalidInputError
     from commlb.imported import open_model
@@ -64,7 +66,7 @@ def evaluate(weights: str, config: str | None, heads: int | None, readout: str |
     from commlb.costs import check_repetitions, seconds_per_instance
 
     check_repetitions(total, seconds_per_instance(n), "--instances", "instances (over all rows)", "evaluate")
-    model = open_model(weights, config, heads, readout, ad)
+    model = open_model(weights, config, heads, readout, ad, dtype)
     out = console(stderr=True)
     if not as_json and out.is_terminal and total >= 200:
         from rich.progress import Progress
@@ -79,13 +81,28 @@ def evaluate(weights: str, config: str | None, heads: int | None, readout: str |
         from commlb.validate import write_file
 
         write_file(plot, lambda path: plot_rows(result, path), "--plot")
+    assessments = _error_bounds(result)
+    note = EXACT_BOUNDS_NOTE.split(" (")[0] + "; the bound for protocols that err, at eps+, is stated per row"
     if as_json:
-        emit_json(result.to_json())
+        data = result.to_json()
+        for row, a in zip(data["rows"], assessments):
+            row["error_bound"] = a.to_json()
+        data["note"] = note
+        emit_json(data)
         return
-    _render(result, EXACT_BOUNDS_NOTE, plot)
+    _render(result, note, plot, assessments)
 
 
-def _render(result: Any, note: str, plot: str | None) -> None:
+def _error_bounds(result: Any) -> list[Any]:
+    """Per row: the bound at eps+ (the per-instance error's one-sided 95% upper bound) for
+    the task's problem, or why none applies (:func:`commlb.bounds.erring.assess_trained`)."""
+    from commlb.bounds.erring import assess_trained
+
+    return [assess_trained(result.task, r.task_options, result.n, int(r.wrong_instances or 0), r.instances,
+                           result.model) for r in result.rows]
+
+
+def _render(result: Any, note: str, plot: str | None, assessments: list[Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -116,5 +133,26 @@ def _render(result: Any, note: str, plot: str | None) -> None:
     out.print(t)
     out.print(escape(f"interval: {result.interval}"))
     out.print(escape(f"note: {note}"))
+    _render_bounds(out, result, varying, assessments)
     if plot:
         out.print(f"plot written to [bold]{escape(plot)}[/bold]")
+
+
+def _render_bounds(out: Any, result: Any, varying: list[str], assessments: list[Any]) -> None:
+    """One line per row: the bound at eps+, or why none applies (rows with the same
+    reason share one line)."""
+    from rich.markup import escape
+
+    seen: dict[str, list[str]] = {}
+    for r, a in zip(result.rows, assessments):
+        label = ", ".join(f"{k}={r.task_options[k]}" for k in varying)
+        head = (f"{a.errors}/{a.trials} instances wrong, eps+ = {a.error_upper:.4f}: ")
+        if a.applies:
+            text = f"{a.reason}; {a.implication}"
+        else:
+            text = f"no bound applies: {a.reason}"
+        seen.setdefault(text, []).append(f"{label + ': ' if label else ''}{head}")
+    for text, heads in seen.items():
+        for h in heads:
+            out.print(escape(f"error-tolerant bound ({h.rstrip(': ')})"))
+        out.print(escape(f"  {text}"))

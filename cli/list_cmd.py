@@ -60,6 +60,13 @@ def _build(factory: Callable[..., Any], name: str, attempts: list[dict[str, Any]
     return None, {}, error
 
 
+def _origin(kind: str, name: str) -> str:
+    """``built in``, or the plugin package that registered the name."""
+    from commlb.plugins import plugin_origin
+
+    return plugin_origin(kind, name) or "built in"
+
+
 # ------------------------------------------------------------------ problems
 
 
@@ -80,6 +87,7 @@ def problem_entries(n: int) -> list[dict[str, Any]]:
             bounds.append(entry)
         out.append({
             "name": name,
+            "origin": _origin("problem", name),
             "description": problem.description,
             "params": problem.params(),
             "promise": bool(problem.is_promise),
@@ -158,6 +166,7 @@ def task_entries(n: int) -> list[dict[str, Any]]:
             continue
         entry: dict[str, Any] = {
             "name": name,
+            "origin": _origin("task", name),
             "description": getattr(task, "description", ""),
             "built_with": used,
             "output_kind": getattr(task, "output_kind", ""),
@@ -238,6 +247,7 @@ def reduction_entries(n: int) -> list[dict[str, Any]]:
         problem, task = red.problem, red.task
         entry: dict[str, Any] = {
             "name": name,
+            "origin": _origin("reduction", name),
             "description": getattr(red, "description", ""),
             "problem": getattr(problem, "name", type(problem).__name__),
             "task": getattr(task, "name", type(task).__name__),

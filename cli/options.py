@@ -159,12 +159,12 @@ def check_typed_options(options: dict[str, Any], flag: str) -> dict[str, Any]:
             if value < INTEGER_OPTIONS[key]:
                 raise InvalidInputError(f"{flag} {key}={value}: {key} must be >= {INTEGER_OPTIONS[key]}")
         elif key == "reduction":
-            from commlb.registry import list_reductions
+            from commlb.registry import is_known, list_reductions
 
-            known = list_reductions()
-            if not isinstance(value, str) or value not in known:
+            # a FILE.py:ATTR value is loaded here, so that a bad file is refused before any work
+            if not isinstance(value, str) or not is_known("reduction", value):
                 raise UnknownNameError(f"{flag} reduction={short_text(str(value), 40)}: unknown reduction; "
-                                       f"known: {', '.join(known)}")
+                                       f"known: {', '.join(list_reductions())} (or path/to/file.py:ATTR)")
     return options
 
 

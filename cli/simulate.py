@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from commlb.figures import FIGURE_SUFFIXES
+
 from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
 from .simulate_imported import imported_options, imported_requested, run_from_simulate
@@ -195,6 +197,8 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
                        "itself for a one-way bound; for the two-way D, D − 1, since D counts the 1-bit announcement "
                        "of the answer, which this run never sends. ←: the bound the conclusion uses.",
                        style="italic"))
+    if result.round_bounds is not None:
+        _print_round_bounds(out, result.round_bounds)
     if result.trials is not None:
         t = result.trials
         style = "green" if t.errors == 0 else "red"
@@ -210,6 +214,19 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
     if result.effective_bits is not None:
         out.print(escape(_effective_line(result.effective_bits)))
     out.print(Text("conclusion: ", style="bold") + Text(result.conclusion))
+
+
+def _print_round_bounds(out: Any, report: Any) -> None:
+    """The round-aware bounds (commlb.bounds.rounds): the transcript's pattern, then one
+    line per statement with whether it applies at these rounds and why."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    out.print(Text("rounds: ", style="bold") + Text(f"{report.pattern} ({report.bits} bits); {report.convention}"))
+    for e in report.entries:
+        mark = "applies" if e.applies else "does not apply"
+        out.print(escape(f"  {mark}: {e.statement} [{e.kind}; {e.source}; {e.status}]"))
+        out.print(Text(f"    {e.why}", style="italic"))
 
 
 def _effective_line(eb: Any) -> str:
@@ -253,14 +270,17 @@ def _model_summary(built: Any) -> str:
 
 @click.command("simulate")
 @click.option("--task", "task", default=None, help="Task: disjointness, equality, index-lookup, qsa, khop, "
-              "match2, match3, dyck22, nearest-neighbor, function-composition, qstr (required, except with "
-              "trained weights, whose adapter names it).")
+              "match2, match3, dyck22, nearest-neighbor, function-composition, qstr, a plugin's task or "
+              "FILE.py:ATTR (required, except with --reduction, whose task it is, or with trained weights, whose "
+              "adapter names it).")
 @click.option("--model", "model", default=None, type=click.Choice(["rnn", "transformer", "ffn"]),
               help="Model family (required, except with trained weights).")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
 @click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops (default 2).")
 @click.option("--q", "q", type=POSITIVE, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
-@click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
+@click.option("--reduction", "reduction", default=None,
+              help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "
+              "(loading a file runs it).")
 @model_size_options
 @click.option("--split", "split", default=None, help=_SPLIT_HELP)
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz|CHECKPOINT",
@@ -279,27 +299,37 @@ def _model_summary(built: Any) -> str:
               help="Count Alice's distinct messages over all her inputs (when she has at most 2^16).")
 @click.option("--save-weights", "save_weights", default=None, callback=output_file("--save-weights", (".npz",)),
               help="Write the model's weights to FILE.npz (load them back with --weights FILE.npz).")
+@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+              help="Draw the run to FILE (.png, .svg or .pdf): the tokens with their owners and the cut, "
+                   "the messages as arrows between Alice and Bob.")
 def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None, reduction: str | None,
              hidden: int | None, layers: int | None, heads: int | None, width: int | None,
              precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,
              trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None,
              adapter: str | None = None, config: str | None = None, readout: str | None = None,
-             task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False) -> None:
+             task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False,
+             figure: str | None = None, dtype: str | None = None) -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript.  With a trained checkpoint
-    (--weights FILE --adapter ...) the model runs in float32 and no bound is applied."""
+    (--weights FILE --adapter ...) the model runs in its checkpoint's format (float32,
+    bfloat16 or float16; --dtype) and no bound is applied."""
     if imported_requested(weights, adapter):
+        if figure:
+            raise click.UsageError("--figure draws runs of the built-in model families; it does not take a "
+                                   "trained checkpoint yet")
         run_from_simulate({
             "weights": weights, "config": config, "heads": heads, "readout": readout, "adapter": adapter,
             "task": task, "task_options": task_options, "k": k, "n": n, "split": split, "seed": seed,
             "exchange": exchange, "as_json": as_json, "show_transcript": show_transcript, "model": model,
             "reduction": reduction, "hidden": hidden, "layers": layers, "width": width, "precision": precision,
-            "q": q, "save_weights": save_weights, "arith": arith, "trials": trials})
+            "q": q, "save_weights": save_weights, "arith": arith, "trials": trials, "dtype": dtype})
         return
-    if task is None or model is None:
-        raise click.UsageError("--task and --model are required (or --weights CHECKPOINT --adapter ... for "
-                               "trained weights)")
+    if dtype is not None:
+        raise click.UsageError("--dtype applies to trained weights (--weights CHECKPOINT --adapter ...)")
+    if (task is None and reduction is None) or model is None:
+        raise click.UsageError("--task (or --reduction) and --model are required (or --weights CHECKPOINT "
+                               "--adapter ... for trained weights)")
     from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 
@@ -325,11 +355,21 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         from commlb.bounds.erring import assess_run
 
         result.error_bound = assess_run(result)
+        if result.round_bounds is not None and result.trials.errors:
+            from commlb.bounds.rounds import round_bounds
+
+            result.round_bounds = round_bounds(setup.problem, result.transcript, erred=True)
         result.conclusion = conclusion(result)
+    if figure:
+        from commlb.figures import save_figure, transcript_figure
+
+        save_figure(transcript_figure(result), figure, "--figure")
     if as_json:
         emit_json(result.to_json())
         return
     _render(result, show_transcript, raw_bits)
+    if figure:
+        console().print(f"figure: {figure}")
 
 
 def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any) -> Any:

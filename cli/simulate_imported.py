@@ -13,7 +13,7 @@ from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owned_rows, own
 
 def run_imported(weights: str, config: str | None, heads: int | None, readout: str | None, adapter: str | None,
                  task: str | None, task_options: tuple[str, ...], n: int | None, split: str | None, seed: int,
-                 exchange: str, as_json: bool, show_transcript: bool) -> None:
+                 exchange: str, as_json: bool, show_transcript: bool, dtype: str | None = None) -> None:
     from commlb.errors import InvalidInputError
     from commlb.imported import open_model
     from commlb.imported.adapter import load_adapter
@@ -27,7 +27,7 @@ def run_imported(weights: str, config: str | None, heads: int | None, readout: s
     rows = parse_task_options(task_options)
     if len(rows) > 1:
         raise InvalidInputError("simulate runs one instance: give each --task-option one value")
-    model = open_model(weights, config, heads, readout, ad)
+    model = open_model(weights, config, heads, readout, ad, dtype)
     result = simulate_weights(model, ad, task, rows[0] if rows else {}, n, split, seed, exchange)
     if as_json:
         emit_json(result.to_json())
@@ -42,7 +42,8 @@ def _render(result: Any, show_transcript: bool) -> None:
     from rich.text import Text
 
     from commlb.imported.evaluate import EXACT_BOUNDS_NOTE
-    from commlb.imported.protocol import float32_values
+    from commlb.imported.numformat import FORMATS
+    from commlb.imported.protocol import format_values
 
     out = console()
     m = result.model
@@ -62,8 +63,10 @@ def _render(result: Any, show_transcript: bool) -> None:
     else:
         out.print(" ".join(ids if len(ids) <= 48 else ids[:24] + ["…"] + ids[-24:]))
     t = Table(title=f"messages ({len(tr.messages)})", title_justify="left", expand=False)
-    for col in ("round", "direction", "label", "float32 values", "bits"):
-        t.add_column(col, justify="right" if col in ("round", "float32 values", "bits") else "left")
+    fmt = FORMATS[run.value_format]
+    values_col = f"{fmt.name} values"
+    for col in ("round", "direction", "label", values_col, "bits"):
+        t.add_column(col, justify="right" if col in ("round", values_col, "bits") else "left")
     msgs = list(range(len(tr.messages)))
     if not show_transcript and len(msgs) > 12:
         msgs = msgs[:5] + [-1] + msgs[-5:]
@@ -79,7 +82,7 @@ def _render(result: Any, show_transcript: bool) -> None:
         label = escape(msg.label)
         if show_transcript:
             label += "\n" + escape(_first_values(msg))
-        t.add_row(str(msg.round), direction, label, f"{float32_values(msg):,}", f"{msg.bits:,}")
+        t.add_row(str(msg.round), direction, label, f"{format_values(msg):,}", f"{msg.bits:,}")
     if tr.messages:
         out.print(t)
     else:
@@ -92,8 +95,9 @@ def _render(result: Any, show_transcript: bool) -> None:
         lt.add_row(str(row["layer"]), f"{row['bits']:,}", str(row["messages"]), str(row["rounds"]),
                    ex or ("state hand-over" if "exchange" not in row else "—"))
     out.print(lt)
-    out.print(f"total [bold]{tr.total_bits:,}[/bold] bits = 32 × {sum(float32_values(x) for x in tr.messages):,} "
-              f"float32 values: Alice → Bob {tr.bits_alice_to_bob:,}, Bob → Alice {tr.bits_bob_to_alice:,}, "
+    out.print(f"total [bold]{tr.total_bits:,}[/bold] bits = {fmt.bits} × "
+              f"{sum(format_values(x) for x in tr.messages):,} {fmt.name} values: "
+              f"Alice → Bob {tr.bits_alice_to_bob:,}, Bob → Alice {tr.bits_bob_to_alice:,}, "
               f"{tr.rounds} round{'s' if tr.rounds != 1 else ''}")
     c = run.check
     out.print(f"[green]verified:[/green] same read-out as the forward pass at {c['same_readout_positions']} of "
@@ -107,20 +111,35 @@ def _render(result: Any, show_transcript: bool) -> None:
 
 
 def _first_values(message: Any, limit: int = 4) -> str:
-    """The first few float32 values of each field, decoded from the payload."""
+    """The first few values of each field, decoded from the payload by the format its
+    name ends in (``:f32``, ``:bf16``, ``:f16``)."""
     import numpy as np
 
+    from commlb.imported.numformat import FORMATS
+
+    by_suffix = {f.suffix: f for f in FORMATS.values()}
     parts = []
     for name, codes in message.values().items():
-        vals = np.asarray(codes).astype(np.uint32).view(np.float32).ravel()
+        base, _, suffix = name.rpartition(":")
+        vals = by_suffix[suffix].decode(np.asarray(codes)).ravel()
         shown = ", ".join(f"{v:.4g}" for v in vals[:limit].tolist())
-        parts.append(f"{name.removesuffix(':f32')} = [{shown}{', …' if vals.size > limit else ''}]")
+        parts.append(f"{base} = [{shown}{', …' if vals.size > limit else ''}]")
     return "; ".join(parts)
+
+
+def _dtype_option() -> Any:
+    import click
+
+    return click.option("--dtype", "dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default=None,
+                        help="Trained weights: number format to run in (default: the checkpoint's).")
+
+
+DTYPE_OPTION = _dtype_option()
 
 
 def imported_options(func: Any) -> Any:
     """The options ``commlb simulate`` takes for a trained checkpoint: --adapter, --config,
-    --readout, --task-option and --exchange."""
+    --readout, --dtype, --task-option and --exchange."""
     import click
 
     options = [
@@ -130,6 +149,7 @@ def imported_options(func: Any) -> Any:
                      help="Trained weights: YAML/JSON config (n_head/headcount/num_heads)."),
         click.option("--readout", "readout", default=None, metavar="lm_head|hidden|linear:NAME",
                      help="Trained weights: how predictions are read (default: the adapter's)."),
+        DTYPE_OPTION,
         click.option("--task-option", "task_options", multiple=True, metavar="NAME=VALUE",
                      help="Trained weights: a task option, e.g. k=4 (repeatable)."),
         click.option("--exchange", "exchange", type=click.Choice(["cheaper", "partial", "kv"]), default="cheaper",
@@ -161,7 +181,8 @@ def run_from_simulate(params: dict[str, Any]) -> None:
         flags = ", ".join("--" + g.replace("_", "-") for g in given)
         raise InvalidInputError(f"{flags}: not used with trained weights (the checkpoint fixes the model)")
     if params.get("arith", "fixed") != "fixed":
-        raise InvalidInputError("--arith: trained weights run in IEEE float32, the arithmetic they were trained in")
+        raise InvalidInputError("--arith: trained weights run in the format they were trained in (--dtype "
+                                "float32|bfloat16|float16)")
     if params.get("trials"):
         raise InvalidInputError("--trials: use `commlb evaluate` for the error rate of trained weights")
     if params.get("weights") is None:
@@ -172,4 +193,4 @@ def run_from_simulate(params: dict[str, Any]) -> None:
     run_imported(params["weights"], params.get("config"), params.get("heads"), params.get("readout"),
                  params.get("adapter"), params.get("task"), options, params.get("n"), params.get("split"),
                  params.get("seed", 0), params.get("exchange", "cheaper"), bool(params.get("as_json")),
-                 bool(params.get("show_transcript")))
+                 bool(params.get("show_transcript")), params.get("dtype"))

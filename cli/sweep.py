@@ -47,7 +47,8 @@ def _render(result: Any, con: Any) -> None:
                      ("L", {"justify": "right", "no_wrap": True}), ("p", {"justify": "right", "no_wrap": True}),
                      ("bits", {"justify": "right", "no_wrap": True}), ("R", {"justify": "right", "no_wrap": True}),
                      ("bound", {"justify": "right", "no_wrap": True}), ("kind", {"no_wrap": True, "min_width": 5}),
-                     ("err", {"justify": "right", "no_wrap": True})):
+                     ("err", {"justify": "right", "no_wrap": True}),
+                     ("@ε⁺", {"justify": "right", "no_wrap": True})):
         table.add_column(name, **kw)
     last_model = None
     for row in result.rows:
@@ -57,21 +58,35 @@ def _render(result: Any, con: Any) -> None:
         if not row.ok:
             status = "n/a" if row.status == "no-construction" else "failed"
             table.add_row(row.model, str(row.n), "", "", "", "", f"[yellow]{status}[/yellow]",
-                          "", _fmt(row.lower_bound), short_kind(row.lower_bound_kind, compact=True), "")
+                          "", _fmt(row.lower_bound), short_kind(row.lower_bound_kind, compact=True), "", "")
             continue
         bits = str(row.bits)
         if row.meets_bound is False:
             bits = f"[bold red]{bits}[/bold red]"  # a correct protocol below its bound: a bug
         err = "–" if row.errors is None else f"{row.errors}/{row.trials}"
+        at_eps = _fmt(row.error_bound)
+        if row.meets_error_bound is False:
+            at_eps = f"[bold red]{at_eps}[/bold red]"  # below the bound at eps+: the sample underestimated
         table.add_row(row.model, str(row.n), _fmt(row.params), _fmt(row.width), _fmt(row.layers),
                       _fmt(row.precision_bits), bits, _fmt(row.rounds), _fmt(row.lower_bound),
-                      short_kind(row.lower_bound_kind, compact=True), err)
+                      short_kind(row.lower_bound_kind, compact=True), err, at_eps)
     con.print(table)
     con.print(f"L layers, p bits of precision, bits: the largest count over the protocol runs, R rounds; "
-              "bound: the problem's lower bound that applies to that protocol (A→B: one-way from Alice to "
-              f"Bob); err: wrong answers in random trials ({result.seconds:.1f}s in all)", style="dim")
+              "bound: the problem's exact-correctness lower bound for that protocol (A→B: one-way from Alice "
+              "to Bob; withheld where a trial erred); err: wrong answers in random trials; @ε⁺: the bound "
+              "for protocols that err, at ε⁺, the one-sided 95% upper confidence bound on the error"
+              f"{_eps_pairs(result)} ({result.seconds:.1f}s in all)", style="dim")
     for note in result.notes():
         con.print(f"[yellow]note:[/yellow] {note}")
+
+
+def _eps_pairs(result: Any) -> str:
+    """' (0/20 → ε⁺ = 0.139)': the distinct error counts and their ε⁺."""
+    pairs = sorted({(r.errors, r.trials, r.error_upper) for r in result.rows
+                    if r.ok and r.error_upper is not None and r.errors is not None})
+    if not pairs or len(pairs) > 3:
+        return ""
+    return " (" + "; ".join(f"{e}/{t} → ε⁺ = {u:.3g}" for e, t, u in pairs) + ")"
 
 
 def _run(task: str, families: list[str], ns: list[int], total: int, trials: int, instances: int, seed: int,

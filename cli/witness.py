@@ -11,11 +11,15 @@ search too large to run exhaustively without ``--budget`` exits 2 with the estim
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
-from .options import POSITIVE, SEED, Budget, model_size_options
+from commlb.figures import FIGURE_SUFFIXES
+
+from .options import POSITIVE, SEED, Budget, execution_options, model_size_options, output_file
 from .render import OWNER_STYLE, console, emit_json, owner_legend, token_strip
 
 
@@ -160,6 +164,15 @@ def _render_effective(eb: Any, task: str, model: str, note: str) -> None:
         out.print(eb.note)
 
 
+@contextlib.contextmanager
+def _executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """The Dask executor the options ask for, or None to run in process as before."""
+    from commlb.execution import make_executor
+
+    with make_executor(workers, scheduler) as executor:
+        yield executor if executor.distributed else None
+
+
 def _arr(values: list[int]) -> Any:
     import numpy as np
 
@@ -167,11 +180,15 @@ def _arr(values: list[int]) -> Any:
 
 
 @click.command("witness")
-@click.option("--task", "task", required=True, help="Task with a reduction: index-lookup, disjointness, equality, …")
+@click.option("--task", "task", default=None,
+              help="Task with a reduction: index-lookup, disjointness, equality, …, a plugin's or FILE.py:ATTR "
+              "(required unless --reduction names the reduction, whose task it is).")
 @click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
               help="Model family.")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
-@click.option("--reduction", "reduction", default=None, help="Use this reduction instead of the task's default.")
+@click.option("--reduction", "reduction", default=None,
+              help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "
+              "(loading a file runs it).")
 @model_size_options
 @click.option("--split", "split", default=None, help="Who owns each position (default: the reduction's owners).")
 @click.option("--weights", default=None, metavar="construction|random|FILE.npz",
@@ -183,15 +200,25 @@ def _arr(values: list[int]) -> Any:
 @click.option("--effective-bits", "effective", is_flag=True,
               help="Only count the distinct messages over all of Alice's inputs (log2 = effective bits).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+              help="Draw the witness to FILE (.png, .svg or .pdf): the two inputs as rows of tokens that "
+                   "send the same message, and the answers.")
+@execution_options
 def witness(task: str, model: str, n: int | None, reduction: str | None, hidden: int | None, layers: int | None,
             heads: int | None, width: int | None, precision: int | None, arith: str, split: str | None,
-            weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool) -> None:
+            weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool,
+            figure: str | None = None, workers: int | None = None, scheduler: str | None = None) -> None:
     """Find two inputs of Alice whose one-way messages collide and a Bob input that tells
     them apart: the model gives the same answer on both full inputs, so it is wrong on
-    one (the pigeonhole argument behind the one-way lower bound, made concrete)."""
+    one (the pigeonhole argument behind the one-way lower bound, made concrete).
+
+    With --workers or --scheduler an exhaustive enumeration runs on Dask: the messages are
+    partitioned by hash, spilled to disk and counted on the workers (the same result)."""
     from commlb.costs import MAX_SECONDS, check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.errors import InvalidInputError
 
+    if task is None and reduction is None:
+        raise click.UsageError("--task (or --reduction) is required")
     length = check_task_size(task, n, {}, reduction, command="witness")
     if weights in (None, "random", "construction"):
         check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width,
@@ -211,6 +238,8 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
         check_repetitions(budget, seconds_per_instance(length), "--budget", "inputs of Alice", "witness")
     elif isinstance(budget, str):
         check_repetitions(float(budget[:-1]), 1.0, "--budget", "seconds", "witness", limit=24 * MAX_SECONDS)
+    if effective and figure:
+        raise InvalidInputError("--figure draws a witness; --effective-bits only counts messages (drop one)")
     if effective:
         from commlb.protocol.core import Split
         from commlb.simulate import resolve_task
@@ -224,7 +253,13 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
         built, note = witness_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                                     precision=precision, arith=arith, weights=weights, seed=seed)
         sp = None if split in (None, "", "reduction") else Split.parse(split, setup.example_instance())
-        eb = effective_bits(setup.reduction, built.model, sp)
+        with _executor(workers, scheduler) as executor:
+            update, bar = _progress_runner(not as_json and executor is not None)
+            try:
+                eb = effective_bits(setup.reduction, built.model, sp, executor=executor, progress=update)
+            finally:
+                if bar is not None:
+                    bar.stop()
         if not eb.applicable:
             raise InvalidInputError(f"effective bits: {eb.note}")
         if as_json:
@@ -235,15 +270,22 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
 
     from commlb.witness import find_witness
 
-    update, bar = _progress_runner(not as_json)
-    try:
-        result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
-                              precision=precision, arith=arith, weights=weights, seed=seed, budget=budget,
-                              split=split, reduction=reduction, progress=update)
-    finally:
-        if bar is not None:
-            bar.stop()
+    with _executor(workers, scheduler) as executor:
+        update, bar = _progress_runner(not as_json)
+        try:
+            result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
+                                  precision=precision, arith=arith, weights=weights, seed=seed, budget=budget,
+                                  split=split, reduction=reduction, progress=update, executor=executor)
+        finally:
+            if bar is not None:
+                bar.stop()
+    if figure:
+        from commlb.figures import save_figure, witness_figure
+
+        save_figure(witness_figure(result), figure, "--figure")
     if as_json:
         emit_json(result.to_json())
         return
     _render(result)
+    if figure:
+        console().print(f"figure: {figure}")

@@ -131,9 +131,9 @@ MAX_INSTANCE_BYTES = 64 << 20
 
 def _base_params(reduction: str, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
     """(params with every large integer replaced by a small base value, the large ones)."""
-    from .registry import list_reductions, reduction_factory
+    from .registry import is_known, reduction_factory
 
-    if reduction not in list_reductions():
+    if not is_known("reduction", reduction):
         raise CommlbError(f"unknown reduction {reduction!r}")  # the command's own lookup names the choices
     example = dict(getattr(reduction_factory(reduction), "example_params", {}) or {})
     big = {k: int(v) for k, v in params.items()
@@ -261,8 +261,16 @@ def check_task_size(task: str, n: int | None, options: Mapping[str, Any] | None 
     longer than :data:`MAX_TOKENS`, with the largest value that fits.  Returns the length
     estimate (None when it is small or cannot be estimated)."""
     defaults = _task_defaults()
-    spec = defaults.get(task)
+    spec = defaults.get(task) if isinstance(task, str) else None
     if spec is None:
+        if isinstance(reduction, str) and n is not None:  # a user's task or reduction: measure the reduction
+            try:
+                return check_reduction_size(reduction, {"n": int(n), **{k: v for k, v in (options or {}).items()
+                                                                        if v is not None}}, command=command)
+            except CommlbError as exc:
+                if isinstance(exc, TooLargeError):
+                    raise
+                return None  # the command's own look-up refuses a bad name or parameter
         return None  # an unknown task: the command's own lookup says so
     options = {k: v for k, v in (options or {}).items() if v is not None}
     for key, value in getattr(spec, "option_defaults", ()):

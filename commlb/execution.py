@@ -58,29 +58,35 @@ class Executor:
     def distributed(self) -> bool:
         return self._client is not None
 
-    def map_chunks(self, fn: Callable[[T], R], chunks: Iterable[T],
-                   progress: Callable[[R], None] | None = None) -> list[R]:
-        """``[fn(c) for c in chunks]``, in chunk order.  ``progress`` is called with each
-        result as it is finished (in chunk order in process, in completion order on a
-        cluster).  An exception raised by ``fn`` on a worker is raised here."""
+    def map_chunks(self, fn: Callable[..., R], chunks: Iterable[T],
+                   progress: Callable[[R], None] | None = None, shared: tuple[Any, ...] = ()) -> list[R]:
+        """``[fn(c, *shared) for c in chunks]``, in chunk order.  ``shared``: arguments every
+        call takes (sent to each worker once, not with every chunk).  ``progress`` is called
+        with each result as it is finished (in chunk order in process, in completion order
+        on a cluster).  An exception raised by ``fn`` on a worker is raised here."""
         items = list(chunks)
         if self._client is None:
             out = []
             for item in items:
-                result = fn(item)
+                result = fn(item, *shared)
                 out.append(result)
                 if progress is not None:
                     progress(result)
             return out
         if not items:
             return []
-        futures = self._client.map(fn, items, pure=False)
-        if progress is not None:
-            from distributed import as_completed
+        extra = [[self._client.scatter(value, broadcast=True, hash=False)] * len(items) for value in shared]
+        futures = self._client.map(fn, items, *extra, pure=False)
+        try:
+            if progress is not None:
+                from distributed import as_completed
 
-            for future in as_completed(futures):
-                progress(future.result())
-        results: list[R] = self._client.gather(futures)
+                for future in as_completed(futures):
+                    progress(future.result())
+            results: list[R] = self._client.gather(futures)
+        except BaseException:
+            self._client.cancel(futures)
+            raise
         return results
 
     def close(self) -> None:
@@ -144,7 +150,7 @@ def _local_cluster(workers: int, stream: TextIO) -> Executor:
     distributed = _import_distributed()
     has_dashboard = importlib.util.find_spec("bokeh") is not None
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0" if has_dashboard else None)
+                                       dashboard_address=":0")
     try:
         client = distributed.Client(cluster)
     except BaseException:

@@ -156,48 +156,117 @@ def prefix_owner(length: int, k: int) -> np.ndarray:
     return owner
 
 
-def resolve_task(task_name: str, n: int | None = None, *, reduction: str | None = None,
+def _name_of(obj: Any) -> str:
+    """A display name of a reduction or task object: its ``name``, else its class name."""
+    return str(getattr(obj, "name", "") or type(obj).__name__)
+
+
+def _signature_defaults(func: Any) -> dict[str, Any]:
+    """The keyword defaults of a factory's signature ({} when it has none to read)."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+
+
+def _task_spec(task: Any) -> tuple[str | None, TaskDefaults | None]:
+    """(task name, its defaults) for a task given as a registered name, a
+    ``file.py:ATTR`` spec or an object (None, None for no task)."""
+    from .plugins import is_file_spec
+    from .registry import list_tasks, task_factory
+
+    if task is None:
+        return None, None
+    if isinstance(task, str) and task in TASK_DEFAULTS:
+        return task, TASK_DEFAULTS[task]
+    if isinstance(task, str):
+        if not is_file_spec(task) and task not in list_tasks():
+            known = sorted(set(list_tasks()) & set(TASK_DEFAULTS))
+            raise UnknownNameError(f"unknown task {task!r}; known: {', '.join(known)} (or give path/to/file.py:ATTR)")
+        holder: Any = task_factory(task)
+        holder = getattr(holder, "__wrapped__", holder)
+    else:
+        holder = task
+    spec = getattr(holder, "defaults", None)
+    name = task if isinstance(task, str) and not is_file_spec(task) else str(getattr(holder, "name", "") or "")
+    return name or None, spec if isinstance(spec, TaskDefaults) else None
+
+
+def resolve_task(task_name: Any = None, n: int | None = None, *, reduction: Any = None,
                  **task_options: Any) -> TaskSetup:
     """The task ``task_name`` with its default reduction (or ``reduction``) at size ``n``
     (default per task, :data:`TASK_DEFAULTS`).  Task options: ``k`` for khop, ``q`` for
     qsa (the DISJ_q size, so it sets n), ``M`` for match2/match3, ``q``/``d`` for qstr.
-    Options left as None are ignored."""
-    from .registry import get_reduction, get_task, list_reductions, list_tasks
+    Options left as None are ignored.
+
+    The task and the reduction may each be a registered name (built in or from a plugin
+    package), a ``path/to/file.py:ATTR`` spec or an object (a Task / Reduction instance,
+    class or factory, :mod:`commlb.plugins`); with a reduction the task may be omitted
+    (it is the reduction's)."""
+    from .plugins import is_file_spec
+    from .registry import get_reduction, get_task, is_known, reduction_factory
 
     options = {k: v for k, v in task_options.items() if v is not None}
-    if task_name not in TASK_DEFAULTS:
-        known = sorted(set(list_tasks()) & set(TASK_DEFAULTS))
-        raise UnknownNameError(f"unknown task {task_name!r}; known: {', '.join(known)}")
-    spec = TASK_DEFAULTS[task_name]
-    for key in options:
-        if key not in spec.options:
-            allowed = ", ".join(f"--{o}" for o in spec.options) or "none"
-            raise InvalidInputError(f"--{key} does not apply to task {task_name} (its options: {allowed})")
-    for key, value in spec.option_defaults:
-        options.setdefault(key, value)
+    if task_name is None and reduction is None:
+        raise InvalidInputError("give a task (or a reduction, whose task it then is)")
+    name, spec = _task_spec(task_name)
+    if spec is not None:
+        for key in options:
+            if key not in spec.options:
+                allowed = ", ".join(f"--{o}" for o in spec.options) or "none"
+                raise InvalidInputError(f"--{key} does not apply to task {name} (its options: {allowed})")
+        for key, value in spec.option_defaults:
+            options.setdefault(key, value)
     if n is not None and (isinstance(n, bool) or int(n) != n or int(n) < 1):
         raise InvalidInputError(f"--n must be a positive integer, got {n!r}")
 
-    red_name = reduction if reduction is not None else spec.reduction
-    size_key = spec.size_option
+    red_spec = reduction if reduction is not None else (spec.reduction if spec is not None else None)
+    size_key = spec.size_option if spec is not None else None
     if size_key is not None and size_key in options:  # a task option that is the problem size
         size_value = int(options.pop(size_key))
         if n is not None and int(n) != size_value:
-            raise InvalidInputError(f"{task_name}: --{size_key} {size_value} and --n {n} disagree "
+            raise InvalidInputError(f"{name}: --{size_key} {size_value} and --n {n} disagree "
                                     f"({size_key} is the problem size n)")
         n = size_value
-    size = int(n) if n is not None else spec.n
 
-    if red_name is None:
+    if red_spec is None:
+        if spec is None and n is None:
+            raise InvalidInputError(f"task {name or _name_of(task_name)} has no defaults (no `defaults = "
+                                    "TaskDefaults(...)`): give --n, or a reduction")
+        size = int(n) if n is not None else spec.n  # type: ignore[union-attr]
         task = get_task(task_name, **options)
-        return TaskSetup(task, None, None, size, task_name, options, spec.why)
-    if red_name not in list_reductions():
-        raise UnknownNameError(f"unknown reduction {red_name!r}; known: {', '.join(list_reductions())}")
-    red = get_reduction(red_name, n=size, **options)
-    if red.task.name != task_name:
-        raise InvalidInputError(f"reduction {red_name} targets task {red.task.name}, not {task_name}")
-    why = spec.why if reduction is None else f"{red_name} (asked for): {red.description}"
-    return TaskSetup(red.task, red, red.problem, size, task_name, options, why)
+        tname = name or _name_of(task)
+        return TaskSetup(task, None, None, size, tname, options, spec.why if spec else "")
+    if isinstance(red_spec, str) and not is_known("reduction", red_spec):
+        from .registry import list_reductions
+
+        raise UnknownNameError(f"unknown reduction {red_spec!r}; known: {', '.join(list_reductions())} "
+                               "(or give path/to/file.py:ATTR)")
+    builtin = isinstance(red_spec, str) and not is_file_spec(red_spec)
+    if n is not None:
+        size = int(n)
+    elif spec is not None and (builtin or reduction is None):
+        size = spec.n
+    else:  # the user's reduction: its own example size, else the task's default
+        holder = reduction_factory(red_spec) if isinstance(red_spec, str) else red_spec
+        example = dict(getattr(holder, "example_params", None) or {})
+        if not example and hasattr(red_spec, "params") and not isinstance(red_spec, type):
+            example = dict(red_spec.params())
+        if "n" not in example:
+            example.update(_signature_defaults(holder))
+        size = int(example.get("n", spec.n if spec is not None else 6))
+    red = get_reduction(red_spec, n=size, **options)
+    red_task = _name_of(red.task)
+    if name is not None and red_task != name:
+        raise InvalidInputError(f"reduction {_name_of(red)} targets task {red_task}, not {name}")
+    if spec is not None and reduction is None:
+        why = spec.why
+    else:
+        why = f"{_name_of(red)} (asked for): {red.description}"
+    return TaskSetup(red.task, red, red.problem, size, name or red_task, options, why)
 
 
 def sample_inputs(problem: Problem, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -114,6 +114,8 @@ class SimulationResult:
     conclusion: str = ""
     #: the error-tolerant bound at the trials' upper confidence bound (commlb.bounds.erring)
     error_bound: Any = None
+    #: the round-aware bounds next to the transcript (commlb.bounds.rounds), or None
+    round_bounds: Any = None
 
     @property
     def lower_bound(self) -> BoundEntry | None:
@@ -183,6 +185,8 @@ class SimulationResult:
             out["error_bound"] = self.error_bound.to_json()
         if self.effective_bits is not None:
             out["effective_bits"] = self.effective_bits
+        if self.round_bounds is not None:
+            out["round_bounds"] = self.round_bounds.to_json()
         return out
 
 
@@ -324,6 +328,10 @@ def simulate_instance(setup: TaskSetup, built: BuiltModel, *, x: Any = None, y: 
                        for e in entries]
     result = SimulationResult(setup, built, inst, sp, transcript, out, output, expected, correct, int(seed),
                               x, y, entries)
+    if setup.problem is not None and not split_breaks_reduction(inst.owner, sp.owner):
+        from .bounds.rounds import round_bounds
+
+        result.round_bounds = round_bounds(setup.problem, transcript, erred=correct is False)
     if effective:
         result.effective_bits = _effective_bits_hook(setup, built, sp)
     result.conclusion = conclusion(result)
@@ -381,17 +389,32 @@ def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0
     return TrialSummary(int(count), errors, verified, min(bits, default=0), max(bits, default=0), first)
 
 
-def run(task: str, model: str, n: int | None = None, *, reduction: str | None = None,
+def run(task: Any, model: Any, n: int | None = None, *, reduction: Any = None,
         task_options: Mapping[str, Any] | None = None, hidden: int | None = None, layers: int | None = None,
         heads: int | None = None, width: int | None = None, precision: int | None = None,
         arith: str = "fixed", weights: str | None = None, split: Any = None, seed: int = 0,
         trials: int = 0, x: Any = None, y: Any = None, effective: bool = True) -> SimulationResult:
     """Resolve the task, build the model, simulate one instance and, with ``trials`` > 0,
-    K more random instances."""
+    K more random instances.
+
+    ``task`` and ``reduction`` are names (built in or a plugin's), ``"file.py:ATTR"``
+    specs, or the objects themselves (a Task / Reduction instance, class or factory);
+    ``task`` may be None when ``reduction`` is given.  ``model`` is a family name or a
+    :class:`~commlb.models.base.Model` instance (run as given: its weights, its
+    precision)."""
     setup = resolve_task(task, n, reduction=reduction, **dict(task_options or {}))
     check_split(setup, split)
-    built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
-                        precision=precision, arith=arith, weights=weights, seed=seed)
+    from .models.base import Model
+
+    if isinstance(model, Model):
+        given = {k: v for k, v in (("hidden", hidden), ("layers", layers), ("heads", heads), ("width", width),
+                                   ("precision", precision), ("weights", weights)) if v is not None}
+        if given:
+            raise InvalidInputError(f"{', '.join(given)}: the model object is run as given (no sizes or weights)")
+        built = BuiltModel(model, "object", "the model passed in", model.precision)
+    else:
+        built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
+                            precision=precision, arith=arith, weights=weights, seed=seed)
     result = simulate_instance(setup, built, x=x, y=y, seed=seed, split=split, effective=effective)
     if trials:
         from .bounds.erring import assess_run

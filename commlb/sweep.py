@@ -213,6 +213,17 @@ class SweepRow:
     #: for a hard-attention construction, the precision a softmax equal to it needs
     #: (docs/theory.md §2.5); None otherwise
     softmax_bits: int | None = None
+    #: the bound at the trials' ε⁺ (one-sided 95% Clopper–Pearson) for the trial
+    #: distribution, in whole bits, or None with the reason in ``error_bound_text``
+    #: (:func:`commlb.bounds.erring.assess_errors`, docs/theory.md §6.10)
+    error_upper: float | None = None
+    error_bound: int | None = None
+    error_bound_kind: str | None = None
+    error_bound_distribution: str | None = None
+    error_bound_source: str | None = None
+    error_bound_status: str | None = None
+    error_bound_sent: int | None = None
+    error_bound_text: str = ""
 
     @property
     def ok(self) -> bool:
@@ -225,9 +236,17 @@ class SweepRow:
             return None
         return self.bits >= self.lower_bound
 
+    @property
+    def meets_error_bound(self) -> bool | None:
+        """The bits the bound at ε⁺ counts ≥ that bound (None when no bound applies)."""
+        if self.error_bound is None or self.error_bound_sent is None:
+            return None
+        return self.error_bound_sent >= self.error_bound
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["meets_bound"] = self.meets_bound
+        out["meets_error_bound"] = self.meets_error_bound
         out["seconds"] = round(self.seconds, 4)
         return out
 
@@ -238,6 +257,8 @@ CSV_COLUMNS = (
     "bits", "bits_min", "bits_alice_to_bob", "bits_bob_to_alice", "rounds", "lower_bound",
     "lower_bound_kind", "meets_bound", "error_rate", "errors", "trials", "protocol_runs",
     "protocol_matches_forward", "seconds", "reduction", "problem", "note",
+    "error_upper", "error_bound", "error_bound_kind", "error_bound_distribution", "error_bound_source",
+    "error_bound_status", "meets_error_bound",
 )
 
 
@@ -276,10 +297,28 @@ class SweepResult:
 
                 out.append(f"{model}: hard attention (p = {span(prec)}); a softmax equal to it needs "
                            f"p = {span(soft)} bits (SHT24 Lemma A.2, docs/theory.md §2.5)")
+        out += self._error_bound_notes()
         for r in self.rows:
             if r.ok and (r.protocol_runs < self.instances or r.trials < self.trials):
                 out.append(f"{r.model} n={r.n}: {r.protocol_runs} of {self.instances} protocol runs, "
                            f"{r.trials} of {self.trials} trials within the time budget (--max-seconds)")
+        return out
+
+    def _error_bound_notes(self) -> list[str]:
+        """Per family: the bound at ε⁺ (kind, distribution, source, status), or why none
+        applies (the first measured point's reason)."""
+        out: list[str] = []
+        for model in self.models:
+            rows = [r for r in self.rows_for(model) if r.ok and r.error_upper is not None]
+            if not rows:
+                continue
+            hit = next((r for r in rows if r.error_bound is not None), None)
+            if hit is None:
+                out.append(f"{model}: no bound at eps+ (the trials' 95% upper confidence bound on the error): "
+                           f"{rows[0].error_bound_text}")
+            else:
+                out.append(f"{model}: bound at eps+: {hit.error_bound_kind}, under {hit.error_bound_distribution}; "
+                           f"{hit.error_bound_source} ({hit.error_bound_status})")
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -450,6 +489,7 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
     a2b = b2a = rounds = 0
     matches = True
     lower: Any = None
+    transcripts: list[Any] = []
     notes = [built.note] if built.note else []
     try:
         for k in range(instances):
@@ -461,6 +501,7 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
             if not bits or total > max(bits):
                 a2b, b2a = int(res.transcript.bits_alice_to_bob), int(res.transcript.bits_bob_to_alice)
             bits.append(total)
+            transcripts.append(res.transcript)
             rounds = max(rounds, int(res.transcript.rounds))
             matches = matches and res.protocol_matches_forward
             if lower is None:
@@ -471,6 +512,10 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
     except CommlbError as exc:
         return SweepRow(**base, status="failed", reduction=red_name, problem=prob_name, note=str(exc),
                         **size, seconds=time.perf_counter() - t0)
+    erring = _error_bound(setup, built, family, errors, done, transcripts)
+    if errors and lower is not None:  # an exact-correctness bound says nothing about a model that errs
+        notes.append(f"exact bound withheld: the construction erred on {errors} of {done} trials")
+        lower = None
     return SweepRow(
         **base, status="ok", **size,
         bits=max(bits), bits_min=min(bits), bits_alice_to_bob=a2b, bits_bob_to_alice=b2a,
@@ -483,8 +528,23 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
         trials=done,
         seconds=time.perf_counter() - t0, reduction=red_name, problem=prob_name,
         source=built.source, note="; ".join(notes),
-        softmax_bits=_softmax_bits(built.model),
+        softmax_bits=_softmax_bits(built.model), **erring,
     )
+
+
+def _error_bound(setup: Any, built: Any, family: str, errors: int, done: int,
+                 transcripts: list[Any]) -> dict[str, Any]:
+    """The row's fields for the bound at the trials' ε⁺ (empty without trials or problem)."""
+    if not done or setup.problem is None:
+        return {}
+    from .bounds.erring import assess_transcripts
+
+    layers = int((getattr(built.model, "config", None) or {}).get("layers", 1) or 1)
+    a = assess_transcripts(setup.problem, errors, done, transcripts, family, layers)
+    return {"error_upper": a.error_upper, "error_bound": a.bound_bits, "error_bound_kind": a.kind,
+            "error_bound_distribution": a.distribution if a.applies else None, "error_bound_source": a.source,
+            "error_bound_status": a.status, "error_bound_sent": a.sent_bits,
+            "error_bound_text": a.reason if not a.applies else (a.statement or "")}
 
 
 def _softmax_bits(model: Any) -> int | None:

@@ -42,7 +42,9 @@ def _caption(result: SweepResult) -> str:
     what = f"the size of the communication problem ({problem})" if problem else "the size of the problem"
     return (f"n: {what}, whose inputs the reduction splits between Alice's tokens and Bob's. "
             "The cut: the boundary between Alice's tokens and Bob's; bits: what the model, run as a protocol, "
-            "sends across it. Dashed: the problem's lower bound on those bits. Slopes: log-log growth "
+            "sends across it. Dashed: the problem's lower bound on those bits for a protocol that errs, at the "
+            "one-sided 95% upper confidence bound eps+ on the measured error; dotted: the exact-correctness bound "
+            "(only for a model right on every input; withheld where a trial erred). Slopes: log-log growth "
             "exponents (1 = linear in n, near 0 = polylogarithmic).")
 
 
@@ -115,20 +117,26 @@ def plot_sweep(result: SweepResult, path: str | Path | None = None, title: str |
 
 
 def _bound_lines(ax: Any, result: SweepResult, only: tuple[str, ...] | None = None) -> None:
-    """The lower bound(s) of the rows, dashed, one line per distinct series of points."""
-    lines: dict[tuple, list[tuple[str, str]]] = {}
-    for model in result.models:
-        if only is not None and model not in only:
-            continue
-        rows = [r for r in result.rows_for(model) if r.ok]
-        lb = [(r.n, r.lower_bound) for r in rows if r.lower_bound is not None and r.lower_bound > 0]
-        if lb:
-            lines.setdefault(tuple(lb), []).append((model, rows[0].lower_bound_kind or "lower bound"))
-    for points, who in lines.items():
-        colour = _COLOURS.get(who[0][0], "black") if len(who) == 1 else "black"
-        label = "lower bound, " + "; ".join(f"{fam} ({short_kind(kind)})" for fam, kind in who)
-        ax.plot([p[0] for p in points], [p[1] for p in points], linestyle="--", color=colour,
-                linewidth=2.5, alpha=0.8, label=label)
+    """The lower bounds of the rows, one line per distinct series of points: dashed, the
+    bound at each point's measured ε⁺ (for protocols that err, docs/theory.md §6.10);
+    dotted, the exact-correctness bound where no trial erred (it holds only for a model
+    correct on every input)."""
+    for attr, kind_attr, style, head in (
+            ("error_bound", "error_bound_kind", "--", "bound at eps+"),
+            ("lower_bound", "lower_bound_kind", ":", "exact-correctness bound")):
+        lines: dict[tuple, list[tuple[str, str]]] = {}
+        for model in result.models:
+            if only is not None and model not in only:
+                continue
+            rows = [r for r in result.rows_for(model) if r.ok and getattr(r, attr) is not None]
+            lb = [(r.n, getattr(r, attr)) for r in rows if getattr(r, attr) > 0]
+            if lb:
+                lines.setdefault(tuple(lb), []).append((model, getattr(rows[0], kind_attr) or "lower bound"))
+        for points, who in lines.items():
+            colour = _COLOURS.get(who[0][0], "black") if len(who) == 1 else "black"
+            label = f"{head}, " + "; ".join(f"{fam} ({short_kind(kind)})" for fam, kind in who)
+            ax.plot([p[0] for p in points], [p[1] for p in points], linestyle=style, color=colour,
+                    linewidth=2.5 if style == "--" else 1.8, alpha=0.8, label=label)
 
 
 def _finish_axes(ax: Any, drawn: bool) -> None:

@@ -185,6 +185,40 @@ BAD_OUT = ["/nonexistent-dir/out.{ext}", "{F}", "{F}/a-file/out.{ext}", "/proc/v
            "/dev/full", "{F}/ro-dir/out.{ext}"]
 
 
+# a command line of each command that draws a picture (--figure FILE)
+FIGURE_COMMANDS = [["bounds", "--problem", "eq", "--n", "2"],
+                   ["simulate", "--task", "disjointness", "--model", "rnn", "--n", "4"],
+                   ["witness", "--task", "index-lookup", "--model", "rnn", "--n", "4", "--hidden", "1",
+                    "--precision", "3"]]
+
+
+def _figure_cases() -> list[Case]:
+    """--figure / --tree-figure: a suffix that is not .png, .svg or .pdf, a picture too
+    large to draw, a tree picture without the protocol tree, options that exclude it."""
+    c = []
+    for argv in FIGURE_COMMANDS:
+        for name in ("{F}/out.xyz", "{F}/out", "{F}/out.PNG.txt", "{F}/out.jpg", ""):
+            c.append(Case("bad-figure", argv + ["--figure", name], mention=("--figure",)))
+    bounds = FIGURE_COMMANDS[0]
+    c += [
+        Case("bad-figure", bounds + ["--tree-figure", "{F}/tree.gif"], mention=("--tree-figure",)),
+        Case("bad-figure", ["bounds", "--problem", "ip", "--n", "7", "--figure", "{F}/big.png"],
+             mention=("--figure", "64 x 64")),
+        Case("bad-figure", ["bounds", "--problem", "disj", "--n", HUGE, "--figure", "{F}/big.png"]),
+        Case("bad-figure", bounds + ["--methods", "rank-gf2", "--tree-figure", "{F}/t.png"],
+             mention=("--tree-figure", "exact")),
+        Case("bad-figure", ["bounds", "--problem", "ip", "--n", "6", "--tree-figure", "{F}/t.png"],
+             mention=("--tree-figure",)),
+        Case("bad-figure", bounds + ["--error", "0.1", "--tree-figure", "{F}/t.png"], mention=("--tree-figure",)),
+        Case("bad-figure", FIGURE_COMMANDS[2] + ["--effective-bits", "--figure", "{F}/w.png"],
+             mention=("--figure",)),
+        Case("bad-figure", ["simulate", "--weights", os.path.join(DATA, "gpt2_hf"), "--adapter",
+                            os.path.join(DATA, "khop_lm_adapter.toml"), "--n", "8", "--figure", "{F}/t.png"],
+             mention=("--figure",)),
+    ]
+    return c
+
+
 def _output_path_cases() -> list[Case]:
     c = []
     for p in BAD_OUT:
@@ -200,6 +234,11 @@ def _output_path_cases() -> list[Case]:
         c.append(Case("unwritable-output", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", "4",
                                             "--trials", "1", "--instances", "1", "--csv",
                                             p.format(F="{F}", ext="csv")], expect=expect))
+        for argv in FIGURE_COMMANDS:
+            c.append(Case("unwritable-output", argv + ["--figure", p.format(F="{F}", ext="png")], expect=expect,
+                          mention=("--figure",)))
+        c.append(Case("unwritable-output", FIGURE_COMMANDS[0] + ["--tree-figure", p.format(F="{F}", ext="svg")],
+                      expect=expect, mention=("--tree-figure",)))
     c.append(Case("unwritable-output", ["simulate", "--task", "disjointness", "--model", "rnn", "--n", "4",
                                         "--save-weights", "{F}/out.txt"]))
     c.append(Case("unwritable-output", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", "4",
@@ -327,6 +366,12 @@ def _execution_cases() -> list[Case]:
         c.append(Case("bad-execution", sweep + ["--scheduler", addr]))
     c.append(Case("bad-execution", sweep + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
     c.append(Case("bad-execution", sweep, env={"DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:1"}))
+    for base in (["witness", "--task", "index-lookup", "--model", "rnn", "--n", "4", "--hidden", "1",
+                  "--precision", "2"], ["check-reduction", "disj-to-disjointness", "--n", "2"]):
+        for w in ("0", "abc"):
+            c.append(Case("bad-execution", base + ["--workers", w], mention=("--workers",)))
+        c.append(Case("bad-execution", base + ["--scheduler", "tcp://127.0.0.1:1"]))
+        c.append(Case("bad-execution", base + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
     return c
 
 
@@ -413,6 +458,20 @@ def _unclear_cases() -> list[Case]:
     c.append(Case("unclear-message", ["check-reduction", "{F}/red-notred.py:R"]))
     c.append(Case("unclear-message", ["check-reduction", "{F}/red-raises.py:make"]))
     c.append(Case("unclear-message", ["check-reduction", "{F}/nofile.py:R"]))
+    # a reduction from a file in every command that takes one: the same one-line refusals
+    for bad in ("red-syntax.py:R", "red-notred.py:R", "red-raises.py:make", "red-import-raises.py:R",
+                "nofile.py:R", "red-notred.py:NOPE"):
+        for cmd in (["simulate", "--model", "rnn", "--reduction"], ["witness", "--model", "rnn", "--reduction"],
+                    ["simulate", "--task", "disjointness", "--model", "rnn", "--reduction"]):
+            c.append(Case("unclear-message", cmd + ["{F}/" + bad]))
+        c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--task-option",
+                                          "reduction={F}/" + bad]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--task-option",
+                                          "reduction={F}/" + bad]))
+    c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-syntax.py:T", "--model", "rnn"]))
+    c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-notred.py:R", "--model", "rnn"]))
+    c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-notred.py:R", "--n", "2"]))
+    c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-import-raises.py:P", "--n", "2"]))
     c.append(Case("unclear-message", ["check-reduction", "disj-to-disjointness", "--samples", "0"]))
     c.append(Case("unclear-message", ["check-reduction", "disj-to-disjointness", "--exhaustive-limit", "-1"]))
     c.append(Case("unclear-message", ["explain", "--task", "nope"]))
@@ -524,6 +583,10 @@ def _evaluate_cases() -> list[Case]:
         Case("unclear-message", ["evaluate", "--weights", hf, "--n", "8"]),
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "{F}/notjson.json", "--n", "8"]),
         Case("unclear-message", ["evaluate", "--weights", hf, "--adapter", "nope", "--n", "8"]),
+        Case("unclear-message", base + ["--n", "8", "--dtype", "float8"], mention=("--dtype",)),
+        Case("corrupt-weights", ["evaluate", "--weights", "{F}/model.safetensors.index.json", "--adapter", adapter,
+                                 "--n", "8"], not_mention=("passwd:",)),
+        Case("unclear-message", base + ["--n", "8", "--dtype", ""], mention=("--dtype",)),
     ]
     sim = ["simulate", "--weights", hf, "--adapter", adapter]
     c += [
@@ -531,6 +594,9 @@ def _evaluate_cases() -> list[Case]:
         Case("bad-seed", sim + ["--n", "8", "--seed", "-1"], mention=("--seed",)),
         Case("task-option-type", sim + ["--n", "8", "--task-option", "k=abc"]),
         Case("unclear-message", sim + ["--n", "8", "--split", "prefix:zz"]),
+        Case("unclear-message", sim + ["--n", "8", "--dtype", "int8"], mention=("--dtype",)),
+        Case("unclear-message", ["simulate", "--task", "disjointness", "--model", "rnn", "--n", "8", "--dtype",
+                                 "bfloat16"], mention=("--dtype",)),
         Case("stdout-full", sim + ["--n", "8"], stdout_path="/dev/full"),
         Case("ascii-terminal", sim + ["--n", "8"], expect="ok", encoding="ascii", env={"PYTHONIOENCODING": "ascii"}),
     ]
@@ -554,6 +620,22 @@ def _error_bound_cases() -> list[Case]:
               "floats.txt", "huge-int.txt", "binary.txt", "nope.npy"):
         c.append(Case("bad-matrix-file", base + ["0.1", "--distribution", "{F}/" + f],
                       not_mention=("allow_pickle",)))
+    return c
+
+
+def _lecture_cases() -> list[Case]:
+    """explain's page and pause options: combinations that make no sense, unwritable or
+    unsuffixed pages; each one line, before the walk-through runs."""
+    base = VALID["explain"]
+    c = [Case("explain-page", base + extra) for extra in (
+        ["--step", "--json"], ["--step", "--format", "html"], ["--step", "--output", "{F}/p.html"],
+        ["--json", "--format", "markdown"], ["--json", "--output", "{F}/p.html"],
+        ["--format", "text", "--output", "{F}/p.html"], ["--output", "{F}/p.txt"], ["--output", "-"],
+        ["--output", "{F}/no-such-dir/p.html"], ["--format", "pdf"], ["--format", "html", "--output", "{F}"],
+        ["--output", ""])]
+    c += [Case("explain-page", ["explain", "--problem", "ip", "--error", "0.1", "--step", "--json"])]
+    c += [Case("unwritable-output", base + ["--output", p.format(F="{F}", ext="html")],
+               expect="clean" if "ro-dir" in p and os.geteuid() == 0 else "refuse") for p in BAD_OUT]
     return c
 
 
@@ -581,6 +663,8 @@ def corpus() -> list[Case]:
              + _matrix_cases() + _fooling_cases() + _bignum_cases() + _task_option_cases() + _float_cases()
              + _methods_cases() + _sweep_fail_cases() + _unclear_cases() + _stdout_full_cases()
              + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases() + _execution_cases()
+             + _figure_cases()
+             + _lecture_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))
     seen: dict[str, int] = {}
@@ -758,6 +842,8 @@ def make_fixtures(root: str) -> str:
         fh.write(b'{"value": 1, "pairs": [[0, 0]]}\xff\xfe')
     with open(p("notjson.json"), "w") as fh:
         fh.write("value 1 pairs 0 0\n")
+    with open(p("model.safetensors.index.json"), "w") as fh:  # a shard index pointing outside its folder
+        json.dump({"weight_map": {"wte.weight": "../../etc/passwd"}}, fh)
     open(p("empty.json"), "w").close()
     with open(p("nan.json"), "w") as fh:
         fh.write('{"value": 1, "pairs": [[NaN, 0], [Infinity, 1]]}')
@@ -766,6 +852,7 @@ def make_fixtures(root: str) -> str:
     files = {
         "red-syntax.py": "def R(:\n",
         "red-notred.py": "R = 42\n",
+        "red-import-raises.py": "import commlb\nraise ImportError('this plugin is broken')\n",
         "red-raises.py": "def make(n=4):\n    raise RuntimeError('no reduction today')\n",
         "fn-raises.py": "def f(x, y):\n    raise ValueError('broken function')\n",
         "fn-float.py": "def f(x, y):\n    return (x + y) / 3\n",

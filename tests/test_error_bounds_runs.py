@@ -118,3 +118,140 @@ def test_simulate_json_reports_the_error_bound():
         assert not eb["applies"] and "1/2" in eb["reason"]
     else:
         assert eb["applies"] and eb["bound_bits"] == index_one_way_bits(16, Fraction(eb["error_upper"]))[0]
+
+
+# ------------------------------------------------------------------ sweep
+def test_sweep_rows_carry_the_bound_at_eps_plus():
+    from commlb.sweep import run_sweep
+
+    res = run_sweep("index-lookup", "rnn,transformer", [16], trials=30, instances=1, max_seconds=0)
+    rnn, tf = res.rows_for("rnn")[0], res.rows_for("transformer")[0]
+    for row in (rnn, tf):
+        assert row.ok and row.trials == 30
+        assert row.error_upper == pytest.approx(clopper_pearson_upper(row.errors, 30))
+    # the RNN's cut is one-way Alice -> Bob: (1 - H2(eps+))·16 in Alice's bits
+    assert rnn.error_bound == index_one_way_bits(16, Fraction(rnn.error_upper))[0] < 16
+    assert rnn.error_bound_sent == rnn.bits_alice_to_bob and rnn.meets_error_bound is True
+    assert "one-way" in rnn.error_bound_kind and rnn.error_bound_distribution.startswith("uniform")
+    assert rnn.error_bound_status == "derived here" and "Ablayev" in rnn.error_bound_source
+    # the transformer's protocol has a message from Bob: the one-way bound does not apply
+    assert tf.error_bound is None and tf.bits_bob_to_alice > 0 and "one-way" in tf.error_bound_text
+    notes = " ".join(res.notes())
+    assert "rnn: bound at eps+" in notes and "transformer: no bound at eps+" in notes
+    data = res.to_json()["rows"][0]
+    assert data["error_bound"] == rnn.error_bound and data["meets_error_bound"] is True
+
+
+def test_sweep_withholds_the_exact_bound_from_a_construction_that_errs(monkeypatch):
+    import commlb.sweep as sweep_mod
+
+    monkeypatch.setattr(sweep_mod, "_error_trials", lambda *a, **k: (40, 3))
+    res = sweep_mod.run_sweep("index-lookup", "rnn", [16], trials=40, instances=1, max_seconds=0)
+    row = res.rows[0]
+    assert row.errors == 3 and row.lower_bound is None and row.meets_bound is None
+    assert "exact bound withheld" in row.note
+    up = clopper_pearson_upper(3, 40)
+    assert row.error_upper == pytest.approx(up) and row.error_bound == index_one_way_bits(16, Fraction(up))[0]
+    csv_text = res.to_csv()
+    header, line = csv_text.splitlines()[:2]
+    cells = dict(zip(header.split(","), line.split(",")))
+    assert cells["lower_bound"] == "" and int(cells["error_bound"]) == row.error_bound
+
+
+def test_sweep_says_why_no_bound_applies_when_eps_plus_reaches_one_half(monkeypatch):
+    import commlb.sweep as sweep_mod
+
+    monkeypatch.setattr(sweep_mod, "_error_trials", lambda *a, **k: (4, 0))  # 0/4: eps+ = 1 - 0.05^(1/4)
+    row = sweep_mod.run_sweep("index-lookup", "rnn", [16], trials=4, instances=1, max_seconds=0).rows[0]
+    assert row.error_upper == pytest.approx(1 - 0.05 ** 0.25) and row.error_upper >= 0.5
+    assert row.error_bound is None and "1/2" in row.error_bound_text
+    assert row.lower_bound == 16  # no error seen: the exact bound stays, marked exact-correctness
+
+
+def test_sweep_table_shows_the_bound_at_eps_plus_within_80_columns():
+    from commlb.cli.sweep import sweep as sweep_cmd
+
+    res = CliRunner(env={"COLUMNS": "80"}).invoke(
+        sweep_cmd, ["--task", "index-lookup", "--models", "rnn", "--n", "16", "--trials", "20",
+                    "--instances", "1", "--max-seconds", "0"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "@ε⁺" in res.output and "ε⁺ = 0.139" in res.output
+    assert max(len(line) for line in res.output.splitlines()) <= 80
+    row = next(line for line in res.output.splitlines() if line.strip().startswith("rnn"))
+    assert row.split()[-1] == str(index_one_way_bits(16, Fraction(1 - 0.05 ** (1 / 20)))[0])
+
+
+# ------------------------------------------------------------------ evaluate (trained models)
+LSTM = {"family": "lstm", "layers": 2, "width": 8}
+GPT2 = {"family": "gpt2", "layers": 2, "width": 24, "heads": 2}
+
+
+def test_index_lookup_generator_draws_uniform_index_through_the_reduction():
+    """The claim assess_trained rests on: over {0,1} the generator's instance is the
+    reduction's encoding of (x, i), with x and i uniform (a seeded goodness-of-fit)."""
+    import numpy as np
+
+    from commlb.registry import get_reduction, get_task
+
+    n = 2
+    task, red = get_task("index-lookup", alphabet=2), get_reduction("index-to-index-lookup", n=n)
+    rng = np.random.default_rng(7)
+    counts: dict[tuple[int, ...], int] = {}
+    for _ in range(4000):
+        tokens = task.generate(rng, n)
+        x, i = tokens[:n], int(tokens[-1]) - task.position_token(0)
+        assert red.encode(x, i).tokens.tolist() == tokens.tolist()
+        key = (*x.tolist(), i)
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 8
+    chi2 = sum((c - 500) ** 2 / 500 for c in counts.values())
+    assert chi2 < 24.3  # 7 degrees of freedom, p = 0.001
+
+
+def test_trained_recurrent_model_on_index_gets_the_one_way_bound_in_its_state_bits():
+    from commlb.bounds.erring import assess_trained
+
+    a = assess_trained("index-lookup", {"alphabet": 2}, 16, 30, 2000, LSTM)
+    up = clopper_pearson_upper(30, 2000)
+    assert a.applies and a.error_upper == up and a.errors == 30 and a.trials == 2000
+    assert a.bound_bits == index_one_way_bits(16, Fraction(up))[0]
+    assert a.sent_bits == 2 * 2 * 8 * 32 and a.meets  # h and c of 2 layers, float32
+    assert "generator" in a.distribution and "uniform" in a.distribution
+    assert "2·L·d·32" in a.implication and "an LSTM" in a.implication
+    gru = assess_trained("index-lookup", {"alphabet": 2}, 16, 30, 2000, {**LSTM, "family": "gru"})
+    assert gru.sent_bits == 2 * 8 * 32 and "a GRU" in gru.implication
+
+
+def test_trained_models_the_bound_does_not_cover_say_why():
+    from commlb.bounds.erring import assess_trained
+
+    two_way = assess_trained("index-lookup", {"alphabet": 2}, 16, 30, 2000, GPT2)
+    assert not two_way.applies and "one-way" in two_way.reason
+    khop = assess_trained("khop", {"k": 2, "alphabet": 4}, 32, 3, 1000, GPT2)
+    assert not khop.applies and "asymptotic only" in khop.reason and khop.error_upper < 0.5
+    symbols = assess_trained("index-lookup", {"alphabet": 4}, 16, 3, 1000, LSTM)
+    assert not symbols.applies and "symbols" in symbols.reason
+    bad = assess_trained("khop", {"k": 2}, 32, 700, 1000, GPT2)
+    assert not bad.applies and bad.reason.startswith("eps+ = ") and "1/2" in bad.reason
+
+
+def test_cli_evaluate_states_the_bound_per_row(tmp_path, capsys):
+    from commlb.cli.main import main
+
+    main(["evaluate", "--weights", "tests/data/models/gpt2_backbone.pt", "--config",
+          "tests/data/models/gpt2_backbone.yaml", "--adapter", "sht24-khop", "--task-option", "k=1..2",
+          "--n", "10", "--instances", "30", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    for row in data["rows"]:
+        eb = row["error_bound"]
+        assert eb["trials"] == 30 and eb["errors"] == row["wrong_instances"] <= 30
+        assert eb["error_upper"] == pytest.approx(clopper_pearson_upper(row["wrong_instances"], 30))
+        assert not eb["applies"] and "asymptotic only" in eb["reason"]
+    adapter = tmp_path / "index.json"
+    adapter.write_text(json.dumps({"name": "fixture-index", "task": "index-lookup", "task_options": {"alphabet": 2},
+                                   "tokens": {"offset": 0}, "targets": {"offset": 0}, "score": "last",
+                                   "readout": "linear:head"}))
+    main(["evaluate", "--weights", "tests/data/models/lstm.pt", "--adapter", str(adapter), "--n", "3",
+          "--instances", "40"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "error-tolerant bound (" in out and "eps+ =" in out and ("1/2" in out or "one-way" in out)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Lowest layer first.  Same table as docs/design.md §2.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "bits", "core", "registry", "validate"),
+    ("errors", "bits", "core", "registry", "plugins", "validate"),
     ("kernels",),
     ("problems", "tasks", "setup", "costs", "execution"),
     ("models",),
@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("prose", "transcript_view"),
     ("witness",),
     ("simulate",),
-    ("sweep", "sweep_plot", "explain", "testing"),
+    ("sweep", "sweep_plot", "explain", "testing", "figures"),
     ("cli", "__init__"),
 )
 

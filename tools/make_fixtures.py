@@ -17,7 +17,16 @@ Writes, all from one seed:
 * ``lstm.pt``, ``gru.safetensors``, ``rnn.pt`` — two-layer ``nn.LSTM`` / ``nn.GRU`` /
   ``nn.RNN`` (tanh) with an ``nn.Embedding`` in front and an ``nn.Linear`` head;
 * ``outputs.npz`` — the inputs and what torch computed on them: GPT-2 final hidden states
-  (after ``ln_f``) and tied-head logits, each recurrent model's head outputs.
+  (after ``ln_f``) and tied-head logits, each recurrent model's head outputs;
+* the same models in bfloat16 and float16 (:func:`reduced`): ``gpt2_bf16.pt`` (the
+  ``backbone.`` state dict in bfloat16), ``gpt2_f16.safetensors`` (float16),
+  ``lstm_bf16.safetensors``, ``gru_f16.pt``, and ``outputs_reduced.npz`` with what torch
+  computed in those formats on the CPU: GPT-2 with ``attn_implementation="eager"``
+  (final hidden states, and tied-head logits in bfloat16; the default ``sdpa`` attention
+  rounds differently and is stored too, as ``gpt2_bf16_sdpa_hidden``), the LSTM with
+  oneDNN switched off (``torch.backends.mkldnn``: on a CPU with bfloat16 instructions
+  torch otherwise runs a bfloat16 LSTM through oneDNN, which rounds differently), and
+  ``rnn.pt`` converted to bfloat16 by ``model.to(torch.bfloat16)``.
 
 Every parameter (LayerNorm gains and biases included) is perturbed away from its
 initial value so that no term of the forward pass is trivially zero or one.
@@ -26,6 +35,7 @@ initial value so that no term of the forward pass is trivially zero or one.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +45,7 @@ from safetensors.torch import save_file
 from torch import nn
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "models"
+OUT = Path(os.environ.get("COMMLB_FIXTURES_OUT", Path(__file__).resolve().parent.parent / "tests" / "data" / "models"))
 
 VOCAB, WIDTH, LAYERS, HEADS, POSITIONS = 24, 24, 2, 2, 32
 RNN_VOCAB, RNN_IN, RNN_HIDDEN, RNN_LAYERS, RNN_OUT = 6, 5, 8, 2, 4
@@ -126,8 +136,107 @@ def main() -> None:
         else:
             save_file(sd, str(OUT / f"{name}.safetensors"))
     np.savez_compressed(OUT / "outputs.npz", **out)
+    reduced(config, wrapper, tokens, rnn_tokens)
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"wrote {OUT} ({total / 1024:.1f} KiB); torch {torch.__version__}")
+
+
+def _state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.contiguous() for k, v in module.state_dict().items() if not k.endswith(".attn.bias")
+            and not k.endswith(".attn.masked_bias")}
+
+
+def reduced(config: GPT2Config, wrapper: nn.Module, tokens: np.ndarray, rnn_tokens: np.ndarray) -> None:
+    """The bfloat16/float16 fixtures (module docstring), from the float32 models saved above."""
+    out: dict[str, np.ndarray] = {}
+    t = torch.as_tensor(tokens)
+    eager = GPT2Config(**{**config.to_dict(), "attn_implementation": "eager"})
+    for dtype, tag in ((torch.bfloat16, "bf16"), (torch.float16, "f16")):
+        body = Wrapper(eager).eval()
+        body.load_state_dict(wrapper.state_dict())
+        body = body.to(dtype)
+        lm = GPT2LMHeadModel(eager).eval()
+        lm.transformer.load_state_dict(wrapper.backbone.state_dict())
+        lm.tie_weights()
+        lm = lm.to(dtype)
+        with torch.no_grad():
+            out[f"gpt2_{tag}_hidden"] = body.backbone(input_ids=t).last_hidden_state.float().numpy()
+            out[f"gpt2_{tag}_logits"] = lm(input_ids=t).logits.float().numpy()
+        sd = _state(body)
+        if tag == "bf16":
+            torch.save(sd, OUT / "gpt2_bf16.pt")
+        else:
+            save_file(sd, str(OUT / "gpt2_f16.safetensors"))
+    sdpa = Wrapper(config).eval()
+    sdpa.load_state_dict(wrapper.state_dict())
+    with torch.no_grad():
+        out["gpt2_bf16_sdpa_hidden"] = sdpa.to(torch.bfloat16).backbone(input_ids=t).last_hidden_state.float().numpy()
+
+    r = torch.as_tensor(rnn_tokens)
+    for name, cell, kw, dtype, file in (("lstm", nn.LSTM, {}, torch.bfloat16, "lstm_bf16.safetensors"),
+                                        ("gru", nn.GRU, {}, torch.float16, "gru_f16.pt"),
+                                        ("rnn", nn.RNN, {"nonlinearity": "tanh"}, torch.bfloat16, None)):
+        model = Recurrent(cell, **kw).eval()
+        src = OUT / {"lstm": "lstm.pt", "gru": "gru.safetensors", "rnn": "rnn.pt"}[name]
+        if src.suffix == ".pt":
+            model.load_state_dict(torch.load(src, weights_only=True))
+        else:
+            from safetensors.torch import load_file
+            model.load_state_dict(load_file(str(src)))
+        model = model.to(dtype)
+        tag = "bf16" if dtype == torch.bfloat16 else "f16"
+        with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+            out[f"{name}_{tag}_out"] = model(r).float().numpy()
+        if file is not None:
+            sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+            if file.endswith(".pt"):
+                torch.save(sd, OUT / file)
+            else:
+                save_file(sd, str(OUT / file))
+    np.savez_compressed(OUT / "outputs_reduced.npz", **out)
+    sharded(config, wrapper)
+
+
+def sharded(config: GPT2Config, wrapper: nn.Module) -> None:
+    """The tied-head GPT-2 in shards: ``gpt2_sharded/`` in float16 as ``save_pretrained``
+    writes it with shards of at most 12 kB (safetensors files and
+    ``model.safetensors.index.json``), and ``gpt2_sharded_bin/`` in bfloat16 as older
+    transformers wrote it (three ``torch.save`` shards and ``pytorch_model.bin.index.json``;
+    transformers 5 writes safetensors only, so the index is written here in its format).
+    Their outputs are ``gpt2_f16_logits`` and ``gpt2_bf16_logits`` of ``outputs_reduced.npz``."""
+    import shutil
+
+    for dtype, folder in ((torch.float16, "gpt2_sharded"), (torch.bfloat16, "gpt2_sharded_bin")):
+        lm = GPT2LMHeadModel(GPT2Config(**config.to_dict())).eval()
+        lm.transformer.load_state_dict(wrapper.backbone.state_dict())
+        lm.tie_weights()
+        lm = lm.to(dtype)
+        lm.config.dtype = dtype
+        path = OUT / folder
+        if path.exists():
+            shutil.rmtree(path)
+        if dtype == torch.float16:
+            lm.save_pretrained(path, max_shard_size="12kB")
+            again = GPT2LMHeadModel.from_pretrained(path, dtype=dtype).eval()
+            t = torch.as_tensor(np.arange(12)[None] % VOCAB)
+            with torch.no_grad():
+                assert torch.equal(again(input_ids=t).logits, lm(input_ids=t).logits)
+        else:
+            path.mkdir()
+            lm.config.save_pretrained(path)
+            state = {k: v.contiguous() for k, v in lm.state_dict().items() if k != "lm_head.weight"}
+            keys = sorted(state)
+            parts = [keys[i::3] for i in range(3)]
+            weight_map = {}
+            for i, part in enumerate(parts, 1):
+                name = f"pytorch_model-{i:05d}-of-{len(parts):05d}.bin"
+                torch.save({k: state[k] for k in part}, path / name)
+                weight_map.update({k: name for k in part})
+            total = sum(v.numel() * v.element_size() for v in state.values())
+            (path / "pytorch_model.bin.index.json").write_text(json.dumps(
+                {"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
+        files = sorted(p.name for p in path.iterdir())
+        assert sum(f.endswith((".safetensors", ".bin")) for f in files) > 1, files
 
 
 if __name__ == "__main__":

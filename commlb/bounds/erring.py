@@ -34,7 +34,7 @@ from typing import Any
 from .catalogue import index_one_way_bits, ip_discrepancy_bits
 
 __all__ = ["ErrorAssessment", "clopper_pearson_upper", "trial_distribution", "assess_errors", "assess_run",
-           "CONFIDENCE"]
+           "assess_transcripts", "assess_trained", "CONFIDENCE"]
 
 CONFIDENCE = 0.95
 
@@ -107,12 +107,15 @@ def _upper_fraction(x: float) -> Fraction:
 
 def assess_errors(problem: Any, errors: int, trials: int, *, senders: set[str], bits_alice_to_bob: int,
                   bits_bob_to_alice: int, family: str = "model", size_symbol: str | None = None,
-                  exhaustive: bool = False, confidence: float = CONFIDENCE) -> ErrorAssessment:
+                  exhaustive: bool = False, confidence: float = CONFIDENCE,
+                  distribution: tuple[str, bool] | None = None) -> ErrorAssessment:
     """The distributional bound at ε⁺ for ``problem`` under the trial distribution, compared
-    with the bits the transcript sent.  ``senders`` holds "alice"/"bob" for the messages."""
+    with the bits the transcript sent.  ``senders`` holds "alice"/"bob" for the messages;
+    ``distribution`` ((description, uniform?)) overrides :func:`trial_distribution` when
+    the trials were drawn another way (a task's generator)."""
     rate = errors / trials if trials else 0.0
     upper = clopper_pearson_upper(errors, trials, confidence)
-    dist, uniform = trial_distribution(problem)
+    dist, uniform = distribution if distribution is not None else trial_distribution(problem)
     name = getattr(problem, "name", "")
     n = int(getattr(problem, "n", 0))
     label = problem.label() if hasattr(problem, "label") else name
@@ -170,6 +173,26 @@ def assess_errors(problem: Any, errors: int, trials: int, *, senders: set[str], 
                            f"{statement} ({status}; {source}; {theory})", implication)
 
 
+def assess_transcripts(problem: Any, errors: int, trials: int, transcripts: Any, family: str,
+                       layers: int = 1) -> ErrorAssessment:
+    """The assessment for a model whose protocol ran on several instances (``commlb
+    sweep``): the senders of every transcript, and the largest bits sent each way (the
+    bound must hold for the protocol's cost on any input).  ``family`` is the registry
+    name (rnn, transformer, ffn)."""
+    senders: set[str] = set()
+    a2b = b2a = 0
+    for tr in transcripts:
+        senders |= {m.sender.name.lower() for m in tr.messages}
+        a2b, b2a = max(a2b, int(tr.bits_alice_to_bob)), max(b2a, int(tr.bits_bob_to_alice))
+    name = _FAMILY.get(family, "model")
+    size = ("d·p" if layers == 1 else "L·d·p") if family == "rnn" else None
+    return assess_errors(problem, int(errors), int(trials), senders=senders, bits_alice_to_bob=a2b,
+                         bits_bob_to_alice=b2a, family=name, size_symbol=size)
+
+
+_FAMILY = {"rnn": "RNN", "transformer": "transformer", "ffn": "FFN"}
+
+
 def assess_run(result: Any) -> ErrorAssessment | None:
     """The assessment for a finished simulation with trials (thin adapter over
     :func:`assess_errors`; None without a problem or trials)."""
@@ -186,3 +209,60 @@ def assess_run(result: Any) -> ErrorAssessment | None:
     return assess_errors(problem, int(trials.errors), int(trials.count), senders=senders,
                          bits_alice_to_bob=int(tr.bits_alice_to_bob), bits_bob_to_alice=int(tr.bits_bob_to_alice),
                          family=family, size_symbol=size)
+
+
+#: imported recurrent families (``commlb.imported``): the name the prose uses
+_IMPORTED_RECURRENT = {"lstm": "LSTM", "gru": "GRU", "rnn-tanh": "RNN", "rnn-relu": "RNN"}
+
+
+def assess_trained(task_name: str, task_options: dict[str, Any], n: int, wrong: int, instances: int,
+                   model: dict[str, Any], confidence: float = CONFIDENCE) -> ErrorAssessment:
+    """The bound at ε⁺ for a trained model measured by ``commlb evaluate``.
+
+    The trials are the evaluated instances, drawn independently by the task's generator;
+    an instance counts as an error when any scored position is wrong (positions of one
+    instance are not independent; instances are, so Clopper–Pearson applies).  A bound
+    applies only where the generator draws exactly a distribution a bound with explicit
+    constants is stated for: index-lookup over {0, 1} writes x uniform in {0,1}^n and i
+    uniform in [n], i.e. uniform INDEX_n (docs/theory.md §8.1, §6.2).  The transcript is
+    the one the model gives on the reduction's split: an imported RNN/GRU/LSTM sends its
+    float32 state once, Alice → Bob (L layers × d values, 2d for an LSTM, 32 bits each); a
+    GPT-2 sends queries from Bob and partial sums back, so the one-way bound does not
+    cover it.  ``model`` is the imported model's ``summary()``."""
+    from ..registry import get_problem
+
+    family = str(model.get("family", ""))
+    layers, width = int(model.get("layers") or 1), int(model.get("width") or 0)
+    upper = clopper_pearson_upper(wrong, instances, confidence)
+    alphabet = int(task_options.get("alphabet", 2))
+    generator = f"the {task_name} generator"
+    if task_name == "index-lookup" and alphabet == 2:
+        problem = get_problem("index", n=n)
+        dist = (f"uniform (x uniform in {{0,1}}^{n}, i uniform in [{n}], independent: what {generator} "
+                "draws, docs/theory.md §8.1)", True)
+        if family in _IMPORTED_RECURRENT:
+            per_layer = 2 * width if family == "lstm" else width
+            sent = layers * per_layer * 32
+            size = "2·L·d·32" if family == "lstm" else "L·d·32"
+            return assess_errors(problem, wrong, instances, senders={"alice"}, bits_alice_to_bob=sent,
+                                 bits_bob_to_alice=0, family=_IMPORTED_RECURRENT[family], size_symbol=size,
+                                 confidence=confidence, distribution=dist)
+        return assess_errors(problem, wrong, instances, senders={"alice", "bob"}, bits_alice_to_bob=0,
+                             bits_bob_to_alice=0, family=family or "model", confidence=confidence,
+                             distribution=dist)
+    rate = wrong / instances if instances else 0.0
+    if task_name == "khop":
+        why = ("hop_k's problem is pointer chasing; its bounds for protocols that err (k-round, and "
+               "SHT24's multi-party round/size trade-offs) are asymptotic only (docs/theory.md §6.9, §10.4), "
+               "and commlb never evaluates an asymptotic constant at a finite n")
+    elif task_name == "index-lookup":
+        why = (f"index-lookup over {alphabet} symbols is INDEX over symbols, for which no bound at eps "
+               "with explicit constants is stated here; the one-way bound (1 - H2(eps))n is for bits")
+    else:
+        why = (f"the instances come from {generator}, and commlb states a bound at eps with explicit "
+               "constants only for INDEX and IP under uniform inputs, which this generator is not known "
+               "to draw")
+    if upper >= 0.5:
+        why = f"eps+ = {upper:.4f} >= 1/2 (no bound holds for protocols that err that often); also {why}"
+    return ErrorAssessment(instances, wrong, rate, upper, confidence, generator, False, False, None, None,
+                           None, None, None, None, None, None, None, why, "")

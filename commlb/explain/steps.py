@@ -76,7 +76,9 @@ def _step_problem(problem: Any, data: dict[str, Any], family: str) -> Step:
 def _step_reduction(reduction: Any, data: dict[str, Any], tokens: Any, owner: Any,
                     names: list[str] | None) -> Step:
     paras = [f"The reduction {reduction.name} writes Alice's and Bob's inputs as one input sequence for "
-             f"the task {reduction.task.name}: {_quote_tokens(reduction.description)}. Every token is known to Alice, "
+             f"the task {reduction.task.name}"
+             + (f": {_quote_tokens(reduction.description)}" if getattr(reduction, "description", "") else "")
+             + ". Every token is known to Alice, "
              "to Bob, or to both (public: the same for every input)."]
     parts = _PARTS.get(reduction.name)
     if parts:

@@ -10,9 +10,10 @@ __all__ = ["open_model"]
 
 
 def open_model(weights: str, config: str | None = None, heads: int | None = None, readout: str | None = None,
-               adapter: Any = None) -> Any:
-    """Load ``weights`` (any supported format) as a float32 model.  The read-out is
-    ``readout`` if given, else the adapter's, else the checkpoint's default."""
+               adapter: Any = None, dtype: str | None = None) -> Any:
+    """Load ``weights`` (any supported format) as a model run in ``dtype`` (float32,
+    bfloat16 or float16; default: the checkpoint's).  The read-out is ``readout`` if
+    given, else the adapter's, else the checkpoint's default."""
     from .load import load_checkpoint, read_config
     from .models import build_imported
 
@@ -20,4 +21,4 @@ def open_model(weights: str, config: str | None = None, heads: int | None = None
     ckpt = load_checkpoint(weights)
     if readout is None and adapter is not None:
         readout = adapter.readout
-    return build_imported(ckpt, cfg, heads=heads, readout=readout)
+    return build_imported(ckpt, cfg, heads=heads, readout=readout, dtype=dtype)

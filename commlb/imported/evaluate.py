@@ -114,11 +114,15 @@ class EvalRow:
     ci95: tuple[float, float]
     effective_n: float
     seconds: float
+    cpu_seconds: float = 0.0  # CPU time of the process, all threads
+    #: instances with at least one wrong scored position (the per-instance error count)
+    wrong_instances: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"task_options": self.task_options, "error_rate": self.error_rate, "ci95": list(self.ci95),
                 "scored": self.scored, "errors": self.errors, "instances": self.instances,
-                "effective_n": self.effective_n, "seconds": self.seconds}
+                "effective_n": self.effective_n, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
+                "wrong_instances": self.wrong_instances}
 
 
 @dataclass
@@ -199,7 +203,7 @@ def evaluate(model: Any, adapter: Adapter, task_name: str | None, option_rows: l
     for row_index, opts in enumerate(rows_opts):
         _, task, all_opts = prepare_task(adapter, task_name, opts)
         rng = np.random.default_rng([seed, row_index])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         per_errors = np.zeros(instances, dtype=np.int64)
         per_scored = np.zeros(instances, dtype=np.int64)
         for start in range(0, instances, batch):
@@ -220,7 +224,8 @@ def evaluate(model: Any, adapter: Adapter, task_name: str | None, option_rows: l
         n_eff = _effective_n(per_errors, per_scored)
         ci = wilson_interval(rate * n_eff, n_eff) if total else (0.0, 1.0)
         result.rows.append(EvalRow({k: v for k, v in all_opts.items()}, errors, total, instances, rate, ci, n_eff,
-                                   time.perf_counter() - t0))
+                                   time.perf_counter() - t0, time.process_time() - c0,
+                                   int(np.count_nonzero(per_errors))))
     return result
 
 

@@ -8,7 +8,8 @@ Formats (:func:`load_checkpoint`):
   read by the restricted unpickler of :mod:`commlb.imported.torchzip`; nested dicts
   (``{"model": state_dict, "epoch": 3}``) are flattened with dotted keys;
 * a Hugging Face model folder — ``config.json`` with ``model.safetensors`` or
-  ``pytorch_model.bin``;
+  ``pytorch_model.bin``, or with shards listed by ``model.safetensors.index.json`` /
+  ``pytorch_model.bin.index.json`` (the index file may also be given itself);
 * ``.npz`` — arrays by name (``np.load(allow_pickle=False)``).
 
 Configs (:func:`read_config`): JSON, or YAML when ``pyyaml`` is installed.  Keys are
@@ -47,6 +48,23 @@ class Checkpoint:
     format: str
     path: Path
     config: dict[str, Any] = field(default_factory=dict)
+    #: the stored dtype of each tensor ("float32", "bfloat16", ...) where it differs
+    #: from the array's (bfloat16 is widened to float32 on load)
+    stored: dict[str, str] = field(default_factory=dict)
+
+    def dtype_of(self, key: str) -> str:
+        return self.stored.get(key, self.tensors[key].dtype.name)
+
+    def float_format(self) -> str:
+        """The floating format holding most of the checkpoint's parameters: ``float32``,
+        ``bfloat16`` or ``float16`` (float64 counts as float32, which it is run in)."""
+        count: dict[str, int] = {}
+        for key, arr in self.tensors.items():
+            name = self.dtype_of(key)
+            if name in ("float32", "float64", "bfloat16", "float16"):
+                name = "float32" if name == "float64" else name
+                count[name] = count.get(name, 0) + int(arr.size)
+        return max(sorted(count), key=lambda n: count[n]) if count else "float32"
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -57,13 +75,18 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         return _load_folder(path)
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
-        return Checkpoint(_load_safetensors(path), "safetensors", path, _sibling_config(path))
+        tensors, stored = _load_safetensors(path)
+        return Checkpoint(tensors, "safetensors", path, _sibling_config(path), stored)
     if suffix == ".npz":
         return Checkpoint(_load_npz(path), "npz", path, _sibling_config(path))
+    if path.name.endswith(".index.json"):
+        tensors, stored, kind = _load_sharded(path)
+        return Checkpoint(tensors, kind, path, _sibling_config(path), stored)
     if suffix in (".pt", ".pth", ".bin", ".ckpt"):
-        return Checkpoint(_load_torch(path), "torch.save", path, _sibling_config(path))
+        tensors, stored = _load_torch(path)
+        return Checkpoint(tensors, "torch.save", path, _sibling_config(path), stored)
     raise ModelFileError(f"{path}: unknown weights format {suffix or '(no suffix)'!r}: use .safetensors, "
-                         ".pt/.bin (torch.save), .npz or a Hugging Face folder")
+                         ".pt/.bin (torch.save), .npz, a shard index (*.index.json) or a Hugging Face folder")
 
 
 def _sibling_config(path: Path) -> dict[str, Any]:
@@ -81,16 +104,65 @@ def _load_folder(path: Path) -> Checkpoint:
     if (path / "model.safetensors").is_file():
         st = [path / "model.safetensors"]
     if len(st) == 1:
-        return Checkpoint(_load_safetensors(st[0]), "Hugging Face folder (safetensors)", path, config)
+        tensors, stored = _load_safetensors(st[0])
+        return Checkpoint(tensors, "Hugging Face folder (safetensors)", path, config, stored)
+    for index in (path / "model.safetensors.index.json", path / "pytorch_model.bin.index.json"):
+        if index.is_file():
+            tensors, stored, kind = _load_sharded(index)
+            return Checkpoint(tensors, f"Hugging Face folder ({kind})", path, config, stored)
     if len(st) > 1:
-        raise ModelFileError(f"{path}: sharded checkpoints ({len(st)} .safetensors files) are not supported")
+        raise ModelFileError(f"{path}: {len(st)} .safetensors files and no model.safetensors.index.json naming "
+                             "the shards")
     if (path / "pytorch_model.bin").is_file():
-        return Checkpoint(_load_torch(path / "pytorch_model.bin"), "Hugging Face folder (pytorch_model.bin)",
-                          path, config)
+        tensors, stored = _load_torch(path / "pytorch_model.bin")
+        return Checkpoint(tensors, "Hugging Face folder (pytorch_model.bin)", path, config, stored)
     raise ModelFileError(f"{path}: no model.safetensors or pytorch_model.bin in the folder")
 
 
-def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
+#: at most this many shards in one index
+MAX_SHARDS = 10_000
+
+
+def _load_sharded(index: Path) -> tuple[dict[str, np.ndarray], dict[str, str], str]:
+    """A sharded checkpoint: ``*.index.json`` maps every tensor name to the shard file
+    (beside the index) that holds it.  Every named tensor must be in its shard, no shard
+    may hold a tensor the index places elsewhere or does not list, and shard names are
+    plain file names (no folders)."""
+    if index.stat().st_size > 64 << 20:
+        raise ModelFileError(f"{index}: a shard index of {index.stat().st_size >> 20} MiB (at most 64 MiB)")
+    data = read_structured(index, "shard index", ())
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ModelFileError(f"{index}: a shard index has a non-empty \"weight_map\" of tensor name -> file")
+    shards: dict[str, list[str]] = {}
+    for name, file in weight_map.items():
+        if not isinstance(file, str) or not file or Path(file).name != file or file in (".", ".."):
+            raise ModelFileError(f"{index}: tensor {name!r} maps to {file!r}, not a file name beside the index")
+        shards.setdefault(file, []).append(name)
+    if len(shards) > MAX_SHARDS:
+        raise ModelFileError(f"{index}: {len(shards)} shards (at most {MAX_SHARDS})")
+    safetensors = index.name.startswith("model.safetensors")
+    tensors: dict[str, np.ndarray] = {}
+    stored: dict[str, str] = {}
+    for file in sorted(shards):
+        shard = index.parent / file
+        if not shard.is_file():
+            raise ModelFileError(f"{index}: shard {file} is missing")
+        got, got_stored = _load_safetensors(shard) if safetensors else _load_torch(shard)
+        expected = set(shards[file])
+        if set(got) != expected:
+            missing = sorted(expected - set(got))
+            extra = sorted(set(got) - expected)
+            what = f"lacks {missing[0]!r}" if missing else f"holds {extra[0]!r}, which the index does not place there"
+            raise ModelFileError(f"{index}: shard {file} {what}")
+        tensors.update(got)
+        stored.update(got_stored)
+    kind = f"{len(shards)} safetensors shards" if safetensors else f"{len(shards)} pytorch_model.bin shards"
+    return tensors, stored, kind
+
+
+def _load_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, stored dtypes of the widened bfloat16 tensors)."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(8)
@@ -123,12 +195,13 @@ def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
                                  "(truncated or corrupted)")
         has_bf16 |= dtype == "bfloat16"
     if has_bf16:  # numpy has no bfloat16: widen to float32 from the raw bytes
-        return _read_safetensors_raw(path, header, 8 + n)
+        stored = {k: "bfloat16" for k, v in header.items() if k != "__metadata__" and v["dtype"] == "BF16"}
+        return _read_safetensors_raw(path, header, 8 + n), stored
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     try:
-        return dict(load_file(str(path)))
+        return dict(load_file(str(path))), {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: cannot read the safetensors file ({exc})") from None
 
@@ -167,8 +240,9 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise
 
 
-def _load_torch(path: Path) -> dict[str, np.ndarray]:
-    from .torchzip import is_torch_zip, load_torch_zip
+def _load_torch(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, stored dtypes of the widened bfloat16 tensors)."""
+    from .torchzip import BFloat16Widened, is_torch_zip, load_torch_zip
 
     with open(path, "rb") as fh:
         magic = fh.read(4)
@@ -179,7 +253,8 @@ def _load_torch(path: Path) -> dict[str, np.ndarray]:
     tensors = flatten_state(obj)
     if not tensors:
         raise ModelFileError(f"{path}: the checkpoint holds no tensors")
-    return tensors
+    stored = {k: "bfloat16" for k, v in tensors.items() if isinstance(v, BFloat16Widened)}
+    return {k: np.asarray(v) for k, v in tensors.items()}, stored
 
 
 def flatten_state(obj: Any, prefix: str = "", _depth: int = 0) -> dict[str, np.ndarray]:

@@ -35,7 +35,7 @@ def is_imported_weights(weights: str | None) -> bool:
     p = Path(weights)
     if p.is_dir():
         return True
-    return p.suffix.lower() in (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
+    return p.suffix.lower() in (".safetensors", ".pt", ".pth", ".bin", ".ckpt") or p.name.endswith(".index.json")
 
 
 @dataclass

@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import ModelFileError
 
-__all__ = ["STORAGE_DTYPES", "RestrictedUnpickler", "is_torch_zip", "load_torch_zip"]
+__all__ = ["STORAGE_DTYPES", "BFloat16Widened", "RestrictedUnpickler", "is_torch_zip", "load_torch_zip"]
 
 #: torch storage class name -> numpy dtype ("bfloat16" is widened to float32 on load)
 STORAGE_DTYPES: dict[str, str] = {
@@ -53,6 +53,11 @@ STORAGE_DTYPES: dict[str, str] = {
 MAX_TOTAL_BYTES = 8 << 30
 
 
+class BFloat16Widened(np.ndarray):
+    """A float32 array widened from a bfloat16 tensor (the type tells the loader the
+    checkpoint's stored format; the values are exact)."""
+
+
 class _StorageType:
     """Stands for a torch storage class inside the pickle; only its name is kept."""
 
@@ -63,8 +68,9 @@ class _StorageType:
 class _Storage:
     """A storage read from the archive: a flat numpy array of its dtype."""
 
-    def __init__(self, array: np.ndarray) -> None:
+    def __init__(self, array: np.ndarray, bfloat16: bool = False) -> None:
         self.array = array
+        self.bfloat16 = bfloat16
 
 
 def _rebuild_tensor_v2(storage: Any, offset: Any, size: Any, stride: Any, requires_grad: Any = False,
@@ -83,7 +89,8 @@ def _rebuild_tensor_v2(storage: Any, offset: Any, size: Any, stride: Any, requir
     if len(size_t) != len(stride_t) or off < 0 or any(s < 0 for s in size_t) or any(s < 0 for s in stride_t):
         raise ModelFileError("a tensor in the pickle has a malformed size, stride or offset")
     if 0 in size_t:
-        return np.zeros(size_t, dtype=flat.dtype)
+        out = np.zeros(size_t, dtype=flat.dtype)
+        return out.view(BFloat16Widened) if storage.bfloat16 else out
     if int(np.prod(size_t, dtype=object)) > flat.size:  # only a broadcast (stride 0) can do that
         raise ModelFileError(f"a tensor of shape {size_t} has more elements than its storage ({flat.size})")
     last = off + sum((n - 1) * s for n, s in zip(size_t, stride_t, strict=True))
@@ -91,7 +98,8 @@ def _rebuild_tensor_v2(storage: Any, offset: Any, size: Any, stride: Any, requir
         raise ModelFileError(f"a tensor reads past the end of its storage ({last + 1} > {flat.size} elements)")
     view = np.lib.stride_tricks.as_strided(flat[off:], shape=size_t,
                                            strides=tuple(s * flat.itemsize for s in stride_t), writeable=False)
-    return np.array(view, copy=True)
+    out = np.array(view, copy=True)
+    return out.view(BFloat16Widened) if storage.bfloat16 else out
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -176,7 +184,7 @@ def load_torch_zip(path: str | Path) -> Any:
                 arr = np.frombuffer(raw, dtype=dt).astype(np.dtype(kind).newbyteorder("="), copy=False)
             if type_name != "UntypedStorage" and isinstance(numel, int) and arr.size < numel:
                 raise ModelFileError(f"{path}: storage {key!r} is truncated ({arr.size} of {numel} elements)")
-            cache[key] = _Storage(arr)
+            cache[key] = _Storage(arr, kind == "bfloat16")
             return cache[key]
 
         data = _read(zf, path, pkls[0])

@@ -268,6 +268,7 @@ def check_reduction(
     exhaustive_limit: int = 2**20,
     progress: Callable[[int, int], None] | None = None,
     max_seconds: float | None = None,
+    executor: Any = None,
 ) -> ReductionReport:
     """Check ``reduction`` for soundness and locality (see the module docstring).
 
@@ -278,6 +279,9 @@ def check_reduction(
     (:class:`~commlb.errors.TooLargeError`, with the estimate) when it would take longer.
     Returns a :class:`ReductionReport`; ``report.ok`` is False and
     ``report.counterexample`` holds the smallest failing pair when a check fails.
+    ``executor`` (a :class:`commlb.execution.Executor`): an exhaustive check runs on it in
+    chunks of whole rows (the same report; the time estimate divided by its workers); a
+    sampled check still runs here, its pairs drawn one after another from ``rng``.
     """
     if not isinstance(reduction, Reduction):
         raise InvalidInputError(
@@ -294,10 +298,13 @@ def check_reduction(
     checker = _Checker(reduction)
     exhaustive = total <= exhaustive_limit
     if max_seconds is not None:
+        spread = max(1, executor.workers) if executor is not None and exhaustive else 1
         _refuse_if_too_slow(reduction, total if exhaustive else 3 * samples, exhaustive,
-                            max_seconds)
+                            max_seconds, spread)
     start = time.perf_counter()
-    if exhaustive:
+    if exhaustive and executor is not None:
+        checked, cex = _exhaustive_on(executor, checker, total, progress)
+    elif exhaustive:
         checked, cex = _exhaustive(checker, total, progress)
     else:
         checked, cex = _sampled(checker, samples, rng, progress)
@@ -324,9 +331,9 @@ def check_reduction(
 
 
 def _refuse_if_too_slow(reduction: Reduction, encodings: int, exhaustive: bool,
-                        max_seconds: float) -> None:
+                        max_seconds: float, workers: int = 1) -> None:
     """Time encode + solve + decode on a few random pairs; raise TooLargeError when
-    ``encodings`` of them would exceed ``max_seconds``."""
+    ``encodings`` of them, shared by ``workers``, would exceed ``max_seconds``."""
     from ..errors import TooLargeError
 
     rng = np.random.default_rng(12345)
@@ -340,9 +347,10 @@ def _refuse_if_too_slow(reduction: Reduction, encodings: int, exhaustive: bool,
             pass  # the check itself reports failures; only the time matters here
         spent += time.perf_counter() - t0
         trials += 1
-    estimate = spent / trials * encodings
+    estimate = spent / trials * encodings / workers
     if estimate > max_seconds:
         what = f"all {encodings:,} pairs" if exhaustive else f"{encodings // 3:,} sampled pairs"
+        what += f" on {workers} workers" if workers > 1 else ""
         hint = ("lower --exhaustive-limit to sample instead, or use a smaller --n"
                 if exhaustive else "use fewer --samples or a smaller --n")
         raise TooLargeError(
@@ -350,8 +358,11 @@ def _refuse_if_too_slow(reduction: Reduction, encodings: int, exhaustive: bool,
         )
 
 
-def _exhaustive(checker: _Checker, total: int,
-                progress: Callable[[int, int], None] | None) -> tuple[int, Counterexample | None]:
+def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], None] | None,
+                rows: range | None = None, refs: dict[str, Any] | None = None
+                ) -> tuple[int, Counterexample | None]:
+    """Every pair, row by row (``rows``: these rows of x only; ``refs`` receives the
+    column references it ends with)."""
     problem = checker.problem
     xs_all = problem.x_space.enumerate()
     ys_all = problem.y_space.enumerate()
@@ -359,7 +370,8 @@ def _exhaustive(checker: _Checker, total: int,
     bob_ref: np.ndarray | None = None  # (|Y|, |B|, itemsize): first pair of each column
     bob_ref_x: np.ndarray = np.full(n_y, -1, dtype=np.int64)
     checked = 0
-    for xi, x in enumerate(xs_all):
+    for xi in rows if rows is not None else range(len(xs_all)):
+        x = xs_all[xi]
         in_row = np.flatnonzero(np.asarray(problem.in_promise(x[None, :], ys_all)).reshape(-1))
         row_ref: np.ndarray | None = None  # ALICE tokens of the row's first pair
         row_ref_y = -1
@@ -373,7 +385,7 @@ def _exhaustive(checker: _Checker, total: int,
             lo += size
             ys = ys_all[ys_idx]
             expected = np.asarray(problem.evaluate(x[None, :], ys)).reshape(-1)
-            rows: list[np.ndarray] = []
+            chunk_rows: list[np.ndarray] = []
             sound_fail: Counterexample | None = None
             fail_at = len(ys_idx)  # first index in the chunk with a failure
             for j, y in enumerate(ys):
@@ -391,14 +403,14 @@ def _exhaustive(checker: _Checker, total: int,
                         break
                     got, err = checker.decoded(instance)
                 if instance is not None:
-                    rows.append(_token_bytes(instance.tokens))
+                    chunk_rows.append(_token_bytes(instance.tokens))
                 if err is not None or not _equal(got, expected[j]):
                     sound_fail = checker.soundness(x, y, int(expected[j]), None if err else got, err)
                     fail_at = j
                     break
             # locality up to the first soundness/owner failure; at the same pair a
             # locality failure is reported first
-            loc = _row_locality(checker, x, xi, ys_all, ys_idx[: len(rows)], rows, row_ref, row_ref_y,
+            loc = _row_locality(checker, x, xi, ys_all, ys_idx[: len(chunk_rows)], chunk_rows, row_ref, row_ref_y,
                                 bob_ref, bob_ref_x, xs_all)
             if loc is not None:
                 j, cex = loc
@@ -407,13 +419,84 @@ def _exhaustive(checker: _Checker, total: int,
             if sound_fail is not None:
                 checked += fail_at + 1
                 return checked, sound_fail
-            if rows and row_ref is None:
-                row_ref = rows[0][checker.alice]
+            if chunk_rows and row_ref is None:
+                row_ref = chunk_rows[0][checker.alice]
                 row_ref_y = int(ys_idx[0])
             checked += len(ys_idx)
             if progress is not None:
                 progress(checked, total)
+    if refs is not None:
+        refs["bob_ref"], refs["bob_ref_x"] = bob_ref, bob_ref_x
     return checked, None
+
+
+#: pairs per chunk of an exhaustive check on an executor (whole rows of x; fixed by the sizes)
+CHECK_CHUNK_PAIRS = 1 << 18
+
+
+def _check_rows(rows: tuple[int, int], reduction: Reduction) -> dict[str, Any]:
+    """One chunk of an exhaustive check on an executor: rows [lo, hi) of x, checked with
+    references of their own; returns whether they pass and those references."""
+    checker = _Checker(reduction)
+    refs: dict[str, Any] = {}
+    total = int(reduction.problem.x_space.size) * int(reduction.problem.y_space.size)
+    checked, cex = _exhaustive(checker, total, None, range(*rows), refs)
+    return {"ok": cex is None, "checked": checked, "owner": checker.ref_owner_bytes,
+            "dtype": None if checker.ref_dtype is None else str(checker.ref_dtype),
+            "public": None if checker.ref_public is None else checker.ref_public.tobytes(),
+            "bob_ref": refs.get("bob_ref"), "bob_ref_x": refs.get("bob_ref_x"), "pair": checker.ref_pair}
+
+
+def _exhaustive_on(executor: Any, checker: _Checker, total: int,
+                   progress: Callable[[int, int], None] | None) -> tuple[int, Counterexample | None]:
+    """The exhaustive check cut into chunks of whole rows run on ``executor``.  Each chunk
+    checks its pairs against references of its own; the run passes when every chunk
+    passes and the chunks' references agree (public tokens, owners, each column's BOB
+    tokens): together that is exactly the condition the row-by-row check tests.  When
+    anything fails the row-by-row check runs here, so the counterexample reported is the
+    same smallest one."""
+    problem = checker.problem
+    nx, ny = int(problem.x_space.size), int(problem.y_space.size)
+    per = max(1, CHECK_CHUNK_PAIRS // max(1, ny))
+    chunks = [(lo, min(nx, lo + per)) for lo in range(0, nx, per)]
+    done = [0]
+
+    def tick(part: dict[str, Any]) -> None:
+        done[0] += int(part["checked"])
+        if progress is not None:
+            progress(min(done[0], total), total)
+
+    parts = executor.map_chunks(_check_rows, chunks, progress=tick, shared=(checker.reduction,))
+    agree = all(p["ok"] for p in parts)
+    parts = [p for p in parts if p["pair"] is not None]  # chunks with a pair inside the promise
+    first = parts[0] if parts else None
+    bob_ref: np.ndarray | None = None
+    bob_seen: np.ndarray | None = None
+    for p in parts if agree else ():
+        assert first is not None
+        if (p["owner"], p["dtype"], p["public"]) != (first["owner"], first["dtype"], first["public"]):
+            agree = False
+            break
+        if p["bob_ref"] is None:
+            continue
+        have = p["bob_ref_x"] >= 0
+        if bob_ref is None:
+            bob_ref, bob_seen = p["bob_ref"].copy(), have.copy()
+            continue
+        assert bob_seen is not None
+        both = have & bob_seen
+        if np.any(p["bob_ref"][both] != bob_ref[both]):
+            agree = False
+            break
+        new = have & ~bob_seen
+        bob_ref[new], bob_seen[new] = p["bob_ref"][new], True
+    if agree:
+        # the references of a passing run: those of its first pair, as the row-by-row check sets them
+        if first is not None:
+            x, y = first["pair"]
+            checker.set_reference(x, y, checker.reduction.encode(x, y))
+        return done[0], None
+    return _exhaustive(checker, total, progress)
 
 
 def _row_locality(checker: _Checker, x: np.ndarray, xi: int, ys_all: np.ndarray,

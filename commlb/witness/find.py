@@ -30,18 +30,19 @@ def witness_model(setup: Any, family: str, *, weights: str | None = None, **opti
         return built, f"the {task}/{family} construction cannot be built at these sizes ({exc}); {built.note}"
 
 
-def find_witness(task: str, model_family: str, n: int | None = None, *, hidden: int | None = None,
+def find_witness(task: Any, model_family: str, n: int | None = None, *, hidden: int | None = None,
                  layers: int | None = None, heads: int | None = None, width: int | None = None,
                  precision: int | None = None, arith: str = "fixed", weights: str | None = None,
                  seed: int = 0, budget: Any = None, exhaustive: bool | None = None, split: Any = None,
-                 reduction: str | None = None, progress: Progress | None = None, backend: str = "auto",
-                 **task_options: Any) -> WitnessResult:
+                 reduction: Any = None, progress: Progress | None = None, backend: str = "auto",
+                 executor: Any = None, **task_options: Any) -> WitnessResult:
     """``commlb witness`` as a function: resolve the task and build the model as
     ``commlb simulate`` does (:func:`commlb.setup.resolve_task`; the model options are
     those of :func:`commlb.models.build.build_model`, ``weights`` may be a ``.npz`` path; see
     :func:`witness_model` for the one difference), then :func:`search_witness` on the
     reduction's split (or ``split``: a spec such as ``prefix:K``).  ``budget``: inputs to
-    sample or seconds ("30s"); ``exhaustive``: force or forbid enumerating every input."""
+    sample or seconds ("30s"); ``exhaustive``: force or forbid enumerating every input;
+    ``executor``: where an exhaustive enumeration runs (see :func:`search_witness`)."""
     from ..protocol.core import Split
     from ..setup import resolve_task
 
@@ -55,4 +56,5 @@ def find_witness(task: str, model_family: str, n: int | None = None, *, hidden: 
     if split not in (None, "", "reduction"):
         sp = split if isinstance(split, Split) else Split.parse(split, setup.example_instance())
     return search_witness(setup.reduction, built.model, sp, budget=budget, seed=seed, exhaustive=exhaustive,
-                          progress=progress, backend=backend, task_name=task, model_note=note)
+                          progress=progress, backend=backend, task_name=setup.task_name, model_note=note,
+                          executor=executor)

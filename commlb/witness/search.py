@@ -240,14 +240,16 @@ def _sample(source: MessageSource, count: int | None, seconds: float | None, rng
 
 def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budget: Any = None, seed: int = 0,
                    exhaustive: bool | None = None, progress: Progress | None = None, backend: str = "auto",
-                   task_name: str = "", model_note: str = "") -> WitnessResult:
+                   task_name: str = "", model_note: str = "", executor: Any = None) -> WitnessResult:
     """Look for x ≠ x' with identical one-way messages and a Bob input y separating them,
     for ``model`` on ``reduction``'s instances (split: the reduction's owners by default).
 
     ``exhaustive``: None = all of Alice's inputs when the estimate fits (else refuse
     without a ``budget``, or sample with one), True = force, False = sample.  ``budget``:
     inputs to sample (int) or seconds ("30s").  Raises :class:`TooLargeError` with an
-    estimate when an exhaustive run is needed but too large."""
+    estimate when an exhaustive run is needed but too large.  ``executor``: a
+    :class:`commlb.execution.Executor`; with one, the exhaustive enumeration is partitioned,
+    spilled to disk and counted on its workers (:mod:`.spill`; the same result)."""
     t_start = time.perf_counter()
     count, seconds = parse_budget(budget)
     source = message_source(reduction, model, split, backend=backend, seed=seed)
@@ -264,27 +266,36 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
             exhaustive = True  # always feasible: about a second at worst
         else:
             est_s, est_b = _estimate(source)
+            if executor is not None:  # spilled to disk, shared by the workers
+                est_s, est_b = est_s / max(1, executor.workers), 0.0
             if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
                 raise TooLargeError(
                     f"an exhaustive search over Alice's {layout.base}^{layout.digits} = {N:.3g} inputs would take "
                     f"about {fmt_seconds(est_s)} and {fmt_bytes(est_b)}; pass --budget N (random inputs, "
                     "e.g. --budget 1000000) or --budget 60s to sample instead"
+                    + ("" if executor is not None else ", or --workers N to enumerate on Dask, spilled to disk")
                 )
             exhaustive = True
     rng = np.random.default_rng([int(seed), 0x517])
     if exhaustive:
         est_b = _bytes_needed(N)
-        if est_b > 4 * MAX_EXHAUSTIVE_BYTES:
+        if executor is None and est_b > 4 * MAX_EXHAUSTIVE_BYTES:
             raise TooLargeError(f"an exhaustive search over {N:.3g} inputs needs about {fmt_bytes(est_b)}; "
-                                "pass --budget to sample")
+                                "pass --budget to sample, or --workers N to enumerate on Dask, spilled to disk")
         avail = _available_bytes()
-        if avail is not None and est_b > avail:
+        if executor is None and avail is not None and est_b > avail:
             raise TooLargeError(f"an exhaustive search over {N:.3g} inputs needs about {fmt_bytes(est_b)} "
                                 f"({BYTES_PER_INPUT} bytes per input) but {fmt_bytes(avail)} is available; "
-                                "pass --budget N (random inputs) to sample instead")
-        keys = _enumerate(source, progress)
+                                "pass --budget N (random inputs) to sample instead, or --workers N to "
+                                "enumerate on Dask, spilled to disk")
         digits_of: Callable[[np.ndarray], np.ndarray] = source.leaves_to_digits
         enumerated = N
+        if executor is not None:
+            from .spill import spilled_count
+
+            spilled = spilled_count(source, executor, progress=progress)
+        else:
+            keys = _enumerate(source, progress)
     else:
         if count is None and seconds is None:
             count = 1 << 20
@@ -304,12 +315,17 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         digits_of = sampled_digits
 
         enumerated = int(keys.size)
-    if progress is not None:
-        progress(enumerated, enumerated, "sorting messages")
-    if exhaustive:
+    if exhaustive and executor is not None:
+        order, starts, lengths = spilled.order, spilled.starts, spilled.lengths
+        distinct, exact, collisions = spilled.distinct, spilled.exact, spilled.collisions_seen
+    elif exhaustive:
+        if progress is not None:
+            progress(enumerated, enumerated, "sorting messages")
         order, starts, lengths, runs, members, collisions = sorted_runs(keys, source.backend)
         distinct, exact = count_distinct(source, digits_of, order, starts, lengths, runs=runs, members=members)
     else:
+        if progress is not None:
+            progress(enumerated, enumerated, "sorting messages")
         order, starts, lengths = key_runs(keys)
         distinct, exact = count_distinct(source, digits_of, order, starts, lengths)
         collisions = int(np.count_nonzero(lengths > 1))
@@ -376,7 +392,8 @@ def _vocab_names(reduction: Reduction) -> list[str] | None:
 
 
 def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_inputs: int = 1 << 24,
-                   backend: str = "auto", max_engine_inputs: int = 1 << 10) -> EffectiveBits:
+                   backend: str = "auto", max_engine_inputs: int = 1 << 10, executor: Any = None,
+                   progress: Progress | None = None) -> EffectiveBits:
     """log2 of the number of distinct messages Alice sends over **all** her inputs.
 
     ``reduction``: a :class:`~commlb.core.Reduction`; ``model``: any commlb model;
@@ -387,23 +404,38 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
     and more than ``max_engine_inputs`` inputs for one protocol run each): it returns
     ``applicable=False`` with the reason in ``note``.  A model correct on every input
     has ``effective_bits >= one_way_bound`` (the one-way complexity is log2 #distinct
-    rows, and inputs with equal messages get equal answers)."""
+    rows, and inputs with equal messages get equal answers).  ``executor``: a
+    :class:`commlb.execution.Executor`; with one, the count is partitioned, spilled to disk
+    and run on its workers (:mod:`.spill`; the same count), ``max_inputs`` does not apply
+    and a count estimated above :data:`MAX_EXHAUSTIVE_SECONDS` on its workers is refused."""
     t = time.perf_counter()
     problem = reduction.problem
     bound = _bound_value(problem)
     try:
         size = int(problem.x_space.size)
-        if size > max_inputs:
+        if executor is None and size > max_inputs:
             return EffectiveBits(False, one_way_bound=bound, inputs=size,
                                  note=f"Alice has {size:.3g} inputs, above the limit of {max_inputs:,}")
         source = message_source(reduction, model, split, backend=backend, max_engine_inputs=max_engine_inputs,
                                 numpy_below=NUMPY_BELOW_EFFECTIVE)
     except (InvalidInputError, TooLargeError) as exc:
         return EffectiveBits(False, one_way_bound=bound, note=str(exc))
-    keys = _enumerate(source, None)
-    order, starts, lengths, runs, members, _ = sorted_runs(keys, source.backend)
-    distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths, runs=runs,
-                                     members=members)
+    if executor is not None:
+        from .spill import spilled_count
+
+        if source.n_inputs > 1 << 20:
+            est_s = _estimate(source)[0] / max(1, executor.workers)
+            if est_s > MAX_EXHAUSTIVE_SECONDS:
+                raise TooLargeError(f"counting the messages of Alice's {source.n_inputs:.3g} inputs would take "
+                                    f"about {fmt_seconds(est_s)} on {executor.workers} worker(s): use a smaller "
+                                    "--n or more workers")
+        spilled = spilled_count(source, executor, progress=progress)
+        distinct, exact = spilled.distinct, spilled.exact
+    else:
+        keys = _enumerate(source, None)
+        order, starts, lengths, runs, members, _ = sorted_runs(keys, source.backend)
+        distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths, runs=runs,
+                                         members=members)
     return EffectiveBits(True, distinct, _log2(distinct), source.nominal_bits, bound, source.n_inputs, exact,
                          "" if exact else "distinct count from 64-bit hashes", source.kind + f" ({source.backend})",
                          time.perf_counter() - t)

@@ -1,0 +1,177 @@
+"""commlb.witness.spill: the partitioned, spilled count gives the in-memory search's
+result (distinct count, exactness, runs of equal keys, the pair found and its proof),
+in process with many small chunks and partitions, and on a local Dask cluster of 2
+worker processes; a spill that does not fit the disk is refused before it starts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import namedtuple
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import commlb.witness.spill as spill
+from commlb.errors import TooLargeError
+from commlb.execution import Executor
+from commlb.witness import find_witness
+from commlb.witness.search import effective_bits, search_witness
+
+#: (task, family, n, model options): messages of ≤ 64 bits without and with collisions,
+#: hashed messages (> 64 bits) without and with collisions, and the additive tables
+CASES = [
+    ("disjointness", "rnn", 12, {"hidden": 8, "precision": 8}),
+    ("disjointness", "rnn", 12, {"hidden": 16, "precision": 16}),
+    ("index-lookup", "rnn", 12, {"hidden": 2, "precision": 4}),
+    ("disjointness", "rnn", 12, {"hidden": 8, "precision": 10}),
+    ("disjointness", "rnn", 12, {"hidden": 4, "precision": 20, "weights": "random"}),
+    ("equality", "transformer", 10, {"layers": 1, "heads": 1, "width": 1, "precision": 3}),
+    ("index-lookup", "ffn", 12, {"hidden": 4, "precision": 20, "weights": "random"}),
+]
+
+
+def _json(result):
+    out = result.to_json()
+    out.pop("seconds")
+    return out
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    """Chunks of 2^9 leaves and partitions of about 2^8 keys: many of each at these n."""
+    monkeypatch.setattr(spill, "CHUNK", 1 << 9)
+    monkeypatch.setattr(spill, "PARTITION", 1 << 8)
+
+
+@pytest.mark.parametrize("task,family,n,options", CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)])
+def test_spilled_search_equals_in_memory(small_pieces, task, family, n, options):
+    local = find_witness(task, family, n, **options)
+    spilled = find_witness(task, family, n, executor=Executor(), **options)
+    assert spilled.exhaustive and spilled.inputs_enumerated == local.total_inputs
+    assert _json(spilled) == _json(local)
+
+
+def test_cases_cover_what_they_claim(small_pieces):
+    """The cases above are not all alike: some collide, some hash, some do neither."""
+    seen = set()
+    for task, family, n, options in CASES:
+        r = find_witness(task, family, n, **options)
+        seen.add((r.found, r.message_bits > 64))
+    assert seen == {(False, False), (True, False), (False, True), (True, True)}
+
+
+def test_spilled_count_pieces_and_runs(small_pieces):
+    from commlb.setup import resolve_task
+    from commlb.witness.find import witness_model
+    from commlb.witness.search import count_distinct, key_runs
+    from commlb.witness.sources import message_source
+
+    setup = resolve_task("disjointness", 12)
+    model = witness_model(setup, "rnn", hidden=4, precision=20, weights="random")[0].model
+    source = message_source(setup.reduction, model)
+    got = spill.spilled_count(source, Executor())
+    assert (got.chunks, got.partitions) == (8, 16)
+    assert got.spilled_bytes == source.n_inputs * spill.BYTES_PER_SPILLED
+    keys = source.keys_tree(0, source.n_inputs)
+    order, starts, lengths = key_runs(keys)
+    want, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths)
+    assert (got.distinct, got.exact) == (want, exact) and 1 < want < source.n_inputs
+    # the runs of equal keys, in key order, with their leaves in increasing order
+    multi = np.flatnonzero(lengths > 1)
+    assert got.collisions_seen == multi.size
+    for i, r in enumerate(multi[: spill.MAX_RUNS].tolist()):
+        leaves = order[starts[r]: starts[r] + min(lengths[r], 33)]
+        assert np.array_equal(got.order[got.starts[i]: got.starts[i] + got.lengths[i]], leaves)
+
+
+def test_partitions_spread_packed_messages():
+    """Packed messages (small integers) spread over the partitions once mixed."""
+    keys = np.arange(1 << 16, dtype=np.uint64)
+    counts = np.bincount(spill.partition_of(keys, 4), minlength=16)
+    assert counts.min() > (1 << 12) * 0.9 and counts.max() < (1 << 12) * 1.1
+    assert np.array_equal(spill.partition_of(keys, 0), np.zeros(keys.size, dtype=np.int64))
+
+
+def test_spill_refused_when_disk_is_short(monkeypatch, tmp_path):
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 1 << 30, 1 << 20))
+    with pytest.raises(TooLargeError, match="spills about .* free"):
+        spill.check_disk(1 << 20, str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_effective_bits_spilled_equals_in_memory(small_pieces):
+    from commlb.setup import resolve_task
+    from commlb.witness.find import witness_model
+
+    setup = resolve_task("disjointness", 12)
+    model = witness_model(setup, "rnn", hidden=8, precision=10)[0].model
+    a = effective_bits(setup.reduction, model)
+    b = effective_bits(setup.reduction, model, executor=Executor())
+    assert a.applicable and b.applicable
+    assert (a.distinct_messages, a.effective_bits, a.exact) == (b.distinct_messages, b.effective_bits, b.exact)
+
+
+# ---- on a local Dask cluster of 2 worker processes ---------------------------------
+
+@pytest.fixture(scope="module")
+def cluster():
+    pytest.importorskip("distributed")
+    from commlb.execution import make_executor
+
+    with make_executor(2) as executor:
+        yield executor
+
+
+@pytest.mark.timeout(300)
+def test_witness_on_two_workers_equals_in_process(cluster, monkeypatch):
+    from commlb.cli.witness import witness
+
+    monkeypatch.setattr(spill, "CHUNK", 1 << 10)  # several chunks and partitions
+    monkeypatch.setattr(spill, "PARTITION", 1 << 9)
+    for args in (["--task", "index-lookup", "--model", "rnn", "--n", "12", "--hidden", "2", "--precision", "4"],
+                 ["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "4", "--precision", "20",
+                  "--weights", "random"],
+                 ["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "16", "--precision", "16",
+                  "--effective-bits"]):
+        local = CliRunner().invoke(witness, [*args, "--json"], catch_exceptions=False)
+        spread = CliRunner().invoke(witness, [*args, "--json", "--scheduler", cluster.address],
+                                    catch_exceptions=False)
+        assert local.exit_code == 0 and spread.exit_code == 0, (local.output, spread.output)
+        a, b = json.loads(local.stdout), json.loads(spread.stdout)
+        a.pop("seconds"), b.pop("seconds")
+        assert a == b
+
+
+@pytest.mark.timeout(300)
+def test_search_witness_runs_its_tasks_on_the_workers(cluster, monkeypatch):
+    """The chunks really ran on the cluster: the workers' spill tasks show in its log."""
+    monkeypatch.setattr(spill, "CHUNK", 1 << 10)
+    task, family, n, options = CASES[1]
+    local = find_witness(task, family, n, **options)
+    spread = find_witness(task, family, n, executor=cluster, **options)
+    assert _json(spread) == _json(local)
+    names = set(cluster._client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes)))
+    assert {"enumerate_chunk", "count_partition"} <= names
+
+
+def test_search_witness_spill_path_is_a_choice():
+    """Without an executor the search does not spill (the in-memory path is unchanged)."""
+    from commlb.setup import resolve_task
+    from commlb.witness.find import witness_model
+
+    setup = resolve_task("index-lookup", 10)
+    model = witness_model(setup, "rnn", hidden=2, precision=4)[0].model
+    calls = []
+
+    class Spy(Executor):
+        def map_chunks(self, fn, chunks, progress=None, shared=()):
+            calls.append(fn.__name__)
+            return super().map_chunks(fn, chunks, progress, shared)
+
+    a = search_witness(setup.reduction, model)
+    b = search_witness(setup.reduction, model, executor=Spy())
+    assert calls == ["_enumerate_chunk", "_count_partition"]
+    assert _json(a) == _json(b)
