@@ -85,8 +85,10 @@ def _render(report: Any, M: Any, show_tree: bool) -> None:
     values = ", ".join(str(v) for v in report.output_values)
     con.print(f"[bold]{M.source}[/bold]: {M.rows} x {M.cols} matrix, values {{{values}}}")
     table = Table(show_lines=False)
-    for col, kw in (("method", {"no_wrap": True}), ("quantity", {}), ("bits", {"justify": "right"}),
-                    ("status", {}), ("certificate", {}), ("time", {"justify": "right"})):
+    # long words (a prime of the GF(p) rank) fold instead of losing digits to an ellipsis
+    for col, kw in (("method", {"no_wrap": True}), ("quantity", {"overflow": "fold"}),
+                    ("bits", {"justify": "right"}), ("status", {"overflow": "fold"}),
+                    ("certificate", {"overflow": "fold"}), ("time", {"justify": "right"})):
         table.add_column(col, **kw)
     for row in report.table:
         table.add_row(row.method, row.quantity, "" if row.bits is None else str(row.bits),

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .options import POSITIVE, SEED, output_file
+from .options import POSITIVE, SEED, no_limit_option, output_file
 from .render import console, emit_json
 from .simulate_imported import DTYPE_OPTION
 
@@ -48,6 +48,7 @@ def model_file_options(func: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", "plot", default=None, callback=output_file("--plot", (".png", ".svg", ".pdf")),
               help="Write error rate vs the varying task option (.png/.svg/.pdf).")
+@no_limit_option
 def evaluate(weights: str, config: str | None, heads: int | None, readout: str | None, adapter: str | None,
              dtype: str | None, task: str | None, task_options: tuple[str, ...], n: int, instances: int, seed: int,
              as_json: bool, plot: str | None) -> None:

@@ -9,10 +9,12 @@ mistake with the same one-line message.
   :func:`commlb.validate.check_output_path`).
 - :func:`model_size_options`: --hidden, --layers, --heads, --width, --precision, --arith.
 - :func:`execution_options`: --workers, --scheduler (in process, local or existing Dask cluster).
+- :func:`no_limit_option`: --no-limit (run past the cost model's limits, knowingly).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +31,7 @@ __all__ = [
     "execution_options",
     "FiniteFloat",
     "model_size_options",
+    "no_limit_option",
     "output_file",
     "parse_key_values",
 ]
@@ -215,3 +218,32 @@ def execution_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def no_limit_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--no-limit: run the command even where the cost model (:mod:`commlb.costs`) would
+    refuse it; each estimate past a limit is printed on stderr as a warning.  Put it
+    right above the command's function (below ``@click.command``)."""
+
+    @functools.wraps(func)
+    def run(*args: Any, no_limit: bool = False, **kwargs: Any) -> Any:
+        if not no_limit:
+            return func(*args, **kwargs)
+        from commlb.costs import OVERRIDE_FLAG, limits_lifted
+
+        def warn(message: str) -> None:
+            click.echo(f"warning: {OVERRIDE_FLAG}: going past commlb's limits: {message}", err=True)
+
+        from commlb.errors import TooLargeError
+
+        try:
+            with limits_lifted(warn):
+                return func(*args, **kwargs)
+        except MemoryError:  # past the limits on purpose, and the machine said no
+            raise TooLargeError(f"ran out of memory: the estimate was past commlb's limits and {OVERRIDE_FLAG} "
+                                "went ahead anyway; use a smaller size") from None
+
+    return click.option(
+        "--no-limit", "no_limit", is_flag=True, default=False,
+        help="Run even when the estimate is past commlb's limits (65,536 tokens and 64 MB per instance, "
+             "2 GB or 60 s per forward pass, 1 h of repeated work); the estimate is printed on stderr.")(run)

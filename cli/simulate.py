@@ -16,9 +16,10 @@ from typing import Any
 
 import click
 
+from commlb.errors import InvalidInputError
 from commlb.figures import FIGURE_SUFFIXES
 
-from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
+from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, no_limit_option, output_file
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
 from .simulate_imported import imported_options, imported_requested, run_from_simulate
 
@@ -174,11 +175,13 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
         if built.precision.is_fixed:
             out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
                       "(exact fixed point)")
+        elif tr.meta.get("float_tolerance") is None:
+            out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
+                      "(float mode, exact accumulators across the cut)")
         else:
-            tol = tr.meta.get("float_tolerance")
-            extra = f" within relative tolerance {tol:g}" if tol is not None else ""
-            out.print(f"[green]verified:[/green] the protocol's output matches the forward pass{extra}, "
-                      "same decision (float mode)")
+            tol = tr.meta["float_tolerance"]
+            out.print(f"[green]verified:[/green] the protocol's output matches the forward pass within relative "
+                      f"tolerance {tol:g}, same decision (float mode)")
 
     if result.lower_bounds:
         bt = Table(title="lower bounds", title_justify="left", expand=False)
@@ -203,7 +206,7 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
         t = result.trials
         style = "green" if t.errors == 0 else "red"
         bits = f"{t.bits_min}" if t.bits_min == t.bits_max else f"{t.bits_min}..{t.bits_max}"
-        out.print(f"trials: {t.count} random instances, [{style}]{t.errors} errors "
+        out.print(f"trials: {t.count} random instances ({t.distribution}), [{style}]{t.errors} errors "
                   f"({100 * t.error_rate:.1f}%)[/{style}], {t.verified} verified against the forward pass, "
                   f"{bits} bits each")
         if t.first_error is not None:
@@ -290,6 +293,10 @@ def _model_summary(built: Any) -> str:
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the instance and random weights.")
 @click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True,
               help="Also run K random instances; count errors.")
+@click.option("--trial-distribution", "trial_distribution", default="balanced", show_default=True,
+              type=click.Choice(["balanced", "uniform", "singleton", "razborov"]),
+              help="What --trials draw (x, y) from: the problem's balanced sampler, uniform pairs, or for DISJ "
+                   "a hard distribution: 'singleton' (y = {i}: the one-way bound applies), 'razborov'.")
 @click.option("--transcript", "show_transcript", is_flag=True,
               help="Print every message: what it is, its values as numbers, what each party has read so far.")
 @click.option("--raw-bits", "raw_bits", is_flag=True,
@@ -302,19 +309,24 @@ def _model_summary(built: Any) -> str:
 @click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
               help="Draw the run to FILE (.png, .svg or .pdf): the tokens with their owners and the cut, "
                    "the messages as arrows between Alice and Bob.")
+@no_limit_option
 def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None, reduction: str | None,
              hidden: int | None, layers: int | None, heads: int | None, width: int | None,
              precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,
              trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None,
              adapter: str | None = None, config: str | None = None, readout: str | None = None,
              task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False,
-             figure: str | None = None, dtype: str | None = None) -> None:
+             figure: str | None = None, dtype: str | None = None,
+             trial_distribution: str = "balanced") -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript.  With a trained checkpoint
     (--weights FILE --adapter ...) the model runs in its checkpoint's format (float32,
     bfloat16 or float16; --dtype) and no bound is applied."""
     if imported_requested(weights, adapter):
+        if trial_distribution != "balanced":
+            raise InvalidInputError("--trial-distribution applies to built-in models (trained weights draw "
+                                    "their instances from the task's generator)")
         if figure:
             raise click.UsageError("--figure draws runs of the built-in model families; it does not take a "
                                    "trained checkpoint yet")
@@ -340,6 +352,13 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     check_repetitions(trials, seconds_per_instance(length), "--trials", "random instances", "simulate")
     setup = resolve_task(task, n, reduction=reduction, k=k, q=q)
     check_split(setup, split)
+    if trial_distribution != "balanced":
+        from commlb.bounds.trial_distributions import trial_sampler
+
+        if setup.problem is None:
+            raise InvalidInputError(f"--trial-distribution: task {task} has no reduction, so its trials come "
+                                    "from the task's generator")
+        trial_sampler(trial_distribution, setup.problem)  # refuse a distribution the problem lacks, up front
     built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                         precision=precision, arith=arith, weights=weights, seed=seed)
     if save_weights:
@@ -352,9 +371,9 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
     if trials:
         if as_json:
-            result.trials = run_trials(setup, built, trials, seed=seed, split=split)
+            result.trials = run_trials(setup, built, trials, seed=seed, split=split, distribution=trial_distribution)
         else:
-            result.trials = _trials_with_progress(setup, built, trials, seed, split)
+            result.trials = _trials_with_progress(setup, built, trials, seed, split, trial_distribution)
         from commlb.bounds.erring import assess_run
 
         result.error_bound = assess_run(result)
@@ -375,10 +394,11 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         console().print(f"figure: {figure}")
 
 
-def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any) -> Any:
+def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any,
+                          distribution: str = "balanced") -> Any:
     from commlb.simulate import run_trials
 
     if trials < 500:
-        return run_trials(setup, built, trials, seed=seed, split=split)
+        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution)
     with console(stderr=True).status(f"running {trials} trials…"):
-        return run_trials(setup, built, trials, seed=seed, split=split)
+        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution)

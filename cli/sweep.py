@@ -19,6 +19,7 @@ from .options import (
     check_task_option_names,
     check_typed_options,
     execution_options,
+    no_limit_option,
     output_file,
     parse_key_values,
 )
@@ -148,6 +149,7 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
               help="What the plot shows next to the bits sent: the models' width, parameters or state bits "
                    "L·d·p (default state-bits, two panels); 'bits' draws the bits panel alone.")
 @execution_options
+@no_limit_option
 def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_seconds: float, seed: int,
           task_opts: tuple[str, ...], model_opts: tuple[str, ...], plot: str | None, as_json: bool,
           csv_path: str | None, title: str | None, metric: str | None, workers: int | None,
@@ -205,12 +207,14 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
         text = result.to_csv()
         if csv_path == "-":
             sys.stdout.write(text)
+            sys.stdout.flush()  # a failed write is reported before the notes go to stderr
         else:
             from commlb.validate import write_text
 
             write_text(csv_path, text, "--csv")
     if as_json:
         emit_json(result.to_json())
+        sys.stdout.flush()  # a failed write is reported before the notes go to stderr
     elif csv_path != "-":
         con = console()
         _render(result, con)

@@ -19,7 +19,7 @@ import click
 
 from commlb.figures import FIGURE_SUFFIXES
 
-from .options import POSITIVE, SEED, Budget, execution_options, model_size_options, output_file
+from .options import POSITIVE, SEED, Budget, execution_options, model_size_options, no_limit_option, output_file
 from .render import OWNER_STYLE, console, emit_json, owner_legend, token_strip
 
 
@@ -204,6 +204,7 @@ def _arr(values: list[int]) -> Any:
               help="Draw the witness to FILE (.png, .svg or .pdf): the two inputs as rows of tokens that "
                    "send the same message, and the answers.")
 @execution_options
+@no_limit_option
 def witness(task: str, model: str, n: int | None, reduction: str | None, hidden: int | None, layers: int | None,
             heads: int | None, width: int | None, precision: int | None, arith: str, split: str | None,
             weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool,

@@ -97,10 +97,12 @@ def parse_n_values(spec: str | Iterable[int]) -> list[int]:
     if bad:
         raise InvalidInputError(f"--n: values must be >= 1, got {bad[0]}")
     too_big = [v for v in values if v > MAX_N]
-    if too_big:
+    from .costs import OVERRIDE_FLAG, limits_are_lifted
+
+    if too_big and not limits_are_lifted():  # lifted: the cost model still checks the memory
         raise TooLargeError(
             f"--n: {max(too_big)} is above the sweep limit {MAX_N} (sequences and construction "
-            f"tables grow with n); use smaller values"
+            f"tables grow with n); use smaller values, or {OVERRIDE_FLAG} to run it anyway"
         )
     return sorted(set(values))
 
@@ -322,7 +324,9 @@ class SweepResult:
             if not rows:
                 continue
             hit = next((r for r in rows if r.error_bound is not None), None)
-            if hit is None:
+            if hit is None and all(r.error_upper is not None and r.error_upper >= 0.5 for r in rows):
+                out.append(f"{model}: no bound at eps+ (eps+ >= 1/2: too few --trials)")
+            elif hit is None:
                 out.append(f"{model}: no bound at eps+ (the trials' 95% upper confidence bound on the error): "
                            f"{rows[0].error_bound_text}")
             else:

@@ -168,6 +168,11 @@ def _huge_cases() -> list[Case]:
     for spec in ("1..60000x1.00000001", "1..1000000+1", "1..4000", "1..100000000x2", "1000000000",
                  "1..60000x1.0000000000000001", "2..3x1.0000001"):
         c.append(Case("huge-size", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", spec]))
+    # a trial distribution the problem lacks, or one too small for it
+    for task, dist, n in (("index-lookup", "razborov", "8"), ("equality", "singleton", "4"),
+                          ("disjointness", "razborov", "2"), ("disjointness", "nope", "8")):
+        c.append(Case("bad-value", ["simulate", "--task", task, "--model", "rnn", "--n", n, "--trials", "3",
+                                    "--trial-distribution", dist]))
     return c
 
 
@@ -252,7 +257,8 @@ WEIGHT_FILES = ["empty.npz", "badzip.npz", "text.npz", "truncated.npz", "nometa.
                 "meta-config-missing-keys.npz", "params-missing.npz", "params-nan.npz", "params-inf.npz",
                 "params-strings.npz", "params-object.npz", "params-shape.npz", "huge-header.npz",
                 "meta-2d.npz", "params-huge-int.npz", "directory.npz", "no-such-file.npz",
-                "weights.txt", "matrix.npy"]
+                "weights.txt", "matrix.npy", "meta-config-size-text.npz", "meta-config-positions-text.npz",
+                "meta-config-size-float.npz", "params-scalar.npz"]
 
 
 def _weights_cases() -> list[Case]:
@@ -658,12 +664,42 @@ def _generic_cases(known: set[str]) -> list[Case]:
     return c
 
 
+def _no_limit_cases() -> list[Case]:
+    """--no-limit lifts commlb's caps, not the machine's memory: absurd sizes are still
+    one line; a refusal without it names it; it takes no value."""
+    c: list[Case] = []
+    for cmd in (["simulate", "--task", "disjointness", "--model", "rnn"], ["witness", "--task", "disjointness",
+                "--model", "rnn"], ["explain", "--task", "disjointness"], ["sweep", "--task", "disjointness"],
+                ["check-reduction", "disj-to-disjointness"], ["evaluate", "--weights", "{F}/good-rnn.npz",
+                                                               "--task", "disjointness"]):
+        c.append(Case("no-limit", cmd + ["--no-limit=yes"], mention=("--no-limit",)))
+        if cmd[0] != "evaluate":
+            c.append(Case("no-limit", cmd + ["--n", HUGE, "--no-limit"], mention=("memory",)))
+            c.append(Case("no-limit", cmd + ["--n", HUGE], mention=("--no-limit",)))
+    c.append(Case("no-limit", ["simulate", "--task", "khop", "--model", "rnn", "--k", "1000000000000000000",
+                               "--n", "8", "--no-limit"]))
+    c.append(Case("no-limit", ["sweep", "--task", "khop", "--task-option", "k=1000000", "--n", "8", "--no-limit"]))
+    c.append(Case("no-limit", ["simulate", "--task", "disjointness", "--model", "transformer", "--weights", "random",
+                               "--width", "1000000000", "--no-limit"], mention=("memory",)))
+    c.append(Case("no-limit", ["simulate", "--task", "disjointness", "--model", "rnn", "--weights", "random",
+                               "--hidden", "10000000", "--no-limit"], mention=("memory",)))
+    c.append(Case("no-limit", ["simulate", "--task", "disjointness", "--model", "rnn", "--trials", "100000000"],
+                  mention=("--no-limit",)))
+    c.append(Case("no-limit", ["witness", "--task", "index-lookup", "--model", "rnn", "--n", "40", "--budget",
+                               "1000000000000000"], mention=("--no-limit",)))
+    # check-reduction's time limit is its own option
+    c.append(Case("no-limit", ["check-reduction", "disj-to-disjointness", "--n", "30", "--samples", "1000000000000"],
+                  mention=("--max-seconds",)))
+    return c
+
+
 def corpus() -> list[Case]:
     cases = (_huge_cases() + _function_cases() + _seed_cases() + _output_path_cases() + _weights_cases()
              + _matrix_cases() + _fooling_cases() + _bignum_cases() + _task_option_cases() + _float_cases()
              + _methods_cases() + _sweep_fail_cases() + _unclear_cases() + _stdout_full_cases()
              + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases() + _execution_cases()
              + _figure_cases()
+             + _no_limit_cases()
              + _lecture_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))
@@ -741,6 +777,14 @@ def make_fixtures(root: str) -> str:
     _npz(p("meta-config-type.npz"), {**params, "__meta__": _meta({**meta, "config": "abc"})})
     _npz(p("meta-config-missing-keys.npz"), {**params, "__meta__": _meta({**meta, "config": {}})})
     _npz(p("meta-2d.npz"), {**params, "__meta__": np.zeros((2, 2), dtype=np.uint8)})
+    cfg = meta["config"]
+    _npz(p("meta-config-size-text.npz"), {**params, "__meta__": _meta({**meta, "config": {**cfg, "hidden": "8"}})})
+    _npz(p("meta-config-positions-text.npz"),
+         {**params, "__meta__": _meta({**meta, "config": {**cfg, "output_positions": "last"}})})
+    _npz(p("meta-config-size-float.npz"), {**params, "__meta__": _meta({**meta, "config": {**cfg, "layers": 1.5}})})
+    scalar = dict(params)
+    scalar[first] = np.array(0.5)
+    _npz(p("params-scalar.npz"), {**scalar, "__meta__": good["__meta__"]})
     _npz(p("params-missing.npz"), {"__meta__": good["__meta__"]})
     nan = dict(params)
     nan[first] = np.full(params[first].shape, np.nan)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -287,3 +290,18 @@ def test_effective_bits_line(capsys):
     assert "effective bits:" in tiny and "NOT met" in tiny
     off = cli_json(capsys, "--task", "disjointness", "--model", "rnn", "--n", "8", "--no-effective-bits")
     assert "effective_bits" not in off
+
+
+def test_three_layer_float_transformer_verifies_over_200_trials():
+    """The command that used to fail float verification (its partial sums crossed rounded
+    to p bits): it exits 0 and every trial equals the forward pass bit for bit
+    (docs/theory.md §3.7)."""
+    args = ["simulate", "--task", "equality", "--model", "transformer", "--weights", "random", "--layers", "3",
+            "--arith", "float", "--precision", "12", "--n", "8", "--seed", "2", "--trials", "200"]
+    done = subprocess.run([sys.executable, "-m", "commlb.cli.main", *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "100"}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    text = " ".join(done.stdout.split())
+    assert "equals the forward pass bit for bit (float mode, exact accumulators across the cut)" in text
+    assert "200 random instances" in text and "200 verified against the forward pass" in text

@@ -156,7 +156,7 @@ def prepare_task(adapter: Adapter, task_name: str | None, options: Mapping[str, 
 
 
 def _readout_bound(model: Any) -> int:
-    return model.width if model.readout.kind == "hidden" else int(model.readout.classes)
+    return model.out_width if model.readout.kind == "hidden" else int(model.readout.classes)
 
 
 def check_fit(model: Any, ids: np.ndarray, target: np.ndarray, scored: np.ndarray, adapter: Adapter) -> None:
@@ -176,7 +176,7 @@ def estimate_flops(model: Any, instances: int, length: int) -> float:
     if model.family == "gpt2":
         per_tok = model.layers * (12 * model.width ** 2 + 2 * length * model.width)
     else:
-        per_tok = model.layers * 8 * model.width * (model.width + model.width)
+        per_tok = model.layers * 8 * model.out_width * (model.width + model.width)
     return float(instances) * length * per_tok
 
 

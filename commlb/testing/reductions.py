@@ -353,8 +353,8 @@ def _refuse_if_too_slow(reduction: Reduction, encodings: int, exhaustive: bool,
     if estimate > max_seconds:
         what = f"all {encodings:,} pairs" if exhaustive else f"{encodings // 3:,} sampled pairs"
         what += f" on {workers} workers" if workers > 1 else ""
-        hint = ("lower --exhaustive-limit to sample instead, or use a smaller --n"
-                if exhaustive else "use fewer --samples or a smaller --n")
+        hint = ("lower --exhaustive-limit to sample instead, use a smaller --n, or raise --max-seconds"
+                if exhaustive else "use fewer --samples or a smaller --n, or raise --max-seconds")
         raise TooLargeError(
             f"checking {what} would take about {estimate:,.0f} s (limit {max_seconds:,.0f} s); {hint}"
         )
