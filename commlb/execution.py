@@ -55,10 +55,17 @@ class Executor:
         self.dashboard = dashboard
         self._client = client
         self._cluster = cluster
+        self.echo: TextIO | None = None
 
     @property
     def distributed(self) -> bool:
         return self._client is not None
+
+    def note(self, text: str) -> None:
+        """A line for people about the work on the cluster (an estimate, a size), written
+        where the cluster's address was; nothing in process."""
+        if self._client is not None and self.echo is not None:
+            print(f"dask: {text}", file=self.echo, flush=True)
 
     def map_chunks(self, fn: Callable[..., R], chunks: Iterable[T],
                    progress: Callable[[R], None] | None = None, shared: tuple[Any, ...] = ()) -> list[R]:
@@ -150,9 +157,12 @@ def make_executor(workers: int | None = None, scheduler: str | None = None, *,
     if workers is not None:
         if isinstance(workers, bool) or int(workers) != workers or not 1 <= int(workers) <= MAX_WORKERS:
             raise InvalidInputError(f"--workers must be an integer from 1 to {MAX_WORKERS}, got {workers!r}")
-        return _local_cluster(int(workers), stream)
-    assert scheduler is not None
-    return _connect(scheduler.strip())
+        executor = _local_cluster(int(workers), stream)
+    else:
+        assert scheduler is not None
+        executor = _connect(scheduler.strip())
+    executor.echo = stream
+    return executor
 
 
 def _import_distributed() -> Any:
