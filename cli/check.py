@@ -169,8 +169,8 @@ def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples
     with make_executor(workers, scheduler) as executor:
         if exhaustive_limit is None:
             exhaustive_limit = 2**24 if executor.distributed else 2**20
-        run = {"samples": samples, "rng": seed, "exhaustive_limit": exhaustive_limit, "max_seconds": max_seconds,
-               "executor": executor if executor.distributed else None}
+        run: dict[str, Any] = {"samples": samples, "rng": seed, "exhaustive_limit": exhaustive_limit,
+                               "max_seconds": max_seconds, "executor": executor if executor.distributed else None}
         work = total if total <= exhaustive_limit else samples
         if as_json or work < 20_000:
             report = run_check(reduction, **run)

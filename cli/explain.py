@@ -206,8 +206,12 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
                                                        ("weights", weights)) if value is not None}
         if arith != "fixed":
             model_options["arith"] = arith
-        explanation = run_explain(str(task), model, n, seed=seed, task_options=options, error=error,
-                                  model_options=model_options)
+        from commlb.cli.progress import working
+
+        with working("running the walk-through: building the model, running it as a protocol",
+                     enabled=not as_json):
+            explanation = run_explain(str(task), model, n, seed=seed, task_options=options, error=error,
+                                      model_options=model_options)
     if as_json:
         emit_json(explanation.to_json())
         return

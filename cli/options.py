@@ -264,3 +264,19 @@ def no_limit_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--no-limit", "no_limit", is_flag=True, default=False,
         help="Run even when the estimate is past commlb's limits (65,536 tokens and 64 MB per instance, "
              "2 GB or 60 s per forward pass, 1 h of repeated work); the estimate is printed on stderr.")(run)
+
+
+def figure_file(option: str = "--figure") -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that checks a picture's path before the command runs: a .png,
+    .svg or .pdf file that can be written (a picture is never written to standard
+    output, so '-' is refused too)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return value
+        from commlb.figures import check_figure_path
+
+        check_figure_path(value, option)
+        return value
+
+    return check

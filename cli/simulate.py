@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from commlb.figures import FIGURE_SUFFIXES
+from commlb.errors import InvalidInputError
 
 from .options import (
     NON_NEGATIVE,
@@ -24,6 +24,7 @@ from .options import (
     SEED,
     check_task_option_names,
     check_typed_options,
+    figure_file,
     merge_task_options,
     model_size_options,
     no_limit_option,
@@ -216,7 +217,7 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
         t = result.trials
         style = "green" if t.errors == 0 else "red"
         bits = f"{t.bits_min}" if t.bits_min == t.bits_max else f"{t.bits_min}..{t.bits_max}"
-        out.print(f"trials: {t.count} random instances, [{style}]{t.errors} errors "
+        out.print(f"trials: {t.count} random instances ({t.distribution}), [{style}]{t.errors} errors "
                   f"({100 * t.error_rate:.1f}%)[/{style}], {t.verified} verified against the forward pass, "
                   f"{bits} bits each")
         if t.first_error is not None:
@@ -286,8 +287,9 @@ def _model_summary(built: Any) -> str:
               "match2, match3, dyck22, nearest-neighbor, function-composition, qstr, a plugin's task or "
               "FILE.py:ATTR (required, except with --reduction, whose task it is, or with trained weights, whose "
               "adapter names it).")
-@click.option("--model", "model", default=None, type=click.Choice(["rnn", "transformer", "ffn"]),
-              help="Model family (required, except with trained weights).")
+@click.option("--model", "model", default=None, metavar="rnn|transformer|ffn|FILE.py:ATTR",
+              help="Model family: rnn, transformer, ffn, a plugin's, or a commlb.plugins.ModelFamily in FILE.py "
+              "(required, except with trained weights).")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
 @click.option("--k", "k", type=POSITIVE, default=None,
               help="khop: number of hops (default 2); the same as --task-option k=K.")
@@ -305,6 +307,10 @@ def _model_summary(built: Any) -> str:
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the instance and random weights.")
 @click.option("--trials", type=NON_NEGATIVE, default=0, show_default=True,
               help="Also run K random instances; count errors.")
+@click.option("--trial-distribution", "trial_distribution", default="balanced", show_default=True,
+              type=click.Choice(["balanced", "uniform", "singleton", "razborov"]),
+              help="What --trials draw (x, y) from: the problem's balanced sampler, uniform pairs, or for DISJ "
+                   "a hard distribution: 'singleton' (y = {i}: the one-way bound applies), 'razborov'.")
 @click.option("--transcript", "show_transcript", is_flag=True,
               help="Print every message: what it is, its values as numbers, what each party has read so far.")
 @click.option("--raw-bits", "raw_bits", is_flag=True,
@@ -314,7 +320,7 @@ def _model_summary(built: Any) -> str:
               help="Count Alice's distinct messages over all her inputs (when she has at most 2^16).")
 @click.option("--save-weights", "save_weights", default=None, callback=output_file("--save-weights", (".npz",)),
               help="Write the model's weights to FILE.npz (load them back with --weights FILE.npz).")
-@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+@click.option("--figure", "figure", default=None, callback=figure_file("--figure"),
               help="Draw the run to FILE (.png, .svg or .pdf): the tokens with their owners and the cut, "
                    "the messages as arrows between Alice and Bob.")
 @no_limit_option
@@ -324,13 +330,17 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
              trials: int, show_transcript: bool, as_json: bool, effective: bool, save_weights: str | None,
              adapter: str | None = None, config: str | None = None, readout: str | None = None,
              task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False,
-             figure: str | None = None, dtype: str | None = None) -> None:
+             figure: str | None = None, dtype: str | None = None,
+             trial_distribution: str = "balanced") -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript.  With a trained checkpoint
     (--weights FILE --adapter ...) the model runs in its checkpoint's format (float32,
     bfloat16 or float16; --dtype) and no bound is applied."""
     if imported_requested(weights, adapter):
+        if trial_distribution != "balanced":
+            raise InvalidInputError("--trial-distribution applies to built-in models (trained weights draw "
+                                    "their instances from the task's generator)")
         if figure:
             raise click.UsageError("--figure draws runs of the built-in model families; it does not take a "
                                    "trained checkpoint yet")
@@ -364,18 +374,28 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     check_repetitions(trials, seconds_per_instance(length), "--trials", "random instances", "simulate")
     setup = resolve_task(task, n, reduction=reduction, **options)
     check_split(setup, split)
+    if trial_distribution != "balanced":
+        from commlb.bounds.trial_distributions import trial_sampler
+
+        if setup.problem is None:
+            raise InvalidInputError(f"--trial-distribution: task {task} has no reduction, so its trials come "
+                                    "from the task's generator")
+        trial_sampler(trial_distribution, setup.problem)  # refuse a distribution the problem lacks, up front
     built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                         precision=precision, arith=arith, weights=weights, seed=seed)
     if save_weights:
         from commlb.validate import write_file
 
         write_file(save_weights, built.model.save, "--save-weights")
-    result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
+    from commlb.cli.progress import working
+
+    with working("running the model as a protocol", enabled=not as_json):
+        result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
     if trials:
         if as_json:
-            result.trials = run_trials(setup, built, trials, seed=seed, split=split)
+            result.trials = run_trials(setup, built, trials, seed=seed, split=split, distribution=trial_distribution)
         else:
-            result.trials = _trials_with_progress(setup, built, trials, seed, split)
+            result.trials = _trials_with_progress(setup, built, trials, seed, split, trial_distribution)
         from commlb.bounds.erring import assess_run
 
         result.error_bound = assess_run(result)
@@ -396,10 +416,11 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         console().print(f"figure: {figure}")
 
 
-def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any) -> Any:
+def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any,
+                          distribution: str = "balanced") -> Any:
     from commlb.simulate import run_trials
 
     if trials < 500:
-        return run_trials(setup, built, trials, seed=seed, split=split)
+        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution)
     with console(stderr=True).status(f"running {trials} trials…"):
-        return run_trials(setup, built, trials, seed=seed, split=split)
+        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution)

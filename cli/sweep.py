@@ -58,8 +58,9 @@ def _render(result: Any, con: Any) -> None:
             table.add_section()
         last_model = row.model
         if not row.ok:
-            status = "n/a" if row.status == "no-construction" else "failed"
-            table.add_row(row.model, str(row.n), "", "", "", "", f"[yellow]{status}[/yellow]",
+            status = {"no-construction": "n/a", "over-budget": "over time"}.get(row.status, "failed")
+            size = ["" if v is None else _fmt(v) for v in (row.params, row.width, row.layers, row.precision_bits)]
+            table.add_row(row.model, str(row.n), *size, f"[yellow]{status}[/yellow]",
                           "", _fmt(row.lower_bound), short_kind(row.lower_bound_kind, compact=True), "", "")
             continue
         bits = str(row.bits)
@@ -101,16 +102,23 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
                "model_options": model_options, "max_seconds": max_seconds, "executor": executor}
     if err is None:
         return run_sweep(task, families, ns, **options)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-        job = bar.add_task(f"sweeping {task}", total=total)
+    with Progress(TextColumn("{task.description}"), BarColumn(bar_width=24),
+                  TextColumn("{task.fields[points]}"), TimeElapsedColumn(), console=err, transient=True) as bar:
+        job = bar.add_task(f"sweeping {task}", total=total, points=f"0/{total} points")
+        finished = [0]
 
-        def step(row: Any) -> None:
-            bar.update(job, advance=1, description=f"{task}: {row.model} n={row.n} done")
+        def step(row: Any) -> None:  # a point is done
+            finished[0] += 1
+            bar.update(job, completed=finished[0], description=f"{row.model} n={row.n} done",
+                       points=f"{finished[0]}/{total} points")
 
-        return run_sweep(task, families, ns, progress=step, **options)
+        def within(point: Any, done: int, steps: int, stage: str) -> None:  # inside a point
+            bar.update(job, completed=finished[0] + (done / steps if steps else 0),
+                       description=f"{point.family} n={point.n}: {stage}")
+
+        return run_sweep(task, families, ns, progress=step, point_progress=within, **options)
 
 
 @click.command("sweep")
@@ -124,8 +132,9 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
 @click.option("--instances", default=3, show_default=True, type=POSITIVE,
               help="Random instances per point run as a protocol (bits = the largest count).")
 @click.option("--max-seconds", "max_seconds", default=4.0, show_default=True, type=FiniteFloat(0.0),
-              help="Time budget per point: further protocol runs and trials stop when it is spent "
-                   "(at least one of each runs; 0 = no budget). The rows say how many ran.")
+              help="Time limit per point (0 = none): a point whose model and first protocol run do not "
+                   "fit is cut and shown as 'over time'; further protocol runs and trials stop when it "
+                   "is spent (the rows say how many ran). Kernel compilation is not counted.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the instances and weights.")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra task parameter, e.g. k=3 for khop (repeatable).")
@@ -181,16 +190,21 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     err = console(stderr=True)
 
     from commlb.execution import make_executor
+    from commlb.sweep import SweepInterrupted
 
-    with make_executor(workers, scheduler) as executor:
-        result = _run(task, families, ns, total, trials, instances, seed, task_options, model_options,
-                      max_seconds, executor, None if quiet or not err.is_terminal else err)
+    interrupted = False
+    try:
+        with make_executor(workers, scheduler) as executor:
+            result = _run(task, families, ns, total, trials, instances, seed, task_options, model_options,
+                          max_seconds, executor, None if quiet or not err.is_terminal else err)
+    except SweepInterrupted as stop:  # Ctrl-C: show and write the rows finished before it
+        result, interrupted = stop.result, True
 
     if not any(row.ok for row in result.rows) and any(row.status == "failed" for row in result.rows):
         first = next(row for row in result.rows if row.status == "failed")
         raise InvalidInputError(f"every point of the sweep failed ({len(result.rows)} of {len(result.rows)}); "
                                 f"{first.model} at n = {first.n}: {first.note or first.status}")
-    if plot:
+    if plot and (any(row.ok for row in result.rows) or not interrupted):
         from commlb.validate import write_file
 
         write_file(plot, lambda path: plot_sweep(result, path, title=title, metric=metric), "--plot")
@@ -198,12 +212,14 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
         text = result.to_csv()
         if csv_path == "-":
             sys.stdout.write(text)
+            sys.stdout.flush()  # a failed write is reported before the notes go to stderr
         else:
             from commlb.validate import write_text
 
             write_text(csv_path, text, "--csv")
     if as_json:
         emit_json(result.to_json())
+        sys.stdout.flush()  # a failed write is reported before the notes go to stderr
     elif csv_path != "-":
         con = console()
         _render(result, con)
@@ -216,3 +232,7 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
 
         for note in result.notes():  # wrapped to the terminal like every other note
             err.print(Text(f"note: {note}"))
+    if interrupted:
+        err.print(f"interrupted (Ctrl-C): {len(result.rows)} of {total} points finished; "
+                  f"{'these are the rows shown and written' if result.rows else 'nothing to show'}")
+        sys.exit(130)

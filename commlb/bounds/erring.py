@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from .catalogue import index_one_way_bits, ip_discrepancy_bits
+from .catalogue import eq_planted_bits, index_one_way_bits, ip_discrepancy_bits
 
 __all__ = ["ErrorAssessment", "clopper_pearson_upper", "trial_distribution", "assess_errors", "assess_run",
            "assess_transcripts", "assess_trained", "CONFIDENCE"]
@@ -54,17 +54,22 @@ def clopper_pearson_upper(errors: int, trials: int, confidence: float = CONFIDEN
     return float(beta.ppf(confidence, errors + 1, trials - errors))
 
 
-def trial_distribution(problem: Any) -> tuple[str, bool]:
-    """(description, uniform?) of the distribution the trials draw from: uniform when the
-    problem keeps the base class's sampler (x and y uniform and independent)."""
+def trial_distribution(problem: Any, name: str = "balanced") -> tuple[str, bool]:
+    """(description, uniform?) of the distribution the trials draw from: ``name`` from
+    :mod:`.trial_distributions`; ``balanced`` is uniform when the problem keeps the base
+    class's sampler (x and y uniform and independent)."""
     from ..core import Problem
 
+    if name != "balanced":
+        from .trial_distributions import TRIAL_DISTRIBUTIONS
+
+        return TRIAL_DISTRIBUTIONS[name].description, name == "uniform"
     cls = type(problem)
     uniform = cls.sample_balanced is Problem.sample_balanced and cls.sample is Problem.sample
     if uniform:
         return "uniform (x and y uniform and independent)", True
-    doc = (cls.sample_balanced.__doc__ or "").strip().splitlines()
-    return f"the problem's trial sampler ({doc[0].rstrip('.') if doc else 'not uniform'})", False
+    doc = " ".join((cls.sample_balanced.__doc__ or "").strip().split("\n\n")[0].split())
+    return f"the problem's trial sampler ({doc.rstrip('.') if doc else 'not uniform'})", False
 
 
 @dataclass(frozen=True)
@@ -108,14 +113,15 @@ def _upper_fraction(x: float) -> Fraction:
 def assess_errors(problem: Any, errors: int, trials: int, *, senders: set[str], bits_alice_to_bob: int,
                   bits_bob_to_alice: int, family: str = "model", size_symbol: str | None = None,
                   exhaustive: bool = False, confidence: float = CONFIDENCE,
-                  distribution: tuple[str, bool] | None = None) -> ErrorAssessment:
+                  distribution: tuple[str, bool] | None = None, distribution_name: str = "balanced"
+                  ) -> ErrorAssessment:
     """The distributional bound at ε⁺ for ``problem`` under the trial distribution, compared
     with the bits the transcript sent.  ``senders`` holds "alice"/"bob" for the messages;
     ``distribution`` ((description, uniform?)) overrides :func:`trial_distribution` when
     the trials were drawn another way (a task's generator)."""
     rate = errors / trials if trials else 0.0
     upper = clopper_pearson_upper(errors, trials, confidence)
-    dist, uniform = distribution if distribution is not None else trial_distribution(problem)
+    dist, uniform = distribution if distribution is not None else trial_distribution(problem, distribution_name)
     name = getattr(problem, "name", "")
     n = int(getattr(problem, "n", 0))
     label = problem.label() if hasattr(problem, "label") else name
@@ -153,11 +159,38 @@ def assess_errors(problem: Any, errors: int, trials: int, *, senders: set[str], 
                      f"(the last receiver outputs), so >= {bits} bits")
         source = "Chor–Goldreich 1988; Kushilevitz–Nisan 1997 ch. 3"
         status, theory = "proved (the -1 derived here)", "docs/theory.md §6.1, §1.4"
+    elif name == "disj" and distribution_name == "singleton":
+        if senders - {"alice"}:
+            return none("under x uniform and y a uniform singleton, DISJ is INDEX in disguise and its bound "
+                        "(1 - H2(eps))n is one-way Alice -> Bob; this transcript has messages from Bob "
+                        "(two-way, Bob names i in ceil(log2 n) bits)")
+        bits, real = index_one_way_bits(n, eps)
+        sent = bits_alice_to_bob
+        kind = "distributional, one-way Alice->Bob, x uniform, y a uniform singleton"
+        statement = (f"D^(->,mu)_eps({label}) >= (1 - H2(eps))*n = {real:.3f} at eps = eps+ "
+                     f"(DISJ(x, {{i}}) = 1 - x_i embeds INDEX_n), so >= {bits} bits")
+        source, status, theory = "Ablayev 1996; Kremer–Nisan–Ron 1999", "derived here", "docs/theory.md §6.2, §6.11"
+    elif name == "eq" and distribution_name == "balanced":
+        # EQ's trial sampler is the planted distribution: y = x half of the time, else uniform
+        bits, real = eq_planted_bits(n, eps)
+        if bits == 0:
+            return none(f"at eps+ = {upper:.4f} the planted-distribution bound for EQ is 0 bits "
+                        "(2eps >= 1 - (1 + 2^-n)^2/4), and public-coin EQ is cheap")
+        sent = total
+        kind = "distributional, two-way, planted distribution (y = x half of the time); the receiver outputs"
+        statement = (f"D^mu_eps({label}) >= log2 max(2, 1/(2eps + 2^-n)) = {real:.3f} at eps = eps+, so >= {bits} "
+                     f"bits (public-coin EQ costs ceil(log2(1/eps)) + 1, so no bound can be larger)")
+        source, status, theory = "rectangle counting", "derived here", "docs/theory.md §6.6"
+    elif name == "disj" and distribution_name == "razborov":
+        return none("the trials drew from Razborov's distribution, the one the two-way DISJ bound is proved "
+                    "for, but that bound (Razborov 1992) is Omega(n) with no explicit constant here: asymptotic "
+                    "only, never evaluated at a finite n (docs/theory.md §6.5, §6.11)")
     else:
+        default = f"no distributional bound with explicit constants is stated for {label} under {dist}"
         why = {"eq": "public-coin EQ costs O(log 1/eps) bits, and the trial distribution is not a hard one",
                "disj": "the DISJ bounds are asymptotic only or stated for Razborov's distribution, and the "
-                       "trials drew from " + dist}.get(name, f"no distributional bound with explicit constants "
-                                                           f"is stated for {label} under {dist}")
+                       "trials drew from " + dist + " (--trial-distribution singleton draws the distribution of "
+                       "the one-way bound (1 - H2(eps))n)"}.get(name, default)
         return none(why)
     meets = sent >= bits
     size = size_symbol or "its message"
@@ -208,7 +241,8 @@ def assess_run(result: Any) -> ErrorAssessment | None:
         size = "d·p" if int(result.built.model.config.get("layers", 1)) == 1 else "L·d·p"
     return assess_errors(problem, int(trials.errors), int(trials.count), senders=senders,
                          bits_alice_to_bob=int(tr.bits_alice_to_bob), bits_bob_to_alice=int(tr.bits_bob_to_alice),
-                         family=family, size_symbol=size)
+                         family=family, size_symbol=size,
+                         distribution_name=str(getattr(trials, "distribution", "balanced")))
 
 
 #: imported recurrent families (``commlb.imported``): the name the prose uses

@@ -44,7 +44,7 @@ from ..errors import InvalidInputError, TooLargeError
 from .rational import ceil_log2, frac_json
 
 __all__ = ["LpDualCertificate", "partition_bound", "rectangle_bound", "verify_lp_dual",
-           "max_rectangle_sum", "max_rectangle_sum_naive", "lp_bits", "MAX_SIDE"]
+           "max_rectangle_sum", "max_rectangle_sum_naive", "lp_bits", "MAX_SIDE", "coordinate_orbits"]
 
 MAX_SIDE = 16
 _DEN_BITS = 40
@@ -105,12 +105,15 @@ class LpDualCertificate:
     rounds: int
     cuts: int
     elapsed: float
+    #: the cutting planes found no violated rectangle (the LP optimum); False when the time
+    #: limit stopped them: the dual is then the best round rescaled, sound but weaker
+    converged: bool = True
 
     def to_json(self) -> dict[str, Any]:
         m, n = len(self.mu), len(self.mu[0]) if self.mu else 0
         out: dict[str, Any] = {"bound": self.bound, "error": frac_json(self.eps), "lower": frac_json(self.value),
                                "lp_value": self.lp_value, "rounds": self.rounds, "cuts": self.cuts,
-                               "elapsed": self.elapsed}
+                               "elapsed": self.elapsed, "converged": self.converged}
         if self.value_of is not None:
             out["value_z"] = self.value_of
         if m * n <= 64:
@@ -246,25 +249,35 @@ class _Lp:
 
 
 def _solve(bound: str, vals: np.ndarray, eps: Fraction, z: int | None, time_limit: float,
-           max_rounds: int = 500) -> LpDualCertificate:
+           max_rounds: int = 500, orbits: np.ndarray | None = None) -> LpDualCertificate:
     t0 = time.perf_counter()
     m, n = vals.shape
     N = m * n
     e = float(eps)
     fams = _families(bound, vals, z)
     flat = vals.reshape(-1)
-    # variables: mu (N) then phi (N)
+    # one LP variable pair per orbit of entries (per entry without ``orbits``): mu then phi
+    orbit = np.arange(N) if orbits is None else np.asarray(orbits, dtype=np.int64).reshape(-1)
+    K = int(orbit.max()) + 1
+    size = np.bincount(orbit, minlength=K).astype(float)
+    first = np.full(K, -1)
+    first[orbit[::-1]] = np.arange(N)[::-1]
+    oflat = flat[first]  # the value on each orbit (the orbits keep the matrix's values)
     if bound == "partition":
-        cost = np.concatenate([np.full(N, 1 - e), np.ones(N)])
-        lower = np.concatenate([np.zeros(N), np.full(N, -np.inf)])
-        upper = np.full(2 * N, np.inf)
+        cost = np.concatenate([(1 - e) * size, size])
+        lower = np.concatenate([np.zeros(K), np.full(K, -np.inf)])
+        upper = np.full(2 * K, np.inf)
     else:
-        hit = flat == z
-        cost = np.concatenate([np.where(hit, 1 - e, 0.0), np.where(hit, 0.0, -e)])
-        lower = np.zeros(2 * N)
+        hit = oflat == z
+        cost = np.concatenate([np.where(hit, (1 - e) * size, 0.0), np.where(hit, 0.0, -e * size)])
+        lower = np.zeros(2 * K)
         upper = np.concatenate([np.where(hit, np.inf, 0.0), np.where(hit, 0.0, np.inf)])
     lp = _Lp(cost, lower, upper)
+
+    def per_orbit(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(orbit, weights=weights, minlength=K)
     cuts: dict[Any, set[tuple[int, int]]] = {f: set() for f in fams}
+    rows_seen: set[bytes] = set()
 
     def add_cut(fam: Any, rmask: int, cmask: int) -> bool:
         if (rmask, cmask) in cuts[fam]:
@@ -276,9 +289,14 @@ def _solve(bound: str, vals: np.ndarray, eps: Fraction, z: int | None, time_limi
         ind[np.ix_(rs, cs)] = 1.0
         ind = ind.reshape(-1)
         if bound == "partition":
-            lp.add(np.concatenate([ind * (flat == fam), ind]))
+            row = np.concatenate([per_orbit(ind * (flat == fam)), per_orbit(ind)])
         else:
-            lp.add(np.concatenate([ind * (flat == fam), -ind * (flat != fam)]))
+            row = np.concatenate([per_orbit(ind * (flat == fam)), -per_orbit(ind * (flat != fam))])
+        key = row.tobytes()
+        if key in rows_seen:  # a symmetric copy of a rectangle already in the LP: the same row
+            return False
+        rows_seen.add(key)
+        lp.add(row)
         return True
 
     for fam in fams:
@@ -288,23 +306,36 @@ def _solve(bound: str, vals: np.ndarray, eps: Fraction, z: int | None, time_limi
     rounds = 0
     sol = None
     lp_value = float("nan")
+    # the dual of every round, divided by its largest rectangle constraint, is feasible:
+    # keep the round whose rescaled value is largest (when the time limit stops the cuts
+    # before they converge, the last LP solution may violate some rectangle badly)
+    best: tuple[float, np.ndarray | None, float] = (-math.inf, None, float("nan"))
     while rounds < max_rounds:
         rounds += 1
         sol, lp_value = lp.solve()
-        mu = sol[:N].reshape(m, n)
-        phi = sol[N:].reshape(m, n)
+        mu = sol[:K][orbit].reshape(m, n)
+        phi = sol[K:][orbit].reshape(m, n)
         added = 0
+        worst_float = 1.0
         for fam in fams:
             C = _entry_weights(bound, vals, fam, mu, phi)
-            for val, S, T in max_rectangle_sum(C, top=CUTS_PER_ROUND):
+            found = max_rectangle_sum(C, top=CUTS_PER_ROUND)
+            worst_float = max(worst_float, float(found[0][0]))
+            for val, S, T in found:
                 if val > 1 + 1e-7:
                     rmask = sum(1 << x for x in S)
                     cmask = sum(1 << y for y in T)
                     added += add_cut(fam, rmask, cmask)
+        if lp_value / worst_float > best[0]:
+            best = (lp_value / worst_float, sol.copy(), lp_value)
         if not added or time.perf_counter() - t0 > time_limit:
             break
     assert sol is not None
+    converged = not added
+    if not converged and best[1] is not None:
+        sol, lp_value = best[1], best[2]  # not converged: the best rescaled round
     den = 1 << _DEN_BITS
+    sol = np.concatenate([sol[:K][orbit], sol[K:][orbit]])  # back to one weight per entry
     mu_i = np.array([max(0, int(round(v * den))) for v in sol[:N]], dtype=object).reshape(m, n)
     phi_raw = [int(round(v * den)) for v in sol[N:]]
     if bound == "rectangle":
@@ -320,7 +351,7 @@ def _solve(bound: str, vals: np.ndarray, eps: Fraction, z: int | None, time_limi
     value = _dual_value(bound, eps, mu_i, phi_i, den_final)
     return LpDualCertificate(bound, Fraction(eps), z, tuple(tuple(int(v) for v in r) for r in mu_i),
                              tuple(tuple(int(v) for v in r) for r in phi_i), den_final, value, lp_value,
-                             rounds, sum(len(s) for s in cuts.values()), time.perf_counter() - t0)
+                             rounds, sum(len(s) for s in cuts.values()), time.perf_counter() - t0, converged)
 
 
 def _check(values: np.ndarray) -> np.ndarray:
@@ -337,17 +368,56 @@ def _check(values: np.ndarray) -> np.ndarray:
     return vals
 
 
-def partition_bound(values: np.ndarray, eps: Fraction, time_limit: float = 60.0) -> LpDualCertificate:
-    """A certified lower bound on prt_ε(f) (any number of output values)."""
-    return _solve("partition", _check(values), Fraction(eps), None, time_limit)
+def partition_bound(values: np.ndarray, eps: Fraction, time_limit: float = 60.0,
+                    orbits: np.ndarray | None = None) -> LpDualCertificate:
+    """A certified lower bound on prt_ε(f) (any number of output values).  ``orbits``
+    (one label per entry, e.g. :func:`coordinate_orbits`) restricts the dual to weights
+    constant on each orbit: a smaller LP, and no loss when the orbits come from symmetries
+    of the matrix; the certificate is verified on every rectangle either way."""
+    vals = _check(values)
+    return _solve("partition", vals, Fraction(eps), None, time_limit, orbits=_orbits_ok(vals, orbits))
 
 
-def rectangle_bound(values: np.ndarray, eps: Fraction, z: int = 1, time_limit: float = 60.0) -> LpDualCertificate:
-    """A certified lower bound on rec^z_ε(f)."""
+def rectangle_bound(values: np.ndarray, eps: Fraction, z: int = 1, time_limit: float = 60.0,
+                    orbits: np.ndarray | None = None) -> LpDualCertificate:
+    """A certified lower bound on rec^z_ε(f) (``orbits`` as for :func:`partition_bound`)."""
     vals = _check(values)
     if not np.any(vals == z):
         raise InvalidInputError(f"the rectangle bound for value {z}: the matrix has no entry {z}")
-    return _solve("rectangle", vals, Fraction(eps), int(z), time_limit)
+    return _solve("rectangle", vals, Fraction(eps), int(z), time_limit, orbits=_orbits_ok(vals, orbits))
+
+
+def _orbits_ok(vals: np.ndarray, orbits: np.ndarray | None) -> np.ndarray | None:
+    """``orbits`` when it labels every entry and each orbit holds one matrix value."""
+    if orbits is None:
+        return None
+    lab = np.asarray(orbits, dtype=np.int64)
+    if lab.shape != vals.shape or lab.min() < 0:
+        raise InvalidInputError(f"orbits must label each of the {vals.shape[0]} x {vals.shape[1]} entries")
+    _, lab = np.unique(lab.reshape(-1), return_inverse=True)
+    lab = lab.reshape(vals.shape)
+    lo = np.full(int(lab.max()) + 1, np.iinfo(np.int64).max)
+    hi = np.full(int(lab.max()) + 1, np.iinfo(np.int64).min)
+    np.minimum.at(lo, lab.reshape(-1), vals.reshape(-1).astype(np.int64))
+    np.maximum.at(hi, lab.reshape(-1), vals.reshape(-1).astype(np.int64))
+    if np.any(lo != hi):
+        raise InvalidInputError("orbits must not mix entries with different values")
+    return lab
+
+
+def coordinate_orbits(n: int) -> np.ndarray:
+    """Orbits of the 2^n x 2^n entries (x, y) under permuting the n coordinates of x and y
+    together (and swapping x with y when ``symmetric``): the label of (x, y) is the count
+    of coordinates with (x_i, y_i) = (0,0), (0,1), (1,0), (1,1).  DISJ_n, EQ_n and IP_n are
+    invariant under these permutations (their values depend on the counts only)."""
+    idx = np.arange(1 << n)
+    bits = (idx[:, None] >> np.arange(n)) & 1
+    x1 = bits.sum(axis=1)
+    both = np.array([[int(np.sum(bits[a] & bits[b])) for b in range(1 << n)] for a in range(1 << n)])
+    c11 = both
+    c10 = x1[:, None] - both
+    c01 = x1[None, :] - both
+    return (c11 * (n + 1) + c10) * (n + 1) + c01
 
 
 def lp_bits(value: Fraction) -> tuple[int, float]:

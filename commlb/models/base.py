@@ -42,17 +42,27 @@ class _Families(Mapping[str, type["Model"]]):
     def __getitem__(self, family: str) -> type[Model]:
         import importlib
 
+        if family not in self._where:
+            return _plugin_families()[family].model_class
         module, cls = self._where[family]
         return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
 
     def __contains__(self, family: object) -> bool:
-        return family in self._where
+        return family in self._where or (isinstance(family, str) and family in _plugin_families())
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._where)
+        return iter([*self._where, *(k for k in _plugin_families() if k not in self._where)])
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(list(iter(self)))
+
+
+def _plugin_families() -> dict[str, Any]:
+    """Model families from installed plugins and ``--model FILE.py:ATTR`` (loaded so far)."""
+    from ..plugins import PLUGIN_FAMILIES, load_entry_points
+
+    load_entry_points()
+    return PLUGIN_FAMILIES
 
 
 #: the model families: name -> class (the one list every command checks names against)

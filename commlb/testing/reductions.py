@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Owner, Reduction
+from ..display import shown
 from ..errors import InvalidInputError
 
 __all__ = ["check_reduction", "ReductionReport", "Counterexample"]
@@ -83,6 +84,7 @@ class Counterexample:
         }
 
 
+@shown("reduction-check")
 @dataclass(frozen=True)
 class ReductionReport:
     """Result of :func:`check_reduction`.
@@ -359,9 +361,9 @@ def _refuse_if_too_slow(reduction: Reduction, encodings: int, exhaustive: bool,
 
 
 def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], None] | None,
-                rows: range | None = None, refs: dict[str, Any] | None = None
+                x_rows: range | None = None, refs: dict[str, Any] | None = None
                 ) -> tuple[int, Counterexample | None]:
-    """Every pair, row by row (``rows``: these rows of x only; ``refs`` receives the
+    """Every pair, row by row (``x_rows``: these rows of x only; ``refs`` receives the
     column references it ends with)."""
     problem = checker.problem
     xs_all = problem.x_space.enumerate()
@@ -370,7 +372,7 @@ def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], No
     bob_ref: np.ndarray | None = None  # (|Y|, |B|, itemsize): first pair of each column
     bob_ref_x: np.ndarray = np.full(n_y, -1, dtype=np.int64)
     checked = 0
-    for xi in rows if rows is not None else range(len(xs_all)):
+    for xi in x_rows if x_rows is not None else range(len(xs_all)):
         x = xs_all[xi]
         in_row = np.flatnonzero(np.asarray(problem.in_promise(x[None, :], ys_all)).reshape(-1))
         row_ref: np.ndarray | None = None  # ALICE tokens of the row's first pair
@@ -385,7 +387,7 @@ def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], No
             lo += size
             ys = ys_all[ys_idx]
             expected = np.asarray(problem.evaluate(x[None, :], ys)).reshape(-1)
-            rows: list[np.ndarray] = []
+            chunk_rows: list[np.ndarray] = []
             sound_fail: Counterexample | None = None
             fail_at = len(ys_idx)  # first index in the chunk with a failure
             for j, y in enumerate(ys):
@@ -403,14 +405,14 @@ def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], No
                         break
                     got, err = checker.decoded(instance)
                 if instance is not None:
-                    rows.append(_token_bytes(instance.tokens))
+                    chunk_rows.append(_token_bytes(instance.tokens))
                 if err is not None or not _equal(got, expected[j]):
                     sound_fail = checker.soundness(x, y, int(expected[j]), None if err else got, err)
                     fail_at = j
                     break
             # locality up to the first soundness/owner failure; at the same pair a
             # locality failure is reported first
-            loc = _row_locality(checker, x, xi, ys_all, ys_idx[: len(rows)], rows, row_ref, row_ref_y,
+            loc = _row_locality(checker, x, xi, ys_all, ys_idx[: len(chunk_rows)], chunk_rows, row_ref, row_ref_y,
                                 bob_ref, bob_ref_x, xs_all)
             if loc is not None:
                 j, cex = loc
@@ -419,8 +421,8 @@ def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], No
             if sound_fail is not None:
                 checked += fail_at + 1
                 return checked, sound_fail
-            if rows and row_ref is None:
-                row_ref = rows[0][checker.alice]
+            if chunk_rows and row_ref is None:
+                row_ref = chunk_rows[0][checker.alice]
                 row_ref_y = int(ys_idx[0])
             checked += len(ys_idx)
             if progress is not None:
