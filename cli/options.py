@@ -28,6 +28,7 @@ __all__ = [
     "Budget",
     "check_task_option_names",
     "check_typed_options",
+    "merge_task_options",
     "execution_options",
     "FiniteFloat",
     "model_size_options",
@@ -169,6 +170,22 @@ def check_typed_options(options: dict[str, Any], flag: str) -> dict[str, Any]:
                 raise UnknownNameError(f"{flag} reduction={short_text(str(value), 40)}: unknown reduction; "
                                        f"known: {', '.join(list_reductions())} (or path/to/file.py:ATTR)")
     return options
+
+
+def merge_task_options(options: dict[str, Any], **flags: Any) -> dict[str, Any]:
+    """``--task-option KEY=VALUE`` merged with the dedicated flags of the same names
+    (``--k 3`` is ``--task-option k=3``): both spellings work in simulate and sweep.  The
+    same key given both ways with different values is refused."""
+    from commlb.errors import InvalidInputError
+
+    merged = dict(options)
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in merged and merged[key] != value:
+            raise InvalidInputError(f"--{key} {value} and --task-option {key}={merged[key]} disagree; give one")
+        merged[key] = value
+    return merged
 
 
 def check_task_option_names(task: str, options: dict[str, Any], flag: str = "--task-option",
