@@ -189,9 +189,10 @@ def merge_task_options(options: dict[str, Any], **flags: Any) -> dict[str, Any]:
 
 
 def check_task_option_names(task: str, options: dict[str, Any], flag: str = "--task-option",
-                            ignore: tuple[str, ...] = ("reduction",)) -> None:
+                            ignore: tuple[str, ...] = ("reduction",), typed: dict[str, str] | None = None) -> None:
     """Refuse a task option the task does not take, naming it the way the user typed it
-    (``--task-option k=3``, not an option of another command)."""
+    (``--task-option k=3``, or ``--k`` when ``typed`` says it came from that flag; not an
+    option of another command)."""
     from commlb.errors import InvalidInputError
     from commlb.setup import TASK_DEFAULTS
 
@@ -202,7 +203,8 @@ def check_task_option_names(task: str, options: dict[str, Any], flag: str = "--t
         if key in ignore or key in spec.options:
             continue
         takes = ", ".join(f"{o}=..." for o in spec.options) or "none"
-        raise InvalidInputError(f"{flag} {key}=...: task {task} takes no option {key!r} (its options: {takes})")
+        given = (typed or {}).get(key, f"{flag} {key}=...")
+        raise InvalidInputError(f"{given}: task {task} takes no option {key!r} (its options: {takes})")
 
 
 def model_size_options(func: Callable[..., Any]) -> Callable[..., Any]:

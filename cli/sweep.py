@@ -178,7 +178,8 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     task_options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
     task_options = merge_task_options(task_options, k=k, q=q)  # --k 3 is --task-option k=3, as in simulate
     model_options = check_typed_options(parse_key_values(model_opts, "--model-option"), "--model-option")
-    check_task_option_names(task, task_options)
+    as_flags = {key: f"--{key}" for key, value in (("k", k), ("q", q)) if value is not None}
+    check_task_option_names(task, task_options, typed=as_flags)
     length = check_task_size(task, max(ns), task_options, command="sweep")
     if max_seconds > 0:
         check_repetitions(total, max_seconds + seconds_per_instance(length) * 2, "--n", "points",
