@@ -10,6 +10,9 @@ fool each other):
   timed).  It runs in a child process capped at ``--cap`` seconds (default 60); when the cap
   is hit the ratio printed is a lower bound (">=").
 
+Each instance runs once per vertex order (``--orders``, the default order first, then the
+order of earlier versions) with wall and CPU times and the CPU ratio to the default.
+
 Goal: a random 32 x 32 in under 1 s median over 10 seeds, 40 x 40 under 30 s.  Per size the
 median time and nodes over the seeds are printed with the load average (the machine may be
 shared); networkx runs on the first ``--nx-seeds`` seeds only.
@@ -61,6 +64,13 @@ def run_networkx(adj: np.ndarray, cap: float) -> tuple[float, int | None]:
     return seconds, size
 
 
+def timed(fn):  # type: ignore[no-untyped-def]
+    """(result, wall seconds, CPU seconds of this process)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="24,28,32,40")
@@ -68,43 +78,63 @@ def main() -> None:
     parser.add_argument("--nx-seeds", type=int, default=1, help="instances per size also given to networkx")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds allowed to networkx")
     parser.add_argument("--limit", type=float, default=120.0, help="time limit given to commlb")
+    parser.add_argument("--orders", default="degeneracy,rows",
+                        help="vertex orders of commlb to run side by side (the first is the default)")
     args = parser.parse_args()
 
     from commlb.bounds.fooling import compatibility_graph, max_fooling_set, verify_fooling_set
 
+    orders = args.orders.split(",")
     print("maximum 1-fooling set of random n x n 0/1 matrices (uniform entries)")
     print(machine_line())
+    print("wall and CPU seconds per run (CPU = this process; the machine may be shared)")
     max_fooling_set(np.eye(4, dtype=np.int64), 1)  # numba warm-up (cache load / compile)
-    print(f"{'n':>3} {'seed':>4} {'|V|':>5} {'commlb s':>9} {'size':>5} {'exact':>5} {'nodes':>10} "
-          f"{'networkx s':>11} {'nx size':>7}  ratio nx/commlb")
+    head = "".join(f" {o[:6] + ' wall':>11} {'cpu':>7} {'nodes':>9}" for o in orders)
+    print(f"{'n':>3} {'seed':>4} {'|V|':>5} {'size':>4} {'exact':>5}{head} {'networkx s':>11}  ratios")
     import os
 
     for n in [int(s) for s in args.sizes.split(",")]:
-        times, nodes = [], []
+        stats: dict[str, list[tuple[float, float, int]]] = {o: [] for o in orders}
         for seed in range(args.seeds):
             M = np.random.default_rng(1000 * n + seed).integers(0, 2, (n, n))
-            t0 = time.perf_counter()
-            res = max_fooling_set(M, 1, time_limit=args.limit)
-            ours = time.perf_counter() - t0
-            assert verify_fooling_set(M, 1, res.pairs)
-            times.append(ours)
-            nodes.append(res.nodes)
+            cols, sizes, exacts = "", set(), []
+            first_wall = first_cpu = 0.0
+            for o in orders:
+                res, wall, cpu = timed(lambda o=o: max_fooling_set(M, 1, time_limit=args.limit, vertex_order=o))
+                assert verify_fooling_set(M, 1, res.pairs)
+                stats[o].append((wall, cpu, res.nodes))
+                cols += f" {wall:>11.3f} {cpu:>7.3f} {res.nodes:>9}"
+                if res.exact:
+                    sizes.add(res.size)
+                exacts.append(res.exact)
+                if o == orders[0]:
+                    first_wall, first_cpu, size = wall, cpu, res.size
+            ratios = "  ".join(f"{o}/{orders[0]} cpu {stats[o][-1][1] / max(first_cpu, 1e-9):.2f}x"
+                               for o in orders[1:])
+            if len(sizes) > 1:
+                ratios += f"  MISMATCH between orders: {sorted(sizes)}"
             _, _, adj = compatibility_graph(M, 1)
-            nx_col, nx_size, ratio = "-", None, ""
+            nx_col = "-"
             if seed < args.nx_seeds:
                 nx_s, nx_size = run_networkx(adj, args.cap)
                 if nx_size is None:
-                    ratio = f">= {nx_s / ours:.1f}x (networkx hit the {args.cap:.0f} s cap)"
+                    ratios += f"  networkx >= {nx_s / first_wall:.1f}x wall (hit the {args.cap:.0f} s cap)"
                     nx_col = f"> {nx_s:.0f}"
                 else:
-                    ratio = f"{nx_s / ours:.1f}x"
+                    ratios += f"  networkx {nx_s / first_wall:.1f}x wall"
                     nx_col = f"{nx_s:.3f}"
-                    if res.exact and nx_size != res.size:
-                        ratio += f"  MISMATCH: networkx {nx_size} vs commlb {res.size}"
-            print(f"{n:>3} {seed:>4} {adj.shape[0]:>5} {ours:>9.3f} {res.size:>5} {str(res.exact):>5} "
-                  f"{res.nodes:>10} {nx_col:>11} {str(nx_size or '-'):>7}  {ratio}", flush=True)
-        print(f"{n:>3} median {float(np.median(times)):.3f} s, {int(np.median(nodes))} nodes over {args.seeds} seeds "
-              f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+                    if all(exacts) and nx_size != size:
+                        ratios += f"  MISMATCH: networkx {nx_size} vs commlb {size}"
+            print(f"{n:>3} {seed:>4} {adj.shape[0]:>5} {size:>4} {str(all(exacts)):>5}{cols} {nx_col:>11}  {ratios}",
+                  flush=True)
+        for o in orders:
+            w = [s[0] for s in stats[o]]
+            c = [s[1] for s in stats[o]]
+            k = [s[2] for s in stats[o]]
+            print(f"{n:>3} {o:>10}: median wall {float(np.median(w)):.3f} s, CPU {float(np.median(c)):.3f} s, "
+                  f"{int(np.median(k))} nodes over {args.seeds} seeds (load average {os.getloadavg()[0]:.1f})",
+                  flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -9,9 +9,8 @@ from typing import Any
 import click
 
 from commlb.errors import InvalidInputError
-from commlb.figures import FIGURE_SUFFIXES
 
-from .options import FiniteFloat, output_file
+from .options import FiniteFloat, figure_file, output_file
 
 
 def _load_fooling(path: str) -> dict[int, list[tuple[int, int]]]:
@@ -85,8 +84,10 @@ def _render(report: Any, M: Any, show_tree: bool) -> None:
     values = ", ".join(str(v) for v in report.output_values)
     con.print(f"[bold]{M.source}[/bold]: {M.rows} x {M.cols} matrix, values {{{values}}}")
     table = Table(show_lines=False)
-    for col, kw in (("method", {"no_wrap": True}), ("quantity", {}), ("bits", {"justify": "right"}),
-                    ("status", {}), ("certificate", {}), ("time", {"justify": "right"})):
+    # long words (a prime of the GF(p) rank) fold instead of losing digits to an ellipsis
+    for col, kw in (("method", {"no_wrap": True}), ("quantity", {"overflow": "fold"}),
+                    ("bits", {"justify": "right"}), ("status", {"overflow": "fold"}),
+                    ("certificate", {"overflow": "fold"}), ("time", {"justify": "right"})):
         table.add_column(col, **kw)
     for row in report.table:
         table.add_row(row.method, row.quantity, "" if row.bits is None else str(row.bits),
@@ -196,8 +197,12 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
     dist = None
     if distribution is not None and distribution != "uniform":
         dist = load_distribution(distribution, M.shape)
-    report = compute_error_bounds(M, eps, methods=parse_error_methods(methods), distribution=dist,
-                                  problem=problem, n=n, time_limit=time_limit)
+    from commlb.cli.progress import working
+
+    with working(f"computing the bounds for protocols that err (at most about {time_limit:g} s per method)",
+                 enabled=not as_json):
+        report = compute_error_bounds(M, eps, methods=parse_error_methods(methods), distribution=dist,
+                                      problem=problem, n=n, time_limit=time_limit)
     if certificate_file:
         from commlb.validate import write_text
 
@@ -237,10 +242,10 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--tree/--no-tree", "tree", default=None,
               help="Print the protocol tree (default: only for matrices up to 8 x 8).")
-@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+@click.option("--figure", "figure", default=None, callback=figure_file("--figure"),
               help="Draw the matrix to FILE (.png, .svg or .pdf): a fooling set marked and the protocol "
                    "tree's monochromatic rectangles (matrices up to 64 x 64).")
-@click.option("--tree-figure", "tree_figure", default=None, callback=output_file("--tree-figure", FIGURE_SUFFIXES),
+@click.option("--tree-figure", "tree_figure", default=None, callback=figure_file("--tree-figure"),
               help="Draw the protocol tree to FILE (.png, .svg or .pdf); needs the exact method.")
 def bounds(problem: str | None, n: int | None, function: str | None, matrix: str | None,
            methods: str | None, prime: int | None, time_limit: float, fooling_file: str | None,
@@ -282,10 +287,14 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
     if figure or tree_figure:
         _check_figures(M, parse_methods(methods), figure, tree_figure)
     fooling = _load_fooling(fooling_file) if fooling_file else None
-    report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
-                            prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
+    from commlb.cli.progress import working
+
+    with working(f"computing the bounds of the {M.rows} x {M.cols} matrix (the exact search stops after "
+                 f"{time_limit:g} s)", enabled=not as_json):
+        report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
+                                prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
     if figure or tree_figure:
-        _write_figures(M, report, figure, tree_figure, min(time_limit, 5.0))
+        _write_figures(M, report, figure, tree_figure, min(time_limit, 10.0))
     if certificate_file:
         from commlb.validate import write_text
 

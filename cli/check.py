@@ -22,6 +22,7 @@ from .options import (
     FiniteFloat,
     check_typed_options,
     execution_options,
+    no_limit_option,
     parse_key_values,
 )
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, token_strip
@@ -148,6 +149,7 @@ def _render(report: Any, reduction: Any) -> None:
               help="Refuse (with an estimate) a check that would take longer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @execution_options
+@no_limit_option
 def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples: int, seed: int,
                     exhaustive_limit: int | None, max_seconds: float, as_json: bool, workers: int | None,
                     scheduler: str | None) -> None:

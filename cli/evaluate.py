@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .options import POSITIVE, SEED, output_file
+from .options import POSITIVE, SEED, execution_options, no_limit_option, output_file
 from .render import console, emit_json
 from .simulate_imported import DTYPE_OPTION
 
@@ -48,9 +48,11 @@ def model_file_options(func: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plot", "plot", default=None, callback=output_file("--plot", (".png", ".svg", ".pdf")),
               help="Write error rate vs the varying task option (.png/.svg/.pdf).")
+@execution_options
+@no_limit_option
 def evaluate(weights: str, config: str | None, heads: int | None, readout: str | None, adapter: str | None,
              dtype: str | None, task: str | None, task_options: tuple[str, ...], n: int, instances: int, seed: int,
-             as_json: bool, plot: str | None) -> None:
+             as_json: bool, plot: str | None, workers: int | None = None, scheduler: str | None = None) -> None:
     """Error rate of a trained model on seeded instances of a task, with a 95% interval."""
     from commlb.errors import InvalidInputError
     from commlb.imported import open_model
@@ -68,14 +70,19 @@ def evaluate(weights: str, config: str | None, heads: int | None, readout: str |
     check_repetitions(total, seconds_per_instance(n), "--instances", "instances (over all rows)", "evaluate")
     model = open_model(weights, config, heads, readout, ad, dtype)
     out = console(stderr=True)
-    if not as_json and out.is_terminal and total >= 200:
-        from rich.progress import Progress
+    from commlb.execution import make_executor
 
-        with Progress(console=out, transient=True) as bar:
-            job = bar.add_task("evaluating", total=total)
-            result = run(model, ad, task, rows, n, instances, seed, progress=lambda c: bar.advance(job, c))
-    else:
-        result = run(model, ad, task, rows, n, instances, seed)
+    with make_executor(workers, scheduler) as executor:
+        spread = executor if executor.distributed else None
+        if not as_json and out.is_terminal and total >= 200:
+            from rich.progress import Progress
+
+            with Progress(console=out, transient=True) as bar:
+                job = bar.add_task("evaluating", total=total)
+                result = run(model, ad, task, rows, n, instances, seed, progress=lambda c: bar.advance(job, c),
+                             executor=spread)
+        else:
+            result = run(model, ad, task, rows, n, instances, seed, executor=spread)
     if plot:
         from commlb.imported.evaluate import plot_rows
         from commlb.validate import write_file

@@ -14,6 +14,7 @@ from .options import (
     check_task_option_names,
     check_typed_options,
     model_size_options,
+    no_limit_option,
     output_file,
     parse_key_values,
 )
@@ -150,6 +151,7 @@ def _panel(con: Any, explanation: Any, step: Any) -> None:
               callback=output_file("--output", (".html", ".htm", ".md", ".markdown")),
               help="Write the page to FILE (.html or .md; the format follows the suffix unless --format is "
                    "given). Markdown figures are written beside it as FILE-NAME.svg.")
+@no_limit_option
 def explain(task: str | None, problem: str | None, error: str | None, model: str, n: int | None, seed: int,
             k: int | None, task_opts: tuple[str, ...], hidden: int | None, layers: int | None, heads: int | None,
             width: int | None, precision: int | None, arith: str, weights: str | None, as_json: bool,
@@ -204,8 +206,12 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
                                                        ("weights", weights)) if value is not None}
         if arith != "fixed":
             model_options["arith"] = arith
-        explanation = run_explain(str(task), model, n, seed=seed, task_options=options, error=error,
-                                  model_options=model_options)
+        from commlb.cli.progress import working
+
+        with working("running the walk-through: building the model, running it as a protocol",
+                     enabled=not as_json):
+            explanation = run_explain(str(task), model, n, seed=seed, task_options=options, error=error,
+                                      model_options=model_options)
     if as_json:
         emit_json(explanation.to_json())
         return

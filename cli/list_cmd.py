@@ -95,9 +95,23 @@ def problem_entries(n: int) -> list[dict[str, Any]]:
             "x_space": _space_json(problem.x_space),
             "y_space": _space_json(problem.y_space),
             "inputs": f"Alice: {_space_text(problem.x_space)}; Bob: {_space_text(problem.y_space)}",
+            "input_format": problem.input_format(),
+            "example": _example(problem),
             "bounds": bounds,
         })
     return out
+
+
+def _example(problem: Any) -> dict[str, Any] | None:
+    """One pair (x, y) as the arrays a reduction's ``encode`` receives, and f(x, y);
+    None above 64 entries per input (an example is for reading)."""
+    import numpy as np
+
+    if max(problem.x_space.length, problem.y_space.length) > 64:
+        return None
+    x, y = problem.sample(np.random.default_rng(0))
+    value = problem.evaluate(np.asarray(x), np.asarray(y))
+    return {"x": np.asarray(x).tolist(), "y": np.asarray(y).tolist(), "f": int(np.asarray(value).reshape(-1)[0])}
 
 
 def _bound_type(b: dict[str, Any]) -> str:
@@ -107,7 +121,7 @@ def _bound_type(b: dict[str, Any]) -> str:
     return f"asymptotic {side}" if b["asymptotic"] else side
 
 
-def _render_problems(entries: list[dict[str, Any]], n: int) -> None:
+def _render_problems(entries: list[dict[str, Any]], n: int, verbose: bool = False) -> None:
     """One block per problem: its name and description, its inputs, then each bound on
     a line of its own (kind, formula, value at n, exact / lower / asymptotic) with its
     citation and status wrapped under it: readable at 80 columns."""
@@ -129,6 +143,13 @@ def _render_problems(entries: list[dict[str, Any]], n: int) -> None:
         out.print(head)
         out.print(Padding(Text(f"inputs: {entry['inputs']}" + ("  (a promise problem)" if entry["promise"] else "")),
                           (0, 0, 0, 2)))
+        if verbose:
+            fmt, ex = entry["input_format"], entry["example"]
+            for key, who in (("x", "Alice's x"), ("y", "Bob's y"), ("output", "output")):
+                out.print(Padding(Text(f"{who}: {fmt[key]}"), (0, 0, 0, 4)))
+            if ex is not None:
+                out.print(Padding(Text(f"e.g. x = {ex['x']}, y = {ex['y']}: f = {ex['f']}", style="italic"),
+                                  (0, 0, 0, 4)))
         bounds = entry["bounds"]
         if not bounds:
             out.print(Padding(Text("(no bounds listed)", style="italic"), (0, 0, 0, 2)))
@@ -268,6 +289,37 @@ def reduction_entries(n: int) -> list[dict[str, Any]]:
     return out
 
 
+def map_entries() -> list[dict[str, Any]]:
+    """Every registered problem map (problem -> problem by local maps), built at its
+    example size: the edges between problems in the reduction graph."""
+    from commlb.registry import get_map, list_maps, map_factory
+
+    out = []
+    for name in list_maps():
+        params = dict(getattr(map_factory(name), "example_params", None) or {})
+        m = get_map(name, **params)
+        out.append({"name": name, "origin": _origin("map", name), "description": m.description,
+                    "from": m.source.label(), "to": m.target.label(), "cost_bits": int(m.cost_bits)})
+    return out
+
+
+def _render_maps(entries: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
+    from rich.text import Text
+
+    from .render import console
+
+    out = console()
+    out.print()
+    out.print(Text(f"Problem maps (problem → problem; chain them with a reduction: "
+                   f"commlb reduce --from P --to T): {len(entries)}", style="bold"))
+    for e in entries:
+        out.print()
+        out.print(Text(e["name"], style="bold") + Text(f"   {e['from']} → {e['to']}, {e['cost_bits']} bits"))
+        if e.get("description"):
+            out.print(Text("  " + escape(e["description"])))
+
+
 def _render_reductions(entries: list[dict[str, Any]], n: int) -> None:
     """One block per reduction (its name and problem → task on one line, then its
     parameters, tokens and theorem, each on its own wrapped line): readable at 80 columns,
@@ -312,12 +364,23 @@ def _render_reductions(entries: list[dict[str, Any]], n: int) -> None:
 # ------------------------------------------------------------------ command
 
 
+def _graph_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    from .options import output_file
+
+    return output_file("--graph", (".svg", ".png"))(ctx, param, value)
+
+
 @click.command("list")
 @click.argument("what", type=click.Choice(_KINDS))
 @click.option("--n", "n", type=click.IntRange(min=1), default=8, show_default=True,
               help="Instance size at which bound values, lengths and reductions are shown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
-def list_cmd(what: str, n: int, as_json: bool) -> None:
+@click.option("--graph", "graph_file", default=None, metavar="FILE.svg|FILE.png",
+              callback=_graph_path, help="With reductions: draw the reduction graph (problems, tasks, "
+              "reductions and problem maps) to FILE.svg or FILE.png.")
+@click.option("--verbose", "-v", "verbose", is_flag=True,
+              help="With problems: each one's input format (what x and y are, as arrays).")
+def list_cmd(what: str, n: int, as_json: bool, graph_file: str | None = None, verbose: bool = False) -> None:
     """List problems (with their literature bounds), tasks or reductions."""
     from commlb.errors import InvalidInputError
 
@@ -325,12 +388,26 @@ def list_cmd(what: str, n: int, as_json: bool) -> None:
 
     if n < 1:
         raise InvalidInputError(f"--n must be >= 1, got {n}")
+    if graph_file is not None:
+        if what != "reductions":
+            raise InvalidInputError(f"--graph draws the reduction graph: use it with `list reductions`, not {what}")
+        from commlb.reductions.graph import draw
+
+        draw(graph_file)
     builders = {"problems": (problem_entries, _render_problems),
                 "tasks": (task_entries, _render_tasks),
                 "reductions": (reduction_entries, _render_reductions)}
     build, render = builders[what]
     entries = build(n)
     if as_json:
-        emit_json({"n": n, what: entries})
+        payload = {"n": n, what: entries}
+        if what == "reductions":
+            payload["maps"] = map_entries()
+        emit_json(payload)
+        return
+    if what == "problems":
+        _render_problems(entries, n, verbose)
         return
     render(entries, n)
+    if what == "reductions":
+        _render_maps(map_entries())

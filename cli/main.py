@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sweep": ("sweep", "sweep", "Sweep n and show the separation between model families."),
     "explain": ("explain", "explain", "A step-by-step walk-through of one lower-bound argument."),
     "evaluate": ("evaluate", "evaluate", "Error rate of a trained model (GPT-2, RNN, GRU, LSTM) on a task."),
+    "reduce": ("reduce", "reduce_cmd", "Chains of reductions from a problem to a task, and what they transfer."),
 }
 
 

@@ -9,10 +9,12 @@ mistake with the same one-line message.
   :func:`commlb.validate.check_output_path`).
 - :func:`model_size_options`: --hidden, --layers, --heads, --width, --precision, --arith.
 - :func:`execution_options`: --workers, --scheduler (in process, local or existing Dask cluster).
+- :func:`no_limit_option`: --no-limit (run past the cost model's limits, knowingly).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -26,9 +28,11 @@ __all__ = [
     "Budget",
     "check_task_option_names",
     "check_typed_options",
+    "merge_task_options",
     "execution_options",
     "FiniteFloat",
     "model_size_options",
+    "no_limit_option",
     "output_file",
     "parse_key_values",
 ]
@@ -168,10 +172,27 @@ def check_typed_options(options: dict[str, Any], flag: str) -> dict[str, Any]:
     return options
 
 
+def merge_task_options(options: dict[str, Any], **flags: Any) -> dict[str, Any]:
+    """``--task-option KEY=VALUE`` merged with the dedicated flags of the same names
+    (``--k 3`` is ``--task-option k=3``): both spellings work in simulate and sweep.  The
+    same key given both ways with different values is refused."""
+    from commlb.errors import InvalidInputError
+
+    merged = dict(options)
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in merged and merged[key] != value:
+            raise InvalidInputError(f"--{key} {value} and --task-option {key}={merged[key]} disagree; give one")
+        merged[key] = value
+    return merged
+
+
 def check_task_option_names(task: str, options: dict[str, Any], flag: str = "--task-option",
-                            ignore: tuple[str, ...] = ("reduction",)) -> None:
+                            ignore: tuple[str, ...] = ("reduction",), typed: dict[str, str] | None = None) -> None:
     """Refuse a task option the task does not take, naming it the way the user typed it
-    (``--task-option k=3``, not an option of another command)."""
+    (``--task-option k=3``, or ``--k`` when ``typed`` says it came from that flag; not an
+    option of another command)."""
     from commlb.errors import InvalidInputError
     from commlb.setup import TASK_DEFAULTS
 
@@ -182,7 +203,8 @@ def check_task_option_names(task: str, options: dict[str, Any], flag: str = "--t
         if key in ignore or key in spec.options:
             continue
         takes = ", ".join(f"{o}=..." for o in spec.options) or "none"
-        raise InvalidInputError(f"{flag} {key}=...: task {task} takes no option {key!r} (its options: {takes})")
+        given = (typed or {}).get(key, f"{flag} {key}=...")
+        raise InvalidInputError(f"{given}: task {task} takes no option {key!r} (its options: {takes})")
 
 
 def model_size_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -215,3 +237,48 @@ def execution_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def no_limit_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--no-limit: run the command even where the cost model (:mod:`commlb.costs`) would
+    refuse it; each estimate past a limit is printed on stderr as a warning.  Put it
+    right above the command's function (below ``@click.command``)."""
+
+    @functools.wraps(func)
+    def run(*args: Any, no_limit: bool = False, **kwargs: Any) -> Any:
+        if not no_limit:
+            return func(*args, **kwargs)
+        from commlb.costs import OVERRIDE_FLAG, limits_lifted
+
+        def warn(message: str) -> None:
+            click.echo(f"warning: {OVERRIDE_FLAG}: going past commlb's limits: {message}", err=True)
+
+        from commlb.errors import TooLargeError
+
+        try:
+            with limits_lifted(warn):
+                return func(*args, **kwargs)
+        except MemoryError:  # past the limits on purpose, and the machine said no
+            raise TooLargeError(f"ran out of memory: the estimate was past commlb's limits and {OVERRIDE_FLAG} "
+                                "went ahead anyway; use a smaller size") from None
+
+    return click.option(
+        "--no-limit", "no_limit", is_flag=True, default=False,
+        help="Run even when the estimate is past commlb's limits (65,536 tokens and 64 MB per instance, "
+             "2 GB or 60 s per forward pass, 1 h of repeated work); the estimate is printed on stderr.")(run)
+
+
+def figure_file(option: str = "--figure") -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that checks a picture's path before the command runs: a .png,
+    .svg or .pdf file that can be written (a picture is never written to standard
+    output, so '-' is refused too)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return value
+        from commlb.figures import check_figure_path
+
+        check_figure_path(value, option)
+        return value
+
+    return check

@@ -17,9 +17,20 @@ from typing import Any
 import click
 
 from commlb.errors import InvalidInputError
-from commlb.figures import FIGURE_SUFFIXES
 
-from .options import NON_NEGATIVE, POSITIVE, SEED, model_size_options, output_file
+from .options import (
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    check_task_option_names,
+    check_typed_options,
+    figure_file,
+    merge_task_options,
+    model_size_options,
+    no_limit_option,
+    output_file,
+    parse_key_values,
+)
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
 from .simulate_imported import imported_options, imported_requested, run_from_simulate
 
@@ -175,11 +186,13 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
         if built.precision.is_fixed:
             out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
                       "(exact fixed point)")
+        elif tr.meta.get("float_tolerance") is None:
+            out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
+                      "(float mode, exact accumulators across the cut)")
         else:
-            tol = tr.meta.get("float_tolerance")
-            extra = f" within relative tolerance {tol:g}" if tol is not None else ""
-            out.print(f"[green]verified:[/green] the protocol's output matches the forward pass{extra}, "
-                      "same decision (float mode)")
+            tol = tr.meta["float_tolerance"]
+            out.print(f"[green]verified:[/green] the protocol's output matches the forward pass within relative "
+                      f"tolerance {tol:g}, same decision (float mode)")
 
     if result.lower_bounds:
         bt = Table(title="lower bounds", title_justify="left", expand=False)
@@ -274,11 +287,14 @@ def _model_summary(built: Any) -> str:
               "match2, match3, dyck22, nearest-neighbor, function-composition, qstr, a plugin's task or "
               "FILE.py:ATTR (required, except with --reduction, whose task it is, or with trained weights, whose "
               "adapter names it).")
-@click.option("--model", "model", default=None, type=click.Choice(["rnn", "transformer", "ffn"]),
-              help="Model family (required, except with trained weights).")
+@click.option("--model", "model", default=None, metavar="rnn|transformer|ffn|FILE.py:ATTR",
+              help="Model family: rnn, transformer, ffn, a plugin's, or a commlb.plugins.ModelFamily in FILE.py "
+              "(required, except with trained weights).")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
-@click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops (default 2).")
-@click.option("--q", "q", type=POSITIVE, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
+@click.option("--k", "k", type=POSITIVE, default=None,
+              help="khop: number of hops (default 2); the same as --task-option k=K.")
+@click.option("--q", "q", type=POSITIVE, default=None,
+              help="qsa: sparsity q (= the DISJ_q size); qstr: q; the same as --task-option q=Q.")
 @click.option("--reduction", "reduction", default=None,
               help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "
               "(loading a file runs it).")
@@ -304,9 +320,10 @@ def _model_summary(built: Any) -> str:
               help="Count Alice's distinct messages over all her inputs (when she has at most 2^16).")
 @click.option("--save-weights", "save_weights", default=None, callback=output_file("--save-weights", (".npz",)),
               help="Write the model's weights to FILE.npz (load them back with --weights FILE.npz).")
-@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+@click.option("--figure", "figure", default=None, callback=figure_file("--figure"),
               help="Draw the run to FILE (.png, .svg or .pdf): the tokens with their owners and the cut, "
                    "the messages as arrows between Alice and Bob.")
+@no_limit_option
 def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None, reduction: str | None,
              hidden: int | None, layers: int | None, heads: int | None, width: int | None,
              precision: int | None, arith: str, split: str | None, weights: str | None, seed: int,
@@ -336,18 +353,26 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         return
     if dtype is not None:
         raise click.UsageError("--dtype applies to trained weights (--weights CHECKPOINT --adapter ...)")
-    if (task is None and reduction is None) or model is None:
+    if (task is None and reduction is None and not task_options) or model is None:
         raise click.UsageError("--task (or --reduction) and --model are required (or --weights CHECKPOINT "
                                "--adapter ... for trained weights)")
     from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 
-    length = check_task_size(task, n, {"k": k, "q": q}, reduction, command="simulate")
+    # --task-option KEY=VALUE (as in sweep and explain) and --k / --q are two spellings
+    typed = check_typed_options(parse_key_values(task_options, "--task-option"), "--task-option")
+    if isinstance(task, str):
+        check_task_option_names(task, typed)
+    options = merge_task_options(typed, k=k, q=q, reduction=reduction)
+    reduction = options.pop("reduction", None)
+    if task is None and reduction is None:
+        raise click.UsageError("--task (or --reduction) and --model are required")
+    length = check_task_size(task, n, options, reduction, command="simulate")
     if weights in (None, "random", "construction"):
         check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width,
                          command="simulate")
     check_repetitions(trials, seconds_per_instance(length), "--trials", "random instances", "simulate")
-    setup = resolve_task(task, n, reduction=reduction, k=k, q=q)
+    setup = resolve_task(task, n, reduction=reduction, **options)
     check_split(setup, split)
     if trial_distribution != "balanced":
         from commlb.bounds.trial_distributions import trial_sampler
@@ -362,7 +387,10 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         from commlb.validate import write_file
 
         write_file(save_weights, built.model.save, "--save-weights")
-    result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
+    from commlb.cli.progress import working
+
+    with working("running the model as a protocol", enabled=not as_json):
+        result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
     if trials:
         if as_json:
             result.trials = run_trials(setup, built, trials, seed=seed, split=split, distribution=trial_distribution)

@@ -19,6 +19,8 @@ from .options import (
     check_task_option_names,
     check_typed_options,
     execution_options,
+    merge_task_options,
+    no_limit_option,
     output_file,
     parse_key_values,
 )
@@ -56,8 +58,9 @@ def _render(result: Any, con: Any) -> None:
             table.add_section()
         last_model = row.model
         if not row.ok:
-            status = "n/a" if row.status == "no-construction" else "failed"
-            table.add_row(row.model, str(row.n), "", "", "", "", f"[yellow]{status}[/yellow]",
+            status = {"no-construction": "n/a", "over-budget": "over time"}.get(row.status, "failed")
+            size = ["" if v is None else _fmt(v) for v in (row.params, row.width, row.layers, row.precision_bits)]
+            table.add_row(row.model, str(row.n), *size, f"[yellow]{status}[/yellow]",
                           "", _fmt(row.lower_bound), short_kind(row.lower_bound_kind, compact=True), "", "")
             continue
         bits = str(row.bits)
@@ -99,16 +102,23 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
                "model_options": model_options, "max_seconds": max_seconds, "executor": executor}
     if err is None:
         return run_sweep(task, families, ns, **options)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-        job = bar.add_task(f"sweeping {task}", total=total)
+    with Progress(TextColumn("{task.description}"), BarColumn(bar_width=24),
+                  TextColumn("{task.fields[points]}"), TimeElapsedColumn(), console=err, transient=True) as bar:
+        job = bar.add_task(f"sweeping {task}", total=total, points=f"0/{total} points")
+        finished = [0]
 
-        def step(row: Any) -> None:
-            bar.update(job, advance=1, description=f"{task}: {row.model} n={row.n} done")
+        def step(row: Any) -> None:  # a point is done
+            finished[0] += 1
+            bar.update(job, completed=finished[0], description=f"{row.model} n={row.n} done",
+                       points=f"{finished[0]}/{total} points")
 
-        return run_sweep(task, families, ns, progress=step, **options)
+        def within(point: Any, done: int, steps: int, stage: str) -> None:  # inside a point
+            bar.update(job, completed=finished[0] + (done / steps if steps else 0),
+                       description=f"{point.family} n={point.n}: {stage}")
+
+        return run_sweep(task, families, ns, progress=step, point_progress=within, **options)
 
 
 @click.command("sweep")
@@ -122,11 +132,15 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
 @click.option("--instances", default=3, show_default=True, type=POSITIVE,
               help="Random instances per point run as a protocol (bits = the largest count).")
 @click.option("--max-seconds", "max_seconds", default=4.0, show_default=True, type=FiniteFloat(0.0),
-              help="Time budget per point: further protocol runs and trials stop when it is spent "
-                   "(at least one of each runs; 0 = no budget). The rows say how many ran.")
+              help="Time limit per point (0 = none): a point whose model and first protocol run do not "
+                   "fit is cut and shown as 'over time'; further protocol runs and trials stop when it "
+                   "is spent (the rows say how many ran). Kernel compilation is not counted.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the instances and weights.")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra task parameter, e.g. k=3 for khop (repeatable).")
+@click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops; the same as --task-option k=K.")
+@click.option("--q", "q", type=POSITIVE, default=None,
+              help="qsa / qstr: q; the same as --task-option q=Q.")
 @click.option("--model-option", "model_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra construction option, e.g. precision=16 (repeatable).")
 @click.option("--plot", "plot", default=None, callback=output_file("--plot", (".png", ".svg", ".pdf")),
@@ -139,10 +153,11 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
               help="What the plot shows next to the bits sent: the models' width, parameters or state bits "
                    "L·d·p (default state-bits, two panels); 'bits' draws the bits panel alone.")
 @execution_options
+@no_limit_option
 def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_seconds: float, seed: int,
           task_opts: tuple[str, ...], model_opts: tuple[str, ...], plot: str | None, as_json: bool,
           csv_path: str | None, title: str | None, metric: str | None, workers: int | None,
-          scheduler: str | None) -> None:
+          scheduler: str | None, k: int | None = None, q: int | None = None) -> None:
     """Sweep n and show how each model family's construction grows: its size, the bits its
     protocol sends (run for real), the lower bound at n, and its error rate.
 
@@ -161,8 +176,10 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     ns = parse_n_values(n_spec)
     total = estimate_points(families, ns)
     task_options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
+    task_options = merge_task_options(task_options, k=k, q=q)  # --k 3 is --task-option k=3, as in simulate
     model_options = check_typed_options(parse_key_values(model_opts, "--model-option"), "--model-option")
-    check_task_option_names(task, task_options)
+    as_flags = {key: f"--{key}" for key, value in (("k", k), ("q", q)) if value is not None}
+    check_task_option_names(task, task_options, typed=as_flags)
     length = check_task_size(task, max(ns), task_options, command="sweep")
     if max_seconds > 0:
         check_repetitions(total, max_seconds + seconds_per_instance(length) * 2, "--n", "points",
@@ -174,16 +191,21 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     err = console(stderr=True)
 
     from commlb.execution import make_executor
+    from commlb.sweep import SweepInterrupted
 
-    with make_executor(workers, scheduler) as executor:
-        result = _run(task, families, ns, total, trials, instances, seed, task_options, model_options,
-                      max_seconds, executor, None if quiet or not err.is_terminal else err)
+    interrupted = False
+    try:
+        with make_executor(workers, scheduler) as executor:
+            result = _run(task, families, ns, total, trials, instances, seed, task_options, model_options,
+                          max_seconds, executor, None if quiet or not err.is_terminal else err)
+    except SweepInterrupted as stop:  # Ctrl-C: show and write the rows finished before it
+        result, interrupted = stop.result, True
 
     if not any(row.ok for row in result.rows) and any(row.status == "failed" for row in result.rows):
         first = next(row for row in result.rows if row.status == "failed")
         raise InvalidInputError(f"every point of the sweep failed ({len(result.rows)} of {len(result.rows)}); "
                                 f"{first.model} at n = {first.n}: {first.note or first.status}")
-    if plot:
+    if plot and (any(row.ok for row in result.rows) or not interrupted):
         from commlb.validate import write_file
 
         write_file(plot, lambda path: plot_sweep(result, path, title=title, metric=metric), "--plot")
@@ -211,3 +233,7 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
 
         for note in result.notes():  # wrapped to the terminal like every other note
             err.print(Text(f"note: {note}"))
+    if interrupted:
+        err.print(f"interrupted (Ctrl-C): {len(result.rows)} of {total} points finished; "
+                  f"{'these are the rows shown and written' if result.rows else 'nothing to show'}")
+        sys.exit(130)

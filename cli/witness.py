@@ -17,9 +17,7 @@ from typing import Any
 
 import click
 
-from commlb.figures import FIGURE_SUFFIXES
-
-from .options import POSITIVE, SEED, Budget, execution_options, model_size_options, output_file
+from .options import POSITIVE, SEED, Budget, execution_options, figure_file, model_size_options, no_limit_option
 from .render import OWNER_STYLE, console, emit_json, owner_legend, token_strip
 
 
@@ -183,8 +181,8 @@ def _arr(values: list[int]) -> Any:
 @click.option("--task", "task", default=None,
               help="Task with a reduction: index-lookup, disjointness, equality, …, a plugin's or FILE.py:ATTR "
               "(required unless --reduction names the reduction, whose task it is).")
-@click.option("--model", "model", required=True, type=click.Choice(["rnn", "transformer", "ffn"]),
-              help="Model family.")
+@click.option("--model", "model", required=True, metavar="rnn|transformer|ffn|FILE.py:ATTR",
+              help="Model family: rnn, transformer, ffn, a plugin's, or a commlb.plugins.ModelFamily in FILE.py.")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
 @click.option("--reduction", "reduction", default=None,
               help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "
@@ -200,10 +198,11 @@ def _arr(values: list[int]) -> Any:
 @click.option("--effective-bits", "effective", is_flag=True,
               help="Only count the distinct messages over all of Alice's inputs (log2 = effective bits).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--figure", "figure", default=None, callback=output_file("--figure", FIGURE_SUFFIXES),
+@click.option("--figure", "figure", default=None, callback=figure_file("--figure"),
               help="Draw the witness to FILE (.png, .svg or .pdf): the two inputs as rows of tokens that "
                    "send the same message, and the answers.")
 @execution_options
+@no_limit_option
 def witness(task: str, model: str, n: int | None, reduction: str | None, hidden: int | None, layers: int | None,
             heads: int | None, width: int | None, precision: int | None, arith: str, split: str | None,
             weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool,
@@ -268,14 +267,24 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
             _render_effective(eb, task, model, note)
         return
 
+    from commlb.cli.progress import working
     from commlb.witness import find_witness
 
     with _executor(workers, scheduler) as executor:
         update, bar = _progress_runner(not as_json)
         try:
-            result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
-                                  precision=precision, arith=arith, weights=weights, seed=seed, budget=budget,
-                                  split=split, reduction=reduction, progress=update, executor=executor)
+            with working("preparing the search: building the model, compiling its kernels",
+                         enabled=not as_json) as prep:
+
+                def first(done: int, total: int, phase: str) -> None:  # the search's own bar takes over
+                    prep.stop()
+                    if update is not None:
+                        update(done, total, phase)
+
+                result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
+                                      precision=precision, arith=arith, weights=weights, seed=seed,
+                                      budget=budget, split=split, reduction=reduction, progress=first,
+                                      executor=executor)
         finally:
             if bar is not None:
                 bar.stop()

@@ -70,6 +70,38 @@ _LAZY = {
 }
 
 
+def _register_figures() -> None:
+    """The figures a notebook shows under a result (:mod:`commlb.display`), drawn by
+    :mod:`commlb.figures` and :mod:`commlb.sweep_plot`; imported when first drawn."""
+    from .display import register_figure
+
+    def simulation(result: Any) -> Any:
+        from .figures import transcript_figure
+
+        return transcript_figure(result)
+
+    def witness(result: Any) -> Any:
+        from .figures import witness_figure
+
+        return witness_figure(result)
+
+    def bounds(report: Any) -> Any:
+        from .figures import matrix_figure
+
+        return None if report.matrix is None else matrix_figure(report.matrix, report)
+
+    def sweep(result: Any) -> Any:
+        from .sweep_plot import plot_sweep
+
+        return plot_sweep(result) if any(row.ok for row in result.rows) else None
+
+    for kind, draw in (("simulation", simulation), ("witness", witness), ("bounds", bounds), ("sweep", sweep)):
+        register_figure(kind, draw)
+
+
+_register_figures()
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)

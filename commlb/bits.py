@@ -25,6 +25,7 @@ length of the payload is the count: nothing is ever charged by formula alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ __all__ = [
     "encode",
     "decode",
     "acc_width",
+    "float_acc_width",
+    "float_acc_frac",
     "signed_width",
     "unsigned_width",
     "round_shift",
@@ -274,6 +277,73 @@ class Precision:
             out[nz] = np.sign(v[nz]) * m * np.exp2(e)
         return Quantized(out, sat)
 
+    def round_scaled(self, ints: np.ndarray, shift: int) -> Quantized:
+        """Float format: round the exact values ``ints * 2^shift`` (integers, int64 or
+        Python ints in an object array) once into this format, by the rule of
+        :meth:`quantize` (mantissa rounded half away from zero, exponent clipped, the
+        largest magnitude on overflow, counted).  No float64 rounding happens on the way,
+        so an exact sum is rounded exactly once."""
+        if self.is_fixed:
+            raise EngineError("round_scaled is for the float format")
+        mb, eb = self.mant_bits, self.exp_bits
+        mmax = 2 ** (mb - 1) - 1
+        emax = 2 ** (eb - 1) - 1
+        emin = -(2 ** (eb - 1))
+        arr = np.asarray(ints)
+        if arr.dtype != object:
+            return self._round_scaled_int64(arr.astype(np.int64), int(shift))
+        out = np.zeros(arr.shape, dtype=np.float64)
+        flat = out.reshape(-1)
+        sat = 0
+        for k, v in enumerate(arr.reshape(-1).tolist()):
+            v = int(v)
+            if v == 0:
+                continue
+            a = abs(v)
+            e = min(max(a.bit_length() - 1 + shift - (mb - 2), emin), emax)
+            m = _round_shift_int(a, e - shift)
+            if m > mmax and e < emax:
+                e += 1
+                m = _round_shift_int(a, e - shift)
+            if m > mmax:
+                sat += 1
+                m = mmax
+            flat[k] = math.ldexp(m if v > 0 else -m, e)
+        return Quantized(out, sat)
+
+    def _round_scaled_int64(self, arr: np.ndarray, shift: int) -> Quantized:
+        """:meth:`round_scaled` for int64 integers (|I| < 2^62), vectorised; the same rule."""
+        mb, eb = self.mant_bits, self.exp_bits
+        mmax = 2 ** (mb - 1) - 1
+        emax = 2 ** (eb - 1) - 1
+        emin = -(2 ** (eb - 1))
+        if arr.size and int(np.max(np.abs(arr))) >= (1 << 62):
+            return self.round_scaled(arr.astype(object), shift)
+        a = np.abs(arr)
+        nz = a != 0
+        # bit length of a (float64 may round a up to the next power of two: correct it)
+        bl = np.frexp(a.astype(np.float64))[1].astype(np.int64)
+        over = nz & (np.left_shift(np.int64(1), np.maximum(bl - 1, 0)) > a)
+        bl = bl - over
+
+        def mant(e: np.ndarray) -> np.ndarray:
+            sh = e - shift
+            pos = np.maximum(sh, 1)
+            down = (a + np.left_shift(np.int64(1), pos - 1)) >> pos
+            up_ok = bl - sh <= 62  # a << -sh fits int64; otherwise it is beyond any mantissa
+            up = np.where(up_ok, np.left_shift(a, np.clip(-sh, 0, 62)), np.int64(mmax + 2))
+            return np.where(sh > 0, down, up)
+
+        e = np.clip(bl - 1 + shift - (mb - 2), emin, emax)
+        m = mant(e)
+        carry = nz & (m > mmax) & (e < emax)
+        e = np.where(carry, e + 1, e)
+        m = np.where(carry, mant(e), m)
+        big = nz & (m > mmax)
+        m = np.where(big, mmax, m)
+        vals = np.where(nz, np.sign(arr) * np.ldexp(m.astype(np.float64), e), 0.0)
+        return Quantized(vals.astype(np.float64), int(np.count_nonzero(big)))
+
     def float_fields(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Float format: (signed mantissa, signed exponent) integers of an exactly
         representable array, canonical (smallest exponent)."""
@@ -326,6 +396,38 @@ def acc_width(prec: Precision, terms: int, factors: int = 2) -> int:
     return width
 
 
+def _round_shift_int(a: int, shift: int) -> int:
+    """floor(a / 2^shift + 1/2) for a Python integer a >= 0 (exact; shift may be < 0)."""
+    if shift <= 0:
+        return a << -shift
+    return (a + (1 << (shift - 1))) >> shift
+
+
+def float_acc_frac(prec: Precision, factors: int = 2) -> int:
+    """Fractional bits of an exact accumulator of products of ``factors`` p-bit floats:
+    every such product is an integer multiple of 2^(factors·e_min) (docs/theory.md §3.7)."""
+    return factors * (2 ** (prec.exp_bits - 1))
+
+
+def float_acc_width(prec: Precision, terms: int, factors: int = 2) -> int:
+    """Bits of an exact accumulator of ``terms`` products of ``factors`` p-bit floats
+    (docs/theory.md §3.7): the sum lies in [-B, B] with B = terms·(m_max·2^e_max)^factors
+    and is a multiple of 2^(factors·e_min), so it is a two's-complement integer of
+    ``B·2^float_acc_frac`` magnitude.  This is what a message carrying it is charged
+    (far more than p: the exact sum of floats spans their whole exponent range)."""
+    if prec.is_fixed:
+        raise EngineError("float_acc_width is for the float format")
+    terms = max(int(terms), 1)
+    mmax = 2 ** (prec.mant_bits - 1) - 1
+    emax = 2 ** (prec.exp_bits - 1) - 1
+    bound = terms * (mmax << emax) ** factors << float_acc_frac(prec, factors)
+    return bound.bit_length() + 1
+
+
+#: widest field the codec takes (an exact float accumulator at p = 20 needs about 2,070)
+MAX_FIELD_BITS = 1 << 14
+
+
 # ---------------------------------------------------------------------------------
 # The codec
 # ---------------------------------------------------------------------------------
@@ -339,7 +441,8 @@ class FieldSpec:
 
     kind: ``fixed`` (raw p-bit fixed-point integers, ``width`` = p, ``frac`` = f),
     ``acc`` (exact accumulators: signed integers of ``width`` bits with ``frac``
-    fractional bits), ``int`` (signed), ``uint`` (unsigned), ``bool`` (width 1),
+    fractional bits; wider than 64 bits they are Python integers in an object array),
+    ``int`` (signed), ``uint`` (unsigned), ``bool`` (width 1),
     ``float`` (Merrill–Sabharwal floats: ``width`` = p, half mantissa, half exponent).
     """
 
@@ -354,8 +457,9 @@ class FieldSpec:
             raise EngineError(f"unknown field kind {self.kind!r}")
         if self.kind == "bool" and self.width != 1:
             raise EngineError("bool fields have width 1")
-        if not 1 <= self.width <= 64:
-            raise EngineError(f"field width must be 1..64, got {self.width}")
+        wide_ok = self.kind in ("acc", "int")
+        if not 1 <= self.width <= (MAX_FIELD_BITS if wide_ok else 64):
+            raise EngineError(f"field width must be 1..{MAX_FIELD_BITS if wide_ok else 64}, got {self.width}")
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
 
     @property
@@ -471,6 +575,9 @@ def encode(specs: Sequence[FieldSpec], values: Mapping[str, np.ndarray]) -> Payl
             e_bits = _unpack(codes[1][0], codes[1][1])
             chunks.append(np.concatenate([m_bits, e_bits], axis=1).ravel())
             continue
+        if spec.width > 64:
+            chunks.append(_encode_wide(arr, spec))
+            continue
         codes_u = _to_unsigned(arr, spec)
         chunks.append(_unpack(codes_u, spec.width).ravel())
     bits = np.concatenate(chunks).astype(np.uint8) if chunks else np.zeros(0, dtype=np.uint8)
@@ -502,9 +609,42 @@ def decode(specs: Sequence[FieldSpec], payload: Payload) -> dict[str, np.ndarray
                 spec.shape
             )
             continue
+        if spec.width > 64:
+            out[spec.name] = _decode_wide(chunk, spec)
+            continue
         codes = _pack(chunk.reshape(spec.count, spec.width))
         out[spec.name] = _from_unsigned(codes, spec)
     return out
+
+
+def _encode_wide(arr: np.ndarray, spec: FieldSpec) -> np.ndarray:
+    """Bits of a signed field wider than 64 bits (Python integers), MSB first, two's
+    complement: the same layout as the narrow fields."""
+    w = spec.width
+    lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+    mask = (1 << w) - 1
+    text = []
+    for v in np.asarray(arr, dtype=object).reshape(-1).tolist():
+        if isinstance(v, float) and v != math.floor(v):
+            raise EngineError(f"field {spec.name}: non-integer value in an integer field")
+        v = int(v)
+        if not lo <= v <= hi:
+            raise EngineError(f"field {spec.name}: value out of range for {w}-bit two's complement")
+        text.append(format(v & mask, f"0{w}b"))
+    if not text:
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer("".join(text).encode("ascii"), dtype=np.uint8) - np.uint8(48)
+
+
+def _decode_wide(chunk: np.ndarray, spec: FieldSpec) -> np.ndarray:
+    w = spec.width
+    text = (np.asarray(chunk, dtype=np.uint8) + np.uint8(48)).tobytes().decode("ascii")
+    out = np.empty(spec.count, dtype=object)
+    sign = 1 << (w - 1)
+    for k in range(spec.count):
+        v = int(text[k * w:(k + 1) * w], 2)
+        out[k] = v - (1 << w) if v >= sign else v
+    return out.reshape(spec.shape)
 
 
 def _unpack(codes: np.ndarray, width: int) -> np.ndarray:

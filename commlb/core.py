@@ -30,6 +30,7 @@ __all__ = [
     "TaskDefaults",
     "Reduction",
     "ReductionSource",
+    "ProblemMap",
 ]
 
 
@@ -194,6 +195,20 @@ class InputSpace:
         return out[0] if count is None else out
 
 
+def space_format(space: InputSpace, n: int | None = None) -> str:
+    """An input space as the array a party holds, in words (a size equal to ``n`` is
+    written ``n``)."""
+    def size(v: int) -> str:
+        return "n" if n is not None and v == n else str(v)
+
+    length, base = size(space.length), size(space.base)
+    if space.kind == "bits":
+        return f"{length} bits: an int64 array of {length} entries in {{0, 1}}"
+    if space.kind == "index":
+        return f"[i]: an int64 array of length 1 holding an index i in [0, {base})"
+    return f"a map [{length}] -> [{base}]: an int64 array of {length} entries in [0, {base}), entry j the value at j"
+
+
 class Problem(ABC):
     """A two-party communication problem f(x, y).
 
@@ -213,6 +228,11 @@ class Problem(ABC):
     y_space: InputSpace
     #: number of distinct output values (2 for Boolean functions)
     num_outputs: int = 2
+    #: what Alice's input x, Bob's input y and the output are, as commlb passes them
+    #: (``commlb list problems --verbose``); empty: read off the input spaces
+    x_format: str = ""
+    y_format: str = ""
+    output_format: str = ""
 
     @abstractmethod
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray: ...
@@ -248,6 +268,16 @@ class Problem(ABC):
 
     def num_pairs(self) -> int:
         return self.x_space.size * self.y_space.size
+
+    def input_format(self) -> dict[str, str]:
+        """``{"x": ..., "y": ..., "output": ...}``: each input as the int64 array commlb
+        passes to :meth:`evaluate` and to a reduction's ``encode``, in words (the class's
+        ``x_format``/``y_format``/``output_format``, else read off the input spaces)."""
+        out = self.output_format or ("1 or 0" if self.num_outputs == 2 else
+                                     f"an integer in [0, {self.num_outputs})")
+        n = getattr(self, "n", None)
+        return {"x": self.x_format or space_format(self.x_space, n),
+                "y": self.y_format or space_format(self.y_space, n), "output": out}
 
     def params(self) -> dict[str, Any]:
         return {"n": self.n}
@@ -375,6 +405,40 @@ class Reduction(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.problem!r} -> {self.task.name})"
+
+
+class ProblemMap(ABC):
+    """Problem -> problem, by local maps: Q(x, y) = ``decode``(P(``map_x``(x), ``map_y``(y))).
+
+    Alice computes ``map_x`` from x alone, Bob ``map_y`` from y alone, and whoever outputs
+    P's answer applies ``decode`` to it, so a protocol for ``target`` (P) is one for
+    ``source`` (Q) with ``cost_bits`` more bits (0 when ``decode`` reads the answer only,
+    as here; a map whose decode needs a party's input would state what it sends).  The
+    source's size m becomes the target's (``target.n``, the size blowup).  Maps compose
+    with each other and end in a :class:`Reduction` (:mod:`commlb.chain`;
+    docs/theory.md §13.1)."""
+
+    name: str = ""
+    description: str = ""
+    source: Problem
+    target: Problem
+    cost_bits: int = 0
+
+    @abstractmethod
+    def map_x(self, x: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def map_y(self, y: np.ndarray) -> np.ndarray: ...
+
+    def decode(self, answer: int) -> int:
+        """Q's answer from P's (the identity by default)."""
+        return int(answer)
+
+    def params(self) -> dict[str, Any]:
+        return self.source.params()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source!r} -> {self.target!r})"
 
 
 def as_int_array(values: Sequence[int] | np.ndarray) -> np.ndarray:

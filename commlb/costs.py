@@ -20,12 +20,18 @@ Every command consults it first:
 
 The estimates are deliberately rough (within a small factor); they exist to tell a
 billion from a thousand before a machine runs out of memory, not to predict run times.
+
+Every refusal names the option value that fits and :data:`OVERRIDE_FLAG` (``--no-limit``),
+which runs the command anyway: under :func:`limits_lifted` the checks report what they
+would have refused (the command prints it on stderr) and return their estimates.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -35,6 +41,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_SECONDS",
     "MAX_TOKENS",
+    "OVERRIDE_FLAG",
     "check_input_space",
     "check_model_size",
     "check_reduction_size",
@@ -44,6 +51,9 @@ __all__ = [
     "estimate_length",
     "fmt_bytes",
     "fmt_seconds",
+    "limits_are_lifted",
+    "limits_lifted",
+    "machine_bytes",
     "seconds_per_instance",
 ]
 
@@ -59,6 +69,63 @@ MAX_FORWARD_SECONDS = 60.0
 # rough throughputs for the estimates
 _FLOPS = 2e8              # exact int64 multiply-adds per second in numpy
 _TOKENS_PER_SECOND = 2e5  # tokens encoded, run and checked per second by the protocol engine
+
+
+#: the command-line option that runs a command past the limits above, knowingly
+OVERRIDE_FLAG = "--no-limit"
+_LIFTED: ContextVar[Callable[[str], None] | None] = ContextVar("commlb_limits_lifted", default=None)
+
+
+@contextmanager
+def limits_lifted(report: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Within this block the checks below do not refuse: each estimate past a limit is
+    passed to ``report`` (a one-line description) and the work goes ahead."""
+    token = _LIFTED.set(report if report is not None else (lambda message: None))
+    try:
+        yield
+    finally:
+        _LIFTED.reset(token)
+
+
+def limits_are_lifted() -> bool:
+    """True inside :func:`limits_lifted` (for checks of a command's own that follow the
+    same rule)."""
+    return _LIFTED.get() is not None
+
+
+def machine_bytes() -> float:
+    """Memory this process can have: the physical memory, or the address-space limit
+    (``RLIMIT_AS``) when that is smaller; infinity when neither can be read."""
+    import os
+
+    mem = math.inf
+    try:
+        mem = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):  # not a POSIX system: no figure
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            mem = min(mem, float(soft))
+    except ImportError:  # no resource module (Windows)
+        pass
+    return mem
+
+
+def _refuse(what: str, fix: str, need_bytes: float | None = None) -> None:
+    """Refuse ``what`` (the estimate against the limit) naming ``fix`` (the option value
+    that fits) and the override.  Under :func:`limits_lifted` report it and return, unless
+    ``need_bytes`` is more memory than the machine has: that is refused even then."""
+    report = _LIFTED.get()
+    if report is None:
+        raise TooLargeError(f"{what}: {fix}, or {OVERRIDE_FLAG} to run it anyway")
+    mem = machine_bytes()
+    if need_bytes is not None and need_bytes > mem:
+        raise TooLargeError(f"{what}; that is more than the {fmt_bytes(mem)} of memory this process can have, "
+                            f"even with {OVERRIDE_FLAG}: {fix}")
+    report(what)
 
 
 def fmt_bytes(b: float) -> str:
@@ -120,7 +187,7 @@ def _measured(reduction: str, params: tuple[tuple[str, Any], ...]) -> tuple[int,
         return len(inst), int(tokens.nbytes)
     except TooLargeError:
         raise
-    except (CommlbError, ValueError, TypeError, KeyError, IndexError, OverflowError):
+    except CommlbError:  # the reduction refuses these parameters: no estimate; any other error is a bug
         return None
 
 
@@ -296,14 +363,14 @@ def check_task_size(task: str, n: int | None, options: Mapping[str, Any] | None 
 
             small = {k: v for k, v in options.items() if not (isinstance(v, int) and v > _SMALL)}
             length = float(get_task(task, **small).length(int(size)))
-        except (CommlbError, ValueError, TypeError):
+        except CommlbError:  # the task refuses these options: the command's own build says why
             return None
         if length > MAX_TOKENS:
             flag, sep = flag_for("n")
             feasible = max(1, int(size * MAX_TOKENS / length))
-            raise TooLargeError(
-                f"{who}{flag}{sep}{_num(size)} gives {task} instances of {_num(length)} tokens; commlb builds "
-                f"instances of up to {MAX_TOKENS:,} tokens: use {flag}{sep}{_num(feasible)} or smaller")
+            _refuse(f"{who}{flag}{sep}{_num(size)} gives {task} instances of {_num(length)} tokens; commlb "
+                    f"builds instances of up to {MAX_TOKENS:,} tokens", f"use {flag}{sep}{_num(feasible)} or smaller",
+                    need_bytes=8.0 * length)
         return length
     params = {"n": int(size), **options}
     return check_reduction_size(red_name, params, command=command, flag_for=flag_for, label=task)
@@ -326,6 +393,7 @@ def check_reduction_size(reduction: str, params: Mapping[str, Any], command: str
     except _Unmeasurable as exc:
         flag, sep = flag_for(exc.key)
         feasible = _largest_value(reduction, params, exc.key, exponential=True)
+        # the reduction's own limit refuses far below this value: no override can help
         raise TooLargeError(
             f"{who}{flag}{sep}{_num(params[exc.key])}: {label} instances grow faster than any power of "
             f"{exc.key} ({reduction} at {exc.key} = {exc.value} already: {exc.message}); use "
@@ -345,11 +413,11 @@ def check_reduction_size(reduction: str, params: Mapping[str, Any], command: str
     key = "n" if "n" in big else next(iter(big))
     feasible = _largest_value(reduction, params, key)
     flag, sep = flag_for(key)
-    raise TooLargeError(
-        f"{who}{flag}{sep}{_num(params[key])} gives {label} instances of about {_num(length)} tokens "
-        f"taking {fmt_bytes(nbytes)} ({reduction}); commlb builds instances of up to {MAX_TOKENS:,} "
-        f"tokens and {fmt_bytes(MAX_INSTANCE_BYTES)} (a model's activations are many times that): use "
-        f"{flag}{sep}{_num(max(feasible, 1))} or smaller")
+    _refuse(f"{who}{flag}{sep}{_num(params[key])} gives {label} instances of about {_num(length)} tokens "
+            f"taking {fmt_bytes(nbytes)} ({reduction}); commlb builds instances of up to {MAX_TOKENS:,} "
+            f"tokens and {fmt_bytes(MAX_INSTANCE_BYTES)} (a model's activations are many times that)",
+            f"use {flag}{sep}{_num(max(feasible, 1))} or smaller", need_bytes=max(nbytes, 8.0 * length))
+    return length
 
 
 # ------------------------------------------------------------------ models
@@ -362,6 +430,8 @@ def check_model_size(family: str, length: float | None, *, hidden: int | None = 
     tokens exceed :data:`MAX_BYTES`, or whose forward pass would take longer than
     :data:`MAX_SECONDS`.  Sizes left as None (the construction's choice) count as small."""
     who = f"{command}: " if command else ""
+    if family not in ("transformer", "rnn", "ffn"):
+        return  # a plugin's family (its own sizes) or an unknown name, which the command refuses
     L = max(1.0, float(length or 64))
     layers_ = float(layers or 1)
     if family == "transformer":
@@ -394,10 +464,9 @@ def check_model_size(family: str, length: float | None, *, hidden: int | None = 
     flag, value, e = max(given, key=lambda t: t[1] ** t[2])
     factor = max(need / MAX_BYTES, seconds / MAX_FORWARD_SECONDS)
     feasible = max(1, int(value / factor ** (1.0 / e)))
-    raise TooLargeError(
-        f"{who}a {family} with {flag} {_num(value)} on {_num(L)}-token instances needs about "
-        f"{_num(params)} parameters, {fmt_bytes(need)} of memory and ~{fmt_seconds(seconds)} per "
-        f"forward pass: use {flag} {_num(feasible)} or smaller")
+    _refuse(f"{who}a {family} with {flag} {_num(value)} on {_num(L)}-token instances needs about "
+            f"{_num(params)} parameters, {fmt_bytes(need)} of memory and ~{fmt_seconds(seconds)} per "
+            "forward pass", f"use {flag} {_num(feasible)} or smaller", need_bytes=need)
 
 
 # ------------------------------------------------------------------ repetitions
@@ -412,9 +481,8 @@ def check_repetitions(count: float, seconds_each: float, flag: str, what: str, c
         return
     who = f"{command}: " if command else ""
     feasible = max(1, int(limit / max(seconds_each, 1e-12)))
-    raise TooLargeError(f"{who}{flag} {_num(count)} means {_num(count)} {what} at about "
-                        f"{seconds_each * 1e3:.2g} ms each, ~{fmt_seconds(total)}: use {flag} "
-                        f"{_num(feasible)} or fewer")
+    _refuse(f"{who}{flag} {_num(count)} means {_num(count)} {what} at about "
+            f"{seconds_each * 1e3:.2g} ms each, ~{fmt_seconds(total)}", f"use {flag} {_num(feasible)} or fewer")
 
 
 def seconds_per_instance(length: float | None) -> float:
@@ -427,4 +495,4 @@ def check_input_space(bits: float, limit_bits: float, what: str, hint: str, comm
     if bits <= limit_bits:
         return
     who = f"{command}: " if command else ""
-    raise TooLargeError(f"{who}{what} has 2^{bits:.4g} elements (the limit is 2^{limit_bits:g}): {hint}")
+    _refuse(f"{who}{what} has 2^{bits:.4g} elements (the limit is 2^{limit_bits:g})", hint)

@@ -16,7 +16,9 @@ Public API: :class:`Executor`, :func:`make_executor`, :data:`MAX_WORKERS`,
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO, TypeVar
 
@@ -53,10 +55,17 @@ class Executor:
         self.dashboard = dashboard
         self._client = client
         self._cluster = cluster
+        self.echo: TextIO | None = None
 
     @property
     def distributed(self) -> bool:
         return self._client is not None
+
+    def note(self, text: str) -> None:
+        """A line for people about the work on the cluster (an estimate, a size), written
+        where the cluster's address was; nothing in process."""
+        if self._client is not None and self.echo is not None:
+            print(f"dask: {text}", file=self.echo, flush=True)
 
     def map_chunks(self, fn: Callable[..., R], chunks: Iterable[T],
                    progress: Callable[[R], None] | None = None, shared: tuple[Any, ...] = ()) -> list[R]:
@@ -75,6 +84,7 @@ class Executor:
             return out
         if not items:
             return []
+        _send_user_code(shared)
         extra = [[self._client.scatter(value, broadcast=True, hash=False)] * len(items) for value in shared]
         futures = self._client.map(fn, items, *extra, pure=False)
         try:
@@ -111,6 +121,22 @@ class Executor:
         return f"Dask scheduler {self.address} ({self.workers} workers)"
 
 
+#: prefix of the module names given to users' files (FILE.py:ATTR), which workers cannot import
+USER_MODULE_PREFIX = "commlb_user_"
+
+
+def _send_user_code(values: tuple[Any, ...]) -> None:
+    """Objects whose classes come from a user's file (loaded under a made-up module name no
+    worker can import) are pickled with their code (cloudpickle's by-value mode)."""
+    modules = {c.__module__ for v in values for c in type(v).__mro__}
+    user = [sys.modules[m] for m in modules if m.startswith(USER_MODULE_PREFIX) and m in sys.modules]
+    if user:
+        import cloudpickle  # a dependency of distributed
+
+        for module in user:
+            cloudpickle.register_pickle_by_value(module)
+
+
 def make_executor(workers: int | None = None, scheduler: str | None = None, *,
                   env: dict[str, str] | None = None, echo: TextIO | None = None) -> Executor:
     """The executor the options ask for: ``workers`` starts a local cluster of that many
@@ -131,9 +157,12 @@ def make_executor(workers: int | None = None, scheduler: str | None = None, *,
     if workers is not None:
         if isinstance(workers, bool) or int(workers) != workers or not 1 <= int(workers) <= MAX_WORKERS:
             raise InvalidInputError(f"--workers must be an integer from 1 to {MAX_WORKERS}, got {workers!r}")
-        return _local_cluster(int(workers), stream)
-    assert scheduler is not None
-    return _connect(scheduler.strip())
+        executor = _local_cluster(int(workers), stream)
+    else:
+        assert scheduler is not None
+        executor = _connect(scheduler.strip())
+    executor.echo = stream
+    return executor
 
 
 def _import_distributed() -> Any:
@@ -148,9 +177,19 @@ def _local_cluster(workers: int, stream: TextIO) -> Executor:
     import importlib.util
 
     distributed = _import_distributed()
+    _quiet()
     has_dashboard = importlib.util.find_spec("bokeh") is not None
-    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
+    # the worker processes start with Ctrl-C ignored (a process started with SIGINT ignored
+    # keeps it so): a Ctrl-C at the terminal reaches this process, which cancels the tasks
+    # and closes the cluster, instead of every worker printing a traceback
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0")
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
     try:
         client = distributed.Client(cluster)
     except BaseException:
@@ -163,10 +202,19 @@ def _local_cluster(workers: int, stream: TextIO) -> Executor:
     return Executor("local-cluster", client, cluster, workers, cluster.scheduler_address, dashboard)
 
 
+def _quiet() -> None:
+    """Dask's own log lines (a worker restarted, a process killed at close) are for its
+    operators; commlb's output says what happened.  Errors still show."""
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+
+
 def _connect(address: str) -> Executor:
     if not address:
         raise InvalidInputError("--scheduler: give the scheduler's address, e.g. tcp://10.0.0.5:8786")
     distributed = _import_distributed()
+    _quiet()
     try:
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:

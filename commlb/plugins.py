@@ -60,14 +60,35 @@ class ModelFamily:
     ``random``: ``random(vocab_size, length, rng, precision=..., output_kind=...,
     num_classes=..., **sizes) -> Model``, seeded random weights for ``--weights random``.
     ``options``: the size options it takes (``hidden``, ``layers``, ``heads``,
-    ``width``)."""
+    ``width``).  ``model_class``: the Model subclass (for ``load_model`` of saved
+    weights)."""
 
     name: str
     simulate: Callable[..., Any]
     random: Callable[..., Any]
     options: tuple[str, ...] = ()
+    model_class: Any = None
     description: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_family(spec: Any) -> str:
+    """A model family given as a name (built in or a plugin's), as ``FILE.py:ATTR`` (a
+    :class:`ModelFamily`, registered under its ``name`` for the rest of the process), or as
+    a ModelFamily object: its name."""
+    if isinstance(spec, ModelFamily):
+        PLUGIN_FAMILIES[spec.name] = spec
+        return spec.name
+    if isinstance(spec, str) and is_file_spec(spec):
+        obj = load_file_attr(spec, f"model family {spec}")
+        if not isinstance(obj, ModelFamily):
+            raise PluginError(f"{spec} is a {type(obj).__name__}, not a commlb.plugins.ModelFamily")
+        if obj.name in ("rnn", "transformer", "ffn"):
+            raise PluginError(f"{spec}: the family name {obj.name!r} is built in; give yours another name")
+        PLUGIN_FAMILIES[obj.name] = obj
+        return obj.name
+    load_entry_points()
+    return str(spec)
 
 
 def is_file_spec(text: Any) -> bool:
@@ -190,7 +211,7 @@ def _register_object(obj: Any, ep_name: str, origin: str) -> None:
     import types
 
     from . import registry
-    from .core import Problem, Reduction, Task
+    from .core import Problem, ProblemMap, Reduction, Task
 
     if isinstance(obj, types.ModuleType):
         return  # importing it registered its classes (load_entry_points records which)
@@ -202,7 +223,7 @@ def _register_object(obj: Any, ep_name: str, origin: str) -> None:
         PLUGIN_FAMILIES[obj.name] = obj
         _ORIGIN[("model", obj.name)] = origin
         return
-    for kind, base in (("problem", Problem), ("task", Task), ("reduction", Reduction)):
+    for kind, base in (("problem", Problem), ("task", Task), ("reduction", Reduction), ("map", ProblemMap)):
         if isinstance(obj, type) and issubclass(obj, base):
             name = str(getattr(obj, "name", "") or ep_name)
             table = registry.tables()[kind]
@@ -212,4 +233,4 @@ def _register_object(obj: Any, ep_name: str, origin: str) -> None:
             _ORIGIN[(kind, name)] = origin
             return
     raise PluginError(f"commlb plugin {ep_name!r} ({origin}) gave a {type(obj).__name__}: expected a module, a "
-                      "Problem, Task or Reduction class, a ModelFamily, or a list of these")
+                      "Problem, Task, Reduction or ProblemMap class, a ModelFamily, or a list of these")

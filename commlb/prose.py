@@ -53,14 +53,16 @@ def model_cost_phrase(built: Any, transcript: Any) -> str:
     if built.family == "transformer":
         return (f"this {model.layers}-layer, {model.heads}-head transformer (width {model.width}, p = {p}) "
                 f"sends {bits} bits in {handoffs} message{'s' if handoffs != 1 else ''}")
-    return f"this FFN sends {bits} bits (Alice's first-layer pre-activations)"
+    if built.family == "ffn":
+        return f"this FFN sends {bits} bits (Alice's first-layer pre-activations)"
+    return f"this {built.family} model sends {bits} bits in {handoffs} message{'s' if handoffs != 1 else ''}"
 
 
 def conclusion(result: ResultShape) -> str:
     """The bound as the papers state it, for this run."""
     setup, tr = result.setup, result.transcript
     task_name = setup.task_name or setup.task.name
-    family = FAMILY_NAMES[result.built.family]
+    family = FAMILY_NAMES.get(result.built.family, f"{result.built.family} model")
     cost = model_cost_phrase(result.built, tr)
     if setup.problem is None:
         return f"{cost}; task {task_name} has no reduction from a communication problem, so no lower bound is stated"
@@ -114,4 +116,6 @@ def _size_symbol(result: ResultShape) -> str:
         return "d·p" if L == 1 else "L·d·p"
     if fam == "transformer":
         return "a one-way message shorter than that"
-    return "a first-layer message shorter than that"
+    if fam == "ffn":
+        return "a first-layer message shorter than that"
+    return "messages shorter than that"

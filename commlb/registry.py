@@ -32,6 +32,9 @@ __all__ = [
     "list_problems",
     "list_tasks",
     "list_reductions",
+    "register_map",
+    "get_map",
+    "list_maps",
     "is_known",
     "factory_for",
 ]
@@ -41,12 +44,13 @@ T = TypeVar("T")
 _PROBLEMS: dict[str, Callable[..., Any]] = {}
 _TASKS: dict[str, Callable[..., Any]] = {}
 _REDUCTIONS: dict[str, Callable[..., Any]] = {}
+_MAPS: dict[str, Callable[..., Any]] = {}
 
 
 
 def tables() -> dict[str, dict[str, Callable[..., Any]]]:
     """kind -> its name table (read at call time: the plugin loader registers into these)."""
-    return {"problem": _PROBLEMS, "task": _TASKS, "reduction": _REDUCTIONS}
+    return {"problem": _PROBLEMS, "task": _TASKS, "reduction": _REDUCTIONS, "map": _MAPS}
 
 _PACKAGES = {
     "problem": "commlb.problems",
@@ -77,6 +81,11 @@ def register_reduction(name: str) -> Callable[[T], T]:
     return _register(_REDUCTIONS, name)
 
 
+def register_map(name: str) -> Callable[[T], T]:
+    """Register a :class:`~commlb.core.ProblemMap` (problem -> problem) factory."""
+    return _register(_MAPS, name)
+
+
 _LOADED: set[str] = set()
 
 
@@ -85,6 +94,10 @@ def _load(kind: str) -> None:
     the built-in ones there, to refuse a clash), then the installed plugins."""
     if kind in _LOADED:
         return
+    if kind == "map":  # the problem maps live among the reductions
+        kind = "reduction"
+        if kind in _LOADED:
+            return
     for each in _PACKAGES:
         if each in _LOADED:
             continue
@@ -99,9 +112,9 @@ def _load(kind: str) -> None:
 
 
 def _base(kind: str) -> type:
-    from .core import Problem, Reduction, Task
+    from .core import Problem, ProblemMap, Reduction, Task
 
-    return {"problem": Problem, "task": Task, "reduction": Reduction}[kind]
+    return {"problem": Problem, "task": Task, "reduction": Reduction, "map": ProblemMap}[kind]
 
 
 #: (kind, "file.py:ATTR") -> the factory loaded from the file
@@ -181,6 +194,17 @@ def _a(obj: Any) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
+def is_chain_spec(name: Any) -> bool:
+    """``eq-to-disj+disj-to-dyck``: problem maps and a reduction composed left to right
+    (:mod:`commlb.chain`); a ``+`` inside an existing file's path does not count."""
+    import os
+
+    if not isinstance(name, str) or "+" not in name:
+        return False
+    path, _, attr = name.rpartition(":")
+    return not (os.path.isfile(path) and "+" not in attr)
+
+
 def is_known(kind: str, name: Any) -> bool:
     """Whether ``name`` is a registered name of ``kind`` or a ``file.py:ATTR`` spec (the
     file is loaded: a bad file raises its one-line error here)."""
@@ -188,6 +212,9 @@ def is_known(kind: str, name: Any) -> bool:
 
     if not isinstance(name, str):
         return False
+    if kind in ("reduction", "map") and is_chain_spec(name):
+        factory_for(kind, name)  # every step is looked up: a bad one raises its own error
+        return True
     if is_file_spec(name):
         _file_factory(kind, name)
         return True
@@ -200,12 +227,19 @@ def factory_for(kind: str, name: str) -> Callable[..., Any]:
     an unknown name)."""
     from .plugins import is_file_spec
 
+    if kind in ("reduction", "map") and is_chain_spec(name):
+        from .chain import chain_factory
+
+        return chain_factory(kind, name)
     if is_file_spec(name):
         return _file_factory(kind, name)
     _load(kind)
     table = tables()[kind]
     if name not in table:
         known = ", ".join(sorted(table))
+        if kind == "reduction" and name in list_maps():
+            raise UnknownNameError(f"{name!r} is a problem map (problem -> problem), not a reduction to a task: end "
+                                   f"a chain with a reduction, e.g. {name}+... (commlb reduce --from ... lists them)")
         raise UnknownNameError(f"unknown {kind} {name!r}; known: {known} (or give path/to/file.py:ATTR)")
     return table[name]
 
@@ -256,6 +290,16 @@ def list_reductions() -> list[str]:
     return sorted(_REDUCTIONS)
 
 
+def get_map(name: Any, **params: Any) -> Any:
+    """A problem map by name, e.g. ``get_map("eq-to-disj", n=4)`` (EQ_4 -> DISJ_8)."""
+    return _get("map", _MAPS, name, params)
+
+
+def list_maps() -> list[str]:
+    _load("map")
+    return sorted(_MAPS)
+
+
 def problem_factory(name: str) -> Callable[..., Any]:
     return factory_for("problem", name)
 
@@ -266,3 +310,7 @@ def task_factory(name: str) -> Callable[..., Any]:
 
 def reduction_factory(name: str) -> Callable[..., Any]:
     return factory_for("reduction", name)
+
+
+def map_factory(name: str) -> Callable[..., Any]:
+    return factory_for("map", name)

@@ -36,6 +36,7 @@ from .bounds.applicable import (
     split_breaks_reduction,
 )
 from .core import Instance
+from .display import shown
 from .errors import EngineError, InvalidInputError
 from .models.base import MODEL_FAMILIES
 from .models.build import BuiltModel, build_model, model_tokens, token_encoder
@@ -94,6 +95,7 @@ class TrialSummary:
         return self.errors / self.count if self.count else 0.0
 
 
+@shown("simulation")
 @dataclass(eq=False)
 class SimulationResult:
     """Everything one simulation produced; :meth:`to_json` gives the CLI's ``--json``."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import math
 import re
@@ -38,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .display import shown
 from .errors import CommlbError, InvalidInputError, TooLargeError, UnknownNameError
 from .execution import Executor
 from .models.base import MODEL_FAMILIES
@@ -52,6 +54,7 @@ __all__ = [
     "SweepRow",
     "SweepResult",
     "run_sweep",
+    "SweepInterrupted",
     "plot_sweep",
     "text_rows",
 ]
@@ -94,10 +97,12 @@ def parse_n_values(spec: str | Iterable[int]) -> list[int]:
     if bad:
         raise InvalidInputError(f"--n: values must be >= 1, got {bad[0]}")
     too_big = [v for v in values if v > MAX_N]
-    if too_big:
+    from .costs import OVERRIDE_FLAG, limits_are_lifted
+
+    if too_big and not limits_are_lifted():  # lifted: the cost model still checks the memory
         raise TooLargeError(
             f"--n: {max(too_big)} is above the sweep limit {MAX_N} (sequences and construction "
-            f"tables grow with n); use smaller values"
+            f"tables grow with n); use smaller values, or {OVERRIDE_FLAG} to run it anyway"
         )
     return sorted(set(values))
 
@@ -157,8 +162,10 @@ def _check_bounds(part: str, start: int, stop: int) -> None:
 
 def parse_models(spec: str | Sequence[str]) -> list[str]:
     """``"rnn,transformer"`` → ``["rnn", "transformer"]`` (order kept, duplicates dropped)."""
-    names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec)]
-    names = [s for s in names if s]
+    from .plugins import is_file_spec, resolve_family
+
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec)]
+    names = [resolve_family(s) if is_file_spec(s) else s.lower() for s in names if s]
     if not names:
         raise InvalidInputError("--models: give at least one of " + ", ".join(MODEL_FAMILIES))
     unknown = [s for s in names if s not in MODEL_FAMILIES]
@@ -179,7 +186,10 @@ class SweepRow:
     are compared with (``lower_bound_kind`` says which: one-way for a one-message cut);
     ``error_rate`` = errors / trials of the construction on random instances.
     ``status``: ``"ok"``, ``"no-construction"`` (the family has none for this task; see
-    ``note``) or ``"failed"`` (building or running refused; see ``note``).
+    ``note``), ``"failed"`` (building or running refused; see ``note``) or
+    ``"over-budget"`` (the model and its first protocol run did not fit in
+    ``--max-seconds``, or a smaller n of the family did not: see ``note``; the size is
+    kept when the model was built).
     """
 
     task: str
@@ -262,6 +272,7 @@ CSV_COLUMNS = (
 )
 
 
+@shown("sweep")
 @dataclass
 class SweepResult:
     """All rows of a sweep, in (family, n) order."""
@@ -274,6 +285,8 @@ class SweepResult:
     seed: int
     rows: list[SweepRow] = field(default_factory=list)
     seconds: float = 0.0
+    #: True when Ctrl-C stopped the sweep: ``rows`` are the points finished before it
+    interrupted: bool = False
 
     def rows_for(self, model: str) -> list[SweepRow]:
         return [r for r in self.rows if r.model == model]
@@ -334,6 +347,7 @@ class SweepResult:
             "seconds": round(self.seconds, 3),
             "rows": [r.to_json() for r in self.rows],
             "notes": self.notes(),
+            "interrupted": self.interrupted,
         }
 
     def to_csv(self) -> str:
@@ -369,6 +383,7 @@ def run_sweep(
     progress: Callable[[SweepRow], None] | None = None,
     max_seconds: float = DEFAULT_MAX_SECONDS,
     executor: Executor | None = None,
+    point_progress: Callable[[SweepPoint, int, int, str], None] | None = None,
 ) -> SweepResult:
     """Sweep ``task`` over ``models`` × ``n_values`` (see the module docstring).
 
@@ -376,10 +391,22 @@ def run_sweep(
     (0 skips it); ``instances``: random instances run as a protocol (≥ 1);
     ``task_options`` go to :func:`commlb.simulate.resolve_task`, ``model_options`` to
     :func:`commlb.simulate.build_model` (e.g. ``precision``).  ``progress`` is called
-    after every point.  ``max_seconds`` is a time budget per point: the first protocol run
-    and the first trial always happen; further protocol runs stop after half the budget and
-    further trials at the budget, and the row's note and ``trials``/``protocol_runs`` say
-    how many ran (0 or None: no budget, every run happens).  Families without a construction give rows with status
+    after every point; ``point_progress(point, done, total, stage)`` within a point, after
+    each protocol run and each trial (in process only; ``total`` = instances + trials).
+
+    ``max_seconds`` is a time limit per point (0 or None: none), kept by
+    :func:`measure_point`.  The work without which a point has no row (building the
+    model and the first protocol run) is cut when the limit is spent
+    (:func:`commlb.deadline.time_limit`): the row then has status ``"over-budget"`` and
+    keeps what was measured (the size, when the model was built).  After it, further
+    protocol runs start only in the first half of the limit and further trials only
+    within it (the row's note and ``trials``/``protocol_runs`` say how many ran; one
+    trial, a forward pass, always runs).  The kernels' one-time compilation is not
+    counted: it happens once per family and process on a small instance before the
+    first point.
+
+    Ctrl-C (KeyboardInterrupt) raises :class:`SweepInterrupted` carrying the rows
+    finished so far (``result.interrupted`` is True).  Families without a construction give rows with status
     ``"no-construction"``; an unknown task raises :class:`UnknownNameError`.  ``executor``
     (:mod:`commlb.execution`, default in process) runs the points, each on its own: the
     rows come back in (family, n) order and do not depend on where they ran (a point
@@ -404,12 +431,43 @@ def run_sweep(
 
     result = SweepResult(task, families, ns, trials, instances, seed)
     budget = math.inf if not max_seconds or max_seconds <= 0 else float(max_seconds)
-    points = [SweepPoint(task, family, n, trials, instances, seed, task_options, model_options, budget)
-              for family in families for n in ns]
+    from .plugins import is_file_spec, resolve_family
+
+    # a family from a file travels as its spec, so that a worker process loads it too
+    given = models.split(",") if isinstance(models, str) else list(models)
+    specs = {resolve_family(s.strip()): s.strip() for s in given if is_file_spec(s.strip())}
+    points = [SweepPoint(task, family, n, trials, instances, seed, task_options, model_options, budget,
+                         specs.get(family, "")) for family in families for n in ns]
     start = time.perf_counter()
-    result.rows = (executor or Executor()).map_chunks(measure_point, points, progress=progress)
+    executor = executor or Executor()
+    finished: list[SweepRow] = []
+
+    def done(row: SweepRow) -> None:
+        finished.append(row)
+        if progress is not None:
+            progress(row)
+
+    fn: Callable[[SweepPoint], SweepRow] = measure_point
+    if not executor.distributed:  # in order, in this process: later points can learn from earlier ones
+        fn = functools.partial(measure_point, listener=point_progress, too_slow={})
+    try:
+        result.rows = executor.map_chunks(fn, points, progress=done)
+    except KeyboardInterrupt:
+        order = {(p.family, p.n): k for k, p in enumerate(points)}
+        result.rows = sorted(finished, key=lambda r: order.get((r.model, r.n), len(order)))
+        result.interrupted = True
+        result.seconds = time.perf_counter() - start
+        raise SweepInterrupted(result) from None
     result.seconds = time.perf_counter() - start
     return result
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_sweep`: ``result`` holds the rows finished before it."""
+
+    def __init__(self, result: SweepResult):
+        super().__init__(f"sweep interrupted after {len(result.rows)} points")
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -426,16 +484,145 @@ class SweepPoint:
     task_options: dict[str, Any]
     model_options: dict[str, Any]
     max_seconds: float
+    #: ``FILE.py:ATTR`` of a model family from a file ("" otherwise)
+    family_spec: str = ""
 
 
-def measure_point(point: SweepPoint) -> SweepRow:
-    """The row of one sweep point (one BLAS thread; see :func:`single_blas_thread`)."""
+def measure_point(point: SweepPoint, listener: Callable[[SweepPoint, int, int, str], None] | None = None,
+                  too_slow: dict[str, int] | None = None) -> SweepRow:
+    """The row of one sweep point (one BLAS thread; see :func:`single_blas_thread`),
+    within its time limit ``point.max_seconds`` (see :func:`run_sweep`); ``listener`` hears
+    of each protocol run and trial.  ``too_slow`` ({family: smallest n cut by the limit},
+    shared by the points of one sweep run in order) skips a point whose family was already
+    cut at a smaller n: the work grows with n, so it would be cut too."""
+    limited = math.isfinite(point.max_seconds) and point.max_seconds > 0
+    if limited and too_slow is not None and too_slow.get(point.family, point.n + 1) < point.n:
+        first = too_slow[point.family]
+        return SweepRow(task=point.task, model=point.family, n=point.n, status="over-budget",
+                        note=f"not run: n = {first} already went over the time limit of {point.max_seconds:g} s "
+                             f"per point; --max-seconds {_suggest(point.max_seconds)} or 0 (no limit) measures it")
+    row = _measure_within(point, listener, limited)
+    if too_slow is not None and row.status == "over-budget":
+        too_slow[point.family] = min(point.n, too_slow.get(point.family, point.n))
+    return row
+
+
+def _measure_within(point: SweepPoint, listener: Callable[[SweepPoint, int, int, str], None] | None,
+                    limited: bool) -> SweepRow:
     from . import simulate as sim
+    from .deadline import TimeLimitReached, time_limit
 
+    watched = _Watched(sim, point, listener)
+    if point.family_spec:
+        from .plugins import resolve_family
+
+        resolve_family(point.family_spec)
     with single_blas_thread():
-        return _measure(sim, point.task, point.family, point.n, trials=point.trials, instances=point.instances,
-                        seed=point.seed, task_options=point.task_options, model_options=point.model_options,
-                        max_seconds=point.max_seconds)
+        if limited:
+            _warm_up(sim, point)
+        t0 = time.perf_counter()
+        try:
+            with time_limit(point.max_seconds if limited else 0) as limit:
+                watched.limit = limit
+                return _measure(watched, point.task, point.family, point.n, trials=point.trials,
+                                instances=point.instances, seed=point.seed, task_options=point.task_options,
+                                model_options=point.model_options, max_seconds=point.max_seconds)
+        except TimeLimitReached:
+            return watched.over_budget_row(time.perf_counter() - t0)
+
+
+class _Watched:
+    """The ``simulate`` module as :func:`_measure` sees it, with the calls a point makes
+    recorded: the stage it is in, the model built, the protocol runs and trials done (for
+    progress within a point, and for the row of a point cut by its time limit)."""
+
+    def __init__(self, sim: Any, point: SweepPoint, listener: Callable[[SweepPoint, int, int, str], None] | None):
+        self._sim = sim
+        self._point = point
+        self._listener = listener
+        self.stage = "resolving the task"
+        self.setup: Any = None
+        self.built: Any = None
+        self.runs: list[Any] = []
+        self.trials = 0
+        #: the point's time limit, lifted once the first protocol run is done
+        self.limit: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sim, name)
+
+    def _tell(self, stage: str) -> None:
+        self.stage = stage
+        if self._listener is not None:
+            p = self._point
+            self._listener(p, len(self.runs) + self.trials, p.instances + p.trials, stage)
+
+    def resolve_task(self, *args: Any, **kwargs: Any) -> Any:
+        self.setup = self._sim.resolve_task(*args, **kwargs)
+        return self.setup
+
+    def build_model(self, *args: Any, **kwargs: Any) -> Any:
+        self._tell("building the model")
+        self.built = self._sim.build_model(*args, **kwargs)
+        return self.built
+
+    def simulate_instance(self, *args: Any, **kwargs: Any) -> Any:
+        self._tell(f"protocol run {len(self.runs) + 1} of {self._point.instances}")
+        res = self._sim.simulate_instance(*args, **kwargs)
+        self.runs.append(res)
+        if self.limit is not None:
+            self.limit.disarm()  # the row exists; further runs and trials stop by themselves
+        return res
+
+    def sample_inputs(self, *args: Any, **kwargs: Any) -> Any:
+        self._tell(f"trial {self.trials + 1} of {self._point.trials}")
+        out = self._sim.sample_inputs(*args, **kwargs)
+        self.trials += 1
+        return out
+
+    def over_budget_row(self, seconds: float) -> SweepRow:
+        """The row of a point cut by its time limit: what was measured, and where it stopped."""
+        p = self._point
+        setup = self.setup
+        fields: dict[str, Any] = {"task": p.task, "model": p.family, "n": int(getattr(setup, "n", p.n) or p.n)}
+        fields["reduction"] = getattr(getattr(setup, "reduction", None), "name", None)
+        fields["problem"] = getattr(getattr(setup, "problem", None), "name", None)
+        if self.built is not None:
+            fields.update(model_size(self.built.model))
+            fields["source"] = self.built.source
+        if self.runs:
+            bits = [int(r.transcript.total_bits) for r in self.runs]
+            fields.update(bits=max(bits), bits_min=min(bits), protocol_runs=len(bits),
+                          rounds=max(int(r.transcript.rounds) for r in self.runs))
+        limit = f"{p.max_seconds:g}"
+        return SweepRow(**fields, status="over-budget", seconds=seconds,
+                        note=f"over the time limit of {limit} s per point (stopped while {self.stage}); "
+                             f"--max-seconds {_suggest(p.max_seconds)} or 0 (no limit) measures it")
+
+
+def _suggest(limit: float) -> str:
+    return f"{max(limit * 4, 10):g}"
+
+
+#: (task, family, options) already run once in this process (kernels compiled, caches loaded)
+_WARM: set[str] = set()
+
+
+def _warm_up(sim: Any, point: SweepPoint) -> None:
+    """Run the family once on a small instance of the task (once per process), so the
+    one-time compilation of its kernels is not charged to a point's time limit.  A task
+    that has no small instance, or a family that cannot be built there, is skipped: its
+    points then pay for their own compilation."""
+    key = repr((point.task, point.family, sorted(point.task_options.items()), sorted(point.model_options.items())))
+    if key in _WARM:
+        return
+    _WARM.add(key)
+    try:
+        setup = sim.resolve_task(point.task, n=min(point.n, 8), **point.task_options)
+        built = sim.build_model(setup, point.family, seed=point.seed, **point.model_options)
+        sim.simulate_instance(setup, built, seed=point.seed, effective=False)
+    except CommlbError:
+        return
 
 
 @contextlib.contextmanager
@@ -622,12 +809,12 @@ def _short_precision(prec: Any) -> str:
 
 
 def plot_sweep(result: SweepResult, path: str | Path | None = None, title: str | None = None,
-               metric: str | None = None) -> Any:
+               metric: str | None = None, x_label: str | None = None) -> Any:
     """The sweep as a matplotlib Figure (and written to ``path`` when given): see
     :func:`commlb.sweep_plot.plot_sweep`."""
     from .sweep_plot import plot_sweep as draw
 
-    return draw(result, path, title=title, metric=metric)
+    return draw(result, path, title=title, metric=metric, x_label=x_label)
 
 
 

@@ -23,39 +23,48 @@ _MARKERS = {"rnn": "o", "transformer": "s", "ffn": "^"}
 SIZE_METRICS: dict[str, tuple[str, Any]] = {
     "width": ("width (RNN: hidden size d; transformer: d_model)", lambda r: r.width),
     "params": ("parameters", lambda r: r.params),
-    "state-bits": ("state bits L·d·p (an RNN's message)",
+    "state-bits": ("L·d·p (layers · width · precision)",
                    lambda r: None if None in (r.layers, r.width, r.precision_bits)
                    else int(r.layers) * int(r.width) * int(r.precision_bits)),
 }
 METRICS = (*SIZE_METRICS, "bits")
+_SIZE_TITLES = {"width": "width", "params": "parameters", "state-bits": "L·d·p (an RNN's message)"}
 
 
-def _slope_label(xs: Sequence[float], ys: Sequence[float]) -> str:
+def _slope_label(xs: Sequence[float], ys: Sequence[float], x_name: str = "n") -> str:
     pts = [(x, y) for x, y in zip(xs, ys) if x and y and x > 0 and y > 0]
     if len(pts) < 2 or len({x for x, _ in pts}) < 2:
         return ""
-    return f", slope {growth_exponent([x for x, _ in pts], [y for _, y in pts]):.2f}"
+    text = f", slope {growth_exponent([x for x, _ in pts], [y for _, y in pts]):.2f}"
+    if len({y for _, y in pts}) == 1:  # say it in words: a flat line is the point of the plot
+        text += f" (constant: {pts[0][1]:,} at every {x_name})"
+    return text
 
 
-def _caption(result: SweepResult) -> str:
+def _caption(result: SweepResult, x_name: str = "n") -> str:
     problem = next((r.problem for r in result.rows if r.problem), None)
-    what = f"the size of the communication problem ({problem})" if problem else "the size of the problem"
-    return (f"n: {what}, whose inputs the reduction splits between Alice's tokens and Bob's. "
-            "The cut: the boundary between Alice's tokens and Bob's; bits: what the model, run as a protocol, "
-            "sends across it. Dashed: the problem's lower bound on those bits for a protocol that errs, at the "
-            "one-sided 95% upper confidence bound eps+ on the measured error; dotted: the exact-correctness bound "
-            "(only for a model right on every input; withheld where a trial erred). Slopes: log-log growth "
-            "exponents (1 = linear in n, near 0 = polylogarithmic).")
+    if problem:
+        what = (f"{x_name}: the size of the communication problem ({problem}), whose inputs the reduction "
+                "splits between Alice's tokens and Bob's. The cut: the boundary between Alice's tokens and Bob's")
+    else:
+        what = (f"{x_name}: the size of the task (no reduction from a communication problem). The cut: the "
+                "split of the sequence between Alice and Bob")
+    return (f"{what}; bits: what the model, run as a protocol, sends across it. Dashed: the problem's lower "
+            "bound on those bits for a protocol that errs, at the one-sided 95% upper confidence bound eps+ on "
+            "the measured error; dotted: the exact-correctness bound (only for a model right on every input; "
+            f"withheld where a trial erred). Slopes: log-log growth exponents (1 = linear in {x_name}, near 0 = "
+            "polylogarithmic).")
 
 
 def plot_sweep(result: SweepResult, path: str | Path | None = None, title: str | None = None,
-               metric: str | None = None) -> Any:
+               metric: str | None = None, x_label: str | None = None) -> Any:
     """The sweep as a matplotlib Figure, written to ``path`` too when given (.png, .svg
     or .pdf).  By default two panels side by side: the models' size against n (``metric``:
     ``width``, ``params`` or ``state-bits``, default ``state-bits``) and the bits they send
     across the cut against n with the lower bound dashed; ``metric="bits"`` draws the bits
     panel alone.  Log-log axes, each line's slope in its label, a caption saying what n
-    and the cut are."""
+    and the cut are.  ``x_label`` names the horizontal axis (default ``"n"``; e.g. ``"q"``
+    when the title speaks of q), so that the axes say what the title says."""
     if metric is not None and metric not in METRICS:
         raise InvalidInputError(f"--metric must be one of {', '.join(METRICS)}, not {metric!r}")
     if path is not None:
@@ -72,6 +81,7 @@ def plot_sweep(result: SweepResult, path: str | Path | None = None, title: str |
     from matplotlib.figure import Figure
 
     size_metric = None if metric == "bits" else (metric or "state-bits")
+    x_name = (x_label or "n").split(" ")[0]
     fig = Figure(figsize=(15 if size_metric else 10, 7.2), dpi=120)
     axes = fig.subplots(1, 2) if size_metric else [fig.subplots(1, 1)]
     bits_ax = axes[-1]
@@ -85,13 +95,13 @@ def plot_sweep(result: SweepResult, path: str | Path | None = None, title: str |
                 continue
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             ax.plot(xs, ys, marker=_MARKERS.get(model, "o"), markersize=8, linewidth=3, color=_COLOURS.get(model),
-                    label=f"{model}{_slope_label(xs, ys)}")
+                    label=f"{model}{_slope_label(xs, ys, x_name)}")
             drawn = True
         if size_metric == "state-bits":
             _bound_lines(ax, result, only=("rnn",))
         ax.set_ylabel(label, fontsize=14)
-        ax.set_title(f"size: {size_metric}", fontsize=16)
-        _finish_axes(ax, drawn)
+        ax.set_title(f"model size: {_SIZE_TITLES[size_metric]}", fontsize=16)
+        _finish_axes(ax, drawn, x_label)
     plotted = False
     for model in result.models:
         rows = [r for r in result.rows_for(model) if r.ok and r.bits is not None]
@@ -99,16 +109,16 @@ def plot_sweep(result: SweepResult, path: str | Path | None = None, title: str |
             continue
         xs, ys = [r.n for r in rows], [r.bits for r in rows]
         bits_ax.plot(xs, ys, marker=_MARKERS.get(model, "o"), markersize=8, linewidth=3, color=_COLOURS.get(model),
-                     label=f"{model}: bits sent{_slope_label(xs, ys)}")
+                     label=f"{model}: bits sent{_slope_label(xs, ys, x_name)}")
         plotted = True
     _bound_lines(bits_ax, result)
     bits_ax.set_ylabel("bits sent across the cut", fontsize=14)
     bits_ax.set_title("bits sent across the cut", fontsize=16)
-    _finish_axes(bits_ax, plotted)
-    fig.suptitle(title or f"{result.task}: model size and bits sent against n", fontsize=18)
+    _finish_axes(bits_ax, plotted, x_label)
+    fig.suptitle(title or f"{result.task}: model size and bits sent against {x_name}", fontsize=18)
     import textwrap
 
-    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(_caption(result), 150 if size_metric else 110)), fontsize=10,
+    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(_caption(result, x_name), 150 if size_metric else 110)), fontsize=10,
              ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     if path is not None:
@@ -139,10 +149,33 @@ def _bound_lines(ax: Any, result: SweepResult, only: tuple[str, ...] | None = No
                     linewidth=2.5 if style == "--" else 1.8, alpha=0.8, label=label)
 
 
-def _finish_axes(ax: Any, drawn: bool) -> None:
+def _integer_ticks(axis: Any, values: Sequence[float], limits: tuple[float, float]) -> None:
+    """Plain numbers on a log axis; when its powers of two give fewer than three ticks in
+    view, the measured values are ticked as well (a short range still shows a scale)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    lo, hi = sorted(limits)
+    powers = [2.0**k for k in range(-40, 80) if lo <= 2.0**k <= hi]
+    extra = {float(v) for v in values if v and v > 0} if len(powers) < 3 else set()
+    ticks = sorted(set(powers) | {v for v in extra if all(abs(v / p - 1) > 0.12 for p in powers)})
+    if len(ticks) > 12:
+        ticks = powers
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _finish_axes(ax: Any, drawn: bool, x_label: str | None = None) -> None:
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
-    ax.set_xlabel("n", fontsize=14)
+    xs = [float(x) for line in ax.get_lines() for x in line.get_xdata()]
+    ys = [float(y) for line in ax.get_lines() for y in line.get_ydata()]
+    if xs:
+        ax.relim()
+        ax.autoscale_view()
+        _integer_ticks(ax.xaxis, xs, ax.get_xlim())
+        _integer_ticks(ax.yaxis, ys, ax.get_ylim())
+    ax.set_xlabel(x_label or "n", fontsize=14)
     ax.tick_params(labelsize=12)
     ax.grid(True, which="major", alpha=0.3)
     if drawn:

@@ -61,7 +61,10 @@ def numbers(message: Any, raw: bool = False) -> dict[str, list[Any]]:
     for f in message.fields:
         arr = np.asarray(vals[f.name])
         if not raw and f.kind in ("fixed", "acc") and f.frac:
-            arr = arr.astype(np.float64) / float(2 ** int(f.frac))
+            if arr.dtype == object:  # wide exact accumulators: Python integers, divided exactly
+                arr = np.array([int(v) / (1 << int(f.frac)) for v in arr.reshape(-1).tolist()])
+            else:
+                arr = arr.astype(np.float64) / float(2 ** int(f.frac))
         out[f.name] = arr.reshape(-1).tolist()
     return out
 

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if line:
             print(f"  {line}")
         path = out / f"bhbk24_{task.replace('-', '_')}.png"
-        plot_sweep(result, path, title=f"BHBK24 {task}: model size and bits sent across the cut")
+        plot_sweep(result, path, title=f"BHBK24 {task}: model size and bits sent across the cut vs n")
         print(f"  plot: {path}")
     print(f"\ndone in {time.perf_counter() - start:.1f}s")
     return 0

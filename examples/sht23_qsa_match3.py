@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("  note: no qSA point could be run as a protocol here (see the notes above); "
               "the plot shows what was measured")
-    plot_sweep(qsa, out / "sht23_qsa.png", title="SHT23 qSA: size and bits sent vs q")
+    plot_sweep(qsa, out / "sht23_qsa.png", title="SHT23 qSA: size (m·p) and bits sent vs q",
+               x_label="q (= n of DISJ_q; N = 2q + 1)")
     print(f"  plot: {out / 'sht23_qsa.png'}")
 
     # --- Match3: the one-layer bound through DISJ_n (no construction: one layer cannot be small)
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     widths = {r.width for r in match2.rows if r.ok}
     if widths:
         print(f"  widths over N: {sorted(widths)} (constant: {len(widths) == 1})")
-    plot_sweep(match2, out / "sht23_match2.png", title="SHT23 Match2: width and bits sent vs N", metric="width")
+    plot_sweep(match2, out / "sht23_match2.png", title="SHT23 Match2: width and bits sent vs N", metric="width",
+               x_label="N (sequence length)")
     print(f"  plot: {out / 'sht23_match2.png'}")
     print(f"\ndone in {time.perf_counter() - start:.1f}s")
     return 0

@@ -81,34 +81,46 @@ def main(argv: list[str] | None = None) -> int:
           "pays in bits (docs/theory.md §10.1-10.3)")
 
     if per_k:
-        import matplotlib
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg", force=True)
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(10, 6.5), dpi=120)
         kk = sorted(per_k)
-        ax.plot(kk, [per_k[k][0].layers for k in kk], "s-", lw=3, ms=9, label="layers of the construction")
-        ax.plot(kk, [max(r.rounds for r in per_k[k]) for k in kk], "o-", lw=3, ms=9, label="protocol rounds")
-        ax.plot(kk, [doubling_layers(k) for k in kk], "k--", lw=2,
-                label="⌈log2 k⌉ + 2 (one lookup per layer)")
-        ax.plot(kk, [k - 1 for k in kk], ":", color="grey", lw=2,
-                label="k − 1 (rounds a k-step chase needs)")
-        ax.set_xticks(kk)
-        ax.set_xlabel("k (hops)", fontsize=18)
-        ax.set_ylabel("layers / rounds", fontsize=18)
-        ax.set_title("SHT24 k-hop: depth and rounds vs k", fontsize=20)
-        ax.tick_params(labelsize=14)
-        ax.legend(fontsize=14)
-        ax.grid(alpha=0.3)
+        fig = Figure(figsize=(15, 6.8), dpi=120)
+        layers_ax, rounds_ax = fig.subplots(1, 2)
+        # a step: ⌈log2 k⌉ + 2 is constant on (2^(j-1), 2^j], so each step ends on a power of two
+        layers_ax.step(kk, [doubling_layers(k) for k in kk], where="pre", color="0.7", lw=8,
+                       label="⌈log2 k⌉ + 2: the fewest layers with one lookup per layer\n"
+                       "(L layers reach k ≤ 2^(L−2); docs/theory.md §10.3)")
+        layers_ax.plot(kk, [per_k[k][0].layers for k in kk], "s", color="tab:blue", ms=11,
+                       label="layers of the construction (SHT24 Thm 4.2)")
+        layers_ax.plot(kk, [2 + (k.bit_length() - 1) for k in kk], "x", color="black", ms=10, mew=2,
+                       label="⌊log2 k⌋ + 2 quoted for Thm 4.2\n(one short when k is not a power of 2)")
+        layers_ax.set_ylabel("layers L", fontsize=16)
+        layers_ax.set_title("layers vs k", fontsize=16)
+        rounds_ax.plot(kk, [max(r.rounds for r in per_k[k]) for k in kk], "o-", color="tab:orange", lw=3, ms=9,
+                       label="protocol rounds of the construction")
+        rounds_ax.plot(kk, [k - 1 for k in kk], "k--", lw=2,
+                       label="k − 1: the rounds a k-step chase needs,\n"
+                       "else Ω(n − k log n) bits (Nisan–Wigderson 1993)")
+        rounds_ax.set_ylabel("rounds", fontsize=16)
+        rounds_ax.set_title("protocol rounds vs k", fontsize=16)
+        from matplotlib.ticker import MaxNLocator
+
+        for ax in (layers_ax, rounds_ax):
+            ax.set_xticks(kk)
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("k (hops)", fontsize=16)
+            ax.tick_params(labelsize=13)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=11, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+        fig.suptitle("SHT24 k-hop: the construction's depth and its protocol's rounds against k", fontsize=18)
         fig.tight_layout()
         path = out / "sht24_khop_rounds.png"
         fig.savefig(path)
-        plt.close(fig)
         print(f"  plot: {path}")
     if bits_result is not None:
         path = out / "sht24_khop_bits.png"
-        plot_sweep(bits_result, path, title="SHT24 2-hop: bits sent vs n")
+        plot_sweep(bits_result, path, title="SHT24 2-hop: width and bits sent vs n", metric="width",
+                   x_label="n (vertices per layer of PC(n, 2))")
         print(f"  plot: {path}")
     print(f"\ndone in {time.perf_counter() - start:.1f}s")
     return 0

@@ -202,7 +202,7 @@ def _figure_cases() -> list[Case]:
     large to draw, a tree picture without the protocol tree, options that exclude it."""
     c = []
     for argv in FIGURE_COMMANDS:
-        for name in ("{F}/out.xyz", "{F}/out", "{F}/out.PNG.txt", "{F}/out.jpg", ""):
+        for name in ("{F}/out.xyz", "{F}/out", "{F}/out.PNG.txt", "{F}/out.jpg", "", "-"):
             c.append(Case("bad-figure", argv + ["--figure", name], mention=("--figure",)))
     bounds = FIGURE_COMMANDS[0]
     c += [
@@ -257,7 +257,8 @@ WEIGHT_FILES = ["empty.npz", "badzip.npz", "text.npz", "truncated.npz", "nometa.
                 "meta-config-missing-keys.npz", "params-missing.npz", "params-nan.npz", "params-inf.npz",
                 "params-strings.npz", "params-object.npz", "params-shape.npz", "huge-header.npz",
                 "meta-2d.npz", "params-huge-int.npz", "directory.npz", "no-such-file.npz",
-                "weights.txt", "matrix.npy"]
+                "weights.txt", "matrix.npy", "meta-config-size-text.npz", "meta-config-positions-text.npz",
+                "meta-config-size-float.npz", "params-scalar.npz"]
 
 
 def _weights_cases() -> list[Case]:
@@ -372,7 +373,9 @@ def _execution_cases() -> list[Case]:
     c.append(Case("bad-execution", sweep + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
     c.append(Case("bad-execution", sweep, env={"DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:1"}))
     for base in (["witness", "--task", "index-lookup", "--model", "rnn", "--n", "4", "--hidden", "1",
-                  "--precision", "2"], ["check-reduction", "disj-to-disjointness", "--n", "2"]):
+                  "--precision", "2"], ["check-reduction", "disj-to-disjointness", "--n", "2"],
+                 ["evaluate", "--weights", "tests/data/models/gpt2_hf", "--adapter",
+                  "tests/data/models/khop_lm_adapter.toml", "--n", "8", "--instances", "2"]):
         for w in ("0", "abc"):
             c.append(Case("bad-execution", base + ["--workers", w], mention=("--workers",)))
         c.append(Case("bad-execution", base + ["--scheduler", "tcp://127.0.0.1:1"]))
@@ -473,6 +476,32 @@ def _unclear_cases() -> list[Case]:
                                           "reduction={F}/" + bad]))
         c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--task-option",
                                           "reduction={F}/" + bad]))
+    # the reduction graph: commlb reduce, chains as reduction names, list --graph
+    for argv in (["reduce"], ["reduce", "--from", "nope"], ["reduce", "--from", "disj", "--to", "nope"],
+                 ["reduce", "--from", "dyck22"], ["reduce", "--from", "disj", "--max-steps", "0"],
+                 ["reduce", "--from", "eq", "--with", "{F}/red-syntax.py:R"],
+                 ["reduce", "--from", "eq", "--with", "{F}/red-notred.py:R"],
+                 ["reduce", "--from", "eq", "--with", "{F}/red-import-raises.py:R"],
+                 ["reduce", "--from", "eq", "--with", "not-a-file"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--save", "{F}/out.txt"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--save", "/nonexistent-dir/c.py"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--n", "0"],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--n", BIG_DIGITS],
+                 ["reduce", "--from", "eq", "--to", "dyck22", "--n", "100000000000"],
+                 ["check-reduction", "eq-to-disj"], ["check-reduction", "eq-to-disj+"], ["check-reduction", "+"],
+                 ["check-reduction", "eq-to-disj+nope"], ["check-reduction", "index-to-disj+eq-to-equality"],
+                 ["check-reduction", "eq-to-disj+{F}/red-syntax.py:R"],
+                 ["simulate", "--model", "rnn", "--reduction", "eq-to-disj+disj-to-qsa+disj-to-dyck"],
+                 ["list", "reductions", "--graph", "{F}/g.txt"], ["list", "problems", "--graph", "{F}/g.svg"],
+                 ["list", "reductions", "--graph", "/nonexistent-dir/g.svg"]):
+        c.append(Case("unclear-message", argv))
+    # a model family from a file
+    for bad in ("red-syntax.py:R", "red-notred.py:R", "red-import-raises.py:R", "nofile.py:R"):
+        c.append(Case("unclear-message", ["simulate", "--task", "disjointness", "--model", "{F}/" + bad]))
+        c.append(Case("unclear-message", ["witness", "--task", "disjointness", "--model", "{F}/" + bad]))
+        c.append(Case("unclear-message", ["sweep", "--task", "disjointness", "--n", "4", "--models",
+                                          "rnn,{F}/" + bad]))
+    c.append(Case("unclear-message", ["explain", "--task", "disjointness", "--model", "{F}/red-notred.py:R"]))
     c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-syntax.py:T", "--model", "rnn"]))
     c.append(Case("unclear-message", ["simulate", "--task", "{F}/red-notred.py:R", "--model", "rnn"]))
     c.append(Case("unclear-message", ["bounds", "--problem", "{F}/red-notred.py:R", "--n", "2"]))
@@ -663,12 +692,65 @@ def _generic_cases(known: set[str]) -> list[Case]:
     return c
 
 
+def _no_limit_cases() -> list[Case]:
+    """--no-limit lifts commlb's caps, not the machine's memory: absurd sizes are still
+    one line; a refusal without it names it; it takes no value."""
+    c: list[Case] = []
+    for cmd in (["simulate", "--task", "disjointness", "--model", "rnn"], ["witness", "--task", "disjointness",
+                "--model", "rnn"], ["explain", "--task", "disjointness"], ["sweep", "--task", "disjointness"],
+                ["check-reduction", "disj-to-disjointness"], ["evaluate", "--weights", "{F}/good-rnn.npz",
+                                                               "--task", "disjointness"]):
+        c.append(Case("no-limit", cmd + ["--no-limit=yes"], mention=("--no-limit",)))
+        if cmd[0] != "evaluate":
+            c.append(Case("no-limit", cmd + ["--n", HUGE, "--no-limit"], mention=("memory",)))
+            c.append(Case("no-limit", cmd + ["--n", HUGE], mention=("--no-limit",)))
+    c.append(Case("no-limit", ["simulate", "--task", "khop", "--model", "rnn", "--k", "1000000000000000000",
+                               "--n", "8", "--no-limit"]))
+    c.append(Case("no-limit", ["sweep", "--task", "khop", "--task-option", "k=1000000", "--n", "8", "--no-limit"]))
+    c.append(Case("no-limit", ["simulate", "--task", "disjointness", "--model", "transformer", "--weights", "random",
+                               "--width", "1000000000", "--no-limit"], mention=("memory",)))
+    c.append(Case("no-limit", ["simulate", "--task", "disjointness", "--model", "rnn", "--weights", "random",
+                               "--hidden", "10000000", "--no-limit"], mention=("memory",)))
+    c.append(Case("no-limit", ["simulate", "--task", "disjointness", "--model", "rnn", "--trials", "100000000"],
+                  mention=("--no-limit",)))
+    c.append(Case("no-limit", ["witness", "--task", "index-lookup", "--model", "rnn", "--n", "40", "--budget",
+                               "1000000000000000"], mention=("--no-limit",)))
+    # check-reduction's time limit is its own option
+    c.append(Case("no-limit", ["check-reduction", "disj-to-disjointness", "--n", "30", "--samples", "1000000000000"],
+                  mention=("--max-seconds",)))
+    return c
+
+
+def _option_spelling_cases() -> list[Case]:
+    """simulate and sweep take both --k / --q and --task-option k= / q=: bad values and
+    disagreeing spellings are one line in both."""
+    c: list[Case] = []
+    base = {"simulate": ["simulate", "--task", "khop", "--model", "rnn"],
+            "sweep": ["sweep", "--task", "khop", "--models", "rnn", "--n", "8"]}
+    for cmd in base.values():
+        for flag in ("--k", "--q"):
+            for v in ("0", "-1", "abc", "1.5", "1e999"):
+                c.append(Case("option-spelling", cmd + [flag, v], mention=(flag,)))
+        for v in ("k=0", "k=abc", "k", "=3", "k=1.5", "k=" + "9" * 60, "zz=3"):
+            c.append(Case("option-spelling", cmd + ["--task-option", v], mention=("--task-option",)))
+        c.append(Case("option-spelling", cmd + ["--k", "3", "--task-option", "k=4"], mention=("disagree",)))
+    c.append(Case("option-spelling", ["simulate", "--task", "disjointness", "--model", "rnn", "--task-option",
+                                      "k=3"], mention=("--task-option k=",)))
+    c.append(Case("option-spelling", ["simulate", "--task", "disjointness", "--model", "rnn", "--k", "3"],
+                  mention=("--k",)))
+    c.append(Case("option-spelling", ["simulate", "--task", "disjointness", "--model", "rnn", "--task-option",
+                                      "reduction=nope"], mention=("reduction",)))
+    return c
+
+
 def corpus() -> list[Case]:
     cases = (_huge_cases() + _function_cases() + _seed_cases() + _output_path_cases() + _weights_cases()
              + _matrix_cases() + _fooling_cases() + _bignum_cases() + _task_option_cases() + _float_cases()
              + _methods_cases() + _sweep_fail_cases() + _unclear_cases() + _stdout_full_cases()
              + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases() + _execution_cases()
              + _figure_cases()
+             + _no_limit_cases()
+             + _option_spelling_cases()
              + _lecture_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))
@@ -746,6 +828,14 @@ def make_fixtures(root: str) -> str:
     _npz(p("meta-config-type.npz"), {**params, "__meta__": _meta({**meta, "config": "abc"})})
     _npz(p("meta-config-missing-keys.npz"), {**params, "__meta__": _meta({**meta, "config": {}})})
     _npz(p("meta-2d.npz"), {**params, "__meta__": np.zeros((2, 2), dtype=np.uint8)})
+    cfg = meta["config"]
+    _npz(p("meta-config-size-text.npz"), {**params, "__meta__": _meta({**meta, "config": {**cfg, "hidden": "8"}})})
+    _npz(p("meta-config-positions-text.npz"),
+         {**params, "__meta__": _meta({**meta, "config": {**cfg, "output_positions": "last"}})})
+    _npz(p("meta-config-size-float.npz"), {**params, "__meta__": _meta({**meta, "config": {**cfg, "layers": 1.5}})})
+    scalar = dict(params)
+    scalar[first] = np.array(0.5)
+    _npz(p("params-scalar.npz"), {**scalar, "__meta__": good["__meta__"]})
     _npz(p("params-missing.npz"), {"__meta__": good["__meta__"]})
     nan = dict(params)
     nan[first] = np.full(params[first].shape, np.nan)

@@ -1,9 +1,10 @@
 import math
+import random
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commlb.bits import (
@@ -180,3 +181,48 @@ def test_acc_width_formula():
     assert acc_width(prec, 1) == 32
     assert acc_width(prec, 4096) == 2 * 15 + 12 + 2
     assert acc_width(prec, 5) == 2 * 15 + math.ceil(math.log2(5)) + 1
+
+
+# ------------------------------------------------------------------ exact float accumulators
+@settings(deadline=None, max_examples=60)
+@given(p=st.sampled_from([4, 8, 12, 16, 20]), terms=st.integers(1, 40), seed=st.integers(0, 2**31 - 1))
+def test_float_accumulator_width_holds_the_extreme_sums_and_round_trips(p, terms, seed):
+    """The exact sum of ``terms`` products of two p-bit floats is a multiple of
+    2^(2·e_min) of at most terms·max² in magnitude: the extremes fit the charged width,
+    one more unit does not, and wide fields decode to the very integers sent."""
+    from commlb.bits import float_acc_frac, float_acc_width
+
+    prec = Precision.float_(p)
+    frac, width = float_acc_frac(prec, 2), float_acc_width(prec, terms, 2)
+    top = terms * Fraction(prec.max_value) ** 2 / Fraction(prec.resolution) ** 2
+    assert top.denominator == 1
+    extreme = int(top)
+    assert extreme < 1 << (width - 1) <= 2 * extreme + 1  # fits, and no narrower width would
+    rnd = random.Random(seed)
+    vals = np.array([extreme, -extreme, 0, 1, -1] + [rnd.randint(-extreme, extreme) for _ in range(5)],
+                    dtype=object)
+    spec = FieldSpec("num", "acc", (vals.size,), width, frac)
+    back = decode([spec], encode([spec], {"num": vals}))["num"]
+    assert [int(v) for v in back.tolist()] == [int(v) for v in vals.tolist()]
+    assert len(encode([spec], {"num": vals})) == vals.size * width
+    with pytest.raises(EngineError):
+        encode([spec], {"num": np.array([1 << (width - 1)], dtype=object)[:1].repeat(vals.size)})
+
+
+@settings(deadline=None, max_examples=80)
+@given(p=st.sampled_from([4, 6, 12, 16, 20]), shift=st.integers(-1100, 60), seed=st.integers(0, 2**31 - 1))
+def test_round_scaled_is_one_rounding_of_the_exact_value(p, shift, seed):
+    """Rounding I·2^shift with integers agrees with rounding the same value given as an
+    exact float64 (when it is one), in the int64 and the Python-integer paths alike."""
+    prec = Precision.float_(p)
+    rng = np.random.default_rng(seed)
+    ints = rng.integers(-2**52, 2**52, size=40) >> rng.integers(0, 52, size=40)
+    fast = prec.round_scaled(ints, shift)
+    slow = prec.round_scaled(ints.astype(object), shift)
+    assert np.array_equal(fast.values, slow.values) and fast.saturated == slow.saturated
+    if shift >= -1074:  # then every I·2^shift (|I| < 2^53) is a float64 exactly
+        exact = [Fraction(int(i)) * Fraction(2) ** shift for i in ints]
+        as_float = np.array([float(v) for v in exact])
+        assert all(Fraction(f) == v for f, v in zip(as_float.tolist(), exact))
+        q = prec.quantize(as_float)
+        assert np.array_equal(q.values, fast.values) and q.saturated == fast.saturated

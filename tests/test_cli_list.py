@@ -141,3 +141,25 @@ def test_through_the_entry_point(args, code):
         assert det["value"] == 9 and det["formula"] == "n + 1" and det["citation"]
     else:
         assert out.stderr.strip().startswith("error:") and len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("error", [TypeError, ValueError, KeyError, IndexError, ZeroDivisionError])
+def test_a_bug_in_a_tasks_size_is_not_a_note(monkeypatch, error):
+    """Only a refusal (a CommlbError) becomes a note in the listing; a task whose
+    ``length`` raises anything else has a bug, and the listing shows it."""
+    class Buggy:
+        name = "test-buggy"
+        description = "a task whose length has a bug"
+        output_kind = "binary"
+        vocab_size = 3
+
+        def length(self, n):
+            raise error("bug in length")
+
+        def params(self):
+            return {}
+
+    commlb.list_tasks()
+    monkeypatch.setitem(registry._TASKS, "test-buggy", lambda **params: Buggy())
+    with pytest.raises(error, match="bug in length"):
+        CliRunner().invoke(list_cmd, ["tasks", "--n", "5", "--json"], catch_exceptions=False)

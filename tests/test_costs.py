@@ -92,3 +92,114 @@ def test_npy_headers_checked_before_reading(tmp_path) -> None:
     ok = tmp_path / "ok.npz"
     np.savez(ok, a=np.zeros((2, 3)), b=np.arange(4))
     assert check_npy_members(ok, "--weights") == {"a": ((2, 3), "<f8"), "b": ((4,), "<i8")}
+
+
+@pytest.mark.parametrize("error", [TypeError, ValueError, KeyError, IndexError, OverflowError])
+def test_a_bug_in_a_reductions_encode_propagates(monkeypatch, error) -> None:
+    """The size estimate swallows only a reduction's own refusal (a CommlbError); before,
+    these five were taken for 'cannot be built here' and the check silently passed."""
+    import commlb
+    from commlb import costs
+
+    red = commlb.get_reduction("disj-to-disjointness", n=4)
+
+    def broken_encode(self, x, y):
+        raise error("bug in encode")
+
+    monkeypatch.setattr(type(red), "encode", broken_encode)
+    costs._measured.cache_clear()
+    try:
+        with pytest.raises(error, match="bug in encode"):
+            check_task_size("disjointness", 10**9, reduction="disj-to-disjointness", command="simulate")
+    finally:
+        costs._measured.cache_clear()
+
+
+def test_a_refusing_reduction_gives_no_estimate_and_no_error(monkeypatch) -> None:
+    import commlb
+    from commlb import costs
+
+    red = commlb.get_reduction("disj-to-disjointness", n=4)
+
+    def refusing_encode(self, x, y):
+        raise InvalidInputError("not at this size")
+
+    monkeypatch.setattr(type(red), "encode", refusing_encode)
+    costs._measured.cache_clear()
+    try:
+        assert check_task_size("disjointness", 10**9, reduction="disj-to-disjointness") is None
+    finally:
+        costs._measured.cache_clear()
+
+
+@pytest.mark.parametrize("error", [TypeError, ValueError])
+def test_a_bug_in_a_tasks_length_propagates(monkeypatch, error) -> None:
+    import commlb
+
+    task = commlb.get_task("match2")  # a task without a reduction: its own length is asked
+
+    def broken_length(self, n):
+        raise error("bug in length")
+
+    monkeypatch.setattr(type(task), "length", broken_length)
+    with pytest.raises(error, match="bug in length"):
+        check_task_size("match2", 10**9, command="sweep")
+
+
+# ------------------------------------------------------------------ --no-limit
+def test_every_refusal_names_the_value_that_fits_and_the_override() -> None:
+    for refuse in (lambda: check_task_size("disjointness", 10**6, command="simulate"),
+                   lambda: check_model_size("rnn", 64, hidden=10**6, command="simulate"),
+                   lambda: check_repetitions(10**9, 1e-3, "--trials", "random instances", "simulate")):
+        with pytest.raises(TooLargeError) as info:
+            refuse()
+        message = str(info.value)
+        assert re.search(r"use --\w+ [\d,]+ or (smaller|fewer), or --no-limit to run it anyway$", message), message
+
+
+def test_lifted_limits_report_the_estimate_and_go_ahead() -> None:
+    from commlb.costs import limits_lifted
+
+    seen: list[str] = []
+    with limits_lifted(seen.append):
+        length = check_task_size("disjointness", 40_000, command="simulate")
+        check_repetitions(10**9, 1e-3, "--trials", "random instances", "simulate")
+        check_model_size("rnn", 64, hidden=20_000, command="simulate")  # 3.2 GB of parameters
+    assert length is not None and length > MAX_TOKENS
+    assert len(seen) == 3
+    assert "71,544 tokens" in seen[0] and "~11.6 days" in seen[1] and "2.98 GiB of memory" in seen[2]
+    assert all("--no-limit" not in s for s in seen)
+    # and outside the block the caps are back
+    with pytest.raises(TooLargeError):
+        check_task_size("disjointness", 40_000, command="simulate")
+
+
+def test_lifted_limits_still_refuse_more_memory_than_the_machine_has(monkeypatch) -> None:
+    from commlb import costs
+
+    monkeypatch.setattr(costs, "machine_bytes", lambda: float(1 << 30))
+    with costs.limits_lifted():
+        check_model_size("rnn", 64, hidden=5_000, command="simulate")  # 200 MB: goes ahead
+        with pytest.raises(TooLargeError, match="more than the 1 GiB of memory this process can have, even with "
+                                                "--no-limit: use --hidden"):
+            check_model_size("rnn", 64, hidden=20_000, command="simulate")
+
+
+def test_no_limit_runs_a_command_past_the_token_cap(capsys) -> None:
+    """71,544 tokens is above the 65,536-token cap: refused without the option, run (and
+    verified) with it, the estimate printed as a warning."""
+    from commlb.cli.main import main
+
+    args = ["simulate", "--task", "disjointness", "--model", "rnn", "--weights", "random", "--hidden", "2",
+            "--n", "40000", "--no-effective-bits", "--json"]
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "or --no-limit to run it anyway" in err
+    main([*args, "--no-limit"])
+    captured = capsys.readouterr()
+    assert "warning: --no-limit: going past commlb's limits" in captured.err and "71,544 tokens" in captured.err
+    import json
+
+    result = json.loads(captured.out)
+    assert result["protocol_matches_forward"] is True and len(result["instance"]["tokens"]) > MAX_TOKENS

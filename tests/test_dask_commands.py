@@ -35,7 +35,7 @@ def test_chunked_check_equals_row_by_row(monkeypatch, target, n):
     real = R._exhaustive
 
     def spy(*args, **kw):
-        calls.append("rows" in kw or len(args) > 3)
+        calls.append("x_rows" in kw or len(args) > 3)
         return real(*args, **kw)
 
     monkeypatch.setattr(R, "_exhaustive", spy)
@@ -86,3 +86,49 @@ def test_check_reduction_on_two_workers_equals_in_process(cluster, target, n, pa
     assert a == b
     assert a["exhaustive"] and a["total_pairs"] == pairs
     assert a["ok"] == (local.exit_code == 0) == ("broken" not in target)
+
+
+# ---- evaluate ---------------------------------------------------------------------
+
+DATA = "tests/data/models"
+EVALUATE = ["evaluate", "--weights", f"{DATA}/gpt2_hf", "--adapter", f"{DATA}/khop_lm_adapter.toml",
+            "--task-option", "k=0..3", "--n", "16", "--instances", "30", "--json"]
+
+
+def _evaluation(result):
+    out = result.to_json()
+    for row in out["rows"]:
+        row.pop("seconds")
+        row.pop("cpu_seconds")
+    return out
+
+
+def test_evaluate_on_an_executor_equals_in_process():
+    from commlb.imported import open_model
+    from commlb.imported.adapter import load_adapter
+    from commlb.imported.evaluate import evaluate
+
+    ad = load_adapter("sht24-khop")
+    model = open_model(f"{DATA}/gpt2_backbone.pt", f"{DATA}/gpt2_backbone.yaml", adapter=ad)
+    seen = []
+    local = evaluate(model, ad, None, [{"k": 1}, {"k": 2}], n=12, instances=23, seed=5, batch=7)
+    spread = evaluate(model, ad, None, [{"k": 1}, {"k": 2}], n=12, instances=23, seed=5, batch=7,
+                      executor=Executor(), progress=seen.append)
+    assert _evaluation(spread) == _evaluation(local)
+    assert sum(seen) == 2 * 23 and len(seen) == 2 * 4  # batches of 7, 7, 7 and 2 per row
+    assert any(r.errors for r in local.rows)  # a fixture that errs: the counts are compared
+
+
+@pytest.mark.timeout(300)
+def test_evaluate_on_two_workers_equals_in_process(cluster, capsys):
+    from commlb.cli.main import main
+
+    main(EVALUATE)
+    local = json.loads(capsys.readouterr().out)
+    main([*EVALUATE, "--scheduler", cluster.address])
+    spread = json.loads(capsys.readouterr().out)
+    for data in (local, spread):
+        for row in data["rows"]:
+            row.pop("seconds")
+            row.pop("cpu_seconds")
+    assert spread == local and len(local["rows"]) == 4

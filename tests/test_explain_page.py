@@ -117,13 +117,19 @@ def test_html_page_matches_the_walk_through(transformer_walk):
     assert [r[2].split(" → ")[0].lower() for r in page.rows] == [m["sender"] for m in msgs]
     # self-contained: no reference outside the file; figures are SVG data URIs that parse
     assert page.external == []
-    assert len(page.images) == 2
+    assert [i["alt"].split(":")[0] for i in page.images] == [
+        "the tokens with their owners, the cut, and each message as an arrow between Alice and Bob",
+        "bar chart of the bits of each message", "bar chart"]
     for img in page.images:
         assert img["alt"]
         head, _, payload = img["src"].partition(",")
         assert head == "data:image/svg+xml;base64"
         root = ET.fromstring(base64.b64decode(payload))
         assert root.tag.endswith("svg")
+    # the run's picture draws every token and every message of this run (SVG ids)
+    svg = base64.b64decode(page.images[0]["src"].partition(",")[2]).decode()
+    assert len(set(re.findall(r'id="token-(\d+)"', svg))) == len(labels)
+    assert len(set(re.findall(r'id="message-(\d+)"', svg))) == len(msgs)
     # every paragraph of every step is on the page (escaped text comes back unchanged)
     body = re.sub(r"\s+", " ", "".join(page.text))
     for step in e.steps:
@@ -147,7 +153,8 @@ def test_markdown_page_and_figures_beside(tmp_path):
     assert text.startswith("# The lower-bound argument for an RNN on disjointness")
     assert [line[3:] for line in text.splitlines() if line.startswith("## ")] == [s.title for s in e.steps]
     refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert refs == list(files) == ["lecture-inequality.svg"]  # one message: no message chart
+    # one message: the transcript figure, no bar chart of message sizes
+    assert refs == list(files) == ["lecture-transcript.svg", "lecture-inequality.svg"]
     block = text.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
     assert block[0].split() == token_labels(e.tokens, e.vocab_names)
     assert block[1].split() == [OWNER_MARKS[int(o)] for o in e.owner]
@@ -168,7 +175,7 @@ def test_cli_writes_html_and_markdown(tmp_path):
                               "markdown", "--output", str(md)])
     assert res.exit_code == 0, res.output
     beside = sorted(p.name for p in tmp_path.glob("walk-*.svg"))
-    assert beside == ["walk-inequality.svg"]
+    assert beside == ["walk-inequality.svg", "walk-transcript.svg"]
     assert "(walk-inequality.svg)" in md.read_text(encoding="utf-8")
     ET.parse(tmp_path / "walk-inequality.svg")
     res = runner.invoke(cli, ["explain", "--problem", "ip", "--n", "4", "--error", "0.1", "--format", "html"])
@@ -239,7 +246,7 @@ def test_chromium_renders_the_page(tmp_path):
     images = re.search(r'data-images="([^"]*)"', dom)
     assert images, dom[:500]
     widths = [int(w) for w in images.group(1).split(",")]
-    assert len(widths) == 2 and min(widths) > 200
+    assert len(widths) == 3 and min(widths) > 200
     assert re.search(r'data-sections="(\d+)"', dom).group(1) == str(len(e.steps))
     shot = tmp_path / "shot.png"
     subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True,

@@ -259,3 +259,74 @@ def test_witness_svg_rows_differ_where_the_inputs_do(tmp_path):
     for label, verdict in zip(("x", "x'"), verdicts):
         assert ("WRONG" in verdict) == (label in data["wrong_on"])
     assert "message" in groups
+
+
+def test_save_figure_formats_by_suffix_and_same_figure_same_bytes(tmp_path):
+    from commlb.bounds.matrix import matrix_from_problem
+    from commlb.errors import InvalidInputError
+    from commlb.figures import matrix_figure, save_figure
+
+    fig = matrix_figure(matrix_from_problem("eq", 2), highlight="none")
+    magic = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}
+    for suffix, head in magic.items():
+        first, second = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
+        save_figure(fig, first)
+        save_figure(fig, second)
+        assert first.read_bytes().startswith(head)
+        assert first.read_bytes() == second.read_bytes()  # no date or random id in the file
+    for bad in ("a.gif", "a", "-", str(tmp_path / "missing" / "a.png")):
+        with pytest.raises(InvalidInputError, match="--figure"):
+            save_figure(fig, bad)
+
+
+def test_tree_too_large_is_refused_and_the_matrix_picture_leaves_its_rectangles_out():
+    from commlb.bounds.exact import ProtocolTree
+    from commlb.errors import InvalidInputError
+    from commlb.figures import matrix_figure, tree_figure
+
+    def split(rows):  # Alice halves the rows until each leaf holds one row
+        if len(rows) == 1:
+            return ProtocolTree(tuple(rows), (0,), None, None, None, rows[0] % 2)
+        half = len(rows) // 2
+        return ProtocolTree(tuple(rows), (0,), "alice", split(rows[:half]), split(rows[half:]), None)
+
+    big = split(list(range(129)))
+    with pytest.raises(InvalidInputError, match="129 leaves"):
+        tree_figure(big)
+
+    class Report:  # what matrix_figure reads of a bounds report
+        rows, cols, fooling_set, tree = 64, 1, {}, split(list(range(64)))
+
+    values = (np.arange(64) % 2).astype(np.int8).reshape(64, 1)
+    fig = matrix_figure(values, Report())
+    assert len(fig.axes) == 2  # 64 leaves: drawn
+
+    def by_cols(row, cols):  # then Bob halves the columns
+        if len(cols) == 1:
+            return ProtocolTree((row,), (cols[0],), None, None, None, 0)
+        half = len(cols) // 2
+        return ProtocolTree((row,), tuple(cols), "bob", by_cols(row, cols[:half]), by_cols(row, cols[half:]), None)
+
+    def by_rows(rows):
+        if len(rows) == 1:
+            return by_cols(rows[0], [0, 1, 2])
+        half = len(rows) // 2
+        return ProtocolTree(tuple(rows), (0, 1, 2), "alice", by_rows(rows[:half]), by_rows(rows[half:]), None)
+
+    Report.tree, Report.cols = by_rows(list(range(64))), 3  # 192 leaves over a 64 x 3 matrix
+    fig = matrix_figure(np.zeros((64, 3), dtype=np.int8), Report())
+    assert len(fig.axes) == 1
+    assert "192 rectangles are not drawn" in " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+
+
+def test_witness_figure_without_a_witness_says_so():
+    from commlb.figures import witness_figure
+    from commlb.witness.result import WitnessResult
+
+    none = WitnessResult(found=False, task="disjointness", model="rnn", problem="DISJ_3", n=3, message_bits=96,
+                         one_way_bound=3.0, inputs_enumerated=8, exhaustive=True, distinct_messages=8,
+                         effective_bits=3.0, note="no collision: all 8 inputs of Alice send 8 distinct messages")
+    fig = witness_figure(none)
+    text = next(t.get_text() for t in fig.texts if t.get_gid() == "no-witness").replace("\n", " ")
+    assert text.startswith("No collision: all 8 inputs") and text.count("collision") == 1
+    assert "D→(DISJ_3) = 3 bits" in text and not fig.axes

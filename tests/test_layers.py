@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Lowest layer first.  Same table as docs/design.md §2.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "bits", "core", "registry", "plugins", "validate"),
+    ("errors", "bits", "core", "registry", "plugins", "chain", "validate", "deadline", "display"),
     ("kernels",),
     ("problems", "tasks", "setup", "costs", "execution"),
     ("models",),

@@ -5,6 +5,7 @@ line never says "2^-0", and simulate's "compare" column is explained."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -81,3 +82,31 @@ def test_sweep_table_and_notes_fit_80_columns(capsys, monkeypatch):
         if stream.strip():
             assert max(len(line) for line in stream.splitlines()) <= 80
     assert "bits" in captured.out and "ffn" in captured.out
+
+
+REPORTS = {
+    "bounds": ["bounds", "--problem", "ip", "--n", "3"],
+    "bounds-error": ["bounds", "--problem", "disj", "--n", "3", "--error", "0.1"],
+    "witness": ["witness", "--task", "disjointness", "--model", "rnn", "--n", "6", "--hidden", "1",
+                "--precision", "4", "--weights", "random"],
+    "check-reduction": ["check-reduction", "disj-to-disjointness", "--n", "3"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPORTS))
+def test_reports_read_at_80_columns_and_stop_at_the_cap(name, capsys, monkeypatch):
+    """bounds, witness and check-reduction: at 80 columns nothing is wider and no cell
+    loses text to an ellipsis; on a 200-column terminal the lines stop at the cap."""
+    outs = {}
+    for columns in (80, 200):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        main(REPORTS[name])
+        outs[columns] = capsys.readouterr().out
+        assert "…" not in outs[columns], name
+    assert max(len(line) for line in outs[80].splitlines()) <= 80
+    assert max(len(line) for line in outs[200].splitlines()) <= MAX_WIDTH
+    if name == "bounds":  # the GF(p) rank's prime is printed whole at 80 columns, folded in its cell
+        prime = re.search(r"rank/GF\(\d+\)", outs[200])
+        assert prime is not None
+        quantity = "".join(line.split("│")[2].strip() for line in outs[80].splitlines() if line.count("│") == 7)
+        assert prime.group(0) in quantity, quantity

@@ -143,6 +143,9 @@ def test_witness_on_two_workers_equals_in_process(cluster, monkeypatch):
         a, b = json.loads(local.stdout), json.loads(spread.stdout)
         a.pop("seconds"), b.pop("seconds")
         assert a == b
+        # the estimate before the run: inputs, chunks, partitions, workers, time and spill
+        assert "dask: 4,096 inputs in 4 chunks and 8 partitions on 2 worker(s), about" in spread.stderr
+        assert "48 KiB spilled to" in spread.stderr and "dask:" not in local.stderr
 
 
 @pytest.mark.timeout(300)

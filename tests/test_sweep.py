@@ -204,7 +204,14 @@ def test_rows_match_a_direct_simulation(small):
 
 
 def test_time_budget_keeps_one_run_and_one_trial_and_says_so():
-    result = run_sweep("index-lookup", "transformer", "8", trials=5, instances=3, max_seconds=1e-9)
+    import time
+
+    def slow(point, done, total, stage):  # the first run ends past half the limit, the first trial past it
+        if stage in ("protocol run 1 of 3", "trial 1 of 5"):
+            time.sleep(1.6)
+
+    result = run_sweep("index-lookup", "transformer", "8", trials=5, instances=3, max_seconds=3.0,
+                       point_progress=slow)
     row = result.rows[0]
     assert row.ok and row.protocol_runs == 1 and row.trials == 1
     assert "1 of 3 instances" in row.note and "1 of 5 trials" in row.note
@@ -336,3 +343,36 @@ def test_bits_metric_is_one_panel_and_bad_metric_refused(small):
     assert len(plot_sweep(small, metric="bits").axes) == 1
     with pytest.raises(InvalidInputError, match="--metric"):
         plot_sweep(small, metric="depth")
+
+
+def test_sweep_takes_simulates_spelling_of_task_options():
+    """--k 3 is --task-option k=3 (simulate's spelling works in sweep too): the same rows;
+    and it reaches the construction (3 hops need 4 layers, 2 hops fewer)."""
+    rows = {}
+    for spelling in (("--k", "3"), ("--task-option", "k=3"), ("--k", "2")):
+        res = invoke("--task", "khop", "--models", "transformer", "--n", "3", *spelling, "--trials", "1",
+                     "--instances", "1", "--json")
+        assert res.exit_code == 0, res.output
+        rows[spelling] = [{k: v for k, v in r.items() if "seconds" not in k and k != "elapsed"}
+                          for r in json.loads(res.stdout)["rows"]]
+    assert rows[("--k", "3")] == rows[("--task-option", "k=3")]
+    assert rows[("--k", "3")][0]["layers"] == 4 and rows[("--k", "2")][0]["layers"] < 4
+    res = invoke("--task", "khop", "--n", "3", "--k", "3", "--task-option", "k=2")
+    assert isinstance(res.exception, CommlbError) and "disagree" in str(res.exception)
+
+
+def test_figure_axes_follow_the_x_label_and_name_a_constant_size(small):
+    fig = plot_sweep(small, metric="width", x_label="q (the DISJ_q size)")
+    assert [ax.get_xlabel() for ax in fig.axes] == ["q (the DISJ_q size)"] * 2
+    caption = next(t.get_text() for t in fig.texts if "The cut" in t.get_text()).replace("\n", " ")
+    assert caption.startswith("q: ") and "linear in q" in caption
+    assert fig.get_suptitle().endswith("against q")
+    size_ax = fig.axes[0]
+    for line in size_ax.get_lines():
+        ys = list(line.get_ydata())
+        if line.get_linestyle() == "--" or len(ys) < 2:
+            continue
+        constant = len(set(ys)) == 1
+        assert ("(constant: " in line.get_label()) == constant
+        if constant:
+            assert f"constant: {ys[0]:,} at every q" in line.get_label()

@@ -280,3 +280,20 @@ def test_float_arithmetic_runs_on_the_engine_fallback():
     setup, model = _rebuild("disjointness", "rnn", 15, hidden=1, precision=6, arith="float", weights="random")
     with pytest.raises(TooLargeError, match="one protocol run per input"):
         search_witness(setup.reduction, model)
+
+
+def test_exhaustive_run_refused_up_front_when_memory_is_short(monkeypatch):
+    """12 bytes per input (key and index): with less available than that, the search is
+    refused with the estimate before any input is enumerated."""
+    import commlb.witness.search as search_mod
+
+    def never(*args, **kwargs):
+        raise AssertionError("enumerated although the arrays cannot fit")
+
+    monkeypatch.setattr(search_mod, "_available_bytes", lambda: float(1 << 20))
+    monkeypatch.setattr(search_mod, "_enumerate", never)
+    with pytest.raises(TooLargeError) as info:
+        find_witness("index-lookup", "rnn", 20, hidden=2, precision=4)
+    msg = str(info.value)
+    assert "--budget" in msg and "1 MiB is available" in msg and "12 bytes per input" in msg
+    assert search_mod._bytes_needed(1 << 20) == 12 * (1 << 20) + 8 * min(1 << 20, search_mod._BLOCK)

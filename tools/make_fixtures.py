@@ -65,7 +65,8 @@ class Recurrent(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(RNN_VOCAB, RNN_IN)
         self.rnn = cell(RNN_IN, RNN_HIDDEN, num_layers=RNN_LAYERS, batch_first=True, **kw)
-        self.head = nn.Linear(RNN_HIDDEN, RNN_OUT)
+        out = int(kw.get("proj_size", 0)) or RNN_HIDDEN  # type: ignore[call-overload]
+        self.head = nn.Linear(out * (2 if kw.get("bidirectional") else 1), RNN_OUT)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(self.embed(tokens))
@@ -195,6 +196,45 @@ def reduced(config: GPT2Config, wrapper: nn.Module, tokens: np.ndarray, rnn_toke
                 save_file(sd, str(OUT / file))
     np.savez_compressed(OUT / "outputs_reduced.npz", **out)
     sharded(config, wrapper)
+    projected(rnn_tokens)
+    bidirectional(rnn_tokens)
+
+
+def bidirectional(rnn_tokens: np.ndarray) -> None:
+    """``lstm_bi.pt`` and ``gru_bi.safetensors``: two-layer bidirectional modules with
+    their heads (on [h_forward; h_reverse]), and ``outputs_bi.npz``: their outputs in
+    float32 and, after ``model.to(torch.bfloat16)``, in bfloat16 (oneDNN off)."""
+    gen = torch.Generator().manual_seed(4)
+    r = torch.as_tensor(rnn_tokens)
+    out = {}
+    for name, cell, file in (("lstm_bi", nn.LSTM, "lstm_bi.pt"), ("gru_bi", nn.GRU, "gru_bi.safetensors")):
+        model = Recurrent(cell, bidirectional=True).eval()
+        perturb(model, gen)
+        sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+        if file.endswith(".pt"):
+            torch.save(sd, OUT / file)
+        else:
+            save_file(sd, str(OUT / file))
+        with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+            out[f"{name}_out"] = model(r).numpy()
+            out[f"{name}_bf16_out"] = model.to(torch.bfloat16)(r).float().numpy()
+    np.savez_compressed(OUT / "outputs_bi.npz", **out)
+
+
+def projected(rnn_tokens: np.ndarray) -> None:
+    """``lstm_proj.pt``: a two-layer ``nn.LSTM(proj_size=3)`` (h of size 3, c of size 8)
+    with its head, and ``outputs_proj.npz``: its outputs in float32 and, converted by
+    ``model.to(torch.bfloat16)``, in bfloat16 (oneDNN off)."""
+    gen = torch.Generator().manual_seed(3)
+    model = Recurrent(nn.LSTM, proj_size=3).eval()
+    perturb(model, gen)
+    r = torch.as_tensor(rnn_tokens)
+    out = {}
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+        out["lstm_proj_out"] = model(r).numpy()
+        torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, OUT / "lstm_proj.pt")
+        out["lstm_proj_bf16_out"] = model.to(torch.bfloat16)(r).float().numpy()
+    np.savez_compressed(OUT / "outputs_proj.npz", **out)
 
 
 def sharded(config: GPT2Config, wrapper: nn.Module) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import shown
 from ..errors import InvalidInputError, TooLargeError
 from .catalogue import entries_for
 from .distribution import Distribution
@@ -73,6 +74,7 @@ class ErrorBound:
                 "certificate": cert, "elapsed": self.elapsed, "note": self.note}
 
 
+@shown("error-bounds")
 @dataclass
 class ErrorBoundsReport:
     source: str

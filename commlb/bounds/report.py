@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import shown
 from ..errors import InvalidInputError
 from .matrix import DONT_CARE, CommMatrix, matrix_from_array
 from .oneway import OneWayResult, bits_for, one_way, verify_one_way
@@ -79,6 +80,7 @@ class MethodRow:
     note: str = ""
 
 
+@shown("bounds")
 @dataclass
 class BoundsReport:
     """The bounds for one matrix.  :meth:`to_json` gives exactly the keys ``rows``,
@@ -101,6 +103,8 @@ class BoundsReport:
     tree: Any = None
     rank_results: dict[str, RankResult] = field(default_factory=dict)
     one_way_result: OneWayResult | None = None
+    #: the matrix the bounds are for (for its figure in a notebook)
+    matrix: Any = field(default=None, repr=False)
 
     @property
     def best_lower_bound(self) -> tuple[int, str] | None:
@@ -442,7 +446,7 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
     promise_note = None
     if M.has_dont_care:
         M, promise_note = restrict_to_product_promise(M)
-    report = BoundsReport(M.source, M.rows, M.cols, M.output_values())
+    report = BoundsReport(M.source, M.rows, M.cols, M.output_values(), matrix=M)
     if promise_note:
         report.notes.append(promise_note)
     if methods is None:

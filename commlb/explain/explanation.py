@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..display import shown
+
 
 @dataclass(frozen=True)
 class Step:
@@ -23,6 +25,7 @@ class Step:
         return {"key": self.key, "title": self.title, "paragraphs": self.paragraphs, "data": self.data}
 
 
+@shown("explanation")
 @dataclass
 class Explanation:
     """The walk-through.  ``basis`` is ``"construction"`` (weights that solve the task),
@@ -41,6 +44,16 @@ class Explanation:
     vocab_names: list[str] | None = None
     basis: str = "construction"
     protocol: str = "simulate"
+    #: the run walked through (a :class:`~commlb.simulate.SimulationResult` whose transcript
+    #: is the one the steps describe), for figures; None for ``explain --problem``
+    result: Any = field(default=None, repr=False)
+
+    def body_html(self) -> str:
+        """The walk-through as an HTML fragment (what a notebook shows; see
+        :mod:`commlb.explain.page`)."""
+        from .page import notebook_html
+
+        return notebook_html(self)
 
     def step(self, key: str) -> Step:
         for s in self.steps:

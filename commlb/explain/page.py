@@ -29,6 +29,9 @@ _OWNER_WORDS = {0: "Alice", 1: "Bob", 2: "public"}
 _OWNER_CLASS = {0: "a", 1: "b", 2: "p"}
 #: tokens shown on the page before the middle is shortened
 MAX_PAGE_TOKENS = 160
+#: more messages than this get a bar chart of their sizes too (the transcript figure
+#: shortens long transcripts in the middle)
+MESSAGES_CHART = 4
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def messages_figure(explanation: Explanation) -> Any | None:
     ax = fig.add_subplot()
     xs = list(range(1, len(msgs) + 1))
     signed = [int(m["bits"]) * (1 if m["sender"] == "alice" else -1) for m in msgs]
-    ax.bar(xs, signed, color=["#1f9bb4" if v > 0 else "#b4387f" for v in signed], edgecolor="black",
+    ax.bar(xs, signed, color=["#6baed6" if v > 0 else "#fd8d3c" for v in signed], edgecolor="black",
            hatch=["" if v > 0 else "\\\\" for v in signed])
     ax.axhline(0, color="black", linewidth=0.8)
     top = max([abs(v) for v in signed] + [1])
@@ -151,7 +154,14 @@ def figures(explanation: Explanation) -> list[PageFigure]:
     """The page's figures, in step order, as SVG."""
     out: list[PageFigure] = []
     msgs = explanation.simulation.get("messages") or []
-    fig = messages_figure(explanation)
+    if explanation.result is not None:
+        from ..figures import transcript_figure
+
+        out.append(PageFigure("protocol", "transcript", "the tokens with their owners, the cut, and each message "
+                              "as an arrow between Alice and Bob", "The run: the tokens (A = Alice, B = Bob, "
+                              "· = public), the cut between Alice's and Bob's tokens, and every message as a "
+                              "numbered arrow with its size.", _svg(transcript_figure(explanation.result))))
+    fig = messages_figure(explanation) if len(msgs) > MESSAGES_CHART else None
     if fig is not None:
         out.append(PageFigure("protocol", "messages", "bar chart of the bits of each message",
                               f"The {len(msgs)} messages of the run: bits of each, Alice → Bob above the line, "
@@ -203,7 +213,7 @@ def _is_message(para: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 _CSS = """
-:root { --a: #0b7285; --b: #a61e4d; --p: #6c757d; --ink: #1a1a1a; --rule: #d0d7de; }
+:root { --a: #08519c; --b: #a63603; --p: #6c757d; --ink: #1a1a1a; --rule: #d0d7de; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #fff;
        font: 17px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
@@ -220,12 +230,12 @@ code, .strip, table.msgs td.label { font-family: ui-monospace, "DejaVu Sans Mono
 .legend { font-size: .92rem; color: #333; }
 .legend span { margin-right: 1rem; font-weight: 600; }
 .legend .a { color: var(--a); } .legend .b { color: var(--b); } .legend .p { color: var(--p); }
-.strip { display: flex; flex-wrap: wrap; gap: 3px; margin: .6rem 0 1rem; font-size: .9rem; }
+.strip { display: flex; flex-wrap: wrap; gap: 4px; margin: .6rem 0 1rem; font-size: 1rem; }
 .tok { display: inline-flex; flex-direction: column; align-items: center; min-width: 1.6rem;
        border: 1px solid var(--rule); border-radius: 4px; padding: 1px 4px; }
 .tok b { font-weight: 600; } .tok i { font-style: normal; font-size: .75rem; }
-.tok.a { border-color: var(--a); color: var(--a); background: #e6f6f9; }
-.tok.b { border-color: var(--b); color: var(--b); background: #fbeaf0; }
+.tok.a { border-color: var(--a); color: var(--a); background: #deebf7; }
+.tok.b { border-color: var(--b); color: var(--b); background: #fee6ce; }
 .tok.p { color: var(--p); background: #f3f4f6; border-style: dashed; }
 .tok.gap { border: none; background: none; color: #555; font-style: italic; justify-content: center; }
 ol.messages { padding-left: 1.4rem; } ol.messages li { margin: .3rem 0; }
@@ -321,6 +331,31 @@ def body_html(explanation: Explanation, figs: list[PageFigure] | None = None) ->
         out.append("</section>")
         parts.append("\n".join(out))
     return "\n".join(parts)
+
+
+def _scoped_css(scope: str) -> str:
+    """The page's CSS for a fragment inside another page (a notebook): every rule
+    limited to ``scope``, the page-wide rules (body, main, print) left out."""
+    import re
+
+    css = re.sub(r"@media[^{]*\{[^{}]*\{[^{}]*\}\s*\}", "", _CSS)
+    out = []
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        names = [sel.strip() for sel in selectors.split(",")]
+        if any(name in ("body", "main", "*") for name in names):
+            continue
+        names = [scope if name == ":root" else f"{scope} {name}" for name in names]
+        out.append(f"{', '.join(names)} {{{body}}}")
+    return "\n".join(out)
+
+
+def notebook_html(explanation: Explanation) -> str:
+    """The walk-through as one HTML fragment with its own scoped style (a notebook's
+    output cell): the heading and :func:`body_html`."""
+    sub = subtitle(explanation)
+    return (f"<style>{_scoped_css('.commlb-page')}</style>\n<div class=\"commlb-page\">\n"
+            f"<h3>{_esc(title(explanation))}</h3>\n" + (f'<p class="sub">{_esc(sub)}</p>\n' if sub else "")
+            + body_html(explanation) + "\n</div>")
 
 
 def to_html(explanation: Explanation, command: str | None = None) -> str:

@@ -35,7 +35,10 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
         n = int(getattr(reduction_factory(red_name), "example_params", {}).get("n", 6))
     setup = resolve_task(task, n=n, **options)
     task_name = setup.task_name or setup.task.name
-    if family not in MODEL_FAMILIES:
+    if family not in ("rnn", "transformer", "ffn"):
+        if family in MODEL_FAMILIES or ":" in family:
+            raise InvalidInputError(f"explain walks through the built-in families (rnn, transformer, ffn); the "
+                                    f"{model} family runs in simulate, witness and sweep")
         raise InvalidInputError(f"unknown model family {family!r}; choose one of {', '.join(MODEL_FAMILIES)}")
     why_not = refusal(task_name, family, setup)
     if why_not:
@@ -79,9 +82,17 @@ def explain(task: str, model: str, n: int | None = None, *, seed: int = 0,
     ]
     if eps is not None:
         steps.append(_step_error(error_bound(problem.name, int(problem.n), eps), data, built))
+    walked = result
+    if protocol != "simulate":  # the run as walked through: the query-vector transcript and its bounds
+        import dataclasses
+
+        from ..bounds.applicable import lower_bounds_for
+
+        entries = lower_bounds_for(problem, {m.sender for m in transcript.messages}, transcript.rounds)
+        walked = dataclasses.replace(result, transcript=transcript, lower_bounds=entries)
     return Explanation(task=task_name, model=family, n=int(setup.n), reduction=reduction.name,
                        problem=problem.name, steps=steps, simulation=data, tokens=tokens, owner=owner,
-                       vocab_names=names, basis=basis, protocol=protocol)
+                       vocab_names=names, basis=basis, protocol=protocol, result=walked)
 
 
 def _build(setup: Any, family: str, seed: int, options: dict[str, Any]) -> Any:

@@ -128,14 +128,15 @@ def _grid(ax: Any, values: np.ndarray, fills: dict[int, str], n: int | None, gid
 
 
 def matrix_figure(matrix: Any, report: Any = None, *, highlight: str = "auto", title: str | None = None,
-                  fooling: dict[int, list[tuple[int, int]]] | None = None, search_seconds: float = 5.0) -> Any:
+                  fooling: dict[int, list[tuple[int, int]]] | None = None, search_seconds: float = 10.0) -> Any:
     """The matrix as a grid of cells, each entry's value written in it and shaded grey by
     value, with a fooling set marked and, when ``report`` (a
     :class:`~commlb.bounds.report.BoundsReport`) holds a protocol tree, a second panel of
     the tree's monochromatic rectangles.  The fooling set is ``fooling`` (value -> pairs),
-    else the report's, else one searched for here (at most ``search_seconds`` per value;
+    else the report's, else one searched for here (``search_seconds`` in all;
     every set drawn is verified first).  ``highlight`` = ``"fooling"``, ``"rectangles"``,
-    ``"none"`` (the bare matrix) or ``"auto"`` (both).  Returns the matplotlib Figure."""
+    ``"none"`` (the bare matrix) or ``"auto"`` (both).  The search runs only for matrices
+    of at most :data:`MAX_SEARCH_VALUES` values.  Returns the matplotlib Figure."""
     if highlight not in ("auto", "fooling", "rectangles", "none"):
         raise InvalidInputError(f"highlight must be auto, fooling, rectangles or none, not {highlight!r}")
     values, source, n = _values_of(matrix, report)
@@ -152,6 +153,10 @@ def matrix_figure(matrix: Any, report: Any = None, *, highlight: str = "auto", t
     tree = getattr(report, "tree", None) if highlight in ("auto", "rectangles") else None
     if highlight == "rectangles" and tree is None:
         raise InvalidInputError("no protocol tree to draw its rectangles: run the exact method")
+    skipped = ""
+    if highlight == "auto" and tree is not None and len(tree.leaves()) > MAX_LEAVES:
+        skipped = (f"The protocol tree's {len(tree.leaves())} rectangles are not drawn (at most {MAX_LEAVES}).")
+        tree = None
     from ..bounds.fooling import verify_fooling_set
 
     for value, pairs in fooling.items():
@@ -174,11 +179,15 @@ def matrix_figure(matrix: Any, report: Any = None, *, highlight: str = "auto", t
                 ax.set_title("the communication matrix", fontsize=12, pad=42)
         else:
             notes.append(_draw_rectangles(ax, values, fills, n, tree))
-    key = "values: " + ", ".join(f"{v} ({_grey_name(fills[v])})" for v in present)
+    if len(present) <= 4:
+        key = "values: " + ", ".join(f"{v} ({_grey_name(fills[v])})" for v in present)
+    else:
+        key = (f"{len(present)} values, shaded from white ({present[0]}) to dark grey ({present[-1]}); "
+               "each cell's value is written in it")
     if np.any(values < 0):
         key += "; * (dotted grey): outside the promise"
     fig.suptitle(title or f"{source}: {rows} x {cols} matrix, entry (x, y) = f(x, y)", fontsize=14)
-    caption = wrap(" ".join([key + "."] + [t for t in notes if t]), int(14 * (side * len(panels) + 0.6)))
+    caption = wrap(" ".join([key + "."] + [t for t in notes + [skipped] if t]), int(14 * (side * len(panels) + 0.6)))
     lines = caption.count("\n") + 1
     height = side + 1.6 + 0.17 * lines
     fig.set_size_inches(side * len(panels) + 0.6, height)
@@ -187,14 +196,21 @@ def matrix_figure(matrix: Any, report: Any = None, *, highlight: str = "auto", t
     return fig
 
 
+#: a fooling set is searched for a picture only when the matrix has at most this many values
+MAX_SEARCH_VALUES = 8
+
+
 def _search_fooling(values: np.ndarray, seconds: float) -> dict[int, list[tuple[int, int]]]:
-    """A largest fooling set per value that the search finds in ``seconds`` (verified by
-    the caller like any other)."""
+    """A largest fooling set per value that the search finds in ``seconds`` in all
+    (verified by the caller like any other); none for a matrix of many values."""
     from ..bounds.fooling import max_fooling_set
 
-    out = {}
-    for v in sorted({int(v) for v in np.unique(values)}):
-        res = max_fooling_set(values, v, time_limit=seconds)
+    out: dict[int, list[tuple[int, int]]] = {}
+    present = sorted({int(v) for v in np.unique(values)})
+    if len(present) > MAX_SEARCH_VALUES:
+        return out
+    for v in present:
+        res = max_fooling_set(values, v, time_limit=max(0.05, seconds / len(present)))
         if res.pairs:
             out[v] = [(int(r), int(c)) for r, c in res.pairs]
     return out
@@ -210,6 +226,8 @@ def _draw_fooling(ax: Any, fooling: dict[int, list[tuple[int, int]]], values: np
                                    hatch="xx", linewidth=2.4, gid=f"fooling-{r}-{c}"))
         parts.append(f"{len(pairs)} pairs of value {value}")
     total = sum(len(p) for p in fooling.values())
+    if len(parts) > 4:
+        parts = [f"{total} pairs over {len(parts)} values"]
     where = " (found for this picture)" if searched else ""
     return (f"Fooling set{where}: {'; '.join(parts)}. For any two marked cells (x, y), (x', y') of one value "
             f"z, one of the crossed cells (x, y'), (x', y) is not z, so no monochromatic rectangle holds two "
@@ -226,7 +244,10 @@ def _leaf_style(k: int) -> tuple[str, str]:
 
     rgba = colormaps["tab20"]((k - 1) % 20)
     face = "#" + "".join(f"{int(round(255 * (0.55 * ch + 0.45))):02x}" for ch in rgba[:3])  # pale
-    return face, _LEAF_HATCHES[(k - 1) % len(_LEAF_HATCHES)]
+    # the (colour, hatch) pair differs between any two leaves up to 200, and so does the
+    # hatch between neighbours: a leaf is told apart without colour too
+    j = k - 1
+    return face, _LEAF_HATCHES[(j + j // 20) % len(_LEAF_HATCHES)]
 
 
 def _draw_rectangles(ax: Any, values: np.ndarray, fills: dict[int, str], n: int | None, tree: Any) -> str:
@@ -246,7 +267,9 @@ def _draw_rectangles(ax: Any, values: np.ndarray, fills: dict[int, str], n: int 
                 if owner[r, c]:
                     raise InvalidInputError(f"the protocol tree's leaves overlap at ({r}, {c})")
                 owner[r, c] = k
-                labels[r][c] = f"R{k}"
+                # every cell named while they are large enough; else only each leaf's first cell
+                if max(rows, cols) <= 16 or (r, c) == (leaf.rows[0], leaf.cols[0]):
+                    labels[r][c] = f"R{k}"
                 faces[r, c] = face
                 hatches[r, c] = hatch
     from matplotlib.patches import Rectangle
@@ -265,7 +288,14 @@ def _draw_rectangles(ax: Any, values: np.ndarray, fills: dict[int, str], n: int 
     ax.add_patch(Rectangle((0, 0), cols, rows, facecolor="none", edgecolor="black", linewidth=2.2))
     ax.set_title(f"the {len(leaves)} leaves of a depth-{tree.depth} protocol tree:\n"
                  "monochromatic rectangles R1, R2, …", fontsize=12, pad=42)
-    outputs = ", ".join(f"R{k} = {leaf.output}" for k, leaf in enumerate(leaves, 1))
+    by_output: dict[Any, list[int]] = {}
+    for k, leaf in enumerate(leaves, 1):
+        by_output.setdefault(leaf.output, []).append(k)
+    outputs = "; ".join(f"output {v}: " + ", ".join(f"R{k}" for k in ks[:24]) + (f", … ({len(ks)} in all)"
+                                                                                if len(ks) > 24 else "")
+                        for v, ks in by_output.items())
+    if max(rows, cols) > 16:
+        outputs += " (each rectangle named in its first cell)"
     return (f"Rectangles (their cells need not be adjacent: a rectangle is a set of rows times a set of "
             f"columns): {outputs}. Each is monochromatic, so the tree's {len(leaves)} leaves cover the "
             f"matrix with no two values in one leaf.")
@@ -323,7 +353,8 @@ def tree_figure(tree: Any, *, n: int | None = None, shape: tuple[int, int] | Non
     width = max(6.0, min(24.0, 1.3 * len(leaves) + 1.5))
     fig = new_figure(width, 1.7 * depth + 3.0)
     ax = fig.subplots()
-    font = 10 if len(leaves) <= 24 else 7
+    compact = len(leaves) > 24  # the boxes get narrow: a letter for the speaker, the output alone
+    font = 10 if not compact else 7
     for parent, child in graph.edges:
         (x0, y0), (x1, y1) = pos[parent], pos[child]
         ax.plot([x0, x1], [y0, y1], color="#555555", linewidth=1.2, zorder=1)
@@ -349,15 +380,16 @@ def tree_figure(tree: Any, *, n: int | None = None, shape: tuple[int, int] | Non
             face, hatch = _leaf_style(k)
             ax.add_patch(FancyBboxPatch((x - 0.36, y - 0.28), 0.72, 0.56, boxstyle="square,pad=0", facecolor=face,
                                         hatch=hatch, edgecolor="black", linewidth=1.2, zorder=2, gid=gid))
-            ax.text(x, y, f"R{k}\nout {node.output}", ha="center", va="center", fontsize=font, zorder=4,
+            ax.text(x, y, f"R{k}\n{'' if compact else 'out '}{node.output}", ha="center", va="center",
+                    fontsize=font, zorder=4,
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         else:
             who = 0 if node.speaker == "alice" else 1
             ax.add_patch(FancyBboxPatch((x - 0.36, y - 0.24), 0.72, 0.48, boxstyle="round,pad=0.02",
                                         facecolor=OWNER_FACE[who], hatch=OWNER_HATCH[who], edgecolor="black",
                                         linewidth=1.2, zorder=2, gid=gid))
-            ax.text(x, y, f"{'A' if who == 0 else 'B'}: {OWNER_NAME[who]}\nsends a bit", ha="center", va="center",
-                    fontsize=font, zorder=4,
+            text = "AB"[who] if compact else f"{'AB'[who]}: {OWNER_NAME[who]}\nsends a bit"
+            ax.text(x, y, text, ha="center", va="center", fontsize=font + (2 if compact else 0), zorder=4,
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     ax.set_xlim(-0.7, max(p[0] for p in pos.values()) + 0.7)
     ax.set_ylim(-depth - 0.6, 0.6)

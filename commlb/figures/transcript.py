@@ -118,7 +118,7 @@ def transcript_figure(result: Any, *, title: str | None = None, max_tokens: int 
                 va="bottom", fontsize=10, fontweight="bold")
 
     # the two parties and their messages
-    x_a, x_b = 0.22 * width_units, 0.78 * width_units
+    x_a, x_b = 0.16 * width_units, 0.84 * width_units
     top = -1.5
     bottom = top - 0.9 - 1.25 * rows
     for who, x in ((0, x_a), (1, x_b)):
@@ -143,7 +143,7 @@ def transcript_figure(result: Any, *, title: str | None = None, max_tokens: int 
         ax.text((x_a + x_b) / 2, y - 0.12, f"{idx + 1}. {m.label}: {m.bits:,} bits (round {m.round})",
                 ha="center", va="bottom", fontsize=10)
         ax.text((x_a + x_b) / 2, y - 0.4, plain_note(m.label), ha="center", va="top", fontsize=8, style="italic",
-                color="#333333")
+                color="#333333", bbox={"boxstyle": "square,pad=0.05", "facecolor": "white", "edgecolor": "none"})
         y -= 1.25
     if not messages:
         ax.text((x_a + x_b) / 2, y - 0.2, "no message crosses the cut", ha="center", va="center", fontsize=11)

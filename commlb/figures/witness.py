@@ -30,18 +30,22 @@ def witness_figure(result: Any, *, title: str | None = None, max_tokens: int = M
     figure says so, with the counts.  Returns the matplotlib Figure."""
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    head = title or f"{result.task}, n = {result.n}: {result.problem} and an undersized {result.model.split(':')[0]}"
+    model = result.model.split(":")[0]
     if not result.found or result.sequences is None or result.owners is None:
         fig = new_figure(9.0, 3.0)
-        fig.suptitle(head, fontsize=13)
-        fig.text(0.5, 0.5, wrap(f"No collision: {result.note}", 90), ha="center", va="center", fontsize=11,
-                 gid="no-witness")
+        fig.suptitle(title or f"{result.task}, n = {result.n}: {result.problem} and the {model}", fontsize=13)
+        note = result.note[:1].upper() + result.note[1:]
+        if result.effective_bits is not None and result.one_way_bound is not None:
+            note += (f". Effective message size {result.effective_bits:.3g} bits; one-way bound "
+                     f"D→({result.problem}) = {result.one_way_bound:g} bits.")
+        fig.text(0.5, 0.5, wrap(note, 90), ha="center", va="center", fontsize=11, gid="no-witness")
         return fig
+    head = title or f"{result.task}, n = {result.n}: {result.problem} and an undersized {model}"
     seq1, seq2 = (np.asarray(s, dtype=np.int64) for s in result.sequences)
     owner = np.asarray(result.owners, dtype=np.int64)
     differ = {i for i in range(len(seq1)) if int(seq1[i]) != int(seq2[i])}
     w = strip_width(len(owner), max_tokens)
-    msg_x0, msg_x1 = w + 1.6, w + 7.4
+    msg_x0, msg_x1 = w + 2.6, w + 8.4
     ans_x0 = msg_x1 + 1.4
     total_w = ans_x0 + 7.5
     fig_w = max(10.0, min(22.0, 0.33 * total_w + 1.5))
@@ -94,7 +98,7 @@ def witness_figure(result: Any, *, title: str | None = None, max_tokens: int = M
         ax.plot([start_x, join_x], [y0, mid], color="#1f4e79", linewidth=1.8)
     ax.add_patch(FancyArrowPatch((join_x, mid), (msg_x0 - 0.1, mid), arrowstyle="-|>", mutation_scale=16,
                                  linewidth=1.8, color="#1f4e79"))
-    ax.text((join_x + msg_x0) / 2, mid + 0.08, "Alice's message", ha="center", va="bottom", fontsize=9,
+    ax.text(msg_x0 - 0.2, mid + 0.08, "Alice's message", ha="right", va="bottom", fontsize=9,
             color="#1f4e79")
     for row, (y, got, want) in enumerate(zip(ys, result.outputs or [], result.expected or []), 1):
         ok = got == want

@@ -156,7 +156,7 @@ def prepare_task(adapter: Adapter, task_name: str | None, options: Mapping[str, 
 
 
 def _readout_bound(model: Any) -> int:
-    return model.width if model.readout.kind == "hidden" else int(model.readout.classes)
+    return model.out_width if model.readout.kind == "hidden" else int(model.readout.classes)
 
 
 def check_fit(model: Any, ids: np.ndarray, target: np.ndarray, scored: np.ndarray, adapter: Adapter) -> None:
@@ -176,15 +176,17 @@ def estimate_flops(model: Any, instances: int, length: int) -> float:
     if model.family == "gpt2":
         per_tok = model.layers * (12 * model.width ** 2 + 2 * length * model.width)
     else:
-        per_tok = model.layers * 8 * model.width * (model.width + model.width)
+        per_tok = model.layers * 8 * model.out_width * (model.width + model.width)
     return float(instances) * length * per_tok
 
 
 def evaluate(model: Any, adapter: Adapter, task_name: str | None, option_rows: list[dict[str, Any]], n: int,
              instances: int, seed: int = 0, batch: int = 250,
-             progress: Callable[[int], None] | None = None) -> EvalResult:
+             progress: Callable[[int], None] | None = None, executor: Any = None) -> EvalResult:
     """The error rate of ``model`` on ``instances`` seeded instances of size ``n`` for
-    each row of task options (module docstring)."""
+    each row of task options (module docstring).  ``executor`` (a
+    :class:`commlb.execution.Executor`): the model's forward passes run on it, one batch a
+    chunk; the instances are drawn here, in the same order, so the result is the same."""
     if instances < 1:
         raise InvalidInputError(f"--instances must be >= 1, got {instances}")
     if n < 1:
@@ -200,6 +202,9 @@ def evaluate(model: Any, adapter: Adapter, task_name: str | None, option_rows: l
         raise TooLargeError(f"about {flops:.1e} multiply-adds (over {MAX_FLOPS:.0e}, ~10 min): use fewer "
                             "--instances, a smaller --n or fewer --task-option values")
     result = EvalResult(task=first[0], n=n, seed=seed, adapter=adapter, model=model.summary())
+    if executor is not None:
+        return _evaluate_on(executor, result, model, adapter, task_name, rows_opts, n, instances, seed, batch,
+                            progress)
     for row_index, opts in enumerate(rows_opts):
         _, task, all_opts = prepare_task(adapter, task_name, opts)
         rng = np.random.default_rng([seed, row_index])
@@ -225,6 +230,51 @@ def evaluate(model: Any, adapter: Adapter, task_name: str | None, option_rows: l
         ci = wilson_interval(rate * n_eff, n_eff) if total else (0.0, 1.0)
         result.rows.append(EvalRow({k: v for k, v in all_opts.items()}, errors, total, instances, rate, ci, n_eff,
                                    time.perf_counter() - t0, time.process_time() - c0,
+                                   int(np.count_nonzero(per_errors))))
+    return result
+
+
+def _score_batch(batch: tuple[np.ndarray, np.ndarray, np.ndarray], model: Any
+                 ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One batch's wrong and scored positions per instance, and the seconds (wall, and
+    CPU of the process that scored it) it took."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    ids, target, scored = batch
+    wrong = (model.predict(ids).argmax(-1) != target) & scored
+    return wrong.sum(axis=1), scored.sum(axis=1), time.perf_counter() - t0, time.process_time() - c0
+
+
+def _evaluate_on(executor: Any, result: EvalResult, model: Any, adapter: Adapter, task_name: str | None,
+                 rows_opts: list[dict[str, Any]], n: int, instances: int, seed: int, batch: int,
+                 progress: Callable[[int], None] | None) -> EvalResult:
+    """:func:`evaluate`'s loop with the forward passes on ``executor``: the batches are drawn
+    here exactly as in process, scored there, and combined in order."""
+    batches, owner, options = [], [], []
+    for row_index, opts in enumerate(rows_opts):
+        _, task, all_opts = prepare_task(adapter, task_name, opts)
+        options.append(all_opts)
+        rng = np.random.default_rng([seed, row_index])
+        for start in range(0, instances, batch):
+            count = min(batch, instances - start)
+            tokens = np.stack([task.generate(rng, n) for _ in range(count)])
+            answers = np.stack([np.asarray(task.solve(t)) for t in tokens])
+            ids = adapter.encode(tokens, all_opts)
+            target, scored = adapter.targets_and_scored(answers, tokens.shape[1])
+            check_fit(model, ids, target, scored, adapter)
+            batches.append((ids, target, scored))
+            owner.append(row_index)
+    scores = executor.map_chunks(_score_batch, batches, shared=(model,),
+                                 progress=None if progress is None else (lambda r: progress(int(r[0].size))))
+    for row_index, all_opts in enumerate(options):
+        mine = [sc for sc, o in zip(scores, owner, strict=True) if o == row_index]
+        per_errors = np.concatenate([m[0] for m in mine]).astype(np.int64)
+        per_scored = np.concatenate([m[1] for m in mine]).astype(np.int64)
+        errors, total = int(per_errors.sum()), int(per_scored.sum())
+        rate = errors / total if total else float("nan")
+        n_eff = _effective_n(per_errors, per_scored)
+        ci = wilson_interval(rate * n_eff, n_eff) if total else (0.0, 1.0)
+        result.rows.append(EvalRow(dict(all_opts), errors, total, instances, rate, ci, n_eff,
+                                   sum(m[2] for m in mine), sum(m[3] for m in mine),
                                    int(np.count_nonzero(per_errors))))
     return result
 

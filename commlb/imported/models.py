@@ -13,7 +13,8 @@ Detection (:func:`build_imported`) reads the key layout of a state dict:
   ``gelu_new``).
 * **RNN / GRU / LSTM** — ``{prefix}weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
   ``bias_hh_l{k}``; the gate count (rows / hidden) tells the cell: 4 LSTM, 3 GRU, 1 RNN
-  (tanh unless the config says ``nonlinearity: relu``).  In front, an embedding (a 2-D
+  (tanh unless the config says ``nonlinearity: relu``); an LSTM with ``weight_hr_l{k}``
+  has ``proj_size``: h = W_hr·(o ⊙ tanh c), of the projection size.  In front, an embedding (a 2-D
   ``*.weight`` with ``input_size`` columns whose name contains ``emb``, or ``wte``/
   ``encoder``), else one-hot inputs; behind, a linear head (a ``*.weight`` of shape
   ``[out, hidden]``, with its bias if present).
@@ -224,6 +225,11 @@ class _Imported:
     readout: Readout
     params: dict[str, np.ndarray]
     number: NumberFormat = _F32_FORMAT
+
+    @property
+    def out_width(self) -> int:
+        """Size of the final hidden state the read-out sees."""
+        return self.width
 
     def num_params(self) -> int:
         return int(sum(v.size for v in self.params.values()))
@@ -449,18 +455,25 @@ class Recurrent(_Imported):
     (or one-hot inputs) in front; the read-out is a linear head on the top layer."""
 
     def __init__(self, cell: str, layers: list[dict[str, np.ndarray]], embedding: np.ndarray | None,
-                 input_size: int, fmt: str = "", nonlinearity: str = "tanh") -> None:
+                 input_size: int, fmt: str = "", nonlinearity: str = "tanh",
+                 reverse: list[dict[str, np.ndarray]] | None = None) -> None:
         self.cell = cell
         self.family = cell if cell != "rnn" else f"rnn-{nonlinearity}"
         self.nonlinearity = nonlinearity
         self.weights = layers
+        #: the reverse direction's weights of a bidirectional module (``*_reverse``), else None
+        self.weights_rev = reverse
         self.layers = len(layers)
+        #: size of h (the projection size of an LSTM with ``proj_size``) and of c
         self.width = int(layers[0]["w_hh"].shape[1])
+        self.cell_width = int(layers[0]["w_hr"].shape[1]) if "w_hr" in layers[0] else self.width
         self.embedding = embedding
         self.input_size = input_size
         self.vocab_size = int(embedding.shape[0]) if embedding is not None else input_size
         self.format = fmt
         self.params = {f"{i}.{k}": v for i, lw in enumerate(layers) for k, v in lw.items()}
+        if reverse is not None:
+            self.params.update({f"{i}r.{k}": v for i, lw in enumerate(reverse) for k, v in lw.items()})
         if embedding is not None:
             self.params["embedding"] = embedding
         self.readout = Readout("hidden")
@@ -468,8 +481,27 @@ class Recurrent(_Imported):
 
     @property
     def state_values(self) -> int:
-        """float32 values of the state one layer hands on: h, and c for an LSTM."""
-        return 2 * self.width if self.cell == "lstm" else self.width
+        """Values of the state one layer hands on: h, and c for an LSTM (c has the
+        hidden size, h the projection size when the LSTM has ``proj_size``)."""
+        return self.width + self.cell_width if self.cell == "lstm" else self.width
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.weights_rev is not None
+
+    @property
+    def out_width(self) -> int:
+        """Size of a layer's output: h, or [h_forward; h_reverse] when bidirectional."""
+        return 2 * self.width if self.bidirectional else self.width
+
+    def summary(self) -> dict[str, Any]:
+        out = super().summary()
+        if self.bidirectional:
+            out["bidirectional"] = True
+        if self.cell_width != self.width:
+            out["hidden_size"] = self.cell_width
+            out["proj_size"] = self.width
+        return out
 
     def inputs(self, tokens: np.ndarray) -> np.ndarray:
         tokens = np.asarray(tokens)
@@ -480,24 +512,27 @@ class Recurrent(_Imported):
         return np.eye(self.input_size, dtype=F32)[tokens]
 
     def zero_state(self, batch: tuple[int, ...] = ()) -> list[tuple[np.ndarray, np.ndarray]]:
-        z = np.zeros(batch + (self.width,), dtype=F32)
-        return [(z.copy(), z.copy()) for _ in range(self.layers)]
+        return [(np.zeros(batch + (self.width,), dtype=F32), np.zeros(batch + (self.cell_width,), dtype=F32))
+                for _ in range(self.layers)]
 
-    def step_layer(self, layer: int, xw: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def step_layer(self, layer: int, xw: np.ndarray, h: np.ndarray, c: np.ndarray,
+                   rev: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """One time step of one layer; ``xw`` = W_ih·x + b_ih already computed.  The op
         order and the rounding after each op are those of PyTorch's CPU cells
         (``aten/src/ATen/native/RNN.cpp``: gates = (W_hh·h + b_hh) + xw; GRU
-        h' = (h − n)·z + n)."""
-        w = self.weights[layer]
+        h' = (h − n)·z + n; an LSTM with ``proj_size`` multiplies h by W_hr after).
+        ``rev``: the reverse direction's weights (bidirectional)."""
+        w = self._layer_weights(layer, rev)
         fmt = self.number
         r = fmt.round
         hw = linear(h, w["w_hh"].T, w["b_hh"], fmt)
-        d = self.width
+        d = self.cell_width
         if self.cell == "lstm":
             g = r(hw + xw)
             i, f, gg, o = (g[..., j * d:(j + 1) * d] for j in range(4))
             c = r(r(r(_sigmoid(f)) * c) + r(r(_sigmoid(i)) * r(np.tanh(gg))))
-            return r(r(_sigmoid(o)) * r(np.tanh(c))), c
+            h = r(r(_sigmoid(o)) * r(np.tanh(c)))
+            return (linear(h, w["w_hr"].T, None, fmt) if "w_hr" in w else h), c
         if self.cell == "gru":
             rg = r(_sigmoid(r(hw[..., :d] + xw[..., :d])))
             z = r(_sigmoid(r(hw[..., d:2 * d] + xw[..., d:2 * d])))
@@ -506,12 +541,19 @@ class Recurrent(_Imported):
         pre = r(hw + xw)
         return r(np.tanh(pre) if self.nonlinearity == "tanh" else np.maximum(pre, F32(0))), c
 
-    def input_proj(self, layer: int, x: np.ndarray) -> np.ndarray:
+    def _layer_weights(self, layer: int, rev: bool) -> dict[str, np.ndarray]:
+        if rev:
+            if self.weights_rev is None:
+                raise ValueError("a unidirectional model has no reverse direction")
+            return self.weights_rev[layer]
+        return self.weights[layer]
+
+    def input_proj(self, layer: int, x: np.ndarray, rev: bool = False) -> np.ndarray:
         """W_ih·x + b_ih.  PyTorch projects the whole sequence at once; for the first
         layer of a ``batch_first`` module that input is a transposed (non-contiguous)
         view, which ``torch.nn.functional.linear`` multiplies and then adds the bias
         to, rounding twice; otherwise it is one ``addmm``, rounded once."""
-        w = self.weights[layer]
+        w = self._layer_weights(layer, rev)
         if layer == 0 and self.batch_first and not self.number.exact32:
             return self.number.round(linear(x, w["w_ih"].T, None, self.number) + w["b_ih"])
         return linear(x, w["w_ih"].T, w["b_ih"], self.number)
@@ -519,11 +561,14 @@ class Recurrent(_Imported):
     def set_format(self, fmt: NumberFormat) -> None:
         super().set_format(fmt)
         self.weights = [{k: self.params[f"{i}.{k}"] for k in lw} for i, lw in enumerate(self.weights)]
+        if self.weights_rev is not None:
+            self.weights_rev = [{k: self.params[f"{i}r.{k}"] for k in lw} for i, lw in enumerate(self.weights_rev)]
         if self.embedding is not None:
             self.embedding = self.params["embedding"]
 
     def step(self, x: np.ndarray, state: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, list]:
-        """One position through every layer: top hidden state and the new state."""
+        """One position through every layer (unidirectional): top hidden state and the
+        new state."""
         new = []
         for layer in range(self.layers):
             h, c = self.step_layer(layer, self.input_proj(layer, x), *state[layer])
@@ -533,54 +578,79 @@ class Recurrent(_Imported):
 
     def forward(self, tokens: np.ndarray) -> np.ndarray:
         """Top-layer hidden states [B, T, d] (layer by layer, one BLAS call for the
-        input projection of all positions)."""
+        input projection of all positions); bidirectional: [h_forward; h_reverse] [B, T, 2d],
+        the reverse direction run from the last position to the first."""
         tokens = np.asarray(tokens)
         if tokens.ndim == 1:
             return self.forward(tokens[None])[0]
         x = self.inputs(tokens)
         B, T = tokens.shape
         for layer in range(self.layers):
-            xw = self.input_proj(layer, x)
-            h = np.zeros((B, self.width), dtype=F32)
-            c = np.zeros((B, self.width), dtype=F32)
-            out = np.empty((B, T, self.width), dtype=F32)
-            for t in range(T):
-                h, c = self.step_layer(layer, xw[:, t], h, c)
-                out[:, t] = h
-            x = out
+            outs = []
+            for rev in (False, True) if self.bidirectional else (False,):
+                xw = self.input_proj(layer, x, rev)
+                h = np.zeros((B, self.width), dtype=F32)
+                c = np.zeros((B, self.cell_width), dtype=F32)
+                out = np.empty((B, T, self.width), dtype=F32)
+                for t in (range(T - 1, -1, -1) if rev else range(T)):
+                    h, c = self.step_layer(layer, xw[:, t], h, c, rev)
+                    out[:, t] = h
+                outs.append(out)
+            x = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)
         return x
+
+
+def _read_layers(t: dict[str, np.ndarray], prefix: str, suffix: str) -> list[dict[str, np.ndarray]]:
+    """The layers ``{prefix}weight_ih_l{i}{suffix}``, ... (suffix ``""`` or ``"_reverse"``)."""
+    layers: list[dict[str, np.ndarray]] = []
+    while f"{prefix}weight_ih_l{len(layers)}{suffix}" in t:
+        i = len(layers)
+        lw = {}
+        for short, key in (("w_ih", f"weight_ih_l{i}{suffix}"), ("w_hh", f"weight_hh_l{i}{suffix}")):
+            if prefix + key not in t:
+                raise ModelFileError(f"recurrent checkpoint lacks {prefix + key!r}")
+            lw[short] = _f32(t[prefix + key], prefix + key)
+        rows = lw["w_hh"].shape[0]
+        for short, key in (("b_ih", f"bias_ih_l{i}{suffix}"), ("b_hh", f"bias_hh_l{i}{suffix}")):
+            lw[short] = _f32(t[prefix + key], prefix + key) if prefix + key in t else np.zeros(rows, F32)
+        hr = f"{prefix}weight_hr_l{i}{suffix}"
+        if hr in t:  # LSTM with proj_size: h = W_hr·(o ⊙ tanh c)
+            lw["w_hr"] = _f32(t[hr], hr)
+        layers.append(lw)
+    return layers
 
 
 def _recurrent(ckpt: Checkpoint, prefix: str, config: dict[str, Any], head: str | None) -> Recurrent:
     t = ckpt.tensors
-    if any(k.startswith(prefix) and k.endswith("_reverse") for k in t):
-        raise ModelFileError("bidirectional RNNs are not causal and are not supported")
-    if f"{prefix}weight_hr_l0" in t:
-        raise ModelFileError("LSTMs with proj_size are not supported")
-    layers: list[dict[str, np.ndarray]] = []
-    while f"{prefix}weight_ih_l{len(layers)}" in t:
-        i = len(layers)
-        lw = {}
-        for short, key in (("w_ih", f"weight_ih_l{i}"), ("w_hh", f"weight_hh_l{i}")):
-            if prefix + key not in t:
-                raise ModelFileError(f"recurrent checkpoint lacks {prefix + key!r}")
-            lw[short] = _f32(t[prefix + key], prefix + key)
-        rows, hid = lw["w_hh"].shape
-        for short, key in (("b_ih", f"bias_ih_l{i}"), ("b_hh", f"bias_hh_l{i}")):
-            lw[short] = _f32(t[prefix + key], prefix + key) if prefix + key in t else np.zeros(rows, F32)
-        layers.append(lw)
+    layers = _read_layers(t, prefix, "")
+    reverse = _read_layers(t, prefix, "_reverse") or None
+    if reverse is None and any(k.startswith(prefix) and k.endswith("_reverse") for k in t):
+        raise ModelFileError(f"{prefix}weight_ih_l0_reverse is missing but other *_reverse tensors are there")
+    if reverse is not None and len(reverse) != len(layers):
+        raise ModelFileError(f"a bidirectional module with {len(layers)} forward and {len(reverse)} reverse layers")
+    dirs = 2 if reverse is not None else 1
     first = layers[0]
-    rows, hid = first["w_hh"].shape
-    if hid == 0 or rows % hid or rows // hid not in _GATES:
+    rows, hid = first["w_hh"].shape  # hid: the size of h (the projection size with proj_size)
+    projected = "w_hr" in first
+    cell_size = int(first["w_hr"].shape[1]) if projected and first["w_hr"].ndim == 2 else hid
+    if projected:
+        if first["w_hr"].ndim != 2 or first["w_hr"].shape[0] != hid or rows != 4 * cell_size or hid >= cell_size:
+            raise ModelFileError(f"{prefix}weight_hr_l0 has shape {first['w_hr'].shape}: not the projection of an "
+                                 f"LSTM with {prefix}weight_hh_l0 of shape {first['w_hh'].shape}")
+        cell = "lstm"
+    elif hid == 0 or rows % hid or rows // hid not in _GATES:
         raise ModelFileError(f"{prefix}weight_hh_l0 has shape {first['w_hh'].shape}: not an RNN, GRU or LSTM")
-    cell = _GATES[rows // hid]
-    for i, lw in enumerate(layers):
-        in_size = first["w_ih"].shape[1] if i == 0 else hid
+    else:
+        cell = _GATES[rows // hid]
+    for i, lw in enumerate(layers + (reverse or [])):
+        in_size = first["w_ih"].shape[1] if i % len(layers) == 0 else dirs * hid
         if lw["w_ih"].shape != (rows, in_size) or lw["w_hh"].shape != (rows, hid) or lw["b_ih"].shape != (rows,) \
-                or lw["b_hh"].shape != (rows,):
+                or lw["b_hh"].shape != (rows,) or ("w_hr" in lw) != projected \
+                or (projected and lw["w_hr"].shape != (hid, cell_size)):
             raise ModelFileError(f"layer {i} of the {cell.upper()} has inconsistent shapes")
     input_size = int(first["w_ih"].shape[1])
-    rnn_keys = {k for k in t if k.startswith(prefix) and re.fullmatch(r"(weight|bias)_(ih|hh)_l\d+", k[len(prefix):])}
+    rnn_keys = {k for k in t if k.startswith(prefix)
+                and re.fullmatch(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?", k[len(prefix):])}
     others = {k: v for k, v in t.items() if k not in rnn_keys}
     emb = [k for k, v in others.items() if k.endswith(".weight") and v.ndim == 2 and v.shape[1] == input_size
            and re.search(r"emb|wte|encoder", k)]
@@ -590,7 +660,9 @@ def _recurrent(ckpt: Checkpoint, prefix: str, config: dict[str, Any], head: str 
     nonlin = config_value(config, ("nonlinearity",)) or "tanh"
     if nonlin not in ("tanh", "relu"):
         raise ModelFileError(f"nn.RNN nonlinearity must be tanh or relu, got {nonlin!r}")
-    model = Recurrent(cell, layers, embedding, input_size, fmt=ckpt.format, nonlinearity=str(nonlin))
+    model = Recurrent(cell, layers, embedding, input_size, fmt=ckpt.format, nonlinearity=str(nonlin),
+                      reverse=reverse)
+    hid = model.out_width  # what the head reads
     batch_first = config_value(config, ("batch_first",))
     model.batch_first = True if batch_first is None else bool(batch_first)
     heads = [k[: -len(".weight")] for k, v in others.items() if k.endswith(".weight") and k not in emb

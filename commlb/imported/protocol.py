@@ -449,7 +449,7 @@ def simulate_gpt2(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
 
 
 def _classes(model: Any) -> int:
-    return model.width if model.readout.kind == "hidden" else int(model.readout.classes)
+    return model.out_width if model.readout.kind == "hidden" else int(model.readout.classes)
 
 
 # ------------------------------------------------------------------- RNN/GRU/LSTM
@@ -457,7 +457,9 @@ def simulate_recurrent(model: Any, ids: np.ndarray, split: Split, scored: np.nda
                        check: bool = True) -> ProtocolRun:
     """Run a :class:`~commlb.imported.models.Recurrent` model under ``split``: the state
     (h, and c for an LSTM, every layer) crosses whenever the owner of the next private
-    position changes."""
+    position changes.  A bidirectional model runs :func:`_simulate_bidirectional`."""
+    if model.bidirectional:
+        return _simulate_bidirectional(model, ids, split, scored, check)
     ids = np.asarray(ids, dtype=np.int64)
     owner = split.owner
     views = {w: PartyView(w, ids, owner) for w in (ALICE, BOB)}
@@ -482,6 +484,70 @@ def simulate_recurrent(model: Any, ids: np.ndarray, split: Split, scored: np.nda
         top, state = model.step(model.inputs(np.asarray(tok)), state)
         if t in index:
             values[index[t]] = model.read(top)
+    tr = ch.transcript(values.argmax(-1), arithmetic=model.arithmetic, family=model.family)
+    return ProtocolRun(tr, np.asarray(scored, bool), values, _check(check, model, ids, pos, values),
+                       _layer_table(ch, model.layers), model.number.name)
+
+
+def bidirectional_homes(owner: np.ndarray) -> np.ndarray:
+    """Home of every position of a bidirectional model: its owner for a private
+    position; for a PUBLIC one the owner of the last private position before it, else of
+    the first after it (Alice when there is none)."""
+    out = homes(owner)
+    private = np.flatnonzero(np.asarray(owner) != PUBLIC)
+    first = int(owner[private[0]]) if private.size else int(ALICE)
+    out[out == PUBLIC] = first
+    return out
+
+
+def _simulate_bidirectional(model: Any, ids: np.ndarray, split: Split, scored: np.ndarray,
+                            check: bool) -> ProtocolRun:
+    """A bidirectional RNN/GRU/LSTM under ``split``, layer by layer: the forward
+    direction runs from the first position to the last and the reverse direction from
+    the last to the first, each computed at every position by that position's home
+    (:func:`bidirectional_homes`), so the state (h, and c for an LSTM) crosses whenever
+    the home of the next position differs; the home of position t then holds both halves
+    [h_forward; h_reverse] of the layer's output at t, the next layer's input there.  Each
+    direction of each layer costs one hand-over per change of home along the sequence."""
+    ids = np.asarray(ids, dtype=np.int64)
+    owner = split.owner
+    T = ids.size
+    home = bidirectional_homes(owner)
+    views = {w: PartyView(w, ids, owner) for w in (ALICE, BOB)}
+    mine = {w: np.flatnonzero(home == w) for w in (ALICE, BOB)}
+    # each party's layer input at its home positions (zero elsewhere: it does not know them)
+    x = {w: np.zeros((T, model.input_size if model.embedding is None else model.embedding.shape[1]), dtype=F32)
+         for w in (ALICE, BOB)}
+    for w in (ALICE, BOB):
+        if mine[w].size:
+            x[w][mine[w]] = model.inputs(np.asarray(views[w].tokens(mine[w]), dtype=np.int64))
+    ch = Channel()
+    lstm = model.cell == "lstm"
+    for layer in range(model.layers):
+        out = {w: np.zeros((T, model.out_width), dtype=F32) for w in (ALICE, BOB)}
+        for rev in (False, True):
+            order = range(T - 1, -1, -1) if rev else range(T)
+            h, c = model.zero_state()[layer]
+            holder = Owner(int(home[order[0]])) if T else ALICE
+            name = "reverse" if rev else "forward"
+            for t in order:
+                if Owner(int(home[t])) is not holder:
+                    arrays = {"h": h, "c": c} if lstm else {"h": h}
+                    got = send_values(ch, holder, f"layer {layer + 1}: {name} state before position {t}", arrays,
+                                      model.number)
+                    h, c = got["h"], (got["c"] if lstm else c)
+                    holder = holder.other
+                xw = model.input_proj(layer, x[holder][t], rev)
+                h, c = model.step_layer(layer, xw, h, c, rev)
+                half = slice(model.width, 2 * model.width) if rev else slice(0, model.width)
+                out[holder][t, half] = h
+        x = out
+    pos = np.flatnonzero(scored)
+    values = np.zeros((pos.size, _classes(model)), dtype=F32)
+    for w in (ALICE, BOB):
+        sel = home[pos] == w
+        if sel.any():
+            values[sel] = model.read(x[w][pos[sel]])
     tr = ch.transcript(values.argmax(-1), arithmetic=model.arithmetic, family=model.family)
     return ProtocolRun(tr, np.asarray(scored, bool), values, _check(check, model, ids, pos, values),
                        _layer_table(ch, model.layers), model.number.name)

@@ -42,17 +42,27 @@ class _Families(Mapping[str, type["Model"]]):
     def __getitem__(self, family: str) -> type[Model]:
         import importlib
 
+        if family not in self._where:
+            return _plugin_families()[family].model_class
         module, cls = self._where[family]
         return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
 
     def __contains__(self, family: object) -> bool:
-        return family in self._where
+        return family in self._where or (isinstance(family, str) and family in _plugin_families())
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._where)
+        return iter([*self._where, *(k for k in _plugin_families() if k not in self._where)])
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(list(iter(self)))
+
+
+def _plugin_families() -> dict[str, Any]:
+    """Model families from installed plugins and ``--model FILE.py:ATTR`` (loaded so far)."""
+    from ..plugins import PLUGIN_FAMILIES, load_entry_points
+
+    load_entry_points()
+    return PLUGIN_FAMILIES
 
 
 #: the model families: name -> class (the one list every command checks names against)
@@ -189,12 +199,51 @@ def load_model(path: str | Path) -> Model:
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             raise InvalidInputError(f"{label}: parameter {name!r} holds NaN or infinite values")
     precision = Precision(p["kind"], int(p["bits"]), int(p.get("frac", 0)))
-    try:
-        return MODEL_FAMILIES[str(family)](params, precision, config)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        # the family's constructor met parameters or a config it cannot use
-        raise InvalidInputError(f"{label} does not describe a {family} model: "
-                                f"{type(exc).__name__}: {short_text(str(exc), 120)}") from None
+    _check_config(label, str(family), config)
+    for name, arr in params.items():
+        if arr.ndim == 0:
+            raise InvalidInputError(f"{label}: parameter {name!r} is a scalar; every parameter is an array")
+    # the constructor checks names and shapes with one-line errors; anything else it
+    # raises is a bug and propagates
+    return MODEL_FAMILIES[str(family)](params, precision, config)
+
+
+#: the config keys each family reads, with the JSON type each must have (others are kept
+#: as they are: constructions record their own keys)
+_CONFIG_KEYS: dict[str, dict[str, str]] = {
+    "rnn": {"vocab_size": "int", "hidden": "int", "layers": "int", "activation": "str",
+            "output_kind": "str", "output_positions": "int list"},
+    "ffn": {"length": "int", "vocab_size": "int", "hidden_sizes": "int list", "input": "str",
+            "activation": "str", "output_kind": "str", "embed_dim": "int"},
+    "transformer": {"layers": "int", "heads": "int", "width": "int", "key_dim": "int", "value_dim": "int",
+                    "vocab_size": "int", "max_length": "int", "mlp_dim": "int", "causal": "bool",
+                    "attention": "str", "output_kind": "str", "output_positions": "int list",
+                    "embed_fields": "int list or null"},
+}
+
+
+def _check_config(label: str, family: str, config: dict[str, Any]) -> None:
+    """Refuse, with one line, a config value of the wrong JSON type (a string for a size,
+    a number for a list, …) before the family's constructor reads it."""
+    from ..validate import short_text
+
+    for key, kind in _CONFIG_KEYS.get(family, {}).items():
+        if key not in config:
+            continue  # the constructor names a missing required key itself
+        v = config[key]
+        if kind == "int list or null" and v is None:
+            continue
+        if kind.startswith("int list"):
+            ok = isinstance(v, list) and all(_is_int(x) for x in v)
+        elif kind == "int":
+            ok = _is_int(v)
+        elif kind == "bool":
+            ok = isinstance(v, bool)
+        else:
+            ok = isinstance(v, str)
+        if not ok:
+            raise InvalidInputError(f"{label}: config {key!r} must be {'an' if kind[0] == 'i' else 'a'} {kind}, "
+                                    f"got {short_text(repr(v), 60)}")
 
 
 def _is_int(v: Any) -> bool:

@@ -94,17 +94,20 @@ def build_model(setup: TaskShape, family: str, *, hidden: int | None = None, lay
     family when one exists, else random with a note), ``"construction"``, ``"random"``, or
     a path to a ``.npz`` saved by :func:`commlb.models.base.save_model`.  ``precision`` is
     in bits (default: what the construction needs; 16 for random weights)."""
+    from ..plugins import resolve_family
     from .constructions import get_construction, has_construction, list_constructions
 
+    family = resolve_family(family)
     if family not in MODEL_FAMILIES:
         raise InvalidInputError(f"unknown model family {family!r}; choose one of {', '.join(MODEL_FAMILIES)}")
     sizes = {"hidden": hidden, "layers": layers, "heads": heads, "width": width}
     for key, value in sizes.items():
         if value is None:
             continue
-        if key not in FAMILY_OPTIONS[family]:
+        takes = _family_options(family)
+        if key not in takes:
             raise InvalidInputError(f"--{key} does not apply to the {family} model "
-                                    f"(its options: {', '.join('--' + o for o in FAMILY_OPTIONS[family])})")
+                                    f"(its options: {', '.join('--' + o for o in takes) or 'none'})")
         if int(value) < 1:
             raise InvalidInputError(f"--{key} must be >= 1, got {value}")
     given = {k: int(v) for k, v in sizes.items() if v is not None}
@@ -145,6 +148,14 @@ def build_model(setup: TaskShape, family: str, *, hidden: int | None = None, lay
     return BuiltModel(model, "random", note, prec)
 
 
+def _family_options(family: str) -> tuple[str, ...]:
+    if family in FAMILY_OPTIONS:
+        return FAMILY_OPTIONS[family]
+    from ..plugins import PLUGIN_FAMILIES
+
+    return tuple(PLUGIN_FAMILIES[family].options)
+
+
 def _parameters(func: Any) -> set[str]:
     try:
         return set(inspect.signature(func).parameters)
@@ -176,6 +187,18 @@ def _random_model(setup: TaskShape, family: str, prec: Precision, rng: np.random
                   given: dict[str, int]) -> Any:
     kind, classes = setup.readout()
     vocab, length = setup.vocab_size, setup.length
+    if family not in FAMILY_OPTIONS:  # a plugin's family: its own random weights
+        from ..plugins import PLUGIN_FAMILIES, PluginError
+
+        try:
+            model = PLUGIN_FAMILIES[family].random(vocab, length, rng, precision=prec, output_kind=kind,
+                                                   num_classes=max(classes, 2), **given)
+        except InvalidInputError:
+            raise
+        except Exception as exc:  # the plugin's own code failed: one line naming it
+            raise PluginError(f"the {family} family's random(...) failed: {type(exc).__name__}: {exc}") from None
+        _check_family(model, family, f"the {family} family's random(...)")
+        return model
     if family == "transformer":
         from .transformer import TransformerModel
 

@@ -29,7 +29,11 @@ maximal scores among visible positions and 0 elsewhere (so a_i is the average of
 tied values), with the same division.
 
 Float mode (Merrill–Sabharwal p-bit floats) follows the same steps with every value
-rounded to the float format, sums computed in float64 and rounded once.
+rounded to the float format and every sum (linear maps, scores, N_i, D_i) computed
+**exactly** and rounded once (MS23's exact accumulation; :func:`exact_float_matmul`).
+N_i and D_i are kept as exact integers over the fixed grids 2^(2·e_min) and 2^e_min, so
+partial sums over disjoint key sets add exactly here too and the protocol reproduces the
+forward pass bit for bit (docs/theory.md §3.7).
 
 Parameters are named numpy arrays (raw int64 for fixed point):
 ``embed`` (V, m), ``pos`` (T, m), ``wq``/``wk`` (L, H, m, d_k), ``wv`` (L, H, m, d_v),
@@ -71,11 +75,12 @@ from typing import Any
 
 import numpy as np
 
-from ..bits import Precision
-from ..errors import InvalidInputError
+from ..bits import Precision, float_acc_frac
+from ..errors import EngineError, InvalidInputError
 from .base import Model, ModelOutput
 
-__all__ = ["TransformerModel", "exact_matmul", "round_div", "needed_positions", "Partial", "pack_fields"]
+__all__ = ["TransformerModel", "exact_matmul", "exact_float_matmul", "round_div", "needed_positions", "Partial",
+           "pack_fields"]
 
 #: rows of queries handled at once (bounds the memory of the score matrix)
 _CHUNK = 512
@@ -133,6 +138,54 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a @ b
 
 
+def scaled_ints(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """Exact integers I and a shift s with ``a == I * 2^s`` for float64 values ``a`` (every
+    float64 is a dyadic rational).  I is int64 when it fits in 62 bits, else an object
+    array of Python integers."""
+    a = np.asarray(a, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        raise EngineError("a non-finite value reached exact float accumulation")
+    nz = a[a != 0]
+    if nz.size == 0:
+        return np.zeros(a.shape, dtype=np.int64), 0
+    mant, expo = np.frexp(nz)  # nz = mant * 2^expo, 0.5 <= |mant| < 1, 53 significant bits
+    digits = np.abs(np.ldexp(mant, 53)).astype(np.int64)
+    lowbit = digits & -digits
+    low = expo.astype(np.int64) - 53 + np.round(np.log2(lowbit.astype(np.float64))).astype(np.int64)
+    shift = int(low.min())
+    if int(expo.max()) - shift <= 62:
+        return np.ldexp(a, -shift).astype(np.int64), shift
+    out = np.empty(a.shape, dtype=object)
+    flat = out.reshape(-1)
+    for k, v in enumerate(a.reshape(-1).tolist()):
+        num, den = float(v).as_integer_ratio()  # den is a power of two
+        flat[k] = (num << (-shift - (den.bit_length() - 1))) if num else 0
+    return out, shift
+
+
+def exact_float_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """The exact product ``a @ b`` of float64 arrays (a: (n, K), b: (K, N)) as integers I
+    and a shift s, ``a @ b == I * 2^s``: int64 arithmetic when every partial sum fits,
+    Python integers otherwise (float mode's "exact accumulation, one rounding")."""
+    ia, sa = scaled_ints(a)
+    ib, sb = scaled_ints(b)
+    k = a.shape[-1]
+    if ia.dtype != object and ib.dtype != object:
+        amax = int(np.max(np.abs(ia))) if ia.size else 0
+        bmax = int(np.max(np.abs(ib))) if ib.size else 0
+        if (max(k, 1) * amax * bmax).bit_length() <= 62:
+            return exact_matmul(ia, ib), sa + sb
+    return np.asarray(ia, dtype=object) @ np.asarray(ib, dtype=object), sa + sb
+
+
+def rescale_ints(ints: np.ndarray, shift: int, target: int) -> np.ndarray:
+    """``ints * 2^shift`` written over the finer grid 2^target (target <= shift), as
+    Python integers in an object array (exact)."""
+    if target > shift:
+        raise EngineError(f"cannot write a multiple of 2^{shift} on the coarser grid 2^{target}")
+    return np.asarray(ints, dtype=object) * (1 << (shift - target))
+
+
 def round_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num / den rounded to nearest, ties toward +infinity, for den >= 0; 0 where den = 0."""
     num = np.asarray(num, dtype=np.int64)
@@ -147,7 +200,8 @@ class Partial:
     """Partial attention sums of some queries over some keys, per head.
 
     Softmax: ``num`` (nq, H, d_v), ``den`` (nq, H) — exact int64 accumulators in fixed
-    point (2f and f fractional bits), float64 sums in float mode; ``top`` is None.
+    point (2f and f fractional bits); in float mode exact Python integers over 2^(2·e_min)
+    and 2^e_min (:func:`commlb.bits.float_acc_frac`); ``top`` is None.
     Hard attention: ``top`` (nq, H) is the largest score seen (raw, or the smallest
     int64 when no key was seen), ``num`` the sum of the values attaining it (f
     fractional bits) and ``den`` their number."""
@@ -342,12 +396,16 @@ class TransformerModel(Model):
                 acc = acc + (base.astype(np.int64) << np.int64(prec.frac))
             q = prec.from_acc(acc, 2 * prec.frac)
             return q.values, q.saturated
-        acc = x @ w
-        if bias is not None:
-            acc = acc + bias
+        # exact sum, one rounding: base and bias enter the product as extra columns
+        cols, rows = [x], [w]
         if base is not None:
-            acc = acc + base
-        q = prec.quantize(acc)
+            cols.append(base)
+            rows.append(np.eye(base.shape[-1]))
+        if bias is not None:
+            cols.append(np.ones((x.shape[0], 1)))
+            rows.append(np.asarray(bias, dtype=np.float64).reshape(1, -1))
+        ints, shift = exact_float_matmul(np.concatenate(cols, axis=1), np.concatenate(rows, axis=0))
+        q = prec.round_scaled(ints, shift)
         return q.values, q.saturated
 
     def _exp(self, diff: np.ndarray) -> tuple[np.ndarray, int]:
@@ -432,7 +490,8 @@ class TransformerModel(Model):
         nq, H = q.shape[0], self.heads
         dv = self.value_dim
         fixed = prec.is_fixed
-        acc_dtype = np.int64 if fixed else np.float64
+        # float mode: exact sums as Python integers over 2^(2·e_min) / 2^e_min
+        acc_dtype = np.int64 if fixed else object
         num = np.zeros((nq, H, dv), dtype=acc_dtype)
         den = np.zeros((nq, H), dtype=acc_dtype)
         top = np.full((nq, H), NO_SCORE, dtype=np.int64) if self.hard else None
@@ -450,7 +509,8 @@ class TransformerModel(Model):
                     sq = prec.from_acc(acc, 2 * prec.frac)
                     scores = sq.values
                 else:
-                    sq = prec.quantize(q[sl, h] @ k[:, h].T)
+                    ints, shift = exact_float_matmul(q[sl, h], k[:, h].T)
+                    sq = prec.round_scaled(ints, shift)
                     scores = sq.values
                 sat += sq.saturated
                 if top is not None:
@@ -470,9 +530,12 @@ class TransformerModel(Model):
                     w = np.where(mask, w, 0)
                 if fixed:
                     num[sl, h] = exact_matmul(w, v[:, h])
-                else:
-                    num[sl, h] = w @ v[:, h]
-                den[sl, h] = w.sum(axis=1)
+                    den[sl, h] = w.sum(axis=1)
+                else:  # exact, on the fixed grids 2^(2·e_min) and 2^e_min (docs/theory.md §3.7)
+                    ints, shift = exact_float_matmul(w, v[:, h])
+                    num[sl, h] = rescale_ints(ints, shift, -float_acc_frac(prec, 2))
+                    ints, shift = exact_float_matmul(w, np.ones((w.shape[1], 1)))
+                    den[sl, h] = rescale_ints(ints, shift, -float_acc_frac(prec, 1))[:, 0]
         return Partial(num, den, top), sat
 
     def combine(self, total: Partial) -> tuple[np.ndarray, int]:
@@ -484,8 +547,8 @@ class TransformerModel(Model):
             raw = round_div(total.num, total.den[..., None])
             q = prec.saturate_raw(raw)
             return q.values, q.saturated
-        num = prec.quantize(total.num)
-        den = prec.quantize(total.den)
+        num = prec.round_scaled(total.num, -float_acc_frac(prec, 2))
+        den = prec.round_scaled(total.den, -float_acc_frac(prec, 1))
         d = den.values[..., None]
         ratio = np.divide(num.values, d, out=np.zeros_like(num.values), where=d != 0)
         q = prec.quantize(ratio)

@@ -263,6 +263,8 @@ class GreaterThan(BitwiseProblem):
 
     name = "gt"
     description = "greater-than GT_n: 1 iff x > y as integers (entry 0 = least significant bit)"
+    x_format = "n bits: an int64 array of n entries in {0, 1}, entry j the coefficient of 2^j"
+    y_format = "n bits, as x (entry 0 the least significant bit)"
 
     def _combine_word(self, px: np.ndarray, py: np.ndarray) -> np.ndarray:
         return px > py

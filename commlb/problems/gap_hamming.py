@@ -43,6 +43,7 @@ class GapHamming(ProblemBase):
     description = (
         "Gap-Hamming GHD_n (promise): 1 if dist(x, y) <= n/2 - g, 0 if >= n/2 + g; g = sqrt(n)"
     )
+    output_format = "1 (close) or 0 (far); pairs outside the promise are don't-cares"
 
     def __init__(self, n: int, gap: float | None = None) -> None:
         self.n = check_n(n, self.name)

@@ -45,6 +45,9 @@ class Index(ProblemBase):
 
     name = "index"
     description = "INDEX_n: Alice x in {0,1}^n, Bob an index i in [0, n); output x_i"
+    x_format = "n bits: an int64 array of n entries in {0, 1}"
+    y_format = "[i]: an int64 array of length 1 holding Bob's index i in [0, n) (not a bit vector)"
+    output_format = "x_i, 1 or 0"
 
     def __init__(self, n: int) -> None:
         self.n = check_n(n, self.name)

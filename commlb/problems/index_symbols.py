@@ -36,6 +36,9 @@ class SymbolIndex(ProblemBase):
 
     name = "index-symbols"
     description = "INDEX over n symbols of log2 n bits: Alice h in [n]^n, Bob i; output h(i)"
+    x_format = "the table h: an int64 array of n entries in [0, n), entry j = h(j)"
+    y_format = "[i]: an int64 array of length 1 holding Bob's index i in [0, n)"
+    output_format = "the symbol h(i), an integer in [0, n)"
 
     def __init__(self, n: int) -> None:
         self.n = check_n(n, self.name)

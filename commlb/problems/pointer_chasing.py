@@ -55,6 +55,9 @@ class PointerChasing(ProblemBase):
         "pointer chasing PC(n, k): Alice f_A, Bob f_B: [n] -> [n], public start; "
         "k alternating steps from f_A; output the k-th vertex"
     )
+    x_format = "f_A: an int64 array of n entries in [0, n), entry v = f_A(v)"
+    y_format = "f_B: an int64 array of n entries in [0, n), entry v = f_B(v)"
+    output_format = "v_k, an integer in [0, n) (its parity, 1 or 0, with output=parity); start is public"
 
     def __init__(self, n: int, k: int = 2, start: int = 0, output: str = "vertex") -> None:
         self.n = check_n(n, self.name)

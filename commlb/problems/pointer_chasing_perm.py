@@ -32,6 +32,8 @@ class PermutationPointerChasing(PointerChasing):
 
     name = "pc-perm"
     description = "pointer chasing PC(n, k) with f_A, f_B permutations of [n]"
+    x_format = "f_A: an int64 array holding a permutation of [0, n), entry v = f_A(v)"
+    y_format = "f_B: an int64 array holding a permutation of [0, n), entry v = f_B(v)"
 
     @property
     def is_promise(self) -> bool:

@@ -33,6 +33,10 @@ SIMULATORS: dict[str, tuple[str, str]] = {
 def simulator_for(family: str) -> Any:
     """The simulator function of a model family (imported on first use)."""
     if family not in SIMULATORS:
+        from ..plugins import PLUGIN_FAMILIES
+
+        if family in PLUGIN_FAMILIES:
+            return PLUGIN_FAMILIES[family].simulate
         known = ", ".join(sorted(SIMULATORS))
         raise InvalidInputError(f"no protocol simulator for model family {family!r}; known: {known}")
     module_name, func = SIMULATORS[family]

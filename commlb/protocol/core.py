@@ -418,14 +418,16 @@ def float_tolerance(precision: Any) -> float:
     return float(2.0 ** (FLOAT_TOLERANCE_EXPONENT - precision.bits // 2))
 
 
-def verify_output(model: Any, got: Any, ref: Any, family: str) -> dict[str, Any]:
+def verify_output(model: Any, got: Any, ref: Any, family: str, exact: bool = False) -> dict[str, Any]:
     """Check a protocol's output ``got`` against the forward pass ``ref`` (docs/design.md §4,
-    invariant 2): bit for bit in fixed point; in float mode within
+    invariant 2): bit for bit in fixed point, and in float mode too when ``exact`` (the
+    protocol sends exact float accumulators, so it computes what the model computes:
+    the transformer, docs/theory.md §3.7); otherwise in float mode within
     :func:`float_tolerance` and with the same decision unless the reference lies within
     the tolerance of the decision boundary.  A mismatch is an engine bug: raises
     :class:`EngineError`.  Returns the transcript metadata of the check."""
     prec = model.precision
-    if prec.is_fixed:
+    if prec.is_fixed or exact:
         if not got.same_bits(ref):
             raise EngineError(f"{family} protocol output {got.values.tolist()} != forward pass {ref.values.tolist()}")
         return {"protocol_matches_forward": True}

@@ -29,7 +29,8 @@ an O(p)-bit self term must reach D→(DISJ_q) = q, so the width grows linearly w
 :func:`simulate_transformer` may choose a cheaper two-way protocol (the query token's id,
 then Bob's partial sums back); that protocol is correct too but says nothing about the
 width m, which is why the walk-through runs this one.  The output is verified against
-``model.forward`` bit for bit in fixed point (within the float tolerance in float mode).
+``model.forward`` bit for bit (in float mode too: the sums cross as exact accumulators,
+docs/theory.md §3.7).
 """
 
 from __future__ import annotations
@@ -106,12 +107,7 @@ def simulate_query_vector(model: TransformerModel, tokens: np.ndarray, split: Sp
     fields += _answer_fields(model, 1, int(x_keys.size))
     fields.append(FieldSpec("residual", vk, (1, model.width), width, frac))
     values: dict[str, np.ndarray] = {"query": q["q"], "residual": row_o}
-    if not model.precision.is_fixed:
-        num = model.precision.quantize(mine.num)
-        den = model.precision.quantize(mine.den)
-        values.update(num=num.values, den=den.values)
-        sat_x += num.saturated + den.saturated
-    elif model.hard:
+    if model.hard:
         assert mine.top is not None  # hard attention keeps the top score
         values.update(top=mine.top, count=mine.den, num=mine.num)
     else:
@@ -151,7 +147,7 @@ def simulate_query_vector(model: TransformerModel, tokens: np.ndarray, split: Sp
                             "output_party": [answerer.name.lower()],
                             "bits_by_part": query_vector_bits(model, int(x_keys.size))}
     if verify:
-        meta.update(verify_output(model, output, model.forward(tokens), "transformer"))
+        meta.update(verify_output(model, output, model.forward(tokens), "transformer", exact=True))
         if not meta.get("protocol_matches_forward", False):
             raise EngineError("the query-vector protocol disagrees with the forward pass")
     return channel.transcript(output.values, **meta), output

@@ -45,7 +45,9 @@ message (label prefix)     bits
 ``partial-sums``           n_q · H · (d_v · w_num + w_den), with
                            w_num = acc_width(p, T, 2) and w_den = acc_width(p, T, 1)
                            (exact accumulators, :func:`commlb.bits.acc_width`);
-                           float mode: n_q · H · (d_v + 1) · p (p-bit floats);
+                           float mode the same form with the exact float
+                           accumulator widths w = float_acc_width(p, T, 2) and
+                           float_acc_width(p, T, 1) (docs/theory.md §3.7);
                            hard attention: n_q · H · (p + w_cnt + d_v · w_sum) with
                            w_cnt = ⌈log2 (T + 1)⌉, w_sum = acc_width(p, T, 1)
 ``keys-values``            n_kv · H · (d_k + d_v) · p
@@ -58,11 +60,10 @@ queries.  Rounds therefore grow with the number of layers in general.  Counted b
 include announcing the answer: the output party computes the read-out itself (if a model
 reads several output positions homed at different parties, each computes its own).
 
-Verification: in fixed point the protocol's read-out must equal ``model.forward`` bit for
-bit; in float mode (where partial sums are rounded to p-bit floats before they cross,
-so the sum is rounded twice) within a relative tolerance of 2^(4 − p/2) per unit of
-magnitude, with the same decision unless the forward pass itself is within that
-tolerance of the decision boundary.  A mismatch raises :class:`EngineError`.
+Verification: the protocol's read-out must equal ``model.forward`` bit for bit, in fixed
+point and in float mode alike (float partial sums cross as exact accumulators, so the
+merged sum is the forward pass's exact sum, rounded once).  A mismatch raises
+:class:`EngineError`.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bits import FieldSpec, acc_width, unsigned_width
+from ..bits import FieldSpec, acc_width, float_acc_frac, float_acc_width, unsigned_width
 from ..core import ALICE, BOB, PUBLIC, Owner
 from ..errors import EngineError, InvalidInputError
 from ..models.base import ModelOutput
@@ -112,7 +113,7 @@ def _answer_bits_per_head(model: TransformerModel, terms: int) -> int:
     prec = model.precision
     dv = model.value_dim
     if not prec.is_fixed:
-        return (dv + 1) * prec.bits
+        return dv * float_acc_width(prec, terms, 2) + float_acc_width(prec, terms, 1)
     if model.hard:
         return prec.bits + unsigned_width(terms) + dv * acc_width(prec, terms, 1)
     return dv * acc_width(prec, terms, 2) + acc_width(prec, terms, 1)
@@ -121,9 +122,9 @@ def _answer_bits_per_head(model: TransformerModel, terms: int) -> int:
 def _answer_fields(model: TransformerModel, nq: int, terms: int) -> list[FieldSpec]:
     prec = model.precision
     H, dv = model.heads, model.value_dim
-    if not prec.is_fixed:
-        return [FieldSpec("num", "float", (nq, H, dv), prec.bits),
-                FieldSpec("den", "float", (nq, H), prec.bits)]
+    if not prec.is_fixed:  # exact float accumulators (docs/theory.md §3.7)
+        return [FieldSpec("num", "acc", (nq, H, dv), float_acc_width(prec, terms, 2), float_acc_frac(prec, 2)),
+                FieldSpec("den", "acc", (nq, H), float_acc_width(prec, terms, 1), float_acc_frac(prec, 1))]
     if model.hard:
         return [FieldSpec("top", "fixed", (nq, H), prec.bits, prec.frac),
                 FieldSpec("count", "uint", (nq, H), unsigned_width(terms)),
@@ -360,11 +361,6 @@ class _Party:
         self.saturations += sat
         terms = _terms(m, keys, positions)
         fields = _answer_fields(m, positions.size, terms)
-        if not m.precision.is_fixed:
-            num = m.precision.quantize(part.num)
-            den = m.precision.quantize(part.den)
-            self.saturations += num.saturated + den.saturated
-            return fields, {"num": num.values, "den": den.values}
         if part.top is not None:  # hard attention
             return fields, {"top": part.top, "count": part.den, "num": part.num}
         return fields, {"num": part.num, "den": part.den}
@@ -557,7 +553,7 @@ def simulate_transformer(
     }
     if verify:
         reference = model.forward(tokens)
-        meta.update(verify_output(model, output, reference, "transformer"))
+        meta.update(verify_output(model, output, reference, "transformer", exact=True))
     transcript = channel.transcript(output.values, **meta)
     return transcript, output
 

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Owner, Reduction
+from ..display import shown
 from ..errors import InvalidInputError
 
 __all__ = ["check_reduction", "ReductionReport", "Counterexample"]
@@ -83,6 +84,7 @@ class Counterexample:
         }
 
 
+@shown("reduction-check")
 @dataclass(frozen=True)
 class ReductionReport:
     """Result of :func:`check_reduction`.
@@ -351,17 +353,17 @@ def _refuse_if_too_slow(reduction: Reduction, encodings: int, exhaustive: bool,
     if estimate > max_seconds:
         what = f"all {encodings:,} pairs" if exhaustive else f"{encodings // 3:,} sampled pairs"
         what += f" on {workers} workers" if workers > 1 else ""
-        hint = ("lower --exhaustive-limit to sample instead, or use a smaller --n"
-                if exhaustive else "use fewer --samples or a smaller --n")
+        hint = ("lower --exhaustive-limit to sample instead, use a smaller --n, or raise --max-seconds"
+                if exhaustive else "use fewer --samples or a smaller --n, or raise --max-seconds")
         raise TooLargeError(
             f"checking {what} would take about {estimate:,.0f} s (limit {max_seconds:,.0f} s); {hint}"
         )
 
 
 def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], None] | None,
-                rows: range | None = None, refs: dict[str, Any] | None = None
+                x_rows: range | None = None, refs: dict[str, Any] | None = None
                 ) -> tuple[int, Counterexample | None]:
-    """Every pair, row by row (``rows``: these rows of x only; ``refs`` receives the
+    """Every pair, row by row (``x_rows``: these rows of x only; ``refs`` receives the
     column references it ends with)."""
     problem = checker.problem
     xs_all = problem.x_space.enumerate()
@@ -370,7 +372,7 @@ def _exhaustive(checker: _Checker, total: int, progress: Callable[[int, int], No
     bob_ref: np.ndarray | None = None  # (|Y|, |B|, itemsize): first pair of each column
     bob_ref_x: np.ndarray = np.full(n_y, -1, dtype=np.int64)
     checked = 0
-    for xi in rows if rows is not None else range(len(xs_all)):
+    for xi in x_rows if x_rows is not None else range(len(xs_all)):
         x = xs_all[xi]
         in_row = np.flatnonzero(np.asarray(problem.in_promise(x[None, :], ys_all)).reshape(-1))
         row_ref: np.ndarray | None = None  # ALICE tokens of the row's first pair

@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..display import shown
+
 __all__ = ["WitnessResult", "EffectiveBits"]
 
 
+@shown("effective-bits")
 @dataclass(frozen=True)
 class EffectiveBits:
     """log2 #distinct messages over all of Alice's inputs, next to the nominal message
@@ -48,6 +51,7 @@ class EffectiveBits:
         }
 
 
+@shown("witness")
 @dataclass
 class WitnessResult:
     """The outcome of a witness search (:meth:`to_json` is ``commlb witness --json``).

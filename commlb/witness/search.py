@@ -3,8 +3,11 @@ the runs of equal messages.
 
 :func:`search_witness` enumerates every input of Alice's when the estimate fits (else it
 refuses with the estimate, or samples ``budget`` inputs or seconds, birthday style),
-sorts the 64-bit keys, counts the distinct messages and hands the runs of equal keys to
-:func:`commlb.witness.collision.find_pair`.  :func:`effective_bits` counts the distinct
+sorts the 64-bit keys in place together with 32-bit input indices (an in-place radix sort,
+:func:`commlb.kernels.keysort.sort_keys_indices`: 12 bytes per input in all, 16 above 2^32
+inputs), counts the distinct messages and hands the runs of equal keys to
+:func:`commlb.witness.collision.find_pair`.  An exhaustive run whose arrays would not fit
+in the memory available now is refused before anything is allocated.  :func:`effective_bits` counts the distinct
 messages over all of Alice's inputs: a model correct on every input needs log2 of that
 count ≥ the one-way bound.
 """
@@ -25,16 +28,20 @@ from .collision import find_pair, prove
 from .result import EffectiveBits, WitnessResult
 from .sources import EngineSource, MessageSource, message_source
 
-__all__ = ["search_witness", "effective_bits", "parse_budget", "key_runs", "count_distinct", "Progress",
-           "MAX_EXHAUSTIVE_SECONDS", "MAX_EXHAUSTIVE_BYTES", "BYTES_PER_INPUT", "NUMPY_BELOW_EFFECTIVE"]
+__all__ = ["search_witness", "effective_bits", "parse_budget", "key_runs", "sorted_runs", "count_distinct", "Progress",
+           "MAX_EXHAUSTIVE_SECONDS", "MAX_EXHAUSTIVE_BYTES", "BYTES_PER_INPUT", "NUMPY_BELOW_EFFECTIVE",
+           "MAX_MULTI_RUNS"]
 
 Progress = Callable[[int, int, str], None]
 
 #: exhaustive runs are refused above these estimates unless ``exhaustive=True``
 MAX_EXHAUSTIVE_SECONDS = 900.0
 MAX_EXHAUSTIVE_BYTES = 8 << 30
-#: bytes per enumerated input: its key, the sort order and the sorted keys
-BYTES_PER_INPUT = 24
+#: bytes per enumerated input: its 64-bit key and its 32-bit index, both sorted in place
+#: (16 bytes when the indices need 64 bits)
+BYTES_PER_INPUT = 12
+#: the first this many runs of equal keys longer than one are kept (positions and lengths)
+MAX_MULTI_RUNS = 1 << 21
 #: with backend "auto", up to this many inputs the effective-bits count (simulate's hook,
 #: up to 2^16 inputs) runs the plain numpy twins instead of the numba kernels
 NUMPY_BELOW_EFFECTIVE = 1 << 16
@@ -82,9 +89,46 @@ def _rate(source: MessageSource) -> float:
     return probe / dt
 
 
+def _bytes_needed(n_inputs: int) -> float:
+    """Peak bytes of an exhaustive run: keys and indices, plus one enumeration block."""
+    per = BYTES_PER_INPUT if n_inputs < 1 << 32 else 16
+    return float(n_inputs) * per + 8.0 * min(n_inputs, _BLOCK)
+
+
+def _available_bytes() -> float | None:
+    """Memory available to a new allocation now (``MemAvailable`` of /proc/meminfo), or
+    None where that is not known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        return None
+    return None
+
+
 def _estimate(source: MessageSource) -> tuple[float, float]:
     rate = _rate(source)
-    return source.n_inputs / rate, float(source.n_inputs) * BYTES_PER_INPUT
+    return source.n_inputs / rate, _bytes_needed(source.n_inputs)
+
+
+def sorted_runs(keys: np.ndarray, backend: str = "numba") -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+    """Sort ``keys`` in place and return (input index of each sorted key, starts and
+    lengths of the first :data:`MAX_MULTI_RUNS` runs of equal keys longer than one,
+    number of runs, number of inputs in runs longer than one, number of such runs).  ``backend`` "numba" runs
+    the radix kernel, anything else its numpy twin."""
+    from ..kernels import keysort as ks
+
+    n = int(keys.size)
+    idx = np.arange(n, dtype=np.uint32 if n < 1 << 32 else np.int64)
+    if backend == "numba":
+        ks.sort_keys_indices(keys, idx)
+        runs, starts, lengths, members, multi = ks.run_summary(keys, min(MAX_MULTI_RUNS, n // 2 + 1))
+    else:
+        ks.sort_keys_indices_reference(keys, idx)
+        runs, starts, lengths, members, multi = ks.run_summary_reference(keys, MAX_MULTI_RUNS)
+    return idx, starts, lengths, int(runs), int(members), int(multi)
 
 
 def key_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,19 +143,27 @@ def key_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def count_distinct(source: MessageSource, digits_of: Callable[[np.ndarray], np.ndarray], order: np.ndarray,
-                    starts: np.ndarray, lengths: np.ndarray, limit: int = 1 << 22) -> tuple[int, bool]:
+                    starts: np.ndarray, lengths: np.ndarray, limit: int = 1 << 22,
+                    runs: int | None = None, members: int | None = None) -> tuple[int, bool]:
     """Distinct messages: the number of key runs when keys are exact, else runs of one
     plus the distinct messages inside each run of equal hashes (recomputed), if at most
-    ``limit`` inputs share a hash; beyond that the hash count is returned (exact=False)."""
+    ``limit`` inputs share a hash; beyond that the hash count is returned (exact=False).
+
+    ``starts``/``lengths``: every run (from :func:`key_runs`), or, with ``runs`` (the
+    number of runs) and ``members`` (inputs in runs longer than one) given, the runs
+    longer than one only (from :func:`sorted_runs`; all of them whenever ``members <=
+    limit``)."""
+    total = int(starts.size) if runs is None else int(runs)
     if source.exact_keys:
-        return int(starts.size), True
+        return total, True
     multi = lengths > 1
-    members = int(lengths[multi].sum())
+    if members is None:
+        members = int(lengths[multi].sum())
     if members == 0:
-        return int(starts.size), True
+        return total, True
     if members > limit:
-        return int(starts.size), False
-    distinct = int(np.count_nonzero(~multi))
+        return total, False
+    distinct = total - int(np.count_nonzero(multi))
     run_starts, run_lengths = starts[multi], lengths[multi]
     # batches of whole runs, about 2^18 inputs each (bounded memory for the rows)
     ends = np.cumsum(run_lengths)
@@ -226,10 +278,16 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
             exhaustive = True
     rng = np.random.default_rng([int(seed), 0x517])
     if exhaustive:
-        est_b = float(N) * BYTES_PER_INPUT
+        est_b = _bytes_needed(N)
         if executor is None and est_b > 4 * MAX_EXHAUSTIVE_BYTES:
             raise TooLargeError(f"an exhaustive search over {N:.3g} inputs needs about {fmt_bytes(est_b)}; "
                                 "pass --budget to sample, or --workers N to enumerate on Dask, spilled to disk")
+        avail = _available_bytes()
+        if executor is None and avail is not None and est_b > avail:
+            raise TooLargeError(f"an exhaustive search over {N:.3g} inputs needs about {fmt_bytes(est_b)} "
+                                f"({BYTES_PER_INPUT} bytes per input) but {fmt_bytes(avail)} is available; "
+                                "pass --budget N (random inputs) to sample instead, or --workers N to "
+                                "enumerate on Dask, spilled to disk")
         digits_of: Callable[[np.ndarray], np.ndarray] = source.leaves_to_digits
         enumerated = N
         if executor is not None:
@@ -260,6 +318,11 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
     if exhaustive and executor is not None:
         order, starts, lengths = spilled.order, spilled.starts, spilled.lengths
         distinct, exact, collisions = spilled.distinct, spilled.exact, spilled.collisions_seen
+    elif exhaustive:
+        if progress is not None:
+            progress(enumerated, enumerated, "sorting messages")
+        order, starts, lengths, runs, members, collisions = sorted_runs(keys, source.backend)
+        distinct, exact = count_distinct(source, digits_of, order, starts, lengths, runs=runs, members=members)
     else:
         if progress is not None:
             progress(enumerated, enumerated, "sorting messages")
@@ -370,8 +433,9 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
         distinct, exact = spilled.distinct, spilled.exact
     else:
         keys = _enumerate(source, None)
-        order, starts, lengths = key_runs(keys)
-        distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths)
+        order, starts, lengths, runs, members, _ = sorted_runs(keys, source.backend)
+        distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths, runs=runs,
+                                         members=members)
     return EffectiveBits(True, distinct, _log2(distinct), source.nominal_bits, bound, source.n_inputs, exact,
                          "" if exact else "distinct count from 64-bit hashes", source.kind + f" ({source.backend})",
                          time.perf_counter() - t)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..costs import fmt_bytes
+from ..costs import fmt_bytes, fmt_seconds
 from ..errors import TooLargeError
 
 __all__ = ["CHUNK", "PARTITION", "MAX_RUNS", "BYTES_PER_SPILLED", "SpillCount", "partition_of",
@@ -172,6 +172,22 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
             "peak": _peak_rss()}
 
 
+#: CPU time of both rounds per input, as a multiple of the kernel's alone (measured, docs/design.md §9.1)
+ROUNDS_PER_KERNEL = 2.6
+
+
+def _seconds(source: Any, n: int) -> float:
+    """Estimated CPU seconds of both rounds: the kernel timed here on a few thousand
+    inputs (after a warm-up call), times :data:`ROUNDS_PER_KERNEL`."""
+    import time
+
+    probe = min(n, 1 << 14)
+    source.keys_tree(0, min(n, 16))
+    t = time.process_time()
+    source.keys_tree(0, probe)
+    return max(time.process_time() - t, 1e-6) / probe * n * ROUNDS_PER_KERNEL
+
+
 def check_disk(n_inputs: int, directory: str) -> int:
     """Bytes the spill needs; raises :class:`TooLargeError` when ``directory`` has less
     free space (with 10% to spare)."""
@@ -196,7 +212,11 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
     chunk = CHUNK if chunk is None else int(chunk)
     chunks, bits = plan(n, chunk, PARTITION if partition is None else int(partition))
     base = directory or tempfile.gettempdir()
-    check_disk(n, base)
+    need = check_disk(n, base)
+    if hasattr(executor, "note"):
+        executor.note(f"{n:,} inputs in {chunks:,} chunks and {1 << bits:,} partitions on {executor.workers} "
+                      f"worker(s), about {fmt_seconds(_seconds(source, n) / max(1, executor.workers))}; "
+                      f"{fmt_bytes(need)} spilled to {base}")
     spill = tempfile.mkdtemp(prefix="commlb-spill-", dir=base)
     job = _Job(spill, int(chunk), bits, n, int(limit))
     try:

@@ -1,0 +1,126 @@
+"""Benchmark: the same work in process and on a local Dask cluster of 1 and 2 workers.
+
+Side by side in one run (nothing here asserts a speed):
+
+* ``sweep`` — :func:`commlb.sweep.run_sweep` over ``--sweep-n`` for rnn and transformer
+  (default 8..1024x2: 16 points), ``--max-seconds 0`` (no wall-clock budget, so every
+  run does the same work), in process, then on the executor;
+* ``count`` — the distinct-message count of an RNN (d = 16, p = 16, the disjointness
+  construction) over all 2^``--count-n`` inputs of Alice: in process (keys in memory,
+  one sort; the prefix-tree kernel itself runs on all cores through numba's prange) and
+  spilled (:mod:`commlb.witness.spill`: partitioned by hash, sorted per partition).
+
+Each line gives wall time, the CPU time of this process and of the workers (their
+``getrusage``), and the ratio to in process.  The clusters are started before timing
+(their start-up is printed on its own line) and warmed up on one small chunk of the
+same work (numba's cached kernels loaded in each worker).  On a shared machine the wall
+times move with the load; the CPU times say how much work was done.
+
+Goals (issue 14): 2 workers at least 1.7x in process on the sweep and on a 2^28 count;
+``--workers 1`` within 10% of in process on a minute of work.
+
+Run:  .venv/bin/python bench/bench_dask.py [--sweep-n 8..1024x2] [--count-n 24] [--skip-sweep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import machine_line  # noqa: E402
+
+
+def _worker_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _measure(label: str, fn, executor=None) -> dict:
+    workers_before = sum(executor._client.run(_worker_cpu).values()) if executor is not None and \
+        executor.distributed else 0.0
+    c0, t0 = time.process_time(), time.perf_counter()
+    result = fn()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    workers = (sum(executor._client.run(_worker_cpu).values()) - workers_before) if executor is not None and \
+        executor.distributed else 0.0
+    return {"label": label, "wall": wall, "cpu": cpu, "workers_cpu": workers, "result": result}
+
+
+def _print(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}")
+    base = rows[0]["wall"]
+    for r in rows:
+        print(f"  {r['label']:<22} {r['wall']:9.2f} s wall  {r['cpu']:8.2f} s cpu here  "
+              f"{r['workers_cpu']:8.2f} s cpu on workers   {base / r['wall']:5.2f}x in process")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sweep-n", default="8..1024x2")
+    ap.add_argument("--count-n", type=int, default=24)
+    ap.add_argument("--skip-sweep", action="store_true")
+    ap.add_argument("--skip-count", action="store_true")
+    args = ap.parse_args()
+    print(machine_line())
+    print(f"load average at start: {os.getloadavg()}")
+
+    from commlb.execution import make_executor
+    from commlb.setup import resolve_task
+    from commlb.sweep import parse_n_values, run_sweep
+    from commlb.witness.find import witness_model
+    from commlb.witness.search import count_distinct, key_runs
+    from commlb.witness.sources import message_source
+    from commlb.witness.spill import spilled_count
+
+    ns = parse_n_values(args.sweep_n)
+    sweep_kw = {"trials": 8, "instances": 3, "seed": 0, "max_seconds": 0.0}
+    setup = resolve_task("disjointness", args.count_n)
+    model = witness_model(setup, "rnn", hidden=16, precision=16)[0].model
+    source = message_source(setup.reduction, model)
+
+    def in_memory() -> int:
+        keys = source.keys_tree(0, source.n_inputs)
+        order, starts, lengths = key_runs(keys)
+        return count_distinct(source, source.leaves_to_digits, order, starts, lengths)[0]
+
+    sweeps: list[dict] = []
+    counts: list[dict] = []
+    if not args.skip_sweep:
+        run_sweep("index-lookup", ["rnn", "transformer"], ns[:1], **sweep_kw)  # warm-up
+        sweeps.append(_measure("in process", lambda: run_sweep("index-lookup", ["rnn", "transformer"], ns,
+                                                                 **sweep_kw)))
+    if not args.skip_count:
+        source.keys_tree(0, 1 << 12)
+        counts.append(_measure("in process", in_memory))
+    for workers in (1, 2):
+        t0 = time.perf_counter()
+        with make_executor(workers) as executor:
+            print(f"cluster of {workers}: started in {time.perf_counter() - t0:.1f} s", flush=True)
+            if not args.skip_sweep:
+                run_sweep("index-lookup", ["rnn", "transformer"], ns[:2], executor=executor, **sweep_kw)
+                sweeps.append(_measure(f"{workers} worker(s)", lambda: run_sweep(
+                    "index-lookup", ["rnn", "transformer"], ns, executor=executor, **sweep_kw), executor))
+            if not args.skip_count:
+                spilled_count(source, executor, chunk=1 << 12)  # warm-up: kernels loaded on every worker
+                counts.append(_measure(f"{workers} worker(s)", lambda: spilled_count(source, executor).distinct,
+                                       executor))
+    if sweeps:
+        def rows(r: dict) -> list:
+            return [{k: v for k, v in row.to_json().items() if k != "seconds"} for row in r["result"].rows]
+        same = all(rows(s) == rows(sweeps[0]) for s in sweeps[1:])
+        print(f"\nsweep rows identical everywhere (timings aside): {same}")
+        _print(f"sweep index-lookup rnn,transformer --n {args.sweep_n} ({len(ns) * 2} points, --max-seconds 0)",
+               sweeps)
+    if counts:
+        values = {r["label"]: r["result"] for r in counts}
+        _print(f"distinct messages over 2^{args.count_n} inputs (RNN d=16 p=16): {values}", counts)
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

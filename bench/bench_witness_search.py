@@ -1,0 +1,108 @@
+"""Benchmark: the whole exhaustive witness search against its enumeration kernel, and the
+key sort before and after the in-place radix sort, with peak memory.
+
+For ``commlb witness --task disjointness --model rnn --n N --hidden 16 --precision 16``,
+each size runs in a fresh child process (so its peak RSS is its own) and prints:
+
+* ``kernel`` — enumerating all 2^N message keys (``MessageSource.keys_tree`` in blocks,
+  what bench/bench_witness.py times);
+* ``radix`` — :func:`commlb.witness.search.sorted_runs` on those keys (in-place sort of
+  keys and 32-bit indices, 12 bytes per input) and ``argsort`` — the previous
+  :func:`commlb.witness.search.key_runs` (stable argsort and a gathered copy, 24 bytes per
+  input) on a copy of the same keys;
+* ``whole`` — :func:`commlb.witness.find_witness` end to end, and the child's peak RSS
+  (``resource.getrusage``) when run alone.
+
+Wall and CPU seconds are printed side by side (the machine may be shared).  Goal: the
+whole command within 2x the kernel, at most 16 bytes per input.
+
+Run:  .venv/bin/python bench/bench_witness_search.py [--sizes 22,24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+
+def _timed(fn):  # type: ignore[no-untyped-def]
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def child(n: int, mode: str) -> None:
+    import resource
+
+    import numpy as np
+
+    from commlb.witness import find_witness
+
+    if mode == "whole":
+        find_witness("disjointness", "rnn", 12, hidden=16, precision=16)  # numba cache load
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        res, wall, cpu = _timed(lambda: find_witness("disjointness", "rnn", n, hidden=16, precision=16,
+                                                            exhaustive=True))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        print(f"whole {wall:.3f} {cpu:.3f} {peak * 1024} {base * 1024} {int(res.found)} {res.distinct_messages}")
+        return
+    from commlb.setup import resolve_task
+    from commlb.witness.find import witness_model
+    from commlb.witness.search import _enumerate, key_runs, sorted_runs
+    from commlb.witness.sources import message_source
+
+    setup = resolve_task("disjointness", n)
+    built, _ = witness_model(setup, "rnn", weights=None, hidden=16, layers=None, heads=None, width=None,
+                             precision=16, arith="fixed", seed=0)
+    source = message_source(setup.reduction, built.model, None, backend="numba")
+    source.keys_tree(0, 16)
+    keys, wall, cpu = _timed(lambda: _enumerate(source, None))
+    print(f"kernel {wall:.3f} {cpu:.3f}")
+    copy = keys.copy()
+    sorted_runs(keys[:1024].copy())  # numba cache load
+    out, wall, cpu = _timed(lambda: sorted_runs(keys))
+    print(f"radix {wall:.3f} {cpu:.3f} {out[3]}")
+    old, wall, cpu = _timed(lambda: key_runs(copy))
+    print(f"argsort {wall:.3f} {cpu:.3f} {old[1].size}")
+    assert old[1].size == out[3]
+    del np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="22,24")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(int(args.child[0]), args.child[1])
+        return
+    print("witness --task disjointness --model rnn --hidden 16 --precision 16 (exhaustive)")
+    print(f"{'n':>3} {'what':>8} {'wall s':>8} {'CPU s':>8}  note")
+    for n in [int(s) for s in args.sizes.split(",")]:
+        for mode in ("parts", "whole"):
+            out = subprocess.run([sys.executable, __file__, "--child", str(n), mode], capture_output=True, text=True,
+                                 check=True).stdout.split("\n")
+            parts = {line.split()[0]: line.split()[1:] for line in out if line.strip()}
+            if mode == "parts":
+                k = parts["kernel"]
+                print(f"{n:>3} {'kernel':>8} {float(k[0]):>8.3f} {float(k[1]):>8.3f}", flush=True)
+                for name in ("radix", "argsort"):
+                    p = parts[name]
+                    print(f"{n:>3} {name:>8} {float(p[0]):>8.3f} {float(p[1]):>8.3f}  {p[2]} distinct keys",
+                          flush=True)
+                kernel_wall, kernel_cpu = float(k[0]), float(k[1])
+            else:
+                w = parts["whole"]
+                wall, cpu, peak, base = float(w[0]), float(w[1]), int(w[2]), int(w[3])
+                extra = (peak - base) / 2**n
+                print(f"{n:>3} {'whole':>8} {wall:>8.3f} {cpu:>8.3f}  {wall / kernel_wall:.2f}x kernel wall, "
+                      f"{cpu / kernel_cpu:.2f}x kernel CPU; peak RSS {peak / 2**20:.0f} MiB, "
+                      f"{extra:.1f} bytes per input above the start; found={w[4]} (load average "
+                      f"{os.getloadavg()[0]:.1f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The in-place key/index radix sort and the run summary of the witness search, against
+their numpy twins."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commlb.kernels.keysort import (
+    SMALL,
+    run_summary,
+    run_summary_reference,
+    sort_keys_indices,
+    sort_keys_indices_reference,
+)
+
+
+@st.composite
+def key_arrays(draw):
+    n = draw(st.sampled_from([0, 1, 2, SMALL, SMALL + 1, 100, 1000, 5000]))
+    kind = draw(st.sampled_from(["full", "few", "equal", "high", "low-bits"]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    g = np.random.default_rng(seed)
+    if kind == "full":
+        keys = g.integers(0, 2**63, n, dtype=np.uint64) * np.uint64(2) + g.integers(0, 2, n, dtype=np.uint64)
+    elif kind == "few":  # many runs longer than one, keys spread over the word
+        keys = g.integers(0, max(1, n // 8), n).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    elif kind == "equal":
+        keys = np.full(n, g.integers(0, 2**63), dtype=np.uint64)
+    elif kind == "high":  # keys differing only in their top bits
+        keys = g.integers(0, 16, n).astype(np.uint64) << np.uint64(60)
+    else:
+        keys = g.integers(0, 3, n).astype(np.uint64)
+    dtype = draw(st.sampled_from([np.uint32, np.int64]))
+    idx = g.permutation(n).astype(dtype) * dtype(draw(st.integers(1, 3)))  # distinct, any order
+    return keys, idx
+
+
+@settings(deadline=None, max_examples=80)
+@given(key_arrays(), st.integers(1, 50))
+def test_radix_sort_and_runs_equal_numpy_twins(arrays, max_multi):
+    keys, idx = arrays
+    k1, i1 = keys.copy(), idx.copy()
+    k2, i2 = keys.copy(), idx.copy()
+    sort_keys_indices(k1, i1)
+    sort_keys_indices_reference(k2, i2)
+    assert np.array_equal(k1, k2) and np.array_equal(i1, i2)
+    # a permutation of the input pairs, sorted by (key, index)
+    assert sorted(zip(keys.tolist(), idx.tolist(), strict=True)) == list(zip(k1.tolist(), i1.tolist(), strict=True))
+    fast = run_summary(k1, max_multi)
+    twin = run_summary_reference(k2, max_multi)
+    assert fast[0] == twin[0] == len(set(keys.tolist()))
+    assert np.array_equal(fast[1], twin[1]) and np.array_equal(fast[2], twin[2])
+    assert fast[3] == twin[3] and fast[4] == twin[4]
+    assert len(fast[1]) == min(max_multi, fast[4])
