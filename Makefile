@@ -43,11 +43,13 @@ test-full: $(STAMP)
 	COMMLB_FULL=1 $(PY) -m pytest -n 2
 
 # The suite against the version floors: a fresh venv with the lowest allowed Python
-# and `--resolution lowest-direct` (each direct dependency at its floor).  Needs uv.
+# and `--resolution lowest-direct` (each direct dependency at its floor, the extras'
+# too: scipy, cvxpy, clarabel, highspy, threadpoolctl, safetensors, pyyaml, dask).
+# Needs uv; MIN_PYTHON may be a path (e.g. a pyenv 3.10) where uv finds no 3.10.
 test-min:
 	rm -rf $(MIN_VENV)
 	uv venv -q --python $(MIN_PYTHON) $(MIN_VENV)
-	uv pip install -q --python $(MIN_VENV)/bin/python --resolution lowest-direct -e '.[test,plot]'
+	uv pip install -q --python $(MIN_VENV)/bin/python --resolution lowest-direct -e '.[test,plot,dask,bench]'
 	uv pip list --python $(MIN_VENV)/bin/python
 	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache/min $(MIN_VENV)/bin/python -m pytest -n 2 -p no:cacheprovider
 

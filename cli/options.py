@@ -28,6 +28,7 @@ __all__ = [
     "Budget",
     "check_task_option_names",
     "check_typed_options",
+    "merge_task_options",
     "execution_options",
     "FiniteFloat",
     "model_size_options",
@@ -171,10 +172,27 @@ def check_typed_options(options: dict[str, Any], flag: str) -> dict[str, Any]:
     return options
 
 
+def merge_task_options(options: dict[str, Any], **flags: Any) -> dict[str, Any]:
+    """``--task-option KEY=VALUE`` merged with the dedicated flags of the same names
+    (``--k 3`` is ``--task-option k=3``): both spellings work in simulate and sweep.  The
+    same key given both ways with different values is refused."""
+    from commlb.errors import InvalidInputError
+
+    merged = dict(options)
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in merged and merged[key] != value:
+            raise InvalidInputError(f"--{key} {value} and --task-option {key}={merged[key]} disagree; give one")
+        merged[key] = value
+    return merged
+
+
 def check_task_option_names(task: str, options: dict[str, Any], flag: str = "--task-option",
-                            ignore: tuple[str, ...] = ("reduction",)) -> None:
+                            ignore: tuple[str, ...] = ("reduction",), typed: dict[str, str] | None = None) -> None:
     """Refuse a task option the task does not take, naming it the way the user typed it
-    (``--task-option k=3``, not an option of another command)."""
+    (``--task-option k=3``, or ``--k`` when ``typed`` says it came from that flag; not an
+    option of another command)."""
     from commlb.errors import InvalidInputError
     from commlb.setup import TASK_DEFAULTS
 
@@ -185,7 +203,8 @@ def check_task_option_names(task: str, options: dict[str, Any], flag: str = "--t
         if key in ignore or key in spec.options:
             continue
         takes = ", ".join(f"{o}=..." for o in spec.options) or "none"
-        raise InvalidInputError(f"{flag} {key}=...: task {task} takes no option {key!r} (its options: {takes})")
+        given = (typed or {}).get(key, f"{flag} {key}=...")
+        raise InvalidInputError(f"{given}: task {task} takes no option {key!r} (its options: {takes})")
 
 
 def model_size_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -18,7 +18,19 @@ import click
 
 from commlb.errors import InvalidInputError
 
-from .options import NON_NEGATIVE, POSITIVE, SEED, figure_file, model_size_options, no_limit_option, output_file
+from .options import (
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    check_task_option_names,
+    check_typed_options,
+    figure_file,
+    merge_task_options,
+    model_size_options,
+    no_limit_option,
+    output_file,
+    parse_key_values,
+)
 from .render import OWNER_NAME, OWNER_STYLE, console, emit_json, owner_legend, token_strip
 from .simulate_imported import imported_options, imported_requested, run_from_simulate
 
@@ -279,8 +291,10 @@ def _model_summary(built: Any) -> str:
               help="Model family: rnn, transformer, ffn, a plugin's, or a commlb.plugins.ModelFamily in FILE.py "
               "(required, except with trained weights).")
 @click.option("--n", "n", type=POSITIVE, default=None, help="Problem size (default per task).")
-@click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops (default 2).")
-@click.option("--q", "q", type=POSITIVE, default=None, help="qsa: sparsity q (= the DISJ_q size); qstr: q.")
+@click.option("--k", "k", type=POSITIVE, default=None,
+              help="khop: number of hops (default 2); the same as --task-option k=K.")
+@click.option("--q", "q", type=POSITIVE, default=None,
+              help="qsa: sparsity q (= the DISJ_q size); qstr: q; the same as --task-option q=Q.")
 @click.option("--reduction", "reduction", default=None,
               help="Use this reduction instead of the task's default: a name, a plugin's, or FILE.py:ATTR "
               "(loading a file runs it).")
@@ -339,18 +353,26 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         return
     if dtype is not None:
         raise click.UsageError("--dtype applies to trained weights (--weights CHECKPOINT --adapter ...)")
-    if (task is None and reduction is None) or model is None:
+    if (task is None and reduction is None and not task_options) or model is None:
         raise click.UsageError("--task (or --reduction) and --model are required (or --weights CHECKPOINT "
                                "--adapter ... for trained weights)")
     from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
     from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
 
-    length = check_task_size(task, n, {"k": k, "q": q}, reduction, command="simulate")
+    # --task-option KEY=VALUE (as in sweep and explain) and --k / --q are two spellings
+    typed = check_typed_options(parse_key_values(task_options, "--task-option"), "--task-option")
+    if isinstance(task, str):
+        check_task_option_names(task, typed)
+    options = merge_task_options(typed, k=k, q=q, reduction=reduction)
+    reduction = options.pop("reduction", None)
+    if task is None and reduction is None:
+        raise click.UsageError("--task (or --reduction) and --model are required")
+    length = check_task_size(task, n, options, reduction, command="simulate")
     if weights in (None, "random", "construction"):
         check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width,
                          command="simulate")
     check_repetitions(trials, seconds_per_instance(length), "--trials", "random instances", "simulate")
-    setup = resolve_task(task, n, reduction=reduction, k=k, q=q)
+    setup = resolve_task(task, n, reduction=reduction, **options)
     check_split(setup, split)
     if trial_distribution != "balanced":
         from commlb.bounds.trial_distributions import trial_sampler

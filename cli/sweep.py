@@ -19,6 +19,7 @@ from .options import (
     check_task_option_names,
     check_typed_options,
     execution_options,
+    merge_task_options,
     no_limit_option,
     output_file,
     parse_key_values,
@@ -137,6 +138,9 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the instances and weights.")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra task parameter, e.g. k=3 for khop (repeatable).")
+@click.option("--k", "k", type=POSITIVE, default=None, help="khop: number of hops; the same as --task-option k=K.")
+@click.option("--q", "q", type=POSITIVE, default=None,
+              help="qsa / qstr: q; the same as --task-option q=Q.")
 @click.option("--model-option", "model_opts", multiple=True, metavar="KEY=VALUE",
               help="Extra construction option, e.g. precision=16 (repeatable).")
 @click.option("--plot", "plot", default=None, callback=output_file("--plot", (".png", ".svg", ".pdf")),
@@ -153,7 +157,7 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
 def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_seconds: float, seed: int,
           task_opts: tuple[str, ...], model_opts: tuple[str, ...], plot: str | None, as_json: bool,
           csv_path: str | None, title: str | None, metric: str | None, workers: int | None,
-          scheduler: str | None) -> None:
+          scheduler: str | None, k: int | None = None, q: int | None = None) -> None:
     """Sweep n and show how each model family's construction grows: its size, the bits its
     protocol sends (run for real), the lower bound at n, and its error rate.
 
@@ -172,8 +176,10 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     ns = parse_n_values(n_spec)
     total = estimate_points(families, ns)
     task_options = check_typed_options(parse_key_values(task_opts, "--task-option"), "--task-option")
+    task_options = merge_task_options(task_options, k=k, q=q)  # --k 3 is --task-option k=3, as in simulate
     model_options = check_typed_options(parse_key_values(model_opts, "--model-option"), "--model-option")
-    check_task_option_names(task, task_options)
+    as_flags = {key: f"--{key}" for key, value in (("k", k), ("q", q)) if value is not None}
+    check_task_option_names(task, task_options, typed=as_flags)
     length = check_task_size(task, max(ns), task_options, command="sweep")
     if max_seconds > 0:
         check_repetitions(total, max_seconds + seconds_per_instance(length) * 2, "--n", "points",

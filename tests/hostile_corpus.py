@@ -721,6 +721,28 @@ def _no_limit_cases() -> list[Case]:
     return c
 
 
+def _option_spelling_cases() -> list[Case]:
+    """simulate and sweep take both --k / --q and --task-option k= / q=: bad values and
+    disagreeing spellings are one line in both."""
+    c: list[Case] = []
+    base = {"simulate": ["simulate", "--task", "khop", "--model", "rnn"],
+            "sweep": ["sweep", "--task", "khop", "--models", "rnn", "--n", "8"]}
+    for cmd in base.values():
+        for flag in ("--k", "--q"):
+            for v in ("0", "-1", "abc", "1.5", "1e999"):
+                c.append(Case("option-spelling", cmd + [flag, v], mention=(flag,)))
+        for v in ("k=0", "k=abc", "k", "=3", "k=1.5", "k=" + "9" * 60, "zz=3"):
+            c.append(Case("option-spelling", cmd + ["--task-option", v], mention=("--task-option",)))
+        c.append(Case("option-spelling", cmd + ["--k", "3", "--task-option", "k=4"], mention=("disagree",)))
+    c.append(Case("option-spelling", ["simulate", "--task", "disjointness", "--model", "rnn", "--task-option",
+                                      "k=3"], mention=("--task-option k=",)))
+    c.append(Case("option-spelling", ["simulate", "--task", "disjointness", "--model", "rnn", "--k", "3"],
+                  mention=("--k",)))
+    c.append(Case("option-spelling", ["simulate", "--task", "disjointness", "--model", "rnn", "--task-option",
+                                      "reduction=nope"], mention=("reduction",)))
+    return c
+
+
 def corpus() -> list[Case]:
     cases = (_huge_cases() + _function_cases() + _seed_cases() + _output_path_cases() + _weights_cases()
              + _matrix_cases() + _fooling_cases() + _bignum_cases() + _task_option_cases() + _float_cases()
@@ -728,6 +750,7 @@ def corpus() -> list[Case]:
              + _ascii_cases() + _stdin_cases() + _evaluate_cases() + _error_bound_cases() + _execution_cases()
              + _figure_cases()
              + _no_limit_cases()
+             + _option_spelling_cases()
              + _lecture_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))

@@ -221,7 +221,8 @@ def problems(case: Case, r: Result) -> list[str]:
             if word not in line:
                 why.append(f"message does not name {word!r}")
         for word in case.not_mention:
-            if word in line:
+            # as a whole option or word: "--n" is not mentioned by "--no-limit"
+            if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", line):
                 why.append(f"message mentions {word!r}")
         return why
 

@@ -305,3 +305,26 @@ def test_three_layer_float_transformer_verifies_over_200_trials():
     text = " ".join(done.stdout.split())
     assert "equals the forward pass bit for bit (float mode, exact accumulators across the cut)" in text
     assert "200 random instances" in text and "200 verified against the forward pass" in text
+
+
+@pytest.mark.parametrize("dedicated, generic", [
+    (["--task", "khop", "--k", "3"], ["--task", "khop", "--task-option", "k=3"]),
+    (["--task", "qsa", "--q", "4"], ["--task", "qsa", "--task-option", "q=4"]),
+    (["--reduction", "disj-to-disjointness"], ["--task-option", "reduction=disj-to-disjointness"]),
+])
+def test_both_option_spellings_run_the_same_instance(capsys, dedicated, generic):
+    """simulate takes sweep's --task-option KEY=VALUE as well as its own --k / --q /
+    --reduction: the same run, bit for bit."""
+    common = ["--model", "transformer" if "qsa" in dedicated else "rnn", "--no-effective-bits"]
+    one = cli_json(capsys, *dedicated, *common)
+    two = cli_json(capsys, *generic, *common)
+    assert one["task"] == two["task"] and one["n"] == two["n"]
+    assert [m["values"] for m in one["messages"]] == [m["values"] for m in two["messages"]]
+    assert one["total_bits"] == two["total_bits"] and one["output"] == two["output"]
+    if "--k" in dedicated:  # and the option changed something: k = 2 is another instance
+        other = cli_json(capsys, "--task", "khop", "--k", "2", *common)
+        assert other["instance"] != one["instance"]
+
+
+def test_disagreeing_spellings_are_refused(capsys):
+    assert "disagree" in cli_error(capsys, "--task", "khop", "--model", "rnn", "--k", "3", "--task-option", "k=4")

@@ -345,6 +345,22 @@ def test_bits_metric_is_one_panel_and_bad_metric_refused(small):
         plot_sweep(small, metric="depth")
 
 
+def test_sweep_takes_simulates_spelling_of_task_options():
+    """--k 3 is --task-option k=3 (simulate's spelling works in sweep too): the same rows;
+    and it reaches the construction (3 hops need 4 layers, 2 hops fewer)."""
+    rows = {}
+    for spelling in (("--k", "3"), ("--task-option", "k=3"), ("--k", "2")):
+        res = invoke("--task", "khop", "--models", "transformer", "--n", "3", *spelling, "--trials", "1",
+                     "--instances", "1", "--json")
+        assert res.exit_code == 0, res.output
+        rows[spelling] = [{k: v for k, v in r.items() if "seconds" not in k and k != "elapsed"}
+                          for r in json.loads(res.stdout)["rows"]]
+    assert rows[("--k", "3")] == rows[("--task-option", "k=3")]
+    assert rows[("--k", "3")][0]["layers"] == 4 and rows[("--k", "2")][0]["layers"] < 4
+    res = invoke("--task", "khop", "--n", "3", "--k", "3", "--task-option", "k=2")
+    assert isinstance(res.exception, CommlbError) and "disagree" in str(res.exception)
+
+
 def test_figure_axes_follow_the_x_label_and_name_a_constant_size(small):
     fig = plot_sweep(small, metric="width", x_label="q (the DISJ_q size)")
     assert [ax.get_xlabel() for ax in fig.axes] == ["q (the DISJ_q size)"] * 2
