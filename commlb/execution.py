@@ -56,6 +56,8 @@ class Executor:
         self._client = client
         self._cluster = cluster
         self.echo: TextIO | None = None
+        self._interrupted: list[bool] = []
+        self._previous_handler = _on_interrupt(self._interrupted) if client is not None else None
 
     @property
     def distributed(self) -> bool:
@@ -86,13 +88,11 @@ class Executor:
             return []
         _send_user_code(shared)
         extra = [[self._client.scatter(value, broadcast=True, hash=False)] * len(items) for value in shared]
+        if self._interrupted:
+            raise KeyboardInterrupt
         futures = self._client.map(fn, items, *extra, pure=False)
         try:
-            if progress is not None:
-                from distributed import as_completed
-
-                for future in as_completed(futures):
-                    progress(future.result())
+            _wait(futures, progress, self._interrupted)
             results: list[R] = self._client.gather(futures)
         except BaseException:
             self._client.cancel(futures)
@@ -100,6 +100,9 @@ class Executor:
         return results
 
     def close(self) -> None:
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGINT, self._previous_handler)
+            self._previous_handler = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -112,6 +115,8 @@ class Executor:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+        if self._interrupted and exc[0] is None:  # Ctrl-C after the last wait: still an interruption
+            raise KeyboardInterrupt
 
     def describe(self) -> str:
         if self.kind == "in-process":
@@ -119,6 +124,43 @@ class Executor:
         if self.kind == "local-cluster":
             return f"local Dask cluster of {self.workers} worker processes"
         return f"Dask scheduler {self.address} ({self.workers} workers)"
+
+
+def _on_interrupt(interrupted: list[bool]) -> Any:
+    """While a cluster is open, Ctrl-C is only noted in ``interrupted``; :func:`_wait`,
+    :meth:`Executor.map_chunks` and leaving the executor raise KeyboardInterrupt at their
+    next check.  Raised from the handler, it could land inside a garbage-collector
+    callback (the scheduler of a local cluster installs one in this process), where
+    Python prints it as an ignored exception and goes on.  Returns the previous handler
+    (None off the main thread, where nothing is installed)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupted.append(True)
+
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _wait(futures: list[Any], progress: Callable[[Any], None] | None, interrupted: list[bool]) -> None:
+    """Until every future is done (reporting each to ``progress`` as it finishes), checking
+    twice a second for a Ctrl-C (KeyboardInterrupt raised here)."""
+    from distributed import wait
+
+    pending = list(futures)
+    while pending:
+        if interrupted:
+            raise KeyboardInterrupt
+        try:
+            done, not_done = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            continue
+        for future in pending:
+            if future in done and progress is not None:
+                progress(future.result())
+        pending = [f for f in pending if f in not_done]
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 #: prefix of the module names given to users' files (FILE.py:ATTR), which workers cannot import
@@ -182,6 +224,9 @@ def _local_cluster(workers: int, stream: TextIO) -> Executor:
     # the worker processes start with Ctrl-C ignored (a process started with SIGINT ignored
     # keeps it so): a Ctrl-C at the terminal reaches this process, which cancels the tasks
     # and closes the cluster, instead of every worker printing a traceback
+    # the workers' own log lines (heartbeats that fail while the cluster closes): only
+    # critical ones; a task's error still reaches this process and is raised here
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     try:
