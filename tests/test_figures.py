@@ -233,6 +233,22 @@ def test_simulate_svg_messages_and_cut(tmp_path):
     assert [k for k in groups if k.startswith("cut-")] == ["cut-1"]
 
 
+
+def test_simulate_caption_states_the_bound_the_table_compares_with():
+    """A two-way run's caption gives D (both parties learn the answer) and the number the
+    bits are compared with (the last receiver answers), the same as simulate's table."""
+    from commlb.figures import transcript_figure
+    from commlb.simulate import run
+
+    result = run("disjointness", "transformer", 6)
+    lb = result.lower_bound
+    assert lb is not None and lb.kind == "two-way"
+    caption = " ".join(" ".join(t.get_text() for t in transcript_figure(result).texts).split())
+    # DISJ_6: D = n + 1 = 7 with the announcement, 6 without (the problem's own numbers)
+    assert "D = 7 bits" in caption and "so 6 bits here" in caption
+    assert lb.compare_bits == 6 and "needs 7 bits (" not in caption
+
+
 # --------------------------------------------------------------------------- witness
 
 

@@ -173,6 +173,13 @@ def _caption(result: Any, messages: list[Any], fig_w: float) -> str:
              f"Bob → Alice {b2a:,}. Answer {_short(result.output)}{verdict}."]
     lb = result.lower_bound
     if lb is not None:
-        lines.append(f"Lower bound: {lb.problem} needs {lb.bits:g} bits ({lb.kind}; {lb.citation.split(':')[0]}).")
+        source = lb.citation.split(':')[0]
+        if lb.kind == "two-way" and lb.compare_bits is not None and lb.compare_bits != lb.bits:
+            # the same convention as simulate's table: the receiver of the last message
+            # outputs, so the announcement bit of D is not charged
+            lines.append(f"Lower bound: {lb.problem} needs D = {lb.bits:g} bits when both parties learn the answer, "
+                         f"so {lb.compare_bits:g} bits here, where the last receiver answers (two-way; {source}).")
+        else:
+            lines.append(f"Lower bound: {lb.problem} needs {lb.compare_bits:g} bits ({lb.kind}; {source}).")
     lines.append(OWNER_KEY + ". The cut: where Alice's tokens meet Bob's.")
     return "\n".join(wrap(t, int(fig_w * 14)) for t in lines)
