@@ -49,11 +49,22 @@ def _caption(result: SweepResult, x_name: str = "n") -> str:
     else:
         what = (f"{x_name}: the size of the task (no reduction from a communication problem). The cut: the "
                 "split of the sequence between Alice and Bob")
-    return (f"{what}; bits: what the model, run as a protocol, sends across it. Dashed: the problem's lower "
-            "bound on those bits for a protocol that errs, at the one-sided 95% upper confidence bound eps+ on "
-            "the measured error; dotted: the exact-correctness bound (only for a model right on every input; "
-            f"withheld where a trial erred). Slopes: log-log growth exponents (1 = linear in {x_name}, near 0 = "
-            "polylogarithmic).")
+    def drawn(attr: str) -> bool:  # the same rows _bound_lines draws
+        return any(r.ok and (getattr(r, attr) or 0) > 0 for r in result.rows)
+
+    lines = []
+    if drawn("error_bound"):
+        lines.append("Dashed: the problem's lower bound on those bits for a protocol that errs, at the one-sided "
+                     "95% upper confidence bound eps+ on the measured error")
+    elif any(r.ok for r in result.rows):
+        lines.append("No bound for protocols that err is drawn: none applies at these points' eps+ (see the "
+                     "table's notes)")
+    if drawn("lower_bound"):
+        lines.append("dotted: the exact-correctness bound (only for a model right on every input; withheld "
+                     "where a trial erred)")
+    bounds = "; ".join(lines) + ". " if lines else ""
+    return (f"{what}; bits: what the model, run as a protocol, sends across it. {bounds}Slopes: log-log growth "
+            f"exponents (1 = linear in {x_name}, near 0 = polylogarithmic).")
 
 
 def plot_sweep(result: SweepResult, path: str | Path | None = None, title: str | None = None,

@@ -376,3 +376,17 @@ def test_figure_axes_follow_the_x_label_and_name_a_constant_size(small):
         assert ("(constant: " in line.get_label()) == constant
         if constant:
             assert f"constant: {ys[0]:,} at every q" in line.get_label()
+
+
+def test_caption_describes_only_the_bound_lines_drawn():
+    """The caption speaks of a dashed ε⁺ line only when one is drawn: with 2 trials ε⁺ is
+    above 1/2 and no bound for protocols that err applies; with 40 error-free trials of
+    index-lookup the one-way INDEX bound at ε⁺ is drawn."""
+    from commlb.sweep_plot import _caption
+
+    few = run_sweep("index-lookup", "rnn", "8,16", trials=2, instances=1, seed=3, max_seconds=0)
+    assert all(r.error_bound is None for r in few.rows)
+    assert "Dashed" not in _caption(few) and "No bound for protocols that err is drawn" in _caption(few)
+    many = run_sweep("index-lookup", "rnn", "8,16", trials=40, instances=1, seed=3, max_seconds=0)
+    assert all(r.error_bound and r.error_bound > 0 for r in many.rows)
+    assert "Dashed" in _caption(many) and "No bound" not in _caption(many)
