@@ -189,8 +189,8 @@ def assess_errors(problem: Any, errors: int, trials: int, *, senders: set[str], 
         default = f"no distributional bound with explicit constants is stated for {label} under {dist}"
         why = {"eq": "public-coin EQ costs O(log 1/eps) bits, and the trial distribution is not a hard one",
                "disj": "the DISJ bounds are asymptotic only or stated for Razborov's distribution, and the "
-                       "trials drew from " + dist + " (simulate --trial-distribution singleton draws the distribution of "
-                       "the one-way bound (1 - H2(eps))n)"}.get(name, default)
+                       "trials drew from " + dist + " (simulate --trial-distribution singleton draws the "
+                       "distribution of the one-way bound (1 - H2(eps))n)"}.get(name, default)
         return none(why)
     meets = sent >= bits
     size = size_symbol or "its message"
