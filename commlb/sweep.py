@@ -287,6 +287,8 @@ class SweepResult:
     seconds: float = 0.0
     #: True when Ctrl-C stopped the sweep: ``rows`` are the points finished before it
     interrupted: bool = False
+    #: where the trials' (x, y) came from (:mod:`commlb.bounds.trial_distributions`)
+    trial_distribution: str = "balanced"
 
     def rows_for(self, model: str) -> list[SweepRow]:
         return [r for r in self.rows if r.model == model]
@@ -344,6 +346,7 @@ class SweepResult:
             "trials": self.trials,
             "instances": self.instances,
             "seed": self.seed,
+            "trial_distribution": self.trial_distribution,
             "seconds": round(self.seconds, 3),
             "rows": [r.to_json() for r in self.rows],
             "notes": self.notes(),
@@ -384,11 +387,13 @@ def run_sweep(
     max_seconds: float = DEFAULT_MAX_SECONDS,
     executor: Executor | None = None,
     point_progress: Callable[[SweepPoint, int, int, str], None] | None = None,
+    trial_distribution: str = "balanced",
 ) -> SweepResult:
     """Sweep ``task`` over ``models`` × ``n_values`` (see the module docstring).
 
     ``trials``: random instances on which the construction's error rate is measured
-    (0 skips it); ``instances``: random instances run as a protocol (≥ 1);
+    (0 skips it), drawn from ``trial_distribution`` (:mod:`commlb.bounds.trial_distributions`;
+    ``balanced``, the problem's own sampler, by default); ``instances``: random instances run as a protocol (≥ 1);
     ``task_options`` go to :func:`commlb.simulate.resolve_task`, ``model_options`` to
     :func:`commlb.simulate.build_model` (e.g. ``precision``).  ``progress`` is called
     after every point; ``point_progress(point, done, total, stage)`` within a point, after
@@ -427,9 +432,16 @@ def run_sweep(
     if unknown:
         raise InvalidInputError(f"model option {unknown[0]!r} is not one of {', '.join(MODEL_OPTIONS)}")
     # fail fast on an unknown task or bad options (at the smallest n)
-    sim.resolve_task(task, n=ns[0], **task_options)
+    first = sim.resolve_task(task, n=ns[0], **task_options)
+    if trial_distribution != "balanced":
+        from .bounds.trial_distributions import trial_sampler
 
-    result = SweepResult(task, families, ns, trials, instances, seed)
+        if first.problem is None:
+            raise InvalidInputError(f"--trial-distribution: task {task} has no reduction, so its trials come "
+                                    "from the task's own generator")
+        trial_sampler(trial_distribution, first.problem)  # refuse a distribution the problem lacks, up front
+
+    result = SweepResult(task, families, ns, trials, instances, seed, trial_distribution=trial_distribution)
     budget = math.inf if not max_seconds or max_seconds <= 0 else float(max_seconds)
     from .plugins import is_file_spec, resolve_family
 
@@ -437,7 +449,7 @@ def run_sweep(
     given = models.split(",") if isinstance(models, str) else list(models)
     specs = {resolve_family(s.strip()): s.strip() for s in given if is_file_spec(s.strip())}
     points = [SweepPoint(task, family, n, trials, instances, seed, task_options, model_options, budget,
-                         specs.get(family, "")) for family in families for n in ns]
+                         specs.get(family, ""), trial_distribution) for family in families for n in ns]
     start = time.perf_counter()
     executor = executor or Executor()
     finished: list[SweepRow] = []
@@ -486,6 +498,8 @@ class SweepPoint:
     max_seconds: float
     #: ``FILE.py:ATTR`` of a model family from a file ("" otherwise)
     family_spec: str = ""
+    #: where the trials' (x, y) come from (:mod:`commlb.bounds.trial_distributions`)
+    trial_distribution: str = "balanced"
 
 
 def measure_point(point: SweepPoint, listener: Callable[[SweepPoint, int, int, str], None] | None = None,
@@ -526,7 +540,8 @@ def _measure_within(point: SweepPoint, listener: Callable[[SweepPoint, int, int,
                 watched.limit = limit
                 return _measure(watched, point.task, point.family, point.n, trials=point.trials,
                                 instances=point.instances, seed=point.seed, task_options=point.task_options,
-                                model_options=point.model_options, max_seconds=point.max_seconds)
+                                model_options=point.model_options, max_seconds=point.max_seconds,
+                                trial_distribution=point.trial_distribution)
         except TimeLimitReached:
             return watched.over_budget_row(time.perf_counter() - t0)
 
@@ -648,7 +663,8 @@ def _nonneg_int(value: Any, name: str) -> int:
 
 
 def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances: int, seed: int,
-             task_options: dict[str, Any], model_options: dict[str, Any], max_seconds: float) -> SweepRow:
+             task_options: dict[str, Any], model_options: dict[str, Any], max_seconds: float,
+             trial_distribution: str = "balanced") -> SweepRow:
     t0 = time.perf_counter()
     base: dict[str, Any] = {"task": task, "model": family, "n": n}
     try:
@@ -695,13 +711,13 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
             matches = matches and res.protocol_matches_forward
             if lower is None:
                 lower = res.lower_bound
-        done, errors = _error_trials(sim, setup, built, trials, seed, t0 + max_seconds)
+        done, errors = _error_trials(sim, setup, built, trials, seed, t0 + max_seconds, trial_distribution)
         if done < trials:
             notes.append(f"error rate over {done} of {trials} trials (time budget --max-seconds)")
     except CommlbError as exc:
         return SweepRow(**base, status="failed", reduction=red_name, problem=prob_name, note=str(exc),
                         **size, seconds=time.perf_counter() - t0)
-    erring = _error_bound(setup, built, family, errors, done, transcripts)
+    erring = _error_bound(setup, built, family, errors, done, transcripts, trial_distribution)
     if errors and lower is not None:  # an exact-correctness bound says nothing about a model that errs
         notes.append(f"exact bound withheld: the construction erred on {errors} of {done} trials")
         lower = None
@@ -722,14 +738,14 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
 
 
 def _error_bound(setup: Any, built: Any, family: str, errors: int, done: int,
-                 transcripts: list[Any]) -> dict[str, Any]:
+                 transcripts: list[Any], distribution: str = "balanced") -> dict[str, Any]:
     """The row's fields for the bound at the trials' ε⁺ (empty without trials or problem)."""
     if not done or setup.problem is None:
         return {}
     from .bounds.erring import assess_transcripts
 
     layers = int((getattr(built.model, "config", None) or {}).get("layers", 1) or 1)
-    a = assess_transcripts(setup.problem, errors, done, transcripts, family, layers)
+    a = assess_transcripts(setup.problem, errors, done, transcripts, family, layers, distribution)
     return {"error_upper": a.error_upper, "error_bound": a.bound_bits, "error_bound_kind": a.kind,
             "error_bound_distribution": a.distribution if a.applies else None, "error_bound_source": a.source,
             "error_bound_status": a.status, "error_bound_sent": a.sent_bits,
@@ -742,14 +758,16 @@ def _softmax_bits(model: Any) -> int | None:
     return None if not soft else int(soft["softmax_bits"])
 
 
-def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, deadline: float) -> tuple[int, int]:
+def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, deadline: float,
+                  distribution: str = "balanced") -> tuple[int, int]:
     """(trials done, errors): the construction's forward pass on random instances.
 
     The forward pass is what the protocol computes (every protocol run is verified
     against it bit for bit), so the error rate is measured on the forward pass alone,
     a third of the protocol's cost.  Instances come from the reduction (random (x, y),
-    drawn like :func:`commlb.simulate.sample_inputs`) or, for a task without one, from
-    the task's generator.  At least one trial runs; further ones stop at ``deadline``."""
+    drawn like :func:`commlb.simulate.sample_inputs`, or from ``distribution``) or, for a
+    task without one, from the task's generator.  At least one trial runs; further ones
+    stop at ``deadline``."""
     import numpy as np
 
     if trials <= 0:
@@ -759,11 +777,16 @@ def _error_trials(sim: Any, setup: Any, built: Any, trials: int, seed: int, dead
         return summary.count, summary.errors
     rng = np.random.default_rng([int(seed), 3])
     reduction, problem, model = setup.reduction, setup.problem, built.model
+    sample = sim.sample_inputs
+    if distribution != "balanced":
+        from .bounds.trial_distributions import trial_sampler
+
+        sample = trial_sampler(distribution, problem).sampler
     errors = done = 0
     for _ in range(trials):
         if done and time.perf_counter() > deadline:
             break
-        x, y = sim.sample_inputs(problem, rng)
+        x, y = sample(problem, rng)
         expected = int(np.asarray(problem.evaluate(x, y)).reshape(-1)[0])
         tokens = reduction.encode(x, y).tokens
         decision = model.forward(_model_input(sim, setup.task_name or setup.task.name, model, tokens)).decision

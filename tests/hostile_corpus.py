@@ -173,6 +173,10 @@ def _huge_cases() -> list[Case]:
                           ("disjointness", "razborov", "2"), ("disjointness", "nope", "8")):
         c.append(Case("bad-value", ["simulate", "--task", task, "--model", "rnn", "--n", n, "--trials", "3",
                                     "--trial-distribution", dist]))
+        c.append(Case("bad-value", ["sweep", "--task", task, "--models", "rnn", "--n", n, "--trials", "3",
+                                    "--trial-distribution", dist]))
+    c.append(Case("bad-value", ["sweep", "--task", "match2", "--models", "rnn", "--n", "8", "--trials", "3",
+                                "--trial-distribution", "uniform"]))
     return c
 
 

@@ -390,3 +390,24 @@ def test_caption_describes_only_the_bound_lines_drawn():
     many = run_sweep("index-lookup", "rnn", "8,16", trials=40, instances=1, seed=3, max_seconds=0)
     assert all(r.error_bound and r.error_bound > 0 for r in many.rows)
     assert "Dashed" in _caption(many) and "No bound" not in _caption(many)
+
+
+def test_trial_distribution_singleton_gives_disj_the_one_way_bound_at_eps_plus():
+    """Under the singleton distribution DISJ is INDEX in disguise: the RNN (one-way) gets
+    the distributional bound (1 − H2(ε⁺))·n at its measured ε⁺, rounded up; under the
+    balanced sampler no DISJ bound applies.  The transformer (two-way) gets none."""
+    import math
+
+    from commlb.bounds.rational import binary_entropy
+
+    hard = run_sweep("disjointness", "rnn,transformer", "8", trials=60, instances=1, seed=1, max_seconds=0,
+                     trial_distribution="singleton")
+    assert hard.to_json()["trial_distribution"] == "singleton"
+    rnn, tf = hard.rows_for("rnn")[0], hard.rows_for("transformer")[0]
+    assert rnn.errors == 0 and rnn.error_upper is not None and 0 < rnn.error_upper < 0.5
+    assert rnn.error_bound == math.ceil((1 - binary_entropy(rnn.error_upper)) * 8 - 1e-9)
+    assert tf.error_bound is None
+    plain = run_sweep("disjointness", "rnn", "8", trials=60, instances=1, seed=1, max_seconds=0)
+    assert plain.rows[0].error_bound is None and plain.to_json()["trial_distribution"] == "balanced"
+    with pytest.raises(InvalidInputError, match="defined for disj only"):
+        run_sweep("index-lookup", "rnn", "8", trials=3, trial_distribution="singleton")

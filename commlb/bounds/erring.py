@@ -189,7 +189,7 @@ def assess_errors(problem: Any, errors: int, trials: int, *, senders: set[str], 
         default = f"no distributional bound with explicit constants is stated for {label} under {dist}"
         why = {"eq": "public-coin EQ costs O(log 1/eps) bits, and the trial distribution is not a hard one",
                "disj": "the DISJ bounds are asymptotic only or stated for Razborov's distribution, and the "
-                       "trials drew from " + dist + " (simulate --trial-distribution singleton draws the "
+                       "trials drew from " + dist + " (--trial-distribution singleton draws the "
                        "distribution of the one-way bound (1 - H2(eps))n)"}.get(name, default)
         return none(why)
     meets = sent >= bits
@@ -207,7 +207,7 @@ def assess_errors(problem: Any, errors: int, trials: int, *, senders: set[str], 
 
 
 def assess_transcripts(problem: Any, errors: int, trials: int, transcripts: Any, family: str,
-                       layers: int = 1) -> ErrorAssessment:
+                       layers: int = 1, distribution_name: str = "balanced") -> ErrorAssessment:
     """The assessment for a model whose protocol ran on several instances (``commlb
     sweep``): the senders of every transcript, and the largest bits sent each way (the
     bound must hold for the protocol's cost on any input).  ``family`` is the registry
@@ -220,7 +220,8 @@ def assess_transcripts(problem: Any, errors: int, trials: int, transcripts: Any,
     name = _FAMILY.get(family, "model")
     size = ("d·p" if layers == 1 else "L·d·p") if family == "rnn" else None
     return assess_errors(problem, int(errors), int(trials), senders=senders, bits_alice_to_bob=a2b,
-                         bits_bob_to_alice=b2a, family=name, size_symbol=size)
+                         bits_bob_to_alice=b2a, family=name, size_symbol=size,
+                         distribution_name=distribution_name)
 
 
 _FAMILY = {"rnn": "RNN", "transformer": "transformer", "ffn": "FFN"}
