@@ -70,14 +70,9 @@ OWNER_KEY = "A = Alice, B = Bob, · = public"
 
 
 def _labels(tokens: Any, names: list[str] | None) -> list[str]:
-    arr = np.asarray(tokens)
-    if arr.dtype.names:
-        return ["·"] * int(arr.shape[0])
-    out = []
-    for tok in arr.reshape(-1).tolist():
-        t = int(tok)
-        out.append(names[t] if names is not None and 0 <= t < len(names) else str(t))
-    return out
+    from commlb.figures.common import token_names  # the same names the pictures write
+
+    return token_names(tokens, names)
 
 
 def owned_rows(labels: list[str], owner: Any, width: int = 72, max_tokens: int = 64):

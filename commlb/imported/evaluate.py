@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,11 +206,30 @@ def evaluate(model: Any, adapter: Adapter, task_name: str | None, option_rows: l
         return _evaluate_on(executor, result, model, adapter, task_name, rows_opts, n, instances, seed, batch,
                             progress)
     for row_index, opts in enumerate(rows_opts):
-        _, task, all_opts = prepare_task(adapter, task_name, opts)
-        rng = np.random.default_rng([seed, row_index])
         t0, c0 = time.perf_counter(), time.process_time()
+        all_opts, batches = _row_batches(model, adapter, task_name, opts, row_index, n, instances, seed, batch)
         per_errors = np.zeros(instances, dtype=np.int64)
         per_scored = np.zeros(instances, dtype=np.int64)
+        for start, (ids, target, scored) in batches:
+            count = len(ids)
+            wrong = (model.predict(ids).argmax(-1) != target) & scored
+            per_errors[start:start + count] = wrong.sum(axis=1)
+            per_scored[start:start + count] = scored.sum(axis=1)
+            if progress is not None:
+                progress(count)
+        result.rows.append(_row(all_opts, per_errors, per_scored, instances, time.perf_counter() - t0,
+                                time.process_time() - c0))
+    return result
+
+
+def _row_batches(model: Any, adapter: Adapter, task_name: str | None, opts: dict[str, Any], row_index: int,
+                 n: int, instances: int, seed: int, batch: int) -> tuple[dict[str, Any], Iterator[Any]]:
+    """A row's task options and its batches ``(start, (ids, target, scored))``, drawn
+    lazily from the row's own seeded stream (the same instances wherever they are scored)."""
+    _, task, all_opts = prepare_task(adapter, task_name, opts)
+    rng = np.random.default_rng([seed, row_index])
+
+    def draw() -> Iterator[Any]:
         for start in range(0, instances, batch):
             count = min(batch, instances - start)
             tokens = np.stack([task.generate(rng, n) for _ in range(count)])
@@ -218,20 +237,20 @@ def evaluate(model: Any, adapter: Adapter, task_name: str | None, option_rows: l
             ids = adapter.encode(tokens, all_opts)
             target, scored = adapter.targets_and_scored(answers, tokens.shape[1])
             check_fit(model, ids, target, scored, adapter)
-            pred = model.predict(ids).argmax(-1)
-            wrong = (pred != target) & scored
-            per_errors[start:start + count] = wrong.sum(axis=1)
-            per_scored[start:start + count] = scored.sum(axis=1)
-            if progress is not None:
-                progress(count)
-        errors, total = int(per_errors.sum()), int(per_scored.sum())
-        rate = errors / total if total else float("nan")
-        n_eff = _effective_n(per_errors, per_scored)
-        ci = wilson_interval(rate * n_eff, n_eff) if total else (0.0, 1.0)
-        result.rows.append(EvalRow({k: v for k, v in all_opts.items()}, errors, total, instances, rate, ci, n_eff,
-                                   time.perf_counter() - t0, time.process_time() - c0,
-                                   int(np.count_nonzero(per_errors))))
-    return result
+            yield start, (ids, target, scored)
+
+    return all_opts, draw()
+
+
+def _row(all_opts: dict[str, Any], per_errors: np.ndarray, per_scored: np.ndarray, instances: int,
+         seconds: float, cpu_seconds: float) -> EvalRow:
+    """A row from its per-instance wrong and scored position counts."""
+    errors, total = int(per_errors.sum()), int(per_scored.sum())
+    rate = errors / total if total else float("nan")
+    n_eff = _effective_n(per_errors, per_scored)
+    ci = wilson_interval(rate * n_eff, n_eff) if total else (0.0, 1.0)
+    return EvalRow(dict(all_opts), errors, total, instances, rate, ci, n_eff, seconds, cpu_seconds,
+                   int(np.count_nonzero(per_errors)))
 
 
 def _score_batch(batch: tuple[np.ndarray, np.ndarray, np.ndarray], model: Any
@@ -251,17 +270,10 @@ def _evaluate_on(executor: Any, result: EvalResult, model: Any, adapter: Adapter
     here exactly as in process, scored there, and combined in order."""
     batches, owner, options = [], [], []
     for row_index, opts in enumerate(rows_opts):
-        _, task, all_opts = prepare_task(adapter, task_name, opts)
+        all_opts, drawn = _row_batches(model, adapter, task_name, opts, row_index, n, instances, seed, batch)
         options.append(all_opts)
-        rng = np.random.default_rng([seed, row_index])
-        for start in range(0, instances, batch):
-            count = min(batch, instances - start)
-            tokens = np.stack([task.generate(rng, n) for _ in range(count)])
-            answers = np.stack([np.asarray(task.solve(t)) for t in tokens])
-            ids = adapter.encode(tokens, all_opts)
-            target, scored = adapter.targets_and_scored(answers, tokens.shape[1])
-            check_fit(model, ids, target, scored, adapter)
-            batches.append((ids, target, scored))
+        for _, one in drawn:
+            batches.append(one)
             owner.append(row_index)
     scores = executor.map_chunks(_score_batch, batches, shared=(model,),
                                  progress=None if progress is None else (lambda r: progress(int(r[0].size))))
@@ -269,13 +281,8 @@ def _evaluate_on(executor: Any, result: EvalResult, model: Any, adapter: Adapter
         mine = [sc for sc, o in zip(scores, owner, strict=True) if o == row_index]
         per_errors = np.concatenate([m[0] for m in mine]).astype(np.int64)
         per_scored = np.concatenate([m[1] for m in mine]).astype(np.int64)
-        errors, total = int(per_errors.sum()), int(per_scored.sum())
-        rate = errors / total if total else float("nan")
-        n_eff = _effective_n(per_errors, per_scored)
-        ci = wilson_interval(rate * n_eff, n_eff) if total else (0.0, 1.0)
-        result.rows.append(EvalRow(dict(all_opts), errors, total, instances, rate, ci, n_eff,
-                                   sum(m[2] for m in mine), sum(m[3] for m in mine),
-                                   int(np.count_nonzero(per_errors))))
+        result.rows.append(_row(all_opts, per_errors, per_scored, instances, sum(m[2] for m in mine),
+                                sum(m[3] for m in mine)))
     return result
 
 
