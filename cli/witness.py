@@ -91,7 +91,8 @@ def _render(result: Any) -> None:
         inputs.add_row("(x', y)", token_strip(_arr(result.sequences[1]), _arr(result.owners), names, width=strip_width))
         inputs.add_row("", owner_legend())
         msg = result.message
-        inputs.add_row("message", f"{' + '.join(msg['labels'])}: {msg['bits']} bits, payload {msg['payload_hex']} — "
+        unit = "bit" if msg["bits"] == 1 else "bits"
+        inputs.add_row("message", f"{' + '.join(msg['labels'])}: {msg['bits']} {unit}, payload {msg['payload_hex']} — "
                                   f"bit-identical for x and x' (checked on the protocol engine's transcripts)")
         out.print(inputs)
 
@@ -130,7 +131,8 @@ def _render(result: Any) -> None:
         short = size < result.one_way_bound
         word = "effective" if result.effective_bits is not None else "nominal"
         verdict = ("falls short of" if short else "reaches")
-        out.print(f"The {word} message size {_fmt_bits(size)} bits {verdict} the one-way bound "
+        unit = "bit" if size == 1 else "bits"
+        out.print(f"The {word} message size {_fmt_bits(size)} {unit} {verdict} the one-way bound "
                   f"{_fmt_bits(result.one_way_bound)}" + (": by pigeonhole some pair must collide." if short and
                                                           result.exhaustive else "."))
     if result.found:
