@@ -20,6 +20,16 @@ def rng():
     return np.random.default_rng(12345)
 
 
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Dask cluster of 2 worker processes, one per test module that asks for it."""
+    pytest.importorskip("distributed")
+    from commlb.execution import make_executor
+
+    with make_executor(2) as executor:
+        yield executor
+
+
 # The full-size construction checks (1,000 instances at every N, tens of minutes) are an
 # opt-in run: `make test-full` sets COMMLB_FULL=1.  The default suite does not collect
 # them, so its summary has no skips.

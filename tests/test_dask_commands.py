@@ -64,15 +64,6 @@ def test_chunk_references_catch_what_no_chunk_sees(monkeypatch):
 
 # ---- on a local Dask cluster of 2 worker processes ---------------------------------
 
-@pytest.fixture(scope="module")
-def cluster():
-    pytest.importorskip("distributed")
-    from commlb.execution import make_executor
-
-    with make_executor(2) as executor:
-        yield executor
-
-
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("target,n,pairs", [("disj-to-disjointness", 6, 4**6),
                                            ("tests/broken_reductions.py:DECODE_WRONG_ONCE", 4, 2**4 * 4)])

@@ -116,15 +116,6 @@ def test_effective_bits_spilled_equals_in_memory(small_pieces):
 
 # ---- on a local Dask cluster of 2 worker processes ---------------------------------
 
-@pytest.fixture(scope="module")
-def cluster():
-    pytest.importorskip("distributed")
-    from commlb.execution import make_executor
-
-    with make_executor(2) as executor:
-        yield executor
-
-
 @pytest.mark.timeout(300)
 def test_witness_on_two_workers_equals_in_process(cluster, monkeypatch):
     from commlb.cli.witness import witness
