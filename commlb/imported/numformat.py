@@ -37,7 +37,12 @@ def round_bfloat16(x: np.ndarray) -> np.ndarray:
     t += u
     t &= np.uint32(0xFFFF0000)
     res = t.view(F32)
-    if not np.isfinite(a.sum()):  # a NaN in x (its payload may have rounded to anything), or an inf
+    # one pass without a temporary: the sum is not finite when x holds a NaN (its payload
+    # may have rounded to anything) or an inf; inf - inf or a float32 overflow in the sum
+    # only sends the rare case through the exact check below, so they need no warning
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = a.sum()
+    if not np.isfinite(total):
         nan = np.isnan(a)
         res[nan] = np.nan
     return res
