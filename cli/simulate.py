@@ -377,10 +377,7 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     if trial_distribution != "balanced":
         from commlb.bounds.trial_distributions import trial_sampler
 
-        if setup.problem is None:
-            raise InvalidInputError(f"--trial-distribution: task {task} has no reduction, so its trials come "
-                                    "from the task's generator")
-        trial_sampler(trial_distribution, setup.problem)  # refuse a distribution the problem lacks, up front
+        trial_sampler(trial_distribution, setup.problem, task)  # refuse one the problem lacks, up front
     built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                         precision=precision, arith=arith, weights=weights, seed=seed)
     if save_weights:

@@ -436,10 +436,7 @@ def run_sweep(
     if trial_distribution != "balanced":
         from .bounds.trial_distributions import trial_sampler
 
-        if first.problem is None:
-            raise InvalidInputError(f"--trial-distribution: task {task} has no reduction, so its trials come "
-                                    "from the task's own generator")
-        trial_sampler(trial_distribution, first.problem)  # refuse a distribution the problem lacks, up front
+        trial_sampler(trial_distribution, first.problem, task)  # refuse one the problem lacks, up front
 
     result = SweepResult(task, families, ns, trials, instances, seed, trial_distribution=trial_distribution)
     budget = math.inf if not max_seconds or max_seconds <= 0 else float(max_seconds)

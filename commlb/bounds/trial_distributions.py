@@ -96,12 +96,17 @@ TRIAL_DISTRIBUTIONS: dict[str, TrialDistribution] = {
 }
 
 
-def trial_sampler(name: str, problem: object) -> TrialDistribution:
+def trial_sampler(name: str, problem: object, task: str | None = None) -> TrialDistribution:
     """The distribution ``name`` for ``problem`` (InvalidInputError when it does not
-    apply to that problem, or the problem is too small for it)."""
+    apply to that problem, or the problem is too small for it).  ``problem`` None is a
+    task without a reduction (named ``task`` in the message): its trials come from the
+    task's own generator, so only ``balanced`` applies."""
     dist = TRIAL_DISTRIBUTIONS.get(name)
     if dist is None:
         raise InvalidInputError(f"--trial-distribution {name!r}: use one of {', '.join(TRIAL_DISTRIBUTIONS)}")
+    if problem is None and name != "balanced":
+        raise InvalidInputError(f"--trial-distribution: task {task or '(unnamed)'} has no reduction, so its trials "
+                                "come from the task's own generator")
     pname = getattr(problem, "name", None)
     if dist.problems is not None and pname not in dist.problems:
         raise InvalidInputError(f"--trial-distribution {name} is defined for {', '.join(dist.problems)} only, "
