@@ -1,6 +1,6 @@
 """``assert_consistent``: the whole protocol contract for a (problem, reduction, model, split).
 
-One harness that every task, model family and reduction gets for free (STYLE.md, after
+One harness that every task, model family and reduction gets for free (after
 Cirq's ``assert_implements_consistent_protocols``).  For each input pair (x, y) — every
 pair when there are at most ``samples`` of them, else ``samples`` random pairs — it checks:
 
