@@ -328,8 +328,9 @@ class Precision:
 
         def mant(e: np.ndarray) -> np.ndarray:
             sh = e - shift
-            pos = np.maximum(sh, 1)
-            down = (a + np.left_shift(np.int64(1), pos - 1)) >> pos
+            # a < 2^62, so a shift of 63 or more rounds to 0; int64 shifts by 63+ would wrap
+            pos = np.clip(sh, 1, 62)
+            down = np.where(sh > 62, np.int64(0), (a + np.left_shift(np.int64(1), pos - 1)) >> pos)
             up_ok = bl - sh <= 62  # a << -sh fits int64; otherwise it is beyond any mantissa
             up = np.where(up_ok, np.left_shift(a, np.clip(-sh, 0, 62)), np.int64(mmax + 2))
             return np.where(sh > 0, down, up)
