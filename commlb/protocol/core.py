@@ -133,9 +133,8 @@ class PartyView:
         self.owner.setflags(write=False)
         visible = (self.owner == who) | (self.owner == PUBLIC)
         self._visible = visible
-        seen = np.flatnonzero(visible)
-        self._tokens = {int(i): tokens[i] for i in seen}
-        self._seen = np.asarray(tokens)[seen]  # the visible tokens in position order
+        self._seen = np.asarray(tokens)[visible]  # the visible tokens in position order
+        self._tokens: dict[int, Any] | None = None  # position -> token, made on first use
 
     def __len__(self) -> int:
         return int(self.owner.size)
@@ -150,6 +149,8 @@ class PartyView:
                 f"{self.who.name} cannot read position {position} (owned by "
                 f"{Owner(int(self.owner[position])).name})"
             )
+        if self._tokens is None:
+            self._tokens = dict(zip(np.flatnonzero(self._visible).tolist(), self._seen, strict=True))
         return self._tokens[position]
 
     def tokens(self, positions: Iterable[int]) -> list[Any]:

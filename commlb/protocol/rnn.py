@@ -383,8 +383,6 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
     state at the end of segment k must equal message k's decoded state, the read-outs at
     the output positions must equal ``output`` bit for bit, and the saturations must add
     up to ``output.saturations``; else :class:`EngineError`.  Returns the metadata."""
-    from ..kernels.rnn import run_rows_python
-
     if not model.precision.is_fixed:
         raise InvalidInputError("the segment replay check is for fixed point")
     tokens = model.check_tokens(tokens)
@@ -419,13 +417,10 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
     h0 = model.initial_state()
     end = np.zeros((p_start.size,) + model.state_shape, dtype=np.int64)
     sat = np.zeros(p_start.size, dtype=np.int64)
+    starts_from = np.concatenate([h0[None], decoded])  # segment k starts from entry k
     for j in range(int(wave.max()) + 1):
         rows = np.flatnonzero(wave == j)
-        if j == 0:
-            begin = np.where((seg[rows] == 0)[:, None, None], h0[None],
-                             decoded[np.maximum(seg[rows] - 1, 0)] if decoded.size else h0[None])
-        else:
-            begin = end[rows - 1]
+        begin = starts_from[seg[rows]] if j == 0 else end[rows - 1]
         lengths = p_stop[rows] - p_start[rows]
         pos = np.repeat(p_start[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
             + np.arange(int(lengths.sum()))
@@ -435,7 +430,8 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
             mine = who == w
             if np.any(mine):
                 flat[mine] = view.take(pos[mine])
-        end[rows], sat[rows] = _run_pieces(cell, run_rows_python, begin, lengths, flat)
+        with _one_blas_thread():  # BLAS threads on these small products only spin on 2 busy cores
+            end[rows], sat[rows] = _run_pieces(cell, begin, lengths, flat)
     # each segment but the last ends in the state the next message carries
     seg_end = np.flatnonzero((p_stop == stops[seg]) & (seg < nseg - 1))
     if not np.array_equal(end[seg_end], decoded[seg[seg_end]]):
@@ -449,13 +445,29 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
     return {"segments_replayed": True, "replayed_segments": int(nseg)}
 
 
-def _run_pieces(cell: Any, twin: Any, begin: np.ndarray, lengths: np.ndarray,
+_CONTROLLER: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A context in which BLAS uses one thread (threadpoolctl; its scan of the loaded
+    libraries is done once per process)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _run_pieces(cell: Any, begin: np.ndarray, lengths: np.ndarray,
                 flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Run R independent rows: row r starts from ``begin[r]`` and reads ``lengths[r]``
     tokens (row r's are the next ``lengths[r]`` of ``flat``).  Longest rows first; each
-    step runs the rows still reading by ``twin`` (the plain cell, one product for all)
-    while they are many, then the rest by the compiled cell.  Returns (end states,
-    saturations per row)."""
+    step runs the rows still reading together (:func:`~commlb.kernels.rnn.step_rows`:
+    one exact product for all) while they are many, then the rest by the compiled cell,
+    row by row as the forward pass runs.  Returns (end states, saturations per row)."""
+    from ..kernels.rnn import step_rows
+
     R = lengths.size
     order = np.argsort(-lengths, kind="stable")
     lens = lengths[order]
@@ -468,7 +480,7 @@ def _run_pieces(cell: Any, twin: Any, begin: np.ndarray, lengths: np.ndarray,
     T = int(lens[0]) if R else 0
     while t < T and int(active[t]) * per_row >= REPLAY_TWIN_MIN_WORK:
         n = int(active[t])
-        h[:n], s = twin(cell, h[:n], flat[offs[:n] + t][:, None])
+        h[:n], s = step_rows(cell, h[:n], flat[offs[:n] + t])
         sat[:n] += s
         t += 1
     if t < T:
