@@ -400,9 +400,10 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
     ``split``: a :class:`~commlb.protocol.core.Split` or None (the reduction's owners).
     Returns :class:`EffectiveBits` (``to_json()`` for ``simulate --json``).  It never
     raises for a split or model it cannot count (not one-way, more than ``max_inputs``
-    inputs — by default: more than this machine can enumerate in memory within
-    :data:`MAX_EXHAUSTIVE_SECONDS`, the exhaustive witness search's limits — or no batched kernel — float arithmetic, hard attention, several layers —
-    and more than ``max_engine_inputs`` inputs for one protocol run each): it returns
+    inputs (by default: more than this machine can enumerate in memory within
+    :data:`MAX_EXHAUSTIVE_SECONDS`, the exhaustive witness search's limits), or no
+    batched kernel — float arithmetic, hard attention, several layers — and more
+    than ``max_engine_inputs`` inputs for one protocol run each): it returns
     ``applicable=False`` with the reason in ``note``.  A model correct on every input
     has ``effective_bits >= one_way_bound`` (the one-way complexity is log2 #distinct
     rows, and inputs with equal messages get equal answers).  ``executor``: a
