@@ -15,6 +15,8 @@ Candidates, measured side by side on the same matrices:
 
 commlb is timed with 1 thread, with every numba thread, and with its default (threads
 chosen from the size and the free cores, :func:`commlb.kernels.gf2.choose_threads`).
+The candidates take turns in every round (best of ``--repeat`` rounds), so a change in the
+machine's load during the run hits all of them alike.
 ``--busy`` runs a CPU-bound process beside the timings (the "another job runs" case of a
 shared machine).  The load average is printed with each table.
 
@@ -32,6 +34,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +150,19 @@ def main() -> None:
             busy.kill()
 
 
+def interleaved(cands: dict[str, Callable[[], tuple[float, int]]], repeat: int) -> dict[str, Timing]:
+    """Best time of each candidate over ``repeat`` rounds, the candidates taking turns in
+    every round (one warm-up round first), so a change in the machine's load hits all of
+    them alike.  Each candidate returns (seconds, rank)."""
+    best: dict[str, tuple[float, int]] = {}
+    for rnd in range(repeat + 1):
+        for label, fn in cands.items():
+            secs, rank = fn()
+            if rnd > 0 and (label not in best or secs < best[label][0]):
+                best[label] = (secs, rank)
+    return {label: Timing(label, secs, rank) for label, (secs, rank) in best.items()}
+
+
 def run(args: argparse.Namespace) -> None:
 
     import numba
@@ -159,39 +176,50 @@ def run(args: argparse.Namespace) -> None:
     if dll is None:
         print(f"M4RI: skipped ({why})")
     rng = np.random.default_rng(2024)
+    all_threads = numba.config.NUMBA_NUM_THREADS
     for size in (int(s) for s in args.sizes.split(",")):
         bits = rng.integers(0, 2, (size, size), dtype=np.uint8)
         packed = pack_rows(bits)
-        rows: list[Timing] = []
-        all_threads = numba.config.NUMBA_NUM_THREADS
-        numba.set_num_threads(1)
-        ours1 = best_of("commlb M4R (1 thread)", lambda A: rank_gf2_packed(A, size, 8, 64)[0],
-                        repeat=args.repeat, setup=packed.copy)
-        numba.set_num_threads(all_threads)
-        oursall = best_of(f"commlb M4R ({all_threads} threads)", lambda A: rank_gf2_packed(A, size, 8, 64)[0],
-                          repeat=args.repeat, setup=packed.copy)
         chosen = choose_threads(size, size)
-        numba.set_num_threads(chosen)
-        ours = best_of(f"commlb M4R default ({chosen} thread{'s' if chosen > 1 else ''})",
-                       lambda A: rank_gf2_packed(A, size, 8, 64)[0], repeat=args.repeat, setup=packed.copy)
-        numba.set_num_threads(all_threads)
-        rows += [ours, ours1, oursall]
+
+        def ours(threads: int) -> Callable[[], tuple[float, int]]:
+            def go() -> tuple[float, int]:
+                A = packed.copy()
+                numba.set_num_threads(threads)
+                t0 = time.perf_counter()
+                rank = rank_gf2_packed(A, size, 8, 64, threads)[0]
+                secs = time.perf_counter() - t0
+                numba.set_num_threads(all_threads)
+                return secs, int(rank)
+            return go
+
+        def m4ri(method: int) -> Callable[[], tuple[float, int]]:
+            def go() -> tuple[float, int]:
+                assert dll is not None
+                secs = ctypes.c_double()
+                rank = dll.m4ri_rank(packed.ctypes.data, size, size, packed.shape[1], method, 1,
+                                     ctypes.byref(secs))
+                return secs.value, int(rank)
+            return go
+
+        label_default = f"commlb M4R default ({chosen} thread{'s' if chosen > 1 else ''})"
+        label1, label_all = "commlb M4R (1 thread)", f"commlb M4R ({all_threads} threads)"
+        cands = {label_default: ours(chosen), label1: ours(1), label_all: ours(all_threads)}
+        if dll is not None:
+            cands["M4RI mzd_echelonize_m4ri"] = m4ri(0)
+            cands["M4RI mzd_echelonize_pluq"] = m4ri(1)
+        timed = interleaved(cands, args.repeat)
+        rows = list(timed.values())
         if size <= args.numpy_max:
             rows.append(best_of("numpy packed-row elimination", lambda: numpy_rank_gf2(packed, size),
                                 repeat=1, warmup=False))
-        if dll is not None:
-            buf = np.ascontiguousarray(packed)
-            for method, label in ((0, "M4RI mzd_echelonize_m4ri"), (1, "M4RI mzd_echelonize_pluq")):
-                secs = ctypes.c_double()
-                rk = dll.m4ri_rank(buf.ctypes.data, size, size, buf.shape[1], method, args.repeat,
-                                   ctypes.byref(secs))
-                rows.append(Timing(label, secs.value, int(rk), "1 thread"))
+        ours1, oursall, default = timed[label1], timed[label_all], timed[label_default]
         ranks = {r.label: int(r.result) for r in rows}
         if len(set(ranks.values())) != 1:
             print(f"RANK MISMATCH at {size}: {ranks}")
-        print_table(f"{size} x {size} random 0/1 (rank {ours.result}); load average "
+        print_table(f"{size} x {size} random 0/1 (rank {ours1.result}); load average "
                     f"{os.getloadavg()[0]:.1f}{', busy process beside' if args.busy else ''}", rows, reference=ours1)
-        print(f"  default / 1 thread = {ours.seconds / ours1.seconds:.2f}; "
+        print(f"  default / 1 thread = {default.seconds / ours1.seconds:.2f}; "
               f"{all_threads} threads / 1 thread = {oursall.seconds / ours1.seconds:.2f}")
         for r in rows:
             if r.label.startswith("M4RI"):
