@@ -17,12 +17,15 @@ strips of up to 64 columns lying inside one word.  For a strip:
 4. per group of k consecutive pivot rows, a table of all 2^k combinations (one row XOR per
    entry, each entry an earlier one plus one row);
 5. every row below: its combination c from ``cmap``, then one table row per k-bit group of
-   c XORed in, eight tables per pass over the row.
+   c XORed in, eight tables per pass over the row (from the next word on when the strip
+   ends its word: no later strip reads the strip's word of those rows).
 
 Cost about ``(m - r) * (W - word) * 9`` word loads per strip.  The row XOR loops run over
 0-based ranges of slices, the form LLVM vectorises (with ``range(lo, hi)`` over a 2-d
 array numba's negative-index handling keeps them scalar: 2x slower at 4096^2).
-``parts`` > 1 splits steps 4 and 5 over numba threads.
+``parts`` > 1 splits steps 4 and 5 over numba threads by columns: each task builds its
+columns of the tables and reduces its columns of every row, one parallel region per strip
+with no barrier inside and no memory written by two tasks.
 
 Certificate: the original indices of the pivot rows and the pivot columns.  Every row
 operation adds a combination of *earlier pivot rows* to a later row, and a strip's pivot
@@ -122,70 +125,64 @@ def _pivot_search(A, r, m, word, shift, mask, kk, pb, pcol, comb, prow):
 
 
 @njit(cache=True)
-def _build_tables(A, r, s, word, k, g_lo, g_hi, table):
-    # table[g, v] = XOR of the pivot rows r + k*g + q over the bits q of v (columns from
-    # `word` on), one row XOR per entry (each entry = an earlier entry + one row)
-    W = A.shape[1]
-    n = W - word
-    for g in range(g_lo, g_hi):
+def _strip_cols(A, r, s, m, word, shift, mask, cmap, nbytes, k, table, lo, hi):
+    # Steps 4 and 5 on the words lo..hi-1 of the rows only (a thread's share of a strip).
+    # 4. table[g, v] = XOR of the pivot rows r + k*g + q over the bits q of v, one row XOR
+    #    per entry (each entry = an earlier entry + one row); entry 0 stays all-zero.
+    # 5. each row below: c = the combination of pivot rows that clears its strip bits (one
+    #    cmap entry per byte of the strip), then XOR the tables' entries for c's k-bit
+    #    groups, eight tables per pass over the row.
+    # All row loops run over 0-based ranges of slices: the form LLVM vectorises.
+    n = hi - lo
+    if n <= 0:
+        return
+    G = (s + k - 1) // k
+    for g in range(G):
         sg = min(k, s - k * g)
         for v in range(1, 1 << sg):
             low = _ctz(np.uint64(v))
-            dst = table[g, v, word:]
-            prev = table[g, v ^ (1 << low), word:]
-            src = A[r + k * g + low, word:]
-            for j in range(n):  # 0-based range and slices: LLVM vectorises this loop
+            dst = table[g, v, lo:hi]
+            prev = table[g, v ^ (1 << low), lo:hi]
+            src = A[r + k * g + low, lo:hi]
+            for j in range(n):
                 dst[j] = prev[j] ^ src[j]
-
-
-@njit(cache=True, parallel=True)
-def _build_tables_par(A, r, s, word, k, G, table):
-    for g in prange(G):
-        _build_tables(A, r, s, word, k, g, g + 1, table)
-
-
-@njit(cache=True)
-def _reduce_block(A, start, stop, word, shift, mask, cmap, nbytes, k, G, table):
-    # rows start..stop-1: c = the combination of pivot rows that clears the row's strip
-    # bits (XOR of one cmap entry per byte of the strip), then the row XOR the tables'
-    # entries for c's k-bit groups, 8 tables per pass over the row
-    W = A.shape[1]
-    n = W - word
     b8 = np.uint64(0xFF)
     kmask = np.uint64((1 << k) - 1)
     vi = np.zeros(8, np.int64)
-    for i in range(start, stop):
+    for i in range(r + s, m):
         w = (A[i, word] >> shift) & mask
         if w == 0:
             continue
         c = np.uint64(0)
         for q in range(nbytes):
             c ^= cmap[q, np.int64((w >> np.uint64(8 * q)) & b8)]
-        a = A[i, word:]
+        a = A[i, lo:hi]
         for g0 in range(0, G, 8):
             for q in range(8):  # groups past G use the all-zero entry 0
                 g = g0 + q
                 vi[q] = np.int64((c >> np.uint64(k * g)) & kmask) if g < G else 0
-            t0 = table[g0, vi[0], word:]
-            t1 = table[g0 + 1, vi[1], word:]
-            t2 = table[g0 + 2, vi[2], word:]
-            t3 = table[g0 + 3, vi[3], word:]
-            t4 = table[g0 + 4, vi[4], word:]
-            t5 = table[g0 + 5, vi[5], word:]
-            t6 = table[g0 + 6, vi[6], word:]
-            t7 = table[g0 + 7, vi[7], word:]
+            t0 = table[g0, vi[0], lo:hi]
+            t1 = table[g0 + 1, vi[1], lo:hi]
+            t2 = table[g0 + 2, vi[2], lo:hi]
+            t3 = table[g0 + 3, vi[3], lo:hi]
+            t4 = table[g0 + 4, vi[4], lo:hi]
+            t5 = table[g0 + 5, vi[5], lo:hi]
+            t6 = table[g0 + 6, vi[6], lo:hi]
+            t7 = table[g0 + 7, vi[7], lo:hi]
             for j in range(n):
                 a[j] ^= ((t0[j] ^ t1[j]) ^ (t2[j] ^ t3[j])) ^ ((t4[j] ^ t5[j]) ^ (t6[j] ^ t7[j]))
 
 
 @njit(cache=True, parallel=True)
-def _reduce_par(A, start, stop, parts, word, shift, mask, cmap, nbytes, k, G, table):
-    # the rows split into `parts` contiguous blocks, one per task: a thread writes only
-    # its own rows and reads the shared tables
-    n = stop - start
+def _strip_par(A, r, s, m, word, shift, mask, cmap, nbytes, k, table, first, parts):
+    # the words first..W-1 split into `parts` contiguous column ranges, one per task: a
+    # task builds its columns of the tables and reduces its columns of every row, so the
+    # tasks share no written memory and need no barrier between steps 4 and 5 (callers
+    # pass first > word: the strip's word, which every task reads, is not written)
+    n = A.shape[1] - first
     for p in prange(parts):
-        _reduce_block(A, start + n * p // parts, start + n * (p + 1) // parts, word, shift, mask,
-                      cmap, nbytes, k, G, table)
+        _strip_cols(A, r, s, m, word, shift, mask, cmap, nbytes, k, table,
+                    first + n * p // parts, first + n * (p + 1) // parts)
 
 
 #: a parallel pass needs at least this many words of rows to reduce per part (below, the
@@ -199,9 +196,10 @@ def rank_gf2_packed(A, ncols, k, block=64, parts=1, par_min_words=PAR_MIN_WORDS)
 
     ``block`` columns (<= 64, inside one word) are processed per pass over the rows below,
     with one table of 2^k combinations per group of k pivot rows (1 <= k <= 8).  ``parts``
-    > 1 splits each pass over the rows (and the table building) into that many tasks run
-    on numba's threads (:func:`rank_gf2_bits` chooses and sets the thread count); a pass
-    with fewer than ``par_min_words`` words per part to reduce runs on fewer parts.
+    > 1 splits each pass (table building and row reduction) by columns into that many
+    tasks run on numba's threads (:func:`rank_gf2_bits` chooses and sets the thread
+    count); a pass with fewer than ``par_min_words`` words per part to reduce runs on fewer
+    parts.  ``A`` is left with the pivot rows in place and stale bits elsewhere.
     Returns ``(rank, pivot_rows, pivot_cols)``: original row indices and column indices of
     a ``rank x rank`` minor that is nonsingular over GF(2).
     """
@@ -260,18 +258,18 @@ def rank_gf2_packed(A, ncols, k, block=64, parts=1, par_min_words=PAR_MIN_WORDS)
             for x in range(1, 256):
                 low = _ctz(np.uint64(x))
                 cmap[q, x] = cmap[q, x ^ (1 << low)] ^ lut[8 * q + low]
-        # 4. the tables, 5. every row below
-        G = (s + k - 1) // k
+        # 4. the tables, 5. every row below.  When the strip ends its word, no later strip
+        #    reads that word of the rows below: they are reduced from the next word on
+        #    (the strip's word then keeps stale bits, which nothing reads again).
+        first = word + 1 if (c0 + kk) % 64 == 0 or c0 + kk >= ncols else word
         below = m - r - s
-        use = parts
-        while use > 1 and below * (W - word) < par_min_words * use:
+        use = parts if first > word else 1
+        while use > 1 and (below * (W - first) < par_min_words * use or W - first < use):
             use -= 1
         if use > 1:
-            _build_tables_par(A, r, s, word, k, G, table)
-            _reduce_par(A, r + s, m, use, word, shift, mask, cmap, nbytes, k, G, table)
+            _strip_par(A, r, s, m, word, shift, mask, cmap, nbytes, k, table, first, use)
         else:
-            _build_tables(A, r, s, word, k, 0, G, table)
-            _reduce_block(A, r + s, m, word, shift, mask, cmap, nbytes, k, G, table)
+            _strip_cols(A, r, s, m, word, shift, mask, cmap, nbytes, k, table, first, W)
         r += s
         c0 += kk
     return r, perm[:r].copy(), piv_cols[:r].copy()
