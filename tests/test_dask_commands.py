@@ -213,3 +213,57 @@ def test_sampled_check_on_one_and_two_workers_equals_in_process(cluster, target,
         b = json.loads(run.stdout)
         b.pop("seconds")
         assert a == b
+
+
+# ---- batch bounds -------------------------------------------------------------------
+
+def _no_elapsed(value):
+    if isinstance(value, dict):
+        return {k: _no_elapsed(v) for k, v in value.items() if k != "elapsed"}
+    if isinstance(value, list):
+        return [_no_elapsed(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def matrix_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("matrices")
+    rng = np.random.default_rng(4)
+    for i in range(5):
+        np.save(root / f"m{i}.npy", rng.integers(0, 3 if i % 2 else 2, size=(5 + i, 6)))
+    (root / "eq3.txt").write_text("1 0 0\n0 1 0\n0 0 1\n")
+    (root / "notes.md").write_text("not a matrix\n")
+    return root
+
+
+def test_bounds_of_a_directory_are_those_of_each_matrix(matrix_dir):
+    """A directory: its .npy/.txt files in name order, each report the one of a single
+    --matrix run (timings aside)."""
+    from commlb.cli.bounds import bounds as cli_bounds
+
+    runner = CliRunner()
+    batch = runner.invoke(cli_bounds, ["--matrix", str(matrix_dir), "--json"])
+    assert batch.exit_code == 0, batch.output
+    got = json.loads(batch.stdout)["matrices"]
+    names = [m["file"].rsplit("/", 1)[-1] for m in got]
+    assert names == ["eq3.txt", "m0.npy", "m1.npy", "m2.npy", "m3.npy", "m4.npy"]
+    for item in got[:3]:
+        one = runner.invoke(cli_bounds, ["--matrix", item["file"], "--json"])
+        assert _no_elapsed(json.loads(one.stdout)) == _no_elapsed({k: v for k, v in item.items() if k != "file"})
+    assert got[0]["deterministic"]["lower"] == 3  # the 3 x 3 identity
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("extra", [[], ["--error", "1/3", "--methods", "discrepancy-spectral,one-way-vc"]],
+                         ids=["exact", "error"])
+def test_batch_bounds_on_two_workers_equal_in_process(cluster, matrix_dir, extra):
+    from commlb.cli.bounds import bounds as cli_bounds
+
+    files = [str(matrix_dir / f"m{i}.npy") for i in (2, 0, 4)]
+    args = [*[a for f in files for a in ("--matrix", f)], "--json", *extra]
+    local = CliRunner().invoke(cli_bounds, args)
+    spread = CliRunner().invoke(cli_bounds, [*args, "--scheduler", cluster.address])
+    assert local.exit_code == spread.exit_code == 0, (local.output, spread.output)
+    a, b = json.loads(local.stdout), json.loads(spread.stdout)
+    assert [m["file"] for m in a["matrices"]] == files
+    assert _no_elapsed(a) == _no_elapsed(b)
