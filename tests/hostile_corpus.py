@@ -395,6 +395,12 @@ def _execution_cases() -> list[Case]:
             c.append(Case("bad-execution", base + ["--workers", w], mention=("--workers",)))
         c.append(Case("bad-execution", base + ["--scheduler", "tcp://127.0.0.1:1"]))
         c.append(Case("bad-execution", base + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
+    witness = ["witness", "--task", "index-lookup", "--model", "rnn", "--n", "4", "--hidden", "1", "--precision", "2"]
+    for where in ("/nonexistent-dir", "{F}/bool.npy", "/proc", "", "{F}/no-such/deeper"):
+        c.append(Case("bad-spill-dir", witness + ["--spill-dir", where], mention=("--spill-dir",)))
+        c.append(Case("bad-spill-dir", witness + ["--effective-bits", "--spill-dir", where], mention=("--spill-dir",)))
+    c.append(Case("bad-spill-dir", witness + ["--spill-dir", "{F}", "--budget", "100"], mention=("--spill-dir",)))
+    c.append(Case("bad-spill-dir", witness + ["--spill-dir", "{F}", "--workers", "0"], mention=("--workers",)))
     return c
 
 
