@@ -240,7 +240,8 @@ def _sample(source: MessageSource, count: int | None, seconds: float | None, rng
 
 def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budget: Any = None, seed: int = 0,
                    exhaustive: bool | None = None, progress: Progress | None = None, backend: str = "auto",
-                   task_name: str = "", model_note: str = "", executor: Any = None) -> WitnessResult:
+                   task_name: str = "", model_note: str = "", executor: Any = None,
+                   spill_dir: str | None = None) -> WitnessResult:
     """Look for x ≠ x' with identical one-way messages and a Bob input y separating them,
     for ``model`` on ``reduction``'s instances (split: the reduction's owners by default).
 
@@ -249,7 +250,8 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
     inputs to sample (int) or seconds ("30s").  Raises :class:`TooLargeError` with an
     estimate when an exhaustive run is needed but too large.  ``executor``: a
     :class:`commlb.execution.Executor`; with one, the exhaustive enumeration is partitioned,
-    spilled to disk and counted on its workers (:mod:`.spill`; the same result)."""
+    spilled to disk (under ``spill_dir``, default the system's temporary directory) and
+    counted on its workers (:mod:`.spill`; the same result)."""
     t_start = time.perf_counter()
     count, seconds = parse_budget(budget)
     source = message_source(reduction, model, split, backend=backend, seed=seed)
@@ -293,7 +295,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         if executor is not None:
             from .spill import spilled_count
 
-            spilled = spilled_count(source, executor, progress=progress)
+            spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
         else:
             keys = _enumerate(source, progress)
     else:
@@ -393,7 +395,7 @@ def _vocab_names(reduction: Reduction) -> list[str] | None:
 
 def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_inputs: int | None = None,
                    backend: str = "auto", max_engine_inputs: int = 1 << 10, executor: Any = None,
-                   progress: Progress | None = None) -> EffectiveBits:
+                   progress: Progress | None = None, spill_dir: str | None = None) -> EffectiveBits:
     """log2 of the number of distinct messages Alice sends over **all** her inputs.
 
     ``reduction``: a :class:`~commlb.core.Reduction`; ``model``: any commlb model;
@@ -409,7 +411,8 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
     rows, and inputs with equal messages get equal answers).  ``executor``: a
     :class:`commlb.execution.Executor`; with one, the count is partitioned, spilled to disk
     and run on its workers (:mod:`.spill`; the same count), ``max_inputs`` does not apply
-    and a count estimated above :data:`MAX_EXHAUSTIVE_SECONDS` on its workers is refused."""
+    and a count estimated above :data:`MAX_EXHAUSTIVE_SECONDS` on its workers is refused;
+    ``spill_dir``: where it spills (default the system's temporary directory)."""
     t = time.perf_counter()
     problem = reduction.problem
     bound = _bound_value(problem)
@@ -443,7 +446,7 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
                 raise TooLargeError(f"counting the messages of Alice's {source.n_inputs:.3g} inputs would take "
                                     f"about {fmt_seconds(est_s)} on {executor.workers} worker(s): use a smaller "
                                     "--n or more workers")
-        spilled = spilled_count(source, executor, progress=progress)
+        spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
         distinct, exact = spilled.distinct, spilled.exact
     else:
         keys = _enumerate(source, None)
