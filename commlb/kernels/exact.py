@@ -23,8 +23,9 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   rank sum exceeds 2^(d-1) the whole branch is cut.  A complete split recurses on both
   sides with depth d - 1.
 
-The search stops when ``perf_counter() > deadline`` (checked every 256 calls, and every 4096
-steps of a node's split enumeration, which alone can take 2^m steps); a stopped
+The search stops when ``perf_counter() > control[0]`` (checked every 256 calls, and every 4096
+steps of a node's split enumeration, which alone can take 2^m steps); it runs without the
+GIL, so a caller can run it in a thread, watch ``stats`` and lower ``control[0]``; a stopped
 search records nothing in the memo and returns False with ``stats[1] = 1`` (the caller must
 not read it as "infeasible").  Cost: exponential; every split of every reachable canonical
 rectangle in the worst case, typically far fewer thanks to the rank cut and the memo.
@@ -52,9 +53,16 @@ _KEY = types.UniTuple(types.uint64, 2)
 _VAL = types.Tuple((types.int64, types.int64, types.int64, types.uint64))
 
 
-def new_memo() -> Dict:
-    """An empty memo: (rows, cols) -> (lb, ub, party, left mask)."""
+@njit(cache=True)
+def _new_memo():
     return Dict.empty(key_type=_KEY, value_type=_VAL)
+
+
+def new_memo() -> Dict:
+    """An empty memo: (rows, cols) -> (lb, ub, party, left mask).  Made by a cached
+    compiled function: ``Dict.empty`` called from Python compiles its constructor on every
+    run (seconds of a short command)."""
+    return _new_memo()
 
 
 @njit(cache=True)
@@ -186,13 +194,15 @@ def memo_entry(memo, rows, cols):
     return False, np.int64(0), np.int64(0), np.int64(-1), np.uint64(0)
 
 
-@njit(cache=True)
-def solve(RB, CB, V, rows, cols, d, memo, stats, deadline):
+@njit(cache=True, nogil=True)
+def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     """Can rows x cols be computed within d bits?  See the module docstring.  ``stats`` is an
-    int64 array: [0] calls so far, [1] set to 1 when the deadline stopped the search."""
+    int64 array: [0] calls so far, [1] set to 1 when the deadline stopped the search.
+    ``control[0]`` is the deadline (``perf_counter`` seconds); another thread may lower it
+    (to -inf: stop now, e.g. on Ctrl-C) while the search runs without the GIL."""
     stats[0] += 1
     if (stats[0] & 255) == 0:
-        if _now() > deadline:
+        if _now() > control[0]:
             stats[1] = 1
     if stats[1] != 0:
         return False
@@ -256,7 +266,7 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, deadline):
             # here too, not only once per call
             steps += 1
             if (steps & 4095) == 0:
-                if _now() > deadline:
+                if _now() > control[0]:
                     stats[1] = 1
                     return False
             if t == m:
@@ -268,11 +278,11 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, deadline):
                     # the side with the larger rank first: it is the likelier to fail
                     if rr[t] > rl[t]:
                         ar, ac, br_, bc = br_, bc, ar, ac
-                    ok = solve(RB, CB, V, ar, ac, d - 1, memo, stats, deadline)
+                    ok = solve(RB, CB, V, ar, ac, d - 1, memo, stats, control)
                     if stats[1] != 0:
                         return False
                     if ok:
-                        ok = solve(RB, CB, V, br_, bc, d - 1, memo, stats, deadline)
+                        ok = solve(RB, CB, V, br_, bc, d - 1, memo, stats, control)
                         if stats[1] != 0:
                             return False
                     if ok:
