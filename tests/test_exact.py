@@ -337,3 +337,69 @@ def test_time_limit_holds_inside_a_node_on_the_hard_set():
     assert elapsed < 1.0 + 2.0  # the limit plus generous slack for a loaded machine
     assert not res.exact and res.lower < res.upper
     assert verify_tree(M, res.tree) == res.upper
+
+
+_INTERRUPT_SCRIPT = r"""
+import json, sys
+import numpy as np
+from commlb.bounds.exact import deterministic_complexity
+from commlb.testing.hard_matrices import hard_matrix
+
+M = hard_matrix("blocks", 48, 0, rank=5, noise=0.05, values=4)
+said = []
+
+def progress(p):
+    if not said:
+        said.append(1)
+        print("searching", flush=True)
+
+res = deterministic_complexity(M, time_limit=600.0, progress=progress)
+print(json.dumps({"lower": res.lower, "upper": res.upper, "exact": res.exact,
+                  "stopped_by": res.stopped_by, "tree": res.tree.to_json()}), flush=True)
+"""
+
+
+def test_ctrl_c_returns_the_interval_proved_so_far(tmp_path):
+    """SIGINT to a process deep in a long search (600 s limit): the search stops within a
+    few seconds and returns the interval proved so far, with a protocol tree that checks."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from commlb.testing.hard_matrices import hard_matrix
+
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPT_SCRIPT], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the first progress report: the search is running
+        assert line.strip() == "searching", proc.stderr.read() if proc.stderr else ""
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        waited = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert waited < 10.0  # the kernel checks the stop request every 256 calls / 4096 split steps
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["stopped_by"] == "interrupt" and not res["exact"]
+    M = hard_matrix("blocks", 48, 0, rank=5, noise=0.05, values=4)
+    assert verify_tree(M, ProtocolTree.from_json(res["tree"])) == res["upper"]
+    assert res["lower"] < res["upper"]
+
+
+def test_progress_reports_nodes_and_interval():
+    from commlb.testing.hard_matrices import hard_matrix
+
+    M = hard_matrix("blocks", 48, 0, rank=5, noise=0.05, values=4)
+    seen: list[dict] = []
+    res = _dc(M, time_limit=3.0, progress=seen.append)
+    assert res.stopped_by == "time limit" and not res.exact
+    assert seen, "no progress report"
+    for p in seen:
+        assert p["lower"] <= res.lower and p["upper"] >= res.upper and p["lower"] <= p["depth"] < p["upper"]
+    assert [p["nodes"] for p in seen] == sorted(p["nodes"] for p in seen)

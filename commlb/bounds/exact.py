@@ -553,6 +553,7 @@ def _solve_watched(RB: np.ndarray, CB: np.ndarray, V: int, rows: np.uint64, cols
     worker = threading.Thread(target=work, name="commlb-exact-search", daemon=True)
     interrupted = False
     worker.start()
+    tell()  # the depth being tried starts now
     try:
         last = time.perf_counter()
         while worker.is_alive():
