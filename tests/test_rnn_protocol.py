@@ -283,17 +283,17 @@ def test_send_many_counts_checks_and_encodes_like_send():
 
 # ---------------------------------------------------------------- verification modes
 @settings(deadline=None, max_examples=60)
-@given(cases(), st.sampled_from([0, 200, 10**9]))
-def test_segment_replay_accepts_every_honest_run(case, min_work):
+@given(cases(), st.sampled_from([(0, 64), (200, 0), (10**9, 0), (10**9, 3)]))
+def test_segment_replay_accepts_every_honest_run(case, thresholds):
     """verify='replay' recomputes every segment (all at once: by step_rows, by the compiled
-    cell row by row, or both, as the work threshold says) and accepts the honest run; it
+    cell row by row, or both, as the thresholds say) and accepts the honest run; it
     names itself and does not claim a forward-pass comparison; 'all' runs both."""
     model, tokens, split = case
-    rp.REPLAY_TWIN_MIN_WORK = min_work
+    rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = thresholds
     try:
         tr, out = simulate_rnn(model, tokens, split, verify="replay")
     finally:
-        rp.REPLAY_TWIN_MIN_WORK = 1 << 14
+        rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = 1 << 14, 64
     assert tr.meta["segments_replayed"] is True and tr.meta["messages_decode_to_handoff_states"] is True
     assert "protocol_matches_forward" not in tr.meta
     assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "segments_replayed"]

@@ -288,9 +288,11 @@ def step_rows(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
         else:
             from ._rnn_numba import activate_rows
 
-            out = np.empty((B, cell.d), dtype=np.int64)
+            view = new[:, layer]  # C-contiguous when L = 1: written in place
+            out = view if view.flags.c_contiguous else np.empty((B, cell.d), dtype=np.int64)
             activate_rows(np.ascontiguousarray(acc), np.int64(cell.act), cell.table, np.int64(cell.lo),
                           np.int64(cell.one), np.int64(cell.frac), np.int64(cell.raw_min),
                           np.int64(cell.raw_max), cell.tmask, out, sat)
-            new[:, layer] = out
+            if out is not view:
+                new[:, layer] = out
     return new, sat
