@@ -283,17 +283,19 @@ def test_send_many_counts_checks_and_encodes_like_send():
 
 # ---------------------------------------------------------------- verification modes
 @settings(deadline=None, max_examples=60)
-@given(cases(), st.sampled_from([(0, 64), (200, 0), (10**9, 0), (10**9, 3)]))
-def test_segment_replay_accepts_every_honest_run(case, thresholds):
-    """verify='replay' recomputes every segment (all at once: by step_rows, by the compiled
-    cell row by row, or both, as the thresholds say) and accepts the honest run; it
-    names itself and does not claim a forward-pass comparison; 'all' runs both."""
+@given(cases(), st.sampled_from([(True, 0, 64), (False, 0, 64), (False, 200, 0), (False, 10**9, 0),
+                                 (False, 10**9, 3)]))
+def test_segment_replay_accepts_every_honest_run(case, runners):
+    """verify='replay' recomputes every segment (all at once: by run_ragged, by step_rows,
+    by the compiled cell row by row, or the last two mixed, as the switches say) and
+    accepts the honest run; it names itself and does not claim a forward-pass
+    comparison; 'all' runs both."""
     model, tokens, split = case
-    rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = thresholds
+    rp.REPLAY_RAGGED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = runners
     try:
         tr, out = simulate_rnn(model, tokens, split, verify="replay")
     finally:
-        rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = 1 << 14, 64
+        rp.REPLAY_RAGGED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = True, 1 << 14, 64
     assert tr.meta["segments_replayed"] is True and tr.meta["messages_decode_to_handoff_states"] is True
     assert "protocol_matches_forward" not in tr.meta
     assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "segments_replayed"]
@@ -364,18 +366,30 @@ def test_segment_replay_refuses_a_tampered_message_output_or_view(monkeypatch):
         rp.replay_segments(model, tokens, split, tr, out)
 
 
-def test_message_decoding_check_refuses_bits_that_do_not_decode_to_the_state(monkeypatch):
+@pytest.mark.parametrize("bits", [12, 16])  # bit matrix / packed bytes
+def test_message_decoding_check_refuses_bits_that_do_not_decode_to_the_state(monkeypatch, bits):
     from commlb.protocol import core
 
-    model, tokens, split = _long_case((-1,))
-    original = core._Batch.all_bits
+    rng = np.random.default_rng(5)
+    model = RNNModel.random(5, rng, hidden=4, layers=2, precision=Precision.fixed(bits))
+    tokens = rng.integers(0, 5, size=30)
+    split = Split(rng.integers(0, 3, size=30).astype(np.int8))
+    packed, matrix = core._Batch.packed, core._Batch._encode_bits
 
-    def flipped(self):
-        bits = original(self).copy()
-        bits[0, 0] ^= 1
-        return bits
+    def flip_packed(self):
+        out = packed(self)
+        if out is not None:
+            out = out.copy()
+            out[-1, 0] ^= 0x80  # the first bit of the last message
+        return out
 
-    monkeypatch.setattr(core._Batch, "all_bits", flipped)
+    def flip_matrix(self):
+        out = matrix(self).copy()
+        out[-1, 0] ^= 1
+        return out
+
+    monkeypatch.setattr(core._Batch, "packed", flip_packed)
+    monkeypatch.setattr(core._Batch, "_encode_bits", flip_matrix)
     for verify in ("replay", True):
         with pytest.raises(EngineError, match="does not decode"):
             simulate_rnn(model, tokens, split, verify=verify)

@@ -330,7 +330,9 @@ def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs
     _, _, states, sat = cell.run_marked(model.initial_state()[None], tokens[None, : last + 1], marks)
     states, sat = states[0], sat[0]
     channel = Channel()
-    sent = states[np.searchsorted(marks, stops[:-1])]
+    at_handoff = np.searchsorted(marks, stops[:-1])
+    # the states kept at the handoffs (a view when they are the first marks, as usual)
+    sent = states[: at_handoff.size] if np.array_equal(at_handoff, np.arange(at_handoff.size)) else states[at_handoff]
     if handoffs:
         _record_handoffs(channel, model, sent, stops, holders)
     at_out = np.searchsorted(marks, outputs + 1)
@@ -375,6 +377,9 @@ REPLAY_TWIN_MIN_WORK = 1 << 14
 #: ... and to the end when at most this many steps remain: a call of the compiled cell
 #: (threads woken for a few rows) costs milliseconds on a busy machine
 REPLAY_TAIL_STEPS = 64
+#: run the replay's rows by :func:`~commlb.kernels.rnn.run_ragged` when its products are
+#: exact (the tests switch it off to exercise the other runners)
+REPLAY_RAGGED = True
 
 
 def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcript: Transcript,
@@ -448,7 +453,7 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
                 end[rows], sat[rows] = _run_pieces(cell, begin, lengths, flat)
     # each segment but the last ends in the state the next message carries
     seg_end = np.arange(nseg - 1) if whole else np.flatnonzero((p_stop == stops[seg]) & (seg < nseg - 1))
-    if not np.array_equal(end[: nseg - 1] if whole else end[seg_end], decoded[seg[seg_end]]):
+    if not np.array_equal(end[: nseg - 1] if whole else end[seg_end], decoded if whole else decoded[seg[seg_end]]):
         k = int(seg[seg_end][np.argmax(np.any(end[seg_end] != decoded[seg[seg_end]], axis=(1, 2)))])
         raise EngineError(f"replay: segment {k} from the message before it does not give message {k}")
     values, read_sat = model.readout(end[np.searchsorted(p_stop, outputs + 1)])
@@ -479,8 +484,15 @@ def _run_pieces(cell: Any, begin: np.ndarray, lengths: np.ndarray,
     tokens (row r's are the next ``lengths[r]`` of ``flat``).  Longest rows first; each
     step runs the rows still reading together (:func:`~commlb.kernels.rnn.step_rows`:
     one exact product for all) while they are many, then the rest by the compiled cell,
-    row by row as the forward pass runs.  Returns (end states, saturations per row)."""
-    from ..kernels.rnn import step_rows
+    row by row as the forward pass runs.  When the cell's products are exact in float64
+    (``cell.float_ok``, the common case) all rows run instead by
+    :func:`~commlb.kernels.rnn.run_ragged` (dense products, one row after another).
+    Returns (end states, saturations per row)."""
+    from ..kernels.rnn import run_ragged, step_rows
+
+    if cell.float_ok and REPLAY_RAGGED:  # ``begin`` is the caller's fresh array: updated in place
+        return run_ragged(cell, begin, flat, np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths,
+                          in_place=True)
 
     R = lengths.size
     sorted_already = bool(np.all(lengths[:-1] >= lengths[1:]))  # e.g. every row one token long
