@@ -113,15 +113,19 @@ def _estimate(source: MessageSource) -> tuple[float, float]:
     return source.n_inputs / rate, _bytes_needed(source.n_inputs)
 
 
-def sorted_runs(keys: np.ndarray, backend: str = "numba") -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+def sorted_runs(keys: np.ndarray, backend: str = "numba", idx: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
     """Sort ``keys`` in place and return (input index of each sorted key, starts and
     lengths of the first :data:`MAX_MULTI_RUNS` runs of equal keys longer than one,
     number of runs, number of inputs in runs longer than one, number of such runs).  ``backend`` "numba" runs
-    the radix kernel, anything else its numpy twin."""
+    the radix kernel, anything else its numpy twin.  ``idx``: distinct labels of the keys
+    (uint32 or int64), sorted in place with them and returned instead of the positions
+    (equal keys come in increasing label order)."""
     from ..kernels import keysort as ks
 
     n = int(keys.size)
-    idx = np.arange(n, dtype=np.uint32 if n < 1 << 32 else np.int64)
+    if idx is None:
+        idx = np.arange(n, dtype=np.uint32 if n < 1 << 32 else np.int64)
     if backend == "numba":
         ks.sort_keys_indices(keys, idx)
         runs, starts, lengths, members, multi = ks.run_summary(keys, min(MAX_MULTI_RUNS, n // 2 + 1))

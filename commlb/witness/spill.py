@@ -57,17 +57,11 @@ _RUN_MEMBERS = 33
 
 def partition_of(keys: np.ndarray, bits: int) -> np.ndarray:
     """The partition (0 .. 2^bits - 1) of each 64-bit key: the top ``bits`` bits of the
-    SplitMix64 finaliser of the key (packed messages are far from uniform; the mix is)."""
-    if bits == 0:
-        return np.zeros(keys.size, dtype=np.int64)
-    x = keys.astype(np.uint64, copy=True)
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(64 - bits)).astype(np.int64)
+    SplitMix64 finaliser of the key (packed messages are far from uniform; the mix is);
+    :func:`commlb.kernels.keysort.partition_of`."""
+    from ..kernels.keysort import partition_of as mixed
+
+    return mixed(keys, bits)
 
 
 def plan(n_inputs: int, chunk: int = CHUNK, partition: int = PARTITION) -> tuple[int, int]:
@@ -123,16 +117,17 @@ def _enumerate_chunk(c: int, source: Any, job: _Job) -> tuple[np.ndarray, int]:
     to one file (keys, then offsets); returns (start of each partition in the file, peak)."""
     lo = c * job.chunk
     hi = min(job.n_inputs, lo + job.chunk)
+    from ..kernels import keysort as ks
+
     keys = source.keys_tree(lo, hi)
-    part = partition_of(keys, job.bits)
-    # a stable sort of small integers: NumPy's radix sort for 16-bit ones (timsort above)
-    order = np.argsort(part.astype(np.uint16) if job.bits <= 16 else part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange((1 << job.bits) + 1), side="left").astype(np.int64)
+    group = ks.group_by_partition if source.backend == "numba" else ks.group_by_partition_reference
+    grouped, offsets, bounds = group(keys, job.bits)
+    del keys
     path = _chunk_path(job, c)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as fh:
-        keys[order].astype(np.uint64).tofile(fh)
-        order.astype(np.uint32).tofile(fh)
+        grouped.tofile(fh)
+        offsets.tofile(fh)
     os.replace(tmp, path)
     return bounds, _peak_rss()
 
@@ -157,11 +152,9 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
             leaves[at:at + m] = np.fromfile(fh, dtype=np.uint32, count=m)
         leaves[at:at + m] += c * job.chunk
         at += m
-    # keys sorted in place with their positions (radix sort; equal keys keep their order,
-    # which is increasing leaf order); the runs longer than one only
-    order, starts, lengths, runs, members, multi = sorted_runs(keys, source.backend)
-    sorted_leaves = leaves[order]
-    del order, leaves
+    # keys sorted in place with their leaves (radix sort; equal keys by increasing leaf,
+    # the in-memory search's order); the runs longer than one only
+    sorted_leaves, starts, lengths, runs, members, multi = sorted_runs(keys, source.backend, idx=leaves)
     refined = None
     if members <= job.limit:
         refined, _ = count_distinct(source, source.leaves_to_digits, sorted_leaves, starts, lengths,
