@@ -26,7 +26,8 @@ times move with the load; the CPU times say how much work was done.
 Goals (issue 14): 2 workers at least 1.7x in process on the sweep and on a 2^28 count;
 ``--workers 1`` within 10% of in process on a minute of work.
 
-Run:  .venv/bin/python bench/bench_dask.py [--sweep-n 8..1024x2] [--count-n 24] [--skip-sweep]
+Run:  .venv/bin/python bench/bench_dask.py [--sweep-n 8..1024x2] [--sweep-trials 8] [--count-n 24]
+      [--skip-sweep] [--skip-count] [--skip-partition]
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sweep-n", default="8..1024x2")
     ap.add_argument("--count-n", type=int, default=24)
+    ap.add_argument("--sweep-trials", type=int, default=8, help="trials per point (more: a longer sweep)")
     ap.add_argument("--skip-sweep", action="store_true")
     ap.add_argument("--skip-count", action="store_true")
     ap.add_argument("--skip-partition", action="store_true")
@@ -96,7 +98,7 @@ def main() -> None:
     from commlb.witness.spill import spilled_count
 
     ns = parse_n_values(args.sweep_n)
-    sweep_kw = {"trials": 8, "instances": 3, "seed": 0, "max_seconds": 0.0}
+    sweep_kw = {"trials": args.sweep_trials, "instances": 3, "seed": 0, "max_seconds": 0.0}
     setup = resolve_task("disjointness", args.count_n)
     model = witness_model(setup, "rnn", hidden=16, precision=16)[0].model
     source = message_source(setup.reduction, model)

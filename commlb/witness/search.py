@@ -271,9 +271,12 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         elif N <= 1 << 20 and source.kind != EngineSource.kind:
             exhaustive = True  # always feasible: about a second at worst
         else:
-            est_s, est_b = _estimate(source)
             if executor is not None:  # spilled to disk, shared by the workers
-                est_s, est_b = est_s / max(1, executor.workers), 0.0
+                from .spill import estimate
+
+                est_s, est_b = estimate(source, executor)[0], 0.0
+            else:
+                est_s, est_b = _estimate(source)
             if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
                 raise TooLargeError(
                     f"an exhaustive search over Alice's {layout.base}^{layout.digits} = {N:.3g} inputs would take "
@@ -445,7 +448,9 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
         from .spill import spilled_count
 
         if source.n_inputs > 1 << 20:
-            est_s = _estimate(source)[0] / max(1, executor.workers)
+            from .spill import estimate
+
+            est_s = estimate(source, executor)[0]
             if est_s > MAX_EXHAUSTIVE_SECONDS:
                 raise TooLargeError(f"counting the messages of Alice's {source.n_inputs:.3g} inputs would take "
                                     f"about {fmt_seconds(est_s)} on {executor.workers} worker(s): use a smaller "

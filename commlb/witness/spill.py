@@ -38,7 +38,7 @@ from ..errors import InvalidInputError, TooLargeError
 from ..validate import short_text
 
 __all__ = ["CHUNK", "PARTITION", "MAX_RUNS", "BYTES_PER_SPILLED", "SpillCount", "partition_of",
-           "spilled_count", "plan", "check_spill_dir", "check_disk"]
+           "spilled_count", "plan", "check_spill_dir", "check_disk", "estimate", "parallel_tasks"]
 
 #: leaves per enumeration task (fixed: the chunks never depend on the workers)
 CHUNK = 1 << 21
@@ -168,8 +168,9 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
             "run_leaves": run_leaves, "peak": _peak_rss()}
 
 
-#: CPU time of both rounds per input, as a multiple of the kernel's alone (measured, docs/design.md §9.1)
-ROUNDS_PER_KERNEL = 2.6
+#: CPU time of both rounds per input, as a multiple of the kernel's on the probe (measured
+#: with one numba thread: 1.44 for an RNN d = 16 at n = 24, 1.36 for d = 64 at n = 22)
+ROUNDS_PER_KERNEL = 1.5
 
 
 def _seconds(source: Any, n: int) -> float:
@@ -182,6 +183,31 @@ def _seconds(source: Any, n: int) -> float:
     t = time.process_time()
     source.keys_tree(0, probe)
     return max(time.process_time() - t, 1e-6) / probe * n * ROUNDS_PER_KERNEL
+
+
+def parallel_tasks(executor: Any) -> int:
+    """How many tasks ``executor`` runs at once: its workers, but on a local cluster no more
+    than this machine's cores (1 in process)."""
+    workers = max(1, int(getattr(executor, "workers", 1)))
+    if getattr(executor, "kind", "") in ("local-cluster", "in-process"):
+        workers = min(workers, os.cpu_count() or 1)
+    return workers
+
+
+def estimate(source: Any, executor: Any) -> tuple[float, str]:
+    """(seconds, a sentence) for counting all of ``source``'s inputs on ``executor``: the
+    CPU time measured here spread over :func:`parallel_tasks`; on a local cluster of a busy
+    machine (load average above its cores) the sentence says so."""
+    n = int(source.n_inputs)
+    cpu = _seconds(source, n)
+    tasks = parallel_tasks(executor)
+    wall = cpu / tasks
+    text = f"about {fmt_seconds(wall)} ({fmt_seconds(cpu)} of CPU over {tasks} at once)"
+    if getattr(executor, "kind", "") in ("local-cluster", "in-process") and hasattr(os, "getloadavg"):
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if load > cores:
+            text += f"; this machine is busy (load {load:.1f} on {cores} cores): longer"
+    return wall, text
 
 
 def check_spill_dir(path: str, option: str = "--spill-dir") -> str:
@@ -235,8 +261,7 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
     need = check_disk(n, base, None if directory is None else "--spill-dir")
     if hasattr(executor, "note"):
         executor.note(f"{n:,} inputs in {chunks:,} chunks and {1 << bits:,} partitions on {executor.workers} "
-                      f"worker(s), about {fmt_seconds(_seconds(source, n) / max(1, executor.workers))}; "
-                      f"{fmt_bytes(need)} spilled to {base}")
+                      f"worker(s), {estimate(source, executor)[1]}; {fmt_bytes(need)} spilled to {base}")
     spill = tempfile.mkdtemp(prefix="commlb-spill-", dir=base)
     job = _Job(spill, int(chunk), bits, n, int(limit))
     try:
