@@ -178,8 +178,10 @@ def test_clique_kernel_equals_plain_twin(adj):
     # subtrees on renumbered induced subgraphs (tiny threshold so that it happens here)
     for compact in (3, 12):
         for renumber in (True, False):
-            comp, exact5, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, renumber, -1, compact)
-            assert exact5 and len(comp) == len(twin) and _is_clique(adj, comp)
+            for reorder in (True, False):
+                comp, exact5, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, renumber, -1, compact,
+                                                    reorder)
+                assert exact5 and len(comp) == len(twin) and _is_clique(adj, comp)
     if n:
         from commlb.kernels.fooling import greedy_clique_multistart
 
@@ -190,14 +192,30 @@ def test_clique_kernel_equals_plain_twin(adj):
         assert exact4 and len(capped) == len(twin) and _is_clique(adj, capped)
 
 
+@settings(deadline=None, max_examples=60)
+@given(random_graphs())
+def test_degeneracy_sort_equals_degeneracy_order(adj):
+    """The numba smallest-last order of an induced subgraph equals the numpy one."""
+    from commlb.bounds.fooling import degeneracy_order
+    from commlb.kernels.fooling import _degeneracy_sort
+
+    n = adj.shape[0]
+    if n == 0:
+        return
+    keep = np.arange(0, n, 2)  # an induced subgraph: every other vertex
+    loc = keep.astype(np.int64).copy()
+    _degeneracy_sort(loc, len(loc), _pack(adj))
+    assert loc.tolist() == keep[degeneracy_order(adj[np.ix_(keep, keep)])].tolist()
+
+
 @settings(deadline=None, max_examples=40)
-@given(small_matrices(max_side=7), st.sampled_from([0, 2, 5]))
-def test_compact_subtrees_same_size(M, compact):
+@given(small_matrices(max_side=7), st.sampled_from([0, 2, 5]), st.booleans())
+def test_compact_subtrees_same_size(M, compact, reorder):
     """The renumbered-subtree path (with row/column labels) finds the same maximum as the
     plain search and the brute force."""
     for value in np.unique(M):
         value = int(value)
-        res = max_fooling_set(M, value, compact=compact)
+        res = max_fooling_set(M, value, compact=compact, reorder=reorder)
         assert res.exact and verify_fooling_set(M, value, res.pairs)
         assert res.size == len(max_fooling_set_reference(M, value))
 

@@ -224,11 +224,12 @@ def degeneracy_order(adj_bool: np.ndarray) -> np.ndarray:
 
 
 VERTEX_ORDERS = ("degeneracy", "rows")
-COMPACT_CANDIDATES = 192  # see max_fooling_set(compact=...)
+COMPACT_CANDIDATES = 320  # see max_fooling_set(compact=...)
 
 
 def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend: str = "auto",
-                    vertex_order: str = "degeneracy", compact: int | None = None) -> FoolingSetResult:
+                    vertex_order: str = "degeneracy", compact: int | None = None,
+                    reorder: bool = True) -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
@@ -243,7 +244,9 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
 
     ``compact``: a node with at most this many candidates runs its subtree on a renumbered
     copy of the graph they induce (shorter bitsets); 0 turns it off, None (default) uses
-    :data:`COMPACT_CANDIDATES` when the graph has more than 128 vertices.  Time only."""
+    :data:`COMPACT_CANDIDATES` when that shortens the bitsets.  With ``reorder`` (default)
+    the copy numbers its vertices in degeneracy order of the subgraph they induce (about
+    8% fewer nodes on random 28 x 28 matrices).  Time only: the size found is the same."""
     from ..kernels.backend import resolve_backend
 
     backend = resolve_backend(backend)
@@ -306,10 +309,10 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         vcol = np.ascontiguousarray(ys[idx], dtype=np.int64)
         cap = rank_cap(red, value)
         if compact is None:
-            compact = COMPACT_CANDIDATES if packed.shape[1] > 2 else 0
+            compact = COMPACT_CANDIDATES if packed.shape[1] > (COMPACT_CANDIDATES + 63) // 64 else 0
         remaining = max(1e-3, time_limit - (time.perf_counter() - start))
         sub_clique, exact, nodes = max_clique_bitset(packed, len(idx), init_sub, len(init), vrow, vcol,
-                                                     remaining, True, cap, int(compact))
+                                                     remaining, True, cap, int(compact), reorder)
         clique = [int(idx[v]) for v in sub_clique] if len(sub_clique) >= len(init) else [int(v) for v in init]
         exact = bool(exact)
     pairs = sorted((int(row_rep[xs[v]]), int(col_rep[ys[v]])) for v in clique)

@@ -124,10 +124,43 @@ def _labels_exceed(P, lab, seen, need):
 
 
 @njit(cache=True)
-def _compact(P, adj, vrow, vcol, loc, cadj, lrow, lcol):
+def _degeneracy_sort(loc, m, adj):
+    """Reorder ``loc[:m]`` (vertices of ``adj``) in reverse smallest-last order of the
+    subgraph they induce: repeatedly take out a vertex of least degree among those left
+    (the first such on ties); the last taken out comes first.  O(m^2)."""
+    deg = np.zeros(m, dtype=np.int64)
+    for i in range(m):
+        u = loc[i]
+        d = 0
+        for j in range(m):
+            v = loc[j]
+            d += np.int64((adj[u, v >> 6] >> np.uint64(v & 63)) & np.uint64(1))
+        deg[i] = d
+    alive = np.ones(m, dtype=np.bool_)
+    out = np.empty(m, dtype=np.int64)
+    for t in range(m):
+        bi = -1
+        for i in range(m):
+            if alive[i] and (bi < 0 or deg[i] < deg[bi]):
+                bi = i
+        alive[bi] = False
+        out[m - 1 - t] = loc[bi]
+        u = loc[bi]
+        for i in range(m):
+            if alive[i]:
+                v = loc[i]
+                deg[i] -= np.int64((adj[u, v >> 6] >> np.uint64(v & 63)) & np.uint64(1))
+    for i in range(m):
+        loc[i] = out[i]
+
+
+@njit(cache=True)
+def _compact(P, adj, vrow, vcol, loc, cadj, lrow, lcol, reorder):
     """Renumber the vertices of the bitset ``P`` as 0..m-1 (in order): ``loc[i]`` is the
     i-th one, ``cadj`` their adjacency among themselves (m rows, ``ceil(m / 64)`` words),
-    ``lrow``/``lcol`` their labels.  Returns m."""
+    ``lrow``/``lcol`` their labels.  With ``reorder`` the m vertices are numbered in
+    degeneracy order of the subgraph they induce (:func:`_degeneracy_sort`) instead of
+    their order in ``adj``.  Returns m."""
     W = P.shape[0]
     m = 0
     for w in range(W):
@@ -137,6 +170,8 @@ def _compact(P, adj, vrow, vcol, loc, cadj, lrow, lcol):
             word &= word - np.uint64(1)
             loc[m] = w * 64 + b
             m += 1
+    if reorder:
+        _degeneracy_sort(loc, m, adj)
     cW = cadj.shape[1]
     has_labels = vrow.shape[0] > 0
     for i in range(m):
@@ -389,7 +424,7 @@ def _up_absorb(v, adj, Cls, nlow, used, S, wsi, W):
 
 
 @njit(cache=True)
-def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True, cap=-1, compact=0):
+def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True, cap=-1, compact=0, reorder=False):
     """Maximum clique of the bitset graph ``adj`` (C-contiguous) on ``n`` vertices.
 
     ``init`` is a clique to start from (e.g. :func:`greedy_clique`) and ``floor`` the size of
@@ -507,7 +542,7 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
             for k in range(Wf):
                 pc += popcount64(Pc[k])
             if pc <= compact:
-                m = _compact(Pc, adj, vrow, vcol, loc, cadj, lrow, lcol)
+                m = _compact(Pc, adj, vrow, vcol, loc, cadj, lrow, lcol, reorder)
                 for k in range(cW):
                     P[depth + 1, k] = 0
                 for j in range(m):
