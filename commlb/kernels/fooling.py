@@ -431,7 +431,8 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     a clique known elsewhere (only larger cliques are searched for).  ``vrow``/``vcol``
     label each vertex with its row and column when the graph is a fooling-set instance (a
     clique then has distinct rows and distinct columns, which bounds it by the number of
-    rows and of columns among the candidates); pass empty arrays otherwise.  Returns
+    rows and of columns among the candidates; the test is dropped after 4096 nodes if it
+    cut fewer than 1% of them); pass empty arrays otherwise.  Returns
     ``(clique, exact, nodes)``: ``exact`` is False when the deadline (``time_limit``
     seconds, checked every 1024 nodes) stopped the search (the clique is then the best
     found, a lower bound).  When nothing larger than ``max(len(init), floor)`` exists,
@@ -474,6 +475,8 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     lrow = np.zeros(cm if labels else 0, dtype=np.int64)
     lcol = np.zeros(cm if labels else 0, dtype=np.int64)
     dc = maxd
+    lab_tries = 0
+    lab_cuts = 0
     nodes = 1
     exact = True
     if renumber:
@@ -533,10 +536,15 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
         need = best_size - depth - 1  # the child must add more than this many vertices
         Pc = P[depth + 1, :Wf]
         if labels:
-            if not _labels_exceed(Pc, frow, seen, need):
+            # rows and columns among the candidates bound the clique; on matrices where
+            # this bound almost never cuts (random ones: ~0.03% of nodes) it is dropped
+            # after 4096 tries, which saves ~10% of the time
+            lab_tries += 1
+            if not _labels_exceed(Pc, frow, seen, need) or not _labels_exceed(Pc, fcol, seen, need):
+                lab_cuts += 1
                 continue
-            if not _labels_exceed(Pc, fcol, seen, need):
-                continue
+            if lab_tries == 4096 and lab_cuts * 100 < lab_tries:
+                labels = False
         if compact > 0 and depth + 1 < dc:
             pc = 0
             for k in range(Wf):
