@@ -433,9 +433,11 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     clique then has distinct rows and distinct columns, which bounds it by the number of
     rows and of columns among the candidates; the test is dropped after 4096 nodes if it
     cut fewer than 1% of them); pass empty arrays otherwise.  Returns
-    ``(clique, exact, nodes)``: ``exact`` is False when the deadline (``time_limit``
-    seconds, checked every 1024 nodes) stopped the search (the clique is then the best
-    found, a lower bound).  When nothing larger than ``max(len(init), floor)`` exists,
+    ``(clique, exact, nodes, upper)``: ``exact`` is False when the deadline
+    (``time_limit`` seconds, checked every 1024 nodes) stopped the search (the clique is
+    then the best found, a lower bound); ``upper`` bounds every clique of the graph, or
+    is ``max(len(init), floor)`` when that is larger (when stopped: from the colours of
+    the branches still open, capped by ``cap``).  When nothing larger than ``max(len(init), floor)`` exists,
     ``init`` is returned.  ``cap`` (if >= 0) is an upper bound on the clique size known
     elsewhere: the search stops, exact, once it is reached.
 
@@ -447,7 +449,7 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     start = _now()
     best_size = max(init.shape[0], floor)
     if n == 0:
-        return init.copy(), True, 0
+        return init.copy(), True, 0, init.shape[0]
     best = np.zeros(n + 1, dtype=np.int64)
     improved = False
     maxd = n + 2
@@ -477,6 +479,7 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     dc = maxd
     lab_tries = 0
     lab_cuts = 0
+    upper = 0
     nodes = 1
     exact = True
     if renumber:
@@ -532,6 +535,10 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
         if (nodes & 1023) == 0:
             if _now() - start > time_limit:
                 exact = False
+                # every clique not yet searched extends clique[:d] by the vertex being
+                # expanded at level d or one of lower colour: at most d + its colour
+                for d in range(depth + 1):
+                    upper = max(upper, d + K[d, cnt[d]])
                 break
         need = best_size - depth - 1  # the child must add more than this many vertices
         Pc = P[depth + 1, :Wf]
@@ -568,9 +575,12 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
             continue
         depth += 1
         cnt[depth] = c
+    upper = max(upper, best_size)
+    if cap >= 0:
+        upper = min(upper, max(cap, best_size))
     if not improved:
-        return init.copy(), exact, nodes
-    return best[:best_size].copy(), exact, nodes
+        return init.copy(), exact, nodes, upper
+    return best[:best_size].copy(), exact, nodes, upper
 
 
 def max_clique_python(neighbours: list[set[int]]) -> list[int]:
