@@ -147,7 +147,7 @@ def _strip_cols(A, r, s, m, word, shift, mask, cmap, nbytes, k, table, lo, hi):
             for j in range(n):
                 dst[j] = prev[j] ^ src[j]
     if k == 8:
-        _rows8(A, r + s, m, word, shift, mask, cmap, nbytes, table, lo, hi)
+        _rows8(A, r + s, m, word, shift, mask, cmap, table, lo, hi)
         return
     b8 = np.uint64(0xFF)
     kmask = np.uint64((1 << k) - 1)
@@ -177,7 +177,7 @@ def _strip_cols(A, r, s, m, word, shift, mask, cmap, nbytes, k, table, lo, hi):
 
 
 @njit(cache=True)
-def _rows8(A, start, stop, word, shift, mask, cmap, nbytes, table, lo, hi):
+def _rows8(A, start, stop, word, shift, mask, cmap, table, lo, hi):
     # step 5 for k = 8 (at most 8 tables, one pass per row): the same as the general loop
     # in _strip_cols, with the table indices taken straight from the bytes of c (a group
     # past the pivots gets byte 0, the all-zero entry) and flat unsigned offsets instead
@@ -196,9 +196,11 @@ def _rows8(A, start, stop, word, shift, mask, cmap, nbytes, table, lo, hi):
         w = (A[i, word] >> shift) & mask
         if w == 0:
             continue
-        c = np.uint64(0)
-        for q in range(nbytes):
-            c ^= cmap[q, np.int64((w >> np.uint64(8 * q)) & b8)]
+        # all eight bytes, unrolled: a byte past the strip is 0 and cmap[q, 0] is 0
+        c = ((cmap[0, np.int64(w & b8)] ^ cmap[1, np.int64((w >> np.uint64(8)) & b8)])
+             ^ (cmap[2, np.int64((w >> np.uint64(16)) & b8)] ^ cmap[3, np.int64((w >> np.uint64(24)) & b8)])
+             ^ (cmap[4, np.int64((w >> np.uint64(32)) & b8)] ^ cmap[5, np.int64((w >> np.uint64(40)) & b8)])
+             ^ (cmap[6, np.int64((w >> np.uint64(48)) & b8)] ^ cmap[7, np.int64(w >> np.uint64(56))]))
         ab = np.uint64(i) * Wu + base
         o0 = (c & b8) * Wu + base
         o1 = (K + ((c >> np.uint64(8)) & b8)) * Wu + base
