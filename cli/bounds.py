@@ -290,9 +290,15 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
     from commlb.cli.progress import working
 
     with working(f"computing the bounds of the {M.rows} x {M.cols} matrix (the exact search stops after "
-                 f"{time_limit:g} s)", enabled=not as_json):
+                 f"{time_limit:g} s)", enabled=not as_json) as shown:
+
+        def exact_progress(p: dict[str, Any]) -> None:
+            shown.update(f"exact D in [{p['lower']}, {p['upper']}], depth {p['depth']}: "
+                         f"{p['nodes']:,} nodes; Ctrl-C keeps the interval")
+
         report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
-                                prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
+                                prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling,
+                                progress=exact_progress)
     if figure or tree_figure:
         _write_figures(M, report, figure, tree_figure, min(time_limit, 10.0))
     if certificate_file:
