@@ -10,6 +10,10 @@ Side by side in one run (nothing here asserts a speed):
   one sort; the prefix-tree kernel itself runs on all cores through numba's prange) and
   spilled (:mod:`commlb.witness.spill`: partitioned by hash, sorted per partition).
 
+* ``partition sort`` — what a count task does with one partition of 2^22 keys: the
+  stable ``argsort`` with runs found by NumPy (the previous path) beside the in-place
+  radix sort with its run summary (:func:`commlb.witness.search.sorted_runs`), one core.
+
 Each line gives wall time, the CPU time of this process and of the workers (their
 ``getrusage``), and the ratio to in process.  The clusters are started before timing
 (their start-up is printed on its own line) and warmed up on one small chunk of the
@@ -32,6 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
 from _harness import machine_line  # noqa: E402
 
 
@@ -65,6 +70,7 @@ def main() -> None:
     ap.add_argument("--count-n", type=int, default=24)
     ap.add_argument("--skip-sweep", action="store_true")
     ap.add_argument("--skip-count", action="store_true")
+    ap.add_argument("--skip-partition", action="store_true")
     args = ap.parse_args()
     print(machine_line())
     print(f"load average at start: {os.getloadavg()}")
@@ -73,7 +79,7 @@ def main() -> None:
     from commlb.setup import resolve_task
     from commlb.sweep import parse_n_values, run_sweep
     from commlb.witness.find import witness_model
-    from commlb.witness.search import count_distinct, key_runs
+    from commlb.witness.search import count_distinct, key_runs, sorted_runs
     from commlb.witness.sources import message_source
     from commlb.witness.spill import spilled_count
 
@@ -83,10 +89,33 @@ def main() -> None:
     model = witness_model(setup, "rnn", hidden=16, precision=16)[0].model
     source = message_source(setup.reduction, model)
 
-    def in_memory() -> int:
+    def in_memory() -> int:  # what witness does in process: keys in memory, radix-sorted in place
         keys = source.keys_tree(0, source.n_inputs)
-        order, starts, lengths = key_runs(keys)
-        return count_distinct(source, source.leaves_to_digits, order, starts, lengths)[0]
+        order, starts, lengths, runs, members, _ = sorted_runs(keys, source.backend)
+        return count_distinct(source, source.leaves_to_digits, order, starts, lengths, runs=runs,
+                              members=members)[0]
+
+    if not args.skip_partition:
+        part = source.keys_tree(0, min(source.n_inputs, 1 << 22))
+        leaves = np.arange(part.size, dtype=np.int64)
+        sorted_runs(part[:1000].copy(), source.backend)  # compiled or loaded from the cache
+
+        def with_argsort() -> int:
+            order, starts, _ = key_runs(part)
+            leaves[order]
+            return int(starts.size)
+
+        def with_radix() -> int:
+            keys = part.copy()
+            order, _, _, runs, _, _ = sorted_runs(keys, source.backend)
+            leaves[order]
+            return runs
+
+        sorts = [_measure("argsort + key_runs", with_argsort), _measure("radix sorted_runs", with_radix)]
+        print(f"\npartition sort, {part.size:,} keys (runs: {sorts[0]['result']:,} / {sorts[1]['result']:,})")
+        for r in sorts:
+            print(f"  {r['label']:<22} {r['wall']:9.2f} s wall  {r['cpu']:8.2f} s cpu   "
+                  f"{sorts[0]['wall'] / r['wall']:5.2f}x argsort")
 
     sweeps: list[dict] = []
     counts: list[dict] = []

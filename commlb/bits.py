@@ -46,6 +46,10 @@ __all__ = [
     "signed_width",
     "unsigned_width",
     "round_shift",
+    "exact_matmul",
+    "scaled_ints",
+    "exact_float_matmul",
+    "rescale_ints",
     "MAX_FIXED_BITS",
 ]
 
@@ -425,6 +429,86 @@ def float_acc_width(prec: Precision, terms: int, factors: int = 2) -> int:
     return bound.bit_length() + 1
 
 
+# ---------------------------------------------------------------------------------
+# Exact sums of fixed-point and float values (one rounding after, by the caller)
+# ---------------------------------------------------------------------------------
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact integer product ``a @ b`` of int64 arrays (a: (..., K), b: (K, N)).
+
+    Uses float64 BLAS whenever every partial sum is an integer below 2^53 (then the
+    result is exact), splitting ``b`` into low/high limbs when the operands are too wide;
+    the answer is identical to an int64 matmul (exact whenever every entry of the true
+    product fits in int64; like any int64 matmul it wraps beyond that)."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    k = a.shape[-1]
+    if a.size == 0 or b.size == 0 or k == 0:
+        return np.zeros(a.shape[:-1] + b.shape[1:], dtype=np.int64)
+    amax = int(np.max(np.abs(a)))
+    bmax = int(np.max(np.abs(b)))
+    limit = 1 << 52
+    if k * amax * bmax < limit:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    if k * amax < limit >> 1:
+        # bits of b that keep k * amax * 2^s below 2^52
+        s = max(1, (limit // (k * amax)).bit_length() - 2)
+        lo_mask = np.int64((1 << s) - 1)
+        lo = b & lo_mask
+        hi = b >> np.int64(s)
+        out_lo = exact_matmul(a, lo)
+        out_hi = exact_matmul(a, hi)
+        return (out_hi << np.int64(s)) + out_lo
+    return a @ b
+
+
+def scaled_ints(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """Exact integers I and a shift s with ``a == I * 2^s`` for float64 values ``a`` (every
+    float64 is a dyadic rational).  I is int64 when it fits in 62 bits, else an object
+    array of Python integers."""
+    a = np.asarray(a, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        raise EngineError("a non-finite value reached exact float accumulation")
+    nz = a[a != 0]
+    if nz.size == 0:
+        return np.zeros(a.shape, dtype=np.int64), 0
+    mant, expo = np.frexp(nz)  # nz = mant * 2^expo, 0.5 <= |mant| < 1, 53 significant bits
+    digits = np.abs(np.ldexp(mant, 53)).astype(np.int64)
+    lowbit = digits & -digits
+    low = expo.astype(np.int64) - 53 + np.round(np.log2(lowbit.astype(np.float64))).astype(np.int64)
+    shift = int(low.min())
+    if int(expo.max()) - shift <= 62:
+        return np.ldexp(a, -shift).astype(np.int64), shift
+    out = np.empty(a.shape, dtype=object)
+    flat = out.reshape(-1)
+    for k, v in enumerate(a.reshape(-1).tolist()):
+        num, den = float(v).as_integer_ratio()  # den is a power of two
+        flat[k] = (num << (-shift - (den.bit_length() - 1))) if num else 0
+    return out, shift
+
+
+def exact_float_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """The exact product ``a @ b`` of float64 arrays (a: (n, K), b: (K, N)) as integers I
+    and a shift s, ``a @ b == I * 2^s``: int64 arithmetic when every partial sum fits,
+    Python integers otherwise (float mode's "exact accumulation, one rounding")."""
+    ia, sa = scaled_ints(a)
+    ib, sb = scaled_ints(b)
+    k = a.shape[-1]
+    if ia.dtype != object and ib.dtype != object:
+        amax = int(np.max(np.abs(ia))) if ia.size else 0
+        bmax = int(np.max(np.abs(ib))) if ib.size else 0
+        if (max(k, 1) * amax * bmax).bit_length() <= 62:
+            return exact_matmul(ia, ib), sa + sb
+    return np.asarray(ia, dtype=object) @ np.asarray(ib, dtype=object), sa + sb
+
+
+def rescale_ints(ints: np.ndarray, shift: int, target: int) -> np.ndarray:
+    """``ints * 2^shift`` written over the finer grid 2^target (target <= shift), as
+    Python integers in an object array (exact)."""
+    if target > shift:
+        raise EngineError(f"cannot write a multiple of 2^{shift} on the coarser grid 2^{target}")
+    return np.asarray(ints, dtype=object) * (1 << (shift - target))
+
+
 #: widest field the codec takes (an exact float accumulator at p = 20 needs about 2,070)
 MAX_FIELD_BITS = 1 << 14
 
@@ -527,7 +611,7 @@ def _to_unsigned(values: np.ndarray, spec: FieldSpec) -> np.ndarray:
     if v.dtype.kind == "f":
         if not np.all(v == np.floor(v)):
             raise EngineError(f"field {spec.name}: non-integer value in an integer field")
-    v = v.astype(np.int64).ravel()
+    v = np.asarray(v, dtype=np.int64).ravel()
     if spec.kind == "uint":
         if v.size and (v.min() < 0 or (w < 64 and v.max() >= (1 << w))):
             raise EngineError(f"field {spec.name}: value out of range for {w} unsigned bits")
@@ -539,7 +623,7 @@ def _to_unsigned(values: np.ndarray, spec: FieldSpec) -> np.ndarray:
             f"[{v.min()}, {v.max()}]"
         )
     mask = np.uint64((1 << w) - 1) if w < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
-    return v.astype(np.uint64) & mask
+    return v.view(np.uint64) & mask
 
 
 def _from_unsigned(codes: np.ndarray, spec: FieldSpec) -> np.ndarray:
@@ -549,9 +633,10 @@ def _from_unsigned(codes: np.ndarray, spec: FieldSpec) -> np.ndarray:
     if spec.kind == "uint":
         return codes.astype(np.int64).reshape(spec.shape)
     v = codes.astype(np.int64)
-    if w < 64:
+    if w < 64:  # two's complement: (v XOR sign) − sign extends the sign bit
         sign = np.int64(1 << (w - 1))
-        v = np.where(v >= sign, v - np.int64(1 << w), v)
+        v ^= sign
+        v -= sign
     return v.reshape(spec.shape)
 
 
@@ -648,17 +733,36 @@ def _decode_wide(chunk: np.ndarray, spec: FieldSpec) -> np.ndarray:
     return out.reshape(spec.shape)
 
 
+#: big-endian unsigned integer types by byte count: the narrowest word holding a code
+_BE_WORDS = {1: ">u1", 2: ">u2", 4: ">u4", 8: ">u8"}
+
+
+def _word_bytes(width: int) -> int:
+    """Bytes of the narrowest of 1, 2, 4, 8-byte words that holds ``width`` bits."""
+    return next(n for n in (1, 2, 4, 8) if 8 * n >= width)
+
+
 def _unpack(codes: np.ndarray, width: int) -> np.ndarray:
-    """uint64 codes -> (count, width) bit matrix, MSB first (the low ``width`` bits of
-    each code's big-endian byte string, by ``np.unpackbits``)."""
-    raw = np.ascontiguousarray(codes, dtype=">u8").view(np.uint8).reshape(-1, 8)
-    return np.unpackbits(raw, axis=1)[:, 64 - width:]
+    """uint64 codes -> (count, width) bit matrix, MSB first: each code written as a
+    big-endian word of the narrowest of 1, 2, 4, 8 bytes that holds ``width`` bits,
+    ``np.unpackbits`` of those bytes, the low ``width`` bits of each word kept."""
+    nbytes = _word_bytes(width)
+    c = np.asarray(codes, dtype=np.uint64).reshape(-1)
+    words = c.astype(_BE_WORDS[nbytes])  # the codes fit: higher bits are zero
+    bits = np.unpackbits(words.view(np.uint8)).reshape(c.size, 8 * nbytes)
+    return bits[:, 8 * nbytes - width:] if 8 * nbytes != width else bits
 
 
 def _pack(bitmat: np.ndarray) -> np.ndarray:
-    """(count, width) bit matrix, MSB first -> uint64 codes (left-padded to 64 bits and
-    read as big-endian bytes by ``np.packbits``)."""
+    """(count, width) bit matrix, MSB first -> uint64 codes: each row left-padded to the
+    narrowest of 1, 2, 4, 8-byte words, packed by ``np.packbits`` and read as a
+    big-endian word."""
     count, width = bitmat.shape
-    full = np.zeros((count, 64), dtype=np.uint8)
-    full[:, 64 - width:] = bitmat
-    return np.packbits(full, axis=1).view(">u8").reshape(count).astype(np.uint64)
+    nbytes = _word_bytes(width)
+    if width != 8 * nbytes:
+        full = np.zeros((count, 8 * nbytes), dtype=np.uint8)
+        full[:, 8 * nbytes - width:] = bitmat
+    else:
+        full = np.ascontiguousarray(bitmat, dtype=np.uint8)
+    packed = np.packbits(full.reshape(-1))  # flat: faster than axis=1
+    return packed.view(_BE_WORDS[nbytes]).astype(np.uint64)

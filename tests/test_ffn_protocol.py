@@ -4,6 +4,8 @@ range of Alice's partial sums (checked by enumerating her inputs); one message, 
 round; determinism; isolation; a corrupted message is caught."""
 
 import itertools
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -103,23 +105,149 @@ def test_fixed_point_protocol_is_bit_exact_and_bits_follow_formula(a):
     assert msg.fields[0].kind == "acc" and msg.fields[0].frac == 2 * prec.frac
 
 
-@settings(deadline=None, max_examples=50)
-@given(models, st.sampled_from([8, 12, 16, 20]))
-def test_float_protocol_within_tolerance_and_h1_p_bits(a, bits):
+def _round_float(x: Fraction, prec: Precision) -> Fraction:
+    """A rational rounded to the p-bit Merrill–Sabharwal format, written from the format's
+    definition (docs/theory.md §3.7) in exact arithmetic: mantissa magnitude in
+    [2^(m−2), 2^(m−1)) where the exponent range allows, rounded half away from zero, the
+    largest magnitude on overflow."""
+    if x == 0:
+        return Fraction(0)
+    mb, eb = prec.mant_bits, prec.exp_bits
+    mmax, emax, emin = 2 ** (mb - 1) - 1, 2 ** (eb - 1) - 1, -(2 ** (eb - 1))
+    a = abs(x)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** e > a:
+        e -= 1  # now 2^e <= a < 2^(e+1)
+    e = min(max(e - (mb - 2), emin), emax)
+    m = math.floor(a / Fraction(2) ** e + Fraction(1, 2))
+    if m > mmax and e < emax:
+        e += 1
+        m = math.floor(a / Fraction(2) ** e + Fraction(1, 2))
+    m = min(m, mmax)
+    return (1 if x > 0 else -1) * m * Fraction(2) ** e
+
+
+def _fraction_forward(model: FFNModel, tokens: np.ndarray) -> np.ndarray:
+    """The float FFN's forward pass in rationals: every sum exact, every layer's sum
+    rounded once by :func:`_round_float` (independent of FFNModel's integer grids)."""
+    prec, P = model.precision, model.params
+
+    def fr(a):
+        return np.vectorize(Fraction, otypes=[object])(np.asarray(a, dtype=np.float64))
+
+    def act(z):
+        if model.config["activation"] == "relu":
+            return np.array([max(v, 0) for v in z], dtype=object)
+        return np.array([_round_float(Fraction(float(np.tanh(float(v)))), prec) for v in z], dtype=object)
+
+    def layer(x, w, b):
+        return np.array([_round_float(v, prec) for v in (x @ fr(w) + fr(b))], dtype=object)
+
+    z = fr(P["b1"])
+    for i, t in enumerate(tokens.tolist()):
+        z = z + (fr(P["w1"][i, t]) if model.onehot else fr(P["embed"][t]) @ fr(P["w1"][i]))
+    h = act(np.array([_round_float(v, prec) for v in z], dtype=object))
+    for layer_no in range(2, model.layers + 1):
+        h = act(layer(h, P[f"w{layer_no}"], P[f"b{layer_no}"]))
+    return np.array([float(v) for v in layer(h, P["wout"], P["bout"])])
+
+
+float_bits = st.sampled_from([4, 8, 12, 16, 20])
+
+
+@settings(deadline=None, max_examples=60)
+@given(models, float_bits)
+def test_float_forward_is_exact_sums_rounded_once(a, bits):
+    prec = Precision.float_(bits)
+    model = _model(a, prec)
+    tokens = np.random.default_rng(a["seed"] + 3).integers(0, a["vocab"], a["length"])
+    assert np.array_equal(model.forward(tokens).values[0], _fraction_forward(model, tokens))
+
+
+@settings(deadline=None, max_examples=60)
+@given(models, float_bits)
+def test_float_protocol_bit_for_bit_and_bits_are_the_encoded_lengths(a, bits):
     prec = Precision.float_(bits)
     model = _model(a, prec)
     rng = np.random.default_rng(a["seed"] + 2)
     split = _split(a["split"], a["length"], rng)
     tokens = rng.integers(0, a["vocab"], a["length"])
-    transcript, out = simulate_ffn(model, tokens, split)  # verify=True raises on a mismatch
+    transcript, out = simulate_ffn(model, tokens, split)
     ref = model.forward(tokens)
-    tol = ffn_protocol.float_tolerance(prec)
-    assert tol == 2.0 ** (4 - bits // 2)
-    assert np.all(np.abs(out.values - ref.values) <= tol * (1 + np.abs(ref.values)))
-    both = np.any(split.owner == ALICE) and np.any(split.owner == BOB)
-    assert transcript.total_bits == (model.first_width * bits if both else 0)
-    if both:
-        assert transcript.messages[0].fields[0].kind == "float"
+    assert out.same_bits(ref) and np.array_equal(np.asarray(out.decision), np.asarray(ref.decision))
+    assert transcript.meta["protocol_matches_forward"] is True
+    assert "float_tolerance" not in transcript.meta
+    alice = np.flatnonzero(split.owner == ALICE)
+    both = alice.size > 0 and np.any(split.owner == BOB)
+    assert transcript.total_bits == message_bits(model, split)
+    if not both:
+        assert transcript.total_bits == 0 and transcript.rounds == 0
+        return
+    (msg,) = transcript.messages
+    # the count is the encoded message's length, and the payload decodes to Alice's
+    # exact partial sum: the rational sum of her weights, on the field's grid
+    assert msg.bits == len(msg.payload) == transcript.bits_alice_to_bob
+    (field,) = msg.fields
+    assert field.kind == "acc" and field.frac >= 0
+    assert msg.bits == model.first_width * field.width
+    exact = [Fraction(0)] * model.first_width
+    for i in alice.tolist():
+        t = int(tokens[i])
+        row = (model.params["w1"][i, t] if model.onehot
+               else [sum(Fraction(float(e)) * Fraction(float(w)) for e, w in
+                         zip(model.params["embed"][t], model.params["w1"][i][:, j]))
+                     for j in range(model.first_width)])
+        exact = [x + Fraction(float(v)) for x, v in zip(exact, row)]
+    sent = msg.values()["z_partial"]
+    assert [Fraction(int(v), 2 ** field.frac) for v in sent.tolist()] == exact
+    assert all(-(1 << (field.width - 1)) <= int(v) < (1 << (field.width - 1)) for v in sent.tolist())
+    # no wider than the uniform bound: |A|·k terms of f factors (f = 1 one-hot, 2 embedding),
+    # recomputed from the format's largest value and resolution
+    per = 1 if model.onehot else model.in_dim
+    factors = 1 if model.onehot else 2
+    top = alice.size * per * (Fraction(prec.max_value) / Fraction(prec.resolution)) ** factors
+    uniform = model.first_width * (math.floor(top).bit_length() + 1)
+    assert uniform_bound_bits(model, alice.size) == uniform
+    assert msg.bits <= uniform
+
+
+@pytest.mark.parametrize("bits", [8, 12, 16, 20])
+@pytest.mark.parametrize("embed", [None, 2])
+def test_float_width_is_the_exact_range_on_the_weights_grid(bits, embed):
+    """The field is as narrow as one fixed-width field can be: every value Alice can send
+    (enumerated) fits it, and some need its full width."""
+    rng = np.random.default_rng(bits)
+    model = FFNModel.random(3, 6, rng, hidden=4, layers=2, precision=Precision.float_(bits), embed_dim=embed)
+    split = Split.prefix(6, 3)
+    alice = np.arange(3)
+    (field,) = ffn_protocol.alice_fields(model, alice)
+    sent = []
+    for toks in itertools.product(range(3), repeat=3):
+        tokens = np.array(list(toks) + [0, 0, 0])
+        sent += [int(v) for v in simulate_ffn(model, tokens, split)[0].messages[0].values()["z_partial"].tolist()]
+    assert field.width == signed_width(min(sent), max(sent))
+    # the grid is the coarsest one: some value sent is odd in its units (when grid > model's)
+    if field.frac < -model.acc_shift:
+        assert any(v % 2 for v in sent)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_float_corrupted_message_raises(monkeypatch, bits):
+    """Alice's sums negated (−v − 1 stays inside the field): the read-out differs from
+    the forward pass somewhere among these inputs, and verification (bit for bit) raises."""
+    rng = np.random.default_rng(23)
+    model = FFNModel.random(3, 6, rng, hidden=4, precision=Precision.float_(bits))
+    split = Split.prefix(6, 3)
+    real = ffn_protocol.alice_part
+
+    def nudged(m, toks, pos):
+        vals, sat = real(m, toks, pos)
+        return -np.array(vals, dtype=object) - 1, sat
+
+    monkeypatch.setattr(ffn_protocol, "alice_part", nudged)
+    with pytest.raises(EngineError, match="ffn protocol output"):
+        for _ in range(40):
+            simulate_ffn(model, rng.integers(0, 3, 6), split)
 
 
 def test_prefix_split_one_message_and_dispatcher():
@@ -193,3 +321,23 @@ def test_bad_inputs():
         simulate_ffn(model, rng.integers(0, 3, 5), Split.prefix(4, 2))
     with pytest.raises(InvalidInputError, match="ffn"):
         simulate_ffn(object(), np.zeros(5, dtype=np.int64), Split.prefix(5, 2))
+
+
+def test_float_sums_are_exact_where_float64_would_round():
+    """2^40 + 2^−40 − 2^40 spans 81 bits: a float64 sum loses the 2^−40 (and the binary
+    decision flips); the exact sum keeps it, in the forward pass and across the cut."""
+    prec = Precision.float_(20)  # exponents −512..511, 10-bit mantissa
+    big, tiny = 2.0**40, 2.0**-40
+    params = {"w1": np.array([[[big]], [[tiny]]]), "b1": np.array([-big]),
+              "wout": np.array([[1.0]]), "bout": np.array([0.0])}
+    model = FFNModel(params, prec, {"length": 2, "vocab_size": 1, "hidden_sizes": [1]})
+    tokens = np.zeros(2, dtype=np.int64)
+    assert (big + tiny) - big == 0.0  # what float64 would compute
+    ref = model.forward(tokens)
+    assert ref.values.tolist() == [[tiny]] and ref.decision == 1
+    for owner in ([ALICE, BOB], [BOB, ALICE]):
+        transcript, out = simulate_ffn(model, tokens, Split(np.array(owner, dtype=np.int8)))
+        assert out.same_bits(ref)
+        (field,) = transcript.messages[0].fields
+        sent = int(transcript.messages[0].values()["z_partial"][0])
+        assert Fraction(sent, 2**field.frac) == Fraction(big if owner[0] == ALICE else tiny)

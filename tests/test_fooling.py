@@ -165,25 +165,41 @@ def test_clique_kernel_equals_plain_twin(adj):
     assert _is_clique(adj, init)
     # greedy result is maximal: no vertex is adjacent to all of it
     assert all(not all(adj[v, u] for u in init) for v in range(n) if v not in set(init.tolist()))
-    empty_groups = np.zeros((0, packed.shape[1]), dtype=np.uint64)
-    clique, exact, _ = max_clique_bitset(packed, n, np.zeros(0, dtype=np.int64), 0, empty_groups, empty_groups, 60.0)
+    none = np.zeros(0, dtype=np.int64)
+    clique, exact, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0)
     twin = max_clique_python([set(np.nonzero(adj[v])[0].tolist()) for v in range(n)])
     assert exact
     assert _is_clique(adj, clique) and _is_clique(adj, twin)
     assert len(clique) == len(twin)
-    clique2, _, _ = max_clique_bitset(packed, n, init, len(init), empty_groups, empty_groups, 60.0)
+    clique2, _, _ = max_clique_bitset(packed, n, init, len(init), none, none, 60.0)
     assert len(clique2) == len(twin) and _is_clique(adj, clique2)
-    plain, exact3, _ = max_clique_bitset(packed, n, init, len(init), empty_groups, empty_groups, 60.0, False)
+    plain, exact3, _ = max_clique_bitset(packed, n, init, len(init), none, none, 60.0, False)
     assert exact3 and len(plain) == len(twin) and _is_clique(adj, plain)
+    # subtrees on renumbered induced subgraphs (tiny threshold so that it happens here)
+    for compact in (3, 12):
+        for renumber in (True, False):
+            comp, exact5, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, renumber, -1, compact)
+            assert exact5 and len(comp) == len(twin) and _is_clique(adj, comp)
     if n:
         from commlb.kernels.fooling import greedy_clique_multistart
 
         multi = greedy_clique_multistart(packed, n, n)
         assert _is_clique(adj, multi) and len(init) <= len(multi) <= len(twin)
         # a cap at the true maximum stops the search exact; a cap the start already meets skips it
-        capped, exact4, _ = max_clique_bitset(packed, n, np.zeros(0, dtype=np.int64), 0, empty_groups,
-                                              empty_groups, 60.0, True, len(twin))
+        capped, exact4, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, True, len(twin))
         assert exact4 and len(capped) == len(twin) and _is_clique(adj, capped)
+
+
+@settings(deadline=None, max_examples=40)
+@given(small_matrices(max_side=7), st.sampled_from([0, 2, 5]))
+def test_compact_subtrees_same_size(M, compact):
+    """The renumbered-subtree path (with row/column labels) finds the same maximum as the
+    plain search and the brute force."""
+    for value in np.unique(M):
+        value = int(value)
+        res = max_fooling_set(M, value, compact=compact)
+        assert res.exact and verify_fooling_set(M, value, res.pairs)
+        assert res.size == len(max_fooling_set_reference(M, value))
 
 
 def test_compatibility_graph_same_row_never_adjacent(rng):

@@ -189,6 +189,9 @@ def test_list_reductions_draws_the_graph(tmp_path):
     texts = {t.text for t in ET.parse(svg).iter() if t.tag.endswith("text") and t.text}
     g = G.graph()
     assert {name for _kind, name in g.nodes} <= texts
+    # every edge carries its name (parallel edges stack their names in one label)
+    words = {w for t in texts for w in t.split("\n")}
+    assert {str(key) for _u, _v, key in g.edges(keys=True)} <= words
     import matplotlib.image
 
     img = matplotlib.image.imread(png)
@@ -212,3 +215,23 @@ def test_list_reductions_lists_the_problem_maps():
     assert set(maps) == set(commlb.registry.list_maps())
     assert (maps["eq-to-disj"]["from"], maps["eq-to-disj"]["to"]) == ("EQ_3", "DISJ_6")
     assert all(m["cost_bits"] == 0 and m["origin"] == "built in" for m in maps.values())
+
+
+def test_graph_drawing_is_the_same_every_run_and_edge_labels_do_not_overlap(tmp_path):
+    def labels(path):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        fig = G.draw(str(path))
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        edge_names = {str(key) for _u, _v, key in G.graph().edges(keys=True)}
+        out = [(t.get_text(), t.get_position(), t.get_window_extent(renderer))
+               for t in fig.axes[0].texts if set(t.get_text().split("\n")) <= edge_names]
+        return out
+
+    first, second = labels(tmp_path / "a.svg"), labels(tmp_path / "b.svg")
+    assert [(text, pos) for text, pos, _ in first] == [(text, pos) for text, pos, _ in second]
+    assert len(first) == len({(u, v) for u, v, _k in G.graph().edges(keys=True)})
+    boxes = [box for _t, _p, box in first]
+    overlapping = [(first[i][0], first[j][0]) for i in range(len(boxes)) for j in range(i)
+                   if boxes[i].overlaps(boxes[j])]
+    assert overlapping == []

@@ -239,6 +239,18 @@ def test_effective_bits_not_applicable_is_reported_not_raised():
     assert not eb.applicable and "limit" in eb.note
 
 
+def test_effective_bits_in_process_are_refused_by_estimate_not_by_a_fixed_size():
+    # 2^21 inputs: above 2^20 the estimate is consulted, and it lets them be counted in process
+    setup, model = _rebuild("index-lookup", "rnn", 21, precision=16)  # storing construction: all distinct
+    eb = effective_bits(setup.reduction, model)
+    assert eb.applicable and eb.distinct_messages == 1 << 21
+    # 2^48 inputs would take far beyond the exhaustive limits: reported, naming the way out
+    setup, model = _rebuild("index-lookup", "rnn", 48, precision=16)
+    eb = effective_bits(setup.reduction, model)
+    assert not eb.applicable and eb.distinct_messages is None
+    assert "--workers N" in eb.note and "in this process would take about" in eb.note
+
+
 def test_simulate_json_carries_effective_bits():
     """simulate's hook calls effective_bits(reduction, model, split) for small inputs."""
     from commlb.simulate import run

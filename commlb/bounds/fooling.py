@@ -187,14 +187,6 @@ def _pack(adj_bool: np.ndarray) -> np.ndarray:
     return bits.view(np.uint64).reshape(adj_bool.shape[0], W).copy()
 
 
-def _group_bitsets(labels: np.ndarray, n: int) -> np.ndarray:
-    groups = np.unique(labels)
-    out = np.zeros((len(groups), n), dtype=bool)
-    for g_i, g in enumerate(groups):
-        out[g_i] = labels == g
-    return _pack(out) if len(groups) else np.zeros((0, max(1, (n + 63) // 64)), dtype=np.uint64)
-
-
 def rank_cap(arr: np.ndarray, value: int) -> int:
     """An upper bound on the size of any ``value``-fooling set of ``arr``: the square of the
     rank of Z = 1[arr = value] over GF(2) or GF(2^31 - 1), whichever is smaller.
@@ -232,10 +224,11 @@ def degeneracy_order(adj_bool: np.ndarray) -> np.ndarray:
 
 
 VERTEX_ORDERS = ("degeneracy", "rows")
+COMPACT_CANDIDATES = 192  # see max_fooling_set(compact=...)
 
 
 def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend: str = "auto",
-                    vertex_order: str = "degeneracy") -> FoolingSetResult:
+                    vertex_order: str = "degeneracy", compact: int | None = None) -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
@@ -246,7 +239,11 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
     ``vertex_order`` is the order the bitset search numbers the vertices in:
     ``"degeneracy"`` (default, :func:`degeneracy_order`) or ``"rows"`` (grouped by row,
     rows of small total degree first; the order of earlier versions, kept for
-    bench/bench_fooling.py).  It changes the time, never the size found when exact."""
+    bench/bench_fooling.py).  It changes the time, never the size found when exact.
+
+    ``compact``: a node with at most this many candidates runs its subtree on a renumbered
+    copy of the graph they induce (shorter bitsets); 0 turns it off, None (default) uses
+    :data:`COMPACT_CANDIDATES` when the graph has more than 128 vertices.  Time only."""
     from ..kernels.backend import resolve_backend
 
     backend = resolve_backend(backend)
@@ -305,12 +302,14 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         init_sub = np.array([pos[int(v)] for v in init if int(v) in pos], dtype=np.int64)
         if len(init_sub) != len(init):  # peeled (members have degree |init| - 1): keep only its size
             init_sub = np.zeros(0, dtype=np.int64)
-        rows_g = _group_bitsets(xs[idx], len(idx))
-        cols_g = _group_bitsets(ys[idx], len(idx))
+        vrow = np.ascontiguousarray(xs[idx], dtype=np.int64)
+        vcol = np.ascontiguousarray(ys[idx], dtype=np.int64)
         cap = rank_cap(red, value)
+        if compact is None:
+            compact = COMPACT_CANDIDATES if packed.shape[1] > 2 else 0
         remaining = max(1e-3, time_limit - (time.perf_counter() - start))
-        sub_clique, exact, nodes = max_clique_bitset(packed, len(idx), init_sub, len(init), rows_g, cols_g,
-                                                     remaining, True, cap)
+        sub_clique, exact, nodes = max_clique_bitset(packed, len(idx), init_sub, len(init), vrow, vcol,
+                                                     remaining, True, cap, int(compact))
         clique = [int(idx[v]) for v in sub_clique] if len(sub_clique) >= len(init) else [int(v) for v in init]
         exact = bool(exact)
     pairs = sorted((int(row_rep[xs[v]]), int(col_rep[ys[v]])) for v in clique)

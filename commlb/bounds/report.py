@@ -47,7 +47,8 @@ from .rank import (
     verify_rank_certificate_real,
 )
 
-__all__ = ["METHODS", "MethodRow", "BoundsReport", "compute_bounds", "default_methods", "parse_methods"]
+__all__ = ["METHODS", "MethodRow", "BoundsReport", "compute_bounds", "compute_bounds_batch", "default_methods",
+           "parse_methods"]
 
 METHODS = ("rank-real", "rank-gf2", "rank-gfp", "one-way", "fooling", "exact")
 
@@ -487,3 +488,33 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
     if "exact" in chosen:
         _exact_method(report, M, time_limit, verify, progress)
     return report
+
+
+def _one_of_batch(M: CommMatrix, options: dict[str, Any]) -> Any:
+    """One matrix of :func:`compute_bounds_batch` (top level: a task on a Dask worker)."""
+    options = dict(options)
+    error = options.pop("error", None)
+    if error is None:
+        return compute_bounds(M, **options)
+    from .randomized import compute_error_bounds
+
+    return compute_error_bounds(M, error, **options)
+
+
+def compute_bounds_batch(matrices: Sequence[CommMatrix], *, executor: Any = None,
+                         progress: Callable[[Any], None] | None = None, error: Any = None,
+                         **options: Any) -> list[Any]:
+    """:func:`compute_bounds` (or, with ``error`` = ε, :func:`commlb.bounds.randomized.
+    compute_error_bounds`) of each matrix, one task per matrix on ``executor`` (a
+    :class:`commlb.execution.Executor`; None: here, one after another); the reports in the
+    order of ``matrices``.  ``options`` go to every call; ``progress(report)`` is called as
+    each finishes."""
+    shared = dict(options, error=error) if error is not None else dict(options)
+    if executor is None:
+        out = []
+        for M in matrices:
+            out.append(_one_of_batch(M, shared))
+            if progress is not None:
+                progress(out[-1])
+        return out
+    return executor.map_chunks(_one_of_batch, list(matrices), progress=progress, shared=(shared,))

@@ -84,3 +84,37 @@ def run_rows(rec_ptr, rec_col, rec_val, in_ptr, in_col, in_val, u0, bsh, act, ta
             for j in range(d):
                 states[i, layer, j] = cur[layer, j]
         sat[i] += s
+
+
+@njit(cache=True)
+def activate_rows(acc, act, table, lo, one, f, raw_min, raw_max, tmask, out, sat):
+    """The cell's rounding, saturation and activation of exact accumulators ``acc``
+    (B, d) into ``out`` (B, d), adding each row's saturations to ``sat`` (B,), in one
+    pass (the module docstring of :mod:`commlb.kernels.rnn`; plain twin:
+    :func:`commlb.kernels.rnn.activate_rows_python`)."""
+    B, d = acc.shape
+    half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
+    top = lo + table.shape[0] - 1
+    for i in range(B):
+        s = np.int64(0)
+        for j in range(d):
+            pre = (acc[i, j] + half) >> f if f > 0 else acc[i, j]
+            if pre < raw_min:
+                pre = raw_min
+                s += 1
+            elif pre > raw_max:
+                pre = raw_max
+                s += 1
+            if act == 0:
+                v = pre if pre > 0 else np.int64(0)
+            elif act == 1:
+                v = one if pre > 0 else np.int64(0)
+                if pre > 0 and one < (np.int64(1) << f):
+                    s += 1
+            else:
+                idx = min(max(pre, lo), top) - lo
+                v = table[idx]
+                if tmask[idx]:
+                    s += 1
+            out[i, j] = v
+        sat[i] += s

@@ -52,10 +52,19 @@ Exact arithmetic (fixed point, p bits, f fractional; see :mod:`commlb.bits`)
 6. **Read-out**: ``acc = h_L @ wout + (bout << f)``, rounded once (no activation).  The
    output values have shape (1, out_dim); decision: binary 1 iff value > 0, class = argmax.
 
-Float mode (Merrill–Sabharwal p-bit floats): the same steps with the contribution table
-and the sums computed in float64 and every layer's pre-activation rounded once to the
-format.  A protocol that rounds a partial sum to p bits before sending it rounds twice;
-:mod:`commlb.protocol.ffn` states the tolerance (relative 2^(4 − p/2)).
+Exact arithmetic (float mode, Merrill–Sabharwal p-bit floats; docs/theory.md §3.7, §3.8)
+------------------------------------------------------------------------------------------
+The same steps, with every sum computed **exactly** and rounded once to the format (MS23's
+exact accumulation; the transformer's rule).  Every p-bit float, and every product of two,
+is a dyadic rational, so the contribution table is kept as exact integers over one grid
+2^s of the whole model (:attr:`FFNModel.acc_shift`; s = −2f in fixed point):
+``C[i, v, j] = table[i, v, j] · 2^s`` with ``table`` integers (int64 while every partial
+sum fits, Python integers otherwise).  Step 2's A_S is then an exact integer sum in both
+modes, which is why partial sums over disjoint position sets add exactly; step 3 adds b1
+exactly and rounds the sum once (:meth:`Precision.round_scaled`), and steps 5–6 are exact
+dot products (:func:`commlb.bits.exact_float_matmul`) rounded once.  The result does not
+depend on the order of any sum, so :mod:`commlb.protocol.ffn`, which splits step 2
+between the parties, reproduces the forward pass bit for bit.
 """
 
 from __future__ import annotations
@@ -64,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bits import Precision, signed_width
+from ..bits import Precision, exact_float_matmul, exact_matmul, rescale_ints, scaled_ints, signed_width
 from ..errors import InvalidInputError
 from .base import Model, ModelOutput
 
@@ -72,6 +81,20 @@ __all__ = ["FFNModel"]
 
 #: rows of token sequences handled at once by the batched numpy reference
 _BATCH_CHUNK = 4096
+
+
+def _max_abs(ints: np.ndarray) -> int:
+    """Largest magnitude of an integer array (int64 or Python integers); 0 when empty."""
+    if ints.size == 0:
+        return 0
+    return max(abs(int(ints.max())), abs(int(ints.min())))
+
+
+def _narrow(ints: np.ndarray) -> np.ndarray:
+    """Python integers as int64 when they fit (the same values; faster to round)."""
+    if ints.dtype == object and _max_abs(ints) < (1 << 62):
+        return ints.astype(np.int64)
+    return ints
 
 
 class FFNModel(Model):
@@ -102,6 +125,7 @@ class FFNModel(Model):
         self._check_shapes()
         self._check_no_overflow()
         self._table_cache: np.ndarray | None = None
+        self._float_setup()
 
     # ------------------------------------------------------------------ config
     @property
@@ -190,6 +214,33 @@ class FFNModel(Model):
                     "use a lower precision or a shorter input"
                 )
 
+    def _float_setup(self) -> None:
+        """Float mode: the exact integer form of the first-layer weights (one grid 2^s for
+        the whole model) and whether partial sums of the table fit int64."""
+        self._grid = -2 * self.precision.frac
+        self._wide = False
+        self._w1_ints: np.ndarray = self.params["w1"]
+        self._embed_ints: np.ndarray | None = None
+        if self.precision.is_fixed:
+            return
+        w_ints, w_shift = scaled_ints(self.params["w1"])
+        if self.onehot:
+            self._w1_ints, self._grid = w_ints, w_shift
+            top = _max_abs(w_ints)
+        else:
+            e_ints, e_shift = scaled_ints(self.params["embed"])
+            self._w1_ints, self._embed_ints = w_ints, e_ints
+            self._grid = w_shift + e_shift
+            top = self.in_dim * _max_abs(w_ints) * _max_abs(e_ints)
+        # a partial sum over at most T positions, plus the bias written on the same grid
+        self._wide = (self.length * top).bit_length() > 61
+
+    @property
+    def acc_shift(self) -> int:
+        """s: the contribution table and every partial sum A_S are integers times 2^s
+        (−2f in fixed point; in float mode fixed by the weights, docs/theory.md §3.8)."""
+        return self._grid
+
     def check_tokens(self, tokens: np.ndarray) -> np.ndarray:
         arr = np.asarray(tokens)
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
@@ -206,7 +257,9 @@ class FFNModel(Model):
     # ------------------------------------------------------------------ first layer
     def contribution_table(self, positions: np.ndarray) -> np.ndarray:
         """C[positions] (P, V, h_1): each (position, token)'s exact first-layer contribution
-        (int64 with 2f fractional bits in fixed point; float64 in float mode)."""
+        as integers times 2^:attr:`acc_shift` (int64 with 2f fractional bits in fixed
+        point; in float mode int64, or Python integers in an object array when partial
+        sums could leave int64)."""
         positions = np.asarray(positions, dtype=np.int64)
         if positions.size and (positions.min() < 0 or positions.max() >= self.length):
             raise InvalidInputError(f"positions must lie in [0, {self.length})")
@@ -224,14 +277,27 @@ class FFNModel(Model):
                 return w1 << np.int64(self.precision.frac)
             # exact int64 products summed over k (no BLAS: int64 einsum is exact)
             return np.einsum("vk,pkj->pvj", self.params["embed"], w1)
-        if self.onehot:
-            return w1.astype(np.float64)
-        return np.einsum("vk,pkj->pvj", self.params["embed"], w1)
+        w_ints = self._w1_ints[positions]
+        if self._embed_ints is None:
+            table = w_ints
+        elif w_ints.dtype != object and self._embed_ints.dtype != object and not self._wide:
+            # every product sum fits int64 (checked in _float_setup): exact
+            table = np.stack([exact_matmul(self._embed_ints, w_ints[k]) for k in range(positions.size)]) \
+                if positions.size else np.zeros((0, self.vocab_size, self.first_width), dtype=np.int64)
+        else:
+            e_obj = np.asarray(self._embed_ints, dtype=object)
+            table = np.empty((positions.size, self.vocab_size, self.first_width), dtype=object)
+            for k in range(positions.size):
+                table[k] = e_obj @ np.asarray(w_ints[k], dtype=object)
+        if self._wide:
+            return np.asarray(table, dtype=object)
+        return np.asarray(table, dtype=np.int64)
 
     def partial_preactivation(self, tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """A_S: the exact first-layer partial pre-activation (h_1,) of the positions S =
-        ``positions`` holding ``tokens`` (``tokens[k]`` sits at ``positions[k]``).  Fixed
-        point: int64 with 2f fractional bits; float: a float64 sum.  Empty S gives zeros."""
+        ``positions`` holding ``tokens`` (``tokens[k]`` sits at ``positions[k]``), as
+        integers times 2^:attr:`acc_shift` (fixed point: int64 with 2f fractional bits;
+        float: int64 or Python integers).  Empty S gives zeros."""
         tokens = np.asarray(tokens, dtype=np.int64).reshape(1, -1)
         return self.partial_preactivation_batch(tokens, positions)[0]
 
@@ -247,7 +313,7 @@ class FFNModel(Model):
             )
         if rows.size and (rows.min() < 0 or rows.max() >= self.vocab_size):
             raise InvalidInputError(f"token ids must lie in [0, {self.vocab_size})")
-        dtype = np.int64 if self.precision.is_fixed else np.float64
+        dtype = object if self._wide else np.int64
         out = np.zeros((rows.shape[0], self.first_width), dtype=dtype)
         if positions.size == 0:
             return out
@@ -261,13 +327,27 @@ class FFNModel(Model):
     def partial_range(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per unit, the least and greatest value A_S can take over every choice of tokens
         at ``positions`` (exact: positions are independent, so it is the sum of the
-        per-position minima / maxima over the vocabulary).  Fixed point only."""
+        per-position minima / maxima over the vocabulary), in units of 2^:attr:`acc_shift`."""
         positions = np.asarray(positions, dtype=np.int64).ravel()
         if positions.size == 0:
-            zero = np.zeros(self.first_width, dtype=np.int64)
+            zero = np.zeros(self.first_width, dtype=object if self._wide else np.int64)
             return zero, zero.copy()
         table = self.contribution_table(positions)
         return table.min(axis=1).sum(axis=0), table.max(axis=1).sum(axis=0)
+
+    def table_step(self, positions: np.ndarray) -> int:
+        """k >= 0: every entry of the contribution table at ``positions`` (so every partial
+        sum over them) is a multiple of 2^k in units of 2^:attr:`acc_shift` — a property
+        of the public weights; 0 when every entry is 0."""
+        table = self.contribution_table(np.asarray(positions, dtype=np.int64).ravel())
+        # the lowest set bit of the OR of all magnitudes is the lowest set bit of any entry
+        if table.dtype == object:
+            bits = 0
+            for v in table.ravel().tolist():
+                bits |= abs(int(v))
+        else:
+            bits = int(np.bitwise_or.reduce(np.abs(table), axis=None)) if table.size else 0
+        return (bits & -bits).bit_length() - 1 if bits else 0
 
     def first_layer(self, total: np.ndarray) -> tuple[np.ndarray, int]:
         """From the complete first-layer sum A_all (h_1,) to the activated first hidden
@@ -277,7 +357,11 @@ class FFNModel(Model):
             acc = np.asarray(total, dtype=np.int64) + (self.params["b1"] << np.int64(prec.frac))
             q = prec.from_acc(acc, 2 * prec.frac)
         else:
-            q = prec.quantize(np.asarray(total, dtype=np.float64) + self.params["b1"])
+            # A_all + b1 exactly, on the finer of the two grids, then one rounding
+            b_ints, b_shift = scaled_ints(self.params["b1"])
+            grid = min(self._grid, b_shift)
+            acc = rescale_ints(np.asarray(total), self._grid, grid) + rescale_ints(b_ints, b_shift, grid)
+            q = prec.round_scaled(_narrow(acc), grid)
         act, sat = self._activate(q.values)
         return act, q.saturated + sat
 
@@ -293,8 +377,10 @@ class FFNModel(Model):
         if prec.is_fixed:
             acc = x.astype(np.int64) @ w + (b << np.int64(prec.frac))
             q = prec.from_acc(acc, 2 * prec.frac)
-        else:
-            q = prec.quantize(x @ w + b)
+        else:  # the exact sum x·w + b (b enters as one more column), rounded once
+            a = np.concatenate([np.asarray(x, dtype=np.float64).reshape(1, -1), np.ones((1, 1))], axis=1)
+            ints, shift = exact_float_matmul(a, np.concatenate([w, b.reshape(1, -1)], axis=0))
+            q = prec.round_scaled(ints.reshape(-1), shift)
         return q.values, q.saturated
 
     def finish(self, total: np.ndarray) -> ModelOutput:

@@ -75,8 +75,8 @@ from typing import Any
 
 import numpy as np
 
-from ..bits import Precision, float_acc_frac
-from ..errors import EngineError, InvalidInputError
+from ..bits import Precision, exact_float_matmul, exact_matmul, float_acc_frac, rescale_ints
+from ..errors import InvalidInputError
 from .base import Model, ModelOutput
 
 __all__ = ["TransformerModel", "exact_matmul", "exact_float_matmul", "round_div", "needed_positions", "Partial",
@@ -107,83 +107,6 @@ def pack_fields(fields: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarra
         out += vals * mult
         mult *= size
     return out
-
-
-def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact integer product ``a @ b`` of int64 arrays (a: (..., K), b: (K, N)).
-
-    Uses float64 BLAS whenever every partial sum is an integer below 2^53 (then the
-    result is exact), splitting ``b`` into low/high limbs when the operands are too wide;
-    the answer is identical to an int64 matmul (exact whenever every entry of the true
-    product fits in int64; like any int64 matmul it wraps beyond that)."""
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    k = a.shape[-1]
-    if a.size == 0 or b.size == 0 or k == 0:
-        return np.zeros(a.shape[:-1] + b.shape[1:], dtype=np.int64)
-    amax = int(np.max(np.abs(a)))
-    bmax = int(np.max(np.abs(b)))
-    limit = 1 << 52
-    if k * amax * bmax < limit:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    if k * amax < limit >> 1:
-        # bits of b that keep k * amax * 2^s below 2^52
-        s = max(1, (limit // (k * amax)).bit_length() - 2)
-        lo_mask = np.int64((1 << s) - 1)
-        lo = b & lo_mask
-        hi = b >> np.int64(s)
-        out_lo = exact_matmul(a, lo)
-        out_hi = exact_matmul(a, hi)
-        return (out_hi << np.int64(s)) + out_lo
-    return a @ b
-
-
-def scaled_ints(a: np.ndarray) -> tuple[np.ndarray, int]:
-    """Exact integers I and a shift s with ``a == I * 2^s`` for float64 values ``a`` (every
-    float64 is a dyadic rational).  I is int64 when it fits in 62 bits, else an object
-    array of Python integers."""
-    a = np.asarray(a, dtype=np.float64)
-    if not np.all(np.isfinite(a)):
-        raise EngineError("a non-finite value reached exact float accumulation")
-    nz = a[a != 0]
-    if nz.size == 0:
-        return np.zeros(a.shape, dtype=np.int64), 0
-    mant, expo = np.frexp(nz)  # nz = mant * 2^expo, 0.5 <= |mant| < 1, 53 significant bits
-    digits = np.abs(np.ldexp(mant, 53)).astype(np.int64)
-    lowbit = digits & -digits
-    low = expo.astype(np.int64) - 53 + np.round(np.log2(lowbit.astype(np.float64))).astype(np.int64)
-    shift = int(low.min())
-    if int(expo.max()) - shift <= 62:
-        return np.ldexp(a, -shift).astype(np.int64), shift
-    out = np.empty(a.shape, dtype=object)
-    flat = out.reshape(-1)
-    for k, v in enumerate(a.reshape(-1).tolist()):
-        num, den = float(v).as_integer_ratio()  # den is a power of two
-        flat[k] = (num << (-shift - (den.bit_length() - 1))) if num else 0
-    return out, shift
-
-
-def exact_float_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
-    """The exact product ``a @ b`` of float64 arrays (a: (n, K), b: (K, N)) as integers I
-    and a shift s, ``a @ b == I * 2^s``: int64 arithmetic when every partial sum fits,
-    Python integers otherwise (float mode's "exact accumulation, one rounding")."""
-    ia, sa = scaled_ints(a)
-    ib, sb = scaled_ints(b)
-    k = a.shape[-1]
-    if ia.dtype != object and ib.dtype != object:
-        amax = int(np.max(np.abs(ia))) if ia.size else 0
-        bmax = int(np.max(np.abs(ib))) if ib.size else 0
-        if (max(k, 1) * amax * bmax).bit_length() <= 62:
-            return exact_matmul(ia, ib), sa + sb
-    return np.asarray(ia, dtype=object) @ np.asarray(ib, dtype=object), sa + sb
-
-
-def rescale_ints(ints: np.ndarray, shift: int, target: int) -> np.ndarray:
-    """``ints * 2^shift`` written over the finer grid 2^target (target <= shift), as
-    Python integers in an object array (exact)."""
-    if target > shift:
-        raise EngineError(f"cannot write a multiple of 2^{shift} on the coarser grid 2^{target}")
-    return np.asarray(ints, dtype=object) * (1 << (shift - target))
 
 
 def round_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:

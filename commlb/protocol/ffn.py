@@ -31,13 +31,21 @@ fewest bits one fixed-width field can use.  It never exceeds the uniform bound
 receiver who knew only p and |A| would have to allow.  Each entry is sent with 2f
 fractional bits (field kind ``acc``).
 
-Float mode: Alice rounds her partial sum to p-bit Merrill–Sabharwal floats before sending:
-bits = h_1 · p.  Bob's pre-activation is then rounded twice (Alice's rounding and the
-final one), so the output is checked against the forward pass within a relative
-tolerance 2^(4 − p/2) per unit of magnitude (the transformer protocol's rule) and with
-the same decision unless the forward pass lies within that tolerance of the boundary.
+Float mode (p-bit Merrill–Sabharwal floats; docs/theory.md §3.8): the model sums exactly
+and rounds once (:mod:`commlb.models.ffn`), so Alice sends her partial sum exactly, as
+integers times 2^g on the coarsest grid the public weights allow (g = s + k: s the model's
+grid :attr:`FFNModel.acc_shift`, 2^k the largest power of two dividing every entry of
+her positions' table, :meth:`FFNModel.table_step`; k is capped so that g <= 0), in the
+same formula's width:
 
-Verification: in fixed point the protocol's read-out must equal ``model.forward`` bit for
+    bits = h_1 · signed_width(min_j lo_j / 2^k, max_j hi_j / 2^k)
+
+with lo, hi Alice's exact range in units of 2^s.  The field is an ``acc`` with −g
+fractional bits.  It never exceeds the uniform bound h_1 · ``float_acc_width(p, |A|·k', f)``
+(k' terms per position as above; f = 1 factor for one-hot input, 2 for an embedding).
+Bob adds it to his exact part and rounds once, which is the forward pass's computation.
+
+Verification: in both modes the protocol's read-out must equal ``model.forward`` bit for
 bit; a mismatch raises :class:`EngineError`.
 """
 
@@ -47,12 +55,12 @@ from typing import Any
 
 import numpy as np
 
-from ..bits import FieldSpec, acc_width, signed_width
+from ..bits import FieldSpec, acc_width, float_acc_width, signed_width
 from ..core import ALICE, BOB, Owner
-from ..errors import InvalidInputError
+from ..errors import EngineError, InvalidInputError
 from ..models.base import ModelOutput
 from ..models.ffn import FFNModel
-from .core import FLOAT_TOLERANCE_EXPONENT, Channel, PartyView, Split, Transcript, float_tolerance, verify_output
+from .core import Channel, PartyView, Split, Transcript, verify_output
 
 __all__ = [
     "simulate_ffn",
@@ -61,10 +69,8 @@ __all__ = [
     "message_bits",
     "uniform_bound_bits",
     "output_party",
-    "FLOAT_TOLERANCE_EXPONENT",
-    "float_tolerance",
+    "message_step",
 ]
-
 
 
 def output_party(owner: np.ndarray) -> Owner:
@@ -83,29 +89,39 @@ def _needs_message(owner: np.ndarray) -> bool:
 def alice_fields(model: FFNModel, alice_positions: np.ndarray) -> list[FieldSpec]:
     """The layout of Alice's message; it depends only on public information (the weights
     and which positions are Alice's)."""
-    prec = model.precision
     h1 = model.first_width
-    if not prec.is_fixed:
-        return [FieldSpec("z_partial", "float", (h1,), prec.bits)]
+    k = message_step(model, alice_positions)
     lo, hi = model.partial_range(alice_positions)
-    width = signed_width(int(lo.min()), int(hi.max()))
-    return [FieldSpec("z_partial", "acc", (h1,), width, 2 * prec.frac)]
+    width = signed_width(int(lo.min()) >> k, int(hi.max()) >> k)
+    return [FieldSpec("z_partial", "acc", (h1,), width, -(model.acc_shift + k))]
+
+
+def message_step(model: FFNModel, alice_positions: np.ndarray) -> int:
+    """k: Alice's partial sums are sent in units of 2^(s + k), s = ``model.acc_shift``.
+    0 in fixed point (units of 2^−2f, as the accumulators are kept); in float mode the
+    largest power of two dividing every entry of her positions' table
+    (:meth:`FFNModel.table_step`), capped so the field keeps >= 0 fractional bits."""
+    if model.precision.is_fixed:
+        return 0
+    return max(0, min(model.table_step(alice_positions), -model.acc_shift))
 
 
 def alice_part(model: FFNModel, tokens: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, int]:
-    """What Alice sends, as values: her partial pre-activation over ``positions`` holding
-    ``tokens`` (exact int64 in fixed point; rounded to p-bit floats in float mode), and
-    the number of saturations that rounding caused."""
+    """What Alice sends, as values: her exact partial pre-activation over ``positions``
+    holding ``tokens``, in units of 2^(s + k) (:func:`message_step`), and the number of
+    saturations on her side (0: nothing is rounded)."""
     part = model.partial_preactivation(tokens, positions)
-    if model.precision.is_fixed:
+    k = message_step(model, positions)
+    if k == 0:
         return part, 0
-    q = model.precision.quantize(part)
-    return q.values, q.saturated
+    units = np.asarray(part, dtype=object)
+    if any(int(v) % (1 << k) for v in units.tolist()):
+        raise EngineError("ffn: a partial sum is not a multiple of the message grid")
+    return units // (1 << k), 0
 
 
 def message_bits(model: FFNModel, split: Split | np.ndarray) -> int:
-    """The module docstring's formula: h_1 · w_A (fixed) or h_1 · p (float); 0 when no
-    message is needed."""
+    """The module docstring's formula: h_1 · w_A; 0 when no message is needed."""
     owner = split.owner if isinstance(split, Split) else np.asarray(split)
     if not _needs_message(owner):
         return 0
@@ -113,13 +129,16 @@ def message_bits(model: FFNModel, split: Split | np.ndarray) -> int:
 
 
 def uniform_bound_bits(model: FFNModel, alice_count: int) -> int:
-    """h_1 · acc_width(p, |A|·k, 2): the message size a receiver knowing only p, |A| and
-    the input kind must allow (an upper bound on :func:`message_bits`)."""
+    """h_1 · acc_width(p, |A|·k, 2) in fixed point, h_1 · float_acc_width(p, |A|·k, f) in
+    float mode (f = 1 factor per term for one-hot input, 2 for an embedding): the message
+    size a receiver knowing only p, |A| and the input kind must allow (an upper bound on
+    :func:`message_bits`)."""
     prec = model.precision
-    if not prec.is_fixed:
-        return model.first_width * prec.bits
     per = 1 if model.onehot else model.in_dim
-    return model.first_width * acc_width(prec, max(1, alice_count) * per, 2)
+    terms = max(1, alice_count) * per
+    if not prec.is_fixed:
+        return model.first_width * float_acc_width(prec, terms, 1 if model.onehot else 2)
+    return model.first_width * acc_width(prec, terms, 2)
 
 
 # ---------------------------------------------------------------------------------
@@ -132,15 +151,14 @@ def _alice_step(view: PartyView, model: FFNModel, fields: list[FieldSpec]) -> tu
     return {fields[0].name: values}, sat
 
 
-def _finisher_step(view: PartyView, model: FFNModel, received: np.ndarray | None) -> ModelOutput:
+def _finisher_step(view: PartyView, model: FFNModel, received: np.ndarray | None, step: int) -> ModelOutput:
     positions = view.visible_positions()  # own + PUBLIC
     tokens = np.array(view.tokens(positions), dtype=np.int64)
     total = model.partial_preactivation(tokens, positions)
     if received is not None:
-        if model.precision.is_fixed:
-            total = total + np.asarray(received, dtype=np.int64)
-        else:
-            total = total + np.asarray(received, dtype=np.float64)
+        if step:  # back to units of 2^s, exactly
+            received = np.asarray(received, dtype=object) * (1 << step)
+        total = total + received
     return model.finish(total)
 
 
@@ -154,9 +172,8 @@ def simulate_ffn(
     """Run ``model`` on ``tokens`` as a protocol between the owners of ``split``.
 
     Returns the transcript (the message encoded, counted, decoded) and the protocol's
-    output.  With ``verify`` the output is checked against ``model.forward`` (bit for bit
-    in fixed point, within the stated tolerance in float mode); a mismatch raises
-    :class:`EngineError`."""
+    output.  With ``verify`` the output is checked against ``model.forward`` bit for bit
+    (in both arithmetics); a mismatch raises :class:`EngineError`."""
     if not isinstance(model, FFNModel):
         raise InvalidInputError(f"simulate_ffn needs an ffn model, got {type(model).__name__}")
     tokens = model.check_tokens(tokens)
@@ -170,20 +187,19 @@ def simulate_ffn(
     alice_sat = 0
     alice_positions = np.flatnonzero(owner == ALICE)
     fields: list[FieldSpec] = []
+    # public: the weights and the split fix the message's grid, so Bob knows it too
+    step = message_step(model, alice_positions)
     if _needs_message(owner):
         fields = alice_fields(model, alice_positions)
         values, alice_sat = _alice_step(views[ALICE], model, fields)
         note = (f"Alice's part of the {model.first_width} first-layer pre-activations over her "
                 f"{alice_positions.size} positions")
-        if model.precision.is_fixed:
-            note += (f", exact accumulators of {fields[0].width} bits (the width of their exact range "
-                     f"over all her inputs; the uniform bound is "
-                     f"{uniform_bound_bits(model, alice_positions.size) // model.first_width})")
-        else:
-            note += f", rounded to {model.precision.bits}-bit floats"
+        note += (f", exact accumulators of {fields[0].width} bits (the width of their exact range "
+                 f"over all her inputs; the uniform bound is "
+                 f"{uniform_bound_bits(model, alice_positions.size) // model.first_width})")
         got = channel.send(ALICE, "pre-activations L1", fields, values, note)
         received = got[fields[0].name]
-    result = _finisher_step(views[finisher], model, received)
+    result = _finisher_step(views[finisher], model, received, step)
     output = ModelOutput(result.values, result.decision, result.saturations + alice_sat)
     meta: dict[str, Any] = {
         "model_family": "ffn",
@@ -191,14 +207,13 @@ def simulate_ffn(
         "public_computed_by": finisher.name.lower(),
         "alice_positions": int(alice_positions.size),
         "first_layer_units": model.first_width,
-        "bit_formula": ("h1 * p" if not model.precision.is_fixed
-                        else "h1 * signed_width(exact range of Alice's partial sums)"),
+        "bit_formula": "h1 * signed_width(exact range of Alice's partial sums)",
     }
-    if fields and model.precision.is_fixed:
+    if fields:
         meta["accumulator_width"] = fields[0].width
         meta["uniform_bound_bits"] = uniform_bound_bits(model, alice_positions.size)
     if verify:
-        meta.update(verify_output(model, output, model.forward(tokens), "ffn"))
+        meta.update(verify_output(model, output, model.forward(tokens), "ffn", exact=True))
     return channel.transcript(output.values, **meta), output
 
 

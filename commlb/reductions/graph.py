@@ -99,7 +99,13 @@ def graph(extra: Sequence[str] = ()) -> Any:
     import networkx as nx
 
     g = nx.MultiDiGraph()
-    for e in edges(extra):
+    found = sorted(edges(extra), key=lambda e: (e.kind, e.source, e.target, e.name))  # a layout that does not vary
+    for e in found:
+        g.add_node(("problem", e.source), kind="problem", name=e.source)
+    for e in found:
+        if e.kind != "map":
+            g.add_node(("task", e.target), kind="task", name=e.target)
+    for e in found:
         u = ("problem", e.source)
         v = ("problem" if e.kind == "map" else "task", e.target)
         for node in (u, v):
@@ -229,9 +235,12 @@ def draw(path: str, g: Any = None, *, extra: Sequence[str] = ()) -> Any:
     import networkx as nx
 
     g = graph(extra) if g is None else g
-    pos = nx.multipartite_layout(g, subset_key="layer")
-    layers = {d["layer"] for _n, d in g.nodes(data=True)}
-    rows = max(sum(1 for _n, d in g.nodes(data=True) if d["layer"] == k) for k in layers)
+    # columns by layer, each column in name order, centred: the same picture on every run
+    layers = sorted({d["layer"] for _n, d in g.nodes(data=True)})
+    columns = {k: sorted((node for node, d in g.nodes(data=True) if d["layer"] == k), key=lambda node: node[1])
+               for k in layers}
+    rows = max(len(col) for col in columns.values())
+    pos = {node: (float(k), (len(col) - 1) / 2.0 - i) for k, col in columns.items() for i, node in enumerate(col)}
     plt.rcParams["svg.fonttype"] = "none"  # names stay text in an SVG: searchable, selectable
     fig, ax = plt.subplots(figsize=(3.2 * len(layers) + 2, 0.75 * rows + 1.5))
     problems = [n for n in g.nodes if n[0] == "problem"]
@@ -248,9 +257,42 @@ def draw(path: str, g: Any = None, *, extra: Sequence[str] = ()) -> Any:
                            edge_color="#444444")
     nx.draw_networkx_edges(g, pos, edgelist=dashed, arrows=True, arrowsize=12, node_size=1400, ax=ax,
                            style="dashed", edge_color="#1f4e79")
-    ax.set_title("commlb reductions: problems (circles) → tasks (squares); dashed: problem maps", fontsize=9)
+    # each edge is labelled with its name (parallel edges share one label, names stacked)
+    names: dict[tuple[Any, Any], list[str]] = {}
+    for u, v, key in g.edges(keys=True):
+        names.setdefault((u, v), []).append(str(key))
+    _label_edges(g, pos, names, ax, fig.get_size_inches())
+    ax.set_title("commlb reductions: problems (circles) → tasks (squares); dashed: problem maps; "
+                 "each edge is labelled with its name", fontsize=9)
     ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=120 if str(path).lower().endswith(".png") else None)
     plt.close(fig)
     return fig
+
+
+def _label_edges(g: Any, pos: dict[Any, Any], names: dict[tuple[Any, Any], list[str]], ax: Any,
+                 size: Any) -> None:
+    """Write each edge's name on it, at the point along the edge (from a few candidates)
+    farthest from the nodes and the labels already placed, so that no label hides another."""
+    import numpy as np
+
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    # data units to inches, roughly: distances as the reader sees them
+    scale = np.array([float(size[0]) / max(1.0, max(xs) - min(xs) + 1.0),
+                      float(size[1]) / max(1.0, max(ys) - min(ys) + 1.0)])
+    taken = [np.asarray(pos[n], dtype=float) * scale for n in g.nodes]
+    for (u, v), keys in sorted(names.items(), key=lambda item: sorted(item[1])):
+        a, b = np.asarray(pos[u], dtype=float), np.asarray(pos[v], dtype=float)
+        long_edge = g.nodes[v]["layer"] - g.nodes[u]["layer"] > 1
+        # an edge that skips a layer is labelled nearer its target, clear of the middle column's nodes
+        ts = (0.78, 0.7, 0.86, 0.62) if long_edge else (0.5, 0.38, 0.62, 0.3, 0.7)
+        points = [a + t * (b - a) for t in ts]
+        clearance = [min(float(np.linalg.norm(p * scale - q)) for q in taken) for p in points]
+        enough = [k for k, c in enumerate(clearance) if c > 0.45]
+        best = enough[0] if enough else int(np.argmax(clearance))
+        x, y = points[best]
+        ax.text(x, y, "\n".join(sorted(keys)), fontsize=6, ha="center", va="center", zorder=3,
+                bbox={"facecolor": "white", "edgecolor": "#bbbbbb", "alpha": 0.85, "pad": 0.8})
+        taken.append(points[best] * scale)

@@ -240,7 +240,8 @@ def _sample(source: MessageSource, count: int | None, seconds: float | None, rng
 
 def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budget: Any = None, seed: int = 0,
                    exhaustive: bool | None = None, progress: Progress | None = None, backend: str = "auto",
-                   task_name: str = "", model_note: str = "", executor: Any = None) -> WitnessResult:
+                   task_name: str = "", model_note: str = "", executor: Any = None,
+                   spill_dir: str | None = None) -> WitnessResult:
     """Look for x ≠ x' with identical one-way messages and a Bob input y separating them,
     for ``model`` on ``reduction``'s instances (split: the reduction's owners by default).
 
@@ -249,7 +250,8 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
     inputs to sample (int) or seconds ("30s").  Raises :class:`TooLargeError` with an
     estimate when an exhaustive run is needed but too large.  ``executor``: a
     :class:`commlb.execution.Executor`; with one, the exhaustive enumeration is partitioned,
-    spilled to disk and counted on its workers (:mod:`.spill`; the same result)."""
+    spilled to disk (under ``spill_dir``, default the system's temporary directory) and
+    counted on its workers (:mod:`.spill`; the same result)."""
     t_start = time.perf_counter()
     count, seconds = parse_budget(budget)
     source = message_source(reduction, model, split, backend=backend, seed=seed)
@@ -293,7 +295,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         if executor is not None:
             from .spill import spilled_count
 
-            spilled = spilled_count(source, executor, progress=progress)
+            spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
         else:
             keys = _enumerate(source, progress)
     else:
@@ -391,35 +393,50 @@ def _vocab_names(reduction: Reduction) -> list[str] | None:
         return None
 
 
-def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_inputs: int = 1 << 24,
+def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_inputs: int | None = None,
                    backend: str = "auto", max_engine_inputs: int = 1 << 10, executor: Any = None,
-                   progress: Progress | None = None) -> EffectiveBits:
+                   progress: Progress | None = None, spill_dir: str | None = None) -> EffectiveBits:
     """log2 of the number of distinct messages Alice sends over **all** her inputs.
 
     ``reduction``: a :class:`~commlb.core.Reduction`; ``model``: any commlb model;
     ``split``: a :class:`~commlb.protocol.core.Split` or None (the reduction's owners).
     Returns :class:`EffectiveBits` (``to_json()`` for ``simulate --json``).  It never
     raises for a split or model it cannot count (not one-way, more than ``max_inputs``
-    inputs, or no batched kernel — float arithmetic, hard attention, several layers —
-    and more than ``max_engine_inputs`` inputs for one protocol run each): it returns
+    inputs (by default: more than this machine can enumerate in memory within
+    :data:`MAX_EXHAUSTIVE_SECONDS`, the exhaustive witness search's limits), or no
+    batched kernel — float arithmetic, hard attention, several layers — and more
+    than ``max_engine_inputs`` inputs for one protocol run each): it returns
     ``applicable=False`` with the reason in ``note``.  A model correct on every input
     has ``effective_bits >= one_way_bound`` (the one-way complexity is log2 #distinct
     rows, and inputs with equal messages get equal answers).  ``executor``: a
     :class:`commlb.execution.Executor`; with one, the count is partitioned, spilled to disk
     and run on its workers (:mod:`.spill`; the same count), ``max_inputs`` does not apply
-    and a count estimated above :data:`MAX_EXHAUSTIVE_SECONDS` on its workers is refused."""
+    and a count estimated above :data:`MAX_EXHAUSTIVE_SECONDS` on its workers is refused;
+    ``spill_dir``: where it spills (default the system's temporary directory)."""
     t = time.perf_counter()
     problem = reduction.problem
     bound = _bound_value(problem)
     try:
         size = int(problem.x_space.size)
-        if executor is None and size > max_inputs:
+        if executor is None and max_inputs is not None and size > max_inputs:
             return EffectiveBits(False, one_way_bound=bound, inputs=size,
                                  note=f"Alice has {size:.3g} inputs, above the limit of {max_inputs:,}")
         source = message_source(reduction, model, split, backend=backend, max_engine_inputs=max_engine_inputs,
                                 numpy_below=NUMPY_BELOW_EFFECTIVE)
     except (InvalidInputError, TooLargeError) as exc:
         return EffectiveBits(False, one_way_bound=bound, note=str(exc))
+    if executor is None and max_inputs is None and source.n_inputs > 1 << 20:
+        # the same limits as the exhaustive witness search, checked before anything is allocated
+        est_s, est_b = _estimate(source)
+        avail = _available_bytes()
+        short = ("time" if est_s > MAX_EXHAUSTIVE_SECONDS else
+                 "memory" if est_b > MAX_EXHAUSTIVE_BYTES or (avail is not None and est_b > avail) else None)
+        if short is not None:
+            return EffectiveBits(False, one_way_bound=bound, inputs=source.n_inputs,
+                                 note=f"counting the messages of Alice's {source.n_inputs:.3g} inputs in this process "
+                                      f"would take about {fmt_seconds(est_s)} and {fmt_bytes(est_b)}"
+                                      + ("" if avail is None else f" ({fmt_bytes(avail)} available)")
+                                      + "; use a smaller --n, or --workers N to count on Dask, spilled to disk")
     if executor is not None:
         from .spill import spilled_count
 
@@ -429,7 +446,7 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
                 raise TooLargeError(f"counting the messages of Alice's {source.n_inputs:.3g} inputs would take "
                                     f"about {fmt_seconds(est_s)} on {executor.workers} worker(s): use a smaller "
                                     "--n or more workers")
-        spilled = spilled_count(source, executor, progress=progress)
+        spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
         distinct, exact = spilled.distinct, spilled.exact
     else:
         keys = _enumerate(source, None)

@@ -18,7 +18,7 @@ executor's workers, merged in key order (docs/design.md §9.1).
 Both phases are pure functions of their inputs and files written under a temporary name
 then renamed, so a task Dask re-runs (a worker that died) rewrites or rereads the same
 bytes.  The spill directory is removed at the end.  Memory per task is bounded by the
-sizes (about 40 bytes per key of a chunk or a partition); disk needs
+sizes (about 36 bytes per key of a chunk, 28 per key of a partition); disk needs
 :data:`BYTES_PER_SPILLED` bytes per input, checked before anything is written.
 """
 
@@ -34,10 +34,11 @@ from typing import Any
 import numpy as np
 
 from ..costs import fmt_bytes, fmt_seconds
-from ..errors import TooLargeError
+from ..errors import InvalidInputError, TooLargeError
+from ..validate import short_text
 
 __all__ = ["CHUNK", "PARTITION", "MAX_RUNS", "BYTES_PER_SPILLED", "SpillCount", "partition_of",
-           "spilled_count", "plan"]
+           "spilled_count", "plan", "check_spill_dir", "check_disk"]
 
 #: leaves per enumeration task (fixed: the chunks never depend on the workers)
 CHUNK = 1 << 21
@@ -49,7 +50,7 @@ MAX_RUNS = 2048
 #: bytes on disk per input: its 64-bit key and a 32-bit offset inside its chunk
 BYTES_PER_SPILLED = 12
 #: bytes of memory per key a task holds at its peak (keys, offsets, sort order, copies)
-BYTES_PER_KEY_IN_TASK = 48
+BYTES_PER_KEY_IN_TASK = 36
 #: members of a run kept for the collision search (find_pair looks at 33)
 _RUN_MEMBERS = 33
 
@@ -124,7 +125,8 @@ def _enumerate_chunk(c: int, source: Any, job: _Job) -> tuple[np.ndarray, int]:
     hi = min(job.n_inputs, lo + job.chunk)
     keys = source.keys_tree(lo, hi)
     part = partition_of(keys, job.bits)
-    order = np.argsort(part, kind="stable")
+    # a stable sort of small integers: NumPy's radix sort for 16-bit ones (timsort above)
+    order = np.argsort(part.astype(np.uint16) if job.bits <= 16 else part, kind="stable")
     bounds = np.searchsorted(part[order], np.arange((1 << job.bits) + 1), side="left").astype(np.int64)
     path = _chunk_path(job, c)
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -138,38 +140,39 @@ def _enumerate_chunk(c: int, source: Any, job: _Job) -> tuple[np.ndarray, int]:
 def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict[str, Any]:
     """Phase 2 for partition ``p``: its keys from every chunk file, in chunk order, sorted;
     distinct count and the first runs of equal keys (leaves in increasing order)."""
-    from .search import count_distinct, key_runs
+    from .search import count_distinct, sorted_runs
 
-    keys_parts, leaf_parts = [], []
-    for c in range(bounds.shape[0]):
-        a, b = int(bounds[c, p]), int(bounds[c, p + 1])
-        if b <= a:
-            continue
+    sizes = (bounds[:, p + 1] - bounds[:, p]).astype(np.int64)
+    keys = np.empty(int(sizes.sum()), dtype=np.uint64)
+    leaves = np.empty(keys.size, dtype=np.int64)
+    at = 0
+    for c in np.flatnonzero(sizes > 0).tolist():
+        a, m = int(bounds[c, p]), int(sizes[c])
         size = min(job.chunk, job.n_inputs - c * job.chunk)
         with open(_chunk_path(job, c), "rb") as fh:
             fh.seek(8 * a)
-            keys_parts.append(np.fromfile(fh, dtype=np.uint64, count=b - a))
+            if fh.readinto(keys[at:at + m].view(np.uint8).data) != 8 * m:
+                raise OSError(f"{_chunk_path(job, c)}: shorter than its table of partitions says")
             fh.seek(8 * size + 4 * a)
-            leaf_parts.append(np.fromfile(fh, dtype=np.uint32, count=b - a).astype(np.int64) + c * job.chunk)
-    keys = np.concatenate(keys_parts) if keys_parts else np.zeros(0, dtype=np.uint64)
-    leaves = np.concatenate(leaf_parts) if leaf_parts else np.zeros(0, dtype=np.int64)
-    del keys_parts, leaf_parts
-    order, starts, lengths = key_runs(keys)
+            leaves[at:at + m] = np.fromfile(fh, dtype=np.uint32, count=m)
+        leaves[at:at + m] += c * job.chunk
+        at += m
+    # keys sorted in place with their positions (radix sort; equal keys keep their order,
+    # which is increasing leaf order); the runs longer than one only
+    order, starts, lengths, runs, members, multi = sorted_runs(keys, source.backend)
     sorted_leaves = leaves[order]
-    multi = lengths > 1
-    members = int(lengths[multi].sum())
+    del order, leaves
     refined = None
     if members <= job.limit:
         refined, _ = count_distinct(source, source.leaves_to_digits, sorted_leaves, starts, lengths,
-                                    limit=job.limit)
-    run_starts = starts[multi][:MAX_RUNS]
-    run_lengths = lengths[multi][:MAX_RUNS]
-    run_keys = keys[order[run_starts]] if run_starts.size else np.zeros(0, dtype=np.uint64)
+                                    limit=job.limit, runs=runs, members=members)
+    run_starts = starts[:MAX_RUNS]
+    run_lengths = lengths[:MAX_RUNS]
+    run_keys = keys[run_starts]
     run_leaves = [sorted_leaves[s:s + min(n, _RUN_MEMBERS)] for s, n in
                   zip(run_starts.tolist(), run_lengths.tolist(), strict=True)]
-    return {"runs": int(starts.size), "members": members, "refined": refined,
-            "multi": int(np.count_nonzero(multi)), "run_keys": run_keys, "run_leaves": run_leaves,
-            "peak": _peak_rss()}
+    return {"runs": runs, "members": members, "refined": refined, "multi": multi, "run_keys": run_keys,
+            "run_leaves": run_leaves, "peak": _peak_rss()}
 
 
 #: CPU time of both rounds per input, as a multiple of the kernel's alone (measured, docs/design.md §9.1)
@@ -188,15 +191,38 @@ def _seconds(source: Any, n: int) -> float:
     return max(time.process_time() - t, 1e-6) / probe * n * ROUNDS_PER_KERNEL
 
 
-def check_disk(n_inputs: int, directory: str) -> int:
+def check_spill_dir(path: str, option: str = "--spill-dir") -> str:
+    """``path`` as a spill directory: it must exist, be a directory and take a new file
+    (one is created and removed: permission bits do not tell, e.g. for root or a read-only
+    mount).  Returns its absolute path; raises :class:`InvalidInputError` (one line)."""
+    text = str(path)
+    if not text.strip() or "\x00" in text:
+        raise InvalidInputError(f"{option}: give a directory")
+    if not os.path.exists(text):
+        raise InvalidInputError(f"{option} {short_text(text)}: no such directory")
+    if not os.path.isdir(text):
+        raise InvalidInputError(f"{option} {short_text(text)}: not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".commlb-probe-", dir=text)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise InvalidInputError(f"{option} {short_text(text)}: cannot create a file there "
+                                f"({exc.strerror or exc})") from None
+    return os.path.abspath(text)
+
+
+def check_disk(n_inputs: int, directory: str, option: str | None = None) -> int:
     """Bytes the spill needs; raises :class:`TooLargeError` when ``directory`` has less
-    free space (with 10% to spare)."""
+    free space (with 10% to spare).  ``option``: the option that chose ``directory`` (None:
+    the system's temporary directory, chosen by ``TMPDIR``)."""
     need = int(n_inputs) * BYTES_PER_SPILLED
     os.makedirs(directory, exist_ok=True)
     free = shutil.disk_usage(directory).free
     if need * 1.1 > free:
+        where = "set TMPDIR to a larger disk" if option is None else f"give {option} a larger disk"
         raise TooLargeError(f"counting {n_inputs:,} messages spills about {fmt_bytes(need)} to {directory}, "
-                            f"which has {fmt_bytes(free)} free: set TMPDIR to a larger disk, or use --budget")
+                            f"which has {fmt_bytes(free)} free: {where}, or use --budget")
     return need
 
 
@@ -206,13 +232,14 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
     """Distinct messages over all of ``source``'s inputs and the first runs of equal keys,
     computed on ``executor`` (any :class:`commlb.execution.Executor`, in process too) with
     the keys spilled to a temporary directory under ``directory`` (default: the system's
-    temporary directory, which every worker must see).  ``limit``: as in
+    temporary directory; every worker must see it; ``--spill-dir``, checked with
+    :func:`check_spill_dir`).  ``limit``: as in
     :func:`commlb.witness.search.count_distinct`.  ``progress(done, total, phase)``."""
     n = int(source.n_inputs)
     chunk = CHUNK if chunk is None else int(chunk)
     chunks, bits = plan(n, chunk, PARTITION if partition is None else int(partition))
     base = directory or tempfile.gettempdir()
-    need = check_disk(n, base)
+    need = check_disk(n, base, None if directory is None else "--spill-dir")
     if hasattr(executor, "note"):
         executor.note(f"{n:,} inputs in {chunks:,} chunks and {1 << bits:,} partitions on {executor.workers} "
                       f"worker(s), about {fmt_seconds(_seconds(source, n) / max(1, executor.workers))}; "
