@@ -19,7 +19,12 @@ Search (:func:`deterministic_complexity`, kernel :mod:`commlb.kernels.exact`):
   field F (Mehlhorn–Schmidt 1982; GF(2) and GF(2^31 - 1) are used), and while the parts of a
   split are being formed, a part whose GF(2) rank sum already exceeds 2^(d-1) is abandoned
   with all its supersets (rank is monotone);
-* a part and its complement are the same split (the first element stays left).
+* a part and its complement are the same split (the first element stays left);
+* a forward check cuts a partial split that leaves an element fitting neither part, and the
+  "natural" splits (by one entry of the other party) are tried first (docs/theory.md
+  §5.4.1);
+* the compiled search runs in a worker thread without the GIL: progress twice a second,
+  Ctrl-C and the time limit end it with the interval proved so far (docs/design.md §9.4).
 
 Not used as a bound, on purpose: ceil(log2 #distinct rows) is the *one-way* complexity and
 is not a lower bound on the two-way D (Alice can send less when Bob speaks too).
