@@ -145,15 +145,19 @@ def _on_interrupt(interrupted: list[bool]) -> Any:
 def _wait(futures: list[Any], progress: Callable[[Any], None] | None, interrupted: list[bool]) -> None:
     """Until every future is done (reporting each to ``progress`` as it finishes), checking
     twice a second for a Ctrl-C (KeyboardInterrupt raised here)."""
+    import asyncio
+
     from distributed import wait
 
+    # Python 3.10: asyncio's TimeoutError (what the poll raises) is not the builtin one
+    timeouts = (TimeoutError, asyncio.TimeoutError)
     pending = list(futures)
     while pending:
         if interrupted:
             raise KeyboardInterrupt
         try:
             done, not_done = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
-        except TimeoutError:
+        except timeouts:
             continue
         for future in pending:
             if future in done and progress is not None:
@@ -258,11 +262,13 @@ def _quiet() -> None:
 def _connect(address: str) -> Executor:
     if not address:
         raise InvalidInputError("--scheduler: give the scheduler's address, e.g. tcp://10.0.0.5:8786")
+    import asyncio
+
     distributed = _import_distributed()
     _quiet()
     try:
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, asyncio.TimeoutError) as exc:  # two classes before Python 3.11
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidInputError(f"--scheduler {address}: no Dask scheduler answered within "
                                 f"{CONNECT_TIMEOUT} ({reason[:120]})") from None

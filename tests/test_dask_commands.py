@@ -123,3 +123,13 @@ def test_evaluate_on_two_workers_equals_in_process(cluster, capsys):
             row.pop("seconds")
             row.pop("cpu_seconds")
     assert spread == local and len(local["rows"]) == 4
+
+
+def test_chunks_slower_than_the_poll_interval(cluster):
+    """The wait polls the futures every 0.5 s; a poll that times out is not an error (on
+    Python 3.10 it raises asyncio's TimeoutError, a different class from the builtin one)."""
+    import time
+
+    seen: list[object] = []
+    assert cluster.map_chunks(time.sleep, [1.2, 1.2], progress=seen.append) == [None, None]
+    assert seen == [None, None]
