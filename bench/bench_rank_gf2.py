@@ -15,6 +15,10 @@ Candidates, measured side by side on the same matrices:
 
 commlb is timed with 1 thread, with every numba thread, and with its default (threads
 chosen from the size and the free cores, :func:`commlb.kernels.gf2.choose_threads`).
+The candidates take turns in every round (best of ``--repeat`` rounds), so a change in the
+machine's load during the run hits all of them alike; the single-threaded comparison with
+M4RI is printed in wall time and in the thread's CPU time (which time spent waiting for a
+core on a busy machine does not inflate).
 ``--busy`` runs a CPU-bound process beside the timings (the "another job runs" case of a
 shared machine).  The load average is printed with each table.
 
@@ -32,6 +36,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,29 +55,37 @@ static double now(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+static double cpu_now(void) {
+    struct timespec ts; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
 /* rows: m x wpr little-endian 64-bit words, column c = bit c%64 of word c/64 (M4RI's layout).
    method 0: mzd_echelonize_m4ri(A, 0, 0); 1: mzd_echelonize_pluq(A, 0).
-   Returns the rank; *secs = best time over `repeat` runs on fresh copies. */
+   Returns the rank; *secs = best wall time over `repeat` runs on fresh copies, *cpu = the
+   best CPU time of this thread. */
 long m4ri_rank(const unsigned long long *rows, int m, int n, int wpr, int method, int repeat,
-               double *secs) {
+               double *secs, double *cpu) {
     mzd_t *A = mzd_init(m, n);
     for (int i = 0; i < m; i++) {
         word *dst = mzd_row(A, i);
         memcpy(dst, rows + (size_t)i * wpr, sizeof(word) * A->width);
     }
     long rank = -1;
-    double best = 1e300;
+    double best = 1e300, best_cpu = 1e300;
     for (int r = 0; r < repeat; r++) {
         mzd_t *B = mzd_copy(NULL, A);
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         rci_t rk = method == 0 ? mzd_echelonize_m4ri(B, 0, 0) : mzd_echelonize_pluq(B, 0);
-        double t = now() - t0;
+        double t = now() - t0, c = cpu_now() - c0;
         if (t < best) best = t;
+        if (c < best_cpu) best_cpu = c;
         rank = rk;
         mzd_free(B);
     }
     mzd_free(A);
     *secs = best;
+    *cpu = best_cpu;
     return rank;
 }
 """
@@ -101,7 +115,7 @@ def build_m4ri_harness() -> tuple[ctypes.CDLL | None, str]:
     dll = ctypes.CDLL(str(lib))
     dll.m4ri_rank.restype = ctypes.c_long
     dll.m4ri_rank.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                              ctypes.c_int, ctypes.POINTER(ctypes.c_double)]
+                              ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)]
     return dll, ""
 
 
@@ -146,6 +160,25 @@ def main() -> None:
             busy.kill()
 
 
+def interleaved(cands: dict[str, Callable[[], tuple[float, float, int]]],
+                repeat: int) -> tuple[dict[str, Timing], dict[str, float]]:
+    """Best wall time (and best CPU time of the calling thread) of each candidate over
+    ``repeat`` rounds, the candidates taking turns in every round (one warm-up round
+    first), so a change in the machine's load hits all of them alike.  Each candidate
+    returns (wall seconds, CPU seconds, rank)."""
+    best: dict[str, tuple[float, int]] = {}
+    cpu: dict[str, float] = {}
+    for rnd in range(repeat + 1):
+        for label, fn in cands.items():
+            secs, cpu_secs, rank = fn()
+            if rnd == 0:
+                continue
+            if label not in best or secs < best[label][0]:
+                best[label] = (secs, rank)
+            cpu[label] = min(cpu.get(label, float("inf")), cpu_secs)
+    return {label: Timing(label, secs, rank) for label, (secs, rank) in best.items()}, cpu
+
+
 def run(args: argparse.Namespace) -> None:
 
     import numba
@@ -159,43 +192,55 @@ def run(args: argparse.Namespace) -> None:
     if dll is None:
         print(f"M4RI: skipped ({why})")
     rng = np.random.default_rng(2024)
+    all_threads = numba.config.NUMBA_NUM_THREADS
     for size in (int(s) for s in args.sizes.split(",")):
         bits = rng.integers(0, 2, (size, size), dtype=np.uint8)
         packed = pack_rows(bits)
-        rows: list[Timing] = []
-        all_threads = numba.config.NUMBA_NUM_THREADS
-        numba.set_num_threads(1)
-        ours1 = best_of("commlb M4R (1 thread)", lambda A: rank_gf2_packed(A, size, 8, 64)[0],
-                        repeat=args.repeat, setup=packed.copy)
-        numba.set_num_threads(all_threads)
-        oursall = best_of(f"commlb M4R ({all_threads} threads)", lambda A: rank_gf2_packed(A, size, 8, 64)[0],
-                          repeat=args.repeat, setup=packed.copy)
         chosen = choose_threads(size, size)
-        numba.set_num_threads(chosen)
-        ours = best_of(f"commlb M4R default ({chosen} thread{'s' if chosen > 1 else ''})",
-                       lambda A: rank_gf2_packed(A, size, 8, 64)[0], repeat=args.repeat, setup=packed.copy)
-        numba.set_num_threads(all_threads)
-        rows += [ours, ours1, oursall]
+
+        def ours(threads: int) -> Callable[[], tuple[float, float, int]]:
+            def go() -> tuple[float, float, int]:
+                A = packed.copy()
+                numba.set_num_threads(threads)
+                t0, c0 = time.perf_counter(), time.thread_time()
+                rank = rank_gf2_packed(A, size, 8, 64, threads)[0]
+                secs, cpu_secs = time.perf_counter() - t0, time.thread_time() - c0
+                numba.set_num_threads(all_threads)
+                return secs, cpu_secs, int(rank)
+            return go
+
+        def m4ri(method: int) -> Callable[[], tuple[float, float, int]]:
+            def go() -> tuple[float, float, int]:
+                assert dll is not None
+                secs, cpu_secs = ctypes.c_double(), ctypes.c_double()
+                rank = dll.m4ri_rank(packed.ctypes.data, size, size, packed.shape[1], method, 1,
+                                     ctypes.byref(secs), ctypes.byref(cpu_secs))
+                return secs.value, cpu_secs.value, int(rank)
+            return go
+
+        label_default = f"commlb M4R default ({chosen} thread{'s' if chosen > 1 else ''})"
+        label1, label_all = "commlb M4R (1 thread)", f"commlb M4R ({all_threads} threads)"
+        cands = {label_default: ours(chosen), label1: ours(1), label_all: ours(all_threads)}
+        if dll is not None:
+            cands["M4RI mzd_echelonize_m4ri"] = m4ri(0)
+            cands["M4RI mzd_echelonize_pluq"] = m4ri(1)
+        timed, cpu = interleaved(cands, args.repeat)
+        rows = list(timed.values())
         if size <= args.numpy_max:
             rows.append(best_of("numpy packed-row elimination", lambda: numpy_rank_gf2(packed, size),
                                 repeat=1, warmup=False))
-        if dll is not None:
-            buf = np.ascontiguousarray(packed)
-            for method, label in ((0, "M4RI mzd_echelonize_m4ri"), (1, "M4RI mzd_echelonize_pluq")):
-                secs = ctypes.c_double()
-                rk = dll.m4ri_rank(buf.ctypes.data, size, size, buf.shape[1], method, args.repeat,
-                                   ctypes.byref(secs))
-                rows.append(Timing(label, secs.value, int(rk), "1 thread"))
+        ours1, oursall, default = timed[label1], timed[label_all], timed[label_default]
         ranks = {r.label: int(r.result) for r in rows}
         if len(set(ranks.values())) != 1:
             print(f"RANK MISMATCH at {size}: {ranks}")
-        print_table(f"{size} x {size} random 0/1 (rank {ours.result}); load average "
+        print_table(f"{size} x {size} random 0/1 (rank {ours1.result}); load average "
                     f"{os.getloadavg()[0]:.1f}{', busy process beside' if args.busy else ''}", rows, reference=ours1)
-        print(f"  default / 1 thread = {ours.seconds / ours1.seconds:.2f}; "
+        print(f"  default / 1 thread = {default.seconds / ours1.seconds:.2f}; "
               f"{all_threads} threads / 1 thread = {oursall.seconds / ours1.seconds:.2f}")
         for r in rows:
             if r.label.startswith("M4RI"):
-                print(f"  commlb 1 thread / {r.label} = {ours1.seconds / r.seconds:.2f}")
+                print(f"  commlb 1 thread / {r.label} = {ours1.seconds / r.seconds:.2f} wall, "
+                      f"{cpu[label1] / cpu[r.label]:.2f} CPU time")
 
 
 if __name__ == "__main__":

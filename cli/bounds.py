@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
 
 from commlb.errors import InvalidInputError
 
-from .options import FiniteFloat, figure_file, output_file
+from .options import FiniteFloat, execution_options, figure_file, output_file
+
+#: the files of a --matrix directory that are read (in name order)
+MATRIX_SUFFIXES = (".npy", ".txt", ".csv")
 
 
 def _load_fooling(path: str) -> dict[int, list[tuple[int, int]]]:
@@ -219,15 +223,18 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
 @click.option("--function", "function", default=None,
               help="An expression over integers x, y in [0, 2^n) (helpers popcount, bit, parity, "
                    "min, max, abs, where), or path.py:callable (vectorised).")
-@click.option("--matrix", "matrix", default=None, type=click.Path(dir_okay=False),
-              help=".npy file, or text: one row per line of small integers (comma/space separated).")
+@click.option("--matrix", "matrix", multiple=True, type=click.Path(),
+              help=".npy file, or text: one row per line of small integers (comma/space separated). "
+                   "Repeat it, or give a directory (its .npy, .txt and .csv files), for bounds of "
+                   "several matrices (on Dask with --workers or --scheduler).")
 @click.option("--methods", default=None,
               help="Comma list of rank-real, rank-gf2, rank-gfp, one-way, fooling, exact (default: "
                    "all feasible at this size).")
 @click.option("--prime", default=None, type=click.IntRange(2, 2**31 - 1),
               help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
 @click.option("--time-limit", default=10.0, show_default=True, type=FiniteFloat(0.0, open_min=True),
-              help="Seconds per search (fooling set per value, exact D).")
+              help="Seconds per search (fooling set per value); the exact D search ends this many "
+                   "seconds after the command started.")
 @click.option("--fooling", "fooling_file", default=None, type=click.Path(dir_okay=False),
               help='Verify and use a fooling set: JSON {"value": v, "pairs": [[row, col], ...]}.')
 @click.option("--certificate", "certificate_file", default=None, callback=output_file("--certificate"),
@@ -247,13 +254,26 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
                    "tree's monochromatic rectangles (matrices up to 64 x 64).")
 @click.option("--tree-figure", "tree_figure", default=None, callback=figure_file("--tree-figure"),
               help="Draw the protocol tree to FILE (.png, .svg or .pdf); needs the exact method.")
-def bounds(problem: str | None, n: int | None, function: str | None, matrix: str | None,
+@execution_options
+def bounds(problem: str | None, n: int | None, function: str | None, matrix: tuple[str, ...],
            methods: str | None, prime: int | None, time_limit: float, fooling_file: str | None,
            certificate_file: str | None, error: str | None, distribution: str | None,
-           as_json: bool, tree: bool | None, figure: str | None = None, tree_figure: str | None = None) -> None:
+           as_json: bool, tree: bool | None, figure: str | None = None, tree_figure: str | None = None,
+           workers: int | None = None, scheduler: str | None = None) -> None:
     """Certified lower bounds for an explicit function: ranks over R, GF(2), GF(p),
     one-way complexity, fooling sets and exact deterministic complexity; with --error,
-    the bounds for protocols that err (randomized and distributional)."""
+    the bounds for protocols that err (randomized and distributional).  Several --matrix
+    (or a directory of them): the bounds of each, one task per matrix on Dask with
+    --workers or --scheduler (the same output)."""
+    paths = _matrix_paths(matrix)
+    if len(paths) > 1 or (paths and os.path.isdir(matrix[0])):
+        _batch(paths, problem, function, methods, prime, time_limit, fooling_file, certificate_file, error,
+               distribution, as_json, tree, figure, tree_figure, workers, scheduler)
+        return
+    if workers is not None or scheduler is not None:
+        raise InvalidInputError("--workers and --scheduler spread several matrices over Dask: give several "
+                                "--matrix or a directory of them")
+    matrix_path = paths[0] if paths else None
     if methods is not None and not [m for m in methods.split(",") if m.strip()]:
         raise InvalidInputError(f"--methods {methods!r}: name at least one method (or leave it out for all "
                                 "that are feasible)")
@@ -262,7 +282,7 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
             raise InvalidInputError("--fooling and --prime belong to the deterministic bounds; drop them with --error")
         if tree_figure:
             raise InvalidInputError("--tree-figure draws the deterministic protocol tree; drop it with --error")
-        M = _build_matrix(problem, n, function, matrix)
+        M = _build_matrix(problem, n, function, matrix_path)
         if figure:
             _check_figures(M, None, figure, None)
         _error_bounds(problem, n, M, error, distribution, methods, time_limit if time_limit != 10.0 else 60.0,
@@ -283,16 +303,26 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
             parse_methods(methods)
         except InvalidInputError as exc:
             raise InvalidInputError(f"--methods: {exc}") from None
-    M = _build_matrix(problem, n, function, matrix)
+    M = _build_matrix(problem, n, function, matrix_path)
     if figure or tree_figure:
         _check_figures(M, parse_methods(methods), figure, tree_figure)
     fooling = _load_fooling(fooling_file) if fooling_file else None
     from commlb.cli.progress import working
 
     with working(f"computing the bounds of the {M.rows} x {M.cols} matrix (the exact search stops after "
-                 f"{time_limit:g} s)", enabled=not as_json):
+                 f"{time_limit:g} s)", enabled=not as_json) as shown:
+
+        def exact_progress(p: dict[str, Any]) -> None:
+            shown.update(f"exact D in [{p['lower']}, {p['upper']}], depth {p['depth']}: "
+                         f"{p['nodes']:,} nodes; Ctrl-C keeps the interval")
+
+        from commlb.cli.main import STARTED
+
+        # the exact search ends by the limit counted from the command's start, leaving
+        # ~0.3 s to check its tree and print (the limit + 1 s, always, for the command)
         report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
-                                prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
+                                prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling,
+                                progress=exact_progress, exact_deadline=STARTED + time_limit - 0.3)
     if figure or tree_figure:
         _write_figures(M, report, figure, tree_figure, min(time_limit, 10.0))
     if certificate_file:
@@ -317,3 +347,94 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: str
             from commlb.cli.render import console
 
             console().print(f"figure: {path}")
+
+
+def _matrix_paths(matrix: tuple[str, ...]) -> list[str]:
+    """The --matrix files: each given file, and a directory's .npy, .txt and .csv files in
+    name order (an empty directory refused)."""
+    out: list[str] = []
+    for path in matrix:
+        if os.path.isdir(path):
+            try:
+                names = sorted(name for name in os.listdir(path) if name.endswith(MATRIX_SUFFIXES)
+                               and os.path.isfile(os.path.join(path, name)))
+            except OSError as exc:
+                raise InvalidInputError(f"--matrix {path}: cannot list the directory ({exc.strerror})") from None
+            if not names:
+                raise InvalidInputError(f"--matrix {path}: no {', '.join(MATRIX_SUFFIXES)} files in the directory")
+            out.extend(os.path.join(path, name) for name in names)
+        else:
+            out.append(path)
+    return out
+
+
+def _batch(paths: list[str], problem: str | None, function: str | None, methods: str | None, prime: int | None,
+           time_limit: float, fooling_file: str | None, certificate_file: str | None, error: str | None,
+           distribution: str | None, as_json: bool, tree: bool | None, figure: str | None,
+           tree_figure: str | None, workers: int | None, scheduler: str | None) -> None:
+    """Bounds of several matrices, one task each on the executor; printed in the order given."""
+    from commlb.bounds import matrix as mx
+
+    if problem or function:
+        raise InvalidInputError("give --problem, --function or --matrix, not several (several --matrix are fine)")
+    for name, value in (("--figure", figure), ("--tree-figure", tree_figure), ("--fooling", fooling_file),
+                        ("--distribution", distribution)):
+        if value:
+            raise InvalidInputError(f"{name} belongs to one matrix: give a single --matrix with it")
+    if error is not None and prime is not None:
+        raise InvalidInputError("--prime belongs to the deterministic bounds; drop it with --error")
+    options: dict[str, Any]
+    if error is None:
+        from commlb.bounds.rank import DEFAULT_PRIME
+        from commlb.bounds.report import parse_methods
+
+        try:
+            chosen = parse_methods(methods)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"--methods: {exc}") from None
+        options = {"methods": chosen, "time_limit": time_limit, "prime": DEFAULT_PRIME if prime is None else prime}
+    else:
+        from commlb.bounds.randomized import parse_error_methods
+        from commlb.bounds.rational import parse_error
+
+        options = {"methods": parse_error_methods(methods), "time_limit": time_limit if time_limit != 10.0 else 60.0,
+                   "error": parse_error(error)}
+    matrices = [mx.load_matrix(p) for p in paths]  # every file read (and refused) before any work
+    from commlb.bounds.report import compute_bounds_batch
+    from commlb.cli.progress import working
+    from commlb.cli.render import console, emit_json, to_jsonable
+    from commlb.execution import make_executor
+
+    with make_executor(workers, scheduler) as executor:
+        runner = executor if executor.distributed else None
+        with working(f"computing the bounds of {len(matrices)} matrices", enabled=not as_json) as shown:
+            done = [0]
+
+            def tick(_: Any) -> None:
+                done[0] += 1
+                shown.update(f"computing the bounds of {len(matrices)} matrices ({done[0]} done)")
+
+            reports = compute_bounds_batch(matrices, executor=runner, progress=tick, **options)
+    if certificate_file:
+        from commlb.validate import write_text
+
+        certs = [{"file": p, **(r.certificates() if error is None else r.to_json())}
+                 for p, r in zip(paths, reports, strict=True)]
+        write_text(certificate_file, json.dumps(to_jsonable(certs), indent=1) + "\n", "--certificate")
+    if as_json:
+        emit_json({"matrices": [{"file": p, **r.to_json()} for p, r in zip(paths, reports, strict=True)]})
+        if error is None:
+            from rich.text import Text
+
+            err = console(stderr=True)
+            for p, r in zip(paths, reports, strict=True):
+                for note in r.notes:
+                    err.print(Text(f"note: {p}: {note}"))
+        return
+    for i, (M, report) in enumerate(zip(matrices, reports, strict=True)):
+        if i:
+            console().print()
+        if error is None:
+            _render(report, M, tree if tree is not None else report.rows * report.cols <= 64)
+        else:
+            _render_error(report)

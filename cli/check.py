@@ -159,7 +159,8 @@ def check_reduction(target: str, n: int | None, params: tuple[str, ...], samples
     not change with y, BOB tokens not with x, PUBLIC tokens never.  Exhaustive when
     there are at most --exhaustive-limit pairs, else --samples random pairs.
     Exit code 0 on success, 1 with the smallest counterexample on failure.  With --workers
-    or --scheduler an exhaustive check runs on Dask in chunks of whole rows (the same report).
+    or --scheduler the check runs on Dask: exhaustive in chunks of whole rows, sampled in
+    chunks of 1024 pairs seeded from --seed and the chunk's index (the same report).
     """
     from commlb.execution import make_executor
     from commlb.testing.reductions import check_reduction as run_check

@@ -165,12 +165,13 @@ def _render_effective(eb: Any, task: str, model: str, note: str) -> None:
 
 
 @contextlib.contextmanager
-def _executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """The Dask executor the options ask for, or None to run in process as before."""
+def _executor(workers: int | None, scheduler: str | None, spill_dir: str | None = None) -> Iterator[Any]:
+    """The Dask executor the options ask for, or None to run in process as before (with
+    --spill-dir: the in-process executor, so the count is spilled there)."""
     from commlb.execution import make_executor
 
     with make_executor(workers, scheduler) as executor:
-        yield executor if executor.distributed else None
+        yield executor if executor.distributed or spill_dir is not None else None
 
 
 def _arr(values: list[int]) -> Any:
@@ -204,11 +205,16 @@ def _arr(values: list[int]) -> Any:
               help="Draw the witness to FILE (.png, .svg or .pdf): the two inputs as rows of tokens that "
                    "send the same message, and the answers.")
 @execution_options
+@click.option("--spill-dir", "spill_dir", default=None, metavar="DIR",
+              help="Count Alice's messages partitioned and spilled to disk under DIR, an existing "
+                   "writable directory every worker sees (default with --workers/--scheduler: the "
+                   "temporary directory, TMPDIR; given alone: spilled in this process).")
 @no_limit_option
 def witness(task: str, model: str, n: int | None, reduction: str | None, hidden: int | None, layers: int | None,
             heads: int | None, width: int | None, precision: int | None, arith: str, split: str | None,
             weights: str | None, seed: int, budget: str | None, effective: bool, as_json: bool,
-            figure: str | None = None, workers: int | None = None, scheduler: str | None = None) -> None:
+            figure: str | None = None, workers: int | None = None, scheduler: str | None = None,
+            spill_dir: str | None = None) -> None:
     """Find two inputs of Alice whose one-way messages collide and a Bob input that tells
     them apart: the model gives the same answer on both full inputs, so it is wrong on
     one (the pigeonhole argument behind the one-way lower bound, made concrete).
@@ -220,6 +226,13 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
 
     if task is None and reduction is None:
         raise click.UsageError("--task (or --reduction) is required")
+    if spill_dir is not None:
+        from commlb.witness.spill import check_spill_dir
+
+        if budget is not None:
+            raise InvalidInputError("--spill-dir is where an exhaustive count spills; --budget samples "
+                                    "(nothing is spilled): drop one")
+        spill_dir = check_spill_dir(spill_dir)
     length = check_task_size(task, n, {}, reduction, command="witness")
     if weights in (None, "random", "construction"):
         check_model_size(model, length, hidden=hidden, layers=layers, heads=heads, width=width,
@@ -254,10 +267,11 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
         built, note = witness_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                                     precision=precision, arith=arith, weights=weights, seed=seed)
         sp = None if split in (None, "", "reduction") else Split.parse(split, setup.example_instance())
-        with _executor(workers, scheduler) as executor:
+        with _executor(workers, scheduler, spill_dir) as executor:
             update, bar = _progress_runner(not as_json and executor is not None)
             try:
-                eb = effective_bits(setup.reduction, built.model, sp, executor=executor, progress=update)
+                eb = effective_bits(setup.reduction, built.model, sp, executor=executor, progress=update,
+                                    spill_dir=spill_dir)
             finally:
                 if bar is not None:
                     bar.stop()
@@ -272,7 +286,7 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
     from commlb.cli.progress import working
     from commlb.witness import find_witness
 
-    with _executor(workers, scheduler) as executor:
+    with _executor(workers, scheduler, spill_dir) as executor:
         update, bar = _progress_runner(not as_json)
         try:
             with working("preparing the search: building the model, compiling its kernels",
@@ -286,7 +300,7 @@ def witness(task: str, model: str, n: int | None, reduction: str | None, hidden:
                 result = find_witness(task, model, n, hidden=hidden, layers=layers, heads=heads, width=width,
                                       precision=precision, arith=arith, weights=weights, seed=seed,
                                       budget=budget, split=split, reduction=reduction, progress=first,
-                                      executor=executor)
+                                      executor=executor, spill_dir=spill_dir)
         finally:
             if bar is not None:
                 bar.stop()

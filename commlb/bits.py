@@ -611,7 +611,7 @@ def _to_unsigned(values: np.ndarray, spec: FieldSpec) -> np.ndarray:
     if v.dtype.kind == "f":
         if not np.all(v == np.floor(v)):
             raise EngineError(f"field {spec.name}: non-integer value in an integer field")
-    v = v.astype(np.int64).ravel()
+    v = np.asarray(v, dtype=np.int64).ravel()
     if spec.kind == "uint":
         if v.size and (v.min() < 0 or (w < 64 and v.max() >= (1 << w))):
             raise EngineError(f"field {spec.name}: value out of range for {w} unsigned bits")
@@ -623,7 +623,7 @@ def _to_unsigned(values: np.ndarray, spec: FieldSpec) -> np.ndarray:
             f"[{v.min()}, {v.max()}]"
         )
     mask = np.uint64((1 << w) - 1) if w < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
-    return v.astype(np.uint64) & mask
+    return v.view(np.uint64) & mask
 
 
 def _from_unsigned(codes: np.ndarray, spec: FieldSpec) -> np.ndarray:
@@ -633,9 +633,10 @@ def _from_unsigned(codes: np.ndarray, spec: FieldSpec) -> np.ndarray:
     if spec.kind == "uint":
         return codes.astype(np.int64).reshape(spec.shape)
     v = codes.astype(np.int64)
-    if w < 64:
+    if w < 64:  # two's complement: (v XOR sign) − sign extends the sign bit
         sign = np.int64(1 << (w - 1))
-        v = np.where(v >= sign, v - np.int64(1 << w), v)
+        v ^= sign
+        v -= sign
     return v.reshape(spec.shape)
 
 
@@ -732,17 +733,36 @@ def _decode_wide(chunk: np.ndarray, spec: FieldSpec) -> np.ndarray:
     return out.reshape(spec.shape)
 
 
+#: big-endian unsigned integer types by byte count: the narrowest word holding a code
+_BE_WORDS = {1: ">u1", 2: ">u2", 4: ">u4", 8: ">u8"}
+
+
+def _word_bytes(width: int) -> int:
+    """Bytes of the narrowest of 1, 2, 4, 8-byte words that holds ``width`` bits."""
+    return next(n for n in (1, 2, 4, 8) if 8 * n >= width)
+
+
 def _unpack(codes: np.ndarray, width: int) -> np.ndarray:
-    """uint64 codes -> (count, width) bit matrix, MSB first (the low ``width`` bits of
-    each code's big-endian byte string, by ``np.unpackbits``)."""
-    raw = np.ascontiguousarray(codes, dtype=">u8").view(np.uint8).reshape(-1, 8)
-    return np.unpackbits(raw, axis=1)[:, 64 - width:]
+    """uint64 codes -> (count, width) bit matrix, MSB first: each code written as a
+    big-endian word of the narrowest of 1, 2, 4, 8 bytes that holds ``width`` bits,
+    ``np.unpackbits`` of those bytes, the low ``width`` bits of each word kept."""
+    nbytes = _word_bytes(width)
+    c = np.asarray(codes, dtype=np.uint64).reshape(-1)
+    words = c.astype(_BE_WORDS[nbytes])  # the codes fit: higher bits are zero
+    bits = np.unpackbits(words.view(np.uint8)).reshape(c.size, 8 * nbytes)
+    return bits[:, 8 * nbytes - width:] if 8 * nbytes != width else bits
 
 
 def _pack(bitmat: np.ndarray) -> np.ndarray:
-    """(count, width) bit matrix, MSB first -> uint64 codes (left-padded to 64 bits and
-    read as big-endian bytes by ``np.packbits``)."""
+    """(count, width) bit matrix, MSB first -> uint64 codes: each row left-padded to the
+    narrowest of 1, 2, 4, 8-byte words, packed by ``np.packbits`` and read as a
+    big-endian word."""
     count, width = bitmat.shape
-    full = np.zeros((count, 64), dtype=np.uint8)
-    full[:, 64 - width:] = bitmat
-    return np.packbits(full, axis=1).view(">u8").reshape(count).astype(np.uint64)
+    nbytes = _word_bytes(width)
+    if width != 8 * nbytes:
+        full = np.zeros((count, 8 * nbytes), dtype=np.uint8)
+        full[:, 8 * nbytes - width:] = bitmat
+    else:
+        full = np.ascontiguousarray(bitmat, dtype=np.uint8)
+    packed = np.packbits(full.reshape(-1))  # flat: faster than axis=1
+    return packed.view(_BE_WORDS[nbytes]).astype(np.uint64)

@@ -294,6 +294,17 @@ def _matrix_cases() -> list[Case]:
          for f in MATRIX_FILES if f != "bool.npy"]
     c.append(Case("bad-matrix-file", ["bounds", "--matrix", "{F}/bool.npy"], expect="clean"))
     c.append(Case("bad-matrix-file", ["bounds", "--matrix", "{F}"]))
+    # several matrices (a batch): options that belong to one matrix, and a directory without any
+    two = ["bounds", "--matrix", "{F}/bool.npy", "--matrix", "{F}/bool.npy"]
+    c.append(Case("bad-matrix-batch", ["bounds", "--matrix", "{F}/no-matrices"], mention=("--matrix",)))
+    c.append(Case("bad-matrix-batch", two + ["--figure", "{F}/m.png"], mention=("--figure",)))
+    c.append(Case("bad-matrix-batch", two + ["--fooling", "{F}/fractional.json"], mention=("--fooling",)))
+    c.append(Case("bad-matrix-batch", two + ["--problem", "eq", "--n", "2"]))
+    c.append(Case("bad-matrix-batch", two + ["--matrix", "{F}/3d.npy"]))
+    c.append(Case("bad-matrix-batch", ["bounds", "--matrix", "{F}/bool.npy", "--workers", "2"],
+                  mention=("--workers",)))
+    c.append(Case("bad-matrix-batch", two + ["--scheduler", "tcp://127.0.0.1:1"]))
+    c.append(Case("bad-matrix-batch", two + ["--workers", "0"], mention=("--workers",)))
     return c
 
 
@@ -384,6 +395,12 @@ def _execution_cases() -> list[Case]:
             c.append(Case("bad-execution", base + ["--workers", w], mention=("--workers",)))
         c.append(Case("bad-execution", base + ["--scheduler", "tcp://127.0.0.1:1"]))
         c.append(Case("bad-execution", base + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]))
+    witness = ["witness", "--task", "index-lookup", "--model", "rnn", "--n", "4", "--hidden", "1", "--precision", "2"]
+    for where in ("/nonexistent-dir", "{F}/bool.npy", "/proc", "", "{F}/no-such/deeper"):
+        c.append(Case("bad-spill-dir", witness + ["--spill-dir", where], mention=("--spill-dir",)))
+        c.append(Case("bad-spill-dir", witness + ["--effective-bits", "--spill-dir", where], mention=("--spill-dir",)))
+    c.append(Case("bad-spill-dir", witness + ["--spill-dir", "{F}", "--budget", "100"], mention=("--spill-dir",)))
+    c.append(Case("bad-spill-dir", witness + ["--spill-dir", "{F}", "--workers", "0"], mention=("--workers",)))
     return c
 
 
@@ -905,6 +922,9 @@ def make_fixtures(root: str) -> str:
     np.save(p("complex.npy"), np.array([[1 + 1j, 0], [0, 1]]))
     np.save(p("strings.npy"), np.array([["a", "b"], ["c", "d"]]))
     np.save(p("bool.npy"), np.eye(3, dtype=bool))
+    os.makedirs(p("no-matrices"), exist_ok=True)
+    with open(os.path.join(p("no-matrices"), "readme.md"), "w") as fh:
+        fh.write("no matrix here\n")
     np.save(p("uint64.npy"), np.array([[0, 2**64 - 1], [1, 0]], dtype=np.uint64))
     with open(p("huge-header.npy"), "wb") as fh:
         fh.write(_npy_header((10**6, 10**6), "<i8") + b"\x00" * 64)

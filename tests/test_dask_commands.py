@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -123,6 +124,149 @@ def test_evaluate_on_two_workers_equals_in_process(cluster, capsys):
             row.pop("seconds")
             row.pop("cpu_seconds")
     assert spread == local and len(local["rows"]) == 4
+
+
+# ---- sampled check-reduction ------------------------------------------------------
+
+def _sampled(reduction, **kw):
+    out = R.check_reduction(reduction, exhaustive_limit=1, **kw).to_json()
+    out.pop("seconds")
+    return out
+
+
+@pytest.mark.parametrize("target,n", TARGETS, ids=[t[0].rsplit(":", 1)[-1] for t in TARGETS])
+def test_sampled_chunks_same_on_an_executor(monkeypatch, target, n):
+    """The chunks of a sampled check, run one after another here or through an executor's
+    map_chunks (one pair per chunk or seven), give one report."""
+    reduction = resolve_reduction(target, n, {})
+    monkeypatch.setattr(R, "SAMPLE_CHUNK", 7)
+    local = _sampled(reduction, samples=40, rng=11)
+    assert local["pairs_checked"] == 40 and not local["exhaustive"] and local["seed"] == 11
+    assert _sampled(reduction, samples=40, rng=11, executor=Executor()) == local
+    if "broken" in target and "ONCE" not in target:  # one wrong pair of 64: sampling may miss it
+        assert not local["ok"]
+    monkeypatch.setattr(R, "SAMPLE_CHUNK", 1)
+    assert _sampled(reduction, samples=40, rng=11, executor=Executor()) == _sampled(reduction, samples=40, rng=11)
+
+
+def test_sampled_chunk_seeds_come_from_the_seed_and_the_chunk_index(monkeypatch):
+    """Chunk i draws from SeedSequence(seed).spawn child i: the pairs of the first chunk
+    do not depend on how many chunks follow."""
+    reduction = resolve_reduction("tests/broken_reductions.py:ALICE_READS_Y", 24, {})
+    monkeypatch.setattr(R, "SAMPLE_CHUNK", 5)
+    a = R._sample_rows((0, 5), reduction, 3)
+    child = np.random.SeedSequence(3).spawn(2)[0]
+    x, y = reduction.problem.sample(np.random.default_rng(child))
+    assert np.array_equal(a["pair"][0], x) and np.array_equal(a["pair"][1], y)
+    b = R._sample_rows((1, 5), reduction, 3)
+    assert not np.array_equal(b["pair"][0], a["pair"][0])
+
+
+def test_sampled_chunk_references_catch_what_no_chunk_sees(monkeypatch):
+    """Owners that depend on x, on a problem whose promise (x = y) leaves no second pair to
+    compare with inside a chunk of one pair: every chunk passes alone; comparing the
+    chunks' first pairs finds it."""
+    from test_check_reduction import _GapEqToEquality
+
+    import commlb
+
+    class Diagonal(_GapEqToEquality):
+        def __init__(self, n):
+            super().__init__(n)
+            problem = self.problem
+            problem.in_promise = lambda x, y: problem._dist(x, y) == 0
+            problem.sample = lambda rng: (lambda x: (x, x.copy()))(rng.integers(0, 2, problem.n))
+
+        def encode(self, x, y):
+            inst = super().encode(x, y)
+            owner = inst.owner.copy()
+            if int(np.asarray(x)[0]) == 1:
+                owner[-1] = 0  # the final PUBLIC token becomes ALICE's
+            return commlb.Instance(inst.tokens, owner)
+
+    reduction = Diagonal(12)
+    monkeypatch.setattr(R, "SAMPLE_CHUNK", 1)
+    parts = [R._sample_rows((i, 1), reduction, 0) for i in range(30)]
+    assert all(p["best"] is None for p in parts)
+    assert len({p["owner"] for p in parts}) == 2
+    report = _sampled(reduction, samples=30, rng=0)
+    assert not report["ok"] and report["counterexample"]["kind"] == "locality"
+    assert "owner of position 25" in report["counterexample"]["details"]
+    assert _sampled(reduction, samples=30, rng=0, executor=Executor()) == report
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("target,n", [("disj-to-disjointness", 40),
+                                      ("tests/broken_reductions.py:ALICE_READS_Y", 40)])
+def test_sampled_check_on_one_and_two_workers_equals_in_process(cluster, target, n):
+    args = [target, "--n", str(n), "--samples", "2500", "--seed", "9", "--json"]
+    local = CliRunner().invoke(check_cmd, args)
+    runs = [CliRunner().invoke(check_cmd, [*args, "--scheduler", cluster.address])]
+    if "broken" not in target:
+        runs.append(CliRunner().invoke(check_cmd, [*args, "--workers", "1"]))
+    a = json.loads(local.stdout)
+    a.pop("seconds")
+    assert not a["exhaustive"] and a["pairs_checked"] == 2500
+    assert a["ok"] == (local.exit_code == 0) == ("broken" not in target)
+    for run in runs:
+        assert run.exit_code == local.exit_code, run.output
+        b = json.loads(run.stdout)
+        b.pop("seconds")
+        assert a == b
+
+
+# ---- batch bounds -------------------------------------------------------------------
+
+def _no_elapsed(value):
+    if isinstance(value, dict):
+        return {k: _no_elapsed(v) for k, v in value.items() if k != "elapsed"}
+    if isinstance(value, list):
+        return [_no_elapsed(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def matrix_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("matrices")
+    rng = np.random.default_rng(4)
+    for i in range(5):
+        np.save(root / f"m{i}.npy", rng.integers(0, 3 if i % 2 else 2, size=(5 + i, 6)))
+    (root / "eq3.txt").write_text("1 0 0\n0 1 0\n0 0 1\n")
+    (root / "notes.md").write_text("not a matrix\n")
+    return root
+
+
+def test_bounds_of_a_directory_are_those_of_each_matrix(matrix_dir):
+    """A directory: its .npy/.txt files in name order, each report the one of a single
+    --matrix run (timings aside)."""
+    from commlb.cli.bounds import bounds as cli_bounds
+
+    runner = CliRunner()
+    batch = runner.invoke(cli_bounds, ["--matrix", str(matrix_dir), "--json"])
+    assert batch.exit_code == 0, batch.output
+    got = json.loads(batch.stdout)["matrices"]
+    names = [m["file"].rsplit("/", 1)[-1] for m in got]
+    assert names == ["eq3.txt", "m0.npy", "m1.npy", "m2.npy", "m3.npy", "m4.npy"]
+    for item in got[:3]:
+        one = runner.invoke(cli_bounds, ["--matrix", item["file"], "--json"])
+        assert _no_elapsed(json.loads(one.stdout)) == _no_elapsed({k: v for k, v in item.items() if k != "file"})
+    assert got[0]["deterministic"]["lower"] == 3  # the 3 x 3 identity
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("extra", [[], ["--error", "1/3", "--methods", "discrepancy-spectral,one-way-vc"]],
+                         ids=["exact", "error"])
+def test_batch_bounds_on_two_workers_equal_in_process(cluster, matrix_dir, extra):
+    from commlb.cli.bounds import bounds as cli_bounds
+
+    files = [str(matrix_dir / f"m{i}.npy") for i in (2, 0, 4)]
+    args = [*[a for f in files for a in ("--matrix", f)], "--json", *extra]
+    local = CliRunner().invoke(cli_bounds, args)
+    spread = CliRunner().invoke(cli_bounds, [*args, "--scheduler", cluster.address])
+    assert local.exit_code == spread.exit_code == 0, (local.output, spread.output)
+    a, b = json.loads(local.stdout), json.loads(spread.stdout)
+    assert [m["file"] for m in a["matrices"]] == files
+    assert _no_elapsed(a) == _no_elapsed(b)
 
 
 def test_chunks_slower_than_the_poll_interval(cluster):

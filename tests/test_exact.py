@@ -337,3 +337,172 @@ def test_time_limit_holds_inside_a_node_on_the_hard_set():
     assert elapsed < 1.0 + 2.0  # the limit plus generous slack for a loaded machine
     assert not res.exact and res.lower < res.upper
     assert verify_tree(M, res.tree) == res.upper
+
+
+_INTERRUPT_SCRIPT = r"""
+import json, sys
+import numpy as np
+from commlb.bounds.exact import deterministic_complexity
+from commlb.testing.hard_matrices import hard_matrix
+
+M = hard_matrix("blocks", 48, 0, rank=5, noise=0.05, values=4)
+said = []
+
+def progress(p):
+    if not said:
+        said.append(1)
+        print("searching", flush=True)
+
+res = deterministic_complexity(M, time_limit=600.0, progress=progress)
+print(json.dumps({"lower": res.lower, "upper": res.upper, "exact": res.exact,
+                  "stopped_by": res.stopped_by, "tree": res.tree.to_json()}), flush=True)
+"""
+
+
+def test_ctrl_c_returns_the_interval_proved_so_far(tmp_path):
+    """SIGINT to a process deep in a long search (600 s limit): the search stops within a
+    few seconds and returns the interval proved so far, with a protocol tree that checks."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from commlb.testing.hard_matrices import hard_matrix
+
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPT_SCRIPT], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the first progress report: the search is running
+        assert line.strip() == "searching", proc.stderr.read() if proc.stderr else ""
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        waited = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert waited < 10.0  # the kernel checks the stop request every 256 calls / 4096 split steps
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["stopped_by"] == "interrupt" and not res["exact"]
+    M = hard_matrix("blocks", 48, 0, rank=5, noise=0.05, values=4)
+    assert verify_tree(M, ProtocolTree.from_json(res["tree"])) == res["upper"]
+    assert res["lower"] < res["upper"]
+
+
+def test_progress_reports_nodes_and_interval():
+    from commlb.testing.hard_matrices import hard_matrix
+
+    M = hard_matrix("blocks", 48, 0, rank=5, noise=0.05, values=4)
+    seen: list[dict] = []
+    res = _dc(M, time_limit=3.0, progress=seen.append)
+    assert res.stopped_by == "time limit" and not res.exact
+    assert seen, "no progress report"
+    for p in seen:
+        assert p["lower"] <= res.lower and p["upper"] >= res.upper and p["lower"] <= p["depth"] < p["upper"]
+    assert [p["nodes"] for p in seen] == sorted(p["nodes"] for p in seen)
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.integers(1, 2 ** 64 - 1), min_size=1, max_size=40))
+def test_insert_slot_and_msb_equal_plain(words):
+    from commlb.kernels.exact import _rank_gf2_plain, insert_slot, msb64
+
+    for w in words:
+        assert msb64(np.uint64(w)) == w.bit_length() - 1
+    basis = np.zeros(64, dtype=np.uint64)
+    slots = [int(insert_slot(basis, np.uint64(w))) for w in words]
+    assert sum(s >= 0 for s in slots) == _rank_gf2_plain(words)
+    for s in slots:  # a filled slot holds a vector whose highest bit is the slot
+        if s >= 0:
+            assert int(basis[s]).bit_length() - 1 == s
+    # undo: clearing the slots of the last insertions gives the basis of the first ones
+    k = len(words) // 2
+    for s in slots[k:]:
+        if s >= 0:
+            basis[s] = 0
+    assert int(np.count_nonzero(basis)) == _rank_gf2_plain(words[:k])
+
+
+@settings(deadline=None, max_examples=60)
+@given(small_matrices(max_side=7), st.integers(1, 2 ** 7 - 1), st.integers(1, 2 ** 7 - 1), st.integers(1, 12))
+def test_natural_splits_equal_plain(M, row_pick, col_pick, cap):
+    from commlb.bounds.exact import _bitplanes
+    from commlb.kernels.exact import natural_splits, natural_splits_plain
+
+    values = sorted(int(v) for v in np.unique(M))
+    RB, CB = _bitplanes(M, values)
+    rows = row_pick & ((1 << M.shape[0]) - 1) or 1
+    cols = col_pick & ((1 << M.shape[1]) - 1) or 1
+    parties, lefts = natural_splits(RB, CB, len(values), np.uint64(rows), np.uint64(cols), cap)
+    got = [(int(p), int(m)) for p, m in zip(parties, lefts, strict=True)]
+    assert got == natural_splits_plain(RB, CB, len(values), rows, cols, cap)
+    for party, left in got:  # each is a split "is my entry at some y of the other party z?"
+        own, other = (rows, cols) if party == 0 else (cols, rows)
+        assert left != 0 and left != own and left & own == left
+        assert left & (own & -own)  # the first element stays on the left
+        A = M if party == 0 else M.T
+        mine = [e for e in range(A.shape[0]) if own >> e & 1]
+        sides = {(sum(1 << e for e in mine if A[e, y] == z), y, z) for y in range(A.shape[1]) if other >> y & 1
+                 for z in values}
+        assert any(part in (left, own & ~left) for part, _, _ in sides)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.integers(1, 3), st.integers(1, 9), st.integers(0, 2 ** 9 - 1), st.integers(1, 6), st.data())
+def test_forward_check_never_refutes_a_completable_split(V, m, placement, cap, data):
+    """forward_ok against its plain twin, brute force over every placement of the remaining
+    elements: it may refute only partial splits that no placement completes, and leaves
+    the bases as it found them."""
+    from commlb.kernels.exact import _rank_gf2_plain, forward_ok, insert_slot
+
+    vec = np.array([[data.draw(st.integers(0, 2 ** 10 - 1)) for _ in range(m)] for _ in range(V)],
+                   dtype=np.uint64)
+    start = data.draw(st.integers(0, m))
+    sides = [placement >> u & 1 for u in range(start)]
+    BL = np.zeros((V, 64), dtype=np.uint64)
+    BR = np.zeros((V, 64), dtype=np.uint64)
+    rl = rr = 0
+    for u, side in enumerate(sides):
+        for z in range(V):
+            if insert_slot((BL if side == 0 else BR)[z], vec[z, u]) >= 0:
+                if side == 0:
+                    rl += 1
+                else:
+                    rr += 1
+    before = (BL.copy(), BR.copy())
+
+    def rank_sum(members: list[int]) -> int:
+        return sum(_rank_gf2_plain([int(vec[z, u]) for u in members]) for z in range(V))
+
+    completable = rl <= cap and rr <= cap and any(
+        rank_sum([u for u in range(m) if (sides + [rest >> k & 1 for k in range(m - start)])[u] == 0]) <= cap
+        and rank_sum([u for u in range(m) if (sides + [rest >> k & 1 for k in range(m - start)])[u] == 1]) <= cap
+        for rest in range(1 << (m - start)))
+    log = [np.empty(m * V, dtype=np.int64) for _ in range(3)]
+    got = forward_ok(BL, BR, vec, V, start, m, rl, rr, cap, *log)
+    if completable:
+        assert got
+    assert np.array_equal(BL, before[0]) and np.array_equal(BR, before[1])
+
+
+@settings(deadline=None, max_examples=40)
+@given(small_matrices(max_side=6))
+def test_search_same_with_and_without_forward_checks(M):
+    from commlb.bounds.exact import _bitplanes, _merge
+    from commlb.kernels.exact import new_memo, solve
+
+    base, _, _ = _merge(M)
+    values = sorted(int(v) for v in np.unique(base))
+    RB, CB = _bitplanes(base, values)
+    rows, cols = np.uint64((1 << base.shape[0]) - 1), np.uint64((1 << base.shape[1]) - 1)
+    ref = deterministic_complexity_reference(M)
+    for d in range(ref + 1):
+        answers = []
+        for forward in (0.0, 1.0):
+            stats = np.zeros(4, dtype=np.int64)
+            answers.append(bool(solve(RB, CB, len(values), rows, cols, d, new_memo(), stats,
+                                      np.array([math.inf, forward]))))
+        assert answers == [d >= ref, d >= ref]

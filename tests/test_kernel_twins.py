@@ -113,9 +113,24 @@ def test_gf2_threads_chosen_from_size_and_free_cores(monkeypatch):
     assert 1 <= gf2.free_cores() <= 64
 
 
+def test_kernels_make_openmp_threads_wait_passively_unless_told():
+    import os
+    import subprocess
+    import sys
+
+    code = "import commlb.kernels, os; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "active"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "active"
+
+
 @settings(deadline=None, max_examples=20)
 @given(st.integers(1, 200), st.integers(1, 200), st.integers(0, 2**32 - 1), st.sampled_from([1, 2]))
 def test_gf2_rank_same_on_any_thread_count(m, n, seed, threads):
+    from commlb.bounds.rank import verify_rank_certificate_gf2
     from commlb.kernels.gf2 import rank_gf2_bits, rank_gf2_python
 
     bits = np.random.default_rng(seed).integers(0, 2, (m, n), dtype=np.uint8)
@@ -123,6 +138,7 @@ def test_gf2_rank_same_on_any_thread_count(m, n, seed, threads):
     rows = [int("".join(str(b) for b in row[::-1]), 2) for row in bits]
     assert r == rank_gf2_python(rows, n)[0]
     assert len(prow) == len(pcol) == r
+    assert verify_rank_certificate_gf2(bits, prow.tolist(), pcol.tolist())
 
 
 @settings(deadline=None, max_examples=30)

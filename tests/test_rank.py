@@ -61,10 +61,13 @@ def _python_rank_gf2(vals):
 
 
 @settings(deadline=None, max_examples=60)
-@given(int_matrices(max_side=150, max_value=1), st.integers(1, 8), st.sampled_from([8, 13, 32, 64]))
-def test_gf2_kernel_matches_python_twin(vals, k, block):
+@given(int_matrices(max_side=150, max_value=1), st.integers(1, 8), st.sampled_from([8, 13, 32, 64]),
+       st.integers(1, 3))
+def test_gf2_kernel_matches_python_twin(vals, k, block, parts):
+    # parts > 1 with no minimum size: the row passes and table builds split into tasks
+    # even on these small matrices (numba runs them on however many threads it has)
     packed = pack_rows(vals.astype(np.uint8))
-    r, prow, pcol = kgf2.rank_gf2_packed(packed, vals.shape[1], k, block)
+    r, prow, pcol = kgf2.rank_gf2_packed(packed, vals.shape[1], k, block, parts, 0)
     assert r == _python_rank_gf2(vals)
     assert len(prow) == len(pcol) == r
     assert verify_rank_certificate_gf2(vals, prow.tolist(), pcol.tolist())

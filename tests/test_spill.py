@@ -102,6 +102,51 @@ def test_spill_refused_when_disk_is_short(monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_spill_dir_refused_when_disk_is_short_names_the_option(monkeypatch, tmp_path):
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 1 << 30, 1 << 20))
+    with pytest.raises(TooLargeError, match="give --spill-dir a larger disk"):
+        spill.check_disk(1 << 20, str(tmp_path), "--spill-dir")
+
+
+def test_check_spill_dir(tmp_path):
+    from commlb.errors import InvalidInputError
+
+    assert spill.check_spill_dir(str(tmp_path)) == str(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone
+    (tmp_path / "a-file").write_text("x")
+    for bad, why in ((tmp_path / "nope", "no such directory"), (tmp_path / "a-file", "not a directory"),
+                     ("/proc", "cannot create a file there"), ("", "give a directory")):
+        with pytest.raises(InvalidInputError, match=why):
+            spill.check_spill_dir(str(bad))
+
+
+def test_witness_spill_dir_in_process(small_pieces, monkeypatch, tmp_path):
+    """--spill-dir alone: the count is spilled under DIR in this process (the same JSON as
+    the in-memory run) and nothing is left there."""
+    from commlb.cli.witness import witness
+
+    seen = []
+    real = spill.spilled_count
+
+    def spy(source, executor, **kw):
+        seen.append((executor.kind, kw.get("directory")))
+        return real(source, executor, **kw)
+
+    monkeypatch.setattr(spill, "spilled_count", spy)
+    for extra in ([], ["--effective-bits"]):
+        args = ["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "8", "--precision", "10",
+                "--json", *extra]
+        local = CliRunner().invoke(witness, args, catch_exceptions=False)
+        spilled = CliRunner().invoke(witness, [*args, "--spill-dir", str(tmp_path)], catch_exceptions=False)
+        assert local.exit_code == spilled.exit_code == 0, spilled.output
+        a, b = json.loads(local.stdout), json.loads(spilled.stdout)
+        a.pop("seconds"), b.pop("seconds")
+        assert a == b
+    assert seen == [("in-process", str(tmp_path))] * 2
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_effective_bits_spilled_equals_in_memory(small_pieces):
     from commlb.setup import resolve_task
     from commlb.witness.find import witness_model
@@ -137,6 +182,22 @@ def test_witness_on_two_workers_equals_in_process(cluster, monkeypatch):
         # the estimate before the run: inputs, chunks, partitions, workers, time and spill
         assert "dask: 4,096 inputs in 4 chunks and 8 partitions on 2 worker(s), about" in spread.stderr
         assert "48 KiB spilled to" in spread.stderr and "dask:" not in local.stderr
+
+
+@pytest.mark.timeout(300)
+def test_witness_spill_dir_on_two_workers(cluster, monkeypatch, tmp_path):
+    from commlb.cli.witness import witness
+
+    monkeypatch.setattr(spill, "CHUNK", 1 << 10)
+    args = ["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "8", "--precision", "10", "--json"]
+    local = CliRunner().invoke(witness, args, catch_exceptions=False)
+    spread = CliRunner().invoke(witness, [*args, "--scheduler", cluster.address, "--spill-dir", str(tmp_path)],
+                                catch_exceptions=False)
+    assert local.exit_code == spread.exit_code == 0, spread.output
+    a, b = json.loads(local.stdout), json.loads(spread.stdout)
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+    assert f"spilled to {tmp_path}" in spread.stderr and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.timeout(300)

@@ -19,7 +19,12 @@ Search (:func:`deterministic_complexity`, kernel :mod:`commlb.kernels.exact`):
   field F (Mehlhorn–Schmidt 1982; GF(2) and GF(2^31 - 1) are used), and while the parts of a
   split are being formed, a part whose GF(2) rank sum already exceeds 2^(d-1) is abandoned
   with all its supersets (rank is monotone);
-* a part and its complement are the same split (the first element stays left).
+* a part and its complement are the same split (the first element stays left);
+* a forward check cuts a partial split that leaves an element fitting neither part, and the
+  "natural" splits (by one entry of the other party) are tried first (docs/theory.md
+  §5.4.1);
+* the compiled search runs in a worker thread without the GIL: progress twice a second,
+  Ctrl-C and the time limit end it with the interval proved so far (docs/design.md §9.4).
 
 Not used as a bound, on purpose: ceil(log2 #distinct rows) is the *one-way* complexity and
 is not a lower bound on the two-way D (Alice can send less when Bob speaks too).
@@ -45,6 +50,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -238,6 +244,7 @@ class DeterministicResult:
     lower_certificate: dict[str, Any]
     elapsed: float
     nodes: int
+    stopped_by: str | None = None  # "time limit" or "interrupt" when the search did not finish
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -248,6 +255,7 @@ class DeterministicResult:
             "lower_certificate": self.lower_certificate,
             "elapsed": float(self.elapsed),
             "nodes": int(self.nodes),
+            "stopped_by": self.stopped_by,
         }
 
 
@@ -386,14 +394,21 @@ def _is_mono(base: np.ndarray, rows: list[int], cols: list[int]) -> bool:
 
 
 def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint: int = 0,
-                             root_bounds: bool = True) -> DeterministicResult:
+                             root_bounds: bool = True,
+                             progress: Callable[[dict[str, Any]], None] | None = None) -> DeterministicResult:
     """D(f) of the matrix M (rows: Alice's inputs, columns: Bob's) with a protocol tree and a
     lower-bound certificate; see the module docstring.  Stops after about ``time_limit``
     seconds with the proved interval.  ``lower_hint`` is a lower bound the caller already
     proved (e.g. from a rank certificate): it raises the reported lower bound and is named
     as the certificate when it is the one that meets the upper bound.  ``root_bounds=False``
     skips the rank and fooling-set bounds at the root, so the search starts at depth 0 and
-    proves everything itself (for tests and teaching; slower)."""
+    proves everything itself (for tests and teaching; slower).
+
+    The search runs in a worker thread (the compiled kernel releases the GIL): about twice a
+    second ``progress`` (if given) receives ``{"nodes", "depth", "elapsed", "lower",
+    "upper"}`` (the depth being tried and the interval proved so far), and Ctrl-C
+    (KeyboardInterrupt) stops the search and returns the interval proved so far, with
+    ``stopped_by="interrupt"``."""
     if time_limit <= 0:
         raise InvalidInputError("time_limit must be positive")
     start = time.perf_counter()
@@ -449,30 +464,48 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
     nodes = 0
     proved_infeasible = -1
     found = None
+    stopped_by: str | None = None
     if max(own, lower_hint) < upper and (r > MAX_SEARCH_CLASSES or c > MAX_SEARCH_CLASSES):
-        add_fooling(time_limit)
+        try:
+            add_fooling(time_limit)
+        except KeyboardInterrupt:
+            stopped_by = "interrupt"
     elif max(own, lower_hint) < upper:
-        from ..kernels.exact import new_memo, solve
+        from ..kernels.exact import new_memo
 
         RB, CB = _bitplanes(base, values)
         memo = new_memo()
-        stats = np.zeros(2, dtype=np.int64)
-        deadline = start + time_limit
+        stats = np.zeros(4, dtype=np.int64)
+        # [deadline, forward checks on]; the driver lowers the deadline on Ctrl-C
+        control = np.array([start + time_limit, 1.0], dtype=np.float64)
         all_rows = np.uint64((1 << r) - 1) if r < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         all_cols = np.uint64((1 << c) - 1) if c < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         d = max(own, int(lower_hint))
-        while d < upper:
-            ok = solve(RB, CB, V, all_rows, all_cols, d, memo, stats, deadline)
-            if stats[1]:
-                break
-            if ok:
-                found = d
-                break
-            proved_infeasible = d
-            d += 1
-            if not fooling_done:
-                add_fooling(deadline - time.perf_counter())
-                d = max(d, own)
+
+        def tell() -> None:
+            if progress is not None:
+                progress({"nodes": int(stats[0]), "depth": d, "elapsed": time.perf_counter() - start,
+                          "lower": max(own, int(lower_hint), proved_infeasible + 1), "upper": upper})
+
+        try:
+            while d < upper:
+                ok, interrupted = _solve_watched(RB, CB, V, all_rows, all_cols, d, memo, stats, control, tell)
+                if interrupted:
+                    stopped_by = "interrupt"
+                if stats[1] or interrupted:
+                    break
+                if ok:
+                    found = d
+                    break
+                proved_infeasible = d
+                d += 1
+                if not fooling_done:
+                    add_fooling(start + time_limit - time.perf_counter())
+                    d = max(d, own)
+        except KeyboardInterrupt:  # during the root fooling sets: what is proved so far stands
+            stopped_by = "interrupt"
+        if stats[1] and stopped_by is None:
+            stopped_by = "time limit"
         nodes = int(stats[0])
         if found is not None:
             upper = found
@@ -499,8 +532,48 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
                                 f"most {MAX_SEARCH_CLASSES} of each")
     exact = lower >= upper
     tree = _to_original(best_tree, row_members, col_members)
+    if exact:
+        stopped_by = None
     return DeterministicResult(min(lower, upper), upper, exact, tree, lower_cert, time.perf_counter() - start,
-                               nodes)
+                               nodes, stopped_by)
+
+
+def _solve_watched(RB: np.ndarray, CB: np.ndarray, V: int, rows: np.uint64, cols: np.uint64, d: int,
+                   memo: Any, stats: np.ndarray, control: np.ndarray,
+                   tell: Callable[[], None]) -> tuple[bool, bool]:
+    """``solve`` in a worker thread while this thread reports progress every ~0.5 s and
+    turns Ctrl-C into a stop request (``control[0] = -inf``; the kernel sees it at its
+    next clock check).  Returns (feasible, interrupted)."""
+    import threading
+
+    from ..kernels.exact import solve
+
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            out["ok"] = bool(solve(RB, CB, V, rows, cols, d, memo, stats, control))
+        except BaseException as exc:  # re-raised in the caller's thread
+            out["exc"] = exc
+
+    worker = threading.Thread(target=work, name="commlb-exact-search", daemon=True)
+    interrupted = False
+    worker.start()
+    tell()  # the depth being tried starts now
+    try:
+        last = time.perf_counter()
+        while worker.is_alive():
+            worker.join(0.1)
+            if time.perf_counter() - last >= 0.5:
+                last = time.perf_counter()
+                tell()
+    except KeyboardInterrupt:
+        interrupted = True
+        control[0] = -math.inf
+        worker.join()
+    if "exc" in out:
+        raise out["exc"]
+    return out.get("ok", False), interrupted
 
 
 def _members(mask: int) -> list[int]:
@@ -526,8 +599,8 @@ def _rebuild(RB: np.ndarray, CB: np.ndarray, V: int, base: np.ndarray, memo: Any
     key = (np.uint64(key[0]), np.uint64(key[1]))
     found, _, ub, party, left = memo_entry(memo, key[0], key[1])
     if not found or ub > d:
-        stats = np.zeros(2, dtype=np.int64)
-        if not solve(RB, CB, V, np.uint64(rows), np.uint64(cols), d, memo, stats, math.inf):
+        stats = np.zeros(4, dtype=np.int64)
+        if not solve(RB, CB, V, np.uint64(rows), np.uint64(cols), d, memo, stats, np.array([math.inf, 1.0])):
             raise AssertionError("search inconsistency: a rectangle solved before is now infeasible")
         found, _, ub, party, left = memo_entry(memo, key[0], key[1])
     entry = (None, None, party, left)

@@ -23,7 +23,7 @@ completion does not bound the promise problem.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,8 @@ from .rank import (
     verify_rank_certificate_real,
 )
 
-__all__ = ["METHODS", "MethodRow", "BoundsReport", "compute_bounds", "default_methods", "parse_methods"]
+__all__ = ["METHODS", "MethodRow", "BoundsReport", "compute_bounds", "compute_bounds_batch", "default_methods",
+           "parse_methods"]
 
 METHODS = ("rank-real", "rank-gf2", "rank-gfp", "one-way", "fooling", "exact")
 
@@ -355,14 +356,18 @@ def _given_fooling(report: BoundsReport, M: CommMatrix, given: dict[int, list[tu
     report.lower_bounds.append({"method": "fooling (given)", "bits": int(bits), "sound": True})
 
 
-def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify: bool) -> None:
+def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify: bool,
+                  progress: Callable[[dict[str, Any]], None] | None = None,
+                  deadline: float | None = None) -> None:
     try:
         from . import exact as emod
     except ImportError:
         report.notes.append("exact D: commlb.bounds.exact is not available in this checkout")
         return
+    if deadline is not None:
+        time_limit = max(0.05, deadline - time.perf_counter())
     hint = report.best_lower_bound[0] if report.best_lower_bound else 0
-    res = emod.deterministic_complexity(M.values, time_limit=time_limit, lower_hint=hint)
+    res = emod.deterministic_complexity(M.values, time_limit=time_limit, lower_hint=hint, progress=progress)
     tree_json = res.tree.to_json() if res.tree is not None else None
     depth_ok = None
     if verify and res.tree is not None:
@@ -383,7 +388,10 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
                                   int(res.lower),
                                   ("exact" if res.exact else "sound interval")
                                   + ("; tree verified" if depth_ok else ""),
-                                  f"tree, {getattr(res, 'nodes', '?')} search nodes", float(res.elapsed), ""))
+                                  f"tree, {getattr(res, 'nodes', '?')} search nodes", float(res.elapsed),
+                                  {"interrupt": "search stopped by Ctrl-C: the interval proved until then",
+                                   "time limit": "search stopped by the time limit"}.get(
+                                      str(res.stopped_by), "")))
     report.certs["deterministic"] = res.to_json()
 
 
@@ -436,11 +444,17 @@ def restrict_to_product_promise(M: CommMatrix) -> tuple[CommMatrix, str]:
 
 def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = None,
                    time_limit: float = 10.0, prime: int = DEFAULT_PRIME, verify: bool = True,
-                   fooling: dict[int, list[tuple[int, int]]] | None = None) -> BoundsReport:
+                   fooling: dict[int, list[tuple[int, int]]] | None = None,
+                   progress: Callable[[dict[str, Any]], None] | None = None,
+                   exact_deadline: float | None = None) -> BoundsReport:
     """Run the chosen bound methods on M and collect values, sound lower bounds and
     certificates.  ``methods=None`` picks every method feasible at this size (with notes
     for the skipped ones).  ``fooling`` maps an output value to pairs (row, col) of a
-    fooling set to verify and use.  ``verify`` re-checks every certificate."""
+    fooling set to verify and use.  ``verify`` re-checks every certificate.  ``progress``
+    receives the exact search's progress (see
+    :func:`commlb.bounds.exact.deterministic_complexity`); ``exact_deadline`` (a
+    ``time.perf_counter()`` time) ends the exact method by then instead of ``time_limit``
+    after its start."""
     if not isinstance(M, CommMatrix):
         M = matrix_from_array(M)
     promise_note = None
@@ -479,5 +493,35 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
     if fooling:
         _given_fooling(report, M, fooling)
     if "exact" in chosen:
-        _exact_method(report, M, time_limit, verify)
+        _exact_method(report, M, time_limit, verify, progress, exact_deadline)
     return report
+
+
+def _one_of_batch(M: CommMatrix, options: dict[str, Any]) -> Any:
+    """One matrix of :func:`compute_bounds_batch` (top level: a task on a Dask worker)."""
+    options = dict(options)
+    error = options.pop("error", None)
+    if error is None:
+        return compute_bounds(M, **options)
+    from .randomized import compute_error_bounds
+
+    return compute_error_bounds(M, error, **options)
+
+
+def compute_bounds_batch(matrices: Sequence[CommMatrix], *, executor: Any = None,
+                         progress: Callable[[Any], None] | None = None, error: Any = None,
+                         **options: Any) -> list[Any]:
+    """:func:`compute_bounds` (or, with ``error`` = ε, :func:`commlb.bounds.randomized.
+    compute_error_bounds`) of each matrix, one task per matrix on ``executor`` (a
+    :class:`commlb.execution.Executor`; None: here, one after another); the reports in the
+    order of ``matrices``.  ``options`` go to every call; ``progress(report)`` is called as
+    each finishes."""
+    shared = dict(options, error=error) if error is not None else dict(options)
+    if executor is None:
+        out = []
+        for M in matrices:
+            out.append(_one_of_batch(M, shared))
+            if progress is not None:
+                progress(out[-1])
+        return out
+    return executor.map_chunks(_one_of_batch, list(matrices), progress=progress, shared=(shared,))

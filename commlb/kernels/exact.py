@@ -20,11 +20,17 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   columns; a part and its complement give the same split, so the first element stays on
   the left.  The parts are built element by element (depth-first) while keeping a GF(2)
   basis of each side per colour; rank only grows as a side grows, so as soon as a side's
-  rank sum exceeds 2^(d-1) the whole branch is cut.  A complete split recurses on both
-  sides with depth d - 1.
+  rank sum exceeds 2^(d-1) the whole branch is cut, and (forward check) so is a partial
+  split that leaves an element fitting neither side, or forces onto one side elements
+  whose ranks overflow it.  One basis per side is changed in place and an element's
+  insertion undone on backtracking.  A complete split recurses on both sides with depth
+  d - 1.  Before that enumeration, the "natural" splits (by the value of one entry of the
+  other party: :func:`natural_splits`) are tried, smallest ranks first; they are among the
+  splits enumerated, so they change the order, not the result, and find protocols early.
 
-The search stops when ``perf_counter() > deadline`` (checked every 256 calls, and every 4096
-steps of a node's split enumeration, which alone can take 2^m steps); a stopped
+The search stops when ``perf_counter() > control[0]`` (checked every 256 calls, and every 4096
+steps of a node's split enumeration, which alone can take 2^m steps); it runs without the
+GIL, so a caller can run it in a thread, watch ``stats`` and lower ``control[0]``; a stopped
 search records nothing in the memo and returns False with ``stats[1] = 1`` (the caller must
 not read it as "infeasible").  Cost: exponential; every split of every reachable canonical
 rectangle in the worst case, typically far fewer thanks to the rank cut and the memo.
@@ -41,20 +47,29 @@ from .bitops import ctz64 as _ctz
 from .bitops import now as _now
 from .bitops import popcount64 as _popcount
 from .elim import GFP_PRIME
-from .gf2 import insert_word as _insert
-from .gf2 import rank_words as _rank_gf2_vectors
 from .gfp import rank_gfp_rows
 
-__all__ = ["new_memo", "solve", "canon", "is_mono", "leaf_bound", "memo_entry", "GFP_PRIME"]
+__all__ = ["new_memo", "solve", "insert_slot", "msb64", "canon", "is_mono", "leaf_bound", "memo_entry",
+           "natural_splits", "natural_splits_plain", "GFP_PRIME", "NATURAL_MIN"]
 
+
+#: rectangles with more rows + columns than this try the natural splits first
+NATURAL_MIN = 12
 
 _KEY = types.UniTuple(types.uint64, 2)
 _VAL = types.Tuple((types.int64, types.int64, types.int64, types.uint64))
 
 
-def new_memo() -> Dict:
-    """An empty memo: (rows, cols) -> (lb, ub, party, left mask)."""
+@njit(cache=True)
+def _new_memo():
     return Dict.empty(key_type=_KEY, value_type=_VAL)
+
+
+def new_memo() -> Dict:
+    """An empty memo: (rows, cols) -> (lb, ub, party, left mask).  Made by a cached
+    compiled function: ``Dict.empty`` called from Python compiles its constructor on every
+    run (seconds of a short command)."""
+    return _new_memo()
 
 
 @njit(cache=True)
@@ -64,6 +79,46 @@ def _bits_for(count):
     while (np.int64(1) << b) < count:
         b += 1
     return b
+
+
+@njit(cache=True, inline="always")
+def msb64(v):
+    """Index of the highest set bit of a nonzero uint64 word (binary search, 6 steps)."""
+    b = 0
+    if v >= np.uint64(4294967296):
+        v >>= np.uint64(32)
+        b += 32
+    if v >= np.uint64(65536):
+        v >>= np.uint64(16)
+        b += 16
+    if v >= np.uint64(256):
+        v >>= np.uint64(8)
+        b += 8
+    if v >= np.uint64(16):
+        v >>= np.uint64(4)
+        b += 4
+    if v >= np.uint64(4):
+        v >>= np.uint64(2)
+        b += 2
+    if v >= np.uint64(2):
+        b += 1
+    return b
+
+
+@njit(cache=True)
+def insert_slot(basis, v):
+    """Insert the word ``v`` into the GF(2) basis ``basis`` (64 words, ``basis[b]`` the
+    vector whose highest bit is b, 0 if none): the slot it filled, or -1 when ``v`` was in
+    the span.  Steps only over the pivots met (the highest bit of what is left), so an
+    insertion costs O(rank), and setting the slot back to 0 undoes it exactly (nothing
+    else changes)."""
+    while v != 0:
+        b = msb64(v)
+        if basis[b] == 0:
+            basis[b] = v
+            return b
+        v ^= basis[b]
+    return -1
 
 
 @njit(cache=True)
@@ -155,12 +210,17 @@ def leaf_bound(RB, V, rows, cols, use_gfp):
         c &= c - np.uint64(1)
         t += 1
     vecs = np.empty(nr, dtype=np.uint64)
+    basis = np.zeros(64, dtype=np.uint64)
     total = 0
     full = min(nr, nc)
     for z in range(V):
         for t in range(nr):
             vecs[t] = RB[z, ridx[t]] & cols
-        rk = _rank_gf2_vectors(vecs, nr)
+        basis[:] = 0
+        rk = 0
+        for t in range(nr):
+            if insert_slot(basis, vecs[t]) >= 0:
+                rk += 1
         if use_gfp and 1 < full and rk < full:
             A = np.zeros((nr, nc), dtype=np.int64)
             for a in range(nr):
@@ -186,13 +246,152 @@ def memo_entry(memo, rows, cols):
     return False, np.int64(0), np.int64(0), np.int64(-1), np.uint64(0)
 
 
+@njit(cache=True, inline="always")
+def _grows(basis, v):
+    # 1 when v is outside the span of the basis (nothing is changed)
+    while v != 0:
+        b = msb64(v)
+        if basis[b] == 0:
+            return 1
+        v ^= basis[b]
+    return 0
+
+
 @njit(cache=True)
-def solve(RB, CB, V, rows, cols, d, memo, stats, deadline):
+def forward_ok(BL, BR, vec, V, start, m, rl, rr, cap, log_side, log_z, log_b):
+    """Can the elements ``start .. m-1`` still be placed so that both sides keep a rank
+    sum <= cap?  A necessary test: an element that would lift a side above ``cap`` must go
+    to the other side; one that fits neither side, or forced elements that overflow the
+    side they are forced into, refute the partial split.  The bases are changed only
+    temporarily (restored before returning).  Skipped (True) while both sides have room
+    for any element (slack >= V: an element adds at most one per colour)."""
+    if cap - rl >= V and cap - rr >= V:
+        return True
+    n_log = 0
+    ok = True
+    for u in range(start, m):
+        inc_l = 0
+        inc_r = 0
+        if cap - rl < V:  # a side with room for V more cannot refuse an element
+            for z in range(V):
+                inc_l += _grows(BL[z], vec[z, u])
+        if cap - rr < V:
+            for z in range(V):
+                inc_r += _grows(BR[z], vec[z, u])
+        fit_l = rl + inc_l <= cap
+        fit_r = rr + inc_r <= cap
+        if not fit_l and not fit_r:
+            ok = False
+            break
+        if fit_l and fit_r:
+            continue
+        for z in range(V):  # forced: it joins that side for the rest of this test
+            if fit_l:
+                b = insert_slot(BL[z], vec[z, u])
+            else:
+                b = insert_slot(BR[z], vec[z, u])
+            if b >= 0:
+                log_side[n_log] = 0 if fit_l else 1
+                log_z[n_log] = z
+                log_b[n_log] = b
+                n_log += 1
+                if fit_l:
+                    rl += 1
+                else:
+                    rr += 1
+    for k in range(n_log):
+        if log_side[k] == 0:
+            BL[log_z[k], log_b[k]] = 0
+        else:
+            BR[log_z[k], log_b[k]] = 0
+    return ok
+
+
+@njit(cache=True)
+def _side_rank(RB, CB, V, party, side, other):
+    # GF(2) rank sum over the colours of side x other (party 0: side is a row mask)
+    total = 0
+    basis = np.zeros(64, dtype=np.uint64)
+    for z in range(V):
+        basis[:] = 0
+        x = side
+        while x:
+            e = _ctz(x)
+            x &= x - np.uint64(1)
+            w = RB[z, e] & other if party == 0 else CB[z, e] & other
+            if insert_slot(basis, w) >= 0:
+                total += 1
+    return total
+
+
+@njit(cache=True)
+def natural_splits(RB, CB, V, rows, cols, cap):
+    """The splits "is my input's entry in the other party's element y equal to z?": Alice
+    (party 0) splits the rows by their value in one column y, Bob the columns by their
+    value in one row.  Returned as (party, left mask) arrays, without repeats and without
+    splits whose side has a GF(2) rank sum above ``cap`` (the search cuts those too),
+    ordered by the larger side's rank sum, then by balance.  The search tries these first:
+    each is also one of the splits the exhaustive enumeration tries, so only the order of
+    the search changes, never its result."""
+    n_max = (_popcount(rows) + _popcount(cols)) * V
+    parties = np.empty(n_max, dtype=np.int64)
+    masks = np.empty(n_max, dtype=np.uint64)
+    scores = np.empty(n_max, dtype=np.int64)
+    count = 0
+    for party in range(2):
+        mask_all = rows if party == 0 else cols
+        other = cols if party == 0 else rows
+        if _popcount(mask_all) < 2:
+            continue
+        first = _bit(_ctz(mask_all))
+        y_left = other
+        while y_left:
+            y = _ctz(y_left)
+            y_left &= y_left - np.uint64(1)
+            for z in range(V):
+                if party == 0:
+                    left = CB[z, y] & mask_all
+                else:
+                    left = RB[z, y] & mask_all
+                if left == 0 or left == mask_all:
+                    continue
+                if (left & first) == 0:  # the same split with the first element on the left
+                    left = mask_all & ~left
+                dup = False
+                for k in range(count):
+                    if parties[k] == party and masks[k] == left:
+                        dup = True
+                        break
+                if dup:
+                    continue
+                rl = _side_rank(RB, CB, V, party, left, other)
+                if rl > cap:
+                    continue
+                rr = _side_rank(RB, CB, V, party, mask_all & ~left, other)
+                if rr > cap:
+                    continue
+                nl = _popcount(left)
+                nr = _popcount(mask_all) - nl
+                parties[count] = party
+                masks[count] = left
+                scores[count] = max(rl, rr) * 4096 + abs(nl - nr)
+                count += 1
+    order = np.argsort(scores[:count], kind="mergesort")
+    return parties[:count][order], masks[:count][order]
+
+
+@njit(cache=True, nogil=True)
+def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     """Can rows x cols be computed within d bits?  See the module docstring.  ``stats`` is an
-    int64 array: [0] calls so far, [1] set to 1 when the deadline stopped the search."""
+    int64 array: [0] calls so far, [1] set to 1 when the deadline stopped the search,
+    [2] steps of the split enumerations, [3] complete splits recursed on.
+    ``control[0]`` is the deadline (``perf_counter`` seconds); another thread may lower it
+    (to -inf: stop now, e.g. on Ctrl-C) while the search runs without the GIL;
+    ``control[1] > 0`` turns on :func:`forward_ok` in the split enumeration (the same
+    result either way: it only cuts partial splits that cannot be completed)."""
     stats[0] += 1
     if (stats[0] & 255) == 0:
-        if _now() > deadline:
+        if _now() > control[0]:
             stats[1] = 1
     if stats[1] != 0:
         return False
@@ -216,6 +415,29 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, deadline):
         if lb > d:
             return False
     cap = np.int64(1) << (d - 1)  # leaves allowed on each side
+    if _popcount(rows) + _popcount(cols) > NATURAL_MIN:
+        # the natural splits first (a reordering of part of the enumeration below)
+        parties, lefts = natural_splits(RB, CB, V, rows, cols, cap)
+        for k in range(parties.shape[0]):
+            party = parties[k]
+            mask_all = rows if party == 0 else cols
+            lm = lefts[k]
+            rm = mask_all & ~lm
+            if party == 0:
+                ar, ac, br_, bc = lm, cols, rm, cols
+            else:
+                ar, ac, br_, bc = rows, lm, rows, rm
+            ok = solve(RB, CB, V, ar, ac, d - 1, memo, stats, control)
+            if stats[1] != 0:
+                return False
+            if ok:
+                ok = solve(RB, CB, V, br_, bc, d - 1, memo, stats, control)
+                if stats[1] != 0:
+                    return False
+            if ok:
+                e = memo[key]
+                memo[key] = (e[0], np.int64(d), np.int64(party), lm)
+                return True
     for party in range(2):
         mask_all = rows if party == 0 else cols
         other = cols if party == 0 else rows
@@ -236,78 +458,155 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, deadline):
                     vec[z, t] = RB[z, elems[t]] & other
                 else:
                     vec[z, t] = CB[z, elems[t]] & other
-        bl = np.zeros((m + 1, V, 64), dtype=np.uint64)
-        br = np.zeros((m + 1, V, 64), dtype=np.uint64)
-        rl = np.zeros(m + 1, dtype=np.int64)
-        rr = np.zeros(m + 1, dtype=np.int64)
-        ml = np.zeros(m + 1, dtype=np.uint64)
-        mr = np.zeros(m + 1, dtype=np.uint64)
+        # one GF(2) basis per side and colour, changed in place; undo[t, z] is the slot
+        # element t filled in its side's colour-z basis (-1: none), cleared on backtracking
+        BL = np.zeros((V, 64), dtype=np.uint64)
+        BR = np.zeros((V, 64), dtype=np.uint64)
+        undo = np.full((m + 1, V), -1, dtype=np.int64)
+        placed = np.full(m + 1, -1, dtype=np.int64)
         choice = np.zeros(m + 1, dtype=np.int64)
+        log_side = np.empty(m * V, dtype=np.int64)
+        log_z = np.empty(m * V, dtype=np.int64)
+        log_b = np.empty(m * V, dtype=np.int64)
+        forward = control.shape[0] > 1 and control[1] > 0
+        rl = 0
+        rr = 0
+        ml = _bit(elems[0])
+        mr = np.uint64(0)
         for z in range(V):
-            rl[1] += _insert(bl[1, z], vec[z, 0])
-        ml[1] = _bit(elems[0])
-        if rl[1] > cap:
+            if insert_slot(BL[z], vec[z, 0]) >= 0:
+                rl += 1
+        if rl > cap:
             continue
         t = 1
-        choice[1] = 0
         steps = 0
         while t >= 1:
             # the split enumeration can run 2^m steps inside one call: look at the clock
             # here too, not only once per call
             steps += 1
+            stats[2] += 1
             if (steps & 4095) == 0:
-                if _now() > deadline:
+                if _now() > control[0]:
                     stats[1] = 1
                     return False
             if t == m:
-                if mr[t] != 0:
+                if mr != 0:
+                    stats[3] += 1
                     if party == 0:
-                        ar, ac, br_, bc = ml[t], cols, mr[t], cols
+                        ar, ac, br_, bc = ml, cols, mr, cols
                     else:
-                        ar, ac, br_, bc = rows, ml[t], rows, mr[t]
+                        ar, ac, br_, bc = rows, ml, rows, mr
                     # the side with the larger rank first: it is the likelier to fail
-                    if rr[t] > rl[t]:
+                    if rr > rl:
                         ar, ac, br_, bc = br_, bc, ar, ac
-                    ok = solve(RB, CB, V, ar, ac, d - 1, memo, stats, deadline)
+                    ok = solve(RB, CB, V, ar, ac, d - 1, memo, stats, control)
                     if stats[1] != 0:
                         return False
                     if ok:
-                        ok = solve(RB, CB, V, br_, bc, d - 1, memo, stats, deadline)
+                        ok = solve(RB, CB, V, br_, bc, d - 1, memo, stats, control)
                         if stats[1] != 0:
                             return False
                     if ok:
                         e = memo[key]
-                        memo[key] = (e[0], np.int64(d), np.int64(party), ml[t])
+                        memo[key] = (e[0], np.int64(d), np.int64(party), ml)
                         return True
                 t -= 1
                 continue
+            if placed[t] == 0:  # take element t back out of its side
+                for z in range(V):
+                    if undo[t, z] >= 0:
+                        BL[z, undo[t, z]] = 0
+                        rl -= 1
+                ml &= ~_bit(elems[t])
+                placed[t] = -1
+            elif placed[t] == 1:
+                for z in range(V):
+                    if undo[t, z] >= 0:
+                        BR[z, undo[t, z]] = 0
+                        rr -= 1
+                mr &= ~_bit(elems[t])
+                placed[t] = -1
             if choice[t] >= 2:
                 t -= 1
                 continue
             side = choice[t]
             choice[t] += 1
-            e_i = t
-            bl[t + 1] = bl[t]
-            br[t + 1] = br[t]
-            rl[t + 1] = rl[t]
-            rr[t + 1] = rr[t]
-            ml[t + 1] = ml[t]
-            mr[t + 1] = mr[t]
+            placed[t] = side
             if side == 0:
                 for z in range(V):
-                    rl[t + 1] += _insert(bl[t + 1, z], vec[z, e_i])
-                if rl[t + 1] > cap:
-                    continue
-                ml[t + 1] |= _bit(elems[e_i])
+                    b = insert_slot(BL[z], vec[z, t])
+                    undo[t, z] = b
+                    if b >= 0:
+                        rl += 1
+                ml |= _bit(elems[t])
+                if rl > cap:
+                    continue  # undone on the next pass, which tries the other side
             else:
                 for z in range(V):
-                    rr[t + 1] += _insert(br[t + 1, z], vec[z, e_i])
-                if rr[t + 1] > cap:
+                    b = insert_slot(BR[z], vec[z, t])
+                    undo[t, z] = b
+                    if b >= 0:
+                        rr += 1
+                mr |= _bit(elems[t])
+                if rr > cap:
                     continue
-                mr[t + 1] |= _bit(elems[e_i])
+            if forward and not forward_ok(BL, BR, vec, V, t + 1, m, rl, rr, cap, log_side, log_z, log_b):
+                continue
             t += 1
-            choice[t] = 0
+            if t < m:
+                choice[t] = 0
+                placed[t] = -1
     e = memo[key]
     if e[0] < d + 1:
         memo[key] = (np.int64(d + 1), e[1], e[2], e[3])
     return False
+
+
+def _rank_gf2_plain(vectors: list[int]) -> int:
+    basis: dict[int, int] = {}  # leading bit -> row
+    for v in vectors:
+        while v:
+            top = v.bit_length() - 1
+            if top not in basis:
+                basis[top] = v
+                break
+            v ^= basis[top]
+    return len(basis)
+
+
+def natural_splits_plain(RB: np.ndarray, CB: np.ndarray, V: int, rows: int, cols: int,
+                         cap: int) -> list[tuple[int, int]]:
+    """Plain twin of :func:`natural_splits` over Python integers: the list of
+    (party, left mask) in the same order."""
+    found: list[tuple[int, int, int]] = []  # (score, party, left) in order of discovery
+    seen: set[tuple[int, int]] = set()
+    for party in range(2):
+        mask_all, other = (rows, cols) if party == 0 else (cols, rows)
+        if mask_all.bit_count() < 2:
+            continue
+        first = mask_all & -mask_all
+        planes = CB if party == 0 else RB
+        own = RB if party == 0 else CB
+        for y in range(64):
+            if not other >> y & 1:
+                continue
+            for z in range(V):
+                left = int(planes[z, y]) & mask_all
+                if left in (0, mask_all):
+                    continue
+                if not left & first:
+                    left = mask_all & ~left
+                if (party, left) in seen:
+                    continue
+                seen.add((party, left))
+                ranks = []
+                for part in (left, mask_all & ~left):
+                    members = [e for e in range(64) if part >> e & 1]
+                    ranks.append(sum(_rank_gf2_plain([int(own[zz, e]) & other for e in members])
+                                     for zz in range(V)))
+                if max(ranks) > cap:
+                    continue
+                nl = left.bit_count()
+                found.append((max(ranks) * 4096 + abs(nl - (mask_all.bit_count() - nl)), party, left))
+    found_sorted = sorted(enumerate(found), key=lambda t: (t[1][0], t[0]))  # stable, like mergesort
+    return [(party, left) for _, (_, party, left) in found_sorted]

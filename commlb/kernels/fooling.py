@@ -98,26 +98,108 @@ def greedy_clique_multistart(adj, n, starts):
 
 
 @njit(cache=True)
-def _groups_hit(P, groups, ng):
-    c = 0
+def _labels_exceed(P, lab, seen, need):
+    """True when the vertices of the bitset ``P`` carry more than ``need`` distinct labels
+    ``lab[v]`` (rows or columns of a fooling-set instance).  ``seen`` is a zeroed bitset
+    over the labels, left zeroed."""
     W = P.shape[0]
-    for g in range(ng):
-        for k in range(W):
-            if P[k] & groups[g, k]:
+    c = 0
+    for w in range(W):
+        word = P[w]
+        while word != 0:
+            b = _ctz64(word)
+            word &= word - np.uint64(1)
+            lb = lab[w * 64 + b]
+            bit = np.uint64(1) << np.uint64(lb & 63)
+            if (seen[lb >> 6] & bit) == 0:
+                seen[lb >> 6] |= bit
                 c += 1
-                break
-    return c
+                if c > need:
+                    break
+        if c > need:
+            break
+    for j in range(seen.shape[0]):
+        seen[j] = 0
+    return c > need
 
 
 @njit(cache=True)
-def _colour(P, adj, U, K, kmin):
+def _degeneracy_sort(loc, m, adj):
+    """Reorder ``loc[:m]`` (vertices of ``adj``) in reverse smallest-last order of the
+    subgraph they induce: repeatedly take out a vertex of least degree among those left
+    (the first such on ties); the last taken out comes first.  O(m^2)."""
+    deg = np.zeros(m, dtype=np.int64)
+    for i in range(m):
+        u = loc[i]
+        d = 0
+        for j in range(m):
+            v = loc[j]
+            d += np.int64((adj[u, v >> 6] >> np.uint64(v & 63)) & np.uint64(1))
+        deg[i] = d
+    alive = np.ones(m, dtype=np.bool_)
+    out = np.empty(m, dtype=np.int64)
+    for t in range(m):
+        bi = -1
+        for i in range(m):
+            if alive[i] and (bi < 0 or deg[i] < deg[bi]):
+                bi = i
+        alive[bi] = False
+        out[m - 1 - t] = loc[bi]
+        u = loc[bi]
+        for i in range(m):
+            if alive[i]:
+                v = loc[i]
+                deg[i] -= np.int64((adj[u, v >> 6] >> np.uint64(v & 63)) & np.uint64(1))
+    for i in range(m):
+        loc[i] = out[i]
+
+
+@njit(cache=True)
+def _compact(P, adj, vrow, vcol, loc, cadj, lrow, lcol, reorder):
+    """Renumber the vertices of the bitset ``P`` as 0..m-1 (in order): ``loc[i]`` is the
+    i-th one, ``cadj`` their adjacency among themselves (m rows, ``ceil(m / 64)`` words),
+    ``lrow``/``lcol`` their labels.  With ``reorder`` the m vertices are numbered in
+    degeneracy order of the subgraph they induce (:func:`_degeneracy_sort`) instead of
+    their order in ``adj``.  Returns m."""
+    W = P.shape[0]
+    m = 0
+    for w in range(W):
+        word = P[w]
+        while word != 0:
+            b = _ctz64(word)
+            word &= word - np.uint64(1)
+            loc[m] = w * 64 + b
+            m += 1
+    if reorder:
+        _degeneracy_sort(loc, m, adj)
+    cW = cadj.shape[1]
+    has_labels = vrow.shape[0] > 0
+    for i in range(m):
+        u = loc[i]
+        if has_labels:
+            lrow[i] = vrow[u]
+            lcol[i] = vcol[u]
+        for j in range(cW):
+            cadj[i, j] = 0
+        for j in range(m):
+            v = loc[j]
+            if (adj[u, v >> 6] >> np.uint64(v & 63)) & np.uint64(1):
+                cadj[i, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+    return m
+
+
+@njit(cache=True)
+def _colour(P, adj, U, K, kmin, wsu):
     """Greedy sequential colouring of P (bitset) into independent sets.  Writes the
     vertices with colour >= kmin into U (in colour order) and their colours into K; returns
     how many were written.  Vertices of colour < kmin are left out: they cannot lead to a
-    better clique at this node on their own (BBMC)."""
+    better clique at this node on their own (BBMC).  ``wsu``: scratch, >= 2 rows of W
+    words."""
     W = P.shape[0]
-    Ucopy = P.copy()
-    Q = np.empty(W, dtype=np.uint64)
+    Ucopy = wsu[0, :W]
+    Q = wsu[1, :W]
+    for i in range(W):
+        Ucopy[i] = P[i]
     cnt = 0
     k = 0
     remaining = 0
@@ -146,15 +228,18 @@ def _colour(P, adj, U, K, kmin):
 
 
 @njit(cache=True)
-def _colour_renumber(P, adj, U, K, kmin, Cls, use_up=True):
+def _colour_renumber(P, adj, U, K, kmin, Cls, wsu, wsi, use_up=True):
     """:func:`_colour` with Tomita's Re-NUMBER (MCS, 2010): once the classes below ``kmin``
     are built, a vertex that would open a class >= kmin is moved into a class k1 < kmin
     when it has exactly one neighbour w there and w can move to another class k2 < kmin
     without neighbours of w.  Classes stay independent sets, so the bound stays valid, and
-    fewer vertices are branched on.  ``Cls`` is scratch space (>= kmin rows of W words)."""
+    fewer vertices are branched on.  ``Cls`` is scratch space (>= kmin rows of W words),
+    so are ``wsu`` (>= 3 rows of W words) and ``wsi`` (>= 5 rows of kmin + 1 integers)."""
     W = P.shape[0]
-    Ucopy = P.copy()
-    Q = np.empty(W, dtype=np.uint64)
+    Ucopy = wsu[0, :W]
+    Q = wsu[1, :W]
+    for i in range(W):
+        Ucopy[i] = P[i]
     cnt = 0
     k = 0
     remaining = 0
@@ -177,9 +262,10 @@ def _colour_renumber(P, adj, U, K, kmin, Cls, use_up=True):
                 for j in range(w, W):
                     Q[j] &= ~adj[v, j]
     nlow = k
-    used = np.zeros(nlow + 1, dtype=np.bool_)
-    S = np.empty(W, dtype=np.uint64)
-    inv = np.zeros(nlow + 1, dtype=np.bool_)
+    used = wsi[0]
+    for i in range(nlow + 1):
+        used[i] = 0
+    S = wsu[2, :W]
     if remaining > 0 and nlow >= 2:
         # try to renumber every vertex still uncoloured into the low classes
         for w in range(W):
@@ -228,7 +314,7 @@ def _colour_renumber(P, adj, U, K, kmin, Cls, use_up=True):
                     if moved:
                         break
                 if not moved and use_up:
-                    moved = _up_absorb(v, adj, Cls, nlow, used, S, inv, W)
+                    moved = _up_absorb(v, adj, Cls, nlow, used, S, wsi, W)
                 if moved:
                     Ucopy[w] &= ~vbit
                     remaining -= 1
@@ -253,18 +339,27 @@ def _colour_renumber(P, adj, U, K, kmin, Cls, use_up=True):
 
 
 @njit(cache=True)
-def _up_absorb(v, adj, Cls, nlow, used, S, inv, W):
+def _up_absorb(v, adj, Cls, nlow, used, S, wsi, W):
     """MaxSAT-style unit propagation (Li & Quan 2010, IncMaxCLQ): suppose v is in the
     clique; a class with a single vertex u left among the common neighbours forces u, and
-    so on; a class left empty shows that v and the classes used in the chain cannot all
+    so on; a class left empty shows that v and the classes that led to it cannot all
     contribute, so v needs no colour of its own.  Those classes are then marked used (each
-    class backs at most one such argument).  Returns True when v was absorbed."""
+    class backs at most one such argument).  Only the classes the conflict depends on are
+    marked (conflict analysis as in MoMC, Li, Jiang & Manyà 2017): the emptied class, and
+    for each class in the set, the forced vertices that removed its other members.
+    Returns True when v was absorbed.  ``wsi``: scratch rows 1-4 (>= nlow + 1 integers)."""
+    inv = wsi[1]
+    forced = wsi[2]
+    fclass = wsi[3]
+    queue = wsi[4]
     for j in range(W):
         S[j] = adj[v, j]
     for k in range(1, nlow + 1):
-        inv[k] = False
+        inv[k] = 0
+    nf = 0
+    conflict = -1
     progress = True
-    while progress:
+    while progress and conflict < 0:
         progress = False
         for k in range(1, nlow + 1):
             if used[k] or inv[k]:
@@ -279,38 +374,84 @@ def _up_absorb(v, adj, Cls, nlow, used, S, inv, W):
                         break
                     one = j * 64 + _ctz64(x)
             if cnt == 0:
-                inv[k] = True
-                for kk in range(1, nlow + 1):
-                    if inv[kk]:
-                        used[kk] = True
-                return True
+                conflict = k
+                break
             if cnt == 1:
-                inv[k] = True
+                inv[k] = 1
+                forced[nf] = one
+                fclass[nf] = k
+                nf += 1
                 for j in range(W):
                     S[j] &= adj[one, j]
                 progress = True
-    return False
+    if conflict < 0:
+        return False
+    # conflict analysis: inv[] now marks the classes in the inconsistent set
+    for k in range(1, nlow + 1):
+        inv[k] = 0
+    inv[conflict] = 1
+    qh = 0
+    qt = 1
+    queue[0] = conflict
+    while qh < qt:
+        k = queue[qh]
+        qh += 1
+        keep = -1  # the forced vertex of class k (none for the emptied class)
+        for f in range(nf):
+            if fclass[f] == k:
+                keep = forced[f]
+        for j in range(W):
+            word = Cls[k, j] & adj[v, j]  # members not already excluded by v itself
+            while word != 0:
+                b = _ctz64(word)
+                word &= word - np.uint64(1)
+                w = j * 64 + b
+                if w == keep:
+                    continue
+                for f in range(nf):
+                    u = forced[f]
+                    if (adj[u, j] >> np.uint64(b)) & np.uint64(1) == 0:
+                        kf = fclass[f]
+                        if not inv[kf]:
+                            inv[kf] = 1
+                            queue[qt] = kf
+                            qt += 1
+                        break
+    for k in range(1, nlow + 1):
+        if inv[k]:
+            used[k] = 1
+    return True
 
 
 @njit(cache=True)
-def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renumber=True, cap=-1):
-    """Maximum clique of the bitset graph ``adj`` on ``n`` vertices.
+def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True, cap=-1, compact=0, reorder=False):
+    """Maximum clique of the bitset graph ``adj`` (C-contiguous) on ``n`` vertices.
 
     ``init`` is a clique to start from (e.g. :func:`greedy_clique`) and ``floor`` the size of
-    a clique known elsewhere (only larger cliques are searched for); ``groups_a``/``groups_b``
-    are bitsets of independent sets covering the vertices (rows and columns of a fooling set
-    instance; pass shape (0, W) arrays when there are none).  Returns
-    ``(clique, exact, nodes)``: ``exact`` is False when the deadline stopped the search (the
-    clique is then the best found, a lower bound).  When nothing larger than
-    ``max(len(init), floor)`` exists, ``init`` is returned.  ``cap`` (if >= 0) is an upper
-    bound on the clique size known elsewhere: the search stops, exact, once it is reached."""
+    a clique known elsewhere (only larger cliques are searched for).  ``vrow``/``vcol``
+    label each vertex with its row and column when the graph is a fooling-set instance (a
+    clique then has distinct rows and distinct columns, which bounds it by the number of
+    rows and of columns among the candidates; the test is dropped after 4096 nodes if it
+    cut fewer than 1% of them); pass empty arrays otherwise.  Returns
+    ``(clique, exact, nodes, upper)``: ``exact`` is False when the deadline
+    (``time_limit`` seconds, checked every 1024 nodes) stopped the search (the clique is
+    then the best found, a lower bound); ``upper`` bounds every clique of the graph, or
+    is ``max(len(init), floor)`` when that is larger (when stopped: from the colours of
+    the branches still open, capped by ``cap``).  When nothing larger than ``max(len(init), floor)`` exists,
+    ``init`` is returned.  ``cap`` (if >= 0) is an upper bound on the clique size known
+    elsewhere: the search stops, exact, once it is reached.
+
+    ``compact`` (if > 0): the first time a node has at most ``compact`` candidates, its
+    subtree runs on a renumbered copy of the graph induced by them (``ceil(compact / 64)``
+    words per bitset instead of ``ceil(n / 64)``), rebuilt for each such node.  It changes
+    the time, never the result."""
     W = adj.shape[1]
     start = _now()
-    best = np.zeros(n + 1, dtype=np.int64)
     best_size = max(init.shape[0], floor)
-    improved = False
     if n == 0:
-        return init.copy(), True, 0
+        return init.copy(), True, 0, init.shape[0]
+    best = np.zeros(n + 1, dtype=np.int64)
+    improved = False
     maxd = n + 2
     P = np.zeros((maxd, W), dtype=np.uint64)
     U = np.zeros((maxd, n), dtype=np.int64)
@@ -319,19 +460,49 @@ def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renum
     clique = np.zeros(maxd, dtype=np.int64)
     for v in range(n):
         P[0, v >> 6] |= np.uint64(1) << np.uint64(v & 63)
-    nga = groups_a.shape[0]
-    ngb = groups_b.shape[0]
+    labels = vrow.shape[0] > 0
+    nlab = 1
+    if labels:
+        nlab = max(vrow.max(), vcol.max()) + 1
+    seen = np.zeros((nlab + 63) // 64, dtype=np.uint64)
+    Cls = np.zeros((n + 2, W), dtype=np.uint64)
+    wsu = np.zeros((3, W), dtype=np.uint64)
+    wsi = np.zeros((5, n + 2), dtype=np.int64)
+    # the compact frame: renumbered subgraph used at depths >= dc
+    cm = min(max(compact, 1), n)
+    cW = (cm + 63) // 64
+    cadj = np.zeros((cm, cW), dtype=np.uint64)
+    cCls = np.zeros((cm + 2, cW), dtype=np.uint64)
+    loc = np.zeros(cm, dtype=np.int64)
+    lrow = np.zeros(cm if labels else 0, dtype=np.int64)
+    lcol = np.zeros(cm if labels else 0, dtype=np.int64)
+    dc = maxd
+    lab_tries = 0
+    lab_cuts = 0
+    upper = 0
     nodes = 1
     exact = True
-    Cls = np.zeros((n + 2, W), dtype=np.uint64)
     if renumber:
-        cnt[0] = _colour_renumber(P[0], adj, U[0], K[0], best_size + 1, Cls)
+        cnt[0] = _colour_renumber(P[0], adj, U[0], K[0], best_size + 1, Cls, wsu, wsi)
     else:
-        cnt[0] = _colour(P[0], adj, U[0], K[0], best_size + 1)
+        cnt[0] = _colour(P[0], adj, U[0], K[0], best_size + 1, wsu)
     depth = 0
     if cap >= 0 and best_size >= cap:
         depth = -1  # the known solution already meets the cap
     while depth >= 0:
+        if depth < dc:
+            dc = maxd
+            A = adj
+            Wf = W
+            frow = vrow
+            fcol = vcol
+            FCls = Cls
+        else:
+            A = cadj
+            Wf = cW
+            frow = lrow
+            fcol = lcol
+            FCls = cCls
         if cnt[depth] == 0:
             depth -= 1
             continue
@@ -343,11 +514,11 @@ def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renum
             continue
         v = U[depth, i]
         cnt[depth] = i
-        clique[depth] = v
+        clique[depth] = loc[v] if depth >= dc else v
         # child candidates: P & N(v); then drop v from P at this level
         nonempty = False
-        for k in range(W):
-            P[depth + 1, k] = P[depth, k] & adj[v, k]
+        for k in range(Wf):
+            P[depth + 1, k] = P[depth, k] & A[v, k]
             if P[depth + 1, k]:
                 nonempty = True
         P[depth, v >> 6] &= ~(np.uint64(1) << np.uint64(v & 63))
@@ -364,25 +535,52 @@ def max_clique_bitset(adj, n, init, floor, groups_a, groups_b, time_limit, renum
         if (nodes & 1023) == 0:
             if _now() - start > time_limit:
                 exact = False
+                # every clique not yet searched extends clique[:d] by the vertex being
+                # expanded at level d or one of lower colour: at most d + its colour
+                for d in range(depth + 1):
+                    upper = max(upper, d + K[d, cnt[d]])
                 break
         need = best_size - depth - 1  # the child must add more than this many vertices
-        if nga > 0:
-            if _groups_hit(P[depth + 1], groups_a, nga) <= need:
+        Pc = P[depth + 1, :Wf]
+        if labels:
+            # rows and columns among the candidates bound the clique; on matrices where
+            # this bound almost never cuts (random ones: ~0.03% of nodes) it is dropped
+            # after 4096 tries, which saves ~10% of the time
+            lab_tries += 1
+            if not _labels_exceed(Pc, frow, seen, need) or not _labels_exceed(Pc, fcol, seen, need):
+                lab_cuts += 1
                 continue
-        if ngb > 0:
-            if _groups_hit(P[depth + 1], groups_b, ngb) <= need:
-                continue
+            if lab_tries == 4096 and lab_cuts * 100 < lab_tries:
+                labels = False
+        if compact > 0 and depth + 1 < dc:
+            pc = 0
+            for k in range(Wf):
+                pc += popcount64(Pc[k])
+            if pc <= compact:
+                m = _compact(Pc, adj, vrow, vcol, loc, cadj, lrow, lcol, reorder)
+                for k in range(cW):
+                    P[depth + 1, k] = 0
+                for j in range(m):
+                    P[depth + 1, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+                dc = depth + 1
+                A = cadj
+                Wf = cW
+                FCls = cCls
+                Pc = P[depth + 1, :Wf]
         if renumber:
-            c = _colour_renumber(P[depth + 1], adj, U[depth + 1], K[depth + 1], need + 1, Cls)
+            c = _colour_renumber(Pc, A, U[depth + 1], K[depth + 1], need + 1, FCls, wsu, wsi)
         else:
-            c = _colour(P[depth + 1], adj, U[depth + 1], K[depth + 1], need + 1)
+            c = _colour(Pc, A, U[depth + 1], K[depth + 1], need + 1, wsu)
         if c == 0:
             continue
         depth += 1
         cnt[depth] = c
+    upper = max(upper, best_size)
+    if cap >= 0:
+        upper = min(upper, max(cap, best_size))
     if not improved:
-        return init.copy(), exact, nodes
-    return best[:best_size].copy(), exact, nodes
+        return init.copy(), exact, nodes, upper
+    return best[:best_size].copy(), exact, nodes, upper
 
 
 def max_clique_python(neighbours: list[set[int]]) -> list[int]:

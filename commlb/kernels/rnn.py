@@ -14,6 +14,13 @@ it for positions an input does not fill).
 * :func:`run_rows` — numba, parallel over the rows; weights in CSR form by *input* unit, so
   a step costs O(nonzeros) (the explicit constructions are very sparse).
 * :func:`run_rows_python` — the plain twin: numpy int64 products, one step at a time.
+* :func:`step_rows` — one step of many rows at once for callers with many independent
+  rows (the protocol's segment replay): the products as in the twin (one exact matrix
+  product for all rows), the rounding and activation fused in one numba pass
+  (``activate_rows``, plain twin :func:`activate_rows_python`).
+* :func:`run_ragged` — rows of different lengths one after another, each from its own
+  state (the replay's segments): numba ``run_ragged_dense`` with dense float64 products
+  (exact when :attr:`RNNCell.float_ok`), plain twin :func:`run_ragged_python`.
 
 :meth:`RNNCell.run` picks one of them with the shared backend switch
 (:mod:`commlb.kernels.backend`).  :meth:`commlb.models.rnn.RNNModel.run_batch` and the
@@ -28,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr", "matmul_exact", "run_rows_python"]
+__all__ = ["ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr", "matmul_exact", "run_rows_python",
+           "step_rows", "activate_rows_python", "run_ragged", "run_ragged_python"]
 
 ACT_RELU = 0
 ACT_THRESHOLD = 1
@@ -230,3 +238,110 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
     if marks is None:
         return h, sat
     return h, sat, mark_states, mark_sat
+
+
+def activate_rows_python(cell: RNNCell, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plain twin of the numba ``activate_rows``: round, saturate and activate exact
+    accumulators (B, d) as the cell does; returns (values (B, d), saturations (B,))."""
+    f = cell.frac
+    pre = (acc + (1 << (f - 1))) >> f if f > 0 else acc
+    over = (pre < cell.raw_min) | (pre > cell.raw_max)
+    pre = np.clip(pre, cell.raw_min, cell.raw_max)
+    s = over.sum(axis=1)
+    if cell.act == ACT_RELU:
+        out = np.maximum(pre, 0)
+    elif cell.act == ACT_THRESHOLD:
+        out = np.where(pre > 0, cell.one, 0)
+        if cell.one < (1 << f):
+            s = s + (pre > 0).sum(axis=1)
+    else:
+        idx = np.clip(pre, cell.lo, cell.lo + cell.table.size - 1) - cell.lo
+        out = cell.table[idx]
+        s = s + cell.tmask[idx].sum(axis=1)
+    return np.asarray(out, dtype=np.int64), np.asarray(s, dtype=np.int64)
+
+
+def step_rows(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
+              backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """One step of every row: ``states`` (B, L, d) read ``tokens`` (B,) (each >= 0) ->
+    (new states (B, L, d), saturations per row (B,)).  The products are exact matrix
+    products over all rows at once (:meth:`RNNCell._product`, as :func:`run_rows_python`);
+    the rounding and activation run fused by the numba ``activate_rows`` (``backend``
+    ``"numba"``/``"auto"``) or by :func:`activate_rows_python` (``"python"``)."""
+    from .backend import resolve_backend
+
+    backend = resolve_backend(backend)
+    h = np.asarray(states, dtype=np.int64)
+    tok = np.asarray(tokens, dtype=np.int64)
+    if tok.size and tok.min() < 0:
+        raise ValueError("step_rows reads a token in every row")
+    B = h.shape[0]
+    new = np.empty((B, cell.L, cell.d), dtype=np.int64)
+    sat = np.zeros(B, dtype=np.int64)
+    for layer in range(cell.L):
+        acc = cell._product(h[:, layer], 0, layer)
+        if layer == 0:
+            acc += cell.u0[tok]
+        else:
+            acc += cell._product(new[:, layer - 1], 1, layer)
+            acc += cell.bsh[layer]
+        if backend == "python":
+            new[:, layer], s = activate_rows_python(cell, acc)
+            sat += s
+        else:
+            from ._rnn_numba import activate_rows
+
+            view = new[:, layer]  # C-contiguous when L = 1: written in place
+            out = view if view.flags.c_contiguous else np.empty((B, cell.d), dtype=np.int64)
+            activate_rows(np.ascontiguousarray(acc), np.int64(cell.act), cell.table, np.int64(cell.lo),
+                          np.int64(cell.one), np.int64(cell.frac), np.int64(cell.raw_min),
+                          np.int64(cell.raw_max), cell.tmask, out, sat)
+            if out is not view:
+                new[:, layer] = out
+    return new, sat
+
+
+def run_ragged_python(cell: RNNCell, states: np.ndarray, flat: np.ndarray, offs: np.ndarray,
+                      lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plain twin of :func:`run_ragged`: each row by :func:`run_rows_python`."""
+    h = np.array(states, dtype=np.int64, copy=True)
+    sat = np.zeros(h.shape[0], dtype=np.int64)
+    for r in range(h.shape[0]):
+        toks = np.asarray(flat[int(offs[r]): int(offs[r]) + int(lens[r])], dtype=np.int64)[None]
+        out, s = run_rows_python(cell, h[r: r + 1], toks)
+        h[r], sat[r] = out[0], s[0]
+    return h, sat
+
+
+def run_ragged(cell: RNNCell, states: np.ndarray, flat: np.ndarray, offs: np.ndarray, lens: np.ndarray,
+               backend: str = "auto", in_place: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of different lengths: row r starts from ``states[r]`` (R, L, d) and reads the
+    tokens ``flat[offs[r] : offs[r] + lens[r]]`` (each >= 0).  Returns (end states (R, L, d),
+    saturations (R,)).  ``backend`` ``"numba"``/``"auto"``: the numba kernel with dense
+    float64 products, one row after another on one thread (only when
+    :attr:`RNNCell.float_ok`, which makes them exact; else a ``ValueError``);
+    ``"python"``: :func:`run_ragged_python`.  ``in_place``: the kernel updates ``states``
+    (a C-contiguous int64 array) itself instead of a copy."""
+    from .backend import resolve_backend
+
+    backend = resolve_backend(backend)
+    offs = np.ascontiguousarray(offs, dtype=np.int64)
+    lens = np.ascontiguousarray(lens, dtype=np.int64)
+    flat = np.ascontiguousarray(flat, dtype=np.int64)
+    if flat.size and flat.min() < 0:
+        raise ValueError("run_ragged reads a token at every step")
+    if backend == "python":
+        return run_ragged_python(cell, states, flat, offs, lens)
+    if not cell.float_ok:
+        raise ValueError("run_ragged's compiled kernel needs products exact in float64 (cell.float_ok)")
+    if cell._wf is None:
+        cell._wf = (cell.w_rec.astype(np.float64), cell.w_in.astype(np.float64))
+    from ._rnn_numba import run_ragged_dense
+
+    ok = in_place and isinstance(states, np.ndarray) and states.dtype == np.int64 and states.flags.c_contiguous
+    h = states if ok else np.array(states, dtype=np.int64, copy=True)
+    sat = np.zeros(h.shape[0], dtype=np.int64)
+    run_ragged_dense(np.ascontiguousarray(cell._wf[0]), np.ascontiguousarray(cell._wf[1]), cell.u0, cell.bsh,
+                     np.int64(cell.act), cell.table, np.int64(cell.lo), np.int64(cell.one), np.int64(cell.frac),
+                     np.int64(cell.raw_min), np.int64(cell.raw_max), cell.tmask, h, flat, offs, lens, sat)
+    return h, sat

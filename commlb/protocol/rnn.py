@@ -35,12 +35,17 @@ message's values (the state Alice sends at her first handoff) computed by the sa
 function, for batched witness kernels to be tested against.  In a transcript the state
 of message k is ``transcript.messages[k].values()["state"]`` (the decoded payload).
 
-Verification: in fixed point the protocol's read-out must equal ``model.forward`` bit for
-bit.  In float mode the state travels as exactly representable p-bit floats, so the
-result is expected to be identical as well; the check accepts a relative tolerance of
-2^(4 − p/2) per unit of magnitude (as the transformer simulator) and requires the same
-decision unless the forward pass lies within that tolerance of the decision boundary.
-A mismatch raises :class:`EngineError`.
+Verification (docs/theory.md §3.9 says what each check proves): every verified run checks
+that each message's bits decode to exactly the state its receiver continued from.  Then,
+by default, an independent ``model.forward``: in fixed point the protocol's read-out must
+equal it bit for bit; in float mode the state travels as exactly representable p-bit
+floats, so the result is expected to be identical as well; the check accepts a relative
+tolerance of 2^(4 − p/2) per unit of magnitude (as the transformer simulator) and requires
+the same decision unless the forward pass lies within that tolerance of the decision
+boundary.  With ``verify="replay"`` (fixed point) instead every segment is recomputed from
+the decoded message before it through its holder's view, all segments at once
+(:func:`replay_segments`), and no forward pass runs.  A failed check raises
+:class:`EngineError`.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ from ..core import ALICE, BOB, PUBLIC, Owner
 from ..errors import EngineError, InvalidInputError
 from ..models.base import ModelOutput
 from ..models.rnn import RNNModel
-from .core import Channel, PartyView, Split, Transcript, paused_gc, verify_output
+from .core import Channel, MessageLog, PartyView, Split, Transcript, verify_output
 
 __all__ = [
     "simulate_rnn",
@@ -65,6 +70,8 @@ __all__ = [
     "rnn_schedule",
     "handoff_count",
     "expected_bits",
+    "replay_segments",
+    "verify_checks",
 ]
 
 
@@ -170,28 +177,41 @@ def simulate_rnn(
     tokens: np.ndarray,
     split: Split,
     *,
-    verify: bool = True,
+    verify: bool | str = True,
     engine: str = "auto",
 ) -> tuple[Transcript, ModelOutput]:
     """Run ``model`` on ``tokens`` as a protocol between the owners of ``split``.
 
     Returns the transcript (every state message encoded, counted, decoded) and the
-    protocol's output.  With ``verify`` the output is checked against ``model.forward``
-    and a mismatch raises :class:`EngineError`.
+    protocol's output.  ``verify`` (docs/theory.md §3.9 says what each check proves; a
+    failed check raises :class:`EngineError`, and the metadata names the checks run):
+
+    * ``True`` or ``"forward"``: every message's bits decode to the state its receiver
+      continued from (``messages_decode_to_handoff_states``), and the output equals an
+      independent ``model.forward`` bit for bit (``protocol_matches_forward``);
+    * ``"replay"`` (fixed point): the same decoding check, and every segment recomputed
+      from the decoded message before it through its holder's view, all segments at once
+      (:func:`replay_segments`): each must give exactly the next message, and the last
+      ones the output (``segments_replayed``).  No forward pass is run, and
+      ``protocol_matches_forward`` is not set;
+    * ``"all"``: both; ``False``: none.
 
     ``engine``: ``"segments"`` runs each party's segment by :func:`party_state` and sends
     each state through :meth:`Channel.send` as it goes (the plain engine);
     ``"batched"`` (fixed point) hands the state over by reference: one run of the cell
     over all positions keeps the state at every handoff and output position, every
     segment having been checked to hold only positions its holder sees (own or PUBLIC);
-    the handoff states are then encoded and decoded in one pass
-    (:meth:`Channel.send_many`) and the decoded states must equal the states the next
-    holder continued from, else :class:`EngineError`.  Same transcript, same output.
+    the handoff states are recorded together (:meth:`Channel.send_many`: range-checked
+    and counted now, their bit strings encoded in one pass when first read — in a
+    verified run, by the decoding check).  Same transcript, same output.
     ``"auto"``: batched for fixed point."""
     if not isinstance(model, RNNModel):
         raise InvalidInputError(f"simulate_rnn needs an RNN, got {type(model).__name__}")
     if engine not in ("auto", "segments", "batched"):
         raise InvalidInputError(f"engine must be auto, segments or batched, not {engine!r}")
+    checks = verify_checks(verify)
+    if "replay" in checks and not model.precision.is_fixed:
+        raise InvalidInputError("the segment replay check is for fixed point; use verify='forward'")
     tokens = model.check_tokens(tokens)
     if len(split) != tokens.size:
         raise InvalidInputError(f"split has {len(split)} owners for {tokens.size} tokens")
@@ -200,7 +220,7 @@ def simulate_rnn(
     if engine == "batched" or (engine == "auto" and model.precision.is_fixed):
         if not model.precision.is_fixed:
             raise InvalidInputError("the batched RNN engine is for fixed point; use engine='segments'")
-        return _simulate_batched(model, tokens, split, outputs, verify)
+        return _simulate_batched(model, tokens, split, outputs, checks)
     first, segments = rnn_schedule(split.owner, last)
     parties = {who: _Party(who, PartyView(who, tokens, split.owner), model) for who in (ALICE, BOB)}
     channel = Channel()
@@ -208,6 +228,7 @@ def simulate_rnn(
     p, L, d = model.precision.bits, model.layers, model.hidden
 
     parties[first].state = model.initial_state()  # h0 is public
+    resumed = []  # the state each receiver continued from
     for k, (holder, start, stop) in enumerate(segments):
         party = parties[holder]
         party.advance(start, stop, outputs)
@@ -220,6 +241,7 @@ def simulate_rnn(
             party.state = None
             receiver.state = np.asarray(got["state"],
                                         dtype=np.int64 if model.precision.is_fixed else np.float64)
+            resumed.append(receiver.state)
 
     rows = []
     for pos in outputs:
@@ -232,7 +254,8 @@ def simulate_rnn(
                          parties[ALICE].saturations + parties[BOB].saturations)
     handoffs = len(segments) - 1
     meta = _meta(model, first, sorted({w.name.lower() for w in (ALICE, BOB) if parties[w].readouts}), handoffs)
-    return _finish(model, tokens, channel, output, meta, handoffs, verify)
+    sent = np.stack(resumed) if resumed else np.zeros((0, L, d))
+    return _finish(model, tokens, split, channel, output, meta, handoffs, sent, checks)
 
 
 def _meta(model: RNNModel, first: Owner, output_party: list[str], handoffs: int) -> dict[str, Any]:
@@ -247,24 +270,50 @@ def _meta(model: RNNModel, first: Owner, output_party: list[str], handoffs: int)
     }
 
 
-def _finish(model: RNNModel, tokens: np.ndarray, channel: Channel, output: ModelOutput, meta: dict[str, Any],
-            handoffs: int, verify: bool) -> tuple[Transcript, ModelOutput]:
+def verify_checks(verify: bool | str) -> frozenset[str]:
+    """The checks a ``verify`` argument asks for: ``"forward"`` and/or ``"replay"``."""
+    table = {False: (), "none": (), True: ("forward",), "forward": ("forward",), "replay": ("replay",),
+             "all": ("forward", "replay")}
+    if not isinstance(verify, (bool, str)) or verify not in table:
+        raise InvalidInputError(f"verify must be True, False, 'forward', 'replay', 'all' or 'none', not {verify!r}")
+    return frozenset(table[verify])
+
+
+def _finish(model: RNNModel, tokens: np.ndarray, split: Split, channel: Channel, output: ModelOutput,
+            meta: dict[str, Any], handoffs: int, sent: np.ndarray,
+            checks: frozenset[str]) -> tuple[Transcript, ModelOutput]:
+    """Check what is counted, run the checks asked for, and make the transcript.  ``sent``
+    holds, per message, the state its receiver continued from."""
     L, d, p = model.layers, model.hidden, model.precision.bits
     msgs = channel.messages
     # a message costs the bits its layout declares (encode and send_many guarantee it), so
     # the total is handoffs times the state's size when every message has the state layout
-    if len(msgs) != handoffs or (msgs and (tuple(state_fields(model)) != msgs[0].fields
-                                           or any(m.fields is not msgs[0].fields and m.fields != msgs[0].fields
-                                                  for m in msgs)
-                                           or sum(f.nbits for f in msgs[0].fields) != L * d * p)):
+    layouts = msgs.layouts()
+    if len(msgs) != handoffs or (handoffs and (layouts != [tuple(state_fields(model))]
+                                               or sum(f.nbits for f in layouts[0]) != L * d * p)):
         raise EngineError("RNN message bits differ from the documented formula")
-    if verify:
-        meta.update(verify_output(model, output, model.forward(tokens), "rnn"))
-    return channel.transcript(output.values, **meta), output
+    transcript = channel.transcript(output.values, **meta)
+    if not checks:
+        return transcript, output
+    done = ["messages_decode_to_handoff_states"]
+    # every message's bit string (a batch's all encoded now, in one pass) decoded back must
+    # be exactly the state its receiver continued from
+    got = msgs.decoded().get("state", np.zeros((0, L, d)))
+    if got.shape != sent.shape or not np.array_equal(got, sent):
+        raise EngineError("an RNN message does not decode to the state its receiver continued from")
+    transcript.meta["messages_decode_to_handoff_states"] = True
+    if "replay" in checks:
+        transcript.meta.update(replay_segments(model, tokens, split, transcript, output, decoded=got))
+        done.append("segments_replayed")
+    if "forward" in checks:
+        transcript.meta.update(verify_output(model, output, model.forward(tokens), "rnn"))
+        done.append("protocol_matches_forward")
+    transcript.meta["verification"] = done
+    return transcript, output
 
 
 def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs: np.ndarray,
-                      verify: bool) -> tuple[Transcript, ModelOutput]:
+                      checks: frozenset[str]) -> tuple[Transcript, ModelOutput]:
     """The ``"batched"`` engine of :func:`simulate_rnn` (see there)."""
     last = int(outputs.max())
     owner = np.asarray(split.owner, dtype=np.int8)[: last + 1]
@@ -276,34 +325,204 @@ def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs
     if holder_at.size != last + 1 or np.any((owner != holder_at) & (owner != int(PUBLIC))):
         raise EngineError("an RNN segment holds a position its holder cannot see")
     handoffs = starts.size - 1
-    marks = np.unique(np.concatenate([stops[:-1], outputs + 1]))
+    marks = _sorted_unique(np.concatenate([stops[:-1], outputs + 1]))
     cell = model.cell()
     _, _, states, sat = cell.run_marked(model.initial_state()[None], tokens[None, : last + 1], marks)
     states, sat = states[0], sat[0]
-    where = {m: k for k, m in enumerate(marks.tolist())}
     channel = Channel()
+    at_handoff = np.searchsorted(marks, stops[:-1])
+    # the states kept at the handoffs (a view when they are the first marks, as usual)
+    sent = states[: at_handoff.size] if np.array_equal(at_handoff, np.arange(at_handoff.size)) else states[at_handoff]
     if handoffs:
-        with paused_gc():  # thousands of strings and messages that all stay alive
-            _record_handoffs(channel, model, states, where, stops, holders)
-    out_states = states[[where[int(pos) + 1] for pos in outputs]]
-    values, read_sat = model.readout(out_states)
+        _record_handoffs(channel, model, sent, stops, holders)
+    at_out = np.searchsorted(marks, outputs + 1)
+    values, read_sat = model.readout(states[at_out])
     readers = {Owner(int(holder_at[int(pos)])).name.lower() for pos in outputs}
-    output = ModelOutput(values, model.decide(values), int(sat[where[last + 1]]) + int(read_sat))
+    output = ModelOutput(values, model.decide(values), int(sat[-1]) + int(read_sat))
     meta = _meta(model, first, sorted(readers), handoffs)
-    return _finish(model, tokens, channel, output, meta, handoffs, verify)
+    return _finish(model, tokens, split, channel, output, meta, handoffs, sent, checks)
 
 
-def _record_handoffs(channel: Channel, model: RNNModel, states: np.ndarray, where: dict[int, int],
-                     stops: np.ndarray, holders: np.ndarray) -> None:
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique`` of an integer array by sorting (numpy's hash-based unique takes
+    milliseconds on a few thousand entries)."""
+    m = np.sort(np.asarray(a, dtype=np.int64))
+    return m[np.concatenate([[True], m[1:] != m[:-1]])] if m.size else m
+
+
+def _record_handoffs(channel: Channel, model: RNNModel, sent: np.ndarray, stops: np.ndarray,
+                     holders: np.ndarray) -> None:
     """The handoff messages of the batched engine: the state kept at the end of every
-    segment but the last, sent by that segment's holder."""
-    fields = state_fields(model)
+    segment but the last, sent by that segment's holder; labels and notes are made when
+    a message is looked at."""
     L, d, p = model.layers, model.hidden, model.precision.bits
-    ends = stops[:-1].tolist()
-    sent = states[[where[b] for b in ends]]
+    ends = stops[:-1]
     per = f"{L}·{d}·{p} = {L * d * p} bits"
-    labels = [f"state@{b - 1}" for b in ends]
-    notes = [f"hidden state of all {L} layer(s) after positions 0..{b - 1}: {per}" for b in ends]
-    who = {int(ALICE): ALICE, int(BOB): BOB}
-    channel.send_many([who[h] for h in holders[:-1].tolist()], labels, fields, {"state": sent}, notes)
 
+    def label(k: int) -> str:
+        return f"state@{int(ends[k]) - 1}"
+
+    def note(k: int) -> str:
+        return f"hidden state of all {L} layer(s) after positions 0..{int(ends[k]) - 1}: {per}"
+
+    channel.send_many(holders[:-1], label, state_fields(model), {"state": sent}, note)
+
+
+# ---------------------------------------------------------------- segment replay
+#: the replay runs a step of many segments at once (:func:`~commlb.kernels.rnn.step_rows`:
+#: one exact matrix product for all of them) while at least this many multiply-adds
+#: (rows · L · d²) remain in the step; the few long segments left then run by the
+#: compiled cell
+REPLAY_TWIN_MIN_WORK = 1 << 14
+#: ... and to the end when at most this many steps remain: a call of the compiled cell
+#: (threads woken for a few rows) costs milliseconds on a busy machine
+REPLAY_TAIL_STEPS = 64
+#: run the replay's rows by :func:`~commlb.kernels.rnn.run_ragged` when its products are
+#: exact (the tests switch it off to exercise the other runners)
+REPLAY_RAGGED = True
+
+
+def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcript: Transcript,
+                    output: ModelOutput, decoded: np.ndarray | None = None) -> dict[str, Any]:
+    """Recompute every segment of a fixed-point RNN protocol run from its transcript and
+    check it (docs/theory.md §3.9).
+
+    The segments are the schedule's (:func:`rnn_schedule`); they must cover positions
+    0..last output position in order, and message k must be sent by the holder of
+    segment k.  Segment k starts from h0 (k = 0) or from what message k − 1's bits
+    decode to, and reads its positions through its holder's :class:`PartyView` (a
+    position the holder cannot see raises :class:`IsolationError`).  All segments run
+    at once, independently of the engine's run: one exact product per step for the many
+    short ones (:func:`~commlb.kernels.rnn.step_rows`), the compiled cell for the few
+    long ones.  The
+    state at the end of segment k must equal message k's decoded state, the read-outs at
+    the output positions must equal ``output`` bit for bit, and the saturations must add
+    up to ``output.saturations``; else :class:`EngineError`.  Returns the metadata."""
+    if not model.precision.is_fixed:
+        raise InvalidInputError("the segment replay check is for fixed point")
+    tokens = model.check_tokens(tokens)
+    outputs = model.output_positions(tokens.size)
+    last = int(outputs.max())
+    first, starts, stops = _schedule_arrays(split.owner, last)
+    nseg = starts.size
+    msgs = transcript.messages
+    if len(msgs) != nseg - 1:
+        raise EngineError(f"replay: {len(msgs)} messages for {nseg} segments")
+    if not (starts[0] == 0 and stops[-1] == last + 1 and np.array_equal(starts[1:], stops[:-1])
+            and np.all(stops > starts)):
+        raise EngineError("replay: the segments do not cover positions 0..last in order")
+    holders = np.full(nseg, int(first), dtype=np.int8)
+    holders[1::2] = int(first.other)
+    senders = (msgs.sender_array() if isinstance(msgs, MessageLog)
+               else np.array([int(m.sender) for m in msgs], dtype=np.int8))
+    if not np.array_equal(senders, holders[:-1]):
+        raise EngineError("replay: a message is not sent by the holder of the segment before it")
+    if decoded is None:
+        decoded = (msgs.decoded() if isinstance(msgs, MessageLog)
+                   else MessageLog(list(msgs)).decoded()).get("state", np.zeros((0,) + model.state_shape))
+    decoded = np.asarray(decoded, dtype=np.int64)
+    views = {int(w): PartyView(w, tokens, split.owner) for w in (ALICE, BOB)}
+    # pieces: the segments cut after every output position; a segment's first piece starts
+    # from the message before it, a later piece from the piece before it (waves)
+    bounds = _sorted_unique(np.concatenate([starts, outputs + 1]))
+    p_start, p_stop = bounds[:-1], bounds[1:]
+    seg = np.searchsorted(starts, p_start, side="right") - 1
+    wave = np.arange(p_start.size) - np.searchsorted(p_start, starts[seg])
+    cell = model.cell()
+    h0 = model.initial_state()
+    end = np.zeros((p_start.size,) + model.state_shape, dtype=np.int64)
+    sat = np.zeros(p_start.size, dtype=np.int64)
+    starts_from = np.concatenate([h0[None], decoded])  # segment k starts from entry k
+    whole = p_start.size == nseg  # no output inside a segment: the pieces are the segments
+    for j in range(int(wave.max()) + 1):
+        rows = np.arange(nseg) if whole else np.flatnonzero(wave == j)
+        begin = starts_from if whole else starts_from[seg[rows]] if j == 0 else end[rows - 1]
+        lengths = p_stop[rows] - p_start[rows]
+        pos = np.repeat(p_start[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
+            + np.arange(int(lengths.sum()))
+        who = np.repeat(holders[seg[rows]], lengths)
+        flat = np.empty(pos.size, dtype=np.int64)
+        for w, view in views.items():
+            mine = who == w
+            if np.any(mine):
+                flat[mine] = view.take(pos[mine])
+        with _one_blas_thread():  # BLAS threads on these small products only spin on 2 busy cores
+            if whole:
+                end, sat = _run_pieces(cell, begin, lengths, flat)
+            else:
+                end[rows], sat[rows] = _run_pieces(cell, begin, lengths, flat)
+    # each segment but the last ends in the state the next message carries
+    seg_end = np.arange(nseg - 1) if whole else np.flatnonzero((p_stop == stops[seg]) & (seg < nseg - 1))
+    if not np.array_equal(end[: nseg - 1] if whole else end[seg_end], decoded if whole else decoded[seg[seg_end]]):
+        k = int(seg[seg_end][np.argmax(np.any(end[seg_end] != decoded[seg[seg_end]], axis=(1, 2)))])
+        raise EngineError(f"replay: segment {k} from the message before it does not give message {k}")
+    values, read_sat = model.readout(end[np.searchsorted(p_stop, outputs + 1)])
+    if values.shape != np.shape(output.values) or not np.array_equal(values, output.values):
+        raise EngineError("replay: the read-out of the replayed segments differs from the protocol's output")
+    if int(sat.sum()) + int(read_sat) != int(output.saturations):
+        raise EngineError("replay: the saturations of the replayed segments differ from the protocol's")
+    return {"segments_replayed": True, "replayed_segments": int(nseg)}
+
+
+_CONTROLLER: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A context in which BLAS uses one thread (threadpoolctl; its scan of the loaded
+    libraries is done once per process)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _run_pieces(cell: Any, begin: np.ndarray, lengths: np.ndarray,
+                flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run R independent rows: row r starts from ``begin[r]`` and reads ``lengths[r]``
+    tokens (row r's are the next ``lengths[r]`` of ``flat``).  Longest rows first; each
+    step runs the rows still reading together (:func:`~commlb.kernels.rnn.step_rows`:
+    one exact product for all) while they are many, then the rest by the compiled cell,
+    row by row as the forward pass runs.  When the cell's products are exact in float64
+    (``cell.float_ok``, the common case) all rows run instead by
+    :func:`~commlb.kernels.rnn.run_ragged` (dense products, one row after another).
+    Returns (end states, saturations per row)."""
+    from ..kernels.rnn import run_ragged, step_rows
+
+    if cell.float_ok and REPLAY_RAGGED:  # ``begin`` is the caller's fresh array: updated in place
+        return run_ragged(cell, begin, flat, np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths,
+                          in_place=True)
+
+    R = lengths.size
+    sorted_already = bool(np.all(lengths[:-1] >= lengths[1:]))  # e.g. every row one token long
+    order = np.arange(R) if sorted_already else np.argsort(-lengths, kind="stable")
+    lens = lengths[order]
+    offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])[order]
+    h = np.array(begin if sorted_already else begin[order], dtype=np.int64)
+    sat = np.zeros(R, dtype=np.int64)
+    per_row = cell.L * cell.d * cell.d
+    active = np.searchsorted(-lens, -np.arange(int(lens[0]) if R else 0), side="left")  # rows with len > t
+    t = 0
+    T = int(lens[0]) if R else 0
+    while t < T and (int(active[t]) * per_row >= REPLAY_TWIN_MIN_WORK or T - t <= REPLAY_TAIL_STEPS):
+        n = int(active[t])
+        h[:n], s = step_rows(cell, h[:n], flat[offs[:n] + t])
+        sat[:n] += s
+        t += 1
+    if t < T:
+        n = int(active[t])
+        rest = lens[:n] - t
+        pad = np.full((n, int(rest[0])), -1, dtype=np.int64)  # -1 reads nothing
+        r_idx, c_idx = np.nonzero(np.arange(int(rest[0]))[None, :] < rest[:, None])
+        pad[r_idx, c_idx] = flat[offs[r_idx] + t + c_idx]
+        out, s = cell.run(h[:n], pad)
+        h[:n] = out
+        sat[:n] += s
+    if sorted_already:
+        return h, sat
+    end = np.empty_like(h)
+    end[order] = h
+    got = np.empty_like(sat)
+    got[order] = sat
+    return end, got

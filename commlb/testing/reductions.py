@@ -24,6 +24,10 @@ Sampled mode draws ``samples`` pairs with ``problem.sample`` and, for each, also
 (x, y') and (x', y) with fresh random x', y' (when inside the promise) to compare the
 tokens each party owns; the smallest failing pair found (by (x index, y index), the
 primary pair of a locality failure being the smaller of the two compared) is reported.
+The pairs come in chunks of :data:`SAMPLE_CHUNK`, chunk i drawn from the generator of
+``SeedSequence(seed).spawn`` child i, so a run gives the same report in process and on
+any number of Dask workers; each chunk compares PUBLIC tokens and owners with its own
+first pair, and the chunks' first pairs are compared with the first chunk's.
 """
 
 from __future__ import annotations
@@ -282,8 +286,9 @@ def check_reduction(
     Returns a :class:`ReductionReport`; ``report.ok`` is False and
     ``report.counterexample`` holds the smallest failing pair when a check fails.
     ``executor`` (a :class:`commlb.execution.Executor`): an exhaustive check runs on it in
-    chunks of whole rows (the same report; the time estimate divided by its workers); a
-    sampled check still runs here, its pairs drawn one after another from ``rng``.
+    chunks of whole rows, a sampled one in chunks of :data:`SAMPLE_CHUNK` pairs seeded by
+    chunk index (the same report in process and on any number of workers; the time
+    estimate divided by its workers).
     """
     if not isinstance(reduction, Reduction):
         raise InvalidInputError(
@@ -294,13 +299,12 @@ def check_reduction(
     seed = None
     if rng is None or isinstance(rng, (int, np.integer)):
         seed = 0 if rng is None else int(rng)
-        rng = np.random.default_rng(seed)
     if samples < 1:
         raise InvalidInputError("samples must be at least 1")
     checker = _Checker(reduction)
     exhaustive = total <= exhaustive_limit
     if max_seconds is not None:
-        spread = max(1, executor.workers) if executor is not None and exhaustive else 1
+        spread = max(1, executor.workers) if executor is not None else 1
         _refuse_if_too_slow(reduction, total if exhaustive else 3 * samples, exhaustive,
                             max_seconds, spread)
     start = time.perf_counter()
@@ -309,7 +313,7 @@ def check_reduction(
     elif exhaustive:
         checked, cex = _exhaustive(checker, total, progress)
     else:
-        checked, cex = _sampled(checker, samples, rng, progress)
+        checked, cex = _sampled_chunks(executor, checker, samples, _sample_entropy(rng), progress)
     seconds = time.perf_counter() - start
     owners = [] if checker.ref_owner is None else checker.ref_owner.tolist()
     return ReductionReport(
@@ -568,6 +572,94 @@ def _row_locality(checker: _Checker, x: np.ndarray, xi: int, ys_all: np.ndarray,
     if found is None:
         return None
     return first_bad, found
+
+
+#: pairs per chunk of a sampled check (fixed: the chunks never depend on the workers)
+SAMPLE_CHUNK = 1024
+
+
+def _sample_entropy(rng: np.random.Generator | int | None) -> int:
+    """The root of the sampled check's seeds: the seed itself, or 128 bits drawn once from
+    a Generator."""
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return 0 if rng is None else int(rng)
+    hi, lo = (int(v) for v in rng.integers(0, 2**64, size=2, dtype=np.uint64))
+    return (hi << 64) | lo
+
+
+def _sample_rows(part: tuple[int, int], reduction: Reduction, entropy: int,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """One chunk of a sampled check: ``part`` = (chunk index, pairs); its pairs drawn from
+    the generator seeded by ``SeedSequence(entropy, spawn_key=(index,))`` (the index-th
+    child of ``SeedSequence(entropy).spawn``) and checked against references of its own;
+    returns the smallest counterexample it found and those references."""
+    index, count = part
+    rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(int(index),)))
+    checker = _Checker(reduction)
+    _, best = _sampled(checker, count, rng, progress)
+    return {"best": best, "owner": checker.ref_owner_bytes,
+            "dtype": None if checker.ref_dtype is None else str(checker.ref_dtype),
+            "public": None if checker.ref_public is None else checker.ref_public.tobytes(),
+            "pair": checker.ref_pair, "checked": count}
+
+
+def _sampled_chunks(executor: Any, checker: _Checker, samples: int, entropy: int,
+                    progress: Callable[[int, int], None] | None) -> tuple[int, Counterexample | None]:
+    """The sampled check cut into chunks of :data:`SAMPLE_CHUNK` pairs (in process, or on
+    ``executor``): each chunk checks its pairs against references of its own (its first
+    pair encoded); the references of later chunks are then checked against the first
+    chunk's (owners, token dtype, PUBLIC tokens), which, with every chunk passing, is the
+    condition one stream of pairs tests against its first pair.  The counterexample is the
+    smallest (by x index, then y index) of all found, ties to the earliest chunk."""
+    problem = checker.problem
+    parts_in = [(i, min(SAMPLE_CHUNK, samples - lo)) for i, lo in enumerate(range(0, samples, SAMPLE_CHUNK))]
+    done = [0]
+
+    def tick(part: dict[str, Any]) -> None:
+        done[0] += int(part["checked"])
+        if progress is not None:
+            progress(done[0], samples)
+
+    if executor is None:  # one chunk after another, with progress inside each
+        parts = []
+        for index, count in parts_in:
+            lo = index * SAMPLE_CHUNK
+            inner = None if progress is None else (lambda d, _t, lo=lo: progress(lo + d, samples))
+            parts.append(_sample_rows((index, count), checker.reduction, entropy, inner))
+    else:
+        parts = executor.map_chunks(_sample_rows, parts_in, progress=tick, shared=(checker.reduction, entropy))
+    best: Counterexample | None = None
+
+    def keep(cex: Counterexample | None) -> None:
+        nonlocal best
+        if cex is not None and (best is None or (cex.x_index, cex.y_index) < (best.x_index, best.y_index)):
+            best = cex
+
+    for p in parts:
+        keep(p["best"])
+    with_ref = [p for p in parts if p["pair"] is not None]
+    if with_ref:
+        x0, y0 = with_ref[0]["pair"]
+        checker.set_reference(x0, y0, checker.reduction.encode(x0, y0))
+        ref_key = (_space_index(problem.x_space, x0), _space_index(problem.y_space, y0))
+        for p in with_ref[1:]:
+            x, y = p["pair"]
+            if p["owner"] != checker.ref_owner_bytes or p["dtype"] != str(checker.ref_dtype):
+                bad = checker.owner_problem(checker.reduction.encode(x, y))
+                if bad is not None:
+                    keep(checker.locality(x, y, checker.ref_pair, bad[0], bad[1]))
+                continue
+            pub = np.frombuffer(p["public"], dtype=np.uint8).reshape(checker.ref_public.shape) \
+                if checker.ref_public is not None else None
+            if pub is None or pub.size == 0:
+                continue
+            diff = np.flatnonzero((pub != checker.ref_public).any(axis=1))
+            if diff.size:
+                pos = int(checker.public[diff[0]])
+                key = (_space_index(problem.x_space, x), _space_index(problem.y_space, y))
+                first, second = ((x, y), (x0, y0)) if key <= ref_key else ((x0, y0), (x, y))
+                keep(checker.locality(first[0], first[1], second, pos, _changed("PUBLIC", pos, "the input")))
+    return samples, best
 
 
 def _sampled(checker: _Checker, samples: int, rng: np.random.Generator,

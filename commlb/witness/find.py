@@ -35,14 +35,15 @@ def find_witness(task: Any, model_family: str, n: int | None = None, *, hidden: 
                  precision: int | None = None, arith: str = "fixed", weights: str | None = None,
                  seed: int = 0, budget: Any = None, exhaustive: bool | None = None, split: Any = None,
                  reduction: Any = None, progress: Progress | None = None, backend: str = "auto",
-                 executor: Any = None, **task_options: Any) -> WitnessResult:
+                 executor: Any = None, spill_dir: str | None = None, **task_options: Any) -> WitnessResult:
     """``commlb witness`` as a function: resolve the task and build the model as
     ``commlb simulate`` does (:func:`commlb.setup.resolve_task`; the model options are
     those of :func:`commlb.models.build.build_model`, ``weights`` may be a ``.npz`` path; see
     :func:`witness_model` for the one difference), then :func:`search_witness` on the
     reduction's split (or ``split``: a spec such as ``prefix:K``).  ``budget``: inputs to
     sample or seconds ("30s"); ``exhaustive``: force or forbid enumerating every input;
-    ``executor``: where an exhaustive enumeration runs (see :func:`search_witness`)."""
+    ``executor``, ``spill_dir``: where an exhaustive enumeration runs and spills (see
+    :func:`search_witness`)."""
     from ..protocol.core import Split
     from ..setup import resolve_task
 
@@ -57,4 +58,4 @@ def find_witness(task: Any, model_family: str, n: int | None = None, *, hidden: 
         sp = split if isinstance(split, Split) else Split.parse(split, setup.example_instance())
     return search_witness(setup.reduction, built.model, sp, budget=budget, seed=seed, exhaustive=exhaustive,
                           progress=progress, backend=backend, task_name=setup.task_name, model_note=note,
-                          executor=executor)
+                          executor=executor, spill_dir=spill_dir)

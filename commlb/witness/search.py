@@ -113,15 +113,19 @@ def _estimate(source: MessageSource) -> tuple[float, float]:
     return source.n_inputs / rate, _bytes_needed(source.n_inputs)
 
 
-def sorted_runs(keys: np.ndarray, backend: str = "numba") -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+def sorted_runs(keys: np.ndarray, backend: str = "numba", idx: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
     """Sort ``keys`` in place and return (input index of each sorted key, starts and
     lengths of the first :data:`MAX_MULTI_RUNS` runs of equal keys longer than one,
     number of runs, number of inputs in runs longer than one, number of such runs).  ``backend`` "numba" runs
-    the radix kernel, anything else its numpy twin."""
+    the radix kernel, anything else its numpy twin.  ``idx``: distinct labels of the keys
+    (uint32 or int64), sorted in place with them and returned instead of the positions
+    (equal keys come in increasing label order)."""
     from ..kernels import keysort as ks
 
     n = int(keys.size)
-    idx = np.arange(n, dtype=np.uint32 if n < 1 << 32 else np.int64)
+    if idx is None:
+        idx = np.arange(n, dtype=np.uint32 if n < 1 << 32 else np.int64)
     if backend == "numba":
         ks.sort_keys_indices(keys, idx)
         runs, starts, lengths, members, multi = ks.run_summary(keys, min(MAX_MULTI_RUNS, n // 2 + 1))
@@ -240,7 +244,8 @@ def _sample(source: MessageSource, count: int | None, seconds: float | None, rng
 
 def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budget: Any = None, seed: int = 0,
                    exhaustive: bool | None = None, progress: Progress | None = None, backend: str = "auto",
-                   task_name: str = "", model_note: str = "", executor: Any = None) -> WitnessResult:
+                   task_name: str = "", model_note: str = "", executor: Any = None,
+                   spill_dir: str | None = None) -> WitnessResult:
     """Look for x ≠ x' with identical one-way messages and a Bob input y separating them,
     for ``model`` on ``reduction``'s instances (split: the reduction's owners by default).
 
@@ -249,7 +254,8 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
     inputs to sample (int) or seconds ("30s").  Raises :class:`TooLargeError` with an
     estimate when an exhaustive run is needed but too large.  ``executor``: a
     :class:`commlb.execution.Executor`; with one, the exhaustive enumeration is partitioned,
-    spilled to disk and counted on its workers (:mod:`.spill`; the same result)."""
+    spilled to disk (under ``spill_dir``, default the system's temporary directory) and
+    counted on its workers (:mod:`.spill`; the same result)."""
     t_start = time.perf_counter()
     count, seconds = parse_budget(budget)
     source = message_source(reduction, model, split, backend=backend, seed=seed)
@@ -265,9 +271,12 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         elif N <= 1 << 20 and source.kind != EngineSource.kind:
             exhaustive = True  # always feasible: about a second at worst
         else:
-            est_s, est_b = _estimate(source)
             if executor is not None:  # spilled to disk, shared by the workers
-                est_s, est_b = est_s / max(1, executor.workers), 0.0
+                from .spill import estimate
+
+                est_s, est_b = estimate(source, executor)[0], 0.0
+            else:
+                est_s, est_b = _estimate(source)
             if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
                 raise TooLargeError(
                     f"an exhaustive search over Alice's {layout.base}^{layout.digits} = {N:.3g} inputs would take "
@@ -293,7 +302,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         if executor is not None:
             from .spill import spilled_count
 
-            spilled = spilled_count(source, executor, progress=progress)
+            spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
         else:
             keys = _enumerate(source, progress)
     else:
@@ -393,7 +402,7 @@ def _vocab_names(reduction: Reduction) -> list[str] | None:
 
 def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_inputs: int | None = None,
                    backend: str = "auto", max_engine_inputs: int = 1 << 10, executor: Any = None,
-                   progress: Progress | None = None) -> EffectiveBits:
+                   progress: Progress | None = None, spill_dir: str | None = None) -> EffectiveBits:
     """log2 of the number of distinct messages Alice sends over **all** her inputs.
 
     ``reduction``: a :class:`~commlb.core.Reduction`; ``model``: any commlb model;
@@ -409,7 +418,8 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
     rows, and inputs with equal messages get equal answers).  ``executor``: a
     :class:`commlb.execution.Executor`; with one, the count is partitioned, spilled to disk
     and run on its workers (:mod:`.spill`; the same count), ``max_inputs`` does not apply
-    and a count estimated above :data:`MAX_EXHAUSTIVE_SECONDS` on its workers is refused."""
+    and a count estimated above :data:`MAX_EXHAUSTIVE_SECONDS` on its workers is refused;
+    ``spill_dir``: where it spills (default the system's temporary directory)."""
     t = time.perf_counter()
     problem = reduction.problem
     bound = _bound_value(problem)
@@ -438,12 +448,14 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
         from .spill import spilled_count
 
         if source.n_inputs > 1 << 20:
-            est_s = _estimate(source)[0] / max(1, executor.workers)
+            from .spill import estimate
+
+            est_s = estimate(source, executor)[0]
             if est_s > MAX_EXHAUSTIVE_SECONDS:
                 raise TooLargeError(f"counting the messages of Alice's {source.n_inputs:.3g} inputs would take "
                                     f"about {fmt_seconds(est_s)} on {executor.workers} worker(s): use a smaller "
                                     "--n or more workers")
-        spilled = spilled_count(source, executor, progress=progress)
+        spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
         distinct, exact = spilled.distinct, spilled.exact
     else:
         keys = _enumerate(source, None)

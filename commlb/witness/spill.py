@@ -18,7 +18,7 @@ executor's workers, merged in key order (docs/design.md §9.1).
 Both phases are pure functions of their inputs and files written under a temporary name
 then renamed, so a task Dask re-runs (a worker that died) rewrites or rereads the same
 bytes.  The spill directory is removed at the end.  Memory per task is bounded by the
-sizes (about 40 bytes per key of a chunk or a partition); disk needs
+sizes (about 36 bytes per key of a chunk, 28 per key of a partition); disk needs
 :data:`BYTES_PER_SPILLED` bytes per input, checked before anything is written.
 """
 
@@ -34,10 +34,11 @@ from typing import Any
 import numpy as np
 
 from ..costs import fmt_bytes, fmt_seconds
-from ..errors import TooLargeError
+from ..errors import InvalidInputError, TooLargeError
+from ..validate import short_text
 
 __all__ = ["CHUNK", "PARTITION", "MAX_RUNS", "BYTES_PER_SPILLED", "SpillCount", "partition_of",
-           "spilled_count", "plan"]
+           "spilled_count", "plan", "check_spill_dir", "check_disk", "estimate", "parallel_tasks"]
 
 #: leaves per enumeration task (fixed: the chunks never depend on the workers)
 CHUNK = 1 << 21
@@ -49,24 +50,18 @@ MAX_RUNS = 2048
 #: bytes on disk per input: its 64-bit key and a 32-bit offset inside its chunk
 BYTES_PER_SPILLED = 12
 #: bytes of memory per key a task holds at its peak (keys, offsets, sort order, copies)
-BYTES_PER_KEY_IN_TASK = 48
+BYTES_PER_KEY_IN_TASK = 36
 #: members of a run kept for the collision search (find_pair looks at 33)
 _RUN_MEMBERS = 33
 
 
 def partition_of(keys: np.ndarray, bits: int) -> np.ndarray:
     """The partition (0 .. 2^bits - 1) of each 64-bit key: the top ``bits`` bits of the
-    SplitMix64 finaliser of the key (packed messages are far from uniform; the mix is)."""
-    if bits == 0:
-        return np.zeros(keys.size, dtype=np.int64)
-    x = keys.astype(np.uint64, copy=True)
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(64 - bits)).astype(np.int64)
+    SplitMix64 finaliser of the key (packed messages are far from uniform; the mix is);
+    :func:`commlb.kernels.keysort.partition_of`."""
+    from ..kernels.keysort import partition_of as mixed
+
+    return mixed(keys, bits)
 
 
 def plan(n_inputs: int, chunk: int = CHUNK, partition: int = PARTITION) -> tuple[int, int]:
@@ -122,15 +117,17 @@ def _enumerate_chunk(c: int, source: Any, job: _Job) -> tuple[np.ndarray, int]:
     to one file (keys, then offsets); returns (start of each partition in the file, peak)."""
     lo = c * job.chunk
     hi = min(job.n_inputs, lo + job.chunk)
+    from ..kernels import keysort as ks
+
     keys = source.keys_tree(lo, hi)
-    part = partition_of(keys, job.bits)
-    order = np.argsort(part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange((1 << job.bits) + 1), side="left").astype(np.int64)
+    group = ks.group_by_partition if source.backend == "numba" else ks.group_by_partition_reference
+    grouped, offsets, bounds = group(keys, job.bits)
+    del keys
     path = _chunk_path(job, c)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as fh:
-        keys[order].astype(np.uint64).tofile(fh)
-        order.astype(np.uint32).tofile(fh)
+        grouped.tofile(fh)
+        offsets.tofile(fh)
     os.replace(tmp, path)
     return bounds, _peak_rss()
 
@@ -138,42 +135,42 @@ def _enumerate_chunk(c: int, source: Any, job: _Job) -> tuple[np.ndarray, int]:
 def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict[str, Any]:
     """Phase 2 for partition ``p``: its keys from every chunk file, in chunk order, sorted;
     distinct count and the first runs of equal keys (leaves in increasing order)."""
-    from .search import count_distinct, key_runs
+    from .search import count_distinct, sorted_runs
 
-    keys_parts, leaf_parts = [], []
-    for c in range(bounds.shape[0]):
-        a, b = int(bounds[c, p]), int(bounds[c, p + 1])
-        if b <= a:
-            continue
+    sizes = (bounds[:, p + 1] - bounds[:, p]).astype(np.int64)
+    keys = np.empty(int(sizes.sum()), dtype=np.uint64)
+    leaves = np.empty(keys.size, dtype=np.int64)
+    at = 0
+    for c in np.flatnonzero(sizes > 0).tolist():
+        a, m = int(bounds[c, p]), int(sizes[c])
         size = min(job.chunk, job.n_inputs - c * job.chunk)
         with open(_chunk_path(job, c), "rb") as fh:
             fh.seek(8 * a)
-            keys_parts.append(np.fromfile(fh, dtype=np.uint64, count=b - a))
+            if fh.readinto(keys[at:at + m].view(np.uint8).data) != 8 * m:
+                raise OSError(f"{_chunk_path(job, c)}: shorter than its table of partitions says")
             fh.seek(8 * size + 4 * a)
-            leaf_parts.append(np.fromfile(fh, dtype=np.uint32, count=b - a).astype(np.int64) + c * job.chunk)
-    keys = np.concatenate(keys_parts) if keys_parts else np.zeros(0, dtype=np.uint64)
-    leaves = np.concatenate(leaf_parts) if leaf_parts else np.zeros(0, dtype=np.int64)
-    del keys_parts, leaf_parts
-    order, starts, lengths = key_runs(keys)
-    sorted_leaves = leaves[order]
-    multi = lengths > 1
-    members = int(lengths[multi].sum())
+            leaves[at:at + m] = np.fromfile(fh, dtype=np.uint32, count=m)
+        leaves[at:at + m] += c * job.chunk
+        at += m
+    # keys sorted in place with their leaves (radix sort; equal keys by increasing leaf,
+    # the in-memory search's order); the runs longer than one only
+    sorted_leaves, starts, lengths, runs, members, multi = sorted_runs(keys, source.backend, idx=leaves)
     refined = None
     if members <= job.limit:
         refined, _ = count_distinct(source, source.leaves_to_digits, sorted_leaves, starts, lengths,
-                                    limit=job.limit)
-    run_starts = starts[multi][:MAX_RUNS]
-    run_lengths = lengths[multi][:MAX_RUNS]
-    run_keys = keys[order[run_starts]] if run_starts.size else np.zeros(0, dtype=np.uint64)
+                                    limit=job.limit, runs=runs, members=members)
+    run_starts = starts[:MAX_RUNS]
+    run_lengths = lengths[:MAX_RUNS]
+    run_keys = keys[run_starts]
     run_leaves = [sorted_leaves[s:s + min(n, _RUN_MEMBERS)] for s, n in
                   zip(run_starts.tolist(), run_lengths.tolist(), strict=True)]
-    return {"runs": int(starts.size), "members": members, "refined": refined,
-            "multi": int(np.count_nonzero(multi)), "run_keys": run_keys, "run_leaves": run_leaves,
-            "peak": _peak_rss()}
+    return {"runs": runs, "members": members, "refined": refined, "multi": multi, "run_keys": run_keys,
+            "run_leaves": run_leaves, "peak": _peak_rss()}
 
 
-#: CPU time of both rounds per input, as a multiple of the kernel's alone (measured, docs/design.md §9.1)
-ROUNDS_PER_KERNEL = 2.6
+#: CPU time of both rounds per input, as a multiple of the kernel's on the probe (measured
+#: with one numba thread: 1.44 for an RNN d = 16 at n = 24, 1.36 for d = 64 at n = 22)
+ROUNDS_PER_KERNEL = 1.5
 
 
 def _seconds(source: Any, n: int) -> float:
@@ -188,15 +185,63 @@ def _seconds(source: Any, n: int) -> float:
     return max(time.process_time() - t, 1e-6) / probe * n * ROUNDS_PER_KERNEL
 
 
-def check_disk(n_inputs: int, directory: str) -> int:
+def parallel_tasks(executor: Any) -> int:
+    """How many tasks ``executor`` runs at once: its workers, but on a local cluster no more
+    than this machine's cores (1 in process)."""
+    workers = max(1, int(getattr(executor, "workers", 1)))
+    if getattr(executor, "kind", "") in ("local-cluster", "in-process"):
+        workers = min(workers, os.cpu_count() or 1)
+    return workers
+
+
+def estimate(source: Any, executor: Any) -> tuple[float, str]:
+    """(seconds, a sentence) for counting all of ``source``'s inputs on ``executor``: the
+    CPU time measured here spread over :func:`parallel_tasks`; on a local cluster of a busy
+    machine (load average above its cores) the sentence says so."""
+    n = int(source.n_inputs)
+    cpu = _seconds(source, n)
+    tasks = parallel_tasks(executor)
+    wall = cpu / tasks
+    text = f"about {fmt_seconds(wall)} ({fmt_seconds(cpu)} of CPU over {tasks} at once)"
+    if getattr(executor, "kind", "") in ("local-cluster", "in-process") and hasattr(os, "getloadavg"):
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if load > cores:
+            text += f"; this machine is busy (load {load:.1f} on {cores} cores): longer"
+    return wall, text
+
+
+def check_spill_dir(path: str, option: str = "--spill-dir") -> str:
+    """``path`` as a spill directory: it must exist, be a directory and take a new file
+    (one is created and removed: permission bits do not tell, e.g. for root or a read-only
+    mount).  Returns its absolute path; raises :class:`InvalidInputError` (one line)."""
+    text = str(path)
+    if not text.strip() or "\x00" in text:
+        raise InvalidInputError(f"{option}: give a directory")
+    if not os.path.exists(text):
+        raise InvalidInputError(f"{option} {short_text(text)}: no such directory")
+    if not os.path.isdir(text):
+        raise InvalidInputError(f"{option} {short_text(text)}: not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".commlb-probe-", dir=text)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise InvalidInputError(f"{option} {short_text(text)}: cannot create a file there "
+                                f"({exc.strerror or exc})") from None
+    return os.path.abspath(text)
+
+
+def check_disk(n_inputs: int, directory: str, option: str | None = None) -> int:
     """Bytes the spill needs; raises :class:`TooLargeError` when ``directory`` has less
-    free space (with 10% to spare)."""
+    free space (with 10% to spare).  ``option``: the option that chose ``directory`` (None:
+    the system's temporary directory, chosen by ``TMPDIR``)."""
     need = int(n_inputs) * BYTES_PER_SPILLED
     os.makedirs(directory, exist_ok=True)
     free = shutil.disk_usage(directory).free
     if need * 1.1 > free:
+        where = "set TMPDIR to a larger disk" if option is None else f"give {option} a larger disk"
         raise TooLargeError(f"counting {n_inputs:,} messages spills about {fmt_bytes(need)} to {directory}, "
-                            f"which has {fmt_bytes(free)} free: set TMPDIR to a larger disk, or use --budget")
+                            f"which has {fmt_bytes(free)} free: {where}, or use --budget")
     return need
 
 
@@ -206,17 +251,17 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
     """Distinct messages over all of ``source``'s inputs and the first runs of equal keys,
     computed on ``executor`` (any :class:`commlb.execution.Executor`, in process too) with
     the keys spilled to a temporary directory under ``directory`` (default: the system's
-    temporary directory, which every worker must see).  ``limit``: as in
+    temporary directory; every worker must see it; ``--spill-dir``, checked with
+    :func:`check_spill_dir`).  ``limit``: as in
     :func:`commlb.witness.search.count_distinct`.  ``progress(done, total, phase)``."""
     n = int(source.n_inputs)
     chunk = CHUNK if chunk is None else int(chunk)
     chunks, bits = plan(n, chunk, PARTITION if partition is None else int(partition))
     base = directory or tempfile.gettempdir()
-    need = check_disk(n, base)
+    need = check_disk(n, base, None if directory is None else "--spill-dir")
     if hasattr(executor, "note"):
         executor.note(f"{n:,} inputs in {chunks:,} chunks and {1 << bits:,} partitions on {executor.workers} "
-                      f"worker(s), about {fmt_seconds(_seconds(source, n) / max(1, executor.workers))}; "
-                      f"{fmt_bytes(need)} spilled to {base}")
+                      f"worker(s), {estimate(source, executor)[1]}; {fmt_bytes(need)} spilled to {base}")
     spill = tempfile.mkdtemp(prefix="commlb-spill-", dir=base)
     job = _Job(spill, int(chunk), bits, n, int(limit))
     try:
