@@ -145,8 +145,12 @@ def _wait(client: Any, futures: list[Any], progress: Callable[[Any], None] | Non
     """The futures' results, in their order: each batch of futures that finishes is
     gathered once (reported to ``progress`` one by one) while the rest run; a Ctrl-C noted
     in ``interrupted`` is checked twice a second (KeyboardInterrupt raised here)."""
+    import asyncio
+
     from distributed import wait
 
+    # Python 3.10: asyncio's TimeoutError (what the poll raises) is not the builtin one
+    timeouts = (TimeoutError, asyncio.TimeoutError)
     results: list[Any] = [None] * len(futures)
     position = {f.key: i for i, f in enumerate(futures)}
     pending = list(futures)
@@ -155,7 +159,7 @@ def _wait(client: Any, futures: list[Any], progress: Callable[[Any], None] | Non
             raise KeyboardInterrupt
         try:
             done, not_done = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
-        except TimeoutError:
+        except timeouts:
             continue
         finished = [f for f in pending if f in done]
         for future, value in zip(finished, client.gather(finished), strict=True):
@@ -286,11 +290,13 @@ def _quiet() -> None:
 def _connect(address: str) -> Executor:
     if not address:
         raise InvalidInputError("--scheduler: give the scheduler's address, e.g. tcp://10.0.0.5:8786")
+    import asyncio
+
     distributed = _import_distributed()
     _quiet()
     try:
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, asyncio.TimeoutError) as exc:  # two classes before Python 3.11
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidInputError(f"--scheduler {address}: no Dask scheduler answered within "
                                 f"{CONNECT_TIMEOUT} ({reason[:120]})") from None

@@ -448,3 +448,61 @@ def test_natural_splits_equal_plain(M, row_pick, col_pick, cap):
         sides = {(sum(1 << e for e in mine if A[e, y] == z), y, z) for y in range(A.shape[1]) if other >> y & 1
                  for z in values}
         assert any(part in (left, own & ~left) for part, _, _ in sides)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.integers(1, 3), st.integers(1, 9), st.integers(0, 2 ** 9 - 1), st.integers(1, 6), st.data())
+def test_forward_check_never_refutes_a_completable_split(V, m, placement, cap, data):
+    """forward_ok against its plain twin, brute force over every placement of the remaining
+    elements: it may refute only partial splits that no placement completes, and leaves
+    the bases as it found them."""
+    from commlb.kernels.exact import _rank_gf2_plain, forward_ok, insert_slot
+
+    vec = np.array([[data.draw(st.integers(0, 2 ** 10 - 1)) for _ in range(m)] for _ in range(V)],
+                   dtype=np.uint64)
+    start = data.draw(st.integers(0, m))
+    sides = [placement >> u & 1 for u in range(start)]
+    BL = np.zeros((V, 64), dtype=np.uint64)
+    BR = np.zeros((V, 64), dtype=np.uint64)
+    rl = rr = 0
+    for u, side in enumerate(sides):
+        for z in range(V):
+            if insert_slot((BL if side == 0 else BR)[z], vec[z, u]) >= 0:
+                if side == 0:
+                    rl += 1
+                else:
+                    rr += 1
+    before = (BL.copy(), BR.copy())
+
+    def rank_sum(members: list[int]) -> int:
+        return sum(_rank_gf2_plain([int(vec[z, u]) for u in members]) for z in range(V))
+
+    completable = rl <= cap and rr <= cap and any(
+        rank_sum([u for u in range(m) if (sides + [rest >> k & 1 for k in range(m - start)])[u] == 0]) <= cap
+        and rank_sum([u for u in range(m) if (sides + [rest >> k & 1 for k in range(m - start)])[u] == 1]) <= cap
+        for rest in range(1 << (m - start)))
+    log = [np.empty(m * V, dtype=np.int64) for _ in range(3)]
+    got = forward_ok(BL, BR, vec, V, start, m, rl, rr, cap, *log)
+    if completable:
+        assert got
+    assert np.array_equal(BL, before[0]) and np.array_equal(BR, before[1])
+
+
+@settings(deadline=None, max_examples=40)
+@given(small_matrices(max_side=6))
+def test_search_same_with_and_without_forward_checks(M):
+    from commlb.bounds.exact import _bitplanes, _merge
+    from commlb.kernels.exact import new_memo, solve
+
+    base, _, _ = _merge(M)
+    values = sorted(int(v) for v in np.unique(base))
+    RB, CB = _bitplanes(base, values)
+    rows, cols = np.uint64((1 << base.shape[0]) - 1), np.uint64((1 << base.shape[1]) - 1)
+    ref = deterministic_complexity_reference(M)
+    for d in range(ref + 1):
+        answers = []
+        for forward in (0.0, 1.0):
+            stats = np.zeros(4, dtype=np.int64)
+            answers.append(bool(solve(RB, CB, len(values), rows, cols, d, new_memo(), stats,
+                                      np.array([math.inf, forward]))))
+        assert answers == [d >= ref, d >= ref]
