@@ -1,26 +1,35 @@
 """Benchmark: the RNN protocol simulation against the plain forward pass.
 
-What is timed, on the same input, side by side in one run:
+What is timed, on the same input, side by side in one run (round robin: every repeat runs
+each variant once, so a change of load hits all of them; best of ``--repeat``):
 
-* ``forward`` — :meth:`RNNModel.forward` (exact fixed point, numpy, one token per step);
+* ``forward`` — :meth:`RNNModel.forward` (exact fixed point, the compiled cell, one token
+  per step);
 * ``protocol`` — :func:`commlb.protocol.rnn.simulate_rnn` with ``verify=False`` (the
   batched engine for fixed point: one run of the cell keeping the state at every handoff,
-  each segment checked to hold only its holder's and PUBLIC positions, the handoff states
-  counted and range-checked in one pass, their bit strings encoded when first read); the
-  per-segment engine (each party reading through its view, each state encoded and decoded
-  as it goes) is timed once beside it, in process CPU time;
-* ``protocol + verify`` — the same plus the bit-for-bit check against ``forward`` (what
-  every ``commlb simulate`` run does);
-* ``forward_batch (numba)`` of the same single row, for scale (the compiled twin used by
-  trials and tests; compile time excluded).
+  each segment checked to hold only its holder's and PUBLIC positions, the handoff
+  messages recorded as one block, range-checked and counted, their bit strings not yet
+  encoded);
+* ``+ verify (forward)`` — ``verify=True``, what ``commlb simulate`` runs: every message
+  encoded and decoded back in one pass and compared with the state its receiver continued
+  from, and an independent forward pass compared bit for bit
+  (``protocol_matches_forward``);
+* ``+ verify (replay)`` — ``verify="replay"``: the same decoding check, and every segment
+  recomputed from the decoded message before it through its holder's view, all segments
+  at once (``segments_replayed``; docs/theory.md §3.9 says what each check proves — the
+  replay does not run ``model.forward``).
+
+Wall and process CPU time are both printed (CPU is steadier on a shared machine; the
+compiled cell and BLAS may use both cores, which CPU time counts twice), with the load
+average.  The per-segment engine (each party reading through its view, each state encoded
+and decoded as it goes) is timed once beside it, in CPU time.
 
 Model: d = 64 hidden units, L = 1 layer (``--layers``), tanh, p = 16-bit fixed point,
 random seeded weights, vocabulary 8; N = 4096 tokens.  Splits: prefix (Alice the first
 half: one message), interleave (alternate owners: N − 1 handoffs) and a random owner array
-with 10% PUBLIC tokens.  The printed ratio is protocol time / forward time (> 1 = the
-protocol is slower).
+with 10% PUBLIC tokens.  Ratios are variant time / forward time (> 1 = slower).
 
-Run:  .venv/bin/python bench/bench_protocol_rnn.py [--n 4096] [--hidden 64] [--repeat 3]
+Run:  .venv/bin/python bench/bench_protocol_rnn.py [--n 4096] [--hidden 64] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -29,17 +38,33 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import Timing, best_of, machine_line, print_table, ratio  # noqa: E402
+from _harness import machine_line  # noqa: E402
 
 from commlb.bits import Precision  # noqa: E402
 from commlb.models.rnn import RNNModel  # noqa: E402
 from commlb.protocol.core import Split  # noqa: E402
 from commlb.protocol.rnn import simulate_rnn  # noqa: E402
+
+
+def round_robin(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[float, float]]:
+    """Best (wall, process CPU) seconds of each function, the functions taking turns."""
+    for fn in fns.values():  # warm-up (compilation, caches)
+        fn()
+    best = {name: (float("inf"), float("inf")) for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            w, c = time.perf_counter() - w0, time.process_time() - c0
+            best[name] = (min(best[name][0], w), min(best[name][1], c))
+    return best
 
 
 def main() -> None:
@@ -49,7 +74,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--bits", type=int, default=16)
     ap.add_argument("--activation", default="tanh")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     n = args.n
     rng = np.random.default_rng(2024)
@@ -65,40 +90,29 @@ def main() -> None:
     }
     print(machine_line())
     print(f"rnn d={args.hidden}, L={args.layers}, {args.activation}, p={args.bits} fixed, N={n}")
-    fwd = best_of("forward", lambda: model.forward(tokens), repeat=args.repeat)
-    batch = best_of("forward_batch (numba, 1 row)", lambda: model.forward_batch(tokens[None]),
-                    repeat=args.repeat)
-    assert np.array_equal(batch.result[0][0], fwd.result.values)
-    print_table("plain forward passes", [fwd, batch], reference=fwd)
+    ref = model.forward(tokens)
     for name, split in splits.items():
-        t0 = time.perf_counter()
-        transcript, out = simulate_rnn(model, tokens, split, verify=True)
-        first = time.perf_counter() - t0
-        assert out.same_bits(fwd.result)
-        proto = best_of("protocol", lambda s=split: simulate_rnn(model, tokens, s, verify=False),
-                        repeat=args.repeat, warmup=False)
-        checked = Timing("protocol + verify", first)
-        print_table(f"split {name}: {transcript.total_bits} bits, {transcript.rounds} rounds, "
-                    f"{len(transcript.messages)} messages of {model.state_bits()} bits",
-                    [fwd, proto, checked], reference=fwd)
-        print(f"  ratio protocol / forward = {ratio(proto, fwd):.2f}; "
-              f"with verification = {ratio(checked, fwd):.2f}")
-        cpu_fwd = _cpu(lambda: model.forward(tokens), args.repeat)
-        cpu_proto = _cpu(lambda s=split: simulate_rnn(model, tokens, s, verify=False), args.repeat)
-        cpu_segments = _cpu(lambda s=split: simulate_rnn(model, tokens, s, verify=False, engine="segments"), 1)
-        print(f"  process CPU time (steadier on a shared machine): protocol / forward = {cpu_proto / cpu_fwd:.2f}; "
-              f"segment engine / forward = {cpu_segments / cpu_fwd:.2f}; load average {os.getloadavg()[0]:.1f}")
-
-
-def _cpu(fn, repeat: int) -> float:
-    """Best process CPU time of ``fn`` over ``repeat`` runs (after one warm-up)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
+        tr, out = simulate_rnn(model, tokens, split, verify="all")
+        assert out.same_bits(ref)
+        assert tr.meta["protocol_matches_forward"] and tr.meta["segments_replayed"]
+        variants: dict[str, Callable[[], Any]] = {
+            "forward": lambda: model.forward(tokens),
+            "protocol": lambda s=split: simulate_rnn(model, tokens, s, verify=False),
+            "+ verify (forward)": lambda s=split: simulate_rnn(model, tokens, s, verify=True),
+            "+ verify (replay)": lambda s=split: simulate_rnn(model, tokens, s, verify="replay"),
+        }
+        load0 = os.getloadavg()[0]
+        best = round_robin(variants, args.repeat)
+        load1 = os.getloadavg()[0]
+        fw, fc = best["forward"]
+        print(f"\nsplit {name}: {tr.total_bits} bits, {tr.rounds} rounds, {len(tr.messages)} messages "
+              f"of {model.state_bits()} bits; load average {load0:.1f} -> {load1:.1f}")
+        print(f"  {'':<20} {'wall s':>9} {'/ fwd':>7} {'CPU s':>9} {'/ fwd':>7}")
+        for label, (w, c) in best.items():
+            print(f"  {label:<20} {w:9.4f} {w / fw:7.2f} {c:9.4f} {c / fc:7.2f}")
         t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
+        simulate_rnn(model, tokens, split, verify=False, engine="segments")
+        print(f"  per-segment engine (CPU, once) / forward = {(time.process_time() - t0) / fc:.2f}")
 
 
 if __name__ == "__main__":

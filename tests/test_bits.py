@@ -227,3 +227,18 @@ def test_round_scaled_is_one_rounding_of_the_exact_value(p, shift, seed):
         assert all(Fraction(f) == v for f, v in zip(as_float.tolist(), exact))
         q = prec.quantize(as_float)
         assert np.array_equal(q.values, fast.values) and q.saturated == fast.saturated
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.integers(1, 64), st.lists(st.integers(0, 2**64 - 1), min_size=0, max_size=20))
+def test_pack_and_unpack_match_python_binary_strings(width, raw):
+    """The bit matrix of a code is its ``width`` low bits, most significant first, as
+    Python's ``format(code, '0{width}b')`` writes them; packing gives the code back."""
+    from commlb.bits import _pack, _unpack
+
+    codes = np.array([c % (1 << width) for c in raw], dtype=np.uint64)
+    bits = _unpack(codes, width)
+    expect = np.array([[int(ch) for ch in format(int(c), f"0{width}b")] for c in codes.tolist()],
+                      dtype=np.uint8).reshape(len(raw), width)
+    assert bits.shape == (len(raw), width) and np.array_equal(bits, expect)
+    assert np.array_equal(_pack(bits), codes)

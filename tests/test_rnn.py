@@ -297,3 +297,45 @@ def test_input_checks():
     late = RNNModel.random(3, np.random.default_rng(0), hidden=2, output_positions=(5,))
     with pytest.raises(InvalidInputError, match="output positions"):
         late.forward(np.array([0, 1, 2]))
+
+
+@settings(deadline=None, max_examples=60)
+@given(models(), st.integers(1, 9))
+def test_step_rows_numba_and_twin_match_the_cell_twin(case, batch):
+    """One step of many rows (the segment replay's step): the fused numba rounding and
+    activation, its plain twin, and the cell's reference twin give the same states and
+    saturations, from random in-range states."""
+    from commlb.kernels.rnn import run_rows_python, step_rows
+
+    model, _ = case
+    rng = np.random.default_rng(batch)
+    prec = model.precision
+    start = rng.integers(prec.raw_min, prec.raw_max + 1, size=(batch,) + model.state_shape)
+    toks = rng.integers(0, model.vocab_size, size=batch)
+    cell = model.cell()
+    ref, ref_sat = run_rows_python(cell, start, toks[:, None])
+    for backend in ("python", "numba"):
+        got, sat = step_rows(cell, start, toks, backend)
+        assert np.array_equal(got, ref) and np.array_equal(sat, ref_sat), backend
+
+
+@settings(deadline=None, max_examples=60)
+@given(models(), st.lists(st.integers(0, 7), min_size=0, max_size=6))
+def test_run_ragged_numba_matches_its_twin(case, lengths):
+    """Rows of different lengths (the segment replay's): the dense float64 kernel equals
+    its plain twin (the cell's reference twin row by row), from random in-range states."""
+    from commlb.kernels.rnn import run_ragged
+
+    model, _ = case
+    cell = model.cell()
+    if not cell.float_ok:
+        return
+    rng = np.random.default_rng(len(lengths))
+    prec = model.precision
+    lens = np.array(lengths, dtype=np.int64)
+    flat = rng.integers(0, model.vocab_size, size=int(lens.sum()))
+    offs = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    start = rng.integers(prec.raw_min, prec.raw_max + 1, size=(lens.size,) + model.state_shape)
+    ref, ref_sat = run_ragged(cell, start, flat, offs, lens, "python")
+    got, sat = run_ragged(cell, start, flat, offs, lens, "numba")
+    assert np.array_equal(got, ref) and np.array_equal(sat, ref_sat)

@@ -279,3 +279,152 @@ def test_send_many_counts_checks_and_encodes_like_send():
     bad[3, 1, 2] = 512  # one value past 10-bit two's complement
     with pytest.raises(EngineError, match="out of range"):
         Channel().send_many(senders, ["m"] * 5, fields, {"state": bad}, [""] * 5)
+
+
+# ---------------------------------------------------------------- verification modes
+@settings(deadline=None, max_examples=60)
+@given(cases(), st.sampled_from([(True, 0, 64), (False, 0, 64), (False, 200, 0), (False, 10**9, 0),
+                                 (False, 10**9, 3)]))
+def test_segment_replay_accepts_every_honest_run(case, runners):
+    """verify='replay' recomputes every segment (all at once: by run_ragged, by step_rows,
+    by the compiled cell row by row, or the last two mixed, as the switches say) and
+    accepts the honest run; it names itself and does not claim a forward-pass
+    comparison; 'all' runs both."""
+    model, tokens, split = case
+    rp.REPLAY_RAGGED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = runners
+    try:
+        tr, out = simulate_rnn(model, tokens, split, verify="replay")
+    finally:
+        rp.REPLAY_RAGGED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = True, 1 << 14, 64
+    assert tr.meta["segments_replayed"] is True and tr.meta["messages_decode_to_handoff_states"] is True
+    assert "protocol_matches_forward" not in tr.meta
+    assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "segments_replayed"]
+    assert tr.meta["replayed_segments"] == len(tr.messages) + 1
+    assert out.same_bits(model.forward(tokens)) and out.saturations == model.forward(tokens).saturations
+    both, _ = simulate_rnn(model, tokens, split, verify="all")
+    assert both.meta["protocol_matches_forward"] is True and both.meta["segments_replayed"] is True
+    plain, _ = simulate_rnn(model, tokens, split, verify=False)
+    assert "verification" not in plain.meta and plain.fingerprint() == tr.fingerprint()
+
+
+def _long_case(outputs=(3, 9, -1)):
+    rng = np.random.default_rng(11)
+    model = RNNModel.random(5, rng, hidden=4, layers=2, precision=Precision.fixed(12), output_kind="class",
+                            num_classes=3, output_positions=outputs)
+    tokens = rng.integers(0, 5, size=40)
+    owner = rng.integers(0, 3, size=40).astype(np.int8)
+    owner[:12] = ALICE  # a long first segment with two output positions inside
+    return model, tokens, Split(owner)
+
+
+def test_segment_replay_reads_each_position_once_through_its_holders_view(monkeypatch):
+    model, tokens, split = _long_case()
+    tr, out = simulate_rnn(model, tokens, split, verify=False)
+    asked = {ALICE: [], BOB: []}
+    original = PartyView.take
+
+    def spy(self, positions):
+        asked[self.who].extend(np.asarray(positions).tolist())
+        return original(self, positions)
+
+    monkeypatch.setattr(PartyView, "take", spy)
+    meta = rp.replay_segments(model, tokens, split, tr, out)
+    assert meta["segments_replayed"] is True
+    last = int(model.output_positions(tokens.size).max())
+    assert sorted(asked[ALICE] + asked[BOB]) == list(range(last + 1))
+    for who in (ALICE, BOB):  # only its own and PUBLIC positions
+        assert all(split.owner[i] in (who, PUBLIC) for i in asked[who])
+
+
+def test_segment_replay_refuses_a_tampered_message_output_or_view(monkeypatch):
+    model, tokens, split = _long_case()
+    tr, out = simulate_rnn(model, tokens, split, verify=False)
+    assert len(tr.messages) >= 3
+    block = tr.messages._parts[0]
+    block.batch.stacked["state"] = block.batch.stacked["state"].copy()
+    block.batch.stacked["state"][1, 0, 0] += 1  # message 1 no longer what segment 1 gives
+    block.batch._bits = None
+    with pytest.raises(EngineError, match="segment 1 from the message before it"):
+        rp.replay_segments(model, tokens, split, tr, out)
+    tr, out = simulate_rnn(model, tokens, split, verify=False)
+    wrong = type(out)(out.values + 1, out.decision, out.saturations)
+    with pytest.raises(EngineError, match="read-out"):
+        rp.replay_segments(model, tokens, split, tr, wrong)
+    wrong = type(out)(out.values, out.decision, out.saturations + 1)
+    with pytest.raises(EngineError, match="saturations"):
+        rp.replay_segments(model, tokens, split, tr, wrong)
+    # a schedule that gives Alice one of Bob's positions: her view refuses it
+    first, starts, stops = rp._schedule_arrays(split.owner, int(model.output_positions(40).max()))
+    bob_at = int(np.flatnonzero(split.owner == BOB)[0])
+    k = int(np.searchsorted(starts, bob_at, side="right")) - 1
+    moved_starts, moved_stops = starts.copy(), stops.copy()
+    moved_stops[k - 1] = moved_starts[k] = bob_at + 1  # the segment before takes Bob's token
+    monkeypatch.setattr(rp, "_schedule_arrays", lambda o, last: (first, moved_starts, moved_stops))
+    from commlb.protocol.core import IsolationError
+
+    with pytest.raises(IsolationError):
+        rp.replay_segments(model, tokens, split, tr, out)
+
+
+@pytest.mark.parametrize("bits", [12, 16])  # bit matrix / packed bytes
+def test_message_decoding_check_refuses_bits_that_do_not_decode_to_the_state(monkeypatch, bits):
+    from commlb.protocol import core
+
+    rng = np.random.default_rng(5)
+    model = RNNModel.random(5, rng, hidden=4, layers=2, precision=Precision.fixed(bits))
+    tokens = rng.integers(0, 5, size=30)
+    split = Split(rng.integers(0, 3, size=30).astype(np.int8))
+    packed, matrix = core._Batch.packed, core._Batch._encode_bits
+
+    def flip_packed(self):
+        out = packed(self)
+        if out is not None:
+            out = out.copy()
+            out[-1, 0] ^= 0x80  # the first bit of the last message
+        return out
+
+    def flip_matrix(self):
+        out = matrix(self).copy()
+        out[-1, 0] ^= 1
+        return out
+
+    monkeypatch.setattr(core._Batch, "packed", flip_packed)
+    monkeypatch.setattr(core._Batch, "_encode_bits", flip_matrix)
+    for verify in ("replay", True):
+        with pytest.raises(EngineError, match="does not decode"):
+            simulate_rnn(model, tokens, split, verify=verify)
+
+
+def test_verify_argument_checks():
+    from commlb.errors import InvalidInputError
+
+    model, tokens, split = _long_case((-1,))
+    with pytest.raises(InvalidInputError, match="verify must be"):
+        simulate_rnn(model, tokens, split, verify="fast")
+    fmodel = RNNModel.random(5, np.random.default_rng(1), hidden=3, precision=Precision.float_(16))
+    with pytest.raises(InvalidInputError, match="fixed point"):
+        simulate_rnn(fmodel, tokens, split, verify="replay")
+    tr, _ = simulate_rnn(model, tokens, split)  # the default: the forward-pass comparison
+    assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "protocol_matches_forward"]
+
+
+@settings(deadline=None, max_examples=40)
+@given(cases())
+def test_message_log_counts_equal_the_listed_messages(case):
+    """The transcript's counts read off the recorded blocks equal the counts over the
+    materialised messages (a plain list)."""
+    from commlb.protocol.core import Transcript
+
+    model, tokens, split = case
+    tr, _ = simulate_rnn(model, tokens, split, verify=False)
+    plain = Transcript(list(tr.messages), tr.output, tr.meta)
+    assert (tr.total_bits, tr.rounds, tr.one_way, tr.bits_alice_to_bob, tr.bits_bob_to_alice) == \
+        (plain.total_bits, plain.rounds, plain.one_way, plain.bits_alice_to_bob, plain.bits_bob_to_alice)
+    assert tr.fingerprint() == plain.fingerprint()
+    import pickle
+
+    assert pickle.loads(pickle.dumps(tr)).fingerprint() == tr.fingerprint()  # executors ship transcripts
+    n = len(tr.messages)
+    assert [m.label for m in tr.messages[1:]] == [tr.messages[k].label for k in range(1, n)]
+    if n:
+        assert tr.messages[-1].label == tr.messages[n - 1].label

@@ -118,3 +118,66 @@ def activate_rows(acc, act, table, lo, one, f, raw_min, raw_max, tmask, out, sat
                     s += 1
             out[i, j] = v
         sat[i] += s
+
+
+@njit(cache=True)
+def run_ragged_dense(w_rec, w_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask,
+                     states, flat, offs, lens, sat):
+    """Rows of different lengths, one after another: row r starts from ``states[r]``
+    (updated in place) and reads ``flat[offs[r] : offs[r] + lens[r]]``; ``sat[r]`` gets
+    its saturations.  The products are dense float64 (``w_rec``/``w_in`` as float64):
+    exact when every partial sum is an integer below 2^52 (the caller checks,
+    :attr:`commlb.kernels.rnn.RNNCell.float_ok`).  Plain twin:
+    :func:`commlb.kernels.rnn.run_ragged_python`."""
+    R = states.shape[0]
+    L, d = states.shape[1], states.shape[2]
+    half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
+    top = lo + table.shape[0] - 1
+    cur = np.empty((L, d), np.float64)
+    accf = np.empty(d, np.float64)
+    for r in range(R):
+        for layer in range(L):
+            for j in range(d):
+                cur[layer, j] = np.float64(states[r, layer, j])
+        s = np.int64(0)
+        for t in range(offs[r], offs[r] + lens[r]):
+            tok = flat[t]
+            for layer in range(L):
+                for j in range(d):
+                    accf[j] = 0.0
+                for k in range(d):
+                    hk = cur[layer, k]  # last step's state of this layer
+                    if hk != 0.0:
+                        for j in range(d):
+                            accf[j] += hk * w_rec[layer, k, j]
+                if layer > 0:
+                    for k in range(d):
+                        hk = cur[layer - 1, k]  # this step's state of the layer below
+                        if hk != 0.0:
+                            for j in range(d):
+                                accf[j] += hk * w_in[layer, k, j]
+                for j in range(d):
+                    acc = np.int64(accf[j]) + (u0[tok, j] if layer == 0 else bsh[layer, j])
+                    pre = (acc + half) >> f if f > 0 else acc
+                    if pre < raw_min:
+                        pre = raw_min
+                        s += 1
+                    elif pre > raw_max:
+                        pre = raw_max
+                        s += 1
+                    if act == 0:
+                        v = pre if pre > 0 else np.int64(0)
+                    elif act == 1:
+                        v = one if pre > 0 else np.int64(0)
+                        if pre > 0 and one < (np.int64(1) << f):
+                            s += 1
+                    else:
+                        idx = min(max(pre, lo), top) - lo
+                        v = table[idx]
+                        if tmask[idx]:
+                            s += 1
+                    cur[layer, j] = np.float64(v)
+        for layer in range(L):
+            for j in range(d):
+                states[r, layer, j] = np.int64(cur[layer, j])
+        sat[r] += s

@@ -18,6 +18,9 @@ it for positions an input does not fill).
   rows (the protocol's segment replay): the products as in the twin (one exact matrix
   product for all rows), the rounding and activation fused in one numba pass
   (``activate_rows``, plain twin :func:`activate_rows_python`).
+* :func:`run_ragged` — rows of different lengths one after another, each from its own
+  state (the replay's segments): numba ``run_ragged_dense`` with dense float64 products
+  (exact when :attr:`RNNCell.float_ok`), plain twin :func:`run_ragged_python`.
 
 :meth:`RNNCell.run` picks one of them with the shared backend switch
 (:mod:`commlb.kernels.backend`).  :meth:`commlb.models.rnn.RNNModel.run_batch` and the
@@ -33,7 +36,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr", "matmul_exact", "run_rows_python",
-           "step_rows", "activate_rows_python"]
+           "step_rows", "activate_rows_python", "run_ragged", "run_ragged_python"]
 
 ACT_RELU = 0
 ACT_THRESHOLD = 1
@@ -288,9 +291,57 @@ def step_rows(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
         else:
             from ._rnn_numba import activate_rows
 
-            out = np.empty((B, cell.d), dtype=np.int64)
+            view = new[:, layer]  # C-contiguous when L = 1: written in place
+            out = view if view.flags.c_contiguous else np.empty((B, cell.d), dtype=np.int64)
             activate_rows(np.ascontiguousarray(acc), np.int64(cell.act), cell.table, np.int64(cell.lo),
                           np.int64(cell.one), np.int64(cell.frac), np.int64(cell.raw_min),
                           np.int64(cell.raw_max), cell.tmask, out, sat)
-            new[:, layer] = out
+            if out is not view:
+                new[:, layer] = out
     return new, sat
+
+
+def run_ragged_python(cell: RNNCell, states: np.ndarray, flat: np.ndarray, offs: np.ndarray,
+                      lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plain twin of :func:`run_ragged`: each row by :func:`run_rows_python`."""
+    h = np.array(states, dtype=np.int64, copy=True)
+    sat = np.zeros(h.shape[0], dtype=np.int64)
+    for r in range(h.shape[0]):
+        toks = np.asarray(flat[int(offs[r]): int(offs[r]) + int(lens[r])], dtype=np.int64)[None]
+        out, s = run_rows_python(cell, h[r: r + 1], toks)
+        h[r], sat[r] = out[0], s[0]
+    return h, sat
+
+
+def run_ragged(cell: RNNCell, states: np.ndarray, flat: np.ndarray, offs: np.ndarray, lens: np.ndarray,
+               backend: str = "auto", in_place: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of different lengths: row r starts from ``states[r]`` (R, L, d) and reads the
+    tokens ``flat[offs[r] : offs[r] + lens[r]]`` (each >= 0).  Returns (end states (R, L, d),
+    saturations (R,)).  ``backend`` ``"numba"``/``"auto"``: the numba kernel with dense
+    float64 products, one row after another on one thread (only when
+    :attr:`RNNCell.float_ok`, which makes them exact; else a ``ValueError``);
+    ``"python"``: :func:`run_ragged_python`.  ``in_place``: the kernel updates ``states``
+    (a C-contiguous int64 array) itself instead of a copy."""
+    from .backend import resolve_backend
+
+    backend = resolve_backend(backend)
+    offs = np.ascontiguousarray(offs, dtype=np.int64)
+    lens = np.ascontiguousarray(lens, dtype=np.int64)
+    flat = np.ascontiguousarray(flat, dtype=np.int64)
+    if flat.size and flat.min() < 0:
+        raise ValueError("run_ragged reads a token at every step")
+    if backend == "python":
+        return run_ragged_python(cell, states, flat, offs, lens)
+    if not cell.float_ok:
+        raise ValueError("run_ragged's compiled kernel needs products exact in float64 (cell.float_ok)")
+    if cell._wf is None:
+        cell._wf = (cell.w_rec.astype(np.float64), cell.w_in.astype(np.float64))
+    from ._rnn_numba import run_ragged_dense
+
+    ok = in_place and isinstance(states, np.ndarray) and states.dtype == np.int64 and states.flags.c_contiguous
+    h = states if ok else np.array(states, dtype=np.int64, copy=True)
+    sat = np.zeros(h.shape[0], dtype=np.int64)
+    run_ragged_dense(np.ascontiguousarray(cell._wf[0]), np.ascontiguousarray(cell._wf[1]), cell.u0, cell.bsh,
+                     np.int64(cell.act), cell.table, np.int64(cell.lo), np.int64(cell.one), np.int64(cell.frac),
+                     np.int64(cell.raw_min), np.int64(cell.raw_max), cell.tmask, h, flat, offs, lens, sat)
+    return h, sat

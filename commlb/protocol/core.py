@@ -193,39 +193,99 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+#: big-endian word types of the byte-aligned field widths
+_WORDS = {8: ">u1", 16: ">u2", 32: ">u4", 64: ">u8"}
+
+
 class _Batch:
-    """K messages of one layout whose bit strings are encoded together on first use."""
+    """K messages of one layout whose bit strings are encoded together on first use.
+
+    When every field's width is 8, 16, 32 or 64 bits the bit strings are byte-aligned and
+    kept packed, eight bits a byte (:meth:`packed`: each value its big-endian word, which
+    is exactly its width's bits, most significant first, as :func:`~commlb.bits.encode`
+    writes them); a message's 0/1 array is unpacked from its row when read."""
 
     def __init__(self, fields: tuple[FieldSpec, ...], stacked: dict[str, np.ndarray], K: int) -> None:
         self.fields, self.stacked, self.K = fields, stacked, K
         self.per = sum(f.nbits for f in fields)
+        self.aligned = all(f.width in _WORDS for f in fields)
         self._bits: np.ndarray | None = None
+        self._packed: np.ndarray | None = None
+
+    def _big(self, f: FieldSpec) -> FieldSpec:
+        return FieldSpec(f.name, f.kind, (self.K,) + f.shape, f.width, f.frac)
+
+    def packed(self) -> np.ndarray | None:
+        """The (K, per / 8) packed bit strings of a byte-aligned layout, encoded in one pass
+        (once); None for other layouts."""
+        if not self.aligned:
+            return None
+        if self._packed is None:
+            parts = [self._words(f).view(np.uint8).reshape(self.K, f.nbits // 8) for f in self.fields]
+            self._packed = np.ascontiguousarray(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
+        return self._packed
+
+    def _words(self, f: FieldSpec) -> np.ndarray:
+        """One byte-aligned field's codes as big-endian words, after the range check of
+        :func:`~commlb.bits.encode`.  An integer array is cast straight to the word: the
+        cast keeps the low ``width`` bits, which for a value in range is its code (two's
+        complement for signed kinds)."""
+        arr = np.asarray(self.stacked[f.name])
+        big = self._big(f)
+        if arr.dtype.kind in "iu" and f.kind in ("fixed", "int", "acc", "uint") and arr.size:
+            lo, hi = (0, (1 << f.width) - 1) if f.kind == "uint" else (-(1 << (f.width - 1)),
+                                                                      (1 << (f.width - 1)) - 1)
+            if int(arr.min()) < lo or int(arr.max()) > hi:
+                _to_unsigned(arr, big)  # raises EngineError naming the field and the range
+            return arr.astype(_WORDS[f.width]).reshape(-1)
+        return _to_unsigned(arr, big).astype(_WORDS[f.width])
+
+    def _encode_bits(self) -> np.ndarray:
+        """The (K, per) 0/1 matrix of any layout, encoded in one pass."""
+        # message-major order: message k's fields in order, as encode() lays them out
+        parts = [_unpack(_to_unsigned(self.stacked[f.name], self._big(f)), f.width).reshape(self.K, f.nbits)
+                 for f in self.fields]
+        return np.ascontiguousarray(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
 
     def all_bits(self) -> np.ndarray:
-        """The (K, per) bit matrix of all K messages, encoded in one pass (once)."""
+        """The (K, per) bit matrix of all K messages (made once)."""
         if self._bits is None:
-            # message-major order: message k's fields in order, as encode() lays them out
-            parts = [_unpack(_to_unsigned(self.stacked[f.name], FieldSpec(f.name, f.kind, (self.K,) + f.shape,
-                                                                          f.width, f.frac)), f.width)
-                     .reshape(self.K, f.nbits) for f in self.fields]
-            self._bits = np.ascontiguousarray(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
+            pk = self.packed()
+            self._bits = np.unpackbits(pk, axis=1) if pk is not None else self._encode_bits()
         return self._bits
 
     def bits(self, k: int) -> np.ndarray:
+        if self._bits is None and self.aligned:
+            pk = self.packed()
+            assert pk is not None  # aligned layouts are packed
+            return np.unpackbits(pk[k])
         return self.all_bits()[k]
 
     def decode_all(self) -> dict[str, np.ndarray]:
         """What the K bit strings decode to, in one pass: each field's values stacked on a
-        first axis of length K (the inverse of :meth:`all_bits`, as
-        :func:`~commlb.bits.decode` reads one payload)."""
-        bits = self.all_bits()
+        first axis of length K (the inverse of the encoding, as :func:`~commlb.bits.decode`
+        reads one payload)."""
         out: dict[str, np.ndarray] = {}
         pos = 0
+        pk = self.packed()
+        bits = self.all_bits() if pk is None else None
         for f in self.fields:
-            chunk = bits[:, pos: pos + f.nbits]
-            pos += f.nbits
-            big = FieldSpec(f.name, f.kind, (self.K,) + f.shape, f.width, f.frac)
-            out[f.name] = _from_unsigned(_pack(chunk.reshape(self.K * f.count, f.width)), big)
+            if pk is not None:
+                words = np.ascontiguousarray(pk[:, pos // 8: (pos + f.nbits) // 8]).view(_WORDS[f.width])
+                pos += f.nbits
+                if f.kind in ("fixed", "int", "acc") and f.width < 64:  # two's complement, in place
+                    v = words.astype(np.int64).reshape((self.K,) + f.shape)
+                    sign = np.int64(1 << (f.width - 1))
+                    v ^= sign
+                    v -= sign
+                    out[f.name] = v
+                    continue
+                codes = words.reshape(-1).astype(np.uint64)
+            else:
+                assert bits is not None
+                codes = _pack(bits[:, pos: pos + f.nbits].reshape(self.K * f.count, f.width))
+                pos += f.nbits
+            out[f.name] = _from_unsigned(codes, self._big(f))
         return out
 
 
@@ -427,7 +487,7 @@ class MessageLog(Sequence[Message]):
             vals = p.batch.decode_all() if isinstance(p, _Block) else {k: v[None] for k, v in p.values().items()}
             for name, arr in vals.items():
                 chunks[name].append(np.asarray(arr))
-        return {name: np.concatenate(parts) for name, parts in chunks.items()}
+        return {name: parts[0] if len(parts) == 1 else np.concatenate(parts) for name, parts in chunks.items()}
 
 
 class Channel:

@@ -35,12 +35,17 @@ message's values (the state Alice sends at her first handoff) computed by the sa
 function, for batched witness kernels to be tested against.  In a transcript the state
 of message k is ``transcript.messages[k].values()["state"]`` (the decoded payload).
 
-Verification: in fixed point the protocol's read-out must equal ``model.forward`` bit for
-bit.  In float mode the state travels as exactly representable p-bit floats, so the
-result is expected to be identical as well; the check accepts a relative tolerance of
-2^(4 − p/2) per unit of magnitude (as the transformer simulator) and requires the same
-decision unless the forward pass lies within that tolerance of the decision boundary.
-A mismatch raises :class:`EngineError`.
+Verification (docs/theory.md §3.9 says what each check proves): every verified run checks
+that each message's bits decode to exactly the state its receiver continued from.  Then,
+by default, an independent ``model.forward``: in fixed point the protocol's read-out must
+equal it bit for bit; in float mode the state travels as exactly representable p-bit
+floats, so the result is expected to be identical as well; the check accepts a relative
+tolerance of 2^(4 − p/2) per unit of magnitude (as the transformer simulator) and requires
+the same decision unless the forward pass lies within that tolerance of the decision
+boundary.  With ``verify="replay"`` (fixed point) instead every segment is recomputed from
+the decoded message before it through its holder's view, all segments at once
+(:func:`replay_segments`), and no forward pass runs.  A failed check raises
+:class:`EngineError`.
 """
 
 from __future__ import annotations
@@ -196,9 +201,9 @@ def simulate_rnn(
     ``"batched"`` (fixed point) hands the state over by reference: one run of the cell
     over all positions keeps the state at every handoff and output position, every
     segment having been checked to hold only positions its holder sees (own or PUBLIC);
-    the handoff states are then encoded and decoded in one pass
-    (:meth:`Channel.send_many`) and the decoded states must equal the states the next
-    holder continued from, else :class:`EngineError`.  Same transcript, same output.
+    the handoff states are recorded together (:meth:`Channel.send_many`: range-checked
+    and counted now, their bit strings encoded in one pass when first read — in a
+    verified run, by the decoding check).  Same transcript, same output.
     ``"auto"``: batched for fixed point."""
     if not isinstance(model, RNNModel):
         raise InvalidInputError(f"simulate_rnn needs an RNN, got {type(model).__name__}")
@@ -325,7 +330,9 @@ def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs
     _, _, states, sat = cell.run_marked(model.initial_state()[None], tokens[None, : last + 1], marks)
     states, sat = states[0], sat[0]
     channel = Channel()
-    sent = states[np.searchsorted(marks, stops[:-1])]
+    at_handoff = np.searchsorted(marks, stops[:-1])
+    # the states kept at the handoffs (a view when they are the first marks, as usual)
+    sent = states[: at_handoff.size] if np.array_equal(at_handoff, np.arange(at_handoff.size)) else states[at_handoff]
     if handoffs:
         _record_handoffs(channel, model, sent, stops, holders)
     at_out = np.searchsorted(marks, outputs + 1)
@@ -343,6 +350,21 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
     return m[np.concatenate([[True], m[1:] != m[:-1]])] if m.size else m
 
 
+class _HandoffText:
+    """Label or note of handoff message k, made when the message is read (a class, not a
+    closure, so that transcripts pickle)."""
+
+    def __init__(self, ends: np.ndarray, layers: int, hidden: int, bits: int, what: str) -> None:
+        self.ends, self.layers, self.hidden, self.bits, self.what = ends, layers, hidden, bits, what
+
+    def __call__(self, k: int) -> str:
+        last = int(self.ends[k]) - 1
+        if self.what == "label":
+            return f"state@{last}"
+        L, d, p = self.layers, self.hidden, self.bits
+        return f"hidden state of all {L} layer(s) after positions 0..{last}: {L}·{d}·{p} = {L * d * p} bits"
+
+
 def _record_handoffs(channel: Channel, model: RNNModel, sent: np.ndarray, stops: np.ndarray,
                      holders: np.ndarray) -> None:
     """The handoff messages of the batched engine: the state kept at the end of every
@@ -350,22 +372,22 @@ def _record_handoffs(channel: Channel, model: RNNModel, sent: np.ndarray, stops:
     a message is looked at."""
     L, d, p = model.layers, model.hidden, model.precision.bits
     ends = stops[:-1]
-    per = f"{L}·{d}·{p} = {L * d * p} bits"
-
-    def label(k: int) -> str:
-        return f"state@{int(ends[k]) - 1}"
-
-    def note(k: int) -> str:
-        return f"hidden state of all {L} layer(s) after positions 0..{int(ends[k]) - 1}: {per}"
-
-    channel.send_many(holders[:-1], label, state_fields(model), {"state": sent}, note)
+    channel.send_many(holders[:-1], _HandoffText(ends, L, d, p, "label"), state_fields(model), {"state": sent},
+                      _HandoffText(ends, L, d, p, "note"))
 
 
 # ---------------------------------------------------------------- segment replay
-#: the replay runs a step of many segments at once by the cell's plain twin (one exact
-#: matrix product for all of them) while at least this many multiply-adds (rows · L · d²)
-#: remain in the step; the few long segments left then run by the compiled cell
+#: the replay runs a step of many segments at once (:func:`~commlb.kernels.rnn.step_rows`:
+#: one exact matrix product for all of them) while at least this many multiply-adds
+#: (rows · L · d²) remain in the step; the few long segments left then run by the
+#: compiled cell
 REPLAY_TWIN_MIN_WORK = 1 << 14
+#: ... and to the end when at most this many steps remain: a call of the compiled cell
+#: (threads woken for a few rows) costs milliseconds on a busy machine
+REPLAY_TAIL_STEPS = 64
+#: run the replay's rows by :func:`~commlb.kernels.rnn.run_ragged` when its products are
+#: exact (the tests switch it off to exercise the other runners)
+REPLAY_RAGGED = True
 
 
 def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcript: Transcript,
@@ -379,7 +401,8 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
     decode to, and reads its positions through its holder's :class:`PartyView` (a
     position the holder cannot see raises :class:`IsolationError`).  All segments run
     at once, independently of the engine's run: one exact product per step for the many
-    short ones (the cell's plain twin), the compiled cell for the few long ones.  The
+    short ones (:func:`~commlb.kernels.rnn.step_rows`), the compiled cell for the few
+    long ones.  The
     state at the end of segment k must equal message k's decoded state, the read-outs at
     the output positions must equal ``output`` bit for bit, and the saturations must add
     up to ``output.saturations``; else :class:`EngineError`.  Returns the metadata."""
@@ -418,9 +441,10 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
     end = np.zeros((p_start.size,) + model.state_shape, dtype=np.int64)
     sat = np.zeros(p_start.size, dtype=np.int64)
     starts_from = np.concatenate([h0[None], decoded])  # segment k starts from entry k
+    whole = p_start.size == nseg  # no output inside a segment: the pieces are the segments
     for j in range(int(wave.max()) + 1):
-        rows = np.flatnonzero(wave == j)
-        begin = starts_from[seg[rows]] if j == 0 else end[rows - 1]
+        rows = np.arange(nseg) if whole else np.flatnonzero(wave == j)
+        begin = starts_from if whole else starts_from[seg[rows]] if j == 0 else end[rows - 1]
         lengths = p_stop[rows] - p_start[rows]
         pos = np.repeat(p_start[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
             + np.arange(int(lengths.sum()))
@@ -431,10 +455,13 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
             if np.any(mine):
                 flat[mine] = view.take(pos[mine])
         with _one_blas_thread():  # BLAS threads on these small products only spin on 2 busy cores
-            end[rows], sat[rows] = _run_pieces(cell, begin, lengths, flat)
+            if whole:
+                end, sat = _run_pieces(cell, begin, lengths, flat)
+            else:
+                end[rows], sat[rows] = _run_pieces(cell, begin, lengths, flat)
     # each segment but the last ends in the state the next message carries
-    seg_end = np.flatnonzero((p_stop == stops[seg]) & (seg < nseg - 1))
-    if not np.array_equal(end[seg_end], decoded[seg[seg_end]]):
+    seg_end = np.arange(nseg - 1) if whole else np.flatnonzero((p_stop == stops[seg]) & (seg < nseg - 1))
+    if not np.array_equal(end[: nseg - 1] if whole else end[seg_end], decoded if whole else decoded[seg[seg_end]]):
         k = int(seg[seg_end][np.argmax(np.any(end[seg_end] != decoded[seg[seg_end]], axis=(1, 2)))])
         raise EngineError(f"replay: segment {k} from the message before it does not give message {k}")
     values, read_sat = model.readout(end[np.searchsorted(p_stop, outputs + 1)])
@@ -465,20 +492,28 @@ def _run_pieces(cell: Any, begin: np.ndarray, lengths: np.ndarray,
     tokens (row r's are the next ``lengths[r]`` of ``flat``).  Longest rows first; each
     step runs the rows still reading together (:func:`~commlb.kernels.rnn.step_rows`:
     one exact product for all) while they are many, then the rest by the compiled cell,
-    row by row as the forward pass runs.  Returns (end states, saturations per row)."""
-    from ..kernels.rnn import step_rows
+    row by row as the forward pass runs.  When the cell's products are exact in float64
+    (``cell.float_ok``, the common case) all rows run instead by
+    :func:`~commlb.kernels.rnn.run_ragged` (dense products, one row after another).
+    Returns (end states, saturations per row)."""
+    from ..kernels.rnn import run_ragged, step_rows
+
+    if cell.float_ok and REPLAY_RAGGED:  # ``begin`` is the caller's fresh array: updated in place
+        return run_ragged(cell, begin, flat, np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths,
+                          in_place=True)
 
     R = lengths.size
-    order = np.argsort(-lengths, kind="stable")
+    sorted_already = bool(np.all(lengths[:-1] >= lengths[1:]))  # e.g. every row one token long
+    order = np.arange(R) if sorted_already else np.argsort(-lengths, kind="stable")
     lens = lengths[order]
     offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])[order]
-    h = np.array(begin[order], dtype=np.int64)
+    h = np.array(begin if sorted_already else begin[order], dtype=np.int64)
     sat = np.zeros(R, dtype=np.int64)
     per_row = cell.L * cell.d * cell.d
     active = np.searchsorted(-lens, -np.arange(int(lens[0]) if R else 0), side="left")  # rows with len > t
     t = 0
     T = int(lens[0]) if R else 0
-    while t < T and int(active[t]) * per_row >= REPLAY_TWIN_MIN_WORK:
+    while t < T and (int(active[t]) * per_row >= REPLAY_TWIN_MIN_WORK or T - t <= REPLAY_TAIL_STEPS):
         n = int(active[t])
         h[:n], s = step_rows(cell, h[:n], flat[offs[:n] + t])
         sat[:n] += s
@@ -492,6 +527,8 @@ def _run_pieces(cell: Any, begin: np.ndarray, lengths: np.ndarray,
         out, s = cell.run(h[:n], pad)
         h[:n] = out
         sat[:n] += s
+    if sorted_already:
+        return h, sat
     end = np.empty_like(h)
     end[order] = h
     got = np.empty_like(sat)
