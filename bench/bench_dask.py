@@ -15,7 +15,10 @@ Side by side in one run (nothing here asserts a speed):
   radix sort with its run summary (:func:`commlb.witness.search.sorted_runs`), one core.
 
 Each line gives wall time, the CPU time of this process and of the workers (their
-``getrusage``), and the ratio to in process.  The clusters are started before timing
+``getrusage``), the ratio to in process, peak resident memory (this process, the largest
+worker) and the 1-minute load average.  The count is also run in process with numba
+limited to one thread (``numba.set_num_threads(1)``): the kernel alone, one core, for
+the comparison with single-threaded workers.  The clusters are started before timing
 (their start-up is printed on its own line) and warmed up on one small chunk of the
 same work (numba's cached kernels loaded in each worker).  On a shared machine the wall
 times move with the load; the CPU times say how much work was done.
@@ -23,7 +26,8 @@ times move with the load; the CPU times say how much work was done.
 Goals (issue 14): 2 workers at least 1.7x in process on the sweep and on a 2^28 count;
 ``--workers 1`` within 10% of in process on a minute of work.
 
-Run:  .venv/bin/python bench/bench_dask.py [--sweep-n 8..1024x2] [--count-n 24] [--skip-sweep]
+Run:  .venv/bin/python bench/bench_dask.py [--sweep-n 8..1024x2] [--sweep-trials 8] [--count-n 24]
+      [--skip-sweep] [--skip-count] [--skip-partition]
 """
 
 from __future__ import annotations
@@ -45,7 +49,34 @@ def _worker_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _worker_peak(reset: bool = False) -> int:
+    """This process's peak resident memory (VmHWM: ru_maxrss would carry the parent's peak
+    across fork and exec); ``reset`` starts a new peak (Linux: clear_refs 5)."""
+    if reset:
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        except OSError:
+            pass
+        return 0
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _reset_peak() -> int:
+    return _worker_peak(True)
+
+
 def _measure(label: str, fn, executor=None) -> dict:
+    _reset_peak()
+    if executor is not None and executor.distributed:
+        executor._client.run(_reset_peak)
     workers_before = sum(executor._client.run(_worker_cpu).values()) if executor is not None and \
         executor.distributed else 0.0
     c0, t0 = time.process_time(), time.perf_counter()
@@ -53,21 +84,27 @@ def _measure(label: str, fn, executor=None) -> dict:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     workers = (sum(executor._client.run(_worker_cpu).values()) - workers_before) if executor is not None and \
         executor.distributed else 0.0
-    return {"label": label, "wall": wall, "cpu": cpu, "workers_cpu": workers, "result": result}
+    peaks = list(executor._client.run(_worker_peak).values()) if executor is not None and executor.distributed \
+        else []
+    return {"label": label, "wall": wall, "cpu": cpu, "workers_cpu": workers, "result": result,
+            "peak_here": _worker_peak(), "peak_workers": max(peaks, default=0), "load": os.getloadavg()[0]}
 
 
 def _print(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
     base = rows[0]["wall"]
     for r in rows:
-        print(f"  {r['label']:<22} {r['wall']:9.2f} s wall  {r['cpu']:8.2f} s cpu here  "
-              f"{r['workers_cpu']:8.2f} s cpu on workers   {base / r['wall']:5.2f}x in process")
+        print(f"  {r['label']:<26} {r['wall']:8.2f} s wall {r['cpu']:7.2f} s cpu here "
+              f"{r['workers_cpu']:7.2f} s cpu workers  {base / r['wall']:5.2f}x   peak RSS "
+              f"{r['peak_here'] / 2**30:.2f} GiB here, {r['peak_workers'] / 2**30:.2f} GiB a worker; "
+              f"load {r['load']:.1f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sweep-n", default="8..1024x2")
     ap.add_argument("--count-n", type=int, default=24)
+    ap.add_argument("--sweep-trials", type=int, default=8, help="trials per point (more: a longer sweep)")
     ap.add_argument("--skip-sweep", action="store_true")
     ap.add_argument("--skip-count", action="store_true")
     ap.add_argument("--skip-partition", action="store_true")
@@ -84,10 +121,12 @@ def main() -> None:
     from commlb.witness.spill import spilled_count
 
     ns = parse_n_values(args.sweep_n)
-    sweep_kw = {"trials": 8, "instances": 3, "seed": 0, "max_seconds": 0.0}
+    sweep_kw = {"trials": args.sweep_trials, "instances": 3, "seed": 0, "max_seconds": 0.0}
     setup = resolve_task("disjointness", args.count_n)
     model = witness_model(setup, "rnn", hidden=16, precision=16)[0].model
     source = message_source(setup.reduction, model)
+    small_setup = resolve_task("disjointness", 12)  # the same kernels on 2^12 inputs, to warm the workers up
+    small = message_source(small_setup.reduction, witness_model(small_setup, "rnn", hidden=16, precision=16)[0].model)
 
     def in_memory() -> int:  # what witness does in process: keys in memory, radix-sorted in place
         keys = source.keys_tree(0, source.n_inputs)
@@ -124,9 +163,15 @@ def main() -> None:
         sweeps.append(_measure("in process", lambda: run_sweep("index-lookup", ["rnn", "transformer"], ns,
                                                                  **sweep_kw)))
     if not args.skip_count:
+        import numba
+
         source.keys_tree(0, 1 << 12)
         counts.append(_measure("in process", in_memory))
-    for workers in (1, 2):
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        counts.append(_measure("in process, 1 numba thread", in_memory))
+        numba.set_num_threads(threads)
+    for workers in (1, 2) if not (args.skip_sweep and args.skip_count) else ():
         t0 = time.perf_counter()
         with make_executor(workers) as executor:
             print(f"cluster of {workers}: started in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -135,7 +180,7 @@ def main() -> None:
                 sweeps.append(_measure(f"{workers} worker(s)", lambda: run_sweep(
                     "index-lookup", ["rnn", "transformer"], ns, executor=executor, **sweep_kw), executor))
             if not args.skip_count:
-                spilled_count(source, executor, chunk=1 << 12)  # warm-up: kernels loaded on every worker
+                spilled_count(small, executor, chunk=1 << 10)  # warm-up: kernels loaded on every worker
                 counts.append(_measure(f"{workers} worker(s)", lambda: spilled_count(source, executor).distinct,
                                        executor))
     if sweeps:

@@ -20,15 +20,18 @@ Goal (issue 4): exact D with certificate for the 32 x 32 classic matrices and ra
 12 x 12 in under 10 s each.
 
 ``--hard`` runs the hard set instead (:mod:`commlb.testing.hard_matrices`: noisy low-rank,
-block-structured and Boolean-product matrices, 4 values before the noise, rank 5, 5% of
-the entries flipped, 16 x 16 to 64 x 64) where rank, fooling and one-way bounds leave a gap:
-per instance the bounds interval, then the search with ``--hard-limit`` seconds (nodes,
-time, the interval it proves), and the whole command ``commlb bounds --matrix M --methods
-exact --time-limit 5`` in a subprocess (wall time; goal <= 6 s).  The subset-DP reference
-is not run there: it needs about 3^r 2^c steps (hopeless above 8 x 8).
+block-structured and Boolean-product matrices, 4 values before the noise, 16 x 16 to
+64 x 64, two parameter sets by default: rank 5 with 5% of the entries flipped, rank 3 with
+3%) where rank, fooling and one-way bounds often leave a gap: per instance the bounds
+interval, then the search with ``--hard-limit`` seconds (``--big-limit`` above 32 x 32;
+what it proves, by what, nodes, time), and the whole command ``commlb bounds --matrix M
+--methods exact --time-limit 5`` in a subprocess (wall time; goal <= 6 s).  The subset-DP
+reference needs about 3^r 2^c + 2^r 3^c steps, so it runs beside the search only on the
+same families at ``--ref-sizes`` (8 x 8).
 
 Run:  .venv/bin/python bench/bench_exact.py [--cap 60] [--random 5]
       .venv/bin/python bench/bench_exact.py --hard [--sizes 16,24,32,48,64] [--seeds 2] [--hard-limit 10]
+          [--big-limit 60] [--params 5:0.05,3:0.03] [--ref-sizes 8] [--cli-limit 5]
 """
 
 from __future__ import annotations
@@ -109,7 +112,13 @@ def main() -> None:
     parser.add_argument("--hard", action="store_true", help="run the hard set (see the module docstring)")
     parser.add_argument("--sizes", default="16,24,32,48,64", help="hard set: matrix sizes")
     parser.add_argument("--seeds", type=int, default=2, help="hard set: instances per family and size")
-    parser.add_argument("--hard-limit", type=float, default=10.0, help="hard set: seconds for the search")
+    parser.add_argument("--hard-limit", type=float, default=10.0, help="hard set: seconds for the search "
+                        "up to 32 x 32")
+    parser.add_argument("--big-limit", type=float, default=60.0, help="hard set: seconds for the search above "
+                        "32 x 32")
+    parser.add_argument("--params", default="5:0.05,3:0.03", help="hard set: rank:noise pairs")
+    parser.add_argument("--ref-sizes", default="8", help="hard set: sizes run beside the subset DP ('' for none)")
+    parser.add_argument("--cli-limit", type=float, default=5.0, help="hard set: --time-limit of the timed command")
     parser.add_argument("--cli", action=argparse.BooleanOptionalAction, default=True,
                         help="hard set: also time the whole command with --time-limit 5")
     args = parser.parse_args()
@@ -176,34 +185,63 @@ def hard(args: argparse.Namespace) -> None:
     from commlb.bounds.report import compute_bounds
     from commlb.testing.hard_matrices import FAMILIES, hard_matrix
 
-    print("exact D on the hard set (noise 5%, 4 values, rank 5)")
+    params = [(int(r), float(x)) for r, x in (p.split(":") for p in args.params.split(","))]
+    print(f"exact D on the hard set (4 values before the noise; rank:noise {args.params}); search limit "
+          f"{args.hard_limit:g} s up to 32 x 32, {args.big_limit:g} s above; command with --time-limit "
+          f"{args.cli_limit:g}")
     print(machine_line())
     ours(classic("EQ", 2), root_bounds=False)  # numba warm-up: the search kernels load
+    ours(hard_matrix("noisy-lowrank", 8, 1, rank=3, noise=0.03, values=4))  # and the root fooling sets
     exe = Path(sys.executable).with_name("commlb")
     tmp = Path(tempfile.mkdtemp(prefix="commlb_hard_"))
-    print(f"{'family':<16} {'n':>3} {'seed':>4}  {'bounds':>8}  {'search':>22} {'nodes':>8} {'time s':>7}"
-          f"  {'command s (cpu)':>16}  load")
+
+    if args.ref_sizes:
+        print(f"\nbeside the plain subset DP (cap {args.cap:g} s; it needs about 3^r 2^c + 2^r 3^c steps)")
+        for n in (int(v) for v in args.ref_sizes.split(",")):
+            for rank, noise in params:
+                for family in FAMILIES:
+                    for seed in range(args.seeds):
+                        M = hard_matrix(family, n, seed, rank=min(rank, n - 1), noise=noise, values=4)
+                        t, res = ours(M, limit=args.hard_limit)
+                        t_s, res_s = ours(M, root_bounds=False, limit=args.hard_limit)
+                        t_ref, ref = run_reference(M, args.cap)
+                        agree = "" if ref is None or ref == res.upper else f"  MISMATCH reference {ref}"
+                        ref_s = f">{t_ref:.0f} s (cap)" if ref is None else f"D = {ref} in {t_ref:.3f} s"
+                        print(f"  {family:<16} {n:>2} r{rank} {noise:.2f} s{seed}  commlb {t:7.4f} s {describe(res)}"
+                              f" | no root bounds {t_s:7.4f} s nodes {res_s.nodes:>6} | reference {ref_s}{agree}",
+                              flush=True)
+
+    print(f"\n{'family':<16} {'n':>3} {'r':>2} {'noise':>5} {'s':>1}  {'bounds':>7}  {'search':>12} {'by':<10}"
+          f" {'nodes':>7} {'time s':>7}  {'command s':>9}  load")
+    worst = 0.0
     for n in (int(v) for v in args.sizes.split(",")):
-        for family in FAMILIES:
-            for seed in range(args.seeds):
-                M = hard_matrix(family, n, seed, rank=5, noise=0.05, values=4)
-                rep = compute_bounds(M, methods=["rank-gf2", "rank-gfp", "one-way", "fooling"], time_limit=1.0)
-                lo, up = rep.best_lower_bound[0], rep.best_upper_bound[0]
-                t, res = ours(M, limit=args.hard_limit)
-                proved = f"D = {res.upper}" if res.exact else f"D in [{res.lower}, {res.upper}]"
-                cmd_s = "-"
-                if args.cli:
-                    path = tmp / f"{family}-{n}-{seed}.npy"
-                    np.save(path, M)
-                    t0 = time.perf_counter()
-                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    subprocess.run([str(exe), "bounds", "--matrix", str(path), "--methods", "exact",
-                                    "--time-limit", "5"], check=True, capture_output=True)
-                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-                    cmd_s = f"{time.perf_counter() - t0:.2f} ({cpu:.2f} cpu)"
-                print(f"{family:<16} {n:>3} {seed:>4}  {f'[{lo}, {up}]':>8}  {proved:>22} {res.nodes:>8} {t:>7.2f}"
-                      f"  {cmd_s:>16}  {os.getloadavg()[0]:.1f}", flush=True)
+        limit = args.hard_limit if n <= 32 else args.big_limit
+        for rank, noise in params:
+            for family in FAMILIES:
+                for seed in range(args.seeds):
+                    M = hard_matrix(family, n, seed, rank=rank, noise=noise, values=4)
+                    rep = compute_bounds(M, methods=["rank-gf2", "rank-gfp", "one-way", "fooling"], time_limit=1.0)
+                    lo, up = rep.best_lower_bound[0], rep.best_upper_bound[0]
+                    t, res = ours(M, limit=limit)
+                    proved = f"D = {res.upper}" if res.exact else f"[{res.lower}, {res.upper}]"
+                    by = res.lower_certificate["method"].replace("exhaustive search", "search")
+                    by = by.replace("rank and fooling sets", "rank+fool")
+                    cmd_s = "-"
+                    if args.cli:
+                        path = tmp / f"{family}-{n}-{rank}-{noise}-{seed}.npy"
+                        np.save(path, M)
+                        t0 = time.perf_counter()
+                        subprocess.run([str(exe), "bounds", "--matrix", str(path), "--methods", "exact",
+                                        "--time-limit", f"{args.cli_limit:g}"], check=True, capture_output=True)
+                        wall = time.perf_counter() - t0
+                        worst = max(worst, wall)
+                        cmd_s = f"{wall:.2f}"
+                    print(f"{family:<16} {n:>3} {rank:>2} {noise:>5.2f} {seed:>1}  {f'[{lo}, {up}]':>7}  {proved:>12}"
+                          f" {by[:10]:<10} {res.nodes:>7} {t:>7.2f}  {cmd_s:>9}  {os.getloadavg()[0]:.1f}", flush=True)
+    if args.cli:
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        print(f"\nslowest command: {worst:.2f} s (goal <= {args.cli_limit + 1:g} s); commands' CPU in all "
+              f"{cpu.ru_utime + cpu.ru_stime:.1f} s")
 
 
 if __name__ == "__main__":

@@ -10,14 +10,17 @@ fool each other):
   timed).  It runs in a child process capped at ``--cap`` seconds (default 60); when the cap
   is hit the ratio printed is a lower bound (">=").
 
-Each instance runs once per vertex order (``--orders``, the default order first, then the
-order of earlier versions) with wall and CPU times and the CPU ratio to the default.
+Each instance runs once per configuration (``--configs``): ``default``; ``flat`` (no
+renumbered subtrees: ``compact=0, reorder=False``); ``rows`` (the row-grouped vertex order
+of earlier versions), with wall and CPU times and the CPU ratio to the first.  A run the
+time limit stops shows its certified interval [size, upper].
 
 Goal: a random 32 x 32 in under 1 s median over 10 seeds, 40 x 40 under 30 s.  Per size the
 median time and nodes over the seeds are printed with the load average (the machine may be
 shared); networkx runs on the first ``--nx-seeds`` seeds only.
 
 Run:  .venv/bin/python bench/bench_fooling.py [--sizes 24,28,32,40] [--seeds 10] [--cap 60]
+      [--configs default,flat]
 """
 
 from __future__ import annotations
@@ -78,13 +81,17 @@ def main() -> None:
     parser.add_argument("--nx-seeds", type=int, default=1, help="instances per size also given to networkx")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds allowed to networkx")
     parser.add_argument("--limit", type=float, default=120.0, help="time limit given to commlb")
-    parser.add_argument("--orders", default="degeneracy,rows",
-                        help="vertex orders of commlb to run side by side (the first is the default)")
+    parser.add_argument("--configs", default="default",
+                        help="configurations of commlb to run side by side: default, flat, rows")
     args = parser.parse_args()
 
     from commlb.bounds.fooling import compatibility_graph, max_fooling_set, verify_fooling_set
 
-    orders = args.orders.split(",")
+    configs = {"default": {}, "flat": {"compact": 0, "reorder": False}, "rows": {"vertex_order": "rows"}}
+    orders = args.configs.split(",")
+    for o in orders:
+        if o not in configs:
+            parser.error(f"unknown configuration {o!r} (choose from {', '.join(configs)})")
     print("maximum 1-fooling set of random n x n 0/1 matrices (uniform entries)")
     print(machine_line())
     print("wall and CPU seconds per run (CPU = this process; the machine may be shared)")
@@ -100,10 +107,12 @@ def main() -> None:
             cols, sizes, exacts = "", set(), []
             first_wall = first_cpu = 0.0
             for o in orders:
-                res, wall, cpu = timed(lambda o=o: max_fooling_set(M, 1, time_limit=args.limit, vertex_order=o))
+                res, wall, cpu = timed(lambda o=o: max_fooling_set(M, 1, time_limit=args.limit, **configs[o]))
                 assert verify_fooling_set(M, 1, res.pairs)
                 stats[o].append((wall, cpu, res.nodes))
                 cols += f" {wall:>11.3f} {cpu:>7.3f} {res.nodes:>9}"
+                if not res.exact:
+                    cols += f" [{res.size},{res.upper}]"
                 if res.exact:
                     sizes.add(res.size)
                 exacts.append(res.exact)

@@ -233,7 +233,8 @@ def _error_bounds(problem: str | None, n: int | None, M: Any, error: str, distri
 @click.option("--prime", default=None, type=click.IntRange(2, 2**31 - 1),
               help="Prime for rank-gfp (default 8388593 = largest prime < 2^23).")
 @click.option("--time-limit", default=10.0, show_default=True, type=FiniteFloat(0.0, open_min=True),
-              help="Seconds per search (fooling set per value, exact D).")
+              help="Seconds per search (fooling set per value); the exact D search ends this many "
+                   "seconds after the command started.")
 @click.option("--fooling", "fooling_file", default=None, type=click.Path(dir_okay=False),
               help='Verify and use a fooling set: JSON {"value": v, "pairs": [[row, col], ...]}.')
 @click.option("--certificate", "certificate_file", default=None, callback=output_file("--certificate"),
@@ -309,9 +310,19 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: tup
     from commlb.cli.progress import working
 
     with working(f"computing the bounds of the {M.rows} x {M.cols} matrix (the exact search stops after "
-                 f"{time_limit:g} s)", enabled=not as_json):
+                 f"{time_limit:g} s)", enabled=not as_json) as shown:
+
+        def exact_progress(p: dict[str, Any]) -> None:
+            shown.update(f"exact D in [{p['lower']}, {p['upper']}], depth {p['depth']}: "
+                         f"{p['nodes']:,} nodes; Ctrl-C keeps the interval")
+
+        from commlb.cli.main import STARTED
+
+        # the exact search ends by the limit counted from the command's start, leaving
+        # ~0.3 s to check its tree and print (the limit + 1 s, always, for the command)
         report = compute_bounds(M, methods=parse_methods(methods), time_limit=time_limit,
-                                prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling)
+                                prime=DEFAULT_PRIME if prime is None else prime, fooling=fooling,
+                                progress=exact_progress, exact_deadline=STARTED + time_limit - 0.3)
     if figure or tree_figure:
         _write_figures(M, report, figure, tree_figure, min(time_limit, 10.0))
     if certificate_file:

@@ -69,6 +69,7 @@ def _pause(number: int, total: int, title: str) -> bool:
     sys.stderr.flush()
     line = sys.stdin.readline()
     sys.stderr.write("\n")
+    sys.stderr.flush()
     return bool(line) and line.strip().lower() not in ("q", "quit")
 
 
@@ -224,7 +225,7 @@ def explain(task: str | None, problem: str | None, error: str | None, model: str
         return
     if step and not sys.stdin.isatty():
         print("explain --step: standard input is not a terminal, so the panels follow each other "
-              "without pausing", file=sys.stderr)
+              "without pausing", file=sys.stderr, flush=True)
         step = False
     _render(explanation, step=step)
 

@@ -267,3 +267,13 @@ def test_batch_bounds_on_two_workers_equal_in_process(cluster, matrix_dir, extra
     a, b = json.loads(local.stdout), json.loads(spread.stdout)
     assert [m["file"] for m in a["matrices"]] == files
     assert _no_elapsed(a) == _no_elapsed(b)
+
+
+def test_chunks_slower_than_the_poll_interval(cluster):
+    """The wait polls the futures every 0.5 s; a poll that times out is not an error (on
+    Python 3.10 it raises asyncio's TimeoutError, a different class from the builtin one)."""
+    import time
+
+    seen: list[object] = []
+    assert cluster.map_chunks(time.sleep, [1.2, 1.2], progress=seen.append) == [None, None]
+    assert seen == [None, None]

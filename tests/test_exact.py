@@ -448,3 +448,75 @@ def test_natural_splits_equal_plain(M, row_pick, col_pick, cap):
         sides = {(sum(1 << e for e in mine if A[e, y] == z), y, z) for y in range(A.shape[1]) if other >> y & 1
                  for z in values}
         assert any(part in (left, own & ~left) for part, _, _ in sides)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.integers(1, 3), st.integers(1, 9), st.integers(0, 2 ** 9 - 1), st.integers(1, 6), st.data())
+def test_forward_check_never_refutes_a_completable_split(V, m, placement, cap, data):
+    """forward_ok against its plain twin, brute force over every placement of the remaining
+    elements: it may refute only partial splits that no placement completes, and leaves
+    the bases as it found them."""
+    from commlb.kernels.exact import _rank_gf2_plain, forward_ok, insert_slot
+
+    vec = np.array([[data.draw(st.integers(0, 2 ** 10 - 1)) for _ in range(m)] for _ in range(V)],
+                   dtype=np.uint64)
+    start = data.draw(st.integers(0, m))
+    sides = [placement >> u & 1 for u in range(start)]
+    BL = np.zeros((V, 64), dtype=np.uint64)
+    BR = np.zeros((V, 64), dtype=np.uint64)
+    rl = rr = 0
+    for u, side in enumerate(sides):
+        for z in range(V):
+            if insert_slot((BL if side == 0 else BR)[z], vec[z, u]) >= 0:
+                if side == 0:
+                    rl += 1
+                else:
+                    rr += 1
+    before = (BL.copy(), BR.copy())
+
+    def rank_sum(members: list[int]) -> int:
+        return sum(_rank_gf2_plain([int(vec[z, u]) for u in members]) for z in range(V))
+
+    completable = rl <= cap and rr <= cap and any(
+        rank_sum([u for u in range(m) if (sides + [rest >> k & 1 for k in range(m - start)])[u] == 0]) <= cap
+        and rank_sum([u for u in range(m) if (sides + [rest >> k & 1 for k in range(m - start)])[u] == 1]) <= cap
+        for rest in range(1 << (m - start)))
+    log = [np.empty(m * V, dtype=np.int64) for _ in range(3)]
+    got = forward_ok(BL, BR, vec, V, start, m, rl, rr, cap, *log)
+    if completable:
+        assert got
+    assert np.array_equal(BL, before[0]) and np.array_equal(BR, before[1])
+
+
+@settings(deadline=None, max_examples=40)
+@given(small_matrices(max_side=6))
+def test_search_same_with_and_without_forward_checks_and_ordering(M):
+    from commlb.bounds.exact import _bitplanes, _merge
+    from commlb.kernels.exact import new_memo, solve
+
+    base, _, _ = _merge(M)
+    values = sorted(int(v) for v in np.unique(base))
+    RB, CB = _bitplanes(base, values)
+    rows, cols = np.uint64((1 << base.shape[0]) - 1), np.uint64((1 << base.shape[1]) - 1)
+    ref = deterministic_complexity_reference(M)
+    for d in range(ref + 1):
+        answers = []
+        for forward, order in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)):
+            stats = np.zeros(4, dtype=np.int64)
+            answers.append(bool(solve(RB, CB, len(values), rows, cols, d, new_memo(), stats,
+                                      np.array([math.inf, forward, order]))))
+        assert answers == [d >= ref] * 4
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.integers(1, 3), st.integers(1, 10), st.data())
+def test_order_elements_equals_plain(V, m, data):
+    from commlb.kernels.exact import order_elements, order_elements_plain
+
+    vectors = [[data.draw(st.integers(0, 2 ** 12 - 1)) for _ in range(m)] for _ in range(V)]
+    elems = np.arange(100, 100 + m, dtype=np.int64)
+    vec = np.array(vectors, dtype=np.uint64).reshape(V, m)
+    order_elements(elems, vec, V, m)
+    expected = order_elements_plain(vectors)
+    assert [int(e) - 100 for e in elems] == expected
+    assert all(int(vec[z, k]) == vectors[z][expected[k]] for z in range(V) for k in range(m))

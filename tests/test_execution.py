@@ -77,3 +77,17 @@ def test_in_process_map_keeps_chunk_order_and_reports_progress():
     seen: list[int] = []
     assert Executor().map_chunks(abs, [3, -1, -7, 2], progress=seen.append) == [3, 1, 7, 2]
     assert seen == [3, 1, 7, 2]
+
+
+def test_estimates_count_the_tasks_that_run_at_once():
+    """A local cluster runs no more tasks at once than this machine has cores (the spilled
+    count's estimate divides its CPU time by that); an existing cluster by its workers."""
+    import os
+
+    from commlb.witness.spill import parallel_tasks
+
+    cores = os.cpu_count() or 1
+    assert parallel_tasks(Executor()) == 1
+    assert parallel_tasks(Executor("local-cluster", workers=cores + 3)) == cores
+    assert parallel_tasks(Executor("local-cluster", workers=1)) == 1
+    assert parallel_tasks(Executor("scheduler", workers=cores + 3)) == cores + 3

@@ -214,8 +214,9 @@ def test_float_protocol_bit_for_bit_and_bits_are_the_encoded_lengths(a, bits):
 @pytest.mark.parametrize("bits", [8, 12, 16, 20])
 @pytest.mark.parametrize("embed", [None, 2])
 def test_float_width_is_the_exact_range_on_the_weights_grid(bits, embed):
-    """The field is as narrow as one fixed-width field can be: every value Alice can send
-    (enumerated) fits it, and some need its full width."""
+    """The field is as narrow as one fixed-width field on that grid can be: every value
+    Alice can send (enumerated) fits it and some need its full width; and the grid is the
+    coarsest one every contribution of hers lies on (recomputed in rationals)."""
     rng = np.random.default_rng(bits)
     model = FFNModel.random(3, 6, rng, hidden=4, layers=2, precision=Precision.float_(bits), embed_dim=embed)
     split = Split.prefix(6, 3)
@@ -226,9 +227,18 @@ def test_float_width_is_the_exact_range_on_the_weights_grid(bits, embed):
         tokens = np.array(list(toks) + [0, 0, 0])
         sent += [int(v) for v in simulate_ffn(model, tokens, split)[0].messages[0].values()["z_partial"].tolist()]
     assert field.width == signed_width(min(sent), max(sent))
-    # the grid is the coarsest one: some value sent is odd in its units (when grid > model's)
-    if field.frac < -model.acc_shift:
-        assert any(v % 2 for v in sent)
+    contributions = []
+    for i in alice.tolist():
+        for v in range(3):
+            for j in range(model.first_width):
+                if model.onehot:
+                    c = Fraction(float(model.params["w1"][i, v, j]))
+                else:
+                    c = sum(Fraction(float(e)) * Fraction(float(w))
+                            for e, w in zip(model.params["embed"][v], model.params["w1"][i][:, j]))
+                contributions.append(c * 2**field.frac)
+    assert all(c.denominator == 1 for c in contributions)
+    assert field.frac == 0 or any(c.numerator % 2 for c in contributions)
 
 
 @pytest.mark.parametrize("bits", [8, 16])

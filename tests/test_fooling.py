@@ -128,6 +128,21 @@ def test_time_limit_returns_valid_set(rng):
     assert verify_fooling_set(M, 1, res.pairs)
     assert res.size >= 1 and res.elapsed < 5.0
     assert res.to_json()["size"] == res.size
+    assert res.upper is not None and res.size <= res.upper <= 32
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_time_limit_interval_contains_the_maximum(seed):
+    """Stopped early, [size, upper] still contains the maximum found by the full search."""
+    M = np.random.default_rng(2400 + seed).integers(0, 2, (24, 24))
+    full = max_fooling_set(M, 1, time_limit=120.0)
+    assert full.exact and full.upper == full.size
+    for limit in (1e-6, 0.005):
+        part = max_fooling_set(M, 1, time_limit=limit)
+        assert verify_fooling_set(M, 1, part.pairs)
+        assert part.upper is not None and part.size <= full.size <= part.upper <= 24
+        if part.exact:
+            assert part.upper == part.size == full.size
 
 
 # --- kernels and their plain twins ------------------------------------------------------
@@ -166,38 +181,56 @@ def test_clique_kernel_equals_plain_twin(adj):
     # greedy result is maximal: no vertex is adjacent to all of it
     assert all(not all(adj[v, u] for u in init) for v in range(n) if v not in set(init.tolist()))
     none = np.zeros(0, dtype=np.int64)
-    clique, exact, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0)
+    clique, exact, _, up = max_clique_bitset(packed, n, none, 0, none, none, 60.0)
     twin = max_clique_python([set(np.nonzero(adj[v])[0].tolist()) for v in range(n)])
-    assert exact
+    assert exact and up == len(clique)
     assert _is_clique(adj, clique) and _is_clique(adj, twin)
     assert len(clique) == len(twin)
-    clique2, _, _ = max_clique_bitset(packed, n, init, len(init), none, none, 60.0)
+    clique2, _, _, _ = max_clique_bitset(packed, n, init, len(init), none, none, 60.0)
     assert len(clique2) == len(twin) and _is_clique(adj, clique2)
-    plain, exact3, _ = max_clique_bitset(packed, n, init, len(init), none, none, 60.0, False)
+    plain, exact3, _, _ = max_clique_bitset(packed, n, init, len(init), none, none, 60.0, False)
     assert exact3 and len(plain) == len(twin) and _is_clique(adj, plain)
     # subtrees on renumbered induced subgraphs (tiny threshold so that it happens here)
     for compact in (3, 12):
         for renumber in (True, False):
-            comp, exact5, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, renumber, -1, compact)
-            assert exact5 and len(comp) == len(twin) and _is_clique(adj, comp)
+            for reorder in (True, False):
+                comp, exact5, _, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, renumber, -1, compact,
+                                                    reorder)
+                assert exact5 and len(comp) == len(twin) and _is_clique(adj, comp)
     if n:
         from commlb.kernels.fooling import greedy_clique_multistart
 
         multi = greedy_clique_multistart(packed, n, n)
         assert _is_clique(adj, multi) and len(init) <= len(multi) <= len(twin)
         # a cap at the true maximum stops the search exact; a cap the start already meets skips it
-        capped, exact4, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, True, len(twin))
+        capped, exact4, _, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, True, len(twin))
         assert exact4 and len(capped) == len(twin) and _is_clique(adj, capped)
 
 
+@settings(deadline=None, max_examples=60)
+@given(random_graphs())
+def test_degeneracy_sort_equals_degeneracy_order(adj):
+    """The numba smallest-last order of an induced subgraph equals the numpy one."""
+    from commlb.bounds.fooling import degeneracy_order
+    from commlb.kernels.fooling import _degeneracy_sort
+
+    n = adj.shape[0]
+    if n == 0:
+        return
+    keep = np.arange(0, n, 2)  # an induced subgraph: every other vertex
+    loc = keep.astype(np.int64).copy()
+    _degeneracy_sort(loc, len(loc), _pack(adj))
+    assert loc.tolist() == keep[degeneracy_order(adj[np.ix_(keep, keep)])].tolist()
+
+
 @settings(deadline=None, max_examples=40)
-@given(small_matrices(max_side=7), st.sampled_from([0, 2, 5]))
-def test_compact_subtrees_same_size(M, compact):
+@given(small_matrices(max_side=7), st.sampled_from([0, 2, 5]), st.booleans())
+def test_compact_subtrees_same_size(M, compact, reorder):
     """The renumbered-subtree path (with row/column labels) finds the same maximum as the
     plain search and the brute force."""
     for value in np.unique(M):
         value = int(value)
-        res = max_fooling_set(M, value, compact=compact)
+        res = max_fooling_set(M, value, compact=compact, reorder=reorder)
         assert res.exact and verify_fooling_set(M, value, res.pairs)
         assert res.size == len(max_fooling_set_reference(M, value))
 

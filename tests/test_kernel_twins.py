@@ -113,6 +113,20 @@ def test_gf2_threads_chosen_from_size_and_free_cores(monkeypatch):
     assert 1 <= gf2.free_cores() <= 64
 
 
+def test_kernels_make_openmp_threads_wait_passively_unless_told():
+    import os
+    import subprocess
+    import sys
+
+    code = "import commlb.kernels, os; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "active"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "active"
+
+
 @settings(deadline=None, max_examples=20)
 @given(st.integers(1, 200), st.integers(1, 200), st.integers(0, 2**32 - 1), st.sampled_from([1, 2]))
 def test_gf2_rank_same_on_any_thread_count(m, n, seed, threads):

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from commlb.kernels.keysort import (
     SMALL,
+    group_by_partition,
+    group_by_partition_reference,
     run_summary,
     run_summary_reference,
     sort_keys_indices,
@@ -54,3 +56,18 @@ def test_radix_sort_and_runs_equal_numpy_twins(arrays, max_multi):
     assert np.array_equal(fast[1], twin[1]) and np.array_equal(fast[2], twin[2])
     assert fast[3] == twin[3] and fast[4] == twin[4]
     assert len(fast[1]) == min(max_multi, fast[4])
+
+
+@settings(deadline=None, max_examples=60)
+@given(key_arrays(), st.integers(0, 10))
+def test_group_by_partition_equals_numpy_twin(arrays, bits):
+    keys, _ = arrays
+    fast = group_by_partition(keys, bits)
+    twin = group_by_partition_reference(keys, bits)
+    for a, b in zip(fast, twin, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    grouped, offsets, starts = fast
+    assert starts[0] == 0 and starts[-1] == keys.size and np.all(np.diff(starts) >= 0)
+    assert np.array_equal(grouped, keys[offsets.astype(np.int64)])  # offsets point at the keys
+    for p in range(1 << bits):  # inside a partition, the keys' original order
+        assert np.all(np.diff(offsets[starts[p]:starts[p + 1]].astype(np.int64)) > 0)

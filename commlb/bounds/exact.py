@@ -19,7 +19,12 @@ Search (:func:`deterministic_complexity`, kernel :mod:`commlb.kernels.exact`):
   field F (Mehlhorn–Schmidt 1982; GF(2) and GF(2^31 - 1) are used), and while the parts of a
   split are being formed, a part whose GF(2) rank sum already exceeds 2^(d-1) is abandoned
   with all its supersets (rank is monotone);
-* a part and its complement are the same split (the first element stays left).
+* a part and its complement are the same split (the first element stays left);
+* a forward check cuts a partial split that leaves an element fitting neither part, and the
+  "natural" splits (by one entry of the other party) are tried first (docs/theory.md
+  §5.4.1);
+* the compiled search runs in a worker thread without the GIL: progress twice a second,
+  Ctrl-C and the time limit end it with the interval proved so far (docs/design.md §9.4).
 
 Not used as a bound, on purpose: ceil(log2 #distinct rows) is the *one-way* complexity and
 is not a lower bound on the two-way D (Alice can send less when Bob speaks too).
@@ -471,7 +476,9 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
         RB, CB = _bitplanes(base, values)
         memo = new_memo()
         stats = np.zeros(4, dtype=np.int64)
-        control = np.array([start + time_limit], dtype=np.float64)
+        # [deadline, forward checks on, element ordering on]; the driver lowers the
+        # deadline on Ctrl-C
+        control = np.array([start + time_limit, 1.0, 1.0], dtype=np.float64)
         all_rows = np.uint64((1 << r) - 1) if r < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         all_cols = np.uint64((1 << c) - 1) if c < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         d = max(own, int(lower_hint))
@@ -594,7 +601,7 @@ def _rebuild(RB: np.ndarray, CB: np.ndarray, V: int, base: np.ndarray, memo: Any
     found, _, ub, party, left = memo_entry(memo, key[0], key[1])
     if not found or ub > d:
         stats = np.zeros(4, dtype=np.int64)
-        if not solve(RB, CB, V, np.uint64(rows), np.uint64(cols), d, memo, stats, np.array([math.inf])):
+        if not solve(RB, CB, V, np.uint64(rows), np.uint64(cols), d, memo, stats, np.array([math.inf, 1.0, 1.0])):
             raise AssertionError("search inconsistency: a rectangle solved before is now infeasible")
         found, _, ub, party, left = memo_entry(memo, key[0], key[1])
     entry = (None, None, party, left)

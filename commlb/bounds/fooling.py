@@ -25,7 +25,9 @@ columns are independent sets of the graph, which gives the extra bound
 ``|clique| <= min(#rows, #cols)`` used inside the search.  The kernel is a bitset branch and
 bound with a greedy colouring bound (:mod:`commlb.kernels.fooling`); after ``time_limit``
 seconds the best set found is returned with ``exact=False`` (still a valid fooling set, so
-its bound is still sound).
+its bound is still sound) together with ``upper``, a proved upper bound on every fooling
+set's size taken from the colours of the branches still open (docs/theory.md §5.2.2):
+the certified interval is ``[size, upper]``.
 
 Initial solution: the best of greedy cliques started from every vertex.  Upper bound used to stop
 early: |F_z| <= rank(1[M = z])^2 over any field (:func:`rank_cap`, docs/theory.md §5.2.1).
@@ -78,7 +80,10 @@ class FoolingSetResult:
     ``pairs`` are (row, col) indices of the input matrix; ``exact`` is True only when the
     search proved no larger z-fooling set exists; ``nodes`` counts branch-and-bound nodes;
     ``values_present`` lists every output value occurring in the matrix (used by
-    :func:`fooling_lower_bound` to count one leaf for values without a set)."""
+    :func:`fooling_lower_bound` to count one leaf for values without a set); ``upper``
+    is a proved upper bound on the size of every ``value``-fooling set (equal to ``size``
+    when exact; when the time limit stopped the search, the certified interval is
+    ``[size, upper]``)."""
 
     value: int
     pairs: list[tuple[int, int]]
@@ -87,6 +92,7 @@ class FoolingSetResult:
     elapsed: float
     nodes: int
     values_present: tuple[int, ...] = ()
+    upper: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +102,7 @@ class FoolingSetResult:
             "pairs": [[int(x), int(y)] for x, y in self.pairs],
             "elapsed": float(self.elapsed),
             "nodes": int(self.nodes),
+            "upper": None if self.upper is None else int(self.upper),
         }
 
 
@@ -224,11 +231,12 @@ def degeneracy_order(adj_bool: np.ndarray) -> np.ndarray:
 
 
 VERTEX_ORDERS = ("degeneracy", "rows")
-COMPACT_CANDIDATES = 192  # see max_fooling_set(compact=...)
+COMPACT_CANDIDATES = 320  # see max_fooling_set(compact=...)
 
 
 def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend: str = "auto",
-                    vertex_order: str = "degeneracy", compact: int | None = None) -> FoolingSetResult:
+                    vertex_order: str = "degeneracy", compact: int | None = None,
+                    reorder: bool = True) -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
@@ -243,7 +251,9 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
 
     ``compact``: a node with at most this many candidates runs its subtree on a renumbered
     copy of the graph they induce (shorter bitsets); 0 turns it off, None (default) uses
-    :data:`COMPACT_CANDIDATES` when the graph has more than 128 vertices.  Time only."""
+    :data:`COMPACT_CANDIDATES` when that shortens the bitsets.  With ``reorder`` (default)
+    the copy numbers its vertices in degeneracy order of the subgraph they induce (about
+    8% fewer nodes on random 28 x 28 matrices).  Time only: the size found is the same."""
     from ..kernels.backend import resolve_backend
 
     backend = resolve_backend(backend)
@@ -256,7 +266,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
     value = int(value)
     present = tuple(int(v) for v in np.unique(arr)) if arr.size else ()
     if value not in present:
-        return FoolingSetResult(value, [], 0, True, time.perf_counter() - start, 0, present)
+        return FoolingSetResult(value, [], 0, True, time.perf_counter() - start, 0, present, 0)
     red, row_rep, col_rep = _dedup(arr)
     entries = int(np.count_nonzero(red == value))
     if entries > MAX_FOOLING_VERTICES:
@@ -280,7 +290,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
 
         neighbours = [set(np.nonzero(adj_bool[v])[0].tolist()) for v in range(n)]
         clique = max_clique_python(neighbours)
-        exact, nodes = True, 0
+        exact, nodes, upper = True, 0, len(clique)
     else:
         from ..kernels.fooling import greedy_clique_multistart, max_clique_bitset
 
@@ -306,14 +316,19 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         vcol = np.ascontiguousarray(ys[idx], dtype=np.int64)
         cap = rank_cap(red, value)
         if compact is None:
-            compact = COMPACT_CANDIDATES if packed.shape[1] > 2 else 0
+            compact = COMPACT_CANDIDATES if packed.shape[1] > (COMPACT_CANDIDATES + 63) // 64 else 0
         remaining = max(1e-3, time_limit - (time.perf_counter() - start))
-        sub_clique, exact, nodes = max_clique_bitset(packed, len(idx), init_sub, len(init), vrow, vcol,
-                                                     remaining, True, cap, int(compact))
+        sub_clique, exact, nodes, upper = max_clique_bitset(packed, len(idx), init_sub, len(init), vrow, vcol,
+                                                            remaining, True, cap, int(compact), reorder)
         clique = [int(idx[v]) for v in sub_clique] if len(sub_clique) >= len(init) else [int(v) for v in init]
         exact = bool(exact)
     pairs = sorted((int(row_rep[xs[v]]), int(col_rep[ys[v]])) for v in clique)
-    return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(nodes), present)
+    if exact:
+        upper = len(pairs)
+    else:  # a fooling set has distinct rows and distinct columns (of the merged matrix)
+        upper = min(int(upper), int(red.shape[0]), int(red.shape[1]))
+    return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(nodes), present,
+                            max(upper, len(pairs)))
 
 
 def max_fooling_set_reference(M: ArrayLike, value: int) -> list[tuple[int, int]]:

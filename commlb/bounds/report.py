@@ -318,8 +318,9 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
             continue
         results.append(res)
         report.fooling_set[str(v)] = {"size": int(res.size), "exact": bool(res.exact),
+                                      "upper": None if res.upper is None else int(res.upper),
                                       "pairs": [[int(a), int(b)] for a, b in res.pairs]}
-        found = "maximum" if res.exact else "best found, time limit"
+        found = "maximum" if res.exact else f"time limit; the maximum is at most {res.upper}"
         report.table.append(MethodRow("fooling", f"{v}-fooling set ({found})",
                                       str(res.size), None,
                                       ("maximum" if res.exact else "sound") + ("; verified" if ok else ""),
@@ -357,12 +358,15 @@ def _given_fooling(report: BoundsReport, M: CommMatrix, given: dict[int, list[tu
 
 
 def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify: bool,
-                  progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+                  progress: Callable[[dict[str, Any]], None] | None = None,
+                  deadline: float | None = None) -> None:
     try:
         from . import exact as emod
     except ImportError:
         report.notes.append("exact D: commlb.bounds.exact is not available in this checkout")
         return
+    if deadline is not None:
+        time_limit = max(0.05, deadline - time.perf_counter())
     hint = report.best_lower_bound[0] if report.best_lower_bound else 0
     res = emod.deterministic_complexity(M.values, time_limit=time_limit, lower_hint=hint, progress=progress)
     tree_json = res.tree.to_json() if res.tree is not None else None
@@ -387,7 +391,7 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
                                   + ("; tree verified" if depth_ok else ""),
                                   f"tree, {getattr(res, 'nodes', '?')} search nodes", float(res.elapsed),
                                   {"interrupt": "search stopped by Ctrl-C: the interval proved until then",
-                                   "time limit": f"search stopped by the {time_limit:g} s limit"}.get(
+                                   "time limit": "search stopped by the time limit"}.get(
                                       str(res.stopped_by), "")))
     report.certs["deterministic"] = res.to_json()
 
@@ -442,12 +446,16 @@ def restrict_to_product_promise(M: CommMatrix) -> tuple[CommMatrix, str]:
 def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = None,
                    time_limit: float = 10.0, prime: int = DEFAULT_PRIME, verify: bool = True,
                    fooling: dict[int, list[tuple[int, int]]] | None = None,
-                   progress: Callable[[dict[str, Any]], None] | None = None) -> BoundsReport:
+                   progress: Callable[[dict[str, Any]], None] | None = None,
+                   exact_deadline: float | None = None) -> BoundsReport:
     """Run the chosen bound methods on M and collect values, sound lower bounds and
     certificates.  ``methods=None`` picks every method feasible at this size (with notes
-    for the skipped ones).  ``progress`` receives the exact search's progress (see
-    :func:`commlb.bounds.exact.deterministic_complexity`).  ``fooling`` maps an output value to pairs (row, col) of a
-    fooling set to verify and use.  ``verify`` re-checks every certificate."""
+    for the skipped ones).  ``fooling`` maps an output value to pairs (row, col) of a
+    fooling set to verify and use.  ``verify`` re-checks every certificate.  ``progress``
+    receives the exact search's progress (see
+    :func:`commlb.bounds.exact.deterministic_complexity`); ``exact_deadline`` (a
+    ``time.perf_counter()`` time) ends the exact method by then instead of ``time_limit``
+    after its start."""
     if not isinstance(M, CommMatrix):
         M = matrix_from_array(M)
     promise_note = None
@@ -486,7 +494,7 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
     if fooling:
         _given_fooling(report, M, fooling)
     if "exact" in chosen:
-        _exact_method(report, M, time_limit, verify, progress)
+        _exact_method(report, M, time_limit, verify, progress, exact_deadline)
     return report
 
 

@@ -20,8 +20,13 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   columns; a part and its complement give the same split, so the first element stays on
   the left.  The parts are built element by element (depth-first) while keeping a GF(2)
   basis of each side per colour; rank only grows as a side grows, so as soon as a side's
-  rank sum exceeds 2^(d-1) the whole branch is cut.  A complete split recurses on both
-  sides with depth d - 1.
+  rank sum exceeds 2^(d-1) the whole branch is cut, and (forward check) so is a partial
+  split that leaves an element fitting neither side, or forces onto one side elements
+  whose ranks overflow it.  One basis per side is changed in place and an element's
+  insertion undone on backtracking.  A complete split recurses on both sides with depth
+  d - 1.  Before that enumeration, the "natural" splits (by the value of one entry of the
+  other party: :func:`natural_splits`) are tried, smallest ranks first; they are among the
+  splits enumerated, so they change the order, not the result, and find protocols early.
 
 The search stops when ``perf_counter() > control[0]`` (checked every 256 calls, and every 4096
 steps of a node's split enumeration, which alone can take 2^m steps); it runs without the
@@ -44,7 +49,8 @@ from .bitops import popcount64 as _popcount
 from .elim import GFP_PRIME
 from .gfp import rank_gfp_rows
 
-__all__ = ["new_memo", "solve", "insert_slot", "msb64", "canon", "is_mono", "leaf_bound", "memo_entry",
+__all__ = ["new_memo", "solve", "insert_slot", "msb64", "order_elements", "order_elements_plain", "forward_ok",
+            "canon", "is_mono", "leaf_bound", "memo_entry",
            "natural_splits", "natural_splits_plain", "GFP_PRIME", "NATURAL_MIN"]
 
 
@@ -241,6 +247,99 @@ def memo_entry(memo, rows, cols):
     return False, np.int64(0), np.int64(0), np.int64(-1), np.uint64(0)
 
 
+@njit(cache=True, inline="always")
+def _grows(basis, v):
+    # 1 when v is outside the span of the basis (nothing is changed)
+    while v != 0:
+        b = msb64(v)
+        if basis[b] == 0:
+            return 1
+        v ^= basis[b]
+    return 0
+
+
+@njit(cache=True)
+def forward_ok(BL, BR, vec, V, start, m, rl, rr, cap, log_side, log_z, log_b):
+    """Can the elements ``start .. m-1`` still be placed so that both sides keep a rank
+    sum <= cap?  A necessary test: an element that would lift a side above ``cap`` must go
+    to the other side; one that fits neither side, or forced elements that overflow the
+    side they are forced into, refute the partial split.  The bases are changed only
+    temporarily (restored before returning).  Skipped (True) while both sides have room
+    for any element (slack >= V: an element adds at most one per colour)."""
+    if cap - rl >= V and cap - rr >= V:
+        return True
+    n_log = 0
+    ok = True
+    for u in range(start, m):
+        inc_l = 0
+        inc_r = 0
+        if cap - rl < V:  # a side with room for V more cannot refuse an element
+            for z in range(V):
+                inc_l += _grows(BL[z], vec[z, u])
+        if cap - rr < V:
+            for z in range(V):
+                inc_r += _grows(BR[z], vec[z, u])
+        fit_l = rl + inc_l <= cap
+        fit_r = rr + inc_r <= cap
+        if not fit_l and not fit_r:
+            ok = False
+            break
+        if fit_l and fit_r:
+            continue
+        for z in range(V):  # forced: it joins that side for the rest of this test
+            if fit_l:
+                b = insert_slot(BL[z], vec[z, u])
+            else:
+                b = insert_slot(BR[z], vec[z, u])
+            if b >= 0:
+                log_side[n_log] = 0 if fit_l else 1
+                log_z[n_log] = z
+                log_b[n_log] = b
+                n_log += 1
+                if fit_l:
+                    rl += 1
+                else:
+                    rr += 1
+    for k in range(n_log):
+        if log_side[k] == 0:
+            BL[log_z[k], log_b[k]] = 0
+        else:
+            BR[log_z[k], log_b[k]] = 0
+    return ok
+
+
+@njit(cache=True)
+def order_elements(elems, vec, V, m):
+    """Reorder (in place) the elements a split enumeration assigns, with their vectors:
+    the first stays first (it stays on the left), then repeatedly the element that adds
+    most to the GF(2) rank sum of those already ordered (ties: the first in the array,
+    where a swap has put the displaced element in the chosen one's place).  Parts then
+    fill their rank budget early, so the cuts act near the top of the enumeration."""
+    basis = np.zeros((V, 64), dtype=np.uint64)
+    for z in range(V):
+        insert_slot(basis[z], vec[z, 0])
+    for pos in range(1, m):
+        best = pos
+        best_gain = -1
+        for u in range(pos, m):
+            gain = 0
+            for z in range(V):
+                gain += _grows(basis[z], vec[z, u])
+            if gain > best_gain:
+                best_gain = gain
+                best = u
+        if best != pos:
+            e = elems[pos]
+            elems[pos] = elems[best]
+            elems[best] = e
+            for z in range(V):
+                w = vec[z, pos]
+                vec[z, pos] = vec[z, best]
+                vec[z, best] = w
+        for z in range(V):
+            insert_slot(basis[z], vec[z, pos])
+
+
 @njit(cache=True)
 def _side_rank(RB, CB, V, party, side, other):
     # GF(2) rank sum over the colours of side x other (party 0: side is a row mask)
@@ -320,7 +419,10 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     int64 array: [0] calls so far, [1] set to 1 when the deadline stopped the search,
     [2] steps of the split enumerations, [3] complete splits recursed on.
     ``control[0]`` is the deadline (``perf_counter`` seconds); another thread may lower it
-    (to -inf: stop now, e.g. on Ctrl-C) while the search runs without the GIL."""
+    (to -inf: stop now, e.g. on Ctrl-C) while the search runs without the GIL;
+    ``control[1] > 0`` turns on :func:`forward_ok` in the split enumeration (the same
+    result either way: it only cuts partial splits that cannot be completed), and
+    ``control[2] > 0`` :func:`order_elements` (the same splits in another order)."""
     stats[0] += 1
     if (stats[0] & 255) == 0:
         if _now() > control[0]:
@@ -390,6 +492,8 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
                     vec[z, t] = RB[z, elems[t]] & other
                 else:
                     vec[z, t] = CB[z, elems[t]] & other
+        if control.shape[0] > 2 and control[2] > 0:  # the same splits, another order
+            order_elements(elems, vec, V, m)
         # one GF(2) basis per side and colour, changed in place; undo[t, z] is the slot
         # element t filled in its side's colour-z basis (-1: none), cleared on backtracking
         BL = np.zeros((V, 64), dtype=np.uint64)
@@ -397,6 +501,10 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
         undo = np.full((m + 1, V), -1, dtype=np.int64)
         placed = np.full(m + 1, -1, dtype=np.int64)
         choice = np.zeros(m + 1, dtype=np.int64)
+        log_side = np.empty(m * V, dtype=np.int64)
+        log_z = np.empty(m * V, dtype=np.int64)
+        log_b = np.empty(m * V, dtype=np.int64)
+        forward = control.shape[0] > 1 and control[1] > 0
         rl = 0
         rr = 0
         ml = _bit(elems[0])
@@ -478,6 +586,8 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
                 mr |= _bit(elems[t])
                 if rr > cap:
                     continue
+            if forward and not forward_ok(BL, BR, vec, V, t + 1, m, rl, rr, cap, log_side, log_z, log_b):
+                continue
             t += 1
             if t < m:
                 choice[t] = 0
@@ -536,3 +646,18 @@ def natural_splits_plain(RB: np.ndarray, CB: np.ndarray, V: int, rows: int, cols
                 found.append((max(ranks) * 4096 + abs(nl - (mask_all.bit_count() - nl)), party, left))
     found_sorted = sorted(enumerate(found), key=lambda t: (t[1][0], t[0]))  # stable, like mergesort
     return [(party, left) for _, (_, party, left) in found_sorted]
+
+
+def order_elements_plain(vectors: list[list[int]]) -> list[int]:
+    """Plain twin of :func:`order_elements`: ``vectors[z][t]`` is element t's word for
+    colour z; returns the new order as a list of the original positions."""
+    V, m = len(vectors), len(vectors[0]) if vectors else 0
+    arr = list(range(m))
+    for pos in range(1, m):
+        done = arr[:pos]
+        gains = [sum(_rank_gf2_plain([vectors[z][t] for t in done] + [vectors[z][u]])
+                     - _rank_gf2_plain([vectors[z][t] for t in done]) for z in range(V))
+                 for u in arr[pos:]]
+        best = pos + gains.index(max(gains))
+        arr[pos], arr[best] = arr[best], arr[pos]
+    return arr

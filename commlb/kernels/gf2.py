@@ -146,6 +146,10 @@ def _strip_cols(A, r, s, m, word, shift, mask, cmap, nbytes, k, table, lo, hi):
             src = A[r + k * g + low, lo:hi]
             for j in range(n):
                 dst[j] = prev[j] ^ src[j]
+    if k == 8:
+        scratch = np.zeros(1, np.uint64)
+        _rows8(A, r + s, m, word, shift, mask, cmap, table, lo, hi, scratch)
+        return
     b8 = np.uint64(0xFF)
     kmask = np.uint64((1 << k) - 1)
     vi = np.zeros(8, np.int64)
@@ -171,6 +175,71 @@ def _strip_cols(A, r, s, m, word, shift, mask, cmap, nbytes, k, table, lo, hi):
             t7 = table[g0 + 7, vi[7], lo:hi]
             for j in range(n):
                 a[j] ^= ((t0[j] ^ t1[j]) ^ (t2[j] ^ t3[j])) ^ ((t4[j] ^ t5[j]) ^ (t6[j] ^ t7[j]))
+
+
+@njit(cache=True, inline="always")
+def _comb8(w, cmap):
+    # the combination of pivot rows that clears the strip bits w: one cmap entry per byte,
+    # all eight unrolled (a byte past the strip is 0 and cmap[q, 0] is 0)
+    b8 = np.uint64(0xFF)
+    return ((cmap[0, np.int64(w & b8)] ^ cmap[1, np.int64((w >> np.uint64(8)) & b8)])
+            ^ (cmap[2, np.int64((w >> np.uint64(16)) & b8)] ^ cmap[3, np.int64((w >> np.uint64(24)) & b8)])
+            ^ (cmap[4, np.int64((w >> np.uint64(32)) & b8)] ^ cmap[5, np.int64((w >> np.uint64(40)) & b8)])
+            ^ (cmap[6, np.int64((w >> np.uint64(48)) & b8)] ^ cmap[7, np.int64(w >> np.uint64(56))]))
+
+
+@njit(cache=True, inline="always")
+def _next_row(A, i, stop, word, shift, mask):
+    # the first row from i on whose strip bits are not all zero (stop if none)
+    while i < stop and ((A[i, word] >> shift) & mask) == 0:
+        i += 1
+    return i
+
+
+@njit(cache=True)
+def _rows8(A, start, stop, word, shift, mask, cmap, table, lo, hi, scratch):
+    # step 5 for k = 8 (at most 8 tables, one pass per row): the same as the general loop
+    # in _strip_cols, with the table indices taken straight from the bytes of c (a group
+    # past the pivots gets byte 0, the all-zero entry) and flat unsigned offsets instead
+    # of nine slices per row: unsigned indices need no negative-index fix-up, so the loop
+    # still vectorises, and the per-row set-up is a third of the slices' (it dominates
+    # when rows are short).  Software-pipelined: the next row's combination is found, and
+    # the first word of each of its table rows loaded (their sum goes to scratch[0], so
+    # the loads stay), before the current row is XORed; 10% faster at 4096^2.
+    W = A.shape[1]
+    n = hi - lo
+    Af = A.reshape(-1)
+    Tf = table.reshape(-1)
+    Wu = np.uint64(W)
+    base = np.uint64(lo)
+    K = np.uint64(256)
+    b8 = np.uint64(0xFF)
+    touched = np.uint64(0)
+    i = _next_row(A, start, stop, word, shift, mask)
+    c = _comb8((A[i, word] >> shift) & mask, cmap) if i < stop else np.uint64(0)
+    while i < stop:
+        nxt = _next_row(A, i + 1, stop, word, shift, mask)
+        cn = np.uint64(0)
+        if nxt < stop:
+            cn = _comb8((A[nxt, word] >> shift) & mask, cmap)
+            for g in range(8):
+                touched ^= Tf[(np.uint64(g) * K + ((cn >> np.uint64(8 * g)) & b8)) * Wu + base]
+        ab = np.uint64(i) * Wu + base
+        o0 = (c & b8) * Wu + base
+        o1 = (K + ((c >> np.uint64(8)) & b8)) * Wu + base
+        o2 = (np.uint64(2) * K + ((c >> np.uint64(16)) & b8)) * Wu + base
+        o3 = (np.uint64(3) * K + ((c >> np.uint64(24)) & b8)) * Wu + base
+        o4 = (np.uint64(4) * K + ((c >> np.uint64(32)) & b8)) * Wu + base
+        o5 = (np.uint64(5) * K + ((c >> np.uint64(40)) & b8)) * Wu + base
+        o6 = (np.uint64(6) * K + ((c >> np.uint64(48)) & b8)) * Wu + base
+        o7 = (np.uint64(7) * K + (c >> np.uint64(56))) * Wu + base
+        for jj in range(n):
+            j = np.uint64(jj)
+            Af[ab + j] ^= (((Tf[o0 + j] ^ Tf[o1 + j]) ^ (Tf[o2 + j] ^ Tf[o3 + j]))
+                           ^ ((Tf[o4 + j] ^ Tf[o5 + j]) ^ (Tf[o6 + j] ^ Tf[o7 + j])))
+        i = nxt
+        c = cn
+    scratch[0] = touched
 
 
 @njit(cache=True, parallel=True)

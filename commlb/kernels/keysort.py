@@ -13,8 +13,13 @@ of equal keys the indices come out ascending, as with a stable argsort.
 :func:`run_summary` walks the sorted keys once: the number of runs of equal keys, and the
 start and length of the first ``max_multi`` runs longer than one.
 
-Plain twins: :func:`sort_keys_indices_reference` (``numpy.lexsort``) and
-:func:`run_summary_reference` (``numpy.unique``); tests compare them.
+:func:`group_by_partition` groups a chunk's keys by the partition of the spilled count
+(the top bits of a SplitMix64 mix of the key), keeping their order inside a partition,
+with their offsets: one counting sort.
+
+Plain twins: :func:`sort_keys_indices_reference` (``numpy.lexsort``),
+:func:`run_summary_reference` (``numpy.unique``) and :func:`group_by_partition_reference`
+(a stable ``argsort``); tests compare them.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["SMALL", "sort_keys_indices", "sort_keys_indices_reference", "run_summary", "run_summary_reference"]
+__all__ = ["SMALL", "sort_keys_indices", "sort_keys_indices_reference", "run_summary", "run_summary_reference",
+           "group_by_partition", "group_by_partition_reference", "partition_of"]
 
 #: buckets up to this size are finished by a comparison sort
 SMALL = 32
@@ -178,3 +184,65 @@ def run_summary_reference(keys: np.ndarray, max_multi: int) -> tuple[int, np.nda
     multi = counts > 1
     return (int(first.size), first[multi][:max_multi].astype(np.int64), counts[multi][:max_multi].astype(np.int64),
             int(counts[multi].sum()), int(np.count_nonzero(multi)))
+
+
+@njit(cache=True)
+def _mix(v):
+    """SplitMix64's finaliser of one 64-bit value (wrapping arithmetic)."""
+    x = v ^ (v >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True)
+def group_by_partition(keys, bits):
+    """(keys grouped by partition, their offsets in ``keys`` as uint32, start of each
+    partition: 2^bits + 1 entries): the partition of a key is the top ``bits`` bits of
+    SplitMix64's finaliser of it; inside a partition the keys keep their order (a
+    counting sort: three passes, no comparison).  ``keys.size`` must be below 2^32."""
+    n = keys.shape[0]
+    parts = 1 << bits
+    shift = np.uint64(64 - bits) if bits > 0 else np.uint64(0)
+    which = np.empty(n, dtype=np.int32)
+    counts = np.zeros(parts + 1, dtype=np.int64)
+    for t in range(n):
+        p = np.int32(_mix(keys[t]) >> shift) if bits > 0 else np.int32(0)
+        which[t] = p
+        counts[p + 1] += 1
+    for p in range(parts):
+        counts[p + 1] += counts[p]
+    starts = counts.copy()
+    out_keys = np.empty(n, dtype=np.uint64)
+    out_offsets = np.empty(n, dtype=np.uint32)
+    for t in range(n):
+        p = which[t]
+        at = counts[p]
+        out_keys[at] = keys[t]
+        out_offsets[at] = t
+        counts[p] = at + 1
+    return out_keys, out_offsets, starts
+
+
+def partition_of(keys: np.ndarray, bits: int) -> np.ndarray:
+    """The partition (0 .. 2^bits - 1) of each 64-bit key: the top ``bits`` bits of the
+    SplitMix64 finaliser of the key (packed messages are far from uniform; the mix is)."""
+    if bits == 0:
+        return np.zeros(keys.size, dtype=np.int64)
+    x = keys.astype(np.uint64, copy=True)
+    with np.errstate(over="ignore"):
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return (x >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def group_by_partition_reference(keys: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plain twin of :func:`group_by_partition` (:func:`partition_of`, a stable argsort, a gather)."""
+    part = partition_of(keys, bits)
+    order = np.argsort(part, kind="stable")
+    starts = np.searchsorted(part[order], np.arange((1 << bits) + 1), side="left").astype(np.int64)
+    return keys[order].astype(np.uint64), order.astype(np.uint32), starts

@@ -113,15 +113,19 @@ def _estimate(source: MessageSource) -> tuple[float, float]:
     return source.n_inputs / rate, _bytes_needed(source.n_inputs)
 
 
-def sorted_runs(keys: np.ndarray, backend: str = "numba") -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+def sorted_runs(keys: np.ndarray, backend: str = "numba", idx: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
     """Sort ``keys`` in place and return (input index of each sorted key, starts and
     lengths of the first :data:`MAX_MULTI_RUNS` runs of equal keys longer than one,
     number of runs, number of inputs in runs longer than one, number of such runs).  ``backend`` "numba" runs
-    the radix kernel, anything else its numpy twin."""
+    the radix kernel, anything else its numpy twin.  ``idx``: distinct labels of the keys
+    (uint32 or int64), sorted in place with them and returned instead of the positions
+    (equal keys come in increasing label order)."""
     from ..kernels import keysort as ks
 
     n = int(keys.size)
-    idx = np.arange(n, dtype=np.uint32 if n < 1 << 32 else np.int64)
+    if idx is None:
+        idx = np.arange(n, dtype=np.uint32 if n < 1 << 32 else np.int64)
     if backend == "numba":
         ks.sort_keys_indices(keys, idx)
         runs, starts, lengths, members, multi = ks.run_summary(keys, min(MAX_MULTI_RUNS, n // 2 + 1))
@@ -267,9 +271,12 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         elif N <= 1 << 20 and source.kind != EngineSource.kind:
             exhaustive = True  # always feasible: about a second at worst
         else:
-            est_s, est_b = _estimate(source)
             if executor is not None:  # spilled to disk, shared by the workers
-                est_s, est_b = est_s / max(1, executor.workers), 0.0
+                from .spill import estimate
+
+                est_s, est_b = estimate(source, executor)[0], 0.0
+            else:
+                est_s, est_b = _estimate(source)
             if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
                 raise TooLargeError(
                     f"an exhaustive search over Alice's {layout.base}^{layout.digits} = {N:.3g} inputs would take "
@@ -441,7 +448,9 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
         from .spill import spilled_count
 
         if source.n_inputs > 1 << 20:
-            est_s = _estimate(source)[0] / max(1, executor.workers)
+            from .spill import estimate
+
+            est_s = estimate(source, executor)[0]
             if est_s > MAX_EXHAUSTIVE_SECONDS:
                 raise TooLargeError(f"counting the messages of Alice's {source.n_inputs:.3g} inputs would take "
                                     f"about {fmt_seconds(est_s)} on {executor.workers} worker(s): use a smaller "

@@ -38,7 +38,7 @@ from ..errors import InvalidInputError, TooLargeError
 from ..validate import short_text
 
 __all__ = ["CHUNK", "PARTITION", "MAX_RUNS", "BYTES_PER_SPILLED", "SpillCount", "partition_of",
-           "spilled_count", "plan", "check_spill_dir", "check_disk"]
+           "spilled_count", "plan", "check_spill_dir", "check_disk", "estimate", "parallel_tasks"]
 
 #: leaves per enumeration task (fixed: the chunks never depend on the workers)
 CHUNK = 1 << 21
@@ -57,17 +57,11 @@ _RUN_MEMBERS = 33
 
 def partition_of(keys: np.ndarray, bits: int) -> np.ndarray:
     """The partition (0 .. 2^bits - 1) of each 64-bit key: the top ``bits`` bits of the
-    SplitMix64 finaliser of the key (packed messages are far from uniform; the mix is)."""
-    if bits == 0:
-        return np.zeros(keys.size, dtype=np.int64)
-    x = keys.astype(np.uint64, copy=True)
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(64 - bits)).astype(np.int64)
+    SplitMix64 finaliser of the key (packed messages are far from uniform; the mix is);
+    :func:`commlb.kernels.keysort.partition_of`."""
+    from ..kernels.keysort import partition_of as mixed
+
+    return mixed(keys, bits)
 
 
 def plan(n_inputs: int, chunk: int = CHUNK, partition: int = PARTITION) -> tuple[int, int]:
@@ -123,16 +117,17 @@ def _enumerate_chunk(c: int, source: Any, job: _Job) -> tuple[np.ndarray, int]:
     to one file (keys, then offsets); returns (start of each partition in the file, peak)."""
     lo = c * job.chunk
     hi = min(job.n_inputs, lo + job.chunk)
+    from ..kernels import keysort as ks
+
     keys = source.keys_tree(lo, hi)
-    part = partition_of(keys, job.bits)
-    # a stable sort of small integers: NumPy's radix sort for 16-bit ones (timsort above)
-    order = np.argsort(part.astype(np.uint16) if job.bits <= 16 else part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange((1 << job.bits) + 1), side="left").astype(np.int64)
+    group = ks.group_by_partition if source.backend == "numba" else ks.group_by_partition_reference
+    grouped, offsets, bounds = group(keys, job.bits)
+    del keys
     path = _chunk_path(job, c)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as fh:
-        keys[order].astype(np.uint64).tofile(fh)
-        order.astype(np.uint32).tofile(fh)
+        grouped.tofile(fh)
+        offsets.tofile(fh)
     os.replace(tmp, path)
     return bounds, _peak_rss()
 
@@ -157,11 +152,9 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
             leaves[at:at + m] = np.fromfile(fh, dtype=np.uint32, count=m)
         leaves[at:at + m] += c * job.chunk
         at += m
-    # keys sorted in place with their positions (radix sort; equal keys keep their order,
-    # which is increasing leaf order); the runs longer than one only
-    order, starts, lengths, runs, members, multi = sorted_runs(keys, source.backend)
-    sorted_leaves = leaves[order]
-    del order, leaves
+    # keys sorted in place with their leaves (radix sort; equal keys by increasing leaf,
+    # the in-memory search's order); the runs longer than one only
+    sorted_leaves, starts, lengths, runs, members, multi = sorted_runs(keys, source.backend, idx=leaves)
     refined = None
     if members <= job.limit:
         refined, _ = count_distinct(source, source.leaves_to_digits, sorted_leaves, starts, lengths,
@@ -175,20 +168,58 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
             "run_leaves": run_leaves, "peak": _peak_rss()}
 
 
-#: CPU time of both rounds per input, as a multiple of the kernel's alone (measured, docs/design.md §9.1)
-ROUNDS_PER_KERNEL = 2.6
+#: CPU time of both rounds per input, as a multiple of the kernel's on the probe (measured
+#: with one numba thread: 1.44 for an RNN d = 16 at n = 24, 1.36 for d = 64 at n = 22)
+ROUNDS_PER_KERNEL = 1.5
 
 
 def _seconds(source: Any, n: int) -> float:
-    """Estimated CPU seconds of both rounds: the kernel timed here on a few thousand
-    inputs (after a warm-up call), times :data:`ROUNDS_PER_KERNEL`."""
+    """Estimated CPU seconds of both rounds: the kernel timed here on 2^16 inputs (after a
+    warm-up call) with one numba thread, as a single-threaded worker runs it (the CPU
+    time of threads waiting for each other on a busy machine is no work), times
+    :data:`ROUNDS_PER_KERNEL`."""
+    import sys
     import time
 
-    probe = min(n, 1 << 14)
-    source.keys_tree(0, min(n, 16))
-    t = time.process_time()
-    source.keys_tree(0, probe)
-    return max(time.process_time() - t, 1e-6) / probe * n * ROUNDS_PER_KERNEL
+    numba = sys.modules.get("numba")
+    threads = numba.get_num_threads() if numba is not None else None
+    probe = min(n, 1 << 16)
+    try:
+        if numba is not None:
+            numba.set_num_threads(1)
+        source.keys_tree(0, min(n, 16))
+        t = time.process_time()
+        source.keys_tree(0, probe)
+        spent = time.process_time() - t
+    finally:
+        if numba is not None:
+            numba.set_num_threads(threads)
+    return max(spent, 1e-6) / probe * n * ROUNDS_PER_KERNEL
+
+
+def parallel_tasks(executor: Any) -> int:
+    """How many tasks ``executor`` runs at once: its workers, but on a local cluster no more
+    than this machine's cores (1 in process)."""
+    workers = max(1, int(getattr(executor, "workers", 1)))
+    if getattr(executor, "kind", "") in ("local-cluster", "in-process"):
+        workers = min(workers, os.cpu_count() or 1)
+    return workers
+
+
+def estimate(source: Any, executor: Any) -> tuple[float, str]:
+    """(seconds, a sentence) for counting all of ``source``'s inputs on ``executor``: the
+    CPU time measured here spread over :func:`parallel_tasks`; on a local cluster of a busy
+    machine (load average above its cores) the sentence says so."""
+    n = int(source.n_inputs)
+    cpu = _seconds(source, n)
+    tasks = parallel_tasks(executor)
+    wall = cpu / tasks
+    text = f"about {fmt_seconds(wall)} ({fmt_seconds(cpu)} of CPU over {tasks} at once)"
+    if getattr(executor, "kind", "") in ("local-cluster", "in-process") and hasattr(os, "getloadavg"):
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if load > cores:
+            text += f"; this machine is busy (load {load:.1f} on {cores} cores): longer"
+    return wall, text
 
 
 def check_spill_dir(path: str, option: str = "--spill-dir") -> str:
@@ -242,8 +273,7 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
     need = check_disk(n, base, None if directory is None else "--spill-dir")
     if hasattr(executor, "note"):
         executor.note(f"{n:,} inputs in {chunks:,} chunks and {1 << bits:,} partitions on {executor.workers} "
-                      f"worker(s), about {fmt_seconds(_seconds(source, n) / max(1, executor.workers))}; "
-                      f"{fmt_bytes(need)} spilled to {base}")
+                      f"worker(s), {estimate(source, executor)[1]}; {fmt_bytes(need)} spilled to {base}")
     spill = tempfile.mkdtemp(prefix="commlb-spill-", dir=base)
     job = _Job(spill, int(chunk), bits, n, int(limit))
     try:
