@@ -49,11 +49,34 @@ def _worker_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _worker_peak() -> int:
+def _worker_peak(reset: bool = False) -> int:
+    """This process's peak resident memory (VmHWM: ru_maxrss would carry the parent's peak
+    across fork and exec); ``reset`` starts a new peak (Linux: clear_refs 5)."""
+    if reset:
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        except OSError:
+            pass
+        return 0
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _reset_peak() -> int:
+    return _worker_peak(True)
+
+
 def _measure(label: str, fn, executor=None) -> dict:
+    _reset_peak()
+    if executor is not None and executor.distributed:
+        executor._client.run(_reset_peak)
     workers_before = sum(executor._client.run(_worker_cpu).values()) if executor is not None and \
         executor.distributed else 0.0
     c0, t0 = time.process_time(), time.perf_counter()

@@ -191,6 +191,7 @@ def hard(args: argparse.Namespace) -> None:
           f"{args.cli_limit:g}")
     print(machine_line())
     ours(classic("EQ", 2), root_bounds=False)  # numba warm-up: the search kernels load
+    ours(hard_matrix("noisy-lowrank", 8, 1, rank=3, noise=0.03, values=4))  # and the root fooling sets
     exe = Path(sys.executable).with_name("commlb")
     tmp = Path(tempfile.mkdtemp(prefix="commlb_hard_"))
 

@@ -8,8 +8,10 @@ Candidates, measured side by side on the same matrices:
   pivot row into every row below that has the bit (numpy vector ops, only the words from
   the pivot column on);
 * M4RI — ``mzd_echelonize_m4ri`` and ``mzd_echelonize_pluq`` from Debian's libm4ri-dev (or
-  a source build named by ``M4RI_PREFIX``: ``gcc -O3 -march=native -shared`` of its
-  ``m4ri/*.c`` with a filled-in ``m4ri_config.h``, no OpenMP), through a small C harness
+  a source build named by ``M4RI_PREFIX``: ``gcc -O3 -march=native -fPIC -shared ... -lm``
+  of its ``m4ri/*.c`` but ``io.c``, with ``m4ri_config.h`` filled in from
+  ``m4ri_config.h.in`` (SSE2 on, OpenMP off, the machine's cache sizes), headers copied to
+  ``<prefix>/m4ri/``), through a small C harness
   compiled at run time (skipped with a message when the library or a C compiler is
   missing).  Single-threaded.
 

@@ -490,7 +490,7 @@ def test_forward_check_never_refutes_a_completable_split(V, m, placement, cap, d
 
 @settings(deadline=None, max_examples=40)
 @given(small_matrices(max_side=6))
-def test_search_same_with_and_without_forward_checks(M):
+def test_search_same_with_and_without_forward_checks_and_ordering(M):
     from commlb.bounds.exact import _bitplanes, _merge
     from commlb.kernels.exact import new_memo, solve
 
@@ -501,8 +501,22 @@ def test_search_same_with_and_without_forward_checks(M):
     ref = deterministic_complexity_reference(M)
     for d in range(ref + 1):
         answers = []
-        for forward in (0.0, 1.0):
+        for forward, order in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)):
             stats = np.zeros(4, dtype=np.int64)
             answers.append(bool(solve(RB, CB, len(values), rows, cols, d, new_memo(), stats,
-                                      np.array([math.inf, forward]))))
-        assert answers == [d >= ref, d >= ref]
+                                      np.array([math.inf, forward, order]))))
+        assert answers == [d >= ref] * 4
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.integers(1, 3), st.integers(1, 10), st.data())
+def test_order_elements_equals_plain(V, m, data):
+    from commlb.kernels.exact import order_elements, order_elements_plain
+
+    vectors = [[data.draw(st.integers(0, 2 ** 12 - 1)) for _ in range(m)] for _ in range(V)]
+    elems = np.arange(100, 100 + m, dtype=np.int64)
+    vec = np.array(vectors, dtype=np.uint64).reshape(V, m)
+    order_elements(elems, vec, V, m)
+    expected = order_elements_plain(vectors)
+    assert [int(e) - 100 for e in elems] == expected
+    assert all(int(vec[z, k]) == vectors[z][expected[k]] for z in range(V) for k in range(m))

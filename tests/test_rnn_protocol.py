@@ -421,6 +421,9 @@ def test_message_log_counts_equal_the_listed_messages(case):
     assert (tr.total_bits, tr.rounds, tr.one_way, tr.bits_alice_to_bob, tr.bits_bob_to_alice) == \
         (plain.total_bits, plain.rounds, plain.one_way, plain.bits_alice_to_bob, plain.bits_bob_to_alice)
     assert tr.fingerprint() == plain.fingerprint()
+    import pickle
+
+    assert pickle.loads(pickle.dumps(tr)).fingerprint() == tr.fingerprint()  # executors ship transcripts
     n = len(tr.messages)
     assert [m.label for m in tr.messages[1:]] == [tr.messages[k].label for k in range(1, n)]
     if n:

@@ -476,8 +476,9 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
         RB, CB = _bitplanes(base, values)
         memo = new_memo()
         stats = np.zeros(4, dtype=np.int64)
-        # [deadline, forward checks on]; the driver lowers the deadline on Ctrl-C
-        control = np.array([start + time_limit, 1.0], dtype=np.float64)
+        # [deadline, forward checks on, element ordering on]; the driver lowers the
+        # deadline on Ctrl-C
+        control = np.array([start + time_limit, 1.0, 1.0], dtype=np.float64)
         all_rows = np.uint64((1 << r) - 1) if r < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         all_cols = np.uint64((1 << c) - 1) if c < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         d = max(own, int(lower_hint))
@@ -600,7 +601,7 @@ def _rebuild(RB: np.ndarray, CB: np.ndarray, V: int, base: np.ndarray, memo: Any
     found, _, ub, party, left = memo_entry(memo, key[0], key[1])
     if not found or ub > d:
         stats = np.zeros(4, dtype=np.int64)
-        if not solve(RB, CB, V, np.uint64(rows), np.uint64(cols), d, memo, stats, np.array([math.inf, 1.0])):
+        if not solve(RB, CB, V, np.uint64(rows), np.uint64(cols), d, memo, stats, np.array([math.inf, 1.0, 1.0])):
             raise AssertionError("search inconsistency: a rectangle solved before is now infeasible")
         found, _, ub, party, left = memo_entry(memo, key[0], key[1])
     entry = (None, None, party, left)

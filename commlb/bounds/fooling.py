@@ -25,7 +25,9 @@ columns are independent sets of the graph, which gives the extra bound
 ``|clique| <= min(#rows, #cols)`` used inside the search.  The kernel is a bitset branch and
 bound with a greedy colouring bound (:mod:`commlb.kernels.fooling`); after ``time_limit``
 seconds the best set found is returned with ``exact=False`` (still a valid fooling set, so
-its bound is still sound).
+its bound is still sound) together with ``upper``, a proved upper bound on every fooling
+set's size taken from the colours of the branches still open (docs/theory.md §5.2.2):
+the certified interval is ``[size, upper]``.
 
 Initial solution: the best of greedy cliques started from every vertex.  Upper bound used to stop
 early: |F_z| <= rank(1[M = z])^2 over any field (:func:`rank_cap`, docs/theory.md §5.2.1).

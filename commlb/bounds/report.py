@@ -318,8 +318,9 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
             continue
         results.append(res)
         report.fooling_set[str(v)] = {"size": int(res.size), "exact": bool(res.exact),
+                                      "upper": None if res.upper is None else int(res.upper),
                                       "pairs": [[int(a), int(b)] for a, b in res.pairs]}
-        found = "maximum" if res.exact else "best found, time limit"
+        found = "maximum" if res.exact else f"time limit; the maximum is at most {res.upper}"
         report.table.append(MethodRow("fooling", f"{v}-fooling set ({found})",
                                       str(res.size), None,
                                       ("maximum" if res.exact else "sound") + ("; verified" if ok else ""),

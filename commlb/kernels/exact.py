@@ -49,7 +49,8 @@ from .bitops import popcount64 as _popcount
 from .elim import GFP_PRIME
 from .gfp import rank_gfp_rows
 
-__all__ = ["new_memo", "solve", "insert_slot", "msb64", "canon", "is_mono", "leaf_bound", "memo_entry",
+__all__ = ["new_memo", "solve", "insert_slot", "msb64", "order_elements", "order_elements_plain", "forward_ok",
+            "canon", "is_mono", "leaf_bound", "memo_entry",
            "natural_splits", "natural_splits_plain", "GFP_PRIME", "NATURAL_MIN"]
 
 
@@ -308,6 +309,38 @@ def forward_ok(BL, BR, vec, V, start, m, rl, rr, cap, log_side, log_z, log_b):
 
 
 @njit(cache=True)
+def order_elements(elems, vec, V, m):
+    """Reorder (in place) the elements a split enumeration assigns, with their vectors:
+    the first stays first (it stays on the left), then repeatedly the element that adds
+    most to the GF(2) rank sum of those already ordered (ties: the first in the array,
+    where a swap has put the displaced element in the chosen one's place).  Parts then
+    fill their rank budget early, so the cuts act near the top of the enumeration."""
+    basis = np.zeros((V, 64), dtype=np.uint64)
+    for z in range(V):
+        insert_slot(basis[z], vec[z, 0])
+    for pos in range(1, m):
+        best = pos
+        best_gain = -1
+        for u in range(pos, m):
+            gain = 0
+            for z in range(V):
+                gain += _grows(basis[z], vec[z, u])
+            if gain > best_gain:
+                best_gain = gain
+                best = u
+        if best != pos:
+            e = elems[pos]
+            elems[pos] = elems[best]
+            elems[best] = e
+            for z in range(V):
+                w = vec[z, pos]
+                vec[z, pos] = vec[z, best]
+                vec[z, best] = w
+        for z in range(V):
+            insert_slot(basis[z], vec[z, pos])
+
+
+@njit(cache=True)
 def _side_rank(RB, CB, V, party, side, other):
     # GF(2) rank sum over the colours of side x other (party 0: side is a row mask)
     total = 0
@@ -388,7 +421,8 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     ``control[0]`` is the deadline (``perf_counter`` seconds); another thread may lower it
     (to -inf: stop now, e.g. on Ctrl-C) while the search runs without the GIL;
     ``control[1] > 0`` turns on :func:`forward_ok` in the split enumeration (the same
-    result either way: it only cuts partial splits that cannot be completed)."""
+    result either way: it only cuts partial splits that cannot be completed), and
+    ``control[2] > 0`` :func:`order_elements` (the same splits in another order)."""
     stats[0] += 1
     if (stats[0] & 255) == 0:
         if _now() > control[0]:
@@ -458,6 +492,8 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
                     vec[z, t] = RB[z, elems[t]] & other
                 else:
                     vec[z, t] = CB[z, elems[t]] & other
+        if control.shape[0] > 2 and control[2] > 0:  # the same splits, another order
+            order_elements(elems, vec, V, m)
         # one GF(2) basis per side and colour, changed in place; undo[t, z] is the slot
         # element t filled in its side's colour-z basis (-1: none), cleared on backtracking
         BL = np.zeros((V, 64), dtype=np.uint64)
@@ -610,3 +646,18 @@ def natural_splits_plain(RB: np.ndarray, CB: np.ndarray, V: int, rows: int, cols
                 found.append((max(ranks) * 4096 + abs(nl - (mask_all.bit_count() - nl)), party, left))
     found_sorted = sorted(enumerate(found), key=lambda t: (t[1][0], t[0]))  # stable, like mergesort
     return [(party, left) for _, (_, party, left) in found_sorted]
+
+
+def order_elements_plain(vectors: list[list[int]]) -> list[int]:
+    """Plain twin of :func:`order_elements`: ``vectors[z][t]`` is element t's word for
+    colour z; returns the new order as a list of the original positions."""
+    V, m = len(vectors), len(vectors[0]) if vectors else 0
+    arr = list(range(m))
+    for pos in range(1, m):
+        done = arr[:pos]
+        gains = [sum(_rank_gf2_plain([vectors[z][t] for t in done] + [vectors[z][u]])
+                     - _rank_gf2_plain([vectors[z][t] for t in done]) for z in range(V))
+                 for u in arr[pos:]]
+        best = pos + gains.index(max(gains))
+        arr[pos], arr[best] = arr[best], arr[pos]
+    return arr

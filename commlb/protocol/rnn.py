@@ -350,6 +350,21 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
     return m[np.concatenate([[True], m[1:] != m[:-1]])] if m.size else m
 
 
+class _HandoffText:
+    """Label or note of handoff message k, made when the message is read (a class, not a
+    closure, so that transcripts pickle)."""
+
+    def __init__(self, ends: np.ndarray, layers: int, hidden: int, bits: int, what: str) -> None:
+        self.ends, self.layers, self.hidden, self.bits, self.what = ends, layers, hidden, bits, what
+
+    def __call__(self, k: int) -> str:
+        last = int(self.ends[k]) - 1
+        if self.what == "label":
+            return f"state@{last}"
+        L, d, p = self.layers, self.hidden, self.bits
+        return f"hidden state of all {L} layer(s) after positions 0..{last}: {L}·{d}·{p} = {L * d * p} bits"
+
+
 def _record_handoffs(channel: Channel, model: RNNModel, sent: np.ndarray, stops: np.ndarray,
                      holders: np.ndarray) -> None:
     """The handoff messages of the batched engine: the state kept at the end of every
@@ -357,15 +372,8 @@ def _record_handoffs(channel: Channel, model: RNNModel, sent: np.ndarray, stops:
     a message is looked at."""
     L, d, p = model.layers, model.hidden, model.precision.bits
     ends = stops[:-1]
-    per = f"{L}·{d}·{p} = {L * d * p} bits"
-
-    def label(k: int) -> str:
-        return f"state@{int(ends[k]) - 1}"
-
-    def note(k: int) -> str:
-        return f"hidden state of all {L} layer(s) after positions 0..{int(ends[k]) - 1}: {per}"
-
-    channel.send_many(holders[:-1], label, state_fields(model), {"state": sent}, note)
+    channel.send_many(holders[:-1], _HandoffText(ends, L, d, p, "label"), state_fields(model), {"state": sent},
+                      _HandoffText(ends, L, d, p, "note"))
 
 
 # ---------------------------------------------------------------- segment replay

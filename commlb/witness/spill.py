@@ -174,15 +174,27 @@ ROUNDS_PER_KERNEL = 1.5
 
 
 def _seconds(source: Any, n: int) -> float:
-    """Estimated CPU seconds of both rounds: the kernel timed here on a few thousand
-    inputs (after a warm-up call), times :data:`ROUNDS_PER_KERNEL`."""
+    """Estimated CPU seconds of both rounds: the kernel timed here on 2^16 inputs (after a
+    warm-up call) with one numba thread, as a single-threaded worker runs it (the CPU
+    time of threads waiting for each other on a busy machine is no work), times
+    :data:`ROUNDS_PER_KERNEL`."""
+    import sys
     import time
 
-    probe = min(n, 1 << 14)
-    source.keys_tree(0, min(n, 16))
-    t = time.process_time()
-    source.keys_tree(0, probe)
-    return max(time.process_time() - t, 1e-6) / probe * n * ROUNDS_PER_KERNEL
+    numba = sys.modules.get("numba")
+    threads = numba.get_num_threads() if numba is not None else None
+    probe = min(n, 1 << 16)
+    try:
+        if numba is not None:
+            numba.set_num_threads(1)
+        source.keys_tree(0, min(n, 16))
+        t = time.process_time()
+        source.keys_tree(0, probe)
+        spent = time.process_time() - t
+    finally:
+        if numba is not None:
+            numba.set_num_threads(threads)
+    return max(spent, 1e-6) / probe * n * ROUNDS_PER_KERNEL
 
 
 def parallel_tasks(executor: Any) -> int:
