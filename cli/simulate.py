@@ -186,13 +186,9 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
         if built.precision.is_fixed:
             out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
                       "(exact fixed point)")
-        elif tr.meta.get("float_tolerance") is None:
-            out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
-                      "(float mode, exact accumulators across the cut)")
         else:
-            tol = tr.meta["float_tolerance"]
-            out.print(f"[green]verified:[/green] the protocol's output matches the forward pass within relative "
-                      f"tolerance {tol:g}, same decision (float mode)")
+            out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
+                      "(float mode: exact p-bit states and exact accumulators across the cut)")
 
     if result.lower_bounds:
         bt = Table(title="lower bounds", title_justify="left", expand=False)

@@ -303,7 +303,8 @@ def test_three_layer_float_transformer_verifies_over_200_trials():
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     text = " ".join(done.stdout.split())
-    assert "equals the forward pass bit for bit (float mode, exact accumulators across the cut)" in text
+    assert "equals the forward pass bit for bit (float mode: exact p-bit states and exact accumulators " \
+           "across the cut)" in text
     assert "200 random instances" in text and "200 verified against the forward pass" in text
 
 

@@ -553,7 +553,7 @@ def simulate_transformer(
     }
     if verify:
         reference = model.forward(tokens)
-        meta.update(verify_output(model, output, reference, "transformer", exact=True))
+        meta.update(verify_output(model, output, reference, "transformer"))
     transcript = channel.transcript(output.values, **meta)
     return transcript, output
 
