@@ -428,3 +428,18 @@ def test_message_log_counts_equal_the_listed_messages(case):
     assert [m.label for m in tr.messages[1:]] == [tr.messages[k].label for k in range(1, n)]
     if n:
         assert tr.messages[-1].label == tr.messages[n - 1].label
+
+
+def test_simulate_passes_verify_modes_to_the_rnn_only():
+    from commlb.errors import InvalidInputError
+    from commlb.models.ffn import FFNModel
+    from commlb.protocol import simulate
+
+    model, tokens, split = _long_case((-1,))
+    tr, _ = simulate(model, tokens, split, verify="replay")
+    assert tr.meta["segments_replayed"] and "protocol_matches_forward" not in tr.meta
+    ffn = FFNModel.random(5, 40, np.random.default_rng(2), precision=Precision.fixed(12))
+    with pytest.raises(InvalidInputError, match="for RNNs"):
+        simulate(ffn, tokens, split, verify="replay")
+    tr, _ = simulate(ffn, tokens, split, verify="forward")
+    assert tr.meta["protocol_matches_forward"]

@@ -51,13 +51,23 @@ def simulator_for(family: str) -> Any:
     return getattr(module, func)
 
 
-def simulate(model: Model, tokens: Any, split: Split, *, verify: bool = True) -> tuple[Transcript, ModelOutput]:
+def simulate(model: Model, tokens: Any, split: Split, *,
+             verify: bool | str = True) -> tuple[Transcript, ModelOutput]:
     """Run ``model`` on ``tokens`` as a protocol between the owners of ``split``.
 
     Dispatches on ``model.family`` (``"rnn"``, ``"transformer"``, ``"ffn"``).  Returns the
     transcript (every message encoded, counted and decoded) and the protocol's output;
-    ``verify`` checks that output against ``model.forward(tokens)``."""
+    ``verify`` checks that output against ``model.forward(tokens)``.  An RNN also takes
+    ``verify="replay"`` or ``"all"`` (:func:`commlb.protocol.rnn.simulate_rnn`,
+    docs/theory.md §3.9); the other families take ``True``/``"forward"`` or
+    ``False``/``"none"``."""
     family = getattr(model, "family", None)
     if not isinstance(family, str) or not family:
         raise InvalidInputError(f"{type(model).__name__} is not a commlb model (it has no family)")
+    if family != "rnn" and isinstance(verify, str):
+        modes = {"forward": True, "none": False}
+        if verify not in modes:
+            raise InvalidInputError(f"verify={verify!r} is for RNNs; the {family} simulator takes "
+                                    "'forward' or 'none'")
+        verify = modes[verify]
     return simulator_for(family)(model, tokens, split, verify=verify)
