@@ -313,6 +313,10 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: tup
                  f"{time_limit:g} s)", enabled=not as_json) as shown:
 
         def exact_progress(p: dict[str, Any]) -> None:
+            if p.get("method") == "fooling":
+                shown.update(f"{p['value']}-fooling set: largest so far {p['best']}, {p['nodes']:,} nodes; "
+                             "Ctrl-C keeps it")
+                return
             shown.update(f"exact D in [{p['lower']}, {p['upper']}], depth {p['depth']}: "
                          f"{p['nodes']:,} nodes; Ctrl-C keeps the interval")
 

@@ -275,3 +275,89 @@ def test_fooling_set_at_most_rank_squared(r, side, seed):
         res = max_fooling_set(M, z)
         assert res.exact and res.size == brute and verify_fooling_set(M, z, res.pairs)
 
+
+
+_INTERRUPT_SCRIPT = r"""
+import json
+import numpy as np
+from commlb.bounds.fooling import max_fooling_set
+
+M = np.random.default_rng(3).integers(0, 2, size=(40, 40))
+said = []
+
+def progress(p):
+    if not said and p["nodes"] > 0:
+        said.append(1)
+        print("searching", flush=True)
+
+res = max_fooling_set(M, 1, time_limit=600.0, progress=progress)
+print(json.dumps(res.to_json()), flush=True)
+"""
+
+
+def test_ctrl_c_returns_the_best_set_and_its_interval():
+    """SIGINT to a process deep in a long fooling search (600 s limit, 40 x 40): it stops
+    within seconds and returns the largest set found, which verifies, with its interval."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPT_SCRIPT], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the first progress report with nodes: the search is running
+        assert line.strip() == "searching", proc.stderr.read() if proc.stderr else ""
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        waited = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert waited < 10.0  # the kernel reads the stop request every 1024 nodes
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["stopped_by"] == "interrupt" and not res["exact"]
+    M = np.random.default_rng(3).integers(0, 2, size=(40, 40))
+    pairs = [tuple(p) for p in res["pairs"]]
+    assert verify_fooling_set(M, 1, pairs) and res["size"] == len(pairs) <= res["upper"] <= 40
+
+
+def test_progress_reports_nodes_and_the_largest_set_so_far():
+    # 40 x 40 does not finish in 6 s: the search runs until its limit, reporting twice a second
+    M = np.random.default_rng(1).integers(0, 2, size=(40, 40))
+    seen: list[dict] = []
+    res = max_fooling_set(M, 1, time_limit=6.0, progress=seen.append)
+    assert any(p["nodes"] > 0 for p in seen), "no progress from a 6 s search"
+    assert all(p["method"] == "fooling" and p["value"] == 1 for p in seen)
+    assert [p["nodes"] for p in seen] == sorted(p["nodes"] for p in seen)
+    assert max(p["nodes"] for p in seen) <= res.nodes and max(p["best"] for p in seen) <= res.size
+    assert res.stopped_by == "time limit" and not res.exact and res.size <= res.upper
+
+
+def test_ctrl_c_in_a_fooling_search_keeps_its_set_and_skips_the_rest(monkeypatch):
+    """compute_bounds after a fooling search was interrupted: that set stands (verified,
+    marked), the other value's search and the exact search are skipped, not started."""
+    import commlb.bounds.fooling as fmod
+    from commlb.bounds.report import compute_bounds
+
+    M = np.random.default_rng(3).integers(0, 2, size=(12, 12))
+    real = fmod.max_fooling_set
+    calls: list[int] = []
+
+    def interrupted(arr, value, **kw):
+        calls.append(int(value))
+        import dataclasses
+
+        return dataclasses.replace(real(arr, value, time_limit=5.0), exact=False, stopped_by="interrupt", upper=12)
+
+    monkeypatch.setattr(fmod, "max_fooling_set", interrupted)
+    report = compute_bounds(M, methods=["fooling", "exact"], time_limit=5.0)
+    assert calls == [0]
+    rows = {(r.method, r.status) for r in report.table}
+    assert ("fooling", "skipped") in rows and ("exact", "skipped") in rows
+    assert any("stopped by Ctrl-C" in r.quantity for r in report.table)
+    assert not report.fooling_set["0"]["exact"] and "1" not in report.fooling_set

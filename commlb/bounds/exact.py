@@ -550,12 +550,17 @@ def _solve_watched(RB: np.ndarray, CB: np.ndarray, V: int, rows: np.uint64, cols
     from ..kernels.exact import solve
 
     out: dict[str, Any] = {}
+    # an Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
+    # finished while it still runs (CPython's join is not safe against KeyboardInterrupt)
+    done = threading.Event()
 
     def work() -> None:
         try:
             out["ok"] = bool(solve(RB, CB, V, rows, cols, d, memo, stats, control))
         except BaseException as exc:  # re-raised in the caller's thread
             out["exc"] = exc
+        finally:
+            done.set()
 
     worker = threading.Thread(target=work, name="commlb-exact-search", daemon=True)
     interrupted = False
@@ -563,15 +568,14 @@ def _solve_watched(RB: np.ndarray, CB: np.ndarray, V: int, rows: np.uint64, cols
     tell()  # the depth being tried starts now
     try:
         last = time.perf_counter()
-        while worker.is_alive():
-            worker.join(0.1)
+        while not done.wait(0.1):
             if time.perf_counter() - last >= 0.5:
                 last = time.perf_counter()
                 tell()
     except KeyboardInterrupt:
         interrupted = True
         control[0] = -math.inf
-        worker.join()
+        done.wait()
     if "exc" in out:
         raise out["exc"]
     return out.get("ok", False), interrupted

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +95,8 @@ class FoolingSetResult:
     nodes: int
     values_present: tuple[int, ...] = ()
     upper: int | None = None
+    #: "time limit" or "interrupt" (Ctrl-C) when the search did not finish, else None
+    stopped_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +107,7 @@ class FoolingSetResult:
             "elapsed": float(self.elapsed),
             "nodes": int(self.nodes),
             "upper": None if self.upper is None else int(self.upper),
+            "stopped_by": self.stopped_by,
         }
 
 
@@ -238,7 +241,8 @@ COMPACT_CANDIDATES = 320  # see max_fooling_set(compact=...)
 
 def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend: str = "auto",
                     vertex_order: str = "degeneracy", compact: int | None = None,
-                    reorder: bool = True) -> FoolingSetResult:
+                    reorder: bool = True,
+                    progress: Callable[[dict[str, Any]], None] | None = None) -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
@@ -255,7 +259,12 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
     copy of the graph they induce (shorter bitsets); 0 turns it off, None (default) uses
     :data:`COMPACT_CANDIDATES` when that shortens the bitsets.  With ``reorder`` (default)
     the copy numbers its vertices in degeneracy order of the subgraph they induce (about
-    8% fewer nodes on random 28 x 28 matrices).  Time only: the size found is the same."""
+    8% fewer nodes on random 28 x 28 matrices).  Time only: the size found is the same.
+
+    The numba search runs in a worker thread (the kernel releases the GIL): about twice a
+    second ``progress`` (if given) receives ``{"method": "fooling", "value", "nodes",
+    "best", "elapsed"}``, and Ctrl-C (KeyboardInterrupt) stops the search and returns
+    the best set found with its certified interval, ``stopped_by="interrupt"``."""
     from ..kernels.backend import resolve_backend
 
     backend = resolve_backend(backend)
@@ -292,7 +301,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
 
         neighbours = [set(np.nonzero(adj_bool[v])[0].tolist()) for v in range(n)]
         clique = max_clique_python(neighbours)
-        exact, nodes, upper = True, 0, len(clique)
+        exact, nodes, upper, stopped_by = True, 0, len(clique), None
     else:
         from ..kernels.fooling import greedy_clique_multistart, max_clique_bitset
 
@@ -320,8 +329,17 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         if compact is None:
             compact = COMPACT_CANDIDATES if packed.shape[1] > (COMPACT_CANDIDATES + 63) // 64 else 0
         remaining = max(1e-3, time_limit - (time.perf_counter() - start))
-        sub_clique, exact, nodes, upper = max_clique_bitset(packed, len(idx), init_sub, len(init), vrow, vcol,
-                                                            remaining, True, cap, int(compact), reorder)
+        control = np.zeros(3, dtype=np.float64)  # [stop, nodes, best size]: see max_clique_bitset
+
+        def tell() -> None:
+            if progress is not None:
+                progress({"method": "fooling", "value": value, "nodes": int(control[1]),
+                          "best": max(int(control[2]), len(init)), "elapsed": time.perf_counter() - start})
+
+        found, stopped_by = _run_watched(
+            lambda: max_clique_bitset(packed, len(idx), init_sub, len(init), vrow, vcol, remaining, True, cap,
+                                      int(compact), reorder, control), control, tell)
+        sub_clique, exact, nodes, upper = found
         clique = [int(idx[v]) for v in sub_clique] if len(sub_clique) >= len(init) else [int(v) for v in init]
         exact = bool(exact)
     pairs = sorted((int(row_rep[xs[v]]), int(col_rep[ys[v]])) for v in clique)
@@ -329,8 +347,51 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         upper = len(pairs)
     else:  # a fooling set has distinct rows and distinct columns (of the merged matrix)
         upper = min(int(upper), int(red.shape[0]), int(red.shape[1]))
+    if exact:
+        stopped_by = None
+    elif stopped_by is None:
+        stopped_by = "time limit"
     return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(nodes), present,
-                            max(upper, len(pairs)))
+                            max(upper, len(pairs)), stopped_by)
+
+
+def _run_watched(work: Callable[[], Any], control: np.ndarray,
+                 tell: Callable[[], None]) -> tuple[Any, str | None]:
+    """``work()`` (the compiled search, which releases the GIL) in a worker thread while
+    this thread reports progress every ~0.5 s and turns Ctrl-C into a stop request
+    (``control[0] = 1``; the kernel sees it at its next check).  Returns (what ``work``
+    returned, ``"interrupt"`` or None)."""
+    import threading
+
+    out: dict[str, Any] = {}
+    # an Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
+    # finished while it still runs (CPython's join is not safe against KeyboardInterrupt)
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            out["result"] = work()
+        except BaseException as exc:  # re-raised in the caller's thread
+            out["exc"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, name="commlb-fooling-search", daemon=True)
+    stopped_by = None
+    worker.start()
+    try:
+        last = time.perf_counter()
+        while not done.wait(0.1):
+            if time.perf_counter() - last >= 0.5:
+                last = time.perf_counter()
+                tell()
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+        control[0] = 1.0
+        done.wait()
+    if "exc" in out:
+        raise out["exc"]
+    return out["result"], stopped_by
 
 
 def max_fooling_set_reference(M: ArrayLike, value: int) -> list[tuple[int, int]]:

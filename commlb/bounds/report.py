@@ -303,15 +303,23 @@ def _one_way_method(report: BoundsReport, M: CommMatrix, verify: bool) -> None:
 
 
 def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify: bool,
-                    given: dict[int, list[tuple[int, int]]] | None) -> None:
+                    given: dict[int, list[tuple[int, int]]] | None,
+                    progress: Callable[[dict[str, Any]], None] | None = None) -> bool:
+    """The fooling-set rows; returns True when Ctrl-C stopped a search (what it proved stands)."""
     try:
         from . import fooling as fmod
     except ImportError:
         report.notes.append("fooling sets: commlb.bounds.fooling is not available in this checkout")
-        return
+        return False
     results = []
+    interrupted = False
     for v in report.output_values:
-        res = fmod.max_fooling_set(M.values, v, time_limit=time_limit)
+        if interrupted:
+            report.table.append(MethodRow("fooling", f"{v}-fooling set", "", None, "skipped", "", 0.0,
+                                          "not run: interrupted (Ctrl-C)"))
+            continue
+        res = fmod.max_fooling_set(M.values, v, time_limit=time_limit, progress=progress)
+        interrupted = res.stopped_by == "interrupt"
         ok = fmod.verify_fooling_set(M.values, v, res.pairs) if verify else None
         if ok is False:
             report.notes.append(f"fooling set for value {v} FAILED verification (bug); withheld")
@@ -320,7 +328,8 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
         report.fooling_set[str(v)] = {"size": int(res.size), "exact": bool(res.exact),
                                       "upper": None if res.upper is None else int(res.upper),
                                       "pairs": [[int(a), int(b)] for a, b in res.pairs]}
-        found = "maximum" if res.exact else f"time limit; the maximum is at most {res.upper}"
+        found = "maximum" if res.exact else \
+            f"{'stopped by Ctrl-C' if interrupted else 'time limit'}; the maximum is at most {res.upper}"
         report.table.append(MethodRow("fooling", f"{v}-fooling set ({found})",
                                       str(res.size), None,
                                       ("maximum" if res.exact else "sound") + ("; verified" if ok else ""),
@@ -331,6 +340,7 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
         report.lower_bounds.append({"method": "fooling", "bits": bits, "sound": True})
         report.table.append(MethodRow("fooling", "D >= ceil(log2(sum of fooling set sizes))", str(bits),
                                       bits, "sound", "", 0.0, ""))
+    return interrupted
 
 
 def _given_fooling(report: BoundsReport, M: CommMatrix, given: dict[int, list[tuple[int, int]]]) -> None:
@@ -452,7 +462,9 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
     certificates.  ``methods=None`` picks every method feasible at this size (with notes
     for the skipped ones).  ``fooling`` maps an output value to pairs (row, col) of a
     fooling set to verify and use.  ``verify`` re-checks every certificate.  ``progress``
-    receives the exact search's progress (see
+    receives the fooling searches' progress (dicts with ``"method": "fooling"``, see
+    :func:`commlb.bounds.fooling.max_fooling_set`; Ctrl-C there keeps what was found and
+    skips the rest) and the exact search's progress (see
     :func:`commlb.bounds.exact.deterministic_complexity`); ``exact_deadline`` (a
     ``time.perf_counter()`` time) ends the exact method by then instead of ``time_limit``
     after its start."""
@@ -477,6 +489,7 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
     if time_limit <= 0:
         raise InvalidInputError("--time-limit must be positive")
     # order: ranks, one-way, fooling, exact (exact uses the best lower bound as a hint)
+    interrupted = False
     for name in METHODS:
         if name not in chosen:
             continue
@@ -490,10 +503,13 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
                 report.table.append(MethodRow("fooling", "not run: cannot raise the bound", "", None,
                                               "skipped", "", 0.0, why))
             else:
-                _fooling_method(report, M, time_limit, verify, fooling)
+                interrupted = _fooling_method(report, M, time_limit, verify, fooling, progress)
     if fooling:
         _given_fooling(report, M, fooling)
-    if "exact" in chosen:
+    if "exact" in chosen and interrupted:
+        report.table.append(MethodRow("exact", "exact D by protocol-tree search", "", None, "skipped", "", 0.0,
+                                      "not run: interrupted (Ctrl-C) during the fooling sets"))
+    elif "exact" in chosen:
         _exact_method(report, M, time_limit, verify, progress, exact_deadline)
     return report
 

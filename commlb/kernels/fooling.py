@@ -423,8 +423,9 @@ def _up_absorb(v, adj, Cls, nlow, used, S, wsi, W):
     return True
 
 
-@njit(cache=True)
-def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True, cap=-1, compact=0, reorder=False):
+@njit(cache=True, nogil=True)
+def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True, cap=-1, compact=0, reorder=False,
+                      control=None):
     """Maximum clique of the bitset graph ``adj`` (C-contiguous) on ``n`` vertices.
 
     ``init`` is a clique to start from (e.g. :func:`greedy_clique`) and ``floor`` the size of
@@ -444,7 +445,12 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     ``compact`` (if > 0): the first time a node has at most ``compact`` candidates, its
     subtree runs on a renumbered copy of the graph induced by them (``ceil(compact / 64)``
     words per bitset instead of ``ceil(n / 64)``), rebuilt for each such node.  It changes
-    the time, never the result."""
+    the time, never the result.
+
+    ``control`` (optional float64 array of 3): read and written every 1024 nodes, for a
+    caller that runs the search in another thread (it releases the GIL): a nonzero
+    ``control[0]`` stops the search as the deadline does; ``control[1]`` and ``control[2]``
+    receive the nodes so far and the size of the largest clique found so far."""
     W = adj.shape[1]
     start = _now()
     best_size = max(init.shape[0], floor)
@@ -533,7 +539,12 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
             continue
         nodes += 1
         if (nodes & 1023) == 0:
-            if _now() - start > time_limit:
+            stop = _now() - start > time_limit
+            if control is not None:
+                control[1] = nodes
+                control[2] = best_size
+                stop = stop or control[0] != 0.0
+            if stop:
                 exact = False
                 # every clique not yet searched extends clique[:d] by the vertex being
                 # expanded at level d or one of lower colour: at most d + its colour
