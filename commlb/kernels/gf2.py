@@ -345,8 +345,10 @@ def rank_gf2_packed(A, ncols, k, block=64, parts=1, par_min_words=PAR_MIN_WORDS)
 
 
 #: below this many matrix entries the kernel runs on one thread: a pass over the rows below
-#: a strip is then too short for a thread pool to pay (bench/bench_rank_gf2.py)
-THREADS_FROM_ENTRIES = 4096 * 4096
+#: a strip is then too short for a thread pool to pay (bench/bench_rank_gf2.py on 2 idle
+#: cores: 2 threads took 1.58x / 1.40x the time of one at 4096^2 / 5120^2, 0.88x at 6144^2,
+#: 0.82x at 8192^2)
+THREADS_FROM_ENTRIES = 6144 * 6144
 
 
 def free_cores() -> int:
