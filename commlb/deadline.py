@@ -9,17 +9,23 @@ Code that survives Ctrl-C survives this.  It works in any thread (Dask runs work
 worker threads, where signals cannot be used) and leaves signal handlers and timers
 alone (pytest-timeout's SIGALRM keeps working).
 
-Public API: :func:`time_limit`, :class:`Limit`, :class:`TimeLimitReached`.
+:func:`run_watched` is the other direction: a compiled search that releases the GIL
+runs in a worker thread while the calling thread reports progress and turns Ctrl-C into
+a stop request the search reads at its next check.
+
+Public API: :func:`time_limit`, :class:`Limit`, :class:`TimeLimitReached`, :func:`run_watched`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["time_limit", "TimeLimitReached", "Limit"]
+__all__ = ["time_limit", "TimeLimitReached", "Limit", "run_watched"]
 
 
 class TimeLimitReached(BaseException):
@@ -78,3 +84,44 @@ def time_limit(seconds: float) -> Iterator[Limit]:
         timer.cancel()
         # raised but perhaps not delivered yet: withdraw it (a no-op when it was)
         limit.disarm()
+
+
+def run_watched(work: Callable[[], Any], tell: Callable[[], None], stop: Callable[[], None], *,
+                name: str = "commlb-search", every: float = 0.5) -> tuple[Any, bool]:
+    """``work()`` (compiled code that releases the GIL) in a worker thread while this
+    thread calls ``tell()`` every ``every`` seconds and turns Ctrl-C into ``stop()`` (a
+    request the work reads at its next check), then waits for the work to return.
+    Returns (what ``work`` returned, whether Ctrl-C stopped it); an exception in the work
+    is raised here.
+
+    The wait is on an :class:`threading.Event` set by the worker, not on
+    ``Thread.join``: a join interrupted by KeyboardInterrupt can leave CPython reporting
+    the thread finished while it still runs (the result was then read before the worker
+    wrote it)."""
+    out: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            out["result"] = work()
+        except BaseException as exc:  # re-raised in the caller's thread
+            out["exc"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    interrupted = False
+    worker.start()
+    try:
+        last = time.perf_counter()
+        while not done.wait(0.1):
+            if time.perf_counter() - last >= every:
+                last = time.perf_counter()
+                tell()
+    except KeyboardInterrupt:
+        interrupted = True
+        stop()
+        done.wait()
+    if "exc" in out:
+        raise out["exc"]
+    return out["result"], interrupted

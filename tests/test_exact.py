@@ -363,27 +363,13 @@ def test_ctrl_c_returns_the_interval_proved_so_far(tmp_path):
     """SIGINT to a process deep in a long search (600 s limit): the search stops within a
     few seconds and returns the interval proved so far, with a protocol tree that checks."""
     import json
-    import signal
-    import subprocess
-    import sys
-    import time
+
+    from interrupt import interrupt_after_first_line
 
     from commlb.testing.hard_matrices import hard_matrix
 
-    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPT_SCRIPT], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # the first progress report: the search is running
-        assert line.strip() == "searching", proc.stderr.read() if proc.stderr else ""
-        t0 = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        waited = time.perf_counter() - t0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+    returncode, out, err, waited = interrupt_after_first_line(_INTERRUPT_SCRIPT)
+    assert returncode == 0, err
     assert waited < 10.0  # the kernel checks the stop request every 256 calls / 4096 split steps
     res = json.loads(out.strip().splitlines()[-1])
     assert res["stopped_by"] == "interrupt" and not res["exact"]

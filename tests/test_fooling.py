@@ -299,25 +299,11 @@ def test_ctrl_c_returns_the_best_set_and_its_interval():
     """SIGINT to a process deep in a long fooling search (600 s limit, 40 x 40): it stops
     within seconds and returns the largest set found, which verifies, with its interval."""
     import json
-    import signal
-    import subprocess
-    import sys
-    import time
 
-    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPT_SCRIPT], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # the first progress report with nodes: the search is running
-        assert line.strip() == "searching", proc.stderr.read() if proc.stderr else ""
-        t0 = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        waited = time.perf_counter() - t0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+    from interrupt import interrupt_after_first_line
+
+    returncode, out, err, waited = interrupt_after_first_line(_INTERRUPT_SCRIPT)
+    assert returncode == 0, err
     assert waited < 10.0  # the kernel reads the stop request every 1024 nodes
     res = json.loads(out.strip().splitlines()[-1])
     assert res["stopped_by"] == "interrupt" and not res["exact"]

@@ -545,40 +545,16 @@ def _solve_watched(RB: np.ndarray, CB: np.ndarray, V: int, rows: np.uint64, cols
     """``solve`` in a worker thread while this thread reports progress every ~0.5 s and
     turns Ctrl-C into a stop request (``control[0] = -inf``; the kernel sees it at its
     next clock check).  Returns (feasible, interrupted)."""
-    import threading
-
+    from ..deadline import run_watched
     from ..kernels.exact import solve
 
-    out: dict[str, Any] = {}
-    # an Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
-    # finished while it still runs (CPython's join is not safe against KeyboardInterrupt)
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            out["ok"] = bool(solve(RB, CB, V, rows, cols, d, memo, stats, control))
-        except BaseException as exc:  # re-raised in the caller's thread
-            out["exc"] = exc
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=work, name="commlb-exact-search", daemon=True)
-    interrupted = False
-    worker.start()
-    tell()  # the depth being tried starts now
-    try:
-        last = time.perf_counter()
-        while not done.wait(0.1):
-            if time.perf_counter() - last >= 0.5:
-                last = time.perf_counter()
-                tell()
-    except KeyboardInterrupt:
-        interrupted = True
+    def stop() -> None:
         control[0] = -math.inf
-        done.wait()
-    if "exc" in out:
-        raise out["exc"]
-    return out.get("ok", False), interrupted
+
+    tell()  # the depth being tried starts now
+    ok, interrupted = run_watched(lambda: bool(solve(RB, CB, V, rows, cols, d, memo, stats, control)), tell, stop,
+                                  name="commlb-exact-search")
+    return bool(ok), interrupted
 
 
 def _members(mask: int) -> list[int]:

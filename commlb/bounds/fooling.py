@@ -303,6 +303,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         clique = max_clique_python(neighbours)
         exact, nodes, upper, stopped_by = True, 0, len(clique), None
     else:
+        from ..deadline import run_watched
         from ..kernels.fooling import greedy_clique_multistart, max_clique_bitset
 
         init = greedy_clique_multistart(_pack(adj_bool), n, n)  # a greedy clique from every vertex
@@ -336,9 +337,13 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
                 progress({"method": "fooling", "value": value, "nodes": int(control[1]),
                           "best": max(int(control[2]), len(init)), "elapsed": time.perf_counter() - start})
 
-        found, stopped_by = _run_watched(
+        def stop() -> None:
+            control[0] = 1.0
+
+        found, interrupted = run_watched(
             lambda: max_clique_bitset(packed, len(idx), init_sub, len(init), vrow, vcol, remaining, True, cap,
-                                      int(compact), reorder, control), control, tell)
+                                      int(compact), reorder, control), tell, stop, name="commlb-fooling-search")
+        stopped_by = "interrupt" if interrupted else None
         sub_clique, exact, nodes, upper = found
         clique = [int(idx[v]) for v in sub_clique] if len(sub_clique) >= len(init) else [int(v) for v in init]
         exact = bool(exact)
@@ -353,45 +358,6 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         stopped_by = "time limit"
     return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(nodes), present,
                             max(upper, len(pairs)), stopped_by)
-
-
-def _run_watched(work: Callable[[], Any], control: np.ndarray,
-                 tell: Callable[[], None]) -> tuple[Any, str | None]:
-    """``work()`` (the compiled search, which releases the GIL) in a worker thread while
-    this thread reports progress every ~0.5 s and turns Ctrl-C into a stop request
-    (``control[0] = 1``; the kernel sees it at its next check).  Returns (what ``work``
-    returned, ``"interrupt"`` or None)."""
-    import threading
-
-    out: dict[str, Any] = {}
-    # an Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
-    # finished while it still runs (CPython's join is not safe against KeyboardInterrupt)
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            out["result"] = work()
-        except BaseException as exc:  # re-raised in the caller's thread
-            out["exc"] = exc
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=run, name="commlb-fooling-search", daemon=True)
-    stopped_by = None
-    worker.start()
-    try:
-        last = time.perf_counter()
-        while not done.wait(0.1):
-            if time.perf_counter() - last >= 0.5:
-                last = time.perf_counter()
-                tell()
-    except KeyboardInterrupt:
-        stopped_by = "interrupt"
-        control[0] = 1.0
-        done.wait()
-    if "exc" in out:
-        raise out["exc"]
-    return out["result"], stopped_by
 
 
 def max_fooling_set_reference(M: ArrayLike, value: int) -> list[tuple[int, int]]:
