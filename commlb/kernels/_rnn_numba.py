@@ -9,6 +9,33 @@ from numba import njit, prange
 __all__ = ["run_rows"]
 
 
+@njit(cache=True, inline="always")
+def _unit(acc, half, f, raw_min, raw_max, act, one, lo, table, tmask):
+    """One unit of the cell from its exact accumulator ``acc``: rounded to the grid,
+    saturated to [raw_min, raw_max], activated (0 ReLU, 1 step, else the table).
+    Returns (value, saturations counted: 0, 1 or 2)."""
+    pre = (acc + half) >> f if f > 0 else acc
+    s = np.int64(0)
+    if pre < raw_min:
+        pre = raw_min
+        s += 1
+    elif pre > raw_max:
+        pre = raw_max
+        s += 1
+    if act == 0:
+        v = pre if pre > 0 else np.int64(0)
+    elif act == 1:
+        v = one if pre > 0 else np.int64(0)
+        if pre > 0 and one < (np.int64(1) << f):
+            s += 1
+    else:
+        idx = min(max(pre, lo), lo + table.shape[0] - 1) - lo
+        v = table[idx]
+        if tmask[idx]:
+            s += 1
+    return v, s
+
+
 @njit(cache=True, parallel=True)
 def run_rows(rec_ptr, rec_col, rec_val, in_ptr, in_col, in_val, u0, bsh, act, table, lo,
              one, f, raw_min, raw_max, tmask, states, tokens, sat, marks, mark_states, mark_sat):
@@ -56,24 +83,8 @@ def run_rows(rec_ptr, rec_col, rec_val, in_ptr, in_col, in_val, u0, bsh, act, ta
                         for e in range(rec_ptr[layer, k], rec_ptr[layer, k + 1]):
                             acc[rec_col[layer, e]] += hk * rec_val[layer, e]
                 for j in range(d):
-                    pre = (acc[j] + half) >> f if f > 0 else acc[j]
-                    if pre < raw_min:
-                        pre = raw_min
-                        s += 1
-                    elif pre > raw_max:
-                        pre = raw_max
-                        s += 1
-                    if act == 0:
-                        v = pre if pre > 0 else np.int64(0)
-                    elif act == 1:
-                        v = one if pre > 0 else np.int64(0)
-                        if pre > 0 and one < (np.int64(1) << f):
-                            s += 1
-                    else:
-                        idx = min(max(pre, lo), lo + table.shape[0] - 1) - lo
-                        v = table[idx]
-                        if tmask[idx]:
-                            s += 1
+                    v, k_sat = _unit(acc[j], half, f, raw_min, raw_max, act, one, lo, table, tmask)
+                    s += k_sat
                     nxt[layer, j] = v
             cur, nxt = nxt, cur
             while m < K and marks[m] == t + 1:
@@ -94,28 +105,11 @@ def activate_rows(acc, act, table, lo, one, f, raw_min, raw_max, tmask, out, sat
     :func:`commlb.kernels.rnn.activate_rows_python`)."""
     B, d = acc.shape
     half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
-    top = lo + table.shape[0] - 1
     for i in range(B):
         s = np.int64(0)
         for j in range(d):
-            pre = (acc[i, j] + half) >> f if f > 0 else acc[i, j]
-            if pre < raw_min:
-                pre = raw_min
-                s += 1
-            elif pre > raw_max:
-                pre = raw_max
-                s += 1
-            if act == 0:
-                v = pre if pre > 0 else np.int64(0)
-            elif act == 1:
-                v = one if pre > 0 else np.int64(0)
-                if pre > 0 and one < (np.int64(1) << f):
-                    s += 1
-            else:
-                idx = min(max(pre, lo), top) - lo
-                v = table[idx]
-                if tmask[idx]:
-                    s += 1
+            v, k_sat = _unit(acc[i, j], half, f, raw_min, raw_max, act, one, lo, table, tmask)
+            s += k_sat
             out[i, j] = v
         sat[i] += s
 
@@ -132,7 +126,6 @@ def run_ragged_dense(w_rec, w_in, u0, bsh, act, table, lo, one, f, raw_min, raw_
     R = states.shape[0]
     L, d = states.shape[1], states.shape[2]
     half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
-    top = lo + table.shape[0] - 1
     cur = np.empty((L, d), np.float64)
     accf = np.empty(d, np.float64)
     for r in range(R):
@@ -158,24 +151,8 @@ def run_ragged_dense(w_rec, w_in, u0, bsh, act, table, lo, one, f, raw_min, raw_
                                 accf[j] += hk * w_in[layer, k, j]
                 for j in range(d):
                     acc = np.int64(accf[j]) + (u0[tok, j] if layer == 0 else bsh[layer, j])
-                    pre = (acc + half) >> f if f > 0 else acc
-                    if pre < raw_min:
-                        pre = raw_min
-                        s += 1
-                    elif pre > raw_max:
-                        pre = raw_max
-                        s += 1
-                    if act == 0:
-                        v = pre if pre > 0 else np.int64(0)
-                    elif act == 1:
-                        v = one if pre > 0 else np.int64(0)
-                        if pre > 0 and one < (np.int64(1) << f):
-                            s += 1
-                    else:
-                        idx = min(max(pre, lo), top) - lo
-                        v = table[idx]
-                        if tmask[idx]:
-                            s += 1
+                    v, k_sat = _unit(acc, half, f, raw_min, raw_max, act, one, lo, table, tmask)
+                    s += k_sat
                     cur[layer, j] = np.float64(v)
         for layer in range(L):
             for j in range(d):
