@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -347,3 +348,29 @@ def test_ctrl_c_in_a_fooling_search_keeps_its_set_and_skips_the_rest(monkeypatch
     assert ("fooling", "skipped") in rows and ("exact", "skipped") in rows
     assert any("stopped by Ctrl-C" in r.quantity for r in report.table)
     assert not report.fooling_set["0"]["exact"] and "1" not in report.fooling_set
+    assert report.interrupted
+
+
+def test_bounds_interrupted_prints_what_was_proved_and_exits_130(monkeypatch, tmp_path):
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    import commlb.bounds.fooling as fmod
+    from commlb.cli.bounds import bounds
+
+    real = fmod.max_fooling_set
+    monkeypatch.setattr(fmod, "max_fooling_set", lambda arr, value, **kw: dataclasses.replace(
+        real(arr, value, time_limit=5.0), exact=False, stopped_by="interrupt", upper=12))
+    path = tmp_path / "m.npy"
+    np.save(path, np.random.default_rng(3).integers(0, 2, size=(12, 12)))
+    for extra in ([], ["--json"]):
+        result = CliRunner().invoke(bounds, ["--matrix", str(path), "--methods", "fooling,exact", *extra])
+        assert result.exit_code == 130, result.output
+        assert "interrupted (Ctrl-C)" in result.stderr
+        if extra:
+            assert json.loads(result.stdout)["fooling_set"]["0"]["size"] >= 1
+        else:
+            assert "exact: not run: interrupted (Ctrl-C)" in " ".join(result.stdout.split())
+    untouched = CliRunner().invoke(bounds, ["--matrix", str(path), "--methods", "rank-gf2"])
+    assert untouched.exit_code == 0

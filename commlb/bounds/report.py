@@ -106,6 +106,8 @@ class BoundsReport:
     one_way_result: OneWayResult | None = None
     #: the matrix the bounds are for (for its figure in a notebook)
     matrix: Any = field(default=None, repr=False)
+    #: True when Ctrl-C stopped a search: the report holds what was proved until then
+    interrupted: bool = False
 
     @property
     def best_lower_bound(self) -> tuple[int, str] | None:
@@ -404,6 +406,7 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
                                    "time limit": "search stopped by the time limit"}.get(
                                       str(res.stopped_by), "")))
     report.certs["deterministic"] = res.to_json()
+    report.interrupted = report.interrupted or res.stopped_by == "interrupt"
 
 
 def _cannot_help(report: BoundsReport, M: CommMatrix) -> str:
@@ -504,6 +507,7 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
                                               "skipped", "", 0.0, why))
             else:
                 interrupted = _fooling_method(report, M, time_limit, verify, fooling, progress)
+                report.interrupted = report.interrupted or interrupted
     if fooling:
         _given_fooling(report, M, fooling)
     if "exact" in chosen and interrupted:
