@@ -481,8 +481,11 @@ def scaled_ints(a: np.ndarray) -> tuple[np.ndarray, int]:
     out = np.empty(a.shape, dtype=object)
     flat = out.reshape(-1)
     for k, v in enumerate(a.reshape(-1).tolist()):
-        num, den = float(v).as_integer_ratio()  # den is a power of two
-        flat[k] = (num << (-shift - (den.bit_length() - 1))) if num else 0
+        num, den = float(v).as_integer_ratio()  # den is a power of two; v = num * 2^-(bits of den - 1)
+        move = -shift - (den.bit_length() - 1)
+        # a positive shift (every value a multiple of 2^shift, den = 1) moves right: exact,
+        # since shift is at most the exponent of the lowest set bit of every value
+        flat[k] = (num << move if move >= 0 else num >> -move) if num else 0
     return out, shift
 
 

@@ -242,3 +242,19 @@ def test_pack_and_unpack_match_python_binary_strings(width, raw):
                       dtype=np.uint8).reshape(len(raw), width)
     assert bits.shape == (len(raw), width) and np.array_equal(bits, expect)
     assert np.array_equal(_pack(bits), codes)
+
+
+@example(values=[2.0**70, 8.0])  # every value a multiple of 8, 67 bits apart: a right shift (was a ValueError)
+@example(values=[2.0**-60, 2.0**10, -3.0])
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False, width=64),
+                          st.integers(-(2**20), 2**20).map(lambda k: float(k) * 2.0**40)), min_size=1, max_size=8))
+def test_scaled_ints_are_exact(values):
+    """``scaled_ints(a)`` gives integers I and a shift s with a == I * 2^s exactly, on the
+    int64 path and on the Python-integer path (exponent ranges beyond 62 bits)."""
+    from commlb.bits import scaled_ints
+
+    a = np.array(values, dtype=np.float64)
+    ints, shift = scaled_ints(a)
+    scale = Fraction(2) ** shift
+    assert [Fraction(int(i)) * scale for i in ints.reshape(-1).tolist()] == [Fraction(v) for v in a.tolist()]
