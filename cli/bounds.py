@@ -343,6 +343,7 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: tup
         err = console(stderr=True)
         for note in report.notes:  # wrapped to the terminal like every other note
             err.print(Text(f"note: {note}"))
+        _exit_if_interrupted(report)
         return
     show_tree = tree if tree is not None else report.rows * report.cols <= 64
     _render(report, M, show_tree)
@@ -351,6 +352,19 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: tup
             from commlb.cli.render import console
 
             console().print(f"figure: {path}")
+    _exit_if_interrupted(report)
+
+
+def _exit_if_interrupted(report: Any) -> None:
+    """Exit 130 (as any command stopped by Ctrl-C) once the bounds proved before the
+    interrupt are printed, so that a script can tell them from a finished run."""
+    if getattr(report, "interrupted", False):
+        import sys
+
+        from commlb.cli.render import console
+
+        console(stderr=True).print("interrupted (Ctrl-C): the bounds shown are those proved before it")
+        sys.exit(130)
 
 
 def _matrix_paths(matrix: tuple[str, ...]) -> list[str]:
