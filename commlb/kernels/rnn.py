@@ -193,7 +193,6 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
     h = np.array(states, dtype=np.int64, copy=True)
     toks = np.asarray(tokens, dtype=np.int64)
     B = toks.shape[0]
-    f = cell.frac
     sat = np.zeros(B, dtype=np.int64)
     mark_at = np.zeros(0, dtype=np.int64) if marks is None else np.asarray(marks, dtype=np.int64)
     K = len(mark_at)
@@ -214,20 +213,7 @@ def run_rows_python(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
             else:
                 assert below is not None  # the layer below ran first
                 acc = acc + cell._product(below, 1, layer) + cell.bsh[layer]
-            pre = (acc + (1 << (f - 1))) >> f if f > 0 else acc
-            over = (pre < cell.raw_min) | (pre > cell.raw_max)
-            pre = np.clip(pre, cell.raw_min, cell.raw_max)
-            s = over.sum(axis=1)
-            if cell.act == ACT_RELU:
-                out = np.maximum(pre, 0)
-            elif cell.act == ACT_THRESHOLD:
-                out = np.where(pre > 0, cell.one, 0)
-                if cell.one < (1 << f):
-                    s = s + (pre > 0).sum(axis=1)
-            else:
-                idx = np.clip(pre, cell.lo, cell.lo + cell.table.size - 1) - cell.lo
-                out = cell.table[idx]
-                s = s + cell.tmask[idx].sum(axis=1)
+            out, s = activate_rows_python(cell, acc)
             new[:, layer] = np.where(step[:, None], out, h[:, layer])
             sat += np.where(step, s, 0)
             below = new[:, layer]
