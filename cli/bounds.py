@@ -358,7 +358,7 @@ def bounds(problem: str | None, n: int | None, function: str | None, matrix: tup
 def _exit_if_interrupted(report: Any) -> None:
     """Exit 130 (as any command stopped by Ctrl-C) once the bounds proved before the
     interrupt are printed, so that a script can tell them from a finished run."""
-    if getattr(report, "interrupted", False):
+    if report.interrupted:
         import sys
 
         from commlb.cli.render import console
