@@ -230,3 +230,75 @@ def test_search_witness_spill_path_is_a_choice():
     b = search_witness(setup.reduction, model, executor=Spy())
     assert calls == ["_enumerate_chunk", "_count_partition"]
     assert _json(a) == _json(b)
+
+
+# ---- the whole count in memory on one worker, when it fits ---------------------------
+
+class _FakeCluster(Executor):
+    """What count_plan reads of a cluster, without one: workers, threads, memory limit."""
+
+    def __init__(self, workers, threads, memory):
+        super().__init__("scheduler", workers=workers, task_threads=threads)
+        self._memory = memory
+
+    @property
+    def distributed(self):
+        return True
+
+    def worker_memory(self):
+        return self._memory
+
+
+def test_count_plan_in_memory_only_when_it_fits_and_pays():
+    from commlb.setup import resolve_task
+    from commlb.witness.find import witness_model
+    from commlb.witness.search import _bytes_needed
+    from commlb.witness.sources import message_source
+
+    setup = resolve_task("disjointness", 16)
+    model = witness_model(setup, "rnn", hidden=16, precision=16)[0].model
+    source = message_source(setup.reduction, model)
+    need = _bytes_needed(source.n_inputs)
+    roomy = need / spill.WORKER_MEMORY_FRACTION * 1.01
+    one = spill.count_plan(source, _FakeCluster(1, 2, int(roomy)))
+    assert one.in_memory and "thread" in one.text
+    # memory: a limit just too small, or the in-process cap, sends it to the spill
+    assert not spill.count_plan(source, _FakeCluster(1, 2, int(roomy / 1.02))).in_memory
+    # asked for a spill (a directory), or in process: spilled
+    assert not spill.count_plan(source, _FakeCluster(1, 2, None), directory="/tmp").in_memory
+    assert not spill.count_plan(source, Executor()).in_memory
+    # many workers: the spilled count's share of each beats one worker's whole count
+    many = spill.count_plan(source, _FakeCluster(64, 1, None))
+    assert not many.in_memory and many.seconds < one.seconds
+    # the estimate of each is the one chosen (wall = CPU spread as the plan says)
+    assert many.seconds == pytest.approx(many.cpu / 64)
+
+
+@pytest.mark.timeout(300)
+def test_one_worker_counts_in_memory_with_the_same_json(monkeypatch, tmp_path):
+    """--workers 1: the count runs whole, in memory on the worker (no spill files), with the
+    JSON of the in-process run and of the spilled run on the same worker."""
+    from commlb.cli.witness import witness
+    from commlb.execution import make_executor
+
+    monkeypatch.setattr(spill, "CHUNK", 1 << 10)
+    with make_executor(1) as one:
+        for args in (["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "4", "--precision",
+                      "20", "--weights", "random"],
+                     ["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "8", "--precision", "10"],
+                     ["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "16", "--precision",
+                      "16", "--effective-bits"]):
+            args = [*args, "--json"]
+            local = CliRunner().invoke(witness, args, catch_exceptions=False)
+            whole = CliRunner().invoke(witness, [*args, "--scheduler", one.address], catch_exceptions=False)
+            spilled = CliRunner().invoke(witness, [*args, "--scheduler", one.address, "--spill-dir", str(tmp_path)],
+                                         catch_exceptions=False)
+            assert local.exit_code == whole.exit_code == spilled.exit_code == 0, (whole.output, spilled.output)
+            outs = [json.loads(r.stdout) for r in (local, whole, spilled)]
+            for out in outs:
+                out.pop("seconds")
+            assert outs[0] == outs[1] == outs[2]
+            assert "counted in memory on one worker" in whole.stderr and "spilled to" not in whole.stderr
+            assert "spilled to" in spilled.stderr
+        names = set(one._client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes)))
+    assert {"count_in_memory", "enumerate_chunk", "count_partition"} <= names

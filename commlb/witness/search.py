@@ -274,7 +274,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
             if executor is not None:  # spilled to disk, shared by the workers
                 from .spill import estimate
 
-                est_s, est_b = estimate(source, executor)[0], 0.0
+                est_s, est_b = estimate(source, executor, spill_dir)[0], 0.0
             else:
                 est_s, est_b = _estimate(source)
             if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
@@ -450,7 +450,7 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
         if source.n_inputs > 1 << 20:
             from .spill import estimate
 
-            est_s = estimate(source, executor)[0]
+            est_s = estimate(source, executor, spill_dir)[0]
             if est_s > MAX_EXHAUSTIVE_SECONDS:
                 raise TooLargeError(f"counting the messages of Alice's {source.n_inputs:.3g} inputs would take "
                                     f"about {fmt_seconds(est_s)} on {executor.workers} worker(s): use a smaller "

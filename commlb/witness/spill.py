@@ -38,7 +38,8 @@ from ..errors import InvalidInputError, TooLargeError
 from ..validate import short_text
 
 __all__ = ["CHUNK", "PARTITION", "MAX_RUNS", "BYTES_PER_SPILLED", "SpillCount", "partition_of",
-           "spilled_count", "plan", "check_spill_dir", "check_disk", "estimate", "parallel_tasks"]
+           "spilled_count", "plan", "check_spill_dir", "check_disk", "estimate", "parallel_tasks",
+           "count_plan", "CountPlan", "fits_one_worker"]
 
 #: leaves per enumeration task (fixed: the chunks never depend on the workers)
 CHUNK = 1 << 21
@@ -88,6 +89,7 @@ class SpillCount:
     partitions: int = 0
     spilled_bytes: int = 0
     peaks: list[int] = field(default_factory=list)
+    in_memory: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,16 +170,43 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
             "run_leaves": run_leaves, "peak": _peak_rss()}
 
 
+def _count_in_memory(_: int, source: Any, limit: int) -> dict[str, Any] | None:
+    """The whole count as the in-process search runs it (every key in memory, one radix
+    sort, the same kernels), as one task on a worker; returns the distinct count and the
+    first :data:`MAX_RUNS` runs of equal keys (as the partitions' merge does), or None
+    when the memory available on this worker's machine now is too small (then the count
+    is spilled)."""
+    from .search import _available_bytes, _bytes_needed, _enumerate, count_distinct, sorted_runs
+
+    avail = _available_bytes()
+    if avail is not None and _bytes_needed(int(source.n_inputs)) > 0.8 * avail:
+        return None
+    keys = _enumerate(source, None)
+    order, starts, lengths, runs, members, multi = sorted_runs(keys, source.backend)
+    del keys
+    distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths, limit=limit,
+                                     runs=runs, members=members)
+    kept = [order[s:s + min(n, _RUN_MEMBERS)].astype(np.int64) for s, n in
+            zip(starts[:MAX_RUNS].tolist(), lengths[:MAX_RUNS].tolist(), strict=True)]
+    return {"distinct": int(distinct), "exact": bool(exact), "multi": int(multi), "kept": kept,
+            "peak": _peak_rss()}
+
+
 #: CPU time of both rounds per input, as a multiple of the kernel's on the probe (measured
 #: with one numba thread: 1.44 for an RNN d = 16 at n = 24, 1.36 for d = 64 at n = 22)
 ROUNDS_PER_KERNEL = 1.5
+#: CPU seconds per key of the in-memory count's radix sort with its indices and run
+#: summary (42-50 ns measured on this machine's cores, docs/design.md §9.1)
+SORT_SECONDS_PER_KEY = 50e-9
+#: the whole count runs in memory on one worker when its arrays take at most this share of
+#: the worker's memory limit (Dask pauses a worker at 80% of it and restarts it at 95%)
+WORKER_MEMORY_FRACTION = 0.6
 
 
-def _seconds(source: Any, n: int) -> float:
-    """Estimated CPU seconds of both rounds: the kernel timed here on 2^16 inputs (after a
-    warm-up call) with one numba thread, as a single-threaded worker runs it (the CPU
-    time of threads waiting for each other on a busy machine is no work), times
-    :data:`ROUNDS_PER_KERNEL`."""
+def _kernel_seconds(source: Any, n: int) -> float:
+    """Estimated CPU seconds of the kernel over ``n`` inputs: timed here on 2^16 inputs
+    (after a warm-up call) with one numba thread, as a single-threaded worker runs it (the
+    CPU time of threads waiting for each other on a busy machine is no work)."""
     import sys
     import time
 
@@ -194,7 +223,13 @@ def _seconds(source: Any, n: int) -> float:
     finally:
         if numba is not None:
             numba.set_num_threads(threads)
-    return max(spent, 1e-6) / probe * n * ROUNDS_PER_KERNEL
+    return max(spent, 1e-6) / probe * n
+
+
+def _seconds(source: Any, n: int) -> float:
+    """Estimated CPU seconds of both rounds of the spilled count:
+    :func:`_kernel_seconds` times :data:`ROUNDS_PER_KERNEL`."""
+    return _kernel_seconds(source, n) * ROUNDS_PER_KERNEL
 
 
 def parallel_tasks(executor: Any) -> int:
@@ -206,20 +241,76 @@ def parallel_tasks(executor: Any) -> int:
     return workers
 
 
-def estimate(source: Any, executor: Any) -> tuple[float, str]:
-    """(seconds, a sentence) for counting all of ``source``'s inputs on ``executor``: the
-    CPU time measured here spread over :func:`parallel_tasks`; on a local cluster of a busy
-    machine (load average above its cores) the sentence says so."""
+def fits_one_worker(n_inputs: int, executor: Any) -> bool:
+    """Whether the in-memory count of ``n_inputs`` keys (the in-process search's arrays)
+    fits one of ``executor``'s workers: within the in-process limit
+    (:data:`commlb.witness.search.MAX_EXHAUSTIVE_BYTES`), :data:`WORKER_MEMORY_FRACTION` of
+    the workers' memory limit and, on a local cluster, 80% of the memory available now
+    (the worker checks its own again before it allocates)."""
+    from .search import MAX_EXHAUSTIVE_BYTES, _available_bytes, _bytes_needed
+
+    need = _bytes_needed(int(n_inputs))
+    if need > MAX_EXHAUSTIVE_BYTES:
+        return False
+    limit = executor.worker_memory() if hasattr(executor, "worker_memory") else None
+    if limit is not None and need > WORKER_MEMORY_FRACTION * limit:
+        return False
+    if getattr(executor, "kind", "") == "local-cluster":
+        avail = _available_bytes()
+        if avail is not None and need > 0.8 * avail:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class CountPlan:
+    """How the count runs on an executor: ``in_memory`` (the whole count, as in process, as
+    one task on one worker) or spilled, the estimated wall and CPU seconds of the work, and
+    a sentence for people."""
+
+    in_memory: bool
+    seconds: float
+    cpu: float
+    text: str
+
+
+def count_plan(source: Any, executor: Any, directory: str | None = None) -> CountPlan:
+    """In memory on one worker or spilled over all of them, whichever is estimated faster,
+    among those that fit: the in-memory count (kernel on the worker's numba threads, one
+    radix sort) needs :func:`fits_one_worker`; the spilled one costs
+    :data:`ROUNDS_PER_KERNEL` times the kernel's CPU, spread over
+    :func:`parallel_tasks`.  A spill directory given (``--spill-dir``), or the in-process
+    executor, asks for the spilled count.  On a local cluster of a busy machine (load
+    average above its cores) the sentence says so."""
     n = int(source.n_inputs)
-    cpu = _seconds(source, n)
+    kernel = _kernel_seconds(source, n)
     tasks = parallel_tasks(executor)
-    wall = cpu / tasks
-    text = f"about {fmt_seconds(wall)} ({fmt_seconds(cpu)} of CPU over {tasks} at once)"
+    spilled_cpu = kernel * ROUNDS_PER_KERNEL
+    busy = ""
     if getattr(executor, "kind", "") in ("local-cluster", "in-process") and hasattr(os, "getloadavg"):
         load, cores = os.getloadavg()[0], os.cpu_count() or 1
         if load > cores:
-            text += f"; this machine is busy (load {load:.1f} on {cores} cores): longer"
-    return wall, text
+            busy = f"; this machine is busy (load {load:.1f} on {cores} cores): longer"
+    spilled = CountPlan(False, spilled_cpu / tasks, spilled_cpu,
+                        f"about {fmt_seconds(spilled_cpu / tasks)} ({fmt_seconds(spilled_cpu)} of CPU "
+                        f"over {tasks} at once){busy}")
+    if directory is not None or not getattr(executor, "distributed", False):
+        return spilled
+    threads = max(1, int(getattr(executor, "task_threads", 1)))
+    sort = n * SORT_SECONDS_PER_KEY
+    wall = kernel / threads + sort
+    if wall > spilled.seconds or not fits_one_worker(n, executor):
+        return spilled
+    return CountPlan(True, wall, kernel + sort,
+                     f"about {fmt_seconds(wall)} ({fmt_seconds(kernel + sort)} of CPU, the kernel on {threads} "
+                     f"thread{'s' if threads > 1 else ''}){busy}")
+
+
+def estimate(source: Any, executor: Any, directory: str | None = None) -> tuple[float, str]:
+    """(seconds, a sentence) for counting all of ``source``'s inputs on ``executor``
+    (:func:`count_plan`)."""
+    how = count_plan(source, executor, directory)
+    return how.seconds, how.text
 
 
 def check_spill_dir(path: str, option: str = "--spill-dir") -> str:
@@ -269,11 +360,23 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
     n = int(source.n_inputs)
     chunk = CHUNK if chunk is None else int(chunk)
     chunks, bits = plan(n, chunk, PARTITION if partition is None else int(partition))
+    how = count_plan(source, executor, directory)
+    if how.in_memory:
+        executor.note(f"{n:,} inputs counted in memory on one worker, {how.text}")
+        got = executor.map_chunks(_count_in_memory, [0], shared=(source, int(limit)),
+                                  progress=None if progress is None else
+                                  (lambda _: progress(1, 1, "counting in memory on one worker")))[0]
+        if got is not None:
+            return _from_kept(got["distinct"], got["exact"], got["multi"], got["kept"], peaks=[got["peak"]],
+                              in_memory=True)
+        executor.note("the worker has less memory available than the in-memory count needs: spilled instead")
+        how = count_plan(source, executor, directory or tempfile.gettempdir())
     base = directory or tempfile.gettempdir()
     need = check_disk(n, base, None if directory is None else "--spill-dir")
     if hasattr(executor, "note"):
         executor.note(f"{n:,} inputs in {chunks:,} chunks and {1 << bits:,} partitions on {executor.workers} "
-                      f"worker(s), {estimate(source, executor)[1]}; {fmt_bytes(need)} spilled to {base}")
+                      f"worker(s), {how.text}; {fmt_bytes(need)} spilled "
+                      f"to {base}")
     spill = tempfile.mkdtemp(prefix="commlb-spill-", dir=base)
     job = _Job(spill, int(chunk), bits, n, int(limit))
     try:
@@ -310,8 +413,16 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
     run_leaves = [leaves for r in second for leaves in r["run_leaves"]]
     pick = np.argsort(run_keys, kind="stable")[:MAX_RUNS]
     kept = [run_leaves[i] for i in pick.tolist()]
+    return _from_kept(distinct, exact, sum(r["multi"] for r in second), kept, chunks, 1 << bits, spilled,
+                      [p for _, p in first] + [r["peak"] for r in second])
+
+
+def _from_kept(distinct: int, exact: bool, multi: int, kept: list[np.ndarray], chunks: int = 0,
+               partitions: int = 0, spilled: int = 0, peaks: list[int] | None = None,
+               in_memory: bool = False) -> SpillCount:
+    """A :class:`SpillCount` from the first runs of equal keys (their leaves, in key order)."""
     lengths = np.array([k.size for k in kept], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if kept else np.zeros(0, np.int64)
     order = np.concatenate(kept) if kept else np.zeros(0, np.int64)
-    return SpillCount(distinct, exact, sum(r["multi"] for r in second), order, starts, lengths, chunks,
-                      1 << bits, spilled, [p for _, p in first] + [r["peak"] for r in second])
+    return SpillCount(distinct, exact, multi, order, starts, lengths, chunks, partitions, spilled, peaks or [],
+                      in_memory)
