@@ -270,8 +270,41 @@ def test_count_plan_in_memory_only_when_it_fits_and_pays():
     # many workers: the spilled count's share of each beats one worker's whole count
     many = spill.count_plan(source, _FakeCluster(64, 1, None))
     assert not many.in_memory and many.seconds < one.seconds
-    # the estimate of each is the one chosen (wall = CPU spread as the plan says)
-    assert many.seconds == pytest.approx(many.cpu / 64)
+    # the estimate of each is the one chosen: CPU spread over the workers, plus each
+    # worker's first task (a remote cluster: its load is not known here)
+    assert many.seconds == pytest.approx(many.cpu / 64 + spill._first_task_seconds())
+
+
+def test_estimate_counts_worker_start_and_the_machine_load(monkeypatch):
+    """A local cluster on a busy machine: each task gets its share of the cores, and the
+    sentence says how much; every worker's first task adds its start."""
+    from commlb.setup import resolve_task
+    from commlb.witness.find import witness_model
+    from commlb.witness.sources import message_source
+
+    setup = resolve_task("disjointness", 14)
+    model = witness_model(setup, "rnn", hidden=16, precision=16)[0].model
+    source = message_source(setup.reduction, model)
+    cluster = _FakeCluster(2, 1, None)
+    cluster.kind = "local-cluster"
+    monkeypatch.setattr(spill.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(spill.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    idle = spill.count_plan(source, cluster, directory="/tmp")
+    first = spill._first_task_seconds()
+    assert idle.seconds == pytest.approx(idle.cpu / 2 + first) and "busy" not in idle.text
+    assert f"{spill.fmt_seconds(first)} a worker to start" in idle.text
+    monkeypatch.setattr(spill.os, "getloadavg", lambda: (6.0, 6.0, 6.0))  # 2 tasks + 6 others on 2 cores
+    busy = spill.count_plan(source, cluster, directory="/tmp")
+    assert busy.seconds == pytest.approx((busy.cpu / 2 + first) * 4)
+    assert "load 6.0 on 2 cores): about 0.25 of a core a task" in busy.text
+
+
+def test_first_task_start_is_longer_without_bytecode(monkeypatch):
+    import importlib.util
+
+    assert spill._first_task_seconds() in (spill.FIRST_TASK_SECONDS, spill.FIRST_TASK_SECONDS_NO_BYTECODE)
+    monkeypatch.setattr(importlib.util, "cache_from_source", lambda path: path + ".no-such-file")
+    assert spill._first_task_seconds() == spill.FIRST_TASK_SECONDS_NO_BYTECODE
 
 
 @pytest.mark.timeout(300)
