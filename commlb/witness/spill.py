@@ -163,7 +163,9 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
                                     limit=job.limit, runs=runs, members=members)
     run_starts = starts[:MAX_RUNS]
     run_lengths = lengths[:MAX_RUNS]
-    run_keys = keys[run_starts]
+    from ..kernels.keysort import mix_keys
+
+    run_keys = mix_keys(keys[run_starts])  # runs merge in mixed-key order, as the in-memory search lists them
     run_leaves = [sorted_leaves[s:s + min(n, _RUN_MEMBERS)] for s, n in
                   zip(run_starts.tolist(), run_lengths.tolist(), strict=True)]
     return {"runs": runs, "members": members, "refined": refined, "multi": multi, "run_keys": run_keys,
@@ -446,7 +448,7 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
         distinct, exact = runs, False
     else:
         distinct, exact = sum(int(r["refined"]) for r in second), True
-    # the runs of equal keys of all partitions, in key order (the in-memory walk's order)
+    # the runs of equal keys of all partitions, in mixed-key order (the in-memory search's order)
     run_keys = np.concatenate([r["run_keys"] for r in second]) if second else np.zeros(0, np.uint64)
     run_leaves = [leaves for r in second for leaves in r["run_leaves"]]
     pick = np.argsort(run_keys, kind="stable")[:MAX_RUNS]
