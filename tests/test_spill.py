@@ -294,7 +294,7 @@ def test_estimate_counts_worker_start_and_the_machine_load(monkeypatch):
     idle = spill.count_plan(source, cluster, directory="/tmp")
     first = spill._first_task_seconds()
     assert idle.seconds == pytest.approx(idle.cpu / 2 + first) and "busy" not in idle.text
-    assert f"{spill.fmt_seconds(first)} a worker to start" in idle.text
+    assert f"{first:.1f} s a worker to start" in idle.text
     monkeypatch.setattr(spill.os, "getloadavg", lambda: (6.0, 6.0, 6.0))  # 2 tasks + 6 others on 2 cores
     busy = spill.count_plan(source, cluster, directory="/tmp")
     assert busy.seconds == pytest.approx((busy.cpu / 2 + first) * 4)

@@ -207,7 +207,7 @@ WORKER_MEMORY_FRACTION = 0.6
 
 def _kernel_seconds(source: Any, n: int) -> float:
     """Estimated CPU seconds of the kernel over ``n`` inputs: timed here on 2^16 inputs
-    (after a warm-up call) with one numba thread, as a single-threaded worker runs it (the
+    (after a warm-up call; the least of three runs) with one numba thread, as a single-threaded worker runs it (the
     CPU time of threads waiting for each other on a busy machine is no work)."""
     import sys
     import time
@@ -219,9 +219,11 @@ def _kernel_seconds(source: Any, n: int) -> float:
         if numba is not None:
             numba.set_num_threads(1)
         source.keys_tree(0, min(n, 16))
-        t = time.process_time()
-        source.keys_tree(0, probe)
-        spent = time.process_time() - t
+        spent = math.inf
+        for _ in range(3):  # the least of three: one probe alone varied 2x on a busy machine
+            t = time.process_time()
+            source.keys_tree(0, probe)
+            spent = min(spent, time.process_time() - t)
     finally:
         if numba is not None:
             numba.set_num_threads(threads)
@@ -326,7 +328,7 @@ def count_plan(source: Any, executor: Any, directory: str | None = None) -> Coun
     kernel = _kernel_seconds(source, n)
     tasks = parallel_tasks(executor)
     first = _first_task_seconds() if getattr(executor, "distributed", False) else 0.0
-    start = f", and {fmt_seconds(first)} a worker to start" if first else ""
+    start = f", and {first:.1f} s a worker to start" if first else ""
     spilled_cpu = kernel * ROUNDS_PER_KERNEL
     share, busy = _core_share(executor, tasks)
     wall = (spilled_cpu / tasks + first) / share
