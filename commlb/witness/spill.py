@@ -173,19 +173,17 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
 
 
 def _count_in_memory(_: int, source: Any, limit: int) -> dict[str, Any] | None:
-    """The whole count as the in-process search runs it (every key in memory, one radix
-    sort, the same kernels), as one task on a worker; returns the distinct count and the
+    """The whole count as the in-process search runs it (every key in memory, grouped
+    into runs as it is enumerated, the same kernels), as one task on a worker; returns the distinct count and the
     first :data:`MAX_RUNS` runs of equal keys (as the partitions' merge does), or None
     when the memory available on this worker's machine now is too small (then the count
     is spilled)."""
-    from .search import _available_bytes, _bytes_needed, _enumerate, count_distinct, sorted_runs
+    from .search import _available_bytes, _bytes_needed, _enumerate, count_distinct
 
     avail = _available_bytes()
     if avail is not None and _bytes_needed(int(source.n_inputs)) > 0.8 * avail:
         return None
-    keys = _enumerate(source, None)
-    order, starts, lengths, runs, members, multi = sorted_runs(keys, source.backend)
-    del keys
+    order, starts, lengths, runs, members, multi = _enumerate(source, None)
     distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths, limit=limit,
                                      runs=runs, members=members)
     kept = [order[s:s + min(n, _RUN_MEMBERS)].astype(np.int64) for s, n in
