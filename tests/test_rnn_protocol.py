@@ -444,3 +444,53 @@ def test_simulate_passes_verify_modes_to_the_rnn_only():
         simulate(ffn, tokens, split, verify="replay")
     tr, _ = simulate(ffn, tokens, split, verify="forward")
     assert tr.meta["protocol_matches_forward"]
+
+
+@pytest.mark.parametrize("mode", ["forward", "replay", "all"])
+def test_simulate_verify_modes_name_each_check_in_the_result_json_trials_and_sweep(mode):
+    """simulate_instance / run_trials / run_sweep with verify=MODE: the result says which
+    checks ran by name (True) and which did not (None), in the JSON as well; trials
+    name theirs; sweep rows carry the mode and each check's state."""
+    from commlb.simulate import build_model, resolve_task, run_trials, simulate_instance
+    from commlb.sweep import run_sweep
+
+    setup = resolve_task("disjointness", 4)
+    built = build_model(setup, "rnn")
+    res = simulate_instance(setup, built, seed=3, verify=mode)
+    ran = {"forward": {"protocol_matches_forward"}, "replay": {"segments_replayed"},
+           "all": {"protocol_matches_forward", "segments_replayed"}}[mode] | {"messages_decode_to_handoff_states"}
+    assert {name for name, ok in res.verification.items() if ok} == ran
+    assert all(ok is None for name, ok in res.verification.items() if name not in ran)
+    assert res.verify == mode and res.protocol_matches_forward == ("protocol_matches_forward" in ran)
+    out = json.loads(json.dumps(res.to_json()))
+    assert out["verify"] == mode and out["verification"] == {n: (True if n in ran else None) for n in res.verification}
+    assert out["protocol_matches_forward"] is (True if "protocol_matches_forward" in ran else None)
+    trials = run_trials(setup, built, 3, seed=1, verify=mode)
+    assert trials.verified == 3 and set(trials.checks) == ran - {"messages_decode_to_handoff_states"}
+    row = run_sweep("disjointness", "rnn", [4], trials=0, instances=2, verify=mode).rows[0]
+    assert row.ok and row.verify == mode
+    assert row.protocol_matches_forward is (True if "protocol_matches_forward" in ran else None)
+    assert row.segments_replayed is (True if "segments_replayed" in ran else None)
+    assert row.to_json()["verify"] == mode
+
+
+def test_verify_modes_the_model_lacks_are_refused_before_a_run():
+    from commlb.errors import InvalidInputError
+    from commlb.simulate import build_model, check_verify, resolve_task, run_trials, simulate_instance
+    from commlb.sweep import run_sweep
+
+    setup = resolve_task("disjointness", 4)
+    transformer = build_model(setup, "transformer")
+    assert check_verify("forward", transformer) == "forward" and check_verify(True, transformer) == "forward"
+    for mode in ("replay", "all"):
+        with pytest.raises(InvalidInputError, match="for RNNs"):
+            simulate_instance(setup, transformer, verify=mode)
+        with pytest.raises(InvalidInputError, match="for RNNs"):
+            run_trials(setup, transformer, 2, verify=mode)
+        with pytest.raises(InvalidInputError, match="for RNNs"):
+            run_sweep("disjointness", "rnn,ffn", [4], trials=0, verify=mode)
+    fmodel = RNNModel.random(5, np.random.default_rng(1), hidden=3, precision=Precision.float_(16))
+    with pytest.raises(InvalidInputError, match="fixed point"):
+        check_verify("replay", fmodel)
+    with pytest.raises(InvalidInputError, match="--verify must be"):
+        check_verify("quick", fmodel)
