@@ -36,6 +36,7 @@ import argparse
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def _print(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
     base = rows[0]["wall"]
     for r in rows:
-        print(f"  {r['label']:<26} {r['wall']:8.2f} s wall {r['cpu']:7.2f} s cpu here "
+        print(f"  {r['label']:<34} {r['wall']:8.2f} s wall {r['cpu']:7.2f} s cpu here "
               f"{r['workers_cpu']:7.2f} s cpu workers  {base / r['wall']:5.2f}x   peak RSS "
               f"{r['peak_here'] / 2**30:.2f} GiB here, {r['peak_workers'] / 2**30:.2f} GiB a worker; "
               f"load {r['load']:.1f}")
@@ -118,7 +119,7 @@ def main() -> None:
     from commlb.witness.find import witness_model
     from commlb.witness.search import count_distinct, key_runs, sorted_runs
     from commlb.witness.sources import message_source
-    from commlb.witness.spill import spilled_count
+    from commlb.witness.spill import count_plan, spilled_count
 
     ns = parse_n_values(args.sweep_n)
     sweep_kw = {"trials": args.sweep_trials, "instances": 3, "seed": 0, "max_seconds": 0.0}
@@ -181,8 +182,13 @@ def main() -> None:
                     "index-lookup", ["rnn", "transformer"], ns, executor=executor, **sweep_kw), executor))
             if not args.skip_count:
                 spilled_count(small, executor, chunk=1 << 10)  # warm-up: kernels loaded on every worker
-                counts.append(_measure(f"{workers} worker(s)", lambda: spilled_count(source, executor).distinct,
+                spilled_count(small, executor, chunk=1 << 10, directory=tempfile.gettempdir())
+                how = "in memory on one worker" if count_plan(source, executor).in_memory else "spilled"
+                counts.append(_measure(f"{workers} worker(s), {how}", lambda: spilled_count(source, executor).distinct,
                                        executor))
+                if how != "spilled":  # the spilled count on the same cluster, for the comparison
+                    counts.append(_measure(f"{workers} worker(s), spilled", lambda: spilled_count(
+                        source, executor, directory=tempfile.gettempdir()).distinct, executor))
     if sweeps:
         def rows(r: dict) -> list:
             return [{k: v for k, v in row.to_json().items() if k != "seconds"} for row in r["result"].rows]
