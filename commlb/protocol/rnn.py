@@ -37,14 +37,11 @@ of message k is ``transcript.messages[k].values()["state"]`` (the decoded payloa
 
 Verification (docs/theory.md §3.9 says what each check proves): every verified run checks
 that each message's bits decode to exactly the state its receiver continued from.  Then,
-by default, an independent ``model.forward``: in fixed point the protocol's read-out must
-equal it bit for bit; in float mode the state travels as exactly representable p-bit
-floats, so the result is expected to be identical as well; the check accepts a relative
-tolerance of 2^(4 − p/2) per unit of magnitude (as the transformer simulator) and requires
-the same decision unless the forward pass lies within that tolerance of the decision
-boundary.  With ``verify="replay"`` (fixed point) instead every segment is recomputed from
-the decoded message before it through its holder's view, all segments at once
-(:func:`replay_segments`), and no forward pass runs.  A failed check raises
+by default, an independent ``model.forward``, whose output the protocol's must equal bit
+for bit (in float mode as well: the state travels as exactly representable p-bit floats).
+With ``verify="replay"`` (fixed point) instead every segment is recomputed from the
+decoded message before it through its holder's view (:func:`replay_segments`: with the
+decoding check, in one compiled pass) and no forward pass runs.  A failed check raises
 :class:`EngineError`.
 """
 
