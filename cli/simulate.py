@@ -329,7 +329,7 @@ def _model_summary(built: Any) -> str:
 @click.option("--verify", "verify", type=click.Choice(["forward", "replay", "all"]), default="forward",
               show_default=True,
               help="How each run's output is checked: against an independent forward pass; by replaying every "
-                   "segment from the message before it through its holder's view (fixed-point RNNs, "
+                   "segment from the message before it through its holder's view (RNNs, "
                    "docs/theory.md §3.9); or both.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--effective-bits/--no-effective-bits", "effective", default=True, show_default=True,

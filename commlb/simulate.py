@@ -81,7 +81,7 @@ __all__ = [
 # ------------------------------------------------------------------------------- verification
 #: how a run's output is checked (``commlb simulate --verify``, docs/theory.md §3.9):
 #: ``forward`` compares it with an independent forward pass (every family); ``replay``
-#: recomputes every segment of a fixed-point RNN run from the message before it;
+#: recomputes every segment of an RNN run from the message before it;
 #: ``all`` runs both
 VERIFY_MODES = ("forward", "replay", "all")
 #: the checks by name, as the transcript's metadata, the JSON and the display name them:
@@ -104,7 +104,7 @@ def _mode(verify: bool | str) -> str:
 
 def check_verify(verify: bool | str, model: Any) -> str:
     """Refuse a ``--verify`` mode that does not apply to ``model`` (one line, before any
-    run); returns the mode.  The segment replay exists for fixed-point RNNs only."""
+    run); returns the mode.  The segment replay exists for RNNs only."""
     mode = _mode(verify)
     if mode == "forward":
         return mode
@@ -112,9 +112,6 @@ def check_verify(verify: bool | str, model: Any) -> str:
     if family != "rnn":
         raise InvalidInputError(f"--verify {mode}: the segment replay is for RNNs; the {family} protocol is "
                                 "checked against the forward pass (--verify forward)")
-    if not model.precision.is_fixed:
-        raise InvalidInputError(f"--verify {mode}: the segment replay is for fixed point; a float RNN is checked "
-                                "against the forward pass (--verify forward)")
     return mode
 
 

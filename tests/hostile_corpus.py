@@ -696,15 +696,13 @@ def _lecture_cases() -> list[Case]:
 
 def _verify_cases() -> list[Case]:
     """--verify: a mode that does not exist, or one the model has not (the segment replay
-    is for fixed-point RNNs): one line each, before any run."""
+    is for RNNs): one line each, before any run."""
     sim = ["simulate", "--task", "disjointness", "--n", "4"]
     sweep = ["sweep", "--task", "disjointness", "--n", "4", "--trials", "0"]
     c = [Case("bad-value", sim + ["--model", "rnn", "--verify", v], mention=("--verify",))
          for v in ("bogus", "", "REPLAY", "none", "forward,replay")]
     c += [Case("bad-value", sim + ["--model", m, "--verify", v], mention=("--verify",))
           for m in ("transformer", "ffn") for v in ("replay", "all")]
-    c.append(Case("bad-value", sim + ["--model", "rnn", "--arith", "float", "--weights", "random", "--verify",
-                                      "replay"], mention=("--verify",)))
     c.append(Case("bad-value", ["simulate", "--weights", os.path.join(DATA, "gpt2_hf"), "--adapter",
                                 os.path.join(DATA, "khop_lm_adapter.toml"), "--n", "8", "--verify", "replay"],
                   mention=("--verify",)))

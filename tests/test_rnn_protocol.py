@@ -402,9 +402,6 @@ def test_verify_argument_checks():
     model, tokens, split = _long_case((-1,))
     with pytest.raises(InvalidInputError, match="verify must be"):
         simulate_rnn(model, tokens, split, verify="fast")
-    fmodel = RNNModel.random(5, np.random.default_rng(1), hidden=3, precision=Precision.float_(16))
-    with pytest.raises(InvalidInputError, match="fixed point"):
-        simulate_rnn(fmodel, tokens, split, verify="replay")
     tr, _ = simulate_rnn(model, tokens, split)  # the default: the forward-pass comparison
     assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "protocol_matches_forward"]
 
@@ -490,7 +487,40 @@ def test_verify_modes_the_model_lacks_are_refused_before_a_run():
         with pytest.raises(InvalidInputError, match="for RNNs"):
             run_sweep("disjointness", "rnn,ffn", [4], trials=0, verify=mode)
     fmodel = RNNModel.random(5, np.random.default_rng(1), hidden=3, precision=Precision.float_(16))
-    with pytest.raises(InvalidInputError, match="fixed point"):
-        check_verify("replay", fmodel)
+    assert check_verify("replay", fmodel) == "replay"  # float states cross exactly: the replay applies
     with pytest.raises(InvalidInputError, match="--verify must be"):
         check_verify("quick", fmodel)
+
+
+@settings(deadline=None, max_examples=60)
+@given(cases(fixed=False))
+def test_float_segment_replay_is_exact_and_refuses_a_changed_state(case):
+    """Float mode: the state crosses as exactly representable p-bit floats, so replaying
+    every segment (the batched float step) from the decoded message before it gives each
+    next message and the output exactly; a message with one value doubled (still an
+    exact p-bit float) no longer matches."""
+    model, tokens, split = case
+    tr, out = simulate_rnn(model, tokens, split, verify="replay")
+    assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "segments_replayed"]
+    ref = model.forward(tokens)
+    assert out.same_bits(ref) and out.saturations == ref.saturations
+    both, _ = simulate_rnn(model, tokens, split, verify="all")
+    assert both.meta["segments_replayed"] and both.meta["protocol_matches_forward"]
+    if not len(tr.messages):
+        return
+    from commlb.bits import decode, encode
+    from commlb.protocol.core import Message, Transcript
+
+    msgs = list(tr.messages)
+    k = len(msgs) // 2
+    spec = msgs[k].fields[0]
+    vals = msgs[k].values()["state"].copy()
+    flat = vals.reshape(-1)
+    v = flat[0]
+    flat[0] = Precision.float_(spec.width).quantize(np.array([2 * v if v else 0.5])).values[0]
+    assert flat[0] != v  # doubled (or 0.5 for a zero): another exactly representable value
+    payload = encode([spec], {"state": vals})
+    assert np.array_equal(decode([spec], payload)["state"], vals)
+    msgs[k] = Message(msgs[k].round, msgs[k].sender, msgs[k].receiver, msgs[k].label, msgs[k].fields, payload)
+    with pytest.raises(EngineError, match=f"segment {k} from the message before it"):
+        rp.replay_segments(model, tokens, split, Transcript(msgs, tr.output, {}), out)
