@@ -194,6 +194,12 @@ def main() -> None:
             return [{k: v for k, v in row.to_json().items() if k != "seconds"} for row in r["result"].rows]
         same = all(rows(s) == rows(sweeps[0]) for s in sweeps[1:])
         print(f"\nsweep rows identical everywhere (timings aside): {same}")
+        seconds = sorted((row.seconds for row in sweeps[0]["result"].rows), reverse=True)
+        loads = [0.0, 0.0]  # the points, largest first, each to the less loaded of two workers
+        for t in seconds:
+            loads[loads.index(min(loads))] += t
+        print(f"in process: the points took {sum(seconds):.2f} s, the largest {seconds[0]:.2f} s; two workers "
+              f"(largest first, no overhead) at best {sum(seconds) / max(loads):.2f}x")
         _print(f"sweep index-lookup rnn,transformer --n {args.sweep_n} ({len(ns) * 2} points, --max-seconds 0)",
                sweeps)
     if counts:
