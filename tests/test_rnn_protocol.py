@@ -286,16 +286,17 @@ def test_send_many_counts_checks_and_encodes_like_send():
 @given(cases(), st.sampled_from([(True, 0, 64), (False, 0, 64), (False, 200, 0), (False, 10**9, 0),
                                  (False, 10**9, 3)]))
 def test_segment_replay_accepts_every_honest_run(case, runners):
-    """verify='replay' recomputes every segment (all at once: by run_ragged, by step_rows,
+    """verify='replay' recomputes every segment (in one compiled pass with the decoding
+    check, or all at once: by step_rows,
     by the compiled cell row by row, or the last two mixed, as the switches say) and
     accepts the honest run; it names itself and does not claim a forward-pass
     comparison; 'all' runs both."""
     model, tokens, split = case
-    rp.REPLAY_RAGGED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = runners
+    rp.REPLAY_FUSED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = runners
     try:
         tr, out = simulate_rnn(model, tokens, split, verify="replay")
     finally:
-        rp.REPLAY_RAGGED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = True, 1 << 14, 64
+        rp.REPLAY_FUSED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = True, 1 << 14, 64
     assert tr.meta["segments_replayed"] is True and tr.meta["messages_decode_to_handoff_states"] is True
     assert "protocol_matches_forward" not in tr.meta
     assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "segments_replayed"]

@@ -163,7 +163,9 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
                                     limit=job.limit, runs=runs, members=members)
     run_starts = starts[:MAX_RUNS]
     run_lengths = lengths[:MAX_RUNS]
-    run_keys = keys[run_starts]
+    from ..kernels.keysort import mix_keys
+
+    run_keys = mix_keys(keys[run_starts])  # runs merge in mixed-key order, as the in-memory search lists them
     run_leaves = [sorted_leaves[s:s + min(n, _RUN_MEMBERS)] for s, n in
                   zip(run_starts.tolist(), run_lengths.tolist(), strict=True)]
     return {"runs": runs, "members": members, "refined": refined, "multi": multi, "run_keys": run_keys,
@@ -171,19 +173,17 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
 
 
 def _count_in_memory(_: int, source: Any, limit: int) -> dict[str, Any] | None:
-    """The whole count as the in-process search runs it (every key in memory, one radix
-    sort, the same kernels), as one task on a worker; returns the distinct count and the
+    """The whole count as the in-process search runs it (every key in memory, grouped
+    into runs as it is enumerated, the same kernels), as one task on a worker; returns the distinct count and the
     first :data:`MAX_RUNS` runs of equal keys (as the partitions' merge does), or None
     when the memory available on this worker's machine now is too small (then the count
     is spilled)."""
-    from .search import _available_bytes, _bytes_needed, _enumerate, count_distinct, sorted_runs
+    from .search import _available_bytes, _bytes_needed, _enumerate, count_distinct
 
     avail = _available_bytes()
     if avail is not None and _bytes_needed(int(source.n_inputs)) > 0.8 * avail:
         return None
-    keys = _enumerate(source, None)
-    order, starts, lengths, runs, members, multi = sorted_runs(keys, source.backend)
-    del keys
+    order, starts, lengths, runs, members, multi = _enumerate(source, None)
     distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths, limit=limit,
                                      runs=runs, members=members)
     kept = [order[s:s + min(n, _RUN_MEMBERS)].astype(np.int64) for s, n in
@@ -448,7 +448,7 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
         distinct, exact = runs, False
     else:
         distinct, exact = sum(int(r["refined"]) for r in second), True
-    # the runs of equal keys of all partitions, in key order (the in-memory walk's order)
+    # the runs of equal keys of all partitions, in mixed-key order (the in-memory search's order)
     run_keys = np.concatenate([r["run_keys"] for r in second]) if second else np.zeros(0, np.uint64)
     run_leaves = [leaves for r in second for leaves in r["run_leaves"]]
     pick = np.argsort(run_keys, kind="stable")[:MAX_RUNS]
