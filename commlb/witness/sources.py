@@ -43,10 +43,15 @@ __all__ = [
     "cross_check",
     "MAX_ENGINE_INPUTS",
     "NUMPY_BELOW",
+    "PLAIN_UPTO_ROWS",
 ]
 
 #: the engine fallback (one protocol run per input) is allowed up to this many inputs
 MAX_ENGINE_INPUTS = 1 << 14
+#: messages of this many inputs or fewer (the cross-check's few inputs, the members of a
+#: few short runs) are computed by the plain twins whatever the backend: faster than
+#: loading (or, on a fresh install, compiling) a kernel for them
+PLAIN_UPTO_ROWS = 64
 #: with backend "auto", up to this many inputs the plain numpy twins run instead of the
 #: numba kernels (no compilation or cache loading for small runs): the witness search
 #: switches early, the effective-bits count (simulate's hook, up to 2^16 inputs) never
@@ -97,7 +102,8 @@ class MessageSource:
         from ..kernels import alice as K
 
         rows = self.rows(digits)
-        return (K.key_rows if self.backend == "numba" else K.key_rows_reference)(rows, self.widths)
+        fast = self.backend == "numba" and len(rows) > PLAIN_UPTO_ROWS
+        return (K.key_rows if fast else K.key_rows_reference)(rows, self.widths)
 
     def keys_tree(self, t0: int, t1: int) -> np.ndarray:
         return self.keys(self.leaves_to_digits(np.arange(t0, t1, dtype=np.int64)))
@@ -144,7 +150,7 @@ class RNNSource(MessageSource):
         from ..kernels import alice as K
 
         toks = self.layout.tokens(digits, self.positions)
-        fn = K.rnn_rows if self.backend == "numba" else K.rnn_rows_reference
+        fn = K.rnn_rows if self.backend == "numba" and len(toks) > PLAIN_UPTO_ROWS else K.rnn_rows_reference
         return fn(self.arrays, toks)
 
     def keys_tree(self, t0: int, t1: int) -> np.ndarray:
@@ -181,7 +187,7 @@ class AdditiveSource(MessageSource):
         from ..kernels import alice as K
 
         toks = self.layout.tokens(digits, self.positions)
-        fn = K.additive_rows if self.backend == "numba" else K.additive_rows_reference
+        fn = K.additive_rows if self.backend == "numba" and len(toks) > PLAIN_UPTO_ROWS else K.additive_rows_reference
         return fn(self.tables, toks)
 
     def keys_tree(self, t0: int, t1: int) -> np.ndarray:
