@@ -89,6 +89,7 @@ from typing import Any
 import numpy as np
 
 from ..bits import Precision
+from ..core import sorted_unique
 from ..errors import InvalidInputError
 from ..kernels.rnn import matmul_exact as _matmul_exact
 from .base import Model, ModelOutput
@@ -196,7 +197,7 @@ class RNNModel(Model):
         pos = np.where(pos < 0, pos + length, pos)
         if pos.size == 0 or pos.min() < 0 or pos.max() >= length:
             raise InvalidInputError(f"output positions {self.config['output_positions']} do not fit length {length}")
-        return np.unique(pos)
+        return sorted_unique(pos)
 
     # ------------------------------------------------------------------ activation
     def act_table(self) -> tuple[np.ndarray, int, np.ndarray]:

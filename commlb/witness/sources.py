@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, Reduction
+from ..core import ALICE, BOB, Reduction, sorted_unique
 from ..errors import EngineError, InvalidInputError, TooLargeError
 from .layout import AliceLayout, alice_layout
 
@@ -124,7 +124,7 @@ class RNNSource(MessageSource):
         # the digit it reads (radix b) or is fixed (radix 1); unread digits go last
         reads = layout.digit_of[: self.cut]
         used = reads[reads >= 0]
-        self.tree = layout.per_digit and used.size == np.unique(used).size
+        self.tree = layout.per_digit and used.size == sorted_unique(used).size
         if self.tree:
             base = layout.base
             radix, digit, toks = [], [], []
@@ -347,7 +347,7 @@ def _transformer_tables(model: Any, split: Any, layout: AliceLayout, tr: Any) ->
         W = d.queries.size * model.heads * (model.value_dim + 1)
         tables = np.zeros((keys.size, V, W), dtype=np.int64)
         for k, p in enumerate(keys.tolist()):
-            toks = np.unique(layout.table[p]) if layout.per_digit else np.arange(V)
+            toks = sorted_unique(layout.table[p]) if layout.per_digit else np.arange(V)
             e, _ = model.embed_rows(toks, np.full(toks.size, p))
             kv = model.qkv(0, e, "kv")[0]
             for i, t in enumerate(toks.tolist()):
@@ -362,7 +362,7 @@ def _transformer_tables(model: Any, split: Any, layout: AliceLayout, tr: Any) ->
     W = nk * H * (dk + dv)
     tables = np.zeros((nk, V, W), dtype=np.int64)
     for k, p in enumerate(kvpos.tolist()):
-        toks = np.unique(layout.table[p]) if layout.per_digit else np.arange(V)
+        toks = sorted_unique(layout.table[p]) if layout.per_digit else np.arange(V)
         e, _ = model.embed_rows(toks, np.full(toks.size, p))
         kv = model.qkv(0, e, "kv")[0]
         for i, t in enumerate(toks.tolist()):
