@@ -12,7 +12,8 @@ fool each other):
 
 Each instance runs once per configuration (``--configs``): ``default``; ``flat`` (no
 renumbered subtrees: ``compact=0, reorder=False``); ``rows`` (the row-grouped vertex order
-of earlier versions), with wall and CPU times and the CPU ratio to the first.  A run the
+of earlier versions); ``t1`` / ``t2`` (root branches on 1 / 2 threads; ``default`` takes the
+cores free at the time), with wall and CPU times and the CPU ratio to the first.  A run the
 time limit stops shows its certified interval [size, upper].
 
 Goal: a random 32 x 32 in under 1 s median over 10 seeds, 40 x 40 under 30 s.  Per size the
@@ -82,12 +83,13 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0, help="seconds allowed to networkx")
     parser.add_argument("--limit", type=float, default=120.0, help="time limit given to commlb")
     parser.add_argument("--configs", default="default",
-                        help="configurations of commlb to run side by side: default, flat, rows")
+                        help="configurations of commlb to run side by side: default, flat, rows, t1, t2")
     args = parser.parse_args()
 
     from commlb.bounds.fooling import compatibility_graph, max_fooling_set, verify_fooling_set
 
-    configs = {"default": {}, "flat": {"compact": 0, "reorder": False}, "rows": {"vertex_order": "rows"}}
+    configs = {"default": {}, "flat": {"compact": 0, "reorder": False}, "rows": {"vertex_order": "rows"},
+               "t1": {"threads": 1}, "t2": {"threads": 2}}
     orders = args.configs.split(",")
     for o in orders:
         if o not in configs:
@@ -118,8 +120,8 @@ def main() -> None:
                 exacts.append(res.exact)
                 if o == orders[0]:
                     first_wall, first_cpu, size = wall, cpu, res.size
-            ratios = "  ".join(f"{o}/{orders[0]} cpu {stats[o][-1][1] / max(first_cpu, 1e-9):.2f}x"
-                               for o in orders[1:])
+            ratios = "  ".join(f"{o}/{orders[0]} wall {stats[o][-1][0] / max(first_wall, 1e-9):.2f}x "
+                               f"cpu {stats[o][-1][1] / max(first_cpu, 1e-9):.2f}x" for o in orders[1:])
             if len(sizes) > 1:
                 ratios += f"  MISMATCH between orders: {sorted(sizes)}"
             _, _, adj = compatibility_graph(M, 1)
