@@ -771,7 +771,8 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
     best key names the first root branch o* holding a maximum clique, whatever the
     timing.  The clique returned is then the first one found in branch o* by a search
     of that branch alone for a clique of the maximum size: the same for every number of
-    threads and every run.  When the deadline stops the search, the largest clique found
+    threads and every run (unless the deadline ends that second search first: then the
+    clique the threads found is kept).  When the deadline stops the search, the largest clique found
     is returned with ``exact=False`` and ``upper`` from the branches left open; so it is
     once a clique of ``target`` vertices or more is found (if ``target`` >= 0; a start of
     that size returns at once, with ``upper`` = ``cap`` or n)."""
