@@ -97,7 +97,8 @@ def main() -> None:
     print("maximum 1-fooling set of random n x n 0/1 matrices (uniform entries)")
     print(machine_line())
     print("wall and CPU seconds per run (CPU = this process; the machine may be shared)")
-    max_fooling_set(np.eye(4, dtype=np.int64), 1)  # numba warm-up (cache load / compile)
+    for threads in (1, 2):  # numba warm-up (cache load / compile) of every path a search takes
+        max_fooling_set(np.random.default_rng(0).integers(0, 2, (14, 14)), 1, threads=threads)
     head = "".join(f" {o[:6] + ' wall':>11} {'cpu':>7} {'nodes':>9}" for o in orders)
     print(f"{'n':>3} {'seed':>4} {'|V|':>5} {'size':>4} {'exact':>5}{head} {'networkx s':>11}  ratios")
     import os
