@@ -482,16 +482,18 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
     ``target`` vertices or more (if ``target`` >= 0) stops every search sharing the array
     (``shared[3]`` set): it is all the caller needs.  ``labstate`` =
     [row/column test on, tries, cuts].
-    Returns ``(key, nodes, improved, stopped, upper)``: ``best[:size]`` holds the clique
-    when ``improved``; ``stopped`` when the deadline, ``control[0]`` or the target ended it, with
-    ``upper`` bounding the cliques left unsearched (0 when finished)."""
+    Returns ``(key, nodes, own, stopped, upper)``: ``own`` is the key of the best clique
+    this search found itself (0 if none; ``key`` may be another search's, read from
+    ``shared``), that clique is ``best[:own >> KEY_BITS]``; ``stopped`` when the deadline,
+    ``control[0]`` or the target ended it, with ``upper`` bounding the cliques left
+    unsearched (0 when finished)."""
     W = adj.shape[1]
     maxd = P.shape[0]
     labels = labstate[0] != 0
     cm = cadj.shape[0]
     cW = cadj.shape[1]
     dc = maxd
-    improved = False
+    own = 0
     stopped = False
     upper = 0
     eff = _eff(key, order)
@@ -538,7 +540,7 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
                 size = depth + 1
                 key = (size << KEY_BITS) + (KEY_LOW - order)
                 eff = size
-                improved = True
+                own = key
                 for j in range(size):
                     best[j] = clique[j]
                 if key > shared[0]:
@@ -613,7 +615,7 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
             continue
         depth += 1
         cnt[depth] = c
-    return key, nodes, improved, stopped, upper
+    return key, nodes, own, stopped, upper
 
 
 @njit(cache=True, nogil=True)
@@ -670,12 +672,13 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     shared = np.zeros(4, dtype=np.int64)
     key0 = (best_size + 1) << KEY_BITS
     shared[0] = key0
-    key, nodes, improved, stopped, upper = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj,
-                                                cCls, loc, lrow, lcol, seen, labstate, renumber, cap, -1,
-                                                compact, reorder, start, time_limit, control, shared, 0, key0, 1)
+    key, nodes, own, stopped, upper = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj,
+                                           cCls, loc, lrow, lcol, seen, labstate, renumber, cap, -1,
+                                           compact, reorder, start, time_limit, control, shared, 0, key0, 1)
+    improved = own != 0
     size = best_size
     if improved:
-        size = key >> KEY_BITS
+        size = own >> KEY_BITS
     upper = max(upper, size)
     if cap >= 0:
         upper = min(upper, max(cap, size))
@@ -691,8 +694,10 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
     does (``root_size`` = size of the start clique), then takes root branches in order
     from the shared counter ``shared[1]`` until it reaches ``last`` and searches each
     one's subtree with :func:`_dfs` (branch o: the o-th vertex branched on at the root,
-    with the candidates left after branches 0..o-1).  Returns ``(clique, key, nodes,
-    improved, stopped, upper)``; ``upper`` also covers the branches not yet taken."""
+    with the candidates left after branches 0..o-1).  Returns ``(clique, own, nodes,
+    improved, stopped, upper)``: ``clique`` is the best this thread found itself and
+    ``own`` its key (the best key of all threads may be another's); ``upper`` also covers
+    the branches not yet taken."""
     W = adj.shape[1]
     labels = vrow.shape[0] > 0
     nlab = 1
@@ -713,6 +718,7 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
     key = key0
     nodes = 0
     improved = False
+    own_key = 0
     stopped = False
     upper = 0
     out = np.zeros(0, dtype=np.int64)
@@ -741,12 +747,13 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
         U[0, 0] = U0[i]
         K[0, 0] = K0[i]
         cnt[0] = 1
-        key, nodes, imp, stp, up = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
+        key, nodes, own, stp, up = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
                                         loc, lrow, lcol, seen, labstate, renumber, cap, target, compact, reorder,
                                         start, time_limit, control, shared, o, key, nodes)
-        if imp:
+        if own > own_key:
             improved = True
-            out = best[:key >> KEY_BITS].copy()
+            own_key = own
+            out = best[:own >> KEY_BITS].copy()
         if stp:
             stopped = True
             upper = max(upper, up)
@@ -754,7 +761,7 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
             if c < min(last, cnt0):
                 upper = max(upper, K0[cnt0 - 1 - c])  # the branches no thread has taken
             break
-    return out, key, nodes, improved, stopped, upper
+    return out, own_key, nodes, improved, stopped, upper
 
 
 def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vrow: np.ndarray, vcol: np.ndarray,
