@@ -472,10 +472,14 @@ def run_sweep(
             progress(row)
 
     fn: Callable[[SweepPoint], SweepRow] = measure_point
+    submit = list(range(len(points)))
     if not executor.distributed:  # in order, in this process: later points can learn from earlier ones
         fn = functools.partial(measure_point, listener=point_progress, too_slow={})
+    else:  # the largest n first, so the small points fill in at the end (rows back in point order)
+        submit.sort(key=lambda i: -points[i].n)
     try:
-        result.rows = executor.map_chunks(fn, points, progress=done)
+        rows = executor.map_chunks(fn, [points[i] for i in submit], progress=done)
+        result.rows = [row for _, row in sorted(zip(submit, rows, strict=True), key=lambda pair: pair[0])]
     except KeyboardInterrupt:
         order = {(p.family, p.n): k for k, p in enumerate(points)}
         result.rows = sorted(finished, key=lambda r: order.get((r.model, r.n), len(order)))

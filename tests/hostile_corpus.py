@@ -177,6 +177,7 @@ def _huge_cases() -> list[Case]:
                                     "--trial-distribution", dist]))
     c.append(Case("bad-value", ["sweep", "--task", "match2", "--models", "rnn", "--n", "8", "--trials", "3",
                                 "--trial-distribution", "uniform"]))
+    c.append(Case("bad-value", ["precompile", "--only", "witness,nope"]))
     return c
 
 
