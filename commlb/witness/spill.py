@@ -195,8 +195,8 @@ def _count_in_memory(_: int, source: Any, limit: int) -> dict[str, Any] | None:
 #: CPU time of both rounds per input, as a multiple of the kernel's on the probe (measured
 #: with one numba thread: 1.44 for an RNN d = 16 at n = 24, 1.36 for d = 64 at n = 22)
 ROUNDS_PER_KERNEL = 1.5
-#: CPU seconds per key of the in-memory count's radix sort with its indices and run
-#: summary (42-50 ns measured on this machine's cores, docs/design.md §9.1)
+#: CPU seconds per key of the in-memory count's sorting of the keys into runs (the radix
+#: sort with its indices took 42-50 ns a key on this machine's cores, docs/design.md §9.1)
 SORT_SECONDS_PER_KEY = 50e-9
 #: the whole count runs in memory on one worker when its arrays take at most this share of
 #: the worker's memory limit (Dask pauses a worker at 80% of it and restarts it at 95%)
@@ -315,8 +315,8 @@ def _core_share(executor: Any, tasks: int) -> tuple[float, str]:
 
 def count_plan(source: Any, executor: Any, directory: str | None = None) -> CountPlan:
     """In memory on one worker or spilled over all of them, whichever is estimated faster,
-    among those that fit: the in-memory count (kernel on the worker's numba threads, one
-    radix sort) needs :func:`fits_one_worker`; the spilled one costs
+    among those that fit: the in-memory count (kernel on the worker's numba threads, the
+    keys grouped into runs as in process) needs :func:`fits_one_worker`; the spilled one costs
     :data:`ROUNDS_PER_KERNEL` times the kernel's CPU, spread over
     :func:`parallel_tasks`.  A spill directory given (``--spill-dir``), or the in-process
     executor, asks for the spilled count.  On a cluster each worker's first task adds
