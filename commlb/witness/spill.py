@@ -274,6 +274,8 @@ class CountPlan:
     seconds: float
     cpu: float
     text: str
+    #: ``seconds`` on an idle machine (without the share of the cores a busy one leaves)
+    idle_seconds: float = 0.0
 
 
 #: CPU seconds a worker's first count task spends beyond its work: importing commlb's
@@ -329,28 +331,33 @@ def count_plan(source: Any, executor: Any, directory: str | None = None) -> Coun
     start = f", and {first:.1f} s a worker to start" if first else ""
     spilled_cpu = kernel * ROUNDS_PER_KERNEL
     share, busy = _core_share(executor, tasks)
-    wall = (spilled_cpu / tasks + first) / share
+    idle = spilled_cpu / tasks + first
+    wall = idle / share
     spilled = CountPlan(False, wall, spilled_cpu,
                         f"about {fmt_seconds(wall)} ({fmt_seconds(spilled_cpu)} of CPU over {tasks} at once{start})"
-                        f"{busy}")
+                        f"{busy}", idle)
     if directory is not None or not getattr(executor, "distributed", False):
         return spilled
     threads = max(1, int(getattr(executor, "task_threads", 1)))
     sort = n * SORT_SECONDS_PER_KEY
     share, busy = _core_share(executor, threads)
-    wall = (kernel / threads + sort + first) / share
+    idle = kernel / threads + sort + first
+    wall = idle / share
     if wall > spilled.seconds or not fits_one_worker(n, executor):
         return spilled
     return CountPlan(True, wall, kernel + sort,
                      f"about {fmt_seconds(wall)} ({fmt_seconds(kernel + sort)} of CPU, the kernel on {threads} "
-                     f"thread{'s' if threads > 1 else ''}{start}){busy}")
+                     f"thread{'s' if threads > 1 else ''}{start}){busy}", idle)
 
 
 def estimate(source: Any, executor: Any, directory: str | None = None) -> tuple[float, str]:
-    """(seconds, a sentence) for counting all of ``source``'s inputs on ``executor``
-    (:func:`count_plan`)."""
+    """(seconds on an idle machine, a sentence) for counting all of ``source``'s inputs on
+    ``executor`` (:func:`count_plan`; the sentence allows for a busy machine's load).  The
+    seconds are what a count is refused on (above
+    :data:`commlb.witness.search.MAX_EXHAUSTIVE_SECONDS`): a busy minute does not refuse
+    a count that the machine can do."""
     how = count_plan(source, executor, directory)
-    return how.seconds, how.text
+    return how.idle_seconds, how.text
 
 
 def check_spill_dir(path: str, option: str = "--spill-dir") -> str:
