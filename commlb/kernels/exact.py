@@ -26,9 +26,10 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   split whose sides' rank sums exceed the rank sum of the elements placed by more than
   2^d - L(R), L(R) the rank sum of the rectangle (:func:`prefix_ranks`).  One basis per
   side is changed in place and an element's insertion undone on backtracking.  A complete
-  split recurses on both sides with depth d - 1.  Before that enumeration, the "natural" splits (by the value of one entry of the
-  other party: :func:`natural_splits`) are tried, smallest ranks first; they are among the
-  splits enumerated, so they change the order, not the result, and find protocols early.
+  split recurses on both sides with depth d - 1.  Before that enumeration, the "natural"
+  splits (by the value of one entry of the other party: :func:`natural_splits`) are tried,
+  smallest ranks first; they are among the splits enumerated, so they change the order,
+  not the result, and find protocols early.
   At the root the enumeration can run in passes of growing duplication (each split once,
   the ones leaving their halves most room first).  Natural and enumerated splits come from
   one stream and are decided at one recursion site.
