@@ -246,11 +246,47 @@ def test_threads_same_fooling_set(seed):
     """max_fooling_set returns the same pairs on 1 and 2 threads (a 20 x 20 instance with
     many maximum sets), and the interval of a stopped 2-thread search holds the maximum."""
     M = np.random.default_rng(2000 + seed).integers(0, 2, (20, 20))
-    one = max_fooling_set(M, 1, threads=1)
-    two = max_fooling_set(M, 1, threads=2)
+    one = max_fooling_set(M, 1, threads=1, time_limit=300.0)
+    two = max_fooling_set(M, 1, threads=2, time_limit=300.0)
     assert one.exact and two.exact and one.pairs == two.pairs and verify_fooling_set(M, 1, two.pairs)
     part = max_fooling_set(M, 1, time_limit=0.002, threads=2)
     assert verify_fooling_set(M, 1, part.pairs) and part.size <= one.size <= part.upper
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_target_stops_with_a_set_of_that_size(seed):
+    """target t <= maximum: a verified set of >= t pairs and an interval holding the
+    maximum; t above the maximum: the full search, exact."""
+    M = np.random.default_rng(2200 + seed).integers(0, 2, (22, 22))
+    full = max_fooling_set(M, 1, threads=1, time_limit=300.0)
+    assert full.exact
+    for t in (0, full.size - 2, full.size, full.size + 1):
+        for threads in (1, 2):
+            res = max_fooling_set(M, 1, target=t, threads=threads, time_limit=300.0)
+            assert verify_fooling_set(M, 1, res.pairs)
+            if t > full.size:
+                assert res.exact and res.size == full.size and res.stopped_by is None
+            else:
+                assert res.size >= t and res.size <= full.size <= res.upper
+                assert res.exact or res.stopped_by == "target"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bounds_fooling_bits_equal_those_of_maximum_sets(seed):
+    """bounds stops each fooling search once the bound can rise no further; the bits are
+    those of the maximum sets."""
+    from commlb.bounds.report import compute_bounds
+
+    M = np.random.default_rng(2300 + seed).integers(0, 2, (18, 18))
+    full = {v: max_fooling_set(M, v, time_limit=300.0) for v in (0, 1)}
+    assert all(r.exact for r in full.values())
+    report = compute_bounds(M, methods=["fooling"], time_limit=300.0)
+    bits = [b["bits"] for b in report.lower_bounds if b["method"] == "fooling"]
+    assert bits == [fooling_lower_bound(full)]
+    for v in ("0", "1"):
+        got = report.fooling_set[v]
+        assert verify_fooling_set(M, int(v), [tuple(p) for p in got["pairs"]])
+        assert got["size"] <= full[int(v)].size <= got["upper"]
 
 
 @settings(deadline=None, max_examples=60)
@@ -381,7 +417,8 @@ def test_ctrl_c_in_a_fooling_search_keeps_its_set_and_skips_the_rest(monkeypatch
     calls: list[int] = []
 
     def interrupted(arr, value, **kw):
-        calls.append(int(value))
+        if kw.get("target") != 0:  # target=0: the greedy start sets, no search
+            calls.append(int(value))
         import dataclasses
 
         return dataclasses.replace(real(arr, value, time_limit=5.0), exact=False, stopped_by="interrupt", upper=12)

@@ -95,7 +95,8 @@ class FoolingSetResult:
     nodes: int
     values_present: tuple[int, ...] = ()
     upper: int | None = None
-    #: "time limit" or "interrupt" (Ctrl-C) when the search did not finish, else None
+    #: "time limit", "interrupt" (Ctrl-C) or "target" (a set of the size asked for was
+    #: found) when the search did not finish, else None
     stopped_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -243,7 +244,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
                     vertex_order: str = "degeneracy", compact: int | None = None,
                     reorder: bool = True,
                     progress: Callable[[dict[str, Any]], None] | None = None,
-                    threads: int | None = None) -> FoolingSetResult:
+                    threads: int | None = None, target: int | None = None) -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
@@ -271,7 +272,13 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
     (:func:`commlb.kernels.fooling.max_clique_threads`); None (default) takes the cores
     free right now (:func:`commlb.kernels.gf2.free_cores`).  The set returned is the same
     for every number of threads (the first maximum set of the first root branch holding
-    one); only the time changes."""
+    one); only the time changes.
+
+    ``target``: the search stops once it has a set of at least this many pairs (all a
+    caller that needs only ``target`` pairs asks for, e.g. a lower bound that cannot rise
+    further); the result is then ``exact=False``, ``stopped_by="target"``, with its
+    certified interval (exact after all when the interval closes).  0 returns the greedy
+    start set without searching."""
     from ..kernels.backend import resolve_backend
 
     backend = resolve_backend(backend)
@@ -355,10 +362,13 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
 
         found, interrupted = run_watched(
             lambda: max_clique_threads(packed, len(idx), init_sub, len(init), vrow, vcol, remaining, True, cap,
-                                       int(compact), reorder, control, threads), tell, stop,
+                                       int(compact), reorder, control, threads,
+                                       -1 if target is None else int(target)), tell, stop,
             name="commlb-fooling-search")
-        stopped_by = "interrupt" if interrupted else None
         sub_clique, exact, nodes, upper = found
+        stopped_by = "interrupt" if interrupted else None
+        if not exact and not interrupted and target is not None and max(len(sub_clique), len(init)) >= target:
+            stopped_by = "target"
         clique = [int(idx[v]) for v in sub_clique] if len(sub_clique) >= len(init) else [int(v) for v in init]
         exact = bool(exact)
     pairs = sorted((int(row_rep[xs[v]]), int(col_rep[ys[v]])) for v in clique)
@@ -366,6 +376,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         upper = len(pairs)
     else:  # a fooling set has distinct rows and distinct columns (of the merged matrix)
         upper = min(int(upper), int(red.shape[0]), int(red.shape[1]))
+        exact = upper <= len(pairs)  # stopped, but the interval is closed
     if exact:
         stopped_by = None
     elif stopped_by is None:

@@ -472,24 +472,28 @@ def _scratch(n, W, compact, labels, nlab):
 
 @njit(cache=True, nogil=True)
 def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen,
-         labstate, renumber, cap, compact, reorder, start, time_limit, control, shared, order, key, nodes):
+         labstate, renumber, cap, target, compact, reorder, start, time_limit, control, shared, order, key, nodes):
     """Branch and bound below a root (level 0) that the caller has set up: candidates
     ``P[0]`` and branching vertices ``U[0, :cnt[0]]`` with colours ``K[0]`` (increasing).
     Cliques are keyed as in :data:`KEY_BITS` with root branch ``order``; ``key`` is the
     best key so far and ``shared[0]`` the best key of every search sharing the array (read
     at every node, raised when this one finds better; ``shared[2]`` nonzero ends the
-    searches of later branches: branch ``shared[2] - 1`` reached the cap).  ``labstate`` =
+    searches of later branches: branch ``shared[2] - 1`` reached the cap).  A clique of
+    ``target`` vertices or more (if ``target`` >= 0) stops every search sharing the array
+    (``shared[3]`` set): it is all the caller needs.  ``labstate`` =
     [row/column test on, tries, cuts].
-    Returns ``(key, nodes, improved, stopped, upper)``: ``best[:size]`` holds the clique
-    when ``improved``; ``stopped`` when the deadline or ``control[0]`` ended it, with
-    ``upper`` bounding the cliques left unsearched (0 when finished)."""
+    Returns ``(key, nodes, own, stopped, upper)``: ``own`` is the key of the best clique
+    this search found itself (0 if none; ``key`` may be another search's, read from
+    ``shared``), that clique is ``best[:own >> KEY_BITS]``; ``stopped`` when the deadline,
+    ``control[0]`` or the target ended it, with ``upper`` bounding the cliques left
+    unsearched (0 when finished)."""
     W = adj.shape[1]
     maxd = P.shape[0]
     labels = labstate[0] != 0
     cm = cadj.shape[0]
     cW = cadj.shape[1]
     dc = maxd
-    improved = False
+    own = 0
     stopped = False
     upper = 0
     eff = _eff(key, order)
@@ -536,7 +540,7 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
                 size = depth + 1
                 key = (size << KEY_BITS) + (KEY_LOW - order)
                 eff = size
-                improved = True
+                own = key
                 for j in range(size):
                     best[j] = clique[j]
                 if key > shared[0]:
@@ -547,6 +551,13 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
                     if shared[2] == 0 or order + 1 < shared[2]:
                         shared[2] = order + 1
                     break
+                if target >= 0 and size >= target:
+                    shared[3] = 1
+                    stopped = True
+                    for d in range(depth + 1):  # the vertices left at each level
+                        if cnt[d] > 0:
+                            upper = max(upper, d + K[d, cnt[d] - 1])
+                    break
             continue
         nodes += 1
         if (nodes & 1023) == 0:
@@ -555,6 +566,7 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
                 control[1] = nodes
                 control[2] = (key - 1) >> KEY_BITS
                 stop = stop or control[0] != 0.0
+            stop = stop or shared[3] != 0
             if shared[2] != 0 and order >= shared[2] - 1:
                 break  # an earlier branch reached the cap: nothing left to prove here
             if stop:
@@ -603,7 +615,7 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
             continue
         depth += 1
         cnt[depth] = c
-    return key, nodes, improved, stopped, upper
+    return key, nodes, own, stopped, upper
 
 
 @njit(cache=True, nogil=True)
@@ -657,15 +669,16 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     if cap >= 0 and best_size >= cap:
         cnt[0] = 0  # the known solution already meets the cap
     labstate = np.array([1 if labels else 0, 0, 0], dtype=np.int64)
-    shared = np.zeros(3, dtype=np.int64)
+    shared = np.zeros(4, dtype=np.int64)
     key0 = (best_size + 1) << KEY_BITS
     shared[0] = key0
-    key, nodes, improved, stopped, upper = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj,
-                                                cCls, loc, lrow, lcol, seen, labstate, renumber, cap, compact,
-                                                reorder, start, time_limit, control, shared, 0, key0, 1)
+    key, nodes, own, stopped, upper = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj,
+                                           cCls, loc, lrow, lcol, seen, labstate, renumber, cap, -1,
+                                           compact, reorder, start, time_limit, control, shared, 0, key0, 1)
+    improved = own != 0
     size = best_size
     if improved:
-        size = key >> KEY_BITS
+        size = own >> KEY_BITS
     upper = max(upper, size)
     if cap >= 0:
         upper = min(upper, max(cap, size))
@@ -675,14 +688,16 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
 
 
 @njit(cache=True, nogil=True)
-def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, cap, compact, reorder, control,
-                   shared, key0, last):
+def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, cap, target, compact, reorder,
+                   control, shared, key0, last):
     """One thread of :func:`max_clique_threads`: colours the root as the sequential search
     does (``root_size`` = size of the start clique), then takes root branches in order
     from the shared counter ``shared[1]`` until it reaches ``last`` and searches each
     one's subtree with :func:`_dfs` (branch o: the o-th vertex branched on at the root,
-    with the candidates left after branches 0..o-1).  Returns ``(clique, key, nodes,
-    improved, stopped, upper)``; ``upper`` also covers the branches not yet taken."""
+    with the candidates left after branches 0..o-1).  Returns ``(clique, own, nodes,
+    improved, stopped, upper)``: ``clique`` is the best this thread found itself and
+    ``own`` its key (the best key of all threads may be another's); ``upper`` also covers
+    the branches not yet taken."""
     W = adj.shape[1]
     labels = vrow.shape[0] > 0
     nlab = 1
@@ -703,6 +718,7 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
     key = key0
     nodes = 0
     improved = False
+    own_key = 0
     stopped = False
     upper = 0
     out = np.zeros(0, dtype=np.int64)
@@ -710,6 +726,10 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
         o = shared[1]
         sd = shared[2]
         if o >= last or o >= cnt0 or (sd != 0 and o >= sd - 1):
+            break
+        if shared[3] != 0:  # another thread reached the target
+            stopped = True
+            upper = max(upper, K0[cnt0 - 1 - o])
             break
         shared[1] = o + 1
         i = cnt0 - 1 - o
@@ -727,12 +747,13 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
         U[0, 0] = U0[i]
         K[0, 0] = K0[i]
         cnt[0] = 1
-        key, nodes, imp, stp, up = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
-                                        loc, lrow, lcol, seen, labstate, renumber, cap, compact, reorder, start,
-                                        time_limit, control, shared, o, key, nodes)
-        if imp:
+        key, nodes, own, stp, up = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
+                                        loc, lrow, lcol, seen, labstate, renumber, cap, target, compact, reorder,
+                                        start, time_limit, control, shared, o, key, nodes)
+        if own > own_key:
             improved = True
-            out = best[:key >> KEY_BITS].copy()
+            own_key = own
+            out = best[:own >> KEY_BITS].copy()
         if stp:
             stopped = True
             upper = max(upper, up)
@@ -740,13 +761,13 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
             if c < min(last, cnt0):
                 upper = max(upper, K0[cnt0 - 1 - c])  # the branches no thread has taken
             break
-    return out, key, nodes, improved, stopped, upper
+    return out, own_key, nodes, improved, stopped, upper
 
 
 def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vrow: np.ndarray, vcol: np.ndarray,
                        time_limit: float, renumber: bool = True, cap: int = -1, compact: int = 0,
                        reorder: bool = False, control: np.ndarray | None = None,
-                       threads: int = 1) -> tuple[np.ndarray, bool, int, int]:
+                       threads: int = 1, target: int = -1) -> tuple[np.ndarray, bool, int, int]:
     """:func:`max_clique_bitset` with the root's branches shared by ``threads`` threads
     (the kernel releases the GIL), with the same arguments and results, except
     ``control``: a float64 array of ``threads`` rows of 3 (row t: stop request, nodes and
@@ -757,8 +778,11 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
     best key names the first root branch o* holding a maximum clique, whatever the
     timing.  The clique returned is then the first one found in branch o* by a search
     of that branch alone for a clique of the maximum size: the same for every number of
-    threads and every run.  When the deadline stops the search, the largest clique found
-    is returned with ``exact=False`` and ``upper`` from the branches left open."""
+    threads and every run (unless the deadline ends that second search first: then the
+    clique the threads found is kept).  When the deadline stops the search, the largest clique found
+    is returned with ``exact=False`` and ``upper`` from the branches left open; so it is
+    once a clique of ``target`` vertices or more is found (if ``target`` >= 0; a start of
+    that size returns at once, with ``upper`` = ``cap`` or n)."""
     import threading
     import time
 
@@ -766,20 +790,22 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
     best_size = max(int(init.shape[0]), int(floor))
     if n == 0 or (cap >= 0 and best_size >= cap):
         return init.copy(), True, 0, max(best_size, 0) if n else int(init.shape[0])
+    if 0 <= target <= best_size:
+        return init.copy(), False, 0, max(best_size, cap if cap >= 0 else n)
     if control is None:
         control = np.zeros((threads, 3), dtype=np.float64)
     if control.ndim != 2 or control.shape[0] < threads:
         raise ValueError("control must have one row of 3 per thread")
     start = time.perf_counter()
     key0 = (best_size + 1) << KEY_BITS
-    shared = np.array([key0, 0, 0], dtype=np.int64)
+    shared = np.array([key0, 0, 0, 0], dtype=np.int64)
     results: list[Any] = [None] * threads
     errors: list[BaseException] = []
 
     def run(t: int) -> None:
         try:
-            results[t] = _branch_worker(adj, n, best_size, vrow, vcol, start, time_limit, renumber, cap, compact,
-                                        reorder, control[t], shared, key0, n + 1)
+            results[t] = _branch_worker(adj, n, best_size, vrow, vcol, start, time_limit, renumber, cap, target,
+                                        compact, reorder, control[t], shared, key0, n + 1)
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
@@ -802,8 +828,8 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
     if best_key != key0 and not stopped:
         # the deterministic choice: branch o* searched alone for a clique of this size
         o = KEY_LOW - (best_key & KEY_LOW)
-        again = np.array([size << KEY_BITS, o, 0], dtype=np.int64)
-        redo = _branch_worker(adj, n, best_size, vrow, vcol, start, time_limit, renumber, size, compact,
+        again = np.array([size << KEY_BITS, o, 0, 0], dtype=np.int64)
+        redo = _branch_worker(adj, n, best_size, vrow, vcol, start, time_limit, renumber, size, -1, compact,
                               reorder, np.zeros(3, dtype=np.float64), again, size << KEY_BITS, o + 1)
         nodes += int(redo[2])
         if redo[3] and redo[0].shape[0] == size:
