@@ -107,3 +107,12 @@ def test_run_grouper_equals_numpy_twin(arrays, chunks, bits, cap, max_multi, bud
         assert np.all(keys[got] == keys[got[0]])  # the members share their key
     if every:
         assert lengths.size == min(max_multi, multi)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.integers(-2**62, 2**62), max_size=200))
+def test_sorted_unique_equals_numpy_unique(values):
+    from commlb.core import sorted_unique
+
+    got = sorted_unique(np.array(values, dtype=np.int64))
+    assert got.dtype == np.int64 and np.array_equal(got, np.unique(np.array(values, dtype=np.int64)))

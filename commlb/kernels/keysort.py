@@ -301,46 +301,94 @@ def _partition_chunk(chunk, t0, bits, keys, idx, lo, offsets_row):
         counts[g] += 1
 
 
+def _table_size(m: int) -> int:
+    """Slots of a group's hash table: the power of two at least 2 m (load at most 1/2)."""
+    t = 1
+    while t < 2 * m:
+        t <<= 1
+    return t
+
+
 @njit(cache=True)
-def _bucket_runs(keys, idx, offsets, g, sk, si, stack_lo, stack_hi, counts, heads, tails, stats):
-    """Group g: gather its pieces (one per chunk) into the scratch ``sk``/``si``, sort by
-    (key, index), count its runs, and write the members of its runs longer than one, in
-    sorted order, back over its pieces (chunk order).  stats[g] = (runs, members, multi)."""
+def _bucket_runs(keys, idx, offsets, g, tkeys, tidx, tflag, dk, di, stack_lo, stack_hi, counts, heads, tails,
+                 stats):
+    """Group g: its keys, read piece by piece (one piece per chunk), go into an open
+    addressing hash table (the low bits of the mixed key, linear probing, load at most 1/2);
+    a key met again puts its entries (the first one once) on a list, which is sorted by
+    (key, index) and written back over the group's pieces (chunk order).  stats[g] = (runs,
+    members of runs longer than one, runs longer than one).  The scratch holds at least
+    2 m table slots and m list entries for the group's m keys."""
     nch = offsets.shape[0]
     m = 0
     for c in range(nch):
-        for t in range(offsets[c, g], offsets[c, g + 1]):
-            sk[m] = keys[t]
-            si[m] = idx[t]
-            m += 1
-    _sort_range(sk, si, 0, m, stack_lo, stack_hi, counts, heads, tails)
+        m += offsets[c, g + 1] - offsets[c, g]
+    size = 1
+    while size < 2 * m:
+        size <<= 1
+    mask = size - 1
+    for h in range(size):
+        tflag[h] = 0
+    nd = 0
     runs = 0
-    members = 0
+    for c in range(nch):
+        for p in range(offsets[c, g], offsets[c, g + 1]):
+            kv = keys[p]
+            h = np.int64(kv & np.uint64(mask))
+            while True:
+                f = tflag[h]
+                if f == 0:
+                    tflag[h] = 1
+                    tkeys[h] = kv
+                    tidx[h] = idx[p]
+                    runs += 1
+                    break
+                if tkeys[h] == kv:
+                    if f == 1:
+                        tflag[h] = 2
+                        dk[nd] = kv
+                        di[nd] = tidx[h]
+                        nd += 1
+                    dk[nd] = kv
+                    di[nd] = idx[p]
+                    nd += 1
+                    break
+                h = (h + 1) & mask
     multi = 0
-    c = 0
-    w = offsets[0, g]
-    wend = offsets[0, g + 1]
-    t = 0
-    while t < m:
-        s = t
-        t += 1
-        while t < m and sk[t] == sk[s]:
+    if nd > 0:
+        _sort_range(dk, di, 0, nd, stack_lo, stack_hi, counts, heads, tails)
+        t = 0
+        while t < nd:
+            s = t
             t += 1
-        runs += 1
-        if t - s > 1:
+            while t < nd and dk[t] == dk[s]:
+                t += 1
             multi += 1
-            members += t - s
-            for u in range(s, t):
-                while w == wend:
-                    c += 1
-                    w = offsets[c, g]
-                    wend = offsets[c, g + 1]
-                keys[w] = sk[u]
-                idx[w] = si[u]
-                w += 1
+        c = 0
+        w = offsets[0, g]
+        wend = offsets[0, g + 1]
+        for u in range(nd):
+            while w == wend:
+                c += 1
+                w = offsets[c, g]
+                wend = offsets[c, g + 1]
+            keys[w] = dk[u]
+            idx[w] = di[u]
+            w += 1
     stats[g, 0] = runs
-    stats[g, 1] = members
+    stats[g, 1] = nd
     stats[g, 2] = multi
+
+
+@njit(cache=True)
+def _scratch_for(most, key_dtype_probe, idx_dtype_probe):
+    size = 1
+    while size < 2 * most:
+        size <<= 1
+    depth = most // SMALL + 2
+    return (np.empty(size, dtype=key_dtype_probe.dtype), np.empty(size, dtype=idx_dtype_probe.dtype),
+            np.zeros(size, dtype=np.uint8), np.empty(most, dtype=key_dtype_probe.dtype),
+            np.empty(most, dtype=idx_dtype_probe.dtype), np.empty(depth, dtype=np.int64),
+            np.empty(depth, dtype=np.int64))
 
 
 @njit(cache=True, parallel=True)
@@ -355,11 +403,7 @@ def _groups_runs(keys, idx, offsets, sizes, cap, workers, stats):
         for g in range(g0, g1):
             if most < sizes[g] <= cap:
                 most = sizes[g]
-        sk = np.empty(most, dtype=keys.dtype)
-        si = np.empty(most, dtype=idx.dtype)
-        depth = most // SMALL + 2
-        stack_lo = np.empty(depth, dtype=np.int64)
-        stack_hi = np.empty(depth, dtype=np.int64)
+        tkeys, tidx, tflag, dk, di, stack_lo, stack_hi = _scratch_for(most, keys[:1], idx[:1])
         counts = np.zeros(1 << 8, dtype=np.int64)
         heads = np.zeros(1 << 8, dtype=np.int64)
         tails = np.zeros(1 << 8, dtype=np.int64)
@@ -367,7 +411,8 @@ def _groups_runs(keys, idx, offsets, sizes, cap, workers, stats):
             if sizes[g] > cap:
                 stats[g, 0] = -1
             else:
-                _bucket_runs(keys, idx, offsets, g, sk, si, stack_lo, stack_hi, counts, heads, tails, stats)
+                _bucket_runs(keys, idx, offsets, g, tkeys, tidx, tflag, dk, di, stack_lo, stack_hi, counts, heads,
+                             tails, stats)
 
 
 @njit(cache=True)
@@ -377,17 +422,14 @@ def _big_groups_runs(keys, idx, offsets, sizes, cap, stats):
     for g in range(sizes.shape[0]):
         if sizes[g] > cap and sizes[g] > most:
             most = sizes[g]
-    sk = np.empty(most, dtype=keys.dtype)
-    si = np.empty(most, dtype=idx.dtype)
-    depth = most // SMALL + 2
-    stack_lo = np.empty(depth, dtype=np.int64)
-    stack_hi = np.empty(depth, dtype=np.int64)
+    tkeys, tidx, tflag, dk, di, stack_lo, stack_hi = _scratch_for(most, keys[:1], idx[:1])
     counts = np.zeros(1 << 8, dtype=np.int64)
     heads = np.zeros(1 << 8, dtype=np.int64)
     tails = np.zeros(1 << 8, dtype=np.int64)
     for g in range(sizes.shape[0]):
         if sizes[g] > cap:
-            _bucket_runs(keys, idx, offsets, g, sk, si, stack_lo, stack_hi, counts, heads, tails, stats)
+            _bucket_runs(keys, idx, offsets, g, tkeys, tidx, tflag, dk, di, stack_lo, stack_hi, counts, heads, tails,
+                         stats)
 
 
 @njit(cache=True)
@@ -501,7 +543,8 @@ class RunGrouper:
         sizes = (offsets[:, 1:] - offsets[:, :-1]).sum(axis=0)
         big = sizes > self.cap
         stats = np.zeros((self._ng, 3), dtype=np.int64)
-        if big.any() and int(sizes[big].max()) * (self.keys.itemsize + self.idx.itemsize) > self.spare:
+        per = self.keys.itemsize + self.idx.itemsize
+        if big.any() and (_table_size(int(sizes[big].max())) * (per + 1) + int(sizes[big].max()) * per > self.spare):
             # too few distinct keys for groups: one in-place sort of everything (mixed-key order as well)
             sort_keys_indices(self.keys, self.idx)
             runs, starts, lengths, members, multi = run_summary(self.keys, max(0, int(max_multi)))

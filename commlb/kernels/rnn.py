@@ -37,9 +37,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr", "matmul_exact", "run_rows_python",
-           "step_rows", "activate_rows_python", "replay_chain",
+__all__ = ["PLAIN_UPTO_STEPS", "PLAIN_STEPS_PER_PROCESS", "ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr",
+           "matmul_exact", "run_rows_python", "step_rows", "activate_rows_python", "replay_chain",
            "replay_chain_python"]
+
+#: "auto" runs the plain twin for calls of up to this many row-steps (rows x tokens), as
+#: long as this process has run fewer than :data:`PLAIN_STEPS_PER_PROCESS` that way: a few
+#: milliseconds a call, against loading the compiled kernel (tens of ms) or compiling it
+#: on a fresh install (seconds) -- a short command (the protocol engine's one sequence and
+#: its check against the forward pass) never loads it, a long loop of calls loads it once
+PLAIN_UPTO_STEPS = 256
+PLAIN_STEPS_PER_PROCESS = 1 << 15
+_plain_steps_done = 0
+
+
+def _auto_backend(steps: int) -> str:
+    """"python" or "numba" for an "auto" call of ``steps`` row-steps (see above)."""
+    global _plain_steps_done
+    if steps <= PLAIN_UPTO_STEPS and _plain_steps_done + steps <= PLAIN_STEPS_PER_PROCESS:
+        _plain_steps_done += steps
+        return "python"
+    return "numba"
 
 ACT_RELU = 0
 ACT_THRESHOLD = 1
@@ -153,7 +171,7 @@ class RNNCell:
     def run(self, states: np.ndarray, tokens: np.ndarray, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
         """Read the rows of ``tokens`` (B, T; -1 reads nothing) from ``states`` (B, L, d):
         (final states (B, L, d) int64, saturations per row (B,)).  ``backend``: ``"numba"``,
-        ``"python"`` or ``"auto"`` (numba)."""
+        ``"python"`` or ``"auto"`` (the plain twin for short calls: :data:`PLAIN_UPTO_STEPS`)."""
         out, sat, _, _ = self.run_marked(states, tokens, np.zeros(0, dtype=np.int64), backend)
         return out, sat
 
@@ -164,8 +182,8 @@ class RNNCell:
         saturations, marked states (B, K, L, d), marked saturations (B, K))."""
         from .backend import resolve_backend
 
-        backend = resolve_backend(backend)
         toks = np.ascontiguousarray(tokens, dtype=np.int64)
+        backend = resolve_backend(backend, auto=_auto_backend(toks.size) if backend == "auto" else "numba")
         states = np.array(states, dtype=np.int64, copy=True)
         marks = np.ascontiguousarray(marks, dtype=np.int64)
         if marks.size and (np.any(np.diff(marks) < 0) or marks[0] < 0 or marks[-1] > toks.shape[1]):

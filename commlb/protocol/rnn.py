@@ -37,14 +37,11 @@ of message k is ``transcript.messages[k].values()["state"]`` (the decoded payloa
 
 Verification (docs/theory.md §3.9 says what each check proves): every verified run checks
 that each message's bits decode to exactly the state its receiver continued from.  Then,
-by default, an independent ``model.forward``: in fixed point the protocol's read-out must
-equal it bit for bit; in float mode the state travels as exactly representable p-bit
-floats, so the result is expected to be identical as well; the check accepts a relative
-tolerance of 2^(4 − p/2) per unit of magnitude (as the transformer simulator) and requires
-the same decision unless the forward pass lies within that tolerance of the decision
-boundary.  With ``verify="replay"`` (fixed point) instead every segment is recomputed from
-the decoded message before it through its holder's view, all segments at once
-(:func:`replay_segments`), and no forward pass runs.  A failed check raises
+by default, an independent ``model.forward``, whose output the protocol's must equal bit
+for bit (in float mode as well: the state travels as exactly representable p-bit floats).
+With ``verify="replay"`` instead every segment is recomputed from the decoded message
+before it through its holder's view (:func:`replay_segments`: in fixed point with the
+decoding check, in one compiled pass) and no forward pass runs.  A failed check raises
 :class:`EngineError`.
 """
 
@@ -189,7 +186,7 @@ def simulate_rnn(
     * ``True`` or ``"forward"``: every message's bits decode to the state its receiver
       continued from (``messages_decode_to_handoff_states``), and the output equals an
       independent ``model.forward`` bit for bit (``protocol_matches_forward``);
-    * ``"replay"`` (fixed point): the same decoding check, and every segment recomputed
+    * ``"replay"``: the same decoding check, and every segment recomputed
       from the decoded message before it through its holder's view, all segments at once
       (:func:`replay_segments`): each must give exactly the next message, and the last
       ones the output (``segments_replayed``).  No forward pass is run, and
@@ -210,8 +207,6 @@ def simulate_rnn(
     if engine not in ("auto", "segments", "batched"):
         raise InvalidInputError(f"engine must be auto, segments or batched, not {engine!r}")
     checks = verify_checks(verify)
-    if "replay" in checks and not model.precision.is_fixed:
-        raise InvalidInputError("the segment replay check is for fixed point; use verify='forward'")
     tokens = model.check_tokens(tokens)
     if len(split) != tokens.size:
         raise InvalidInputError(f"split has {len(split)} owners for {tokens.size} tokens")
@@ -403,8 +398,9 @@ REPLAY_TAIL_STEPS = 64
 def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcript: Transcript,
                     output: ModelOutput, decoded: np.ndarray | None = None,
                     sent: np.ndarray | None = None) -> dict[str, Any]:
-    """Recompute every segment of a fixed-point RNN protocol run from its transcript and
-    check it (docs/theory.md §3.9).
+    """Recompute every segment of an RNN protocol run from its transcript and check it
+    (docs/theory.md §3.9), in fixed point and in float mode (whose states cross as
+    exactly representable p-bit floats, so the check is exact there too).
 
     The segments are the schedule's (:func:`rnn_schedule`); they must cover positions
     0..last output position in order, and message k must be sent by the holder of
@@ -425,9 +421,9 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
     messages are decoded in one pass (``decoded``: already decoded values, when the
     caller has them) and all segments run at once, one exact product per step for the
     many short ones (:func:`~commlb.kernels.rnn.step_rows`), the compiled cell for the
-    few long ones.  Returns the metadata."""
-    if not model.precision.is_fixed:
-        raise InvalidInputError("the segment replay check is for fixed point")
+    few long ones; in float mode by :meth:`RNNModel.step_batch`, all rows still reading
+    at once (:func:`_run_pieces_float`).  Returns the metadata."""
+    fixed = model.precision.is_fixed
     tokens = model.check_tokens(tokens)
     outputs = model.output_positions(tokens.size)
     last = int(outputs.max())
@@ -452,10 +448,10 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
         mine = np.flatnonzero(holder_at == int(w))
         if mine.size:
             flat[mine] = PartyView(w, tokens, split.owner).take(mine)
-    cell = model.cell()
+    cell = model.cell() if fixed else None
     h0 = model.initial_state()
     meta: dict[str, Any] = {}
-    if cell.float_ok and REPLAY_FUSED and decoded is None:
+    if cell is not None and cell.float_ok and REPLAY_FUSED and decoded is None:
         from ..kernels.rnn import replay_chain
 
         code, k, sat, out_states = replay_chain(cell, h0, _message_bytes(msgs, model), model.precision.bits,
@@ -470,7 +466,7 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
         if decoded is None:
             decoded = (msgs.decoded() if isinstance(msgs, MessageLog)
                        else MessageLog(list(msgs)).decoded()).get("state", np.zeros((0,) + model.state_shape))
-        decoded = np.asarray(decoded, dtype=np.int64)
+        decoded = np.asarray(decoded, dtype=np.int64 if fixed else np.float64)
         if sent is not None:
             if decoded.shape != np.shape(sent) or not np.array_equal(decoded, sent):
                 raise EngineError(_NOT_DECODED)
@@ -513,14 +509,16 @@ def _replay_in_waves(model: RNNModel, cell: Any, h0: np.ndarray, decoded: np.nda
     """The replay of :func:`replay_segments` when its compiled pass does not apply: all
     segments at once, cut after every output position into pieces; a segment's first
     piece starts from the message before it, a later piece from the piece before it (in
-    waves).  Checks that segment k ends in ``decoded[k]``; returns (saturations, the
+    waves).  Fixed point (``cell``) by :func:`_run_pieces`; float mode (``cell`` None) by
+    :func:`_run_pieces_float`.  Checks that segment k ends in ``decoded[k]`` (exactly:
+    float states cross as exactly representable p-bit floats); returns (saturations, the
     states at the output positions)."""
     nseg = starts.size
     bounds = _sorted_unique(np.concatenate([starts, outputs + 1]))
     p_start, p_stop = bounds[:-1], bounds[1:]
     seg = np.searchsorted(starts, p_start, side="right") - 1
     wave = np.arange(p_start.size) - np.searchsorted(p_start, starts[seg])
-    end = np.zeros((p_start.size,) + model.state_shape, dtype=np.int64)
+    end = np.zeros((p_start.size,) + model.state_shape, dtype=np.int64 if cell is not None else np.float64)
     sat = np.zeros(p_start.size, dtype=np.int64)
     starts_from = np.concatenate([h0[None], decoded])  # segment k starts from entry k
     for j in range(int(wave.max()) + 1):
@@ -530,7 +528,10 @@ def _replay_in_waves(model: RNNModel, cell: Any, h0: np.ndarray, decoded: np.nda
         pos = np.repeat(p_start[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
             + np.arange(int(lengths.sum()))
         with _one_blas_thread():  # BLAS threads on these small products only spin on 2 busy cores
-            end[rows], sat[rows] = _run_pieces(cell, begin, lengths, flat[pos])
+            if cell is None:
+                end[rows], sat[rows] = _run_pieces_float(model, begin, lengths, flat[pos])
+            else:
+                end[rows], sat[rows] = _run_pieces(cell, begin, lengths, flat[pos])
     # each segment but the last ends in the state the next message carries
     seg_end = np.flatnonzero((p_stop == stops[seg]) & (seg < nseg - 1))
     if not np.array_equal(end[seg_end], decoded[seg[seg_end]]):
@@ -551,6 +552,31 @@ def _one_blas_thread() -> Any:
 
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _run_pieces_float(model: RNNModel, begin: np.ndarray, lengths: np.ndarray,
+                      flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_run_pieces` for a float-mode RNN: longest rows first, each step of the rows
+    still reading together by :meth:`RNNModel.step_batch` (the batched float step, other
+    code than the per-sequence loop of :meth:`RNNModel.run` that the engine and
+    ``model.forward`` use).  Returns (end states, saturations per row)."""
+    R = lengths.size
+    order = np.argsort(-lengths, kind="stable")
+    lens = lengths[order]
+    offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])[order].astype(np.int64)
+    h = np.array(begin[order], dtype=np.float64)
+    sat = np.zeros(R, dtype=np.int64)
+    T = int(lens[0]) if R else 0
+    active = np.searchsorted(-lens, -np.arange(T), side="left")  # rows with len > t
+    for t in range(T):
+        n = int(active[t])
+        h[:n], s = model.step_batch(h[:n], flat[offs[:n] + t])
+        sat[:n] += s
+    end = np.empty_like(h)
+    end[order] = h
+    got = np.empty_like(sat)
+    got[order] = sat
+    return end, got
 
 
 def _run_pieces(cell: Any, begin: np.ndarray, lengths: np.ndarray,

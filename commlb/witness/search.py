@@ -259,7 +259,9 @@ def _sample(source: MessageSource, count: int | None, seconds: float | None, rng
         # when it fits 63 bits: much faster than comparing rows)
         if D * math.log2(base) < 63:
             index = digits.astype(np.int64) @ (np.int64(base) ** np.arange(D, dtype=np.int64))
-            _, first = np.unique(index, return_index=True)
+            order = np.argsort(index, kind="stable")  # first occurrence of each (np.unique is slow)
+            s = index[order]
+            first = order[np.concatenate([[True], s[1:] != s[:-1]])] if s.size else order
         else:
             _, first = np.unique(digits, axis=0, return_index=True)
         first.sort()

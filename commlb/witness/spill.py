@@ -178,14 +178,15 @@ def _count_in_memory(_: int, source: Any, limit: int) -> dict[str, Any] | None:
     first :data:`MAX_RUNS` runs of equal keys (as the partitions' merge does), or None
     when the memory available on this worker's machine now is too small (then the count
     is spilled)."""
-    from .search import _available_bytes, _bytes_needed, _enumerate, count_distinct
+    from .search import MAX_RUN_MEMBERS, _available_bytes, _bytes_needed, _enumerate, count_distinct
 
     avail = _available_bytes()
     if avail is not None and _bytes_needed(int(source.n_inputs)) > 0.8 * avail:
         return None
     order, starts, lengths, runs, members, multi = _enumerate(source, None)
-    distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths, limit=limit,
-                                     runs=runs, members=members)
+    # _enumerate lists every member of the runs only up to MAX_RUN_MEMBERS of them
+    distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths,
+                                     limit=min(limit, MAX_RUN_MEMBERS), runs=runs, members=members)
     kept = [order[s:s + min(n, _RUN_MEMBERS)].astype(np.int64) for s, n in
             zip(starts[:MAX_RUNS].tolist(), lengths[:MAX_RUNS].tolist(), strict=True)]
     return {"distinct": int(distinct), "exact": bool(exact), "multi": int(multi), "kept": kept,
