@@ -26,7 +26,8 @@ times move with the load; the CPU times say how much work was done.
 Goals (issue 14): 2 workers at least 1.7x in process on the sweep and on a 2^28 count;
 ``--workers 1`` within 10% of in process on a minute of work.
 
-Run:  .venv/bin/python bench/bench_dask.py [--sweep-n 8..1024x2] [--sweep-trials 8] [--count-n 24]
+Run:  .venv/bin/python bench/bench_dask.py [--sweep-n 8..1024x2] [--sweep-trials 8] [--sweep-repeat 1]
+      [--count-n 24]
       [--skip-sweep] [--skip-count] [--skip-partition]
 """
 
@@ -36,6 +37,7 @@ import argparse
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,7 +96,7 @@ def _print(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
     base = rows[0]["wall"]
     for r in rows:
-        print(f"  {r['label']:<26} {r['wall']:8.2f} s wall {r['cpu']:7.2f} s cpu here "
+        print(f"  {r['label']:<34} {r['wall']:8.2f} s wall {r['cpu']:7.2f} s cpu here "
               f"{r['workers_cpu']:7.2f} s cpu workers  {base / r['wall']:5.2f}x   peak RSS "
               f"{r['peak_here'] / 2**30:.2f} GiB here, {r['peak_workers'] / 2**30:.2f} GiB a worker; "
               f"load {r['load']:.1f}")
@@ -105,6 +107,9 @@ def main() -> None:
     ap.add_argument("--sweep-n", default="8..1024x2")
     ap.add_argument("--count-n", type=int, default=24)
     ap.add_argument("--sweep-trials", type=int, default=8, help="trials per point (more: a longer sweep)")
+    ap.add_argument("--sweep-repeat", type=int, default=1,
+                    help="time the sweep this many times on each cluster (the first pays each worker's first "
+                         "calls of every point's code)")
     ap.add_argument("--skip-sweep", action="store_true")
     ap.add_argument("--skip-count", action="store_true")
     ap.add_argument("--skip-partition", action="store_true")
@@ -118,7 +123,7 @@ def main() -> None:
     from commlb.witness.find import witness_model
     from commlb.witness.search import count_distinct, key_runs, sorted_runs
     from commlb.witness.sources import message_source
-    from commlb.witness.spill import spilled_count
+    from commlb.witness.spill import count_plan, spilled_count
 
     ns = parse_n_values(args.sweep_n)
     sweep_kw = {"trials": args.sweep_trials, "instances": 3, "seed": 0, "max_seconds": 0.0}
@@ -177,17 +182,30 @@ def main() -> None:
             print(f"cluster of {workers}: started in {time.perf_counter() - t0:.1f} s", flush=True)
             if not args.skip_sweep:
                 run_sweep("index-lookup", ["rnn", "transformer"], ns[:2], executor=executor, **sweep_kw)
-                sweeps.append(_measure(f"{workers} worker(s)", lambda: run_sweep(
-                    "index-lookup", ["rnn", "transformer"], ns, executor=executor, **sweep_kw), executor))
+                for again in range(args.sweep_repeat):
+                    label = f"{workers} worker(s)" + (f", run {again + 1}" if args.sweep_repeat > 1 else "")
+                    sweeps.append(_measure(label, lambda: run_sweep(
+                        "index-lookup", ["rnn", "transformer"], ns, executor=executor, **sweep_kw), executor))
             if not args.skip_count:
                 spilled_count(small, executor, chunk=1 << 10)  # warm-up: kernels loaded on every worker
-                counts.append(_measure(f"{workers} worker(s)", lambda: spilled_count(source, executor).distinct,
+                spilled_count(small, executor, chunk=1 << 10, directory=tempfile.gettempdir())
+                how = "in memory on one worker" if count_plan(source, executor).in_memory else "spilled"
+                counts.append(_measure(f"{workers} worker(s), {how}", lambda: spilled_count(source, executor).distinct,
                                        executor))
+                if how != "spilled":  # the spilled count on the same cluster, for the comparison
+                    counts.append(_measure(f"{workers} worker(s), spilled", lambda: spilled_count(
+                        source, executor, directory=tempfile.gettempdir()).distinct, executor))
     if sweeps:
         def rows(r: dict) -> list:
             return [{k: v for k, v in row.to_json().items() if k != "seconds"} for row in r["result"].rows]
         same = all(rows(s) == rows(sweeps[0]) for s in sweeps[1:])
         print(f"\nsweep rows identical everywhere (timings aside): {same}")
+        seconds = sorted((row.seconds for row in sweeps[0]["result"].rows), reverse=True)
+        loads = [0.0, 0.0]  # the points, largest first, each to the less loaded of two workers
+        for t in seconds:
+            loads[loads.index(min(loads))] += t
+        print(f"in process: the points took {sum(seconds):.2f} s, the largest {seconds[0]:.2f} s; two workers "
+              f"(largest first, no overhead) at best {sum(seconds) / max(loads):.2f}x")
         _print(f"sweep index-lookup rnn,transformer --n {args.sweep_n} ({len(ns) * 2} points, --max-seconds 0)",
                sweeps)
     if counts:

@@ -12,7 +12,8 @@ fool each other):
 
 Each instance runs once per configuration (``--configs``): ``default``; ``flat`` (no
 renumbered subtrees: ``compact=0, reorder=False``); ``rows`` (the row-grouped vertex order
-of earlier versions), with wall and CPU times and the CPU ratio to the first.  A run the
+of earlier versions); ``t1`` / ``t2`` (root branches on 1 / 2 threads; ``default`` takes the
+cores free at the time), with wall and CPU times and the CPU ratio to the first.  A run the
 time limit stops shows its certified interval [size, upper].
 
 Goal: a random 32 x 32 in under 1 s median over 10 seeds, 40 x 40 under 30 s.  Per size the
@@ -82,12 +83,13 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0, help="seconds allowed to networkx")
     parser.add_argument("--limit", type=float, default=120.0, help="time limit given to commlb")
     parser.add_argument("--configs", default="default",
-                        help="configurations of commlb to run side by side: default, flat, rows")
+                        help="configurations of commlb to run side by side: default, flat, rows, t1, t2")
     args = parser.parse_args()
 
     from commlb.bounds.fooling import compatibility_graph, max_fooling_set, verify_fooling_set
 
-    configs = {"default": {}, "flat": {"compact": 0, "reorder": False}, "rows": {"vertex_order": "rows"}}
+    configs = {"default": {}, "flat": {"compact": 0, "reorder": False}, "rows": {"vertex_order": "rows"},
+               "t1": {"threads": 1}, "t2": {"threads": 2}}
     orders = args.configs.split(",")
     for o in orders:
         if o not in configs:
@@ -95,7 +97,8 @@ def main() -> None:
     print("maximum 1-fooling set of random n x n 0/1 matrices (uniform entries)")
     print(machine_line())
     print("wall and CPU seconds per run (CPU = this process; the machine may be shared)")
-    max_fooling_set(np.eye(4, dtype=np.int64), 1)  # numba warm-up (cache load / compile)
+    for threads in (1, 2):  # numba warm-up (cache load / compile) of every path a search takes
+        max_fooling_set(np.random.default_rng(0).integers(0, 2, (14, 14)), 1, threads=threads)
     head = "".join(f" {o[:6] + ' wall':>11} {'cpu':>7} {'nodes':>9}" for o in orders)
     print(f"{'n':>3} {'seed':>4} {'|V|':>5} {'size':>4} {'exact':>5}{head} {'networkx s':>11}  ratios")
     import os
@@ -118,8 +121,8 @@ def main() -> None:
                 exacts.append(res.exact)
                 if o == orders[0]:
                     first_wall, first_cpu, size = wall, cpu, res.size
-            ratios = "  ".join(f"{o}/{orders[0]} cpu {stats[o][-1][1] / max(first_cpu, 1e-9):.2f}x"
-                               for o in orders[1:])
+            ratios = "  ".join(f"{o}/{orders[0]} wall {stats[o][-1][0] / max(first_wall, 1e-9):.2f}x "
+                               f"cpu {stats[o][-1][1] / max(first_cpu, 1e-9):.2f}x" for o in orders[1:])
             if len(sizes) > 1:
                 ratios += f"  MISMATCH between orders: {sorted(sizes)}"
             _, _, adj = compatibility_graph(M, 1)

@@ -15,9 +15,11 @@ each variant once, so a change of load hits all of them; best of ``--repeat``):
   from, and an independent forward pass compared bit for bit
   (``protocol_matches_forward``);
 * ``+ verify (replay)`` — ``verify="replay"``: the same decoding check, and every segment
-  recomputed from the decoded message before it through its holder's view, all segments
-  at once (``segments_replayed``; docs/theory.md §3.9 says what each check proves — the
-  replay does not run ``model.forward``).
+  recomputed from the decoded message before it through its holder's view, both in one
+  compiled pass (:func:`commlb.kernels.rnn.replay_chain`: decode message k, compare it
+  with the state its receiver continued from and with the replayed state, step segment
+  k + 1 from it; dense float64 products) (``segments_replayed``; docs/theory.md §3.9
+  says what each check proves — the replay does not run ``model.forward``).
 
 Wall and process CPU time are both printed (CPU is steadier on a shared machine; the
 compiled cell and BLAS may use both cores, which CPU time counts twice), with the load

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "explain": ("explain", "explain", "A step-by-step walk-through of one lower-bound argument."),
     "evaluate": ("evaluate", "evaluate", "Error rate of a trained model (GPT-2, RNN, GRU, LSTM) on a task."),
     "reduce": ("reduce", "reduce_cmd", "Chains of reductions from a problem to a task, and what they transfer."),
+    "precompile": ("precompile", "precompile", "Compile the numba kernels once, before the first command."),
 }
 
 

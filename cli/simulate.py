@@ -106,6 +106,26 @@ def _token_names(setup: Any) -> list[str] | None:
     return setup.task.vocab_names()  # None for a task without printable names: show ids
 
 
+def verification_lines(verification: dict[str, bool | None], fixed: bool) -> list[str]:
+    """One line per check that ran, named as in the JSON (docs/theory.md §3.9)."""
+    what = {
+        "messages_decode_to_handoff_states": "every message's bits decode to the state its receiver continued "
+                                             "from",
+        "segments_replayed": "every segment, replayed from the message before it through its holder's view, "
+                             "gives the next message, and the last ones the output, bit for bit",
+        "protocol_matches_forward": "the protocol's output equals the forward pass bit for bit "
+                                    + ("(exact fixed point)" if fixed else
+                                       "(float mode: exact p-bit states and exact accumulators across the cut)"),
+    }
+    return [f"[green]verified[/green] ({name}): {text}" for name, text in what.items() if verification.get(name)]
+
+
+def _checked_by(checks: tuple[str, ...]) -> str:
+    """How trials were verified, in words with each check's name."""
+    words = {"protocol_matches_forward": "against the forward pass", "segments_replayed": "by the segment replay"}
+    return " and ".join(f"{words.get(name, name)} ({name})" for name in checks)
+
+
 def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -182,13 +202,8 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
         ans.append("WRONG", style="bold red")
         ans.append(" (the model answers this input wrongly; exit code stays 0)")
     out.print(ans)
-    if result.protocol_matches_forward:
-        if built.precision.is_fixed:
-            out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
-                      "(exact fixed point)")
-        else:
-            out.print("[green]verified:[/green] the protocol's output equals the forward pass bit for bit "
-                      "(float mode: exact p-bit states and exact accumulators across the cut)")
+    for line in verification_lines(result.verification, built.precision.is_fixed):
+        out.print(line)
 
     if result.lower_bounds:
         bt = Table(title="lower bounds", title_justify="left", expand=False)
@@ -214,7 +229,7 @@ def _render(result: Any, show_transcript: bool, raw_bits: bool = False) -> None:
         style = "green" if t.errors == 0 else "red"
         bits = f"{t.bits_min}" if t.bits_min == t.bits_max else f"{t.bits_min}..{t.bits_max}"
         out.print(f"trials: {t.count} random instances ({t.distribution}), [{style}]{t.errors} errors "
-                  f"({100 * t.error_rate:.1f}%)[/{style}], {t.verified} verified against the forward pass, "
+                  f"({100 * t.error_rate:.1f}%)[/{style}], {t.verified} verified {_checked_by(t.checks)}, "
                   f"{bits} bits each")
         if t.first_error is not None:
             out.print(escape(f"  first error: trial {t.first_error['trial']}, model {t.first_error['output']}, "
@@ -311,6 +326,11 @@ def _model_summary(built: Any) -> str:
               help="Print every message: what it is, its values as numbers, what each party has read so far.")
 @click.option("--raw-bits", "raw_bits", is_flag=True,
               help="With --transcript: show the raw integers sent instead of the numbers they encode.")
+@click.option("--verify", "verify", type=click.Choice(["forward", "replay", "all"]), default="forward",
+              show_default=True,
+              help="How each run's output is checked: against an independent forward pass; by replaying every "
+                   "segment from the message before it through its holder's view (RNNs, "
+                   "docs/theory.md §3.9); or both.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--effective-bits/--no-effective-bits", "effective", default=True, show_default=True,
               help="Count Alice's distinct messages over all her inputs (when she has at most 2^16).")
@@ -327,13 +347,16 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
              adapter: str | None = None, config: str | None = None, readout: str | None = None,
              task_options: tuple[str, ...] = (), exchange: str = "cheaper", raw_bits: bool = False,
              figure: str | None = None, dtype: str | None = None,
-             trial_distribution: str = "balanced") -> None:
+             trial_distribution: str = "balanced", verify: str = "forward") -> None:
     """Run a model on an instance of TASK as a two-party protocol: every message encoded,
     counted and decoded, the output checked against the forward pass, and the
     communication lower bound that applies to the transcript.  With a trained checkpoint
     (--weights FILE --adapter ...) the model runs in its checkpoint's format (float32,
     bfloat16 or float16; --dtype) and no bound is applied."""
     if imported_requested(weights, adapter):
+        if verify != "forward":
+            raise InvalidInputError(f"--verify {verify}: the segment replay is for the built-in RNNs; trained "
+                                    "weights are checked against their forward pass (--verify forward)")
         if trial_distribution != "balanced":
             raise InvalidInputError("--trial-distribution applies to built-in models (trained weights draw "
                                     "their instances from the task's generator)")
@@ -353,7 +376,15 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         raise click.UsageError("--task (or --reduction) and --model are required (or --weights CHECKPOINT "
                                "--adapter ... for trained weights)")
     from commlb.costs import check_model_size, check_repetitions, check_task_size, seconds_per_instance
-    from commlb.simulate import build_model, check_split, conclusion, resolve_task, run_trials, simulate_instance
+    from commlb.simulate import (
+        build_model,
+        check_split,
+        check_verify,
+        conclusion,
+        resolve_task,
+        run_trials,
+        simulate_instance,
+    )
 
     # --task-option KEY=VALUE (as in sweep and explain) and --k / --q are two spellings
     typed = check_typed_options(parse_key_values(task_options, "--task-option"), "--task-option")
@@ -376,6 +407,7 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
         trial_sampler(trial_distribution, setup.problem, task)  # refuse one the problem lacks, up front
     built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                         precision=precision, arith=arith, weights=weights, seed=seed)
+    check_verify(verify, built.model)  # a mode the model has, before any run
     if save_weights:
         from commlb.validate import write_file
 
@@ -383,12 +415,13 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
     from commlb.cli.progress import working
 
     with working("running the model as a protocol", enabled=not as_json):
-        result = simulate_instance(setup, built, seed=seed, split=split, effective=effective)
+        result = simulate_instance(setup, built, seed=seed, split=split, effective=effective, verify=verify)
     if trials:
         if as_json:
-            result.trials = run_trials(setup, built, trials, seed=seed, split=split, distribution=trial_distribution)
+            result.trials = run_trials(setup, built, trials, seed=seed, split=split, distribution=trial_distribution,
+                                       verify=verify)
         else:
-            result.trials = _trials_with_progress(setup, built, trials, seed, split, trial_distribution)
+            result.trials = _trials_with_progress(setup, built, trials, seed, split, trial_distribution, verify)
         from commlb.bounds.erring import assess_run
 
         result.error_bound = assess_run(result)
@@ -410,10 +443,10 @@ def simulate(task: str, model: str, n: int | None, k: int | None, q: int | None,
 
 
 def _trials_with_progress(setup: Any, built: Any, trials: int, seed: int, split: Any,
-                          distribution: str = "balanced") -> Any:
+                          distribution: str = "balanced", verify: str = "forward") -> Any:
     from commlb.simulate import run_trials
 
     if trials < 500:
-        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution)
+        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution, verify=verify)
     with console(stderr=True).status(f"running {trials} trials…"):
-        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution)
+        return run_trials(setup, built, trials, seed=seed, split=split, distribution=distribution, verify=verify)

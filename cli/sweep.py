@@ -94,13 +94,13 @@ def _eps_pairs(result: Any) -> str:
 
 def _run(task: str, families: list[str], ns: list[int], total: int, trials: int, instances: int, seed: int,
          task_options: dict[str, Any], model_options: dict[str, Any], max_seconds: float, executor: Any,
-         err: Any, trial_distribution: str = "balanced") -> Any:
+         err: Any, trial_distribution: str = "balanced", verify: str = "forward") -> Any:
     """The sweep, with a progress bar on ``err`` (a terminal) when given."""
     from commlb.sweep import run_sweep
 
     options = {"trials": trials, "instances": instances, "seed": seed, "task_options": task_options,
                "model_options": model_options, "max_seconds": max_seconds, "executor": executor,
-               "trial_distribution": trial_distribution}
+               "trial_distribution": trial_distribution, "verify": verify}
     if err is None:
         return run_sweep(task, families, ns, **options)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -134,6 +134,10 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
               type=click.Choice(["balanced", "uniform", "singleton", "razborov"]),
               help="What the trials draw (x, y) from, as in simulate: the problem's balanced sampler, uniform "
                    "pairs, or for DISJ 'singleton' (y = {i}: the one-way bound applies) or 'razborov'.")
+@click.option("--verify", "verify", type=click.Choice(["forward", "replay", "all"]), default="forward",
+              show_default=True,
+              help="How each protocol run's output is checked, as in simulate: against the forward pass, by "
+                   "replaying every segment (RNNs only), or both.")
 @click.option("--instances", default=3, show_default=True, type=POSITIVE,
               help="Random instances per point run as a protocol (bits = the largest count).")
 @click.option("--max-seconds", "max_seconds", default=4.0, show_default=True, type=FiniteFloat(0.0),
@@ -163,7 +167,7 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
           task_opts: tuple[str, ...], model_opts: tuple[str, ...], plot: str | None, as_json: bool,
           csv_path: str | None, title: str | None, metric: str | None, workers: int | None,
           scheduler: str | None, k: int | None = None, q: int | None = None,
-          trial_distribution: str = "balanced") -> None:
+          trial_distribution: str = "balanced", verify: str = "forward") -> None:
     """Sweep n and show how each model family's construction grows: its size, the bits its
     protocol sends (run for real), the lower bound at n, and its error rate.
 
@@ -203,7 +207,8 @@ def sweep(task: str, models: str, n_spec: str, trials: int, instances: int, max_
     try:
         with make_executor(workers, scheduler) as executor:
             result = _run(task, families, ns, total, trials, instances, seed, task_options, model_options,
-                          max_seconds, executor, None if quiet or not err.is_terminal else err, trial_distribution)
+                          max_seconds, executor, None if quiet or not err.is_terminal else err, trial_distribution,
+                          verify)
     except SweepInterrupted as stop:  # Ctrl-C: show and write the rows finished before it
         result, interrupted = stop.result, True
 

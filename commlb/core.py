@@ -31,6 +31,7 @@ __all__ = [
     "Reduction",
     "ReductionSource",
     "ProblemMap",
+    "sorted_unique",
 ]
 
 
@@ -443,3 +444,10 @@ class ProblemMap(ABC):
 
 def as_int_array(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
+
+
+def sorted_unique(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The distinct entries of an integer array, ascending, as int64 (``np.unique`` by a
+    sort: NumPy 2.4's hash-based ``np.unique`` takes milliseconds even on a few entries)."""
+    m = np.sort(np.asarray(values, dtype=np.int64).reshape(-1))
+    return m[np.concatenate([[True], m[1:] != m[:-1]])] if m.size else m

@@ -181,7 +181,7 @@ def _simulation(r: Any) -> dict[str, Any]:
              ("bits sent", f"{tr.total_bits} (Alice → Bob {tr.bits_alice_to_bob}, Bob → Alice "
                            f"{tr.bits_bob_to_alice})"),
              ("rounds", tr.rounds), ("lower bound", bound),
-             ("protocol = forward pass", r.protocol_matches_forward)]
+             ("verified by", ", ".join(name for name, ran in r.verification.items() if ran) or "not verified")]
     rows = [[k, m.round, f"{m.sender.name.capitalize()} → {m.receiver.name.capitalize()}", m.label, m.bits]
             for k, m in enumerate(tr.messages, 1)]
     return {"headline": headline, "pairs": pairs, "grid": (["#", "round", "from → to", "message", "bits"], rows),

@@ -48,9 +48,12 @@ class Executor:
     """
 
     def __init__(self, kind: str = "in-process", client: Any = None, cluster: Any = None,
-                 workers: int = 1, address: str | None = None, dashboard: str | None = None):
+                 workers: int = 1, address: str | None = None, dashboard: str | None = None,
+                 task_threads: int = 1):
         self.kind = kind
         self.workers = workers
+        #: threads a task's numba kernels run on, on a worker (known for a local cluster)
+        self.task_threads = task_threads
         self.address = address
         self.dashboard = dashboard
         self._client = client
@@ -62,6 +65,16 @@ class Executor:
     @property
     def distributed(self) -> bool:
         return self._client is not None
+
+    def worker_memory(self) -> int | None:
+        """The smallest memory limit of the cluster's workers, in bytes (None in process, or
+        when a worker has no limit)."""
+        if self._client is None:
+            return None
+        # from the scheduler's own table: scheduler_info() lists only 5 workers by default
+        # in some Dask versions
+        limits = [int(v or 0) for v in self._client.run_on_scheduler(_memory_limits)]
+        return min(limits) if limits and all(limits) else None
 
     def note(self, text: str) -> None:
         """A line for people about the work on the cluster (an estimate, a size), written
@@ -122,6 +135,11 @@ class Executor:
         if self.kind == "local-cluster":
             return f"local Dask cluster of {self.workers} worker processes"
         return f"Dask scheduler {self.address} ({self.workers} workers)"
+
+
+def _memory_limits(dask_scheduler: Any) -> list[int]:
+    """The memory limit of every worker (run on the scheduler)."""
+    return [ws.memory_limit for ws in dask_scheduler.workers.values()]
 
 
 def _on_interrupt(interrupted: list[bool]) -> Any:
@@ -243,6 +261,8 @@ def _local_cluster(workers: int, stream: TextIO) -> Executor:
     # not all of them each (N workers x all cores threads oversubscribe the machine)
     env = {} if "NUMBA_NUM_THREADS" in os.environ else \
         {"NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))}
+    given = env.get("NUMBA_NUM_THREADS", os.environ.get("NUMBA_NUM_THREADS", "1"))
+    threads = int(given) if given.strip().isdigit() and int(given) > 0 else 1
     try:
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            dashboard_address=":0", env=env)
@@ -258,7 +278,7 @@ def _local_cluster(workers: int, stream: TextIO) -> Executor:
     where = f"dashboard {dashboard}" if dashboard else "no dashboard (install bokeh>=3.1 for one)"
     print(f"dask: local cluster of {workers} worker processes at {cluster.scheduler_address}; {where}",
           file=stream, flush=True)
-    return Executor("local-cluster", client, cluster, workers, cluster.scheduler_address, dashboard)
+    return Executor("local-cluster", client, cluster, workers, cluster.scheduler_address, dashboard, threads)
 
 
 #: Dask's housekeeping intervals for a local cluster (defaults 20 ms, 100 ms, 100 ms, 500 ms):
@@ -273,10 +293,20 @@ LOCAL_INTERVALS = {"distributed.admin.tick.interval": "500ms",
 
 def _slow_ticks() -> None:
     """Dask's housekeeping of a local cluster at :data:`LOCAL_INTERVALS` (the worker
-    processes get the configuration from their nannies)."""
+    processes get the configuration from their nannies), and the workers' environment
+    without Dask's ``MALLOC_TRIM_THRESHOLD_=65536``: with it, glibc hands freed memory
+    back to the system at once and the next NumPy array of a few hundred KiB faults its
+    pages in again; a sweep of 16 points spent 2.6-3.1 s of system time that way on one
+    worker against 0.1 s in process, and twice the CPU in all (docs/design.md §9.5).  Big
+    arrays are mapped and unmapped on their own whatever the threshold.  A value the user
+    set in the environment is kept (the workers inherit it)."""
     import dask
+    import distributed  # noqa: F401  (its configuration defaults are loaded on import)
 
     dask.config.set(LOCAL_INTERVALS)
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    if environ.pop("MALLOC_TRIM_THRESHOLD_", None) is not None:
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
 
 
 def _quiet() -> None:
@@ -302,6 +332,6 @@ def _connect(address: str) -> Executor:
                                 f"{CONNECT_TIMEOUT} ({reason[:120]})") from None
     except ValueError as exc:  # an address Dask cannot parse
         raise InvalidInputError(f"--scheduler {address!r}: {str(exc).splitlines()[0][:120]}") from None
-    workers = len(client.scheduler_info().get("workers", {}))
+    workers = len(client.nthreads())  # every worker (scheduler_info() may list only 5)
     return Executor("scheduler", client, None, workers, address, None)
 

@@ -72,14 +72,59 @@ __all__ = [
     "token_encoder",
     "conclusion",
     "model_cost_phrase",
+    "VERIFY_MODES",
+    "VERIFY_CHECKS",
+    "check_verify",
 ]
+
+
+# ------------------------------------------------------------------------------- verification
+#: how a run's output is checked (``commlb simulate --verify``, docs/theory.md §3.9):
+#: ``forward`` compares it with an independent forward pass (every family); ``replay``
+#: recomputes every segment of an RNN run from the message before it;
+#: ``all`` runs both
+VERIFY_MODES = ("forward", "replay", "all")
+#: the checks by name, as the transcript's metadata, the JSON and the display name them:
+#: every RNN message decodes to the state its receiver continued from (any RNN mode), the
+#: segments replayed, the output equal to the forward pass
+VERIFY_CHECKS = ("messages_decode_to_handoff_states", "segments_replayed", "protocol_matches_forward")
+#: the checks of the output each mode runs (a run is verified when they all passed)
+_OUTPUT_CHECKS = {"forward": ("protocol_matches_forward",), "replay": ("segments_replayed",),
+                  "all": ("segments_replayed", "protocol_matches_forward")}
+
+
+def _mode(verify: bool | str) -> str:
+    """The mode of a ``verify`` argument (True is ``forward``)."""
+    if verify is True:
+        return "forward"
+    if not isinstance(verify, str) or verify not in VERIFY_MODES:
+        raise InvalidInputError(f"--verify must be one of {', '.join(VERIFY_MODES)}, not {verify!r}")
+    return verify
+
+
+def check_verify(verify: bool | str, model: Any) -> str:
+    """Refuse a ``--verify`` mode that does not apply to ``model`` (one line, before any
+    run); returns the mode.  The segment replay exists for RNNs only."""
+    mode = _mode(verify)
+    if mode == "forward":
+        return mode
+    family = getattr(model, "family", "?")
+    if family != "rnn":
+        raise InvalidInputError(f"--verify {mode}: the segment replay is for RNNs; the {family} protocol is "
+                                "checked against the forward pass (--verify forward)")
+    return mode
+
+
+def _output_verified(meta: Mapping[str, Any], verify: bool | str) -> bool:
+    """Every output check of mode ``verify`` passed (a failing one raises before this)."""
+    return all(meta.get(name) is True for name in _OUTPUT_CHECKS[_mode(verify)])
 
 
 # ------------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class TrialSummary:
-    """K random instances: how many the model got wrong; all were verified against the
-    forward pass (a mismatch would have raised :class:`EngineError`)."""
+    """K random instances: how many the model got wrong; all were verified by the checks
+    ``checks`` names (a failing check would have raised :class:`EngineError`)."""
 
     count: int
     errors: int
@@ -89,6 +134,8 @@ class TrialSummary:
     first_error: dict[str, Any] | None = None
     #: the trial distribution's name (commlb.bounds.trial_distributions)
     distribution: str = "balanced"
+    #: the output checks every trial passed, by name (:data:`VERIFY_CHECKS`)
+    checks: tuple[str, ...] = ("protocol_matches_forward",)
 
     @property
     def error_rate(self) -> float:
@@ -135,7 +182,23 @@ class SimulationResult:
 
     @property
     def protocol_matches_forward(self) -> bool:
-        return bool(self.transcript.meta.get("protocol_matches_forward", False))
+        """The output was compared with an independent forward pass, and equal."""
+        return self.transcript.meta.get("protocol_matches_forward") is True
+
+    @property
+    def verification(self) -> dict[str, bool | None]:
+        """Each check of :data:`VERIFY_CHECKS` by name: True when it ran (and passed: a
+        failing check raises), None when it did not run."""
+        meta = self.transcript.meta
+        return {name: (True if meta.get(name) is True else None) for name in VERIFY_CHECKS}
+
+    @property
+    def verify(self) -> str | None:
+        """The mode the output was checked in (:data:`VERIFY_MODES`), None if unchecked."""
+        ran = self.verification
+        if ran["segments_replayed"]:
+            return "all" if ran["protocol_matches_forward"] else "replay"
+        return "forward" if ran["protocol_matches_forward"] else None
 
     def to_json(self) -> dict[str, Any]:
         """The run for scripts.  Each message has its raw ``values`` (the integers sent)
@@ -174,7 +237,9 @@ class SimulationResult:
             "output": _plain(self.output),
             "expected": _plain(self.expected),
             "correct": self.correct,
-            "protocol_matches_forward": self.protocol_matches_forward,
+            "protocol_matches_forward": self.verification["protocol_matches_forward"],
+            "verify": self.verify,
+            "verification": self.verification,
             "lower_bound": None if lb is None else {
                 "problem": lb.problem,
                 "kind": lb.kind if lb.kind != "two-way" else "two-way minus announcement",
@@ -309,13 +374,14 @@ def _is_correct(output: Any, expected: Any, tolerance: float = _VECTOR_TOLERANCE
 
 def simulate_instance(setup: TaskSetup, built: BuiltModel, *, x: Any = None, y: Any = None,
                       seed: int = 0, rng: np.random.Generator | None = None, split: Any = None,
-                      verify: bool = True, effective: bool = True) -> SimulationResult:
+                      verify: bool | str = True, effective: bool = True) -> SimulationResult:
     """Run ``built.model`` on one instance of ``setup`` as a protocol.
 
     (x, y) default to a random pair drawn with ``rng`` (or ``seed``); ``split`` is a
     :class:`~commlb.protocol.core.Split` or a spec for :meth:`Split.parse` (``"reduction"``,
-    ``"prefix:K"``, ``"interleave"``, letters A/B/P).  The protocol is verified against
-    the forward pass (``verify``); the result lists the bounds next to the transcript."""
+    ``"prefix:K"``, ``"interleave"``, letters A/B/P).  The protocol's output is verified
+    as ``verify`` says (:data:`VERIFY_MODES`; True is ``"forward"``: against the forward
+    pass; False: not at all); the result lists the bounds next to the transcript."""
     from .protocol import simulate
 
     rng = np.random.default_rng([int(seed), 2]) if rng is None else rng
@@ -323,6 +389,7 @@ def simulate_instance(setup: TaskSetup, built: BuiltModel, *, x: Any = None, y: 
     expected = _expected_at(setup, built.model, inst.tokens, expected)
     sp = _split_for(setup, inst, split)
     ids = model_tokens(setup.task_name or setup.task.name, built.model, inst.tokens)
+    verify = False if verify in (False, "none") else check_verify(verify, built.model)
     transcript, out = simulate(built.model, ids, sp, verify=verify)
     output = _answer(setup, out.decision)
     correct = _is_correct(output, expected, _vector_tolerance(built.model))
@@ -367,11 +434,14 @@ def _effective_bits_hook(setup: TaskSetup, built: BuiltModel, split: Any) -> Any
 
 
 def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0, split: Any = None,
-               distribution: str = "balanced") -> TrialSummary:
+               distribution: str = "balanced", verify: bool | str = True) -> TrialSummary:
     """``count`` random instances (problem inputs through the reduction, drawn from
     ``distribution`` (:mod:`commlb.bounds.trial_distributions`), or generated task
-    instances), each run as a protocol and verified against the forward pass."""
+    instances), each run as a protocol and verified as ``verify`` says
+    (:data:`VERIFY_MODES`; True: against the forward pass)."""
     from .protocol import simulate
+
+    verify = check_verify(verify, built.model)
 
     if isinstance(count, bool) or int(count) < 0:
         raise InvalidInputError(f"--trials must be >= 0, got {count}")
@@ -389,9 +459,9 @@ def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0
         expected = _expected_at(setup, built.model, inst.tokens, expected)
         sp = _split_for(setup, inst, split)
         ids = model_tokens(setup.task_name or setup.task.name, built.model, inst.tokens)
-        transcript, out = simulate(built.model, ids, sp, verify=True)
-        if not transcript.meta.get("protocol_matches_forward", False):
-            raise EngineError("a trial's protocol was not verified against the forward pass")
+        transcript, out = simulate(built.model, ids, sp, verify=verify)
+        if not _output_verified(transcript.meta, verify):
+            raise EngineError(f"a trial's protocol output was not verified ({verify})")
         verified += 1
         bits.append(transcript.total_bits)
         output = _answer(setup, out.decision)
@@ -401,14 +471,15 @@ def run_trials(setup: TaskSetup, built: BuiltModel, count: int, *, seed: int = 0
                 first = {"trial": trial, "x": _plain(x), "y": _plain(y), "output": _plain(output),
                          "expected": _plain(expected)}
     return TrialSummary(int(count), errors, verified, min(bits, default=0), max(bits, default=0), first,
-                        distribution)
+                        distribution, _OUTPUT_CHECKS[verify])
 
 
 def run(task: Any, model: Any, n: int | None = None, *, reduction: Any = None,
         task_options: Mapping[str, Any] | None = None, hidden: int | None = None, layers: int | None = None,
         heads: int | None = None, width: int | None = None, precision: int | None = None,
         arith: str = "fixed", weights: str | None = None, split: Any = None, seed: int = 0,
-        trials: int = 0, x: Any = None, y: Any = None, effective: bool = True) -> SimulationResult:
+        trials: int = 0, x: Any = None, y: Any = None, effective: bool = True,
+        verify: str = "forward") -> SimulationResult:
     """Resolve the task, build the model, simulate one instance and, with ``trials`` > 0,
     K more random instances.
 
@@ -416,7 +487,7 @@ def run(task: Any, model: Any, n: int | None = None, *, reduction: Any = None,
     specs, or the objects themselves (a Task / Reduction instance, class or factory);
     ``task`` may be None when ``reduction`` is given.  ``model`` is a family name or a
     :class:`~commlb.models.base.Model` instance (run as given: its weights, its
-    precision)."""
+    precision).  ``verify``: how each run's output is checked (:data:`VERIFY_MODES`)."""
     setup = resolve_task(task, n, reduction=reduction, **dict(task_options or {}))
     check_split(setup, split)
     from .models.base import Model
@@ -430,11 +501,12 @@ def run(task: Any, model: Any, n: int | None = None, *, reduction: Any = None,
     else:
         built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                             precision=precision, arith=arith, weights=weights, seed=seed)
-    result = simulate_instance(setup, built, x=x, y=y, seed=seed, split=split, effective=effective)
+    check_verify(verify, built.model)
+    result = simulate_instance(setup, built, x=x, y=y, seed=seed, split=split, effective=effective, verify=verify)
     if trials:
         from .bounds.erring import assess_run
 
-        result.trials = run_trials(setup, built, trials, seed=seed, split=split)
+        result.trials = run_trials(setup, built, trials, seed=seed, split=split, verify=verify)
         result.error_bound = assess_run(result)
         result.conclusion = conclusion(result)
     return result

@@ -208,6 +208,8 @@ class SweepRow:
     bits_bob_to_alice: int | None = None
     rounds: int | None = None
     protocol_runs: int = 0
+    #: True when every protocol run of the point was compared with the forward pass (and
+    #: equal: a mismatch raises), None when that check did not run (``--verify replay``)
     protocol_matches_forward: bool | None = None
     lower_bound: float | None = None
     lower_bound_kind: str | None = None
@@ -234,6 +236,10 @@ class SweepRow:
     error_bound_status: str | None = None
     error_bound_sent: int | None = None
     error_bound_text: str = ""
+    #: how the protocol runs were checked (``forward``, ``replay`` or ``all``,
+    #: docs/theory.md §3.9) and whether every run's segments were replayed (None: not run)
+    verify: str = "forward"
+    segments_replayed: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -268,7 +274,7 @@ CSV_COLUMNS = (
     "lower_bound_kind", "meets_bound", "error_rate", "errors", "trials", "protocol_runs",
     "protocol_matches_forward", "seconds", "reduction", "problem", "note",
     "error_upper", "error_bound", "error_bound_kind", "error_bound_distribution", "error_bound_source",
-    "error_bound_status", "meets_error_bound",
+    "error_bound_status", "meets_error_bound", "verify", "segments_replayed",
 )
 
 
@@ -388,6 +394,7 @@ def run_sweep(
     executor: Executor | None = None,
     point_progress: Callable[[SweepPoint, int, int, str], None] | None = None,
     trial_distribution: str = "balanced",
+    verify: str = "forward",
 ) -> SweepResult:
     """Sweep ``task`` over ``models`` × ``n_values`` (see the module docstring).
 
@@ -398,6 +405,8 @@ def run_sweep(
     :func:`commlb.simulate.build_model` (e.g. ``precision``).  ``progress`` is called
     after every point; ``point_progress(point, done, total, stage)`` within a point, after
     each protocol run and each trial (in process only; ``total`` = instances + trials).
+    ``verify``: how each protocol run's output is checked
+    (:data:`commlb.simulate.VERIFY_MODES`; ``replay`` and ``all`` for RNNs only).
 
     ``max_seconds`` is a time limit per point (0 or None: none), kept by
     :func:`measure_point`.  The work without which a point has no row (building the
@@ -426,6 +435,12 @@ def run_sweep(
     if instances < 1:
         raise InvalidInputError("--instances must be >= 1 (the protocol is run on at least one instance)")
     estimate_points(families, ns)
+    if verify not in sim.VERIFY_MODES:
+        raise InvalidInputError(f"--verify must be one of {', '.join(sim.VERIFY_MODES)}, not {verify!r}")
+    if verify != "forward" and any(f != "rnn" for f in families):
+        other = next(f for f in families if f != "rnn")
+        raise InvalidInputError(f"--verify {verify}: the segment replay is for RNNs, and --models has {other} "
+                                "(--verify forward checks every family)")
     task_options = dict(task_options or {})
     model_options = dict(model_options or {})
     unknown = sorted(set(model_options) - set(MODEL_OPTIONS))
@@ -446,7 +461,7 @@ def run_sweep(
     given = models.split(",") if isinstance(models, str) else list(models)
     specs = {resolve_family(s.strip()): s.strip() for s in given if is_file_spec(s.strip())}
     points = [SweepPoint(task, family, n, trials, instances, seed, task_options, model_options, budget,
-                         specs.get(family, ""), trial_distribution) for family in families for n in ns]
+                         specs.get(family, ""), trial_distribution, verify) for family in families for n in ns]
     start = time.perf_counter()
     executor = executor or Executor()
     finished: list[SweepRow] = []
@@ -457,10 +472,14 @@ def run_sweep(
             progress(row)
 
     fn: Callable[[SweepPoint], SweepRow] = measure_point
+    submit = list(range(len(points)))
     if not executor.distributed:  # in order, in this process: later points can learn from earlier ones
         fn = functools.partial(measure_point, listener=point_progress, too_slow={})
+    else:  # the largest n first, so the small points fill in at the end (rows back in point order)
+        submit.sort(key=lambda i: -points[i].n)
     try:
-        result.rows = executor.map_chunks(fn, points, progress=done)
+        rows = executor.map_chunks(fn, [points[i] for i in submit], progress=done)
+        result.rows = [row for _, row in sorted(zip(submit, rows, strict=True), key=lambda pair: pair[0])]
     except KeyboardInterrupt:
         order = {(p.family, p.n): k for k, p in enumerate(points)}
         result.rows = sorted(finished, key=lambda r: order.get((r.model, r.n), len(order)))
@@ -497,6 +516,8 @@ class SweepPoint:
     family_spec: str = ""
     #: where the trials' (x, y) come from (:mod:`commlb.bounds.trial_distributions`)
     trial_distribution: str = "balanced"
+    #: how each protocol run's output is checked (:data:`commlb.simulate.VERIFY_MODES`)
+    verify: str = "forward"
 
 
 def measure_point(point: SweepPoint, listener: Callable[[SweepPoint, int, int, str], None] | None = None,
@@ -538,7 +559,7 @@ def _measure_within(point: SweepPoint, listener: Callable[[SweepPoint, int, int,
                 return _measure(watched, point.task, point.family, point.n, trials=point.trials,
                                 instances=point.instances, seed=point.seed, task_options=point.task_options,
                                 model_options=point.model_options, max_seconds=point.max_seconds,
-                                trial_distribution=point.trial_distribution)
+                                trial_distribution=point.trial_distribution, verify=point.verify)
         except TimeLimitReached:
             return watched.over_budget_row(time.perf_counter() - t0)
 
@@ -596,7 +617,8 @@ class _Watched:
         """The row of a point cut by its time limit: what was measured, and where it stopped."""
         p = self._point
         setup = self.setup
-        fields: dict[str, Any] = {"task": p.task, "model": p.family, "n": int(getattr(setup, "n", p.n) or p.n)}
+        fields: dict[str, Any] = {"task": p.task, "model": p.family, "n": int(getattr(setup, "n", p.n) or p.n),
+                                  "verify": p.verify}
         fields["reduction"] = getattr(getattr(setup, "reduction", None), "name", None)
         fields["problem"] = getattr(getattr(setup, "problem", None), "name", None)
         if self.built is not None:
@@ -625,14 +647,15 @@ def _warm_up(sim: Any, point: SweepPoint) -> None:
     one-time compilation of its kernels is not charged to a point's time limit.  A task
     that has no small instance, or a family that cannot be built there, is skipped: its
     points then pay for their own compilation."""
-    key = repr((point.task, point.family, sorted(point.task_options.items()), sorted(point.model_options.items())))
+    key = repr((point.task, point.family, sorted(point.task_options.items()), sorted(point.model_options.items()),
+                point.verify))
     if key in _WARM:
         return
     _WARM.add(key)
     try:
         setup = sim.resolve_task(point.task, n=min(point.n, 8), **point.task_options)
         built = sim.build_model(setup, point.family, seed=point.seed, **point.model_options)
-        sim.simulate_instance(setup, built, seed=point.seed, effective=False)
+        sim.simulate_instance(setup, built, seed=point.seed, effective=False, verify=point.verify)
     except CommlbError:
         return
 
@@ -661,9 +684,9 @@ def _nonneg_int(value: Any, name: str) -> int:
 
 def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances: int, seed: int,
              task_options: dict[str, Any], model_options: dict[str, Any], max_seconds: float,
-             trial_distribution: str = "balanced") -> SweepRow:
+             trial_distribution: str = "balanced", verify: str = "forward") -> SweepRow:
     t0 = time.perf_counter()
-    base: dict[str, Any] = {"task": task, "model": family, "n": n}
+    base: dict[str, Any] = {"task": task, "model": family, "n": n, "verify": verify}
     try:
         setup = sim.resolve_task(task, n=n, **task_options)
     except CommlbError as exc:
@@ -689,7 +712,7 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
     size = model_size(built.model)
     bits: list[int] = []
     a2b = b2a = rounds = 0
-    matches = True
+    checked = {"protocol_matches_forward": True, "segments_replayed": True}  # by every run so far
     lower: Any = None
     transcripts: list[Any] = []
     notes = [built.note] if built.note else []
@@ -698,14 +721,14 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
             if k and time.perf_counter() - t0 > max_seconds / 2:
                 notes.append(f"protocol run on {k} of {instances} instances (time budget --max-seconds)")
                 break
-            res = sim.simulate_instance(setup, built, seed=_mix(seed, k), effective=False)
+            res = sim.simulate_instance(setup, built, seed=_mix(seed, k), effective=False, verify=verify)
             total = int(res.transcript.total_bits)
             if not bits or total > max(bits):
                 a2b, b2a = int(res.transcript.bits_alice_to_bob), int(res.transcript.bits_bob_to_alice)
             bits.append(total)
             transcripts.append(res.transcript)
             rounds = max(rounds, int(res.transcript.rounds))
-            matches = matches and res.protocol_matches_forward
+            checked = {name: ran and res.verification[name] is True for name, ran in checked.items()}
             if lower is None:
                 lower = res.lower_bound
         done, errors = _error_trials(sim, setup, built, trials, seed, t0 + max_seconds, trial_distribution)
@@ -721,7 +744,9 @@ def _measure(sim: Any, task: str, family: str, n: int, *, trials: int, instances
     return SweepRow(
         **base, status="ok", **size,
         bits=max(bits), bits_min=min(bits), bits_alice_to_bob=a2b, bits_bob_to_alice=b2a,
-        rounds=rounds, protocol_runs=len(bits), protocol_matches_forward=matches,
+        rounds=rounds, protocol_runs=len(bits),
+        protocol_matches_forward=checked["protocol_matches_forward"] or None,
+        segments_replayed=checked["segments_replayed"] or None,
         lower_bound=None if lower is None or lower.compare_bits is None else float(lower.compare_bits),
         lower_bound_kind=None if lower is None else lower.kind,
         lower_bound_citation=None if lower is None else lower.citation,

@@ -177,6 +177,7 @@ def _huge_cases() -> list[Case]:
                                     "--trial-distribution", dist]))
     c.append(Case("bad-value", ["sweep", "--task", "match2", "--models", "rnn", "--n", "8", "--trials", "3",
                                 "--trial-distribution", "uniform"]))
+    c.append(Case("bad-value", ["precompile", "--only", "witness,nope"]))
     return c
 
 
@@ -694,6 +695,23 @@ def _lecture_cases() -> list[Case]:
     return c
 
 
+def _verify_cases() -> list[Case]:
+    """--verify: a mode that does not exist, or one the model has not (the segment replay
+    is for RNNs): one line each, before any run."""
+    sim = ["simulate", "--task", "disjointness", "--n", "4"]
+    sweep = ["sweep", "--task", "disjointness", "--n", "4", "--trials", "0"]
+    c = [Case("bad-value", sim + ["--model", "rnn", "--verify", v], mention=("--verify",))
+         for v in ("bogus", "", "REPLAY", "none", "forward,replay")]
+    c += [Case("bad-value", sim + ["--model", m, "--verify", v], mention=("--verify",))
+          for m in ("transformer", "ffn") for v in ("replay", "all")]
+    c.append(Case("bad-value", ["simulate", "--weights", os.path.join(DATA, "gpt2_hf"), "--adapter",
+                                os.path.join(DATA, "khop_lm_adapter.toml"), "--n", "8", "--verify", "replay"],
+                  mention=("--verify",)))
+    c += [Case("bad-value", sweep + ["--models", models, "--verify", v], mention=("--verify",))
+          for models, v in (("rnn", "bogus"), ("rnn,transformer", "replay"), ("ffn", "all"))]
+    return c
+
+
 def _generic_cases(known: set[str]) -> list[Case]:
     """Commands registered on the CLI that this corpus does not know yet: --help works,
     and an unknown option is one clean line."""
@@ -773,6 +791,7 @@ def corpus() -> list[Case]:
              + _no_limit_cases()
              + _option_spelling_cases()
              + _lecture_cases()
+             + _verify_cases()
              + _generic_cases({"list", "check-reduction", "simulate", "bounds", "witness", "sweep", "explain",
                                "evaluate"}))
     seen: dict[str, int] = {}

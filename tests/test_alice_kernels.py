@@ -164,7 +164,10 @@ CASES = [
 
 @pytest.mark.parametrize("backend", ["numba", "python"])
 @pytest.mark.parametrize("task,family,sizes", CASES)
-def test_source_rows_and_tree_equal_engine_transcripts(task, family, sizes, backend):
+def test_source_rows_and_tree_equal_engine_transcripts(task, family, sizes, backend, monkeypatch):
+    import commlb.witness.sources as sources_mod
+
+    monkeypatch.setattr(sources_mod, "PLAIN_UPTO_ROWS", 0)  # the compiled per-input rows, however few
     setup, model = _setup_model(task, family, 6, 3, **sizes)
     red = setup.reduction
     src = message_source(red, model, backend=backend)

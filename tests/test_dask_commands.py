@@ -277,3 +277,19 @@ def test_chunks_slower_than_the_poll_interval(cluster):
     seen: list[object] = []
     assert cluster.map_chunks(time.sleep, [1.2, 1.2], progress=seen.append) == [None, None]
     assert seen == [None, None]
+
+
+def _worker_environment():
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("NUMBA_NUM_THREADS")
+
+
+def test_local_cluster_workers_keep_freed_memory_and_their_share_of_threads(cluster):
+    """The workers start without Dask's MALLOC_TRIM_THRESHOLD_ (unless this environment
+    sets one) and with numba on their share of the cores (what the executor reports)."""
+    import os
+
+    seen = set(cluster._client.run(_worker_environment).values())
+    assert seen == {(os.environ.get("MALLOC_TRIM_THRESHOLD_"), str(cluster.task_threads))}
+    assert cluster.task_threads == max(1, (os.cpu_count() or 1) // 2) or "NUMBA_NUM_THREADS" in os.environ

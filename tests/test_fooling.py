@@ -210,6 +210,86 @@ def test_clique_kernel_equals_plain_twin(adj):
 
 
 @settings(deadline=None, max_examples=60)
+@given(random_graphs(), st.integers(0, 3))
+def test_threaded_kernel_equals_plain_twin_and_is_deterministic(adj, extra):
+    """Root branches shared by 1, 2 or 3 threads: the size of the plain twin, exact, and
+    the same clique for every thread count (the first maximum clique of the first root
+    branch holding one)."""
+    from commlb.kernels.fooling import greedy_clique, max_clique_python, max_clique_threads
+
+    n = adj.shape[0]
+    packed = _pack(adj) if n else np.zeros((0, 1), dtype=np.uint64)
+    twin = max_clique_python([set(np.nonzero(adj[v])[0].tolist()) for v in range(n)])
+    none = np.zeros(0, dtype=np.int64)
+    init = greedy_clique(packed, n) if n else none
+    floor = max(0, len(twin) - extra)
+    for start, fl in ((none, 0), (init, len(init)), (none, floor)):
+        seen = []
+        for threads in (1, 2, 3):
+            clique, exact, _, up = max_clique_threads(packed, n, start, fl, none, none, 60.0, True, -1, 12, True,
+                                                      None, threads)
+            assert exact
+            if len(clique) or fl < len(twin):
+                assert len(clique) == len(twin) == up and _is_clique(adj, clique)
+            else:  # nothing beats the floor: the start comes back, the bound is the floor
+                assert up == fl == len(twin)
+            seen.append(sorted(clique.tolist()))
+        assert seen[0] == seen[1] == seen[2]
+    if n:
+        capped, exact4, _, _ = max_clique_threads(packed, n, none, 0, none, none, 60.0, True, len(twin), 0, False,
+                                                  None, 2)
+        assert exact4 and len(capped) == len(twin) and _is_clique(adj, capped)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_threads_same_fooling_set(seed):
+    """max_fooling_set returns the same pairs on 1 and 2 threads (a 20 x 20 instance with
+    many maximum sets), and the interval of a stopped 2-thread search holds the maximum."""
+    M = np.random.default_rng(2000 + seed).integers(0, 2, (20, 20))
+    one = max_fooling_set(M, 1, threads=1, time_limit=300.0)
+    two = max_fooling_set(M, 1, threads=2, time_limit=300.0)
+    assert one.exact and two.exact and one.pairs == two.pairs and verify_fooling_set(M, 1, two.pairs)
+    part = max_fooling_set(M, 1, time_limit=0.002, threads=2)
+    assert verify_fooling_set(M, 1, part.pairs) and part.size <= one.size <= part.upper
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_target_stops_with_a_set_of_that_size(seed):
+    """target t <= maximum: a verified set of >= t pairs and an interval holding the
+    maximum; t above the maximum: the full search, exact."""
+    M = np.random.default_rng(2200 + seed).integers(0, 2, (22, 22))
+    full = max_fooling_set(M, 1, threads=1, time_limit=300.0)
+    assert full.exact
+    for t in (0, full.size - 2, full.size, full.size + 1):
+        for threads in (1, 2):
+            res = max_fooling_set(M, 1, target=t, threads=threads, time_limit=300.0)
+            assert verify_fooling_set(M, 1, res.pairs)
+            if t > full.size:
+                assert res.exact and res.size == full.size and res.stopped_by is None
+            else:
+                assert res.size >= t and res.size <= full.size <= res.upper
+                assert res.exact or res.stopped_by == "target"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bounds_fooling_bits_equal_those_of_maximum_sets(seed):
+    """bounds stops each fooling search once the bound can rise no further; the bits are
+    those of the maximum sets."""
+    from commlb.bounds.report import compute_bounds
+
+    M = np.random.default_rng(2300 + seed).integers(0, 2, (18, 18))
+    full = {v: max_fooling_set(M, v, time_limit=300.0) for v in (0, 1)}
+    assert all(r.exact for r in full.values())
+    report = compute_bounds(M, methods=["fooling"], time_limit=300.0)
+    bits = [b["bits"] for b in report.lower_bounds if b["method"] == "fooling"]
+    assert bits == [fooling_lower_bound(full)]
+    for v in ("0", "1"):
+        got = report.fooling_set[v]
+        assert verify_fooling_set(M, int(v), [tuple(p) for p in got["pairs"]])
+        assert got["size"] <= full[int(v)].size <= got["upper"]
+
+
+@settings(deadline=None, max_examples=60)
 @given(random_graphs())
 def test_degeneracy_sort_equals_degeneracy_order(adj):
     """The numba smallest-last order of an induced subgraph equals the numpy one."""
@@ -337,7 +417,8 @@ def test_ctrl_c_in_a_fooling_search_keeps_its_set_and_skips_the_rest(monkeypatch
     calls: list[int] = []
 
     def interrupted(arr, value, **kw):
-        calls.append(int(value))
+        if kw.get("target") != 0:  # target=0: the greedy start sets, no search
+            calls.append(int(value))
         import dataclasses
 
         return dataclasses.replace(real(arr, value, time_limit=5.0), exact=False, stopped_by="interrupt", upper=12)

@@ -71,3 +71,48 @@ def test_group_by_partition_equals_numpy_twin(arrays, bits):
     assert np.array_equal(grouped, keys[offsets.astype(np.int64)])  # offsets point at the keys
     for p in range(1 << bits):  # inside a partition, the keys' original order
         assert np.all(np.diff(offsets[starts[p]:starts[p + 1]].astype(np.int64)) > 0)
+
+
+def _group_all(keys, chunks, bits, cap, max_multi, budget, spare):
+    from commlb.kernels.keysort import RunGrouper
+
+    g = RunGrouper(keys.size, bits=bits, cap=cap, spare=spare)
+    cuts = sorted({0, keys.size, *[c % (keys.size + 1) for c in chunks]})
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        g.add(lo, keys[lo:hi].copy())
+    return g.runs(max_multi, budget)
+
+
+@settings(deadline=None, max_examples=80)
+@given(key_arrays(), st.lists(st.integers(0, 10**6), max_size=6), st.integers(0, 6),
+       st.sampled_from([None, 1, 8, 40]), st.integers(0, 40), st.sampled_from([0, 40, 100, 10**6]),
+       st.sampled_from([None, 0]))
+def test_run_grouper_equals_numpy_twin(arrays, chunks, bits, cap, max_multi, budget, spare):
+    """Chunked grouping (groups in parallel, oversized groups after them, or the whole-array
+    sort when a group is too large) lists the same runs, with the same members, as the
+    lexsort twin."""
+    from commlb.kernels.keysort import PER_RUN, group_runs_reference
+
+    keys, _ = arrays
+    order, starts, lengths, runs, members, multi = _group_all(keys, chunks, bits, cap, max_multi, budget, spare)
+    t_order, t_starts, t_lengths, t_runs, t_members, t_multi = group_runs_reference(keys, max_multi, budget)
+    assert (runs, members, multi) == (t_runs, t_members, t_multi)
+    assert runs == len(set(keys.tolist()))
+    assert np.array_equal(lengths, t_lengths)
+    every = members <= budget
+    for k in range(lengths.size):
+        take = int(lengths[k]) if every else min(int(lengths[k]), PER_RUN)
+        got = order[starts[k]:starts[k] + take].astype(np.int64)
+        assert np.array_equal(got, t_order[t_starts[k]:t_starts[k] + take])
+        assert np.all(keys[got] == keys[got[0]])  # the members share their key
+    if every:
+        assert lengths.size == min(max_multi, multi)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.integers(-2**62, 2**62), max_size=200))
+def test_sorted_unique_equals_numpy_unique(values):
+    from commlb.core import sorted_unique
+
+    got = sorted_unique(np.array(values, dtype=np.int64))
+    assert got.dtype == np.int64 and np.array_equal(got, np.unique(np.array(values, dtype=np.int64)))

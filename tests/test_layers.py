@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("prose", "transcript_view"),
     ("witness",),
     ("simulate",),
-    ("sweep", "sweep_plot", "explain", "testing", "figures"),
+    ("sweep", "sweep_plot", "explain", "testing", "figures", "precompile"),
     ("cli", "__init__"),
 )
 

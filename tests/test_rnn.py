@@ -319,23 +319,57 @@ def test_step_rows_numba_and_twin_match_the_cell_twin(case, batch):
         assert np.array_equal(got, ref) and np.array_equal(sat, ref_sat), backend
 
 
-@settings(deadline=None, max_examples=60)
-@given(models(), st.lists(st.integers(0, 7), min_size=0, max_size=6))
-def test_run_ragged_numba_matches_its_twin(case, lengths):
-    """Rows of different lengths (the segment replay's): the dense float64 kernel equals
-    its plain twin (the cell's reference twin row by row), from random in-range states."""
-    from commlb.kernels.rnn import run_ragged
+@settings(deadline=None, max_examples=80)
+@given(models(), st.lists(st.integers(1, 7), min_size=1, max_size=6),
+       st.sampled_from(["honest", "bit", "sent", "token", "no-sent"]), st.integers(0, 2**32 - 1))
+def test_replay_chain_numba_matches_its_twin(case, lengths, tamper, seed):
+    """The segment replay's one compiled pass (decode each message, compare it with the
+    state its receiver continued from and with the replayed state, step the next segment
+    from it) equals its plain twin (commlb.bits.decode, the cell's reference twin token by
+    token): same verdict, failing message, saturations and states at the output
+    positions; honest messages (the states the compiled cell keeps at the segment ends,
+    encoded by commlb.bits.encode) pass, and the states at the outputs are the cell's."""
+    from commlb.bits import FieldSpec, encode
+    from commlb.kernels.rnn import replay_chain
 
     model, _ = case
     cell = model.cell()
     if not cell.float_ok:
         return
-    rng = np.random.default_rng(len(lengths))
+    rng = np.random.default_rng(seed)
     prec = model.precision
-    lens = np.array(lengths, dtype=np.int64)
-    flat = rng.integers(0, model.vocab_size, size=int(lens.sum()))
-    offs = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
-    start = rng.integers(prec.raw_min, prec.raw_max + 1, size=(lens.size,) + model.state_shape)
-    ref, ref_sat = run_ragged(cell, start, flat, offs, lens, "python")
-    got, sat = run_ragged(cell, start, flat, offs, lens, "numba")
-    assert np.array_equal(got, ref) and np.array_equal(sat, ref_sat)
+    stops = np.cumsum(lengths).astype(np.int64)
+    n = int(stops[-1])
+    flat = rng.integers(0, model.vocab_size, size=n)
+    out_pos = np.unique(rng.integers(0, n, size=int(rng.integers(1, 4))))
+    h0 = model.initial_state()
+    marks = np.unique(np.concatenate([stops[:-1], out_pos + 1]))
+    _, sat_ref, kept, _ = cell.run_marked(h0[None], flat[None], marks)
+    sent = kept[0][np.searchsorted(marks, stops[:-1])]
+    spec = FieldSpec("state", "fixed", model.state_shape, prec.bits, prec.frac)
+    nbytes = (spec.nbits + 7) // 8
+    msgs = np.zeros((sent.shape[0], nbytes), dtype=np.uint8)
+    for k in range(sent.shape[0]):
+        msgs[k] = np.packbits(encode([spec], {"state": sent[k]}).bits)
+    given_sent: np.ndarray | None = sent.copy()
+    K = sent.shape[0]
+    bad = int(rng.integers(K)) if K else 0
+    if tamper == "bit" and K:
+        msgs[bad, 0] ^= 0x80  # the first bit of a message
+    elif tamper == "sent" and K:
+        assert given_sent is not None
+        given_sent[bad].flat[int(rng.integers(spec.count))] += 1
+    elif tamper == "token" and model.vocab_size > 1:
+        t = int(rng.integers(n))
+        flat = flat.copy()
+        flat[t] = (flat[t] + 1) % model.vocab_size
+    elif tamper == "no-sent":
+        given_sent = None
+    ref = replay_chain(cell, h0, msgs, prec.bits, given_sent, flat, stops, out_pos, "python")
+    got = replay_chain(cell, h0, msgs, prec.bits, given_sent, flat, stops, out_pos, "numba")
+    assert got[:3] == ref[:3] and np.array_equal(got[3], ref[3])
+    if tamper in ("honest", "no-sent"):
+        assert got[:3] == (0, 0, int(sat_ref[0]))
+        assert np.array_equal(got[3], kept[0][np.searchsorted(marks, out_pos + 1)])
+    elif tamper in ("bit", "sent") and K:
+        assert got[:2] == (1, bad)  # the decoding check names the message

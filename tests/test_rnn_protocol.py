@@ -286,16 +286,17 @@ def test_send_many_counts_checks_and_encodes_like_send():
 @given(cases(), st.sampled_from([(True, 0, 64), (False, 0, 64), (False, 200, 0), (False, 10**9, 0),
                                  (False, 10**9, 3)]))
 def test_segment_replay_accepts_every_honest_run(case, runners):
-    """verify='replay' recomputes every segment (all at once: by run_ragged, by step_rows,
+    """verify='replay' recomputes every segment (in one compiled pass with the decoding
+    check, or all at once: by step_rows,
     by the compiled cell row by row, or the last two mixed, as the switches say) and
     accepts the honest run; it names itself and does not claim a forward-pass
     comparison; 'all' runs both."""
     model, tokens, split = case
-    rp.REPLAY_RAGGED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = runners
+    rp.REPLAY_FUSED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = runners
     try:
         tr, out = simulate_rnn(model, tokens, split, verify="replay")
     finally:
-        rp.REPLAY_RAGGED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = True, 1 << 14, 64
+        rp.REPLAY_FUSED, rp.REPLAY_TWIN_MIN_WORK, rp.REPLAY_TAIL_STEPS = True, 1 << 14, 64
     assert tr.meta["segments_replayed"] is True and tr.meta["messages_decode_to_handoff_states"] is True
     assert "protocol_matches_forward" not in tr.meta
     assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "segments_replayed"]
@@ -401,9 +402,6 @@ def test_verify_argument_checks():
     model, tokens, split = _long_case((-1,))
     with pytest.raises(InvalidInputError, match="verify must be"):
         simulate_rnn(model, tokens, split, verify="fast")
-    fmodel = RNNModel.random(5, np.random.default_rng(1), hidden=3, precision=Precision.float_(16))
-    with pytest.raises(InvalidInputError, match="fixed point"):
-        simulate_rnn(fmodel, tokens, split, verify="replay")
     tr, _ = simulate_rnn(model, tokens, split)  # the default: the forward-pass comparison
     assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "protocol_matches_forward"]
 
@@ -443,3 +441,86 @@ def test_simulate_passes_verify_modes_to_the_rnn_only():
         simulate(ffn, tokens, split, verify="replay")
     tr, _ = simulate(ffn, tokens, split, verify="forward")
     assert tr.meta["protocol_matches_forward"]
+
+
+@pytest.mark.parametrize("mode", ["forward", "replay", "all"])
+def test_simulate_verify_modes_name_each_check_in_the_result_json_trials_and_sweep(mode):
+    """simulate_instance / run_trials / run_sweep with verify=MODE: the result says which
+    checks ran by name (True) and which did not (None), in the JSON as well; trials
+    name theirs; sweep rows carry the mode and each check's state."""
+    from commlb.simulate import build_model, resolve_task, run_trials, simulate_instance
+    from commlb.sweep import run_sweep
+
+    setup = resolve_task("disjointness", 4)
+    built = build_model(setup, "rnn")
+    res = simulate_instance(setup, built, seed=3, verify=mode)
+    ran = {"forward": {"protocol_matches_forward"}, "replay": {"segments_replayed"},
+           "all": {"protocol_matches_forward", "segments_replayed"}}[mode] | {"messages_decode_to_handoff_states"}
+    assert {name for name, ok in res.verification.items() if ok} == ran
+    assert all(ok is None for name, ok in res.verification.items() if name not in ran)
+    assert res.verify == mode and res.protocol_matches_forward == ("protocol_matches_forward" in ran)
+    out = json.loads(json.dumps(res.to_json()))
+    assert out["verify"] == mode and out["verification"] == {n: (True if n in ran else None) for n in res.verification}
+    assert out["protocol_matches_forward"] is (True if "protocol_matches_forward" in ran else None)
+    trials = run_trials(setup, built, 3, seed=1, verify=mode)
+    assert trials.verified == 3 and set(trials.checks) == ran - {"messages_decode_to_handoff_states"}
+    row = run_sweep("disjointness", "rnn", [4], trials=0, instances=2, verify=mode).rows[0]
+    assert row.ok and row.verify == mode
+    assert row.protocol_matches_forward is (True if "protocol_matches_forward" in ran else None)
+    assert row.segments_replayed is (True if "segments_replayed" in ran else None)
+    assert row.to_json()["verify"] == mode
+
+
+def test_verify_modes_the_model_lacks_are_refused_before_a_run():
+    from commlb.errors import InvalidInputError
+    from commlb.simulate import build_model, check_verify, resolve_task, run_trials, simulate_instance
+    from commlb.sweep import run_sweep
+
+    setup = resolve_task("disjointness", 4)
+    transformer = build_model(setup, "transformer")
+    assert check_verify("forward", transformer) == "forward" and check_verify(True, transformer) == "forward"
+    for mode in ("replay", "all"):
+        with pytest.raises(InvalidInputError, match="for RNNs"):
+            simulate_instance(setup, transformer, verify=mode)
+        with pytest.raises(InvalidInputError, match="for RNNs"):
+            run_trials(setup, transformer, 2, verify=mode)
+        with pytest.raises(InvalidInputError, match="for RNNs"):
+            run_sweep("disjointness", "rnn,ffn", [4], trials=0, verify=mode)
+    fmodel = RNNModel.random(5, np.random.default_rng(1), hidden=3, precision=Precision.float_(16))
+    assert check_verify("replay", fmodel) == "replay"  # float states cross exactly: the replay applies
+    with pytest.raises(InvalidInputError, match="--verify must be"):
+        check_verify("quick", fmodel)
+
+
+@settings(deadline=None, max_examples=60)
+@given(cases(fixed=False))
+def test_float_segment_replay_is_exact_and_refuses_a_changed_state(case):
+    """Float mode: the state crosses as exactly representable p-bit floats, so replaying
+    every segment (the batched float step) from the decoded message before it gives each
+    next message and the output exactly; a message with one value doubled (still an
+    exact p-bit float) no longer matches."""
+    model, tokens, split = case
+    tr, out = simulate_rnn(model, tokens, split, verify="replay")
+    assert tr.meta["verification"] == ["messages_decode_to_handoff_states", "segments_replayed"]
+    ref = model.forward(tokens)
+    assert out.same_bits(ref) and out.saturations == ref.saturations
+    both, _ = simulate_rnn(model, tokens, split, verify="all")
+    assert both.meta["segments_replayed"] and both.meta["protocol_matches_forward"]
+    if not len(tr.messages):
+        return
+    from commlb.bits import decode, encode
+    from commlb.protocol.core import Message, Transcript
+
+    msgs = list(tr.messages)
+    k = len(msgs) // 2
+    spec = msgs[k].fields[0]
+    vals = msgs[k].values()["state"].copy()
+    flat = vals.reshape(-1)
+    v = flat[0]
+    flat[0] = Precision.float_(spec.width).quantize(np.array([2 * v if v else 0.5])).values[0]
+    assert flat[0] != v  # doubled (or 0.5 for a zero): another exactly representable value
+    payload = encode([spec], {"state": vals})
+    assert np.array_equal(decode([spec], payload)["state"], vals)
+    msgs[k] = Message(msgs[k].round, msgs[k].sender, msgs[k].receiver, msgs[k].label, msgs[k].fields, payload)
+    with pytest.raises(EngineError, match=f"segment {k} from the message before it"):
+        rp.replay_segments(model, tokens, split, Transcript(msgs, tr.output, {}), out)

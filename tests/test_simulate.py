@@ -30,7 +30,8 @@ from commlb.simulate import (
 JSON_KEYS = {
     "task", "model", "reduction", "problem", "n", "seed", "params", "precision", "split", "messages",
     "total_bits", "bits_alice_to_bob", "bits_bob_to_alice", "rounds", "output", "expected", "correct",
-    "protocol_matches_forward", "lower_bound", "lower_bounds", "conclusion", "instance",
+    "protocol_matches_forward", "lower_bound", "lower_bounds", "conclusion", "instance", "verify",
+    "verification",
 }
 
 

@@ -18,7 +18,8 @@ from commlb.models.constructions import has_construction
 JSON_KEYS = {
     "task", "model", "reduction", "problem", "n", "seed", "params", "precision", "split", "messages",
     "total_bits", "bits_alice_to_bob", "bits_bob_to_alice", "rounds", "output", "expected", "correct",
-    "protocol_matches_forward", "lower_bound", "lower_bounds", "conclusion", "instance",
+    "protocol_matches_forward", "lower_bound", "lower_bounds", "conclusion", "instance", "verify",
+    "verification",
 }
 MESSAGE_KEYS = {"round", "sender", "receiver", "label", "values", "bits", "number", "numbers", "what", "read_so_far"}
 
@@ -231,7 +232,8 @@ def test_rendering_fits_the_terminal(capsys, monkeypatch, columns):
               "--hidden", "4", "--weights", "random", "--trials", "3")
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= int(columns)
-    for needle in ("messages (127)", f"total {127 * 4 * 16} bits", "answer:", "verified:", "lower bounds", "trials: 3",
+    for needle in ("messages (127)", f"total {127 * 4 * 16} bits", "answer:", "verified (protocol_matches_forward)",
+                   "lower bounds", "trials: 3",
                    "conclusion:", "more"):
         assert needle in out, needle
 

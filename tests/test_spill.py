@@ -63,6 +63,7 @@ def test_cases_cover_what_they_claim(small_pieces):
 
 
 def test_spilled_count_pieces_and_runs(small_pieces):
+    from commlb.kernels.keysort import mix_keys
     from commlb.setup import resolve_task
     from commlb.witness.find import witness_model
     from commlb.witness.search import count_distinct, key_runs
@@ -75,10 +76,11 @@ def test_spilled_count_pieces_and_runs(small_pieces):
     assert (got.chunks, got.partitions) == (8, 16)
     assert got.spilled_bytes == source.n_inputs * spill.BYTES_PER_SPILLED
     keys = source.keys_tree(0, source.n_inputs)
-    order, starts, lengths = key_runs(keys)
+    # mixing is a bijection: the same runs, listed in mixed-key order as the searches list them
+    order, starts, lengths = key_runs(mix_keys(keys))
     want, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths)
     assert (got.distinct, got.exact) == (want, exact) and 1 < want < source.n_inputs
-    # the runs of equal keys, in key order, with their leaves in increasing order
+    # the runs of equal keys, in mixed-key order, with their leaves in increasing order
     multi = np.flatnonzero(lengths > 1)
     assert got.collisions_seen == multi.size
     for i, r in enumerate(multi[: spill.MAX_RUNS].tolist()):
@@ -230,3 +232,112 @@ def test_search_witness_spill_path_is_a_choice():
     b = search_witness(setup.reduction, model, executor=Spy())
     assert calls == ["_enumerate_chunk", "_count_partition"]
     assert _json(a) == _json(b)
+
+
+# ---- the whole count in memory on one worker, when it fits ---------------------------
+
+class _FakeCluster(Executor):
+    """What count_plan reads of a cluster, without one: workers, threads, memory limit."""
+
+    def __init__(self, workers, threads, memory):
+        super().__init__("scheduler", workers=workers, task_threads=threads)
+        self._memory = memory
+
+    @property
+    def distributed(self):
+        return True
+
+    def worker_memory(self):
+        return self._memory
+
+
+def test_count_plan_in_memory_only_when_it_fits_and_pays():
+    from commlb.setup import resolve_task
+    from commlb.witness.find import witness_model
+    from commlb.witness.search import _bytes_needed
+    from commlb.witness.sources import message_source
+
+    setup = resolve_task("disjointness", 16)
+    model = witness_model(setup, "rnn", hidden=16, precision=16)[0].model
+    source = message_source(setup.reduction, model)
+    need = _bytes_needed(source.n_inputs)
+    roomy = need / spill.WORKER_MEMORY_FRACTION * 1.01
+    one = spill.count_plan(source, _FakeCluster(1, 2, int(roomy)))
+    assert one.in_memory and "thread" in one.text
+    # memory: a limit just too small, or the in-process cap, sends it to the spill
+    assert not spill.count_plan(source, _FakeCluster(1, 2, int(roomy / 1.02))).in_memory
+    # asked for a spill (a directory), or in process: spilled
+    assert not spill.count_plan(source, _FakeCluster(1, 2, None), directory="/tmp").in_memory
+    assert not spill.count_plan(source, Executor()).in_memory
+    # many workers: the spilled count's share of each beats one worker's whole count
+    many = spill.count_plan(source, _FakeCluster(64, 1, None))
+    assert not many.in_memory and many.seconds < one.seconds
+    # the estimate of each is the one chosen: CPU spread over the workers, plus each
+    # worker's first task (a remote cluster: its load is not known here)
+    assert many.seconds == pytest.approx(many.cpu / 64 + spill._first_task_seconds())
+
+
+def test_estimate_counts_worker_start_and_the_machine_load(monkeypatch):
+    """A local cluster on a busy machine: each task gets its share of the cores, and the
+    sentence says how much; every worker's first task adds its start."""
+    from commlb.setup import resolve_task
+    from commlb.witness.find import witness_model
+    from commlb.witness.sources import message_source
+
+    setup = resolve_task("disjointness", 14)
+    model = witness_model(setup, "rnn", hidden=16, precision=16)[0].model
+    source = message_source(setup.reduction, model)
+    cluster = _FakeCluster(2, 1, None)
+    cluster.kind = "local-cluster"
+    monkeypatch.setattr(spill.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(spill.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(spill, "_kernel_seconds", lambda source, n: 10.0)  # the probe, fixed
+    idle = spill.count_plan(source, cluster, directory="/tmp")
+    first = spill._first_task_seconds()
+    assert idle.cpu == 10.0 * spill.ROUNDS_PER_KERNEL
+    assert idle.seconds == pytest.approx(idle.cpu / 2 + first) and "busy" not in idle.text
+    assert f"{first:.1f} s a worker to start" in idle.text
+    monkeypatch.setattr(spill.os, "getloadavg", lambda: (6.0, 6.0, 6.0))  # 2 tasks + 6 others on 2 cores
+    busy = spill.count_plan(source, cluster, directory="/tmp")
+    assert busy.seconds == pytest.approx((busy.cpu / 2 + first) * 4)
+    assert busy.idle_seconds == pytest.approx(busy.cpu / 2 + first)  # what a refusal is decided on
+    assert spill.estimate(source, cluster, "/tmp")[0] == pytest.approx(busy.cpu / 2 + first)
+    assert "load 6.0 on 2 cores): about 0.25 of a core a task" in busy.text
+
+
+def test_first_task_start_is_longer_without_bytecode(monkeypatch):
+    import importlib.util
+
+    assert spill._first_task_seconds() in (spill.FIRST_TASK_SECONDS, spill.FIRST_TASK_SECONDS_NO_BYTECODE)
+    monkeypatch.setattr(importlib.util, "cache_from_source", lambda path: path + ".no-such-file")
+    assert spill._first_task_seconds() == spill.FIRST_TASK_SECONDS_NO_BYTECODE
+
+
+@pytest.mark.timeout(300)
+def test_one_worker_counts_in_memory_with_the_same_json(monkeypatch, tmp_path):
+    """--workers 1: the count runs whole, in memory on the worker (no spill files), with the
+    JSON of the in-process run and of the spilled run on the same worker."""
+    from commlb.cli.witness import witness
+    from commlb.execution import make_executor
+
+    monkeypatch.setattr(spill, "CHUNK", 1 << 10)
+    with make_executor(1) as one:
+        for args in (["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "4", "--precision",
+                      "20", "--weights", "random"],
+                     ["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "8", "--precision", "10"],
+                     ["--task", "disjointness", "--model", "rnn", "--n", "12", "--hidden", "16", "--precision",
+                      "16", "--effective-bits"]):
+            args = [*args, "--json"]
+            local = CliRunner().invoke(witness, args, catch_exceptions=False)
+            whole = CliRunner().invoke(witness, [*args, "--scheduler", one.address], catch_exceptions=False)
+            spilled = CliRunner().invoke(witness, [*args, "--scheduler", one.address, "--spill-dir", str(tmp_path)],
+                                         catch_exceptions=False)
+            assert local.exit_code == whole.exit_code == spilled.exit_code == 0, (whole.output, spilled.output)
+            outs = [json.loads(r.stdout) for r in (local, whole, spilled)]
+            for out in outs:
+                out.pop("seconds")
+            assert outs[0] == outs[1] == outs[2]
+            assert "counted in memory on one worker" in whole.stderr and "spilled to" not in whole.stderr
+            assert "spilled to" in spilled.stderr
+        names = set(one._client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes)))
+    assert {"count_in_memory", "enumerate_chunk", "count_partition"} <= names

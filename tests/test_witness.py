@@ -308,4 +308,5 @@ def test_exhaustive_run_refused_up_front_when_memory_is_short(monkeypatch):
         find_witness("index-lookup", "rnn", 20, hidden=2, precision=4)
     msg = str(info.value)
     assert "--budget" in msg and "1 MiB is available" in msg and "12 bytes per input" in msg
-    assert search_mod._bytes_needed(1 << 20) == 12 * (1 << 20) + 8 * min(1 << 20, search_mod._BLOCK)
+    assert search_mod._bytes_needed(1 << 20) == (12 * (1 << 20) + 8 * min(1 << 20, search_mod._BLOCK)
+                                                + 4 * min(1 << 20, search_mod.MAX_RUN_MEMBERS))

@@ -95,7 +95,8 @@ class FoolingSetResult:
     nodes: int
     values_present: tuple[int, ...] = ()
     upper: int | None = None
-    #: "time limit" or "interrupt" (Ctrl-C) when the search did not finish, else None
+    #: "time limit", "interrupt" (Ctrl-C) or "target" (a set of the size asked for was
+    #: found) when the search did not finish, else None
     stopped_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -242,7 +243,8 @@ COMPACT_CANDIDATES = 320  # see max_fooling_set(compact=...)
 def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend: str = "auto",
                     vertex_order: str = "degeneracy", compact: int | None = None,
                     reorder: bool = True,
-                    progress: Callable[[dict[str, Any]], None] | None = None) -> FoolingSetResult:
+                    progress: Callable[[dict[str, Any]], None] | None = None,
+                    threads: int | None = None, target: int | None = None) -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
@@ -264,7 +266,19 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
     The numba search runs in a worker thread (the kernel releases the GIL): about twice a
     second ``progress`` (if given) receives ``{"method": "fooling", "value", "nodes",
     "best", "elapsed"}``, and Ctrl-C (KeyboardInterrupt) stops the search and returns
-    the best set found with its certified interval, ``stopped_by="interrupt"``."""
+    the best set found with its certified interval, ``stopped_by="interrupt"``.
+
+    ``threads``: the root's branches are shared by this many threads
+    (:func:`commlb.kernels.fooling.max_clique_threads`); None (default) takes the cores
+    free right now (:func:`commlb.kernels.gf2.free_cores`).  The set returned is the same
+    for every number of threads (the first maximum set of the first root branch holding
+    one); only the time changes.
+
+    ``target``: the search stops once it has a set of at least this many pairs (all a
+    caller that needs only ``target`` pairs asks for, e.g. a lower bound that cannot rise
+    further); the result is then ``exact=False``, ``stopped_by="target"``, with its
+    certified interval (exact after all when the interval closes).  0 returns the greedy
+    start set without searching."""
     from ..kernels.backend import resolve_backend
 
     backend = resolve_backend(backend)
@@ -304,7 +318,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         exact, nodes, upper, stopped_by = True, 0, len(clique), None
     else:
         from ..deadline import run_watched
-        from ..kernels.fooling import greedy_clique_multistart, max_clique_bitset
+        from ..kernels.fooling import greedy_clique_multistart, max_clique_threads
 
         init = greedy_clique_multistart(_pack(adj_bool), n, n)  # a greedy clique from every vertex
         # peel vertices of degree < |init|: they lie in no clique larger than init
@@ -330,21 +344,31 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         if compact is None:
             compact = COMPACT_CANDIDATES if packed.shape[1] > (COMPACT_CANDIDATES + 63) // 64 else 0
         remaining = max(1e-3, time_limit - (time.perf_counter() - start))
-        control = np.zeros(3, dtype=np.float64)  # [stop, nodes, best size]: see max_clique_bitset
+        if threads is None:
+            from ..kernels.gf2 import free_cores
+
+            threads = free_cores()
+        threads = max(1, int(threads))
+        # row t: [stop, nodes, best size] of thread t (see max_clique_threads)
+        control = np.zeros((threads, 3), dtype=np.float64)
 
         def tell() -> None:
             if progress is not None:
-                progress({"method": "fooling", "value": value, "nodes": int(control[1]),
-                          "best": max(int(control[2]), len(init)), "elapsed": time.perf_counter() - start})
+                progress({"method": "fooling", "value": value, "nodes": int(control[:, 1].sum()),
+                          "best": max(int(control[:, 2].max()), len(init)), "elapsed": time.perf_counter() - start})
 
         def stop() -> None:
-            control[0] = 1.0
+            control[:, 0] = 1.0
 
         found, interrupted = run_watched(
-            lambda: max_clique_bitset(packed, len(idx), init_sub, len(init), vrow, vcol, remaining, True, cap,
-                                      int(compact), reorder, control), tell, stop, name="commlb-fooling-search")
-        stopped_by = "interrupt" if interrupted else None
+            lambda: max_clique_threads(packed, len(idx), init_sub, len(init), vrow, vcol, remaining, True, cap,
+                                       int(compact), reorder, control, threads,
+                                       -1 if target is None else int(target)), tell, stop,
+            name="commlb-fooling-search")
         sub_clique, exact, nodes, upper = found
+        stopped_by = "interrupt" if interrupted else None
+        if not exact and not interrupted and target is not None and max(len(sub_clique), len(init)) >= target:
+            stopped_by = "target"
         clique = [int(idx[v]) for v in sub_clique] if len(sub_clique) >= len(init) else [int(v) for v in init]
         exact = bool(exact)
     pairs = sorted((int(row_rep[xs[v]]), int(col_rep[ys[v]])) for v in clique)
@@ -352,6 +376,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         upper = len(pairs)
     else:  # a fooling set has distinct rows and distinct columns (of the merged matrix)
         upper = min(int(upper), int(red.shape[0]), int(red.shape[1]))
+        exact = upper <= len(pairs)  # stopped, but the interval is closed
     if exact:
         stopped_by = None
     elif stopped_by is None:

@@ -114,47 +114,154 @@ def activate_rows(acc, act, table, lo, one, f, raw_min, raw_max, tmask, out, sat
         sat[i] += s
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _dense_step(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, half, raw_min, raw_max, tmask, cur, acc, pre, tok):
+    """One token step of a state ``cur`` (L, d) float64 holding integers, in place, with
+    dense products by the transposed weights ``wt_*[l, j, k] = w_*[l, k, j]`` (float64);
+    ``acc`` (d,) float64 and ``pre`` (d,) int64 are scratch.  Returns the saturations.
+
+    Exactness: every term is an integer, and the terms of one product add up in absolute
+    value to less than 2^52 (:attr:`commlb.kernels.rnn.RNNCell.float_ok`; a layer above
+    the first adds two such products, less than 2^53), so every partial sum in any order
+    is an exactly representable integer: reassociating the sums (``fastmath``
+    ``reassoc``, so that they vectorise) and fused multiply-adds (``contract``) give
+    exactly the integer result.  The rounding, saturation and activation are
+    :func:`_unit`'s, in passes over the d units that vectorise."""
+    L, d = cur.shape
+    s = np.int64(0)
+    for layer in range(L):
+        j = 0
+        while j + 4 <= d:  # four outputs at a time: each element of the state read once for four
+            t0 = t1 = t2 = t3 = 0.0
+            for k in range(d):
+                c = cur[layer, k]  # last step's state of this layer
+                t0 += c * wt_rec[layer, j, k]
+                t1 += c * wt_rec[layer, j + 1, k]
+                t2 += c * wt_rec[layer, j + 2, k]
+                t3 += c * wt_rec[layer, j + 3, k]
+            if layer > 0:
+                for k in range(d):
+                    c = cur[layer - 1, k]  # this step's state of the layer below
+                    t0 += c * wt_in[layer, j, k]
+                    t1 += c * wt_in[layer, j + 1, k]
+                    t2 += c * wt_in[layer, j + 2, k]
+                    t3 += c * wt_in[layer, j + 3, k]
+            acc[j], acc[j + 1], acc[j + 2], acc[j + 3] = t0, t1, t2, t3
+            j += 4
+        while j < d:
+            t0 = 0.0
+            for k in range(d):
+                t0 += cur[layer, k] * wt_rec[layer, j, k]
+            if layer > 0:
+                for k in range(d):
+                    t0 += cur[layer - 1, k] * wt_in[layer, j, k]
+            acc[j] = t0
+            j += 1
+        # the unit of _unit, in passes that vectorise: round and saturate, then activate
+        for j in range(d):
+            a = np.int64(acc[j]) + (u0[tok, j] if layer == 0 else bsh[layer, j])
+            p = (a + half) >> f if f > 0 else a
+            s += (p < raw_min) + (p > raw_max)
+            pre[j] = min(max(p, raw_min), raw_max)
+        if act == 0:
+            for j in range(d):
+                cur[layer, j] = np.float64(max(pre[j], np.int64(0)))
+        elif act == 1:
+            for j in range(d):
+                cur[layer, j] = np.float64(one if pre[j] > 0 else np.int64(0))
+            if one < (np.int64(1) << f):  # the step's 1 saturated
+                for j in range(d):
+                    s += pre[j] > 0
+        else:
+            hi = lo + table.shape[0] - 1
+            for j in range(d):
+                idx = min(max(pre[j], lo), hi) - lo
+                cur[layer, j] = np.float64(table[idx])
+                s += tmask[idx]
+    return s
+
+
 @njit(cache=True)
-def run_ragged_dense(w_rec, w_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask,
-                     states, flat, offs, lens, sat):
-    """Rows of different lengths, one after another: row r starts from ``states[r]``
-    (updated in place) and reads ``flat[offs[r] : offs[r] + lens[r]]``; ``sat[r]`` gets
-    its saturations.  The products are dense float64 (``w_rec``/``w_in`` as float64):
-    exact when every partial sum is an integer below 2^52 (the caller checks,
-    :attr:`commlb.kernels.rnn.RNNCell.float_ok`).  Plain twin:
-    :func:`commlb.kernels.rnn.run_ragged_python`."""
-    R = states.shape[0]
-    L, d = states.shape[1], states.shape[2]
+def _take_message(msg, width, sent_k, check_sent, cur):
+    """Decode message ``msg`` (its bit string packed eight bits a byte, most significant
+    first, as ``np.packbits`` writes it: L·d values of ``width`` bits each, two's
+    complement, most significant bit first), compare it with ``sent_k`` (L, d) when
+    ``check_sent`` and with the replayed state ``cur`` (L, d) float64, and put it into
+    ``cur``.  Returns 1 if it differs from ``sent_k``, else 2 if it differs from the
+    replayed state, else 0."""
+    L, d = cur.shape
+    nb = width // 8
+    aligned = (width & 7) == 0
+    sign = np.int64(1) << (width - 1) if width < 64 else np.int64(0)
+    bad_sent = False
+    bad_replay = False
+    for layer in range(L):
+        for j in range(d):
+            i = layer * d + j
+            code = np.uint64(0)
+            if aligned:  # the value is nb whole bytes
+                b0 = i * nb
+                for b in range(nb):
+                    code = (code << np.uint64(8)) | np.uint64(msg[b0 + b])
+            else:  # any width: bit by bit
+                o = i * width
+                for b in range(width):
+                    q = o + b
+                    code = (code << np.uint64(1)) | ((np.uint64(msg[q >> 3]) >> np.uint64(7 - (q & 7))) & np.uint64(1))
+            v = np.int64(code)
+            if width < 64:  # sign extension: (v XOR sign) - sign
+                v = (v ^ sign) - sign
+            if check_sent and v != sent_k[layer, j]:
+                bad_sent = True
+            fv = np.float64(v)
+            if fv != cur[layer, j]:
+                bad_replay = True
+            cur[layer, j] = fv
+    return 1 if bad_sent else 2 if bad_replay else 0
+
+
+@njit(cache=True)
+def replay_chain_dense(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask,
+                       h0, msgs, width, sent, check_sent, flat, stops, out_pos, out_states, result):
+    """The segment replay and the message decoding check in one pass (plain twin:
+    :func:`commlb.kernels.rnn.replay_chain_python`).
+
+    Segment k reads ``flat[stops[k-1] : stops[k]]`` (``stops[-1]`` = 0) from ``h0`` (k = 0)
+    or from what message k − 1 decodes to.  After segment k < K (K = ``msgs.shape[0]`` =
+    number of segments − 1), message k (row k of ``msgs``, packed bits) is decoded and
+    compared, first with ``sent[k]`` when ``check_sent`` (the state its receiver
+    continued from; else ``sent`` is any (1, L, d) array), then with the replayed state,
+    and segment k + 1 starts from it (:func:`_take_message`).  The state
+    after reading position ``out_pos[o]`` (increasing) goes to ``out_states[o]``.
+    ``result`` gets (0, 0, saturations) when every check passes, else (1, k, ·) for the
+    first message k that does not decode to ``sent[k]`` or (2, k, ·) for the first
+    segment k that does not end in the state message k decodes to; the pass stops there."""
+    L, d = h0.shape
+    nseg = stops.shape[0]
     half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
     cur = np.empty((L, d), np.float64)
-    accf = np.empty(d, np.float64)
-    for r in range(R):
-        for layer in range(L):
-            for j in range(d):
-                cur[layer, j] = np.float64(states[r, layer, j])
-        s = np.int64(0)
-        for t in range(offs[r], offs[r] + lens[r]):
-            tok = flat[t]
-            for layer in range(L):
-                for j in range(d):
-                    accf[j] = 0.0
-                for k in range(d):
-                    hk = cur[layer, k]  # last step's state of this layer
-                    if hk != 0.0:
-                        for j in range(d):
-                            accf[j] += hk * w_rec[layer, k, j]
-                if layer > 0:
-                    for k in range(d):
-                        hk = cur[layer - 1, k]  # this step's state of the layer below
-                        if hk != 0.0:
-                            for j in range(d):
-                                accf[j] += hk * w_in[layer, k, j]
-                for j in range(d):
-                    acc = np.int64(accf[j]) + (u0[tok, j] if layer == 0 else bsh[layer, j])
-                    v, k_sat = _unit(acc, half, f, raw_min, raw_max, act, one, lo, table, tmask)
-                    s += k_sat
-                    cur[layer, j] = np.float64(v)
-        for layer in range(L):
-            for j in range(d):
-                states[r, layer, j] = np.int64(cur[layer, j])
-        sat[r] += s
+    acc = np.empty(d, np.float64)
+    pre = np.empty(d, np.int64)
+    for layer in range(L):
+        for j in range(d):
+            cur[layer, j] = np.float64(h0[layer, j])
+    s = np.int64(0)
+    o = 0
+    nout = out_pos.shape[0]
+    start = 0
+    for k in range(nseg):
+        for t in range(start, stops[k]):
+            s += _dense_step(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, half, raw_min, raw_max, tmask,
+                             cur, acc, pre, flat[t])
+            while o < nout and out_pos[o] == t:
+                for layer in range(L):
+                    for j in range(d):
+                        out_states[o, layer, j] = np.int64(cur[layer, j])
+                o += 1
+        start = stops[k]
+        if k + 1 < nseg:
+            code = _take_message(msgs[k], width, sent[k if check_sent else 0], check_sent, cur)
+            if code:
+                result[0], result[1], result[2] = code, k, s
+                return
+    result[0], result[1], result[2] = 0, 0, s

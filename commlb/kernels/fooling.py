@@ -18,11 +18,19 @@ families of independent sets): a clique takes at most one vertex per group, so
 ``|clique| + min(#rows hit by P, #cols hit by P) <= best`` also cuts.  Iterative (explicit
 stack), with a wall-clock deadline checked every 1024 nodes.
 
+:func:`max_clique_threads` shares the root's branches among threads (the kernel releases
+the GIL): they share the best clique found through a key that ranks cliques by size, then
+by root branch (earlier first), so the first root branch holding a maximum clique is known
+whatever the timing, and the clique returned, found again by a search of that branch
+alone, is the same for every thread count.
+
 :func:`max_clique_python` is the plain twin (sets of ints, same bounds, no bitsets) that the
 tests compare with; :func:`greedy_clique` gives the initial solution.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -31,7 +39,7 @@ from .bitops import ctz64 as _ctz64
 from .bitops import now as _now
 from .bitops import popcount64
 
-__all__ = ["max_clique_bitset", "greedy_clique", "max_clique_python"]
+__all__ = ["max_clique_bitset", "max_clique_threads", "greedy_clique", "max_clique_python"]
 
 
 @njit(cache=True)
@@ -423,6 +431,193 @@ def _up_absorb(v, adj, Cls, nlow, used, S, wsi, W):
     return True
 
 
+#: Search keys order the cliques found by size, then by the root branch they were found in
+#: (earlier first): key = (size << KEY_BITS) + (KEY_LOW - branch).  A start clique (given, or
+#: a floor) has key (size + 1) << KEY_BITS: it beats every clique of its size.
+KEY_BITS = 20
+KEY_LOW = (1 << KEY_BITS) - 1
+
+
+@njit(cache=True, inline="always")
+def _eff(key, order):
+    """The largest clique size that does not beat ``key`` when found in root branch
+    ``order``: a node of that branch whose bound is at most this is cut."""
+    return (key - (KEY_LOW - order)) >> KEY_BITS
+
+
+@njit(cache=True)
+def _scratch(n, W, compact, labels, nlab):
+    """Work arrays of one search: (P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
+    loc, lrow, lcol, seen)."""
+    maxd = n + 2
+    P = np.zeros((maxd, W), dtype=np.uint64)
+    U = np.zeros((maxd, max(n, 1)), dtype=np.int64)
+    K = np.zeros((maxd, max(n, 1)), dtype=np.int64)
+    cnt = np.zeros(maxd, dtype=np.int64)
+    clique = np.zeros(maxd, dtype=np.int64)
+    best = np.zeros(n + 1, dtype=np.int64)
+    Cls = np.zeros((n + 2, W), dtype=np.uint64)
+    wsu = np.zeros((3, W), dtype=np.uint64)
+    wsi = np.zeros((5, n + 2), dtype=np.int64)
+    cm = min(max(compact, 1), max(n, 1))
+    cW = (cm + 63) // 64
+    cadj = np.zeros((cm, cW), dtype=np.uint64)
+    cCls = np.zeros((cm + 2, cW), dtype=np.uint64)
+    loc = np.zeros(cm, dtype=np.int64)
+    lrow = np.zeros(cm if labels else 0, dtype=np.int64)
+    lcol = np.zeros(cm if labels else 0, dtype=np.int64)
+    seen = np.zeros((nlab + 63) // 64, dtype=np.uint64)
+    return P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen
+
+
+@njit(cache=True, nogil=True)
+def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen,
+         labstate, renumber, cap, target, compact, reorder, start, time_limit, control, shared, order, key, nodes):
+    """Branch and bound below a root (level 0) that the caller has set up: candidates
+    ``P[0]`` and branching vertices ``U[0, :cnt[0]]`` with colours ``K[0]`` (increasing).
+    Cliques are keyed as in :data:`KEY_BITS` with root branch ``order``; ``key`` is the
+    best key so far and ``shared[0]`` the best key of every search sharing the array (read
+    at every node, raised when this one finds better; ``shared[2]`` nonzero ends the
+    searches of later branches: branch ``shared[2] - 1`` reached the cap).  A clique of
+    ``target`` vertices or more (if ``target`` >= 0) stops every search sharing the array
+    (``shared[3]`` set): it is all the caller needs.  ``labstate`` =
+    [row/column test on, tries, cuts].
+    Returns ``(key, nodes, own, stopped, upper)``: ``own`` is the key of the best clique
+    this search found itself (0 if none; ``key`` may be another search's, read from
+    ``shared``), that clique is ``best[:own >> KEY_BITS]``; ``stopped`` when the deadline,
+    ``control[0]`` or the target ended it, with ``upper`` bounding the cliques left
+    unsearched (0 when finished)."""
+    W = adj.shape[1]
+    maxd = P.shape[0]
+    labels = labstate[0] != 0
+    cm = cadj.shape[0]
+    cW = cadj.shape[1]
+    dc = maxd
+    own = 0
+    stopped = False
+    upper = 0
+    eff = _eff(key, order)
+    depth = 0
+    while depth >= 0:
+        if depth < dc:
+            dc = maxd
+            A = adj
+            Wf = W
+            frow = vrow
+            fcol = vcol
+            FCls = Cls
+        else:
+            A = cadj
+            Wf = cW
+            frow = lrow
+            fcol = lcol
+            FCls = cCls
+        sk = shared[0]
+        if sk > key:
+            key = sk
+            eff = _eff(key, order)
+        if cnt[depth] == 0:
+            depth -= 1
+            continue
+        i = cnt[depth] - 1
+        if depth + K[depth, i] <= eff:
+            # every remaining vertex has a colour <= K[depth, i]: cut this node
+            cnt[depth] = 0
+            depth -= 1
+            continue
+        v = U[depth, i]
+        cnt[depth] = i
+        clique[depth] = loc[v] if depth >= dc else v
+        # child candidates: P & N(v); then drop v from P at this level
+        nonempty = False
+        for k in range(Wf):
+            P[depth + 1, k] = P[depth, k] & A[v, k]
+            if P[depth + 1, k]:
+                nonempty = True
+        P[depth, v >> 6] &= ~(np.uint64(1) << np.uint64(v & 63))
+        if not nonempty:
+            if depth + 1 > eff:
+                size = depth + 1
+                key = (size << KEY_BITS) + (KEY_LOW - order)
+                eff = size
+                own = key
+                for j in range(size):
+                    best[j] = clique[j]
+                if key > shared[0]:
+                    shared[0] = key
+                if cap >= 0 and size >= cap:
+                    # branches after this one have nothing left to find; earlier ones may
+                    # still hold a clique of this size with a better key
+                    if shared[2] == 0 or order + 1 < shared[2]:
+                        shared[2] = order + 1
+                    break
+                if target >= 0 and size >= target:
+                    shared[3] = 1
+                    stopped = True
+                    for d in range(depth + 1):  # the vertices left at each level
+                        if cnt[d] > 0:
+                            upper = max(upper, d + K[d, cnt[d] - 1])
+                    break
+            continue
+        nodes += 1
+        if (nodes & 1023) == 0:
+            stop = _now() - start > time_limit
+            if control is not None:
+                control[1] = nodes
+                control[2] = (key - 1) >> KEY_BITS
+                stop = stop or control[0] != 0.0
+            stop = stop or shared[3] != 0
+            if shared[2] != 0 and order >= shared[2] - 1:
+                break  # an earlier branch reached the cap: nothing left to prove here
+            if stop:
+                stopped = True
+                # a clique not yet searched extends clique[:d] by a vertex left at level d
+                # (colour <= K[d, cnt[d] - 1]), or, at the deepest level, by the vertex
+                # just expanded (colour K[depth, cnt[depth]])
+                for d in range(depth):
+                    if cnt[d] > 0:
+                        upper = max(upper, d + K[d, cnt[d] - 1])
+                upper = max(upper, depth + K[depth, cnt[depth]])
+                break
+        need = eff - depth - 1  # the child must add more than this many vertices
+        Pc = P[depth + 1, :Wf]
+        if labels:
+            # rows and columns among the candidates bound the clique; on matrices where
+            # this bound almost never cuts (random ones: ~0.03% of nodes) it is dropped
+            # after 4096 tries, which saves ~10% of the time
+            labstate[1] += 1
+            if not _labels_exceed(Pc, frow, seen, need) or not _labels_exceed(Pc, fcol, seen, need):
+                labstate[2] += 1
+                continue
+            if labstate[1] == 4096 and labstate[2] * 100 < labstate[1]:
+                labels = False
+                labstate[0] = 0
+        if compact > 0 and depth + 1 < dc:
+            pc = 0
+            for k in range(Wf):
+                pc += popcount64(Pc[k])
+            if pc <= cm:
+                m = _compact(Pc, adj, vrow, vcol, loc, cadj, lrow, lcol, reorder)
+                for k in range(cW):
+                    P[depth + 1, k] = 0
+                for j in range(m):
+                    P[depth + 1, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+                dc = depth + 1
+                A = cadj
+                Wf = cW
+                FCls = cCls
+                Pc = P[depth + 1, :Wf]
+        if renumber:
+            c = _colour_renumber(Pc, A, U[depth + 1], K[depth + 1], need + 1, FCls, wsu, wsi)
+        else:
+            c = _colour(Pc, A, U[depth + 1], K[depth + 1], need + 1, wsu)
+        if c == 0:
+            continue
+        depth += 1
+        cnt[depth] = c
+    return key, nodes, own, stopped, upper
+
+
 @njit(cache=True, nogil=True)
 def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True, cap=-1, compact=0, reorder=False,
                       control=None):
@@ -450,150 +645,201 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     ``control`` (optional float64 array of 3): read and written every 1024 nodes, for a
     caller that runs the search in another thread (it releases the GIL): a nonzero
     ``control[0]`` stops the search as the deadline does; ``control[1]`` and ``control[2]``
-    receive the nodes so far and the size of the largest clique found so far."""
+    receive the nodes so far and the size of the largest clique found so far.
+
+    One thread, root branches in order; :func:`max_clique_threads` splits them over
+    threads."""
     W = adj.shape[1]
     start = _now()
     best_size = max(init.shape[0], floor)
     if n == 0:
         return init.copy(), True, 0, init.shape[0]
-    best = np.zeros(n + 1, dtype=np.int64)
-    improved = False
-    maxd = n + 2
-    P = np.zeros((maxd, W), dtype=np.uint64)
-    U = np.zeros((maxd, n), dtype=np.int64)
-    K = np.zeros((maxd, n), dtype=np.int64)
-    cnt = np.zeros(maxd, dtype=np.int64)
-    clique = np.zeros(maxd, dtype=np.int64)
-    for v in range(n):
-        P[0, v >> 6] |= np.uint64(1) << np.uint64(v & 63)
     labels = vrow.shape[0] > 0
     nlab = 1
     if labels:
         nlab = max(vrow.max(), vcol.max()) + 1
-    seen = np.zeros((nlab + 63) // 64, dtype=np.uint64)
-    Cls = np.zeros((n + 2, W), dtype=np.uint64)
-    wsu = np.zeros((3, W), dtype=np.uint64)
-    wsi = np.zeros((5, n + 2), dtype=np.int64)
-    # the compact frame: renumbered subgraph used at depths >= dc
-    cm = min(max(compact, 1), n)
-    cW = (cm + 63) // 64
-    cadj = np.zeros((cm, cW), dtype=np.uint64)
-    cCls = np.zeros((cm + 2, cW), dtype=np.uint64)
-    loc = np.zeros(cm, dtype=np.int64)
-    lrow = np.zeros(cm if labels else 0, dtype=np.int64)
-    lcol = np.zeros(cm if labels else 0, dtype=np.int64)
-    dc = maxd
-    lab_tries = 0
-    lab_cuts = 0
-    upper = 0
-    nodes = 1
-    exact = True
+    P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen = _scratch(n, W, compact, labels,
+                                                                                            nlab)
+    for v in range(n):
+        P[0, v >> 6] |= np.uint64(1) << np.uint64(v & 63)
     if renumber:
         cnt[0] = _colour_renumber(P[0], adj, U[0], K[0], best_size + 1, Cls, wsu, wsi)
     else:
         cnt[0] = _colour(P[0], adj, U[0], K[0], best_size + 1, wsu)
-    depth = 0
     if cap >= 0 and best_size >= cap:
-        depth = -1  # the known solution already meets the cap
-    while depth >= 0:
-        if depth < dc:
-            dc = maxd
-            A = adj
-            Wf = W
-            frow = vrow
-            fcol = vcol
-            FCls = Cls
-        else:
-            A = cadj
-            Wf = cW
-            frow = lrow
-            fcol = lcol
-            FCls = cCls
-        if cnt[depth] == 0:
-            depth -= 1
-            continue
-        i = cnt[depth] - 1
-        if depth + K[depth, i] <= best_size:
-            # every remaining vertex has a colour <= K[depth, i]: cut this node
-            cnt[depth] = 0
-            depth -= 1
-            continue
-        v = U[depth, i]
-        cnt[depth] = i
-        clique[depth] = loc[v] if depth >= dc else v
-        # child candidates: P & N(v); then drop v from P at this level
-        nonempty = False
-        for k in range(Wf):
-            P[depth + 1, k] = P[depth, k] & A[v, k]
-            if P[depth + 1, k]:
-                nonempty = True
-        P[depth, v >> 6] &= ~(np.uint64(1) << np.uint64(v & 63))
-        if not nonempty:
-            if depth + 1 > best_size:
-                best_size = depth + 1
-                improved = True
-                for j in range(best_size):
-                    best[j] = clique[j]
-                if cap >= 0 and best_size >= cap:
-                    break
-            continue
-        nodes += 1
-        if (nodes & 1023) == 0:
-            stop = _now() - start > time_limit
-            if control is not None:
-                control[1] = nodes
-                control[2] = best_size
-                stop = stop or control[0] != 0.0
-            if stop:
-                exact = False
-                # every clique not yet searched extends clique[:d] by the vertex being
-                # expanded at level d or one of lower colour: at most d + its colour
-                for d in range(depth + 1):
-                    upper = max(upper, d + K[d, cnt[d]])
-                break
-        need = best_size - depth - 1  # the child must add more than this many vertices
-        Pc = P[depth + 1, :Wf]
-        if labels:
-            # rows and columns among the candidates bound the clique; on matrices where
-            # this bound almost never cuts (random ones: ~0.03% of nodes) it is dropped
-            # after 4096 tries, which saves ~10% of the time
-            lab_tries += 1
-            if not _labels_exceed(Pc, frow, seen, need) or not _labels_exceed(Pc, fcol, seen, need):
-                lab_cuts += 1
-                continue
-            if lab_tries == 4096 and lab_cuts * 100 < lab_tries:
-                labels = False
-        if compact > 0 and depth + 1 < dc:
-            pc = 0
-            for k in range(Wf):
-                pc += popcount64(Pc[k])
-            if pc <= compact:
-                m = _compact(Pc, adj, vrow, vcol, loc, cadj, lrow, lcol, reorder)
-                for k in range(cW):
-                    P[depth + 1, k] = 0
-                for j in range(m):
-                    P[depth + 1, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
-                dc = depth + 1
-                A = cadj
-                Wf = cW
-                FCls = cCls
-                Pc = P[depth + 1, :Wf]
-        if renumber:
-            c = _colour_renumber(Pc, A, U[depth + 1], K[depth + 1], need + 1, FCls, wsu, wsi)
-        else:
-            c = _colour(Pc, A, U[depth + 1], K[depth + 1], need + 1, wsu)
-        if c == 0:
-            continue
-        depth += 1
-        cnt[depth] = c
-    upper = max(upper, best_size)
+        cnt[0] = 0  # the known solution already meets the cap
+    labstate = np.array([1 if labels else 0, 0, 0], dtype=np.int64)
+    shared = np.zeros(4, dtype=np.int64)
+    key0 = (best_size + 1) << KEY_BITS
+    shared[0] = key0
+    key, nodes, own, stopped, upper = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj,
+                                           cCls, loc, lrow, lcol, seen, labstate, renumber, cap, -1,
+                                           compact, reorder, start, time_limit, control, shared, 0, key0, 1)
+    improved = own != 0
+    size = best_size
+    if improved:
+        size = own >> KEY_BITS
+    upper = max(upper, size)
     if cap >= 0:
-        upper = min(upper, max(cap, best_size))
+        upper = min(upper, max(cap, size))
     if not improved:
-        return init.copy(), exact, nodes, upper
-    return best[:best_size].copy(), exact, nodes, upper
+        return init.copy(), not stopped, nodes, upper
+    return best[:size].copy(), not stopped, nodes, upper
 
 
+@njit(cache=True, nogil=True)
+def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, cap, target, compact, reorder,
+                   control, shared, key0, last):
+    """One thread of :func:`max_clique_threads`: colours the root as the sequential search
+    does (``root_size`` = size of the start clique), then takes root branches in order
+    from the shared counter ``shared[1]`` until it reaches ``last`` and searches each
+    one's subtree with :func:`_dfs` (branch o: the o-th vertex branched on at the root,
+    with the candidates left after branches 0..o-1).  Returns ``(clique, own, nodes,
+    improved, stopped, upper)``: ``clique`` is the best this thread found itself and
+    ``own`` its key (the best key of all threads may be another's); ``upper`` also covers
+    the branches not yet taken."""
+    W = adj.shape[1]
+    labels = vrow.shape[0] > 0
+    nlab = 1
+    if labels:
+        nlab = max(vrow.max(), vcol.max()) + 1
+    P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen = _scratch(n, W, compact, labels,
+                                                                                            nlab)
+    Pall = np.zeros(W, dtype=np.uint64)
+    for v in range(n):
+        Pall[v >> 6] |= np.uint64(1) << np.uint64(v & 63)
+    U0 = np.zeros(max(n, 1), dtype=np.int64)
+    K0 = np.zeros(max(n, 1), dtype=np.int64)
+    if renumber:
+        cnt0 = _colour_renumber(Pall, adj, U0, K0, root_size + 1, Cls, wsu, wsi)
+    else:
+        cnt0 = _colour(Pall, adj, U0, K0, root_size + 1, wsu)
+    labstate = np.array([1 if labels else 0, 0, 0], dtype=np.int64)
+    key = key0
+    nodes = 0
+    improved = False
+    own_key = 0
+    stopped = False
+    upper = 0
+    out = np.zeros(0, dtype=np.int64)
+    while True:
+        o = shared[1]
+        sd = shared[2]
+        if o >= last or o >= cnt0 or (sd != 0 and o >= sd - 1):
+            break
+        if shared[3] != 0:  # another thread reached the target
+            stopped = True
+            upper = max(upper, K0[cnt0 - 1 - o])
+            break
+        shared[1] = o + 1
+        i = cnt0 - 1 - o
+        if shared[0] > key:
+            key = shared[0]
+        if K0[i] <= _eff(key, o):
+            break  # this branch and every later one (colours only decrease) are cut
+        # branch o: the vertex U0[i] with the candidates left after the branches before it
+        for k in range(W):
+            P[0, k] = Pall[k]
+        for j in range(i, cnt0):
+            u = U0[j]
+            P[0, u >> 6] &= ~(np.uint64(1) << np.uint64(u & 63))
+        P[0, U0[i] >> 6] |= np.uint64(1) << np.uint64(U0[i] & 63)
+        U[0, 0] = U0[i]
+        K[0, 0] = K0[i]
+        cnt[0] = 1
+        key, nodes, own, stp, up = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
+                                        loc, lrow, lcol, seen, labstate, renumber, cap, target, compact, reorder,
+                                        start, time_limit, control, shared, o, key, nodes)
+        if own > own_key:
+            improved = True
+            own_key = own
+            out = best[:own >> KEY_BITS].copy()
+        if stp:
+            stopped = True
+            upper = max(upper, up)
+            c = shared[1]
+            if c < min(last, cnt0):
+                upper = max(upper, K0[cnt0 - 1 - c])  # the branches no thread has taken
+            break
+    return out, own_key, nodes, improved, stopped, upper
+
+
+def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vrow: np.ndarray, vcol: np.ndarray,
+                       time_limit: float, renumber: bool = True, cap: int = -1, compact: int = 0,
+                       reorder: bool = False, control: np.ndarray | None = None,
+                       threads: int = 1, target: int = -1) -> tuple[np.ndarray, bool, int, int]:
+    """:func:`max_clique_bitset` with the root's branches shared by ``threads`` threads
+    (the kernel releases the GIL), with the same arguments and results, except
+    ``control``: a float64 array of ``threads`` rows of 3 (row t: stop request, nodes and
+    best size of thread t; a stop request in row 0 or any row stops every thread).
+
+    The threads share the best key (:data:`KEY_BITS`): a clique found in root branch o
+    beats one of the same size found in a later branch, so when the search finishes the
+    best key names the first root branch o* holding a maximum clique, whatever the
+    timing.  The clique returned is then the first one found in branch o* by a search
+    of that branch alone for a clique of the maximum size: the same for every number of
+    threads and every run (unless the deadline ends that second search first: then the
+    clique the threads found is kept).  When the deadline stops the search, the largest clique found
+    is returned with ``exact=False`` and ``upper`` from the branches left open; so it is
+    once a clique of ``target`` vertices or more is found (if ``target`` >= 0; a start of
+    that size returns at once, with ``upper`` = ``cap`` or n)."""
+    import threading
+    import time
+
+    threads = max(1, int(threads))
+    best_size = max(int(init.shape[0]), int(floor))
+    if n == 0 or (cap >= 0 and best_size >= cap):
+        return init.copy(), True, 0, max(best_size, 0) if n else int(init.shape[0])
+    if 0 <= target <= best_size:
+        return init.copy(), False, 0, max(best_size, cap if cap >= 0 else n)
+    if control is None:
+        control = np.zeros((threads, 3), dtype=np.float64)
+    if control.ndim != 2 or control.shape[0] < threads:
+        raise ValueError("control must have one row of 3 per thread")
+    start = time.perf_counter()
+    key0 = (best_size + 1) << KEY_BITS
+    shared = np.array([key0, 0, 0, 0], dtype=np.int64)
+    results: list[Any] = [None] * threads
+    errors: list[BaseException] = []
+
+    def run(t: int) -> None:
+        try:
+            results[t] = _branch_worker(adj, n, best_size, vrow, vcol, start, time_limit, renumber, cap, target,
+                                        compact, reorder, control[t], shared, key0, n + 1)
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+
+    pool = [threading.Thread(target=run, args=(t,), name=f"commlb-clique-{t}", daemon=True)
+            for t in range(1, threads)]
+    for th in pool:
+        th.start()
+    run(0)
+    for th in pool:
+        th.join()
+    if errors:
+        raise errors[0]
+    nodes = 1 + sum(int(r[2]) for r in results)
+    stopped = any(bool(r[4]) for r in results)
+    best_key, clique = key0, init.copy()
+    for r in results:
+        if r[3] and int(r[1]) > best_key:
+            best_key, clique = int(r[1]), r[0]
+    size = max(best_size, int(clique.shape[0]))
+    if best_key != key0 and not stopped:
+        # the deterministic choice: branch o* searched alone for a clique of this size
+        o = KEY_LOW - (best_key & KEY_LOW)
+        again = np.array([size << KEY_BITS, o, 0, 0], dtype=np.int64)
+        redo = _branch_worker(adj, n, best_size, vrow, vcol, start, time_limit, renumber, size, -1, compact,
+                              reorder, np.zeros(3, dtype=np.float64), again, size << KEY_BITS, o + 1)
+        nodes += int(redo[2])
+        if redo[3] and redo[0].shape[0] == size:
+            clique = redo[0]
+        elif not redo[4]:  # finished without finding what the full search found there: a bug
+            raise AssertionError("the search of the first branch with a maximum clique did not find it again")
+    upper = size if not stopped else max(size, max(int(r[5]) for r in results))
+    if cap >= 0:
+        upper = min(upper, max(cap, size))
+    return clique, not stopped, nodes, upper
 def max_clique_python(neighbours: list[set[int]]) -> list[int]:
     """Plain twin of :func:`max_clique_bitset`: branch and bound with the same greedy
     colouring bound on Python sets (no bitsets, no deadline).  Returns a maximum clique."""

@@ -18,9 +18,11 @@ it for positions an input does not fill).
   rows (the protocol's segment replay): the products as in the twin (one exact matrix
   product for all rows), the rounding and activation fused in one numba pass
   (``activate_rows``, plain twin :func:`activate_rows_python`).
-* :func:`run_ragged` — rows of different lengths one after another, each from its own
-  state (the replay's segments): numba ``run_ragged_dense`` with dense float64 products
-  (exact when :attr:`RNNCell.float_ok`), plain twin :func:`run_ragged_python`.
+* :func:`replay_chain` — the protocol's segment replay in one pass: a chain of segments,
+  each started from what the message before it decodes to, every message decoded from
+  its packed bits and compared with the state its receiver continued from and with the
+  replayed state: numba ``replay_chain_dense`` with dense float64 products (exact when
+  :attr:`RNNCell.float_ok`), plain twin :func:`replay_chain_python`.
 
 :meth:`RNNCell.run` picks one of them with the shared backend switch
 (:mod:`commlb.kernels.backend`).  :meth:`commlb.models.rnn.RNNModel.run_batch` and the
@@ -35,8 +37,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr", "matmul_exact", "run_rows_python",
-           "step_rows", "activate_rows_python", "run_ragged", "run_ragged_python"]
+__all__ = ["PLAIN_UPTO_STEPS", "PLAIN_STEPS_PER_PROCESS", "ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr",
+           "matmul_exact", "run_rows_python", "step_rows", "activate_rows_python", "replay_chain",
+           "replay_chain_python"]
+
+#: "auto" runs the plain twin for calls of up to this many row-steps (rows x tokens), as
+#: long as this process has run fewer than :data:`PLAIN_STEPS_PER_PROCESS` that way: a few
+#: milliseconds a call, against loading the compiled kernel (tens of ms) or compiling it
+#: on a fresh install (seconds) -- a short command (the protocol engine's one sequence and
+#: its check against the forward pass) never loads it, a long loop of calls loads it once
+PLAIN_UPTO_STEPS = 256
+PLAIN_STEPS_PER_PROCESS = 1 << 15
+_plain_steps_done = 0
+
+
+def _auto_backend(steps: int) -> str:
+    """"python" or "numba" for an "auto" call of ``steps`` row-steps (see above)."""
+    global _plain_steps_done
+    if steps <= PLAIN_UPTO_STEPS and _plain_steps_done + steps <= PLAIN_STEPS_PER_PROCESS:
+        _plain_steps_done += steps
+        return "python"
+    return "numba"
 
 ACT_RELU = 0
 ACT_THRESHOLD = 1
@@ -125,6 +146,7 @@ class RNNCell:
         self.sparse = bool(nnz <= 0.25 * (self.w_rec.size + self.w_in[1:].size))
         self._sp: tuple | None = None
         self._wf: tuple | None = None
+        self._wt: tuple | None = None  # the weights transposed, float64 (replay_chain)
 
     def _product(self, x: np.ndarray, which: int, layer: int) -> np.ndarray:
         """x @ w_rec[layer] (which = 0) or x @ w_in[layer] (which = 1), exact int64."""
@@ -149,7 +171,7 @@ class RNNCell:
     def run(self, states: np.ndarray, tokens: np.ndarray, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
         """Read the rows of ``tokens`` (B, T; -1 reads nothing) from ``states`` (B, L, d):
         (final states (B, L, d) int64, saturations per row (B,)).  ``backend``: ``"numba"``,
-        ``"python"`` or ``"auto"`` (numba)."""
+        ``"python"`` or ``"auto"`` (the plain twin for short calls: :data:`PLAIN_UPTO_STEPS`)."""
         out, sat, _, _ = self.run_marked(states, tokens, np.zeros(0, dtype=np.int64), backend)
         return out, sat
 
@@ -160,8 +182,8 @@ class RNNCell:
         saturations, marked states (B, K, L, d), marked saturations (B, K))."""
         from .backend import resolve_backend
 
-        backend = resolve_backend(backend)
         toks = np.ascontiguousarray(tokens, dtype=np.int64)
+        backend = resolve_backend(backend, auto=_auto_backend(toks.size) if backend == "auto" else "numba")
         states = np.array(states, dtype=np.int64, copy=True)
         marks = np.ascontiguousarray(marks, dtype=np.int64)
         if marks.size and (np.any(np.diff(marks) < 0) or marks[0] < 0 or marks[-1] > toks.shape[1]):
@@ -287,47 +309,90 @@ def step_rows(cell: RNNCell, states: np.ndarray, tokens: np.ndarray,
     return new, sat
 
 
-def run_ragged_python(cell: RNNCell, states: np.ndarray, flat: np.ndarray, offs: np.ndarray,
-                      lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Plain twin of :func:`run_ragged`: each row by :func:`run_rows_python`."""
-    h = np.array(states, dtype=np.int64, copy=True)
-    sat = np.zeros(h.shape[0], dtype=np.int64)
-    for r in range(h.shape[0]):
-        toks = np.asarray(flat[int(offs[r]): int(offs[r]) + int(lens[r])], dtype=np.int64)[None]
-        out, s = run_rows_python(cell, h[r: r + 1], toks)
-        h[r], sat[r] = out[0], s[0]
-    return h, sat
+def replay_chain_python(cell: RNNCell, h0: np.ndarray, msgs: np.ndarray, width: int, sent: np.ndarray | None,
+                        flat: np.ndarray, stops: np.ndarray,
+                        out_pos: np.ndarray) -> tuple[int, int, int, np.ndarray]:
+    """Plain twin of :func:`replay_chain`: each message decoded by
+    :func:`commlb.bits.decode` from its unpacked bits, each step by
+    :func:`run_rows_python`."""
+    from ..bits import FieldSpec, Payload, decode
+
+    L, d = cell.L, cell.d
+    spec = FieldSpec("state", "fixed", (L, d), int(width), 0)
+    out_pos = np.asarray(out_pos, dtype=np.int64)
+    out_states = np.zeros((out_pos.size, L, d), dtype=np.int64)
+    h = np.asarray(h0, dtype=np.int64)[None]
+    sat = 0
+    start = 0
+    where = {int(t): o for o, t in enumerate(out_pos.tolist())}
+    for k, stop in enumerate(np.asarray(stops).tolist()):
+        for t in range(start, stop):  # one token at a time
+            h, s = run_rows_python(cell, h, np.asarray(flat[t: t + 1], dtype=np.int64)[None])
+            sat += int(s[0])
+            if t in where:
+                out_states[where[t]] = h[0]
+        start = stop
+        if k + 1 < len(stops):
+            bits = np.unpackbits(np.asarray(msgs[k], dtype=np.uint8))[: L * d * int(width)]
+            got = decode([spec], Payload(bits.astype(np.uint8)))["state"]
+            if sent is not None and not np.array_equal(got, sent[k]):
+                return 1, k, sat, out_states
+            if not np.array_equal(got, h[0]):
+                return 2, k, sat, out_states
+            h = got[None]
+    return 0, 0, sat, out_states
 
 
-def run_ragged(cell: RNNCell, states: np.ndarray, flat: np.ndarray, offs: np.ndarray, lens: np.ndarray,
-               backend: str = "auto", in_place: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of different lengths: row r starts from ``states[r]`` (R, L, d) and reads the
-    tokens ``flat[offs[r] : offs[r] + lens[r]]`` (each >= 0).  Returns (end states (R, L, d),
-    saturations (R,)).  ``backend`` ``"numba"``/``"auto"``: the numba kernel with dense
-    float64 products, one row after another on one thread (only when
-    :attr:`RNNCell.float_ok`, which makes them exact; else a ``ValueError``);
-    ``"python"``: :func:`run_ragged_python`.  ``in_place``: the kernel updates ``states``
-    (a C-contiguous int64 array) itself instead of a copy."""
+def replay_chain(cell: RNNCell, h0: np.ndarray, msgs: np.ndarray, width: int, sent: np.ndarray | None,
+                 flat: np.ndarray, stops: np.ndarray, out_pos: np.ndarray,
+                 backend: str = "auto") -> tuple[int, int, int, np.ndarray]:
+    """Replay a chain of segments and check its messages in one pass (the RNN protocol's
+    ``verify="replay"``, docs/theory.md §3.9).
+
+    Segment k reads ``flat[stops[k-1] : stops[k]]`` (each token >= 0; ``stops[-1]`` = 0)
+    from ``h0`` (L, d) (k = 0) or from what message k − 1 decodes to.  ``msgs`` (K, B)
+    uint8 holds the K = len(stops) − 1 messages' bit strings, packed eight bits a byte
+    most significant first (``np.packbits``), each L·d two's complement values of
+    ``width`` bits.  After segment k < K, message k is decoded and must equal ``sent[k]``
+    (unless ``sent`` is None) and then the replayed state.  Returns (code, k,
+    saturations, out_states): code 0 when every check passes, 1 when message k does not
+    decode to ``sent[k]``, 2 when segment k does not end in what message k decodes to
+    (the first failure; the pass stops there); ``out_states[o]`` is the state after
+    position ``out_pos[o]`` (increasing).  ``backend`` ``"numba"``/``"auto"``: one
+    compiled pass with dense float64 products (only when :attr:`RNNCell.float_ok`, which
+    makes them exact; else a ``ValueError``); ``"python"``: :func:`replay_chain_python`."""
     from .backend import resolve_backend
 
     backend = resolve_backend(backend)
-    offs = np.ascontiguousarray(offs, dtype=np.int64)
-    lens = np.ascontiguousarray(lens, dtype=np.int64)
     flat = np.ascontiguousarray(flat, dtype=np.int64)
+    stops = np.ascontiguousarray(stops, dtype=np.int64)
+    out_pos = np.ascontiguousarray(out_pos, dtype=np.int64)
+    msgs = np.ascontiguousarray(msgs, dtype=np.uint8)
+    K = stops.size - 1
+    if msgs.shape[0] != K or msgs.shape[1] * 8 < cell.L * cell.d * int(width) or not 1 <= int(width) <= 64:
+        raise ValueError("replay_chain needs one message of L·d values of 1..64 bits per segment but the last")
     if flat.size and flat.min() < 0:
-        raise ValueError("run_ragged reads a token at every step")
+        raise ValueError("replay_chain reads a token at every step")
+    if stops.size and (np.any(np.diff(stops) < 0) or stops[0] < 0 or stops[-1] > flat.size):
+        raise ValueError("stops must be increasing and within the tokens")
     if backend == "python":
-        return run_ragged_python(cell, states, flat, offs, lens)
+        return replay_chain_python(cell, h0, msgs, width, sent, flat, stops, out_pos)
     if not cell.float_ok:
-        raise ValueError("run_ragged's compiled kernel needs products exact in float64 (cell.float_ok)")
-    if cell._wf is None:
-        cell._wf = (cell.w_rec.astype(np.float64), cell.w_in.astype(np.float64))
-    from ._rnn_numba import run_ragged_dense
+        raise ValueError("replay_chain's compiled kernel needs products exact in float64 (cell.float_ok)")
+    if cell._wt is None:
+        cell._wt = (np.ascontiguousarray(cell.w_rec.transpose(0, 2, 1), dtype=np.float64),
+                    np.ascontiguousarray(cell.w_in.transpose(0, 2, 1), dtype=np.float64))
+    from ._rnn_numba import replay_chain_dense
 
-    ok = in_place and isinstance(states, np.ndarray) and states.dtype == np.int64 and states.flags.c_contiguous
-    h = states if ok else np.array(states, dtype=np.int64, copy=True)
-    sat = np.zeros(h.shape[0], dtype=np.int64)
-    run_ragged_dense(np.ascontiguousarray(cell._wf[0]), np.ascontiguousarray(cell._wf[1]), cell.u0, cell.bsh,
-                     np.int64(cell.act), cell.table, np.int64(cell.lo), np.int64(cell.one), np.int64(cell.frac),
-                     np.int64(cell.raw_min), np.int64(cell.raw_max), cell.tmask, h, flat, offs, lens, sat)
-    return h, sat
+    L, d = cell.L, cell.d
+    check = sent is not None
+    sent_arr = np.ascontiguousarray(sent, dtype=np.int64) if check else np.zeros((1, L, d), dtype=np.int64)
+    if check and sent_arr.shape != (K, L, d):
+        raise ValueError("sent must hold one (L, d) state per message")
+    out_states = np.zeros((out_pos.size, L, d), dtype=np.int64)
+    result = np.zeros(3, dtype=np.int64)
+    replay_chain_dense(cell._wt[0], cell._wt[1], cell.u0, cell.bsh, np.int64(cell.act), cell.table,
+                       np.int64(cell.lo), np.int64(cell.one), np.int64(cell.frac), np.int64(cell.raw_min),
+                       np.int64(cell.raw_max), cell.tmask, np.ascontiguousarray(h0, dtype=np.int64), msgs,
+                       np.int64(width), sent_arr, check, flat, stops, out_pos, out_states, result)
+    return int(result[0]), int(result[1]), int(result[2]), out_states

@@ -89,6 +89,7 @@ from typing import Any
 import numpy as np
 
 from ..bits import Precision
+from ..core import sorted_unique
 from ..errors import InvalidInputError
 from ..kernels.rnn import matmul_exact as _matmul_exact
 from .base import Model, ModelOutput
@@ -97,8 +98,8 @@ __all__ = ["RNNModel", "ACTIVATIONS"]
 
 ACTIVATIONS = ("tanh", "relu", "threshold")
 
-#: from this many tokens on, :meth:`RNNModel.run` (fixed point, backend "auto") runs the
-#: compiled cell; shorter runs take the plain twin, which answers before a call pays
+#: below this many tokens, :meth:`RNNModel.run` (fixed point, backend "auto") always takes
+#: the plain twin, which answers before a call of the compiled cell pays
 RUN_NUMBA_FROM = 8
 
 
@@ -196,7 +197,7 @@ class RNNModel(Model):
         pos = np.where(pos < 0, pos + length, pos)
         if pos.size == 0 or pos.min() < 0 or pos.max() >= length:
             raise InvalidInputError(f"output positions {self.config['output_positions']} do not fit length {length}")
-        return np.unique(pos)
+        return sorted_unique(pos)
 
     # ------------------------------------------------------------------ activation
     def act_table(self) -> tuple[np.ndarray, int, np.ndarray]:
@@ -267,14 +268,19 @@ class RNNModel(Model):
         """Read ``tokens`` left to right from ``state``: (final state, saturations).
 
         Fixed point runs the batched cell (:mod:`commlb.kernels.rnn`) on one row:
-        ``backend`` ``"numba"``, ``"python"`` or ``"auto"`` (numba from
-        :data:`RUN_NUMBA_FROM` tokens on, where it pays for its call).  Floats run here."""
+        ``backend`` ``"numba"``, ``"python"`` or ``"auto"`` (the plain twin below
+        :data:`RUN_NUMBA_FROM` tokens, else :meth:`RNNCell.run <commlb.kernels.rnn.RNNCell.run>`'s
+        rule: the compiled cell once a call or the process's calls are long enough).  Floats
+        run here."""
         prec = self.precision
         toks = np.asarray(tokens, dtype=np.int64).reshape(-1)
         if prec.is_fixed:
             from ..kernels.backend import resolve_backend
 
-            backend = resolve_backend(backend, auto="numba" if toks.size >= RUN_NUMBA_FROM else "python")
+            if backend == "auto" and toks.size < RUN_NUMBA_FROM:
+                backend = "python"
+            elif backend != "auto":  # "auto" from RUN_NUMBA_FROM tokens: the cell's rule decides
+                backend = resolve_backend(backend)
             h = np.asarray(state, dtype=np.int64)
             if toks.size == 0:
                 return h.copy(), 0

@@ -76,6 +76,7 @@ from typing import Any
 import numpy as np
 
 from ..bits import Precision, exact_float_matmul, exact_matmul, float_acc_frac, rescale_ints
+from ..core import sorted_unique
 from ..errors import InvalidInputError
 from .base import Model, ModelOutput
 
@@ -160,7 +161,7 @@ def needed_positions(
     key/value position (all of them, or those at or before it with a causal mask) at
     layer l − 1, plus itself (residual)."""
     out = [np.zeros(0, dtype=np.int64)] * (layers + 1)
-    cur = np.unique(np.asarray(outputs, dtype=np.int64))
+    cur = sorted_unique(outputs)
     out[layers] = cur
     for layer in range(layers, 0, -1):
         if cur.size == 0:
@@ -290,7 +291,7 @@ class TransformerModel(Model):
         pos = np.where(pos < 0, pos + length, pos)
         if pos.size == 0 or pos.min() < 0 or pos.max() >= length:
             raise InvalidInputError(f"output positions {self.config['output_positions']} do not fit length {length}")
-        return np.unique(pos)
+        return sorted_unique(pos)
 
     def check_tokens(self, tokens: np.ndarray) -> np.ndarray:
         arr = np.asarray(tokens)

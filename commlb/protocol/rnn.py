@@ -37,14 +37,11 @@ of message k is ``transcript.messages[k].values()["state"]`` (the decoded payloa
 
 Verification (docs/theory.md §3.9 says what each check proves): every verified run checks
 that each message's bits decode to exactly the state its receiver continued from.  Then,
-by default, an independent ``model.forward``: in fixed point the protocol's read-out must
-equal it bit for bit; in float mode the state travels as exactly representable p-bit
-floats, so the result is expected to be identical as well; the check accepts a relative
-tolerance of 2^(4 − p/2) per unit of magnitude (as the transformer simulator) and requires
-the same decision unless the forward pass lies within that tolerance of the decision
-boundary.  With ``verify="replay"`` (fixed point) instead every segment is recomputed from
-the decoded message before it through its holder's view, all segments at once
-(:func:`replay_segments`), and no forward pass runs.  A failed check raises
+by default, an independent ``model.forward``, whose output the protocol's must equal bit
+for bit (in float mode as well: the state travels as exactly representable p-bit floats).
+With ``verify="replay"`` instead every segment is recomputed from the decoded message
+before it through its holder's view (:func:`replay_segments`: in fixed point with the
+decoding check, in one compiled pass) and no forward pass runs.  A failed check raises
 :class:`EngineError`.
 """
 
@@ -60,7 +57,7 @@ from ..core import ALICE, BOB, PUBLIC, Owner
 from ..errors import EngineError, InvalidInputError
 from ..models.base import ModelOutput
 from ..models.rnn import RNNModel
-from .core import Channel, MessageLog, PartyView, Split, Transcript, verify_output
+from .core import Channel, MessageLog, PartyView, Split, Transcript, _Block, verify_output
 
 __all__ = [
     "simulate_rnn",
@@ -189,7 +186,7 @@ def simulate_rnn(
     * ``True`` or ``"forward"``: every message's bits decode to the state its receiver
       continued from (``messages_decode_to_handoff_states``), and the output equals an
       independent ``model.forward`` bit for bit (``protocol_matches_forward``);
-    * ``"replay"`` (fixed point): the same decoding check, and every segment recomputed
+    * ``"replay"``: the same decoding check, and every segment recomputed
       from the decoded message before it through its holder's view, all segments at once
       (:func:`replay_segments`): each must give exactly the next message, and the last
       ones the output (``segments_replayed``).  No forward pass is run, and
@@ -210,8 +207,6 @@ def simulate_rnn(
     if engine not in ("auto", "segments", "batched"):
         raise InvalidInputError(f"engine must be auto, segments or batched, not {engine!r}")
     checks = verify_checks(verify)
-    if "replay" in checks and not model.precision.is_fixed:
-        raise InvalidInputError("the segment replay check is for fixed point; use verify='forward'")
     tokens = model.check_tokens(tokens)
     if len(split) != tokens.size:
         raise InvalidInputError(f"split has {len(split)} owners for {tokens.size} tokens")
@@ -296,20 +291,29 @@ def _finish(model: RNNModel, tokens: np.ndarray, split: Split, channel: Channel,
     if not checks:
         return transcript, output
     done = ["messages_decode_to_handoff_states"]
-    # every message's bit string (a batch's all encoded now, in one pass) decoded back must
-    # be exactly the state its receiver continued from
-    got = msgs.decoded().get("state", np.zeros((0, L, d)))
-    if got.shape != sent.shape or not np.array_equal(got, sent):
-        raise EngineError("an RNN message does not decode to the state its receiver continued from")
-    transcript.meta["messages_decode_to_handoff_states"] = True
     if "replay" in checks:
-        transcript.meta.update(replay_segments(model, tokens, split, transcript, output, decoded=got))
+        # the decoding check and the segment replay in one pass (replay_segments with ``sent``)
+        transcript.meta.update(replay_segments(model, tokens, split, transcript, output, sent=sent))
         done.append("segments_replayed")
+    else:
+        _check_decoding(msgs, sent, L, d)
+        transcript.meta["messages_decode_to_handoff_states"] = True
     if "forward" in checks:
         transcript.meta.update(verify_output(model, output, model.forward(tokens), "rnn"))
         done.append("protocol_matches_forward")
     transcript.meta["verification"] = done
     return transcript, output
+
+
+def _check_decoding(msgs: MessageLog, sent: np.ndarray, L: int, d: int) -> None:
+    """Every message's bit string (a batch's all encoded now, in one pass) decoded back
+    must be exactly the state its receiver continued from, ``sent[k]``."""
+    got = msgs.decoded().get("state", np.zeros((0, L, d)))
+    if got.shape != sent.shape or not np.array_equal(got, sent):
+        raise EngineError(_NOT_DECODED)
+
+
+_NOT_DECODED = "an RNN message does not decode to the state its receiver continued from"
 
 
 def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs: np.ndarray,
@@ -377,37 +381,49 @@ def _record_handoffs(channel: Channel, model: RNNModel, sent: np.ndarray, stops:
 
 
 # ---------------------------------------------------------------- segment replay
-#: the replay runs a step of many segments at once (:func:`~commlb.kernels.rnn.step_rows`:
-#: one exact matrix product for all of them) while at least this many multiply-adds
-#: (rows · L · d²) remain in the step; the few long segments left then run by the
-#: compiled cell
+#: run the replay as one compiled pass (:func:`~commlb.kernels.rnn.replay_chain`) when its
+#: dense float64 products are exact (:attr:`~commlb.kernels.rnn.RNNCell.float_ok`, the
+#: common case); the tests switch it off to exercise the other runners
+REPLAY_FUSED = True
+#: otherwise the replay runs a step of many segments at once
+#: (:func:`~commlb.kernels.rnn.step_rows`: one exact matrix product for all of them) while
+#: at least this many multiply-adds (rows · L · d²) remain in the step; the few long
+#: segments left then run by the compiled cell
 REPLAY_TWIN_MIN_WORK = 1 << 14
 #: ... and to the end when at most this many steps remain: a call of the compiled cell
 #: (threads woken for a few rows) costs milliseconds on a busy machine
 REPLAY_TAIL_STEPS = 64
-#: run the replay's rows by :func:`~commlb.kernels.rnn.run_ragged` when its products are
-#: exact (the tests switch it off to exercise the other runners)
-REPLAY_RAGGED = True
 
 
 def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcript: Transcript,
-                    output: ModelOutput, decoded: np.ndarray | None = None) -> dict[str, Any]:
-    """Recompute every segment of a fixed-point RNN protocol run from its transcript and
-    check it (docs/theory.md §3.9).
+                    output: ModelOutput, decoded: np.ndarray | None = None,
+                    sent: np.ndarray | None = None) -> dict[str, Any]:
+    """Recompute every segment of an RNN protocol run from its transcript and check it
+    (docs/theory.md §3.9), in fixed point and in float mode (whose states cross as
+    exactly representable p-bit floats, so the check is exact there too).
 
     The segments are the schedule's (:func:`rnn_schedule`); they must cover positions
     0..last output position in order, and message k must be sent by the holder of
     segment k.  Segment k starts from h0 (k = 0) or from what message k − 1's bits
     decode to, and reads its positions through its holder's :class:`PartyView` (a
-    position the holder cannot see raises :class:`IsolationError`).  All segments run
-    at once, independently of the engine's run: one exact product per step for the many
-    short ones (:func:`~commlb.kernels.rnn.step_rows`), the compiled cell for the few
-    long ones.  The
-    state at the end of segment k must equal message k's decoded state, the read-outs at
-    the output positions must equal ``output`` bit for bit, and the saturations must add
-    up to ``output.saturations``; else :class:`EngineError`.  Returns the metadata."""
-    if not model.precision.is_fixed:
-        raise InvalidInputError("the segment replay check is for fixed point")
+    position the holder cannot see raises :class:`IsolationError`).  The state at the
+    end of segment k must equal message k's decoded state, the read-outs at the output
+    positions must equal ``output`` bit for bit, and the saturations must add up to
+    ``output.saturations``; else :class:`EngineError`.  With ``sent`` (the states the
+    receivers continued from, (K, L, d)) every message must also decode to ``sent[k]``
+    (the check ``messages_decode_to_handoff_states``, then also in the metadata).
+
+    How it runs, independently of the engine's run (the compiled cell over the whole
+    input, sparse rows): when the dense float64 products are exact
+    (:attr:`~commlb.kernels.rnn.RNNCell.float_ok`), one compiled pass
+    (:func:`~commlb.kernels.rnn.replay_chain`) decodes each message from its packed bits,
+    compares it, and steps the next segment from it, dense products; otherwise the
+    messages are decoded in one pass (``decoded``: already decoded values, when the
+    caller has them) and all segments run at once, one exact product per step for the
+    many short ones (:func:`~commlb.kernels.rnn.step_rows`), the compiled cell for the
+    few long ones; in float mode by :meth:`RNNModel.step_batch`, all rows still reading
+    at once (:func:`_run_pieces_float`).  Returns the metadata."""
+    fixed = model.precision.is_fixed
     tokens = model.check_tokens(tokens)
     outputs = model.output_positions(tokens.size)
     last = int(outputs.max())
@@ -425,51 +441,103 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
                else np.array([int(m.sender) for m in msgs], dtype=np.int8))
     if not np.array_equal(senders, holders[:-1]):
         raise EngineError("replay: a message is not sent by the holder of the segment before it")
-    if decoded is None:
-        decoded = (msgs.decoded() if isinstance(msgs, MessageLog)
-                   else MessageLog(list(msgs)).decoded()).get("state", np.zeros((0,) + model.state_shape))
-    decoded = np.asarray(decoded, dtype=np.int64)
-    views = {int(w): PartyView(w, tokens, split.owner) for w in (ALICE, BOB)}
-    # pieces: the segments cut after every output position; a segment's first piece starts
-    # from the message before it, a later piece from the piece before it (waves)
+    # every position 0..last read through the view of the holder of its segment
+    holder_at = np.repeat(holders, stops - starts)
+    flat = np.empty(last + 1, dtype=np.int64)
+    for w in (ALICE, BOB):
+        mine = np.flatnonzero(holder_at == int(w))
+        if mine.size:
+            flat[mine] = PartyView(w, tokens, split.owner).take(mine)
+    cell = model.cell() if fixed else None
+    h0 = model.initial_state()
+    meta: dict[str, Any] = {}
+    if cell is not None and cell.float_ok and REPLAY_FUSED and decoded is None:
+        from ..kernels.rnn import replay_chain
+
+        code, k, sat, out_states = replay_chain(cell, h0, _message_bytes(msgs, model), model.precision.bits,
+                                                sent, flat, stops, outputs)
+        if code == 1:
+            raise EngineError(_NOT_DECODED)
+        if code == 2:
+            raise EngineError(f"replay: segment {k} from the message before it does not give message {k}")
+        if sent is not None:
+            meta["messages_decode_to_handoff_states"] = True
+    else:
+        if decoded is None:
+            decoded = (msgs.decoded() if isinstance(msgs, MessageLog)
+                       else MessageLog(list(msgs)).decoded()).get("state", np.zeros((0,) + model.state_shape))
+        decoded = np.asarray(decoded, dtype=np.int64 if fixed else np.float64)
+        if sent is not None:
+            if decoded.shape != np.shape(sent) or not np.array_equal(decoded, sent):
+                raise EngineError(_NOT_DECODED)
+            meta["messages_decode_to_handoff_states"] = True
+        sat, out_states = _replay_in_waves(model, cell, h0, decoded, starts, stops, outputs, flat)
+    values, read_sat = model.readout(out_states)
+    if values.shape != np.shape(output.values) or not np.array_equal(values, output.values):
+        raise EngineError("replay: the read-out of the replayed segments differs from the protocol's output")
+    if int(sat) + int(read_sat) != int(output.saturations):
+        raise EngineError("replay: the saturations of the replayed segments differ from the protocol's")
+    meta.update({"segments_replayed": True, "replayed_segments": int(nseg)})
+    return meta
+
+
+def _message_bytes(msgs: Sequence[Any], model: RNNModel) -> np.ndarray:
+    """Every message's bit string packed eight bits a byte, most significant first, one
+    row per message (K, ceil(L·d·p / 8)): a byte-aligned block's packed words as they
+    are, other messages' bits packed by ``np.packbits``.  Each must be L·d·p bits long."""
+    per = model.layers * model.hidden * model.precision.bits
+    parts = msgs._parts if isinstance(msgs, MessageLog) else list(msgs)
+    rows: list[np.ndarray] = []
+    for part in parts:
+        if isinstance(part, _Block):
+            if part.batch.per != per:
+                raise EngineError(f"replay: messages of {part.batch.per} bits, not L·d·p = {per}")
+            packed = part.batch.packed()
+            rows.append(packed if packed is not None else np.packbits(part.batch.all_bits(), axis=1))
+        else:
+            bits = np.asarray(part.payload.bits, dtype=np.uint8)
+            if bits.size != per:
+                raise EngineError(f"replay: a message of {bits.size} bits, not L·d·p = {per}")
+            rows.append(np.packbits(bits)[None])
+    if not rows:
+        return np.zeros((0, (per + 7) // 8), dtype=np.uint8)
+    return rows[0] if len(rows) == 1 else np.concatenate(rows)
+
+
+def _replay_in_waves(model: RNNModel, cell: Any, h0: np.ndarray, decoded: np.ndarray, starts: np.ndarray,
+                     stops: np.ndarray, outputs: np.ndarray, flat: np.ndarray) -> tuple[int, np.ndarray]:
+    """The replay of :func:`replay_segments` when its compiled pass does not apply: all
+    segments at once, cut after every output position into pieces; a segment's first
+    piece starts from the message before it, a later piece from the piece before it (in
+    waves).  Fixed point (``cell``) by :func:`_run_pieces`; float mode (``cell`` None) by
+    :func:`_run_pieces_float`.  Checks that segment k ends in ``decoded[k]`` (exactly:
+    float states cross as exactly representable p-bit floats); returns (saturations, the
+    states at the output positions)."""
+    nseg = starts.size
     bounds = _sorted_unique(np.concatenate([starts, outputs + 1]))
     p_start, p_stop = bounds[:-1], bounds[1:]
     seg = np.searchsorted(starts, p_start, side="right") - 1
     wave = np.arange(p_start.size) - np.searchsorted(p_start, starts[seg])
-    cell = model.cell()
-    h0 = model.initial_state()
-    end = np.zeros((p_start.size,) + model.state_shape, dtype=np.int64)
+    end = np.zeros((p_start.size,) + model.state_shape, dtype=np.int64 if cell is not None else np.float64)
     sat = np.zeros(p_start.size, dtype=np.int64)
     starts_from = np.concatenate([h0[None], decoded])  # segment k starts from entry k
-    whole = p_start.size == nseg  # no output inside a segment: the pieces are the segments
     for j in range(int(wave.max()) + 1):
-        rows = np.arange(nseg) if whole else np.flatnonzero(wave == j)
-        begin = starts_from if whole else starts_from[seg[rows]] if j == 0 else end[rows - 1]
+        rows = np.flatnonzero(wave == j)
+        begin = starts_from[seg[rows]] if j == 0 else end[rows - 1]
         lengths = p_stop[rows] - p_start[rows]
         pos = np.repeat(p_start[rows] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
             + np.arange(int(lengths.sum()))
-        who = np.repeat(holders[seg[rows]], lengths)
-        flat = np.empty(pos.size, dtype=np.int64)
-        for w, view in views.items():
-            mine = who == w
-            if np.any(mine):
-                flat[mine] = view.take(pos[mine])
         with _one_blas_thread():  # BLAS threads on these small products only spin on 2 busy cores
-            if whole:
-                end, sat = _run_pieces(cell, begin, lengths, flat)
+            if cell is None:
+                end[rows], sat[rows] = _run_pieces_float(model, begin, lengths, flat[pos])
             else:
-                end[rows], sat[rows] = _run_pieces(cell, begin, lengths, flat)
+                end[rows], sat[rows] = _run_pieces(cell, begin, lengths, flat[pos])
     # each segment but the last ends in the state the next message carries
-    seg_end = np.arange(nseg - 1) if whole else np.flatnonzero((p_stop == stops[seg]) & (seg < nseg - 1))
-    if not np.array_equal(end[: nseg - 1] if whole else end[seg_end], decoded if whole else decoded[seg[seg_end]]):
+    seg_end = np.flatnonzero((p_stop == stops[seg]) & (seg < nseg - 1))
+    if not np.array_equal(end[seg_end], decoded[seg[seg_end]]):
         k = int(seg[seg_end][np.argmax(np.any(end[seg_end] != decoded[seg[seg_end]], axis=(1, 2)))])
         raise EngineError(f"replay: segment {k} from the message before it does not give message {k}")
-    values, read_sat = model.readout(end[np.searchsorted(p_stop, outputs + 1)])
-    if values.shape != np.shape(output.values) or not np.array_equal(values, output.values):
-        raise EngineError("replay: the read-out of the replayed segments differs from the protocol's output")
-    if int(sat.sum()) + int(read_sat) != int(output.saturations):
-        raise EngineError("replay: the saturations of the replayed segments differ from the protocol's")
-    return {"segments_replayed": True, "replayed_segments": int(nseg)}
+    return int(sat.sum()), end[np.searchsorted(p_stop, outputs + 1)]
 
 
 _CONTROLLER: Any = None
@@ -486,21 +554,39 @@ def _one_blas_thread() -> Any:
     return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
+def _run_pieces_float(model: RNNModel, begin: np.ndarray, lengths: np.ndarray,
+                      flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_run_pieces` for a float-mode RNN: longest rows first, each step of the rows
+    still reading together by :meth:`RNNModel.step_batch` (the batched float step, other
+    code than the per-sequence loop of :meth:`RNNModel.run` that the engine and
+    ``model.forward`` use).  Returns (end states, saturations per row)."""
+    R = lengths.size
+    order = np.argsort(-lengths, kind="stable")
+    lens = lengths[order]
+    offs = np.concatenate([[0], np.cumsum(lengths)[:-1]])[order].astype(np.int64)
+    h = np.array(begin[order], dtype=np.float64)
+    sat = np.zeros(R, dtype=np.int64)
+    T = int(lens[0]) if R else 0
+    active = np.searchsorted(-lens, -np.arange(T), side="left")  # rows with len > t
+    for t in range(T):
+        n = int(active[t])
+        h[:n], s = model.step_batch(h[:n], flat[offs[:n] + t])
+        sat[:n] += s
+    end = np.empty_like(h)
+    end[order] = h
+    got = np.empty_like(sat)
+    got[order] = sat
+    return end, got
+
+
 def _run_pieces(cell: Any, begin: np.ndarray, lengths: np.ndarray,
                 flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Run R independent rows: row r starts from ``begin[r]`` and reads ``lengths[r]``
     tokens (row r's are the next ``lengths[r]`` of ``flat``).  Longest rows first; each
     step runs the rows still reading together (:func:`~commlb.kernels.rnn.step_rows`:
     one exact product for all) while they are many, then the rest by the compiled cell,
-    row by row as the forward pass runs.  When the cell's products are exact in float64
-    (``cell.float_ok``, the common case) all rows run instead by
-    :func:`~commlb.kernels.rnn.run_ragged` (dense products, one row after another).
-    Returns (end states, saturations per row)."""
-    from ..kernels.rnn import run_ragged, step_rows
-
-    if cell.float_ok and REPLAY_RAGGED:  # ``begin`` is the caller's fresh array: updated in place
-        return run_ragged(cell, begin, flat, np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths,
-                          in_place=True)
+    row by row as the forward pass runs.  Returns (end states, saturations per row)."""
+    from ..kernels.rnn import step_rows
 
     R = lengths.size
     sorted_already = bool(np.all(lengths[:-1] >= lengths[1:]))  # e.g. every row one token long

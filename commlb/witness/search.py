@@ -3,9 +3,10 @@ the runs of equal messages.
 
 :func:`search_witness` enumerates every input of Alice's when the estimate fits (else it
 refuses with the estimate, or samples ``budget`` inputs or seconds, birthday style),
-sorts the 64-bit keys in place together with 32-bit input indices (an in-place radix sort,
-:func:`commlb.kernels.keysort.sort_keys_indices`: 12 bytes per input in all, 16 above 2^32
-inputs), counts the distinct messages and hands the runs of equal keys to
+groups the 64-bit keys into runs of equal keys as they are enumerated, with 32-bit input
+indices (:class:`commlb.kernels.keysort.RunGrouper`: each chunk grouped by the top bits of
+its mixed keys, then every group sorted in cache, in parallel; 12 bytes per input, 16 above
+2^32 inputs or when many inputs share few messages), counts the distinct messages and hands the runs of equal keys to
 :func:`commlb.witness.collision.find_pair`.  An exhaustive run whose arrays would not fit
 in the memory available now is refused before anything is allocated.  :func:`effective_bits` counts the distinct
 messages over all of Alice's inputs: a model correct on every input needs log2 of that
@@ -30,7 +31,7 @@ from .sources import EngineSource, MessageSource, message_source
 
 __all__ = ["search_witness", "effective_bits", "parse_budget", "key_runs", "sorted_runs", "count_distinct", "Progress",
            "MAX_EXHAUSTIVE_SECONDS", "MAX_EXHAUSTIVE_BYTES", "BYTES_PER_INPUT", "NUMPY_BELOW_EFFECTIVE",
-           "MAX_MULTI_RUNS"]
+           "MAX_MULTI_RUNS", "MAX_RUN_MEMBERS"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -42,10 +43,15 @@ MAX_EXHAUSTIVE_BYTES = 8 << 30
 BYTES_PER_INPUT = 12
 #: the first this many runs of equal keys longer than one are kept (positions and lengths)
 MAX_MULTI_RUNS = 1 << 21
+#: every member of the runs of equal keys longer than one is kept when they number at most
+#: this many (else the first 33 of each run): hashed keys are told apart by recomputing
+#: these inputs' messages
+MAX_RUN_MEMBERS = 1 << 22
 #: with backend "auto", up to this many inputs the effective-bits count (simulate's hook,
 #: up to 2^16 inputs) runs the plain numpy twins instead of the numba kernels
 NUMPY_BELOW_EFFECTIVE = 1 << 16
-_BLOCK = 1 << 20
+#: inputs enumerated per kernel call (a progress step)
+_BLOCK = 1 << 21
 
 
 def _log2(value: int) -> float:
@@ -90,9 +96,11 @@ def _rate(source: MessageSource) -> float:
 
 
 def _bytes_needed(n_inputs: int) -> float:
-    """Peak bytes of an exhaustive run: keys and indices, plus one enumeration block."""
+    """Peak bytes of an exhaustive run: keys and indices, one enumeration block and the
+    listed members of runs longer than one (a group of keys far larger than the others
+    may take up to 4 bytes per input more: :class:`commlb.kernels.keysort.RunGrouper`)."""
     per = BYTES_PER_INPUT if n_inputs < 1 << 32 else 16
-    return float(n_inputs) * per + 8.0 * min(n_inputs, _BLOCK)
+    return float(n_inputs) * per + 8.0 * min(n_inputs, _BLOCK) + 4.0 * min(n_inputs, MAX_RUN_MEMBERS)
 
 
 def _available_bytes() -> float | None:
@@ -191,15 +199,36 @@ def _bound_value(problem: Any) -> float | None:
     return None if b is None or b.value is None else float(b.value)
 
 
-def _enumerate(source: MessageSource, progress: Progress | None) -> np.ndarray:
+def _enumerate(source: MessageSource, progress: Progress | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+    """Every input's key, grouped into runs of equal keys as the chunks come
+    (:class:`commlb.kernels.keysort.RunGrouper`; with the python backend, all keys then
+    :func:`~commlb.kernels.keysort.group_runs_reference`).  Returns (members, starts,
+    lengths, runs, members in runs longer than one, runs longer than one): see
+    :meth:`RunGrouper.runs <commlb.kernels.keysort.RunGrouper.runs>`; every member of every
+    run longer than one is listed when they number at most :data:`MAX_RUN_MEMBERS`."""
+    from ..kernels import keysort as ks
+
     N = source.n_inputs
-    keys = np.empty(N, dtype=np.uint64)
+    max_multi = min(MAX_MULTI_RUNS, N // 2 + 1)
+    grouper = ks.RunGrouper(N) if source.backend == "numba" else None
+    keys = np.empty(N, dtype=np.uint64) if grouper is None else None
     for lo in range(0, N, _BLOCK):
         hi = min(N, lo + _BLOCK)
-        keys[lo:hi] = source.keys_tree(lo, hi)
+        chunk = source.keys_tree(lo, hi)
+        if grouper is not None:
+            grouper.add(lo, chunk)
+        else:
+            assert keys is not None
+            keys[lo:hi] = chunk
         if progress is not None:
             progress(hi, N, "enumerating Alice's inputs")
-    return keys
+    if progress is not None:
+        progress(N, N, "grouping equal messages")
+    if grouper is not None:
+        return grouper.runs(max_multi, MAX_RUN_MEMBERS)
+    assert keys is not None
+    return ks.group_runs_reference(keys, max_multi, MAX_RUN_MEMBERS)
 
 
 def _sample(source: MessageSource, count: int | None, seconds: float | None, rng: np.random.Generator,
@@ -230,7 +259,9 @@ def _sample(source: MessageSource, count: int | None, seconds: float | None, rng
         # when it fits 63 bits: much faster than comparing rows)
         if D * math.log2(base) < 63:
             index = digits.astype(np.int64) @ (np.int64(base) ** np.arange(D, dtype=np.int64))
-            _, first = np.unique(index, return_index=True)
+            order = np.argsort(index, kind="stable")  # first occurrence of each (np.unique is slow)
+            s = index[order]
+            first = order[np.concatenate([[True], s[1:] != s[:-1]])] if s.size else order
         else:
             _, first = np.unique(digits, axis=0, return_index=True)
         first.sort()
@@ -274,7 +305,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
             if executor is not None:  # spilled to disk, shared by the workers
                 from .spill import estimate
 
-                est_s, est_b = estimate(source, executor)[0], 0.0
+                est_s, est_b = estimate(source, executor, spill_dir)[0], 0.0
             else:
                 est_s, est_b = _estimate(source)
             if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
@@ -304,7 +335,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
 
             spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
         else:
-            keys = _enumerate(source, progress)
+            order, starts, lengths, runs, members, collisions = _enumerate(source, progress)
     else:
         if count is None and seconds is None:
             count = 1 << 20
@@ -328,10 +359,8 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         order, starts, lengths = spilled.order, spilled.starts, spilled.lengths
         distinct, exact, collisions = spilled.distinct, spilled.exact, spilled.collisions_seen
     elif exhaustive:
-        if progress is not None:
-            progress(enumerated, enumerated, "sorting messages")
-        order, starts, lengths, runs, members, collisions = sorted_runs(keys, source.backend)
-        distinct, exact = count_distinct(source, digits_of, order, starts, lengths, runs=runs, members=members)
+        distinct, exact = count_distinct(source, digits_of, order, starts, lengths, runs=runs, members=members,
+                                         limit=MAX_RUN_MEMBERS)
     else:
         if progress is not None:
             progress(enumerated, enumerated, "sorting messages")
@@ -450,7 +479,7 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
         if source.n_inputs > 1 << 20:
             from .spill import estimate
 
-            est_s = estimate(source, executor)[0]
+            est_s = estimate(source, executor, spill_dir)[0]
             if est_s > MAX_EXHAUSTIVE_SECONDS:
                 raise TooLargeError(f"counting the messages of Alice's {source.n_inputs:.3g} inputs would take "
                                     f"about {fmt_seconds(est_s)} on {executor.workers} worker(s): use a smaller "
@@ -458,10 +487,9 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
         spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
         distinct, exact = spilled.distinct, spilled.exact
     else:
-        keys = _enumerate(source, None)
-        order, starts, lengths, runs, members, _ = sorted_runs(keys, source.backend)
+        order, starts, lengths, runs, members, _ = _enumerate(source, None)
         distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths, runs=runs,
-                                         members=members)
+                                         members=members, limit=MAX_RUN_MEMBERS)
     return EffectiveBits(True, distinct, _log2(distinct), source.nominal_bits, bound, source.n_inputs, exact,
                          "" if exact else "distinct count from 64-bit hashes", source.kind + f" ({source.backend})",
                          time.perf_counter() - t)

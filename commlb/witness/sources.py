@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import ALICE, BOB, Reduction
+from ..core import ALICE, BOB, Reduction, sorted_unique
 from ..errors import EngineError, InvalidInputError, TooLargeError
 from .layout import AliceLayout, alice_layout
 
@@ -43,10 +43,15 @@ __all__ = [
     "cross_check",
     "MAX_ENGINE_INPUTS",
     "NUMPY_BELOW",
+    "PLAIN_UPTO_ROWS",
 ]
 
 #: the engine fallback (one protocol run per input) is allowed up to this many inputs
 MAX_ENGINE_INPUTS = 1 << 14
+#: messages of this many inputs or fewer (the cross-check's few inputs, the members of a
+#: few short runs) are computed by the plain twins whatever the backend: faster than
+#: loading (or, on a fresh install, compiling) a kernel for them
+PLAIN_UPTO_ROWS = 64
 #: with backend "auto", up to this many inputs the plain numpy twins run instead of the
 #: numba kernels (no compilation or cache loading for small runs): the witness search
 #: switches early, the effective-bits count (simulate's hook, up to 2^16 inputs) never
@@ -97,7 +102,8 @@ class MessageSource:
         from ..kernels import alice as K
 
         rows = self.rows(digits)
-        return (K.key_rows if self.backend == "numba" else K.key_rows_reference)(rows, self.widths)
+        fast = self.backend == "numba" and len(rows) > PLAIN_UPTO_ROWS
+        return (K.key_rows if fast else K.key_rows_reference)(rows, self.widths)
 
     def keys_tree(self, t0: int, t1: int) -> np.ndarray:
         return self.keys(self.leaves_to_digits(np.arange(t0, t1, dtype=np.int64)))
@@ -118,7 +124,7 @@ class RNNSource(MessageSource):
         # the digit it reads (radix b) or is fixed (radix 1); unread digits go last
         reads = layout.digit_of[: self.cut]
         used = reads[reads >= 0]
-        self.tree = layout.per_digit and used.size == np.unique(used).size
+        self.tree = layout.per_digit and used.size == sorted_unique(used).size
         if self.tree:
             base = layout.base
             radix, digit, toks = [], [], []
@@ -144,7 +150,7 @@ class RNNSource(MessageSource):
         from ..kernels import alice as K
 
         toks = self.layout.tokens(digits, self.positions)
-        fn = K.rnn_rows if self.backend == "numba" else K.rnn_rows_reference
+        fn = K.rnn_rows if self.backend == "numba" and len(toks) > PLAIN_UPTO_ROWS else K.rnn_rows_reference
         return fn(self.arrays, toks)
 
     def keys_tree(self, t0: int, t1: int) -> np.ndarray:
@@ -181,7 +187,7 @@ class AdditiveSource(MessageSource):
         from ..kernels import alice as K
 
         toks = self.layout.tokens(digits, self.positions)
-        fn = K.additive_rows if self.backend == "numba" else K.additive_rows_reference
+        fn = K.additive_rows if self.backend == "numba" and len(toks) > PLAIN_UPTO_ROWS else K.additive_rows_reference
         return fn(self.tables, toks)
 
     def keys_tree(self, t0: int, t1: int) -> np.ndarray:
@@ -341,7 +347,7 @@ def _transformer_tables(model: Any, split: Any, layout: AliceLayout, tr: Any) ->
         W = d.queries.size * model.heads * (model.value_dim + 1)
         tables = np.zeros((keys.size, V, W), dtype=np.int64)
         for k, p in enumerate(keys.tolist()):
-            toks = np.unique(layout.table[p]) if layout.per_digit else np.arange(V)
+            toks = sorted_unique(layout.table[p]) if layout.per_digit else np.arange(V)
             e, _ = model.embed_rows(toks, np.full(toks.size, p))
             kv = model.qkv(0, e, "kv")[0]
             for i, t in enumerate(toks.tolist()):
@@ -356,7 +362,7 @@ def _transformer_tables(model: Any, split: Any, layout: AliceLayout, tr: Any) ->
     W = nk * H * (dk + dv)
     tables = np.zeros((nk, V, W), dtype=np.int64)
     for k, p in enumerate(kvpos.tolist()):
-        toks = np.unique(layout.table[p]) if layout.per_digit else np.arange(V)
+        toks = sorted_unique(layout.table[p]) if layout.per_digit else np.arange(V)
         e, _ = model.embed_rows(toks, np.full(toks.size, p))
         kv = model.qkv(0, e, "kv")[0]
         for i, t in enumerate(toks.tolist()):

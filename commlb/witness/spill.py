@@ -38,7 +38,8 @@ from ..errors import InvalidInputError, TooLargeError
 from ..validate import short_text
 
 __all__ = ["CHUNK", "PARTITION", "MAX_RUNS", "BYTES_PER_SPILLED", "SpillCount", "partition_of",
-           "spilled_count", "plan", "check_spill_dir", "check_disk", "estimate", "parallel_tasks"]
+           "spilled_count", "plan", "check_spill_dir", "check_disk", "estimate", "parallel_tasks",
+           "count_plan", "CountPlan", "fits_one_worker"]
 
 #: leaves per enumeration task (fixed: the chunks never depend on the workers)
 CHUNK = 1 << 21
@@ -88,6 +89,7 @@ class SpillCount:
     partitions: int = 0
     spilled_bytes: int = 0
     peaks: list[int] = field(default_factory=list)
+    in_memory: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,23 +163,51 @@ def _count_partition(p: int, source: Any, job: _Job, bounds: np.ndarray) -> dict
                                     limit=job.limit, runs=runs, members=members)
     run_starts = starts[:MAX_RUNS]
     run_lengths = lengths[:MAX_RUNS]
-    run_keys = keys[run_starts]
+    from ..kernels.keysort import mix_keys
+
+    run_keys = mix_keys(keys[run_starts])  # runs merge in mixed-key order, as the in-memory search lists them
     run_leaves = [sorted_leaves[s:s + min(n, _RUN_MEMBERS)] for s, n in
                   zip(run_starts.tolist(), run_lengths.tolist(), strict=True)]
     return {"runs": runs, "members": members, "refined": refined, "multi": multi, "run_keys": run_keys,
             "run_leaves": run_leaves, "peak": _peak_rss()}
 
 
+def _count_in_memory(_: int, source: Any, limit: int) -> dict[str, Any] | None:
+    """The whole count as the in-process search runs it (every key in memory, grouped
+    into runs as it is enumerated, the same kernels), as one task on a worker; returns the distinct count and the
+    first :data:`MAX_RUNS` runs of equal keys (as the partitions' merge does), or None
+    when the memory available on this worker's machine now is too small (then the count
+    is spilled)."""
+    from .search import MAX_RUN_MEMBERS, _available_bytes, _bytes_needed, _enumerate, count_distinct
+
+    avail = _available_bytes()
+    if avail is not None and _bytes_needed(int(source.n_inputs)) > 0.8 * avail:
+        return None
+    order, starts, lengths, runs, members, multi = _enumerate(source, None)
+    # _enumerate lists every member of the runs only up to MAX_RUN_MEMBERS of them
+    distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths,
+                                     limit=min(limit, MAX_RUN_MEMBERS), runs=runs, members=members)
+    kept = [order[s:s + min(n, _RUN_MEMBERS)].astype(np.int64) for s, n in
+            zip(starts[:MAX_RUNS].tolist(), lengths[:MAX_RUNS].tolist(), strict=True)]
+    return {"distinct": int(distinct), "exact": bool(exact), "multi": int(multi), "kept": kept,
+            "peak": _peak_rss()}
+
+
 #: CPU time of both rounds per input, as a multiple of the kernel's on the probe (measured
 #: with one numba thread: 1.44 for an RNN d = 16 at n = 24, 1.36 for d = 64 at n = 22)
 ROUNDS_PER_KERNEL = 1.5
+#: CPU seconds per key of the in-memory count's sorting of the keys into runs (the radix
+#: sort with its indices took 42-50 ns a key on this machine's cores, docs/design.md §9.1)
+SORT_SECONDS_PER_KEY = 50e-9
+#: the whole count runs in memory on one worker when its arrays take at most this share of
+#: the worker's memory limit (Dask pauses a worker at 80% of it and restarts it at 95%)
+WORKER_MEMORY_FRACTION = 0.6
 
 
-def _seconds(source: Any, n: int) -> float:
-    """Estimated CPU seconds of both rounds: the kernel timed here on 2^16 inputs (after a
-    warm-up call) with one numba thread, as a single-threaded worker runs it (the CPU
-    time of threads waiting for each other on a busy machine is no work), times
-    :data:`ROUNDS_PER_KERNEL`."""
+def _kernel_seconds(source: Any, n: int) -> float:
+    """Estimated CPU seconds of the kernel over ``n`` inputs: timed here on 2^16 inputs
+    (after a warm-up call; the least of three runs) with one numba thread, as a single-threaded worker runs it (the
+    CPU time of threads waiting for each other on a busy machine is no work)."""
     import sys
     import time
 
@@ -188,13 +218,21 @@ def _seconds(source: Any, n: int) -> float:
         if numba is not None:
             numba.set_num_threads(1)
         source.keys_tree(0, min(n, 16))
-        t = time.process_time()
-        source.keys_tree(0, probe)
-        spent = time.process_time() - t
+        spent = math.inf
+        for _ in range(3):  # the least of three: one probe alone varied 2x on a busy machine
+            t = time.process_time()
+            source.keys_tree(0, probe)
+            spent = min(spent, time.process_time() - t)
     finally:
         if numba is not None:
             numba.set_num_threads(threads)
-    return max(spent, 1e-6) / probe * n * ROUNDS_PER_KERNEL
+    return max(spent, 1e-6) / probe * n
+
+
+def _seconds(source: Any, n: int) -> float:
+    """Estimated CPU seconds of both rounds of the spilled count:
+    :func:`_kernel_seconds` times :data:`ROUNDS_PER_KERNEL`."""
+    return _kernel_seconds(source, n) * ROUNDS_PER_KERNEL
 
 
 def parallel_tasks(executor: Any) -> int:
@@ -206,20 +244,121 @@ def parallel_tasks(executor: Any) -> int:
     return workers
 
 
-def estimate(source: Any, executor: Any) -> tuple[float, str]:
-    """(seconds, a sentence) for counting all of ``source``'s inputs on ``executor``: the
-    CPU time measured here spread over :func:`parallel_tasks`; on a local cluster of a busy
-    machine (load average above its cores) the sentence says so."""
+def fits_one_worker(n_inputs: int, executor: Any) -> bool:
+    """Whether the in-memory count of ``n_inputs`` keys (the in-process search's arrays)
+    fits one of ``executor``'s workers: within the in-process limit
+    (:data:`commlb.witness.search.MAX_EXHAUSTIVE_BYTES`), :data:`WORKER_MEMORY_FRACTION` of
+    the workers' memory limit and, on a local cluster, 80% of the memory available now
+    (the worker checks its own again before it allocates)."""
+    from .search import MAX_EXHAUSTIVE_BYTES, _available_bytes, _bytes_needed
+
+    need = _bytes_needed(int(n_inputs))
+    if need > MAX_EXHAUSTIVE_BYTES:
+        return False
+    limit = executor.worker_memory() if hasattr(executor, "worker_memory") else None
+    if limit is not None and need > WORKER_MEMORY_FRACTION * limit:
+        return False
+    if getattr(executor, "kind", "") == "local-cluster":
+        avail = _available_bytes()
+        if avail is not None and need > 0.8 * avail:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class CountPlan:
+    """How the count runs on an executor: ``in_memory`` (the whole count, as in process, as
+    one task on one worker) or spilled, the estimated wall and CPU seconds of the work, and
+    a sentence for people."""
+
+    in_memory: bool
+    seconds: float
+    cpu: float
+    text: str
+    #: ``seconds`` on an idle machine (without the share of the cores a busy one leaves)
+    idle_seconds: float = 0.0
+
+
+#: CPU seconds a worker's first count task spends beyond its work: importing commlb's
+#: witness modules, loading the kernels from numba's cache, reading the message source
+#: (measured on this machine: 0.23 s with compiled bytecode, 1.4 s without)
+FIRST_TASK_SECONDS = 0.3
+#: the same when the installed packages have no compiled bytecode (an install that does
+#: not compile it, or ``PYTHONDONTWRITEBYTECODE``): every worker compiles the sources of
+#: NumPy, numba, Dask and commlb as it imports them
+FIRST_TASK_SECONDS_NO_BYTECODE = 1.5
+
+
+def _first_task_seconds() -> float:
+    """:data:`FIRST_TASK_SECONDS`, or :data:`FIRST_TASK_SECONDS_NO_BYTECODE` when numba's
+    modules have no bytecode cached next to them (then no worker finds any either)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("numba.core.dispatcher")
+    origin = getattr(spec, "origin", None)
+    try:
+        cached = origin is not None and os.path.exists(importlib.util.cache_from_source(origin))
+    except (NotImplementedError, ValueError):
+        cached = True
+    return FIRST_TASK_SECONDS if cached else FIRST_TASK_SECONDS_NO_BYTECODE
+
+
+def _core_share(executor: Any, tasks: int) -> tuple[float, str]:
+    """(share of a core each of ``tasks`` tasks gets, a phrase) on a local cluster or in
+    process: this machine's cores over the tasks and the 1-minute load average of what
+    else runs, at most 1; 1 on a remote cluster (its load is not known here)."""
+    if getattr(executor, "kind", "") not in ("local-cluster", "in-process") or not hasattr(os, "getloadavg"):
+        return 1.0, ""
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    share = min(1.0, cores / (load + tasks))
+    if share >= 0.95:
+        return 1.0, ""
+    return share, f"; this machine is busy (load {load:.1f} on {cores} cores): about {share:.2f} of a core a task"
+
+
+def count_plan(source: Any, executor: Any, directory: str | None = None) -> CountPlan:
+    """In memory on one worker or spilled over all of them, whichever is estimated faster,
+    among those that fit: the in-memory count (kernel on the worker's numba threads, the
+    keys grouped into runs as in process) needs :func:`fits_one_worker`; the spilled one costs
+    :data:`ROUNDS_PER_KERNEL` times the kernel's CPU, spread over
+    :func:`parallel_tasks`.  A spill directory given (``--spill-dir``), or the in-process
+    executor, asks for the spilled count.  On a cluster each worker's first task adds
+    :func:`_first_task_seconds`; on a local cluster of a busy machine every task gets
+    only its share of a core (:func:`_core_share`), and the sentence says so."""
     n = int(source.n_inputs)
-    cpu = _seconds(source, n)
+    kernel = _kernel_seconds(source, n)
     tasks = parallel_tasks(executor)
-    wall = cpu / tasks
-    text = f"about {fmt_seconds(wall)} ({fmt_seconds(cpu)} of CPU over {tasks} at once)"
-    if getattr(executor, "kind", "") in ("local-cluster", "in-process") and hasattr(os, "getloadavg"):
-        load, cores = os.getloadavg()[0], os.cpu_count() or 1
-        if load > cores:
-            text += f"; this machine is busy (load {load:.1f} on {cores} cores): longer"
-    return wall, text
+    first = _first_task_seconds() if getattr(executor, "distributed", False) else 0.0
+    start = f", and {first:.1f} s a worker to start" if first else ""
+    spilled_cpu = kernel * ROUNDS_PER_KERNEL
+    share, busy = _core_share(executor, tasks)
+    idle = spilled_cpu / tasks + first
+    wall = idle / share
+    spilled = CountPlan(False, wall, spilled_cpu,
+                        f"about {fmt_seconds(wall)} ({fmt_seconds(spilled_cpu)} of CPU over {tasks} at once{start})"
+                        f"{busy}", idle)
+    if directory is not None or not getattr(executor, "distributed", False):
+        return spilled
+    threads = max(1, int(getattr(executor, "task_threads", 1)))
+    sort = n * SORT_SECONDS_PER_KEY
+    share, busy = _core_share(executor, threads)
+    idle = kernel / threads + sort + first
+    wall = idle / share
+    if wall > spilled.seconds or not fits_one_worker(n, executor):
+        return spilled
+    return CountPlan(True, wall, kernel + sort,
+                     f"about {fmt_seconds(wall)} ({fmt_seconds(kernel + sort)} of CPU, the kernel on {threads} "
+                     f"thread{'s' if threads > 1 else ''}{start}){busy}", idle)
+
+
+def estimate(source: Any, executor: Any, directory: str | None = None) -> tuple[float, str]:
+    """(seconds on an idle machine, a sentence) for counting all of ``source``'s inputs on
+    ``executor`` (:func:`count_plan`; the sentence allows for a busy machine's load).  The
+    seconds are what a count is refused on (above
+    :data:`commlb.witness.search.MAX_EXHAUSTIVE_SECONDS`): a busy minute does not refuse
+    a count that the machine can do."""
+    how = count_plan(source, executor, directory)
+    return how.idle_seconds, how.text
 
 
 def check_spill_dir(path: str, option: str = "--spill-dir") -> str:
@@ -269,11 +408,23 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
     n = int(source.n_inputs)
     chunk = CHUNK if chunk is None else int(chunk)
     chunks, bits = plan(n, chunk, PARTITION if partition is None else int(partition))
+    how = count_plan(source, executor, directory)
+    if how.in_memory:
+        executor.note(f"{n:,} inputs counted in memory on one worker, {how.text}")
+        got = executor.map_chunks(_count_in_memory, [0], shared=(source, int(limit)),
+                                  progress=None if progress is None else
+                                  (lambda _: progress(1, 1, "counting in memory on one worker")))[0]
+        if got is not None:
+            return _from_kept(got["distinct"], got["exact"], got["multi"], got["kept"], peaks=[got["peak"]],
+                              in_memory=True)
+        executor.note("the worker has less memory available than the in-memory count needs: spilled instead")
+        how = count_plan(source, executor, directory or tempfile.gettempdir())
     base = directory or tempfile.gettempdir()
     need = check_disk(n, base, None if directory is None else "--spill-dir")
     if hasattr(executor, "note"):
         executor.note(f"{n:,} inputs in {chunks:,} chunks and {1 << bits:,} partitions on {executor.workers} "
-                      f"worker(s), {estimate(source, executor)[1]}; {fmt_bytes(need)} spilled to {base}")
+                      f"worker(s), {how.text}; {fmt_bytes(need)} spilled "
+                      f"to {base}")
     spill = tempfile.mkdtemp(prefix="commlb-spill-", dir=base)
     job = _Job(spill, int(chunk), bits, n, int(limit))
     try:
@@ -305,13 +456,21 @@ def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: in
         distinct, exact = runs, False
     else:
         distinct, exact = sum(int(r["refined"]) for r in second), True
-    # the runs of equal keys of all partitions, in key order (the in-memory walk's order)
+    # the runs of equal keys of all partitions, in mixed-key order (the in-memory search's order)
     run_keys = np.concatenate([r["run_keys"] for r in second]) if second else np.zeros(0, np.uint64)
     run_leaves = [leaves for r in second for leaves in r["run_leaves"]]
     pick = np.argsort(run_keys, kind="stable")[:MAX_RUNS]
     kept = [run_leaves[i] for i in pick.tolist()]
+    return _from_kept(distinct, exact, sum(r["multi"] for r in second), kept, chunks, 1 << bits, spilled,
+                      [p for _, p in first] + [r["peak"] for r in second])
+
+
+def _from_kept(distinct: int, exact: bool, multi: int, kept: list[np.ndarray], chunks: int = 0,
+               partitions: int = 0, spilled: int = 0, peaks: list[int] | None = None,
+               in_memory: bool = False) -> SpillCount:
+    """A :class:`SpillCount` from the first runs of equal keys (their leaves, in key order)."""
     lengths = np.array([k.size for k in kept], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if kept else np.zeros(0, np.int64)
     order = np.concatenate(kept) if kept else np.zeros(0, np.int64)
-    return SpillCount(distinct, exact, sum(r["multi"] for r in second), order, starts, lengths, chunks,
-                      1 << bits, spilled, [p for _, p in first] + [r["peak"] for r in second])
+    return SpillCount(distinct, exact, multi, order, starts, lengths, chunks, partitions, spilled, peaks or [],
+                      in_memory)
