@@ -23,7 +23,7 @@ endif
 MIN_PYTHON ?= 3.10
 MIN_VENV ?= .venv-min
 
-.PHONY: test test-full test-min lint demo bench clean
+.PHONY: test test-full test-min lint demo bench clean precompile
 
 $(PY):
 	$(call MKVENV,python3,$(VENV))
@@ -52,6 +52,11 @@ test-min:
 	uv pip install -q --python $(MIN_VENV)/bin/python --resolution lowest-direct -e '.[test,plot,dask,bench]'
 	uv pip list --python $(MIN_VENV)/bin/python
 	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache/min $(MIN_VENV)/bin/python -m pytest -n 2 -p no:cacheprovider
+
+# Compile the numba kernels commands use into the cache once (about 45 s of CPU), so no
+# command compiles on first use.
+precompile: $(STAMP)
+	$(VENV)/bin/commlb precompile
 
 demo: $(STAMP)
 	$(VENV)/bin/commlb simulate --task disjointness --model rnn

@@ -50,10 +50,10 @@ def _compile_bytecode(prefix: str) -> None:
     Path(prefix, ".complete").touch()
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+def _run(cmd: list[str], env: dict[str, str], cwd: str | None = None) -> tuple[float, float, int]:
     """(wall s, CPU s, peak RSS bytes) of one child process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -76,7 +76,12 @@ def main() -> None:
     ap.add_argument("--bytecode", default="", help="pycache prefix directory to compile into and run with")
     ap.add_argument("--cold", action="store_true", help="an empty numba cache for every command run")
     ap.add_argument("--precompile", action="store_true", help="with --cold: run `commlb precompile` first")
+    ap.add_argument("--before", default="", metavar="DIR",
+                    help="also run the command from this source tree (e.g. a checkout of an older commit), "
+                         "interleaved, as 'command (DIR)'")
     args = ap.parse_args()
+    if args.cold and args.before:
+        ap.error("--before runs warm only")
 
     import numba
     import numpy as np
@@ -129,6 +134,13 @@ def main() -> None:
         _run(cmd, env)  # warm: the numba cache and the page cache hold everything
     rows: dict[str, list[tuple[float, float]]] = {"kernel (bench_witness)": [], "kernel (command's model)": [],
                                                    "command": [], "precompile": []}
+    before_cmd = [sys.executable, "-c", "from commlb.cli.main import main; main()"] + cmd[1:]
+    before_env = dict(env, PYTHONPATH=args.before)
+    before = f"command ({args.before})"
+    if args.before:
+        rows[before] = []
+        if not args.cold:
+            _run(before_cmd, before_env, cwd=args.before)
     peaks: list[int] = []
     loads: list[float] = []
     for _ in range(args.repeat):
@@ -148,6 +160,9 @@ def main() -> None:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         rows["kernel (command's model)"].append(_timed(own_kernel))
+        if args.before:
+            w, c, _ = _run(before_cmd, before_env, cwd=args.before)
+            rows[before].append((w, c))
     med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for k, v in rows.items() if v}
     ref_w, ref_c = med["kernel (bench_witness)"]
     print(f"\nn = {n}: {N:,} inputs, {args.repeat} interleaved runs (medians; load average "

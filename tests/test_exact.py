@@ -476,7 +476,7 @@ def test_forward_check_never_refutes_a_completable_split(V, m, placement, cap, d
 
 @settings(deadline=None, max_examples=40)
 @given(small_matrices(max_side=6))
-def test_search_same_with_and_without_forward_checks_and_ordering(M):
+def test_search_same_with_and_without_forward_checks_ordering_and_duplication_cut(M):
     from commlb.bounds.exact import _bitplanes, _merge
     from commlb.kernels.exact import new_memo, solve
 
@@ -487,11 +487,14 @@ def test_search_same_with_and_without_forward_checks_and_ordering(M):
     ref = deterministic_complexity_reference(M)
     for d in range(ref + 1):
         answers = []
-        for forward, order in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)):
+        settings_ = [(f, o, 0.0, 1.0) for f in (0.0, 1.0) for o in (0.0, 1.0)]
+        settings_ += [(1.0, 1.0, 1.0, 1.0), (0.0, 0.0, 1.0, 1.0), (1.0, 1.0, 1.0, 3.0), (0.0, 1.0, 0.0, 4.0)]
+        settings_ = [(*s_, least) for s_ in settings_ for least in (-1.0, 1e9)]  # least-rank order never / always
+        for forward, order, dup, passes, least in settings_:
             stats = np.zeros(4, dtype=np.int64)
             answers.append(bool(solve(RB, CB, len(values), rows, cols, d, new_memo(), stats,
-                                      np.array([math.inf, forward, order]))))
-        assert answers == [d >= ref] * 4
+                                      np.array([math.inf, forward, order, dup, passes, float(d), least]))))
+        assert answers == [d >= ref] * len(settings_)
 
 
 @settings(deadline=None, max_examples=100)
@@ -499,10 +502,56 @@ def test_search_same_with_and_without_forward_checks_and_ordering(M):
 def test_order_elements_equals_plain(V, m, data):
     from commlb.kernels.exact import order_elements, order_elements_plain
 
-    vectors = [[data.draw(st.integers(0, 2 ** 12 - 1)) for _ in range(m)] for _ in range(V)]
+    bits = data.draw(st.sampled_from([3, 12]))  # few bits: many dependent elements and ties
+    most = data.draw(st.booleans())
+    vectors = [[data.draw(st.integers(0, 2 ** bits - 1)) for _ in range(m)] for _ in range(V)]
     elems = np.arange(100, 100 + m, dtype=np.int64)
     vec = np.array(vectors, dtype=np.uint64).reshape(V, m)
-    order_elements(elems, vec, V, m)
-    expected = order_elements_plain(vectors)
+    order_elements(elems, vec, V, m, most)
+    expected = order_elements_plain(vectors, most)
     assert [int(e) - 100 for e in elems] == expected
     assert all(int(vec[z, k]) == vectors[z][expected[k]] for z in range(V) for k in range(m))
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.integers(1, 3), st.integers(1, 10), st.data())
+def test_prefix_ranks_equal_plain(V, m, data):
+    from commlb.kernels.exact import prefix_ranks, prefix_ranks_plain
+
+    vectors = [[data.draw(st.integers(0, 2 ** 12 - 1)) for _ in range(m)] for _ in range(V)]
+    got = prefix_ranks(np.array(vectors, dtype=np.uint64).reshape(V, m), V, m)
+    assert [int(v) for v in got] == prefix_ranks_plain(vectors)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.integers(1, 3), st.integers(2, 9), st.data())
+def test_duplication_never_falls_as_a_split_is_completed(V, m, data):
+    """The duplication cut (docs/theory.md §5.4.2): for a partial split of the first t
+    elements, L(A) + L(B) - L(first t) never falls as the rest are placed, and at the end it
+    is L(A) + L(B) - L(R); so a partial split whose duplication exceeds 2 cap - L(R) has no
+    completion with both sides <= cap.  Checked over every completion (brute force)."""
+    from commlb.kernels.exact import _rank_gf2_plain
+
+    bits = data.draw(st.integers(2, 8))
+    vectors = [[data.draw(st.integers(0, 2 ** bits - 1)) for _ in range(m)] for _ in range(V)]
+    t = data.draw(st.integers(1, m))
+    prefix = [data.draw(st.integers(0, 1)) for _ in range(t)]
+
+    def L(members):
+        return sum(_rank_gf2_plain([vectors[z][u] for u in members]) for z in range(V))
+
+    def dup(sides):
+        a = [u for u, s_ in enumerate(sides) if s_ == 0]
+        b = [u for u, s_ in enumerate(sides) if s_ == 1]
+        return L(a) + L(b) - L(range(len(sides)))
+
+    partial = dup(prefix)
+    cap = data.draw(st.integers(1, 2 * bits))
+    for rest in range(2 ** (m - t)):
+        sides = prefix + [rest >> k & 1 for k in range(m - t)]
+        final = dup(sides)
+        assert final >= partial
+        a = [u for u, s_ in enumerate(sides) if s_ == 0]
+        b = [u for u, s_ in enumerate(sides) if s_ == 1]
+        if L(a) <= cap and L(b) <= cap:
+            assert partial <= 2 * cap - L(range(m))

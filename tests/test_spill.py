@@ -291,13 +291,17 @@ def test_estimate_counts_worker_start_and_the_machine_load(monkeypatch):
     cluster.kind = "local-cluster"
     monkeypatch.setattr(spill.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(spill.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(spill, "_kernel_seconds", lambda source, n: 10.0)  # the probe, fixed
     idle = spill.count_plan(source, cluster, directory="/tmp")
     first = spill._first_task_seconds()
+    assert idle.cpu == 10.0 * spill.ROUNDS_PER_KERNEL
     assert idle.seconds == pytest.approx(idle.cpu / 2 + first) and "busy" not in idle.text
     assert f"{first:.1f} s a worker to start" in idle.text
     monkeypatch.setattr(spill.os, "getloadavg", lambda: (6.0, 6.0, 6.0))  # 2 tasks + 6 others on 2 cores
     busy = spill.count_plan(source, cluster, directory="/tmp")
     assert busy.seconds == pytest.approx((busy.cpu / 2 + first) * 4)
+    assert busy.idle_seconds == pytest.approx(busy.cpu / 2 + first)  # what a refusal is decided on
+    assert spill.estimate(source, cluster, "/tmp")[0] == pytest.approx(busy.cpu / 2 + first)
     assert "load 6.0 on 2 cores): about 0.25 of a core a task" in busy.text
 
 

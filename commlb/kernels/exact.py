@@ -16,17 +16,23 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   and #leaves >= sum_z rank_F(1[R = z]) (Mehlhorn–Schmidt 1982).  F = GF(2) (bit
   elimination) and F = GF(p), p = 2^31 - 1 (sound over any field; the larger per colour is
   used);  2^d < bound -> no;
-* otherwise every split is tried: Alice splits the rows into two non-empty parts, Bob the
-  columns; a part and its complement give the same split, so the first element stays on
-  the left.  The parts are built element by element (depth-first) while keeping a GF(2)
-  basis of each side per colour; rank only grows as a side grows, so as soon as a side's
-  rank sum exceeds 2^(d-1) the whole branch is cut, and (forward check) so is a partial
-  split that leaves an element fitting neither side, or forces onto one side elements
-  whose ranks overflow it.  One basis per side is changed in place and an element's
-  insertion undone on backtracking.  A complete split recurses on both sides with depth
-  d - 1.  Before that enumeration, the "natural" splits (by the value of one entry of the
-  other party: :func:`natural_splits`) are tried, smallest ranks first; they are among the
-  splits enumerated, so they change the order, not the result, and find protocols early.
+* otherwise every split is tried: Alice splits the rows into two non-empty parts, Bob
+  the columns; a part and its complement give the same split, so the first element stays
+  on the left.  The parts are built element by element (depth-first) while keeping a
+  GF(2) basis of each side per colour; rank only grows as a side grows, so as soon as a
+  side's rank sum exceeds 2^(d-1) the whole branch is cut, and (forward check) so is a
+  partial split that leaves an element fitting neither side, or forces onto one side
+  elements whose ranks overflow it, and (duplication cut, docs/theory.md §5.4.2) so is a
+  partial split whose sides' rank sums exceed the rank sum of the elements placed by
+  more than 2^d - L(R), L(R) the rank sum of the rectangle (:func:`prefix_ranks`).  One
+  basis per side is changed in place and an element's insertion undone on backtracking.
+  A complete split recurses on both sides with depth d - 1.  Before that enumeration,
+  the "natural" splits (by the value of one entry of the other party:
+  :func:`natural_splits`) are tried, smallest ranks first; they are among the splits
+  enumerated, so they change the order, not the result, and find protocols early. At the
+  root the enumeration can run in passes of growing duplication (each split once, the
+  ones leaving their halves most room first).  Natural and enumerated splits come from
+  one stream and are decided at one recursion site.
 
 The search stops when ``perf_counter() > control[0]`` (checked every 256 calls, and every 4096
 steps of a node's split enumeration, which alone can take 2^m steps); it runs without the
@@ -51,7 +57,8 @@ from .gfp import rank_gfp_rows
 
 __all__ = ["new_memo", "solve", "insert_slot", "msb64", "order_elements", "order_elements_plain", "forward_ok",
             "canon", "is_mono", "leaf_bound", "memo_entry",
-           "natural_splits", "natural_splits_plain", "GFP_PRIME", "NATURAL_MIN"]
+           "natural_splits", "natural_splits_plain", "prefix_ranks", "prefix_ranks_plain", "GFP_PRIME",
+           "NATURAL_MIN"]
 
 
 #: rectangles with more rows + columns than this try the natural splits first
@@ -309,23 +316,26 @@ def forward_ok(BL, BR, vec, V, start, m, rl, rr, cap, log_side, log_z, log_b):
 
 
 @njit(cache=True)
-def order_elements(elems, vec, V, m):
+def order_elements(elems, vec, V, m, most=True):
     """Reorder (in place) the elements a split enumeration assigns, with their vectors:
     the first stays first (it stays on the left), then repeatedly the element that adds
-    most to the GF(2) rank sum of those already ordered (ties: the first in the array,
-    where a swap has put the displaced element in the chosen one's place).  Parts then
-    fill their rank budget early, so the cuts act near the top of the enumeration."""
+    most (``most``; else least) to the GF(2) rank sum of those already ordered (ties: the
+    first in the array, where a swap has put the displaced element in the chosen one's
+    place).  Most first: parts fill their rank budget early, so the side caps act near the
+    top of the enumeration.  Least first: near-copies of elements already placed come
+    early, so a split that separates them shows its duplication (docs/theory.md §5.4.2)
+    near the top."""
     basis = np.zeros((V, 64), dtype=np.uint64)
     for z in range(V):
         insert_slot(basis[z], vec[z, 0])
     for pos in range(1, m):
         best = pos
-        best_gain = -1
+        best_gain = -1 if most else V + 1
         for u in range(pos, m):
             gain = 0
             for z in range(V):
                 gain += _grows(basis[z], vec[z, u])
-            if gain > best_gain:
+            if (most and gain > best_gain) or (not most and gain < best_gain):
                 best_gain = gain
                 best = u
         if best != pos:
@@ -413,6 +423,20 @@ def natural_splits(RB, CB, V, rows, cols, cap):
     return parties[:count][order], masks[:count][order]
 
 
+@njit(cache=True)
+def prefix_ranks(vec, V, m):
+    """``pre[k]``: the GF(2) rank sum over the colours of the first k elements (columns
+    0..k-1 of ``vec``), k = 0..m.  ``pre[m]`` is the rank sum of the whole rectangle."""
+    pre = np.zeros(m + 1, dtype=np.int64)
+    basis = np.zeros((V, 64), dtype=np.uint64)
+    for t in range(m):
+        pre[t + 1] = pre[t]
+        for z in range(V):
+            if insert_slot(basis[z], vec[z, t]) >= 0:
+                pre[t + 1] += 1
+    return pre
+
+
 @njit(cache=True, nogil=True)
 def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     """Can rows x cols be computed within d bits?  See the module docstring.  ``stats`` is an
@@ -421,8 +445,15 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     ``control[0]`` is the deadline (``perf_counter`` seconds); another thread may lower it
     (to -inf: stop now, e.g. on Ctrl-C) while the search runs without the GIL;
     ``control[1] > 0`` turns on :func:`forward_ok` in the split enumeration (the same
-    result either way: it only cuts partial splits that cannot be completed), and
-    ``control[2] > 0`` :func:`order_elements` (the same splits in another order)."""
+    result either way: it only cuts partial splits that cannot be completed),
+    ``control[2] > 0`` :func:`order_elements` (the same splits in another order),
+    ``control[3] > 0`` the duplication cut (partial splits whose two sides' rank sums
+    exceed the rank sum of what they hold by more than 2^d - L(R): none completes), and
+    ``control[4] = k > 1`` with ``control[5] = d`` enumerates the splits of the depth-d
+    call (the root) in k passes of growing duplication, so the splits that leave their
+    halves most room are tried first (each split once; another order, the same result),
+    and with ordering on, a node whose slack 2^d - L(R) is at most ``control[6]``
+    orders its elements least rank first (another order, the same result)."""
     stats[0] += 1
     if (stats[0] & 255) == 0:
         if _now() > control[0]:
@@ -449,149 +480,208 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
         if lb > d:
             return False
     cap = np.int64(1) << (d - 1)  # leaves allowed on each side
+    nc = control.shape[0]
+    forward = nc > 1 and control[1] > 0
+    ordered = nc > 2 and control[2] > 0
+    dup_cut = nc > 3 and control[3] > 0
+    levels = np.int64(1)
+    if nc > 5 and control[4] > 1 and d == control[5]:
+        levels = np.int64(control[4])
+    # the splits come from one stream: the natural splits first (a reordering of part of
+    # the enumeration), then for each duplication level and party the enumeration; every
+    # split it yields is decided at the one recursion site below
     if _popcount(rows) + _popcount(cols) > NATURAL_MIN:
-        # the natural splits first (a reordering of part of the enumeration below)
-        parties, lefts = natural_splits(RB, CB, V, rows, cols, cap)
-        for k in range(parties.shape[0]):
-            party = parties[k]
-            mask_all = rows if party == 0 else cols
-            lm = lefts[k]
-            rm = mask_all & ~lm
-            if party == 0:
-                ar, ac, br_, bc = lm, cols, rm, cols
+        nat_party, nat_left = natural_splits(RB, CB, V, rows, cols, cap)
+    else:
+        nat_party = np.empty(0, dtype=np.int64)
+        nat_left = np.empty(0, dtype=np.uint64)
+    n_nat = nat_party.shape[0]
+    k_nat = 0
+    source = -1  # -1: natural splits; s >= 0: level s // 2, party s % 2
+    # enumeration state (set up when a source starts)
+    party = 0
+    m = 0
+    elems = np.empty(0, dtype=np.int64)
+    vec = np.empty((V, 0), dtype=np.uint64)
+    pre = np.zeros(1, dtype=np.int64)
+    BL = np.zeros((V, 64), dtype=np.uint64)
+    BR = np.zeros((V, 64), dtype=np.uint64)
+    undo = np.full((1, V), -1, dtype=np.int64)
+    placed = np.full(1, -1, dtype=np.int64)
+    choice = np.zeros(1, dtype=np.int64)
+    log_side = np.empty(0, dtype=np.int64)
+    log_z = np.empty(0, dtype=np.int64)
+    log_b = np.empty(0, dtype=np.int64)
+    rl = 0
+    rr = 0
+    ml = np.uint64(0)
+    mr = np.uint64(0)
+    t = 0
+    steps = 0
+    dup_max = np.int64(0)
+    dup_lo = np.int64(-1)
+    lm = np.uint64(0)
+    ar, ac, br_, bc = lm, lm, lm, lm
+    while True:
+        # -- the next split: (party, left mask lm, its halves)
+        if source < 0:
+            if k_nat < n_nat:
+                party = nat_party[k_nat]
+                lm = nat_left[k_nat]
+                k_nat += 1
+                rm = (rows if party == 0 else cols) & ~lm
+                if party == 0:
+                    ar, ac, br_, bc = lm, cols, rm, cols
+                else:
+                    ar, ac, br_, bc = rows, lm, rows, rm
             else:
-                ar, ac, br_, bc = rows, lm, rows, rm
-            ok = solve(RB, CB, V, ar, ac, d - 1, memo, stats, control)
+                source = 0
+                t = 0  # no enumeration running: set one up below
+                continue
+        else:
+            if t < 1:
+                # set up the enumeration of source (level, party), or end the stream
+                if source >= 2 * levels:
+                    break
+                level = source // 2
+                party = source % 2
+                source += 1
+                mask_all = rows if party == 0 else cols
+                other = cols if party == 0 else rows
+                m = _popcount(mask_all)
+                if m < 2:
+                    continue
+                elems = np.empty(m, dtype=np.int64)
+                q = 0
+                x = mask_all
+                while x:
+                    elems[q] = _ctz(x)
+                    x &= x - np.uint64(1)
+                    q += 1
+                vec = np.empty((V, m), dtype=np.uint64)
+                for z in range(V):
+                    for q in range(m):
+                        if party == 0:
+                            vec[z, q] = RB[z, elems[q]] & other
+                        else:
+                            vec[z, q] = CB[z, elems[q]] & other
+                if ordered:  # the same splits, another order
+                    # little slack: the duplication cut is the tight one, so near-copies
+                    # first; else the most rank first, for the side caps
+                    least = nc > 6 and 2 * cap - prefix_ranks(vec, V, m)[m] <= control[6]
+                    order_elements(elems, vec, V, m, not least)
+                pre = prefix_ranks(vec, V, m)
+                # duplication allowed: both sides <= cap, so L_A + L_B - L(R) <= 2 cap - L(R);
+                # pass `level` of `levels` takes the splits with duplication in (dup_lo, dup_max]
+                dup_all = 2 * cap - pre[m]
+                dup_max = dup_all if level == levels - 1 else (dup_all * (level + 1)) // levels
+                dup_lo = np.int64(-1) if level == 0 else (dup_all * level) // levels
+                # one GF(2) basis per side and colour, changed in place; undo[q, z] is the
+                # slot element q filled in its side's colour-z basis (-1: none), cleared on
+                # backtracking
+                BL = np.zeros((V, 64), dtype=np.uint64)
+                BR = np.zeros((V, 64), dtype=np.uint64)
+                undo = np.full((m + 1, V), -1, dtype=np.int64)
+                placed = np.full(m + 1, -1, dtype=np.int64)
+                choice = np.zeros(m + 1, dtype=np.int64)
+                log_side = np.empty(m * V, dtype=np.int64)
+                log_z = np.empty(m * V, dtype=np.int64)
+                log_b = np.empty(m * V, dtype=np.int64)
+                rl = 0
+                rr = 0
+                ml = _bit(elems[0])
+                mr = np.uint64(0)
+                for z in range(V):
+                    if insert_slot(BL[z], vec[z, 0]) >= 0:
+                        rl += 1
+                if rl > cap or (dup_cut and rl - pre[1] > dup_max):
+                    continue
+                t = 1
+                steps = 0
+            found = False
+            while t >= 1:
+                # the split enumeration can run 2^m steps inside one call: look at the
+                # clock here too, not only once per call
+                steps += 1
+                stats[2] += 1
+                if (steps & 4095) == 0:
+                    if _now() > control[0]:
+                        stats[1] = 1
+                        return False
+                if t == m:
+                    t -= 1  # resume by backtracking
+                    if mr != 0 and rl + rr - pre[m] > dup_lo:
+                        found = True
+                        break
+                    continue
+                if placed[t] == 0:  # take element t back out of its side
+                    for z in range(V):
+                        if undo[t, z] >= 0:
+                            BL[z, undo[t, z]] = 0
+                            rl -= 1
+                    ml &= ~_bit(elems[t])
+                    placed[t] = -1
+                elif placed[t] == 1:
+                    for z in range(V):
+                        if undo[t, z] >= 0:
+                            BR[z, undo[t, z]] = 0
+                            rr -= 1
+                    mr &= ~_bit(elems[t])
+                    placed[t] = -1
+                if choice[t] >= 2:
+                    t -= 1
+                    continue
+                side = choice[t]
+                choice[t] += 1
+                placed[t] = side
+                if side == 0:
+                    for z in range(V):
+                        b = insert_slot(BL[z], vec[z, t])
+                        undo[t, z] = b
+                        if b >= 0:
+                            rl += 1
+                    ml |= _bit(elems[t])
+                    if rl > cap:
+                        continue  # undone on the next pass, which tries the other side
+                else:
+                    for z in range(V):
+                        b = insert_slot(BR[z], vec[z, t])
+                        undo[t, z] = b
+                        if b >= 0:
+                            rr += 1
+                    mr |= _bit(elems[t])
+                    if rr > cap:
+                        continue
+                if dup_cut and rl + rr - pre[t + 1] > dup_max:
+                    continue  # duplication only grows as elements are added
+                if forward and not forward_ok(BL, BR, vec, V, t + 1, m, rl, rr, cap, log_side, log_z, log_b):
+                    continue
+                t += 1
+                if t < m:
+                    choice[t] = 0
+                    placed[t] = -1
+            if not found:
+                continue  # this source is exhausted (t = 0): the next one
+            stats[3] += 1
+            lm = ml
+            if party == 0:
+                ar, ac, br_, bc = ml, cols, mr, cols
+            else:
+                ar, ac, br_, bc = rows, ml, rows, mr
+            if rr > rl:  # the side with the larger rank first: it is the likelier to fail
+                ar, ac, br_, bc = br_, bc, ar, ac
+        # -- the one recursion site: solve both halves, record a protocol in the memo
+        ok = solve(RB, CB, V, ar, ac, d - 1, memo, stats, control)
+        if stats[1] != 0:
+            return False
+        if ok:
+            ok = solve(RB, CB, V, br_, bc, d - 1, memo, stats, control)
             if stats[1] != 0:
                 return False
-            if ok:
-                ok = solve(RB, CB, V, br_, bc, d - 1, memo, stats, control)
-                if stats[1] != 0:
-                    return False
-            if ok:
-                e = memo[key]
-                memo[key] = (e[0], np.int64(d), np.int64(party), lm)
-                return True
-    for party in range(2):
-        mask_all = rows if party == 0 else cols
-        other = cols if party == 0 else rows
-        m = _popcount(mask_all)
-        if m < 2:
-            continue
-        elems = np.empty(m, dtype=np.int64)
-        t = 0
-        x = mask_all
-        while x:
-            elems[t] = _ctz(x)
-            x &= x - np.uint64(1)
-            t += 1
-        vec = np.empty((V, m), dtype=np.uint64)
-        for z in range(V):
-            for t in range(m):
-                if party == 0:
-                    vec[z, t] = RB[z, elems[t]] & other
-                else:
-                    vec[z, t] = CB[z, elems[t]] & other
-        if control.shape[0] > 2 and control[2] > 0:  # the same splits, another order
-            order_elements(elems, vec, V, m)
-        # one GF(2) basis per side and colour, changed in place; undo[t, z] is the slot
-        # element t filled in its side's colour-z basis (-1: none), cleared on backtracking
-        BL = np.zeros((V, 64), dtype=np.uint64)
-        BR = np.zeros((V, 64), dtype=np.uint64)
-        undo = np.full((m + 1, V), -1, dtype=np.int64)
-        placed = np.full(m + 1, -1, dtype=np.int64)
-        choice = np.zeros(m + 1, dtype=np.int64)
-        log_side = np.empty(m * V, dtype=np.int64)
-        log_z = np.empty(m * V, dtype=np.int64)
-        log_b = np.empty(m * V, dtype=np.int64)
-        forward = control.shape[0] > 1 and control[1] > 0
-        rl = 0
-        rr = 0
-        ml = _bit(elems[0])
-        mr = np.uint64(0)
-        for z in range(V):
-            if insert_slot(BL[z], vec[z, 0]) >= 0:
-                rl += 1
-        if rl > cap:
-            continue
-        t = 1
-        steps = 0
-        while t >= 1:
-            # the split enumeration can run 2^m steps inside one call: look at the clock
-            # here too, not only once per call
-            steps += 1
-            stats[2] += 1
-            if (steps & 4095) == 0:
-                if _now() > control[0]:
-                    stats[1] = 1
-                    return False
-            if t == m:
-                if mr != 0:
-                    stats[3] += 1
-                    if party == 0:
-                        ar, ac, br_, bc = ml, cols, mr, cols
-                    else:
-                        ar, ac, br_, bc = rows, ml, rows, mr
-                    # the side with the larger rank first: it is the likelier to fail
-                    if rr > rl:
-                        ar, ac, br_, bc = br_, bc, ar, ac
-                    ok = solve(RB, CB, V, ar, ac, d - 1, memo, stats, control)
-                    if stats[1] != 0:
-                        return False
-                    if ok:
-                        ok = solve(RB, CB, V, br_, bc, d - 1, memo, stats, control)
-                        if stats[1] != 0:
-                            return False
-                    if ok:
-                        e = memo[key]
-                        memo[key] = (e[0], np.int64(d), np.int64(party), ml)
-                        return True
-                t -= 1
-                continue
-            if placed[t] == 0:  # take element t back out of its side
-                for z in range(V):
-                    if undo[t, z] >= 0:
-                        BL[z, undo[t, z]] = 0
-                        rl -= 1
-                ml &= ~_bit(elems[t])
-                placed[t] = -1
-            elif placed[t] == 1:
-                for z in range(V):
-                    if undo[t, z] >= 0:
-                        BR[z, undo[t, z]] = 0
-                        rr -= 1
-                mr &= ~_bit(elems[t])
-                placed[t] = -1
-            if choice[t] >= 2:
-                t -= 1
-                continue
-            side = choice[t]
-            choice[t] += 1
-            placed[t] = side
-            if side == 0:
-                for z in range(V):
-                    b = insert_slot(BL[z], vec[z, t])
-                    undo[t, z] = b
-                    if b >= 0:
-                        rl += 1
-                ml |= _bit(elems[t])
-                if rl > cap:
-                    continue  # undone on the next pass, which tries the other side
-            else:
-                for z in range(V):
-                    b = insert_slot(BR[z], vec[z, t])
-                    undo[t, z] = b
-                    if b >= 0:
-                        rr += 1
-                mr |= _bit(elems[t])
-                if rr > cap:
-                    continue
-            if forward and not forward_ok(BL, BR, vec, V, t + 1, m, rl, rr, cap, log_side, log_z, log_b):
-                continue
-            t += 1
-            if t < m:
-                choice[t] = 0
-                placed[t] = -1
+        if ok:
+            e = memo[key]
+            memo[key] = (e[0], np.int64(d), np.int64(party), lm)
+            return True
     e = memo[key]
     if e[0] < d + 1:
         memo[key] = (np.int64(d + 1), e[1], e[2], e[3])
@@ -648,7 +738,7 @@ def natural_splits_plain(RB: np.ndarray, CB: np.ndarray, V: int, rows: int, cols
     return [(party, left) for _, (_, party, left) in found_sorted]
 
 
-def order_elements_plain(vectors: list[list[int]]) -> list[int]:
+def order_elements_plain(vectors: list[list[int]], most: bool = True) -> list[int]:
     """Plain twin of :func:`order_elements`: ``vectors[z][t]`` is element t's word for
     colour z; returns the new order as a list of the original positions."""
     V, m = len(vectors), len(vectors[0]) if vectors else 0
@@ -658,6 +748,13 @@ def order_elements_plain(vectors: list[list[int]]) -> list[int]:
         gains = [sum(_rank_gf2_plain([vectors[z][t] for t in done] + [vectors[z][u]])
                      - _rank_gf2_plain([vectors[z][t] for t in done]) for z in range(V))
                  for u in arr[pos:]]
-        best = pos + gains.index(max(gains))
+        best = pos + gains.index(max(gains) if most else min(gains))
         arr[pos], arr[best] = arr[best], arr[pos]
     return arr
+
+
+def prefix_ranks_plain(vectors: list[list[int]]) -> list[int]:
+    """Plain twin of :func:`prefix_ranks`: ``vectors[z][t]`` is element t's word for colour
+    z; entry k is the GF(2) rank sum of elements 0..k-1."""
+    V, m = len(vectors), len(vectors[0]) if vectors else 0
+    return [sum(_rank_gf2_plain(vectors[z][:k]) for z in range(V)) for k in range(m + 1)]

@@ -203,8 +203,12 @@ class _Batch:
     is exactly its width's bits, most significant first, as :func:`~commlb.bits.encode`
     writes them); a message's 0/1 array is unpacked from its row when read."""
 
-    def __init__(self, fields: tuple[FieldSpec, ...], stacked: dict[str, np.ndarray], K: int) -> None:
+    def __init__(self, fields: tuple[FieldSpec, ...], stacked: dict[str, np.ndarray], K: int,
+                 in_range: bool = False) -> None:
         self.fields, self.stacked, self.K = fields, stacked, K
+        #: every value was checked to fit its field when the batch was recorded
+        #: (:meth:`Channel.send_many`), so encoding need not check again
+        self.in_range = in_range
         self.per = sum(f.nbits for f in fields)
         self.aligned = all(f.width in _WORDS for f in fields)
         self._bits: np.ndarray | None = None
@@ -233,7 +237,7 @@ class _Batch:
         if arr.dtype.kind in "iu" and f.kind in ("fixed", "int", "acc", "uint") and arr.size:
             lo, hi = (0, (1 << f.width) - 1) if f.kind == "uint" else (-(1 << (f.width - 1)),
                                                                       (1 << (f.width - 1)) - 1)
-            if int(arr.min()) < lo or int(arr.max()) > hi:
+            if not self.in_range and (int(arr.min()) < lo or int(arr.max()) > hi):
                 _to_unsigned(arr, big)  # raises EngineError naming the field and the range
             return arr.astype(_WORDS[f.width]).reshape(-1)
         return _to_unsigned(arr, big).astype(_WORDS[f.width])
@@ -566,7 +570,7 @@ class Channel:
         rounds = self._round + np.cumsum(change)
         self._round = int(rounds[-1])
         self._last_sender = _PARTY[int(sender_arr[-1])]
-        self.messages._add(_Block(_Batch(tuple(fields), stacked, K), sender_arr, rounds, labels, notes))
+        self.messages._add(_Block(_Batch(tuple(fields), stacked, K, in_range=True), sender_arr, rounds, labels, notes))
 
     def transcript(self, output: Any, **meta: Any) -> Transcript:
         return Transcript(self.messages.copy(), output, meta)

@@ -178,14 +178,15 @@ def _count_in_memory(_: int, source: Any, limit: int) -> dict[str, Any] | None:
     first :data:`MAX_RUNS` runs of equal keys (as the partitions' merge does), or None
     when the memory available on this worker's machine now is too small (then the count
     is spilled)."""
-    from .search import _available_bytes, _bytes_needed, _enumerate, count_distinct
+    from .search import MAX_RUN_MEMBERS, _available_bytes, _bytes_needed, _enumerate, count_distinct
 
     avail = _available_bytes()
     if avail is not None and _bytes_needed(int(source.n_inputs)) > 0.8 * avail:
         return None
     order, starts, lengths, runs, members, multi = _enumerate(source, None)
-    distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths, limit=limit,
-                                     runs=runs, members=members)
+    # _enumerate lists every member of the runs only up to MAX_RUN_MEMBERS of them
+    distinct, exact = count_distinct(source, source.leaves_to_digits, order, starts, lengths,
+                                     limit=min(limit, MAX_RUN_MEMBERS), runs=runs, members=members)
     kept = [order[s:s + min(n, _RUN_MEMBERS)].astype(np.int64) for s, n in
             zip(starts[:MAX_RUNS].tolist(), lengths[:MAX_RUNS].tolist(), strict=True)]
     return {"distinct": int(distinct), "exact": bool(exact), "multi": int(multi), "kept": kept,
@@ -195,8 +196,8 @@ def _count_in_memory(_: int, source: Any, limit: int) -> dict[str, Any] | None:
 #: CPU time of both rounds per input, as a multiple of the kernel's on the probe (measured
 #: with one numba thread: 1.44 for an RNN d = 16 at n = 24, 1.36 for d = 64 at n = 22)
 ROUNDS_PER_KERNEL = 1.5
-#: CPU seconds per key of the in-memory count's radix sort with its indices and run
-#: summary (42-50 ns measured on this machine's cores, docs/design.md §9.1)
+#: CPU seconds per key of the in-memory count's sorting of the keys into runs (the radix
+#: sort with its indices took 42-50 ns a key on this machine's cores, docs/design.md §9.1)
 SORT_SECONDS_PER_KEY = 50e-9
 #: the whole count runs in memory on one worker when its arrays take at most this share of
 #: the worker's memory limit (Dask pauses a worker at 80% of it and restarts it at 95%)
@@ -274,6 +275,8 @@ class CountPlan:
     seconds: float
     cpu: float
     text: str
+    #: ``seconds`` on an idle machine (without the share of the cores a busy one leaves)
+    idle_seconds: float = 0.0
 
 
 #: CPU seconds a worker's first count task spends beyond its work: importing commlb's
@@ -315,8 +318,8 @@ def _core_share(executor: Any, tasks: int) -> tuple[float, str]:
 
 def count_plan(source: Any, executor: Any, directory: str | None = None) -> CountPlan:
     """In memory on one worker or spilled over all of them, whichever is estimated faster,
-    among those that fit: the in-memory count (kernel on the worker's numba threads, one
-    radix sort) needs :func:`fits_one_worker`; the spilled one costs
+    among those that fit: the in-memory count (kernel on the worker's numba threads, the
+    keys grouped into runs as in process) needs :func:`fits_one_worker`; the spilled one costs
     :data:`ROUNDS_PER_KERNEL` times the kernel's CPU, spread over
     :func:`parallel_tasks`.  A spill directory given (``--spill-dir``), or the in-process
     executor, asks for the spilled count.  On a cluster each worker's first task adds
@@ -329,28 +332,33 @@ def count_plan(source: Any, executor: Any, directory: str | None = None) -> Coun
     start = f", and {first:.1f} s a worker to start" if first else ""
     spilled_cpu = kernel * ROUNDS_PER_KERNEL
     share, busy = _core_share(executor, tasks)
-    wall = (spilled_cpu / tasks + first) / share
+    idle = spilled_cpu / tasks + first
+    wall = idle / share
     spilled = CountPlan(False, wall, spilled_cpu,
                         f"about {fmt_seconds(wall)} ({fmt_seconds(spilled_cpu)} of CPU over {tasks} at once{start})"
-                        f"{busy}")
+                        f"{busy}", idle)
     if directory is not None or not getattr(executor, "distributed", False):
         return spilled
     threads = max(1, int(getattr(executor, "task_threads", 1)))
     sort = n * SORT_SECONDS_PER_KEY
     share, busy = _core_share(executor, threads)
-    wall = (kernel / threads + sort + first) / share
+    idle = kernel / threads + sort + first
+    wall = idle / share
     if wall > spilled.seconds or not fits_one_worker(n, executor):
         return spilled
     return CountPlan(True, wall, kernel + sort,
                      f"about {fmt_seconds(wall)} ({fmt_seconds(kernel + sort)} of CPU, the kernel on {threads} "
-                     f"thread{'s' if threads > 1 else ''}{start}){busy}")
+                     f"thread{'s' if threads > 1 else ''}{start}){busy}", idle)
 
 
 def estimate(source: Any, executor: Any, directory: str | None = None) -> tuple[float, str]:
-    """(seconds, a sentence) for counting all of ``source``'s inputs on ``executor``
-    (:func:`count_plan`)."""
+    """(seconds on an idle machine, a sentence) for counting all of ``source``'s inputs on
+    ``executor`` (:func:`count_plan`; the sentence allows for a busy machine's load).  The
+    seconds are what a count is refused on (above
+    :data:`commlb.witness.search.MAX_EXHAUSTIVE_SECONDS`): a busy minute does not refuse
+    a count that the machine can do."""
     how = count_plan(source, executor, directory)
-    return how.seconds, how.text
+    return how.idle_seconds, how.text
 
 
 def check_spill_dir(path: str, option: str = "--spill-dir") -> str:
