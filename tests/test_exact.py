@@ -489,10 +489,11 @@ def test_search_same_with_and_without_forward_checks_ordering_and_duplication_cu
         answers = []
         settings_ = [(f, o, 0.0, 1.0) for f in (0.0, 1.0) for o in (0.0, 1.0)]
         settings_ += [(1.0, 1.0, 1.0, 1.0), (0.0, 0.0, 1.0, 1.0), (1.0, 1.0, 1.0, 3.0), (0.0, 1.0, 0.0, 4.0)]
-        for forward, order, dup, passes in settings_:
+        settings_ = [(*s_, least) for s_ in settings_ for least in (-1.0, 1e9)]  # least-rank order never / always
+        for forward, order, dup, passes, least in settings_:
             stats = np.zeros(4, dtype=np.int64)
             answers.append(bool(solve(RB, CB, len(values), rows, cols, d, new_memo(), stats,
-                                      np.array([math.inf, forward, order, dup, passes, float(d)]))))
+                                      np.array([math.inf, forward, order, dup, passes, float(d), least]))))
         assert answers == [d >= ref] * len(settings_)
 
 
@@ -501,11 +502,13 @@ def test_search_same_with_and_without_forward_checks_ordering_and_duplication_cu
 def test_order_elements_equals_plain(V, m, data):
     from commlb.kernels.exact import order_elements, order_elements_plain
 
-    vectors = [[data.draw(st.integers(0, 2 ** 12 - 1)) for _ in range(m)] for _ in range(V)]
+    bits = data.draw(st.sampled_from([3, 12]))  # few bits: many dependent elements and ties
+    most = data.draw(st.booleans())
+    vectors = [[data.draw(st.integers(0, 2 ** bits - 1)) for _ in range(m)] for _ in range(V)]
     elems = np.arange(100, 100 + m, dtype=np.int64)
     vec = np.array(vectors, dtype=np.uint64).reshape(V, m)
-    order_elements(elems, vec, V, m)
-    expected = order_elements_plain(vectors)
+    order_elements(elems, vec, V, m, most)
+    expected = order_elements_plain(vectors, most)
     assert [int(e) - 100 for e in elems] == expected
     assert all(int(vec[z, k]) == vectors[z][expected[k]] for z in range(V) for k in range(m))
 

@@ -76,8 +76,11 @@ MAX_SEARCH_CLASSES = 64  # the search keeps rows and columns in one uint64 mask 
 MAX_EXACT_ENTRIES = 1 << 18  # distinct rows x distinct columns handled at all (root bounds, trivial tree)
 #: the root's splits are enumerated in this many passes of growing duplication
 #: (docs/theory.md §5.4.2): a split that duplicates less rank leaves its halves more room,
-#: so protocols that exist are found early (noisy low-rank 32 x 32: 0.7 s instead of 98 s)
+#: so protocols that exist are found early (noisy low-rank 32 x 32: 0.11 s CPU instead of 98 s)
 ROOT_DUP_PASSES = 9
+#: a node whose slack 2^d - L(R) is at most this enumerates its elements least rank first
+#: (near-copies early, so the duplication cut acts near the top; docs/theory.md §5.4.2)
+LEAST_RANK_ORDER_SLACK = 8
 
 
 def _bits(count: int) -> int:
@@ -481,9 +484,10 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
         memo = new_memo()
         stats = np.zeros(4, dtype=np.int64)
         # [deadline, forward checks on, element ordering on, duplication cut on, passes
-        # by duplication at the root, the root's depth]; the driver lowers the deadline on
-        # Ctrl-C
-        control = np.array([start + time_limit, 1.0, 1.0, 1.0, float(ROOT_DUP_PASSES), 0.0], dtype=np.float64)
+        # by duplication at the root, the root's depth, slack up to which a node orders its
+        # elements least rank first]; the driver lowers the deadline on Ctrl-C
+        control = np.array([start + time_limit, 1.0, 1.0, 1.0, float(ROOT_DUP_PASSES), 0.0,
+                            float(LEAST_RANK_ORDER_SLACK)], dtype=np.float64)
         all_rows = np.uint64((1 << r) - 1) if r < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         all_cols = np.uint64((1 << c) - 1) if c < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         d = max(own, int(lower_hint))

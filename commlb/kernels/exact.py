@@ -16,21 +16,22 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   and #leaves >= sum_z rank_F(1[R = z]) (Mehlhorn–Schmidt 1982).  F = GF(2) (bit
   elimination) and F = GF(p), p = 2^31 - 1 (sound over any field; the larger per colour is
   used);  2^d < bound -> no;
-* otherwise every split is tried: Alice splits the rows into two non-empty parts, Bob the
-  columns; a part and its complement give the same split, so the first element stays on
-  the left.  The parts are built element by element (depth-first) while keeping a GF(2)
-  basis of each side per colour; rank only grows as a side grows, so as soon as a side's
-  rank sum exceeds 2^(d-1) the whole branch is cut, and (forward check) so is a partial
-  split that leaves an element fitting neither side, or forces onto one side elements
-  whose ranks overflow it, and (duplication cut, docs/theory.md §5.4.2) so is a partial
-  split whose sides' rank sums exceed the rank sum of the elements placed by more than
-  2^d - L(R), L(R) the rank sum of the rectangle (:func:`prefix_ranks`).  One basis per side is changed in place and an element's
-  insertion undone on backtracking.  A complete split recurses on both sides with depth
-  d - 1.  Before that enumeration, the "natural" splits (by the value of one entry of the
-  other party: :func:`natural_splits`) are tried, smallest ranks first; they are among the
-  splits enumerated, so they change the order, not the result, and find protocols early.
-  At the root the enumeration can run in passes of growing duplication (each split once,
-  the ones leaving their halves most room first).  Natural and enumerated splits come from
+* otherwise every split is tried: Alice splits the rows into two non-empty parts, Bob
+  the columns; a part and its complement give the same split, so the first element stays
+  on the left.  The parts are built element by element (depth-first) while keeping a
+  GF(2) basis of each side per colour; rank only grows as a side grows, so as soon as a
+  side's rank sum exceeds 2^(d-1) the whole branch is cut, and (forward check) so is a
+  partial split that leaves an element fitting neither side, or forces onto one side
+  elements whose ranks overflow it, and (duplication cut, docs/theory.md §5.4.2) so is a
+  partial split whose sides' rank sums exceed the rank sum of the elements placed by
+  more than 2^d - L(R), L(R) the rank sum of the rectangle (:func:`prefix_ranks`).  One
+  basis per side is changed in place and an element's insertion undone on backtracking.
+  A complete split recurses on both sides with depth d - 1.  Before that enumeration,
+  the "natural" splits (by the value of one entry of the other party:
+  :func:`natural_splits`) are tried, smallest ranks first; they are among the splits
+  enumerated, so they change the order, not the result, and find protocols early. At the
+  root the enumeration can run in passes of growing duplication (each split once, the
+  ones leaving their halves most room first).  Natural and enumerated splits come from
   one stream and are decided at one recursion site.
 
 The search stops when ``perf_counter() > control[0]`` (checked every 256 calls, and every 4096
@@ -315,23 +316,26 @@ def forward_ok(BL, BR, vec, V, start, m, rl, rr, cap, log_side, log_z, log_b):
 
 
 @njit(cache=True)
-def order_elements(elems, vec, V, m):
+def order_elements(elems, vec, V, m, most=True):
     """Reorder (in place) the elements a split enumeration assigns, with their vectors:
     the first stays first (it stays on the left), then repeatedly the element that adds
-    most to the GF(2) rank sum of those already ordered (ties: the first in the array,
-    where a swap has put the displaced element in the chosen one's place).  Parts then
-    fill their rank budget early, so the cuts act near the top of the enumeration."""
+    most (``most``; else least) to the GF(2) rank sum of those already ordered (ties: the
+    first in the array, where a swap has put the displaced element in the chosen one's
+    place).  Most first: parts fill their rank budget early, so the side caps act near the
+    top of the enumeration.  Least first: near-copies of elements already placed come
+    early, so a split that separates them shows its duplication (docs/theory.md §5.4.2)
+    near the top."""
     basis = np.zeros((V, 64), dtype=np.uint64)
     for z in range(V):
         insert_slot(basis[z], vec[z, 0])
     for pos in range(1, m):
         best = pos
-        best_gain = -1
+        best_gain = -1 if most else V + 1
         for u in range(pos, m):
             gain = 0
             for z in range(V):
                 gain += _grows(basis[z], vec[z, u])
-            if gain > best_gain:
+            if (most and gain > best_gain) or (not most and gain < best_gain):
                 best_gain = gain
                 best = u
         if best != pos:
@@ -447,7 +451,9 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     exceed the rank sum of what they hold by more than 2^d - L(R): none completes), and
     ``control[4] = k > 1`` with ``control[5] = d`` enumerates the splits of the depth-d
     call (the root) in k passes of growing duplication, so the splits that leave their
-    halves most room are tried first (each split once; another order, the same result)."""
+    halves most room are tried first (each split once; another order, the same result),
+    and with ordering on, a node whose slack 2^d - L(R) is at most ``control[6]``
+    orders its elements least rank first (another order, the same result)."""
     stats[0] += 1
     if (stats[0] & 255) == 0:
         if _now() > control[0]:
@@ -560,7 +566,10 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
                         else:
                             vec[z, q] = CB[z, elems[q]] & other
                 if ordered:  # the same splits, another order
-                    order_elements(elems, vec, V, m)
+                    # little slack: the duplication cut is the tight one, so near-copies
+                    # first; else the most rank first, for the side caps
+                    least = nc > 6 and 2 * cap - prefix_ranks(vec, V, m)[m] <= control[6]
+                    order_elements(elems, vec, V, m, not least)
                 pre = prefix_ranks(vec, V, m)
                 # duplication allowed: both sides <= cap, so L_A + L_B - L(R) <= 2 cap - L(R);
                 # pass `level` of `levels` takes the splits with duplication in (dup_lo, dup_max]
@@ -729,7 +738,7 @@ def natural_splits_plain(RB: np.ndarray, CB: np.ndarray, V: int, rows: int, cols
     return [(party, left) for _, (_, party, left) in found_sorted]
 
 
-def order_elements_plain(vectors: list[list[int]]) -> list[int]:
+def order_elements_plain(vectors: list[list[int]], most: bool = True) -> list[int]:
     """Plain twin of :func:`order_elements`: ``vectors[z][t]`` is element t's word for
     colour z; returns the new order as a list of the original positions."""
     V, m = len(vectors), len(vectors[0]) if vectors else 0
@@ -739,7 +748,7 @@ def order_elements_plain(vectors: list[list[int]]) -> list[int]:
         gains = [sum(_rank_gf2_plain([vectors[z][t] for t in done] + [vectors[z][u]])
                      - _rank_gf2_plain([vectors[z][t] for t in done]) for z in range(V))
                  for u in arr[pos:]]
-        best = pos + gains.index(max(gains))
+        best = pos + gains.index(max(gains) if most else min(gains))
         arr[pos], arr[best] = arr[best], arr[pos]
     return arr
 

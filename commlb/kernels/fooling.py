@@ -824,6 +824,8 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
     for r in results:
         if r[3] and int(r[1]) > best_key:
             best_key, clique = int(r[1]), r[0]
+            if clique.shape[0] != best_key >> KEY_BITS:  # each thread's key names its own clique
+                raise AssertionError("a thread's best key does not match the clique it returned")
     size = max(best_size, int(clique.shape[0]))
     if best_key != key0 and not stopped:
         # the deterministic choice: branch o* searched alone for a clique of this size
