@@ -64,7 +64,7 @@ def _rnn() -> None:
     tokens = np.asarray(inst.tokens)
     for spec in ("reduction", "interleave"):
         split = Split.parse(spec, inst)
-        simulate(model, tokens, split)
+        simulate(model, tokens, split, verify="all")  # both checks: the replay's compiled pass too
     model.run(model.initial_state(), tokens, backend="numba")
 
 

@@ -323,6 +323,12 @@ class SweepResult:
             if r.ok and (r.protocol_runs < self.instances or r.trials < self.trials):
                 out.append(f"{r.model} n={r.n}: {r.protocol_runs} of {self.instances} protocol runs, "
                            f"{r.trials} of {self.trials} trials within the time budget (--max-seconds)")
+        cut = [r for r in self.rows if r.status == "over-budget"
+               or (r.ok and (r.protocol_runs < self.instances or r.trials < self.trials))]
+        if cut:
+            out.append(f"the time budget cut {len(cut)} point(s): what they show depends on this machine's speed "
+                       "and load; --max-seconds 0 (no limit) gives the same rows on every machine, in process "
+                       "or on Dask")
         return out
 
     def _error_bound_notes(self) -> list[str]:

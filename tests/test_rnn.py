@@ -373,3 +373,17 @@ def test_replay_chain_numba_matches_its_twin(case, lengths, tamper, seed):
         assert np.array_equal(got[3], kept[0][np.searchsorted(marks, out_pos + 1)])
     elif tamper in ("bit", "sent") and K:
         assert got[:2] == (1, bad)  # the decoding check names the message
+
+
+def test_rnn_auto_backend_keeps_short_calls_plain_unless_asked():
+    """'auto' runs a short call on the plain twin (the process's budget permitting) and the
+    compiled kernel inside compiled_kernels() or above PLAIN_UPTO_STEPS row-steps."""
+    import commlb.kernels.rnn as rnn
+    from commlb.kernels.backend import compiled_kernels
+
+    before = rnn._plain_steps_done
+    if before + 10 <= rnn.PLAIN_STEPS_PER_PROCESS:
+        assert rnn._auto_backend(10) == "python" and rnn._plain_steps_done == before + 10
+    with compiled_kernels():
+        assert rnn._auto_backend(10) == "numba"
+    assert rnn._auto_backend(rnn.PLAIN_UPTO_STEPS + 1) == "numba"

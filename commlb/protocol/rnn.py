@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from ..bits import FieldSpec
-from ..core import ALICE, BOB, PUBLIC, Owner
+from ..core import ALICE, BOB, PUBLIC, Owner, sorted_unique
 from ..errors import EngineError, InvalidInputError
 from ..models.base import ModelOutput
 from ..models.rnn import RNNModel
@@ -329,7 +329,7 @@ def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs
     if holder_at.size != last + 1 or np.any((owner != holder_at) & (owner != int(PUBLIC))):
         raise EngineError("an RNN segment holds a position its holder cannot see")
     handoffs = starts.size - 1
-    marks = _sorted_unique(np.concatenate([stops[:-1], outputs + 1]))
+    marks = sorted_unique(np.concatenate([stops[:-1], outputs + 1]))
     cell = model.cell()
     _, _, states, sat = cell.run_marked(model.initial_state()[None], tokens[None, : last + 1], marks)
     states, sat = states[0], sat[0]
@@ -345,13 +345,6 @@ def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs
     output = ModelOutput(values, model.decide(values), int(sat[-1]) + int(read_sat))
     meta = _meta(model, first, sorted(readers), handoffs)
     return _finish(model, tokens, split, channel, output, meta, handoffs, sent, checks)
-
-
-def _sorted_unique(a: np.ndarray) -> np.ndarray:
-    """``np.unique`` of an integer array by sorting (numpy's hash-based unique takes
-    milliseconds on a few thousand entries)."""
-    m = np.sort(np.asarray(a, dtype=np.int64))
-    return m[np.concatenate([[True], m[1:] != m[:-1]])] if m.size else m
 
 
 class _HandoffText:
@@ -514,7 +507,7 @@ def _replay_in_waves(model: RNNModel, cell: Any, h0: np.ndarray, decoded: np.nda
     float states cross as exactly representable p-bit floats); returns (saturations, the
     states at the output positions)."""
     nseg = starts.size
-    bounds = _sorted_unique(np.concatenate([starts, outputs + 1]))
+    bounds = sorted_unique(np.concatenate([starts, outputs + 1]))
     p_start, p_stop = bounds[:-1], bounds[1:]
     seg = np.searchsorted(starts, p_start, side="right") - 1
     wave = np.arange(p_start.size) - np.searchsorted(p_start, starts[seg])
