@@ -6,6 +6,9 @@ each size runs in a fresh child process (so its peak RSS is its own) and prints:
 
 * ``kernel`` — enumerating all 2^N message keys (``MessageSource.keys_tree`` in blocks,
   what bench/bench_witness.py times);
+* ``grouper`` — what the search now does with them: :class:`commlb.kernels.keysort.RunGrouper`
+  (each chunk grouped by the top bits of its mixed keys, then in-cache hash tables per group,
+  in parallel; measured here on the keys already enumerated);
 * ``radix`` — :func:`commlb.witness.search.sorted_runs` on those keys (in-place sort of
   keys and 32-bit indices, 12 bytes per input) and ``argsort`` — the previous
   :func:`commlb.witness.search.key_runs` (stable argsort and a gathered copy, 24 bytes per
@@ -42,16 +45,17 @@ def child(n: int, mode: str) -> None:
     from commlb.witness import find_witness
 
     if mode == "whole":
-        find_witness("disjointness", "rnn", 12, hidden=16, precision=16)  # numba cache load
+        find_witness("disjointness", "rnn", 13, hidden=16, precision=16)  # numba cache load (2^13: compiled path)
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         res, wall, cpu = _timed(lambda: find_witness("disjointness", "rnn", n, hidden=16, precision=16,
                                                             exhaustive=True))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
         print(f"whole {wall:.3f} {cpu:.3f} {peak * 1024} {base * 1024} {int(res.found)} {res.distinct_messages}")
         return
+    from commlb.kernels.keysort import RunGrouper
     from commlb.setup import resolve_task
     from commlb.witness.find import witness_model
-    from commlb.witness.search import _enumerate, key_runs, sorted_runs
+    from commlb.witness.search import _BLOCK, MAX_MULTI_RUNS, MAX_RUN_MEMBERS, key_runs, sorted_runs
     from commlb.witness.sources import message_source
 
     setup = resolve_task("disjointness", n)
@@ -59,16 +63,35 @@ def child(n: int, mode: str) -> None:
                              precision=16, arith="fixed", seed=0)
     source = message_source(setup.reduction, built.model, None, backend="numba")
     source.keys_tree(0, 16)
-    keys, wall, cpu = _timed(lambda: _enumerate(source, None))
+    N = source.n_inputs
+
+    def enumerate_keys() -> np.ndarray:
+        keys = np.empty(N, dtype=np.uint64)
+        for lo in range(0, N, _BLOCK):
+            keys[lo:lo + _BLOCK] = source.keys_tree(lo, min(N, lo + _BLOCK))
+        return keys
+
+    keys, wall, cpu = _timed(enumerate_keys)
     print(f"kernel {wall:.3f} {cpu:.3f}")
-    copy = keys.copy()
-    sorted_runs(keys[:1024].copy())  # numba cache load
+    copy, copy2 = keys.copy(), keys.copy()
+    warm = RunGrouper(1024)
+    warm.add(0, keys[:1024].copy())
+    warm.runs(16, 1 << 10)  # numba cache load
+    sorted_runs(keys[:1024].copy())
+
+    def grouped() -> tuple:
+        g = RunGrouper(N)
+        for lo in range(0, N, _BLOCK):
+            g.add(lo, copy2[lo:lo + _BLOCK])
+        return g.runs(min(MAX_MULTI_RUNS, N // 2 + 1), MAX_RUN_MEMBERS)
+
+    grp, wall, cpu = _timed(grouped)
+    print(f"grouper {wall:.3f} {cpu:.3f} {grp[3]}")
     out, wall, cpu = _timed(lambda: sorted_runs(keys))
     print(f"radix {wall:.3f} {cpu:.3f} {out[3]}")
     old, wall, cpu = _timed(lambda: key_runs(copy))
     print(f"argsort {wall:.3f} {cpu:.3f} {old[1].size}")
-    assert old[1].size == out[3]
-    del np
+    assert old[1].size == out[3] == grp[3]
 
 
 def main() -> None:
@@ -89,7 +112,7 @@ def main() -> None:
             if mode == "parts":
                 k = parts["kernel"]
                 print(f"{n:>3} {'kernel':>8} {float(k[0]):>8.3f} {float(k[1]):>8.3f}", flush=True)
-                for name in ("radix", "argsort"):
+                for name in ("grouper", "radix", "argsort"):
                     p = parts[name]
                     print(f"{n:>3} {name:>8} {float(p[0]):>8.3f} {float(p[1]):>8.3f}  {p[2]} distinct keys",
                           flush=True)

@@ -653,9 +653,12 @@ def _warm_up(sim: Any, point: SweepPoint) -> None:
         return
     _WARM.add(key)
     try:
+        from .kernels.backend import compiled_kernels
+
         setup = sim.resolve_task(point.task, n=min(point.n, 8), **point.task_options)
         built = sim.build_model(setup, point.family, seed=point.seed, **point.model_options)
-        sim.simulate_instance(setup, built, seed=point.seed, effective=False, verify=point.verify)
+        with compiled_kernels():  # the kernels the larger points call, not the small run's plain twins
+            sim.simulate_instance(setup, built, seed=point.seed, effective=False, verify=point.verify)
     except CommlbError:
         return
 

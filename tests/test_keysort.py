@@ -116,3 +116,17 @@ def test_sorted_unique_equals_numpy_unique(values):
 
     got = sorted_unique(np.array(values, dtype=np.int64))
     assert got.dtype == np.int64 and np.array_equal(got, np.unique(np.array(values, dtype=np.int64)))
+
+
+def test_rnn_auto_backend_keeps_short_calls_plain_unless_asked():
+    """'auto' runs a short call on the plain twin (the process's budget permitting) and the
+    compiled kernel inside compiled_kernels() or above PLAIN_UPTO_STEPS row-steps."""
+    import commlb.kernels.rnn as rnn
+    from commlb.kernels.backend import compiled_kernels
+
+    before = rnn._plain_steps_done
+    if before + 10 <= rnn.PLAIN_STEPS_PER_PROCESS:
+        assert rnn._auto_backend(10) == "python" and rnn._plain_steps_done == before + 10
+    with compiled_kernels():
+        assert rnn._auto_backend(10) == "numba"
+    assert rnn._auto_backend(rnn.PLAIN_UPTO_STEPS + 1) == "numba"

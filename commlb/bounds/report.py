@@ -315,22 +315,12 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
         return False
     results = []
     interrupted = False
-    # Only the bound counts: D >= ceil(log2(sum_v |F_v|)) cannot exceed full_bits (one pair
-    # per distinct row and column, per value, as in _cannot_help), so a search may stop
-    # once its set brings the sum past 2^(full_bits - 1), counting the others' sets as
-    # found so far (greedy start sets first: no search).
-    values = list(report.output_values)
-    most = min(len(np.unique(M.values, axis=0)), len(np.unique(M.values, axis=1)))
-    full_bits = bits_for(len(values) * most)
-    have = {v: fmod.max_fooling_set(M.values, v, time_limit=time_limit, target=0).size for v in values}
-    for v in values:
+    for v in report.output_values:
         if interrupted:
             report.table.append(MethodRow("fooling", f"{v}-fooling set", "", None, "skipped", "", 0.0,
                                           "not run: interrupted (Ctrl-C)"))
             continue
-        enough = (1 << max(full_bits - 1, 0)) + 1 - sum(have[w] for w in values if w != v)
-        res = fmod.max_fooling_set(M.values, v, time_limit=time_limit, progress=progress, target=max(enough, 1))
-        have[v] = max(have[v], res.size)
+        res = fmod.max_fooling_set(M.values, v, time_limit=time_limit, progress=progress)
         interrupted = res.stopped_by == "interrupt"
         ok = fmod.verify_fooling_set(M.values, v, res.pairs) if verify else None
         if ok is False:
@@ -340,9 +330,8 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
         report.fooling_set[str(v)] = {"size": int(res.size), "exact": bool(res.exact),
                                       "upper": None if res.upper is None else int(res.upper),
                                       "pairs": [[int(a), int(b)] for a, b in res.pairs]}
-        why = {"interrupt": "stopped by Ctrl-C", "target": "enough for the bound"}.get(str(res.stopped_by),
-                                                                                     "time limit")
-        found = "maximum" if res.exact else f"{why}; the maximum is at most {res.upper}"
+        found = "maximum" if res.exact else \
+            f"{'stopped by Ctrl-C' if interrupted else 'time limit'}; the maximum is at most {res.upper}"
         report.table.append(MethodRow("fooling", f"{v}-fooling set ({found})",
                                       str(res.size), None,
                                       ("maximum" if res.exact else "sound") + ("; verified" if ok else ""),

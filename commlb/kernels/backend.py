@@ -13,9 +13,13 @@ This module imports nothing heavy, so choosing a backend never imports numba.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from ..errors import InvalidInputError
 
-__all__ = ["BACKENDS", "PLAIN_BELOW_ENTRIES", "resolve_backend", "auto_for_size"]
+__all__ = ["BACKENDS", "PLAIN_BELOW_ENTRIES", "resolve_backend", "auto_for_size", "compiled_kernels",
+           "prefer_compiled"]
 
 BACKENDS = ("numba", "python", "auto")
 
@@ -39,3 +43,25 @@ def auto_for_size(backend: str, entries: int) -> str:
     """:func:`resolve_backend` for the elimination kernels: ``"auto"`` is ``"python"`` up
     to :data:`PLAIN_BELOW_ENTRIES` entries, else ``"numba"``."""
     return resolve_backend(backend, auto="python" if entries <= PLAIN_BELOW_ENTRIES else "numba")
+
+
+_compiled_depth = 0
+
+
+@contextmanager
+def compiled_kernels() -> Iterator[None]:
+    """Within the block, "auto" rules that keep small calls on the plain twin (the RNN
+    cell's, :mod:`commlb.kernels.rnn`) pick the compiled kernel: a warm-up on a small
+    instance then compiles or loads what the larger runs after it will call (the sweep's
+    warm-up, so no point is charged for a compilation)."""
+    global _compiled_depth
+    _compiled_depth += 1
+    try:
+        yield
+    finally:
+        _compiled_depth -= 1
+
+
+def prefer_compiled() -> bool:
+    """True inside :func:`compiled_kernels`."""
+    return _compiled_depth > 0

@@ -697,7 +697,10 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
     with the candidates left after branches 0..o-1).  Returns ``(clique, own, nodes,
     improved, stopped, upper)``: ``clique`` is the best this thread found itself and
     ``own`` its key (the best key of all threads may be another's); ``upper`` also covers
-    the branches not yet taken."""
+    the branches not yet taken, and the ``start`` of the deadline (``start`` < 0: now,
+    once compiled code runs; as :func:`max_clique_bitset`, compiling is not counted)."""
+    if start < 0:
+        start = _now()
     W = adj.shape[1]
     labels = vrow.shape[0] > 0
     nlab = 1
@@ -761,7 +764,7 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
             if c < min(last, cnt0):
                 upper = max(upper, K0[cnt0 - 1 - c])  # the branches no thread has taken
             break
-    return out, own_key, nodes, improved, stopped, upper
+    return out, own_key, nodes, improved, stopped, upper, start
 
 
 def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vrow: np.ndarray, vcol: np.ndarray,
@@ -784,7 +787,6 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
     once a clique of ``target`` vertices or more is found (if ``target`` >= 0; a start of
     that size returns at once, with ``upper`` = ``cap`` or n)."""
     import threading
-    import time
 
     threads = max(1, int(threads))
     best_size = max(int(init.shape[0]), int(floor))
@@ -796,7 +798,6 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
         control = np.zeros((threads, 3), dtype=np.float64)
     if control.ndim != 2 or control.shape[0] < threads:
         raise ValueError("control must have one row of 3 per thread")
-    start = time.perf_counter()
     key0 = (best_size + 1) << KEY_BITS
     shared = np.array([key0, 0, 0, 0], dtype=np.int64)
     results: list[Any] = [None] * threads
@@ -804,7 +805,7 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
 
     def run(t: int) -> None:
         try:
-            results[t] = _branch_worker(adj, n, best_size, vrow, vcol, start, time_limit, renumber, cap, target,
+            results[t] = _branch_worker(adj, n, best_size, vrow, vcol, -1.0, time_limit, renumber, cap, target,
                                         compact, reorder, control[t], shared, key0, n + 1)
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
@@ -831,6 +832,7 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
         # the deterministic choice: branch o* searched alone for a clique of this size
         o = KEY_LOW - (best_key & KEY_LOW)
         again = np.array([size << KEY_BITS, o, 0, 0], dtype=np.int64)
+        start = min(float(r[6]) for r in results)
         redo = _branch_worker(adj, n, best_size, vrow, vcol, start, time_limit, renumber, size, -1, compact,
                               reorder, np.zeros(3, dtype=np.float64), again, size << KEY_BITS, o + 1)
         nodes += int(redo[2])

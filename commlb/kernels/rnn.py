@@ -54,7 +54,9 @@ _plain_steps_done = 0
 def _auto_backend(steps: int) -> str:
     """"python" or "numba" for an "auto" call of ``steps`` row-steps (see above)."""
     global _plain_steps_done
-    if steps <= PLAIN_UPTO_STEPS and _plain_steps_done + steps <= PLAIN_STEPS_PER_PROCESS:
+    from .backend import prefer_compiled
+
+    if steps <= PLAIN_UPTO_STEPS and _plain_steps_done + steps <= PLAIN_STEPS_PER_PROCESS and not prefer_compiled():
         _plain_steps_done += steps
         return "python"
     return "numba"
