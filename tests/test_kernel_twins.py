@@ -24,6 +24,10 @@ def test_popcount_and_ctz_equal_twins(x):
         low = bitops.ctz64(np.uint64(x))
         assert low == bitops.ctz_python(x)
         assert (x >> low) & 1 and x % (1 << low) == 0
+    out = np.full(65, -1, dtype=np.int64)
+    k = bitops.set_bits64(np.uint64(x), out)
+    assert out[:k].tolist() == bitops.set_bits_python(x) and (out[k:] == -1).all()
+    assert sum(1 << i for i in out[:k].tolist()) == x
 
 
 @given(st.lists(words, max_size=70))

@@ -52,6 +52,7 @@ from .bitops import bit64 as _bit
 from .bitops import ctz64 as _ctz
 from .bitops import now as _now
 from .bitops import popcount64 as _popcount
+from .bitops import set_bits64 as _set_bits
 from .elim import GFP_PRIME
 from .gfp import rank_gfp_rows
 
@@ -205,18 +206,8 @@ def leaf_bound(RB, V, rows, cols, use_gfp):
     nc = _popcount(cols)
     ridx = np.empty(nr, dtype=np.int64)
     cidx = np.empty(nc, dtype=np.int64)
-    t = 0
-    r = rows
-    while r:
-        ridx[t] = _ctz(r)
-        r &= r - np.uint64(1)
-        t += 1
-    t = 0
-    c = cols
-    while c:
-        cidx[t] = _ctz(c)
-        c &= c - np.uint64(1)
-        t += 1
+    _set_bits(rows, ridx)
+    _set_bits(cols, cidx)
     vecs = np.empty(nr, dtype=np.uint64)
     basis = np.zeros(64, dtype=np.uint64)
     total = 0
@@ -552,12 +543,7 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
                 if m < 2:
                     continue
                 elems = np.empty(m, dtype=np.int64)
-                q = 0
-                x = mask_all
-                while x:
-                    elems[q] = _ctz(x)
-                    x &= x - np.uint64(1)
-                    q += 1
+                _set_bits(mask_all, elems)
                 vec = np.empty((V, m), dtype=np.uint64)
                 for z in range(V):
                     for q in range(m):

@@ -446,9 +446,14 @@ def _eff(key, order):
 
 
 @njit(cache=True)
-def _scratch(n, W, compact, labels, nlab):
+def _scratch(n, W, compact, vrow, vcol):
     """Work arrays of one search: (P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
-    loc, lrow, lcol, seen)."""
+    loc, lrow, lcol, seen, labstate); ``labstate[0]`` is 1 when the vertices carry row and
+    column labels ``vrow``/``vcol`` (the rows-and-columns bound), else 0."""
+    labels = vrow.shape[0] > 0
+    nlab = 1
+    if labels:
+        nlab = max(vrow.max(), vcol.max()) + 1
     maxd = n + 2
     P = np.zeros((maxd, W), dtype=np.uint64)
     U = np.zeros((maxd, max(n, 1)), dtype=np.int64)
@@ -467,7 +472,8 @@ def _scratch(n, W, compact, labels, nlab):
     lrow = np.zeros(cm if labels else 0, dtype=np.int64)
     lcol = np.zeros(cm if labels else 0, dtype=np.int64)
     seen = np.zeros((nlab + 63) // 64, dtype=np.uint64)
-    return P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen
+    labstate = np.array([1 if labels else 0, 0, 0], dtype=np.int64)
+    return P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen, labstate
 
 
 @njit(cache=True, nogil=True)
@@ -654,12 +660,8 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     best_size = max(init.shape[0], floor)
     if n == 0:
         return init.copy(), True, 0, init.shape[0]
-    labels = vrow.shape[0] > 0
-    nlab = 1
-    if labels:
-        nlab = max(vrow.max(), vcol.max()) + 1
-    P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen = _scratch(n, W, compact, labels,
-                                                                                            nlab)
+    (P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen,
+     labstate) = _scratch(n, W, compact, vrow, vcol)
     for v in range(n):
         P[0, v >> 6] |= np.uint64(1) << np.uint64(v & 63)
     if renumber:
@@ -668,7 +670,6 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
         cnt[0] = _colour(P[0], adj, U[0], K[0], best_size + 1, wsu)
     if cap >= 0 and best_size >= cap:
         cnt[0] = 0  # the known solution already meets the cap
-    labstate = np.array([1 if labels else 0, 0, 0], dtype=np.int64)
     shared = np.zeros(4, dtype=np.int64)
     key0 = (best_size + 1) << KEY_BITS
     shared[0] = key0
@@ -702,12 +703,8 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
     if start < 0:
         start = _now()
     W = adj.shape[1]
-    labels = vrow.shape[0] > 0
-    nlab = 1
-    if labels:
-        nlab = max(vrow.max(), vcol.max()) + 1
-    P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen = _scratch(n, W, compact, labels,
-                                                                                            nlab)
+    (P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen,
+     labstate) = _scratch(n, W, compact, vrow, vcol)
     Pall = np.zeros(W, dtype=np.uint64)
     for v in range(n):
         Pall[v >> 6] |= np.uint64(1) << np.uint64(v & 63)
@@ -717,7 +714,6 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
         cnt0 = _colour_renumber(Pall, adj, U0, K0, root_size + 1, Cls, wsu, wsi)
     else:
         cnt0 = _colour(Pall, adj, U0, K0, root_size + 1, wsu)
-    labstate = np.array([1 if labels else 0, 0, 0], dtype=np.int64)
     key = key0
     nodes = 0
     improved = False
