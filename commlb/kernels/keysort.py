@@ -301,7 +301,8 @@ def _partition_chunk(chunk, t0, bits, keys, idx, lo, offsets_row):
         counts[g] += 1
 
 
-def _table_size(m: int) -> int:
+@njit(cache=True)
+def _table_size(m):
     """Slots of a group's hash table: the power of two at least 2 m (load at most 1/2)."""
     t = 1
     while t < 2 * m:
@@ -322,9 +323,7 @@ def _bucket_runs(keys, idx, offsets, g, tkeys, tidx, tflag, dk, di, stack_lo, st
     m = 0
     for c in range(nch):
         m += offsets[c, g + 1] - offsets[c, g]
-    size = 1
-    while size < 2 * m:
-        size <<= 1
+    size = _table_size(m)
     mask = size - 1
     for h in range(size):
         tflag[h] = 0
@@ -356,13 +355,7 @@ def _bucket_runs(keys, idx, offsets, g, tkeys, tidx, tflag, dk, di, stack_lo, st
     multi = 0
     if nd > 0:
         _sort_range(dk, di, 0, nd, stack_lo, stack_hi, counts, heads, tails)
-        t = 0
-        while t < nd:
-            s = t
-            t += 1
-            while t < nd and dk[t] == dk[s]:
-                t += 1
-            multi += 1
+        multi = run_summary(dk[:nd], 0)[0]  # every entry is in a run longer than one
         c = 0
         w = offsets[0, g]
         wend = offsets[0, g + 1]
@@ -381,14 +374,15 @@ def _bucket_runs(keys, idx, offsets, g, tkeys, tidx, tflag, dk, di, stack_lo, st
 
 @njit(cache=True)
 def _scratch_for(most, key_dtype_probe, idx_dtype_probe):
-    size = 1
-    while size < 2 * most:
-        size <<= 1
+    """Scratch of :func:`_bucket_runs` for groups of up to ``most`` keys: (tkeys, tidx,
+    tflag, dk, di, stack_lo, stack_hi, counts, heads, tails)."""
+    size = _table_size(most)
     depth = most // SMALL + 2
     return (np.empty(size, dtype=key_dtype_probe.dtype), np.empty(size, dtype=idx_dtype_probe.dtype),
             np.zeros(size, dtype=np.uint8), np.empty(most, dtype=key_dtype_probe.dtype),
             np.empty(most, dtype=idx_dtype_probe.dtype), np.empty(depth, dtype=np.int64),
-            np.empty(depth, dtype=np.int64))
+            np.empty(depth, dtype=np.int64), np.zeros(1 << 8, dtype=np.int64), np.zeros(1 << 8, dtype=np.int64),
+            np.zeros(1 << 8, dtype=np.int64))
 
 
 @njit(cache=True, parallel=True)
@@ -403,10 +397,7 @@ def _groups_runs(keys, idx, offsets, sizes, cap, workers, stats):
         for g in range(g0, g1):
             if most < sizes[g] <= cap:
                 most = sizes[g]
-        tkeys, tidx, tflag, dk, di, stack_lo, stack_hi = _scratch_for(most, keys[:1], idx[:1])
-        counts = np.zeros(1 << 8, dtype=np.int64)
-        heads = np.zeros(1 << 8, dtype=np.int64)
-        tails = np.zeros(1 << 8, dtype=np.int64)
+        tkeys, tidx, tflag, dk, di, stack_lo, stack_hi, counts, heads, tails = _scratch_for(most, keys[:1], idx[:1])
         for g in range(g0, g1):
             if sizes[g] > cap:
                 stats[g, 0] = -1
@@ -422,10 +413,7 @@ def _big_groups_runs(keys, idx, offsets, sizes, cap, stats):
     for g in range(sizes.shape[0]):
         if sizes[g] > cap and sizes[g] > most:
             most = sizes[g]
-    tkeys, tidx, tflag, dk, di, stack_lo, stack_hi = _scratch_for(most, keys[:1], idx[:1])
-    counts = np.zeros(1 << 8, dtype=np.int64)
-    heads = np.zeros(1 << 8, dtype=np.int64)
-    tails = np.zeros(1 << 8, dtype=np.int64)
+    tkeys, tidx, tflag, dk, di, stack_lo, stack_hi, counts, heads, tails = _scratch_for(most, keys[:1], idx[:1])
     for g in range(sizes.shape[0]):
         if sizes[g] > cap:
             _bucket_runs(keys, idx, offsets, g, tkeys, tidx, tflag, dk, di, stack_lo, stack_hi, counts, heads, tails,
