@@ -294,6 +294,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
     split = split if split is not None else _default_split(reduction)
     problem = reduction.problem
     N = layout.size
+    plan = None  # the count's plan on an executor, when made for the estimate below
     if exhaustive is None:
         if count is not None and count >= N:
             exhaustive = True
@@ -302,10 +303,11 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         elif N <= 1 << 20 and source.kind != EngineSource.kind:
             exhaustive = True  # always feasible: about a second at worst
         else:
-            if executor is not None:  # spilled to disk, shared by the workers
-                from .spill import estimate
+            if executor is not None:  # in memory on one worker or spilled to disk, shared by the workers
+                from .spill import count_plan
 
-                est_s, est_b = estimate(source, executor, spill_dir)[0], 0.0
+                plan = count_plan(source, executor, spill_dir)
+                est_s, est_b = plan.idle_seconds, 0.0
             else:
                 est_s, est_b = _estimate(source)
             if est_s > MAX_EXHAUSTIVE_SECONDS or est_b > MAX_EXHAUSTIVE_BYTES:
@@ -333,7 +335,7 @@ def search_witness(reduction: Reduction, model: Any, split: Any = None, *, budge
         if executor is not None:
             from .spill import spilled_count
 
-            spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
+            spilled = spilled_count(source, executor, progress=progress, directory=spill_dir, how=plan)
         else:
             order, starts, lengths, runs, members, collisions = _enumerate(source, progress)
     else:
@@ -476,15 +478,17 @@ def effective_bits(reduction: Reduction, model: Any, split: Any = None, *, max_i
     if executor is not None:
         from .spill import spilled_count
 
+        plan = None
         if source.n_inputs > 1 << 20:
-            from .spill import estimate
+            from .spill import count_plan
 
-            est_s = estimate(source, executor, spill_dir)[0]
+            plan = count_plan(source, executor, spill_dir)
+            est_s = plan.idle_seconds
             if est_s > MAX_EXHAUSTIVE_SECONDS:
                 raise TooLargeError(f"counting the messages of Alice's {source.n_inputs:.3g} inputs would take "
                                     f"about {fmt_seconds(est_s)} on {executor.workers} worker(s): use a smaller "
                                     "--n or more workers")
-        spilled = spilled_count(source, executor, progress=progress, directory=spill_dir)
+        spilled = spilled_count(source, executor, progress=progress, directory=spill_dir, how=plan)
         distinct, exact = spilled.distinct, spilled.exact
     else:
         order, starts, lengths, runs, members, _ = _enumerate(source, None)

@@ -398,17 +398,19 @@ def check_disk(n_inputs: int, directory: str, option: str | None = None) -> int:
 
 def spilled_count(source: Any, executor: Any, *, limit: int = 1 << 22, chunk: int | None = None,
                   partition: int | None = None, directory: str | None = None,
-                  progress: Any = None) -> SpillCount:
+                  progress: Any = None, how: CountPlan | None = None) -> SpillCount:
     """Distinct messages over all of ``source``'s inputs and the first runs of equal keys,
     computed on ``executor`` (any :class:`commlb.execution.Executor`, in process too) with
     the keys spilled to a temporary directory under ``directory`` (default: the system's
     temporary directory; every worker must see it; ``--spill-dir``, checked with
     :func:`check_spill_dir`).  ``limit``: as in
-    :func:`commlb.witness.search.count_distinct`.  ``progress(done, total, phase)``."""
+    :func:`commlb.witness.search.count_distinct`.  ``progress(done, total, phase)``.
+    ``how``: the :func:`count_plan` the caller already made (and checked) for these
+    arguments, so that the kernel is not timed again and the count runs as planned."""
     n = int(source.n_inputs)
     chunk = CHUNK if chunk is None else int(chunk)
     chunks, bits = plan(n, chunk, PARTITION if partition is None else int(partition))
-    how = count_plan(source, executor, directory)
+    how = count_plan(source, executor, directory) if how is None else how
     if how.in_memory:
         executor.note(f"{n:,} inputs counted in memory on one worker, {how.text}")
         got = executor.map_chunks(_count_in_memory, [0], shared=(source, int(limit)),
