@@ -296,7 +296,8 @@ def _finish(model: RNNModel, tokens: np.ndarray, split: Split, channel: Channel,
         transcript.meta.update(replay_segments(model, tokens, split, transcript, output, sent=sent))
         done.append("segments_replayed")
     else:
-        _check_decoding(msgs, sent, L, d)
+        # a batch's bit strings are all encoded now, in one pass, and decoded back
+        _check_decoding(msgs.decoded().get("state", np.zeros((0, L, d))), sent)
         transcript.meta["messages_decode_to_handoff_states"] = True
     if "forward" in checks:
         transcript.meta.update(verify_output(model, output, model.forward(tokens), "rnn"))
@@ -305,11 +306,10 @@ def _finish(model: RNNModel, tokens: np.ndarray, split: Split, channel: Channel,
     return transcript, output
 
 
-def _check_decoding(msgs: MessageLog, sent: np.ndarray, L: int, d: int) -> None:
-    """Every message's bit string (a batch's all encoded now, in one pass) decoded back
-    must be exactly the state its receiver continued from, ``sent[k]``."""
-    got = msgs.decoded().get("state", np.zeros((0, L, d)))
-    if got.shape != sent.shape or not np.array_equal(got, sent):
+def _check_decoding(got: np.ndarray, sent: np.ndarray) -> None:
+    """Every message decoded back (``got``, one state per message) must be exactly the
+    state its receiver continued from, ``sent[k]``."""
+    if got.shape != np.shape(sent) or not np.array_equal(got, sent):
         raise EngineError(_NOT_DECODED)
 
 
@@ -461,8 +461,7 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
                        else MessageLog(list(msgs)).decoded()).get("state", np.zeros((0,) + model.state_shape))
         decoded = np.asarray(decoded, dtype=np.int64 if fixed else np.float64)
         if sent is not None:
-            if decoded.shape != np.shape(sent) or not np.array_equal(decoded, sent):
-                raise EngineError(_NOT_DECODED)
+            _check_decoding(decoded, sent)
             meta["messages_decode_to_handoff_states"] = True
         sat, out_states = _replay_in_waves(model, cell, h0, decoded, starts, stops, outputs, flat)
     values, read_sat = model.readout(out_states)
