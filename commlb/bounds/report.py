@@ -306,13 +306,14 @@ def _one_way_method(report: BoundsReport, M: CommMatrix, verify: bool) -> None:
 
 def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify: bool,
                     given: dict[int, list[tuple[int, int]]] | None,
-                    progress: Callable[[dict[str, Any]], None] | None = None) -> bool:
-    """The fooling-set rows; returns True when Ctrl-C stopped a search (what it proved stands)."""
+                    progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """The fooling-set rows; Ctrl-C during a search sets ``report.interrupted`` (what it
+    proved stands) and skips the values after it."""
     try:
         from . import fooling as fmod
     except ImportError:
         report.notes.append("fooling sets: commlb.bounds.fooling is not available in this checkout")
-        return False
+        return
     results = []
     interrupted = False
     for v in report.output_values:
@@ -322,6 +323,7 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
             continue
         res = fmod.max_fooling_set(M.values, v, time_limit=time_limit, progress=progress)
         interrupted = res.stopped_by == "interrupt"
+        report.interrupted = report.interrupted or interrupted
         ok = fmod.verify_fooling_set(M.values, v, res.pairs) if verify else None
         if ok is False:
             report.notes.append(f"fooling set for value {v} FAILED verification (bug); withheld")
@@ -342,7 +344,6 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
         report.lower_bounds.append({"method": "fooling", "bits": bits, "sound": True})
         report.table.append(MethodRow("fooling", "D >= ceil(log2(sum of fooling set sizes))", str(bits),
                                       bits, "sound", "", 0.0, ""))
-    return interrupted
 
 
 def _given_fooling(report: BoundsReport, M: CommMatrix, given: dict[int, list[tuple[int, int]]]) -> None:
@@ -492,7 +493,6 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
     if time_limit <= 0:
         raise InvalidInputError("--time-limit must be positive")
     # order: ranks, one-way, fooling, exact (exact uses the best lower bound as a hint)
-    interrupted = False
     for name in METHODS:
         if name not in chosen:
             continue
@@ -506,11 +506,10 @@ def compute_bounds(M: CommMatrix | np.ndarray, methods: Sequence[str] | None = N
                 report.table.append(MethodRow("fooling", "not run: cannot raise the bound", "", None,
                                               "skipped", "", 0.0, why))
             else:
-                interrupted = _fooling_method(report, M, time_limit, verify, fooling, progress)
-                report.interrupted = report.interrupted or interrupted
+                _fooling_method(report, M, time_limit, verify, fooling, progress)
     if fooling:
         _given_fooling(report, M, fooling)
-    if "exact" in chosen and interrupted:
+    if "exact" in chosen and report.interrupted:  # only the fooling searches have run
         report.table.append(MethodRow("exact", "exact D by protocol-tree search", "", None, "skipped", "", 0.0,
                                       "not run: interrupted (Ctrl-C) during the fooling sets"))
     elif "exact" in chosen:
