@@ -130,6 +130,32 @@ def insert_slot(basis, v):
     return -1
 
 
+@njit(cache=True, inline="always")
+def _join(B, vec, t, V, undo):
+    """Element t joins the side whose bases (one per colour) are ``B``: its vector of each
+    colour z is inserted into ``B[z]`` and the slot filled recorded in ``undo[t, z]`` (-1:
+    in the span).  Returns how many ranks grew."""
+    grew = 0
+    for z in range(V):
+        b = insert_slot(B[z], vec[z, t])
+        undo[t, z] = b
+        if b >= 0:
+            grew += 1
+    return grew
+
+
+@njit(cache=True, inline="always")
+def _leave(B, t, V, undo):
+    """Undo :func:`_join` of element t (the slots it filled set back to 0); returns how
+    many ranks fell."""
+    fell = 0
+    for z in range(V):
+        if undo[t, z] >= 0:
+            B[z, undo[t, z]] = 0
+            fell += 1
+    return fell
+
+
 @njit(cache=True)
 def is_mono(RB, V, rows, cols):
     """True when every entry of rows x cols has the same value (or the rectangle is empty)."""
@@ -601,17 +627,11 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
                         break
                     continue
                 if placed[t] == 0:  # take element t back out of its side
-                    for z in range(V):
-                        if undo[t, z] >= 0:
-                            BL[z, undo[t, z]] = 0
-                            rl -= 1
+                    rl -= _leave(BL, t, V, undo)
                     ml &= ~_bit(elems[t])
                     placed[t] = -1
                 elif placed[t] == 1:
-                    for z in range(V):
-                        if undo[t, z] >= 0:
-                            BR[z, undo[t, z]] = 0
-                            rr -= 1
+                    rr -= _leave(BR, t, V, undo)
                     mr &= ~_bit(elems[t])
                     placed[t] = -1
                 if choice[t] >= 2:
@@ -621,20 +641,12 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
                 choice[t] += 1
                 placed[t] = side
                 if side == 0:
-                    for z in range(V):
-                        b = insert_slot(BL[z], vec[z, t])
-                        undo[t, z] = b
-                        if b >= 0:
-                            rl += 1
+                    rl += _join(BL, vec, t, V, undo)
                     ml |= _bit(elems[t])
                     if rl > cap:
                         continue  # undone on the next pass, which tries the other side
                 else:
-                    for z in range(V):
-                        b = insert_slot(BR[z], vec[z, t])
-                        undo[t, z] = b
-                        if b >= 0:
-                            rr += 1
+                    rr += _join(BR, vec, t, V, undo)
                     mr |= _bit(elems[t])
                     if rr > cap:
                         continue
