@@ -235,14 +235,7 @@ def partition_of(keys: np.ndarray, bits: int) -> np.ndarray:
     SplitMix64 finaliser of the key (packed messages are far from uniform; the mix is)."""
     if bits == 0:
         return np.zeros(keys.size, dtype=np.int64)
-    x = keys.astype(np.uint64, copy=True)
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(64 - bits)).astype(np.int64)
+    return (mix_keys(keys) >> np.uint64(64 - bits)).astype(np.int64)
 
 
 def group_by_partition_reference(keys: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
