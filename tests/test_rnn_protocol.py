@@ -532,3 +532,48 @@ def test_float_segment_replay_is_exact_and_refuses_a_changed_state(case):
     msgs[k] = Message(msgs[k].round, msgs[k].sender, msgs[k].receiver, msgs[k].label, msgs[k].fields, payload)
     with pytest.raises(EngineError, match=f"segment {k} from the message before it"):
         rp.replay_segments(model, tokens, split, Transcript(msgs, tr.output, {}), out)
+
+
+def test_forward_check_in_a_second_thread_is_the_same_check(monkeypatch):
+    """With a free core the forward check's pass runs in a thread beside the engine's
+    run: same transcript, output and metadata as run after it; a forward pass that
+    disagrees or fails still fails the run (the thread's error reaches the caller)."""
+    import commlb.kernels.gf2 as gf2
+
+    model, tokens, split = _long_case()
+    serial_tr, serial_out = simulate_rnn(model, tokens, split, verify="all")
+    monkeypatch.setattr(rp, "OVERLAP_FROM_TOKENS", 1)
+    monkeypatch.setattr(gf2, "free_cores", lambda: 2)
+    started = []
+    original = rp._ForwardAside.__init__
+
+    def spy(self, *args):
+        started.append(True)
+        original(self, *args)
+
+    monkeypatch.setattr(rp._ForwardAside, "__init__", spy)
+    tr, out = simulate_rnn(model, tokens, split, verify="all")
+    assert started and model.cell().dense
+    assert out.same_bits(serial_out) and tr.meta == serial_tr.meta
+    assert [m.bits for m in tr.messages] == [m.bits for m in serial_tr.messages]
+    real_forward = model.forward
+
+    def off_by_one(toks):
+        ref = real_forward(toks)
+        return type(ref)(ref.values + 1, ref.decision, ref.saturations)
+
+    monkeypatch.setattr(model, "forward", off_by_one)
+    with pytest.raises(EngineError, match="forward pass"):
+        simulate_rnn(model, tokens, split, verify=True)
+
+    def broken(toks):
+        raise RuntimeError("forward pass crashed")
+
+    monkeypatch.setattr(model, "forward", broken)
+    with pytest.raises(RuntimeError, match="crashed"):
+        simulate_rnn(model, tokens, split, verify=True)
+    monkeypatch.setattr(gf2, "free_cores", lambda: 1)  # a busy machine: no thread
+    started.clear()
+    monkeypatch.setattr(model, "forward", real_forward)
+    simulate_rnn(model, tokens, split, verify=True)
+    assert not started

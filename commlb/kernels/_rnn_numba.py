@@ -233,11 +233,12 @@ def run_rows_dense(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_
                    sat, marks, mark_states, mark_sat, i)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_rows_dense_serial(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states,
                           tokens, sat, marks, mark_states, mark_sat):
     """:func:`run_rows_dense` in the calling thread, for one row (a forward pass, the
-    protocol engine's run): no thread pool woken for it."""
+    protocol engine's run): no thread pool woken for it; the GIL is released, so that
+    the protocol engine's run and its forward check can overlap in two threads."""
     for i in range(tokens.shape[0]):
         _dense_row(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
                    sat, marks, mark_states, mark_sat, i)

@@ -275,10 +275,11 @@ def verify_checks(verify: bool | str) -> frozenset[str]:
 
 
 def _finish(model: RNNModel, tokens: np.ndarray, split: Split, channel: Channel, output: ModelOutput,
-            meta: dict[str, Any], handoffs: int, sent: np.ndarray,
-            checks: frozenset[str]) -> tuple[Transcript, ModelOutput]:
+            meta: dict[str, Any], handoffs: int, sent: np.ndarray, checks: frozenset[str],
+            aside: _ForwardAside | None = None) -> tuple[Transcript, ModelOutput]:
     """Check what is counted, run the checks asked for, and make the transcript.  ``sent``
-    holds, per message, the state its receiver continued from."""
+    holds, per message, the state its receiver continued from; ``aside``: the forward
+    check's pass already running in a thread (else it runs here)."""
     L, d, p = model.layers, model.hidden, model.precision.bits
     msgs = channel.messages
     # a message costs the bits its layout declares (encode and send_many guarantee it), so
@@ -300,7 +301,8 @@ def _finish(model: RNNModel, tokens: np.ndarray, split: Split, channel: Channel,
         _check_decoding(msgs.decoded().get("state", np.zeros((0, L, d))), sent)
         transcript.meta["messages_decode_to_handoff_states"] = True
     if "forward" in checks:
-        transcript.meta.update(verify_output(model, output, model.forward(tokens), "rnn"))
+        ref = aside.result() if aside is not None else model.forward(tokens)
+        transcript.meta.update(verify_output(model, output, ref, "rnn"))
         done.append("protocol_matches_forward")
     transcript.meta["verification"] = done
     return transcript, output
@@ -316,9 +318,75 @@ def _check_decoding(got: np.ndarray, sent: np.ndarray) -> None:
 _NOT_DECODED = "an RNN message does not decode to the state its receiver continued from"
 
 
+#: the forward check (``verify`` forward or all) of a run of at least this many tokens runs
+#: in a second thread while the batched engine runs, when the compiled cell takes dense
+#: products (its one-row kernel releases the GIL): the same work, done side by side
+OVERLAP_FROM_TOKENS = 1024
+
+
+class _ForwardAside:
+    """``model.forward(tokens)`` in a thread of its own (the forward check, started before
+    the engine's run so that the two overlap); :meth:`result` waits for it and returns its
+    output or raises what it raised."""
+
+    def __init__(self, model: RNNModel, tokens: np.ndarray) -> None:
+        import threading
+
+        self._out: ModelOutput | None = None
+        self._err: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(model, tokens), daemon=True,
+                                        name="commlb-forward-check")
+        self._thread.start()
+
+    def _run(self, model: RNNModel, tokens: np.ndarray) -> None:
+        try:
+            self._out = model.forward(tokens)
+        except BaseException as exc:  # handed to the caller by result()
+            self._err = exc
+
+    def result(self) -> ModelOutput:
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        assert self._out is not None, "the forward pass returned"
+        return self._out
+
+
+def _forward_aside(model: RNNModel, tokens: np.ndarray, last: int,
+                   checks: frozenset[str]) -> _ForwardAside | None:
+    """The forward check started in a thread (:class:`_ForwardAside`) when it is asked for,
+    the run is long (:data:`OVERLAP_FROM_TOKENS`), the compiled cell runs it without the
+    GIL (dense products, :attr:`~commlb.kernels.rnn.RNNCell.dense`) and a second core is
+    free right now (:func:`commlb.kernels.gf2.free_cores`: on a busy machine the thread
+    would only wait for a core); else None (it runs after the engine)."""
+    if "forward" not in checks or last + 1 < OVERLAP_FROM_TOKENS:
+        return None
+    cell = model.cell()
+    if not cell.dense:
+        return None
+    from ..kernels.gf2 import free_cores
+
+    if free_cores() < 2:
+        return None
+    cell.weights_t()  # made once here, not by both threads at once
+    return _ForwardAside(model, tokens)
+
+
 def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs: np.ndarray,
                       checks: frozenset[str]) -> tuple[Transcript, ModelOutput]:
     """The ``"batched"`` engine of :func:`simulate_rnn` (see there)."""
+    last = int(outputs.max())
+    aside = _forward_aside(model, tokens, last, checks)
+    try:
+        return _run_batched(model, tokens, split, outputs, checks, aside)
+    finally:
+        if aside is not None:
+            aside._thread.join()  # never left running past the call, whatever happened
+
+
+def _run_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs: np.ndarray,
+                 checks: frozenset[str], aside: _ForwardAside | None) -> tuple[Transcript, ModelOutput]:
+    """:func:`_simulate_batched`'s body; ``aside``: the forward check already running."""
     last = int(outputs.max())
     owner = np.asarray(split.owner, dtype=np.int8)[: last + 1]
     first, starts, stops = _schedule_arrays(split.owner, last)
@@ -344,7 +412,7 @@ def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs
     readers = {Owner(int(holder_at[int(pos)])).name.lower() for pos in outputs}
     output = ModelOutput(values, model.decide(values), int(sat[-1]) + int(read_sat))
     meta = _meta(model, first, sorted(readers), handoffs)
-    return _finish(model, tokens, split, channel, output, meta, handoffs, sent, checks)
+    return _finish(model, tokens, split, channel, output, meta, handoffs, sent, checks, aside)
 
 
 class _HandoffText:
