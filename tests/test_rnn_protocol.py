@@ -577,3 +577,30 @@ def test_forward_check_in_a_second_thread_is_the_same_check(monkeypatch):
     monkeypatch.setattr(model, "forward", real_forward)
     simulate_rnn(model, tokens, split, verify=True)
     assert not started
+
+
+def test_replay_checks_every_step_the_engine_kept(monkeypatch):
+    """With verify='replay' the engine keeps the state after every position and the
+    replay recomputes each step from the state before it (the message's decoded state at
+    a segment start): a kept state changed anywhere — even one no message or output
+    carries — fails the run; the run keeps only the marks it needs otherwise."""
+    from commlb.kernels.rnn import RNNCell
+
+    model, tokens, split = _long_case()
+    assert model.cell().float_ok
+    seen = []
+    original = RNNCell.run_marked
+
+    def corrupt(self, states, toks, marks, backend="auto"):
+        out = original(self, states, toks, marks, backend)
+        seen.append(len(marks))
+        if len(marks) == toks.shape[1]:  # every position kept: change one in the middle
+            out[2][0, 5, 0, 0] += 1
+        return out
+
+    monkeypatch.setattr(RNNCell, "run_marked", corrupt)
+    simulate_rnn(model, tokens, split, verify=False)
+    assert seen[-1] < 40  # only the handoffs and outputs
+    with pytest.raises(EngineError, match="state after position 5 does not follow"):
+        simulate_rnn(model, tokens, split, verify="replay")
+    assert seen[-1] == int(model.output_positions(40).max()) + 1

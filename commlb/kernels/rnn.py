@@ -45,7 +45,7 @@ import numpy as np
 
 __all__ = ["PLAIN_UPTO_STEPS", "PLAIN_STEPS_PER_PROCESS", "ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr",
            "matmul_exact", "run_rows_python", "step_rows", "activate_rows_python", "replay_chain",
-           "replay_chain_python"]
+           "replay_chain_python", "check_steps", "check_steps_python"]
 
 #: "auto" runs the plain twin for calls of up to this many row-steps (rows x tokens), as
 #: long as this process has run fewer than :data:`PLAIN_STEPS_PER_PROCESS` that way: a few
@@ -424,3 +424,97 @@ def replay_chain(cell: RNNCell, h0: np.ndarray, msgs: np.ndarray, width: int, se
                        np.int64(cell.raw_max), cell.tmask, np.ascontiguousarray(h0, dtype=np.int64), msgs,
                        np.int64(width), sent_arr, check, flat, stops, out_pos, out_states, result)
     return int(result[0]), int(result[1]), int(result[2]), out_states
+
+
+def check_steps_python(cell: RNNCell, h0: np.ndarray, msgs: np.ndarray, width: int, sent: np.ndarray | None,
+                       flat: np.ndarray, stops: np.ndarray, traj: np.ndarray) -> tuple[int, int, int]:
+    """Plain twin of :func:`check_steps`: each message decoded by :func:`commlb.bits.decode`
+    from its unpacked bits, all steps at once by :func:`run_rows_python` (one step of
+    every row), the first failure found in the order of the run."""
+    from ..bits import FieldSpec, Payload, decode
+
+    L, d = cell.L, cell.d
+    T = int(np.asarray(flat).size)
+    traj = np.asarray(traj, dtype=np.int64)
+    stops = np.asarray(stops, dtype=np.int64)
+    spec = FieldSpec("state", "fixed", (L, d), int(width), 0)
+    prev = np.empty((T, L, d), dtype=np.int64)
+    if T:
+        prev[0] = h0
+        prev[1:] = traj[:-1]
+    events: list[tuple[int, int, int, int]] = []  # (position, 0 message / 1 step, code, k or t)
+    for k in range(stops.size - 1):
+        t = int(stops[k])
+        bits = np.unpackbits(np.asarray(msgs[k], dtype=np.uint8))[: L * d * int(width)]
+        got = decode([spec], Payload(bits.astype(np.uint8)))["state"]
+        if sent is not None and not np.array_equal(got, sent[k]):
+            events.append((t, 0, 1, k))
+        elif not np.array_equal(got, traj[t - 1]):
+            events.append((t, 0, 2, k))
+        prev[t] = got
+    new, sat = run_rows_python(cell, prev, np.asarray(flat, dtype=np.int64)[:, None])
+    wrong = np.flatnonzero(np.any(new != traj, axis=(1, 2)))
+    if wrong.size:
+        events.append((int(wrong[0]), 1, 3, int(wrong[0])))
+    if events:
+        _, _, code, where = min(events)
+        return code, where, 0
+    return 0, 0, int(sat.sum())
+
+
+def check_steps(cell: RNNCell, h0: np.ndarray, msgs: np.ndarray, width: int, sent: np.ndarray | None,
+                flat: np.ndarray, stops: np.ndarray, traj: np.ndarray,
+                backend: str = "auto") -> tuple[int, int, int]:
+    """Check a protocol run's every step against the states its engine kept, its
+    certificate (the RNN protocol's ``verify="replay"`` when the engine kept them,
+    docs/theory.md §3.9).
+
+    ``traj`` (T, L, d): the state after each position t, which reads ``flat[t]`` (each
+    >= 0); segment k covers positions ``stops[k-1] .. stops[k] - 1`` (``stops[-1]`` = 0,
+    ``stops[-1] == T``).  Every step is recomputed from the state before it: ``h0`` at
+    position 0, what message k − 1 decodes to at the start of segment k (``msgs``: the
+    K = len(stops) − 1 messages' bit strings packed as for :func:`replay_chain`), the
+    kept state ``traj[t-1]`` elsewhere; message k must decode to ``sent[k]`` (unless
+    None) and to the state segment k ends in, ``traj[stops[k] - 1]``.  Returns (code, k,
+    saturations): (0, 0, saturations of all steps) when all holds, else the first failure
+    in the order of the run with saturations 0: (1, k) message k differs from
+    ``sent[k]``, (2, k) from the end of segment k, (3, t) the step at position t does not
+    give ``traj[t]``.  ``backend`` ``"numba"``/``"auto"``: ``check_steps_dense``, the
+    products by BLAS over 128 positions at a time (only when :attr:`RNNCell.float_ok`,
+    else a ``ValueError``); ``"python"``: :func:`check_steps_python`."""
+    from .backend import resolve_backend
+
+    backend = resolve_backend(backend)
+    flat = np.ascontiguousarray(flat, dtype=np.int64)
+    stops = np.ascontiguousarray(stops, dtype=np.int64)
+    msgs = np.ascontiguousarray(msgs, dtype=np.uint8)
+    traj = np.ascontiguousarray(traj, dtype=np.int64)
+    L, d = cell.L, cell.d
+    K = stops.size - 1
+    T = flat.size
+    if traj.shape != (T, L, d):
+        raise ValueError("check_steps needs the state after every position, (T, L, d)")
+    if msgs.shape[0] != K or msgs.shape[1] * 8 < L * d * int(width) or not 1 <= int(width) <= 64:
+        raise ValueError("check_steps needs one message of L·d values of 1..64 bits per segment but the last")
+    if T and flat.min() < 0:
+        raise ValueError("check_steps reads a token at every step")
+    if not stops.size or np.any(np.diff(stops) <= 0) or stops[0] <= 0 or stops[-1] != T:
+        raise ValueError("stops must be strictly increasing, from 1, and end at the last position")
+    if backend == "python":
+        return check_steps_python(cell, h0, msgs, width, sent, flat, stops, traj)
+    if not cell.float_ok:
+        raise ValueError("check_steps's compiled kernel needs products exact in float64 (cell.float_ok)")
+    if cell._wf is None:
+        cell._wf = (cell.w_rec.astype(np.float64), cell.w_in.astype(np.float64))
+    from ._rnn_numba import check_steps_dense
+
+    check = sent is not None
+    sent_arr = np.ascontiguousarray(sent, dtype=np.int64) if check else np.zeros((1, L, d), dtype=np.int64)
+    if check and sent_arr.shape != (K, L, d):
+        raise ValueError("sent must hold one (L, d) state per message")
+    result = np.zeros(3, dtype=np.int64)
+    check_steps_dense(cell._wf[0], cell._wf[1], cell.u0, cell.bsh, np.int64(cell.act), cell.table,
+                      np.int64(cell.lo), np.int64(cell.one), np.int64(cell.frac), np.int64(cell.raw_min),
+                      np.int64(cell.raw_max), cell.tmask, np.ascontiguousarray(h0, dtype=np.int64), msgs,
+                      np.int64(width), sent_arr, check, flat, stops, traj, result)
+    return int(result[0]), int(result[1]), int(result[2])
