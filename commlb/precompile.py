@@ -53,8 +53,10 @@ def _witness() -> None:
 def _rnn() -> None:
     import numpy as np
 
+    from .models.rnn import RNNModel
     from .protocol import simulate
     from .protocol.core import Split
+    from .protocol.rnn import replay_segments
     from .setup import resolve_task
     from .witness.find import witness_model
 
@@ -62,9 +64,12 @@ def _rnn() -> None:
     model = witness_model(setup, "rnn", hidden=16, precision=16)[0].model
     inst = setup.example_instance()
     tokens = np.asarray(inst.tokens)
+    dense = RNNModel.random(4, np.random.default_rng(0), hidden=8)  # random weights: the dense cell
+    dense.run(dense.initial_state(), tokens[:64] % 4, backend="numba")
     for spec in ("reduction", "interleave"):
         split = Split.parse(spec, inst)
-        simulate(model, tokens, split, verify="all")  # both checks: the replay's compiled pass too
+        tr, out = simulate(model, tokens, split, verify="all")  # both checks: the replay's step check too
+        replay_segments(model, tokens, split, tr, out)  # the replay's chain pass (runs too long to keep)
     model.run(model.initial_state(), tokens, backend="numba")
 
 

@@ -13,11 +13,11 @@ from commlb.cli.main import main
 
 _PROBE = """
 import sys
-from commlb.kernels._rnn_numba import replay_chain_dense
+from commlb.kernels._rnn_numba import check_steps_dense, replay_chain_dense
 if sys.argv[1] == "yes":
     from commlb.precompile import precompile
     precompile(["rnn"])
-print(len(replay_chain_dense.signatures))
+print(min(len(replay_chain_dense.signatures), len(check_steps_dense.signatures)))
 """
 
 
