@@ -49,3 +49,42 @@ def test_unknown_group_is_refused(capsys, bad):
     assert info.value.code == 2
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "gpu" in lines[0], err
+
+
+_COVERAGE = """
+import json, sys
+from numba.core.registry import CPUDispatcher
+
+from commlb.precompile import precompile
+
+
+def compiled():
+    import gc
+    return {(d.py_func.__module__, d.py_func.__qualname__, str(sig)) for d in gc.get_objects()
+            if isinstance(d, CPUDispatcher) and d.py_func.__module__.startswith("commlb.")
+            for sig in d.signatures}
+
+
+precompile(["witness"])
+before = compiled()
+from commlb.cli.main import main
+for argv in json.loads(sys.argv[1]):
+    main(argv)
+print("NEW", json.dumps(sorted(map(list, compiled() - before))))
+"""
+
+
+def test_witness_group_covers_the_witness_command():
+    # every kernel signature the witness command calls (the exhaustive RNN search on the
+    # compiled backend, as `commlb witness ... --n 24` runs it, at a smaller n) was already
+    # compiled or loaded by `commlb precompile --only witness`: nothing new on first use
+    argv = [["witness", "--task", "disjointness", "--model", "rnn", "--n", "18", "--hidden", "16", "--precision",
+             "16", "--json"],
+            ["witness", "--task", "index-lookup", "--model", "rnn", "--n", "14", "--hidden", "2", "--precision",
+             "4", "--json"],
+            ["witness", "--task", "disjointness", "--model", "rnn", "--n", "18", "--hidden", "16", "--precision",
+             "16", "--effective-bits", "--json"]]
+    out = subprocess.run([sys.executable, "-c", _COVERAGE, json.dumps(argv)], capture_output=True, text=True,
+                         timeout=900, check=True)
+    new = json.loads(out.stdout.split("NEW", 1)[1])
+    assert new == [], new
