@@ -708,7 +708,8 @@ def _verify_cases() -> list[Case]:
                                 os.path.join(DATA, "khop_lm_adapter.toml"), "--n", "8", "--verify", "replay"],
                   mention=("--verify",)))
     c += [Case("bad-value", sweep + ["--models", models, "--verify", v], mention=("--verify",))
-          for models, v in (("rnn", "bogus"), ("rnn,transformer", "replay"), ("ffn", "all"))]
+          for models, v in (("rnn", "bogus"), ("rnn,transformer", "replay"), ("ffn", "all"), ("rnn", "none"),
+                            ("transformer,rnn", "all"))]
     return c
 
 

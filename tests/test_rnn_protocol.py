@@ -486,6 +486,14 @@ def test_verify_modes_the_model_lacks_are_refused_before_a_run():
             run_trials(setup, transformer, 2, verify=mode)
         with pytest.raises(InvalidInputError, match="for RNNs"):
             run_sweep("disjointness", "rnn,ffn", [4], trials=0, verify=mode)
+    # simulate and sweep refuse with the one check: the same line for the same mistake
+    for mode, models in (("replay", "rnn,ffn"), ("bogus", "rnn"), ("none", "rnn")):
+        with pytest.raises(InvalidInputError) as by_sweep:
+            run_sweep("disjointness", models, [4], trials=0, verify=mode)
+        model = build_model(setup, models.split(",")[-1])
+        with pytest.raises(InvalidInputError) as by_simulate:
+            check_verify(mode, model)
+        assert str(by_sweep.value) == str(by_simulate.value)
     fmodel = RNNModel.random(5, np.random.default_rng(1), hidden=3, precision=Precision.float_(16))
     assert check_verify("replay", fmodel) == "replay"  # float states cross exactly: the replay applies
     with pytest.raises(InvalidInputError, match="--verify must be"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["run_rows"]
+__all__ = ["run_rows", "run_rows_dense", "run_rows_dense_serial", "activate_rows", "replay_chain_dense"]
 
 
 @njit(cache=True, inline="always")
@@ -179,6 +179,68 @@ def _dense_step(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, half, raw_min, r
                 cur[layer, j] = np.float64(table[idx])
                 s += tmask[idx]
     return s
+
+
+@njit(cache=True, inline="always")
+def _dense_row(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
+               sat, marks, mark_states, mark_sat, i):
+    """Row ``i`` of :func:`run_rows_dense`."""
+    T = tokens.shape[1]
+    L, d = states.shape[1], states.shape[2]
+    half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
+    K = marks.shape[0]
+    cur = np.empty((L, d), np.float64)  # the state, integers held exactly
+    for layer in range(L):
+        for j in range(d):
+            cur[layer, j] = np.float64(states[i, layer, j])
+    acc = np.empty(d, np.float64)
+    pre = np.empty(d, np.int64)
+    s = np.int64(0)
+    m = 0
+    while m < K and marks[m] == 0:
+        for layer in range(L):
+            for j in range(d):
+                mark_states[i, m, layer, j] = np.int64(cur[layer, j])
+        mark_sat[i, m] = s
+        m += 1
+    for t in range(T):
+        tok = tokens[i, t]
+        if tok >= 0:  # -1 reads nothing
+            s += _dense_step(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, half, raw_min, raw_max, tmask,
+                             cur, acc, pre, tok)
+        while m < K and marks[m] == t + 1:
+            for layer in range(L):
+                for j in range(d):
+                    mark_states[i, m, layer, j] = np.int64(cur[layer, j])
+            mark_sat[i, m] = s
+            m += 1
+    for layer in range(L):
+        for j in range(d):
+            states[i, layer, j] = np.int64(cur[layer, j])
+    sat[i] += s
+
+
+@njit(cache=True, parallel=True)
+def run_rows_dense(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
+                   sat, marks, mark_states, mark_sat):
+    """:func:`run_rows` with dense float64 products (:func:`_dense_step`, weights
+    transposed: ``wt_*[l, j, k] = w_*[l, k, j]``), for a cell whose products are exact
+    in float64 (:attr:`commlb.kernels.rnn.RNNCell.float_ok`) and whose weights are not
+    sparse: same arguments otherwise, same results (plain twin
+    :func:`commlb.kernels.rnn.run_rows_python`).  Parallel over the rows."""
+    for i in prange(tokens.shape[0]):
+        _dense_row(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
+                   sat, marks, mark_states, mark_sat, i)
+
+
+@njit(cache=True)
+def run_rows_dense_serial(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states,
+                          tokens, sat, marks, mark_states, mark_sat):
+    """:func:`run_rows_dense` in the calling thread, for one row (a forward pass, the
+    protocol engine's run): no thread pool woken for it."""
+    for i in range(tokens.shape[0]):
+        _dense_row(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
+                   sat, marks, mark_states, mark_sat, i)
 
 
 @njit(cache=True)
