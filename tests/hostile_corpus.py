@@ -178,6 +178,7 @@ def _huge_cases() -> list[Case]:
     c.append(Case("bad-value", ["sweep", "--task", "match2", "--models", "rnn", "--n", "8", "--trials", "3",
                                 "--trial-distribution", "uniform"]))
     c.append(Case("bad-value", ["precompile", "--only", "witness,nope"]))
+    c.append(Case("bad-value", ["precompile", "--bytecode=yes"]))
     return c
 
 

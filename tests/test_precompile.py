@@ -4,6 +4,7 @@ code is in numba's cache before the first command needs it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -88,3 +89,38 @@ def test_witness_group_covers_the_witness_command():
                          timeout=900, check=True)
     new = json.loads(out.stdout.split("NEW", 1)[1])
     assert new == [], new
+
+
+_BYTECODE = """
+import importlib.util, json, os, sys
+import numba
+import commlb.kernels.keysort as ks
+from commlb.precompile import compile_bytecode
+
+first = compile_bytecode(write=False)
+wrote = compile_bytecode()
+again = compile_bytecode()
+files = [importlib.util.cache_from_source(m.__file__) for m in (numba, ks)]
+print(json.dumps({"first": first.__dict__, "wrote": wrote.__dict__, "again": again.__dict__,
+                  "exist": [os.path.exists(f) and f.startswith(sys.argv[1]) for f in files]}))
+"""
+
+
+def test_bytecode_is_written_where_python_reads_it(tmp_path):
+    # under PYTHONDONTWRITEBYTECODE, with an empty pycache prefix: no module of commlb or
+    # numba has bytecode until compile_bytecode writes it, after which all are current
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", _BYTECODE, str(tmp_path)], capture_output=True, text=True,
+                         timeout=600, check=True, env=env)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    first, wrote, again = got["first"], got["wrote"], got["again"]
+    assert first["current"] == 0 and first["missing"] > 100 and first["compiled"] == 0
+    assert wrote["compiled"] == first["missing"] and wrote["unwritable"] == 0
+    assert again == {"compiled": 0, "current": first["missing"], "missing": 0, "unwritable": 0}
+    assert got["exist"] == [True, True]
+    # a process started afterwards finds that bytecode current for what it imports
+    check = ("import numba, commlb.kernels.keysort; from commlb.precompile import compile_bytecode; "
+             "print(compile_bytecode(write=False).missing)")
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=600, check=True,
+                         env=env)
+    assert out.stdout.split()[-1] == "0"
