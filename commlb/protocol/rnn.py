@@ -301,7 +301,8 @@ def _finish(model: RNNModel, tokens: np.ndarray, split: Split, channel: Channel,
         done.append("segments_replayed")
     else:
         # a batch's bit strings are all encoded now, in one pass, and decoded back
-        _check_decoding(msgs.decoded().get("state", np.zeros((0, L, d))), sent)
+        if not msgs.decodes_to("state", sent):
+            raise EngineError(_NOT_DECODED)
         transcript.meta["messages_decode_to_handoff_states"] = True
     if "forward" in checks:
         ref = aside.result() if aside is not None else model.forward(tokens)
