@@ -404,8 +404,12 @@ def _run_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs: np.
     cell = model.cell()
     keep_all = "replay" in checks and _steps_checkable(cell, last + 1)
     # the state after every position when the replay checks each step against them
-    marks = (np.arange(1, last + 2, dtype=np.int64) if keep_all
-             else sorted_unique(np.concatenate([stops[:-1], outputs + 1])))
+    if keep_all:
+        marks = np.arange(1, last + 2, dtype=np.int64)
+    elif stops.size < 2 or outputs[0] + 1 > stops[-2]:  # the usual case: every output after the handoffs
+        marks = np.concatenate([stops[:-1], outputs + 1])  # increasing already (both are)
+    else:
+        marks = sorted_unique(np.concatenate([stops[:-1], outputs + 1]))
     _, _, states, sat = cell.run_marked(model.initial_state()[None], tokens[None, : last + 1], marks)
     states, sat = states[0], sat[0]
     channel = Channel()
