@@ -4,7 +4,8 @@ What is timed, on the same input, side by side in one run (round robin: every re
 each variant once, so a change of load hits all of them; best of ``--repeat``):
 
 * ``forward`` — :meth:`RNNModel.forward` (exact fixed point, the compiled cell, one token
-  per step);
+  per step: dense float64 products, exact here, :attr:`RNNCell.dense`; the sparse-row
+  int64 kernel it used before is timed once beside it);
 * ``protocol`` — :func:`commlb.protocol.rnn.simulate_rnn` with ``verify=False`` (the
   batched engine for fixed point: one run of the cell keeping the state at every handoff,
   each segment checked to hold only its holder's and PUBLIC positions, the handoff
@@ -13,7 +14,9 @@ each variant once, so a change of load hits all of them; best of ``--repeat``):
 * ``+ verify (forward)`` — ``verify=True``, what ``commlb simulate`` runs: every message
   encoded and decoded back in one pass and compared with the state its receiver continued
   from, and an independent forward pass compared bit for bit
-  (``protocol_matches_forward``);
+  (``protocol_matches_forward``); that pass runs in a second thread beside the engine's
+  run when a core is free at the start (``OVERLAP_FROM_TOKENS``), which shortens the
+  wall time only;
 * ``+ verify (replay)`` — ``verify="replay"``: the same decoding check, and every segment
   recomputed from the decoded message before it through its holder's view, both in one
   compiled pass (:func:`commlb.kernels.rnn.replay_chain`: decode message k, compare it
@@ -22,9 +25,11 @@ each variant once, so a change of load hits all of them; best of ``--repeat``):
   says what each check proves — the replay does not run ``model.forward``).
 
 Wall and process CPU time are both printed (CPU is steadier on a shared machine; the
-compiled cell and BLAS may use both cores, which CPU time counts twice), with the load
-average.  The per-segment engine (each party reading through its view, each state encoded
-and decoded as it goes) is timed once beside it, in CPU time.
+compiled cell, BLAS and the forward check's thread may use both cores, which CPU time
+counts twice), with the load average.  A verified run does the N token steps twice (the
+engine's run and the check's), so its CPU time is at least twice the forward pass's.
+The per-segment engine (each party reading through its view, each state encoded and
+decoded as it goes) is timed once beside it, in CPU time.
 
 Model: d = 64 hidden units, L = 1 layer (``--layers``), tanh, p = 16-bit fixed point,
 random seeded weights, vocabulary 8; N = 4096 tokens.  Splits: prefix (Alice the first
@@ -93,6 +98,15 @@ def main() -> None:
     print(machine_line())
     print(f"rnn d={args.hidden}, L={args.layers}, {args.activation}, p={args.bits} fixed, N={n}")
     ref = model.forward(tokens)
+    cell = model.cell()
+    if cell.dense:  # the forward pass by the sparse-row kernel, the reference before dense products
+        h0 = model.initial_state()[None]
+        dense = round_robin({"dense": lambda: cell.run(h0, tokens[None], "numba")}, args.repeat)["dense"]
+        cell.dense = False
+        sparse = round_robin({"sparse": lambda: cell.run(h0, tokens[None], "numba")}, args.repeat)["sparse"]
+        cell.dense = True
+        print(f"forward kernel, N steps: dense products {dense[1] * 1e3:.2f} ms CPU, sparse rows "
+              f"{sparse[1] * 1e3:.2f} ms CPU ({sparse[1] / dense[1]:.1f}x); load average {os.getloadavg()[0]:.1f}")
     for name, split in splits.items():
         tr, out = simulate_rnn(model, tokens, split, verify="all")
         assert out.same_bits(ref)

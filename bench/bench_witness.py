@@ -21,7 +21,14 @@ the number of inputs: n steps each); the output says so.  Their keys on that pre
 checked equal to the tree's.  Goal (issue 5): all 2^24 inputs in < 2 s on 2 cores, at least
 20x the numpy baseline.
 
+``--command``: instead, the whole ``commlb witness --task disjointness --model rnn --n N
+--hidden 16 --precision 16`` in a fresh process beside the tree kernel above (all 2^N
+inputs, in this process), interleaved, with wall and CPU ratios, the load average and the
+command's peak memory (bench/bench_witness_command.py; ``--bytecode both`` runs the
+command with and without compiled bytecode).
+
 Run:  .venv/bin/python bench/bench_witness.py [--sizes 20,24] [--subset 18] [--repeat 3]
+      .venv/bin/python bench/bench_witness.py --command [--sizes 24] [--bytecode both]
 """
 
 from __future__ import annotations
@@ -59,7 +66,17 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--hidden", type=int, default=16)
     ap.add_argument("--bits", type=int, default=16)
+    ap.add_argument("--command", action="store_true",
+                    help="time the whole witness command beside the kernel (bench_witness_command.py)")
+    ap.add_argument("--bytecode", default="env", choices=["env", "compiled", "none", "both"],
+                    help="with --command: which compiled bytecode the command finds")
     args = ap.parse_args()
+    if args.command:
+        import bench_witness_command
+
+        for n in (int(s) for s in args.sizes.split(",")):
+            bench_witness_command.main(["--n", str(n), "--repeat", str(args.repeat), "--bytecode", args.bytecode])
+        return
     rng = np.random.default_rng(2026)
     model = RNNModel.random(2, rng, hidden=args.hidden, activation="tanh", precision=Precision.fixed(args.bits))
     arrays = K.RNNArrays.from_model(model)

@@ -97,24 +97,31 @@ def child(n: int, mode: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="22,24")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="numba threads of the measured processes (NUMBA_NUM_THREADS; default: numba's)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(int(args.child[0]), args.child[1])
         return
-    print("witness --task disjointness --model rnn --hidden 16 --precision 16 (exhaustive)")
+    env = dict(os.environ)
+    if args.threads:
+        env["NUMBA_NUM_THREADS"] = str(args.threads)
+    print("witness --task disjointness --model rnn --hidden 16 --precision 16 (exhaustive); numba threads: "
+          + (str(args.threads) if args.threads else "default"))
     print(f"{'n':>3} {'what':>8} {'wall s':>8} {'CPU s':>8}  note")
     for n in [int(s) for s in args.sizes.split(",")]:
         for mode in ("parts", "whole"):
             out = subprocess.run([sys.executable, __file__, "--child", str(n), mode], capture_output=True, text=True,
-                                 check=True).stdout.split("\n")
+                                 check=True, env=env).stdout.split("\n")
             parts = {line.split()[0]: line.split()[1:] for line in out if line.strip()}
             if mode == "parts":
                 k = parts["kernel"]
                 print(f"{n:>3} {'kernel':>8} {float(k[0]):>8.3f} {float(k[1]):>8.3f}", flush=True)
                 for name in ("grouper", "radix", "argsort"):
                     p = parts[name]
-                    print(f"{n:>3} {name:>8} {float(p[0]):>8.3f} {float(p[1]):>8.3f}  {p[2]} distinct keys",
+                    print(f"{n:>3} {name:>8} {float(p[0]):>8.3f} {float(p[1]):>8.3f}  {p[2]} distinct keys; "
+                          f"{float(p[0]) / 2**n * 1e9:.1f} ns wall, {float(p[1]) / 2**n * 1e9:.1f} ns CPU a key",
                           flush=True)
                 kernel_wall, kernel_cpu = float(k[0]), float(k[1])
             else:

@@ -34,13 +34,17 @@ def _input_text(values: list[int], base_two: bool) -> str:
 
 
 def _progress_runner(enabled: bool):
-    """A rich progress bar on stderr (a no-op callback when disabled)."""
+    """A rich progress bar on stderr (a no-op callback when disabled, or when stderr is not
+    a terminal: the bar is transient, so it would show nothing there)."""
     if not enabled:
+        return None, None
+    err = console(stderr=True)
+    if not err.is_terminal:
         return None, None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=console(stderr=True), transient=True)
+                   console=err, transient=True)
     state: dict[str, Any] = {}
 
     def update(done: int, total: int, phase: str) -> None:

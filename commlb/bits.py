@@ -493,15 +493,36 @@ def exact_float_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
     """The exact product ``a @ b`` of float64 arrays (a: (n, K), b: (K, N)) as integers I
     and a shift s, ``a @ b == I * 2^s``: int64 arithmetic when every partial sum fits,
     Python integers otherwise (float mode's "exact accumulation, one rounding")."""
+    return exact_scaled_matmul(a, ScaledInts.of(b))
+
+
+@dataclass(frozen=True)
+class ScaledInts:
+    """A float64 array's exact integer form ``ints * 2^shift`` (:func:`scaled_ints`) and
+    its largest magnitude: the right-hand operand of :func:`exact_scaled_matmul`, made
+    once for weights that many products share."""
+
+    ints: np.ndarray
+    shift: int
+    top: int  # max |ints| (0 for an empty array); -1 when ints are Python integers
+
+    @classmethod
+    def of(cls, b: np.ndarray) -> ScaledInts:
+        ib, sb = scaled_ints(b)
+        if ib.dtype == object:
+            return cls(ib, sb, -1)
+        return cls(ib, sb, int(np.max(np.abs(ib))) if ib.size else 0)
+
+
+def exact_scaled_matmul(a: np.ndarray, b: ScaledInts) -> tuple[np.ndarray, int]:
+    """:func:`exact_float_matmul` with the right operand already in integer form."""
     ia, sa = scaled_ints(a)
-    ib, sb = scaled_ints(b)
     k = a.shape[-1]
-    if ia.dtype != object and ib.dtype != object:
+    if ia.dtype != object and b.top >= 0:
         amax = int(np.max(np.abs(ia))) if ia.size else 0
-        bmax = int(np.max(np.abs(ib))) if ib.size else 0
-        if (max(k, 1) * amax * bmax).bit_length() <= 62:
-            return exact_matmul(ia, ib), sa + sb
-    return np.asarray(ia, dtype=object) @ np.asarray(ib, dtype=object), sa + sb
+        if (max(k, 1) * amax * b.top).bit_length() <= 62:
+            return exact_matmul(ia, b.ints), sa + b.shift
+    return np.asarray(ia, dtype=object) @ np.asarray(b.ints, dtype=object), sa + b.shift
 
 
 def rescale_ints(ints: np.ndarray, shift: int, target: int) -> np.ndarray:

@@ -22,7 +22,7 @@ modules above are importable from here as well.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,7 @@ __all__ = [
     "VERIFY_MODES",
     "VERIFY_CHECKS",
     "check_verify",
+    "check_verify_families",
 ]
 
 
@@ -105,12 +106,16 @@ def _mode(verify: bool | str) -> str:
 def check_verify(verify: bool | str, model: Any) -> str:
     """Refuse a ``--verify`` mode that does not apply to ``model`` (one line, before any
     run); returns the mode.  The segment replay exists for RNNs only."""
+    return check_verify_families(verify, [getattr(model, "family", "?")])
+
+
+def check_verify_families(verify: bool | str, families: Sequence[str]) -> str:
+    """:func:`check_verify` for models of the given families (``commlb sweep --models``):
+    the one check of a ``--verify`` value, simulate's and sweep's."""
     mode = _mode(verify)
-    if mode == "forward":
-        return mode
-    family = getattr(model, "family", "?")
-    if family != "rnn":
-        raise InvalidInputError(f"--verify {mode}: the segment replay is for RNNs; the {family} protocol is "
+    other = next((f for f in families if f != "rnn"), None) if mode != "forward" else None
+    if other is not None:
+        raise InvalidInputError(f"--verify {mode}: the segment replay is for RNNs; the {other} protocol is "
                                 "checked against the forward pass (--verify forward)")
     return mode
 
@@ -501,7 +506,6 @@ def run(task: Any, model: Any, n: int | None = None, *, reduction: Any = None,
     else:
         built = build_model(setup, model, hidden=hidden, layers=layers, heads=heads, width=width,
                             precision=precision, arith=arith, weights=weights, seed=seed)
-    check_verify(verify, built.model)
     result = simulate_instance(setup, built, x=x, y=y, seed=seed, split=split, effective=effective, verify=verify)
     if trials:
         from .bounds.erring import assess_run

@@ -441,12 +441,7 @@ def run_sweep(
     if instances < 1:
         raise InvalidInputError("--instances must be >= 1 (the protocol is run on at least one instance)")
     estimate_points(families, ns)
-    if verify not in sim.VERIFY_MODES:
-        raise InvalidInputError(f"--verify must be one of {', '.join(sim.VERIFY_MODES)}, not {verify!r}")
-    if verify != "forward" and any(f != "rnn" for f in families):
-        other = next(f for f in families if f != "rnn")
-        raise InvalidInputError(f"--verify {verify}: the segment replay is for RNNs, and --models has {other} "
-                                "(--verify forward checks every family)")
+    verify = sim.check_verify_families(verify, families)
     task_options = dict(task_options or {})
     model_options = dict(model_options or {})
     unknown = sorted(set(model_options) - set(MODEL_OPTIONS))

@@ -178,6 +178,7 @@ def _huge_cases() -> list[Case]:
     c.append(Case("bad-value", ["sweep", "--task", "match2", "--models", "rnn", "--n", "8", "--trials", "3",
                                 "--trial-distribution", "uniform"]))
     c.append(Case("bad-value", ["precompile", "--only", "witness,nope"]))
+    c.append(Case("bad-value", ["precompile", "--bytecode=yes"]))
     return c
 
 
@@ -708,7 +709,8 @@ def _verify_cases() -> list[Case]:
                                 os.path.join(DATA, "khop_lm_adapter.toml"), "--n", "8", "--verify", "replay"],
                   mention=("--verify",)))
     c += [Case("bad-value", sweep + ["--models", models, "--verify", v], mention=("--verify",))
-          for models, v in (("rnn", "bogus"), ("rnn,transformer", "replay"), ("ffn", "all"))]
+          for models, v in (("rnn", "bogus"), ("rnn,transformer", "replay"), ("ffn", "all"), ("rnn", "none"),
+                            ("transformer,rnn", "all"))]
     return c
 
 

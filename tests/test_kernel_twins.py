@@ -165,3 +165,54 @@ def test_rnn_cell_marks_equal_twin_and_prefix_runs(d, L, act, seed):
     for k, m in enumerate(marks):  # the state kept at a mark is the state after that prefix
         st_, sat = cell.run(start, toks[:, :m], "python")
         assert np.array_equal(got[2][:, k], st_) and np.array_equal(got[3][:, k], sat)
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(1, 9), st.integers(1, 3), st.sampled_from(["tanh", "relu", "threshold"]),
+       st.integers(3, 20), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_rnn_dense_and_sparse_compiled_cells_equal_twin(d, L, act, bits, B, seed):
+    """The compiled cell's two product paths — dense float64 (run_rows_dense, one row in
+    the calling thread or many in parallel) and sparse int64 rows (run_rows) — each equal
+    the plain twin on final states, saturations and the states kept at marks, from random
+    in-range states with tokens that read nothing (-1) mixed in."""
+    from commlb.kernels.rnn import RNNCell
+
+    rng = np.random.default_rng(seed)
+    frac = int(rng.integers(0, bits))
+    model = RNNModel.random(5, rng, hidden=d, layers=L, activation=act, precision=Precision.fixed(bits, frac))
+    cell = RNNCell.from_model(model)
+    assert cell.float_ok  # at most 20 bits and d <= 9: every product is exact in float64
+    T = int(rng.integers(0, 12))
+    toks = rng.integers(-1, 5, size=(B, T))
+    marks = np.unique(rng.integers(0, T + 1, size=3))
+    prec = model.precision
+    start = rng.integers(prec.raw_min, prec.raw_max + 1, size=(B, L, d))
+    twin = cell.run_marked(start, toks, marks, "python")
+    for dense in (True, False):
+        cell.dense = dense
+        got = cell.run_marked(start, toks, marks, "numba")
+        for a, b in zip(got, twin, strict=True):
+            assert np.array_equal(a, b), dense
+
+
+def test_rnn_cell_takes_dense_products_only_where_float64_is_exact():
+    """float_ok decides: 16-bit weights at d = 64 run dense; 24-bit values with a
+    weight of 2^23 - 1 at d = 96 (a product's terms can add up past 2^52) keep the int64
+    sparse-row kernel, which still equals the twin."""
+    from commlb.kernels.rnn import RNNCell
+
+    rng = np.random.default_rng(3)
+    dense = RNNCell.from_model(RNNModel.random(4, rng, hidden=64, precision=Precision.fixed(16)))
+    assert dense.float_ok and dense.dense
+    model = RNNModel.random(4, rng, hidden=96, activation="relu", precision=Precision.fixed(24, 20))
+    params = dict(model.params)
+    params["w_rec"] = params["w_rec"].copy()
+    params["w_rec"][0, 0, 0] = model.precision.raw_max
+    model = RNNModel(params, model.precision, model.config)
+    cell = RNNCell.from_model(model)
+    assert not cell.float_ok and not cell.dense
+    prec = model.precision
+    start = rng.integers(prec.raw_min, prec.raw_max + 1, size=(2, 1, 96))
+    toks = rng.integers(0, 4, size=(2, 9))
+    got, twin = cell.run(start, toks, "numba"), cell.run(start, toks, "python")
+    assert np.array_equal(got[0], twin[0]) and np.array_equal(got[1], twin[1])

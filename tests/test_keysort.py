@@ -11,6 +11,7 @@ from commlb.kernels.keysort import (
     SMALL,
     group_by_partition,
     group_by_partition_reference,
+    mix_keys,
     run_summary,
     run_summary_reference,
     sort_keys_indices,
@@ -73,10 +74,10 @@ def test_group_by_partition_equals_numpy_twin(arrays, bits):
         assert np.all(np.diff(offsets[starts[p]:starts[p + 1]].astype(np.int64)) > 0)
 
 
-def _group_all(keys, chunks, bits, cap, max_multi, budget, spare):
+def _group_all(keys, chunks, bits, cap, max_multi, budget, spare, slices=None):
     from commlb.kernels.keysort import RunGrouper
 
-    g = RunGrouper(keys.size, bits=bits, cap=cap, spare=spare)
+    g = RunGrouper(keys.size, bits=bits, cap=cap, spare=spare, slices=slices)
     cuts = sorted({0, keys.size, *[c % (keys.size + 1) for c in chunks]})
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
         g.add(lo, keys[lo:hi].copy())
@@ -86,15 +87,16 @@ def _group_all(keys, chunks, bits, cap, max_multi, budget, spare):
 @settings(deadline=None, max_examples=80)
 @given(key_arrays(), st.lists(st.integers(0, 10**6), max_size=6), st.integers(0, 6),
        st.sampled_from([None, 1, 8, 40]), st.integers(0, 40), st.sampled_from([0, 40, 100, 10**6]),
-       st.sampled_from([None, 0]))
-def test_run_grouper_equals_numpy_twin(arrays, chunks, bits, cap, max_multi, budget, spare):
-    """Chunked grouping (groups in parallel, oversized groups after them, or the whole-array
-    sort when a group is too large) lists the same runs, with the same members, as the
-    lexsort twin."""
+       st.sampled_from([None, 0]), st.sampled_from([None, 1, 2, 3, 7]))
+def test_run_grouper_equals_numpy_twin(arrays, chunks, bits, cap, max_multi, budget, spare, slices):
+    """Chunked grouping (each chunk in parallel slices, groups in parallel, oversized groups
+    after them, or the whole-array sort when a group is too large) lists the same runs,
+    with the same members, as the lexsort twin."""
     from commlb.kernels.keysort import PER_RUN, group_runs_reference
 
     keys, _ = arrays
-    order, starts, lengths, runs, members, multi = _group_all(keys, chunks, bits, cap, max_multi, budget, spare)
+    order, starts, lengths, runs, members, multi = _group_all(keys, chunks, bits, cap, max_multi, budget, spare,
+                                                              slices)
     t_order, t_starts, t_lengths, t_runs, t_members, t_multi = group_runs_reference(keys, max_multi, budget)
     assert (runs, members, multi) == (t_runs, t_members, t_multi)
     assert runs == len(set(keys.tolist()))
@@ -117,3 +119,21 @@ def test_sorted_unique_equals_numpy_unique(values):
     got = sorted_unique(np.array(values, dtype=np.int64))
     assert got.dtype == np.int64 and np.array_equal(got, np.unique(np.array(values, dtype=np.int64)))
 
+
+
+@settings(deadline=None, max_examples=40)
+@given(key_arrays(), st.integers(0, 8), st.sampled_from([1, 2, 3, 5]), st.integers(0, 1000))
+def test_run_grouper_chunk_layout_equals_partition_twin(arrays, bits, slices, t0):
+    """One chunk's grouping, in any number of parallel slices, lays the mixed keys and
+    their leaf numbers out as the stable partition twin does (leaf order inside a group)."""
+    from commlb.kernels.keysort import RunGrouper
+
+    keys, _ = arrays
+    g = RunGrouper(t0 + keys.size, bits=bits, slices=slices)
+    g.filled = t0  # this chunk starts at leaf t0
+    g.add(t0, keys.copy())
+    grouped, offsets, starts = group_by_partition_reference(keys, bits)
+    assert np.array_equal(g.keys[t0:], mix_keys(grouped))
+    assert np.array_equal(g.idx[t0:].astype(np.int64), offsets.astype(np.int64) + t0)
+    if keys.size:
+        assert np.array_equal(g.rows[0], starts + t0)

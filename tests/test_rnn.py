@@ -387,3 +387,60 @@ def test_rnn_auto_backend_keeps_short_calls_plain_unless_asked():
     with compiled_kernels():
         assert rnn._auto_backend(10) == "numba"
     assert rnn._auto_backend(rnn.PLAIN_UPTO_STEPS + 1) == "numba"
+
+
+@settings(deadline=None, max_examples=80)
+@given(models(), st.lists(st.integers(1, 7), min_size=1, max_size=6),
+       st.sampled_from(["honest", "bit", "sent", "state", "token", "no-sent"]), st.integers(0, 2**32 - 1))
+def test_check_steps_numba_matches_its_twin(case, lengths, tamper, seed):
+    """The replay's step-by-step check of a run against the states its engine kept (its
+    certificate: products by BLAS 128 positions at a time, then the rounding and
+    activation) equals its plain twin (commlb.bits.decode, one step of every row by the
+    cell's reference twin): same verdict, failing message or position and saturations;
+    an honest run passes with the cell's saturations; a changed bit, handed-over state,
+    kept state or token is caught where it first shows."""
+    from commlb.bits import FieldSpec, encode
+    from commlb.kernels.rnn import check_steps
+
+    model, _ = case
+    cell = model.cell()
+    if not cell.float_ok:
+        return
+    rng = np.random.default_rng(seed)
+    prec = model.precision
+    stops = np.cumsum(lengths).astype(np.int64)
+    n = int(stops[-1])
+    flat = rng.integers(0, model.vocab_size, size=n)
+    h0 = model.initial_state()
+    _, sat_ref, kept, _ = cell.run_marked(h0[None], flat[None], np.arange(1, n + 1))
+    traj = kept[0].copy()
+    sent = traj[stops[:-1] - 1].copy()
+    spec = FieldSpec("state", "fixed", model.state_shape, prec.bits, prec.frac)
+    msgs = np.zeros((sent.shape[0], (spec.nbits + 7) // 8), dtype=np.uint8)
+    for k in range(sent.shape[0]):
+        msgs[k] = np.packbits(encode([spec], {"state": sent[k]}).bits)
+    given_sent: np.ndarray | None = sent
+    K = sent.shape[0]
+    bad = int(rng.integers(K)) if K else 0
+    t_bad = int(rng.integers(n))
+    if tamper == "bit" and K:
+        msgs[bad, 0] ^= 0x80  # the first bit of a message
+    elif tamper == "sent" and K:
+        given_sent = sent.copy()
+        given_sent[bad].flat[int(rng.integers(spec.count))] += 1
+    elif tamper == "state":
+        traj[t_bad].flat[int(rng.integers(spec.count))] += 1
+    elif tamper == "token" and model.vocab_size > 1:
+        flat = flat.copy()
+        flat[t_bad] = (flat[t_bad] + 1) % model.vocab_size
+    elif tamper == "no-sent":
+        given_sent = None
+    ref = check_steps(cell, h0, msgs, prec.bits, given_sent, flat, stops, traj, "python")
+    got = check_steps(cell, h0, msgs, prec.bits, given_sent, flat, stops, traj, "numba")
+    assert got == ref
+    if tamper in ("honest", "no-sent"):
+        assert got == (0, 0, int(sat_ref[0]))
+    elif tamper in ("bit", "sent") and K:
+        assert got[:2] == (1, bad)  # the decoding check names the message
+    elif tamper == "state":
+        assert got[0] in (2, 3) and got != (0, 0, int(sat_ref[0]))  # the change is seen

@@ -486,6 +486,14 @@ def test_verify_modes_the_model_lacks_are_refused_before_a_run():
             run_trials(setup, transformer, 2, verify=mode)
         with pytest.raises(InvalidInputError, match="for RNNs"):
             run_sweep("disjointness", "rnn,ffn", [4], trials=0, verify=mode)
+    # simulate and sweep refuse with the one check: the same line for the same mistake
+    for mode, models in (("replay", "rnn,ffn"), ("bogus", "rnn"), ("none", "rnn")):
+        with pytest.raises(InvalidInputError) as by_sweep:
+            run_sweep("disjointness", models, [4], trials=0, verify=mode)
+        model = build_model(setup, models.split(",")[-1])
+        with pytest.raises(InvalidInputError) as by_simulate:
+            check_verify(mode, model)
+        assert str(by_sweep.value) == str(by_simulate.value)
     fmodel = RNNModel.random(5, np.random.default_rng(1), hidden=3, precision=Precision.float_(16))
     assert check_verify("replay", fmodel) == "replay"  # float states cross exactly: the replay applies
     with pytest.raises(InvalidInputError, match="--verify must be"):
@@ -524,3 +532,75 @@ def test_float_segment_replay_is_exact_and_refuses_a_changed_state(case):
     msgs[k] = Message(msgs[k].round, msgs[k].sender, msgs[k].receiver, msgs[k].label, msgs[k].fields, payload)
     with pytest.raises(EngineError, match=f"segment {k} from the message before it"):
         rp.replay_segments(model, tokens, split, Transcript(msgs, tr.output, {}), out)
+
+
+def test_forward_check_in_a_second_thread_is_the_same_check(monkeypatch):
+    """With a free core the forward check's pass runs in a thread beside the engine's
+    run: same transcript, output and metadata as run after it; a forward pass that
+    disagrees or fails still fails the run (the thread's error reaches the caller)."""
+    import commlb.kernels.gf2 as gf2
+
+    model, tokens, split = _long_case()
+    serial_tr, serial_out = simulate_rnn(model, tokens, split, verify="all")
+    monkeypatch.setattr(rp, "OVERLAP_FROM_TOKENS", 1)
+    monkeypatch.setattr(gf2, "free_cores", lambda: 2)
+    started = []
+    original = rp._ForwardAside.__init__
+
+    def spy(self, *args):
+        started.append(True)
+        original(self, *args)
+
+    monkeypatch.setattr(rp._ForwardAside, "__init__", spy)
+    tr, out = simulate_rnn(model, tokens, split, verify="all")
+    assert started and model.cell().dense
+    assert out.same_bits(serial_out) and tr.meta == serial_tr.meta
+    assert [m.bits for m in tr.messages] == [m.bits for m in serial_tr.messages]
+    real_forward = model.forward
+
+    def off_by_one(toks):
+        ref = real_forward(toks)
+        return type(ref)(ref.values + 1, ref.decision, ref.saturations)
+
+    monkeypatch.setattr(model, "forward", off_by_one)
+    with pytest.raises(EngineError, match="forward pass"):
+        simulate_rnn(model, tokens, split, verify=True)
+
+    def broken(toks):
+        raise RuntimeError("forward pass crashed")
+
+    monkeypatch.setattr(model, "forward", broken)
+    with pytest.raises(RuntimeError, match="crashed"):
+        simulate_rnn(model, tokens, split, verify=True)
+    monkeypatch.setattr(gf2, "free_cores", lambda: 1)  # a busy machine: no thread
+    started.clear()
+    monkeypatch.setattr(model, "forward", real_forward)
+    simulate_rnn(model, tokens, split, verify=True)
+    assert not started
+
+
+def test_replay_checks_every_step_the_engine_kept(monkeypatch):
+    """With verify='replay' the engine keeps the state after every position and the
+    replay recomputes each step from the state before it (the message's decoded state at
+    a segment start): a kept state changed anywhere — even one no message or output
+    carries — fails the run; the run keeps only the marks it needs otherwise."""
+    from commlb.kernels.rnn import RNNCell
+
+    model, tokens, split = _long_case()
+    assert model.cell().float_ok
+    seen = []
+    original = RNNCell.run_marked
+
+    def corrupt(self, states, toks, marks, backend="auto"):
+        out = original(self, states, toks, marks, backend)
+        seen.append(len(marks))
+        if len(marks) == toks.shape[1]:  # every position kept: change one in the middle
+            out[2][0, 5, 0, 0] += 1
+        return out
+
+    monkeypatch.setattr(RNNCell, "run_marked", corrupt)
+    simulate_rnn(model, tokens, split, verify=False)
+    assert seen[-1] < 40  # only the handoffs and outputs
+    with pytest.raises(EngineError, match="state after position 5 does not follow"):
+        simulate_rnn(model, tokens, split, verify="replay")
+    assert seen[-1] == int(model.output_positions(40).max()) + 1

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["run_rows"]
+__all__ = ["run_rows", "run_rows_dense", "run_rows_dense_serial", "check_steps_dense", "activate_rows",
+           "replay_chain_dense"]
 
 
 @njit(cache=True, inline="always")
@@ -181,6 +182,69 @@ def _dense_step(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, half, raw_min, r
     return s
 
 
+@njit(cache=True, inline="always")
+def _dense_row(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
+               sat, marks, mark_states, mark_sat, i):
+    """Row ``i`` of :func:`run_rows_dense`."""
+    T = tokens.shape[1]
+    L, d = states.shape[1], states.shape[2]
+    half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
+    K = marks.shape[0]
+    cur = np.empty((L, d), np.float64)  # the state, integers held exactly
+    for layer in range(L):
+        for j in range(d):
+            cur[layer, j] = np.float64(states[i, layer, j])
+    acc = np.empty(d, np.float64)
+    pre = np.empty(d, np.int64)
+    s = np.int64(0)
+    m = 0
+    while m < K and marks[m] == 0:
+        for layer in range(L):
+            for j in range(d):
+                mark_states[i, m, layer, j] = np.int64(cur[layer, j])
+        mark_sat[i, m] = s
+        m += 1
+    for t in range(T):
+        tok = tokens[i, t]
+        if tok >= 0:  # -1 reads nothing
+            s += _dense_step(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, half, raw_min, raw_max, tmask,
+                             cur, acc, pre, tok)
+        while m < K and marks[m] == t + 1:
+            for layer in range(L):
+                for j in range(d):
+                    mark_states[i, m, layer, j] = np.int64(cur[layer, j])
+            mark_sat[i, m] = s
+            m += 1
+    for layer in range(L):
+        for j in range(d):
+            states[i, layer, j] = np.int64(cur[layer, j])
+    sat[i] += s
+
+
+@njit(cache=True, parallel=True)
+def run_rows_dense(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
+                   sat, marks, mark_states, mark_sat):
+    """:func:`run_rows` with dense float64 products (:func:`_dense_step`, weights
+    transposed: ``wt_*[l, j, k] = w_*[l, k, j]``), for a cell whose products are exact
+    in float64 (:attr:`commlb.kernels.rnn.RNNCell.float_ok`) and whose weights are not
+    sparse: same arguments otherwise, same results (plain twin
+    :func:`commlb.kernels.rnn.run_rows_python`).  Parallel over the rows."""
+    for i in prange(tokens.shape[0]):
+        _dense_row(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
+                   sat, marks, mark_states, mark_sat, i)
+
+
+@njit(cache=True, nogil=True)
+def run_rows_dense_serial(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states,
+                          tokens, sat, marks, mark_states, mark_sat):
+    """:func:`run_rows_dense` in the calling thread, for one row (a forward pass, the
+    protocol engine's run): no thread pool woken for it; the GIL is released, so that
+    the protocol engine's run and its forward check can overlap in two threads."""
+    for i in range(tokens.shape[0]):
+        _dense_row(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
+                   sat, marks, mark_states, mark_sat, i)
+
+
 @njit(cache=True)
 def _take_message(msg, width, sent_k, check_sent, cur):
     """Decode message ``msg`` (its bit string packed eight bits a byte, most significant
@@ -264,4 +328,113 @@ def replay_chain_dense(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, 
             if code:
                 result[0], result[1], result[2] = code, k, s
                 return
+    result[0], result[1], result[2] = 0, 0, s
+
+
+@njit(cache=True)
+def check_steps_dense(w_rec, w_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, h0, msgs, width,
+                      sent, check_sent, flat, stops, traj, result):
+    """Check a run's every step against its certificate, the state after every position
+    (plain twin: :func:`commlb.kernels.rnn.check_steps_python`).
+
+    ``traj[t]`` (L, d) is the state claimed after reading ``flat[t]``; segment k covers
+    positions ``stops[k-1] .. stops[k] - 1``.  The state before position t is ``h0`` for
+    t = 0, what message k − 1 decodes to at the start t = ``stops[k-1]`` of segment k
+    (its packed bits, row k − 1 of ``msgs``, decoded by :func:`_take_message`, which
+    also compares it with ``sent[k-1]`` when ``check_sent`` and with ``traj[t-1]``, the
+    end of segment k − 1), else ``traj[t-1]``.  Each step is recomputed from the state
+    before it, rows of 128 positions at a time: per layer the products by the weights
+    ``w_*`` (float64, as stored: ``[l, k, j]``) as one BLAS matrix product (exact under
+    :attr:`commlb.kernels.rnn.RNNCell.float_ok`, whatever the order of the sums), then
+    :func:`_unit`'s rounding and activation, compared with ``traj[t]``.
+
+    ``result`` gets (0, 0, saturations) when all holds; else the first failure in the
+    order of the run (position t's step, then at the end of a segment its message):
+    (1, k, 0) message k does not decode to ``sent[k]``, (2, k, 0) it does not decode to
+    the state segment k ends in, (3, t, 0) the step at position t does not give
+    ``traj[t]``."""
+    T = flat.shape[0]
+    L, d = h0.shape
+    nseg = stops.shape[0]
+    half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
+    hi = lo + table.shape[0] - 1
+    C = 128
+    prev = np.empty((L, C, d), np.float64)  # the state before each row's step, per layer
+    below = np.empty((C, d), np.float64)  # the claimed state of the layer below, this step
+    cur = np.empty((L, d), np.float64)
+    pre = np.empty(d, np.int64)
+    s = np.int64(0)
+    k = 0  # the segment of position c0
+    while k < nseg and stops[k] <= 0:
+        k += 1
+    for c0 in range(0, T, C):
+        n = min(T, c0 + C) - c0
+        # the states before the steps; the messages decoded at the segment starts
+        fail_code = 0
+        fail_at = T  # the position before whose step the message check failed
+        fail_k = 0
+        for r in range(n):
+            t = c0 + r
+            if t == 0:
+                for layer in range(L):
+                    for j in range(d):
+                        prev[layer, r, j] = np.float64(h0[layer, j])
+                continue
+            while k < nseg and stops[k] <= t:
+                k += 1
+            if k > 0 and stops[k - 1] == t:  # segment k starts here, from message k - 1
+                for layer in range(L):
+                    for j in range(d):
+                        cur[layer, j] = np.float64(traj[t - 1, layer, j])
+                code = _take_message(msgs[k - 1], width, sent[k - 1 if check_sent else 0], check_sent, cur)
+                if code and fail_code == 0:
+                    fail_code, fail_at, fail_k = code, t, k - 1
+                for layer in range(L):
+                    for j in range(d):
+                        prev[layer, r, j] = cur[layer, j]
+            else:
+                for layer in range(L):
+                    for j in range(d):
+                        prev[layer, r, j] = np.float64(traj[t - 1, layer, j])
+        # the steps, in order; the first failure (a step's, or a message's before it) ends the pass
+        bad_t = T
+        for layer in range(L):
+            acc = np.dot(prev[layer, :n], w_rec[layer])
+            if layer > 0:
+                for r in range(n):
+                    for j in range(d):
+                        below[r, j] = np.float64(traj[c0 + r, layer - 1, j])
+                acc += np.dot(below[:n], w_in[layer])
+            for r in range(min(n, bad_t - c0)):
+                t = c0 + r
+                tok = flat[t]
+                for j in range(d):
+                    a = np.int64(acc[r, j]) + (u0[tok, j] if layer == 0 else bsh[layer, j])
+                    p = (a + half) >> f if f > 0 else a
+                    s += (p < raw_min) + (p > raw_max)
+                    pre[j] = min(max(p, raw_min), raw_max)
+                bad = 0
+                if act == 0:
+                    for j in range(d):
+                        bad += max(pre[j], np.int64(0)) != traj[t, layer, j]
+                elif act == 1:
+                    for j in range(d):
+                        bad += (one if pre[j] > 0 else np.int64(0)) != traj[t, layer, j]
+                    if one < (np.int64(1) << f):  # the step's 1 saturated
+                        for j in range(d):
+                            s += pre[j] > 0
+                else:
+                    for j in range(d):
+                        idx = min(max(pre[j], lo), hi) - lo
+                        bad += table[idx] != traj[t, layer, j]
+                        s += tmask[idx]
+                if bad:
+                    bad_t = t
+                    break
+        if fail_code and fail_at <= bad_t:
+            result[0], result[1], result[2] = fail_code, fail_k, 0
+            return
+        if bad_t < T:
+            result[0], result[1], result[2] = 3, bad_t, 0
+            return
     result[0], result[1], result[2] = 0, 0, s

@@ -266,32 +266,44 @@ def mix_keys(keys: np.ndarray) -> np.ndarray:
     return x
 
 
-@njit(cache=True)
-def _partition_chunk(chunk, t0, bits, keys, idx, lo, offsets_row):
+@njit(cache=True, parallel=True)
+def _partition_chunk(chunk, t0, bits, keys, idx, lo, offsets_row, counts):
     """Mix the keys of one enumeration chunk (leaves t0, t0 + 1, ...; ``chunk`` is
     overwritten) and write them into keys[lo:lo + m] grouped by the top ``bits`` bits of
     the mixed key, in leaf order inside a group, with their leaf numbers in ``idx``;
-    ``offsets_row[g]`` is where group g starts (2^bits + 1 entries, absolute)."""
+    ``offsets_row[g]`` is where group g starts (2^bits + 1 entries, absolute).  A counting
+    sort in parallel over ``counts.shape[0]`` consecutive slices of the chunk (``counts``:
+    one row of 2^bits entries per slice): each slice counts its groups, slice s's part of
+    group g goes after slices 0 .. s-1's (so leaf order holds inside a group), and each
+    slice scatters its own keys."""
     m = chunk.shape[0]
     nb = 1 << bits
-    counts = np.zeros(nb + 1, dtype=np.int64)
+    slices = counts.shape[0]
     sh = np.uint64(64 - bits) if bits > 0 else np.uint64(0)
-    for t in range(m):
-        v = _mix(chunk[t])
-        chunk[t] = v
-        g = np.int64(v >> sh) if bits > 0 else np.int64(0)
-        counts[g + 1] += 1
+    for s in prange(slices):
+        for g in range(nb):
+            counts[s, g] = 0
+        for t in range(m * s // slices, m * (s + 1) // slices):
+            v = _mix(chunk[t])
+            chunk[t] = v
+            g = np.int64(v >> sh) if bits > 0 else np.int64(0)
+            counts[s, g] += 1
+    at = lo
     for g in range(nb):
-        counts[g + 1] += counts[g]
-    for g in range(nb + 1):
-        offsets_row[g] = lo + counts[g]
-    for t in range(m):
-        v = chunk[t]
-        g = np.int64(v >> sh) if bits > 0 else np.int64(0)
-        at = lo + counts[g]
-        keys[at] = v
-        idx[at] = t0 + t
-        counts[g] += 1
+        offsets_row[g] = at
+        for s in range(slices):
+            c = counts[s, g]
+            counts[s, g] = at
+            at += c
+    offsets_row[nb] = at
+    for s in prange(slices):
+        for t in range(m * s // slices, m * (s + 1) // slices):
+            v = chunk[t]
+            g = np.int64(v >> sh) if bits > 0 else np.int64(0)
+            p = counts[s, g]
+            keys[p] = v
+            idx[p] = t0 + t
+            counts[s, g] = p + 1
 
 
 @njit(cache=True)
@@ -471,7 +483,8 @@ class RunGrouper:
 
     :meth:`add` mixes each chunk's keys (SplitMix64, a bijection) and groups them by the top
     bits of the mixed key into their place in one key array and one leaf array (a counting
-    sort of the chunk, in cache).  :meth:`runs` then sorts each group (its pieces gathered
+    sort of the chunk, in cache, over ``slices`` consecutive slices of it in parallel: by
+    default one a thread, of at least 2^16 keys each).  :meth:`runs` then sorts each group (its pieces gathered
     from every chunk into a scratch of about 2^14 keys, an in-cache radix sort) in
     parallel, counts the runs, and collects the members of runs longer than one.  A group
     far larger than the others (many inputs sharing few messages) is sorted after the
@@ -479,8 +492,10 @@ class RunGrouper:
     whole key array is radix sorted in place instead (:func:`sort_keys_indices`).  The
     result equals :func:`group_runs_reference` on the keys in leaf order."""
 
-    def __init__(self, n: int, bits: int | None = None, cap: int | None = None, spare: int | None = None) -> None:
+    def __init__(self, n: int, bits: int | None = None, cap: int | None = None, spare: int | None = None,
+                 slices: int | None = None) -> None:
         self.n = int(n)
+        self.slices = None if slices is None else max(1, int(slices))
         self.spare = 4 * self.n if spare is None else int(spare)
         if bits is None:
             bits = min(12, max(0, self.n.bit_length() - 15))
@@ -492,6 +507,7 @@ class RunGrouper:
         self.rows: list[np.ndarray] = []
         self.filled = 0
         self._ng = ng
+        self._counts: np.ndarray | None = None
 
     def add(self, t0: int, chunk: np.ndarray) -> None:
         """Keys of leaves [t0, t0 + len(chunk)); chunks come in leaf order, without gaps
@@ -503,7 +519,15 @@ class RunGrouper:
             raise ValueError("more keys than inputs")
         row = np.empty(self._ng + 1, dtype=np.int64)
         if chunk.size:
-            _partition_chunk(chunk, np.int64(t0), np.int64(self.bits), self.keys, self.idx, np.int64(self.filled), row)
+            slices = self.slices
+            if slices is None:  # one slice per thread, of at least 2^16 keys
+                from numba import get_num_threads
+
+                slices = max(1, min(get_num_threads(), chunk.size >> 16))
+            if self._counts is None or self._counts.shape[0] != slices:
+                self._counts = np.empty((slices, self._ng), dtype=np.int64)
+            _partition_chunk(chunk, np.int64(t0), np.int64(self.bits), self.keys, self.idx, np.int64(self.filled), row,
+                             self._counts)
             self.rows.append(row)
         self.filled += chunk.size
 

@@ -1,4 +1,4 @@
-"""The Elman RNN cell over a batch of sequences: one numba kernel and its plain twin.
+"""The Elman RNN cell over a batch of sequences: its numba kernels and their plain twin.
 
 Arithmetic: exactly :mod:`commlb.models.rnn`'s fixed-point step (int64 throughout),
 per layer ``l``::
@@ -11,8 +11,14 @@ with ``u0[v] = (embed[v] + b[0]) << f`` and ``bsh[l] = b[l] << f`` (:class:`RNNC
 token ``-1`` reads nothing: the state passes through unchanged (the witness search uses
 it for positions an input does not fill).
 
-* :func:`run_rows` — numba, parallel over the rows; weights in CSR form by *input* unit, so
-  a step costs O(nonzeros) (the explicit constructions are very sparse).
+* ``run_rows_dense`` — numba, parallel over the rows (``run_rows_dense_serial`` for one
+  row: no threads woken): dense float64 products by the transposed weights, exact when
+  :attr:`RNNCell.float_ok` (every partial sum an integer below 2^53); the compiled cell
+  whenever that holds and more than an eighth of the weights are nonzero
+  (:attr:`RNNCell.dense`).  At d = 64 a step costs about 0.5 µs against 5 µs by sparse rows.
+* ``run_rows`` — numba, parallel over the rows; weights in CSR form by *input* unit, so
+  a step costs O(nonzeros), int64 throughout: the compiled cell for sparse weights (the
+  explicit constructions) and wherever float64 products would not be exact.
 * :func:`run_rows_python` — the plain twin: numpy int64 products, one step at a time.
 * :func:`step_rows` — one step of many rows at once for callers with many independent
   rows (the protocol's segment replay): the products as in the twin (one exact matrix
@@ -39,7 +45,7 @@ import numpy as np
 
 __all__ = ["PLAIN_UPTO_STEPS", "PLAIN_STEPS_PER_PROCESS", "ACT_RELU", "ACT_TANH", "ACT_THRESHOLD", "RNNCell", "csr",
            "matmul_exact", "run_rows_python", "step_rows", "activate_rows_python", "replay_chain",
-           "replay_chain_python"]
+           "replay_chain_python", "check_steps", "check_steps_python"]
 
 #: "auto" runs the plain twin for calls of up to this many row-steps (rows x tokens), as
 #: long as this process has run fewer than :data:`PLAIN_STEPS_PER_PROCESS` that way: a few
@@ -145,10 +151,24 @@ class RNNCell:
         wmax = max(int(np.abs(self.w_rec).max(initial=0)), int(np.abs(self.w_in).max(initial=0)), 1)
         self.float_ok = self.d * (1 << (self.bits - 1)) * wmax < (1 << 52)
         nnz = np.count_nonzero(self.w_rec) + np.count_nonzero(self.w_in[1:])
-        self.sparse = bool(nnz <= 0.25 * (self.w_rec.size + self.w_in[1:].size))
+        total = self.w_rec.size + self.w_in[1:].size
+        self.sparse = bool(nnz <= 0.25 * total)
+        #: the compiled cell's products: dense float64 (``run_rows_dense``) when exact
+        #: (:attr:`float_ok`) and more than an eighth of the weights are nonzero, else
+        #: sparse rows in int64 (``run_rows``; at d = 64 a dense step costs about what
+        #: the sparse one does at a tenth of the weights nonzero)
+        self.dense = bool(self.float_ok and nnz > total / 8)
         self._sp: tuple | None = None
         self._wf: tuple | None = None
-        self._wt: tuple | None = None  # the weights transposed, float64 (replay_chain)
+        self._wt: tuple | None = None  # the weights transposed, float64 (run_rows_dense, replay_chain)
+
+    def weights_t(self) -> tuple[np.ndarray, np.ndarray]:
+        """``w_rec`` and ``w_in`` transposed per layer (``[l, j, k] = w[l, k, j]``), float64,
+        made once: the dense compiled products' layout."""
+        if self._wt is None:
+            self._wt = (np.ascontiguousarray(self.w_rec.transpose(0, 2, 1), dtype=np.float64),
+                        np.ascontiguousarray(self.w_in.transpose(0, 2, 1), dtype=np.float64))
+        return self._wt
 
     def _product(self, x: np.ndarray, which: int, layer: int) -> np.ndarray:
         """x @ w_rec[layer] (which = 0) or x @ w_in[layer] (which = 1), exact int64."""
@@ -193,18 +213,26 @@ class RNNCell:
         if backend == "python":
             h, sat, mark_states, mark_sat = run_rows_python(self, states, toks, marks)
             return h, sat, mark_states, mark_sat
-        if self._csr is None:
-            self._csr = csr(self.w_rec) + csr(self.w_in)
         B = toks.shape[0]
         sat = np.zeros(B, dtype=np.int64)
-        mark_states = np.zeros((B, marks.size, self.L, self.d), dtype=np.int64)
-        mark_sat = np.zeros((B, marks.size), dtype=np.int64)
-        if B:
+        mark_states = np.empty((B, marks.size, self.L, self.d), dtype=np.int64)  # every entry written
+        mark_sat = np.empty((B, marks.size), dtype=np.int64)
+        if not B:
+            return states, sat, mark_states, mark_sat
+        rest = (np.int64(self.act), self.table, np.int64(self.lo), np.int64(self.one), np.int64(self.frac),
+                np.int64(self.raw_min), np.int64(self.raw_max), self.tmask, states, toks, sat, marks,
+                mark_states, mark_sat)
+        if self.dense:
+            from ._rnn_numba import run_rows_dense, run_rows_dense_serial
+
+            kernel = run_rows_dense if B > 1 else run_rows_dense_serial
+            kernel(*self.weights_t(), self.u0, self.bsh, *rest)
+        else:
             from ._rnn_numba import run_rows
 
-            run_rows(*self._csr, self.u0, self.bsh, np.int64(self.act), self.table, np.int64(self.lo),
-                     np.int64(self.one), np.int64(self.frac), np.int64(self.raw_min), np.int64(self.raw_max),
-                     self.tmask, states, toks, sat, marks, mark_states, mark_sat)
+            if self._csr is None:
+                self._csr = csr(self.w_rec) + csr(self.w_in)
+            run_rows(*self._csr, self.u0, self.bsh, *rest)
         return states, sat, mark_states, mark_sat
 
 
@@ -381,9 +409,7 @@ def replay_chain(cell: RNNCell, h0: np.ndarray, msgs: np.ndarray, width: int, se
         return replay_chain_python(cell, h0, msgs, width, sent, flat, stops, out_pos)
     if not cell.float_ok:
         raise ValueError("replay_chain's compiled kernel needs products exact in float64 (cell.float_ok)")
-    if cell._wt is None:
-        cell._wt = (np.ascontiguousarray(cell.w_rec.transpose(0, 2, 1), dtype=np.float64),
-                    np.ascontiguousarray(cell.w_in.transpose(0, 2, 1), dtype=np.float64))
+    wt_rec, wt_in = cell.weights_t()
     from ._rnn_numba import replay_chain_dense
 
     L, d = cell.L, cell.d
@@ -393,8 +419,102 @@ def replay_chain(cell: RNNCell, h0: np.ndarray, msgs: np.ndarray, width: int, se
         raise ValueError("sent must hold one (L, d) state per message")
     out_states = np.zeros((out_pos.size, L, d), dtype=np.int64)
     result = np.zeros(3, dtype=np.int64)
-    replay_chain_dense(cell._wt[0], cell._wt[1], cell.u0, cell.bsh, np.int64(cell.act), cell.table,
+    replay_chain_dense(wt_rec, wt_in, cell.u0, cell.bsh, np.int64(cell.act), cell.table,
                        np.int64(cell.lo), np.int64(cell.one), np.int64(cell.frac), np.int64(cell.raw_min),
                        np.int64(cell.raw_max), cell.tmask, np.ascontiguousarray(h0, dtype=np.int64), msgs,
                        np.int64(width), sent_arr, check, flat, stops, out_pos, out_states, result)
     return int(result[0]), int(result[1]), int(result[2]), out_states
+
+
+def check_steps_python(cell: RNNCell, h0: np.ndarray, msgs: np.ndarray, width: int, sent: np.ndarray | None,
+                       flat: np.ndarray, stops: np.ndarray, traj: np.ndarray) -> tuple[int, int, int]:
+    """Plain twin of :func:`check_steps`: each message decoded by :func:`commlb.bits.decode`
+    from its unpacked bits, all steps at once by :func:`run_rows_python` (one step of
+    every row), the first failure found in the order of the run."""
+    from ..bits import FieldSpec, Payload, decode
+
+    L, d = cell.L, cell.d
+    T = int(np.asarray(flat).size)
+    traj = np.asarray(traj, dtype=np.int64)
+    stops = np.asarray(stops, dtype=np.int64)
+    spec = FieldSpec("state", "fixed", (L, d), int(width), 0)
+    prev = np.empty((T, L, d), dtype=np.int64)
+    if T:
+        prev[0] = h0
+        prev[1:] = traj[:-1]
+    events: list[tuple[int, int, int, int]] = []  # (position, 0 message / 1 step, code, k or t)
+    for k in range(stops.size - 1):
+        t = int(stops[k])
+        bits = np.unpackbits(np.asarray(msgs[k], dtype=np.uint8))[: L * d * int(width)]
+        got = decode([spec], Payload(bits.astype(np.uint8)))["state"]
+        if sent is not None and not np.array_equal(got, sent[k]):
+            events.append((t, 0, 1, k))
+        elif not np.array_equal(got, traj[t - 1]):
+            events.append((t, 0, 2, k))
+        prev[t] = got
+    new, sat = run_rows_python(cell, prev, np.asarray(flat, dtype=np.int64)[:, None])
+    wrong = np.flatnonzero(np.any(new != traj, axis=(1, 2)))
+    if wrong.size:
+        events.append((int(wrong[0]), 1, 3, int(wrong[0])))
+    if events:
+        _, _, code, where = min(events)
+        return code, where, 0
+    return 0, 0, int(sat.sum())
+
+
+def check_steps(cell: RNNCell, h0: np.ndarray, msgs: np.ndarray, width: int, sent: np.ndarray | None,
+                flat: np.ndarray, stops: np.ndarray, traj: np.ndarray,
+                backend: str = "auto") -> tuple[int, int, int]:
+    """Check a protocol run's every step against the states its engine kept, its
+    certificate (the RNN protocol's ``verify="replay"`` when the engine kept them,
+    docs/theory.md §3.9).
+
+    ``traj`` (T, L, d): the state after each position t, which reads ``flat[t]`` (each
+    >= 0); segment k covers positions ``stops[k-1] .. stops[k] - 1`` (``stops[-1]`` = 0,
+    ``stops[-1] == T``).  Every step is recomputed from the state before it: ``h0`` at
+    position 0, what message k − 1 decodes to at the start of segment k (``msgs``: the
+    K = len(stops) − 1 messages' bit strings packed as for :func:`replay_chain`), the
+    kept state ``traj[t-1]`` elsewhere; message k must decode to ``sent[k]`` (unless
+    None) and to the state segment k ends in, ``traj[stops[k] - 1]``.  Returns (code, k,
+    saturations): (0, 0, saturations of all steps) when all holds, else the first failure
+    in the order of the run with saturations 0: (1, k) message k differs from
+    ``sent[k]``, (2, k) from the end of segment k, (3, t) the step at position t does not
+    give ``traj[t]``.  ``backend`` ``"numba"``/``"auto"``: ``check_steps_dense``, the
+    products by BLAS over 128 positions at a time (only when :attr:`RNNCell.float_ok`,
+    else a ``ValueError``); ``"python"``: :func:`check_steps_python`."""
+    from .backend import resolve_backend
+
+    backend = resolve_backend(backend)
+    flat = np.ascontiguousarray(flat, dtype=np.int64)
+    stops = np.ascontiguousarray(stops, dtype=np.int64)
+    msgs = np.ascontiguousarray(msgs, dtype=np.uint8)
+    traj = np.ascontiguousarray(traj, dtype=np.int64)
+    L, d = cell.L, cell.d
+    K = stops.size - 1
+    T = flat.size
+    if traj.shape != (T, L, d):
+        raise ValueError("check_steps needs the state after every position, (T, L, d)")
+    if msgs.shape[0] != K or msgs.shape[1] * 8 < L * d * int(width) or not 1 <= int(width) <= 64:
+        raise ValueError("check_steps needs one message of L·d values of 1..64 bits per segment but the last")
+    if T and flat.min() < 0:
+        raise ValueError("check_steps reads a token at every step")
+    if not stops.size or np.any(np.diff(stops) <= 0) or stops[0] <= 0 or stops[-1] != T:
+        raise ValueError("stops must be strictly increasing, from 1, and end at the last position")
+    if backend == "python":
+        return check_steps_python(cell, h0, msgs, width, sent, flat, stops, traj)
+    if not cell.float_ok:
+        raise ValueError("check_steps's compiled kernel needs products exact in float64 (cell.float_ok)")
+    if cell._wf is None:
+        cell._wf = (cell.w_rec.astype(np.float64), cell.w_in.astype(np.float64))
+    from ._rnn_numba import check_steps_dense
+
+    check = sent is not None
+    sent_arr = np.ascontiguousarray(sent, dtype=np.int64) if check else np.zeros((1, L, d), dtype=np.int64)
+    if check and sent_arr.shape != (K, L, d):
+        raise ValueError("sent must hold one (L, d) state per message")
+    result = np.zeros(3, dtype=np.int64)
+    check_steps_dense(cell._wf[0], cell._wf[1], cell.u0, cell.bsh, np.int64(cell.act), cell.table,
+                      np.int64(cell.lo), np.int64(cell.one), np.int64(cell.frac), np.int64(cell.raw_min),
+                      np.int64(cell.raw_max), cell.tmask, np.ascontiguousarray(h0, dtype=np.int64), msgs,
+                      np.int64(width), sent_arr, check, flat, stops, traj, result)
+    return int(result[0]), int(result[1]), int(result[2])

@@ -62,7 +62,7 @@ is a dyadic rational, so the contribution table is kept as exact integers over o
 sum fits, Python integers otherwise).  Step 2's A_S is then an exact integer sum in both
 modes, which is why partial sums over disjoint position sets add exactly; step 3 adds b1
 exactly and rounds the sum once (:meth:`Precision.round_scaled`), and steps 5–6 are exact
-dot products (:func:`commlb.bits.exact_float_matmul`) rounded once.  The result does not
+dot products (:func:`commlb.bits.exact_scaled_matmul`) rounded once.  The result does not
 depend on the order of any sum, so :mod:`commlb.protocol.ffn`, which splits step 2
 between the parties, reproduces the forward pass bit for bit.
 """
@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bits import Precision, exact_float_matmul, exact_matmul, rescale_ints, scaled_ints, signed_width
+from ..bits import Precision, ScaledInts, exact_matmul, exact_scaled_matmul, rescale_ints, scaled_ints, signed_width
 from ..errors import InvalidInputError
 from .base import Model, ModelOutput
 
@@ -221,8 +221,14 @@ class FFNModel(Model):
         self._wide = False
         self._w1_ints: np.ndarray = self.params["w1"]
         self._embed_ints: np.ndarray | None = None
+        # later layers' weights with their bias as one more row, in exact integer form
+        self._layer_ops: dict[str, ScaledInts] = {}
         if self.precision.is_fixed:
             return
+        self._b1_ints = scaled_ints(self.params["b1"])
+        for layer in [*range(2, self.layers + 1), "out"]:
+            w, b = self.params[f"w{layer}"], self.params[f"b{layer}"]
+            self._layer_ops[f"w{layer}"] = ScaledInts.of(np.concatenate([w, b.reshape(1, -1)], axis=0))
         w_ints, w_shift = scaled_ints(self.params["w1"])
         if self.onehot:
             self._w1_ints, self._grid = w_ints, w_shift
@@ -358,7 +364,7 @@ class FFNModel(Model):
             q = prec.from_acc(acc, 2 * prec.frac)
         else:
             # A_all + b1 exactly, on the finer of the two grids, then one rounding
-            b_ints, b_shift = scaled_ints(self.params["b1"])
+            b_ints, b_shift = self._b1_ints
             grid = min(self._grid, b_shift)
             acc = rescale_ints(np.asarray(total), self._grid, grid) + rescale_ints(b_ints, b_shift, grid)
             q = prec.round_scaled(_narrow(acc), grid)
@@ -372,14 +378,16 @@ class FFNModel(Model):
         q = self.precision.apply(np.tanh, raw)
         return q.values, q.saturated
 
-    def _linear(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    def _linear(self, x: np.ndarray, name: str) -> tuple[np.ndarray, int]:
+        """Layer ``name`` (``w2`` … ``wout``) applied to x: x·w + b, rounded once."""
         prec = self.precision
         if prec.is_fixed:
+            w, b = self.params[name], self.params["b" + name[1:]]
             acc = x.astype(np.int64) @ w + (b << np.int64(prec.frac))
             q = prec.from_acc(acc, 2 * prec.frac)
         else:  # the exact sum x·w + b (b enters as one more column), rounded once
             a = np.concatenate([np.asarray(x, dtype=np.float64).reshape(1, -1), np.ones((1, 1))], axis=1)
-            ints, shift = exact_float_matmul(a, np.concatenate([w, b.reshape(1, -1)], axis=0))
+            ints, shift = exact_scaled_matmul(a, self._layer_ops[name])
             q = prec.round_scaled(ints.reshape(-1), shift)
         return q.values, q.saturated
 
@@ -388,10 +396,10 @@ class FFNModel(Model):
         A_all.  Returns the read-out (1, out_dim) and its decision."""
         h, sat = self.first_layer(total)
         for layer in range(2, self.layers + 1):
-            z, s1 = self._linear(h, self.params[f"w{layer}"], self.params[f"b{layer}"])
+            z, s1 = self._linear(h, f"w{layer}")
             h, s2 = self._activate(z)
             sat += s1 + s2
-        values, s = self._linear(h, self.params["wout"], self.params["bout"])
+        values, s = self._linear(h, "wout")
         values = values.reshape(1, -1)
         return ModelOutput(values, self.decide(values), sat + s)
 

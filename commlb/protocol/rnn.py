@@ -275,10 +275,13 @@ def verify_checks(verify: bool | str) -> frozenset[str]:
 
 
 def _finish(model: RNNModel, tokens: np.ndarray, split: Split, channel: Channel, output: ModelOutput,
-            meta: dict[str, Any], handoffs: int, sent: np.ndarray,
-            checks: frozenset[str]) -> tuple[Transcript, ModelOutput]:
+            meta: dict[str, Any], handoffs: int, sent: np.ndarray, checks: frozenset[str],
+            aside: _ForwardAside | None = None,
+            trajectory: np.ndarray | None = None) -> tuple[Transcript, ModelOutput]:
     """Check what is counted, run the checks asked for, and make the transcript.  ``sent``
-    holds, per message, the state its receiver continued from."""
+    holds, per message, the state its receiver continued from; ``aside``: the forward
+    check's pass already running in a thread (else it runs here); ``trajectory``: the
+    engine's state after every position, for the replay to check step by step."""
     L, d, p = model.layers, model.hidden, model.precision.bits
     msgs = channel.messages
     # a message costs the bits its layout declares (encode and send_many guarantee it), so
@@ -293,14 +296,17 @@ def _finish(model: RNNModel, tokens: np.ndarray, split: Split, channel: Channel,
     done = ["messages_decode_to_handoff_states"]
     if "replay" in checks:
         # the decoding check and the segment replay in one pass (replay_segments with ``sent``)
-        transcript.meta.update(replay_segments(model, tokens, split, transcript, output, sent=sent))
+        transcript.meta.update(replay_segments(model, tokens, split, transcript, output, sent=sent,
+                                               trajectory=trajectory))
         done.append("segments_replayed")
     else:
         # a batch's bit strings are all encoded now, in one pass, and decoded back
-        _check_decoding(msgs.decoded().get("state", np.zeros((0, L, d))), sent)
+        if not msgs.decodes_to("state", sent):
+            raise EngineError(_NOT_DECODED)
         transcript.meta["messages_decode_to_handoff_states"] = True
     if "forward" in checks:
-        transcript.meta.update(verify_output(model, output, model.forward(tokens), "rnn"))
+        ref = aside.result() if aside is not None else model.forward(tokens)
+        transcript.meta.update(verify_output(model, output, ref, "rnn"))
         done.append("protocol_matches_forward")
     transcript.meta["verification"] = done
     return transcript, output
@@ -316,9 +322,75 @@ def _check_decoding(got: np.ndarray, sent: np.ndarray) -> None:
 _NOT_DECODED = "an RNN message does not decode to the state its receiver continued from"
 
 
+#: the forward check (``verify`` forward or all) of a run of at least this many tokens runs
+#: in a second thread while the batched engine runs, when the compiled cell takes dense
+#: products (its one-row kernel releases the GIL): the same work, done side by side
+OVERLAP_FROM_TOKENS = 1024
+
+
+class _ForwardAside:
+    """``model.forward(tokens)`` in a thread of its own (the forward check, started before
+    the engine's run so that the two overlap); :meth:`result` waits for it and returns its
+    output or raises what it raised."""
+
+    def __init__(self, model: RNNModel, tokens: np.ndarray) -> None:
+        import threading
+
+        self._out: ModelOutput | None = None
+        self._err: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(model, tokens), daemon=True,
+                                        name="commlb-forward-check")
+        self._thread.start()
+
+    def _run(self, model: RNNModel, tokens: np.ndarray) -> None:
+        try:
+            self._out = model.forward(tokens)
+        except BaseException as exc:  # handed to the caller by result()
+            self._err = exc
+
+    def result(self) -> ModelOutput:
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        assert self._out is not None, "the forward pass returned"
+        return self._out
+
+
+def _forward_aside(model: RNNModel, tokens: np.ndarray, last: int,
+                   checks: frozenset[str]) -> _ForwardAside | None:
+    """The forward check started in a thread (:class:`_ForwardAside`) when it is asked for,
+    the run is long (:data:`OVERLAP_FROM_TOKENS`), the compiled cell runs it without the
+    GIL (dense products, :attr:`~commlb.kernels.rnn.RNNCell.dense`) and a second core is
+    free right now (:func:`commlb.kernels.gf2.free_cores`: on a busy machine the thread
+    would only wait for a core); else None (it runs after the engine)."""
+    if "forward" not in checks or last + 1 < OVERLAP_FROM_TOKENS:
+        return None
+    cell = model.cell()
+    if not cell.dense:
+        return None
+    from ..kernels.gf2 import free_cores
+
+    if free_cores() < 2:
+        return None
+    cell.weights_t()  # made once here, not by both threads at once
+    return _ForwardAside(model, tokens)
+
+
 def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs: np.ndarray,
                       checks: frozenset[str]) -> tuple[Transcript, ModelOutput]:
     """The ``"batched"`` engine of :func:`simulate_rnn` (see there)."""
+    last = int(outputs.max())
+    aside = _forward_aside(model, tokens, last, checks)
+    try:
+        return _run_batched(model, tokens, split, outputs, checks, aside)
+    finally:
+        if aside is not None:
+            aside._thread.join()  # never left running past the call, whatever happened
+
+
+def _run_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs: np.ndarray,
+                 checks: frozenset[str], aside: _ForwardAside | None) -> tuple[Transcript, ModelOutput]:
+    """:func:`_simulate_batched`'s body; ``aside``: the forward check already running."""
     last = int(outputs.max())
     owner = np.asarray(split.owner, dtype=np.int8)[: last + 1]
     first, starts, stops = _schedule_arrays(split.owner, last)
@@ -329,8 +401,11 @@ def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs
     if holder_at.size != last + 1 or np.any((owner != holder_at) & (owner != int(PUBLIC))):
         raise EngineError("an RNN segment holds a position its holder cannot see")
     handoffs = starts.size - 1
-    marks = sorted_unique(np.concatenate([stops[:-1], outputs + 1]))
     cell = model.cell()
+    keep_all = "replay" in checks and _steps_checkable(cell, last + 1)
+    # the state after every position when the replay checks each step against them
+    marks = (np.arange(1, last + 2, dtype=np.int64) if keep_all
+             else sorted_unique(np.concatenate([stops[:-1], outputs + 1])))
     _, _, states, sat = cell.run_marked(model.initial_state()[None], tokens[None, : last + 1], marks)
     states, sat = states[0], sat[0]
     channel = Channel()
@@ -344,7 +419,8 @@ def _simulate_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs
     readers = {Owner(int(holder_at[int(pos)])).name.lower() for pos in outputs}
     output = ModelOutput(values, model.decide(values), int(sat[-1]) + int(read_sat))
     meta = _meta(model, first, sorted(readers), handoffs)
-    return _finish(model, tokens, split, channel, output, meta, handoffs, sent, checks)
+    return _finish(model, tokens, split, channel, output, meta, handoffs, sent, checks, aside,
+                   states if keep_all else None)
 
 
 class _HandoffText:
@@ -378,6 +454,19 @@ def _record_handoffs(channel: Channel, model: RNNModel, sent: np.ndarray, stops:
 #: dense float64 products are exact (:attr:`~commlb.kernels.rnn.RNNCell.float_ok`, the
 #: common case); the tests switch it off to exercise the other runners
 REPLAY_FUSED = True
+#: the replay checks every step against the engine's state after every position
+#: (:func:`~commlb.kernels.rnn.check_steps`) when the engine can keep them all: at most
+#: this many values (the bytes are eight times as many); else the chain of segments above
+REPLAY_STEPS_MAX_VALUES = 1 << 22
+
+
+def _steps_checkable(cell: Any, positions: int) -> bool:
+    """Whether a verified run keeps the state after each of ``positions`` positions for
+    the replay to check step by step (products exact in float64, at most
+    :data:`REPLAY_STEPS_MAX_VALUES` values)."""
+    return bool(REPLAY_FUSED and cell.float_ok and positions * cell.L * cell.d <= REPLAY_STEPS_MAX_VALUES)
+
+
 #: otherwise the replay runs a step of many segments at once
 #: (:func:`~commlb.kernels.rnn.step_rows`: one exact matrix product for all of them) while
 #: at least this many multiply-adds (rows · L · d²) remain in the step; the few long
@@ -390,7 +479,7 @@ REPLAY_TAIL_STEPS = 64
 
 def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcript: Transcript,
                     output: ModelOutput, decoded: np.ndarray | None = None,
-                    sent: np.ndarray | None = None) -> dict[str, Any]:
+                    sent: np.ndarray | None = None, trajectory: np.ndarray | None = None) -> dict[str, Any]:
     """Recompute every segment of an RNN protocol run from its transcript and check it
     (docs/theory.md §3.9), in fixed point and in float mode (whose states cross as
     exactly representable p-bit floats, so the check is exact there too).
@@ -444,7 +533,25 @@ def replay_segments(model: RNNModel, tokens: np.ndarray, split: Split, transcrip
     cell = model.cell() if fixed else None
     h0 = model.initial_state()
     meta: dict[str, Any] = {}
-    if cell is not None and cell.float_ok and REPLAY_FUSED and decoded is None:
+    if trajectory is not None and cell is not None and _steps_checkable(cell, last + 1) and decoded is None:
+        from ..kernels.rnn import check_steps
+
+        trajectory = np.asarray(trajectory)
+        if trajectory.shape != (last + 1,) + model.state_shape:
+            raise EngineError("replay: the engine kept no state for some position")
+        code, k, sat = check_steps(cell, h0, _message_bytes(msgs, model), model.precision.bits, sent, flat,
+                                   stops, trajectory)
+        if code == 1:
+            raise EngineError(_NOT_DECODED)
+        if code == 2:
+            raise EngineError(f"replay: segment {k} from the message before it does not give message {k}")
+        if code == 3:
+            raise EngineError(f"replay: the engine's state after position {k} does not follow from the state "
+                              "before it")
+        if sent is not None:
+            meta["messages_decode_to_handoff_states"] = True
+        out_states = trajectory[outputs]
+    elif cell is not None and cell.float_ok and REPLAY_FUSED and decoded is None:
         from ..kernels.rnn import replay_chain
 
         code, k, sat, out_states = replay_chain(cell, h0, _message_bytes(msgs, model), model.precision.bits,
