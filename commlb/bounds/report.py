@@ -404,8 +404,12 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
                                   + ("; tree verified" if depth_ok else ""),
                                   f"tree, {getattr(res, 'nodes', '?')} search nodes", float(res.elapsed),
                                   {"interrupt": "search stopped by Ctrl-C: the interval proved until then",
-                                   "time limit": "search stopped by the time limit"}.get(
+                                   "time limit": "search stopped by the time limit",
+                                   "not compiled": "search not run: its kernels are not compiled "
+                                                   "yet (commlb precompile)"}.get(
                                       str(res.stopped_by), "")))
+    if res.stopped_by == "not compiled":
+        report.notes.append(f"exact D: search {res.lower_certificate.get('search', 'not run')}")
     report.certs["deterministic"] = res.to_json()
     report.interrupted = report.interrupted or res.stopped_by == "interrupt"
 
