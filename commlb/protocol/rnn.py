@@ -191,7 +191,10 @@ def simulate_rnn(
       (:func:`replay_segments`): each must give exactly the next message, and the last
       ones the output (``segments_replayed``).  No forward pass is run, and
       ``protocol_matches_forward`` is not set;
-    * ``"all"``: both; ``False``: none.
+    * ``"all"``: both;
+    * ``"messages"``: the decoding check alone (the bits counted are a lossless code of
+      the states that crossed; the output is not checked, docs/theory.md §3.9 (a));
+    * ``False``: none.
 
     ``engine``: ``"segments"`` runs each party's segment by :func:`party_state` and sends
     each state through :meth:`Channel.send` as it goes (the plain engine);
@@ -266,11 +269,13 @@ def _meta(model: RNNModel, first: Owner, output_party: list[str], handoffs: int)
 
 
 def verify_checks(verify: bool | str) -> frozenset[str]:
-    """The checks a ``verify`` argument asks for: ``"forward"`` and/or ``"replay"``."""
+    """The checks a ``verify`` argument asks for: ``"forward"`` and/or ``"replay"``, or
+    ``"messages"`` (the decoding check every verified run makes, alone)."""
     table = {False: (), "none": (), True: ("forward",), "forward": ("forward",), "replay": ("replay",),
-             "all": ("forward", "replay")}
+             "all": ("forward", "replay"), "messages": ("messages",)}
     if not isinstance(verify, (bool, str)) or verify not in table:
-        raise InvalidInputError(f"verify must be True, False, 'forward', 'replay', 'all' or 'none', not {verify!r}")
+        raise InvalidInputError(f"verify must be True, False, 'forward', 'replay', 'all', 'messages' or 'none', "
+                                f"not {verify!r}")
     return frozenset(table[verify])
 
 
