@@ -475,10 +475,9 @@ def test_verify_messages_runs_the_decoding_check_alone_and_says_the_output_is_un
     """verify="messages": only ``messages_decode_to_handoff_states`` runs (no forward
     pass, no replay), the result and the JSON say so, trials count a run verified by that
     check, and the display adds a line that the output was not checked."""
+    from commlb.cli.simulate import verification_lines
     from commlb.simulate import build_model, resolve_task, run_trials, simulate_instance
     from commlb.sweep import run_sweep
-
-    from commlb.cli.simulate import verification_lines
 
     model, tokens, split = _long_case((-1,))
     tr, out = simulate_rnn(model, tokens, split, verify="messages")
