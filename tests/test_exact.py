@@ -623,15 +623,16 @@ def test_uncompiled_search_is_not_started_when_compiling_would_overrun(monkeypat
     full = deterministic_complexity(M, time_limit=60)  # D = 6: the search finds the tree
     assert full.exact and full.nodes > 0 and full.upper < trivial_protocol(M).depth
     monkeypatch.setattr(emod, "search_kernels_compiled", lambda: False)
+    assert not deterministic_complexity(M, time_limit=5).stopped_by  # library callers compile on first use
     t0 = time.perf_counter()
-    res = deterministic_complexity(M, time_limit=5)
+    res = deterministic_complexity(M, time_limit=5, skip_uncompiled=True)
     assert time.perf_counter() - t0 < 5
     assert res.stopped_by == "not compiled" and not res.exact and res.nodes == 0
     assert res.lower <= full.upper <= res.upper == verify_tree(M, res.tree)
     assert "commlb precompile" in res.lower_certificate["search"]
     # with time for the compilation the search runs as before
-    assert deterministic_complexity(M, time_limit=emod.SEARCH_COMPILE_SECONDS + 5).exact
-    report = compute_bounds(M, methods=["exact"], time_limit=5)
+    assert deterministic_complexity(M, time_limit=emod.SEARCH_COMPILE_SECONDS + 5, skip_uncompiled=True).exact
+    report = compute_bounds(M, methods=["exact"], time_limit=5, exact_deadline=time.perf_counter() + 5)
     assert any("commlb precompile" in note for note in report.notes)
     assert report.deterministic["exact"] is False
 

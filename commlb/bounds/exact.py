@@ -425,7 +425,8 @@ def _is_mono(base: np.ndarray, rows: list[int], cols: list[int]) -> bool:
 
 def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint: int = 0,
                              root_bounds: bool = True,
-                             progress: Callable[[dict[str, Any]], None] | None = None) -> DeterministicResult:
+                             progress: Callable[[dict[str, Any]], None] | None = None,
+                             skip_uncompiled: bool = False) -> DeterministicResult:
     """D(f) of the matrix M (rows: Alice's inputs, columns: Bob's) with a protocol tree and a
     lower-bound certificate; see the module docstring.  Stops after about ``time_limit``
     seconds with the proved interval.  ``lower_hint`` is a lower bound the caller already
@@ -438,7 +439,11 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
     second ``progress`` (if given) receives ``{"nodes", "depth", "elapsed", "lower",
     "upper"}`` (the depth being tried and the interval proved so far), and Ctrl-C
     (KeyboardInterrupt) stops the search and returns the interval proved so far, with
-    ``stopped_by="interrupt"``."""
+    ``stopped_by="interrupt"``.  ``skip_uncompiled``: when the search kernels are not
+    compiled (nor in numba's cache) and less than ``SEARCH_COMPILE_SECONDS`` of the limit
+    is left, do not start the search (compiling alone would overrun the limit): the
+    interval of the root bounds, ``stopped_by="not compiled"`` (``commlb bounds`` sets it;
+    other callers compile on first use, outside the limit)."""
     if time_limit <= 0:
         raise InvalidInputError("time_limit must be positive")
     start = time.perf_counter()
@@ -500,7 +505,7 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
             add_fooling(time_limit)
         except KeyboardInterrupt:
             stopped_by = "interrupt"
-    elif (max(own, lower_hint) < upper and search_kernels_compiled() is False
+    elif (max(own, lower_hint) < upper and skip_uncompiled and search_kernels_compiled() is False
           and start + time_limit - time.perf_counter() < SEARCH_COMPILE_SECONDS):
         # compiling the kernels alone would overrun the limit (the search starts only after)
         stopped_by = "not compiled"

@@ -381,7 +381,9 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
     if deadline is not None:
         time_limit = max(0.05, deadline - time.perf_counter())
     hint = report.best_lower_bound[0] if report.best_lower_bound else 0
-    res = emod.deterministic_complexity(M.values, time_limit=time_limit, lower_hint=hint, progress=progress)
+    # a command's deadline is a promise: a search that would first compile past it is not started
+    res = emod.deterministic_complexity(M.values, time_limit=time_limit, lower_hint=hint, progress=progress,
+                                        skip_uncompiled=deadline is not None)
     tree_json = res.tree.to_json() if res.tree is not None else None
     depth_ok = None
     if verify and res.tree is not None:
