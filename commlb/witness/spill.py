@@ -203,8 +203,8 @@ ROUNDS_PER_KERNEL = 1.5
 #: alike (load average 9): 16-18 ns a key when the pages of its arrays (12 bytes an input)
 #: are already mapped, 30-44 ns in a run that first touches them, as a fresh count does
 #: (page faults: 0.14-0.16 s of system CPU for 192 MiB on this machine).  The same case as
-#: :data:`ROUNDS_PER_KERNEL`'s; keys with many collisions cost more (37-39 ns a key more or
-#: less with 256 distinct messages, 64-66 when most inputs share their message with
+#: :data:`ROUNDS_PER_KERNEL`'s; keys with many collisions cost more (37-39 ns a key with 256
+#: distinct messages, 64-66 when most inputs share their message with
 #: another), as the spilled count's rounds do.
 SORT_SECONDS_PER_KEY = 30e-9
 #: the whole count runs in memory on one worker when its arrays take at most this share of
