@@ -20,8 +20,12 @@ Goal: a random 32 x 32 in under 1 s median over 10 seeds, 40 x 40 under 30 s.  P
 median time and nodes over the seeds are printed with the load average (the machine may be
 shared); networkx runs on the first ``--nx-seeds`` seeds only.
 
+``--dimacs DIR`` also writes each instance's compatibility graph to ``DIR/n<n>_s<seed>.clq``
+(DIMACS edge format, vertices numbered from 1), so that a maximum-clique solver written
+elsewhere can be timed on the same graphs (docs/design.md §10.1 lists such times).
+
 Run:  .venv/bin/python bench/bench_fooling.py [--sizes 24,28,32,40] [--seeds 10] [--cap 60]
-      [--configs default,flat]
+      [--configs default,flat] [--dimacs DIR]
 """
 
 from __future__ import annotations
@@ -68,6 +72,15 @@ def run_networkx(adj: np.ndarray, cap: float) -> tuple[float, int | None]:
     return seconds, size
 
 
+def write_dimacs(adj: np.ndarray, path: Path) -> None:
+    """The graph ``adj`` (boolean, symmetric) in DIMACS edge format."""
+    a, b = np.nonzero(np.triu(adj, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(f"p edge {adj.shape[0]} {len(a)}\n")
+        f.write("".join(f"e {x + 1} {y + 1}\n" for x, y in zip(a.tolist(), b.tolist())))
+
+
 def timed(fn):  # type: ignore[no-untyped-def]
     """(result, wall seconds, CPU seconds of this process)."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -83,13 +96,15 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0, help="seconds allowed to networkx")
     parser.add_argument("--limit", type=float, default=120.0, help="time limit given to commlb")
     parser.add_argument("--configs", default="default",
-                        help="configurations of commlb to run side by side: default, flat, rows, t1, t2")
+                        help="configurations of commlb to run side by side: default, flat, rows, t1, t2, "
+                             "nocopy2")
+    parser.add_argument("--dimacs", default=None, help="write each graph in DIMACS format into this folder")
     args = parser.parse_args()
 
     from commlb.bounds.fooling import compatibility_graph, max_fooling_set, verify_fooling_set
 
     configs = {"default": {}, "flat": {"compact": 0, "reorder": False}, "rows": {"vertex_order": "rows"},
-               "t1": {"threads": 1}, "t2": {"threads": 2}}
+               "t1": {"threads": 1}, "t2": {"threads": 2}, "nocopy2": {"compact2": 0}}
     orders = args.configs.split(",")
     for o in orders:
         if o not in configs:
@@ -126,6 +141,8 @@ def main() -> None:
             if len(sizes) > 1:
                 ratios += f"  MISMATCH between orders: {sorted(sizes)}"
             _, _, adj = compatibility_graph(M, 1)
+            if args.dimacs:
+                write_dimacs(adj, Path(args.dimacs) / f"n{n}_s{seed}.clq")
             nx_col = "-"
             if seed < args.nx_seeds:
                 nx_s, nx_size = run_networkx(adj, args.cap)

@@ -13,8 +13,10 @@ use land in the cache:
 * ``rnn`` — the RNN cell over long sequences and the protocol replay of an interleaved
   split (:mod:`commlb.kernels.rnn`);
 * ``bounds`` — the bounds of ``commlb bounds`` on a 128 x 128 matrix (rank over GF(2) and
-  GF(p), fooling sets, the exact search, the one-way count), each search stopped after a
-  fraction of a second.
+  GF(p), fooling sets, the one-way count), each search stopped after a fraction of a
+  second, and the exact-D search on a 24 x 24 matrix (run to the end: a search started
+  with less time than its compilation takes is not started, so the kernels would
+  otherwise stay uncompiled).
 
 With ``bytecode=True`` (``commlb precompile --bytecode``) it also writes the compiled
 bytecode of every module the groups and the commands' output loaded, from commlb and the
@@ -90,6 +92,12 @@ def _bounds() -> None:
 
     compute_bounds(matrix_from_problem("ip", 7), time_limit=0.3)
     compute_bounds(matrix_from_problem("disj", 7), time_limit=0.3)
+    # the exact-D search (the 128 x 128 matrices above have too many distinct rows for it):
+    # a 24 x 24 noisy low-rank matrix whose D the search proves and rebuilds a tree for
+    from .bounds.exact import deterministic_complexity
+    from .testing.hard_matrices import hard_matrix
+
+    deterministic_complexity(hard_matrix("noisy-lowrank", 24, 0, rank=3, noise=0.05, values=4), time_limit=600.0)
 
 
 GROUPS: dict[str, Group] = {

@@ -555,3 +555,91 @@ def test_duplication_never_falls_as_a_split_is_completed(V, m, data):
         b = [u for u, s_ in enumerate(sides) if s_ == 1]
         if L(a) <= cap and L(b) <= cap:
             assert partial <= 2 * cap - L(range(m))
+
+
+@settings(deadline=None, max_examples=60)
+@given(small_matrices(max_side=8), st.integers(1, 2 ** 8 - 1), st.integers(1, 2 ** 8 - 1), st.integers(1, 12),
+       st.integers(1, 4), st.integers(0, 2 ** 64 - 1))
+def test_local_splits_equal_plain(M, row_pick, col_pick, cap, restarts, seed):
+    from commlb.bounds.exact import _bitplanes
+    from commlb.kernels.exact import _side_rank, local_splits, local_splits_plain
+
+    values = sorted(int(v) for v in np.unique(M))
+    RB, CB = _bitplanes(M, values)
+    rows = row_pick & ((1 << M.shape[0]) - 1) or 1
+    cols = col_pick & ((1 << M.shape[1]) - 1) or 1
+    parties, lefts = local_splits(RB, CB, len(values), np.uint64(rows), np.uint64(cols), cap, restarts,
+                                  np.uint64(seed))
+    got = [(int(p), int(m)) for p, m in zip(parties, lefts, strict=True)]
+    assert got == local_splits_plain(RB, CB, len(values), rows, cols, cap, restarts, seed)
+    assert len(set(got)) == len(got) <= 2 * restarts
+    for party, left in got:  # a split of the party's part, first element left, both sides within cap
+        own, other = (rows, cols) if party == 0 else (cols, rows)
+        assert left != 0 and left != own and left & own == left
+        assert left & (own & -own)
+        A = (M if party == 0 else M.T)
+        for part in (left, own & ~left):
+            members = [e for e in range(A.shape[0]) if part >> e & 1]
+            ranks = sum(rank_gf2((A[np.ix_(members, [y for y in range(A.shape[1]) if other >> y & 1])] == z)
+                                 .astype(np.int64)) for z in values)
+            assert ranks <= cap
+            assert ranks == _side_rank(RB, CB, len(values), party, np.uint64(part), np.uint64(other))
+
+
+@pytest.mark.parametrize("family,seed", [("noisy-lowrank", 0), ("blocks", 1), ("boolean-product", 0)])
+def test_search_same_with_and_without_local_splits(family, seed):
+    # 16 x 16 (32 rows + columns): above LOCAL_MIN, so the local splits are tried first
+    from commlb.bounds.exact import _bitplanes, _merge
+    from commlb.kernels.exact import LOCAL_MIN, new_memo, solve
+    from commlb.testing.hard_matrices import hard_matrix
+
+    M = hard_matrix(family, 16, seed, rank=3, noise=0.05, values=4)
+    base, _, _ = _merge(M)
+    assert base.shape[0] + base.shape[1] > LOCAL_MIN
+    values = sorted(int(v) for v in np.unique(base))
+    RB, CB = _bitplanes(base, values)
+    rows, cols = np.uint64((1 << base.shape[0]) - 1), np.uint64((1 << base.shape[1]) - 1)
+    answers = {}
+    for starts in (0.0, 4.0, 16.0):
+        for d in range(3, 8):
+            stats = np.zeros(4, dtype=np.int64)
+            control = np.array([math.inf, 1.0, 1.0, 1.0, 1.0, float(d), 8.0, starts, starts])
+            answers.setdefault(d, set()).add(bool(solve(RB, CB, len(values), rows, cols, d, new_memo(), stats,
+                                                       control)))
+    assert all(len(a) == 1 for a in answers.values())
+    with_local = deterministic_complexity(M, time_limit=60)
+    assert with_local.exact and verify_tree(M, with_local.tree) == with_local.upper
+    assert min(d for d, a in answers.items() if True in a) == with_local.upper
+
+
+def test_uncompiled_search_is_not_started_when_compiling_would_overrun(monkeypatch):
+    import time
+
+    import commlb.bounds.exact as emod
+    from commlb.bounds.report import compute_bounds
+    from commlb.testing.hard_matrices import hard_matrix
+
+    M = hard_matrix("noisy-lowrank", 24, 0, rank=3, noise=0.05, values=4)
+    full = deterministic_complexity(M, time_limit=60)  # D = 6: the search finds the tree
+    assert full.exact and full.nodes > 0 and full.upper < trivial_protocol(M).depth
+    monkeypatch.setattr(emod, "search_kernels_compiled", lambda: False)
+    assert not deterministic_complexity(M, time_limit=5).stopped_by  # library callers compile on first use
+    t0 = time.perf_counter()
+    res = deterministic_complexity(M, time_limit=5, skip_uncompiled=True)
+    assert time.perf_counter() - t0 < 5
+    assert res.stopped_by == "not compiled" and not res.exact and res.nodes == 0
+    assert res.lower <= full.upper <= res.upper == verify_tree(M, res.tree)
+    assert "commlb precompile" in res.lower_certificate["search"]
+    # with time for the compilation the search runs as before
+    assert deterministic_complexity(M, time_limit=emod.SEARCH_COMPILE_SECONDS + 5, skip_uncompiled=True).exact
+    report = compute_bounds(M, methods=["exact"], time_limit=5, exact_deadline=time.perf_counter() + 5)
+    assert any("commlb precompile" in note for note in report.notes)
+    assert report.deterministic["exact"] is False
+
+
+def test_search_kernels_compiled_after_a_search():
+    from commlb.bounds.exact import search_kernels_compiled
+    from commlb.testing.hard_matrices import hard_matrix
+
+    deterministic_complexity(hard_matrix("noisy-lowrank", 24, 0, rank=3, noise=0.05, values=4), time_limit=60)
+    assert search_kernels_compiled() is True

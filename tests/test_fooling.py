@@ -192,12 +192,13 @@ def test_clique_kernel_equals_plain_twin(adj):
     assert len(clique2) == len(twin) and _is_clique(adj, clique2)
     plain, exact3, _, _ = max_clique_bitset(packed, n, init, len(init), none, none, 60.0, False)
     assert exact3 and len(plain) == len(twin) and _is_clique(adj, plain)
-    # subtrees on renumbered induced subgraphs (tiny threshold so that it happens here)
-    for compact in (3, 12):
+    # subtrees on renumbered induced subgraphs (tiny thresholds so that it happens here),
+    # with a second copy built by word operations inside the first
+    for compact, compact2 in ((3, 0), (12, 0), (12, 5), (30, 12), (30, 2)):
         for renumber in (True, False):
             for reorder in (True, False):
                 comp, exact5, _, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, renumber, -1, compact,
-                                                    reorder)
+                                                    reorder, None, compact2)
                 assert exact5 and len(comp) == len(twin) and _is_clique(adj, comp)
     if n:
         from commlb.kernels.fooling import greedy_clique_multistart
@@ -207,6 +208,49 @@ def test_clique_kernel_equals_plain_twin(adj):
         # a cap at the true maximum stops the search exact; a cap the start already meets skips it
         capped, exact4, _, _ = max_clique_bitset(packed, n, none, 0, none, none, 60.0, True, len(twin))
         assert exact4 and len(capped) == len(twin) and _is_clique(adj, capped)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.integers(0, 2 ** 64 - 1), st.integers(0, 2 ** 64 - 1))
+def test_pext_equals_plain_twin(x, mask):
+    """pext (the instruction where the CPU has it, and the loop used elsewhere) against
+    its plain twin over Python integers."""
+    from commlb.kernels.fooling import _pext_loop, pext64, pext_python
+
+    want = pext_python(x, mask)
+    assert int(pext64(np.uint64(x), np.uint64(mask))) == want
+    assert int(_pext_loop(np.uint64(x), np.uint64(mask))) == want
+    assert want < 1 << bin(mask).count("1")
+
+
+@settings(deadline=None, max_examples=60)
+@given(random_graphs(), st.integers(0, 200), st.integers(1, 40))
+def test_compact_words_equals_induced_subgraph(adj, pick, cut):
+    """The word-operation copy of an induced subgraph (pext per word, concatenated) is
+    the induced subgraph of the candidates, in their order, with their labels."""
+    from commlb.kernels.fooling import _compact_words
+
+    n = adj.shape[0]
+    if n == 0:
+        return
+    packed = _pack(adj)
+    g = np.random.default_rng(pick)
+    keep = np.sort(g.choice(n, size=min(n, cut), replace=False))
+    P = np.zeros(packed.shape[1], dtype=np.uint64)
+    for v in keep:
+        P[v >> 6] |= np.uint64(1) << np.uint64(v & 63)
+    lab = np.arange(n, dtype=np.int64) * 7
+    m = len(keep)
+    cW = (m + 63) // 64
+    loc = np.zeros(m, dtype=np.int64)
+    cadj = np.full((m, cW), np.uint64(2 ** 64 - 1), dtype=np.uint64)  # stale bits must be cleared
+    lrow = np.zeros(m, dtype=np.int64)
+    lcol = np.zeros(m, dtype=np.int64)
+    assert _compact_words(P, packed, lab, lab + 1, loc, cadj, lrow, lcol) == m
+    assert loc.tolist() == keep.tolist() and lrow.tolist() == (keep * 7).tolist()
+    assert lcol.tolist() == (keep * 7 + 1).tolist()
+    bits = np.unpackbits(cadj.view(np.uint8), axis=1, bitorder="little")[:, :m].astype(bool)
+    assert (bits == adj[np.ix_(keep, keep)]).all()
 
 
 @settings(deadline=None, max_examples=60)
@@ -227,7 +271,7 @@ def test_threaded_kernel_equals_plain_twin_and_is_deterministic(adj, extra):
         seen = []
         for threads in (1, 2, 3):
             clique, exact, _, up = max_clique_threads(packed, n, start, fl, none, none, 60.0, True, -1, 12, True,
-                                                      None, threads)
+                                                      None, threads, compact2=5)
             assert exact
             if len(clique) or fl < len(twin):
                 assert len(clique) == len(twin) == up and _is_clique(adj, clique)
@@ -288,13 +332,13 @@ def test_degeneracy_sort_equals_degeneracy_order(adj):
 
 
 @settings(deadline=None, max_examples=40)
-@given(small_matrices(max_side=7), st.sampled_from([0, 2, 5]), st.booleans())
-def test_compact_subtrees_same_size(M, compact, reorder):
-    """The renumbered-subtree path (with row/column labels) finds the same maximum as the
+@given(small_matrices(max_side=7), st.sampled_from([0, 2, 5]), st.booleans(), st.sampled_from([0, 1, 3]))
+def test_compact_subtrees_same_size(M, compact, reorder, compact2):
+    """The renumbered-subtree paths (with row/column labels) find the same maximum as the
     plain search and the brute force."""
     for value in np.unique(M):
         value = int(value)
-        res = max_fooling_set(M, value, compact=compact, reorder=reorder)
+        res = max_fooling_set(M, value, compact=compact, reorder=reorder, compact2=compact2)
         assert res.exact and verify_fooling_set(M, value, res.pairs)
         assert res.size == len(max_fooling_set_reference(M, value))
 

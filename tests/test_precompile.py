@@ -52,6 +52,22 @@ def test_unknown_group_is_refused(capsys, bad):
     assert len(lines) == 1 and lines[0].startswith("error:") and "gpu" in lines[0], err
 
 
+_PROBE_BOUNDS = """
+from commlb.kernels.exact import solve
+from commlb.precompile import precompile
+precompile(["bounds"])
+print(len(solve.signatures))
+"""
+
+
+def test_bounds_group_compiles_the_exact_search():
+    # the group's 128 x 128 matrices are too large for the exact search, so it runs the
+    # search on a small matrix as well; without it a cold cache would skip the search
+    out = subprocess.run([sys.executable, "-c", _PROBE_BOUNDS], capture_output=True, text=True, timeout=900,
+                         check=True)
+    assert int(out.stdout.split()[-1]) >= 1
+
+
 _COVERAGE = """
 import json, sys
 from numba.core.registry import CPUDispatcher

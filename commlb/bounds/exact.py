@@ -81,6 +81,27 @@ ROOT_DUP_PASSES = 9
 #: a node whose slack 2^d - L(R) is at most this enumerates its elements least rank first
 #: (near-copies early, so the duplication cut acts near the top; docs/theory.md §5.4.2)
 LEAST_RANK_ORDER_SLACK = 8
+#: local-search starts per party whose splits a large node tries first (docs/theory.md §5.4.3)
+LOCAL_RESTARTS = 4
+#: ... and at the root, where one search costs little beside the search below it
+LOCAL_ROOT_RESTARTS = 64
+
+
+#: CPU seconds that compiling the search kernels takes on a cold numba cache (27 s measured
+#: on a 2-core machine); a search with less time left than this is not started then
+SEARCH_COMPILE_SECONDS = 30.0
+
+
+def search_kernels_compiled() -> bool | None:
+    """Whether the search kernels are compiled in this process or in numba's cache for the
+    current source (None when numba's cache cannot be read: then the search runs)."""
+    try:
+        from ..kernels import exact as kernel
+
+        funcs = (kernel.solve, kernel._new_memo, kernel.canon, kernel.memo_entry)
+        return all(bool(f.signatures) or bool(f._cache._cache_file._load_index()) for f in funcs)
+    except Exception:  # numba's cache layout is internal: unknown means "try"
+        return None
 
 
 def _bits(count: int) -> int:
@@ -251,7 +272,9 @@ class DeterministicResult:
     lower_certificate: dict[str, Any]
     elapsed: float
     nodes: int
-    stopped_by: str | None = None  # "time limit" or "interrupt" when the search did not finish
+    #: "time limit" or "interrupt" when the search did not finish, "not compiled" when it was
+    #: not started because compiling its kernels would overrun the time limit
+    stopped_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -402,7 +425,8 @@ def _is_mono(base: np.ndarray, rows: list[int], cols: list[int]) -> bool:
 
 def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint: int = 0,
                              root_bounds: bool = True,
-                             progress: Callable[[dict[str, Any]], None] | None = None) -> DeterministicResult:
+                             progress: Callable[[dict[str, Any]], None] | None = None,
+                             skip_uncompiled: bool = False) -> DeterministicResult:
     """D(f) of the matrix M (rows: Alice's inputs, columns: Bob's) with a protocol tree and a
     lower-bound certificate; see the module docstring.  Stops after about ``time_limit``
     seconds with the proved interval.  ``lower_hint`` is a lower bound the caller already
@@ -415,7 +439,11 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
     second ``progress`` (if given) receives ``{"nodes", "depth", "elapsed", "lower",
     "upper"}`` (the depth being tried and the interval proved so far), and Ctrl-C
     (KeyboardInterrupt) stops the search and returns the interval proved so far, with
-    ``stopped_by="interrupt"``."""
+    ``stopped_by="interrupt"``.  ``skip_uncompiled``: when the search kernels are not
+    compiled (nor in numba's cache) and less than ``SEARCH_COMPILE_SECONDS`` of the limit
+    is left, do not start the search (compiling alone would overrun the limit): the
+    interval of the root bounds, ``stopped_by="not compiled"`` (``commlb bounds`` sets it;
+    other callers compile on first use, outside the limit)."""
     if time_limit <= 0:
         raise InvalidInputError("time_limit must be positive")
     start = time.perf_counter()
@@ -477,6 +505,10 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
             add_fooling(time_limit)
         except KeyboardInterrupt:
             stopped_by = "interrupt"
+    elif (max(own, lower_hint) < upper and skip_uncompiled and search_kernels_compiled() is False
+          and start + time_limit - time.perf_counter() < SEARCH_COMPILE_SECONDS):
+        # compiling the kernels alone would overrun the limit (the search starts only after)
+        stopped_by = "not compiled"
     elif max(own, lower_hint) < upper:
         from ..kernels.exact import new_memo
 
@@ -485,9 +517,11 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
         stats = np.zeros(4, dtype=np.int64)
         # [deadline, forward checks on, element ordering on, duplication cut on, passes
         # by duplication at the root, the root's depth, slack up to which a node orders its
-        # elements least rank first]; the driver lowers the deadline on Ctrl-C
+        # elements least rank first, local-search starts per party, the same at the root];
+        # the driver lowers the deadline on Ctrl-C
         control = np.array([start + time_limit, 1.0, 1.0, 1.0, float(ROOT_DUP_PASSES), 0.0,
-                            float(LEAST_RANK_ORDER_SLACK)], dtype=np.float64)
+                            float(LEAST_RANK_ORDER_SLACK), float(LOCAL_RESTARTS),
+                            float(LOCAL_ROOT_RESTARTS)], dtype=np.float64)
         all_rows = np.uint64((1 << r) - 1) if r < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         all_cols = np.uint64((1 << c) - 1) if c < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
         d = max(own, int(lower_hint))
@@ -541,6 +575,11 @@ def deterministic_complexity(M: ArrayLike, time_limit: float = 10.0, lower_hint:
     if lower < upper and (r > MAX_SEARCH_CLASSES or c > MAX_SEARCH_CLASSES):
         lower_cert["search"] = (f"not run: {r} distinct rows x {c} distinct columns, the search handles at "
                                 f"most {MAX_SEARCH_CLASSES} of each")
+    if stopped_by == "not compiled":
+        lower_cert["search"] = (
+            f"not run: its kernels are not compiled yet (numba's cache is empty), and compiling them takes "
+            f"about {SEARCH_COMPILE_SECONDS:.0f} s of CPU, more than the time limit leaves; run `commlb "
+            f"precompile --only bounds` once, or allow a time limit of at least {SEARCH_COMPILE_SECONDS:.0f} s")
     exact = lower >= upper
     tree = _to_original(best_tree, row_members, col_members)
     if exact:

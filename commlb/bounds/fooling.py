@@ -238,13 +238,15 @@ def degeneracy_order(adj_bool: np.ndarray) -> np.ndarray:
 
 VERTEX_ORDERS = ("degeneracy", "rows")
 COMPACT_CANDIDATES = 320  # see max_fooling_set(compact=...)
+COMPACT2_CANDIDATES = 192  # see max_fooling_set(compact2=...)
 
 
 def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend: str = "auto",
                     vertex_order: str = "degeneracy", compact: int | None = None,
                     reorder: bool = True,
                     progress: Callable[[dict[str, Any]], None] | None = None,
-                    threads: int | None = None, target: int | None = None) -> FoolingSetResult:
+                    threads: int | None = None, target: int | None = None,
+                    compact2: int | None = None) -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
@@ -261,7 +263,10 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
     copy of the graph they induce (shorter bitsets); 0 turns it off, None (default) uses
     :data:`COMPACT_CANDIDATES` when that shortens the bitsets.  With ``reorder`` (default)
     the copy numbers its vertices in degeneracy order of the subgraph they induce (about
-    8% fewer nodes on random 28 x 28 matrices).  Time only: the size found is the same.
+    8% fewer nodes on random 28 x 28 matrices).  ``compact2``: inside that copy, a node
+    with at most this many candidates runs its subtree on a second copy, built in word
+    operations (0 turns it off, None uses :data:`COMPACT2_CANDIDATES` when that shortens
+    the bitsets of the first copy).  Time only: the size found is the same.
 
     The numba search runs in a worker thread (the kernel releases the GIL): about twice a
     second ``progress`` (if given) receives ``{"method": "fooling", "value", "nodes",
@@ -343,6 +348,8 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         cap = rank_cap(red, value)
         if compact is None:
             compact = COMPACT_CANDIDATES if packed.shape[1] > (COMPACT_CANDIDATES + 63) // 64 else 0
+        if compact2 is None:
+            compact2 = COMPACT2_CANDIDATES if compact > COMPACT2_CANDIDATES else 0
         remaining = max(1e-3, time_limit - (time.perf_counter() - start))
         if threads is None:
             from ..kernels.gf2 import free_cores
@@ -363,7 +370,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         found, interrupted = run_watched(
             lambda: max_clique_threads(packed, len(idx), init_sub, len(init), vrow, vcol, remaining, True, cap,
                                        int(compact), reorder, control, threads,
-                                       -1 if target is None else int(target)), tell, stop,
+                                       -1 if target is None else int(target), int(compact2)), tell, stop,
             name="commlb-fooling-search")
         sub_clique, exact, nodes, upper = found
         stopped_by = "interrupt" if interrupted else None

@@ -381,7 +381,9 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
     if deadline is not None:
         time_limit = max(0.05, deadline - time.perf_counter())
     hint = report.best_lower_bound[0] if report.best_lower_bound else 0
-    res = emod.deterministic_complexity(M.values, time_limit=time_limit, lower_hint=hint, progress=progress)
+    # a command's deadline is a promise: a search that would first compile past it is not started
+    res = emod.deterministic_complexity(M.values, time_limit=time_limit, lower_hint=hint, progress=progress,
+                                        skip_uncompiled=deadline is not None)
     tree_json = res.tree.to_json() if res.tree is not None else None
     depth_ok = None
     if verify and res.tree is not None:
@@ -404,8 +406,12 @@ def _exact_method(report: BoundsReport, M: CommMatrix, time_limit: float, verify
                                   + ("; tree verified" if depth_ok else ""),
                                   f"tree, {getattr(res, 'nodes', '?')} search nodes", float(res.elapsed),
                                   {"interrupt": "search stopped by Ctrl-C: the interval proved until then",
-                                   "time limit": "search stopped by the time limit"}.get(
+                                   "time limit": "search stopped by the time limit",
+                                   "not compiled": "search not run: its kernels are not compiled "
+                                                   "yet (commlb precompile)"}.get(
                                       str(res.stopped_by), "")))
+    if res.stopped_by == "not compiled":
+        report.notes.append(f"exact D: search {res.lower_certificate.get('search', 'not run')}")
     report.certs["deterministic"] = res.to_json()
     report.interrupted = report.interrupted or res.stopped_by == "interrupt"
 

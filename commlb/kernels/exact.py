@@ -29,7 +29,9 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   A complete split recurses on both sides with depth d - 1.  Before that enumeration,
   the "natural" splits (by the value of one entry of the other party:
   :func:`natural_splits`) are tried, smallest ranks first; they are among the splits
-  enumerated, so they change the order, not the result, and find protocols early. At the
+  enumerated, so they change the order, not the result, and find protocols early; at large
+  nodes, so are the splits a local search finds (:func:`local_splits`, docs/theory.md
+  §5.4.3), next. At the
   root the enumeration can run in passes of growing duplication (each split once, the
   ones leaving their halves most room first).  Natural and enumerated splits come from
   one stream and are decided at one recursion site.
@@ -55,15 +57,23 @@ from .bitops import popcount64 as _popcount
 from .bitops import set_bits64 as _set_bits
 from .elim import GFP_PRIME
 from .gfp import rank_gfp_rows
+from .keysort import _mix as _mix64
 
 __all__ = ["new_memo", "solve", "insert_slot", "msb64", "order_elements", "order_elements_plain", "forward_ok",
             "canon", "is_mono", "leaf_bound", "memo_entry",
            "natural_splits", "natural_splits_plain", "prefix_ranks", "prefix_ranks_plain", "GFP_PRIME",
-           "NATURAL_MIN"]
+           "NATURAL_MIN", "LOCAL_MIN", "LOCAL_PASSES", "local_splits", "local_splits_plain"]
 
 
 #: rectangles with more rows + columns than this try the natural splits first
 NATURAL_MIN = 12
+
+#: rectangles with more rows + columns than this (and depth >= 3) try the splits a local
+#: search finds first (:func:`local_splits`)
+LOCAL_MIN = 24
+#: improving passes over the elements per local-search start
+LOCAL_PASSES = 8
+_GOLD = 0x9E3779B97F4A7C15
 
 _KEY = types.UniTuple(types.uint64, 2)
 _VAL = types.Tuple((types.int64, types.int64, types.int64, types.uint64))
@@ -441,6 +451,108 @@ def natural_splits(RB, CB, V, rows, cols, cap):
 
 
 @njit(cache=True)
+def _side_rank_of(vec, V, m, side, want, basis):
+    # GF(2) rank sum over the colours of the elements k with side[k] == want
+    total = 0
+    for z in range(V):
+        basis[:] = 0
+        for k in range(m):
+            if side[k] == want and insert_slot(basis, vec[z, k]) >= 0:
+                total += 1
+    return total
+
+
+@njit(cache=True)
+def local_splits(RB, CB, V, rows, cols, cap, restarts, seed):
+    """Splits found by a local search, for the search to try first: for each party and
+    each of ``restarts`` starts (a pseudo-random side per element, from SplitMix64 seeded
+    by ``seed``, ``rows`` and ``cols``), elements are moved one at a time to the other
+    side while that lowers (max(L(A), L(B)), L(A) + L(B)), L the GF(2) rank sum over the
+    colours (at most ``LOCAL_PASSES`` passes, each from a pseudo-random element on).
+    Returned as (party, left mask) arrays (first element on the left), without repeats
+    and without splits whose larger side exceeds ``cap``, best first.  Each is one of the
+    splits the exhaustive enumeration tries, so only the order of the search changes."""
+    n_max = 2 * restarts
+    parties = np.empty(n_max, dtype=np.int64)
+    masks = np.empty(n_max, dtype=np.uint64)
+    scores = np.empty(n_max, dtype=np.int64)
+    count = 0
+    weight = np.int64(2 * 64 * V + 1)
+    basis = np.zeros(64, dtype=np.uint64)
+    state = _mix64(_mix64(rows ^ np.uint64(seed)) ^ cols)
+    for party in range(2):
+        mask_all = rows if party == 0 else cols
+        other = cols if party == 0 else rows
+        m = _popcount(mask_all)
+        if m < 2:
+            continue
+        elems = np.empty(m, dtype=np.int64)
+        _set_bits(mask_all, elems)
+        vec = np.empty((V, m), dtype=np.uint64)
+        for z in range(V):
+            for k in range(m):
+                vec[z, k] = RB[z, elems[k]] & other if party == 0 else CB[z, elems[k]] & other
+        side = np.zeros(m, dtype=np.int64)
+        for _rep in range(restarts):
+            n_left = 0
+            for k in range(m):
+                state += np.uint64(_GOLD)
+                side[k] = np.int64(_mix64(state) & np.uint64(1))
+                if side[k] == 0:
+                    n_left += 1
+            if n_left == 0 or n_left == m:  # both sides non-empty
+                side[0] = 0
+                side[m - 1] = 1
+                n_left = 1 if n_left == 0 else m - 1
+            la = _side_rank_of(vec, V, m, side, 0, basis)
+            lb = _side_rank_of(vec, V, m, side, 1, basis)
+            cur = max(la, lb) * weight + la + lb
+            improved = True
+            passes = 0
+            while improved and passes < LOCAL_PASSES:
+                improved = False
+                passes += 1
+                state += np.uint64(_GOLD)
+                start = np.int64(_mix64(state) % np.uint64(m))
+                for q in range(m):
+                    k = (start + q) % m
+                    s = side[k]
+                    if (s == 0 and n_left == 1) or (s == 1 and n_left == m - 1):
+                        continue
+                    side[k] = 1 - s
+                    la2 = _side_rank_of(vec, V, m, side, 0, basis)
+                    lb2 = _side_rank_of(vec, V, m, side, 1, basis)
+                    sc = max(la2, lb2) * weight + la2 + lb2
+                    if sc < cur:
+                        cur = sc
+                        la = la2
+                        lb = lb2
+                        n_left += 1 if s == 1 else -1
+                        improved = True
+                    else:
+                        side[k] = s
+            if max(la, lb) > cap:
+                continue
+            left = np.uint64(0)
+            for k in range(m):
+                if side[k] == side[0]:
+                    left |= _bit(elems[k])
+            dup = False
+            for j in range(count):
+                if parties[j] == party and masks[j] == left:
+                    dup = True
+                    break
+            if dup:
+                continue
+            parties[count] = party
+            masks[count] = left
+            scores[count] = cur
+            count += 1
+    order = np.argsort(scores[:count], kind="mergesort")
+    return parties[:count][order], masks[:count][order]
+
+
+@njit(cache=True)
 def prefix_ranks(vec, V, m):
     """``pre[k]``: the GF(2) rank sum over the colours of the first k elements (columns
     0..k-1 of ``vec``), k = 0..m.  ``pre[m]`` is the rank sum of the whole rectangle."""
@@ -470,7 +582,11 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     call (the root) in k passes of growing duplication, so the splits that leave their
     halves most room are tried first (each split once; another order, the same result),
     and with ordering on, a node whose slack 2^d - L(R) is at most ``control[6]``
-    orders its elements least rank first (another order, the same result)."""
+    orders its elements least rank first (another order, the same result);
+    ``control[7] = k > 0`` tries next after the natural splits, at nodes of depth >= 3
+    with more than ``LOCAL_MIN`` rows + columns, the splits of k local-search starts per party
+    (:func:`local_splits`; another order, the same result), ``control[8]`` starts at
+    the root."""
     stats[0] += 1
     if (stats[0] & 255) == 0:
         if _now() > control[0]:
@@ -512,6 +628,32 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     else:
         nat_party = np.empty(0, dtype=np.int64)
         nat_left = np.empty(0, dtype=np.uint64)
+    if (nc > 7 and control[7] > 0 and d >= 3 and _popcount(rows) + _popcount(cols) > LOCAL_MIN):
+        # the splits a local search finds, after the natural ones (another order, the same result)
+        starts = np.int64(control[7])
+        if nc > 8 and d == control[5] and control[8] > starts:  # the root: more starts
+            starts = np.int64(control[8])
+        loc_party, loc_left = local_splits(RB, CB, V, rows, cols, cap, starts, np.uint64(d))
+        n_loc = loc_party.shape[0]
+        if n_loc > 0:  # after the natural splits, those not among them
+            n_old = nat_party.shape[0]
+            all_party = np.empty(n_old + n_loc, dtype=np.int64)
+            all_left = np.empty(n_old + n_loc, dtype=np.uint64)
+            all_party[:n_old] = nat_party
+            all_left[:n_old] = nat_left
+            n_all = n_old
+            for k in range(n_loc):
+                seen = False
+                for j in range(n_old):
+                    if nat_party[j] == loc_party[k] and nat_left[j] == loc_left[k]:
+                        seen = True
+                        break
+                if not seen:
+                    all_party[n_all] = loc_party[k]
+                    all_left[n_all] = loc_left[k]
+                    n_all += 1
+            nat_party = all_party[:n_all].copy()
+            nat_left = all_left[:n_all].copy()
     n_nat = nat_party.shape[0]
     k_nat = 0
     source = -1  # -1: natural splits; s >= 0: level s // 2, party s % 2
@@ -756,3 +898,69 @@ def prefix_ranks_plain(vectors: list[list[int]]) -> list[int]:
     z; entry k is the GF(2) rank sum of elements 0..k-1."""
     V, m = len(vectors), len(vectors[0]) if vectors else 0
     return [sum(_rank_gf2_plain(vectors[z][:k]) for z in range(V)) for k in range(m + 1)]
+
+
+def local_splits_plain(RB: np.ndarray, CB: np.ndarray, V: int, rows: int, cols: int, cap: int,
+                       restarts: int, seed: int) -> list[tuple[int, int]]:
+    """Plain twin of :func:`local_splits` over Python integers (the same pseudo-random
+    stream): the list of (party, left mask) in the same order."""
+    from .keysort import mix_keys
+
+    full = (1 << 64) - 1
+
+    def mix(v: int) -> int:
+        return int(mix_keys(np.array([v & full], dtype=np.uint64))[0])
+
+    def side_rank(vectors: list[list[int]], side: list[int], want: int) -> int:
+        return sum(_rank_gf2_plain([vz[k] for k in range(len(side)) if side[k] == want]) for vz in vectors)
+
+    found: list[tuple[int, int, int]] = []  # (score, party, left) in order of discovery
+    weight = 2 * 64 * V + 1
+    state = mix(mix(rows ^ seed) ^ cols)
+    for party in range(2):
+        mask_all, other = (rows, cols) if party == 0 else (cols, rows)
+        elems = [e for e in range(64) if mask_all >> e & 1]
+        m = len(elems)
+        if m < 2:
+            continue
+        own = RB if party == 0 else CB
+        vectors = [[int(own[z, e]) & other for e in elems] for z in range(V)]
+        for _rep in range(restarts):
+            side = []
+            for _k in range(m):
+                state = (state + _GOLD) & full
+                side.append(mix(state) & 1)
+            n_left = side.count(0)
+            if n_left in (0, m):
+                side[0], side[m - 1] = 0, 1
+                n_left = 1 if n_left == 0 else m - 1
+            la, lb = side_rank(vectors, side, 0), side_rank(vectors, side, 1)
+            cur = max(la, lb) * weight + la + lb
+            improved, passes = True, 0
+            while improved and passes < LOCAL_PASSES:
+                improved = False
+                passes += 1
+                state = (state + _GOLD) & full
+                start = mix(state) % m
+                for q in range(m):
+                    k = (start + q) % m
+                    s = side[k]
+                    if (s == 0 and n_left == 1) or (s == 1 and n_left == m - 1):
+                        continue
+                    side[k] = 1 - s
+                    la2, lb2 = side_rank(vectors, side, 0), side_rank(vectors, side, 1)
+                    score = max(la2, lb2) * weight + la2 + lb2
+                    if score < cur:
+                        cur, la, lb = score, la2, lb2
+                        n_left += 1 if s == 1 else -1
+                        improved = True
+                    else:
+                        side[k] = s
+            if max(la, lb) > cap:
+                continue
+            left = sum(1 << elems[k] for k in range(m) if side[k] == side[0])
+            if any(p == party and lm == left for _, p, lm in found):
+                continue
+            found.append((cur, party, left))
+    found_sorted = sorted(enumerate(found), key=lambda t: (t[1][0], t[0]))  # stable, like mergesort
+    return [(party, left) for _, (_, party, left) in found_sorted]

@@ -33,13 +33,80 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
+from llvmlite import ir as llvm_ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .bitops import ctz64 as _ctz64
 from .bitops import now as _now
 from .bitops import popcount64
 
 __all__ = ["max_clique_bitset", "max_clique_threads", "greedy_clique", "max_clique_python"]
+
+
+def _host_has_bmi2() -> bool:
+    """True when the CPU numba compiles for has BMI2 (the ``pext`` instruction)."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        import llvmlite.binding as llvm
+
+        return bool(llvm.get_host_cpu_features().get("bmi2", False))
+    except Exception:  # pragma: no cover - llvmlite without the query: use the loop
+        return False
+
+
+@intrinsic
+def _pext_hw(typingctx, x, mask):
+    """The BMI2 instruction ``pext``: the bits of ``x`` at the set bits of ``mask``, packed
+    to the low end (uint64)."""
+    sig = types.uint64(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        i64 = llvm_ir.IntType(64)
+        fn = cgutils.get_or_insert_function(builder.module, llvm_ir.FunctionType(i64, [i64, i64]),
+                                            "llvm.x86.bmi.pext.64")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@njit(cache=True, inline="always")
+def _pext_loop(x, mask):
+    """``pext`` as a loop over the set bits of ``mask`` (CPUs without BMI2)."""
+    r = np.uint64(0)
+    bb = np.uint64(1)
+    while mask != 0:
+        low = mask & (~mask + np.uint64(1))
+        if x & low:
+            r |= bb
+        bb <<= np.uint64(1)
+        mask &= mask - np.uint64(1)
+    return r
+
+
+HAS_PEXT = _host_has_bmi2()
+_pext = _pext_hw if HAS_PEXT else _pext_loop
+
+
+@njit(cache=True)
+def pext64(x, mask):
+    """The bits of the uint64 ``x`` at the set bits of ``mask``, packed to the low end (the
+    BMI2 ``pext`` instruction where the CPU has it).  Plain twin: :func:`pext_python`."""
+    return _pext(x, mask)
+
+
+def pext_python(x: int, mask: int) -> int:
+    """Plain twin of :func:`pext64` over Python integers."""
+    r, t = 0, 0
+    for i in range(64):
+        if (mask >> i) & 1:
+            r |= ((x >> i) & 1) << t
+            t += 1
+    return r
 
 
 @njit(cache=True)
@@ -193,6 +260,47 @@ def _compact(P, adj, vrow, vcol, loc, cadj, lrow, lcol, reorder):
             v = loc[j]
             if (adj[u, v >> 6] >> np.uint64(v & 63)) & np.uint64(1):
                 cadj[i, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+    return m
+
+
+@njit(cache=True)
+def _compact_words(P, adj, lab_r, lab_c, loc, cadj, lrow, lcol):
+    """Renumber the vertices of the bitset ``P`` as 0..m-1 in their order, as
+    :func:`_compact` without ``reorder``, but in O(m * W) word operations: row i of
+    ``cadj`` is the concatenation over the words w of ``pext(adj[loc[i], w], P[w])`` (the
+    bits of the neighbourhood at the candidates).  Labels are copied when ``lab_r`` is not
+    empty.  Returns m."""
+    W = P.shape[0]
+    m = 0
+    for w in range(W):
+        word = P[w]
+        while word != 0:
+            b = _ctz64(word)
+            word &= word - np.uint64(1)
+            loc[m] = w * 64 + b
+            m += 1
+    cW = cadj.shape[1]
+    has_labels = lab_r.shape[0] > 0
+    for i in range(m):
+        u = loc[i]
+        if has_labels:
+            lrow[i] = lab_r[u]
+            lcol[i] = lab_c[u]
+        for j in range(cW):
+            cadj[i, j] = 0
+        pos = 0
+        for w in range(W):
+            mk = P[w]
+            if mk == 0:
+                continue
+            x = _pext(adj[u, w], mk)
+            k = popcount64(mk)
+            wi = pos >> 6
+            sh = pos & 63
+            cadj[i, wi] |= x << np.uint64(sh)
+            if sh != 0 and sh + k > 64:
+                cadj[i, wi + 1] |= x >> np.uint64(64 - sh)
+            pos += k
     return m
 
 
@@ -478,7 +586,8 @@ def _scratch(n, W, compact, vrow, vcol):
 
 @njit(cache=True, nogil=True)
 def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls, loc, lrow, lcol, seen,
-         labstate, renumber, cap, target, compact, reorder, start, time_limit, control, shared, order, key, nodes):
+         labstate, renumber, cap, target, compact, reorder, start, time_limit, control, shared, order, key, nodes,
+         compact2=0):
     """Branch and bound below a root (level 0) that the caller has set up: candidates
     ``P[0]`` and branching vertices ``U[0, :cnt[0]]`` with colours ``K[0]`` (increasing).
     Cliques are keyed as in :data:`KEY_BITS` with root branch ``order``; ``key`` is the
@@ -492,13 +601,28 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
     this search found itself (0 if none; ``key`` may be another search's, read from
     ``shared``), that clique is ``best[:own >> KEY_BITS]``; ``stopped`` when the deadline,
     ``control[0]`` or the target ended it, with ``upper`` bounding the cliques left
-    unsearched (0 when finished)."""
+    unsearched (0 when finished).
+
+    ``compact2`` (if > 0, used inside a renumbered copy): the first time a node of the copy
+    has at most ``compact2`` candidates, its subtree runs on a second copy, built from the
+    first in O(m * W) word operations (:func:`_compact_words`), with ``ceil(compact2 /
+    64)`` words per bitset."""
     W = adj.shape[1]
     maxd = P.shape[0]
     labels = labstate[0] != 0
     cm = cadj.shape[0]
     cW = cadj.shape[1]
     dc = maxd
+    # the second copy (level 2): vertices numbered 0..m2-1, loc2 maps them into the first copy
+    cm2 = min(max(compact2, 1), max(cm, 1))
+    cW2 = (cm2 + 63) // 64
+    cadj2 = np.zeros((cm2, cW2), dtype=np.uint64)
+    cCls2 = np.zeros((cm2 + 2, cW2), dtype=np.uint64)
+    loc2 = np.zeros(cm2, dtype=np.int64)
+    lrow2 = np.zeros(cm2 if lrow.shape[0] > 0 else 0, dtype=np.int64)
+    lcol2 = np.zeros(cm2 if lrow.shape[0] > 0 else 0, dtype=np.int64)
+    use2 = compact2 > 0 and compact > 0
+    dc2 = maxd
     own = 0
     stopped = False
     upper = 0
@@ -507,17 +631,25 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
     while depth >= 0:
         if depth < dc:
             dc = maxd
+            dc2 = maxd
             A = adj
             Wf = W
             frow = vrow
             fcol = vcol
             FCls = Cls
-        else:
+        elif depth < dc2:
+            dc2 = maxd
             A = cadj
             Wf = cW
             frow = lrow
             fcol = lcol
             FCls = cCls
+        else:
+            A = cadj2
+            Wf = cW2
+            frow = lrow2
+            fcol = lcol2
+            FCls = cCls2
         sk = shared[0]
         if sk > key:
             key = sk
@@ -533,7 +665,12 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
             continue
         v = U[depth, i]
         cnt[depth] = i
-        clique[depth] = loc[v] if depth >= dc else v
+        if depth >= dc2:
+            clique[depth] = loc[loc2[v]]
+        elif depth >= dc:
+            clique[depth] = loc[v]
+        else:
+            clique[depth] = v
         # child candidates: P & N(v); then drop v from P at this level
         nonempty = False
         for k in range(Wf):
@@ -613,6 +750,21 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
                 Wf = cW
                 FCls = cCls
                 Pc = P[depth + 1, :Wf]
+        if use2 and dc <= depth + 1 < dc2:
+            pc = 0
+            for k in range(Wf):
+                pc += popcount64(Pc[k])
+            if pc <= cm2:
+                m = _compact_words(Pc, cadj, lrow, lcol, loc2, cadj2, lrow2, lcol2)
+                for k in range(cW):
+                    P[depth + 1, k] = 0
+                for j in range(m):
+                    P[depth + 1, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+                dc2 = depth + 1
+                A = cadj2
+                Wf = cW2
+                FCls = cCls2
+                Pc = P[depth + 1, :Wf]
         if renumber:
             c = _colour_renumber(Pc, A, U[depth + 1], K[depth + 1], need + 1, FCls, wsu, wsi)
         else:
@@ -626,7 +778,7 @@ def _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
 
 @njit(cache=True, nogil=True)
 def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True, cap=-1, compact=0, reorder=False,
-                      control=None):
+                      control=None, compact2=0):
     """Maximum clique of the bitset graph ``adj`` (C-contiguous) on ``n`` vertices.
 
     ``init`` is a clique to start from (e.g. :func:`greedy_clique`) and ``floor`` the size of
@@ -675,7 +827,8 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     shared[0] = key0
     key, nodes, own, stopped, upper = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj,
                                            cCls, loc, lrow, lcol, seen, labstate, renumber, cap, -1,
-                                           compact, reorder, start, time_limit, control, shared, 0, key0, 1)
+                                           compact, reorder, start, time_limit, control, shared, 0, key0, 1,
+                                           compact2)
     improved = own != 0
     size = best_size
     if improved:
@@ -690,7 +843,7 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
 
 @njit(cache=True, nogil=True)
 def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, cap, target, compact, reorder,
-                   control, shared, key0, last):
+                   control, shared, key0, last, compact2=0):
     """One thread of :func:`max_clique_threads`: colours the root as the sequential search
     does (``root_size`` = size of the start clique), then takes root branches in order
     from the shared counter ``shared[1]`` until it reaches ``last`` and searches each
@@ -748,7 +901,7 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
         cnt[0] = 1
         key, nodes, own, stp, up = _dfs(adj, vrow, vcol, P, U, K, cnt, clique, best, Cls, wsu, wsi, cadj, cCls,
                                         loc, lrow, lcol, seen, labstate, renumber, cap, target, compact, reorder,
-                                        start, time_limit, control, shared, o, key, nodes)
+                                        start, time_limit, control, shared, o, key, nodes, compact2)
         if own > own_key:
             improved = True
             own_key = own
@@ -766,7 +919,7 @@ def _branch_worker(adj, n, root_size, vrow, vcol, start, time_limit, renumber, c
 def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vrow: np.ndarray, vcol: np.ndarray,
                        time_limit: float, renumber: bool = True, cap: int = -1, compact: int = 0,
                        reorder: bool = False, control: np.ndarray | None = None,
-                       threads: int = 1, target: int = -1) -> tuple[np.ndarray, bool, int, int]:
+                       threads: int = 1, target: int = -1, compact2: int = 0) -> tuple[np.ndarray, bool, int, int]:
     """:func:`max_clique_bitset` with the root's branches shared by ``threads`` threads
     (the kernel releases the GIL), with the same arguments and results, except
     ``control``: a float64 array of ``threads`` rows of 3 (row t: stop request, nodes and
@@ -802,7 +955,7 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
     def run(t: int) -> None:
         try:
             results[t] = _branch_worker(adj, n, best_size, vrow, vcol, -1.0, time_limit, renumber, cap, target,
-                                        compact, reorder, control[t], shared, key0, n + 1)
+                                        compact, reorder, control[t], shared, key0, n + 1, compact2)
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
@@ -830,7 +983,7 @@ def max_clique_threads(adj: np.ndarray, n: int, init: np.ndarray, floor: int, vr
         again = np.array([size << KEY_BITS, o, 0, 0], dtype=np.int64)
         start = min(float(r[6]) for r in results)
         redo = _branch_worker(adj, n, best_size, vrow, vcol, start, time_limit, renumber, size, -1, compact,
-                              reorder, np.zeros(3, dtype=np.float64), again, size << KEY_BITS, o + 1)
+                              reorder, np.zeros(3, dtype=np.float64), again, size << KEY_BITS, o + 1, compact2)
         nodes += int(redo[2])
         if redo[3] and redo[0].shape[0] == size:
             clique = redo[0]

@@ -263,6 +263,30 @@ class _Batch:
             return np.unpackbits(pk[k])
         return self.all_bits()[k]
 
+    def decodes_to(self, name: str, expected: np.ndarray) -> bool:
+        """Whether field ``name`` of the K bit strings decodes to ``expected`` (K, *shape):
+        :meth:`decode_all`'s values compared, read straight from the packed big-endian
+        words when they are two's complement codes (signed kinds of a byte-aligned
+        layout), without making the decoded array."""
+        pos = 0
+        for f in self.fields:
+            if f.name == name:
+                break
+            pos += f.nbits
+        else:
+            raise EngineError(f"no field {name!r} in the messages")
+        pk = self.packed()
+        want = np.asarray(expected)
+        if want.shape != (self.K,) + f.shape:
+            return False
+        if pk is not None and f.kind in ("fixed", "int", "acc"):
+            words = pk[:, pos // 8: (pos + f.nbits) // 8]
+            if not words.flags.c_contiguous:
+                words = np.ascontiguousarray(words)
+            signed = words.view(">i" + str(f.width // 8)).reshape(want.shape)
+            return bool(np.array_equal(signed, want))
+        return bool(np.array_equal(self.decode_all()[name], want))
+
     def decode_all(self) -> dict[str, np.ndarray]:
         """What the K bit strings decode to, in one pass: each field's values stacked on a
         first axis of length K (the inverse of the encoding, as :func:`~commlb.bits.decode`
@@ -490,6 +514,28 @@ class MessageLog(Sequence[Message]):
             for name, arr in vals.items():
                 chunks[name].append(np.asarray(arr))
         return {name: parts[0] if len(parts) == 1 else np.concatenate(parts) for name, parts in chunks.items()}
+
+    def decodes_to(self, name: str, expected: np.ndarray) -> bool:
+        """Whether field ``name`` of every message, decoded from its bits, equals
+        ``expected`` (one entry per message, stacked): :meth:`decoded` compared, a block
+        of messages by :meth:`_Batch.decodes_to` (no decoded array made for byte-aligned
+        signed layouts)."""
+        want = np.asarray(expected)
+        if want.ndim == 0 or want.shape[0] != len(self):
+            return False
+        k = 0
+        for p in self._parts:
+            if isinstance(p, _Block):
+                n = len(p)
+                if not p.batch.decodes_to(name, want[k: k + n]):
+                    return False
+            else:
+                n = 1
+                got = np.asarray(p.values()[name])
+                if got.shape != want.shape[1:] or not np.array_equal(got, want[k]):
+                    return False
+            k += n
+        return True
 
 
 class Channel:
