@@ -11,6 +11,10 @@ each variant once, so a change of load hits all of them; best of ``--repeat``):
   each segment checked to hold only its holder's and PUBLIC positions, the handoff
   messages recorded as one block, range-checked and counted, their bit strings not yet
   encoded);
+* ``+ verify (messages)`` — ``verify="messages"``: every message's bit string encoded (one
+  pass after the run) and compared, decoded, with the state its receiver continued from
+  (``messages_decode_to_handoff_states``): the bits counted are what crossed; the output
+  itself is not checked;
 * ``+ verify (forward)`` — ``verify=True``, what ``commlb simulate`` runs: every message
   encoded and decoded back in one pass and compared with the state its receiver continued
   from, and an independent forward pass compared bit for bit
@@ -114,6 +118,7 @@ def main() -> None:
         variants: dict[str, Callable[[], Any]] = {
             "forward": lambda: model.forward(tokens),
             "protocol": lambda s=split: simulate_rnn(model, tokens, s, verify=False),
+            "+ verify (messages)": lambda s=split: simulate_rnn(model, tokens, s, verify="messages"),
             "+ verify (forward)": lambda s=split: simulate_rnn(model, tokens, s, verify=True),
             "+ verify (replay)": lambda s=split: simulate_rnn(model, tokens, s, verify="replay"),
         }

@@ -19,7 +19,13 @@ each size runs in a fresh child process (so its peak RSS is its own) and prints:
 Wall and CPU seconds are printed side by side (the machine may be shared).  Goal: the
 whole command within 2x the kernel, at most 16 bytes per input.
 
-Run:  .venv/bin/python bench/bench_witness_search.py [--sizes 22,24]
+``--grouping``: instead, the grouping alone (:class:`commlb.kernels.keysort.RunGrouper` over
+chunks of 2^21 keys, first touch of its arrays included, the least CPU of three runs) on
+three kinds of keys: all distinct, most inputs sharing their message with another, and 256
+distinct messages (the whole-array radix sort it falls back to): the derivation of
+``commlb.witness.spill.SORT_SECONDS_PER_KEY``.
+
+Run:  .venv/bin/python bench/bench_witness_search.py [--sizes 22,24] [--threads T] [--grouping]
 """
 
 from __future__ import annotations
@@ -94,14 +100,56 @@ def child(n: int, mode: str) -> None:
     assert old[1].size == out[3] == grp[3]
 
 
+def grouping(n: int) -> None:
+    import numba
+    import numpy as np
+
+    from commlb.kernels.keysort import RunGrouper
+    from commlb.witness.search import _BLOCK, MAX_MULTI_RUNS, MAX_RUN_MEMBERS
+
+    N = 1 << n
+    rng = np.random.default_rng(3)
+    cases = {"distinct": rng.integers(0, 2**63, N, dtype=np.uint64),
+             "pairs": rng.integers(0, N // 2, N).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15),
+             "256 keys": rng.integers(0, 256, N).astype(np.uint64)}
+    for keys in cases.values():  # numba cache load
+        warm = RunGrouper(1 << 12)
+        warm.add(0, keys[:1 << 12].copy())
+        warm.runs(16, 1 << 10)
+    print(f"grouping 2^{n} keys, numba threads {numba.get_num_threads()}")
+    for name, keys in cases.items():
+        runs = []
+        for _ in range(3):
+            t, c = time.perf_counter(), time.process_time()
+            g = RunGrouper(N)
+            for lo in range(0, N, _BLOCK):
+                g.add(lo, keys[lo:lo + _BLOCK].copy())
+            g.runs(min(MAX_MULTI_RUNS, N // 2 + 1), MAX_RUN_MEMBERS)
+            runs.append((time.process_time() - c, time.perf_counter() - t))
+            del g
+        best = min(runs)
+        print(f"  {name:<9} CPU {best[0]:.3f} s ({best[0] / N * 1e9:.1f} ns a key), wall {best[1]:.3f} s "
+              f"({best[1] / N * 1e9:.1f} ns a key); CPU of each run: {' '.join(f'{r[0]:.3f}' for r in runs)}; "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="22,24")
     parser.add_argument("--threads", type=int, default=0,
                         help="numba threads of the measured processes (NUMBA_NUM_THREADS; default: numba's)")
+    parser.add_argument("--grouping", action="store_true", help="the grouping alone on three kinds of keys")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.grouping:
+        for n in [int(s) for s in args.sizes.split(",")]:
+            subprocess.run([sys.executable, __file__, "--child", str(n), "grouping"], check=True,
+                           env=dict(os.environ, **({"NUMBA_NUM_THREADS": str(args.threads)} if args.threads else {})))
+        return
     if args.child:
+        if args.child[1] == "grouping":
+            grouping(int(args.child[0]))
+            return
         child(int(args.child[0]), args.child[1])
         return
     env = dict(os.environ)

@@ -134,10 +134,10 @@ def _run(task: str, families: list[str], ns: list[int], total: int, trials: int,
               type=click.Choice(["balanced", "uniform", "singleton", "razborov"]),
               help="What the trials draw (x, y) from, as in simulate: the problem's balanced sampler, uniform "
                    "pairs, or for DISJ 'singleton' (y = {i}: the one-way bound applies) or 'razborov'.")
-@click.option("--verify", "verify", type=click.Choice(["forward", "replay", "all"]), default="forward",
+@click.option("--verify", "verify", type=click.Choice(["forward", "replay", "all", "messages"]), default="forward",
               show_default=True,
               help="How each protocol run's output is checked, as in simulate: against the forward pass, by "
-                   "replaying every segment (RNNs only), or both.")
+                   "replaying every segment (RNNs only), or both, or (RNNs) only the messages' decoding.")
 @click.option("--instances", default=3, show_default=True, type=POSITIVE,
               help="Random instances per point run as a protocol (bits = the largest count).")
 @click.option("--max-seconds", "max_seconds", default=4.0, show_default=True, type=FiniteFloat(0.0),

@@ -83,15 +83,18 @@ __all__ = [
 #: how a run's output is checked (``commlb simulate --verify``, docs/theory.md §3.9):
 #: ``forward`` compares it with an independent forward pass (every family); ``replay``
 #: recomputes every segment of an RNN run from the message before it;
-#: ``all`` runs both
-VERIFY_MODES = ("forward", "replay", "all")
+#: ``all`` runs both; ``messages`` (RNNs) only checks that every message's bits decode to
+#: the state its receiver continued from: the bits counted are what crossed, but the
+#: output itself is not checked (it rests on the engine's step being the model's)
+VERIFY_MODES = ("forward", "replay", "all", "messages")
 #: the checks by name, as the transcript's metadata, the JSON and the display name them:
 #: every RNN message decodes to the state its receiver continued from (any RNN mode), the
 #: segments replayed, the output equal to the forward pass
 VERIFY_CHECKS = ("messages_decode_to_handoff_states", "segments_replayed", "protocol_matches_forward")
 #: the checks of the output each mode runs (a run is verified when they all passed)
 _OUTPUT_CHECKS = {"forward": ("protocol_matches_forward",), "replay": ("segments_replayed",),
-                  "all": ("segments_replayed", "protocol_matches_forward")}
+                  "all": ("segments_replayed", "protocol_matches_forward"),
+                  "messages": ("messages_decode_to_handoff_states",)}
 
 
 def _mode(verify: bool | str) -> str:
@@ -115,7 +118,8 @@ def check_verify_families(verify: bool | str, families: Sequence[str]) -> str:
     mode = _mode(verify)
     other = next((f for f in families if f != "rnn"), None) if mode != "forward" else None
     if other is not None:
-        raise InvalidInputError(f"--verify {mode}: the segment replay is for RNNs; the {other} protocol is "
+        what = "the message decoding check alone" if mode == "messages" else "the segment replay"
+        raise InvalidInputError(f"--verify {mode}: {what} is for RNNs; the {other} protocol is "
                                 "checked against the forward pass (--verify forward)")
     return mode
 
@@ -203,7 +207,9 @@ class SimulationResult:
         ran = self.verification
         if ran["segments_replayed"]:
             return "all" if ran["protocol_matches_forward"] else "replay"
-        return "forward" if ran["protocol_matches_forward"] else None
+        if ran["protocol_matches_forward"]:
+            return "forward"
+        return "messages" if ran["messages_decode_to_handoff_states"] else None
 
     def to_json(self) -> dict[str, Any]:
         """The run for scripts.  Each message has its raw ``values`` (the integers sent)

@@ -704,12 +704,13 @@ def _verify_cases() -> list[Case]:
     c = [Case("bad-value", sim + ["--model", "rnn", "--verify", v], mention=("--verify",))
          for v in ("bogus", "", "REPLAY", "none", "forward,replay")]
     c += [Case("bad-value", sim + ["--model", m, "--verify", v], mention=("--verify",))
-          for m in ("transformer", "ffn") for v in ("replay", "all")]
+          for m in ("transformer", "ffn") for v in ("replay", "all", "messages")]
     c.append(Case("bad-value", ["simulate", "--weights", os.path.join(DATA, "gpt2_hf"), "--adapter",
                                 os.path.join(DATA, "khop_lm_adapter.toml"), "--n", "8", "--verify", "replay"],
                   mention=("--verify",)))
     c += [Case("bad-value", sweep + ["--models", models, "--verify", v], mention=("--verify",))
           for models, v in (("rnn", "bogus"), ("rnn,transformer", "replay"), ("ffn", "all"), ("rnn", "none"),
+                            ("rnn,ffn", "messages"),
                             ("transformer,rnn", "all"))]
     return c
 

@@ -391,7 +391,7 @@ def test_message_decoding_check_refuses_bits_that_do_not_decode_to_the_state(mon
 
     monkeypatch.setattr(core._Batch, "packed", flip_packed)
     monkeypatch.setattr(core._Batch, "_encode_bits", flip_matrix)
-    for verify in ("replay", True):
+    for verify in ("replay", True, "messages"):
         with pytest.raises(EngineError, match="does not decode"):
             simulate_rnn(model, tokens, split, verify=verify)
 
@@ -471,6 +471,36 @@ def test_simulate_verify_modes_name_each_check_in_the_result_json_trials_and_swe
     assert row.to_json()["verify"] == mode
 
 
+def test_verify_messages_runs_the_decoding_check_alone_and_says_the_output_is_unchecked():
+    """verify="messages": only ``messages_decode_to_handoff_states`` runs (no forward
+    pass, no replay), the result and the JSON say so, trials count a run verified by that
+    check, and the display adds a line that the output was not checked."""
+    from commlb.cli.simulate import verification_lines
+    from commlb.simulate import build_model, resolve_task, run_trials, simulate_instance
+    from commlb.sweep import run_sweep
+
+    model, tokens, split = _long_case((-1,))
+    tr, out = simulate_rnn(model, tokens, split, verify="messages")
+    assert tr.meta["verification"] == ["messages_decode_to_handoff_states"]
+    assert "protocol_matches_forward" not in tr.meta and "segments_replayed" not in tr.meta
+    assert out.same_bits(model.forward(tokens))  # the engine's output, checked here by the test
+    setup = resolve_task("disjointness", 4)
+    built = build_model(setup, "rnn")
+    res = simulate_instance(setup, built, seed=3, verify="messages")
+    assert res.verify == "messages" and res.protocol_matches_forward is False
+    assert res.verification == {"messages_decode_to_handoff_states": True, "segments_replayed": None,
+                                "protocol_matches_forward": None}
+    assert json.loads(json.dumps(res.to_json()))["verify"] == "messages"
+    trials = run_trials(setup, built, 3, seed=1, verify="messages")
+    assert trials.verified == 3 and trials.checks == ("messages_decode_to_handoff_states",)
+    row = run_sweep("disjointness", "rnn", [4], trials=0, instances=2, verify="messages").rows[0]
+    assert row.ok and row.verify == "messages" and row.protocol_matches_forward is None
+    lines = verification_lines(res.verification, True)
+    assert len(lines) == 2 and "not checked" in lines[1]
+    assert not any("not checked" in line for line in verification_lines(
+        simulate_instance(setup, built, seed=3, verify="forward").verification, True))
+
+
 def test_verify_modes_the_model_lacks_are_refused_before_a_run():
     from commlb.errors import InvalidInputError
     from commlb.simulate import build_model, check_verify, resolve_task, run_trials, simulate_instance
@@ -479,7 +509,7 @@ def test_verify_modes_the_model_lacks_are_refused_before_a_run():
     setup = resolve_task("disjointness", 4)
     transformer = build_model(setup, "transformer")
     assert check_verify("forward", transformer) == "forward" and check_verify(True, transformer) == "forward"
-    for mode in ("replay", "all"):
+    for mode in ("replay", "all", "messages"):
         with pytest.raises(InvalidInputError, match="for RNNs"):
             simulate_instance(setup, transformer, verify=mode)
         with pytest.raises(InvalidInputError, match="for RNNs"):

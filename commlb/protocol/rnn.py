@@ -191,7 +191,10 @@ def simulate_rnn(
       (:func:`replay_segments`): each must give exactly the next message, and the last
       ones the output (``segments_replayed``).  No forward pass is run, and
       ``protocol_matches_forward`` is not set;
-    * ``"all"``: both; ``False``: none.
+    * ``"all"``: both;
+    * ``"messages"``: the decoding check alone (the bits counted are a lossless code of
+      the states that crossed; the output is not checked, docs/theory.md §3.9 (a));
+    * ``False``: none.
 
     ``engine``: ``"segments"`` runs each party's segment by :func:`party_state` and sends
     each state through :meth:`Channel.send` as it goes (the plain engine);
@@ -266,11 +269,13 @@ def _meta(model: RNNModel, first: Owner, output_party: list[str], handoffs: int)
 
 
 def verify_checks(verify: bool | str) -> frozenset[str]:
-    """The checks a ``verify`` argument asks for: ``"forward"`` and/or ``"replay"``."""
+    """The checks a ``verify`` argument asks for: ``"forward"`` and/or ``"replay"``, or
+    ``"messages"`` (the decoding check every verified run makes, alone)."""
     table = {False: (), "none": (), True: ("forward",), "forward": ("forward",), "replay": ("replay",),
-             "all": ("forward", "replay")}
+             "all": ("forward", "replay"), "messages": ("messages",)}
     if not isinstance(verify, (bool, str)) or verify not in table:
-        raise InvalidInputError(f"verify must be True, False, 'forward', 'replay', 'all' or 'none', not {verify!r}")
+        raise InvalidInputError(f"verify must be True, False, 'forward', 'replay', 'all', 'messages' or 'none', "
+                                f"not {verify!r}")
     return frozenset(table[verify])
 
 
@@ -404,17 +409,24 @@ def _run_batched(model: RNNModel, tokens: np.ndarray, split: Split, outputs: np.
     cell = model.cell()
     keep_all = "replay" in checks and _steps_checkable(cell, last + 1)
     # the state after every position when the replay checks each step against them
-    marks = (np.arange(1, last + 2, dtype=np.int64) if keep_all
-             else sorted_unique(np.concatenate([stops[:-1], outputs + 1])))
+    usual = not keep_all and (stops.size < 2 or outputs[0] + 1 > stops[-2])
+    if keep_all:
+        marks = np.arange(1, last + 2, dtype=np.int64)
+    elif usual:  # every output after the handoffs: the handoffs' marks, then the outputs'
+        marks = np.concatenate([stops[:-1], outputs + 1])  # increasing already (both are)
+    else:
+        marks = sorted_unique(np.concatenate([stops[:-1], outputs + 1]))
     _, _, states, sat = cell.run_marked(model.initial_state()[None], tokens[None, : last + 1], marks)
     states, sat = states[0], sat[0]
     channel = Channel()
-    at_handoff = np.searchsorted(marks, stops[:-1])
-    # the states kept at the handoffs (a view when they are the first marks, as usual)
-    sent = states[: at_handoff.size] if np.array_equal(at_handoff, np.arange(at_handoff.size)) else states[at_handoff]
+    # the states kept at the handoffs and at the outputs (in the usual case the first
+    # ``handoffs`` marks, a view, then one mark per output)
+    if usual:
+        sent, at_out = states[:handoffs], np.arange(handoffs, handoffs + outputs.size)
+    else:
+        sent, at_out = states[np.searchsorted(marks, stops[:-1])], np.searchsorted(marks, outputs + 1)
     if handoffs:
         _record_handoffs(channel, model, sent, stops, holders)
-    at_out = np.searchsorted(marks, outputs + 1)
     values, read_sat = model.readout(states[at_out])
     readers = {Owner(int(holder_at[int(pos)])).name.lower() for pos in outputs}
     output = ModelOutput(values, model.decide(values), int(sat[-1]) + int(read_sat))
