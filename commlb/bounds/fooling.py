@@ -100,7 +100,8 @@ class FoolingSetResult:
     #: found) when the search did not finish, else None
     stopped_by: str | None = None
     #: when the orbit loop ran (docs/theory.md §5.2.4): "<orbits> orbits of <vertices>
-    #: entries under <k> verified automorphisms", else None
+    #: entries under the group of <k> verified automorphisms" (the group they generate),
+    #: else None
     symmetry: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -503,7 +504,7 @@ def _max_fooling_orbits(red: np.ndarray, value: int, row_rep: np.ndarray, col_re
             stopped_by = "target"
         else:
             stopped_by = "time limit"
-    note = f"{res.orbits} orbits of {int(keep.sum())} entries under {n_gens} verified automorphisms"
+    note = f"{res.orbits} orbits of {int(keep.sum())} entries under the group of {n_gens} verified automorphisms"
     return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(res.nodes), present,
                             max(upper, len(pairs)), stopped_by, note)
 
