@@ -51,6 +51,8 @@ __all__ = [
 
 #: the orbit loop runs only when the orbits number at most this fraction of the vertices
 MAX_ORBIT_FRACTION = 0.25
+#: a neighbourhood of fewer vertices is searched directly, without looking for its orbits
+MIN_LOOP_VERTICES = 128
 #: bit maps are tried for 2^k x 2^k matrices up to this k (each test reads the whole matrix)
 MAX_BITS = 12
 
@@ -367,11 +369,13 @@ def orbit_search(adj_bool: np.ndarray, xs: np.ndarray, ys: np.ndarray, R0: np.nd
             S = np.nonzero(R & adj_bool[v])[0]
             if _rc_bound(S, xs, ys) >= best_size:  # else no clique through v beats the best
                 sub_tgt = None if tgt is None else tgt - 1
-                stab = stabilizer_generators(v, gens) if schreier else [p for p in gens if p[v] == v]
                 S_mask = np.zeros(n, dtype=bool)
                 S_mask[S] = True
                 use_loop = False
-                if stab and len(S) >= 8:
+                stab: list[np.ndarray] = []
+                if len(S) >= MIN_LOOP_VERTICES:  # a smaller one is searched faster than its orbits are found
+                    stab = stabilizer_generators(v, gens) if schreier else [p for p in gens if p[v] == v]
+                if stab:
                     sl = _orbit_labels(n, stab)
                     use_loop = len(np.unique(sl[S])) <= max_fraction * len(S)
                 if use_loop:
