@@ -35,10 +35,11 @@ early: |F_z| <= rank(1[M = z])^2 over any field (:func:`rank_cap`, docs/theory.m
 Cost: building the graph is O(e^2) bits for e z-entries (refused above
 :data:`MAX_FOOLING_VERTICES`); the search is exponential in the worst case.  Measured
 (bench/bench_fooling.py, CPU seconds, median of 10 seeds, 2-core machine under load):
-random 24 x 24 0/1 matrices in about 0.05 s, 28 x 28 in about 0.65 s (0.27 M nodes),
-32 x 32 (about 510 vertices, density 0.68, optimum 19-21) in about 7.4 s (2.5 M nodes,
-1.3-7.5 M over the seeds); 40 x 40 does not finish in minutes (27 M nodes in 85 s without
-an answer), so it returns the interval [size, upper].
+random 24 x 24 0/1 matrices in about 0.05 s, 28 x 28 in about 0.62 s (0.28 M nodes),
+32 x 32 (about 510 vertices, density 0.68, optimum 19-21) in about 6.2 s (2.6 M nodes,
+1.3-7.5 M over the seeds; CliSAT, a state-of-the-art general clique solver, takes 5.8 s
+on the same graphs, docs/design.md §10.1); 40 x 40 does not finish in minutes (27 M nodes
+in 85 s without an answer), so it returns the interval [size, upper].
 
 Vertex order: the search numbers the vertices in degeneracy order
 (:func:`degeneracy_order`, dense cores first; about half the nodes of the row-grouped order

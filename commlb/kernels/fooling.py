@@ -799,6 +799,10 @@ def max_clique_bitset(adj, n, init, floor, vrow, vcol, time_limit, renumber=True
     subtree runs on a renumbered copy of the graph induced by them (``ceil(compact / 64)``
     words per bitset instead of ``ceil(n / 64)``), rebuilt for each such node.  It changes
     the time, never the result.
+    ``compact2`` (if > 0, with ``compact``): inside such a copy, the first time a node has at
+    most ``compact2`` candidates, its subtree runs on a second, narrower copy built by
+    word operations (``pext``, :func:`_compact_words`), in the order of the first; time
+    only, the same tree.
 
     ``control`` (optional float64 array of 3): read and written every 1024 nodes, for a
     caller that runs the search in another thread (it releases the GIL): a nonzero
