@@ -99,6 +99,9 @@ class FoolingSetResult:
     #: "time limit", "interrupt" (Ctrl-C) or "target" (a set of the size asked for was
     #: found) when the search did not finish, else None
     stopped_by: str | None = None
+    #: when the orbit loop ran (docs/theory.md §5.2.4): "<orbits> orbits of <vertices>
+    #: entries under <k> verified automorphisms", else None
+    symmetry: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +113,7 @@ class FoolingSetResult:
             "nodes": int(self.nodes),
             "upper": None if self.upper is None else int(self.upper),
             "stopped_by": self.stopped_by,
+            "symmetry": self.symmetry,
         }
 
 
@@ -247,7 +251,7 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
                     reorder: bool = True,
                     progress: Callable[[dict[str, Any]], None] | None = None,
                     threads: int | None = None, target: int | None = None,
-                    compact2: int | None = None) -> FoolingSetResult:
+                    compact2: int | None = None, symmetry: bool = True) -> FoolingSetResult:
     """A maximum ``value``-fooling set of M, by maximum clique on the compatibility graph.
 
     ``backend="numba"`` runs the bitset kernel with the deadline ``time_limit`` (seconds);
@@ -284,7 +288,14 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
     caller that needs only ``target`` pairs asks for, e.g. a lower bound that cannot rise
     further); the result is then ``exact=False``, ``stopped_by="target"``, with its
     certified interval (exact after all when the interval closes).  0 returns the greedy
-    start set without searching."""
+    start set without searching.
+
+    ``symmetry`` (default True): look for verified automorphisms of 1[M = value]
+    (:func:`commlb.bounds.symmetry.find_automorphisms`); when the orbits of the entries
+    under them number at most a quarter of the entries, the root of the search is the
+    orbit loop of docs/theory.md §5.2.4 (one search per orbit, in the neighbourhood of
+    one representative) and ``symmetry`` of the result says so.  Time only: the size
+    found is the same, and the set is the same for every number of threads."""
     from ..kernels.backend import resolve_backend
 
     backend = resolve_backend(backend)
@@ -335,6 +346,12 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
             if not drop.any():
                 break
             keep &= ~drop
+        cap = rank_cap(red, value)
+        sym = _symmetry_plan(red, value, xs, ys, keep) if symmetry and target != 0 else None
+        if sym is not None:
+            return _max_fooling_orbits(red, value, row_rep, col_rep, xs, ys, adj_bool, keep, init, cap, sym,
+                                       start, time_limit, vertex_order, compact, reorder, progress, threads,
+                                       target, compact2, present)
         idx = np.nonzero(keep)[0]
         if vertex_order == "degeneracy":
             idx = idx[degeneracy_order(adj_bool[np.ix_(idx, idx)])]
@@ -346,7 +363,6 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
             init_sub = np.zeros(0, dtype=np.int64)
         vrow = np.ascontiguousarray(xs[idx], dtype=np.int64)
         vcol = np.ascontiguousarray(ys[idx], dtype=np.int64)
-        cap = rank_cap(red, value)
         if compact is None:
             compact = COMPACT_CANDIDATES if packed.shape[1] > (COMPACT_CANDIDATES + 63) // 64 else 0
         if compact2 is None:
@@ -391,6 +407,105 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
         stopped_by = "time limit"
     return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(nodes), present,
                             max(upper, len(pairs)), stopped_by)
+
+
+def _symmetry_plan(red: np.ndarray, value: int, xs: np.ndarray, ys: np.ndarray,
+                   keep: np.ndarray) -> tuple[list[np.ndarray], int] | None:
+    """(the vertex permutations of the verified automorphisms, their number) when the orbits
+    inside ``keep`` number at most :data:`~commlb.bounds.symmetry.MAX_ORBIT_FRACTION` of
+    its vertices, else None."""
+    from .symmetry import MAX_ORBIT_FRACTION, _orbit_labels, find_automorphisms, vertex_permutation
+
+    n_keep = int(keep.sum())
+    if n_keep < 8:
+        return None
+    gens = find_automorphisms(red == value)
+    if not gens:
+        return None
+    perms = [vertex_permutation(g, xs, ys, red.shape) for g in gens]
+    labels = _orbit_labels(len(xs), perms)
+    n_orbits = len(np.unique(labels[keep]))
+    if n_orbits > MAX_ORBIT_FRACTION * n_keep:
+        return None
+    return perms, len(gens)
+
+
+def _max_fooling_orbits(red: np.ndarray, value: int, row_rep: np.ndarray, col_rep: np.ndarray, xs: np.ndarray,
+                        ys: np.ndarray, adj_bool: np.ndarray, keep: np.ndarray, init: np.ndarray, cap: int,
+                        sym: tuple[list[np.ndarray], int], start: float, time_limit: float, vertex_order: str,
+                        compact: int | None, reorder: bool, progress: Callable[[dict[str, Any]], None] | None,
+                        threads: int | None, target: int | None, compact2: int | None,
+                        present: tuple[int, ...]) -> FoolingSetResult:
+    """:func:`max_fooling_set` with the orbit loop at the root (docs/theory.md §5.2.4):
+    one bitset search per orbit, on the neighbourhood of its representative."""
+    from ..deadline import run_watched
+    from ..kernels.fooling import max_clique_threads
+    from .symmetry import orbit_search
+
+    perms, n_gens = sym
+    if threads is None:
+        from ..kernels.gf2 import free_cores
+
+        threads = free_cores()
+    threads = max(1, int(threads))
+    control = np.zeros((threads, 3), dtype=np.float64)
+    stop_flag: dict[str, Any] = {"stop": False}
+    state = {"nodes": 0, "best": len(init)}
+    deadline = start + time_limit
+
+    def subsearch(S: np.ndarray, floor: int, remaining: float,
+                  sub_target: int | None) -> tuple[list[int], bool, int, int]:
+        sidx = S
+        if vertex_order == "degeneracy" and len(S):
+            sidx = S[degeneracy_order(adj_bool[np.ix_(S, S)])]
+        packed = _pack(adj_bool[np.ix_(sidx, sidx)])
+        c1 = compact
+        if c1 is None:
+            c1 = COMPACT_CANDIDATES if packed.shape[1] > (COMPACT_CANDIDATES + 63) // 64 else 0
+        c2 = compact2
+        if c2 is None:
+            c2 = COMPACT2_CANDIDATES if c1 > COMPACT2_CANDIDATES else 0
+        control[:, 1:] = 0.0
+        found = max_clique_threads(packed, len(sidx), np.zeros(0, dtype=np.int64), floor,
+                                   np.ascontiguousarray(xs[sidx], dtype=np.int64),
+                                   np.ascontiguousarray(ys[sidx], dtype=np.int64), max(1e-3, remaining), True,
+                                   cap - 1 if cap >= 0 else -1, int(c1), reorder, control, threads,
+                                   -1 if sub_target is None else int(sub_target), int(c2))
+        sub_clique, exact, nodes, upper = found
+        return [int(sidx[i]) for i in sub_clique], bool(exact), int(nodes), int(upper)
+
+    def report(nodes: int, best: int) -> None:
+        state["nodes"], state["best"] = nodes, best
+
+    def tell() -> None:
+        if progress is not None:
+            progress({"method": "fooling", "value": value, "nodes": state["nodes"] + int(control[:, 1].sum()),
+                      "best": max(state["best"], 1 + int(control[:, 2].max())),
+                      "elapsed": time.perf_counter() - start})
+
+    def stop() -> None:
+        stop_flag["stop"] = True
+        control[:, 0] = 1.0
+
+    res, interrupted = run_watched(
+        lambda: orbit_search(adj_bool, xs, ys, keep, perms, [int(v) for v in init], cap, deadline, subsearch,
+                             stop_flag, target, report), tell, stop, name="commlb-fooling-search")
+    pairs = sorted((int(row_rep[xs[v]]), int(col_rep[ys[v]])) for v in res.clique)
+    exact = res.exact
+    upper = len(pairs) if exact else min(int(res.upper), int(red.shape[0]), int(red.shape[1]),
+                                         max(cap, len(pairs)))
+    exact = exact or upper <= len(pairs)
+    stopped_by = None
+    if not exact:
+        if interrupted:
+            stopped_by = "interrupt"
+        elif target is not None and len(pairs) >= target:
+            stopped_by = "target"
+        else:
+            stopped_by = "time limit"
+    note = f"{res.orbits} orbits of {int(keep.sum())} entries under {n_gens} verified automorphisms"
+    return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(res.nodes), present,
+                            max(upper, len(pairs)), stopped_by, note)
 
 
 def max_fooling_set_reference(M: ArrayLike, value: int) -> list[tuple[int, int]]:
