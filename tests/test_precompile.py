@@ -40,6 +40,8 @@ def test_cli_lists_each_group_run_in_json(capsys):
     got = json.loads(capsys.readouterr().out)
     assert [g["group"] for g in got["groups"]] == ["rnn"]
     assert got["seconds"] >= got["groups"][0]["seconds"] > 0
+    # without --bytecode no bytecode is written, only counted
+    assert got["bytecode"]["compiled"] == 0 and got["bytecode"]["current"] + got["bytecode"]["missing"] > 0
 
 
 @pytest.mark.parametrize("bad", ["gpu", "rnn,gpu"])

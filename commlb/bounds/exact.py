@@ -81,10 +81,12 @@ ROOT_DUP_PASSES = 9
 #: a node whose slack 2^d - L(R) is at most this enumerates its elements least rank first
 #: (near-copies early, so the duplication cut acts near the top; docs/theory.md §5.4.2)
 LEAST_RANK_ORDER_SLACK = 8
-#: local-search starts per party whose splits a large node tries first (docs/theory.md §5.4.3)
-LOCAL_RESTARTS = 4
-#: ... and at the root, where one search costs little beside the search below it
+#: local-search starts per party whose splits the root tries after its natural ones
+#: (docs/theory.md §5.4.3): one search costs little there beside the search below it
 LOCAL_ROOT_RESTARTS = 64
+#: ... and at inner nodes of depth >= 3: off (the same calls, three times the CPU on the
+#: block 24 x 24 instance of rank 5, seed 1)
+LOCAL_RESTARTS = 0
 
 
 #: CPU seconds that compiling the search kernels takes on a cold numba cache (27 s measured

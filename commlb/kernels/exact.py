@@ -29,9 +29,9 @@ bit-planes: ``RB[z, i]`` is the uint64 mask of the columns j with M[i, j] = z, a
   A complete split recurses on both sides with depth d - 1.  Before that enumeration,
   the "natural" splits (by the value of one entry of the other party:
   :func:`natural_splits`) are tried, smallest ranks first; they are among the splits
-  enumerated, so they change the order, not the result, and find protocols early; at large
-  nodes, so are the splits a local search finds (:func:`local_splits`, docs/theory.md
-  §5.4.3), next. At the
+  enumerated, so they change the order, not the result, and find protocols early; at the
+  root (and, when asked, at large inner nodes) so are the splits a local search finds
+  (:func:`local_splits`, docs/theory.md §5.4.3), next. At the
   root the enumeration can run in passes of growing duplication (each split once, the
   ones leaving their halves most room first).  Natural and enumerated splits come from
   one stream and are decided at one recursion site.
@@ -585,8 +585,8 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     orders its elements least rank first (another order, the same result);
     ``control[7] = k > 0`` tries next after the natural splits, at nodes of depth >= 3
     with more than ``LOCAL_MIN`` rows + columns, the splits of k local-search starts per party
-    (:func:`local_splits`; another order, the same result), ``control[8]`` starts at
-    the root."""
+    (:func:`local_splits`; another order, the same result), and ``control[8]`` is the
+    number of starts at the root (the depth-``control[5]`` call)."""
     stats[0] += 1
     if (stats[0] & 255) == 0:
         if _now() > control[0]:
@@ -628,11 +628,13 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
     else:
         nat_party = np.empty(0, dtype=np.int64)
         nat_left = np.empty(0, dtype=np.uint64)
-    if (nc > 7 and control[7] > 0 and d >= 3 and _popcount(rows) + _popcount(cols) > LOCAL_MIN):
-        # the splits a local search finds, after the natural ones (another order, the same result)
+    starts = np.int64(0)
+    if nc > 8 and d == control[5]:  # the root
+        starts = np.int64(control[8])
+    elif nc > 7 and d >= 3:
         starts = np.int64(control[7])
-        if nc > 8 and d == control[5] and control[8] > starts:  # the root: more starts
-            starts = np.int64(control[8])
+    if starts > 0 and _popcount(rows) + _popcount(cols) > LOCAL_MIN:
+        # the splits a local search finds, after the natural ones (another order, the same result)
         loc_party, loc_left = local_splits(RB, CB, V, rows, cols, cap, starts, np.uint64(d))
         n_loc = loc_party.shape[0]
         if n_loc > 0:  # after the natural splits, those not among them

@@ -200,12 +200,12 @@ ROUNDS_PER_KERNEL = 1.5
 #: (:class:`commlb.kernels.keysort.RunGrouper`, which replaced the radix sort of all keys
 #: that took 42-50 ns a key).  Measured by ``bench/bench_witness_search.py --grouping`` on
 #: 2^24 distinct keys in 2^21-key chunks, as the count runs it, one or two numba threads
-#: alike (load average 9): 16-18 ns a key when the pages of its arrays (12 bytes an input)
-#: are already mapped, 30-44 ns in a run that first touches them, as a fresh count does
-#: (page faults: 0.14-0.16 s of system CPU for 192 MiB on this machine).  The same case as
-#: :data:`ROUNDS_PER_KERNEL`'s; keys with many collisions cost more (37-39 ns a key with 256
-#: distinct messages, 64-66 when most inputs share their message with
-#: another), as the spilled count's rounds do.
+#: alike: 17.6-18.7 ns a key when the pages of its arrays (12 bytes an input) are already
+#: mapped, 29-32 ns in a run that first touches them, as a fresh count does (otherwise idle
+#: machine; 16-18 and 30-44 ns at load average 9, where the page faults of those 192 MiB
+#: took 0.14-0.16 s of system CPU).  The same case as :data:`ROUNDS_PER_KERNEL`'s; keys with
+#: many collisions cost more (34-39 ns a key with 256 distinct messages, 52-66 when most
+#: inputs share their message with another), as the spilled count's rounds do.
 SORT_SECONDS_PER_KEY = 30e-9
 #: the whole count runs in memory on one worker when its arrays take at most this share of
 #: the worker's memory limit (Dask pauses a worker at 80% of it and restarts it at 95%)
