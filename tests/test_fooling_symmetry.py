@@ -251,3 +251,16 @@ def test_array_orbit_labels_match_union_find(n, seeds):
         p[idx] = idx[rng.permutation(k)]
         perms.append(p)
     assert np.array_equal(_orbit_labels(n, perms), vertex_orbits(n, perms))
+
+
+def test_time_limit_and_progress_in_the_orbit_loop():
+    M = ip(6)  # not finished in 4 s: the loop stops with an interval
+    seen = []
+    t0 = time.perf_counter()
+    res = max_fooling_set(M, 1, time_limit=4.0, progress=seen.append)
+    assert time.perf_counter() - t0 < 4.0 + 3.0
+    assert res.symmetry is not None
+    assert not res.exact and res.stopped_by == "time limit"
+    assert res.size <= res.upper <= 64
+    assert verify_fooling_set(M, 1, res.pairs)
+    assert seen and all(p["method"] == "fooling" and p["best"] <= res.size for p in seen)

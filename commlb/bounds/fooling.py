@@ -486,7 +486,7 @@ def _max_fooling_orbits(red: np.ndarray, value: int, row_rep: np.ndarray, col_re
     def tell() -> None:
         if progress is not None:
             progress({"method": "fooling", "value": value, "nodes": state["nodes"] + int(control[:, 1].sum()),
-                      "best": max(state["best"], 1 + int(control[:, 2].max())),
+                      "best": state["best"],
                       "elapsed": time.perf_counter() - start})
 
     def stop() -> None:
