@@ -235,3 +235,19 @@ def test_stabilizer_generators_fix_the_point(make, k, value):
             assert s[v] == v
             assert np.array_equal(np.sort(s), np.arange(len(xs)))
             assert np.array_equal(adj[np.ix_(s, s)], adj)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.integers(1, 40), st.lists(st.integers(0, 2**16), min_size=0, max_size=4))
+def test_array_orbit_labels_match_union_find(n, seeds):
+    from commlb.bounds.symmetry import _orbit_labels
+
+    perms = []
+    for s in seeds:  # random permutations, some with few moved points
+        rng = np.random.default_rng(s)
+        p = np.arange(n)
+        k = int(rng.integers(0, n + 1))
+        idx = rng.choice(n, size=k, replace=False)
+        p[idx] = idx[rng.permutation(k)]
+        perms.append(p)
+    assert np.array_equal(_orbit_labels(n, perms), vertex_orbits(n, perms))

@@ -337,7 +337,9 @@ def _fooling_method(report: BoundsReport, M: CommMatrix, time_limit: float, veri
         report.table.append(MethodRow("fooling", f"{v}-fooling set ({found})",
                                       str(res.size), None,
                                       ("maximum" if res.exact else "sound") + ("; verified" if ok else ""),
-                                      f"{res.size} pairs", float(res.elapsed), ""))
+                                      f"{res.size} pairs", float(res.elapsed),
+                                      f"{v}-fooling set searched by symmetry: {res.symmetry} "
+                                      "(docs/theory.md §5.2.4)" if res.symmetry else ""))
         report.certs.setdefault("fooling_set", {})[str(v)] = res.to_json()
     if results:
         bits = int(fmod.fooling_lower_bound(results))

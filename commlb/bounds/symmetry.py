@@ -51,6 +51,8 @@ __all__ = [
 
 #: the orbit loop runs only when the orbits number at most this fraction of the vertices
 MAX_ORBIT_FRACTION = 0.25
+#: a neighbourhood of fewer vertices is searched directly, without looking for its orbits
+MIN_LOOP_VERTICES = 128
 #: bit maps are tried for 2^k x 2^k matrices up to this k (each test reads the whole matrix)
 MAX_BITS = 12
 
@@ -236,18 +238,20 @@ def _rc_bound(sel: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> int:
 
 
 def _orbit_labels(n: int, perms: list[np.ndarray]) -> np.ndarray:
-    """:func:`vertex_orbits` by scipy's connected components (faster for many calls);
-    labels are component numbers, not smallest members."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    if not perms:
-        return np.arange(n, dtype=np.int64)
-    src = np.concatenate([np.arange(n, dtype=np.int64)] * len(perms))
-    dst = np.concatenate(perms).astype(np.int64)
-    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
-    _, lab = connected_components(graph, directed=True, connection="weak")
-    return np.asarray(lab, dtype=np.int64)
+    """:func:`vertex_orbits` in array operations: every label moves to the smaller of
+    its own and its images' and preimages' labels, then jumps to its label's label,
+    until nothing changes.  Labels only decrease and only travel along generator edges,
+    so at the fixed point each orbit carries one label, the label of its smallest member,
+    which is that member itself: the same labels as :func:`vertex_orbits`."""
+    lab = np.arange(n, dtype=np.int64)
+    while True:
+        old = lab.copy()
+        for p in perms:
+            np.minimum.at(lab, p, lab.copy())  # lab[p[i]] <- min(lab[p[i]], lab[i])
+            lab = np.minimum(lab, lab[p])  # lab[i] <- min(lab[i], lab[p[i]])
+        lab = lab[lab]
+        if np.array_equal(lab, old):
+            return lab
 
 
 def stabilizer_generators(v: int, gens: list[np.ndarray], count: int = 48) -> list[np.ndarray]:
@@ -365,11 +369,13 @@ def orbit_search(adj_bool: np.ndarray, xs: np.ndarray, ys: np.ndarray, R0: np.nd
             S = np.nonzero(R & adj_bool[v])[0]
             if _rc_bound(S, xs, ys) >= best_size:  # else no clique through v beats the best
                 sub_tgt = None if tgt is None else tgt - 1
-                stab = stabilizer_generators(v, gens) if schreier else [p for p in gens if p[v] == v]
                 S_mask = np.zeros(n, dtype=bool)
                 S_mask[S] = True
                 use_loop = False
-                if stab and len(S) >= 8:
+                stab: list[np.ndarray] = []
+                if len(S) >= MIN_LOOP_VERTICES:  # a smaller one is searched faster than its orbits are found
+                    stab = stabilizer_generators(v, gens) if schreier else [p for p in gens if p[v] == v]
+                if stab:
                     sl = _orbit_labels(n, stab)
                     use_loop = len(np.unique(sl[S])) <= max_fraction * len(S)
                 if use_loop:
