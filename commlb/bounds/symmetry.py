@@ -272,30 +272,35 @@ def stabilizer_generators(v: int, gens: list[np.ndarray], count: int = 48) -> li
         return []
     n = len(gens[0])
     ident = np.arange(n, dtype=np.int64)
-    parent: dict[int, tuple[int, int]] = {v: (-1, -1)}
-    frontier = [v]
-    while frontier:
-        nxt = []
-        for w in frontier:
-            for gi, g in enumerate(gens):
-                u = int(g[w])
-                if u not in parent:
-                    parent[u] = (w, gi)
-                    nxt.append(u)
-        frontier = nxt
+    # breadth-first search of the orbit of v: parent vertex and generator of each member
+    pv = np.full(n, -1, dtype=np.int64)
+    pg = np.full(n, -1, dtype=np.int64)
+    pv[v] = v
+    frontier = np.array([v], dtype=np.int64)
+    while len(frontier):
+        found = []
+        for gi, g in enumerate(gens):
+            img = g[frontier]
+            new = pv[img] < 0
+            img, src = img[new], frontier[new]
+            img, first = np.unique(img, return_index=True)
+            pv[img] = src[first]
+            pg[img] = gi
+            found.append(img)
+        frontier = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     def transversal(w: int) -> np.ndarray:
         steps = []
         while w != v:
-            w, gi = parent[w]
-            steps.append(gi)
+            steps.append(int(pg[w]))
+            w = int(pv[w])
         u = ident
         for gi in reversed(steps):
             u = gens[gi][u]  # apply u, then the generator
         return u
 
     out = [g for g in gens if g[v] == v]
-    orbit = sorted(parent)
+    orbit = np.nonzero(pv >= 0)[0].tolist()
     pairs = [(w, gi) for w in orbit for gi in range(len(gens))]
     if len(pairs) > count:
         rng = np.random.default_rng(v)
@@ -380,10 +385,14 @@ def orbit_search(adj_bool: np.ndarray, xs: np.ndarray, ys: np.ndarray, R0: np.nd
                 use_loop = False
                 stab: list[np.ndarray] = []
                 if len(S) >= MIN_LOOP_VERTICES:  # a smaller one is searched faster than its orbits are found
-                    stab = stabilizer_generators(v, gens) if schreier else [p for p in gens if p[v] == v]
-                if stab:
-                    sl = _orbit_labels(n, stab)
-                    use_loop = len(np.unique(sl[S])) <= max_fraction * len(S)
+                    # the generators fixing v first; Schreier generators only when they leave too many orbits
+                    for attempt in ("fixed", "schreier") if schreier else ("fixed",):
+                        stab = [p for p in gens if p[v] == v] if attempt == "fixed" else stabilizer_generators(v, gens)
+                        if stab:
+                            sl = _orbit_labels(n, stab)
+                            use_loop = len(np.unique(sl[S])) <= max_fraction * len(S)
+                        if use_loop:
+                            break
                 if use_loop:
                     clique, exact, up_sub = search(S_mask, stab, best_size - 1, sub_tgt, level + 1)
                 else:
