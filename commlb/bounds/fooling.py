@@ -509,7 +509,8 @@ def _max_fooling_orbits(red: np.ndarray, value: int, row_rep: np.ndarray, col_re
             stopped_by = "target"
         else:
             stopped_by = "time limit"
-    note = f"{res.orbits} orbits of {int(keep.sum())} entries under the group of {n_gens} verified automorphisms"
+    note = (f"{res.orbits} orbit{'s' if res.orbits != 1 else ''} of {int(keep.sum())} entries under the group "
+            f"of {n_gens} verified automorphism{'s' if n_gens != 1 else ''}")
     return FoolingSetResult(value, pairs, len(pairs), exact, time.perf_counter() - start, int(res.nodes), present,
                             max(upper, len(pairs)), stopped_by, note)
 
