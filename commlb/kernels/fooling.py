@@ -229,6 +229,20 @@ def _degeneracy_sort(loc, m, adj):
         loc[i] = out[i]
 
 
+@njit(cache=True, inline="always")
+def _members(P, loc):
+    """The vertices of the bitset ``P`` in increasing order into ``loc``; returns their count."""
+    m = 0
+    for w in range(P.shape[0]):
+        word = P[w]
+        while word != 0:
+            b = _ctz64(word)
+            word &= word - np.uint64(1)
+            loc[m] = w * 64 + b
+            m += 1
+    return m
+
+
 @njit(cache=True)
 def _compact(P, adj, vrow, vcol, loc, cadj, lrow, lcol, reorder):
     """Renumber the vertices of the bitset ``P`` as 0..m-1 (in order): ``loc[i]`` is the
@@ -236,15 +250,7 @@ def _compact(P, adj, vrow, vcol, loc, cadj, lrow, lcol, reorder):
     ``lrow``/``lcol`` their labels.  With ``reorder`` the m vertices are numbered in
     degeneracy order of the subgraph they induce (:func:`_degeneracy_sort`) instead of
     their order in ``adj``.  Returns m."""
-    W = P.shape[0]
-    m = 0
-    for w in range(W):
-        word = P[w]
-        while word != 0:
-            b = _ctz64(word)
-            word &= word - np.uint64(1)
-            loc[m] = w * 64 + b
-            m += 1
+    m = _members(P, loc)
     if reorder:
         _degeneracy_sort(loc, m, adj)
     cW = cadj.shape[1]
@@ -271,14 +277,7 @@ def _compact_words(P, adj, lab_r, lab_c, loc, cadj, lrow, lcol):
     bits of the neighbourhood at the candidates).  Labels are copied when ``lab_r`` is not
     empty.  Returns m."""
     W = P.shape[0]
-    m = 0
-    for w in range(W):
-        word = P[w]
-        while word != 0:
-            b = _ctz64(word)
-            word &= word - np.uint64(1)
-            loc[m] = w * 64 + b
-            m += 1
+    m = _members(P, loc)
     cW = cadj.shape[1]
     has_labels = lab_r.shape[0] > 0
     for i in range(m):
