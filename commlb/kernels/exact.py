@@ -450,6 +450,22 @@ def natural_splits(RB, CB, V, rows, cols, cap):
     return parties[:count][order], masks[:count][order]
 
 
+@njit(cache=True, inline="always")
+def _party_vectors(RB, CB, V, party, mask_all, other, m):
+    """The ``m`` elements of ``mask_all`` (rows when ``party`` is 0, else columns) and, per
+    colour z, each element's bit vector restricted to the other side ``other``."""
+    elems = np.empty(m, dtype=np.int64)
+    _set_bits(mask_all, elems)
+    vec = np.empty((V, m), dtype=np.uint64)
+    for z in range(V):
+        for q in range(m):
+            if party == 0:
+                vec[z, q] = RB[z, elems[q]] & other
+            else:
+                vec[z, q] = CB[z, elems[q]] & other
+    return elems, vec
+
+
 @njit(cache=True)
 def _side_rank_of(vec, V, m, side, want, basis):
     # GF(2) rank sum over the colours of the elements k with side[k] == want
@@ -486,12 +502,7 @@ def local_splits(RB, CB, V, rows, cols, cap, restarts, seed):
         m = _popcount(mask_all)
         if m < 2:
             continue
-        elems = np.empty(m, dtype=np.int64)
-        _set_bits(mask_all, elems)
-        vec = np.empty((V, m), dtype=np.uint64)
-        for z in range(V):
-            for k in range(m):
-                vec[z, k] = RB[z, elems[k]] & other if party == 0 else CB[z, elems[k]] & other
+        elems, vec = _party_vectors(RB, CB, V, party, mask_all, other, m)
         side = np.zeros(m, dtype=np.int64)
         for _rep in range(restarts):
             n_left = 0
@@ -712,15 +723,7 @@ def solve(RB, CB, V, rows, cols, d, memo, stats, control):
                 m = _popcount(mask_all)
                 if m < 2:
                     continue
-                elems = np.empty(m, dtype=np.int64)
-                _set_bits(mask_all, elems)
-                vec = np.empty((V, m), dtype=np.uint64)
-                for z in range(V):
-                    for q in range(m):
-                        if party == 0:
-                            vec[z, q] = RB[z, elems[q]] & other
-                        else:
-                            vec[z, q] = CB[z, elems[q]] & other
+                elems, vec = _party_vectors(RB, CB, V, party, mask_all, other, m)
                 if ordered:  # the same splits, another order
                     # little slack: the duplication cut is the tight one, so near-copies
                     # first; else the most rank first, for the side caps
