@@ -183,13 +183,25 @@ def _dense_step(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, half, raw_min, r
 
 
 @njit(cache=True, inline="always")
+def _keep_marks(cur, s, i, done, m, marks, mark_states, mark_sat):
+    """Row i has read ``done`` tokens: keep its state ``cur`` and saturations ``s`` for every
+    mark from the m-th on that equals ``done``; returns the next mark's index."""
+    while m < marks.shape[0] and marks[m] == done:
+        for layer in range(cur.shape[0]):
+            for j in range(cur.shape[1]):
+                mark_states[i, m, layer, j] = np.int64(cur[layer, j])
+        mark_sat[i, m] = s
+        m += 1
+    return m
+
+
+@njit(cache=True, inline="always")
 def _dense_row(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max, tmask, states, tokens,
                sat, marks, mark_states, mark_sat, i):
     """Row ``i`` of :func:`run_rows_dense`."""
     T = tokens.shape[1]
     L, d = states.shape[1], states.shape[2]
     half = np.int64(1) << (f - 1) if f > 0 else np.int64(0)
-    K = marks.shape[0]
     cur = np.empty((L, d), np.float64)  # the state, integers held exactly
     for layer in range(L):
         for j in range(d):
@@ -198,23 +210,13 @@ def _dense_row(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, raw_min, raw_max,
     pre = np.empty(d, np.int64)
     s = np.int64(0)
     m = 0
-    while m < K and marks[m] == 0:
-        for layer in range(L):
-            for j in range(d):
-                mark_states[i, m, layer, j] = np.int64(cur[layer, j])
-        mark_sat[i, m] = s
-        m += 1
+    m = _keep_marks(cur, s, i, 0, m, marks, mark_states, mark_sat)
     for t in range(T):
         tok = tokens[i, t]
         if tok >= 0:  # -1 reads nothing
             s += _dense_step(wt_rec, wt_in, u0, bsh, act, table, lo, one, f, half, raw_min, raw_max, tmask,
                              cur, acc, pre, tok)
-        while m < K and marks[m] == t + 1:
-            for layer in range(L):
-                for j in range(d):
-                    mark_states[i, m, layer, j] = np.int64(cur[layer, j])
-            mark_sat[i, m] = s
-            m += 1
+        m = _keep_marks(cur, s, i, t + 1, m, marks, mark_states, mark_sat)
     for layer in range(L):
         for j in range(d):
             states[i, layer, j] = np.int64(cur[layer, j])
