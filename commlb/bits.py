@@ -635,11 +635,23 @@ def _to_unsigned(values: np.ndarray, spec: FieldSpec) -> np.ndarray:
     if v.dtype.kind == "f":
         if not np.all(v == np.floor(v)):
             raise EngineError(f"field {spec.name}: non-integer value in an integer field")
-    v = np.asarray(v, dtype=np.int64).ravel()
-    if spec.kind == "uint":
-        if v.size and (v.min() < 0 or (w < 64 and v.max() >= (1 << w))):
+    if spec.kind == "uint":  # 0 .. 2^w − 1; at w = 64 beyond int64, so read unsigned or exact ints
+        if v.dtype.kind == "u":
+            u = v.astype(np.uint64).ravel()
+        elif v.dtype.kind == "O":
+            ints = [int(x) for x in v.ravel()]
+            if any(x < 0 or x >> w for x in ints):
+                raise EngineError(f"field {spec.name}: value out of range for {w} unsigned bits")
+            u = np.array(ints, dtype=np.uint64)
+        else:
+            s = np.asarray(v, dtype=np.int64).ravel()
+            if s.size and s.min() < 0:
+                raise EngineError(f"field {spec.name}: value out of range for {w} unsigned bits")
+            u = s.astype(np.uint64)
+        if u.size and w < 64 and u.max() >= np.uint64(1 << w):
             raise EngineError(f"field {spec.name}: value out of range for {w} unsigned bits")
-        return v.astype(np.uint64)
+        return u
+    v = np.asarray(v, dtype=np.int64).ravel()
     lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
     if v.size and (v.min() < lo or v.max() > hi):
         raise EngineError(
@@ -654,8 +666,8 @@ def _from_unsigned(codes: np.ndarray, spec: FieldSpec) -> np.ndarray:
     w = spec.width
     if spec.kind == "bool":
         return codes.astype(np.int64).reshape(spec.shape).astype(bool)
-    if spec.kind == "uint":
-        return codes.astype(np.int64).reshape(spec.shape)
+    if spec.kind == "uint":  # int64 up to 63 bits; a 64-bit field's values need uint64
+        return codes.astype(np.int64 if w < 64 else np.uint64).reshape(spec.shape)
     v = codes.astype(np.int64)
     if w < 64:  # two's complement: (v XOR sign) − sign extends the sign bit
         sign = np.int64(1 << (w - 1))

@@ -258,3 +258,17 @@ def test_scaled_ints_are_exact(values):
     ints, shift = scaled_ints(a)
     scale = Fraction(2) ** shift
     assert [Fraction(int(i)) * scale for i in ints.reshape(-1).tolist()] == [Fraction(v) for v in a.tolist()]
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=6), st.sampled_from(["uint64", "object"]))
+def test_codec_round_trip_of_full_64_bit_unsigned_values(vals, dtype):
+    """A 64-bit unsigned field holds every value below 2^64, 2^63 and above included (read
+    from uint64 or Python integers, decoded as uint64); 2^64 and negative values are refused."""
+    spec = FieldSpec("u", "uint", (len(vals),), 64)
+    payload = encode([spec], {"u": np.array(vals, dtype=dtype)})
+    assert len(payload) == 64 * len(vals)
+    back = decode([spec], payload)["u"]
+    assert back.dtype == np.uint64 and [int(x) for x in back] == vals
+    for bad in (vals[:-1] + [2**64], vals[:-1] + [-1]):
+        with pytest.raises(EngineError, match="out of range"):
+            encode([spec], {"u": np.array(bad, dtype=object)})
