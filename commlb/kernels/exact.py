@@ -427,12 +427,7 @@ def natural_splits(RB, CB, V, rows, cols, cap):
                     continue
                 if (left & first) == 0:  # the same split with the first element on the left
                     left = mask_all & ~left
-                dup = False
-                for k in range(count):
-                    if parties[k] == party and masks[k] == left:
-                        dup = True
-                        break
-                if dup:
+                if _listed(parties, masks, count, party, left):
                     continue
                 rl = _side_rank(RB, CB, V, party, left, other)
                 if rl > cap:
@@ -466,16 +461,13 @@ def _party_vectors(RB, CB, V, party, mask_all, other, m):
     return elems, vec
 
 
-@njit(cache=True)
-def _side_rank_of(vec, V, m, side, want, basis):
-    # GF(2) rank sum over the colours of the elements k with side[k] == want
-    total = 0
-    for z in range(V):
-        basis[:] = 0
-        for k in range(m):
-            if side[k] == want and insert_slot(basis, vec[z, k]) >= 0:
-                total += 1
-    return total
+@njit(cache=True, inline="always")
+def _listed(parties, masks, count, party, left):
+    """Whether the split (party, left) is among the first ``count`` of the lists."""
+    for k in range(count):
+        if parties[k] == party and masks[k] == left:
+            return True
+    return False
 
 
 @njit(cache=True)
@@ -494,7 +486,6 @@ def local_splits(RB, CB, V, rows, cols, cap, restarts, seed):
     scores = np.empty(n_max, dtype=np.int64)
     count = 0
     weight = np.int64(2 * 64 * V + 1)
-    basis = np.zeros(64, dtype=np.uint64)
     state = _mix64(_mix64(rows ^ np.uint64(seed)) ^ cols)
     for party in range(2):
         mask_all = rows if party == 0 else cols
@@ -502,7 +493,8 @@ def local_splits(RB, CB, V, rows, cols, cap, restarts, seed):
         m = _popcount(mask_all)
         if m < 2:
             continue
-        elems, vec = _party_vectors(RB, CB, V, party, mask_all, other, m)
+        elems = np.empty(m, dtype=np.int64)
+        _set_bits(mask_all, elems)
         side = np.zeros(m, dtype=np.int64)
         for _rep in range(restarts):
             n_left = 0
@@ -515,8 +507,12 @@ def local_splits(RB, CB, V, rows, cols, cap, restarts, seed):
                 side[0] = 0
                 side[m - 1] = 1
                 n_left = 1 if n_left == 0 else m - 1
-            la = _side_rank_of(vec, V, m, side, 0, basis)
-            lb = _side_rank_of(vec, V, m, side, 1, basis)
+            zero = np.uint64(0)  # the elements on side 0, as a mask
+            for k in range(m):
+                if side[k] == 0:
+                    zero |= _bit(elems[k])
+            la = _side_rank(RB, CB, V, party, zero, other)
+            lb = _side_rank(RB, CB, V, party, mask_all & ~zero, other)
             cur = max(la, lb) * weight + la + lb
             improved = True
             passes = 0
@@ -531,8 +527,9 @@ def local_splits(RB, CB, V, rows, cols, cap, restarts, seed):
                     if (s == 0 and n_left == 1) or (s == 1 and n_left == m - 1):
                         continue
                     side[k] = 1 - s
-                    la2 = _side_rank_of(vec, V, m, side, 0, basis)
-                    lb2 = _side_rank_of(vec, V, m, side, 1, basis)
+                    zero ^= _bit(elems[k])
+                    la2 = _side_rank(RB, CB, V, party, zero, other)
+                    lb2 = _side_rank(RB, CB, V, party, mask_all & ~zero, other)
                     sc = max(la2, lb2) * weight + la2 + lb2
                     if sc < cur:
                         cur = sc
@@ -542,18 +539,11 @@ def local_splits(RB, CB, V, rows, cols, cap, restarts, seed):
                         improved = True
                     else:
                         side[k] = s
+                        zero ^= _bit(elems[k])
             if max(la, lb) > cap:
                 continue
-            left = np.uint64(0)
-            for k in range(m):
-                if side[k] == side[0]:
-                    left |= _bit(elems[k])
-            dup = False
-            for j in range(count):
-                if parties[j] == party and masks[j] == left:
-                    dup = True
-                    break
-            if dup:
+            left = zero if side[0] == 0 else mask_all & ~zero  # the first element's side
+            if _listed(parties, masks, count, party, left):
                 continue
             parties[count] = party
             masks[count] = left
