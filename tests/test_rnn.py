@@ -319,6 +319,19 @@ def test_step_rows_numba_and_twin_match_the_cell_twin(case, batch):
         assert np.array_equal(got, ref) and np.array_equal(sat, ref_sat), backend
 
 
+def _segmented_run(model, lengths, seed):
+    """For the replay kernels' twin tests: the model's compiled cell (None when its products
+    are not exact in float64, which these kernels need), the seeded generator, the segment
+    ends (cumulative ``lengths``) and random tokens over all segments."""
+    cell = model.cell()
+    if not cell.float_ok:
+        return None, None, None, None
+    rng = np.random.default_rng(seed)
+    stops = np.cumsum(lengths).astype(np.int64)
+    flat = rng.integers(0, model.vocab_size, size=int(stops[-1]))
+    return cell, rng, stops, flat
+
+
 @settings(deadline=None, max_examples=80)
 @given(models(), st.lists(st.integers(1, 7), min_size=1, max_size=6),
        st.sampled_from(["honest", "bit", "sent", "token", "no-sent"]), st.integers(0, 2**32 - 1))
@@ -333,16 +346,11 @@ def test_replay_chain_numba_matches_its_twin(case, lengths, tamper, seed):
     from commlb.kernels.rnn import replay_chain
 
     model, _ = case
-    cell = model.cell()
-    if not cell.float_ok:
+    cell, rng, stops, flat = _segmented_run(model, lengths, seed)
+    if cell is None:
         return
-    rng = np.random.default_rng(seed)
-    prec = model.precision
-    stops = np.cumsum(lengths).astype(np.int64)
-    n = int(stops[-1])
-    flat = rng.integers(0, model.vocab_size, size=n)
+    prec, n, h0 = model.precision, flat.size, model.initial_state()
     out_pos = np.unique(rng.integers(0, n, size=int(rng.integers(1, 4))))
-    h0 = model.initial_state()
     marks = np.unique(np.concatenate([stops[:-1], out_pos + 1]))
     _, sat_ref, kept, _ = cell.run_marked(h0[None], flat[None], marks)
     sent = kept[0][np.searchsorted(marks, stops[:-1])]
@@ -403,15 +411,10 @@ def test_check_steps_numba_matches_its_twin(case, lengths, tamper, seed):
     from commlb.kernels.rnn import check_steps
 
     model, _ = case
-    cell = model.cell()
-    if not cell.float_ok:
+    cell, rng, stops, flat = _segmented_run(model, lengths, seed)
+    if cell is None:
         return
-    rng = np.random.default_rng(seed)
-    prec = model.precision
-    stops = np.cumsum(lengths).astype(np.int64)
-    n = int(stops[-1])
-    flat = rng.integers(0, model.vocab_size, size=n)
-    h0 = model.initial_state()
+    prec, n, h0 = model.precision, flat.size, model.initial_state()
     _, sat_ref, kept, _ = cell.run_marked(h0[None], flat[None], np.arange(1, n + 1))
     traj = kept[0].copy()
     sent = traj[stops[:-1] - 1].copy()
