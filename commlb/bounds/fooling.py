@@ -369,16 +369,9 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
             init_sub = np.zeros(0, dtype=np.int64)
         vrow = np.ascontiguousarray(xs[idx], dtype=np.int64)
         vcol = np.ascontiguousarray(ys[idx], dtype=np.int64)
-        if compact is None:
-            compact = COMPACT_CANDIDATES if packed.shape[1] > (COMPACT_CANDIDATES + 63) // 64 else 0
-        if compact2 is None:
-            compact2 = COMPACT2_CANDIDATES if compact > COMPACT2_CANDIDATES else 0
+        compact, compact2 = _copy_sizes(packed.shape[1], compact, compact2)
         remaining = max(1e-3, time_limit - (time.perf_counter() - start))
-        if threads is None:
-            from ..kernels.gf2 import free_cores
-
-            threads = free_cores()
-        threads = max(1, int(threads))
+        threads = _thread_count(threads)
         # row t: [stop, nodes, best size] of thread t (see max_clique_threads)
         control = np.zeros((threads, 3), dtype=np.float64)
 
@@ -415,6 +408,26 @@ def max_fooling_set(M: ArrayLike, value: int, time_limit: float = 10.0, backend:
                             max(upper, len(pairs)), stopped_by)
 
 
+def _copy_sizes(words: int, compact: int | None, compact2: int | None) -> tuple[int, int]:
+    """The ``compact`` / ``compact2`` thresholds of :func:`max_fooling_set` for a graph of
+    ``words`` words per bitset: None takes :data:`COMPACT_CANDIDATES` when the copy's
+    bitsets are shorter, and :data:`COMPACT2_CANDIDATES` inside a larger first copy."""
+    if compact is None:
+        compact = COMPACT_CANDIDATES if words > (COMPACT_CANDIDATES + 63) // 64 else 0
+    if compact2 is None:
+        compact2 = COMPACT2_CANDIDATES if compact > COMPACT2_CANDIDATES else 0
+    return int(compact), int(compact2)
+
+
+def _thread_count(threads: int | None) -> int:
+    """Threads for the search: ``threads``, or the cores free now when None."""
+    if threads is None:
+        from ..kernels.gf2 import free_cores
+
+        threads = free_cores()
+    return max(1, int(threads))
+
+
 def _symmetry_plan(red: np.ndarray, value: int, xs: np.ndarray, ys: np.ndarray,
                    keep: np.ndarray) -> tuple[list[np.ndarray], int] | None:
     """(the vertex permutations of the verified automorphisms, their number) when the orbits
@@ -449,11 +462,7 @@ def _max_fooling_orbits(red: np.ndarray, value: int, row_rep: np.ndarray, col_re
     from .symmetry import orbit_search
 
     perms, n_gens = sym
-    if threads is None:
-        from ..kernels.gf2 import free_cores
-
-        threads = free_cores()
-    threads = max(1, int(threads))
+    threads = _thread_count(threads)
     control = np.zeros((threads, 3), dtype=np.float64)
     stop_flag: dict[str, Any] = {"stop": False}
     state = {"nodes": 0, "best": len(init)}
@@ -465,12 +474,7 @@ def _max_fooling_orbits(red: np.ndarray, value: int, row_rep: np.ndarray, col_re
         if vertex_order == "degeneracy" and len(S):
             sidx = S[degeneracy_order(adj_bool[np.ix_(S, S)])]
         packed = _pack(adj_bool[np.ix_(sidx, sidx)])
-        c1 = compact
-        if c1 is None:
-            c1 = COMPACT_CANDIDATES if packed.shape[1] > (COMPACT_CANDIDATES + 63) // 64 else 0
-        c2 = compact2
-        if c2 is None:
-            c2 = COMPACT2_CANDIDATES if c1 > COMPACT2_CANDIDATES else 0
+        c1, c2 = _copy_sizes(packed.shape[1], compact, compact2)
         control[:, 1:] = 0.0
         found = max_clique_threads(packed, len(sidx), np.zeros(0, dtype=np.int64), floor,
                                    np.ascontiguousarray(xs[sidx], dtype=np.int64),
